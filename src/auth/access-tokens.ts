@@ -1,0 +1,58 @@
+import jwt from "jsonwebtoken";
+import type { JwtConfig } from "../config/app-config.ts";
+
+/**
+ * Access tokens: short-lived HS256 JWTs. Verification pins the algorithm,
+ * issuer and audience, and insists on `exp`; the role claim is accepted only
+ * from the allow-list of web roles, so no token can name another database role.
+ */
+export const WEB_ROLES = ["ticketing_customer", "ticketing_agent", "ticketing_admin"] as const;
+export type WebRole = (typeof WEB_ROLES)[number];
+
+export interface AccessClaims {
+  userId: string;
+  role: WebRole;
+}
+
+const ALGORITHM = "HS256";
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export class InvalidTokenError extends Error {
+  override name = "InvalidTokenError";
+}
+
+export function isWebRole(value: unknown): value is WebRole {
+  return typeof value === "string" && (WEB_ROLES as readonly string[]).includes(value);
+}
+
+export function signAccessToken(config: JwtConfig, claims: AccessClaims): { token: string; expiresAt: Date } {
+  const nowSeconds = Math.floor(Date.now() / 1000);
+  const expiresAtSeconds = nowSeconds + config.accessTokenSeconds;
+  const token = jwt.sign({ role: claims.role, iat: nowSeconds, exp: expiresAtSeconds }, config.secret, {
+    algorithm: ALGORITHM,
+    subject: claims.userId,
+    issuer: config.issuer,
+    audience: config.audience,
+  });
+  return { token, expiresAt: new Date(expiresAtSeconds * 1000) };
+}
+
+export function verifyAccessToken(config: JwtConfig, token: string): AccessClaims {
+  let payload: string | jwt.JwtPayload;
+  try {
+    payload = jwt.verify(token, config.secret, {
+      algorithms: [ALGORITHM],
+      issuer: config.issuer,
+      audience: config.audience,
+    });
+  } catch {
+    throw new InvalidTokenError("Invalid or expired access token");
+  }
+  if (typeof payload !== "object" || typeof payload.exp !== "number") {
+    throw new InvalidTokenError("Invalid or expired access token");
+  }
+  if (typeof payload.sub !== "string" || !UUID.test(payload.sub) || !isWebRole(payload.role)) {
+    throw new InvalidTokenError("Invalid or expired access token");
+  }
+  return { userId: payload.sub, role: payload.role };
+}

@@ -1,0 +1,51 @@
+import path from "node:path";
+import { loadLocalSecrets, type LocalSecrets } from "../config/local-secrets.ts";
+import type { Logger } from "../observability/logger.ts";
+import { setupCluster } from "./cluster-setup.ts";
+import { buildUrl, type DatabaseUrls } from "./connection-urls.ts";
+import { startEmbeddedPostgres } from "./embedded-postgres.ts";
+import { migrationSettings, runCommittedMigrations } from "./migrations.ts";
+
+/**
+ * The zero-configuration database of `npm start`: an embedded PostgreSQL 18
+ * whose data and generated secrets live under the data directory, set up
+ * and migrated on every start (each step is idempotent).
+ */
+export const LOCAL_DATABASE_NAME = "ticketing";
+
+export interface LocalDatabase {
+  urls: DatabaseUrls;
+  secrets: LocalSecrets;
+  stop(): Promise<void>;
+}
+
+export async function startLocalDatabase(options: {
+  dataDir: string;
+  port: number;
+  logger: Logger;
+}): Promise<LocalDatabase> {
+  const dataDir = path.resolve(options.dataDir);
+  const secrets = await loadLocalSecrets(dataDir);
+  const postgres = await startEmbeddedPostgres({
+    dataDir: path.join(dataDir, "postgres"),
+    port: options.port,
+    password: secrets.superuserPassword,
+    persistent: true,
+    onLog: (message) => options.logger.trace({ scope: "postgres" }, message.trim()),
+  });
+  const local = (user: string, password: string) =>
+    buildUrl({ user, password, host: "127.0.0.1", port: postgres.port, database: LOCAL_DATABASE_NAME });
+  const urls: DatabaseUrls = {
+    root: postgres.rootUrl,
+    owner: local("ticketing_owner", secrets.ownerPassword),
+    authenticator: local("ticketing_authenticator", secrets.authenticatorPassword),
+  };
+  try {
+    await setupCluster(urls);
+    await runCommittedMigrations(migrationSettings({ ownerUrl: urls.owner, rootUrl: urls.root, logger: options.logger }));
+  } catch (error) {
+    await postgres.stop();
+    throw error;
+  }
+  return { urls, secrets, stop: () => postgres.stop() };
+}

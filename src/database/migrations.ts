@@ -1,0 +1,54 @@
+import { readdir } from "node:fs/promises";
+import { fileURLToPath } from "node:url";
+import { Logger, migrate, watch, type Settings } from "graphile-migrate";
+import type { Logger as AppLogger } from "../observability/logger.ts";
+
+/** The folder graphile-migrate reads: `committed/` plus `current.sql` or `current/`. */
+export const MIGRATIONS_FOLDER = fileURLToPath(new URL("../../migrations", import.meta.url));
+
+export const DATABASE_OWNER_ROLE = "ticketing_owner";
+
+/** Routes graphile-migrate's messages into the application's log. */
+function migrationLogger(logger: AppLogger): Logger {
+  return new Logger(() => (level, message) => {
+    if (level === "error") logger.error({ scope: "migrate" }, message);
+    else if (level === "warning") logger.warn({ scope: "migrate" }, message);
+    else logger.debug({ scope: "migrate" }, message);
+  });
+}
+
+export function migrationSettings(options: {
+  ownerUrl: string;
+  rootUrl?: string;
+  shadowUrl?: string;
+  logger: AppLogger;
+}): Settings {
+  return {
+    connectionString: options.ownerUrl,
+    ...(options.rootUrl ? { rootConnectionString: options.rootUrl } : {}),
+    ...(options.shadowUrl ? { shadowConnectionString: options.shadowUrl } : {}),
+    databaseOwner: DATABASE_OWNER_ROLE,
+    migrationsFolder: MIGRATIONS_FOLDER,
+    logger: migrationLogger(options.logger),
+  };
+}
+
+/** Applies pending committed migrations, as the owner. */
+export async function runCommittedMigrations(settings: Settings): Promise<void> {
+  await migrate(settings);
+}
+
+/**
+ * Applies the work-in-progress migration (`migrations/current*`) once, on top
+ * of the committed ones. Development and tests only; production runs
+ * committed migrations alone.
+ */
+export async function runCurrentMigration(settings: Settings): Promise<void> {
+  await watch(settings, true);
+}
+
+/** File names of the committed migrations, in order (e.g. `000001.sql`). */
+export async function committedMigrationFiles(): Promise<string[]> {
+  const files = await readdir(`${MIGRATIONS_FOLDER}/committed`).catch(() => []);
+  return files.filter((file) => /^\d{6}(-[\w-]+)?\.sql$/.test(file)).sort();
+}

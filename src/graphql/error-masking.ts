@@ -1,0 +1,92 @@
+import { createHash, randomUUID } from "node:crypto";
+import { GraphQLError } from "postgraphile/graphql";
+import { isSafeError } from "postgraphile/grafast";
+import type { Logger } from "../observability/logger.ts";
+
+/**
+ * Turns every error leaving the GraphQL endpoint into a clean message with a
+ * stable `extensions.code`. Database errors raised on purpose by the SQL
+ * functions carry custom SQLSTATEs (class TK); a few standard SQLSTATEs get
+ * a generic message. Anything else is logged in full and answered with an
+ * opaque id, so no SQL, stack trace or internal detail reaches a client.
+ */
+const CUSTOM_CODES: Record<string, string> = {
+  TKINV: "INVALID_TRANSITION",
+  TKFBD: "FORBIDDEN",
+  TKNTF: "NOT_FOUND",
+  TKVAL: "INVALID_INPUT",
+};
+
+interface StandardError {
+  code: string;
+  message: string;
+}
+
+function standardError(sqlState: string): StandardError | undefined {
+  if (sqlState === "42501") return { code: "FORBIDDEN", message: "Permission denied" };
+  if (sqlState === "23505") return { code: "CONFLICT", message: "A record with these values already exists" };
+  if (sqlState === "23503") return { code: "INVALID_INPUT", message: "A referenced record does not exist" };
+  if (sqlState.startsWith("23") || sqlState.startsWith("22")) {
+    return { code: "INVALID_INPUT", message: "Invalid input" };
+  }
+  if (sqlState === "57014") return { code: "TIMEOUT", message: "The request took too long" };
+  if (sqlState === "40001" || sqlState === "40P01") {
+    return { code: "CONFLICT", message: "Concurrent update; please retry" };
+  }
+  if (sqlState.startsWith("08") || sqlState === "57P01" || sqlState === "57P03") {
+    return { code: "SERVICE_UNAVAILABLE", message: "The database is unavailable; please retry" };
+  }
+  return undefined;
+}
+
+interface DatabaseErrorLike {
+  code: string;
+  message: string;
+  constraint?: string;
+}
+
+function isDatabaseError(error: unknown): error is DatabaseErrorLike {
+  const code = error instanceof Error ? (error as { code?: unknown }).code : undefined;
+  return typeof code === "string" && /^[0-9A-Z]{5}$/.test(code);
+}
+
+function replace(error: GraphQLError, message: string, extensions: Record<string, unknown>): GraphQLError {
+  return new GraphQLError(message, {
+    nodes: error.nodes,
+    source: error.source,
+    positions: error.positions,
+    path: error.path,
+    originalError: error.originalError,
+    extensions,
+  });
+}
+
+export function createMaskError(logger: Logger) {
+  return (error: GraphQLError): GraphQLError => {
+    const original = error.originalError;
+    // Validation and parse errors, and errors the schema raised on purpose.
+    if (!original || original instanceof GraphQLError) return error;
+    if (isSafeError(original)) {
+      return replace(error, original.message, { ...(original.extensions ?? {}) });
+    }
+    if (isDatabaseError(original)) {
+      const custom = CUSTOM_CODES[original.code];
+      if (custom) return replace(error, original.message, { code: custom });
+      const standard = standardError(original.code);
+      if (standard) {
+        logger.debug({ err: original, sqlState: original.code }, "database error mapped");
+        const extensions = original.constraint
+          ? { code: standard.code, constraint: original.constraint }
+          : { code: standard.code };
+        return replace(error, standard.message, extensions);
+      }
+    }
+    const errorId = randomUUID();
+    const hash = createHash("sha1").update(String(original)).digest("base64url").slice(0, 12);
+    logger.error({ err: original, errorId, hash, path: error.path }, "unexpected GraphQL error");
+    return replace(error, `An unexpected error occurred (id ${errorId})`, {
+      code: "INTERNAL_SERVER_ERROR",
+      errorId,
+    });
+  };
+}

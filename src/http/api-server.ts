@@ -1,0 +1,116 @@
+import { randomUUID } from "node:crypto";
+import http from "node:http";
+import cors from "cors";
+import express from "express";
+import helmet from "helmet";
+import pg from "pg";
+import { pinoHttp } from "pino-http";
+import { postgraphile } from "postgraphile";
+import { grafserv } from "postgraphile/grafserv/express/v4";
+import type { AppConfig } from "../config/app-config.ts";
+import { committedMigrationFiles } from "../database/migrations.ts";
+import { createPreset } from "../graphql/preset.ts";
+import { graphqlPlugins } from "../graphql/plugins.ts";
+import type { Logger } from "../observability/logger.ts";
+import { createMetrics, registerPoolMetrics } from "../observability/metrics.ts";
+import { errorHandler, notFound } from "./error-handlers.ts";
+import { healthRoutes } from "./health-routes.ts";
+import { metricsRoutes, recordHttpMetrics } from "./metrics-routes.ts";
+import { requestAuth } from "./request-auth.ts";
+
+/**
+ * The HTTP process: Express 5 with PostGraphile mounted, plus probes,
+ * metrics and logs. `listen` and `close` own the whole lifecycle so the CLI
+ * and the tests start and stop it the same way.
+ */
+export interface ApiServer {
+  app: express.Express;
+  server: http.Server;
+  pool: pg.Pool;
+  listen(): Promise<{ port: number }>;
+  close(): Promise<void>;
+}
+
+const REQUEST_ID = /^[\w.:-]{1,128}$/;
+const BODY_LIMIT = "1mb";
+
+function requestId(req: http.IncomingMessage, res: http.ServerResponse): string {
+  const incoming = req.headers["x-request-id"];
+  const id = typeof incoming === "string" && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+  res.setHeader("X-Request-Id", id);
+  return id;
+}
+
+export function createPool(config: AppConfig, logger: Logger): pg.Pool {
+  const pool = new pg.Pool({
+    connectionString: config.databaseUrl,
+    max: config.poolSize,
+    connectionTimeoutMillis: 5_000,
+    idleTimeoutMillis: 30_000,
+    application_name: "ticketing-api",
+  });
+  // An idle client losing its connection (database restart) must not crash the process.
+  pool.on("error", (error) => logger.warn({ err: error }, "idle database connection lost"));
+  return pool;
+}
+
+export async function createApiServer(config: AppConfig, logger: Logger): Promise<ApiServer> {
+  const pool = createPool(config, logger);
+  const metrics = createMetrics();
+  registerPoolMetrics(metrics, pool);
+  let draining = false;
+
+  const preset = createPreset({
+    pool,
+    logger,
+    metrics,
+    graphiql: config.graphiql,
+    plugins: graphqlPlugins({ pool, jwt: config.jwt, logger }),
+  });
+  const pgl = postgraphile(preset);
+  const serv = pgl.createServ(grafserv);
+
+  const app = express();
+  const server = http.createServer(app);
+  app.disable("x-powered-by");
+  app.use(pinoHttp({ logger, genReqId: requestId, autoLogging: { ignore: (req) => req.url === "/healthz" } }));
+  app.use(recordHttpMetrics(metrics));
+  // Ruru's page needs inline scripts; every other response gets the strict policy.
+  const strictHeaders = helmet();
+  const graphiqlHeaders = helmet({ contentSecurityPolicy: false });
+  app.use((req, res, next) => (req.path === "/graphiql" ? graphiqlHeaders : strictHeaders)(req, res, next));
+  app.use(cors({ origin: config.corsOrigins.length > 0 ? config.corsOrigins : false, maxAge: 600 }));
+  app.use(healthRoutes({ pool, committedMigrations: await committedMigrationFiles(), isDraining: () => draining }));
+  app.use(metricsRoutes(metrics));
+  app.use("/graphql", requestAuth(config.jwt));
+  app.post("/graphql", express.json({ limit: BODY_LIMIT }));
+  await serv.addTo(app, server);
+  app.use(notFound);
+  app.use(errorHandler(logger));
+
+  return {
+    app,
+    server,
+    pool,
+    listen() {
+      return new Promise((resolve, reject) => {
+        server.once("error", reject);
+        server.listen(config.port, config.host, () => {
+          const address = server.address();
+          resolve({ port: typeof address === "object" && address ? address.port : config.port });
+        });
+      });
+    },
+    async close() {
+      draining = true;
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      // In-flight requests get a grace period, then their sockets are cut.
+      const force = setTimeout(() => server.closeAllConnections(), 10_000);
+      await closed;
+      clearTimeout(force);
+      await pgl.release();
+      await pool.end();
+    },
+  };
+}

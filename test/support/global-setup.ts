@@ -1,0 +1,73 @@
+import { chmod, mkdtemp, rm } from "node:fs/promises";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import type { TestProject } from "vitest/node";
+import { setupCluster, withClient } from "../../src/database/cluster-setup.ts";
+import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from "../../src/database/embedded-postgres.ts";
+import { migrationSettings, runCommittedMigrations, runCurrentMigration } from "../../src/database/migrations.ts";
+import { createLogger } from "../../src/observability/logger.ts";
+import { clusterUrls, TEST_CLUSTER_PASSWORD, type TestCluster } from "./cluster.ts";
+
+/**
+ * Once per `npm test`: a PostgreSQL server (embedded 18, or TEST_DATABASE_URL),
+ * the roles, and a template database migrated with the committed migrations
+ * plus the work in progress. Each test file clones the template.
+ */
+declare module "vitest" {
+  export interface ProvidedContext {
+    cluster: TestCluster;
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === "object" && address ? address.port : 0));
+    });
+  });
+}
+
+async function startServer(): Promise<{ rootUrl: string; embedded?: EmbeddedPostgresHandle; dataDir?: string }> {
+  const given = process.env.TEST_DATABASE_URL;
+  if (given) return { rootUrl: given };
+  const dataDir = await mkdtemp(path.join(tmpdir(), "ticketing-test-"));
+  // As root the server runs as the `postgres` system user, which must reach the folder.
+  await chmod(dataDir, 0o755);
+  const embedded = await startEmbeddedPostgres({
+    dataDir: path.join(dataDir, "postgres"),
+    port: await freePort(),
+    password: TEST_CLUSTER_PASSWORD,
+    persistent: false,
+  });
+  return { rootUrl: embedded.rootUrl, embedded, dataDir };
+}
+
+export default async function setup(project: TestProject) {
+  const { rootUrl, embedded, dataDir } = await startServer();
+  const cluster: TestCluster = { rootUrl, templateDatabase: `ticketing_template_${process.pid}` };
+  const urls = clusterUrls(cluster, cluster.templateDatabase);
+  const logger = createLogger(process.env.LOG_LEVEL ?? "warn");
+  await setupCluster(urls);
+  const settings = migrationSettings({ ownerUrl: urls.owner, rootUrl, logger });
+  await runCommittedMigrations(settings);
+  await runCurrentMigration(settings);
+  project.provide("cluster", cluster);
+
+  return async () => {
+    await withClient(rootUrl, async (root) => {
+      const { rows } = await root.query<{ datname: string }>(
+        "select datname from pg_catalog.pg_database where datname = $1 or datname like $2",
+        [cluster.templateDatabase, `ticketing_test_${process.pid}_%`],
+      );
+      for (const { datname } of rows) {
+        await root.query(`drop database if exists ${root.escapeIdentifier(datname)} with (force)`);
+      }
+    });
+    await embedded?.stop();
+    if (dataDir) await rm(dataDir, { recursive: true, force: true });
+  };
+}

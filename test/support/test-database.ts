@@ -1,0 +1,120 @@
+import { randomBytes } from "node:crypto";
+import pg from "pg";
+import { afterAll, beforeAll, inject } from "vitest";
+import { createDatabase, withClient } from "../../src/database/cluster-setup.ts";
+import type { DatabaseUrls } from "../../src/database/connection-urls.ts";
+import { clusterUrls } from "./cluster.ts";
+
+/**
+ * Each test file gets its own database, cloned from the migrated template
+ * in milliseconds, so files run in parallel and never see each other's rows.
+ */
+export interface TestDatabase {
+  name: string;
+  urls: DatabaseUrls;
+  /** Connected as ticketing_owner: arranges fixtures, bypassing RLS as the owner does. */
+  owner: pg.Pool;
+  /** Connected as ticketing_authenticator: what the API uses; switch roles with `actAs`. */
+  authenticator: pg.Pool;
+  /** Connected as the server's superuser. */
+  root: pg.Pool;
+}
+
+/** Someone acting in SQL: a web role and, unless anonymous, the user id the JWT would carry. */
+export interface Actor {
+  role: "ticketing_anonymous" | "ticketing_customer" | "ticketing_agent" | "ticketing_admin" | string;
+  userId?: string;
+}
+
+export const ANONYMOUS: Actor = { role: "ticketing_anonymous" };
+
+export async function createTestDatabase(): Promise<TestDatabase> {
+  const cluster = inject("cluster");
+  const name = `ticketing_test_${process.ppid}_${randomBytes(4).toString("hex")}`;
+  await withClient(cluster.rootUrl, async (root) => {
+    await root.query(
+      `create database ${root.escapeIdentifier(name)} template ${root.escapeIdentifier(cluster.templateDatabase)} owner ticketing_owner`,
+    );
+    await createDatabase(root, name);
+  });
+  const urls = clusterUrls(cluster, name);
+  const rootUrl = new URL(cluster.rootUrl);
+  rootUrl.pathname = `/${name}`;
+  return {
+    name,
+    urls,
+    owner: new pg.Pool({ connectionString: urls.owner, max: 3 }),
+    authenticator: new pg.Pool({ connectionString: urls.authenticator, max: 5 }),
+    root: new pg.Pool({ connectionString: rootUrl.toString(), max: 2 }),
+  };
+}
+
+export async function dropTestDatabase(database: TestDatabase): Promise<void> {
+  await Promise.all([database.owner.end(), database.authenticator.end(), database.root.end()]);
+  await withClient(inject("cluster").rootUrl, (root) =>
+    root.query(`drop database if exists ${root.escapeIdentifier(database.name)} with (force)`),
+  );
+}
+
+/** Registers the file's database with beforeAll/afterAll; read `.current` inside tests. */
+export function useTestDatabase(): { readonly current: TestDatabase } {
+  let database: TestDatabase | undefined;
+  beforeAll(async () => {
+    database = await createTestDatabase();
+  });
+  afterAll(async () => {
+    if (database) await dropTestDatabase(database);
+  });
+  return {
+    get current(): TestDatabase {
+      if (!database) throw new Error("test database not created yet");
+      return database;
+    },
+  };
+}
+
+async function inTransactionAs<T>(
+  pool: pg.Pool,
+  actor: Actor,
+  work: (client: pg.PoolClient) => Promise<T>,
+  ending: "commit" | "rollback",
+): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await client.query("begin");
+    await client.query("select set_config('role', $1, true), set_config('jwt.claims.user_id', $2, true)", [
+      actor.role,
+      actor.userId ?? "",
+    ]);
+    const result = await work(client);
+    await client.query(ending);
+    return result;
+  } finally {
+    await client.query("rollback").catch(() => undefined);
+    client.release();
+  }
+}
+
+/**
+ * Runs `work` in a transaction as the actor, exactly as the API would
+ * (set local role, claims as settings), then rolls back so each check
+ * starts from the same data. Returns what `work` returned, or rethrows.
+ */
+export function actAs<T>(pool: pg.Pool, actor: Actor, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  return inTransactionAs(pool, actor, work, "rollback");
+}
+
+/** Like actAs, but commits: for arranging state through the real rules. */
+export function commitAs<T>(pool: pg.Pool, actor: Actor, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  return inTransactionAs(pool, actor, work, "commit");
+}
+
+/** The SQLSTATE of the error `work` raises, or "ok" when it succeeds. */
+export async function sqlState(work: () => Promise<unknown>): Promise<string> {
+  try {
+    await work();
+    return "ok";
+  } catch (error) {
+    return (error as { code?: string }).code ?? "unknown";
+  }
+}
