@@ -1,60 +1,69 @@
 import "./graphile-env.ts";
-import { appConfigFrom } from "../config/app-config.ts";
+import { appConfigFrom, type AppConfig } from "../config/app-config.ts";
 import { loadLocalSecrets } from "../config/local-secrets.ts";
 import { parseEnvironment } from "../config/environment.ts";
 import { startLocalDatabase, type LocalDatabase } from "../database/local-database.ts";
-import { createApiServer } from "../http/api-server.ts";
-import { createLogger } from "../observability/logger.ts";
+import { createApiServer, type ApiServer } from "../http/api-server.ts";
+import { createLogger, type Logger } from "../observability/logger.ts";
 import { runCli } from "./run-cli.ts";
 
 /**
  * `npm start`: the API. Without DATABASE_URL (outside production) it first
  * brings up the embedded PostgreSQL, sets it up and migrates it.
  */
+function banner(config: AppConfig, port: number, local: LocalDatabase | undefined): string {
+  const base = `http://localhost:${port}`;
+  const lines = [
+    "",
+    `  GraphQL   ${base}/graphql`,
+    config.graphiql ? `  GraphiQL  ${base}/graphiql` : undefined,
+    `  Health    ${base}/healthz  ${base}/readyz`,
+    `  Metrics   ${base}/metrics`,
+    local ? `  Database  embedded PostgreSQL 18, ${new URL(local.urls.owner).host}` : undefined,
+    "",
+  ];
+  return `${lines.filter((line) => line !== undefined).join("\n")}\n`;
+}
+
+/** Stops in dependency order: HTTP (drained), pools, then the embedded server. */
+function installShutdown(logger: Logger, parts: { api?: ApiServer; local?: LocalDatabase }): void {
+  let stopping = false;
+  const shutdown = async (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, "shutting down");
+    try {
+      await parts.api?.close();
+      await parts.local?.stop();
+      logger.info("stopped");
+      process.exit(0);
+    } catch (error) {
+      logger.error({ err: error }, "unclean shutdown");
+      process.exit(1);
+    }
+  };
+  process.on("SIGINT", shutdown);
+  process.on("SIGTERM", shutdown);
+}
+
 await runCli(async () => {
   const environment = parseEnvironment();
   const logger = createLogger(environment.LOG_LEVEL);
-  let local: LocalDatabase | undefined;
+  const parts: { api?: ApiServer; local?: LocalDatabase } = {};
+  installShutdown(logger, parts);
   let databaseUrl = environment.DATABASE_URL;
   if (!databaseUrl) {
-    local = await startLocalDatabase({
+    parts.local = await startLocalDatabase({
       dataDir: environment.DATA_DIR,
       port: environment.EMBEDDED_POSTGRES_PORT,
       logger,
     });
-    databaseUrl = local.urls.authenticator;
+    databaseUrl = parts.local.urls.authenticator;
   }
   const jwtSecret = environment.JWT_SECRET ?? (await loadLocalSecrets(environment.DATA_DIR)).jwtSecret;
   const config = appConfigFrom(environment, { databaseUrl, jwtSecret });
-  const api = await createApiServer(config, logger);
-  const { port } = await api.listen();
-
-  const base = `http://localhost:${port}`;
+  parts.api = await createApiServer(config, logger);
+  const { port } = await parts.api.listen();
   logger.info({ port }, "ticketing API listening");
-  process.stdout.write(
-    [
-      "",
-      `  GraphQL   ${base}/graphql`,
-      config.graphiql ? `  GraphiQL  ${base}/graphiql` : undefined,
-      `  Health    ${base}/healthz  ${base}/readyz`,
-      `  Metrics   ${base}/metrics`,
-      local ? `  Database  embedded PostgreSQL on 127.0.0.1:${local.urls.root.split(":").at(-1)?.split("/")[0]}` : undefined,
-      "",
-    ]
-      .filter((line) => line !== undefined)
-      .join("\n") + "\n",
-  );
-
-  let stopping = false;
-  const shutdown = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, "shutting down");
-    await api.close();
-    await local?.stop();
-    logger.info("stopped");
-    process.exit(0);
-  };
-  process.on("SIGINT", () => void shutdown("SIGINT"));
-  process.on("SIGTERM", () => void shutdown("SIGTERM"));
+  process.stdout.write(banner(config, port, parts.local));
 });

@@ -20,6 +20,7 @@ const environmentSchema = z.object({
   DATABASE_URL: postgresUrl.optional(),
   DATABASE_OWNER_URL: postgresUrl.optional(),
   ROOT_DATABASE_URL: postgresUrl.optional(),
+  SHADOW_DATABASE_URL: postgresUrl.optional(),
   JWT_SECRET: z
     .string()
     .refine((value) => Buffer.byteLength(value) >= 32, "must be at least 32 bytes")

@@ -1,6 +1,8 @@
 import { readdir } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { Logger, migrate, watch, type Settings } from "graphile-migrate";
+// Internal but stable: see releaseMigrationPools.
+import { clearAllPools } from "graphile-migrate/dist/pgReal.js";
 import type { Logger as AppLogger } from "../observability/logger.ts";
 
 /** The folder graphile-migrate reads: `committed/` plus `current.sql` or `current/`. */
@@ -33,9 +35,23 @@ export function migrationSettings(options: {
   };
 }
 
+/**
+ * graphile-migrate keeps its pools for a moment after use and exits the
+ * process if one of them loses its connection; a server process must not
+ * die because its database restarted right after start-up, so the pools are
+ * closed as soon as migrating is done.
+ */
+function releaseMigrationPools(): void {
+  clearAllPools();
+}
+
 /** Applies pending committed migrations, as the owner. */
 export async function runCommittedMigrations(settings: Settings): Promise<void> {
-  await migrate(settings);
+  try {
+    await migrate(settings);
+  } finally {
+    releaseMigrationPools();
+  }
 }
 
 /**
@@ -44,11 +60,22 @@ export async function runCommittedMigrations(settings: Settings): Promise<void> 
  * committed migrations alone.
  */
 export async function runCurrentMigration(settings: Settings): Promise<void> {
-  await watch(settings, true);
+  try {
+    await watch(settings, true);
+  } finally {
+    releaseMigrationPools();
+  }
 }
 
-/** File names of the committed migrations, in order (e.g. `000001.sql`). */
+/**
+ * The committed migrations shipped with this build, named as graphile-migrate
+ * records them once applied: `000001-some-message.sql` is `000001.sql`.
+ */
 export async function committedMigrationFiles(): Promise<string[]> {
   const files = await readdir(`${MIGRATIONS_FOLDER}/committed`).catch(() => []);
-  return files.filter((file) => /^\d{6}(-[\w-]+)?\.sql$/.test(file)).sort();
+  return files
+    .map((file) => /^(\d{6})(-[\w-]+)?\.sql$/.exec(file)?.[1])
+    .filter((id): id is string => id !== undefined)
+    .map((id) => `${id}.sql`)
+    .sort();
 }

@@ -1,5 +1,4 @@
 import { chmod, mkdtemp, rm } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import type { TestProject } from "vitest/node";
@@ -7,6 +6,7 @@ import { setupCluster, withClient } from "../../src/database/cluster-setup.ts";
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from "../../src/database/embedded-postgres.ts";
 import { migrationSettings, runCommittedMigrations, runCurrentMigration } from "../../src/database/migrations.ts";
 import { createLogger } from "../../src/observability/logger.ts";
+import { freePort } from "./free-port.ts";
 import { clusterUrls, TEST_CLUSTER_PASSWORD, type TestCluster } from "./cluster.ts";
 
 /**
@@ -18,17 +18,6 @@ declare module "vitest" {
   export interface ProvidedContext {
     cluster: TestCluster;
   }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === "object" && address ? address.port : 0));
-    });
-  });
 }
 
 async function startServer(): Promise<{ rootUrl: string; embedded?: EmbeddedPostgresHandle; dataDir?: string }> {

@@ -14,12 +14,12 @@ export const TEST_JWT: JwtConfig = {
   accessTokenSeconds: 900,
 };
 
-export function testAppConfig(database: TestDatabase, overrides: Partial<AppConfig> = {}): AppConfig {
+export function testAppConfig(databaseUrl: string, overrides: Partial<AppConfig> = {}): AppConfig {
   return {
     production: false,
     host: "127.0.0.1",
     port: 0,
-    databaseUrl: database.urls.authenticator,
+    databaseUrl,
     poolSize: 4,
     jwt: TEST_JWT,
     corsOrigins: ["https://portal.example.com"],
@@ -35,7 +35,7 @@ export interface TestApi {
 }
 
 export async function startTestApi(database: TestDatabase, overrides: Partial<AppConfig> = {}): Promise<TestApi> {
-  const config = testAppConfig(database, overrides);
+  const config = testAppConfig(database.urls.authenticator, overrides);
   const api = await createApiServer(config, createLogger(process.env.LOG_LEVEL ?? config.logLevel));
   return { api, request: supertest.agent(api.app) };
 }

@@ -1,0 +1,99 @@
+import { spawn, execFileSync, type ChildProcess } from "node:child_process";
+import { chmod, mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { freePort } from "../support/free-port.ts";
+
+/**
+ * `npm start` as a user runs it: no database URL, so an embedded PostgreSQL
+ * under the data directory; then the five HTTP paths; then a clean SIGTERM
+ * that leaves no server process behind. A second start reuses the data.
+ */
+let dataDir: string;
+
+beforeAll(async () => {
+  dataDir = await mkdtemp(path.join(tmpdir(), "ticketing-start-"));
+  await chmod(dataDir, 0o755);
+});
+
+afterAll(async () => {
+  await rm(dataDir, { recursive: true, force: true });
+});
+
+interface Started {
+  child: ChildProcess;
+  output: () => string;
+  port: number;
+}
+
+async function startApi(): Promise<Started> {
+  const port = await freePort();
+  const child = spawn(process.execPath, ["src/cli/start.ts"], {
+    env: {
+      PATH: process.env.PATH,
+      PORT: String(port),
+      HOST: "127.0.0.1",
+      DATA_DIR: dataDir,
+      EMBEDDED_POSTGRES_PORT: String(await freePort()),
+      LOG_LEVEL: "warn",
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  child.stdout!.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`not started:\n${output}`)), 60_000);
+    child.stdout!.on("data", () => {
+      if (output.includes("/graphql")) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    child.once("exit", (code) => reject(new Error(`exited with ${code}:\n${output}`)));
+  });
+  return { child, output: () => output, port };
+}
+
+function stop(started: Started): Promise<number | null> {
+  return new Promise((resolve) => {
+    started.child.once("exit", (code) => resolve(code));
+    started.child.kill("SIGTERM");
+  });
+}
+
+function postgresProcessesFor(directory: string): string[] {
+  const list = execFileSync("ps", ["-eo", "args"], { encoding: "utf8" });
+  return list.split("\n").filter((line) => line.includes(directory) && line.includes("postgres"));
+}
+
+describe("npm start with no configuration", () => {
+  it("serves all paths on an embedded PostgreSQL and shuts down cleanly", { timeout: 120_000 }, async () => {
+    const started = await startApi();
+    const base = `http://127.0.0.1:${started.port}`;
+    try {
+      expect((await fetch(`${base}/healthz`)).status).toBe(200);
+      expect((await fetch(`${base}/readyz`)).status).toBe(200);
+      expect((await fetch(`${base}/metrics`)).status).toBe(200);
+      expect((await fetch(`${base}/graphiql`, { headers: { accept: "text/html" } })).status).toBe(200);
+      const graphql = await fetch(`${base}/graphql`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ query: "{ __typename }" }),
+      });
+      expect(await graphql.json()).toEqual({ data: { __typename: "Query" } });
+    } finally {
+      expect(await stop(started)).toBe(0);
+    }
+    expect(postgresProcessesFor(dataDir)).toEqual([]);
+
+    const again = await startApi();
+    try {
+      expect((await fetch(`http://127.0.0.1:${again.port}/readyz`)).status).toBe(200);
+    } finally {
+      expect(await stop(again)).toBe(0);
+    }
+    expect(postgresProcessesFor(dataDir)).toEqual([]);
+  });
+});
