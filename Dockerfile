@@ -1,0 +1,25 @@
+# Production image: the API only. Point it at your PostgreSQL with DATABASE_URL
+# (as ticketing_authenticator) and JWT_SECRET; run `npm run db:setup` or
+# `npm run db:migrate` once per release with the owner/root URLs (see README).
+
+FROM node:24-bookworm-slim AS dependencies
+WORKDIR /app
+COPY package.json package-lock.json ./
+# Production dependencies only; optional ones are the embedded PostgreSQL
+# binaries, which a container never needs.
+RUN npm ci --omit=dev --omit=optional --no-audit --no-fund && npm cache clean --force
+
+FROM node:24-bookworm-slim
+ENV NODE_ENV=production \
+    GRAPHILE_ENV=production \
+    PORT=5678
+WORKDIR /app
+COPY --from=dependencies --chown=node:node /app/node_modules ./node_modules
+COPY --chown=node:node package.json .gmrc ./
+COPY --chown=node:node src ./src
+COPY --chown=node:node migrations ./migrations
+USER node
+EXPOSE 5678
+HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:' + process.env.PORT + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+CMD ["node", "src/cli/start.ts"]
