@@ -12,6 +12,8 @@ export type WebRole = (typeof WEB_ROLES)[number];
 export interface AccessClaims {
   userId: string;
   role: WebRole;
+  /** The login session (refresh-token family) the token was issued for; absent on tokens made outside a login. */
+  sessionId?: string;
 }
 
 const ALGORITHM = "HS256";
@@ -28,7 +30,10 @@ export function isWebRole(value: unknown): value is WebRole {
 export function signAccessToken(config: JwtConfig, claims: AccessClaims): { token: string; expiresAt: Date } {
   const nowSeconds = Math.floor(Date.now() / 1000);
   const expiresAtSeconds = nowSeconds + config.accessTokenSeconds;
-  const token = jwt.sign({ role: claims.role, iat: nowSeconds, exp: expiresAtSeconds }, config.secret, {
+  // `sid` lets changePassword keep the caller's own session while ending the others.
+  const session = claims.sessionId ? { sid: claims.sessionId } : {};
+  const payload = { role: claims.role, iat: nowSeconds, exp: expiresAtSeconds, ...session };
+  const token = jwt.sign(payload, config.secret, {
     algorithm: ALGORITHM,
     subject: claims.userId,
     issuer: config.issuer,
@@ -54,5 +59,10 @@ export function verifyAccessToken(config: JwtConfig, token: string): AccessClaim
   if (typeof payload.sub !== "string" || !UUID.test(payload.sub) || !isWebRole(payload.role)) {
     throw new InvalidTokenError("Invalid or expired access token");
   }
-  return { userId: payload.sub, role: payload.role };
+  const sid: unknown = payload.sid;
+  if (sid !== undefined && (typeof sid !== "string" || !UUID.test(sid))) {
+    throw new InvalidTokenError("Invalid or expired access token");
+  }
+  const claims: AccessClaims = { userId: payload.sub, role: payload.role };
+  return sid === undefined ? claims : { ...claims, sessionId: sid };
 }

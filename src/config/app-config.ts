@@ -11,6 +11,8 @@ export interface AppConfig {
   corsOrigins: string[];
   logLevel: string;
   graphiql: boolean;
+  /** Express "trust proxy" (TRUST_PROXY); unset: the socket address is the client IP. */
+  trustProxy?: boolean | number | string;
 }
 
 export interface JwtConfig {
@@ -40,5 +42,6 @@ export function appConfigFrom(
     corsOrigins: environment.CORS_ORIGINS,
     logLevel: environment.LOG_LEVEL,
     graphiql: environment.GRAPHIQL ?? !production,
+    ...(environment.TRUST_PROXY === undefined ? {} : { trustProxy: environment.TRUST_PROXY }),
   };
 }

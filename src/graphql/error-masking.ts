@@ -15,6 +15,7 @@ const CUSTOM_CODES: Record<string, string> = {
   TKFBD: "FORBIDDEN",
   TKNTF: "NOT_FOUND",
   TKVAL: "INVALID_INPUT",
+  TKEML: "EMAIL_TAKEN",
 };
 
 interface StandardError {

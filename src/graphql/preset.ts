@@ -7,6 +7,7 @@ import type { Logger } from "../observability/logger.ts";
 import type { Metrics } from "../observability/metrics.ts";
 import { createMaskError } from "./error-masking.ts";
 import { operationMetricsPlugin } from "./operation-metrics-plugin.ts";
+import { socketClaims } from "./realtime-socket.ts";
 
 /** The PostgreSQL schema PostGraphile exposes. Nothing else is introspected. */
 export const EXPOSED_SCHEMAS = ["app_public"];
@@ -44,12 +45,17 @@ export function createPreset(options: PresetOptions): GraphileConfig.Preset {
       // Express already refuses bodies over 1 MB with 413; this is the same bound.
       maxRequestLength: 1_000_000,
       maskError: createMaskError(options.logger),
+      // graphql-ws subscriptions on graphqlPath (docs/realtime.md).
+      websockets: true,
     },
     grafast: {
       explain: false,
       context(requestContext) {
         const req = requestContext.expressv4?.req;
-        return { pgSettings: pgSettingsFor(req?.auth) };
+        // Websocket operations: the claims verified on the socket (realtime-socket.ts).
+        const auth = requestContext.ws ? socketClaims(requestContext.ws.socket) : req?.auth;
+        // auth and clientIp feed the authentication mutations (authentication-plugin.ts).
+        return { pgSettings: pgSettingsFor(auth), auth, clientIp: req?.ip };
       },
     },
     schema: {

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import http from "node:http";
+import type { Duplex } from "node:stream";
 import cors from "cors";
 import express from "express";
 import helmet from "helmet";
@@ -11,6 +12,7 @@ import type { AppConfig } from "../config/app-config.ts";
 import { committedMigrationFiles } from "../database/migrations.ts";
 import { createPreset } from "../graphql/preset.ts";
 import { graphqlPlugins } from "../graphql/plugins.ts";
+import { SocketRegistry } from "../graphql/realtime-socket.ts";
 import type { Logger } from "../observability/logger.ts";
 import { createMetrics, registerPoolMetrics } from "../observability/metrics.ts";
 import { errorHandler, notFound } from "./error-handlers.ts";
@@ -54,18 +56,29 @@ export function createPool(config: AppConfig, logger: Logger): pg.Pool {
   return pool;
 }
 
+/** Raw sockets taken over by websockets, so shutdown can cut those that never authenticated. */
+function trackUpgradedSockets(server: http.Server): Set<Duplex> {
+  const sockets = new Set<Duplex>();
+  server.on("upgrade", (_req: http.IncomingMessage, socket: Duplex) => {
+    sockets.add(socket);
+    socket.once("close", () => sockets.delete(socket));
+  });
+  return sockets;
+}
+
 export async function createApiServer(config: AppConfig, logger: Logger): Promise<ApiServer> {
   const pool = createPool(config, logger);
   const metrics = createMetrics();
   registerPoolMetrics(metrics, pool);
   let draining = false;
+  const sockets = new SocketRegistry();
 
   const preset = createPreset({
     pool,
     logger,
     metrics,
     graphiql: config.graphiql,
-    plugins: graphqlPlugins({ pool, jwt: config.jwt, logger }),
+    plugins: graphqlPlugins({ pool, jwt: config.jwt, logger, metrics, sockets }),
   });
   const pgl = postgraphile(preset);
   const serv = pgl.createServ(grafserv);
@@ -73,6 +86,7 @@ export async function createApiServer(config: AppConfig, logger: Logger): Promis
   const app = express();
   const server = http.createServer(app);
   app.disable("x-powered-by");
+  if (config.trustProxy !== undefined) app.set("trust proxy", config.trustProxy);
   app.use(pinoHttp({ logger, genReqId: requestId, autoLogging: { ignore: (req) => req.url === "/healthz" } }));
   app.use(recordHttpMetrics(metrics));
   // Ruru's page needs inline scripts; every other response gets the strict policy.
@@ -85,6 +99,7 @@ export async function createApiServer(config: AppConfig, logger: Logger): Promis
   app.use("/graphql", requestAuth(config.jwt));
   app.post("/graphql", express.json({ limit: BODY_LIMIT }));
   await serv.addTo(app, server);
+  const upgraded = trackUpgradedSockets(server);
   app.use(notFound);
   app.use(errorHandler(logger));
 
@@ -105,11 +120,16 @@ export async function createApiServer(config: AppConfig, logger: Logger): Promis
       draining = true;
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
+      // Websockets are no longer HTTP connections: server.close() would wait for them forever.
+      await sockets.closeAll();
+      upgraded.forEach((socket) => socket.destroy());
       // In-flight requests get a grace period, then their sockets are cut.
       const force = setTimeout(() => server.closeAllConnections(), 10_000);
       await closed;
       clearTimeout(force);
       await pgl.release();
+      // pgl.release() leaves the pg services alone; theirs holds the LISTEN connection.
+      await Promise.all((preset.pgServices ?? []).map((service) => service.release?.()));
       await pool.end();
     },
   };

@@ -9,6 +9,8 @@ export interface Metrics {
   registry: client.Registry;
   httpRequestDuration: client.Histogram<"method" | "route" | "status">;
   graphqlOperations: client.Counter<"operation_name" | "operation_type" | "outcome">;
+  /** Open GraphQL subscriptions (websocket streams) of this instance. */
+  activeSubscriptions: client.Gauge;
 }
 
 export function createMetrics(): Metrics {
@@ -27,6 +29,11 @@ export function createMetrics(): Metrics {
       name: "graphql_operations_total",
       help: "GraphQL operations by operation name, type and outcome (success, error, invalid).",
       labelNames: ["operation_name", "operation_type", "outcome"],
+      registers: [registry],
+    }),
+    activeSubscriptions: new client.Gauge({
+      name: "graphql_subscriptions_active",
+      help: "GraphQL subscriptions currently open over websockets.",
       registers: [registry],
     }),
   };

@@ -1,0 +1,188 @@
+import { pgSelectSingleFromRecord } from "postgraphile/@dataplan/pg";
+import { access, context, lambda, sideEffect, type FieldArgs, type Step } from "postgraphile/grafast";
+import { extendSchema, gql } from "postgraphile/utils";
+import type { AccessClaims } from "../auth/access-tokens.ts";
+import * as authentication from "../auth/authentication.ts";
+import type { AuthenticationDependencies, IssuedSession } from "../auth/authentication.ts";
+import type { UserRow } from "../auth/auth-store.ts";
+
+/**
+ * The authentication mutations of DESIGN.md: register, login,
+ * refreshSession, logout, changePassword and the admin's createUser
+ * (setUserRole and deactivateUser are plain SQL functions in app_public).
+ *
+ * Each mutation is a side effect calling auth/authentication.ts, which talks
+ * to the app_private functions on the API's own connection role: the
+ * request's web role (often ticketing_anonymous) may not touch app_private.
+ * The `user` of each payload is the generated User type, built from the row
+ * the SQL function returned rather than looked up again, because an
+ * anonymous request may not read users.
+ */
+declare global {
+  namespace Grafast {
+    interface Context {
+      /** Verified access-token claims of the request, if any (http/request-auth.ts). */
+      auth?: AccessClaims;
+      /** Client IP as Express sees it (honours TRUST_PROXY); used by the login rate limit. */
+      clientIp?: string;
+    }
+  }
+}
+
+const typeDefs = gql`
+  input RegisterInput {
+    email: String!
+    password: String!
+    displayName: String!
+  }
+
+  input LoginInput {
+    email: String!
+    password: String!
+  }
+
+  input RefreshSessionInput {
+    refreshToken: String!
+  }
+
+  input LogoutInput {
+    refreshToken: String!
+  }
+
+  input ChangePasswordInput {
+    currentPassword: String!
+    newPassword: String!
+  }
+
+  input CreateUserInput {
+    email: String!
+    displayName: String!
+    role: UserRole!
+    password: String!
+  }
+
+  """
+  A new session: a short-lived access token (send it as a Bearer token) and a
+  single-use refresh token (exchange it with refreshSession before the access
+  token expires).
+  """
+  type RegisterPayload {
+    accessToken: String!
+    refreshToken: String!
+    accessTokenExpiresAt: Datetime!
+    user: User
+  }
+
+  """
+  A new session; see RegisterPayload.
+  """
+  type LoginPayload {
+    accessToken: String!
+    refreshToken: String!
+    accessTokenExpiresAt: Datetime!
+    user: User
+  }
+
+  """
+  The next tokens of the session; the refresh token given in is now used up.
+  """
+  type RefreshSessionPayload {
+    accessToken: String!
+    refreshToken: String!
+    accessTokenExpiresAt: Datetime!
+    user: User
+  }
+
+  type LogoutPayload {
+    success: Boolean!
+  }
+
+  type ChangePasswordPayload {
+    user: User
+  }
+
+  type CreateUserPayload {
+    user: User
+  }
+
+  extend type Mutation {
+    "Creates a customer account and signs it in."
+    register(input: RegisterInput!): RegisterPayload
+    "Signs in with email and password. Unknown email and wrong password give the same error."
+    login(input: LoginInput!): LoginPayload
+    "Exchanges a refresh token for new tokens. Reusing a refresh token ends its whole session."
+    refreshSession(input: RefreshSessionInput!): RefreshSessionPayload
+    "Ends the session of the refresh token."
+    logout(input: LogoutInput!): LogoutPayload
+    "Changes the signed-in user's password; their other sessions end."
+    changePassword(input: ChangePasswordInput!): ChangePasswordPayload
+    "Admins: creates a user with any role."
+    createUser(input: CreateUserInput!): CreateUserPayload
+  }
+`;
+
+type Input<T> = Step<T>;
+
+function input<T>(fieldArgs: FieldArgs): Input<T> {
+  return fieldArgs.getRaw("input") as Input<T>;
+}
+
+export function authenticationPlugin(deps: AuthenticationDependencies): GraphileConfig.Plugin {
+  return extendSchema((build) => {
+    const users = build.input.pgRegistry.pgResources.users;
+    if (!users) throw new Error("authenticationPlugin needs the app_public.users table");
+    // The row (JSON keyed by column) is re-encoded as a record literal: no RLS-filtered lookup.
+    const userFrom = ($row: Step<UserRow>) => pgSelectSingleFromRecord(users, $row);
+    const userOfSession = ($session: Step<IssuedSession>) => userFrom(access($session, "userRecord"));
+
+    return {
+      typeDefs,
+      objects: {
+        Mutation: {
+          plans: {
+            register(_$root, fieldArgs) {
+              return sideEffect(input<authentication.RegisterArguments>(fieldArgs), (args) =>
+                authentication.register(deps, args),
+              );
+            },
+            login(_$root, fieldArgs) {
+              const $ip = context().get("clientIp");
+              return sideEffect([input<authentication.LoginArguments>(fieldArgs), $ip], ([args, ip]) =>
+                authentication.login(deps, args, ip),
+              );
+            },
+            refreshSession(_$root, fieldArgs) {
+              return sideEffect(input<{ refreshToken: string }>(fieldArgs), (args) =>
+                authentication.refreshSession(deps, args),
+              );
+            },
+            logout(_$root, fieldArgs) {
+              const $success = sideEffect(input<{ refreshToken: string }>(fieldArgs), (args) =>
+                authentication.logout(deps, args),
+              );
+              return lambda($success, (success) => ({ success }), true);
+            },
+            changePassword(_$root, fieldArgs) {
+              const $context = context();
+              return sideEffect(
+                [input<authentication.ChangePasswordArguments>(fieldArgs), $context.get("auth"), $context.get("clientIp")],
+                ([args, auth, ip]) => authentication.changePassword(deps, auth, args, ip),
+              );
+            },
+            createUser(_$root, fieldArgs) {
+              return sideEffect(
+                [input<authentication.CreateUserArguments>(fieldArgs), context().get("auth")],
+                ([args, auth]) => authentication.createUser(deps, auth, args),
+              );
+            },
+          },
+        },
+        RegisterPayload: { plans: { user: userOfSession } },
+        LoginPayload: { plans: { user: userOfSession } },
+        RefreshSessionPayload: { plans: { user: userOfSession } },
+        ChangePasswordPayload: { plans: { user: userFrom } },
+        CreateUserPayload: { plans: { user: userFrom } },
+      },
+    };
+  }, "TicketingAuthenticationPlugin");
+}

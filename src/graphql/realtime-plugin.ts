@@ -1,0 +1,149 @@
+import type { Gauge } from "prom-client";
+import { access, constant, context, lambda, listen, SafeError, type Step } from "postgraphile/grafast";
+import { extendSchema, gql } from "postgraphile/utils";
+import type { AccessClaims, WebRole } from "../auth/access-tokens.ts";
+import type { JwtConfig } from "../config/app-config.ts";
+import type { Logger } from "../observability/logger.ts";
+import { TicketEventStream, type TicketEvent } from "./realtime-events.ts";
+import { realtimeSocketPlugin, SocketRegistry } from "./realtime-socket.ts";
+
+/**
+ * GraphQL subscriptions on ticket changes (docs/realtime.md). Each field
+ * merges database channels into one stream of events that the subscriber
+ * may see (realtime-events.ts); `ticket` and `comment` of each event are then
+ * loaded like any other field, under the subscriber's role and claims.
+ */
+const typeDefs = gql`
+  """
+  What happened to a ticket. SUBSCRIBED is the first event of every
+  subscription: from then on no change is missed, so load the current state
+  after receiving it.
+  """
+  enum TicketEventKind {
+    SUBSCRIBED
+    CREATED
+    STATUS_CHANGED
+    ASSIGNED
+    COMMENTED
+    UPDATED
+  }
+
+  """
+  A change to a ticket you can see. Events carry no content; \`ticket\` and
+  \`comment\` are read with your own rights when the event is delivered.
+  """
+  type TicketEvent {
+    kind: TicketEventKind!
+    "The ticket that changed; null for SUBSCRIBED."
+    ticketId: UUID
+    "The ticket as you see it now (null for SUBSCRIBED)."
+    ticket: Ticket
+    "The new comment or internal note, for COMMENTED."
+    comment: TicketComment
+  }
+
+  extend type Subscription {
+    "Changes to one ticket: status, assignment, edits and new comments you may read."
+    ticketChanged(ticketId: UUID!): TicketEvent!
+    "Agents: changes to the tickets assigned to you and to open unassigned tickets."
+    myQueueChanged: TicketEvent!
+    "Customers: changes to your tickets, including ones you create."
+    myTicketsChanged: TicketEvent!
+  }
+`;
+
+type ChannelsFor = (claims: AccessClaims, ticketId: string | null) => string[];
+
+function requireRole(claims: AccessClaims | undefined, field: string, roles: readonly WebRole[]): AccessClaims {
+  if (!claims) throw new SafeError("Sign in to subscribe", { code: "FORBIDDEN" });
+  if (!roles.includes(claims.role)) {
+    throw new SafeError(`${field} is not available to your role`, { code: "FORBIDDEN" });
+  }
+  return claims;
+}
+
+/**
+ * The subscribe plan of a field: a subscriber (in grafast's sense) whose
+ * stream already knows its channels, so the topic given to listen() is only
+ * a label.
+ */
+function ticketEvents(field: string, roles: readonly WebRole[], channelsFor: ChannelsFor, gauge: Gauge | undefined) {
+  return ($ticketId: Step<string | null>) => {
+    const $source = lambda([context(), $ticketId], ([ctx, ticketId]) => {
+      const claims = requireRole(ctx.auth, field, roles);
+      if (!ctx.pgSubscriber) throw new Error("No pgSubscriber in the GraphQL context");
+      const options = {
+        pgSubscriber: ctx.pgSubscriber,
+        withPgClient: ctx.withPgClient,
+        pgSettings: ctx.pgSettings ?? {},
+        channels: channelsFor(claims, ticketId),
+        userId: claims.userId,
+        ...(gauge ? { activeSubscriptions: gauge } : {}),
+      };
+      return { subscribe: () => new TicketEventStream(options) };
+    });
+    return listen($source, constant(field));
+  };
+}
+
+const STAFF_AND_CUSTOMERS: readonly WebRole[] = ["ticketing_customer", "ticketing_agent", "ticketing_admin"];
+
+export function realtimeSchemaPlugin(gauge?: Gauge): GraphileConfig.Plugin {
+  const ticketChanged = ticketEvents("ticketChanged", STAFF_AND_CUSTOMERS, (_c, id) => [`ticket:${id}`], gauge);
+  const myQueue = ticketEvents("myQueueChanged", ["ticketing_agent"], (c) => [`agent_queue:${c.userId}`, "open_pool"], gauge);
+  const myTickets = ticketEvents("myTicketsChanged", ["ticketing_customer"], (c) => [`customer_tickets:${c.userId}`], gauge);
+
+  return extendSchema((build) => {
+    const { tickets, ticket_comments: comments } = build.input.pgRegistry.pgResources;
+    if (!tickets || !comments) throw new Error("realtime: tickets and ticket_comments must be exposed");
+    return {
+      typeDefs,
+      enums: {
+        TicketEventKind: {
+          values: {
+            SUBSCRIBED: "subscribed",
+            CREATED: "created",
+            STATUS_CHANGED: "status_changed",
+            ASSIGNED: "assigned",
+            COMMENTED: "commented",
+            UPDATED: "updated",
+          },
+        },
+      },
+      objects: {
+        Subscription: {
+          plans: {
+            ticketChanged: {
+              subscribePlan: (_$root, { $ticketId }) => ticketChanged($ticketId as Step<string>),
+              plan: ($event: Step) => $event,
+            },
+            myQueueChanged: { subscribePlan: () => myQueue(constant(null)), plan: ($event: Step) => $event },
+            myTicketsChanged: { subscribePlan: () => myTickets(constant(null)), plan: ($event: Step) => $event },
+          },
+        },
+        TicketEvent: {
+          plans: {
+            kind: ($event: Step<TicketEvent>) => access($event, "kind"),
+            ticketId: ($event: Step<TicketEvent>) => access($event, "ticketId"),
+            ticket: ($event: Step<TicketEvent>) => tickets.get({ id: access($event, "ticketId") }),
+            comment: ($event: Step<TicketEvent>) => comments.get({ id: access($event, "commentId") }),
+          },
+        },
+      },
+    };
+  }, "TicketingRealtimePlugin");
+}
+
+export interface RealtimeDependencies {
+  jwt: JwtConfig;
+  logger: Logger;
+  activeSubscriptions?: Gauge;
+  sockets?: SocketRegistry;
+}
+
+/** The subscriptions and the websocket authentication that goes with them. */
+export function realtimePlugins(dependencies: RealtimeDependencies): GraphileConfig.Plugin[] {
+  const { jwt, logger, activeSubscriptions } = dependencies;
+  const sockets = dependencies.sockets ?? new SocketRegistry();
+  return [realtimeSchemaPlugin(activeSubscriptions), realtimeSocketPlugin({ jwt, logger, sockets })];
+}

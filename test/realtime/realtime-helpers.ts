@@ -1,0 +1,165 @@
+import jwt from "jsonwebtoken";
+import type pg from "pg";
+import { createClient, type Client } from "graphql-ws";
+import WebSocket from "ws";
+import type { WebRole } from "../../src/auth/access-tokens.ts";
+import { commitAs, type Actor, type TestDatabase } from "../support/test-database.ts";
+import { TEST_JWT } from "../support/test-api.ts";
+
+/** A real graphql-ws client against the running test API, and fixtures for the realtime tests. */
+export interface TicketEventData {
+  kind: string;
+  ticketId: string | null;
+  ticket: { rowId: string; status: string; agentId: string | null; subject: string } | null;
+  comment: { rowId: string; body: string; isInternal: boolean } | null;
+}
+
+const EVENT_FIELDS = "kind ticketId ticket { rowId status agentId subject } comment { rowId body isInternal }";
+export const TICKET_CHANGED = `subscription TicketChanged($id: UUID!) { ticketChanged(ticketId: $id) { ${EVENT_FIELDS} } }`;
+export const MY_QUEUE = `subscription MyQueue { myQueueChanged { ${EVENT_FIELDS} } }`;
+export const MY_TICKETS = `subscription MyTickets { myTicketsChanged { ${EVENT_FIELDS} } }`;
+
+export interface Closed {
+  code: number;
+  reason: string;
+}
+
+export interface Connection {
+  client: Client;
+  /** Resolves when the socket closes, with its close code and reason. */
+  closed: Promise<Closed>;
+}
+
+export function connect(port: number, authorization?: string): Connection {
+  let onClosed: (closed: Closed) => void = () => undefined;
+  const closed = new Promise<Closed>((resolve) => (onClosed = resolve));
+  const client = createClient({
+    url: `ws://127.0.0.1:${port}/graphql`,
+    webSocketImpl: WebSocket,
+    connectionParams: authorization ? { authorization } : {},
+    retryAttempts: 0,
+    on: {
+      closed: (event) => {
+        const { code, reason } = event as { code: number; reason: string | Buffer };
+        onClosed({ code, reason: String(reason) });
+      },
+    },
+  });
+  return { client, closed };
+}
+
+/** Records what one subscription receives, with the time each event arrived. */
+export class Recorder {
+  readonly events: TicketEventData[] = [];
+  readonly arrivals: number[] = [];
+  readonly errors: unknown[] = [];
+  completed = false;
+  private listeners: (() => void)[] = [];
+  readonly unsubscribe: () => void;
+
+  constructor(connection: Connection, query: string, variables: Record<string, unknown> = {}) {
+    this.unsubscribe = connection.client.subscribe<Record<string, TicketEventData>>(
+      { query, variables },
+      {
+        next: (result) => {
+          if (result.errors) this.errors.push(...result.errors);
+          const event = result.data ? Object.values(result.data)[0] : undefined;
+          if (event) {
+            this.events.push(event);
+            this.arrivals.push(performance.now());
+          }
+          this.notify();
+        },
+        error: (error) => {
+          // graphql-ws reports a refused operation as its list of GraphQL errors.
+          if (Array.isArray(error)) this.errors.push(...(error as unknown[]));
+          else this.errors.push(error);
+          this.notify();
+        },
+        complete: () => {
+          this.completed = true;
+          this.notify();
+        },
+      },
+    );
+  }
+
+  kinds(): string[] {
+    return this.events.map((event) => event.kind);
+  }
+
+  private notify(): void {
+    for (const listener of this.listeners) listener();
+  }
+
+  /** Waits until `done()` holds, failing after `ms`. */
+  until(done: () => boolean, ms: number, what: string): Promise<void> {
+    if (done()) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.listeners = this.listeners.filter((l) => l !== check);
+        reject(new Error(`timed out after ${ms} ms waiting for ${what}; got ${JSON.stringify(this.kinds())}, errors ${JSON.stringify(this.errors)}`));
+      }, ms);
+      const check = () => {
+        if (!done()) return;
+        clearTimeout(timer);
+        this.listeners = this.listeners.filter((l) => l !== check);
+        resolve();
+      };
+      this.listeners.push(check);
+    });
+  }
+
+  /** Waits for the event count to reach `count` within `ms` (a second by default). */
+  untilCount(count: number, ms = 1_000): Promise<void> {
+    return this.until(() => this.events.length >= count, ms, `${count} events`);
+  }
+
+  /** The subscription is live once SUBSCRIBED arrived: every later change is delivered. */
+  ready(ms = 5_000): Promise<void> {
+    return this.until(() => this.events.length > 0 || this.errors.length > 0 || this.completed, ms, "SUBSCRIBED");
+  }
+}
+
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export const ROLE_OF = { customer: "ticketing_customer", agent: "ticketing_agent", admin: "ticketing_admin" } as const;
+
+/** Inserts an active user as the owner (fixtures); returns the id. */
+export async function createUser(database: TestDatabase, role: keyof typeof ROLE_OF, name: string): Promise<string> {
+  const { rows } = await database.owner.query<{ id: string }>(
+    "insert into app_public.users (display_name, role) values ($1, $2) returning id",
+    [name, role],
+  );
+  return rows[0]!.id;
+}
+
+export function actor(role: keyof typeof ROLE_OF, userId: string): Actor {
+  return { role: ROLE_OF[role], userId };
+}
+
+/** Runs one SQL statement as a user and commits, like a GraphQL mutation would. */
+export async function runAs(database: TestDatabase, who: Actor, text: string, values: unknown[] = []): Promise<pg.QueryResult> {
+  return commitAs(database.authenticator, who, (client) => client.query(text, values));
+}
+
+export async function createTicket(database: TestDatabase, customerId: string, subject: string): Promise<string> {
+  const result = await runAs(
+    database,
+    actor("customer", customerId),
+    "insert into app_public.tickets (subject, description) values ($1, 'details') returning id",
+    [subject],
+  );
+  return (result.rows[0] as { id: string }).id;
+}
+
+/** An access token signed with the test key, with any expiry (seconds from now, may be negative). */
+export function tokenExpiringIn(userId: string, role: WebRole, seconds: number, secret = TEST_JWT.secret): string {
+  const now = Math.floor(Date.now() / 1000);
+  return jwt.sign({ role, iat: now - 60, exp: now + seconds }, secret, {
+    algorithm: "HS256",
+    subject: userId,
+    issuer: TEST_JWT.issuer,
+    audience: TEST_JWT.audience,
+  });
+}

@@ -1,0 +1,154 @@
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import WebSocket from "ws";
+import { bearer, startTestApi, useTestApi } from "../support/test-api.ts";
+import { useTestDatabase } from "../support/test-database.ts";
+import {
+  actor,
+  connect,
+  createTicket,
+  createUser,
+  MY_QUEUE,
+  MY_TICKETS,
+  Recorder,
+  runAs,
+  TICKET_CHANGED,
+  tokenExpiringIn,
+  type Connection,
+} from "./realtime-helpers.ts";
+
+/** The websocket itself: tokens, expiry, deactivation, limits, metrics and shutdown. */
+const database = useTestDatabase();
+const api = useTestApi(database);
+
+let port: number;
+let admin: string;
+let customer: string;
+let ticketId: string;
+const connections: Connection[] = [];
+
+beforeAll(async () => {
+  port = (await api.current.api.listen()).port;
+  admin = await createUser(database.current, "admin", "Socket Admin");
+  customer = await createUser(database.current, "customer", "Socket Customer");
+  ticketId = await createTicket(database.current, customer, "Socket ticket");
+});
+
+afterEach(async () => {
+  await Promise.all(connections.splice(0).map((connection) => connection.client.dispose()));
+});
+
+function open(authorization?: string): Connection {
+  const connection = connect(port, authorization);
+  connections.push(connection);
+  return connection;
+}
+
+describe("tokens on the socket", () => {
+  it.each([
+    ["a forged signature", () => `Bearer ${tokenExpiringIn(customer, "ticketing_customer", 600, "another-secret-that-is-32-bytes-long!!")}`],
+    ["an expired token", () => `Bearer ${tokenExpiringIn(customer, "ticketing_customer", -10)}`],
+    ["a non-bearer value", () => "Basic dXNlcjpwYXNz"],
+    ["garbage", () => "Bearer not.a.jwt"],
+  ])("closes the socket with 4401 for %s", async (_label, authorization) => {
+    const connection = open(authorization());
+    const recorder = new Recorder(connection, TICKET_CHANGED, { id: ticketId });
+    const closed = await connection.closed;
+
+    expect(closed).toEqual({ code: 4401, reason: "Invalid or expired access token" });
+    expect(recorder.events).toEqual([]);
+  });
+
+  it("closes the socket with 4401 when the token expires during a subscription", async () => {
+    const connection = open(`Bearer ${tokenExpiringIn(customer, "ticketing_customer", 2)}`);
+    const recorder = new Recorder(connection, TICKET_CHANGED, { id: ticketId });
+    await recorder.ready();
+    expect(recorder.kinds()).toEqual(["SUBSCRIBED"]);
+
+    const closed = await connection.closed;
+    expect(closed).toEqual({ code: 4401, reason: "Access token expired" });
+  });
+
+  it("ends the subscriptions of a user who is deactivated", async () => {
+    const db = database.current;
+    const agent = await createUser(db, "agent", "Leaving Agent");
+    const queue = new Recorder(open(bearer(agent, "ticketing_agent")), MY_QUEUE);
+    await queue.ready();
+
+    await runAs(db, actor("admin", admin), "select app_public.deactivate_user($1)", [agent]);
+    await queue.until(() => queue.completed, 1_000, "completion");
+    expect(queue.kinds()).toEqual(["SUBSCRIBED"]);
+
+    // A token still within its lifetime opens nothing for a deactivated user.
+    const again = new Recorder(open(bearer(agent, "ticketing_agent")), MY_QUEUE);
+    await again.until(() => again.completed, 2_000, "completion");
+    expect(again.events).toEqual([]);
+  });
+
+  it("ends the subscriptions of a user whose role changed", async () => {
+    const db = database.current;
+    const promoted = await createUser(db, "customer", "Promoted Customer");
+    const mine = new Recorder(open(bearer(promoted, "ticketing_customer")), MY_TICKETS);
+    await mine.ready();
+
+    await runAs(db, actor("admin", admin), "select app_public.set_user_role($1, 'agent')", [promoted]);
+    await mine.until(() => mine.completed, 1_000, "completion");
+  });
+});
+
+describe("limits and metrics", () => {
+  it("allows 20 subscriptions per connection and refuses the 21st", async () => {
+    const connection = open(bearer(customer, "ticketing_customer"));
+    const recorders = Array.from({ length: 20 }, () => new Recorder(connection, TICKET_CHANGED, { id: ticketId }));
+    await Promise.all(recorders.map((recorder) => recorder.ready()));
+    expect(recorders.every((recorder) => recorder.kinds().join() === "SUBSCRIBED")).toBe(true);
+
+    const extra = new Recorder(connection, TICKET_CHANGED, { id: ticketId });
+    await extra.ready();
+    expect(extra.errors).toMatchObject([{ extensions: { code: "TOO_MANY_SUBSCRIPTIONS" } }]);
+
+    // The refused one does not disturb the others, and a freed slot can be reused.
+    recorders[0]!.unsubscribe();
+    const reused = new Recorder(connection, TICKET_CHANGED, { id: ticketId });
+    await reused.ready();
+    expect(reused.kinds()).toEqual(["SUBSCRIBED"]);
+  });
+
+  it("counts open subscriptions in /metrics", async () => {
+    const gauge = async () => {
+      const text = (await api.current.request.get("/metrics")).text;
+      return Number(/^graphql_subscriptions_active (\d+)$/m.exec(text)?.[1]);
+    };
+    // Sockets of earlier tests close asynchronously.
+    await expect.poll(gauge, { timeout: 2_000 }).toBe(0);
+    const before = 0;
+    const connection = open(bearer(customer, "ticketing_customer"));
+    const recorders = [new Recorder(connection, TICKET_CHANGED, { id: ticketId }), new Recorder(connection, MY_TICKETS)];
+    await Promise.all(recorders.map((recorder) => recorder.ready()));
+    expect(await gauge()).toBe(before + 2);
+
+    await connection.client.dispose();
+    await expect.poll(gauge, { timeout: 1_000 }).toBe(before);
+  });
+});
+
+describe("shutdown", () => {
+  it("closes open sockets with 1001 and stops promptly", async () => {
+    const { api: server } = await startTestApi(database.current);
+    const { port: ownPort } = await server.listen();
+    const subscribed = connect(ownPort, bearer(customer, "ticketing_customer"));
+    const recorder = new Recorder(subscribed, TICKET_CHANGED, { id: ticketId });
+    await recorder.ready();
+    // A socket that was acknowledged but never sent an operation must not hold the server open either.
+    const idle = new WebSocket(`ws://127.0.0.1:${ownPort}/graphql`, "graphql-transport-ws");
+    const idleClosed = new Promise((resolve) => idle.once("close", resolve));
+    await new Promise((resolve) => idle.once("open", resolve));
+    idle.send(JSON.stringify({ type: "connection_init" }));
+    await new Promise((resolve) => idle.once("message", resolve));
+
+    const started = performance.now();
+    await server.close();
+    expect(performance.now() - started).toBeLessThan(2_000);
+    expect(await subscribed.closed).toMatchObject({ code: 1001, reason: "Server shutting down" });
+    await idleClosed;
+  });
+});

@@ -1,0 +1,293 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import { useTestDatabase } from "../support/test-database.ts";
+import { useAnalystSession } from "./analyst-session.ts";
+import { arrangeFixture, SECRET, type Fixture } from "./reporting-fixture.ts";
+
+/**
+ * Every app_reporting view, read by a real analyst login, against the known
+ * data set of reporting-fixture.ts: the figures are checked exactly.
+ */
+const database = useTestDatabase();
+const analyst = useAnalystSession(database);
+let fixture: Fixture;
+
+beforeAll(async () => {
+  fixture = await arrangeFixture(database.current.owner);
+});
+
+const VIEWS = [
+  "tickets",
+  "ticket_status_history",
+  "daily_flow",
+  "backlog",
+  "agent_workload",
+  "sla_compliance",
+  "first_response_times",
+  "resolution_times",
+];
+
+async function rows<T = Record<string, unknown>>(sql: string, values: unknown[] = []): Promise<T[]> {
+  return (await analyst.current.client.query(sql, values)).rows as T[];
+}
+
+describe("app_reporting views, as an analyst", () => {
+  it("are exactly the documented views, each readable", async () => {
+    const views = await rows<{ table_name: string }>(
+      "select table_name from information_schema.views where table_schema = 'app_reporting' order by table_name",
+    );
+    expect(views.map((view) => view.table_name)).toEqual([...VIEWS].sort());
+    for (const view of VIEWS) {
+      expect((await rows(`select * from app_reporting.${view}`)).length).toBeGreaterThan(0);
+    }
+  });
+
+  it("never show the planted secrets, emails or customers' names", async () => {
+    for (const view of VIEWS) {
+      const [dump] = await rows<{ text: string }>(
+        `select coalesce(string_agg(to_jsonb(v)::text, ' '), '') as text from app_reporting.${view} as v`,
+      );
+      expect(dump!.text, view).not.toContain(SECRET);
+      expect(dump!.text, view).not.toContain("@");
+      expect(dump!.text, view).not.toContain("Customer");
+    }
+  });
+
+  it("tickets: one row per ticket with ids, timestamps and SLA facts", async () => {
+    const all = await rows("select * from tickets order by number");
+    expect(all).toHaveLength(12);
+    expect(Object.keys(all[0]!)).toEqual([
+      "id",
+      "number",
+      "status",
+      "priority",
+      "customer_id",
+      "agent_id",
+      "created_at",
+      "updated_at",
+      "first_response_due_at",
+      "resolution_due_at",
+      "first_responded_at",
+      "resolved_at",
+      "closed_at",
+      "first_response_minutes",
+      "resolution_minutes",
+      "first_response_breached",
+      "resolution_breached",
+    ]);
+    const byId = new Map(all.map((row) => [row.id, row]));
+    expect(byId.get(fixture.tickets.t2)).toMatchObject({
+      status: "resolved",
+      priority: "urgent",
+      customer_id: fixture.users.dan,
+      agent_id: fixture.users.ada,
+      first_response_due_at: new Date("2026-03-02T10:30:00Z"),
+      resolution_due_at: new Date("2026-03-02T14:00:00Z"),
+      first_response_minutes: "60.00",
+      resolution_minutes: "360.00",
+      first_response_breached: true,
+      resolution_breached: true,
+    });
+    // A reply exactly at the due time is in time.
+    expect(byId.get(fixture.tickets.t7)).toMatchObject({
+      status: "waiting_on_customer",
+      first_response_due_at: new Date("2026-03-10T17:00:00Z"),
+      first_responded_at: new Date("2026-03-10T17:00:00Z"),
+      first_response_minutes: "480.00",
+      first_response_breached: false,
+      resolution_breached: true,
+    });
+    // Withdrawn (closed without reply or resolution) within the targets.
+    expect(byId.get(fixture.tickets.t6)).toMatchObject({
+      status: "closed",
+      first_response_minutes: null,
+      resolution_minutes: null,
+      first_response_breached: false,
+      resolution_breached: false,
+    });
+    // Not due yet.
+    expect(byId.get(fixture.tickets.r4)).toMatchObject({ first_response_breached: false, resolution_breached: false });
+    expect(all.filter((row) => row.first_response_breached).length).toBe(3);
+    expect(all.filter((row) => row.resolution_breached).length).toBe(5);
+  });
+
+  it("ticket_status_history: creation rows and real changes, without notes", async () => {
+    const all = await rows("select * from ticket_status_history");
+    expect(all).toHaveLength(13);
+    expect(Object.keys(all[0]!)).toEqual([
+      "id",
+      "ticket_id",
+      "ticket_number",
+      "from_status",
+      "to_status",
+      "changed_by",
+      "changed_at",
+    ]);
+    const t5 = await rows(
+      "select from_status, to_status, changed_by, changed_at from ticket_status_history where ticket_id = $1 order by changed_at",
+      [fixture.tickets.t5],
+    );
+    expect(t5).toEqual([
+      { from_status: null, to_status: "open", changed_by: null, changed_at: new Date("2026-03-04T12:00:00Z") },
+      { from_status: "open", to_status: "in_progress", changed_by: fixture.users.bo, changed_at: expect.any(Date) },
+    ]);
+    const t1 = await rows("select from_status, to_status, changed_at from ticket_status_history where ticket_id = $1", [
+      fixture.tickets.t1,
+    ]);
+    expect(t1).toEqual([{ from_status: null, to_status: "closed", changed_at: new Date("2026-03-02T09:00:00Z") }]);
+  });
+
+  it("daily_flow: created, resolved and closed per UTC day, quiet days as zeros", async () => {
+    const march = await rows(
+      "select day::text, created, resolved, closed from daily_flow where day between '2026-03-01' and '2026-03-11' order by day",
+    );
+    expect(march).toEqual([
+      { day: "2026-03-02", created: 2, resolved: 2, closed: 0 },
+      { day: "2026-03-03", created: 2, resolved: 1, closed: 1 },
+      { day: "2026-03-04", created: 1, resolved: 0, closed: 0 },
+      { day: "2026-03-05", created: 0, resolved: 0, closed: 0 },
+      { day: "2026-03-06", created: 0, resolved: 0, closed: 0 },
+      { day: "2026-03-07", created: 0, resolved: 0, closed: 0 },
+      { day: "2026-03-08", created: 0, resolved: 0, closed: 0 },
+      { day: "2026-03-09", created: 1, resolved: 0, closed: 1 },
+      { day: "2026-03-10", created: 2, resolved: 0, closed: 0 },
+      { day: "2026-03-11", created: 0, resolved: 0, closed: 0 },
+    ]);
+    const [summary] = await rows(
+      `select count(*)::integer as days,
+              (max(day) - min(day) + 1) as span,
+              min(day)::text as first_day,
+              max(day) = (now() at time zone 'UTC')::date as ends_today,
+              sum(created)::integer as created,
+              sum(resolved)::integer as resolved,
+              sum(closed)::integer as closed
+       from daily_flow`,
+    );
+    expect(summary).toMatchObject({ first_day: "2026-03-02", ends_today: true, created: 12, resolved: 6, closed: 4 });
+    expect(summary!.days).toBe(summary!.span);
+  });
+
+  it("backlog: unfinished tickets by status and priority, zeros included", async () => {
+    const all = await rows(
+      "select status, priority, tickets, unassigned, resolution_overdue, oldest_created_at from backlog order by status, priority",
+    );
+    expect(all).toHaveLength(12);
+    const nonEmpty = all.filter((row) => (row.tickets as number) > 0);
+    expect(nonEmpty).toEqual([
+      { status: "open", priority: "low", tickets: 1, unassigned: 1, resolution_overdue: 0, oldest_created_at: expect.any(Date) },
+      { status: "open", priority: "high", tickets: 2, unassigned: 1, resolution_overdue: 2, oldest_created_at: new Date("2026-03-03T09:00:00Z") },
+      { status: "in_progress", priority: "normal", tickets: 1, unassigned: 0, resolution_overdue: 1, oldest_created_at: new Date("2026-03-04T12:00:00Z") },
+      { status: "waiting_on_customer", priority: "normal", tickets: 1, unassigned: 0, resolution_overdue: 1, oldest_created_at: new Date("2026-03-10T09:00:00Z") },
+    ]);
+    for (const row of all.filter((row) => row.tickets === 0)) {
+      expect(row).toMatchObject({ unassigned: 0, resolution_overdue: 0, oldest_created_at: null });
+    }
+  });
+
+  it("agent_workload: every agent (names of staff only), current and recent work, median resolution", async () => {
+    const all = await rows("select * from agent_workload order by display_name");
+    expect(all).toEqual([
+      {
+        agent_id: fixture.users.ada,
+        display_name: "Ada Agent",
+        is_active: true,
+        open_tickets: 0,
+        in_progress_tickets: 0,
+        waiting_on_customer_tickets: 1,
+        resolved_last_7_days: 1,
+        resolved_last_30_days: 2,
+        // R1 1440 min and R2 120 min
+        median_resolution_minutes_last_30_days: "780.00",
+      },
+      {
+        agent_id: fixture.users.bo,
+        display_name: "Bo Agent",
+        is_active: true,
+        open_tickets: 1,
+        in_progress_tickets: 1,
+        waiting_on_customer_tickets: 0,
+        resolved_last_7_days: 0,
+        resolved_last_30_days: 0,
+        median_resolution_minutes_last_30_days: null,
+      },
+      {
+        agent_id: fixture.users.cy,
+        display_name: "Cy Agent",
+        is_active: true,
+        open_tickets: 0,
+        in_progress_tickets: 0,
+        waiting_on_customer_tickets: 0,
+        resolved_last_7_days: 0,
+        resolved_last_30_days: 0,
+        median_resolution_minutes_last_30_days: null,
+      },
+    ]);
+  });
+
+  it("sla_compliance: met, breached, pending and ratios per ISO week and priority", async () => {
+    const march = await rows(
+      `select iso_week, week_start::text, priority, tickets,
+              first_response_met, first_response_breached, first_response_pending, first_response_compliance,
+              resolution_met, resolution_breached, resolution_pending, resolution_compliance
+       from sla_compliance
+       where week_start < '2026-04-01'
+       order by week_start, priority`,
+    );
+    const row = (
+      iso_week: string,
+      week_start: string,
+      priority: string,
+      [frMet, frBreached, frCompliance]: [number, number, string],
+      [resMet, resBreached, resCompliance]: [number, number, string],
+    ) => ({
+      iso_week,
+      week_start,
+      priority,
+      tickets: frMet + frBreached,
+      first_response_met: frMet,
+      first_response_breached: frBreached,
+      first_response_pending: 0,
+      first_response_compliance: frCompliance,
+      resolution_met: resMet,
+      resolution_breached: resBreached,
+      resolution_pending: 0,
+      resolution_compliance: resCompliance,
+    });
+    expect(march).toEqual([
+      row("2026-W10", "2026-03-02", "normal", [1, 0, "1.0000"], [0, 1, "0.0000"]),
+      row("2026-W10", "2026-03-02", "high", [1, 1, "0.5000"], [1, 1, "0.5000"]),
+      row("2026-W10", "2026-03-02", "urgent", [1, 1, "0.5000"], [1, 1, "0.5000"]),
+      row("2026-W11", "2026-03-09", "low", [1, 0, "1.0000"], [1, 0, "1.0000"]),
+      row("2026-W11", "2026-03-09", "normal", [1, 0, "1.0000"], [0, 1, "0.0000"]),
+      row("2026-W11", "2026-03-09", "high", [0, 1, "0.0000"], [0, 1, "0.0000"]),
+    ]);
+    const pending = await rows(
+      `select tickets, first_response_pending, first_response_compliance, resolution_pending, resolution_compliance
+       from sla_compliance
+       where priority = 'low' and week_start = date_trunc('week', $1::timestamptz at time zone 'UTC')::date`,
+      [new Date(fixture.now.getTime() - 60 * 60_000)],
+    );
+    expect(pending).toEqual([
+      { tickets: 1, first_response_pending: 1, first_response_compliance: null, resolution_pending: 1, resolution_compliance: null },
+    ]);
+    const [total] = await rows("select sum(tickets)::integer as tickets from sla_compliance");
+    expect(total).toEqual({ tickets: 12 });
+  });
+
+  it("first_response_times: p50 and p90 per priority", async () => {
+    expect(await rows("select * from first_response_times order by priority")).toEqual([
+      { priority: "low", tickets: 1, p50_minutes: "600.00", p90_minutes: "600.00" },
+      { priority: "normal", tickets: 3, p50_minutes: "60.00", p90_minutes: "396.00" },
+      { priority: "high", tickets: 2, p50_minutes: "22.50", p90_minutes: "28.50" },
+      { priority: "urgent", tickets: 2, p50_minutes: "35.00", p90_minutes: "55.00" },
+    ]);
+  });
+
+  it("resolution_times: p50 and p90 per priority", async () => {
+    expect(await rows("select * from resolution_times order by priority")).toEqual([
+      { priority: "low", tickets: 1, p50_minutes: "7200.00", p90_minutes: "7200.00" },
+      { priority: "normal", tickets: 1, p50_minutes: "1440.00", p90_minutes: "1440.00" },
+      { priority: "high", tickets: 2, p50_minutes: "420.00", p90_minutes: "660.00" },
+      { priority: "urgent", tickets: 2, p50_minutes: "210.00", p90_minutes: "330.00" },
+    ]);
+  });
+});
