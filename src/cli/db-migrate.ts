@@ -1,5 +1,6 @@
 import { parseEnvironment } from "../config/environment.ts";
 import { startLocalDatabase } from "../database/local-database.ts";
+import { runMaintenance } from "../database/maintenance.ts";
 import { migrationSettings, runCommittedMigrations } from "../database/migrations.ts";
 import { createLogger } from "../observability/logger.ts";
 import { runCli } from "./run-cli.ts";
@@ -14,6 +15,7 @@ await runCli(async () => {
   const ownerUrl = environment.DATABASE_OWNER_URL;
   if (ownerUrl) {
     await runCommittedMigrations(migrationSettings({ ownerUrl, logger }));
+    await runMaintenance(ownerUrl);
   } else {
     // Starting the local database already migrates it.
     const local = await startLocalDatabase({

@@ -1,4 +1,5 @@
 import { setupCluster } from "../database/cluster-setup.ts";
+import { runMaintenance } from "../database/maintenance.ts";
 import { migrationSettings, runCommittedMigrations } from "../database/migrations.ts";
 import { ConfigurationError, parseEnvironment } from "../config/environment.ts";
 import { createLogger } from "../observability/logger.ts";
@@ -24,5 +25,6 @@ await runCli(async () => {
   await setupCluster(urls);
   logger.info("roles and database ready");
   await runCommittedMigrations(migrationSettings({ ownerUrl: urls.owner, rootUrl: urls.root, logger }));
+  await runMaintenance(urls.owner);
   logger.info("migrations applied");
 });

@@ -2,6 +2,7 @@ import "./graphile-env.ts";
 import { appConfigFrom, type AppConfig } from "../config/app-config.ts";
 import { loadLocalSecrets } from "../config/local-secrets.ts";
 import { parseEnvironment } from "../config/environment.ts";
+import { DEMO_PASSWORD, DEMO_USERS } from "../database/demo-data.ts";
 import { startLocalDatabase, type LocalDatabase } from "../database/local-database.ts";
 import { createApiServer, type ApiServer } from "../http/api-server.ts";
 import { createLogger, type Logger } from "../observability/logger.ts";
@@ -21,8 +22,17 @@ function banner(config: AppConfig, port: number, local: LocalDatabase | undefine
     `  Metrics   ${base}/metrics`,
     local ? `  Database  embedded PostgreSQL 18, ${new URL(local.urls.owner).host}` : undefined,
     "",
+    ...(local ? demoLogins() : []),
   ];
   return `${lines.filter((line) => line !== undefined).join("\n")}\n`;
+}
+
+function demoLogins(): string[] {
+  return [
+    `  Demo logins (password "${DEMO_PASSWORD}"):`,
+    ...DEMO_USERS.map((user) => `    ${user.role.padEnd(8)}  ${user.email}`),
+    "",
+  ];
 }
 
 /** Stops in dependency order: HTTP (drained), pools, then the embedded server. */

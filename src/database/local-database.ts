@@ -3,13 +3,16 @@ import { loadLocalSecrets, type LocalSecrets } from "../config/local-secrets.ts"
 import type { Logger } from "../observability/logger.ts";
 import { setupCluster } from "./cluster-setup.ts";
 import { buildUrl, type DatabaseUrls } from "./connection-urls.ts";
+import { loadDemoDataIfEmpty } from "./demo-data.ts";
+import { runMaintenance } from "./maintenance.ts";
 import { startEmbeddedPostgres } from "./embedded-postgres.ts";
 import { migrationSettings, runCommittedMigrations } from "./migrations.ts";
 
 /**
  * The zero-configuration database of `npm start`: an embedded PostgreSQL 18
  * whose data and generated secrets live under the data directory, set up
- * and migrated on every start (each step is idempotent).
+ * and migrated on every start (each step is idempotent); demo data is
+ * loaded into it once.
  */
 export const LOCAL_DATABASE_NAME = "ticketing";
 
@@ -43,6 +46,8 @@ export async function startLocalDatabase(options: {
   try {
     await setupCluster(urls);
     await runCommittedMigrations(migrationSettings({ ownerUrl: urls.owner, rootUrl: urls.root, logger: options.logger }));
+    await runMaintenance(urls.owner);
+    if (await loadDemoDataIfEmpty(urls)) options.logger.info("demo data loaded");
   } catch (error) {
     await postgres.stop();
     throw error;

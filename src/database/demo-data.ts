@@ -1,0 +1,110 @@
+import pg from "pg";
+import { hashPassword } from "../auth/passwords.ts";
+import type { DatabaseUrls } from "./connection-urls.ts";
+import { withClient } from "./cluster-setup.ts";
+
+/**
+ * Demo data for the local embedded database: a few customers, two agents,
+ * an admin, and tickets in every status with a conversation. Users are
+ * created as the owner; everything else goes through the real SQL functions
+ * acting as those users, so histories, SLA times and audit rows are genuine.
+ * Never loaded into a database the user supplied.
+ */
+export const DEMO_PASSWORD = "helpdesk-demo-2026";
+
+export const DEMO_USERS = [
+  { key: "admin", email: "admin@demo.test", name: "Ada Admin", role: "admin" },
+  { key: "alice", email: "alice.agent@demo.test", name: "Alice Agent", role: "agent" },
+  { key: "bob", email: "bob.agent@demo.test", name: "Bob Agent", role: "agent" },
+  { key: "carol", email: "carol@demo.test", name: "Carol Customer", role: "customer" },
+  { key: "dan", email: "dan@demo.test", name: "Dan Customer", role: "customer" },
+  { key: "erin", email: "erin@demo.test", name: "Erin Customer", role: "customer" },
+] as const;
+
+type UserKey = (typeof DEMO_USERS)[number]["key"];
+type Ids = Record<UserKey, string>;
+
+async function createUsers(owner: pg.Client): Promise<Ids> {
+  const hash = await hashPassword(DEMO_PASSWORD);
+  const ids = {} as Ids;
+  for (const user of DEMO_USERS) {
+    const { rows } = await owner.query<{ id: string }>(
+      "select id from app_private.create_user_account($1, $2, $3, $4)",
+      [user.email, user.name, user.role, hash],
+    );
+    ids[user.key] = rows[0]!.id;
+  }
+  return ids;
+}
+
+/** One statement as a user, in its own transaction, exactly as the API runs it. */
+async function as<T extends pg.QueryResultRow>(
+  client: pg.Client,
+  role: string,
+  userId: string,
+  sql: string,
+  values: unknown[] = [],
+): Promise<T | undefined> {
+  await client.query("begin");
+  try {
+    await client.query("select set_config('role', $1, true), set_config('jwt.claims.user_id', $2, true)", [
+      `ticketing_${role}`,
+      userId,
+    ]);
+    const { rows } = await client.query<T>(sql, values);
+    await client.query("commit");
+    return rows[0];
+  } catch (error) {
+    await client.query("rollback");
+    throw error;
+  }
+}
+
+async function createTickets(api: pg.Client, ids: Ids): Promise<void> {
+  const file = async (customer: UserKey, subject: string, description: string, priority: string) =>
+    (await as<{ id: string }>(
+      api,
+      "customer",
+      ids[customer],
+      "insert into app_public.tickets (subject, description, priority) values ($1, $2, $3) returning id",
+      [subject, description, priority],
+    ))!.id;
+  const take = (agent: UserKey) => as(api, "agent", ids[agent], "select * from app_public.take_next_ticket()");
+  const move = (role: string, user: UserKey, ticket: string, status: string, note: string) =>
+    as(api, role, ids[user], "select * from app_public.transition_ticket($1, $2, $3)", [ticket, status, note]);
+  const reply = (role: string, user: UserKey, ticket: string, body: string, internal = false) =>
+    as(api, role, ids[user], "select * from app_public.add_comment($1, $2, $3)", [ticket, body, internal]);
+
+  const outage = await file("carol", "Checkout page returns an error", "Since this morning every payment fails with error 502.", "urgent");
+  const invoice = await file("dan", "Wrong VAT on invoice #2291", "The invoice shows 19% VAT; we are VAT-exempt.", "high");
+  const password = await file("erin", "Cannot reset my password", "The reset email never arrives.", "normal");
+  await file("carol", "Export to CSV is slow", "Exporting 10k rows takes minutes.", "normal");
+  await file("dan", "Change company address", "Please update our billing address.", "low");
+  const duplicate = await file("erin", "Duplicate: login issue", "Filed twice by mistake.", "low");
+  await file("carol", "Feature request: dark mode", "Would love a dark theme for the portal.", "low");
+  const question = await file("dan", "Question about API limits", "What is the rate limit of the public API?", "normal");
+
+  // Agents claim the most urgent, oldest work first: outage, invoice, then the normal ones.
+  for (const agent of ["alice", "bob", "alice", "bob", "alice"] as const) await take(agent);
+  await reply("agent", "alice", outage, "We are on it; the payment provider has an incident.");
+  await reply("agent", "alice", outage, "Provider ticket INC-4411 opened.", true);
+  await reply("agent", "bob", invoice, "Could you send us your VAT exemption certificate?");
+  await move("agent", "bob", invoice, "waiting_on_customer", "Asked for the exemption certificate");
+  await reply("agent", "alice", password, "The mail was blocked by your spam filter; resent.");
+  await move("agent", "alice", password, "resolved", "Reset email delivered");
+  await reply("agent", "alice", question, "100 requests per minute per key.");
+  await move("agent", "alice", question, "resolved", "Answered");
+  await move("customer", "dan", question, "closed", "Thanks!");
+  await move("customer", "erin", duplicate, "closed", "Filed twice");
+}
+
+/** Loads the demo data once: only when the database has no users yet. Returns whether it did. */
+export async function loadDemoDataIfEmpty(urls: DatabaseUrls): Promise<boolean> {
+  const ids = await withClient(urls.owner, async (owner) => {
+    const { rows } = await owner.query<{ empty: boolean }>("select not exists (select from app_public.users) as empty");
+    return rows[0]?.empty ? createUsers(owner) : undefined;
+  });
+  if (!ids) return false;
+  await withClient(urls.authenticator, (api) => createTickets(api, ids));
+  return true;
+}
