@@ -147,7 +147,8 @@ describe("shutdown", () => {
 
     const started = performance.now();
     await server.close();
-    expect(performance.now() - started).toBeLessThan(2_000);
+    // Well under the 10 s grace period close() would otherwise wait for held sockets.
+    expect(performance.now() - started).toBeLessThan(5_000);
     expect(await subscribed.closed).toMatchObject({ code: 1001, reason: "Server shutting down" });
     await idleClosed;
   });
