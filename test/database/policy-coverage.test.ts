@@ -1,0 +1,271 @@
+import type pg from "pg";
+import { beforeAll, describe, expect, it } from "vitest";
+import { useTestDatabase } from "../support/test-database.ts";
+import { makeTicket, makeUser, ROLE } from "../support/scenario.ts";
+
+/**
+ * Every policy is load-bearing: for each policy in app_public, dropping it
+ * must make a permitted operation fail, and loosening it to `true` must make
+ * a forbidden one succeed — wherever another layer does not already block
+ * it: the admins' write policies sit behind select_admin (an update or
+ * delete only reaches rows the select policies show), and ticket inserts
+ * behind column grants and the people-check trigger. Each probe runs in a transaction on a superuser
+ * connection that alters the policy, switches to the web role with claims,
+ * runs the probe and rolls everything back.
+ */
+const database = useTestDatabase();
+const ids = {} as Record<string, string>;
+
+interface Probe {
+  role: keyof typeof ROLE;
+  /** Who acts: a key of `ids`. */
+  actor: string;
+  sql: string;
+}
+
+interface PolicyCase {
+  table: string;
+  policy: string;
+  command: "SELECT" | "INSERT" | "UPDATE" | "DELETE";
+  /** Succeeds (or returns rows) with the policy in place; must stop when it is dropped. */
+  permitted: Probe;
+  /** Refused (or returns no rows) with the policy; must get through when it is loosened. */
+  forbidden?: Probe;
+}
+
+type Result = { code: string; count: number };
+
+async function probe(root: pg.PoolClient, change: string | null, { role, actor, sql }: Probe): Promise<Result> {
+  await root.query("begin");
+  try {
+    if (change) await root.query(change);
+    await root.query("select set_config('role', $1, true), set_config('jwt.claims.user_id', $2, true)", [
+      ROLE[role],
+      ids[actor]!,
+    ]);
+    const result = await root.query(sql.replaceAll(/@\{(\w+)\}/g, (_, key: string) => `'${ids[key]!}'`));
+    const count = result.command === "SELECT" ? Number(result.rows[0]?.n ?? result.rowCount) : (result.rowCount ?? 0);
+    return { code: "ok", count };
+  } catch (error) {
+    return { code: (error as { code?: string }).code ?? "unknown", count: 0 };
+  } finally {
+    await root.query("rollback");
+  }
+}
+
+const passed = (result: Result) => result.code === "ok" && result.count > 0;
+
+const countOf = (table: string) => `select count(*)::int as n from app_public.${table}`;
+const selectCases: PolicyCase[] = [
+  "users",
+  "tickets",
+  "ticket_comments",
+  "ticket_status_history",
+  "ticket_assignment_history",
+  "ticket_transitions",
+  "sla_policies",
+].flatMap((table) =>
+  (["customer", "agent", "admin"] as const).map((role) => ({
+    table,
+    policy: `select_${role}`,
+    command: "SELECT" as const,
+    permitted: { role, actor: role, sql: countOf(table) },
+    forbidden: { role, actor: `inactive_${role}`, sql: countOf(table) },
+  })),
+);
+
+const writeCases: PolicyCase[] = [
+  {
+    table: "tickets",
+    policy: "insert_customer",
+    command: "INSERT",
+    permitted: { role: "customer", actor: "customer", sql: "insert into app_public.tickets (subject) values ('probe')" },
+  },
+  {
+    table: "tickets",
+    policy: "insert_agent",
+    command: "INSERT",
+    permitted: { role: "agent", actor: "agent", sql: "insert into app_public.tickets (subject, customer_id) values ('probe', @{customer})" },
+  },
+  {
+    table: "tickets",
+    policy: "insert_admin",
+    command: "INSERT",
+    permitted: { role: "admin", actor: "admin", sql: "insert into app_public.tickets (subject, customer_id) values ('probe', @{customer})" },
+  },
+  {
+    table: "tickets",
+    policy: "update_customer",
+    command: "UPDATE",
+    permitted: { role: "customer", actor: "customer", sql: "update app_public.tickets set subject = 'probe' where id = @{ticket}" },
+    // Visible to its customer, but closed: not editable.
+    forbidden: { role: "customer", actor: "customer", sql: "update app_public.tickets set subject = 'probe' where id = @{closed_ticket}" },
+  },
+  {
+    table: "tickets",
+    policy: "update_agent",
+    command: "UPDATE",
+    permitted: { role: "agent", actor: "agent", sql: "update app_public.tickets set subject = 'probe' where id = @{ticket}" },
+    // Open and unassigned: every agent sees it, none may edit it.
+    forbidden: { role: "agent", actor: "agent", sql: "update app_public.tickets set subject = 'probe' where id = @{open_ticket}" },
+  },
+  {
+    table: "tickets",
+    policy: "update_admin",
+    command: "UPDATE",
+    permitted: { role: "admin", actor: "admin", sql: "update app_public.tickets set subject = 'probe' where id = @{ticket}" },
+  },
+  {
+    table: "ticket_comments",
+    policy: "insert_customer",
+    command: "INSERT",
+    permitted: { role: "customer", actor: "customer", sql: "insert into app_public.ticket_comments (ticket_id, body) values (@{ticket}, 'probe')" },
+    forbidden: { role: "customer", actor: "customer", sql: "insert into app_public.ticket_comments (ticket_id, body) values (@{other_ticket}, 'probe')" },
+  },
+  {
+    table: "ticket_comments",
+    policy: "insert_agent",
+    command: "INSERT",
+    permitted: { role: "agent", actor: "agent", sql: "insert into app_public.ticket_comments (ticket_id, body, is_internal) values (@{ticket}, 'probe', true)" },
+    forbidden: { role: "agent", actor: "agent", sql: "insert into app_public.ticket_comments (ticket_id, body, is_internal) values (@{other_ticket}, 'probe', true)" },
+  },
+  {
+    table: "ticket_comments",
+    policy: "insert_admin",
+    command: "INSERT",
+    permitted: { role: "admin", actor: "admin", sql: "insert into app_public.ticket_comments (ticket_id, body, is_internal) values (@{ticket}, 'probe', true)" },
+  },
+  {
+    table: "users",
+    policy: "update_customer",
+    command: "UPDATE",
+    permitted: { role: "customer", actor: "customer", sql: "update app_public.users set display_name = 'Probe' where id = @{customer}" },
+    forbidden: { role: "customer", actor: "customer", sql: "update app_public.users set display_name = 'Probe' where id = @{agent}" },
+  },
+  {
+    table: "users",
+    policy: "update_agent",
+    command: "UPDATE",
+    permitted: { role: "agent", actor: "agent", sql: "update app_public.users set display_name = 'Probe' where id = @{agent}" },
+    forbidden: { role: "agent", actor: "agent", sql: "update app_public.users set display_name = 'Probe' where id = @{other_agent}" },
+  },
+  {
+    table: "users",
+    policy: "update_admin",
+    command: "UPDATE",
+    permitted: { role: "admin", actor: "admin", sql: "update app_public.users set display_name = 'Probe' where id = @{agent}" },
+  },
+  {
+    table: "sla_policies",
+    policy: "update_admin",
+    command: "UPDATE",
+    permitted: { role: "admin", actor: "admin", sql: "update app_public.sla_policies set resolution_minutes = resolution_minutes" },
+  },
+  {
+    table: "ticket_transitions",
+    policy: "insert_admin",
+    command: "INSERT",
+    permitted: { role: "admin", actor: "admin", sql: "insert into app_public.ticket_transitions values ('open', 'resolved', '{agent}')" },
+    forbidden: { role: "admin", actor: "inactive_admin", sql: "insert into app_public.ticket_transitions values ('open', 'resolved', '{agent}')" },
+  },
+  {
+    table: "ticket_transitions",
+    policy: "update_admin",
+    command: "UPDATE",
+    permitted: { role: "admin", actor: "admin", sql: "update app_public.ticket_transitions set allowed_roles = allowed_roles" },
+  },
+  {
+    table: "ticket_transitions",
+    policy: "delete_admin",
+    command: "DELETE",
+    permitted: { role: "admin", actor: "admin", sql: "delete from app_public.ticket_transitions where from_status = 'closed'" },
+  },
+];
+
+const CASES = [...selectCases, ...writeCases];
+
+beforeAll(async () => {
+  const owner = database.current.owner;
+  for (const role of ["customer", "agent", "admin"]) {
+    ids[role] = await makeUser(owner, `Probe ${role}`, role);
+    ids[`inactive_${role}`] = await makeUser(owner, `Inactive ${role}`, role, false);
+  }
+  ids.other_customer = await makeUser(owner, "Other Customer", "customer");
+  ids.other_agent = await makeUser(owner, "Other Agent", "agent");
+  ids.ticket = (await makeTicket(owner, ids.customer!, "in_progress", ids.agent!)).id;
+  ids.other_ticket = (await makeTicket(owner, ids.other_customer!, "in_progress", ids.other_agent!)).id;
+  ids.open_ticket = (await makeTicket(owner, ids.customer!, "open")).id;
+  ids.closed_ticket = (await makeTicket(owner, ids.customer!, "closed", ids.agent!)).id;
+  await owner.query("insert into app_public.ticket_comments (ticket_id, author_id, body) values ($1, $2, 'Public reply')", [
+    ids.ticket,
+    ids.agent,
+  ]);
+});
+
+describe("every policy is load-bearing", () => {
+  it("covers every policy in app_public", async () => {
+    const { rows } = await database.current.owner.query<{ name: string }>(
+      "select tablename || '.' || policyname || ':' || cmd as name from pg_catalog.pg_policies where schemaname = 'app_public' order by 1",
+    );
+    const covered = CASES.map((entry) => `${entry.table}.${entry.policy}:${entry.command}`).sort();
+    expect(covered).toEqual(rows.map((row) => row.name));
+  });
+
+  it.each(CASES.map((entry) => [`${entry.table}.${entry.policy}`, entry] as const))(
+    "%s: dropping it refuses what it permits",
+    async (_name, entry) => {
+      const root = await database.current.root.connect();
+      try {
+        expect(passed(await probe(root, null, entry.permitted))).toBe(true);
+        const drop = `drop policy ${entry.policy} on app_public.${entry.table}`;
+        expect(passed(await probe(root, drop, entry.permitted))).toBe(false);
+      } finally {
+        root.release();
+      }
+    },
+  );
+
+  it.each(
+    CASES.filter((entry) => entry.forbidden).map((entry) => [`${entry.table}.${entry.policy}`, entry] as const),
+  )("%s: loosening it lets through what it forbids", async (_name, entry) => {
+    const root = await database.current.root.connect();
+    try {
+      expect(passed(await probe(root, null, entry.forbidden!))).toBe(false);
+      const clauses =
+        entry.command === "INSERT" ? "with check (true)" : entry.command === "UPDATE" ? "using (true) with check (true)" : "using (true)";
+      const loosen = `alter policy ${entry.policy} on app_public.${entry.table} ${clauses}`;
+      expect(passed(await probe(root, loosen, entry.forbidden!))).toBe(true);
+    } finally {
+      root.release();
+    }
+  });
+});
+
+describe("grants and policies agree", () => {
+  it("enables row-level security on every app_public table", async () => {
+    const { rows } = await database.current.owner.query(
+      `select c.relname from pg_catalog.pg_class as c
+        where c.relnamespace = 'app_public'::regnamespace and c.relkind in ('r', 'p') and not c.relrowsecurity`,
+    );
+    expect(rows).toEqual([]);
+  });
+
+  it("has a policy for every role and command a grant allows, and no policy without a grant", async () => {
+    const { rows } = await database.current.owner.query<{ table: string; role: string; command: string; granted: boolean; policy: boolean }>(
+      `with commands(command, privilege) as (values ('SELECT', 'SELECT'), ('INSERT', 'INSERT'), ('UPDATE', 'UPDATE'), ('DELETE', 'DELETE'))
+       select c.relname as table, r.rolname as role, commands.command,
+              (has_table_privilege(r.oid, c.oid, commands.privilege)
+                or (commands.command in ('SELECT', 'INSERT', 'UPDATE') and has_any_column_privilege(r.oid, c.oid, commands.privilege))) as granted,
+              exists (select from pg_catalog.pg_policies as p
+                       where p.schemaname = 'app_public' and p.tablename = c.relname
+                         and p.cmd in (commands.command, 'ALL') and r.rolname = any (p.roles)) as policy
+         from pg_catalog.pg_class as c
+        cross join commands
+        cross join pg_catalog.pg_roles as r
+        where c.relnamespace = 'app_public'::regnamespace and c.relkind in ('r', 'p')
+          and r.rolname in ('ticketing_anonymous', 'ticketing_customer', 'ticketing_agent', 'ticketing_admin', 'ticketing_analyst')`,
+    );
+    const mismatches = rows.filter((row) => row.granted !== row.policy);
+    expect(mismatches).toEqual([]);
+  });
+});

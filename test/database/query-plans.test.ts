@@ -1,0 +1,146 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import { useTestDatabase } from "../support/test-database.ts";
+import { makeUser, ROLE } from "../support/scenario.ts";
+
+/**
+ * The queries the policies and the UI make must use indexes under RLS.
+ * A few thousand rows are enough for the planner to prefer them; the plans
+ * are read as JSON and searched for sequential scans of the big tables.
+ */
+const database = useTestDatabase();
+const BIG_TABLES = ["tickets", "ticket_comments", "ticket_status_history", "ticket_assignment_history"];
+let customer: string;
+let agent: string;
+let ticket: string;
+
+interface PlanNode {
+  "Node Type": string;
+  "Relation Name"?: string;
+  "Index Name"?: string;
+  Plans?: PlanNode[];
+}
+
+function nodes(plan: PlanNode): PlanNode[] {
+  return [plan, ...(plan.Plans ?? []).flatMap(nodes)];
+}
+
+async function planAs(role: string, userId: string, sql: string, params: unknown[] = []): Promise<PlanNode[]> {
+  const client = await database.current.authenticator.connect();
+  try {
+    await client.query("begin");
+    await client.query("select set_config('role', $1, true), set_config('jwt.claims.user_id', $2, true)", [role, userId]);
+    const { rows } = await client.query(`explain (format json) ${sql}`, params);
+    return nodes(rows[0]["QUERY PLAN"][0].Plan);
+  } finally {
+    await client.query("rollback");
+    client.release();
+  }
+}
+
+/** Empty relations (future history partitions): the planner rightly scans them without an index. */
+let emptyRelations = new Set<string>();
+
+function seqScans(plan: PlanNode[]): string[] {
+  return plan
+    .filter((node) => node["Node Type"] === "Seq Scan" && BIG_TABLES.some((table) => node["Relation Name"]?.startsWith(table)))
+    .map((node) => node["Relation Name"]!)
+    .filter((relation) => !emptyRelations.has(relation));
+}
+
+function indexesUsed(plan: PlanNode[]): string[] {
+  return plan.map((node) => node["Index Name"]).filter((name): name is string => name !== undefined);
+}
+
+beforeAll(async () => {
+  const owner = database.current.owner;
+  customer = await makeUser(owner, "Planned Customer", "customer");
+  agent = await makeUser(owner, "Planned Agent", "agent");
+  await owner.query(
+    `insert into app_public.users (display_name, role)
+     select 'Customer ' || n, 'customer' from generate_series(1, 300) as n`,
+  );
+  await owner.query(
+    `insert into app_public.users (display_name, role)
+     select 'Agent ' || n, 'agent' from generate_series(1, 20) as n`,
+  );
+  // 4 000 tickets spread over customers and agents, most of them closed.
+  await owner.query(
+    `insert into app_public.tickets (subject, description, customer_id, priority, status, agent_id)
+     select 'Ticket ' || n, 'Description ' || n,
+            (select id from app_public.users where role = 'customer' order by id offset (n % 300) limit 1),
+            (array['low', 'normal', 'high', 'urgent'])[1 + n % 4]::app_public.ticket_priority,
+            case when n % 10 = 0 then 'open' else 'closed' end::app_public.ticket_status,
+            case when n % 10 = 0 then null
+                 else (select id from app_public.users where role = 'agent' order by id offset (n % 20) limit 1) end
+       from generate_series(1, 4000) as n`,
+  );
+  await owner.query(
+    `insert into app_public.tickets (subject, customer_id, status, agent_id)
+     select 'Mine ' || n, $1, 'in_progress', $2 from generate_series(1, 30) as n`,
+    [customer, agent],
+  );
+  const { rows } = await owner.query("select id from app_public.tickets where customer_id = $1 limit 1", [customer]);
+  ticket = rows[0].id;
+  await owner.query(
+    `insert into app_public.ticket_comments (ticket_id, author_id, body)
+     select t.id, t.customer_id, 'Comment on ' || t.subject from app_public.tickets as t`,
+  );
+  await owner.query("analyze");
+  const empty = await owner.query<{ name: string }>(
+    "select relname as name from pg_catalog.pg_class where relkind = 'r' and relpages = 0 and reltuples <= 0",
+  );
+  emptyRelations = new Set(empty.rows.map((row) => row.name));
+});
+
+describe("query plans under row-level security", () => {
+  it("a customer's newest tickets use the customer index", async () => {
+    const plan = await planAs(
+      ROLE.customer,
+      customer,
+      "select * from app_public.tickets where customer_id = $1 order by created_at desc limit 20",
+      [customer],
+    );
+    expect(seqScans(plan)).toEqual([]);
+    expect(indexesUsed(plan)).toContain("tickets_customer_created_idx");
+  });
+
+  it("an agent's queue (assigned to them, by priority and age) uses an index", async () => {
+    const plan = await planAs(
+      ROLE.agent,
+      agent,
+      "select * from app_public.tickets where agent_id = $1 order by priority desc, created_at limit 50",
+      [agent],
+    );
+    expect(seqScans(plan)).toEqual([]);
+  });
+
+  it("an agent's queue by due time uses an index", async () => {
+    const plan = await planAs(
+      ROLE.agent,
+      agent,
+      "select * from app_public.tickets where agent_id = $1 order by resolution_due_at limit 50",
+      [agent],
+    );
+    expect(seqScans(plan)).toEqual([]);
+  });
+
+  it("the open unassigned pool uses the queue index", async () => {
+    const plan = await planAs(
+      ROLE.agent,
+      agent,
+      "select * from app_public.tickets where status = 'open' and agent_id is null order by priority desc, created_at limit 50",
+    );
+    expect(seqScans(plan)).toEqual([]);
+  });
+
+  it("history and comments of a ticket use their ticket indexes", async () => {
+    for (const sql of [
+      "select * from app_public.ticket_status_history where ticket_id = $1 order by changed_at",
+      "select * from app_public.ticket_comments where ticket_id = $1 order by created_at",
+      "select * from app_public.ticket_assignment_history where ticket_id = $1 order by changed_at",
+    ]) {
+      const plan = await planAs(ROLE.customer, customer, sql, [ticket]);
+      expect(seqScans(plan), sql).toEqual([]);
+    }
+  });
+});

@@ -1,0 +1,118 @@
+import type pg from "pg";
+import { expect } from "vitest";
+
+/**
+ * Building blocks for SQL-level scenarios: users and tickets arranged as the
+ * owner, statements run as a web role with claims (committed, like API
+ * requests), outcomes as plain values so table-driven tests read well.
+ */
+export const ROLE = {
+  anonymous: "ticketing_anonymous",
+  customer: "ticketing_customer",
+  agent: "ticketing_agent",
+  admin: "ticketing_admin",
+  analyst: "ticketing_analyst",
+} as const;
+
+export type Outcome = { ok: true; rows: Record<string, any>[]; count: number } | { ok: false; code: string; message: string };
+
+/** Runs one statement as `role` with `userId` as the JWT claim, in its own committed transaction. */
+export async function runAs(
+  pool: pg.Pool,
+  role: string | null,
+  userId: string | null,
+  sql: string,
+  params: unknown[] = [],
+): Promise<Outcome> {
+  const client = await pool.connect();
+  try {
+    await client.query("begin");
+    if (role) await client.query("select set_config('role', $1, true)", [role]);
+    if (userId) await client.query("select set_config('jwt.claims.user_id', $1, true)", [userId]);
+    const result = await client.query(sql, params);
+    await client.query("commit");
+    return { ok: true, rows: result.rows, count: result.rowCount ?? 0 };
+  } catch (error) {
+    await client.query("rollback");
+    const { code, message } = error as { code?: string; message: string };
+    return { ok: false, code: code ?? "unknown", message };
+  } finally {
+    client.release();
+  }
+}
+
+/** The SQLSTATE of a refused outcome, or "ok". */
+export function codeOf(outcome: Outcome): string {
+  return outcome.ok ? "ok" : outcome.code;
+}
+
+/** Rows of a successful outcome; fails the test with the database's message otherwise. */
+export function rowsOf(outcome: Outcome): Record<string, any>[] {
+  if (!outcome.ok) expect.fail(`statement refused: ${outcome.code} ${outcome.message}`);
+  return outcome.rows;
+}
+
+export async function makeUser(owner: pg.Pool, name: string, role: string, active = true): Promise<string> {
+  const { rows } = await owner.query<{ id: string }>(
+    "insert into app_public.users (display_name, role, is_active) values ($1, $2, $3) returning id",
+    [name, role, active],
+  );
+  const id = rows[0]!.id;
+  await owner.query("insert into app_private.user_accounts (user_id, email, password_hash) values ($1, $2, 'unusable')", [
+    id,
+    `${name.replace(/\W+/g, ".").toLowerCase()}.${id.slice(-8)}@example.com`,
+  ]);
+  return id;
+}
+
+export interface TicketOptions {
+  subject?: string;
+  description?: string;
+  priority?: "low" | "normal" | "high" | "urgent";
+}
+
+/** A ticket put straight into a state by the owner (history triggers still record it). */
+export async function makeTicket(
+  owner: pg.Pool,
+  customerId: string,
+  status = "open",
+  agentId: string | null = null,
+  options: TicketOptions = {},
+): Promise<Record<string, any>> {
+  const { rows } = await owner.query(
+    `insert into app_public.tickets (subject, description, customer_id, status, agent_id, priority)
+     values ($1, $2, $3, $4, $5, $6) returning *`,
+    [
+      options.subject ?? "Printer broken",
+      options.description ?? "It does not print",
+      customerId,
+      status,
+      agentId,
+      options.priority ?? "normal",
+    ],
+  );
+  return rows[0]!;
+}
+
+/**
+ * The audit invariant: the newest status-history row of every ticket equals
+ * its current status, and every ticket has exactly one creation row.
+ */
+export async function expectHistoryInvariant(owner: pg.Pool): Promise<void> {
+  const mismatched = await owner.query(
+    `select t.id, t.status, h.to_status
+       from app_public.tickets as t
+       left join lateral (
+         select to_status from app_public.ticket_status_history as h
+          where h.ticket_id = t.id order by changed_at desc, id desc limit 1
+       ) as h on true
+      where h.to_status is distinct from t.status`,
+  );
+  expect(mismatched.rows).toEqual([]);
+  const creations = await owner.query(
+    `select t.id from app_public.tickets as t
+      where (select count(*) from app_public.ticket_status_history as h
+              where h.ticket_id = t.id and h.from_status is null) <> 1`,
+  );
+  expect(creations.rows).toEqual([]);
+}
