@@ -1,0 +1,185 @@
+import pg from "pg";
+import { beforeAll, describe, expect, it } from "vitest";
+import { useTestDatabase } from "../support/test-database.ts";
+import { codeOf, expectHistoryInvariant, makeTicket, makeUser, ROLE, rowsOf, runAs } from "../support/scenario.ts";
+
+/**
+ * assign_ticket, the deactivation/demotion rule and take_next_ticket — the
+ * last one under real concurrency: many connections, many agents, many
+ * tickets, each claimed exactly once without blocking.
+ */
+const database = useTestDatabase();
+const as = (role: string, userId: string, sql: string, params: unknown[] = []) =>
+  runAs(database.current.authenticator, role, userId, sql, params);
+const people = {} as Record<"customer" | "agent" | "otherAgent" | "admin" | "inactiveAgent", string>;
+
+beforeAll(async () => {
+  const owner = database.current.owner;
+  people.customer = await makeUser(owner, "Customer", "customer");
+  people.agent = await makeUser(owner, "Agent", "agent");
+  people.otherAgent = await makeUser(owner, "Other Agent", "agent");
+  people.admin = await makeUser(owner, "Admin", "admin");
+  people.inactiveAgent = await makeUser(owner, "Inactive Agent", "agent", false);
+});
+
+describe("assign_ticket", () => {
+  it("lets agents take only unassigned tickets, for themselves; admins assign any active agent", async () => {
+    const ticket = await makeTicket(database.current.owner, people.customer, "open");
+    const assign = (role: string, actor: string, agent: string | null) =>
+      as(role, actor, "select * from app_public.assign_ticket($1, $2)", [ticket.id, agent]);
+    expect(codeOf(await assign(ROLE.customer, people.customer, people.agent))).toBe("TKFBD");
+    expect(codeOf(await assign(ROLE.agent, people.agent, people.otherAgent))).toBe("TKFBD");
+    expect(codeOf(await assign(ROLE.agent, people.agent, null))).toBe("TKFBD");
+    expect(rowsOf(await assign(ROLE.agent, people.agent, people.agent))[0]).toMatchObject({ agent_id: people.agent, status: "open" });
+    expect(codeOf(await assign(ROLE.agent, people.otherAgent, people.otherAgent))).toBe("TKFBD");
+    expect(codeOf(await assign(ROLE.admin, people.admin, people.customer))).toBe("TKVAL");
+    expect(codeOf(await assign(ROLE.admin, people.admin, people.inactiveAgent))).toBe("TKVAL");
+    expect(rowsOf(await assign(ROLE.admin, people.admin, people.otherAgent))[0]!.agent_id).toBe(people.otherAgent);
+    rowsOf(await as(ROLE.agent, people.otherAgent, "select app_public.transition_ticket($1, 'in_progress')", [ticket.id]));
+    // Unassigning work in progress sends the ticket back to the queue.
+    expect(rowsOf(await assign(ROLE.admin, people.admin, null))[0]).toMatchObject({ agent_id: null, status: "open" });
+
+    const { rows } = await database.current.owner.query(
+      "select from_agent_id, to_agent_id, changed_by from app_public.ticket_assignment_history where ticket_id = $1 order by changed_at, id",
+      [ticket.id],
+    );
+    expect(rows).toEqual([
+      { from_agent_id: null, to_agent_id: people.agent, changed_by: people.agent },
+      { from_agent_id: people.agent, to_agent_id: people.otherAgent, changed_by: people.admin },
+      { from_agent_id: people.otherAgent, to_agent_id: null, changed_by: people.admin },
+    ]);
+  });
+
+  it("refuses closed, unknown and invisible tickets", async () => {
+    const closed = await makeTicket(database.current.owner, people.customer, "closed", people.agent);
+    expect(codeOf(await as(ROLE.admin, people.admin, "select app_public.assign_ticket($1, $2)", [closed.id, people.otherAgent]))).toBe("TKINV");
+    expect(codeOf(await as(ROLE.admin, people.admin, "select app_public.assign_ticket(gen_random_uuid(), null)"))).toBe("TKNTF");
+    const others = await makeTicket(database.current.owner, people.customer, "in_progress", people.otherAgent);
+    expect(codeOf(await as(ROLE.agent, people.agent, "select app_public.assign_ticket($1, $2)", [others.id, people.agent]))).toBe("TKNTF");
+  });
+});
+
+describe("an agent who leaves keeps no tickets", () => {
+  it.each([
+    ["demoted", "update app_public.users set role = 'customer' where id = $1"],
+    ["deactivated", "update app_public.users set is_active = false where id = $1"],
+  ])("when %s, open work returns to the queue; closed tickets keep their agent", async (_how, change) => {
+    const owner = database.current.owner;
+    const leaving = await makeUser(owner, "Leaving", "agent");
+    const make = (status: string) => makeTicket(owner, people.customer, status, leaving);
+    const [working, waiting, resolved, closed, open] = await Promise.all(
+      ["in_progress", "waiting_on_customer", "resolved", "closed", "open"].map(make),
+    );
+    // The change is made by an admin, so the histories name them.
+    await runAs(owner, null, people.admin, change, [leaving]);
+    const { rows } = await owner.query("select id, status, agent_id from app_public.tickets where agent_id = $1 or id = any($2)", [
+      leaving,
+      [working!.id, waiting!.id, resolved!.id, closed!.id, open!.id],
+    ]);
+    const byId = Object.fromEntries(rows.map((row) => [row.id, row]));
+    expect(byId[working!.id]).toMatchObject({ status: "open", agent_id: null });
+    expect(byId[waiting!.id]).toMatchObject({ status: "open", agent_id: null });
+    expect(byId[resolved!.id]).toMatchObject({ status: "resolved", agent_id: null });
+    expect(byId[open!.id]).toMatchObject({ status: "open", agent_id: null });
+    expect(byId[closed!.id]).toMatchObject({ status: "closed", agent_id: leaving });
+    const history = await owner.query(
+      "select changed_by, note from app_public.ticket_status_history where ticket_id = $1 order by changed_at desc, id desc limit 1",
+      [working!.id],
+    );
+    expect(history.rows[0].changed_by).toBe(people.admin);
+    expect(history.rows[0].note).toMatch(/returned to the queue/);
+    expect(codeOf(await as(ROLE.agent, leaving, "select app_public.take_next_ticket()"))).toBe("TKFBD");
+  });
+});
+
+describe("take_next_ticket", () => {
+  it("is for active agents only, and gives the most urgent, oldest open ticket", async () => {
+    expect(codeOf(await as(ROLE.customer, people.customer, "select app_public.take_next_ticket()"))).toBe("TKFBD");
+    expect(codeOf(await as(ROLE.admin, people.admin, "select app_public.take_next_ticket()"))).toBe("TKFBD");
+    await database.current.owner.query(
+      "update app_public.tickets set agent_id = $1, status = 'in_progress' where status = 'open' and agent_id is null",
+      [people.otherAgent],
+    );
+    const low = await makeTicket(database.current.owner, people.customer, "open", null, { priority: "low" });
+    const firstUrgent = await makeTicket(database.current.owner, people.customer, "open", null, { priority: "urgent" });
+    await makeTicket(database.current.owner, people.customer, "open", null, { priority: "urgent" });
+    const [taken] = rowsOf(await as(ROLE.agent, people.agent, "select * from app_public.take_next_ticket()"));
+    expect(taken).toMatchObject({ id: firstUrgent.id, status: "in_progress", agent_id: people.agent });
+    rowsOf(await as(ROLE.agent, people.agent, "select * from app_public.take_next_ticket()"));
+    const [last] = rowsOf(await as(ROLE.agent, people.agent, "select * from app_public.take_next_ticket()"));
+    expect(last!.id).toBe(low.id);
+    const [none] = rowsOf(await as(ROLE.agent, people.agent, "select (app_public.take_next_ticket()).id"));
+    expect(none!.id).toBeNull();
+  });
+
+  it("does not block: a second agent gets another ticket while the first holds its claim open", async () => {
+    await makeTicket(database.current.owner, people.customer, "open", null, { priority: "high" });
+    await makeTicket(database.current.owner, people.customer, "open", null, { priority: "high" });
+    const first = await database.current.authenticator.connect();
+    const second = await database.current.authenticator.connect();
+    try {
+      const begin = async (client: pg.PoolClient, agent: string) => {
+        await client.query("begin");
+        await client.query("select set_config('role', 'ticketing_agent', true), set_config('jwt.claims.user_id', $1, true)", [agent]);
+        await client.query("set local lock_timeout = '2s'");
+      };
+      await begin(first, people.agent);
+      await begin(second, people.otherAgent);
+      const a = (await first.query("select id from app_public.take_next_ticket()")).rows[0].id;
+      const b = (await second.query("select id from app_public.take_next_ticket()")).rows[0].id;
+      expect(a).not.toBeNull();
+      expect(b).not.toBeNull();
+      expect(a).not.toBe(b);
+    } finally {
+      await first.query("rollback");
+      await second.query("rollback");
+      first.release();
+      second.release();
+    }
+  });
+
+  it("under concurrency, claims every ticket exactly once with no deadlock", { timeout: 60_000 }, async () => {
+    const owner = database.current.owner;
+    await owner.query("update app_public.tickets set agent_id = $1, status = 'in_progress' where status = 'open' and agent_id is null", [
+      people.otherAgent,
+    ]);
+    const TICKETS = 400;
+    const AGENTS = 12;
+    await owner.query(
+      `insert into app_public.tickets (subject, customer_id, priority)
+       select 'Load ' || n, $1, (array['low', 'normal', 'high', 'urgent'])[1 + n % 4]::app_public.ticket_priority
+         from generate_series(1, $2::int) as n`,
+      [people.customer, TICKETS],
+    );
+    const agents = await Promise.all(Array.from({ length: AGENTS }, (_, n) => makeUser(owner, `Load Agent ${n}`, "agent")));
+    const connections = new pg.Pool({ connectionString: database.current.urls.authenticator, max: AGENTS });
+    const claims: { agent: string; ticket: string }[] = [];
+    const errors: string[] = [];
+    try {
+      await Promise.all(
+        agents.map(async (agent) => {
+          for (;;) {
+            const outcome = await runAs(connections, ROLE.agent, agent, "select id, agent_id from app_public.take_next_ticket()");
+            if (!outcome.ok) {
+              errors.push(outcome.code);
+              break;
+            }
+            const row = outcome.rows[0]!;
+            if (row.id === null) break;
+            expect(row.agent_id).toBe(agent);
+            claims.push({ agent, ticket: row.id });
+          }
+        }),
+      );
+    } finally {
+      await connections.end();
+    }
+    expect(errors).toEqual([]);
+    expect(claims).toHaveLength(TICKETS);
+    expect(new Set(claims.map((claim) => claim.ticket)).size).toBe(TICKETS);
+    expect(new Set(claims.map((claim) => claim.agent)).size).toBeGreaterThan(1);
+    const left = await owner.query("select count(*)::int as n from app_public.tickets where status = 'open' and agent_id is null");
+    expect(left.rows[0].n).toBe(0);
+    await expectHistoryInvariant(owner);
+  });
+});
