@@ -5,7 +5,7 @@ import type { Gauge } from "prom-client";
 
 /**
  * The stream behind each ticket subscription: notifications from the
- * database's channels (migrations/current/080-realtime.sql), kept only when
+ * database's channels (migrations/committed/000008-realtime-ticket-change-notifications.sql), kept only when
  * the subscriber may see the ticket (and comment) they name right now. The
  * check runs under the subscriber's own role and claims, so row-level
  * security decides; an invisible event is dropped, never sent as null.
