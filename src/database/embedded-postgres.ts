@@ -42,6 +42,8 @@ export async function startEmbeddedPostgres(options: {
   port: number;
   password: string;
   persistent: boolean;
+  /** More `postgres` flags, e.g. `["-c", "shared_buffers=1GB"]` for the benchmark. */
+  extraFlags?: string[];
   onLog?: (message: string) => void;
 }): Promise<EmbeddedPostgresHandle> {
   const EmbeddedPostgres = await importWithoutSignalHandlers();
@@ -59,7 +61,7 @@ export async function startEmbeddedPostgres(options: {
     // dedicated `postgres` system user it creates when missing.
     createPostgresUser: userInfo().uid === 0,
     initdbFlags: ["--encoding=UTF8", "--locale=C.UTF-8"],
-    postgresFlags: ["-c", "listen_addresses=127.0.0.1", "-c", "max_connections=200"],
+    postgresFlags: ["-c", "listen_addresses=127.0.0.1", "-c", "max_connections=200", ...(options.extraFlags ?? [])],
     onLog: log,
     onError: (error: unknown) => log(String(error)),
   });

@@ -5,6 +5,7 @@ import { PgSimplifyInflectionPreset } from "@graphile/simplify-inflection";
 import type { AccessClaims } from "../auth/access-tokens.ts";
 import type { Logger } from "../observability/logger.ts";
 import type { Metrics } from "../observability/metrics.ts";
+import { databaseAvailabilityPlugin } from "./database-availability-plugin.ts";
 import { createMaskError } from "./error-masking.ts";
 import { operationMetricsPlugin } from "./operation-metrics-plugin.ts";
 import { socketClaims } from "./realtime-socket.ts";
@@ -35,7 +36,11 @@ export interface PresetOptions {
 export function createPreset(options: PresetOptions): GraphileConfig.Preset {
   return {
     extends: [PostGraphileAmberPreset, PgSimplifyInflectionPreset],
-    plugins: [operationMetricsPlugin(options.metrics), ...(options.plugins ?? [])],
+    plugins: [
+      operationMetricsPlugin(options.metrics),
+      databaseAvailabilityPlugin({ logger: options.logger }),
+      ...(options.plugins ?? []),
+    ],
     pgServices: [makePgService({ pool: options.pool, schemas: EXPOSED_SCHEMAS })],
     grafserv: {
       graphqlPath: "/graphql",

@@ -1,0 +1,129 @@
+import { chmod, mkdir } from "node:fs/promises";
+import path from "node:path";
+import pg from "pg";
+import { setupCluster, withClient } from "../src/database/cluster-setup.ts";
+import { buildUrl, withDatabase, type DatabaseUrls } from "../src/database/connection-urls.ts";
+import { startEmbeddedPostgres } from "../src/database/embedded-postgres.ts";
+import { migrationSettings, runCommittedMigrations } from "../src/database/migrations.ts";
+import type { Logger } from "../src/observability/logger.ts";
+import { SCALES, type ScaleName } from "./scale.ts";
+import { seed, type Progress } from "./seed.ts";
+
+/**
+ * The benchmark's database: the embedded PostgreSQL under .data/bench (kept
+ * between runs, one database per scale), or the server of BENCH_DATABASE_URL
+ * (a superuser connection). A database already seeded at the scale is reused.
+ */
+const PASSWORD = "bench-roles-password";
+
+export interface BenchDatabase {
+  urls: DatabaseUrls;
+  /** Superuser connection to the bench database itself. */
+  rootOfDatabase: string;
+  serverVersion: string;
+  stop(): Promise<void>;
+}
+
+async function startServer(): Promise<{ rootUrl: string; stop: () => Promise<void> }> {
+  if (process.env.BENCH_DATABASE_URL) return { rootUrl: process.env.BENCH_DATABASE_URL, stop: async () => undefined };
+  const dataDir = path.resolve(".data/bench");
+  await mkdir(dataDir, { recursive: true });
+  await chmod(dataDir, 0o755);
+  const server = await startEmbeddedPostgres({
+    dataDir: path.join(dataDir, "postgres"),
+    port: Number(process.env.BENCH_POSTGRES_PORT ?? 54339),
+    password: PASSWORD,
+    persistent: true,
+    extraFlags: ["-c", "shared_buffers=1GB", "-c", "max_connections=300", "-c", "work_mem=16MB"],
+  });
+  return { rootUrl: server.rootUrl, stop: () => server.stop() };
+}
+
+async function seededTickets(url: string): Promise<number> {
+  return withClient(url, async (client) => {
+    const { rows } = await client.query("select count(*)::int as n from app_public.tickets");
+    return rows[0].n as number;
+  }).catch(() => 0);
+}
+
+export async function prepareDatabase(options: {
+  scale: ScaleName;
+  reseed: boolean;
+  logger: Logger;
+  progress: Progress;
+}): Promise<BenchDatabase> {
+  const server = await startServer();
+  const name = `ticketing_bench_${options.scale}`;
+  const root = new URL(server.rootUrl);
+  const url = (user: string) =>
+    buildUrl({ user, password: PASSWORD, host: root.hostname, port: Number(root.port || 5432), database: name });
+  const urls: DatabaseUrls = { root: server.rootUrl, owner: url("ticketing_owner"), authenticator: url("ticketing_authenticator") };
+  const rootOfDatabase = withDatabase(server.rootUrl, name);
+  const scale = SCALES[options.scale];
+  if (options.reseed) {
+    await withClient(server.rootUrl, (client) => client.query(`drop database if exists ${client.escapeIdentifier(name)} with (force)`));
+  }
+  await setupCluster(urls);
+  await runCommittedMigrations(migrationSettings({ ownerUrl: urls.owner, rootUrl: urls.root, logger: options.logger }));
+  const existing = await seededTickets(rootOfDatabase);
+  if (existing < scale.tickets) {
+    if (existing > 0) throw new Error(`${name} holds a partial data set; run again with --reseed`);
+    await withClient(rootOfDatabase, (client) => seed(client, scale, options.progress));
+  } else {
+    options.progress(`reusing ${name} (${existing} tickets)`);
+  }
+  const serverVersion = await withClient(rootOfDatabase, async (client) => (await client.query("show server_version")).rows[0].server_version);
+  return { urls, rootOfDatabase, serverVersion, stop: server.stop };
+}
+
+/** Ids the scenarios act with: a busy customer, agents with work, tickets to read and move. */
+export interface Cast {
+  customer: { id: string; email: string };
+  agent: string;
+  takeAgent: string;
+  detailTicket: string;
+  movableTickets: { id: string; status: string }[];
+  loginEmails: string[];
+  searchWord: string;
+}
+
+export async function castFor(rootOfDatabase: string): Promise<Cast> {
+  const client = new pg.Client({ connectionString: rootOfDatabase });
+  await client.connect();
+  try {
+    const one = async (sql: string, values: unknown[] = []) => (await client.query(sql, values)).rows[0];
+    const customer = await one(
+      `select t.customer_id as id, a.email from app_public.tickets as t
+         join app_private.user_accounts as a on a.user_id = t.customer_id
+        group by t.customer_id, a.email order by count(*) desc limit 1`,
+    );
+    const agent = (await one(
+      "select agent_id as id from app_public.tickets where status = 'in_progress' group by agent_id order by count(*) desc limit 1",
+    )).id;
+    const takeAgent = (await one(
+      "select u.id from app_public.users as u where role = 'agent' and u.id <> $1 order by display_name limit 1",
+      [agent],
+    )).id;
+    const detailTicket = (await one(
+      "select id from app_public.tickets where customer_id = $1 and status = 'closed' order by created_at desc limit 1",
+      [customer.id],
+    )).id;
+    const movable = await client.query(
+      "select id, status from app_public.tickets where agent_id = $1 and status in ('in_progress', 'waiting_on_customer') order by id limit 2000",
+      [agent],
+    );
+    const logins = await client.query("select email from app_private.user_accounts order by email limit 500");
+    return {
+      customer,
+      agent,
+      takeAgent,
+      detailTicket,
+      movableTickets: movable.rows,
+      loginEmails: logins.rows.map((row) => row.email),
+      // A part number: selective, like what users really search for.
+      searchWord: "p1234",
+    };
+  } finally {
+    await client.end();
+  }
+}

@@ -1,0 +1,44 @@
+import autocannon from "autocannon";
+
+/** One fixed-time, fixed-concurrency load run against one endpoint. */
+export interface LoadResult {
+  requestsPerSecond: number;
+  p50: number;
+  p99: number;
+  requests: number;
+  failures: number;
+}
+
+export interface LoadOptions {
+  url: string;
+  connections: number;
+  durationSeconds: number;
+  /** Builds each request: its body and extra headers. */
+  next: () => { body: string; headers?: Record<string, string> };
+  headers: Record<string, string>;
+}
+
+export async function runLoad(options: LoadOptions): Promise<LoadResult> {
+  const result = await autocannon({
+    url: options.url,
+    method: "POST",
+    connections: options.connections,
+    duration: options.durationSeconds,
+    headers: { "content-type": "application/json", ...options.headers },
+    requests: [
+      {
+        setupRequest: (request) => {
+          const { body, headers } = options.next();
+          return { ...request, body, headers: { ...request.headers, ...headers } };
+        },
+      },
+    ],
+  });
+  return {
+    requestsPerSecond: Math.round(result.requests.average * 10) / 10,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    requests: result.requests.total,
+    failures: result.errors + result.timeouts + result.non2xx,
+  };
+}

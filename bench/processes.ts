@@ -1,0 +1,105 @@
+import { fork, spawn, type ChildProcess } from "node:child_process";
+import { readFileSync } from "node:fs";
+
+/**
+ * The two servers under test run as child processes of the benchmark, so
+ * the load generator never shares their event loop; their resident memory
+ * is sampled from /proc while load runs.
+ */
+export interface ServerProcess {
+  child: ChildProcess;
+  baseUrl: string;
+  stop(): Promise<void>;
+}
+
+function residentKilobytes(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+}
+
+/** Samples a process's resident memory until stopped; returns the peak in MiB. */
+export function sampleMemory(pid: number): () => number {
+  let peak = residentKilobytes(pid);
+  const timer = setInterval(() => {
+    try {
+      peak = Math.max(peak, residentKilobytes(pid));
+    } catch {
+      clearInterval(timer);
+    }
+  }, 100);
+  return () => {
+    clearInterval(timer);
+    return Math.round(peak / 1024);
+  };
+}
+
+function stopper(child: ChildProcess): () => Promise<void> {
+  return () =>
+    new Promise((resolve) => {
+      if (child.exitCode !== null) return resolve();
+      child.once("exit", () => resolve());
+      child.kill("SIGTERM");
+    });
+}
+
+async function waitFor(url: string, child: ChildProcess, seconds: number): Promise<void> {
+  const deadline = Date.now() + seconds * 1000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}`);
+    const ok = await fetch(url).then((response) => response.ok, () => false);
+    if (ok) return;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  throw new Error(`${url} not ready after ${seconds} s`);
+}
+
+export async function startApi(options: {
+  databaseUrl: string;
+  jwtSecret: string;
+  port: number;
+  poolSize: number;
+  logLevel: string;
+}): Promise<ServerProcess> {
+  const child = spawn(process.execPath, ["src/cli/start.ts"], {
+    env: {
+      PATH: process.env.PATH,
+      NODE_ENV: "production",
+      HOST: "127.0.0.1",
+      PORT: String(options.port),
+      DATABASE_URL: options.databaseUrl,
+      JWT_SECRET: options.jwtSecret,
+      JWT_ACCESS_TOKEN_SECONDS: "3600",
+      DATABASE_POOL_SIZE: String(options.poolSize),
+      LOG_LEVEL: options.logLevel,
+      // Login load comes from one machine; each request names its client in X-Forwarded-For.
+      TRUST_PROXY: "true",
+    },
+    stdio: ["ignore", "ignore", "inherit"],
+  });
+  const baseUrl = `http://127.0.0.1:${options.port}`;
+  await waitFor(`${baseUrl}/readyz`, child, 60);
+  return { child, baseUrl, stop: stopper(child) };
+}
+
+export async function startCeiling(options: {
+  databaseUrl: string;
+  jwtSecret: string;
+  port: number;
+  poolSize: number;
+}): Promise<ServerProcess> {
+  const child = fork("bench/ceiling-server.ts", {
+    env: {
+      PATH: process.env.PATH,
+      PORT: String(options.port),
+      DATABASE_URL: options.databaseUrl,
+      JWT_SECRET: options.jwtSecret,
+      POOL_SIZE: String(options.poolSize),
+    },
+    stdio: ["ignore", "ignore", "inherit", "ipc"],
+  });
+  await new Promise<void>((resolve, reject) => {
+    child.once("message", () => resolve());
+    child.once("exit", (code) => reject(new Error(`ceiling server exited with ${code}`)));
+  });
+  return { child, baseUrl: `http://127.0.0.1:${options.port}`, stop: stopper(child) };
+}

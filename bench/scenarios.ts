@@ -1,0 +1,142 @@
+import type { Cast } from "./database.ts";
+
+/**
+ * The scenarios: each is one GraphQL operation and the same work as
+ * hand-written SQL for the ceiling server. The SQL returns the JSON the
+ * GraphQL response carries (same rows, same fields), so both sides do the
+ * same database work; only the layer in between differs.
+ */
+export type Role = "ticketing_customer" | "ticketing_agent";
+
+export interface Scenario {
+  name: string;
+  title: string;
+  role: Role;
+  actor: (cast: Cast) => string;
+  /** GraphQL request bodies; called once per request so bodies can vary. */
+  graphql: (cast: Cast) => () => { query: string; variables: Record<string, unknown> };
+  /** Parameters for the ceiling's SQL, per request. */
+  ceiling: (cast: Cast) => () => unknown[];
+  /** Plan check: whether EXPLAIN should be run (mutations change data). */
+  explain: boolean;
+}
+
+export const CEILING_SQL: Record<string, string> = {
+  customer_tickets: `select coalesce(json_agg(t), '[]') as result from (
+      select id, number, subject, status, priority, created_at from app_public.tickets
+       where customer_id = $1 order by created_at desc limit 20) as t`,
+  agent_queue: `select coalesce(json_agg(t), '[]') as result from (
+      select id, number, subject, status, priority, resolution_due_at from app_public.my_queue() limit 50) as t`,
+  ticket_detail: `select json_build_object(
+        'id', t.id, 'number', t.number, 'subject', t.subject, 'description', t.description,
+        'status', t.status, 'priority', t.priority, 'createdAt', t.created_at,
+        'history', (select coalesce(json_agg(h order by h.changed_at), '[]') from (
+            select from_status, to_status, changed_at, note from app_public.ticket_status_history
+             where ticket_id = t.id) as h),
+        'comments', (select coalesce(json_agg(c order by c.created_at), '[]') from (
+            select body, is_internal, created_at from app_public.ticket_comments
+             where ticket_id = t.id) as c)) as result
+      from app_public.tickets as t where t.id = $1`,
+  search: `select coalesce(json_agg(t), '[]') as result from (
+      select id, number, subject, status from app_public.search_tickets($1) limit 20) as t`,
+  transition: `select json_build_object('id', t.id, 'status', t.status) as result
+      from app_public.transition_ticket($1, $2) as t`,
+  take_next: `select json_build_object('id', t.id) as result from app_public.take_next_ticket() as t`,
+};
+
+/** Alternates each ticket between in_progress and waiting_on_customer, round robin. */
+function toggler(cast: Cast) {
+  const state = cast.movableTickets.map((ticket) => ({ ...ticket }));
+  let next = 0;
+  return () => {
+    const ticket = state[next++ % state.length]!;
+    ticket.status = ticket.status === "in_progress" ? "waiting_on_customer" : "in_progress";
+    return { id: ticket.id, to: ticket.status };
+  };
+}
+
+export const SCENARIOS: Scenario[] = [
+  {
+    name: "customer_tickets",
+    title: "customer: my 20 newest tickets",
+    role: "ticketing_customer",
+    actor: (cast) => cast.customer.id,
+    graphql: (cast) => () => ({
+      query: `query MyTickets($customerId: UUID!) { tickets(condition: { customerId: $customerId }, orderBy: [CREATED_AT_DESC], first: 20) { nodes { rowId number subject status priority createdAt } } }`,
+      variables: { customerId: cast.customer.id },
+    }),
+    ceiling: (cast) => () => [cast.customer.id],
+    explain: true,
+  },
+  {
+    name: "agent_queue",
+    title: "agent: my queue (assigned + open, 50, by due time)",
+    role: "ticketing_agent",
+    actor: (cast) => cast.agent,
+    graphql: () => () => ({
+      query: `query Queue { myQueue(first: 50) { nodes { rowId number subject status priority resolutionDueAt } } }`,
+      variables: {},
+    }),
+    ceiling: () => () => [],
+    explain: true,
+  },
+  {
+    name: "ticket_detail",
+    title: "ticket detail with history and comments",
+    role: "ticketing_customer",
+    actor: (cast) => cast.customer.id,
+    graphql: (cast) => () => ({
+      query: `query Detail($id: UUID!) { ticket(rowId: $id) { rowId number subject description status priority createdAt
+        ticketStatusHistories(orderBy: [CHANGED_AT_ASC]) { nodes { fromStatus toStatus changedAt note } }
+        ticketComments(orderBy: [CREATED_AT_ASC]) { nodes { body isInternal createdAt } } } }`,
+      variables: { id: cast.detailTicket },
+    }),
+    ceiling: (cast) => () => [cast.detailTicket],
+    explain: true,
+  },
+  {
+    name: "search",
+    title: "full-text search (20 best)",
+    role: "ticketing_agent",
+    actor: (cast) => cast.agent,
+    graphql: (cast) => () => ({
+      query: `query Search($q: String!) { searchTickets(query: $q, first: 20) { nodes { rowId number subject status } } }`,
+      variables: { q: cast.searchWord },
+    }),
+    ceiling: (cast) => () => [cast.searchWord],
+    explain: true,
+  },
+  {
+    name: "transition",
+    title: "transition mutation",
+    role: "ticketing_agent",
+    actor: (cast) => cast.agent,
+    graphql: (cast) => {
+      const next = toggler(cast);
+      return () => {
+        const move = next();
+        return {
+          query: `mutation Move($id: UUID!, $to: TicketStatus!) { transitionTicket(input: { ticketId: $id, toStatus: $to }) { ticket { rowId status } } }`,
+          variables: { id: move.id, to: move.to },
+        };
+      };
+    },
+    ceiling: (cast) => {
+      const next = toggler(cast);
+      return () => {
+        const move = next();
+        return [move.id, move.to];
+      };
+    },
+    explain: false,
+  },
+  {
+    name: "take_next",
+    title: "take_next_ticket",
+    role: "ticketing_agent",
+    actor: (cast) => cast.takeAgent,
+    graphql: () => () => ({ query: `mutation Take { takeNextTicket(input: {}) { ticket { rowId } } }`, variables: {} }),
+    ceiling: () => () => [],
+    explain: false,
+  },
+];
