@@ -2,7 +2,7 @@ import type pg from "pg";
 
 /**
  * Typed calls of the app_private authentication functions
- * (migrations/current/050-authentication.sql). They run on the API's own
+ * (migration 000006, authentication). They run on the API's own
  * connection role, outside any per-request role switch: only that role may
  * execute them. Users come back as JSON objects keyed by column name, the
  * form the generated User codec encodes.
@@ -54,6 +54,28 @@ function toSession(row: SessionRow): Session {
     refreshExpiresAt: row.refresh_expires_at,
     userRecord: row.user_record,
   };
+}
+
+/**
+ * Runs `work` in one transaction on one pooled connection, for flows whose
+ * steps must succeed or fail together. A connection that broke is discarded.
+ */
+export async function inTransaction<T>(pool: pg.Pool, work: (db: Queryable) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  let broken: Error | undefined;
+  try {
+    await client.query("begin");
+    const result = await work(client);
+    await client.query("commit");
+    return result;
+  } catch (error) {
+    await client.query("rollback").catch((rollbackError: Error) => {
+      broken = rollbackError;
+    });
+    throw error;
+  } finally {
+    client.release(broken);
+  }
 }
 
 async function single<T extends pg.QueryResultRow>(db: Queryable, sql: string, values: unknown[]): Promise<T | undefined> {

@@ -95,8 +95,15 @@ export async function register(deps: AuthenticationDependencies, input: Register
   const displayName = requireDisplayName(input.displayName);
   requireStrongPassword(input.password, email);
   const passwordHash = await hashPassword(input.password);
-  const created = await store.registerCustomer(deps.pool, { email, displayName, passwordHash }).catch(rethrowAsAuthError);
-  return openSession(deps, created.userId);
+  // The account and its first session commit together: an account created
+  // without the session the client was promised would turn the client's
+  // retry into EMAIL_TAKEN.
+  const refresh = newRefreshToken();
+  const session = await store.inTransaction(deps.pool, async (db) => {
+    const created = await store.registerCustomer(db, { email, displayName, passwordHash }).catch(rethrowAsAuthError);
+    return store.startSession(db, created.userId, refresh.digest);
+  });
+  return issue(deps, refresh.token, session);
 }
 
 export async function login(

@@ -1,15 +1,23 @@
 import { createHash, randomUUID } from "node:crypto";
 import { GraphQLError } from "postgraphile/graphql";
 import { isSafeError } from "postgraphile/grafast";
+import { isDatabaseUnavailable } from "../database/availability.ts";
 import type { Logger } from "../observability/logger.ts";
 
 /**
  * Turns every error leaving the GraphQL endpoint into a clean message with a
  * stable `extensions.code`. Database errors raised on purpose by the SQL
  * functions carry custom SQLSTATEs (class TK); a few standard SQLSTATEs get
- * a generic message. Anything else is logged in full and answered with an
- * opaque id, so no SQL, stack trace or internal detail reaches a client.
+ * a generic message. A database that cannot be reached (down, restarting,
+ * connection cut, no pooled connection in time) is SERVICE_UNAVAILABLE,
+ * which the API answers with HTTP 503 and Retry-After
+ * (database-availability-plugin.ts). Anything else is logged in full and
+ * answered with an opaque id, so no SQL, stack trace or internal detail
+ * reaches a client.
  */
+export const SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE";
+
+const UNAVAILABLE_MESSAGE = "The database is unavailable; please retry";
 const CUSTOM_CODES: Record<string, string> = {
   TKINV: "INVALID_TRANSITION",
   TKFBD: "FORBIDDEN",
@@ -33,9 +41,6 @@ function standardError(sqlState: string): StandardError | undefined {
   if (sqlState === "57014") return { code: "TIMEOUT", message: "The request took too long" };
   if (sqlState === "40001" || sqlState === "40P01") {
     return { code: "CONFLICT", message: "Concurrent update; please retry" };
-  }
-  if (sqlState.startsWith("08") || sqlState === "57P01" || sqlState === "57P03") {
-    return { code: "SERVICE_UNAVAILABLE", message: "The database is unavailable; please retry" };
   }
   return undefined;
 }
@@ -67,6 +72,10 @@ export function createMaskError(logger: Logger) {
     const original = error.originalError;
     // Validation and parse errors, and errors the schema raised on purpose.
     if (!original || original instanceof GraphQLError) return error;
+    if (isDatabaseUnavailable(original)) {
+      logger.warn({ err: original, path: error.path }, "database unavailable");
+      return replace(error, UNAVAILABLE_MESSAGE, { code: SERVICE_UNAVAILABLE });
+    }
     if (isSafeError(original)) {
       return replace(error, original.message, { ...(original.extensions ?? {}) });
     }

@@ -53,6 +53,12 @@ export function createPool(config: AppConfig, logger: Logger): pg.Pool {
   });
   // An idle client losing its connection (database restart) must not crash the process.
   pool.on("error", (error) => logger.warn({ err: error }, "idle database connection lost"));
+  // Nor a checked-out one: pg-pool listens for errors only while a client is
+  // idle, and PostGraphile holds clients between statements of a request. A
+  // client that errs is not queryable any more; the pool discards it on release.
+  pool.on("connect", (client) => {
+    client.on("error", (error) => logger.warn({ err: error }, "database connection lost while in use"));
+  });
   return pool;
 }
 
@@ -86,6 +92,15 @@ export async function createApiServer(config: AppConfig, logger: Logger): Promis
   const app = express();
   const server = http.createServer(app);
   app.disable("x-powered-by");
+  // While draining, every answer closes its connection, so keep-alive
+  // sockets do not hold shutdown open until their idle timeout.
+  const inFlight = new Set<http.ServerResponse>();
+  app.use((_req, res, next) => {
+    if (draining) res.setHeader("Connection", "close");
+    inFlight.add(res);
+    res.once("close", () => inFlight.delete(res));
+    next();
+  });
   if (config.trustProxy !== undefined) app.set("trust proxy", config.trustProxy);
   app.use(pinoHttp({ logger, genReqId: requestId, autoLogging: { ignore: (req) => req.url === "/healthz" } }));
   app.use(recordHttpMetrics(metrics));
@@ -118,6 +133,7 @@ export async function createApiServer(config: AppConfig, logger: Logger): Promis
     },
     async close() {
       draining = true;
+      for (const res of inFlight) if (!res.headersSent) res.setHeader("Connection", "close");
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       // Websockets are no longer HTTP connections: server.close() would wait for them forever.
