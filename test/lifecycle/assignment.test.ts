@@ -1,7 +1,7 @@
 import pg from "pg";
 import { beforeAll, describe, expect, it } from "vitest";
 import { useTestDatabase } from "../support/test-database.ts";
-import { codeOf, expectHistoryInvariant, makeTicket, makeUser, ROLE, rowsOf, runAs } from "../support/scenario.ts";
+import { codeOf, expectAssignmentInvariant, expectHistoryInvariant, makeTicket, makeUser, ROLE, rowsOf, runAs } from "../support/scenario.ts";
 
 /**
  * assign_ticket, the deactivation/demotion rule and take_next_ticket — the
@@ -50,6 +50,28 @@ describe("assign_ticket", () => {
     ]);
   });
 
+  it("refuses admins, demoted and inactive agents as assignees; a no-op records nothing", async () => {
+    const owner = database.current.owner;
+    const ticket = await makeTicket(owner, people.customer, "open");
+    const demoted = await makeUser(owner, "Demoted Assignee", "agent");
+    await owner.query("update app_public.users set role = 'customer' where id = $1", [demoted]);
+    const assign = (agent: string | null) => as(ROLE.admin, people.admin, "select app_public.assign_ticket($1, $2)", [ticket.id, agent]);
+    for (const target of [people.admin, demoted, people.inactiveAgent, people.customer, "00000000-0000-7000-8000-000000000000"]) {
+      expect(codeOf(await assign(target))).toBe("TKVAL");
+    }
+    const history = async () =>
+      (await owner.query("select count(*)::int as n from app_public.ticket_assignment_history where ticket_id = $1", [ticket.id])).rows[0].n;
+    expect(codeOf(await assign(null))).toBe("ok");
+    expect(await history()).toBe(0);
+    expect(codeOf(await assign(people.agent))).toBe("ok");
+    expect(codeOf(await assign(people.agent))).toBe("ok");
+    expect(codeOf(await as(ROLE.agent, people.agent, "select app_public.assign_ticket($1, $2)", [ticket.id, people.agent]))).toBe("ok");
+    expect(await history()).toBe(1);
+    // A stale agent token of a demoted user carries no agent rights.
+    const open = await makeTicket(owner, people.customer, "open");
+    expect(codeOf(await as(ROLE.agent, demoted, "select app_public.assign_ticket($1, $2)", [open.id, demoted]))).toBe("TKFBD");
+  });
+
   it("refuses closed, unknown and invisible tickets", async () => {
     const closed = await makeTicket(database.current.owner, people.customer, "closed", people.agent);
     expect(codeOf(await as(ROLE.admin, people.admin, "select app_public.assign_ticket($1, $2)", [closed.id, people.otherAgent]))).toBe("TKINV");
@@ -88,6 +110,15 @@ describe("an agent who leaves keeps no tickets", () => {
     );
     expect(history.rows[0].changed_by).toBe(people.admin);
     expect(history.rows[0].note).toMatch(/returned to the queue/);
+    // Every released ticket records the change of assignee, by the admin.
+    const released = await owner.query(
+      "select ticket_id, to_agent_id, changed_by from app_public.ticket_assignment_history where from_agent_id = $1 order by ticket_id",
+      [leaving],
+    );
+    expect(released.rows).toEqual(
+      [working!.id, waiting!.id, resolved!.id, open!.id].sort().map((id) => ({ ticket_id: id, to_agent_id: null, changed_by: people.admin })),
+    );
+    await expectAssignmentInvariant(owner);
     expect(codeOf(await as(ROLE.agent, leaving, "select app_public.take_next_ticket()"))).toBe("TKFBD");
   });
 });
@@ -110,6 +141,30 @@ describe("take_next_ticket", () => {
     expect(last!.id).toBe(low.id);
     const [none] = rowsOf(await as(ROLE.agent, people.agent, "select (app_public.take_next_ticket()).id"));
     expect(none!.id).toBeNull();
+  });
+
+  it("only assigns the ticket when admins removed open -> in_progress from the workflow", async () => {
+    const owner = database.current.owner;
+    await owner.query("update app_public.tickets set status = 'closed' where status = 'open' and agent_id is null");
+    const ticket = await makeTicket(owner, people.customer, "open", null, { priority: "urgent" });
+    const removed = await as(
+      ROLE.admin,
+      people.admin,
+      "delete from app_public.ticket_transitions where from_status = 'open' and to_status = 'in_progress' returning allowed_roles::text[] as roles",
+    );
+    const roles = rowsOf(removed)[0]!.roles as string[];
+    try {
+      const [taken] = rowsOf(await as(ROLE.agent, people.agent, "select * from app_public.take_next_ticket()"));
+      expect(taken).toMatchObject({ id: ticket.id, status: "open", agent_id: people.agent });
+      // Assigned, it has left the unassigned queue.
+      const [none] = rowsOf(await as(ROLE.agent, people.otherAgent, "select (app_public.take_next_ticket()).id"));
+      expect(none!.id).toBeNull();
+    } finally {
+      rowsOf(
+        await as(ROLE.admin, people.admin, "insert into app_public.ticket_transitions values ('open', 'in_progress', $1)", [roles]),
+      );
+    }
+    await expectHistoryInvariant(owner);
   });
 
   it("does not block: a second agent gets another ticket while the first holds its claim open", async () => {
@@ -180,6 +235,20 @@ describe("take_next_ticket", () => {
     expect(new Set(claims.map((claim) => claim.agent)).size).toBeGreaterThan(1);
     const left = await owner.query("select count(*)::int as n from app_public.tickets where status = 'open' and agent_id is null");
     expect(left.rows[0].n).toBe(0);
+    // Each claim wrote exactly one assignment and one status change, by its agent.
+    const trail = await owner.query(
+      `select t.id,
+              (select count(*) from app_public.ticket_assignment_history as a
+                where a.ticket_id = t.id and a.from_agent_id is null and a.to_agent_id = t.agent_id and a.changed_by = t.agent_id)::int as assigned,
+              (select count(*) from app_public.ticket_assignment_history as a where a.ticket_id = t.id)::int as assignments,
+              (select count(*) from app_public.ticket_status_history as h
+                where h.ticket_id = t.id and h.from_status = 'open' and h.to_status = 'in_progress'
+                  and h.changed_by = t.agent_id and h.note = 'Taken from the queue')::int as taken
+         from app_public.tickets as t where t.subject like 'Load %'`,
+    );
+    expect(trail.rows).toHaveLength(TICKETS);
+    expect(trail.rows.filter((row) => row.assigned !== 1 || row.assignments !== 1 || row.taken !== 1)).toEqual([]);
     await expectHistoryInvariant(owner);
+    await expectAssignmentInvariant(owner);
   });
 });

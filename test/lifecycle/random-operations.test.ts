@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { useTestDatabase } from "../support/test-database.ts";
-import { expectHistoryInvariant, makeTicket, makeUser, ROLE, runAs } from "../support/scenario.ts";
+import { expectAssignmentInvariant, expectHistoryInvariant, makeTicket, makeUser, ROLE, runAs } from "../support/scenario.ts";
 
 /**
  * Property-style: a long random sequence of operations by many users, from
@@ -29,7 +29,13 @@ async function snapshot(ticketId: string) {
   const { rows } = await database.current.owner.query(
     `select t.status, t.agent_id, t.priority, t.updated_at,
             (select count(*) from app_public.ticket_status_history as h where h.ticket_id = t.id)::int as history,
-            (select count(*) from app_public.ticket_comments as c where c.ticket_id = t.id)::int as comments
+            (select count(*) from app_public.ticket_comments as c where c.ticket_id = t.id)::int as comments,
+            -- A refused operation writes nothing anywhere, not only on this ticket.
+            (select count(*) from app_public.tickets)::int as all_tickets,
+            (select count(*) from app_public.ticket_status_history)::int as all_status_history,
+            (select count(*) from app_public.ticket_assignment_history)::int as all_assignment_history,
+            (select count(*) from app_public.ticket_comments)::int as all_comments,
+            (select count(*) from app_private.audit_log)::int as all_audit
        from app_public.tickets as t where t.id = $1`,
     [ticketId],
   );
@@ -87,6 +93,7 @@ describe("a long random sequence of operations", () => {
     // Enough operations went through for the check to mean something.
     expect(succeeded).toBeGreaterThan(OPERATIONS / 5);
     await expectHistoryInvariant(owner);
+    await expectAssignmentInvariant(owner);
     const unassignedWork = await owner.query(
       "select count(*)::int as n from app_public.tickets where status in ('in_progress', 'waiting_on_customer') and agent_id is null",
     );

@@ -128,6 +128,43 @@ describe("rules beyond the table", () => {
     expect(codeOf(await as(ROLE.admin, people.admin, selfLoop))).toBe("23514");
   });
 
+  it("keeps closed final for non-admins even when a workflow row says otherwise", async () => {
+    const owner = database.current.owner;
+    const ticket = await makeTicket(owner, people.customer, "closed", people.agent);
+    const add = "insert into app_public.ticket_transitions values ('closed', 'resolved', '{customer,agent}')";
+    const remove = "delete from app_public.ticket_transitions where from_status = 'closed' and to_status = 'resolved'";
+    expect(codeOf(await as(ROLE.admin, people.admin, add))).toBe("ok");
+    try {
+      const reopen = (role: string, userId: string) =>
+        as(role, userId, "select app_public.transition_ticket($1, 'resolved')", [ticket.id]).then(codeOf);
+      expect(await reopen(ROLE.customer, people.customer)).toBe("TKINV");
+      expect(await reopen(ROLE.agent, people.agent)).toBe("TKINV");
+      // The row does not name admins, and admins follow the rows like everyone else.
+      expect(await reopen(ROLE.admin, people.admin)).toBe("TKINV");
+    } finally {
+      expect(codeOf(await as(ROLE.admin, people.admin, remove))).toBe("ok");
+    }
+    const { rows } = await owner.query("select status from app_public.tickets where id = $1", [ticket.id]);
+    expect(rows[0].status).toBe("closed");
+  });
+
+  it("lets only admins edit the workflow", async () => {
+    const edits = [
+      "insert into app_public.ticket_transitions values ('open', 'resolved', '{agent}')",
+      "update app_public.ticket_transitions set allowed_roles = '{customer,agent,admin}' where from_status = 'open' and to_status = 'closed'",
+      "delete from app_public.ticket_transitions where from_status = 'open' and to_status = 'closed'",
+    ];
+    for (const sql of edits) {
+      expect(codeOf(await as(ROLE.customer, people.customer, sql))).toBe("42501");
+      expect(codeOf(await as(ROLE.agent, people.agent, sql))).toBe("42501");
+    }
+    const { rows } = await database.current.owner.query(
+      "select from_status as from, to_status as to, allowed_roles::text[] as roles from app_public.ticket_transitions",
+    );
+    expect(rows).toEqual(expect.arrayContaining(workflow));
+    expect(rows).toHaveLength(workflow.length);
+  });
+
   it("leaves nothing behind when a statement fails midway", async () => {
     const ticket = await makeTicket(database.current.owner, people.customer, "in_progress", people.agent);
     const counts = async () =>

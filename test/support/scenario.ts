@@ -116,3 +116,20 @@ export async function expectHistoryInvariant(owner: pg.Pool): Promise<void> {
   );
   expect(creations.rows).toEqual([]);
 }
+
+/**
+ * The assignment audit: the newest assignment-history row of every ticket
+ * names its current agent; a ticket without such rows has no agent.
+ */
+export async function expectAssignmentInvariant(owner: pg.Pool): Promise<void> {
+  const mismatched = await owner.query(
+    `select t.id, t.agent_id, h.to_agent_id
+       from app_public.tickets as t
+       left join lateral (
+         select to_agent_id from app_public.ticket_assignment_history as h
+          where h.ticket_id = t.id order by changed_at desc, id desc limit 1
+       ) as h on true
+      where h.to_agent_id is distinct from t.agent_id`,
+  );
+  expect(mismatched.rows).toEqual([]);
+}

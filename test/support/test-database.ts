@@ -43,10 +43,24 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   return {
     name,
     urls,
-    owner: new pg.Pool({ connectionString: urls.owner, max: 3 }),
-    authenticator: new pg.Pool({ connectionString: urls.authenticator, max: 5 }),
-    root: new pg.Pool({ connectionString: rootUrl.toString(), max: 2 }),
+    owner: testPool(urls.owner, 3),
+    authenticator: testPool(urls.authenticator, 5),
+    root: testPool(rootUrl.toString(), 2),
   };
+}
+
+/**
+ * `pool.end()` resolves before its idle connections have closed, so the
+ * `drop database … with (force)` that follows may terminate one of them
+ * (57P01); the pool then emits "error", which must not become an
+ * uncaught exception. Any other idle-connection error still surfaces.
+ */
+function testPool(connectionString: string, max: number): pg.Pool {
+  const pool = new pg.Pool({ connectionString, max });
+  pool.on("error", (error: Error & { code?: string }) => {
+    if (error.code !== "57P01") throw error;
+  });
+  return pool;
 }
 
 export async function dropTestDatabase(database: TestDatabase): Promise<void> {
