@@ -98,6 +98,31 @@ async function refreshMovable(cast: Cast, rootUrl: string): Promise<void> {
   cast.movableTickets = rows;
 }
 
+/**
+ * take_next_ticket consumes the open pool; each run gets a pool large enough
+ * for its duration, filed through the normal triggers, so both sides claim
+ * real tickets rather than hitting an empty queue.
+ */
+async function topUpOpenPool(rootUrl: string, duration: number): Promise<void> {
+  const client = new pg.Client({ connectionString: rootUrl });
+  await client.connect();
+  try {
+    const wanted = 1_500 * duration;
+    const { rows } = await client.query("select count(*)::int as n from app_public.tickets where status = 'open' and agent_id is null");
+    const missing = wanted - rows[0].n;
+    if (missing <= 0) return;
+    await client.query(
+      `insert into app_public.tickets (subject, customer_id, priority)
+       select 'Queued request ' || n, (select id from app_public.users where role = 'customer' order by id limit 1),
+              (array['low', 'normal', 'high', 'urgent'])[1 + n % 4]::app_public.ticket_priority
+         from generate_series(1, $1::int) as n`,
+      [missing],
+    );
+  } finally {
+    await client.end();
+  }
+}
+
 async function measure(
   scenario: Scenario,
   connections: number,
@@ -110,6 +135,7 @@ async function measure(
   const headers: Record<string, string> = scenario.name === "login" ? {} : { authorization: token };
   const run = async (graphql: boolean): Promise<LoadResult> => {
     if (scenario.name === "transition") await refreshMovable(cast, settings.rootUrl);
+    if (scenario.name === "take_next") await topUpOpenPool(settings.rootUrl, settings.duration);
     const url = graphql ? `${servers.api.baseUrl}/graphql` : `${servers.ceiling.baseUrl}/${scenario.name}`;
     const next = requestsFor(scenario, cast, graphql);
     const problem = await firstAnswerError(url, headers, next());

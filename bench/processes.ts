@@ -77,8 +77,12 @@ export async function startApi(options: {
     stdio: ["ignore", "ignore", "inherit"],
   });
   const baseUrl = `http://127.0.0.1:${options.port}`;
-  await waitFor(`${baseUrl}/readyz`, child, 60);
-  return { child, baseUrl, stop: stopper(child) };
+  const stop = stopper(child);
+  await waitFor(`${baseUrl}/readyz`, child, 60).catch(async (error: unknown) => {
+    await stop();
+    throw error;
+  });
+  return { child, baseUrl, stop };
 }
 
 export async function startCeiling(options: {
