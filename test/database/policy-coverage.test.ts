@@ -7,11 +7,11 @@ import { makeTicket, makeUser, ROLE } from "../support/scenario.ts";
  * Every policy is load-bearing: for each policy in app_public, dropping it
  * must make a permitted operation fail, and loosening it to `true` must make
  * a forbidden one succeed — wherever another layer does not already block
- * it: the admins' write policies sit behind select_admin (an update or
- * delete only reaches rows the select policies show), and ticket inserts
- * behind column grants and the people-check trigger. Each probe runs in a transaction on a superuser
- * connection that alters the policy, switches to the web role with claims,
- * runs the probe and rolls everything back.
+ * it: the admins' update and delete policies sit behind select_admin (they
+ * only reach rows the select policies show), and customers' ticket inserts
+ * behind column grants and the people-check trigger. Each probe runs in a
+ * transaction on a superuser connection that alters the policy, switches to
+ * the web role with claims, runs the probe and rolls back.
  */
 const database = useTestDatabase();
 const ids = {} as Record<string, string>;
@@ -86,12 +86,15 @@ const writeCases: PolicyCase[] = [
     policy: "insert_agent",
     command: "INSERT",
     permitted: { role: "agent", actor: "agent", sql: "insert into app_public.tickets (subject, customer_id) values ('probe', @{customer})" },
+    // A deactivated agent's token names a valid customer: only the policy stands in the way.
+    forbidden: { role: "agent", actor: "inactive_agent", sql: "insert into app_public.tickets (subject, customer_id) values ('probe', @{customer})" },
   },
   {
     table: "tickets",
     policy: "insert_admin",
     command: "INSERT",
     permitted: { role: "admin", actor: "admin", sql: "insert into app_public.tickets (subject, customer_id) values ('probe', @{customer})" },
+    forbidden: { role: "admin", actor: "inactive_admin", sql: "insert into app_public.tickets (subject, customer_id) values ('probe', @{customer})" },
   },
   {
     table: "tickets",
@@ -134,6 +137,8 @@ const writeCases: PolicyCase[] = [
     policy: "insert_admin",
     command: "INSERT",
     permitted: { role: "admin", actor: "admin", sql: "insert into app_public.ticket_comments (ticket_id, body, is_internal) values (@{ticket}, 'probe', true)" },
+    // An admin token of a user whose row now says agent: the author is set, only the policy refuses.
+    forbidden: { role: "admin", actor: "agent", sql: "insert into app_public.ticket_comments (ticket_id, body, is_internal) values (@{other_ticket}, 'probe', true)" },
   },
   {
     table: "users",

@@ -133,6 +133,24 @@ describe("query plans under row-level security", () => {
     expect(seqScans(plan)).toEqual([]);
   });
 
+  it("an agent's whole queue (assigned to them or open and unassigned, by priority and age) uses indexes", async () => {
+    const plan = await planAs(
+      ROLE.agent,
+      agent,
+      `select * from app_public.tickets
+        where agent_id = $1 or (status = 'open' and agent_id is null)
+        order by priority desc, created_at limit 50`,
+      [agent],
+    );
+    expect(seqScans(plan)).toEqual([]);
+  });
+
+  it("myQueue, the console's queue, walks an index", async () => {
+    const plan = await planAs(ROLE.agent, agent, "select * from app_public.my_queue() limit 50");
+    expect(seqScans(plan)).toEqual([]);
+    expect(indexesUsed(plan).length).toBeGreaterThan(0);
+  });
+
   it("history and comments of a ticket use their ticket indexes", async () => {
     for (const sql of [
       "select * from app_public.ticket_status_history where ticket_id = $1 order by changed_at",

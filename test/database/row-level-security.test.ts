@@ -17,8 +17,10 @@ import {
  * silent RLS filtering by the number of rows touched.
  */
 const database = useTestDatabase();
+// The API's connection role cannot become the analyst role (SET ROLE itself
+// would be the 42501), so analysts are checked on a superuser connection.
 const as = (role: string | null, userId: string | null, sql: string, params: unknown[] = []) =>
-  runAs(database.current.authenticator, role, userId, sql, params);
+  runAs(role === ROLE.analyst ? database.current.root : database.current.authenticator, role, userId, sql, params);
 const asOwner = (sql: string, params: unknown[] = []) => runAs(database.current.owner, null, null, sql, params);
 
 const people = {} as Record<

@@ -1,0 +1,566 @@
+import type pg from "pg";
+import { beforeAll, describe, expect, it } from "vitest";
+import { actAs, ANONYMOUS, type Actor, useTestDatabase } from "../support/test-database.ts";
+import {
+  activeUser,
+  actorOf,
+  assertHistoryInvariant,
+  assignAs,
+  commentAs,
+  commentBy,
+  demotedUser,
+  fileTicketAs,
+  type FixtureUser,
+  ROLE,
+  ticketIn,
+  transitionAs,
+} from "../support/fixtures.ts";
+
+/**
+ * The attacker's matrix, generated: every actor x every app_public table x
+ * every command, and for UPDATE every column on its own. Each probe runs in a
+ * rolled-back transaction with the role and claims the API would set (the
+ * analyst role, which the API's connection role may not assume, is taken on a
+ * superuser connection). The outcome is either the exact set of fixture rows
+ * the statement saw or touched, or the SQLSTATE that refused it. UPDATEs
+ * touch every row (`where true`), so the rows that come back are exactly the
+ * ones the policies let through.
+ */
+const database = useTestDatabase();
+
+const ACTORS = [
+  "anonymous",
+  "customer",
+  "otherCustomer",
+  "agent",
+  "assignedAgent",
+  "otherAgent",
+  "admin",
+  "deactivated",
+  "demoted",
+  "analyst",
+] as const;
+type ActorKey = (typeof ACTORS)[number];
+type UserKey = Exclude<ActorKey, "anonymous" | "analyst">;
+
+const users = {} as Record<UserKey, FixtureUser>;
+const TICKETS = ["open", "work", "closed", "other", "gone", "demotedOwn"] as const;
+type TicketKey = (typeof TICKETS)[number];
+const tickets = {} as Record<TicketKey, string>;
+const COMMENTS = [
+  "workPublic",
+  "workInternal",
+  "workReply",
+  "openInternal",
+  "otherPublic",
+  "otherInternal",
+  "closedPublic",
+  "gonePublic",
+] as const;
+const comments = {} as Record<(typeof COMMENTS)[number], string>;
+/** id -> fixture name, for users, tickets and comments. */
+const labels = new Map<string, string>();
+
+beforeAll(async () => {
+  const owner = database.current.owner;
+  const api = database.current.authenticator;
+  users.customer = await activeUser(owner, "Matrix Customer", "customer");
+  users.otherCustomer = await activeUser(owner, "Matrix Other Customer", "customer");
+  users.agent = await activeUser(owner, "Matrix Pool Agent", "agent");
+  users.assignedAgent = await activeUser(owner, "Matrix Assigned Agent", "agent");
+  users.otherAgent = await activeUser(owner, "Matrix Other Agent", "agent");
+  users.admin = await activeUser(owner, "Matrix Admin", "admin");
+  // Deactivated after filing a ticket: even their own ticket disappears.
+  users.deactivated = await activeUser(owner, "Matrix Gone Customer", "customer");
+  tickets.gone = await ticketIn(owner, users.deactivated.id, "resolved", users.otherAgent.id, { subject: "Gone customer" });
+  await owner.query("update app_public.users set is_active = false where id = $1", [users.deactivated.id]);
+  // Token says agent, row says customer (and owns a ticket as a customer now).
+  users.demoted = await demotedUser(owner, "Matrix Demoted Agent", "agent", "customer");
+  tickets.demotedOwn = await ticketIn(owner, users.demoted.id, "resolved", null, { subject: "Filed after demotion" });
+
+  tickets.open = await ticketIn(owner, users.customer.id, "open", null, { subject: "Open and unassigned" });
+  // The working ticket goes through the real functions, so its histories and
+  // audit rows are the ones production writes.
+  tickets.work = await fileTicketAs(api, users.customer, "Being worked on", undefined, "high");
+  await assignAs(api, users.admin, tickets.work, users.assignedAgent.id);
+  await transitionAs(api, users.assignedAgent, tickets.work, "in_progress", "Looking");
+  comments.workPublic = await commentAs(api, users.assignedAgent, tickets.work, "work public by the agent");
+  comments.workInternal = await commentAs(api, users.assignedAgent, tickets.work, "work internal note", true);
+  await transitionAs(api, users.assignedAgent, tickets.work, "waiting_on_customer");
+  comments.workReply = await commentAs(api, users.customer, tickets.work, "work reply by the customer");
+  tickets.closed = await ticketIn(owner, users.customer.id, "closed", users.assignedAgent.id, { subject: "Closed long ago" });
+  tickets.other = await ticketIn(owner, users.otherCustomer.id, "in_progress", users.otherAgent.id, { subject: "Someone else's" });
+  comments.openInternal = await commentAs(api, users.agent, tickets.open, "open internal note", true);
+  comments.otherPublic = await commentAs(api, users.otherAgent, tickets.other, "other public");
+  comments.otherInternal = await commentAs(api, users.otherAgent, tickets.other, "other internal", true);
+  comments.closedPublic = await commentBy(owner, tickets.closed, users.assignedAgent.id, "closed public");
+  comments.gonePublic = await commentBy(owner, tickets.gone, users.otherAgent.id, "gone public");
+
+  for (const [key, user] of Object.entries(users)) labels.set(user.id, key);
+  for (const [key, id] of Object.entries(tickets)) labels.set(id, key);
+  for (const [key, id] of Object.entries(comments)) labels.set(id, key);
+});
+
+function actor(key: ActorKey): Actor {
+  if (key === "anonymous") return ANONYMOUS;
+  if (key === "analyst") return { role: ROLE.analyst };
+  return actorOf(users[key]);
+}
+
+type Result = { code: string; rows?: string[]; count?: number };
+
+/**
+ * Runs `sql` as the actor and rolls back. `labelled` rows come back as the
+ * sorted fixture names of their `label` column; otherwise as a count.
+ */
+async function probe(key: ActorKey, sql: string, labelled: boolean): Promise<Result> {
+  const pool: pg.Pool = key === "analyst" ? database.current.root : database.current.authenticator;
+  try {
+    return await actAs(pool, actor(key), async (client) => {
+      const result = await client.query(sql);
+      if (!labelled) return { code: "ok", count: result.rowCount ?? 0 };
+      const names = new Set(result.rows.map((row) => labels.get(row.label) ?? `unknown:${row.label}`));
+      return { code: "ok", rows: [...names].sort() };
+    });
+  } catch (error) {
+    return { code: (error as { code?: string }).code ?? "unknown" };
+  }
+}
+
+const refused = (code = "42501"): Result => ({ code });
+const rows = (...names: string[]): Result => ({ code: "ok", rows: [...names].sort() });
+const count = (n: number): Result => ({ code: "ok", count: n });
+
+/** Builds a per-actor expectation; actors not named get `otherwise`. */
+function per(expected: Partial<Record<ActorKey, Result>>, otherwise: Result = refused()): Record<ActorKey, Result> {
+  return Object.fromEntries(ACTORS.map((key) => [key, expected[key] ?? otherwise])) as Record<ActorKey, Result>;
+}
+
+const ALL_USERS: UserKey[] = ["customer", "otherCustomer", "agent", "assignedAgent", "otherAgent", "admin", "deactivated", "demoted"];
+const STAFF_SEE_ALL_USERS = rows(...ALL_USERS);
+const nobody = rows();
+
+interface TableSpec {
+  table: string;
+  /** Expression naming the fixture a row belongs to; null: compare row counts. */
+  label: string | null;
+  select: Record<ActorKey, Result>;
+  /** Every column with an assignment that leaves the row as it was. */
+  columns: Record<string, string>;
+  /** Expectation per updated column; columns not listed are refused to everybody. */
+  update: Record<string, Record<ActorKey, Result>>;
+  insert: { sql: (key: ActorKey) => string; expected: Record<ActorKey, Result> };
+  delete: Record<ActorKey, Result>;
+}
+
+const CUSTOMER_TOKENS: ActorKey[] = ["customer", "otherCustomer", "deactivated", "anonymous", "analyst"];
+const ticketsSeen = {
+  customer: rows("open", "work", "closed"),
+  otherCustomer: rows("other"),
+  agent: rows("open"),
+  assignedAgent: rows("open", "work", "closed"),
+  otherAgent: rows("open", "other", "gone"),
+  admin: rows(...TICKETS),
+  deactivated: nobody,
+  demoted: nobody,
+};
+const ticketTextEditable = {
+  customer: rows("open", "work"),
+  otherCustomer: rows("other"),
+  agent: nobody,
+  assignedAgent: rows("work", "closed"),
+  otherAgent: rows("other", "gone"),
+  admin: rows(...TICKETS),
+  deactivated: nobody,
+  demoted: nobody,
+};
+const assignedSeen = {
+  customer: rows("work", "closed"),
+  otherCustomer: rows("other"),
+  agent: nobody,
+  assignedAgent: rows("work", "closed"),
+  otherAgent: rows("other", "gone"),
+  admin: rows("work", "closed", "other", "gone"),
+  deactivated: nobody,
+  demoted: nobody,
+};
+const everySignedIn = (n: number) =>
+  per({
+    customer: count(n),
+    otherCustomer: count(n),
+    agent: count(n),
+    assignedAgent: count(n),
+    otherAgent: count(n),
+    admin: count(n),
+    deactivated: count(0),
+    demoted: count(0),
+  });
+
+const TABLES: TableSpec[] = [
+  {
+    table: "users",
+    label: "id",
+    select: per({
+      customer: rows("customer", "agent", "assignedAgent", "otherAgent", "admin"),
+      otherCustomer: rows("otherCustomer", "agent", "assignedAgent", "otherAgent", "admin"),
+      agent: STAFF_SEE_ALL_USERS,
+      assignedAgent: STAFF_SEE_ALL_USERS,
+      otherAgent: STAFF_SEE_ALL_USERS,
+      admin: STAFF_SEE_ALL_USERS,
+      deactivated: nobody,
+      demoted: nobody,
+    }),
+    columns: {
+      id: "id",
+      display_name: "display_name",
+      role: "role",
+      is_active: "is_active",
+      created_at: "created_at",
+      updated_at: "updated_at",
+    },
+    update: {
+      display_name: per({
+        customer: rows("customer"),
+        otherCustomer: rows("otherCustomer"),
+        agent: rows("agent"),
+        assignedAgent: rows("assignedAgent"),
+        otherAgent: rows("otherAgent"),
+        admin: STAFF_SEE_ALL_USERS,
+        deactivated: nobody,
+        demoted: nobody,
+      }),
+    },
+    insert: { sql: () => "insert into app_public.users (display_name, role) values ('Intruder', 'admin')", expected: per({}) },
+    delete: per({}),
+  },
+  {
+    table: "tickets",
+    label: "id",
+    select: per(ticketsSeen),
+    columns: {
+      id: "id",
+      number: "default",
+      subject: "subject",
+      description: "description",
+      status: "status",
+      priority: "priority",
+      customer_id: "customer_id",
+      agent_id: "agent_id",
+      created_at: "created_at",
+      updated_at: "updated_at",
+      first_response_due_at: "first_response_due_at",
+      resolution_due_at: "resolution_due_at",
+      first_responded_at: "first_responded_at",
+      resolved_at: "resolved_at",
+      closed_at: "closed_at",
+      search: "default",
+    },
+    update: {
+      subject: per(ticketTextEditable),
+      description: per(ticketTextEditable),
+      // Customers hold no privilege on priority; a stale agent token does, and finds no row.
+      priority: per({ ...ticketTextEditable, customer: refused(), otherCustomer: refused(), deactivated: refused() }),
+    },
+    insert: {
+      sql: (key) =>
+        CUSTOMER_TOKENS.includes(key)
+          ? "insert into app_public.tickets (subject, description, priority) values ('Probe', 'Probe', 'low') returning id"
+          : `insert into app_public.tickets (subject, description, priority, customer_id) values ('Probe', 'Probe', 'low', '${users.customer.id}') returning id`,
+      expected: per({
+        customer: count(1),
+        otherCustomer: count(1),
+        agent: count(1),
+        assignedAgent: count(1),
+        otherAgent: count(1),
+        admin: count(1),
+        // The people check refuses a customer who is no longer active.
+        deactivated: refused("TKVAL"),
+      }),
+    },
+    delete: per({}),
+  },
+  {
+    table: "ticket_comments",
+    label: "id",
+    select: per({
+      customer: rows("workPublic", "workReply", "closedPublic"),
+      otherCustomer: rows("otherPublic"),
+      agent: rows("openInternal"),
+      assignedAgent: rows("workPublic", "workInternal", "workReply", "openInternal", "closedPublic"),
+      otherAgent: rows("openInternal", "otherPublic", "otherInternal", "gonePublic"),
+      admin: rows(...COMMENTS),
+      deactivated: nobody,
+      demoted: nobody,
+    }),
+    columns: {
+      id: "id",
+      ticket_id: "ticket_id",
+      author_id: "author_id",
+      body: "body",
+      is_internal: "is_internal",
+      created_at: "created_at",
+      search: "default",
+    },
+    update: {},
+    insert: {
+      sql: () => `insert into app_public.ticket_comments (ticket_id, body) values ('${tickets.work}', 'Probe')`,
+      expected: per({ customer: count(1), assignedAgent: count(1), admin: count(1) }),
+    },
+    delete: per({}),
+  },
+  {
+    table: "ticket_status_history",
+    label: "ticket_id",
+    select: per(ticketsSeen),
+    columns: {
+      id: "id",
+      ticket_id: "ticket_id",
+      from_status: "from_status",
+      to_status: "to_status",
+      changed_by: "changed_by",
+      changed_at: "changed_at",
+      note: "note",
+    },
+    update: {},
+    insert: {
+      sql: () => `insert into app_public.ticket_status_history (ticket_id, from_status, to_status) values ('${tickets.work}', 'in_progress', 'closed')`,
+      expected: per({}),
+    },
+    delete: per({}),
+  },
+  {
+    table: "ticket_assignment_history",
+    label: "ticket_id",
+    select: per(assignedSeen),
+    columns: {
+      id: "id",
+      ticket_id: "ticket_id",
+      from_agent_id: "from_agent_id",
+      to_agent_id: "to_agent_id",
+      changed_by: "changed_by",
+      changed_at: "changed_at",
+    },
+    update: {},
+    insert: {
+      sql: (key) =>
+        `insert into app_public.ticket_assignment_history (ticket_id, to_agent_id) values ('${tickets.open}', '${
+          key === "agent" ? users.agent.id : users.assignedAgent.id
+        }')`,
+      expected: per({}),
+    },
+    delete: per({}),
+  },
+  {
+    table: "ticket_transitions",
+    label: null,
+    select: everySignedIn(12),
+    columns: { from_status: "from_status", to_status: "to_status", allowed_roles: "allowed_roles" },
+    update: {
+      from_status: per({ admin: count(12) }),
+      to_status: per({ admin: count(12) }),
+      allowed_roles: per({ admin: count(12) }),
+    },
+    insert: {
+      sql: () => "insert into app_public.ticket_transitions (from_status, to_status, allowed_roles) values ('open', 'resolved', '{customer}')",
+      expected: per({ admin: count(1) }),
+    },
+    delete: per({ admin: count(12) }),
+  },
+  {
+    table: "sla_policies",
+    label: null,
+    select: everySignedIn(4),
+    columns: {
+      priority: "priority",
+      first_response_minutes: "first_response_minutes",
+      resolution_minutes: "resolution_minutes",
+    },
+    update: {
+      first_response_minutes: per({ admin: count(4) }),
+      resolution_minutes: per({ admin: count(4) }),
+    },
+    insert: {
+      sql: () => "insert into app_public.sla_policies (priority, first_response_minutes, resolution_minutes) values ('low', 1, 1)",
+      expected: per({}),
+    },
+    delete: per({}),
+  },
+  {
+    table: "audit_log_entries",
+    label: null,
+    // The admin's count is filled in from the owner's view of the log.
+    select: per({}),
+    columns: {
+      id: "id",
+      occurred_at: "occurred_at",
+      actor_id: "actor_id",
+      db_role: "db_role",
+      transaction_id: "transaction_id",
+      table_name: "table_name",
+      operation: "operation",
+      record_id: "record_id",
+      old_data: "old_data",
+      new_data: "new_data",
+    },
+    update: {},
+    insert: {
+      sql: () => "insert into app_public.audit_log_entries (table_name, operation, new_data) values ('app_public.tickets', 'INSERT', '{}')",
+      expected: per({}),
+    },
+    delete: per({}),
+  },
+];
+
+const spec = (table: string) => TABLES.find((entry) => entry.table === table)!;
+
+describe("SELECT: exactly the rows DESIGN allows", () => {
+  it.each(TABLES.flatMap((entry) => ACTORS.map((key) => [key, entry.table] as const)))("%s SELECT %s", async (key, table) => {
+    const entry = spec(table);
+    let expected = entry.select[key];
+    if (table === "audit_log_entries" && key === "admin") {
+      const { rows: all } = await database.current.owner.query("select count(*)::int as n from app_private.audit_log");
+      expect(all[0].n).toBeGreaterThan(0);
+      expected = count(all[0].n);
+    }
+    const sql = entry.label ? `select ${entry.label} as label from app_public.${table}` : `select 1 from app_public.${table}`;
+    expect(await probe(key, sql, entry.label !== null)).toEqual(expected);
+  });
+});
+
+describe("UPDATE of each column on its own", () => {
+  const cases = TABLES.flatMap((entry) =>
+    Object.keys(entry.columns).flatMap((column) => ACTORS.map((key) => [key, `${entry.table}.${column}`] as const)),
+  );
+  it.each(cases)("%s UPDATE %s", async (key, qualified) => {
+    const [table, column] = qualified.split(".") as [string, string];
+    const entry = spec(table);
+    const expected = entry.update[column]?.[key] ?? refused();
+    const returning = entry.label ? ` returning ${entry.label} as label` : "";
+    const sql = `update app_public.${table} set ${column} = ${entry.columns[column]} where true${returning}`;
+    expect(await probe(key, sql, entry.label !== null)).toEqual(expected);
+  });
+});
+
+describe("INSERT", () => {
+  it.each(TABLES.flatMap((entry) => ACTORS.map((key) => [key, entry.table] as const)))("%s INSERT %s", async (key, table) => {
+    const entry = spec(table);
+    expect(await probe(key, entry.insert.sql(key), false)).toEqual(entry.insert.expected[key]);
+  });
+
+  // Columns a writer may never name, added one at a time to an insert that is
+  // otherwise allowed (or would be, for actors refused anyway).
+  const ticketExtras: Record<string, string> = {
+    id: "gen_random_uuid()",
+    number: "default",
+    status: "'closed'",
+    agent_id: "null",
+    created_at: "now()",
+    updated_at: "now()",
+    first_response_due_at: "now()",
+    resolution_due_at: "now()",
+    first_responded_at: "now()",
+    resolved_at: "now()",
+    closed_at: "now()",
+    search: "default",
+  };
+  it.each(
+    [...Object.keys(ticketExtras), "customer_id"].flatMap((column) => ACTORS.map((key) => [key, `tickets.${column}`] as const)),
+  )("%s INSERT naming %s", async (key, qualified) => {
+    const column = qualified.split(".")[1]!;
+    const staff = !CUSTOMER_TOKENS.includes(key);
+    if (column === "customer_id" && staff) return; // part of every staff insert, covered above
+    const base = staff ? ["subject", "customer_id"] : ["subject"];
+    const values = staff ? ["'Probe'", `'${users.customer.id}'`] : ["'Probe'"];
+    const value = column === "customer_id" ? `'${users.customer.id}'` : ticketExtras[column]!;
+    const sql = `insert into app_public.tickets (${[...base, column].join(", ")}) values (${[...values, value].join(", ")})`;
+    expect(await probe(key, sql, false)).toEqual(refused());
+  });
+
+  const commentExtras: Record<string, string> = {
+    id: "gen_random_uuid()",
+    author_id: "null",
+    created_at: "now()",
+    search: "default",
+  };
+  it.each(Object.keys(commentExtras).flatMap((column) => ACTORS.map((key) => [key, `ticket_comments.${column}`] as const)))(
+    "%s INSERT naming %s",
+    async (key, qualified) => {
+      const column = qualified.split(".")[1]!;
+      const sql = `insert into app_public.ticket_comments (ticket_id, body, ${column}) values ('${tickets.work}', 'Probe', ${commentExtras[column]})`;
+      expect(await probe(key, sql, false)).toEqual(refused());
+    },
+  );
+
+  it.each(ACTORS)("%s INSERT an internal note (is_internal = true)", async (key) => {
+    const sql = `insert into app_public.ticket_comments (ticket_id, body, is_internal) values ('${tickets.work}', 'Probe', true)`;
+    const expected = per({ assignedAgent: count(1), admin: count(1) })[key];
+    expect(await probe(key, sql, false)).toEqual(expected);
+  });
+
+  const commentable: Record<ActorKey, TicketKey[]> = {
+    anonymous: [],
+    customer: ["open", "work"],
+    otherCustomer: ["other"],
+    agent: ["open"],
+    assignedAgent: ["open", "work"],
+    otherAgent: ["open", "other", "gone"],
+    admin: [...TICKETS],
+    deactivated: [],
+    demoted: [],
+    analyst: [],
+  };
+  it.each(ACTORS)("%s INSERT a comment: on exactly the tickets allowed, 42501 elsewhere", async (key) => {
+    const outcomes: Record<string, string> = {};
+    for (const ticket of TICKETS) {
+      const sql = `insert into app_public.ticket_comments (ticket_id, body) values ('${tickets[ticket]}', 'Probe')`;
+      outcomes[ticket] = (await probe(key, sql, false)).code;
+    }
+    const expected = Object.fromEntries(TICKETS.map((ticket) => [ticket, commentable[key].includes(ticket) ? "ok" : "42501"]));
+    expect(outcomes).toEqual(expected);
+  });
+});
+
+describe("DELETE and TRUNCATE", () => {
+  it.each(TABLES.flatMap((entry) => ACTORS.map((key) => [key, entry.table] as const)))("%s DELETE %s", async (key, table) => {
+    expect(await probe(key, `delete from app_public.${table}`, false)).toEqual(spec(table).delete[key]);
+  });
+
+  it.each(
+    TABLES.filter((entry) => entry.table !== "audit_log_entries").flatMap((entry) => ACTORS.map((key) => [key, entry.table] as const)),
+  )("%s TRUNCATE %s", async (key, table) => {
+    expect(await probe(key, `truncate app_public.${table}`, false)).toEqual(refused());
+  });
+});
+
+describe("the matrix itself", () => {
+  it("names every app_public table and view, and every column of each", async () => {
+    const { rows: catalog } = await database.current.owner.query<{ table: string; columns: string[] }>(
+      `select c.relname as table, array_agg(a.attname::text order by a.attname) as columns
+         from pg_catalog.pg_class as c
+         join pg_catalog.pg_attribute as a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
+        where c.relnamespace = 'app_public'::regnamespace and c.relkind in ('r', 'p', 'v', 'm')
+        group by c.relname order by c.relname`,
+    );
+    const covered = TABLES.map((entry) => ({ table: entry.table, columns: Object.keys(entry.columns).sort() })).sort((a, b) =>
+      a.table.localeCompare(b.table),
+    );
+    expect(covered).toEqual(catalog.map((row) => ({ table: row.table, columns: [...row.columns].sort() })));
+  });
+
+  it("takes the analyst role on a superuser connection, because the API's connection role cannot", async () => {
+    const outcome = await actAs(database.current.authenticator, { role: ROLE.analyst }, async () => "ok").catch(
+      (error: { code?: string }) => error.code,
+    );
+    expect(outcome).toBe("42501");
+  });
+
+  it("leaves the history invariant intact after the fixtures went through the real functions", async () => {
+    await assertHistoryInvariant(database.current.owner);
+    const { rows: work } = await database.current.owner.query(
+      "select to_status from app_public.ticket_status_history where ticket_id = $1 order by changed_at, id",
+      [tickets.work],
+    );
+    // Created, started, waiting, and back to work when the customer replied.
+    expect(work.map((row) => row.to_status)).toEqual(["open", "in_progress", "waiting_on_customer", "in_progress"]);
+  });
+});

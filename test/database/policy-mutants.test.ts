@@ -1,0 +1,222 @@
+import type pg from "pg";
+import { beforeAll, describe, expect, it } from "vitest";
+import { useTestDatabase } from "../support/test-database.ts";
+import { activeUser, commentBy, type FixtureUser, ticketIn } from "../support/fixtures.ts";
+
+/**
+ * Partial loosening. policy-coverage.test.ts drops each policy and replaces
+ * it with `true`; here each policy loses one clause at a time (the mistakes a
+ * later migration is likeliest to make) and a probe must notice. Each mutant
+ * is applied, probed and rolled back inside one transaction on a superuser
+ * connection that then takes the web role and claims like the API. Mistakes
+ * another layer already stops are left out (e.g. an agent's comment policy
+ * that forgets the ticket's agent: the tickets policy inside it still hides
+ * the ticket).
+ */
+const database = useTestDatabase();
+const people = {} as Record<"customer" | "otherCustomer" | "agent" | "assigned" | "admin", FixtureUser>;
+const ids = {} as Record<string, string>;
+
+beforeAll(async () => {
+  const owner = database.current.owner;
+  people.customer = await activeUser(owner, "Mutant Customer", "customer");
+  people.otherCustomer = await activeUser(owner, "Mutant Other Customer", "customer");
+  people.agent = await activeUser(owner, "Mutant Pool Agent", "agent");
+  people.assigned = await activeUser(owner, "Mutant Assigned Agent", "agent");
+  people.admin = await activeUser(owner, "Mutant Admin", "admin");
+  ids.work = await ticketIn(owner, people.customer.id, "in_progress", people.assigned.id);
+  ids.open = await ticketIn(owner, people.customer.id, "open");
+  ids.closed = await ticketIn(owner, people.customer.id, "closed", people.assigned.id);
+  ids.resolved = await ticketIn(owner, people.customer.id, "resolved", people.assigned.id);
+  ids.other = await ticketIn(owner, people.otherCustomer.id, "in_progress", people.assigned.id);
+  ids.internal = await commentBy(owner, ids.work, people.assigned.id, "Internal note", true);
+  ids.public = await commentBy(owner, ids.work, people.assigned.id, "Public reply");
+});
+
+interface Mutant {
+  name: string;
+  table: string;
+  policy: string;
+  /** The policy's clauses after the mistake (an ALTER POLICY tail). */
+  mutation: string;
+  who: keyof typeof people;
+  /** A query whose first row's `n` is 0 (or that is refused) with the real policy, and positive with the mistake. */
+  probe: string;
+}
+
+const me = (role: string) => `(select app_private.acting_user_id('${role}'))`;
+
+const MUTANTS: Mutant[] = [
+  {
+    name: "customers' comment filter forgets is_internal",
+    table: "ticket_comments",
+    policy: "select_customer",
+    mutation: `using (exists (select 1 from app_public.tickets as t where t.id = ticket_comments.ticket_id and t.customer_id = ${me("customer")}))`,
+    who: "customer",
+    probe: "select count(*)::int as n from app_public.ticket_comments where is_internal",
+  },
+  {
+    name: "customers' comment filter forgets whose ticket it is",
+    table: "ticket_comments",
+    policy: "select_customer",
+    mutation: `using (not is_internal and ${me("customer")} is not null)`,
+    who: "otherCustomer",
+    probe: "select count(*)::int as n from app_public.ticket_comments where ticket_id = @work",
+  },
+  {
+    name: "customers may comment on closed tickets",
+    table: "ticket_comments",
+    policy: "insert_customer",
+    mutation: `with check (author_id = ${me("customer")} and not is_internal and exists (select 1 from app_public.tickets as t where t.id = ticket_comments.ticket_id and t.customer_id = ${me("customer")}))`,
+    who: "customer",
+    probe: "with c as (insert into app_public.ticket_comments (ticket_id, body) values (@closed, 'late') returning 1) select count(*)::int as n from c",
+  },
+  {
+    name: "customers may comment as somebody else's ticket",
+    table: "ticket_comments",
+    policy: "insert_customer",
+    mutation: `with check (author_id = ${me("customer")} and not is_internal)`,
+    who: "customer",
+    probe: "with c as (insert into app_public.ticket_comments (ticket_id, body) values (@other, 'hi') returning 1) select count(*)::int as n from c",
+  },
+  {
+    name: "agents may comment on closed tickets",
+    table: "ticket_comments",
+    policy: "insert_agent",
+    mutation: `with check (author_id = ${me("agent")} and exists (select 1 from app_public.tickets as t where t.id = ticket_comments.ticket_id and (t.agent_id = ${me("agent")} or t.status = 'open')))`,
+    who: "assigned",
+    probe: "with c as (insert into app_public.ticket_comments (ticket_id, body, is_internal) values (@closed, 'late', true) returning 1) select count(*)::int as n from c",
+  },
+  {
+    name: "agents' comment filter shows every ticket's notes",
+    table: "ticket_comments",
+    policy: "select_agent",
+    mutation: `using (${me("agent")} is not null)`,
+    who: "agent",
+    probe: "select count(*)::int as n from app_public.ticket_comments where ticket_id = @work",
+  },
+  {
+    name: "agents see every ticket, not just open or their own",
+    table: "tickets",
+    policy: "select_agent",
+    mutation: `using (agent_id = ${me("agent")} or ${me("agent")} is not null)`,
+    who: "agent",
+    probe: "select count(*)::int as n from app_public.tickets where id = @work",
+  },
+  {
+    name: "agents see open and unfinished tickets alike",
+    table: "tickets",
+    policy: "select_agent",
+    mutation: `using (agent_id = ${me("agent")} or (status <> 'closed' and ${me("agent")} is not null))`,
+    who: "agent",
+    probe: "select count(*)::int as n from app_public.tickets where id = @resolved",
+  },
+  {
+    name: "customers may edit closed tickets",
+    table: "tickets",
+    policy: "update_customer",
+    mutation: `using (customer_id = ${me("customer")}) with check (customer_id = ${me("customer")})`,
+    who: "customer",
+    probe: "with u as (update app_public.tickets set subject = 'Rewritten' where id = @closed returning 1) select count(*)::int as n from u",
+  },
+  {
+    name: "agents may edit the open tickets they can merely see",
+    table: "tickets",
+    policy: "update_agent",
+    mutation: `using (${me("agent")} is not null) with check (${me("agent")} is not null)`,
+    who: "agent",
+    probe: "with u as (update app_public.tickets set subject = 'Rewritten' where id = @open returning 1) select count(*)::int as n from u",
+  },
+  {
+    name: "customers see other customers",
+    table: "users",
+    policy: "select_customer",
+    mutation: `using (${me("customer")} is not null)`,
+    who: "customer",
+    probe: "select count(*)::int as n from app_public.users where role = 'customer' and id <> @customer",
+  },
+  {
+    name: "customers may rename anybody",
+    table: "users",
+    policy: "update_customer",
+    mutation: `using (${me("customer")} is not null) with check (${me("customer")} is not null)`,
+    who: "customer",
+    probe: "with u as (update app_public.users set display_name = 'Pwned' where id = @admin returning 1) select count(*)::int as n from u",
+  },
+  {
+    name: "customers read the status history of any ticket",
+    table: "ticket_status_history",
+    policy: "select_customer",
+    mutation: `using (${me("customer")} is not null)`,
+    who: "otherCustomer",
+    probe: "select count(*)::int as n from app_public.ticket_status_history where ticket_id = @work",
+  },
+  {
+    name: "customers read the assignment history of any ticket",
+    table: "ticket_assignment_history",
+    policy: "select_customer",
+    mutation: `using (${me("customer")} is not null)`,
+    who: "otherCustomer",
+    probe: "select count(*)::int as n from app_public.ticket_assignment_history where ticket_id = @work",
+  },
+  {
+    name: "agents read the status history of any ticket",
+    table: "ticket_status_history",
+    policy: "select_agent",
+    mutation: `using (${me("agent")} is not null)`,
+    who: "agent",
+    probe: "select count(*)::int as n from app_public.ticket_status_history where ticket_id = @work",
+  },
+  {
+    name: "identity by token alone: the policy trusts the claim without the users row",
+    table: "tickets",
+    policy: "select_customer",
+    mutation: "using (customer_id = nullif(current_setting('jwt.claims.user_id', true), '')::uuid)",
+    who: "customer",
+    // The same token after the customer was deactivated (in this transaction).
+    probe: "select count(*)::int as n from app_public.tickets",
+  },
+];
+
+function fill(sql: string): string {
+  const values: Record<string, string> = { ...ids, ...Object.fromEntries(Object.entries(people).map(([key, user]) => [key, user.id])) };
+  return sql.replaceAll(/@(\w+)/g, (_, key: string) => `'${values[key]!}'`);
+}
+
+type Outcome = { code: string; n?: number };
+
+async function run(root: pg.PoolClient, mutant: Mutant, mutate: boolean): Promise<Outcome> {
+  await root.query("begin");
+  try {
+    if (mutate) await root.query(`alter policy ${mutant.policy} on app_public.${mutant.table} ${mutant.mutation}`);
+    if (mutant.name.startsWith("identity by token")) {
+      await root.query("update app_public.users set is_active = false where id = $1", [people[mutant.who].id]);
+    }
+    const user = people[mutant.who];
+    await root.query("select set_config('role', $1, true), set_config('jwt.claims.user_id', $2, true)", [user.tokenRole, user.id]);
+    const { rows } = await root.query(fill(mutant.probe));
+    return { code: "ok", n: rows[0].n as number };
+  } catch (error) {
+    return { code: (error as { code?: string }).code ?? "unknown" };
+  } finally {
+    await root.query("rollback");
+  }
+}
+
+describe("a policy that loses one clause is caught", () => {
+  it.each(MUTANTS.map((mutant) => [`${mutant.table}.${mutant.policy}`, mutant.name, mutant] as const))(
+    "%s: %s",
+    async (_policy, _name, mutant) => {
+      const root = await database.current.root.connect();
+      try {
+        const real = await run(root, mutant, false);
+        expect([{ code: "ok", n: 0 }, { code: "42501" }], "with the real policy").toContainEqual(real);
+        const mistaken = await run(root, mutant, true);
+        expect(mistaken.code, "with the mistake").toBe("ok");
+        expect(mistaken.n, "with the mistake").toBeGreaterThan(0);
+      } finally {
+        root.release();
+      }
+    },
+  );
+});
