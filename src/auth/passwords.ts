@@ -26,14 +26,42 @@ function normalise(password: string): string {
   return password.normalize("NFKC");
 }
 
+/**
+ * At most this many argon2 jobs run at once; the others queue here. Each job
+ * holds one of libuv's four threads for about 180 ms, and so does the
+ * PBKDF2 of every new database connection's SCRAM authentication: a burst
+ * of logins (everyone signing in after an outage) must not hold all four,
+ * or new pooled connections time out and the API answers 503.
+ */
+export const MAX_CONCURRENT_HASHES = 2;
+
+let hashesActive = 0;
+const hashQueue: (() => void)[] = [];
+
+async function withHashSlot<T>(work: () => Promise<T>): Promise<T> {
+  while (hashesActive >= MAX_CONCURRENT_HASHES) await new Promise<void>((resolve) => hashQueue.push(resolve));
+  hashesActive += 1;
+  try {
+    return await work();
+  } finally {
+    hashesActive -= 1;
+    hashQueue.shift()?.();
+  }
+}
+
+/** argon2 jobs running right now (for tests and metrics). */
+export function hashesInFlight(): number {
+  return hashesActive;
+}
+
 export function hashPassword(password: string): Promise<string> {
-  return argon2.hash(normalise(password), HASH_OPTIONS);
+  return withHashSlot(() => argon2.hash(normalise(password), HASH_OPTIONS));
 }
 
 /** False for a wrong password and for a malformed stored hash alike. */
 export async function verifyPassword(hash: string, password: string): Promise<boolean> {
   try {
-    return await argon2.verify(hash, normalise(password));
+    return await withHashSlot(() => argon2.verify(hash, normalise(password)));
   } catch {
     return false;
   }

@@ -1,0 +1,75 @@
+import { randomBytes } from "node:crypto";
+import pg from "pg";
+import { createUserAccount, type UserRole } from "../src/auth/auth-store.ts";
+import { hashPassword } from "../src/auth/passwords.ts";
+import { setupCluster } from "../src/database/cluster-setup.ts";
+import { buildUrl, type DatabaseUrls } from "../src/database/connection-urls.ts";
+import { migrationSettings, runCommittedMigrations } from "../src/database/migrations.ts";
+import type { Logger } from "../src/observability/logger.ts";
+
+/**
+ * Prepares the soak's database as an operator would (roles, database,
+ * committed migrations) and creates the staff accounts directly as the
+ * owner, all with one password hashed once: argon2 is paid for at login,
+ * not here. Customers sign themselves up over the API.
+ */
+export const SOAK_PASSWORD = "soak-lantern-harbour-2718";
+export const SOAK_DATABASE = "ticketing_soak";
+
+export interface Cast {
+  customers: number;
+  agents: number;
+  admins: number;
+}
+
+export interface StaffAccount {
+  userId: string;
+  email: string;
+  role: UserRole;
+}
+
+export function castFor(users: number): Cast {
+  const admins = Math.max(1, Math.round(users * 0.1));
+  const agents = Math.max(2, Math.round(users * 0.3));
+  return { admins, agents, customers: Math.max(1, users - admins - agents) };
+}
+
+export function soakUrls(rootUrl: string, port: number, passwords: { owner: string; authenticator: string }): DatabaseUrls {
+  const url = (user: string, password: string) =>
+    buildUrl({ user, password, host: "127.0.0.1", port, database: SOAK_DATABASE });
+  return {
+    root: rootUrl,
+    owner: url("ticketing_owner", passwords.owner),
+    authenticator: url("ticketing_authenticator", passwords.authenticator),
+  };
+}
+
+export function randomSecret(): string {
+  return randomBytes(24).toString("base64url");
+}
+
+export async function prepareDatabase(urls: DatabaseUrls, logger: Logger): Promise<void> {
+  await setupCluster(urls);
+  await runCommittedMigrations(migrationSettings({ ownerUrl: urls.owner, rootUrl: urls.root, logger }));
+}
+
+export async function createStaff(ownerUrl: string, cast: Cast): Promise<StaffAccount[]> {
+  const passwordHash = await hashPassword(SOAK_PASSWORD);
+  const owner = new pg.Client({ connectionString: ownerUrl });
+  await owner.connect();
+  try {
+    const staff: StaffAccount[] = [];
+    const make = async (role: UserRole, count: number) => {
+      for (let i = 1; i <= count; i++) {
+        const email = `${role}${i}@soak.example.com`;
+        const { id } = await createUserAccount(owner, { email, displayName: `Soak ${role} ${i}`, role, passwordHash });
+        staff.push({ userId: id, email, role });
+      }
+    };
+    await make("admin", cast.admins);
+    await make("agent", cast.agents);
+    return staff;
+  } finally {
+    await owner.end();
+  }
+}
