@@ -1,6 +1,6 @@
 import "../src/cli/graphile-env.ts";
 import { randomBytes } from "node:crypto";
-import { availableParallelism } from "node:os";
+import { availableParallelism, loadavg } from "node:os";
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import pg from "pg";
@@ -10,8 +10,10 @@ import { ConfigurationError } from "../src/config/environment.ts";
 import { createLogger } from "../src/observability/logger.ts";
 import { castFor, prepareDatabase, type Cast } from "./database.ts";
 import { runLoad, type LoadResult } from "./load.ts";
+import { captureFile, captureRequests, type CapturedRequest } from "./generated-sql.ts";
 import { explainScenarios } from "./plans.ts";
-import { sampleMemory, startApi, startCeiling, type ServerProcess } from "./processes.ts";
+import { progressReporter } from "./progress.ts";
+import { freePort, residentHighWaterMiB, sampleMemory, startApi, startCeiling, type ServerProcess } from "./processes.ts";
 import { writeReport, type Measurement, type Report } from "./report.ts";
 import { BENCH_PASSWORD, SCALES, type ScaleName } from "./scale.ts";
 import { SCENARIOS, type Scenario } from "./scenarios.ts";
@@ -34,6 +36,9 @@ function options() {
       "pool-size": { type: "string", default: "20" },
       "log-level": { type: "string", default: "info" },
       reseed: { type: "boolean", default: false },
+      "seed-only": { type: "boolean", default: false },
+      "api-node-args": { type: "string", default: "" },
+      results: { type: "string", default: "bench/results" },
     },
   });
   if (!(values.scale! in SCALES)) throw new ConfigurationError("--scale must be small, medium or large");
@@ -46,6 +51,9 @@ function options() {
     poolSize: Number(values["pool-size"]),
     logLevel: values["log-level"]!,
     reseed: values.reseed!,
+    seedOnly: values["seed-only"]!,
+    apiNodeArgs: values["api-node-args"]!.split(" ").filter(Boolean),
+    resultsDir: values.results!,
   };
 }
 
@@ -90,19 +98,47 @@ async function firstAnswerError(url: string, headers: Record<string, string>, re
   return json.errors || json.error ? JSON.stringify(json.errors ?? json.error).slice(0, 300) : undefined;
 }
 
+/** Enough tickets to move that no two requests in flight ever move the same one. */
+const MOVABLE_TICKETS = 256;
+
+/**
+ * Before each transition run: requests still in flight from the previous
+ * run settle, the agent gets enough tickets in work (taken from the open
+ * pool through the normal triggers), and the statuses are read back, so
+ * every request asks for a move that is allowed.
+ */
 async function refreshMovable(cast: Cast, rootUrl: string): Promise<void> {
+  await new Promise((resolve) => setTimeout(resolve, 500));
   const client = new pg.Client({ connectionString: rootUrl });
   await client.connect();
-  const { rows } = await client.query("select id, status from app_public.tickets where id = any($1)", [cast.movableTickets.map((t) => t.id)]);
-  await client.end();
-  cast.movableTickets = rows;
+  try {
+    await client.query(
+      `update app_public.tickets set agent_id = $1, status = 'in_progress'
+        where id in (select id from app_public.tickets where status = 'open' and agent_id is null
+                      order by created_at limit greatest(0, $2::int - (
+                        select count(*) from app_public.tickets where agent_id = $1 and status in ('in_progress', 'waiting_on_customer'))))`,
+      [cast.agent, MOVABLE_TICKETS],
+    );
+    const { rows } = await client.query(
+      "select id, status from app_public.tickets where agent_id = $1 and status in ('in_progress', 'waiting_on_customer') order by id limit $2",
+      [cast.agent, MOVABLE_TICKETS * 4],
+    );
+    cast.movableTickets = rows;
+  } finally {
+    await client.end();
+  }
 }
 
 /**
- * take_next_ticket consumes the open pool; each run gets a pool large enough
- * for its duration, filed through the normal triggers, so both sides claim
- * real tickets rather than hitting an empty queue.
+ * take_next_ticket consumes the open pool; each run needs a pool large
+ * enough for its duration. Missing tickets are filed through the normal
+ * triggers for one customer set aside for it (the last one seeded, whom no
+ * other scenario reads), and after the run the tickets it took go back to
+ * the pool, unassigned, as an admin would return them: the table stops
+ * growing after the first top-up, and the seeded data stays as it was.
  */
+const QUEUE_SUBJECT = "Queued request";
+
 async function topUpOpenPool(rootUrl: string, duration: number): Promise<void> {
   const client = new pg.Client({ connectionString: rootUrl });
   await client.connect();
@@ -113,15 +149,43 @@ async function topUpOpenPool(rootUrl: string, duration: number): Promise<void> {
     if (missing <= 0) return;
     await client.query(
       `insert into app_public.tickets (subject, customer_id, priority)
-       select 'Queued request ' || n, (select id from app_public.users where role = 'customer' order by id limit 1),
+       select $2 || ' ' || n, (select id from app_public.users where role = 'customer' order by id desc limit 1),
               (array['low', 'normal', 'high', 'urgent'])[1 + n % 4]::app_public.ticket_priority
          from generate_series(1, $1::int) as n`,
-      [missing],
+      [missing, QUEUE_SUBJECT],
     );
   } finally {
     await client.end();
   }
 }
+
+async function returnTakenTickets(rootUrl: string, agentId: string, since: Date): Promise<void> {
+  const client = new pg.Client({ connectionString: rootUrl });
+  await client.connect();
+  try {
+    await client.query("select set_config('app.status_note', 'Returned to the queue after the benchmark', false)");
+    await client.query(
+      "update app_public.tickets set agent_id = null, status = 'open' where agent_id = $1 and status = 'in_progress' and updated_at >= $2",
+      [agentId, since],
+    );
+  } finally {
+    await client.end();
+  }
+}
+
+async function openPoolSize(rootUrl: string): Promise<number> {
+  const client = new pg.Client({ connectionString: rootUrl });
+  await client.connect();
+  try {
+    const { rows } = await client.query("select count(*)::int as n from app_public.tickets where status = 'open' and agent_id is null");
+    return rows[0].n as number;
+  } finally {
+    await client.end();
+  }
+}
+
+const WARM_UP_SECONDS = 2;
+const warmedUp = new Set<string>();
 
 async function measure(
   scenario: Scenario,
@@ -140,26 +204,96 @@ async function measure(
     const next = requestsFor(scenario, cast, graphql);
     const problem = await firstAnswerError(url, headers, next());
     if (problem) notes.push(`${scenario.name} (${graphql ? "GraphQL" : "ceiling"}): first answer had an error: ${problem}`);
-    return runLoad({ url, connections, durationSeconds: settings.duration, headers, next });
+    const since = new Date(Date.now() - 1_000);
+    const result = await runLoad({ url, connections, durationSeconds: settings.duration, headers, next });
+    if (scenario.name === "take_next") {
+      if ((await openPoolSize(settings.rootUrl)) === 0) {
+        notes.push(`take_next (${graphql ? "GraphQL" : "ceiling"}, ${connections} connections): the open pool ran empty; later requests returned null`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      await returnTakenTickets(settings.rootUrl, cast.takeAgent, since);
+    }
+    return result;
   };
+  // The first load of a scenario also compiles its code paths (V8, grafast's
+  // operation plan, prepared statements): that is not what is measured.
+  if (!warmedUp.has(scenario.name)) {
+    warmedUp.add(scenario.name);
+    for (const graphql of [true, false]) {
+      const url = graphql ? `${servers.api.baseUrl}/graphql` : `${servers.ceiling.baseUrl}/${scenario.name}`;
+      if (scenario.name === "transition") await refreshMovable(cast, settings.rootUrl);
+      if (scenario.name === "take_next") await topUpOpenPool(settings.rootUrl, WARM_UP_SECONDS);
+      const since = new Date(Date.now() - 1_000);
+      await runLoad({ url, connections: 8, durationSeconds: WARM_UP_SECONDS, headers, next: requestsFor(scenario, cast, graphql) });
+      if (scenario.name === "take_next") {
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        await returnTakenTickets(settings.rootUrl, cast.takeAgent, since);
+      }
+    }
+  }
   const peak = sampleMemory(servers.api.child.pid!);
   const graphql = await run(true);
   const apiPeakRssMiB = peak();
+  const apiHighWaterMiB = residentHighWaterMiB(servers.api.child.pid!);
   const ceiling = await run(false);
-  return { scenario: scenario.name, title: scenario.title, connections, graphql, ceiling, apiPeakRssMiB };
+  return { scenario: scenario.name, title: scenario.title, connections, graphql, ceiling, apiPeakRssMiB, apiHighWaterMiB };
+}
+
+/** One request of each scenario through an API child that records its statements. */
+async function generatedSql(
+  settings: ReturnType<typeof options>,
+  database: { urls: { authenticator: string } },
+  cast: Cast,
+): Promise<Record<string, CapturedRequest>> {
+  const file = captureFile();
+  const api = await startApi({
+    databaseUrl: database.urls.authenticator,
+    jwtSecret: JWT_SECRET,
+    port: await freePort(),
+    poolSize: 2,
+    logLevel: "warn",
+    captureFile: file,
+  });
+  try {
+    const requests = settings.scenarios
+      .filter((scenario) => scenario.explain)
+      .map((scenario) => ({
+        name: scenario.name,
+        body: JSON.stringify(scenario.graphql(cast)()),
+        headers: { authorization: `Bearer ${signAccessToken(JWT, { userId: scenario.actor(cast), role: scenario.role }).token}` },
+      }));
+    return await captureRequests(api, file, requests);
+  } finally {
+    await api.stop();
+  }
 }
 
 await runCli(async () => {
   const settings = options();
+  const startedAt = new Date().toISOString();
+  const loadBefore = Math.round(loadavg()[0]! * 100) / 100;
   const logger = createLogger("warn");
-  const progress = (step: string) => process.stderr.write(`[bench ${settings.scale}] ${step}\n`);
+  const progress = progressReporter(`bench ${settings.scale}`);
   const database = await prepareDatabase({ scale: settings.scale, reseed: settings.reseed, logger, progress });
+  if (settings.seedOnly) {
+    await database.stop();
+    return;
+  }
   const servers: Partial<Record<"api" | "ceiling", ServerProcess>> = {};
   try {
     const cast = await castFor(database.rootOfDatabase);
+    progress("recording the SQL PostGraphile generates");
+    const generated = await generatedSql(settings, database, cast);
     progress("starting the API and the ceiling server");
-    servers.api = await startApi({ databaseUrl: database.urls.authenticator, jwtSecret: JWT_SECRET, port: 5801, poolSize: settings.poolSize, logLevel: settings.logLevel });
-    servers.ceiling = await startCeiling({ databaseUrl: database.urls.authenticator, jwtSecret: JWT_SECRET, port: 5802, poolSize: settings.poolSize });
+    servers.api = await startApi({
+      databaseUrl: database.urls.authenticator,
+      jwtSecret: JWT_SECRET,
+      port: await freePort(),
+      poolSize: settings.poolSize,
+      logLevel: settings.logLevel,
+      nodeArgs: settings.apiNodeArgs,
+    });
+    servers.ceiling = await startCeiling({ databaseUrl: database.urls.authenticator, jwtSecret: JWT_SECRET, port: await freePort(), poolSize: settings.poolSize });
     const measurements: Measurement[] = [];
     const notes: string[] = [];
     for (const scenario of settings.scenarios) {
@@ -169,22 +303,27 @@ await runCli(async () => {
       }
     }
     progress("explaining plans");
-    const plans = await explainScenarios(database.urls.authenticator, settings.scenarios, cast);
+    const plans = await explainScenarios(database.urls, settings.scenarios, cast, generated);
     const report: Report = {
-      startedAt: new Date().toISOString(),
+      startedAt,
+      finishedAt: new Date().toISOString(),
       machine: {
         cores: availableParallelism(),
         node: process.version,
         postgres: database.serverVersion,
         postgraphile: JSON.parse(readFileSync("node_modules/postgraphile/package.json", "utf8")).version,
+        loadAverage: { before: loadBefore, after: Math.round(loadavg()[0]! * 100) / 100 },
       },
       scale: settings.scale,
+      tickets: SCALES[settings.scale].tickets,
       durationSeconds: settings.duration,
+      poolSize: settings.poolSize,
+      logLevel: settings.logLevel,
       measurements,
       plans,
       notes,
     };
-    process.stdout.write(await writeReport(report));
+    process.stdout.write(await writeReport(report, settings.resultsDir));
   } finally {
     await servers.api?.stop();
     await servers.ceiling?.stop();

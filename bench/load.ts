@@ -6,6 +6,7 @@ export interface LoadResult {
   p50: number;
   p99: number;
   requests: number;
+  /** Transport errors, timeouts, non-2xx answers, and 200 answers carrying `errors` (GraphQL) or `error` (ceiling). */
   failures: number;
 }
 
@@ -18,7 +19,11 @@ export interface LoadOptions {
   headers: Record<string, string>;
 }
 
+/** A GraphQL error still comes back as 200; both servers name failures at the top of the body. */
+const FAILED_BODY = /^\{"(errors|error)"|,"errors":\[/;
+
 export async function runLoad(options: LoadOptions): Promise<LoadResult> {
+  let failedBodies = 0;
   const result = await autocannon({
     url: options.url,
     method: "POST",
@@ -31,6 +36,9 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
           const { body, headers } = options.next();
           return { ...request, body, headers: { ...request.headers, ...headers } };
         },
+        onResponse: (status, body) => {
+          if (status < 300 && FAILED_BODY.test(body)) failedBodies += 1;
+        },
       },
     ],
   });
@@ -39,6 +47,6 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     p50: result.latency.p50,
     p99: result.latency.p99,
     requests: result.requests.total,
-    failures: result.errors + result.timeouts + result.non2xx,
+    failures: result.errors + result.timeouts + result.non2xx + failedBodies,
   };
 }

@@ -1,5 +1,6 @@
 import { fork, spawn, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
+import { createServer } from "node:net";
 
 /**
  * The two servers under test run as child processes of the benchmark, so
@@ -12,9 +13,28 @@ export interface ServerProcess {
   stop(): Promise<void>;
 }
 
-function residentKilobytes(pid: number): number {
+/** A loopback port nobody listens on right now (another bench may be running). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === "object" && address ? address.port : 0));
+    });
+  });
+}
+
+function statusKilobytes(pid: number, field: "VmRSS" | "VmHWM"): number {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
-  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+  return Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
+}
+
+const residentKilobytes = (pid: number) => statusKilobytes(pid, "VmRSS");
+
+/** The kernel's high-water mark of the process's resident memory since it started, in MiB. */
+export function residentHighWaterMiB(pid: number): number {
+  return Math.round(statusKilobytes(pid, "VmHWM") / 1024);
 }
 
 /** Samples a process's resident memory until stopped; returns the peak in MiB. */
@@ -59,9 +79,15 @@ export async function startApi(options: {
   port: number;
   poolSize: number;
   logLevel: string;
+  /** Record every statement sent to PostgreSQL in this file (see capture-sql-hook.ts). */
+  captureFile?: string;
+  /** More Node flags for the API, e.g. `--cpu-prof` to profile it. */
+  nodeArgs?: string[];
 }): Promise<ServerProcess> {
-  const child = spawn(process.execPath, ["src/cli/start.ts"], {
+  const hook = options.captureFile ? ["--import", "./bench/capture-sql-hook.ts"] : [];
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), ...hook, "src/cli/start.ts"], {
     env: {
+      ...(options.captureFile ? { BENCH_CAPTURE_SQL: options.captureFile } : {}),
       PATH: process.env.PATH,
       NODE_ENV: "production",
       HOST: "127.0.0.1",

@@ -1,82 +1,137 @@
 import { mkdir, readFile, writeFile } from "node:fs/promises";
+import path from "node:path";
 import type { LoadResult } from "./load.ts";
-import type { PlanSummary } from "./plans.ts";
+import type { PlanSummary, ScenarioPlans } from "./plans.ts";
 
-/** The benchmark's figures as a Markdown table and a JSON file under bench/results/. */
+/**
+ * The benchmark's figures as Markdown and JSON under bench/results/:
+ * `latest.*` is the last run whatever its scale, `<scale>.*` the last run at
+ * that scale (the large run is compared with `small.json`).
+ */
 export interface Measurement {
   scenario: string;
   title: string;
   connections: number;
   graphql: LoadResult;
   ceiling: LoadResult;
+  /** Highest resident memory of the API process sampled during this GraphQL run. */
   apiPeakRssMiB: number;
+  /** The kernel's high-water mark (VmHWM) of the API process at the end of the run: the peak since it started. */
+  apiHighWaterMiB: number;
 }
 
 export interface Report {
   startedAt: string;
-  machine: { cores: number; node: string; postgres: string; postgraphile: string };
+  finishedAt: string;
+  machine: {
+    cores: number;
+    node: string;
+    postgres: string;
+    postgraphile: string;
+    /** 1-minute load average before and after the run: other work on the machine skews the figures. */
+    loadAverage: { before: number; after: number };
+  };
   scale: string;
+  tickets: number;
   durationSeconds: number;
+  poolSize: number;
+  logLevel: string;
   measurements: Measurement[];
-  plans: PlanSummary[];
+  plans: ScenarioPlans[];
   notes: string[];
 }
 
-const ratio = (measurement: Measurement) =>
-  measurement.ceiling.requestsPerSecond > 0
-    ? Math.round((measurement.graphql.requestsPerSecond / measurement.ceiling.requestsPerSecond) * 100) / 100
-    : 0;
+const round = (value: number, digits = 2) => Math.round(value * 10 ** digits) / 10 ** digits;
 
-/** Latency at this scale against a run at the small scale (10k tickets), same scenario and concurrency. */
-function scaleComparison(report: Report, baseline: Report | undefined): string[] {
-  if (!baseline || baseline.scale === report.scale) return [];
-  const rows = report.measurements.flatMap((m) => {
-    const base = baseline.measurements.find((b) => b.scenario === m.scenario && b.connections === m.connections);
-    if (!base || base.graphql.p50 === 0) return [];
-    const ratioOf = (value: number, reference: number) => (reference > 0 ? Math.round((value / reference) * 100) / 100 : 0);
-    return [`| ${m.title} | ${m.connections} | ${base.graphql.p50} | ${m.graphql.p50} | ${ratioOf(m.graphql.p50, base.graphql.p50)} | ${ratioOf(m.graphql.p99, base.graphql.p99)} |`];
-  });
-  if (rows.length === 0) return [];
+const ratio = (measurement: Measurement) =>
+  measurement.ceiling.requestsPerSecond > 0 ? round(measurement.graphql.requestsPerSecond / measurement.ceiling.requestsPerSecond) : 0;
+
+function loginPerCore(report: Report): string[] {
+  const logins = report.measurements.filter((m) => m.scenario === "login");
+  if (logins.length === 0) return [];
+  const best = logins.reduce((a, b) => (b.graphql.requestsPerSecond > a.graphql.requestsPerSecond ? b : a));
   return [
     "",
-    `GraphQL latency at ${report.scale} against ${baseline.scale} (${baseline.startedAt}):`,
+    `Login (argon2id, hashed in the API process): at best ${best.graphql.requestsPerSecond} logins/s through GraphQL at ${best.connections} connection(s), ` +
+      `${round(best.graphql.requestsPerSecond / report.machine.cores, 1)} logins/s per core (${report.machine.cores} cores shared with PostgreSQL and the load generator).`,
+  ];
+}
+
+function planRow(scenario: string, source: string, plan: PlanSummary, roundTrips?: number): string {
+  return `| ${scenario} | ${source} | ${plan.indexScans.join(", ") || "-"} | ${plan.seqScans.join(", ") || "-"} | ${plan.sharedBuffers} | ${plan.planningMs} | ${plan.executionMs} | ${roundTrips ?? 4} |`;
+}
+
+/** Latency and plans at this scale against the last run at the small scale (10k tickets): same scenario and concurrency. */
+function scaleComparison(report: Report, baseline: Report | undefined): string[] {
+  if (!baseline || baseline.scale === report.scale) return [];
+  const ratioOf = (value: number, reference: number) => (reference > 0 ? round(value / reference) : 0);
+  const rows = report.measurements.flatMap((m) => {
+    const base = baseline.measurements.find((b) => b.scenario === m.scenario && b.connections === m.connections);
+    if (!base) return [];
+    return [
+      `| ${m.title} | ${m.connections} | ${base.graphql.p50} | ${m.graphql.p50} | ${ratioOf(m.graphql.p50, base.graphql.p50)} | ${base.graphql.p99} | ${m.graphql.p99} | ${ratioOf(m.graphql.p99, base.graphql.p99)} |`,
+    ];
+  });
+  const plans = report.plans.flatMap((p) => {
+    const base = baseline.plans.find((b) => b.scenario === p.scenario);
+    if (!base?.graphql || !p.graphql) return [];
+    return [
+      `| ${p.scenario} | ${base.graphql.executionMs} | ${p.graphql.executionMs} | ${ratioOf(p.graphql.executionMs, base.graphql.executionMs)} | ${base.graphql.sharedBuffers} | ${p.graphql.sharedBuffers} |`,
+    ];
+  });
+  return [
     "",
-    `| scenario | conns | p50 ms at ${baseline.scale} | p50 ms at ${report.scale} | p50 ratio | p99 ratio |`,
-    "|---|---:|---:|---:|---:|---:|",
+    `### ${report.scale} (${report.tickets} tickets) against ${baseline.scale} (${baseline.tickets} tickets, run of ${baseline.startedAt})`,
+    "",
+    `| scenario | conns | GraphQL p50 ms, ${baseline.scale} | p50 ms, ${report.scale} | p50 ratio | p99 ms, ${baseline.scale} | p99 ms, ${report.scale} | p99 ratio |`,
+    "|---|---:|---:|---:|---:|---:|---:|---:|",
     ...rows,
+    "",
+    `| generated SQL | execution ms, ${baseline.scale} | execution ms, ${report.scale} | ratio | buffers, ${baseline.scale} | buffers, ${report.scale} |`,
+    "|---|---:|---:|---:|---:|---:|",
+    ...plans,
   ];
 }
 
 export function markdown(report: Report, baseline?: Report): string {
+  const m = report.machine;
   const lines = [
-    `Scale **${report.scale}**, ${report.durationSeconds} s per run, ${report.machine.cores} cores, Node ${report.machine.node}, PostgreSQL ${report.machine.postgres}, PostGraphile ${report.machine.postgraphile} (${report.startedAt}).`,
+    `Scale **${report.scale}** (${report.tickets} tickets), ${report.durationSeconds} s per run, ${m.cores} cores, Node ${m.node}, PostgreSQL ${m.postgres}, ` +
+      `PostGraphile ${m.postgraphile}, pool ${report.poolSize}, log level ${report.logLevel}; load average ${m.loadAverage.before} before, ${m.loadAverage.after} after (${report.startedAt}).`,
     "",
-    "| scenario | conns | GraphQL req/s | p50 ms | p99 ms | ceiling req/s | p50 ms | p99 ms | ratio | API peak RSS MiB | failures (gql/ceiling) |",
+    "| scenario | conns | GraphQL req/s | p50 ms | p99 ms | ceiling req/s | p50 ms | p99 ms | ratio | API RSS MiB (run peak / since start) | failures (gql/ceiling) |",
     "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ...report.measurements.map(
-      (m) =>
-        `| ${m.title} | ${m.connections} | ${m.graphql.requestsPerSecond} | ${m.graphql.p50} | ${m.graphql.p99} | ${m.ceiling.requestsPerSecond} | ${m.ceiling.p50} | ${m.ceiling.p99} | ${ratio(m)} | ${m.apiPeakRssMiB} | ${m.graphql.failures}/${m.ceiling.failures} |`,
+      (x) =>
+        `| ${x.title} | ${x.connections} | ${x.graphql.requestsPerSecond} | ${x.graphql.p50} | ${x.graphql.p99} | ${x.ceiling.requestsPerSecond} | ${x.ceiling.p50} | ${x.ceiling.p99} | ${ratio(x)} | ${x.apiPeakRssMiB} / ${x.apiHighWaterMiB} | ${x.graphql.failures}/${x.ceiling.failures} |`,
     ),
+    ...loginPerCore(report),
     "",
-    "| plan (as the scenario's role, under RLS) | index scans | seq scans | shared buffers | execution ms |",
-    "|---|---|---|---:|---:|",
-    ...report.plans.map(
-      (p) => `| ${p.scenario} | ${p.indexScans.join(", ") || "-"} | ${p.seqScans.join(", ") || "-"} | ${p.sharedBuffers} | ${p.executionMs} |`,
-    ),
+    "Plans, as the scenario's role with its claims (row-level security on), warm cache:",
+    "",
+    "| scenario | SQL | index scans | seq scans | shared buffers | planning ms | execution ms | statements per request |",
+    "|---|---|---|---|---:|---:|---:|---:|",
+    ...report.plans.flatMap((p) => [
+      planRow(p.scenario, p.graphql || !p.scenario.includes(":") ? "ceiling" : "inner query", p.ceiling),
+      ...(p.graphql ? [planRow(p.scenario, "PostGraphile", p.graphql, p.graphqlRoundTrips)] : []),
+    ]),
     ...scaleComparison(report, baseline),
     ...(report.notes.length > 0 ? ["", ...report.notes.map((note) => `- ${note}`)] : []),
   ];
   return `${lines.join("\n")}\n`;
 }
 
-export async function writeReport(report: Report): Promise<string> {
-  await mkdir("bench/results", { recursive: true });
-  const baseline = await readFile("bench/results/small.json", "utf8").then(
+export async function writeReport(report: Report, directory: string): Promise<string> {
+  await mkdir(directory, { recursive: true });
+  const baseline = await readFile(path.join(directory, "small.json"), "utf8").then(
     (text) => JSON.parse(text) as Report,
     () => undefined,
   );
   const text = markdown(report, baseline);
-  await writeFile(`bench/results/${report.scale}.md`, text);
-  await writeFile(`bench/results/${report.scale}.json`, `${JSON.stringify(report, null, 2)}\n`);
+  const json = `${JSON.stringify(report, null, 2)}\n`;
+  for (const name of ["latest", report.scale]) {
+    await writeFile(path.join(directory, `${name}.md`), text);
+    await writeFile(path.join(directory, `${name}.json`), json);
+  }
   return text;
 }

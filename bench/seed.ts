@@ -3,164 +3,300 @@ import { hashPassword } from "../src/auth/passwords.ts";
 import { BENCH_PASSWORD, type Scale } from "./scale.ts";
 
 /**
- * A realistic data set, loaded with set-based SQL in a few statements.
- * Triggers are off while loading (session_replication_role = replica, as
- * the superuser), so the rows the triggers would write — status history,
- * SLA due times — are written here directly and consistently: every ticket's
- * newest history row equals its status. Random choices come from a fixed
- * seed, so two runs load the same data.
+ * A realistic data set, loaded with set-based SQL in batches.
  *
- * Proportions: priorities low 30% / normal 50% / high 15% / urgent 5%;
- * statuses closed 60% / resolved 15% / in progress 12% / waiting 5% /
- * open 8% (an open backlog a helpdesk would recognise); about 5 history
- * rows and 3 comments per ticket; created over the last 90 days.
+ * Tickets are created evenly over the last two years (numbers increase with
+ * creation time). A ticket's status follows from its age: the older it is,
+ * the likelier it is finished, so the open backlog is recent work (about 4%
+ * of all tickets: open, in progress, waiting on the customer) and nearly
+ * everything else is closed, the last week's finished work still resolved.
+ * Priorities: low 30% / normal 50% / high 15% / urgent 5%. A few customers
+ * (companies) raise many tickets, most raise a few; agents share the work
+ * evenly.
+ *
+ * Each batch inserts its tickets and, in the same statement, what the
+ * lifecycle would have written for them: the status history along the path
+ * to the current status (creation, start of work, a round of waiting on the
+ * customer, resolution, closing — about 5 rows for a closed ticket), the
+ * assignment of the agent, and the conversation (the customer's question,
+ * the agent's answer, an internal note). Event times are spread over the
+ * ticket's life and never lie in the future; the newest history row always
+ * equals the status.
+ *
+ * The row triggers are skipped while loading (session_replication_role =
+ * replica, this session only), because they would write those rows again
+ * one at a time, plus an audit entry and a notification per row. Nothing
+ * else is bypassed: policies, grants and constraints stay as they are, and
+ * the data is what the triggers would have produced, minus the audit log
+ * (an import is not a user's action). Random choices come from a fixed
+ * seed, so two loads are alike.
  */
-export type Progress = (step: string) => void;
+import type { ProgressReporter as Progress } from "./progress.ts";
 
-const DAYS = 90;
+export type { Progress };
 
-async function createPastPartitions(db: pg.Client): Promise<void> {
-  await db.query(`
-    do $$
-    declare
-      month_start timestamptz;
-      name text;
-    begin
-      for i in 0..4 loop
-        month_start := date_trunc('month', now() at time zone 'UTC') at time zone 'UTC' - make_interval(months => i);
-        name := 'ticket_status_history_p' || to_char(month_start at time zone 'UTC', 'YYYYMM');
-        continue when to_regclass('app_private.' || name) is not null;
-        execute format('create table app_private.%I partition of app_public.ticket_status_history for values from (%L) to (%L)',
-          name, month_start, month_start + interval '1 month');
-        perform app_private.protect_status_history_partition(name);
-      end loop;
-    end $$`);
+/** Bumped whenever the generated data changes: a database seeded by another version is seeded again. */
+export const SEED_VERSION = 2;
+
+/** Months of history: tickets are created evenly over this span, up to now. */
+export const DEFAULT_MONTHS = 24;
+const BATCH = 50_000;
+
+/**
+ * Monthly history partitions: the current month and three ahead (the
+ * maintenance function), and every month of the two years back. They must
+ * exist before the first row is loaded, or old rows land in the default
+ * partition, where they stay (history is append-only).
+ */
+async function createPartitions(db: pg.Client, reference: Date, months: number): Promise<void> {
+  await db.query("select app_private.create_status_history_partitions(3)");
+  const { rows } = await db.query(
+    `select to_char(m at time zone 'UTC', 'YYYYMM') as suffix, m as month_start, m + interval '1 month' as month_end
+       from generate_series(
+              date_trunc('month', ($1::timestamptz - make_interval(months => $2::int + 1)) at time zone 'UTC') at time zone 'UTC',
+              date_trunc('month', $1::timestamptz at time zone 'UTC') at time zone 'UTC' - interval '1 month',
+              interval '1 month') as m`,
+    [reference, months],
+  );
+  for (const row of rows) {
+    const name = `ticket_status_history_p${row.suffix}`;
+    const exists = await db.query("select to_regclass($1) is not null as found", [`app_private.${name}`]);
+    if (exists.rows[0].found) continue;
+    const id = db.escapeIdentifier(name);
+    await db.query(
+      `create table app_private.${id} partition of app_public.ticket_status_history
+         for values from (${db.escapeLiteral(row.month_start.toISOString())}) to (${db.escapeLiteral(row.month_end.toISOString())})`,
+    );
+    await db.query(`comment on table app_private.${id} is ${db.escapeLiteral(`Monthly partition of ticket_status_history (${row.suffix.slice(0, 4)}-${row.suffix.slice(4)}, UTC).`)}`);
+    await db.query("select app_private.protect_status_history_partition($1)", [name]);
+  }
 }
 
-async function seedUsers(db: pg.Client, scale: Scale): Promise<void> {
+async function seedUsers(db: pg.Client, scale: Scale, reference: Date, months: number): Promise<void> {
+  // One argon2 hash for everybody: hashing is the slow part of creating a user.
   const hash = await hashPassword(BENCH_PASSWORD);
+  for (const [role, count] of [["agent", scale.agents], ["customer", scale.customers]] as const) {
+    // Emails: customer1@bench.test, agent1@bench.test, ... (see scale.ts).
+    await db.query(
+      `with made as (
+         insert into app_public.users (display_name, role, created_at, updated_at)
+         select initcap($1) || ' ' || n, $1::app_public.user_role, $4::timestamptz - make_interval(months => $5::int + 12),
+                $4::timestamptz - make_interval(months => $5::int + 12)
+           from generate_series(1, $2::int) as n
+         returning id, display_name, created_at)
+       insert into app_private.user_accounts (user_id, email, password_hash, created_at, updated_at)
+       select id, lower(replace(display_name, ' ', '')) || '@bench.test', $3, created_at, created_at from made`,
+      [role, count, hash, reference, months],
+    );
+  }
+  // Ordinals, so a batch picks its people with a join rather than an array lookup per row.
   await db.query(
-    `insert into app_public.users (display_name, role, created_at, updated_at)
-     select 'Agent ' || n, 'agent', now() - interval '1 year', now() - interval '1 year' from generate_series(1, $1::int) as n`,
-    [scale.agents],
-  );
-  await db.query(
-    `insert into app_public.users (display_name, role, created_at, updated_at)
-     select 'Customer ' || n, 'customer', now() - interval '1 year', now() - interval '1 year' from generate_series(1, $1::int) as n`,
-    [scale.customers],
-  );
-  await db.query(
-    `insert into app_private.user_accounts (user_id, email, password_hash)
-     select id, lower(replace(display_name, ' ', '')) || '@bench.test', $1 from app_public.users`,
-    [hash],
-  );
-}
-
-async function seedTickets(db: pg.Client, scale: Scale): Promise<void> {
-  await db.query("select setseed(0.42)");
-  await db.query(
-    `create temporary table people as
-     select array_agg(id order by display_name) filter (where role = 'agent') as agents,
-            array_agg(id order by display_name) filter (where role = 'customer') as customers
+    `create temporary table bench_people on commit preserve rows as
+     select role, row_number() over (partition by role order by created_at, id)::int as k, id
        from app_public.users`,
   );
-  await db.query(
-    `insert into app_public.tickets
-       (subject, description, status, priority, customer_id, agent_id, created_at, updated_at,
-        first_response_due_at, resolution_due_at, first_responded_at, resolved_at, closed_at)
-     select subject, description, status, priority, customer_id,
-            case when status = 'open' then null else agent_id end,
-            created_at, coalesce(closed_at, resolved_at, first_responded_at, created_at),
-            created_at + make_interval(mins => p.first_response_minutes),
-            created_at + make_interval(mins => p.resolution_minutes),
-            first_responded_at, resolved_at, closed_at
-       from (
-         select n,
-                (array['Printer', 'VPN', 'Invoice', 'Laptop', 'Email', 'Password', 'Export', 'Login'])[1 + n % 8]
-                  || ' issue with part ' || 'p' || (n % 5000) as subject,
-                'Customer report number ' || n || ': details about the problem and what was tried.' as description,
-                s.status, pr.priority,
-                (select customers[1 + (n::bigint * 7919) % cardinality(customers)] from people) as customer_id,
-                (select agents[1 + (n::bigint * 104729) % cardinality(agents)] from people) as agent_id,
-                c.created_at,
-                case when s.status <> 'open' then c.created_at + interval '35 minutes' end as first_responded_at,
-                case when s.status in ('resolved', 'closed') then c.created_at + interval '6 hours' end as resolved_at,
-                case when s.status = 'closed' then c.created_at + interval '30 hours' end as closed_at
-           from generate_series(1, $1::int) as n
-           -- Referencing n makes the lateral run once per row, not once in all.
-           cross join lateral (select random() as r1, random() as r2, random() as r3, n as row_number) as draws
-           cross join lateral (
-             select case when draws.r1 < 0.60 then 'closed' when draws.r1 < 0.75 then 'resolved'
-                         when draws.r1 < 0.87 then 'in_progress' when draws.r1 < 0.92 then 'waiting_on_customer'
-                         else 'open' end::app_public.ticket_status as status) as s
-           cross join lateral (
-             select case when draws.r2 < 0.30 then 'low' when draws.r2 < 0.80 then 'normal'
-                         when draws.r2 < 0.95 then 'high' else 'urgent' end::app_public.ticket_priority as priority) as pr
-           cross join lateral (
-             -- Older tickets are mostly closed: open work is from the last days.
-             select now() - make_interval(secs => case when s.status in ('closed', 'resolved')
-                                                        then 86400 * 2 + draws.r3 * 86400 * ($2 - 3)
-                                                        else draws.r3 * 86400 * 2 end) as created_at) as c
-       ) as generated
-       join app_public.sla_policies as p using (priority)
-      order by created_at`,
-    [scale.tickets, DAYS],
-  );
+  await db.query("create index on bench_people (role, k)");
+  await db.query("analyze bench_people");
 }
 
-async function seedHistory(db: pg.Client): Promise<void> {
-  // The path to each status: creation, then the moves; resolved and closed
-  // tickets went through a round of waiting on the customer.
-  await db.query(`
-    insert into app_public.ticket_status_history (ticket_id, from_status, to_status, changed_by, changed_at, note)
-    select t.id, step.from_status, step.to_status,
-           case when step.from_status is null or step.to_status = 'closed' then t.customer_id else t.agent_id end,
-           t.created_at + step.offset_time, null
-      from app_public.tickets as t
-      cross join lateral (
-        values
-          (1, null::app_public.ticket_status, 'open'::app_public.ticket_status, interval '0'),
-          (2, 'open', 'in_progress', interval '30 minutes'),
-          (3, 'in_progress', 'waiting_on_customer', interval '1 hour'),
-          (4, 'waiting_on_customer', 'in_progress', interval '3 hours'),
-          (5, 'in_progress', 'resolved', interval '6 hours'),
-          (6, 'resolved', 'closed', interval '30 hours')
-      ) as step(position, from_status, to_status, offset_time)
-     where step.position <= case t.status when 'open' then 1 when 'in_progress' then 2
-                                          when 'waiting_on_customer' then 3 when 'resolved' then 5 else 6 end`);
+/**
+ * One batch: tickets number `from`..`to` of `total`, with their histories and
+ * comments. $1 from, $2 to, $3 total, $4 reference time ("now" for the whole
+ * load), $5 seconds covered, $6 customers, $7 agents.
+ */
+function batchSql(idExpression: (createdAt: string) => string): string {
+  return `
+with draws as (
+  select n, random() as jitter, random() as r_status, random() as r_kind, random() as r_priority,
+         random() as r_customer, random() as r_agent, random() as r_text
+    from generate_series($1::int, $2::int) as n
+),
+timed as (
+  select d.*,
+         $4::timestamptz - make_interval(secs => $5::float8 * (1 - (n - 1 + jitter) / $3::float8)) - interval '1 minute' as created_at
+    from draws as d
+),
+staged as (
+  select t.*,
+         extract(epoch from $4::timestamptz - t.created_at) / 86400 as age_days
+    from timed as t
+),
+decided as (
+  select s.*,
+         case
+           when s.r_status < 0.9 * exp(-s.age_days / 30) then
+             case when s.r_kind < 0.4 then 'open' when s.r_kind < 0.8 then 'in_progress' else 'waiting_on_customer' end
+           when s.age_days < 7 then 'resolved'
+           else 'closed'
+         end::app_public.ticket_status as status,
+         case when s.r_priority < 0.30 then 'low' when s.r_priority < 0.80 then 'normal'
+              when s.r_priority < 0.95 then 'high' else 'urgent' end::app_public.ticket_priority as priority
+    from staged as s
+),
+shaped as (
+  select d.*,
+         -- The life of a ticket up to now, in seconds, when nothing is squeezed:
+         -- the last event of its path (see the offsets below).
+         (case d.status when 'open' then 600 when 'in_progress' then 2400 when 'waiting_on_customer' then 3600
+                        when 'resolved' then 21600 else 108000 end)::float8 as life,
+         c.id as customer_id,
+         case when d.status <> 'open' then a.id end as agent_id,
+         (array['Printer', 'VPN', 'Invoice', 'Laptop', 'Email', 'Password', 'Export', 'Login', 'Monitor', 'Billing'])[1 + d.n % 10] as topic
+    from decided as d
+    join bench_people as c on c.role = 'customer' and c.k = 1 + floor($6::int * power(d.r_customer, 1.5))::int
+    join bench_people as a on a.role = 'agent' and a.k = 1 + floor($7::int * d.r_agent)::int
+),
+paced as (
+  -- Recent tickets lived less than their full path: squeeze every offset so
+  -- no event lies after the reference time.
+  select s.*, least(1, extract(epoch from $4::timestamptz - s.created_at) * 0.9 / s.life) as pace
+    from shaped as s
+),
+dated as (
+  select p.*,
+         case when p.status <> 'open' then p.created_at + make_interval(secs => 2100 * p.pace) end as first_responded_at,
+         case when p.status in ('resolved', 'closed') then p.created_at + make_interval(secs => 21600 * p.pace) end as resolved_at,
+         case when p.status = 'closed' then p.created_at + make_interval(secs => 108000 * p.pace) end as closed_at,
+         p.created_at + make_interval(secs => p.pace * (case p.status when 'open' then 0 when 'in_progress' then 2100
+           when 'waiting_on_customer' then 3600 when 'resolved' then 21600 else 108000 end)) as updated_at
+    from paced as p
+),
+tickets as (
+  insert into app_public.tickets
+    (id, subject, description, status, priority, customer_id, agent_id, created_at, updated_at,
+     first_response_due_at, resolution_due_at, first_responded_at, resolved_at, closed_at)
+  select ${idExpression("a.created_at")},
+         a.topic || ' issue with part p' || (a.n % 5000),
+         (array['Since this morning ', 'After the last update ', 'Every time I try, ', 'For the whole team, '])[1 + (a.n / 10) % 4]
+           || lower(a.topic) || ' fails with error E' || (a.n % 977) || '. '
+           || (array['Restarting did not help.', 'It worked last week.', 'Colleagues see it too.', 'Screenshots attached.',
+                     'Please call me back.', 'We are blocked until this is fixed.'])[1 + floor(a.r_text * 6)::int],
+         a.status, a.priority, a.customer_id, a.agent_id, a.created_at, a.updated_at,
+         a.created_at + make_interval(mins => sla.first_response_minutes),
+         a.created_at + make_interval(mins => sla.resolution_minutes),
+         a.first_responded_at, a.resolved_at, a.closed_at
+    from dated as a
+    join app_public.sla_policies as sla using (priority)
+   order by a.n
+  returning id, number, subject, status, customer_id, agent_id, created_at
+),
+lived as (
+  select t.*,
+         least(1, extract(epoch from $4::timestamptz - t.created_at) * 0.9 /
+           (case t.status when 'open' then 600 when 'in_progress' then 2400 when 'waiting_on_customer' then 3600
+                          when 'resolved' then 21600 else 108000 end)) as pace
+    from tickets as t
+),
+history as (
+  insert into app_public.ticket_status_history (id, ticket_id, from_status, to_status, changed_by, changed_at, note)
+  select ${idExpression("l.created_at + make_interval(secs => step.offset_seconds * l.pace)")},
+         l.id, step.from_status, step.to_status,
+         case when step.position in (1, 4, 6) then l.customer_id else l.agent_id end,
+         l.created_at + make_interval(secs => step.offset_seconds * l.pace),
+         case when step.position = 4 then 'Customer replied' end
+    from lived as l
+    cross join lateral (
+      values
+        (1, null::app_public.ticket_status, 'open'::app_public.ticket_status, 0),
+        (2, 'open', 'in_progress', 1800),
+        (3, 'in_progress', 'waiting_on_customer', 3600),
+        (4, 'waiting_on_customer', 'in_progress', 10800),
+        (5, 'in_progress', 'resolved', 21600),
+        (6, 'resolved', 'closed', 108000)
+    ) as step(position, from_status, to_status, offset_seconds)
+   where step.position <= case l.status when 'open' then 1 when 'in_progress' then 2
+                                        when 'waiting_on_customer' then 3 when 'resolved' then 5 else 6 end
+  returning 1
+),
+assignments as (
+  insert into app_public.ticket_assignment_history (id, ticket_id, from_agent_id, to_agent_id, changed_by, changed_at)
+  select ${idExpression("l.created_at + make_interval(secs => 1800 * l.pace)")},
+         l.id, null, l.agent_id, l.agent_id, l.created_at + make_interval(secs => 1800 * l.pace)
+    from lived as l
+   where l.agent_id is not null
+  returning 1
+),
+comments as (
+  insert into app_public.ticket_comments (id, ticket_id, author_id, body, is_internal, created_at)
+  select ${idExpression("l.created_at + make_interval(secs => c.offset_seconds * l.pace)")},
+         l.id,
+         case when c.kind = 'question' then l.customer_id else l.agent_id end,
+         case c.kind when 'question' then 'Any update on ' || l.subject || '?'
+                     when 'answer' then 'We are looking at ' || l.subject || ' now.'
+                     else 'Internal: checked the logs for ticket ' || l.number || '.' end,
+         c.kind = 'note',
+         l.created_at + make_interval(secs => c.offset_seconds * l.pace)
+    from lived as l
+    cross join lateral (values ('question', 300), ('answer', 2100), ('note', 2400)) as c(kind, offset_seconds)
+   where l.agent_id is not null or c.kind = 'question'
+  returning 1
+)
+select (select count(*) from tickets)::int as tickets,
+       (select count(*) from history)::int as history,
+       (select count(*) from assignments)::int as assignments,
+       (select count(*) from comments)::int as comments`;
 }
 
-async function seedComments(db: pg.Client): Promise<void> {
-  await db.query(`
-    insert into app_public.ticket_comments (ticket_id, author_id, body, is_internal, created_at)
-    select t.id,
-           case when c.kind = 'question' then t.customer_id else t.agent_id end,
-           case c.kind when 'question' then 'Any update on ' || t.subject || '?'
-                       when 'answer' then 'We are looking at ' || t.subject || ' now.'
-                       else 'Internal: checked logs for ticket ' || t.number end,
-           c.kind = 'note',
-           t.created_at + c.offset_time
-      from app_public.tickets as t
-      cross join lateral (values ('question', interval '10 minutes'), ('answer', interval '35 minutes'), ('note', interval '40 minutes'))
-        as c(kind, offset_time)
-     where t.agent_id is not null or c.kind = 'question'`);
+async function seedTickets(db: pg.Client, scale: Scale, reference: Date, months: number, progress: Progress): Promise<void> {
+  await db.query("select setseed(0.42)");
+  // PostgreSQL 18 makes version-7 UUIDs for any time: ids then follow the
+  // back-dated creation times, as they would have when the rows were made.
+  const { rows } = await db.query("select current_setting('server_version_num')::int >= 180000 as native");
+  const idExpression = rows[0].native
+    ? (createdAt: string) => `uuidv7(${createdAt} - $4::timestamptz)`
+    : () => "app_private.uuid_generate_v7()";
+  const sql = batchSql(idExpression);
+  const seconds = (months / 12) * 365 * 86400;
+  progress("tickets", 0, scale.tickets);
+  for (let from = 1; from <= scale.tickets; from += BATCH) {
+    const to = Math.min(scale.tickets, from + BATCH - 1);
+    await db.query(sql, [from, to, scale.tickets, reference, seconds, scale.customers, scale.agents]);
+    progress("tickets", to, scale.tickets);
+  }
 }
 
-/** Loads the data set into an empty, migrated database (as a superuser). */
-export async function seed(root: pg.Client, scale: Scale, progress: Progress): Promise<void> {
+/** Marks the database as seeded (a comment on the database), so the next run can reuse it. */
+export interface SeedMarker {
+  version: number;
+  tickets: number;
+  customers: number;
+  agents: number;
+  seededAt: string;
+}
+
+export async function readSeedMarker(db: pg.Client): Promise<SeedMarker | undefined> {
+  const { rows } = await db.query("select shobj_description(oid, 'pg_database') as text from pg_database where datname = current_database()");
+  try {
+    const marker = JSON.parse(rows[0]?.text ?? "") as { benchSeed?: SeedMarker };
+    return marker.benchSeed;
+  } catch {
+    return undefined;
+  }
+}
+
+async function writeSeedMarker(db: pg.Client, scale: Scale): Promise<void> {
+  const marker: SeedMarker = { version: SEED_VERSION, ...scale, seededAt: new Date().toISOString() };
+  const { rows } = await db.query("select current_database() as name");
+  await db.query(`comment on database ${db.escapeIdentifier(rows[0].name)} is ${db.escapeLiteral(JSON.stringify({ benchSeed: marker }))}`);
+}
+
+/**
+ * Loads the data set into an empty, migrated database (as a superuser), then
+ * marks it as seeded. `months` shortens the span for tiny test loads.
+ */
+export async function seed(root: pg.Client, scale: Scale, progress: Progress, months = DEFAULT_MONTHS): Promise<void> {
+  const reference = new Date();
   await root.query("set session_replication_role = replica");
-  await root.query("set maintenance_work_mem = '256MB'");
-  progress("partitions");
-  await createPastPartitions(root);
+  await root.query("set synchronous_commit = off");
+  await root.query("set maintenance_work_mem = '512MB'");
+  await root.query("set work_mem = '256MB'");
+  progress("history partitions");
+  await createPartitions(root, reference, months);
   progress("users");
-  await seedUsers(root, scale);
-  progress("tickets");
-  await seedTickets(root, scale);
-  progress("status history");
-  await seedHistory(root);
-  progress("comments");
-  await seedComments(root);
+  await seedUsers(root, scale, reference, months);
+  await seedTickets(root, scale, reference, months, progress);
   await root.query("set session_replication_role = origin");
   progress("vacuum analyze");
   await root.query("vacuum analyze");
+  await writeSeedMarker(root, scale);
 }
