@@ -53,11 +53,7 @@ export async function withAnalystDatabase<T>(command: string, work: (target: Ana
   }
   const running = await runningLocalUrls(environment.DATA_DIR, environment.EMBEDDED_POSTGRES_PORT);
   if (running) return onDatabase(running.root, running.database, work);
-  const local = await startLocalDatabase({
-    dataDir: environment.DATA_DIR,
-    port: environment.EMBEDDED_POSTGRES_PORT,
-    logger: createLogger(environment.LOG_LEVEL === "info" ? "warn" : environment.LOG_LEVEL),
-  });
+  const local = await startLocalDatabase(environment, createLogger(environment.LOG_LEVEL === "info" ? "warn" : environment.LOG_LEVEL));
   try {
     return await onDatabase(local.urls.root, local.urls.owner, work);
   } finally {

@@ -49,11 +49,7 @@ await runCli(async () => {
   const environment = parseEnvironment();
   const local = environment.DATABASE_OWNER_URL
     ? undefined
-    : await startLocalDatabase({
-        dataDir: environment.DATA_DIR,
-        port: environment.EMBEDDED_POSTGRES_PORT,
-        logger: createLogger(environment.LOG_LEVEL),
-      });
+    : await startLocalDatabase(environment, createLogger(environment.LOG_LEVEL));
   try {
     await run(command, developmentSettings(local), values.message);
   } finally {

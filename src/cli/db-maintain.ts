@@ -15,11 +15,7 @@ await runCli(async () => {
     await runMaintenance(environment.DATABASE_OWNER_URL);
   } else {
     // Starting the local database already runs maintenance.
-    const local = await startLocalDatabase({
-      dataDir: environment.DATA_DIR,
-      port: environment.EMBEDDED_POSTGRES_PORT,
-      logger,
-    });
+    const local = await startLocalDatabase(environment, logger);
     await local.stop();
   }
   logger.info("maintenance done");

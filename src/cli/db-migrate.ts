@@ -18,11 +18,7 @@ await runCli(async () => {
     await runMaintenance(ownerUrl);
   } else {
     // Starting the local database already migrates it.
-    const local = await startLocalDatabase({
-      dataDir: environment.DATA_DIR,
-      port: environment.EMBEDDED_POSTGRES_PORT,
-      logger,
-    });
+    const local = await startLocalDatabase(environment, logger);
     await local.stop();
   }
   logger.info("migrations up to date");

@@ -63,11 +63,7 @@ await runCli(async () => {
   installShutdown(logger, parts);
   let databaseUrl = environment.DATABASE_URL;
   if (!databaseUrl) {
-    parts.local = await startLocalDatabase({
-      dataDir: environment.DATA_DIR,
-      port: environment.EMBEDDED_POSTGRES_PORT,
-      logger,
-    });
+    parts.local = await startLocalDatabase(environment, logger);
     databaseUrl = parts.local.urls.authenticator;
   }
   const jwtSecret = environment.JWT_SECRET ?? (await loadLocalSecrets(environment.DATA_DIR)).jwtSecret;

@@ -75,11 +75,7 @@ async function ownerConnection(): Promise<{ url: string; local?: LocalDatabase }
   if (environment.NODE_ENV === "production") {
     throw new ConfigurationError("Invalid configuration: DATABASE_OWNER_URL is required in production");
   }
-  const local = await startLocalDatabase({
-    dataDir: environment.DATA_DIR,
-    port: environment.EMBEDDED_POSTGRES_PORT,
-    logger: createLogger(environment.LOG_LEVEL === "info" ? "warn" : environment.LOG_LEVEL),
-  });
+  const local = await startLocalDatabase(environment, createLogger(environment.LOG_LEVEL === "info" ? "warn" : environment.LOG_LEVEL));
   return { url: local.urls.owner, local };
 }
 

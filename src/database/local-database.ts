@@ -1,5 +1,6 @@
 import path from "node:path";
 import { loadLocalSecrets, type LocalSecrets } from "../config/local-secrets.ts";
+import type { Environment } from "../config/environment.ts";
 import type { Logger } from "../observability/logger.ts";
 import { setupCluster } from "./cluster-setup.ts";
 import { buildUrl, type DatabaseUrls } from "./connection-urls.ts";
@@ -22,19 +23,18 @@ export interface LocalDatabase {
   stop(): Promise<void>;
 }
 
-export async function startLocalDatabase(options: {
-  dataDir: string;
-  port: number;
-  logger: Logger;
-}): Promise<LocalDatabase> {
-  const dataDir = path.resolve(options.dataDir);
+/** Where the local database lives and listens, as the environment says. */
+type LocalDatabaseEnvironment = Pick<Environment, "DATA_DIR" | "EMBEDDED_POSTGRES_PORT">;
+
+export async function startLocalDatabase(environment: LocalDatabaseEnvironment, logger: Logger): Promise<LocalDatabase> {
+  const dataDir = path.resolve(environment.DATA_DIR);
   const secrets = await loadLocalSecrets(dataDir);
   const postgres = await startEmbeddedPostgres({
     dataDir: path.join(dataDir, "postgres"),
-    port: options.port,
+    port: environment.EMBEDDED_POSTGRES_PORT,
     password: secrets.superuserPassword,
     persistent: true,
-    onLog: (message) => options.logger.trace({ scope: "postgres" }, message.trim()),
+    onLog: (message) => logger.trace({ scope: "postgres" }, message.trim()),
   });
   const local = (user: string, password: string) =>
     buildUrl({ user, password, host: "127.0.0.1", port: postgres.port, database: LOCAL_DATABASE_NAME });
@@ -45,9 +45,9 @@ export async function startLocalDatabase(options: {
   };
   try {
     await setupCluster(urls);
-    await runCommittedMigrations(migrationSettings({ ownerUrl: urls.owner, rootUrl: urls.root, logger: options.logger }));
+    await runCommittedMigrations(migrationSettings({ ownerUrl: urls.owner, rootUrl: urls.root, logger: logger }));
     await runMaintenance(urls.owner);
-    if (await loadDemoDataIfEmpty(urls)) options.logger.info("demo data loaded");
+    if (await loadDemoDataIfEmpty(urls)) logger.info("demo data loaded");
   } catch (error) {
     await postgres.stop();
     throw error;
