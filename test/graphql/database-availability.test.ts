@@ -14,6 +14,7 @@ import { createLogger } from "../../src/observability/logger.ts";
 import { TEST_CLUSTER_PASSWORD } from "../support/cluster.ts";
 import { freePort } from "../support/free-port.ts";
 import { bearer, testAppConfig } from "../support/test-api.ts";
+import { eventually } from "../support/eventually.ts";
 
 /**
  * /graphql while the database is away: this file runs its own embedded
@@ -57,15 +58,6 @@ function failConnects(pool: pg.Pool, times: number): { calls: () => number; rest
   }) as unknown as pg.Pool["connect"];
   pool.connect = patched;
   return { calls: () => calls, restore: () => void (pool.connect = original) };
-}
-
-async function eventually(check: () => Promise<boolean>, seconds: number): Promise<boolean> {
-  const deadline = Date.now() + seconds * 1000;
-  while (Date.now() < deadline) {
-    if (await check()) return true;
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-  return false;
 }
 
 function expectCleanUnavailable(response: supertest.Response): void {

@@ -12,6 +12,7 @@ import { createLogger } from "../../src/observability/logger.ts";
 import { TEST_CLUSTER_PASSWORD } from "../support/cluster.ts";
 import { freePort } from "../support/free-port.ts";
 import { testAppConfig } from "../support/test-api.ts";
+import { eventually } from "../support/eventually.ts";
 
 /**
  * Readiness against a database that really goes away: this file runs its
@@ -43,15 +44,6 @@ async function apiOn(urls: DatabaseUrls): Promise<ApiServer> {
 
 async function readiness(api: ApiServer) {
   return supertest(api.app).get("/readyz");
-}
-
-async function eventually(check: () => Promise<boolean>, seconds: number): Promise<boolean> {
-  const deadline = Date.now() + seconds * 1000;
-  while (Date.now() < deadline) {
-    if (await check()) return true;
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-  return false;
 }
 
 beforeAll(async () => {

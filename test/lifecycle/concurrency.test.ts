@@ -11,6 +11,7 @@ import {
   runAs,
   type Outcome,
 } from "../support/scenario.ts";
+import { seededRandom } from "../support/seeded-random.ts";
 
 /**
  * Races between lifecycle operations, staged deterministically with two open
@@ -233,22 +234,10 @@ describe("two callers moving one ticket at once", () => {
   });
 });
 
-/** mulberry32: a tiny, well-known 32-bit PRNG, so every run makes the same choices. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
-
 describe("a mix of operations on many connections", () => {
   it("never deadlocks and keeps both histories consistent (seed 5150)", { timeout: 60_000 }, async () => {
     const owner = database.current.owner;
-    const next = random(5150);
+    const next = seededRandom(5150);
     const pick = <T>(items: readonly T[]): T => items[Math.floor(next() * items.length)]!;
     const customers = await Promise.all([1, 2, 3, 4].map((n) => makeUser(owner, `Mix Customer ${n}`, "customer")));
     const agents = await Promise.all([1, 2, 3, 4, 5, 6].map((n) => makeUser(owner, `Mix Agent ${n}`, "agent")));

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { useTestDatabase } from "../support/test-database.ts";
 import { expectAssignmentInvariant, expectHistoryInvariant, makeTicket, makeUser, ROLE, runAs } from "../support/scenario.ts";
+import { seededRandom } from "../support/seeded-random.ts";
 
 /**
  * Property-style: a long random sequence of operations by many users, from
@@ -12,18 +13,6 @@ const SEED = 20_261_126;
 const OPERATIONS = 1_200;
 const STATUSES = ["open", "in_progress", "waiting_on_customer", "resolved", "closed"];
 const PRIORITIES = ["low", "normal", "high", "urgent"];
-
-/** mulberry32: a tiny, well-known 32-bit PRNG; enough for reproducible choices. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 async function snapshot(ticketId: string) {
   const { rows } = await database.current.owner.query(
@@ -45,7 +34,7 @@ async function snapshot(ticketId: string) {
 describe("a long random sequence of operations", () => {
   it(`keeps every invariant (seed ${SEED}, ${OPERATIONS} operations)`, { timeout: 120_000 }, async () => {
     const owner = database.current.owner;
-    const next = random(SEED);
+    const next = seededRandom(SEED);
     const pick = <T>(items: readonly T[]): T => items[Math.floor(next() * items.length)]!;
     const customers = await Promise.all([1, 2, 3].map((n) => makeUser(owner, `Random Customer ${n}`, "customer")));
     const agents = await Promise.all([1, 2, 3].map((n) => makeUser(owner, `Random Agent ${n}`, "agent")));
