@@ -1,4 +1,0 @@
--- Work in progress: the next migration. `npm run db:dev -- watch` applies this
--- file on every save; `npm run db:dev -- commit --message "…"` turns it into
--- migrations/committed/0000NN-….sql and empties it. Write it so it can run
--- twice (create or replace, drop … if exists). See docs/extending.md.
