@@ -31,6 +31,7 @@ const SQLSTATE_CODES: Record<string, AuthErrorCode> = {
   TKFBD: "FORBIDDEN",
   TKVAL: "INVALID_INPUT",
   TKNTF: "NOT_FOUND",
+  TKRAT: "RATE_LIMITED",
   "23514": "INVALID_INPUT",
 };
 

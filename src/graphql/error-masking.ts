@@ -24,7 +24,20 @@ const CUSTOM_CODES: Record<string, string> = {
   TKNTF: "NOT_FOUND",
   TKVAL: "INVALID_INPUT",
   TKEML: "EMAIL_TAKEN",
+  TKRAT: "RATE_LIMITED",
 };
+
+/**
+ * A rate limit raised in SQL (`errcode = 'TKRAT'`) says when to come back in
+ * its HINT as `retry_after=<seconds>`; clients get it as
+ * `extensions.retryAfterSeconds`.
+ */
+const RETRY_AFTER_HINT = /^retry_after=(\d{1,6})$/;
+
+function customExtensions(code: string, hint: string | undefined): Record<string, unknown> {
+  const seconds = hint ? RETRY_AFTER_HINT.exec(hint)?.[1] : undefined;
+  return seconds === undefined ? { code } : { code, retryAfterSeconds: Number(seconds) };
+}
 
 interface StandardError {
   code: string;
@@ -38,7 +51,7 @@ function standardError(sqlState: string): StandardError | undefined {
   if (sqlState.startsWith("23") || sqlState.startsWith("22")) {
     return { code: "INVALID_INPUT", message: "Invalid input" };
   }
-  if (sqlState === "57014") return { code: "TIMEOUT", message: "The request took too long" };
+  if (sqlState === "57014") return { code: "STATEMENT_TIMEOUT", message: "The request took too long and was stopped" };
   if (sqlState === "40001" || sqlState === "40P01") {
     return { code: "CONFLICT", message: "Concurrent update; please retry" };
   }
@@ -49,6 +62,7 @@ interface DatabaseErrorLike {
   code: string;
   message: string;
   constraint?: string;
+  hint?: string;
 }
 
 function isDatabaseError(error: unknown): error is DatabaseErrorLike {
@@ -81,7 +95,7 @@ export function createMaskError(logger: Logger) {
     }
     if (isDatabaseError(original)) {
       const custom = CUSTOM_CODES[original.code];
-      if (custom) return replace(error, original.message, { code: custom });
+      if (custom) return replace(error, original.message, customExtensions(custom, original.hint));
       const standard = standardError(original.code);
       if (standard) {
         logger.debug({ err: original, sqlState: original.code }, "database error mapped");
