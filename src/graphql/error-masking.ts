@@ -3,6 +3,7 @@ import { GraphQLError } from "postgraphile/graphql";
 import { isSafeError } from "postgraphile/grafast";
 import { isDatabaseUnavailable } from "../database/availability.ts";
 import type { Logger } from "../observability/logger.ts";
+import { constraintMessage } from "./constraint-messages.ts";
 
 /**
  * Turns every error leaving the GraphQL endpoint into a clean message with a
@@ -99,10 +100,8 @@ export function createMaskError(logger: Logger) {
       const standard = standardError(original.code);
       if (standard) {
         logger.debug({ err: original, sqlState: original.code }, "database error mapped");
-        const extensions = original.constraint
-          ? { code: standard.code, constraint: original.constraint }
-          : { code: standard.code };
-        return replace(error, standard.message, extensions);
+        // The constraint's own message, never its name (constraint-messages.ts).
+        return replace(error, constraintMessage(original.constraint) ?? standard.message, { code: standard.code });
       }
     }
     const errorId = randomUUID();

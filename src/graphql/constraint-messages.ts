@@ -1,0 +1,23 @@
+/**
+ * What a client is told when a write breaks a named constraint: one
+ * human message per data rule, so the rule itself lives only in its
+ * constraint and the API never reveals constraint or table names. A
+ * constraint missing here still answers a generic "Invalid input".
+ */
+export const CONSTRAINT_MESSAGES: Readonly<Record<string, string>> = {
+  tickets_subject_length: "The subject must be 1 to 200 characters, not only white space",
+  tickets_description_length: "The description is too long or only white space",
+  ticket_comments_body_length: "The comment must not be empty and must fit the length limit",
+  ticket_status_history_note_length: "The note is too long",
+  users_display_name_length: "The display name must be 1 to 100 characters, not only white space",
+  user_accounts_email_format: "The email address is not valid",
+  sla_policies_first_response_positive: "Targets must be positive numbers of minutes",
+  sla_policies_resolution_after_first_response: "The resolution target must not be shorter than the first-response target",
+  ticket_transitions_distinct_statuses: "A transition must go to a different status",
+  ticket_transitions_roles_not_empty: "A transition must allow at least one role",
+  ticket_transitions_roles_no_nulls: "A transition's roles must not contain null",
+};
+
+export function constraintMessage(constraint: string | undefined): string | undefined {
+  return constraint === undefined ? undefined : CONSTRAINT_MESSAGES[constraint];
+}
