@@ -1,4 +1,4 @@
-import { GraphQLError, type ExecutionResult, type OperationDefinitionNode } from "postgraphile/graphql";
+import { getOperationAST, GraphQLError, type ExecutionResult } from "postgraphile/graphql";
 import { isAsyncIterable } from "postgraphile/grafast";
 import { isDatabaseUnavailable, RETRY_AFTER_SECONDS } from "../database/availability.ts";
 import type { Logger } from "../observability/logger.ts";
@@ -35,15 +35,6 @@ function sleep(milliseconds: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, milliseconds));
 }
 
-function operationType(document: { definitions: readonly { kind: string }[] }, operationName: string | null | undefined) {
-  const operation = document.definitions.find(
-    (definition): definition is OperationDefinitionNode =>
-      definition.kind === "OperationDefinition" &&
-      (operationName == null || (definition as OperationDefinitionNode).name?.value === operationName),
-  );
-  return operation?.operation;
-}
-
 function unavailableErrors(result: unknown): { any: boolean; all: boolean } {
   if (isAsyncIterable(result)) return { any: false, all: false };
   const errors: readonly GraphQLError[] = (result as ExecutionResult | undefined)?.errors ?? [];
@@ -65,7 +56,7 @@ export function databaseAvailabilityPlugin(options: AvailabilityOptions): Graphi
           const { document, operationName, requestContext } = event.args;
           const req = requestContext?.expressv4?.req;
           const started = Date.now();
-          const isQuery = operationType(document, operationName) === "query";
+          const isQuery = getOperationAST(document, operationName)?.operation === "query";
           for (let attempt = 0; ; attempt++) {
             let result: Awaited<ReturnType<typeof next>>;
             try {

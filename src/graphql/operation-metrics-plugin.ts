@@ -1,4 +1,4 @@
-import type { ExecutionResult, OperationDefinitionNode } from "postgraphile/graphql";
+import { getOperationAST, type ExecutionResult } from "postgraphile/graphql";
 import { isAsyncIterable } from "postgraphile/grafast";
 import type { Metrics } from "../observability/metrics.ts";
 
@@ -42,11 +42,7 @@ export function operationMetricsPlugin(metrics: Metrics): GraphileConfig.Plugin 
         async execute(next, event) {
           const { document, operationName, requestContext } = event.args;
           if (requestContext?.expressv4?.req) executed.add(requestContext.expressv4.req);
-          const operation = document.definitions.find(
-            (definition): definition is OperationDefinitionNode =>
-              definition.kind === "OperationDefinition" &&
-              (operationName == null || definition.name?.value === operationName),
-          );
+          const operation = getOperationAST(document, operationName);
           const labels = {
             operation_name: operation?.name?.value ?? operationName ?? "",
             operation_type: operation?.operation ?? "unknown",
