@@ -1,6 +1,5 @@
 import { fork, spawn, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { createServer } from "node:net";
 
 /**
  * The two servers under test run as child processes of the benchmark, so
@@ -11,18 +10,6 @@ export interface ServerProcess {
   child: ChildProcess;
   baseUrl: string;
   stop(): Promise<void>;
-}
-
-/** A loopback port nobody listens on right now (another bench may be running). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === "object" && address ? address.port : 0));
-    });
-  });
 }
 
 function statusKilobytes(pid: number, field: "VmRSS" | "VmHWM"): number {

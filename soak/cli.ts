@@ -5,7 +5,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { signAccessToken } from "../src/auth/access-tokens.ts";
 import { createLogger } from "../src/observability/logger.ts";
-import { freePort } from "../test/support/free-port.ts";
+import { freePort } from "../src/net/free-port.ts";
 import { Admin, Agent, Customer, type Actor, type World } from "./actors.ts";
 import { ApiProcess } from "./api-process.ts";
 import { SoakCluster } from "./cluster.ts";

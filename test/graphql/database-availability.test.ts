@@ -12,7 +12,7 @@ import { migrationSettings, runCommittedMigrations } from "../../src/database/mi
 import { createApiServer, type ApiServer } from "../../src/http/api-server.ts";
 import { createLogger } from "../../src/observability/logger.ts";
 import { TEST_CLUSTER_PASSWORD } from "../support/cluster.ts";
-import { freePort } from "../support/free-port.ts";
+import { freePort } from "../../src/net/free-port.ts";
 import { bearer, testAppConfig } from "../support/test-api.ts";
 import { eventually } from "../support/eventually.ts";
 

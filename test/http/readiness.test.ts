@@ -10,7 +10,7 @@ import { committedMigrationFiles, migrationSettings, runCommittedMigrations } fr
 import { createApiServer, type ApiServer } from "../../src/http/api-server.ts";
 import { createLogger } from "../../src/observability/logger.ts";
 import { TEST_CLUSTER_PASSWORD } from "../support/cluster.ts";
-import { freePort } from "../support/free-port.ts";
+import { freePort } from "../../src/net/free-port.ts";
 import { testAppConfig } from "../support/test-api.ts";
 import { eventually } from "../support/eventually.ts";
 

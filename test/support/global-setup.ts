@@ -6,7 +6,7 @@ import { setupCluster, withClient } from "../../src/database/cluster-setup.ts";
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from "../../src/database/embedded-postgres.ts";
 import { migrationSettings, runCommittedMigrations, runCurrentMigration } from "../../src/database/migrations.ts";
 import { createLogger } from "../../src/observability/logger.ts";
-import { freePort } from "./free-port.ts";
+import { freePort } from "../../src/net/free-port.ts";
 import { clusterUrls, TEST_CLUSTER_PASSWORD, type TestCluster } from "./cluster.ts";
 
 /**

@@ -1,6 +1,10 @@
 import { createServer } from "node:net";
 
-/** A TCP port free on the loopback interface right now. */
+/**
+ * A TCP port free on the loopback interface right now, for the servers that
+ * tests, the benchmark and the soak start side by side (another run may be
+ * using any fixed port).
+ */
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
