@@ -145,7 +145,8 @@ export abstract class Actor {
       steps += 1;
       let answer: Answer | undefined;
       try {
-        answer = steps % 40 === 0 ? (await this.refresh(), undefined) : await this.step();
+        if (steps % 40 === 0) await this.refresh();
+        else answer = await this.step();
       } catch (error) {
         // A bug in the simulation, not in the API: visible in the report, never fatal.
         traffic.samples.push({ start: traffic.now(), end: traffic.now(), op: `actor-bug:${String(error)}`.slice(0, 80), status: -1, outcome: "rejected" });

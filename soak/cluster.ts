@@ -31,7 +31,7 @@ export class SoakCluster {
   }
 
   /** Exit hooks each start registers to stop its server; dropped once that server is gone. */
-  private exitHooks: Function[] = [];
+  private exitHooks: ((code: number) => void)[] = [];
 
   async start(): Promise<void> {
     const before = new Set(process.listeners("exit"));
@@ -55,7 +55,7 @@ export class SoakCluster {
   async shutdown(mode: ShutdownMode): Promise<void> {
     const pid = await this.postmasterPid();
     this.handle = undefined;
-    for (const hook of this.exitHooks) process.removeListener("exit", hook as (code: number) => void);
+    for (const hook of this.exitHooks) process.removeListener("exit", hook);
     this.exitHooks = [];
     if (pid === undefined) return;
     try {

@@ -29,6 +29,6 @@ export class Journal {
   }
 
   toNdjson(): string {
-    return this.entries.map((entry) => JSON.stringify(entry)).join("\n") + "\n";
+    return `${this.entries.map((entry) => JSON.stringify(entry)).join("\n")}\n`;
   }
 }

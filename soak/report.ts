@@ -76,7 +76,7 @@ export function notOkCounts(samples: readonly Sample[]): Record<string, number> 
   return Object.fromEntries(Object.entries(counts).sort((a, b) => b[1] - a[1]));
 }
 
-const escape = (text: string) => text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+const escapeXml = (text: string) => text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 
 const FAULT_COLOURS: Record<string, string> = {
   "connection-burst": "#f4d03f",
@@ -108,7 +108,7 @@ export function svgChart(data: { buckets: Bucket[]; sizeMs: number; windows: rea
   const parts: string[] = [];
   parts.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="11">`);
   parts.push(`<rect width="${width}" height="${height}" fill="white"/>`);
-  parts.push(`<text x="${left}" y="20" font-size="14" font-weight="bold">${escape(data.title)}</text>`);
+  parts.push(`<text x="${left}" y="20" font-size="14" font-weight="bold">${escapeXml(data.title)}</text>`);
   for (const [top, label] of [[errorTop, "error rate (5xx, 503, no answer)"], [latencyTop, "latency, ms (p50 blue, p95 red)"]] as const) {
     parts.push(`<rect x="${left}" y="${top}" width="${plotWidth}" height="${panelHeight}" fill="none" stroke="#999"/>`);
     parts.push(`<text x="${left}" y="${top - 6}">${label}</text>`);
@@ -118,7 +118,7 @@ export function svgChart(data: { buckets: Bucket[]; sizeMs: number; windows: rea
     const end = x((window.recoveredAt ?? data.durationMs) / 1_000);
     const colour = FAULT_COLOURS[window.kind] ?? "#ddd";
     for (const top of [errorTop, latencyTop]) {
-      parts.push(`<rect x="${start.toFixed(1)}" y="${top}" width="${Math.max(1, end - start).toFixed(1)}" height="${panelHeight}" fill="${colour}" fill-opacity="0.55"><title>${escape(window.kind)}</title></rect>`);
+      parts.push(`<rect x="${start.toFixed(1)}" y="${top}" width="${Math.max(1, end - start).toFixed(1)}" height="${panelHeight}" fill="${colour}" fill-opacity="0.55"><title>${escapeXml(window.kind)}</title></rect>`);
     }
   }
   for (const fraction of [0, 0.5, 1]) {

@@ -1,4 +1,4 @@
-import pg from "pg";
+import type pg from "pg";
 import { hashPassword } from "../auth/passwords.ts";
 import type { DatabaseUrls } from "./connection-urls.ts";
 import { withClient } from "./cluster-setup.ts";

@@ -11,7 +11,7 @@ export const PayloadNamingPlugin: GraphileConfig.Plugin = {
   version: "1.0.0",
   inflection: {
     replace: {
-      functionMutationResultFieldName(previous, options, details) {
+      functionMutationResultFieldName(previous, _options, details) {
         const tagged = details.resource.extensions?.tags?.resultFieldName;
         if (typeof tagged === "string") return tagged;
         const codec = details.resource.codec;

@@ -5,7 +5,7 @@ const database = useTestDatabase();
 
 const WEB_ROLES = ["ticketing_anonymous", "ticketing_customer", "ticketing_agent", "ticketing_admin"];
 const USER_ID = "01900000-0000-7000-8000-000000000001";
-const DIGEST = "\\x" + "00".repeat(32);
+const DIGEST = `\\x${"00".repeat(32)}`;
 
 /** The functions the API's connection role may call, and a harmless call of each. */
 const AUTH_FUNCTION_CALLS: Record<string, string> = {

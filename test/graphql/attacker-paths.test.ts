@@ -4,7 +4,6 @@ import { bearer, graphql, useTestApi } from "../support/test-api.ts";
 import {
   activeUser,
   commentBy,
-  deactivatedUser,
   demotedUser,
   type FixtureUser,
   ticketIn,

@@ -57,7 +57,12 @@ function failConnects(pool: pg.Pool, times: number): { calls: () => number; rest
     return original();
   }) as unknown as pg.Pool["connect"];
   pool.connect = patched;
-  return { calls: () => calls, restore: () => void (pool.connect = original) };
+  return {
+    calls: () => calls,
+    restore: () => {
+      pool.connect = original;
+    },
+  };
 }
 
 function expectCleanUnavailable(response: supertest.Response): void {
