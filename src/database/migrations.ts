@@ -10,6 +10,15 @@ export const MIGRATIONS_FOLDER = fileURLToPath(new URL("../../migrations", impor
 
 export const DATABASE_OWNER_ROLE = "ticketing_owner";
 
+/**
+ * How long a migration statement waits for a lock before it fails (SQLSTATE
+ * 55P03, "canceling statement due to lock timeout") and the whole migration
+ * rolls back. Without it an ALTER TABLE queued behind a long transaction
+ * would wait forever while every query on that table queues behind it.
+ * Retry the migration when the database is quieter, or raise this value.
+ */
+export const MIGRATION_LOCK_TIMEOUT = "5s";
+
 /** Routes graphile-migrate's messages into the application's log. */
 function migrationLogger(logger: AppLogger): Logger {
   return new Logger(() => (level, message) => {
@@ -31,6 +40,8 @@ export function migrationSettings(options: {
     ...(options.shadowUrl ? { shadowConnectionString: options.shadowUrl } : {}),
     databaseOwner: DATABASE_OWNER_ROLE,
     migrationsFolder: MIGRATIONS_FOLDER,
+    // Set on every connection graphile-migrate opens, before any migration runs.
+    pgSettings: { lock_timeout: MIGRATION_LOCK_TIMEOUT },
     logger: migrationLogger(options.logger),
   };
 }
