@@ -3,6 +3,7 @@ import { commit, status, uncommit, watch, type Settings } from "graphile-migrate
 import { ConfigurationError, parseEnvironment } from "../config/environment.ts";
 import { withDatabase } from "../database/connection-urls.ts";
 import { startLocalDatabase, type LocalDatabase } from "../database/local-database.ts";
+import { assertCurrentMigrationLintsClean } from "../database/migration-lint.ts";
 import { migrationSettings } from "../database/migrations.ts";
 import { createLogger } from "../observability/logger.ts";
 import { runCli } from "./run-cli.ts";
@@ -12,7 +13,8 @@ import { runCli } from "./run-cli.ts";
  * workflow for developers, wired to the same databases `npm start` uses.
  * `watch` re-applies migrations/current* on every save (and PostGraphile,
  * in a running dev server, picks the change up on restart); `commit` turns
- * it into the next committed migration after checking it on a shadow database.
+ * it into the next committed migration after linting it with squawk
+ * (refusing on any finding) and checking it on a shadow database.
  */
 const COMMANDS = ["watch", "commit", "uncommit", "status"] as const;
 type Command = (typeof COMMANDS)[number];
@@ -46,6 +48,8 @@ await runCli(async () => {
   if (!command || !COMMANDS.includes(command)) {
     throw new ConfigurationError(`Usage: npm run db:dev -- ${COMMANDS.join("|")} [--message M]`);
   }
+  // squawk's findings block a commit before any database is touched.
+  if (command === "commit") await assertCurrentMigrationLintsClean();
   const environment = parseEnvironment();
   const local = environment.DATABASE_OWNER_URL
     ? undefined
