@@ -1,0 +1,2445 @@
+-- The database's final state, generated from pg_catalog by
+-- test/database/catalog-snapshot.test.ts. Do not edit: write a migration,
+-- then run `npm run catalog:update` and review the difference.
+
+-- default privileges of ticketing_owner on new functions: ticketing_owner: execute
+
+-- ===========================================================================
+-- app_private
+-- ===========================================================================
+
+create schema app_private;
+grant usage on schema app_private to ticketing_authenticator;
+comment on schema app_private is 'Secrets and internals (accounts, audit log, helpers). No web role has USAGE on it.';
+
+create table app_private.audit_log (
+  id uuid default app_private.uuid_generate_v7() not null,
+  occurred_at timestamp with time zone default clock_timestamp() not null,
+  actor_id uuid,
+  db_role text,
+  transaction_id bigint default pg_current_xact_id()::text::bigint not null,
+  table_name text not null,
+  operation text not null,
+  record_id uuid,
+  old_data jsonb,
+  new_data jsonb not null
+);
+alter table app_private.audit_log enable row level security;
+alter table app_private.audit_log add constraint audit_log_operation CHECK (operation = ANY (ARRAY['INSERT'::text, 'UPDATE'::text]));
+alter table app_private.audit_log add constraint audit_log_pkey PRIMARY KEY (id);
+CREATE INDEX audit_log_actor_idx ON app_private.audit_log USING btree (actor_id, occurred_at);
+CREATE INDEX audit_log_occurred_at_idx ON app_private.audit_log USING btree (occurred_at);
+CREATE INDEX audit_log_row_idx ON app_private.audit_log USING btree (table_name, record_id, occurred_at);
+CREATE TRIGGER _100_append_only BEFORE DELETE OR UPDATE ON app_private.audit_log FOR EACH ROW EXECUTE FUNCTION app_private.tg_forbid_change();
+CREATE TRIGGER _100_append_only_truncate BEFORE TRUNCATE ON app_private.audit_log FOR EACH STATEMENT EXECUTE FUNCTION app_private.tg_forbid_change();
+revoke delete, truncate, update on table app_private.audit_log from ticketing_owner;
+comment on table app_private.audit_log is 'Every insert and update of users, tickets and comments, written by triggers. Append-only for everybody; admins read it through app_public.audit_log_entries.';
+comment on column app_private.audit_log.id is 'Identifier of the entry (time-ordered UUID).';
+comment on column app_private.audit_log.occurred_at is 'When the change was made.';
+comment on column app_private.audit_log.actor_id is 'User id claimed by the request (jwt.claims.user_id); null for maintenance without a user.';
+comment on column app_private.audit_log.db_role is 'Postgres role the request ran as (e.g. ticketing_agent); null when no role was set.';
+comment on column app_private.audit_log.transaction_id is 'Transaction id, to group the entries of one operation.';
+comment on column app_private.audit_log.table_name is 'Schema-qualified table changed.';
+comment on column app_private.audit_log.operation is 'INSERT or UPDATE.';
+comment on column app_private.audit_log.record_id is 'Primary key of the changed row.';
+comment on column app_private.audit_log.old_data is 'Row before an update (null for inserts).';
+comment on column app_private.audit_log.new_data is 'Row after the change.';
+
+create table app_private.auth_clock (
+  singleton boolean default true not null,
+  offset_by interval default '00:00:00'::interval not null
+);
+alter table app_private.auth_clock enable row level security;
+alter table app_private.auth_clock add constraint auth_clock_pkey PRIMARY KEY (singleton);
+alter table app_private.auth_clock add constraint auth_clock_singleton CHECK (singleton);
+comment on table app_private.auth_clock is 'One row: an offset added to now() by app_private.auth_now(). Always zero in production; tests shift it to expire locks and tokens without sleeping. Only the owner can change it.';
+comment on column app_private.auth_clock.singleton is 'Always true: keeps the table to a single row.';
+comment on column app_private.auth_clock.offset_by is 'Added to the transaction time by auth_now().';
+
+create table app_private.login_attempts (
+  id uuid default app_private.uuid_generate_v7() not null,
+  email public.citext not null,
+  user_id uuid,
+  ip inet,
+  success boolean not null,
+  reason text not null,
+  attempted_at timestamp with time zone default app_private.auth_now() not null
+);
+alter table app_private.login_attempts enable row level security;
+alter table app_private.login_attempts add constraint login_attempts_email_length CHECK (char_length(email::text) <= 320);
+alter table app_private.login_attempts add constraint login_attempts_pkey PRIMARY KEY (id);
+alter table app_private.login_attempts add constraint login_attempts_reason CHECK (reason = ANY (ARRAY['success'::text, 'invalid_credentials'::text, 'locked'::text, 'rate_limited'::text]));
+alter table app_private.login_attempts add constraint login_attempts_success_reason CHECK (success = (reason = 'success'::text));
+alter table app_private.login_attempts add constraint login_attempts_user_id_fkey FOREIGN KEY (user_id) REFERENCES app_public.users(id) ON DELETE SET NULL;
+CREATE INDEX login_attempts_ip_idx ON app_private.login_attempts USING btree (ip, attempted_at);
+CREATE INDEX login_attempts_user_idx ON app_private.login_attempts USING btree (user_id, attempted_at);
+comment on table app_private.login_attempts is 'Every login attempt (and every current-password check of changePassword), successful or not. Drives lockout and the per-IP rate limit; kept for investigation.';
+comment on column app_private.login_attempts.id is 'Primary key (time-ordered UUID).';
+comment on column app_private.login_attempts.email is 'Email as typed (at most 320 characters), whether or not an account has it.';
+comment on column app_private.login_attempts.user_id is 'The account the email belongs to, null when no active account has it.';
+comment on column app_private.login_attempts.ip is 'Client IP address as seen by the API, null when unknown.';
+comment on column app_private.login_attempts.success is 'True when the password was right and the account not locked.';
+comment on column app_private.login_attempts.reason is 'success, invalid_credentials (unknown email or wrong password), locked (account locked at the time) or rate_limited (refused before any check).';
+comment on column app_private.login_attempts.attempted_at is 'When the attempt was made (auth_now()).';
+
+create table app_private.refresh_tokens (
+  id uuid default app_private.uuid_generate_v7() not null,
+  user_id uuid not null,
+  family_id uuid not null,
+  token_digest bytea not null,
+  created_at timestamp with time zone default app_private.auth_now() not null,
+  expires_at timestamp with time zone not null,
+  rotated_at timestamp with time zone,
+  replaced_by uuid,
+  revoked_at timestamp with time zone,
+  revoked_reason text
+);
+alter table app_private.refresh_tokens enable row level security;
+alter table app_private.refresh_tokens add constraint refresh_tokens_digest_length CHECK (octet_length(token_digest) = 32);
+alter table app_private.refresh_tokens add constraint refresh_tokens_expiry_after_creation CHECK (expires_at > created_at);
+alter table app_private.refresh_tokens add constraint refresh_tokens_pkey PRIMARY KEY (id);
+alter table app_private.refresh_tokens add constraint refresh_tokens_replaced_by_fkey FOREIGN KEY (replaced_by) REFERENCES app_private.refresh_tokens(id);
+alter table app_private.refresh_tokens add constraint refresh_tokens_revocation_has_reason CHECK ((revoked_at IS NULL) = (revoked_reason IS NULL));
+alter table app_private.refresh_tokens add constraint refresh_tokens_revoked_reason CHECK (revoked_reason = ANY (ARRAY['logout'::text, 'reuse'::text, 'password_change'::text, 'deactivated'::text, 'role_changed'::text, 'inactive'::text]));
+alter table app_private.refresh_tokens add constraint refresh_tokens_token_digest_key UNIQUE (token_digest);
+alter table app_private.refresh_tokens add constraint refresh_tokens_user_id_fkey FOREIGN KEY (user_id) REFERENCES app_public.users(id) ON DELETE CASCADE;
+CREATE INDEX refresh_tokens_family_idx ON app_private.refresh_tokens USING btree (family_id);
+CREATE INDEX refresh_tokens_user_idx ON app_private.refresh_tokens USING btree (user_id) WHERE (revoked_at IS NULL);
+comment on table app_private.refresh_tokens is 'Refresh tokens, one row per issued token, stored only as SHA-256 digests. A family is one login session: each refresh rotates the token within the family; presenting a rotated token again revokes the whole family.';
+comment on column app_private.refresh_tokens.id is 'Primary key (time-ordered UUID).';
+comment on column app_private.refresh_tokens.user_id is 'The user the session belongs to.';
+comment on column app_private.refresh_tokens.family_id is 'The session: the id of the first token of the chain; carried in access tokens as sid.';
+comment on column app_private.refresh_tokens.token_digest is 'SHA-256 of the token; the token itself is never stored.';
+comment on column app_private.refresh_tokens.created_at is 'When the token was issued.';
+comment on column app_private.refresh_tokens.expires_at is 'After this time the token is refused.';
+comment on column app_private.refresh_tokens.rotated_at is 'When the token was exchanged for its successor; using it again is reuse.';
+comment on column app_private.refresh_tokens.replaced_by is 'The token issued in exchange for this one.';
+comment on column app_private.refresh_tokens.revoked_at is 'When the token was revoked (its whole family is revoked together).';
+comment on column app_private.refresh_tokens.revoked_reason is 'Why: logout, reuse, password_change, deactivated, role_changed or inactive.';
+
+create table app_private.user_accounts (
+  user_id uuid not null,
+  email public.citext not null,
+  password_hash text,
+  failed_login_count integer default 0 not null,
+  locked_until timestamp with time zone,
+  last_login_at timestamp with time zone,
+  created_at timestamp with time zone default now() not null,
+  updated_at timestamp with time zone default now() not null
+);
+alter table app_private.user_accounts enable row level security;
+alter table app_private.user_accounts add constraint user_accounts_email_format CHECK (char_length(email::text) <= 320 AND email OPERATOR(public.~) '^[^@[:space:]]+@[^@[:space:]]+$'::public.citext);
+alter table app_private.user_accounts add constraint user_accounts_email_key UNIQUE (email);
+alter table app_private.user_accounts add constraint user_accounts_failed_login_count_positive CHECK (failed_login_count >= 0);
+alter table app_private.user_accounts add constraint user_accounts_pkey PRIMARY KEY (user_id);
+alter table app_private.user_accounts add constraint user_accounts_timestamps_ordered CHECK (updated_at >= created_at);
+alter table app_private.user_accounts add constraint user_accounts_user_id_fkey FOREIGN KEY (user_id) REFERENCES app_public.users(id) ON DELETE CASCADE;
+CREATE TRIGGER _100_set_updated_at BEFORE UPDATE ON app_private.user_accounts FOR EACH ROW EXECUTE FUNCTION app_private.tg_set_updated_at();
+comment on table app_private.user_accounts is 'Login data of a user (one row per user). Only security definer functions read it.';
+comment on column app_private.user_accounts.user_id is 'The user this account belongs to.';
+comment on column app_private.user_accounts.email is 'Login email, unique case-insensitively.';
+comment on column app_private.user_accounts.password_hash is 'argon2id hash computed by the API tier; null means password login is disabled.';
+comment on column app_private.user_accounts.failed_login_count is 'Consecutive failed logins since the last success; drives lockout.';
+comment on column app_private.user_accounts.locked_until is 'Login refused until this time (null: not locked).';
+comment on column app_private.user_accounts.last_login_at is 'Time of the last successful login.';
+comment on column app_private.user_accounts.created_at is 'When the account was created.';
+comment on column app_private.user_accounts.updated_at is 'When the account row last changed.';
+
+CREATE OR REPLACE FUNCTION app_private.acting_user_id(as_role app_public.user_role)
+ RETURNS uuid
+ LANGUAGE sql
+ STABLE SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+  select u.id
+  from app_public.users as u
+  where u.id = app_private.jwt_user_id()
+    and u.is_active
+    and u.role = as_role
+    and current_setting('role') = 'ticketing_' || as_role::text;
+$function$;
+grant execute on function app_private.acting_user_id(app_public.user_role) to ticketing_admin;
+grant execute on function app_private.acting_user_id(app_public.user_role) to ticketing_agent;
+grant execute on function app_private.acting_user_id(app_public.user_role) to ticketing_customer;
+comment on function app_private.acting_user_id(app_public.user_role) is 'Policy helper: the requesting user''s id when they are active, stored with role as_role, and the request runs as the matching Postgres role; otherwise null. Policies call it as (select app_private.acting_user_id(...)) so it runs once per statement.';
+
+CREATE OR REPLACE FUNCTION app_private.admin_create_user(actor_id uuid, actor_role text, email public.citext, display_name text, role app_public.user_role, password_hash text)
+ RETURNS app_public.users
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+begin
+  if not app_private.is_acting_admin(actor_id, actor_role) then
+    raise exception using errcode = 'TKFBD', message = 'Only an admin can create users';
+  end if;
+  -- The audit trigger on users reads the actor from this setting.
+  perform set_config('jwt.claims.user_id', actor_id::text, true);
+  return app_private.create_user_account(email, display_name, role, password_hash);
+end;
+$function$;
+grant execute on function app_private.admin_create_user(uuid,text,public.citext,text,app_public.user_role,text) to ticketing_authenticator;
+comment on function app_private.admin_create_user(uuid,text,public.citext,text,app_public.user_role,text) is 'createUser: an active admin (actor_id, with the token role actor_role) creates a user of any role. Raises TKFBD for anyone else, TKEML when the email is taken.';
+
+CREATE OR REPLACE FUNCTION app_private.assert_admin_remains(target_id uuid)
+ RETURNS void
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+begin
+  -- Locks every active admin row, so two admins demoting each other at the
+  -- same time cannot both succeed.
+  perform 1
+  from app_public.users as u
+  where u.role = 'admin'
+    and u.is_active
+  for update;
+  if not exists (
+    select 1
+    from app_public.users as u
+    where u.role = 'admin'
+      and u.is_active
+      and u.id <> target_id
+  ) then
+    raise exception using errcode = 'TKVAL', message = 'At least one active admin must remain';
+  end if;
+end;
+$function$;
+comment on function app_private.assert_admin_remains(uuid) is 'Raises TKVAL when demoting or deactivating target_id would leave no active admin.';
+
+CREATE OR REPLACE FUNCTION app_private.auth_now()
+ RETURNS timestamp with time zone
+ LANGUAGE sql
+ STABLE
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+  select now() + coalesce((select c.offset_by from app_private.auth_clock as c), interval '0');
+$function$;
+comment on function app_private.auth_now() is 'The current time as the authentication rules see it: now() plus the auth_clock offset (zero outside tests).';
+
+CREATE OR REPLACE FUNCTION app_private.change_password(user_id uuid, new_hash text, keep_session_id uuid)
+ RETURNS app_public.users
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  account_user app_public.users;
+begin
+  select u.* into account_user
+  from app_public.users as u
+  where u.id = change_password.user_id
+    and u.is_active;
+  if not found then
+    raise exception using errcode = 'TKNTF', message = 'No active user with this id';
+  end if;
+
+  update app_private.user_accounts as a
+  set password_hash = change_password.new_hash,
+      failed_login_count = 0,
+      locked_until = null
+  where a.user_id = change_password.user_id;
+
+  perform app_private.revoke_user_sessions(change_password.user_id, 'password_change', keep_session_id);
+  return account_user;
+end;
+$function$;
+grant execute on function app_private.change_password(uuid,text,uuid) to ticketing_authenticator;
+comment on function app_private.change_password(uuid,text,uuid) is 'Stores a new argon2id hash (verified and computed by the API) and revokes every other session of the user; keep_session_id (the caller''s session) stays valid.';
+
+CREATE OR REPLACE FUNCTION app_private.create_status_history_partitions(months_ahead integer DEFAULT 3)
+ RETURNS integer
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+declare
+  first_month timestamptz := date_trunc('month', now() at time zone 'UTC') at time zone 'UTC';
+  month_start timestamptz;
+  month_end timestamptz;
+  partition_name text;
+  created integer := 0;
+begin
+  if months_ahead is null or months_ahead < 0 or months_ahead > 120 then
+    raise exception using errcode = 'TKVAL', message = 'months_ahead must be between 0 and 120';
+  end if;
+
+  for i in 0..months_ahead loop
+    month_start := first_month + make_interval(months => i);
+    month_end := first_month + make_interval(months => i + 1);
+    partition_name := 'ticket_status_history_p' || to_char(month_start at time zone 'UTC', 'YYYYMM');
+
+    continue when to_regclass('app_private.' || partition_name) is not null;
+
+    -- Rows already in the default partition for this month cannot be moved
+    -- (history is append-only), so that month stays in the default partition.
+    if exists (
+      select 1
+      from app_private.ticket_status_history_default
+      where changed_at >= month_start and changed_at < month_end
+    ) then
+      raise notice 'ticket_status_history: rows for % are in the default partition; partition % not created', to_char(month_start at time zone 'UTC', 'YYYY-MM'), partition_name;
+      continue;
+    end if;
+
+    execute format(
+      'create table app_private.%I partition of app_public.ticket_status_history for values from (%L) to (%L)',
+      partition_name, month_start, month_end
+    );
+    execute format(
+      'comment on table app_private.%I is %L',
+      partition_name, 'Monthly partition of ticket_status_history (' || to_char(month_start at time zone 'UTC', 'YYYY-MM') || ', UTC).'
+    );
+    perform app_private.protect_status_history_partition(partition_name);
+    created := created + 1;
+  end loop;
+
+  return created;
+end;
+$function$;
+comment on function app_private.create_status_history_partitions(integer) is 'Maintenance (run as ticketing_owner, e.g. monthly from cron): creates the monthly partitions of ticket_status_history from the current UTC month up to months_ahead months ahead; returns how many it created. Idempotent.';
+
+CREATE OR REPLACE FUNCTION app_private.create_user_account(email public.citext, display_name text, role app_public.user_role, password_hash text)
+ RETURNS app_public.users
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  created app_public.users;
+begin
+  if exists (select 1 from app_private.user_accounts as a where a.email = create_user_account.email) then
+    raise exception using errcode = 'TKEML', message = 'This email is already registered';
+  end if;
+
+  insert into app_public.users (display_name, role)
+  values (btrim(create_user_account.display_name), create_user_account.role)
+  returning * into created;
+
+  insert into app_private.user_accounts (user_id, email, password_hash)
+  values (created.id, create_user_account.email, create_user_account.password_hash);
+  return created;
+exception
+  -- Two registrations of one email at the same moment: the unique index decides.
+  when unique_violation then
+    raise exception using errcode = 'TKEML', message = 'This email is already registered';
+end;
+$function$;
+comment on function app_private.create_user_account(public.citext,text,app_public.user_role,text) is 'Creates a user and their account with an argon2id hash computed by the caller. Raises TKEML when the email is taken. Owner only (the user:create command); the API goes through register_customer or admin_create_user.';
+
+CREATE OR REPLACE FUNCTION app_private.current_user_id()
+ RETURNS uuid
+ LANGUAGE sql
+ STABLE SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+  select u.id
+  from app_public.users as u
+  where u.id = app_private.jwt_user_id()
+    and u.is_active;
+$function$;
+comment on function app_private.current_user_id() is 'Id of the requesting user if their users row exists and is active, else null. Security definer so it can read users whatever the caller''s policies are.';
+
+CREATE OR REPLACE FUNCTION app_private.current_user_role()
+ RETURNS app_public.user_role
+ LANGUAGE sql
+ STABLE SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+  -- The Postgres role the request runs as (set by the API from the token) must
+  -- match the role stored in the users row; a stale token of a demoted user
+  -- yields null, i.e. no rights at all.
+  select u.role
+  from app_public.users as u
+  where u.id = app_private.jwt_user_id()
+    and u.is_active
+    and current_setting('role') = 'ticketing_' || u.role::text;
+$function$;
+grant execute on function app_private.current_user_role() to ticketing_admin;
+grant execute on function app_private.current_user_role() to ticketing_agent;
+grant execute on function app_private.current_user_role() to ticketing_customer;
+comment on function app_private.current_user_role() is 'Role of the requesting user from their users row, null when anonymous, inactive, or when the Postgres role of the request does not match the stored role (stale token after a role change).';
+
+CREATE OR REPLACE FUNCTION app_private.find_login_account(email public.citext)
+ RETURNS TABLE(user_id uuid, password_hash text)
+ LANGUAGE sql
+ STABLE SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+  select a.user_id, a.password_hash
+  from app_private.user_accounts as a
+  join app_public.users as u on u.id = a.user_id
+  where a.email = find_login_account.email
+    and u.is_active
+    and a.password_hash is not null;
+$function$;
+grant execute on function app_private.find_login_account(public.citext) to ticketing_authenticator;
+comment on function app_private.find_login_account(public.citext) is 'The account that may log in with this email: user id and argon2id hash; no row when the email is unknown, the user inactive or password login disabled (all answered alike).';
+
+CREATE OR REPLACE FUNCTION app_private.find_user_account(user_id uuid)
+ RETURNS TABLE(email public.citext, password_hash text)
+ LANGUAGE sql
+ STABLE SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+  select a.email, a.password_hash
+  from app_private.user_accounts as a
+  join app_public.users as u on u.id = a.user_id
+  where a.user_id = find_user_account.user_id
+    and u.is_active
+    and a.password_hash is not null;
+$function$;
+grant execute on function app_private.find_user_account(uuid) to ticketing_authenticator;
+comment on function app_private.find_user_account(uuid) is 'Email and argon2id hash of an active user (for changePassword); no row when inactive or without a password.';
+
+CREATE OR REPLACE FUNCTION app_private.is_acting_admin(actor_id uuid, actor_role text)
+ RETURNS boolean
+ LANGUAGE sql
+ STABLE SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+  -- The token's role must still be the stored role: a demoted admin's token is refused.
+  select exists (
+    select 1
+    from app_public.users as u
+    where u.id = is_acting_admin.actor_id
+      and u.is_active
+      and u.role = 'admin'
+      and is_acting_admin.actor_role = 'ticketing_admin'
+  );
+$function$;
+grant execute on function app_private.is_acting_admin(uuid,text) to ticketing_authenticator;
+comment on function app_private.is_acting_admin(uuid,text) is 'True when actor_id is an active admin and actor_role (the role claim of their token) is ticketing_admin. The API asks before it validates and hashes a createUser request.';
+
+CREATE OR REPLACE FUNCTION app_private.is_active_agent(user_id uuid)
+ RETURNS boolean
+ LANGUAGE sql
+ STABLE SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+  select exists (
+    select 1
+    from app_public.users as u
+    where u.id = is_active_agent.user_id
+      and u.role = 'agent'
+      and u.is_active
+  );
+$function$;
+comment on function app_private.is_active_agent(uuid) is 'True when user_id is an active user with role agent.';
+
+CREATE OR REPLACE FUNCTION app_private.jwt_user_id()
+ RETURNS uuid
+ LANGUAGE sql
+ STABLE
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+  -- A malformed claim is treated as no claim rather than raising a cast error.
+  select case
+    when claim ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' then claim::uuid
+  end
+  from (select nullif(current_setting('jwt.claims.user_id', true), '') as claim) as c;
+$function$;
+comment on function app_private.jwt_user_id() is 'The user id claimed by the request (jwt.claims.user_id), null when missing or not a UUID. Not proof of anything by itself: used for audit actors; access checks use current_user_id()/acting_user_id().';
+
+CREATE OR REPLACE FUNCTION app_private.login_policy(OUT max_failures integer, OUT failure_window interval, OUT lock_duration interval, OUT ip_max_attempts integer, OUT ip_window interval, OUT refresh_token_lifetime interval)
+ RETURNS record
+ LANGUAGE sql
+ STABLE
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+  select 5, interval '15 minutes', interval '15 minutes', 30, interval '5 minutes', interval '30 days';
+$function$;
+comment on function app_private.login_policy() is 'The login rules in one place: lock an account for lock_duration after max_failures failed logins within failure_window; refuse an IP after ip_max_attempts attempts within ip_window; refresh tokens expire after refresh_token_lifetime. Replace this function in a migration to change them.';
+
+CREATE OR REPLACE FUNCTION app_private.login_rate_limited(email public.citext, ip inet)
+ RETURNS boolean
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  policy record;
+  recent integer;
+begin
+  if ip is null then
+    return false;
+  end if;
+  select * into policy from app_private.login_policy();
+  select count(*) into recent
+  from app_private.login_attempts as l
+  where l.ip = login_rate_limited.ip
+    and l.attempted_at > app_private.auth_now() - policy.ip_window
+    and l.reason <> 'rate_limited';
+  if recent < policy.ip_max_attempts then
+    return false;
+  end if;
+  insert into app_private.login_attempts (email, ip, success, reason)
+  values (left(login_rate_limited.email, 320), login_rate_limited.ip, false, 'rate_limited');
+  return true;
+end;
+$function$;
+grant execute on function app_private.login_rate_limited(public.citext,inet) to ticketing_authenticator;
+comment on function app_private.login_rate_limited(public.citext,inet) is 'Per-IP rate limit, checked before any password work: true (and the refusal recorded) when the IP made ip_max_attempts attempts within ip_window (login_policy). Refused attempts do not count, so the limit lifts when the window has passed.';
+
+CREATE OR REPLACE FUNCTION app_private.notify_ticket_event(ticket app_public.tickets, kind text, previous app_public.tickets DEFAULT NULL::app_public.tickets, comment_id uuid DEFAULT NULL::uuid)
+ RETURNS void
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  -- tx tells one event seen on two channels of a subscription (e.g. the
+  -- agent's queue and the open pool) from two events that look alike.
+  payload text := json_strip_nulls(json_build_object(
+    'ticketId', ticket.id,
+    'kind', kind,
+    'commentId', comment_id,
+    'tx', pg_current_xact_id()::text
+  ))::text;
+  channel text;
+begin
+  -- Identical notifications on one channel within a transaction are delivered
+  -- once, so listing a channel twice (old and new agent alike) is harmless.
+  foreach channel in array array_remove(array[
+    'ticket:' || ticket.id,
+    'customer_tickets:' || ticket.customer_id,
+    'customer_tickets:' || previous.customer_id,
+    'agent_queue:' || ticket.agent_id,
+    'agent_queue:' || previous.agent_id,
+    case when ticket.status = 'open' and ticket.agent_id is null then 'open_pool' end,
+    case when previous.status = 'open' and previous.agent_id is null then 'open_pool' end
+  ], null)
+  loop
+    perform pg_notify(channel, payload);
+  end loop;
+end;
+$function$;
+comment on function app_private.notify_ticket_event(app_public.tickets,text,app_public.tickets,uuid) is 'Sends one realtime notification (ticket id, event kind, comment id, transaction id; never content) on every channel that watches the ticket: ticket:<id>, customer_tickets:<customer>, agent_queue:<agent> for the current and the previous agent, and open_pool when the ticket is or was open and unassigned.';
+
+CREATE OR REPLACE FUNCTION app_private.protect_status_history_partition(partition_name text)
+ RETURNS void
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+begin
+  execute format(
+    'create trigger _100_append_only_truncate before truncate on app_private.%I for each statement execute function app_private.tg_forbid_change()',
+    partition_name
+  );
+  execute format('revoke all on app_private.%I from public', partition_name);
+  execute format('revoke update, delete, truncate on app_private.%I from ticketing_owner', partition_name);
+  -- Partitions are reachable only through the parent (and its policies).
+  execute format('alter table app_private.%I enable row level security', partition_name);
+end;
+$function$;
+comment on function app_private.protect_status_history_partition(text) is 'Makes a new partition of ticket_status_history append-only like its parent: truncate trigger, revoked privileges, RLS enabled.';
+
+CREATE OR REPLACE FUNCTION app_private.record_login_attempt(email public.citext, user_id uuid, ip inet, password_ok boolean)
+ RETURNS text
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  policy record;
+  account app_private.user_accounts;
+  result text;
+  recent_failures integer;
+begin
+  select * into policy from app_private.login_policy();
+  if user_id is not null then
+    -- Row lock: concurrent attempts on one account count one after the other.
+    select a.* into account
+    from app_private.user_accounts as a
+    where a.user_id = record_login_attempt.user_id
+    for update;
+  end if;
+
+  if account.user_id is null then
+    result := 'invalid_credentials';
+  elsif account.locked_until > app_private.auth_now() then
+    result := 'locked';
+  elsif password_ok then
+    result := 'success';
+  else
+    result := 'invalid_credentials';
+  end if;
+
+  insert into app_private.login_attempts (email, user_id, ip, success, reason)
+  values (left(record_login_attempt.email, 320), account.user_id, record_login_attempt.ip, result = 'success', result);
+
+  if result = 'success' then
+    update app_private.user_accounts as a
+    set failed_login_count = 0,
+        locked_until = null,
+        last_login_at = app_private.auth_now()
+    where a.user_id = account.user_id;
+  elsif result = 'invalid_credentials' and account.user_id is not null then
+    select count(*) into recent_failures
+    from app_private.login_attempts as l
+    where l.user_id = account.user_id
+      and l.reason = 'invalid_credentials'
+      and l.attempted_at > greatest(
+        app_private.auth_now() - policy.failure_window,
+        coalesce(account.last_login_at, '-infinity'),
+        coalesce(account.locked_until, '-infinity')
+      );
+    update app_private.user_accounts as a
+    set failed_login_count = a.failed_login_count + 1,
+        locked_until = case
+          when recent_failures >= policy.max_failures then app_private.auth_now() + policy.lock_duration
+          else a.locked_until
+        end
+    where a.user_id = account.user_id;
+  end if;
+
+  -- A wrong password never learns whether the account is locked.
+  if result = 'locked' and not password_ok then
+    return 'invalid_credentials';
+  end if;
+  return result;
+end;
+$function$;
+grant execute on function app_private.record_login_attempt(public.citext,uuid,inet,boolean) to ticketing_authenticator;
+comment on function app_private.record_login_attempt(public.citext,uuid,inet,boolean) is 'Records a login attempt whose password the API has checked, applies the lockout rule (login_policy) and returns success, invalid_credentials or locked. locked is returned only for a correct password; failures counted are those since the last success or lock, within failure_window.';
+
+CREATE OR REPLACE FUNCTION app_private.register_customer(email public.citext, display_name text, password_hash text)
+ RETURNS app_public.users
+ LANGUAGE sql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+  select * from app_private.create_user_account(email, display_name, 'customer', password_hash);
+$function$;
+grant execute on function app_private.register_customer(public.citext,text,text) to ticketing_authenticator;
+comment on function app_private.register_customer(public.citext,text,text) is 'Self-registration: creates an active customer. Raises TKEML when the email is taken.';
+
+CREATE OR REPLACE FUNCTION app_private.rehash_password(user_id uuid, old_hash text, new_hash text)
+ RETURNS boolean
+ LANGUAGE sql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+  with changed as (
+    update app_private.user_accounts as a
+    set password_hash = rehash_password.new_hash
+    where a.user_id = rehash_password.user_id
+      and a.password_hash = rehash_password.old_hash
+    returning 1
+  )
+  select count(*) > 0 from changed;
+$function$;
+grant execute on function app_private.rehash_password(uuid,text,text) to ticketing_authenticator;
+comment on function app_private.rehash_password(uuid,text,text) is 'Replaces a hash made with older argon2 parameters after a successful login; only if the stored hash is still old_hash (a concurrent password change wins).';
+
+CREATE OR REPLACE FUNCTION app_private.revoke_refresh_token(token_digest bytea)
+ RETURNS boolean
+ LANGUAGE sql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+  with presented as (
+    select t.family_id
+    from app_private.refresh_tokens as t
+    where t.token_digest = revoke_refresh_token.token_digest
+  ),
+  revoked as (
+    update app_private.refresh_tokens as t
+    set revoked_at = app_private.auth_now(),
+        revoked_reason = 'logout'
+    from presented
+    where t.family_id = presented.family_id
+      and t.revoked_at is null
+    returning 1
+  )
+  select count(*) > 0 from revoked;
+$function$;
+grant execute on function app_private.revoke_refresh_token(bytea) to ticketing_authenticator;
+comment on function app_private.revoke_refresh_token(bytea) is 'Logout: revokes the session (the whole family) of the given refresh token. Returns whether a live session was ended.';
+
+CREATE OR REPLACE FUNCTION app_private.revoke_user_sessions(user_id uuid, reason text, except_family_id uuid DEFAULT NULL::uuid)
+ RETURNS integer
+ LANGUAGE sql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+  with revoked as (
+    update app_private.refresh_tokens as t
+    set revoked_at = app_private.auth_now(),
+        revoked_reason = revoke_user_sessions.reason
+    where t.user_id = revoke_user_sessions.user_id
+      and t.revoked_at is null
+      and t.family_id is distinct from revoke_user_sessions.except_family_id
+    returning 1
+  )
+  select count(*)::integer from revoked;
+$function$;
+comment on function app_private.revoke_user_sessions(uuid,text,uuid) is 'Revokes every live refresh token of a user, except the session except_family_id if given; returns how many. Used on password change, deactivation and role change.';
+
+CREATE OR REPLACE FUNCTION app_private.rotate_refresh_token(token_digest bytea, new_token_digest bytea)
+ RETURNS TABLE(outcome text, session_id uuid, user_role app_public.user_role, refresh_expires_at timestamp with time zone, user_record app_public.users)
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  presented app_private.refresh_tokens;
+  account_user app_public.users;
+  successor_id uuid := app_private.uuid_generate_v7();
+begin
+  -- Row lock: two concurrent uses of one token are serialised, so the second
+  -- one is seen as reuse.
+  select t.* into presented
+  from app_private.refresh_tokens as t
+  where t.token_digest = rotate_refresh_token.token_digest
+  for update;
+
+  if not found or presented.revoked_at is not null then
+    outcome := 'invalid';
+    return next;
+    return;
+  end if;
+
+  if presented.rotated_at is not null then
+    update app_private.refresh_tokens as t
+    set revoked_at = app_private.auth_now(),
+        revoked_reason = 'reuse'
+    where t.family_id = presented.family_id
+      and t.revoked_at is null;
+    outcome := 'reused';
+    return next;
+    return;
+  end if;
+
+  if presented.expires_at <= app_private.auth_now() then
+    outcome := 'invalid';
+    return next;
+    return;
+  end if;
+
+  select u.* into account_user
+  from app_public.users as u
+  where u.id = presented.user_id
+    and u.is_active;
+  if not found then
+    perform app_private.revoke_user_sessions(presented.user_id, 'inactive');
+    outcome := 'invalid';
+    return next;
+    return;
+  end if;
+
+  insert into app_private.refresh_tokens (id, user_id, family_id, token_digest, expires_at)
+  values (
+    successor_id,
+    presented.user_id,
+    presented.family_id,
+    rotate_refresh_token.new_token_digest,
+    app_private.auth_now() + (app_private.login_policy()).refresh_token_lifetime
+  )
+  returning refresh_tokens.expires_at into refresh_expires_at;
+
+  update app_private.refresh_tokens as t
+  set rotated_at = app_private.auth_now(),
+      replaced_by = successor_id
+  where t.id = presented.id;
+
+  outcome := 'rotated';
+  session_id := presented.family_id;
+  user_role := account_user.role;
+  user_record := account_user;
+  return next;
+end;
+$function$;
+grant execute on function app_private.rotate_refresh_token(bytea,bytea) to ticketing_authenticator;
+comment on function app_private.rotate_refresh_token(bytea,bytea) is 'Exchanges a refresh token (by digest) for a new one in the same family. outcome: rotated (with claims and user row), reused (the token was already rotated: the whole family is now revoked) or invalid (unknown, revoked, expired, or the user is inactive).';
+
+CREATE OR REPLACE FUNCTION app_private.search_matches(query text)
+ RETURNS TABLE(ticket_id uuid, comment_id uuid, rank real)
+ LANGUAGE plpgsql
+ STABLE SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  tsq tsquery;
+begin
+  if search_matches.query is null or btrim(search_matches.query) = '' then
+    return;
+  end if;
+  if char_length(search_matches.query) > 500 then
+    raise exception using errcode = 'TKVAL', message = 'The search text is too long (at most 500 characters)';
+  end if;
+
+  -- websearch syntax never fails: any input is just text ("quotes", or, -not).
+  tsq := websearch_to_tsquery('english', search_matches.query);
+  if numnode(tsq) = 0 then
+    return;
+  end if;
+
+  return query
+    select tk.id, null::uuid, ts_rank(tk.search, tsq)
+    from app_public.tickets as tk
+    where tk.search @@ tsq
+    union all
+    -- A match in the conversation counts, a bit less than one in the ticket.
+    select c.ticket_id, c.id, (ts_rank(c.search, tsq) * 0.5)::real
+    from app_public.ticket_comments as c
+    where c.search @@ tsq;
+end;
+$function$;
+grant execute on function app_private.search_matches(text) to ticketing_admin;
+grant execute on function app_private.search_matches(text) to ticketing_agent;
+grant execute on function app_private.search_matches(text) to ticketing_customer;
+comment on function app_private.search_matches(text) is 'Candidate matches of a search, ignoring access rights: ticket ids (comment_id null) and comment ids with their rank. Only search_tickets uses it, and filters the result through the caller''s policies.';
+
+CREATE OR REPLACE FUNCTION app_private.start_session(user_id uuid, token_digest bytea)
+ RETURNS TABLE(session_id uuid, user_role app_public.user_role, refresh_expires_at timestamp with time zone, user_record app_public.users)
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  account_user app_public.users;
+  token_id uuid := app_private.uuid_generate_v7();
+begin
+  select u.* into account_user
+  from app_public.users as u
+  where u.id = start_session.user_id
+    and u.is_active;
+  if not found then
+    raise exception using errcode = 'TKNTF', message = 'No active user with this id';
+  end if;
+
+  insert into app_private.refresh_tokens (id, user_id, family_id, token_digest, expires_at)
+  values (
+    token_id,
+    account_user.id,
+    token_id,
+    start_session.token_digest,
+    app_private.auth_now() + (app_private.login_policy()).refresh_token_lifetime
+  )
+  returning refresh_tokens.expires_at into refresh_expires_at;
+
+  session_id := token_id;
+  user_role := account_user.role;
+  user_record := account_user;
+  return next;
+end;
+$function$;
+grant execute on function app_private.start_session(uuid,bytea) to ticketing_authenticator;
+comment on function app_private.start_session(uuid,bytea) is 'Opens a session for an active user: stores the first refresh token (by digest) of a new family and returns the claims (session id, role) and the user row.';
+
+CREATE OR REPLACE FUNCTION app_private.tg_audit()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  -- The generated search vectors are derived data: left out of the log.
+  new_row jsonb := to_jsonb(new) - 'search';
+  old_row jsonb;
+begin
+  if tg_op = 'UPDATE' then
+    old_row := to_jsonb(old) - 'search';
+    if old_row = new_row then
+      return null;
+    end if;
+  end if;
+
+  insert into app_private.audit_log (actor_id, db_role, table_name, operation, record_id, old_data, new_data)
+  values (
+    app_private.jwt_user_id(),
+    nullif(current_setting('role'), 'none'),
+    tg_table_schema || '.' || tg_table_name,
+    tg_op,
+    (new_row ->> 'id')::uuid,
+    old_row,
+    new_row
+  );
+  return null;
+end;
+$function$;
+comment on function app_private.tg_audit() is 'Trigger: records an insert or a real update (old and new values) in app_private.audit_log with the acting user and Postgres role.';
+
+CREATE OR REPLACE FUNCTION app_private.tg_forbid_change()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+begin
+  raise exception using
+    errcode = 'TKFBD',
+    message = format('%s is append-only: rows can be added but never changed or removed', tg_table_name);
+end;
+$function$;
+comment on function app_private.tg_forbid_change() is 'Trigger: refuses UPDATE, DELETE and TRUNCATE on append-only tables (history, audit log), whoever runs them, the owner included.';
+
+CREATE OR REPLACE FUNCTION app_private.tg_set_updated_at()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+begin
+  -- Never move backwards (clock_timestamp within a long transaction, or rows
+  -- created later in the same transaction).
+  new.updated_at := greatest(now(), old.updated_at);
+  return new;
+end;
+$function$;
+comment on function app_private.tg_set_updated_at() is 'Trigger: keeps updated_at current on every update.';
+
+CREATE OR REPLACE FUNCTION app_private.tg_ticket_comments_notify()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  ticket app_public.tickets;
+begin
+  select tk.* into ticket
+  from app_public.tickets as tk
+  where tk.id = new.ticket_id;
+
+  -- The comment id lets subscribers check the comment itself through their
+  -- policies: a customer never hears of an internal note.
+  perform app_private.notify_ticket_event(ticket, 'commented', comment_id => new.id);
+  return null;
+end;
+$function$;
+comment on function app_private.tg_ticket_comments_notify() is 'Trigger: announces a new comment or internal note (kind commented, with its id but not its text) on the channels of its ticket.';
+
+CREATE OR REPLACE FUNCTION app_private.tg_ticket_comments_side_effects()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  author_role app_public.user_role;
+begin
+  select u.role into author_role
+  from app_public.users as u
+  where u.id = new.author_id;
+
+  if new.is_internal then
+    return null;
+  end if;
+
+  if author_role in ('agent', 'admin') then
+    update app_public.tickets as tk
+    set first_responded_at = greatest(new.created_at, tk.created_at)
+    where tk.id = new.ticket_id
+      and tk.first_responded_at is null;
+  elsif author_role = 'customer' then
+    perform set_config('app.status_note', 'Customer replied', true);
+
+    update app_public.tickets as tk
+    set status = 'in_progress'
+    where tk.id = new.ticket_id
+      and tk.customer_id = new.author_id
+      and tk.status = 'waiting_on_customer';
+
+    perform set_config('app.status_note', '', true);
+  end if;
+
+  return null;
+end;
+$function$;
+comment on function app_private.tg_ticket_comments_side_effects() is 'Trigger: after a public comment, a staff author sets the ticket''s first_responded_at (once); the ticket''s customer moves a waiting_on_customer ticket back to in_progress (recorded in the status history as "Customer replied").';
+
+CREATE OR REPLACE FUNCTION app_private.tg_tickets_assignment_history()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+begin
+  insert into app_public.ticket_assignment_history (ticket_id, from_agent_id, to_agent_id, changed_by, changed_at)
+  values (
+    new.id,
+    case when tg_op = 'UPDATE' then old.agent_id end,
+    new.agent_id,
+    app_private.current_user_id(),
+    clock_timestamp()
+  );
+  return null;
+end;
+$function$;
+comment on function app_private.tg_tickets_assignment_history() is 'Trigger: writes one ticket_assignment_history row whenever a ticket''s assignee is set or changes.';
+
+CREATE OR REPLACE FUNCTION app_private.tg_tickets_check_people()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+begin
+  if tg_op = 'INSERT' or new.customer_id is distinct from old.customer_id then
+    if not exists (
+      select 1
+      from app_public.users
+      where id = new.customer_id
+        and role = 'customer'
+        and is_active
+    ) then
+      raise exception using errcode = 'TKVAL', message = 'A ticket''s customer must be an active customer';
+    end if;
+  end if;
+
+  if new.agent_id is not null and (tg_op = 'INSERT' or new.agent_id is distinct from old.agent_id) then
+    -- FOR SHARE waits for a concurrent deactivation/demotion of that agent to
+    -- commit, so a ticket can never be handed to an agent being removed.
+    perform 1
+    from app_public.users
+    where id = new.agent_id
+      and role = 'agent'
+      and is_active
+    for share;
+
+    if not found then
+      raise exception using errcode = 'TKVAL', message = 'Tickets can only be assigned to an active agent';
+    end if;
+  end if;
+
+  return new;
+end;
+$function$;
+comment on function app_private.tg_tickets_check_people() is 'Trigger: a ticket''s customer must be an active customer and its agent (when set) an active agent, checked whenever either is set.';
+
+CREATE OR REPLACE FUNCTION app_private.tg_tickets_notify()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+begin
+  if tg_op = 'INSERT' then
+    perform app_private.notify_ticket_event(new, 'created');
+  elsif old.agent_id is distinct from new.agent_id then
+    -- Assignment wins over the status change it may carry (take next ticket,
+    -- unassign): one event per change.
+    perform app_private.notify_ticket_event(new, 'assigned', old);
+  elsif old.status is distinct from new.status then
+    perform app_private.notify_ticket_event(new, 'status_changed', old);
+  else
+    perform app_private.notify_ticket_event(new, 'updated', old);
+  end if;
+  return null;
+end;
+$function$;
+comment on function app_private.tg_tickets_notify() is 'Trigger: announces a ticket''s creation, assignment, status change or edit (subject, description, priority, customer) to realtime subscribers.';
+
+CREATE OR REPLACE FUNCTION app_private.tg_tickets_sla_due_times()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  sla app_public.sla_policies;
+begin
+  select p.* into sla
+  from app_public.sla_policies as p
+  where p.priority = new.priority;
+
+  -- Due times count from creation, also after a priority change: raising the
+  -- priority of an old ticket makes it due (or overdue) sooner.
+  new.first_response_due_at := new.created_at + make_interval(mins => sla.first_response_minutes);
+  new.resolution_due_at := new.created_at + make_interval(mins => sla.resolution_minutes);
+  return new;
+end;
+$function$;
+comment on function app_private.tg_tickets_sla_due_times() is 'Trigger: sets first_response_due_at and resolution_due_at from sla_policies when a ticket is created and when its priority changes (null when the priority has no policy).';
+
+CREATE OR REPLACE FUNCTION app_private.tg_tickets_status_history()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+begin
+  insert into app_public.ticket_status_history (ticket_id, from_status, to_status, changed_by, changed_at, note)
+  values (
+    new.id,
+    case when tg_op = 'UPDATE' then old.status end,
+    new.status,
+    app_private.current_user_id(),
+    -- Creation is dated like the ticket; later changes by the wall clock, so
+    -- several changes in one transaction still come out in order.
+    case when tg_op = 'INSERT' then new.created_at else clock_timestamp() end,
+    -- transition_ticket and the automatic changes pass their note this way.
+    nullif(current_setting('app.status_note', true), '')
+  );
+  return null;
+end;
+$function$;
+comment on function app_private.tg_tickets_status_history() is 'Trigger: writes one ticket_status_history row for the creation and for every status change of a ticket, whoever or whatever made it.';
+
+CREATE OR REPLACE FUNCTION app_private.tg_tickets_status_timestamps()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+begin
+  if tg_op = 'INSERT' then
+    -- Rows created directly in a later status (imports, demo data).
+    if new.status = 'resolved' and new.resolved_at is null then
+      new.resolved_at := greatest(now(), new.created_at);
+    end if;
+    if new.status = 'closed' and new.closed_at is null then
+      new.closed_at := greatest(now(), new.created_at, new.resolved_at);
+    end if;
+    return new;
+  end if;
+
+  case new.status
+    when 'resolved' then
+      new.resolved_at := now();
+      new.closed_at := null;
+    when 'closed' then
+      new.closed_at := now();
+      -- Keep resolved_at only when closing a resolved ticket (it was resolved);
+      -- a withdrawn or rejected ticket was never resolved.
+      if old.status <> 'resolved' then
+        new.resolved_at := null;
+      end if;
+    else
+      -- Reopened or still in work.
+      new.resolved_at := null;
+      new.closed_at := null;
+  end case;
+
+  -- Leaving closed (admins only): an assignee who is no longer an active agent
+  -- is dropped, so the reopened ticket goes back to the unassigned queue.
+  if old.status = 'closed' and new.agent_id is not null and not exists (
+    select 1
+    from app_public.users
+    where id = new.agent_id
+      and role = 'agent'
+      and is_active
+  ) then
+    new.agent_id := null;
+  end if;
+
+  return new;
+end;
+$function$;
+comment on function app_private.tg_tickets_status_timestamps() is 'Trigger: keeps resolved_at/closed_at consistent with the status (set when resolving/closing, cleared on reopen) whoever changes it.';
+
+CREATE OR REPLACE FUNCTION app_private.tg_users_notify()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+begin
+  perform pg_notify(
+    'user:' || new.id,
+    json_build_object(
+      'userId', new.id,
+      'kind', case when not new.is_active then 'deactivated' else 'role_changed' end
+    )::text
+  );
+  return null;
+end;
+$function$;
+comment on function app_private.tg_users_notify() is 'Trigger: tells the API (channel user:<id>) that a user was deactivated or changed role, so their open subscriptions end at once.';
+
+CREATE OR REPLACE FUNCTION app_private.tg_users_release_tickets()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+begin
+  perform set_config('app.status_note', 'Agent no longer available: returned to the queue', true);
+
+  update app_public.tickets as tk
+  set agent_id = null,
+      status = case
+        when tk.status in ('in_progress', 'waiting_on_customer') then 'open'::app_public.ticket_status
+        else tk.status
+      end
+  where tk.agent_id = old.id
+    and tk.status <> 'closed';
+
+  perform set_config('app.status_note', '', true);
+
+  return null;
+end;
+$function$;
+comment on function app_private.tg_users_release_tickets() is 'Trigger (deactivation rule): when an agent is deactivated or stops being an agent (role changed to customer or admin), in the same transaction every ticket of theirs that is not closed loses its agent; in_progress and waiting_on_customer tickets go back to open (status history note "Agent no longer available: returned to the queue"), open and resolved tickets keep their status. Closed tickets keep the agent as a record of who worked them. Both changes are recorded in the histories, attributed to the admin who made the change.';
+
+CREATE OR REPLACE FUNCTION app_private.transition_allowed(from_status app_public.ticket_status, to_status app_public.ticket_status, as_role app_public.user_role)
+ RETURNS boolean
+ LANGUAGE sql
+ STABLE SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+  select exists (
+    select 1
+    from app_public.ticket_transitions as tt
+    where tt.from_status = transition_allowed.from_status
+      and tt.to_status = transition_allowed.to_status
+      and transition_allowed.as_role = any (tt.allowed_roles)
+  );
+$function$;
+comment on function app_private.transition_allowed(app_public.ticket_status,app_public.ticket_status,app_public.user_role) is 'True when ticket_transitions lets as_role move a ticket from from_status to to_status.';
+
+CREATE OR REPLACE FUNCTION app_private.uuid_generate_v7()
+ RETURNS uuid
+ LANGUAGE plpgsql
+ PARALLEL SAFE
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+declare
+  -- Microseconds since the Unix epoch (numeric extract, exact on PG 14+).
+  micros bigint := (extract(epoch from clock_timestamp()) * 1000000)::bigint;
+  millis bigint := micros / 1000;
+  -- Sub-millisecond fraction scaled to 12 bits (RFC 9562, method 3), so ids made
+  -- within the same millisecond by one backend still sort by creation time.
+  fraction integer := ((micros % 1000) * 4096 / 1000)::integer;
+  -- gen_random_uuid() is a v4 UUID: 122 random bits and the RFC variant bits,
+  -- which are kept; the time fields and the version nibble are overwritten.
+  bytes bytea := uuid_send(gen_random_uuid());
+begin
+  bytes := overlay(bytes placing substring(int8send(millis) from 3 for 6) from 1 for 6);
+  bytes := set_byte(bytes, 6, 112 | (fraction >> 8)); -- 0x70: version 7
+  bytes := set_byte(bytes, 7, fraction & 255);
+  return encode(bytes, 'hex')::uuid;
+end;
+$function$;
+grant execute on function app_private.uuid_generate_v7() to ticketing_admin;
+grant execute on function app_private.uuid_generate_v7() to ticketing_agent;
+grant execute on function app_private.uuid_generate_v7() to ticketing_customer;
+comment on function app_private.uuid_generate_v7() is 'Returns a version 7 UUID: 48-bit Unix millisecond timestamp, 12-bit sub-millisecond fraction, 62 random bits. Default of every primary key, so keys sort by creation time and index inserts stay local.';
+
+-- ===========================================================================
+-- app_public
+-- ===========================================================================
+
+create schema app_public;
+grant usage on schema app_public to ticketing_admin;
+grant usage on schema app_public to ticketing_agent;
+grant usage on schema app_public to ticketing_anonymous;
+grant usage on schema app_public to ticketing_customer;
+comment on schema app_public is 'Everything the GraphQL API exposes.';
+create type app_public.ticket_priority as enum ('low', 'normal', 'high', 'urgent');
+comment on type app_public.ticket_priority is 'How urgent a ticket is, from low to urgent. Drives the SLA due times (slaPolicies) and the order of the agents'' queue.';
+create type app_public.ticket_status as enum ('open', 'in_progress', 'waiting_on_customer', 'resolved', 'closed');
+comment on type app_public.ticket_status is 'Where a ticket is in its lifecycle. Changed only through transitionTicket, assignTicket, takeNextTicket (and a customer reply); allowed moves are the rows of ticketTransitions.';
+create type app_public.user_role as enum ('customer', 'agent', 'admin');
+comment on type app_public.user_role is 'What a user is: a customer raising tickets, an agent working them, or an admin running the helpdesk.';
+
+create table app_public.sla_policies (
+  priority app_public.ticket_priority not null,
+  first_response_minutes integer not null,
+  resolution_minutes integer not null
+);
+alter table app_public.sla_policies enable row level security;
+alter table app_public.sla_policies add constraint sla_policies_first_response_positive CHECK (first_response_minutes > 0);
+alter table app_public.sla_policies add constraint sla_policies_pkey PRIMARY KEY (priority);
+alter table app_public.sla_policies add constraint sla_policies_resolution_after_first_response CHECK (resolution_minutes >= first_response_minutes);
+create policy select_admin on app_public.sla_policies
+  for select to ticketing_admin
+  using ((( SELECT app_private.acting_user_id('admin'::app_public.user_role) AS acting_user_id)) IS NOT NULL);
+comment on policy select_admin on app_public.sla_policies is 'Admins read the SLA targets.';
+create policy select_agent on app_public.sla_policies
+  for select to ticketing_agent
+  using ((( SELECT app_private.acting_user_id('agent'::app_public.user_role) AS acting_user_id)) IS NOT NULL);
+comment on policy select_agent on app_public.sla_policies is 'Agents read the SLA targets.';
+create policy select_customer on app_public.sla_policies
+  for select to ticketing_customer
+  using ((( SELECT app_private.acting_user_id('customer'::app_public.user_role) AS acting_user_id)) IS NOT NULL);
+comment on policy select_customer on app_public.sla_policies is 'Customers read the SLA targets.';
+create policy update_admin on app_public.sla_policies
+  for update to ticketing_admin
+  using ((( SELECT app_private.acting_user_id('admin'::app_public.user_role) AS acting_user_id)) IS NOT NULL)
+  with check ((( SELECT app_private.acting_user_id('admin'::app_public.user_role) AS acting_user_id)) IS NOT NULL);
+comment on policy update_admin on app_public.sla_policies is 'Admins change the SLA targets (existing tickets keep their due times).';
+grant select on table app_public.sla_policies to ticketing_admin;
+grant select on table app_public.sla_policies to ticketing_agent;
+grant select on table app_public.sla_policies to ticketing_customer;
+grant update (first_response_minutes, resolution_minutes) on table app_public.sla_policies to ticketing_admin;
+comment on table app_public.sla_policies is '@behavior -insert -delete
+Service-level targets per priority. A ticket''s due times are computed from its priority when it is created and whenever its priority changes; editing a policy does not move the due times of existing tickets. Admins may edit the minutes.';
+comment on column app_public.sla_policies.priority is '@behavior -update
+The priority this policy applies to (one row per priority).';
+comment on column app_public.sla_policies.first_response_minutes is 'Minutes after creation by which staff must have posted a first public reply.';
+comment on column app_public.sla_policies.resolution_minutes is 'Minutes after creation by which the ticket must be resolved.';
+
+create table app_public.ticket_assignment_history (
+  id uuid default app_private.uuid_generate_v7() not null,
+  ticket_id uuid not null,
+  from_agent_id uuid,
+  to_agent_id uuid,
+  changed_by uuid,
+  changed_at timestamp with time zone default clock_timestamp() not null
+);
+alter table app_public.ticket_assignment_history enable row level security;
+alter table app_public.ticket_assignment_history add constraint ticket_assignment_history_changed_by_fkey FOREIGN KEY (changed_by) REFERENCES app_public.users(id);
+alter table app_public.ticket_assignment_history add constraint ticket_assignment_history_from_agent_id_fkey FOREIGN KEY (from_agent_id) REFERENCES app_public.users(id);
+alter table app_public.ticket_assignment_history add constraint ticket_assignment_history_is_change CHECK (from_agent_id IS DISTINCT FROM to_agent_id);
+alter table app_public.ticket_assignment_history add constraint ticket_assignment_history_pkey PRIMARY KEY (id);
+alter table app_public.ticket_assignment_history add constraint ticket_assignment_history_ticket_id_fkey FOREIGN KEY (ticket_id) REFERENCES app_public.tickets(id);
+alter table app_public.ticket_assignment_history add constraint ticket_assignment_history_to_agent_id_fkey FOREIGN KEY (to_agent_id) REFERENCES app_public.users(id);
+CREATE INDEX ticket_assignment_history_changed_by_idx ON app_public.ticket_assignment_history USING btree (changed_by);
+CREATE INDEX ticket_assignment_history_from_agent_idx ON app_public.ticket_assignment_history USING btree (from_agent_id);
+CREATE INDEX ticket_assignment_history_ticket_idx ON app_public.ticket_assignment_history USING btree (ticket_id, changed_at);
+CREATE INDEX ticket_assignment_history_to_agent_idx ON app_public.ticket_assignment_history USING btree (to_agent_id);
+CREATE TRIGGER _100_append_only BEFORE DELETE OR UPDATE ON app_public.ticket_assignment_history FOR EACH ROW EXECUTE FUNCTION app_private.tg_forbid_change();
+CREATE TRIGGER _100_append_only_truncate BEFORE TRUNCATE ON app_public.ticket_assignment_history FOR EACH STATEMENT EXECUTE FUNCTION app_private.tg_forbid_change();
+create policy select_admin on app_public.ticket_assignment_history
+  for select to ticketing_admin
+  using ((( SELECT app_private.acting_user_id('admin'::app_public.user_role) AS acting_user_id)) IS NOT NULL);
+comment on policy select_admin on app_public.ticket_assignment_history is 'Admins read all assignment history.';
+create policy select_agent on app_public.ticket_assignment_history
+  for select to ticketing_agent
+  using ((EXISTS ( SELECT 1
+   FROM app_public.tickets t
+  WHERE t.id = ticket_assignment_history.ticket_id AND (t.agent_id = (( SELECT app_private.acting_user_id('agent'::app_public.user_role) AS acting_user_id)) OR t.status = 'open'::app_public.ticket_status AND (( SELECT app_private.acting_user_id('agent'::app_public.user_role) AS acting_user_id)) IS NOT NULL))));
+comment on policy select_agent on app_public.ticket_assignment_history is 'Agents read the assignment history of the tickets they can read.';
+create policy select_customer on app_public.ticket_assignment_history
+  for select to ticketing_customer
+  using ((EXISTS ( SELECT 1
+   FROM app_public.tickets t
+  WHERE t.id = ticket_assignment_history.ticket_id AND t.customer_id = (( SELECT app_private.acting_user_id('customer'::app_public.user_role) AS acting_user_id)))));
+comment on policy select_customer on app_public.ticket_assignment_history is 'Customers read the assignment history of their own tickets.';
+revoke delete, truncate, update on table app_public.ticket_assignment_history from ticketing_owner;
+grant select on table app_public.ticket_assignment_history to ticketing_admin;
+grant select on table app_public.ticket_assignment_history to ticketing_agent;
+grant select on table app_public.ticket_assignment_history to ticketing_customer;
+comment on table app_public.ticket_assignment_history is '@behavior -insert -update -delete
+Every change of a ticket''s assignee (assign, unassign, take next, agent deactivated), written automatically. Append-only for everybody.';
+comment on column app_public.ticket_assignment_history.id is 'Identifier of the change (time-ordered UUID).';
+comment on column app_public.ticket_assignment_history.ticket_id is 'The ticket whose assignee changed.';
+comment on column app_public.ticket_assignment_history.from_agent_id is 'Previous assignee; null when it was unassigned.';
+comment on column app_public.ticket_assignment_history.to_agent_id is 'New assignee; null when unassigned.';
+comment on column app_public.ticket_assignment_history.changed_by is 'Who made the change; null for system maintenance.';
+comment on column app_public.ticket_assignment_history.changed_at is 'When the change happened.';
+
+create table app_public.ticket_comments (
+  id uuid default app_private.uuid_generate_v7() not null,
+  ticket_id uuid not null,
+  author_id uuid default app_public.current_user_id() not null,
+  body text not null,
+  is_internal boolean default false not null,
+  created_at timestamp with time zone default now() not null,
+  search tsvector generated always as (to_tsvector('english'::regconfig, body)) stored not null
+);
+alter table app_public.ticket_comments enable row level security;
+alter table app_public.ticket_comments add constraint ticket_comments_author_id_fkey FOREIGN KEY (author_id) REFERENCES app_public.users(id);
+alter table app_public.ticket_comments add constraint ticket_comments_body_length CHECK (body ~ '[^[:space:]]'::text AND char_length(body) <= 20000);
+alter table app_public.ticket_comments add constraint ticket_comments_pkey PRIMARY KEY (id);
+alter table app_public.ticket_comments add constraint ticket_comments_ticket_id_fkey FOREIGN KEY (ticket_id) REFERENCES app_public.tickets(id);
+CREATE INDEX ticket_comments_author_idx ON app_public.ticket_comments USING btree (author_id);
+CREATE INDEX ticket_comments_search_idx ON app_public.ticket_comments USING gin (search);
+CREATE INDEX ticket_comments_ticket_created_idx ON app_public.ticket_comments USING btree (ticket_id, created_at) INCLUDE (is_internal);
+CREATE TRIGGER _400_notify AFTER INSERT ON app_public.ticket_comments FOR EACH ROW EXECUTE FUNCTION app_private.tg_ticket_comments_notify();
+CREATE TRIGGER _500_side_effects AFTER INSERT ON app_public.ticket_comments FOR EACH ROW EXECUTE FUNCTION app_private.tg_ticket_comments_side_effects();
+CREATE TRIGGER _900_audit AFTER INSERT OR UPDATE ON app_public.ticket_comments FOR EACH ROW EXECUTE FUNCTION app_private.tg_audit();
+create policy insert_admin on app_public.ticket_comments
+  for insert to ticketing_admin
+  with check (author_id = (( SELECT app_private.acting_user_id('admin'::app_public.user_role) AS acting_user_id)));
+comment on policy insert_admin on app_public.ticket_comments is 'Admins write public comments or internal notes, as themselves, on any ticket.';
+create policy insert_agent on app_public.ticket_comments
+  for insert to ticketing_agent
+  with check (author_id = (( SELECT app_private.acting_user_id('agent'::app_public.user_role) AS acting_user_id)) AND (EXISTS ( SELECT 1
+   FROM app_public.tickets t
+  WHERE t.id = ticket_comments.ticket_id AND t.status <> 'closed'::app_public.ticket_status AND (t.agent_id = (( SELECT app_private.acting_user_id('agent'::app_public.user_role) AS acting_user_id)) OR t.status = 'open'::app_public.ticket_status))));
+comment on policy insert_agent on app_public.ticket_comments is 'Agents write public comments or internal notes, as themselves, on tickets they can read that are not closed.';
+create policy insert_customer on app_public.ticket_comments
+  for insert to ticketing_customer
+  with check (author_id = (( SELECT app_private.acting_user_id('customer'::app_public.user_role) AS acting_user_id)) AND NOT is_internal AND (EXISTS ( SELECT 1
+   FROM app_public.tickets t
+  WHERE t.id = ticket_comments.ticket_id AND t.customer_id = (( SELECT app_private.acting_user_id('customer'::app_public.user_role) AS acting_user_id)) AND t.status <> 'closed'::app_public.ticket_status)));
+comment on policy insert_customer on app_public.ticket_comments is 'Customers write public comments, as themselves, on their own tickets that are not closed.';
+create policy select_admin on app_public.ticket_comments
+  for select to ticketing_admin
+  using ((( SELECT app_private.acting_user_id('admin'::app_public.user_role) AS acting_user_id)) IS NOT NULL);
+comment on policy select_admin on app_public.ticket_comments is 'Admins read all comments.';
+create policy select_agent on app_public.ticket_comments
+  for select to ticketing_agent
+  using ((EXISTS ( SELECT 1
+   FROM app_public.tickets t
+  WHERE t.id = ticket_comments.ticket_id AND (t.agent_id = (( SELECT app_private.acting_user_id('agent'::app_public.user_role) AS acting_user_id)) OR t.status = 'open'::app_public.ticket_status AND (( SELECT app_private.acting_user_id('agent'::app_public.user_role) AS acting_user_id)) IS NOT NULL))));
+comment on policy select_agent on app_public.ticket_comments is 'Agents read all comments (internal notes included) of the tickets they can read.';
+create policy select_customer on app_public.ticket_comments
+  for select to ticketing_customer
+  using (NOT is_internal AND (EXISTS ( SELECT 1
+   FROM app_public.tickets t
+  WHERE t.id = ticket_comments.ticket_id AND t.customer_id = (( SELECT app_private.acting_user_id('customer'::app_public.user_role) AS acting_user_id)))));
+comment on policy select_customer on app_public.ticket_comments is 'Customers read the public comments of their own tickets, never internal notes.';
+grant select on table app_public.ticket_comments to ticketing_admin;
+grant select on table app_public.ticket_comments to ticketing_agent;
+grant select on table app_public.ticket_comments to ticketing_customer;
+grant insert (ticket_id, body, is_internal) on table app_public.ticket_comments to ticketing_admin;
+grant insert (ticket_id, body, is_internal) on table app_public.ticket_comments to ticketing_agent;
+grant insert (ticket_id, body) on table app_public.ticket_comments to ticketing_customer;
+comment on table app_public.ticket_comments is '@behavior -insert -update -delete
+A message on a ticket. Public comments are the conversation with the customer; internal notes (isInternal) are visible to staff only. Write them with addComment; they cannot be edited or deleted.';
+comment on column app_public.ticket_comments.id is '@behavior -insert -update
+Primary key (time-ordered UUID).';
+comment on column app_public.ticket_comments.ticket_id is 'The ticket this comment belongs to.';
+comment on column app_public.ticket_comments.author_id is 'Who wrote it (always the signed-in user at the time).';
+comment on column app_public.ticket_comments.body is 'The text, 1-20 000 characters.';
+comment on column app_public.ticket_comments.is_internal is 'True for an internal note: never shown to customers.';
+comment on column app_public.ticket_comments.created_at is 'When it was written.';
+comment on column app_public.ticket_comments.search is '@behavior -*
+Full-text document of the body; used by searchTickets.';
+
+create table app_public.ticket_status_history (
+  id uuid default app_private.uuid_generate_v7() not null,
+  ticket_id uuid not null,
+  from_status app_public.ticket_status,
+  to_status app_public.ticket_status not null,
+  changed_by uuid,
+  changed_at timestamp with time zone default clock_timestamp() not null,
+  note text
+) partition by range (changed_at);
+-- partitions (the default one, and monthly ones created at run time) are not listed
+alter table app_public.ticket_status_history enable row level security;
+alter table app_public.ticket_status_history add constraint ticket_status_history_changed_by_fkey FOREIGN KEY (changed_by) REFERENCES app_public.users(id);
+alter table app_public.ticket_status_history add constraint ticket_status_history_is_change CHECK (from_status IS DISTINCT FROM to_status);
+alter table app_public.ticket_status_history add constraint ticket_status_history_note_length CHECK (char_length(note) <= 2000);
+alter table app_public.ticket_status_history add constraint ticket_status_history_pkey PRIMARY KEY (id, changed_at);
+alter table app_public.ticket_status_history add constraint ticket_status_history_ticket_id_fkey FOREIGN KEY (ticket_id) REFERENCES app_public.tickets(id);
+CREATE INDEX ticket_status_history_changed_by_idx ON ONLY app_public.ticket_status_history USING btree (changed_by);
+CREATE INDEX ticket_status_history_ticket_idx ON ONLY app_public.ticket_status_history USING btree (ticket_id, changed_at);
+CREATE TRIGGER _100_append_only BEFORE DELETE OR UPDATE ON app_public.ticket_status_history FOR EACH ROW EXECUTE FUNCTION app_private.tg_forbid_change();
+CREATE TRIGGER _100_append_only_truncate BEFORE TRUNCATE ON app_public.ticket_status_history FOR EACH STATEMENT EXECUTE FUNCTION app_private.tg_forbid_change();
+create policy select_admin on app_public.ticket_status_history
+  for select to ticketing_admin
+  using ((( SELECT app_private.acting_user_id('admin'::app_public.user_role) AS acting_user_id)) IS NOT NULL);
+comment on policy select_admin on app_public.ticket_status_history is 'Admins read all status history.';
+create policy select_agent on app_public.ticket_status_history
+  for select to ticketing_agent
+  using ((EXISTS ( SELECT 1
+   FROM app_public.tickets t
+  WHERE t.id = ticket_status_history.ticket_id AND (t.agent_id = (( SELECT app_private.acting_user_id('agent'::app_public.user_role) AS acting_user_id)) OR t.status = 'open'::app_public.ticket_status AND (( SELECT app_private.acting_user_id('agent'::app_public.user_role) AS acting_user_id)) IS NOT NULL))));
+comment on policy select_agent on app_public.ticket_status_history is 'Agents read the status history of the tickets they can read.';
+create policy select_customer on app_public.ticket_status_history
+  for select to ticketing_customer
+  using ((EXISTS ( SELECT 1
+   FROM app_public.tickets t
+  WHERE t.id = ticket_status_history.ticket_id AND t.customer_id = (( SELECT app_private.acting_user_id('customer'::app_public.user_role) AS acting_user_id)))));
+comment on policy select_customer on app_public.ticket_status_history is 'Customers read the status history of their own tickets.';
+revoke delete, truncate, update on table app_public.ticket_status_history from ticketing_owner;
+grant select on table app_public.ticket_status_history to ticketing_admin;
+grant select on table app_public.ticket_status_history to ticketing_agent;
+grant select on table app_public.ticket_status_history to ticketing_customer;
+comment on table app_public.ticket_status_history is '@behavior -insert -update -delete
+Every status change of every ticket, creation included (fromStatus null), written automatically. Append-only for everybody. The newest row of a ticket always equals its current status.';
+comment on column app_public.ticket_status_history.id is 'Identifier of the change (time-ordered UUID).';
+comment on column app_public.ticket_status_history.ticket_id is 'The ticket that changed.';
+comment on column app_public.ticket_status_history.from_status is 'Status before the change; null for the creation row.';
+comment on column app_public.ticket_status_history.to_status is 'Status after the change.';
+comment on column app_public.ticket_status_history.changed_by is 'Who made the change; null for system maintenance.';
+comment on column app_public.ticket_status_history.changed_at is 'When the change happened.';
+comment on column app_public.ticket_status_history.note is 'Optional note given with the change (or the reason of an automatic change).';
+
+create table app_public.ticket_transitions (
+  from_status app_public.ticket_status not null,
+  to_status app_public.ticket_status not null,
+  allowed_roles app_public.user_role[] not null
+);
+alter table app_public.ticket_transitions enable row level security;
+alter table app_public.ticket_transitions add constraint ticket_transitions_distinct_statuses CHECK (from_status <> to_status);
+alter table app_public.ticket_transitions add constraint ticket_transitions_pkey PRIMARY KEY (from_status, to_status);
+alter table app_public.ticket_transitions add constraint ticket_transitions_roles_no_nulls CHECK (array_position(allowed_roles, NULL::app_public.user_role) IS NULL);
+alter table app_public.ticket_transitions add constraint ticket_transitions_roles_not_empty CHECK (cardinality(allowed_roles) >= 1);
+create policy delete_admin on app_public.ticket_transitions
+  for delete to ticketing_admin
+  using ((( SELECT app_private.acting_user_id('admin'::app_public.user_role) AS acting_user_id)) IS NOT NULL);
+comment on policy delete_admin on app_public.ticket_transitions is 'Admins remove allowed moves.';
+create policy insert_admin on app_public.ticket_transitions
+  for insert to ticketing_admin
+  with check ((( SELECT app_private.acting_user_id('admin'::app_public.user_role) AS acting_user_id)) IS NOT NULL);
+comment on policy insert_admin on app_public.ticket_transitions is 'Admins add allowed moves.';
+create policy select_admin on app_public.ticket_transitions
+  for select to ticketing_admin
+  using ((( SELECT app_private.acting_user_id('admin'::app_public.user_role) AS acting_user_id)) IS NOT NULL);
+comment on policy select_admin on app_public.ticket_transitions is 'Admins read the workflow.';
+create policy select_agent on app_public.ticket_transitions
+  for select to ticketing_agent
+  using ((( SELECT app_private.acting_user_id('agent'::app_public.user_role) AS acting_user_id)) IS NOT NULL);
+comment on policy select_agent on app_public.ticket_transitions is 'Agents read the workflow.';
+create policy select_customer on app_public.ticket_transitions
+  for select to ticketing_customer
+  using ((( SELECT app_private.acting_user_id('customer'::app_public.user_role) AS acting_user_id)) IS NOT NULL);
+comment on policy select_customer on app_public.ticket_transitions is 'Customers read the workflow (to know which actions to offer).';
+create policy update_admin on app_public.ticket_transitions
+  for update to ticketing_admin
+  using ((( SELECT app_private.acting_user_id('admin'::app_public.user_role) AS acting_user_id)) IS NOT NULL)
+  with check ((( SELECT app_private.acting_user_id('admin'::app_public.user_role) AS acting_user_id)) IS NOT NULL);
+comment on policy update_admin on app_public.ticket_transitions is 'Admins change allowed moves.';
+grant delete, insert, select, update on table app_public.ticket_transitions to ticketing_admin;
+grant select on table app_public.ticket_transitions to ticketing_agent;
+grant select on table app_public.ticket_transitions to ticketing_customer;
+comment on table app_public.ticket_transitions is 'The workflow: which roles may move a ticket from one status to another with transitionTicket. Admins may add, change or remove rows; the next call obeys them. Leaving closed is always reserved to admins, whatever these rows say.';
+comment on column app_public.ticket_transitions.from_status is 'Status the ticket is in.';
+comment on column app_public.ticket_transitions.to_status is 'Status the ticket may move to.';
+comment on column app_public.ticket_transitions.allowed_roles is 'Roles allowed to make this move (customers only on their own tickets, agents only on tickets assigned to them).';
+
+create table app_public.tickets (
+  id uuid default app_private.uuid_generate_v7() not null,
+  number bigint generated always as identity not null,
+  subject text not null,
+  description text default ''::text not null,
+  status app_public.ticket_status default 'open'::app_public.ticket_status not null,
+  priority app_public.ticket_priority default 'normal'::app_public.ticket_priority not null,
+  customer_id uuid default app_public.current_user_id() not null,
+  agent_id uuid,
+  created_at timestamp with time zone default now() not null,
+  updated_at timestamp with time zone default now() not null,
+  first_response_due_at timestamp with time zone,
+  resolution_due_at timestamp with time zone,
+  first_responded_at timestamp with time zone,
+  resolved_at timestamp with time zone,
+  closed_at timestamp with time zone,
+  search tsvector generated always as (setweight(to_tsvector('english'::regconfig, subject), 'A'::"char") || setweight(to_tsvector('english'::regconfig, description), 'B'::"char")) stored not null
+);
+alter table app_public.tickets enable row level security;
+alter table app_public.tickets add constraint tickets_agent_id_fkey FOREIGN KEY (agent_id) REFERENCES app_public.users(id);
+alter table app_public.tickets add constraint tickets_closed_after_created CHECK (closed_at >= created_at);
+alter table app_public.tickets add constraint tickets_closed_after_resolved CHECK (closed_at >= resolved_at);
+alter table app_public.tickets add constraint tickets_closed_at_iff_closed CHECK ((status = 'closed'::app_public.ticket_status) = (closed_at IS NOT NULL));
+alter table app_public.tickets add constraint tickets_customer_id_fkey FOREIGN KEY (customer_id) REFERENCES app_public.users(id);
+alter table app_public.tickets add constraint tickets_description_length CHECK (char_length(description) <= 20000);
+alter table app_public.tickets add constraint tickets_due_after_created CHECK (first_response_due_at >= created_at AND resolution_due_at >= created_at);
+alter table app_public.tickets add constraint tickets_first_response_after_created CHECK (first_responded_at >= created_at);
+alter table app_public.tickets add constraint tickets_number_key UNIQUE (number);
+alter table app_public.tickets add constraint tickets_pkey PRIMARY KEY (id);
+alter table app_public.tickets add constraint tickets_resolved_after_created CHECK (resolved_at >= created_at);
+alter table app_public.tickets add constraint tickets_resolved_at_only_when_done CHECK ((status = ANY (ARRAY['resolved'::app_public.ticket_status, 'closed'::app_public.ticket_status])) OR resolved_at IS NULL);
+alter table app_public.tickets add constraint tickets_resolved_has_resolved_at CHECK (status <> 'resolved'::app_public.ticket_status OR resolved_at IS NOT NULL);
+alter table app_public.tickets add constraint tickets_subject_length CHECK (subject ~ '[^[:space:]]'::text AND char_length(subject) <= 200);
+alter table app_public.tickets add constraint tickets_updated_after_created CHECK (updated_at >= created_at);
+alter table app_public.tickets add constraint tickets_work_has_agent CHECK (agent_id IS NOT NULL OR (status = ANY (ARRAY['open'::app_public.ticket_status, 'resolved'::app_public.ticket_status, 'closed'::app_public.ticket_status])));
+CREATE INDEX tickets_access_idx ON app_public.tickets USING btree (id) INCLUDE (customer_id, agent_id, status);
+CREATE INDEX tickets_agent_due_idx ON app_public.tickets USING btree (agent_id, resolution_due_at) WHERE (status = ANY (ARRAY['open'::app_public.ticket_status, 'in_progress'::app_public.ticket_status, 'waiting_on_customer'::app_public.ticket_status]));
+CREATE INDEX tickets_agent_queue_idx ON app_public.tickets USING btree (agent_id, priority DESC, created_at) WHERE (agent_id IS NOT NULL);
+CREATE INDEX tickets_customer_created_idx ON app_public.tickets USING btree (customer_id, created_at DESC);
+CREATE INDEX tickets_search_idx ON app_public.tickets USING gin (search);
+CREATE INDEX tickets_status_created_idx ON app_public.tickets USING btree (status, created_at DESC);
+CREATE INDEX tickets_unassigned_queue_idx ON app_public.tickets USING btree (priority DESC, created_at, id) WHERE ((status = 'open'::app_public.ticket_status) AND (agent_id IS NULL));
+CREATE INDEX tickets_unfinished_due_idx ON app_public.tickets USING btree (resolution_due_at, id) WHERE (status = ANY (ARRAY['open'::app_public.ticket_status, 'in_progress'::app_public.ticket_status, 'waiting_on_customer'::app_public.ticket_status]));
+CREATE TRIGGER _100_check_people_insert BEFORE INSERT ON app_public.tickets FOR EACH ROW EXECUTE FUNCTION app_private.tg_tickets_check_people();
+CREATE TRIGGER _100_check_people_update BEFORE UPDATE ON app_public.tickets FOR EACH ROW WHEN (old.customer_id IS DISTINCT FROM new.customer_id OR old.agent_id IS DISTINCT FROM new.agent_id) EXECUTE FUNCTION app_private.tg_tickets_check_people();
+CREATE TRIGGER _200_status_timestamps_insert BEFORE INSERT ON app_public.tickets FOR EACH ROW EXECUTE FUNCTION app_private.tg_tickets_status_timestamps();
+CREATE TRIGGER _200_status_timestamps_update BEFORE UPDATE ON app_public.tickets FOR EACH ROW WHEN (old.status IS DISTINCT FROM new.status) EXECUTE FUNCTION app_private.tg_tickets_status_timestamps();
+CREATE TRIGGER _250_sla_due_times_insert BEFORE INSERT ON app_public.tickets FOR EACH ROW EXECUTE FUNCTION app_private.tg_tickets_sla_due_times();
+CREATE TRIGGER _250_sla_due_times_update BEFORE UPDATE ON app_public.tickets FOR EACH ROW WHEN (old.priority IS DISTINCT FROM new.priority) EXECUTE FUNCTION app_private.tg_tickets_sla_due_times();
+CREATE TRIGGER _300_set_updated_at BEFORE UPDATE ON app_public.tickets FOR EACH ROW EXECUTE FUNCTION app_private.tg_set_updated_at();
+CREATE TRIGGER _800_status_history_insert AFTER INSERT ON app_public.tickets FOR EACH ROW EXECUTE FUNCTION app_private.tg_tickets_status_history();
+CREATE TRIGGER _800_status_history_update AFTER UPDATE ON app_public.tickets FOR EACH ROW WHEN (old.status IS DISTINCT FROM new.status) EXECUTE FUNCTION app_private.tg_tickets_status_history();
+CREATE TRIGGER _810_assignment_history_insert AFTER INSERT ON app_public.tickets FOR EACH ROW WHEN (new.agent_id IS NOT NULL) EXECUTE FUNCTION app_private.tg_tickets_assignment_history();
+CREATE TRIGGER _810_assignment_history_update AFTER UPDATE ON app_public.tickets FOR EACH ROW WHEN (old.agent_id IS DISTINCT FROM new.agent_id) EXECUTE FUNCTION app_private.tg_tickets_assignment_history();
+CREATE TRIGGER _900_audit AFTER INSERT OR UPDATE ON app_public.tickets FOR EACH ROW EXECUTE FUNCTION app_private.tg_audit();
+CREATE TRIGGER _950_notify_insert AFTER INSERT ON app_public.tickets FOR EACH ROW EXECUTE FUNCTION app_private.tg_tickets_notify();
+CREATE TRIGGER _950_notify_update AFTER UPDATE ON app_public.tickets FOR EACH ROW WHEN (old.agent_id IS DISTINCT FROM new.agent_id OR old.status IS DISTINCT FROM new.status OR old.subject IS DISTINCT FROM new.subject OR old.description IS DISTINCT FROM new.description OR old.priority IS DISTINCT FROM new.priority OR old.customer_id IS DISTINCT FROM new.customer_id) EXECUTE FUNCTION app_private.tg_tickets_notify();
+create policy insert_admin on app_public.tickets
+  for insert to ticketing_admin
+  with check ((( SELECT app_private.acting_user_id('admin'::app_public.user_role) AS acting_user_id)) IS NOT NULL AND status = 'open'::app_public.ticket_status AND agent_id IS NULL);
+comment on policy insert_admin on app_public.tickets is 'Admins create open, unassigned tickets for any customer.';
+create policy insert_agent on app_public.tickets
+  for insert to ticketing_agent
+  with check ((( SELECT app_private.acting_user_id('agent'::app_public.user_role) AS acting_user_id)) IS NOT NULL AND status = 'open'::app_public.ticket_status AND agent_id IS NULL);
+comment on policy insert_agent on app_public.tickets is 'Agents create open, unassigned tickets for any customer (the customer is checked to be an active customer).';
+create policy insert_customer on app_public.tickets
+  for insert to ticketing_customer
+  with check (customer_id = (( SELECT app_private.acting_user_id('customer'::app_public.user_role) AS acting_user_id)) AND status = 'open'::app_public.ticket_status AND agent_id IS NULL);
+comment on policy insert_customer on app_public.tickets is 'Customers create open, unassigned tickets for themselves only.';
+create policy select_admin on app_public.tickets
+  for select to ticketing_admin
+  using ((( SELECT app_private.acting_user_id('admin'::app_public.user_role) AS acting_user_id)) IS NOT NULL);
+comment on policy select_admin on app_public.tickets is 'Admins read all tickets.';
+create policy select_agent on app_public.tickets
+  for select to ticketing_agent
+  using (agent_id = (( SELECT app_private.acting_user_id('agent'::app_public.user_role) AS acting_user_id)) OR status = 'open'::app_public.ticket_status AND (( SELECT app_private.acting_user_id('agent'::app_public.user_role) AS acting_user_id)) IS NOT NULL);
+comment on policy select_agent on app_public.tickets is 'Agents read tickets assigned to them and every open ticket.';
+create policy select_customer on app_public.tickets
+  for select to ticketing_customer
+  using (customer_id = (( SELECT app_private.acting_user_id('customer'::app_public.user_role) AS acting_user_id)));
+comment on policy select_customer on app_public.tickets is 'Customers read their own tickets.';
+create policy update_admin on app_public.tickets
+  for update to ticketing_admin
+  using ((( SELECT app_private.acting_user_id('admin'::app_public.user_role) AS acting_user_id)) IS NOT NULL)
+  with check ((( SELECT app_private.acting_user_id('admin'::app_public.user_role) AS acting_user_id)) IS NOT NULL);
+comment on policy update_admin on app_public.tickets is 'Admins edit subject, description and priority of any ticket.';
+create policy update_agent on app_public.tickets
+  for update to ticketing_agent
+  using (agent_id = (( SELECT app_private.acting_user_id('agent'::app_public.user_role) AS acting_user_id)))
+  with check (agent_id = (( SELECT app_private.acting_user_id('agent'::app_public.user_role) AS acting_user_id)));
+comment on policy update_agent on app_public.tickets is 'Agents edit subject, description and priority of tickets assigned to them.';
+create policy update_customer on app_public.tickets
+  for update to ticketing_customer
+  using (customer_id = (( SELECT app_private.acting_user_id('customer'::app_public.user_role) AS acting_user_id)) AND status <> 'closed'::app_public.ticket_status)
+  with check (customer_id = (( SELECT app_private.acting_user_id('customer'::app_public.user_role) AS acting_user_id)) AND status <> 'closed'::app_public.ticket_status);
+comment on policy update_customer on app_public.tickets is 'Customers edit the subject and description of their own tickets until they are closed.';
+grant select on table app_public.tickets to ticketing_admin;
+grant select on table app_public.tickets to ticketing_agent;
+grant select on table app_public.tickets to ticketing_customer;
+grant insert (subject, description, priority, customer_id) on table app_public.tickets to ticketing_admin;
+grant insert (subject, description, priority, customer_id) on table app_public.tickets to ticketing_agent;
+grant insert (subject, description, priority) on table app_public.tickets to ticketing_customer;
+grant update (subject, description, priority) on table app_public.tickets to ticketing_admin;
+grant update (subject, description, priority) on table app_public.tickets to ticketing_agent;
+grant update (subject, description) on table app_public.tickets to ticketing_customer;
+comment on table app_public.tickets is '@behavior -delete
+A support request. Customers see their own tickets, agents the ones assigned to them plus every open ticket, admins all. Status and assignee change only through transitionTicket, assignTicket and takeNextTicket. Tickets are never deleted (close them).';
+comment on column app_public.tickets.id is '@behavior -insert -update
+Primary key (time-ordered UUID).';
+comment on column app_public.tickets.number is '@behavior -insert -update
+Human reference shown to users (e.g. #1042); unique and increasing.';
+comment on column app_public.tickets.subject is 'One-line summary, 1-200 characters.';
+comment on column app_public.tickets.description is 'Full description of the problem, up to 20 000 characters.';
+comment on column app_public.tickets.status is '@behavior -insert -update +orderBy
+Current status; always equal to the newest row of the ticket''s status history. Change it with transitionTicket.';
+comment on column app_public.tickets.priority is '@behavior +orderBy +filterBy
+Urgency. Set at creation; afterwards agents (on their tickets) and admins may change it, which recomputes the SLA due times.';
+comment on column app_public.tickets.customer_id is '@behavior -update
+The customer the ticket is for. Customers cannot set it (it is always themselves); agents and admins give it when creating a ticket for a customer.';
+comment on column app_public.tickets.agent_id is '@behavior -insert -update
+The agent working the ticket, null while unassigned. Change it with assignTicket or takeNextTicket.';
+comment on column app_public.tickets.created_at is '@behavior -insert -update
+When the ticket was created.';
+comment on column app_public.tickets.updated_at is '@behavior -insert -update +orderBy
+When the ticket row last changed.';
+comment on column app_public.tickets.first_response_due_at is '@behavior -insert -update +orderBy
+SLA: staff must post a first public reply by this time.';
+comment on column app_public.tickets.resolution_due_at is '@behavior -insert -update +orderBy
+SLA: the ticket must be resolved by this time.';
+comment on column app_public.tickets.first_responded_at is '@behavior -insert -update
+When staff first replied publicly (null: no reply yet).';
+comment on column app_public.tickets.resolved_at is '@behavior -insert -update
+When the ticket was (last) resolved; cleared when it is reopened.';
+comment on column app_public.tickets.closed_at is '@behavior -insert -update
+When the ticket was closed; cleared if an admin reopens it.';
+comment on column app_public.tickets.search is '@behavior -*
+Full-text document of subject (weight A) and description (weight B); used by searchTickets.';
+
+create table app_public.users (
+  id uuid default app_private.uuid_generate_v7() not null,
+  display_name text not null,
+  role app_public.user_role default 'customer'::app_public.user_role not null,
+  is_active boolean default true not null,
+  created_at timestamp with time zone default now() not null,
+  updated_at timestamp with time zone default now() not null
+);
+alter table app_public.users enable row level security;
+alter table app_public.users add constraint users_display_name_length CHECK (display_name ~ '[^[:space:]]'::text AND char_length(btrim(display_name)) <= 100);
+alter table app_public.users add constraint users_pkey PRIMARY KEY (id);
+alter table app_public.users add constraint users_timestamps_ordered CHECK (updated_at >= created_at);
+CREATE INDEX users_role_idx ON app_public.users USING btree (role);
+CREATE TRIGGER _100_set_updated_at BEFORE UPDATE ON app_public.users FOR EACH ROW EXECUTE FUNCTION app_private.tg_set_updated_at();
+CREATE TRIGGER _500_release_tickets AFTER UPDATE ON app_public.users FOR EACH ROW WHEN (old.role = 'agent'::app_public.user_role AND (new.role <> 'agent'::app_public.user_role OR NOT new.is_active)) EXECUTE FUNCTION app_private.tg_users_release_tickets();
+CREATE TRIGGER _900_audit AFTER INSERT OR UPDATE ON app_public.users FOR EACH ROW EXECUTE FUNCTION app_private.tg_audit();
+CREATE TRIGGER _950_notify AFTER UPDATE ON app_public.users FOR EACH ROW WHEN (old.is_active AND NOT new.is_active OR old.role IS DISTINCT FROM new.role) EXECUTE FUNCTION app_private.tg_users_notify();
+create policy select_admin on app_public.users
+  for select to ticketing_admin
+  using ((( SELECT app_private.acting_user_id('admin'::app_public.user_role) AS acting_user_id)) IS NOT NULL);
+comment on policy select_admin on app_public.users is 'Admins see every user.';
+create policy select_agent on app_public.users
+  for select to ticketing_agent
+  using ((( SELECT app_private.acting_user_id('agent'::app_public.user_role) AS acting_user_id)) IS NOT NULL);
+comment on policy select_agent on app_public.users is 'Agents see every user.';
+create policy select_customer on app_public.users
+  for select to ticketing_customer
+  using ((( SELECT app_private.acting_user_id('customer'::app_public.user_role) AS acting_user_id)) IS NOT NULL AND (id = (( SELECT app_private.acting_user_id('customer'::app_public.user_role) AS acting_user_id)) OR role <> 'customer'::app_public.user_role));
+comment on policy select_customer on app_public.users is 'Customers see themselves and staff (agents, admins), never other customers.';
+create policy update_admin on app_public.users
+  for update to ticketing_admin
+  using ((( SELECT app_private.acting_user_id('admin'::app_public.user_role) AS acting_user_id)) IS NOT NULL)
+  with check ((( SELECT app_private.acting_user_id('admin'::app_public.user_role) AS acting_user_id)) IS NOT NULL);
+comment on policy update_admin on app_public.users is 'Admins may edit any user''s display_name; role and activity change only through setUserRole/deactivateUser.';
+create policy update_agent on app_public.users
+  for update to ticketing_agent
+  using (id = (( SELECT app_private.acting_user_id('agent'::app_public.user_role) AS acting_user_id)))
+  with check (id = (( SELECT app_private.acting_user_id('agent'::app_public.user_role) AS acting_user_id)));
+comment on policy update_agent on app_public.users is 'Agents may edit only their own row (display_name).';
+create policy update_customer on app_public.users
+  for update to ticketing_customer
+  using (id = (( SELECT app_private.acting_user_id('customer'::app_public.user_role) AS acting_user_id)))
+  with check (id = (( SELECT app_private.acting_user_id('customer'::app_public.user_role) AS acting_user_id)));
+comment on policy update_customer on app_public.users is 'Customers may edit only their own row (display_name is the only updatable column).';
+grant select on table app_public.users to ticketing_admin;
+grant select on table app_public.users to ticketing_agent;
+grant select on table app_public.users to ticketing_customer;
+grant update (display_name) on table app_public.users to ticketing_admin;
+grant update (display_name) on table app_public.users to ticketing_agent;
+grant update (display_name) on table app_public.users to ticketing_customer;
+comment on table app_public.users is '@behavior -insert -delete
+A person using the helpdesk. Created by register/createUser, never deleted (deactivate instead). Customers see themselves and staff; agents and admins see everybody.';
+comment on column app_public.users.id is '@behavior -insert -update
+Primary key (time-ordered UUID).';
+comment on column app_public.users.display_name is 'Name shown to other users, 1-100 characters. Users may change their own; admins may change anyone''s.';
+comment on column app_public.users.role is '@behavior -insert -update
+Customer, agent or admin. Changed only by an admin through setUserRole; takes effect immediately, whatever the user''s current token says.';
+comment on column app_public.users.is_active is '@behavior -insert -update
+False once an admin deactivated the user: their tokens stop working at once and they see nothing.';
+comment on column app_public.users.created_at is '@behavior -insert -update
+When the user was created.';
+comment on column app_public.users.updated_at is '@behavior -insert -update
+When the user row last changed.';
+
+create view app_public.audit_log_entries with (security_barrier=true) as
+ SELECT id,
+    occurred_at,
+    actor_id,
+    db_role,
+    transaction_id,
+    table_name,
+    operation,
+    record_id,
+    old_data,
+    new_data
+   FROM app_private.audit_log a
+  WHERE (( SELECT app_private.current_user_role() AS current_user_role)) = 'admin'::app_public.user_role;
+grant select on table app_public.audit_log_entries to ticketing_admin;
+comment on view app_public.audit_log_entries is '@primaryKey id
+@behavior -insert -update -delete
+The audit log (admins only; empty for everybody else): every insert and update of users, tickets and comments with who, when, and old/new values. Read-only.';
+comment on column app_public.audit_log_entries.id is 'Identifier of the entry.';
+comment on column app_public.audit_log_entries.occurred_at is 'When the change was made.';
+comment on column app_public.audit_log_entries.actor_id is 'User who made the change (from their token); null for maintenance.';
+comment on column app_public.audit_log_entries.db_role is 'Postgres role the request ran as.';
+comment on column app_public.audit_log_entries.transaction_id is 'Transaction id, to group the entries of one operation.';
+comment on column app_public.audit_log_entries.table_name is 'Table changed, e.g. app_public.tickets.';
+comment on column app_public.audit_log_entries.operation is 'INSERT or UPDATE.';
+comment on column app_public.audit_log_entries.record_id is 'Primary key of the changed row.';
+comment on column app_public.audit_log_entries.old_data is 'Row before an update (null for inserts).';
+comment on column app_public.audit_log_entries.new_data is 'Row after the change.';
+
+CREATE OR REPLACE FUNCTION app_public."current_user"()
+ RETURNS app_public.users
+ LANGUAGE sql
+ STABLE SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+  select u.*
+  from app_public.users as u
+  where u.id = app_private.current_user_id();
+$function$;
+grant execute on function app_public."current_user"() to ticketing_admin;
+grant execute on function app_public."current_user"() to ticketing_agent;
+grant execute on function app_public."current_user"() to ticketing_anonymous;
+grant execute on function app_public."current_user"() to ticketing_customer;
+comment on function app_public."current_user"() is 'The signed-in user, or null when anonymous or deactivated.';
+
+CREATE OR REPLACE FUNCTION app_public.add_comment(ticket_id uuid, body text, is_internal boolean DEFAULT false)
+ RETURNS app_public.ticket_comments
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  me app_public.users := app_public.current_user();
+  ticket app_public.tickets;
+  new_comment app_public.ticket_comments;
+begin
+  if me.id is null then
+    raise exception using errcode = 'TKFBD', message = 'Sign in to comment';
+  end if;
+  if add_comment.ticket_id is null then
+    raise exception using errcode = 'TKVAL', message = 'ticketId is required';
+  end if;
+  if add_comment.body is null or add_comment.body !~ '[^[:space:]]' then
+    raise exception using errcode = 'TKVAL', message = 'The comment cannot be empty';
+  end if;
+  if char_length(add_comment.body) > 20000 then
+    raise exception using errcode = 'TKVAL', message = 'The comment is too long (at most 20000 characters)';
+  end if;
+
+  -- Read through the caller's policies: a ticket they cannot see does not exist.
+  select tk.* into ticket
+  from app_public.tickets as tk
+  where tk.id = add_comment.ticket_id;
+
+  if not found then
+    raise exception using errcode = 'TKNTF', message = 'Ticket not found';
+  end if;
+  if coalesce(add_comment.is_internal, false) and me.role = 'customer' then
+    raise exception using errcode = 'TKFBD', message = 'Customers cannot write internal notes';
+  end if;
+  if ticket.status = 'closed' and me.role <> 'admin' then
+    raise exception using errcode = 'TKFBD', message = 'This ticket is closed';
+  end if;
+
+  begin
+    if coalesce(add_comment.is_internal, false) then
+      insert into app_public.ticket_comments (ticket_id, body, is_internal)
+      values (add_comment.ticket_id, add_comment.body, true)
+      returning * into new_comment;
+    else
+      -- is_internal is not named: customers hold no privilege on that column.
+      insert into app_public.ticket_comments (ticket_id, body)
+      values (add_comment.ticket_id, add_comment.body)
+      returning * into new_comment;
+    end if;
+  exception
+    when insufficient_privilege then
+      raise exception using errcode = 'TKFBD', message = 'You cannot comment on this ticket';
+  end;
+
+  return new_comment;
+end;
+$function$;
+grant execute on function app_public.add_comment(uuid,text,boolean) to ticketing_admin;
+grant execute on function app_public.add_comment(uuid,text,boolean) to ticketing_agent;
+grant execute on function app_public.add_comment(uuid,text,boolean) to ticketing_customer;
+comment on function app_public.add_comment(uuid,text,boolean) is 'Adds a comment to a ticket you can read. Customers: public comments on their own tickets; agents: public comments or internal notes (isInternal) on tickets they can read; admins: anything. Not on closed tickets (except admins). A customer''s reply on a waiting_on_customer ticket moves it back to in_progress; the first public staff reply sets firstRespondedAt. Errors: FORBIDDEN, NOT_FOUND, INVALID_INPUT.';
+
+CREATE OR REPLACE FUNCTION app_public.assign_ticket(ticket_id uuid, agent_id uuid)
+ RETURNS app_public.tickets
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  caller_id uuid := app_private.current_user_id();
+  caller_role app_public.user_role := app_private.current_user_role();
+  ticket app_public.tickets;
+  new_status app_public.ticket_status;
+begin
+  if caller_role is null or caller_role = 'customer' then
+    raise exception using errcode = 'TKFBD', message = 'Only agents and admins can assign tickets';
+  end if;
+  if assign_ticket.ticket_id is null then
+    raise exception using errcode = 'TKVAL', message = 'ticketId is required';
+  end if;
+  if caller_role = 'agent' and assign_ticket.agent_id is distinct from caller_id then
+    raise exception using errcode = 'TKFBD', message = 'Agents can only assign tickets to themselves';
+  end if;
+  if caller_role = 'admin'
+    and assign_ticket.agent_id is not null
+    and not app_private.is_active_agent(assign_ticket.agent_id)
+  then
+    raise exception using errcode = 'TKVAL', message = 'Tickets can only be assigned to an active agent';
+  end if;
+
+  select tk.* into ticket
+  from app_public.tickets as tk
+  where tk.id = assign_ticket.ticket_id
+  for update;
+
+  if not found
+    or (caller_role = 'agent' and ticket.agent_id is distinct from caller_id and ticket.status <> 'open')
+  then
+    raise exception using errcode = 'TKNTF', message = 'Ticket not found';
+  end if;
+
+  if ticket.agent_id is not distinct from assign_ticket.agent_id then
+    return ticket;
+  end if;
+
+  if ticket.status = 'closed' then
+    raise exception using errcode = 'TKINV', message = 'Closed tickets cannot be reassigned';
+  end if;
+
+  if caller_role = 'agent' and ticket.agent_id is not null then
+    raise exception using errcode = 'TKFBD', message = 'This ticket is already assigned to another agent';
+  end if;
+
+  -- Unassigned work goes back to the queue: without an agent an in-progress
+  -- ticket would be invisible to every agent.
+  new_status := case
+    when assign_ticket.agent_id is null and ticket.status in ('in_progress', 'waiting_on_customer') then 'open'
+    else ticket.status
+  end;
+
+  perform set_config('app.status_note', 'Unassigned: returned to the queue', true);
+
+  update app_public.tickets as tk
+  set agent_id = assign_ticket.agent_id,
+      status = new_status
+  where tk.id = ticket.id
+  returning tk.* into ticket;
+
+  perform set_config('app.status_note', '', true);
+
+  return ticket;
+end;
+$function$;
+grant execute on function app_public.assign_ticket(uuid,uuid) to ticketing_admin;
+grant execute on function app_public.assign_ticket(uuid,uuid) to ticketing_agent;
+grant execute on function app_public.assign_ticket(uuid,uuid) to ticketing_customer;
+comment on function app_public.assign_ticket(uuid,uuid) is 'Sets the agent of a ticket. Admins: any active agent, or null to unassign (an unassigned in_progress or waiting_on_customer ticket goes back to open). Agents: only themselves, and only on an unassigned open ticket. Closed tickets cannot be reassigned. Every change is recorded in the assignment history. Errors: FORBIDDEN, NOT_FOUND, INVALID_INPUT, INVALID_TRANSITION.';
+
+CREATE OR REPLACE FUNCTION app_public.current_user_id()
+ RETURNS uuid
+ LANGUAGE sql
+ STABLE SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+  select app_private.current_user_id();
+$function$;
+grant execute on function app_public.current_user_id() to ticketing_admin;
+grant execute on function app_public.current_user_id() to ticketing_agent;
+grant execute on function app_public.current_user_id() to ticketing_anonymous;
+grant execute on function app_public.current_user_id() to ticketing_customer;
+comment on function app_public.current_user_id() is 'Id of the signed-in user; null when anonymous, when the token names no valid user, or when the user is deactivated.';
+
+CREATE OR REPLACE FUNCTION app_public.deactivate_user(user_id uuid)
+ RETURNS app_public.users
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  target app_public.users;
+begin
+  if app_private.acting_user_id('admin') is null then
+    raise exception using errcode = 'TKFBD', message = 'Only an admin can deactivate users';
+  end if;
+
+  select u.* into target
+  from app_public.users as u
+  where u.id = deactivate_user.user_id
+  for update;
+  if not found then
+    raise exception using errcode = 'TKNTF', message = 'No user with this id';
+  end if;
+  if target.role = 'admin' and target.is_active then
+    perform app_private.assert_admin_remains(target.id);
+  end if;
+
+  if target.is_active then
+    update app_public.users as u
+    set is_active = false
+    where u.id = target.id
+    returning * into target;
+  end if;
+
+  perform app_private.revoke_user_sessions(target.id, 'deactivated');
+  return target;
+end;
+$function$;
+grant execute on function app_public.deactivate_user(uuid) to ticketing_admin;
+comment on function app_public.deactivate_user(uuid) is '@resultFieldName user
+Admins: deactivates a user. Their tokens stop working at once (they see nothing) and every session is revoked. Refused when it would leave no active admin. Idempotent.';
+
+CREATE OR REPLACE FUNCTION app_public.my_open_ticket_count()
+ RETURNS integer
+ LANGUAGE sql
+ STABLE
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+  select count(*)::integer
+  from app_public.tickets as t
+  where t.status <> 'closed'
+    and app_public.current_user_id() in (t.customer_id, t.agent_id);
+$function$;
+grant execute on function app_public.my_open_ticket_count() to ticketing_admin;
+grant execute on function app_public.my_open_ticket_count() to ticketing_agent;
+grant execute on function app_public.my_open_ticket_count() to ticketing_customer;
+comment on function app_public.my_open_ticket_count() is 'Number of your tickets that are not closed: the ones you filed (customers) or are assigned to (agents, admins). For badges in the portal and the console.';
+
+CREATE OR REPLACE FUNCTION app_public.my_queue()
+ RETURNS SETOF app_public.tickets
+ LANGUAGE sql
+ STABLE
+AS $function$
+  select t.*
+  from app_public.tickets as t
+  where t.status in ('open', 'in_progress', 'waiting_on_customer')
+    and (
+      t.agent_id = (select app_public.current_user_id())
+      or (t.status = 'open' and t.agent_id is null)
+    )
+  order by t.resolution_due_at, t.id
+$function$;
+grant execute on function app_public.my_queue() to ticketing_admin;
+grant execute on function app_public.my_queue() to ticketing_agent;
+comment on function app_public.my_queue() is '@sortable false
+Your queue: the unfinished tickets assigned to you and the open, unassigned pool, the nearest resolution deadline first. For agents and admins.';
+
+CREATE OR REPLACE FUNCTION app_public.search_tickets(query text)
+ RETURNS SETOF app_public.tickets
+ LANGUAGE sql
+ STABLE
+BEGIN ATOMIC
+ SELECT tk.*::app_public.tickets AS tk
+    FROM (( SELECT m.ticket_id,
+             sum(m.rank) AS rank
+            FROM app_private.search_matches(search_tickets.query) m(ticket_id, comment_id, rank)
+           WHERE ((m.comment_id IS NULL) OR (EXISTS ( SELECT 1
+                    FROM app_public.ticket_comments c
+                   WHERE (c.id = m.comment_id))))
+           GROUP BY m.ticket_id) r
+      JOIN app_public.tickets tk ON ((tk.id = r.ticket_id)))
+   ORDER BY r.rank DESC, tk.number DESC;
+END;
+grant execute on function app_public.search_tickets(text) to ticketing_admin;
+grant execute on function app_public.search_tickets(text) to ticketing_agent;
+grant execute on function app_public.search_tickets(text) to ticketing_customer;
+comment on function app_public.search_tickets(text) is 'Full-text search (web-search syntax: words, "phrases", or, -exclusions) over subject, description and comments of the tickets you can read; internal notes count only for staff. Best matches first. Empty text returns nothing. Errors: INVALID_INPUT (more than 500 characters).';
+
+CREATE OR REPLACE FUNCTION app_public.set_user_role(user_id uuid, role app_public.user_role)
+ RETURNS app_public.users
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  target app_public.users;
+begin
+  if app_private.acting_user_id('admin') is null then
+    raise exception using errcode = 'TKFBD', message = 'Only an admin can change roles';
+  end if;
+
+  select u.* into target
+  from app_public.users as u
+  where u.id = set_user_role.user_id
+  for update;
+  if not found then
+    raise exception using errcode = 'TKNTF', message = 'No user with this id';
+  end if;
+  if target.role = set_user_role.role then
+    return target;
+  end if;
+  if target.role = 'admin' and target.is_active then
+    perform app_private.assert_admin_remains(target.id);
+  end if;
+
+  update app_public.users as u
+  set role = set_user_role.role
+  where u.id = target.id
+  returning * into target;
+
+  -- Sessions were opened under the old role; the user signs in again.
+  perform app_private.revoke_user_sessions(target.id, 'role_changed');
+  return target;
+end;
+$function$;
+grant execute on function app_public.set_user_role(uuid,app_public.user_role) to ticketing_admin;
+comment on function app_public.set_user_role(uuid,app_public.user_role) is '@resultFieldName user
+Admins: changes a user''s role. Takes effect at once (policies read the users row) and ends the user''s sessions. Refused when it would leave no active admin.';
+
+CREATE OR REPLACE FUNCTION app_public.take_next_ticket()
+ RETURNS app_public.tickets
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  caller_id uuid := app_private.acting_user_id('agent');
+  next_id uuid;
+  ticket app_public.tickets;
+begin
+  if caller_id is null then
+    raise exception using errcode = 'TKFBD', message = 'Only agents can take tickets from the queue';
+  end if;
+
+  -- SKIP LOCKED: a ticket being claimed by another agent is passed over, so
+  -- concurrent callers never wait for each other nor get the same ticket.
+  select tk.id into next_id
+  from app_public.tickets as tk
+  where tk.status = 'open'
+    and tk.agent_id is null
+  order by tk.priority desc, tk.created_at, tk.id
+  limit 1
+  for update skip locked;
+
+  if next_id is null then
+    return null;
+  end if;
+
+  perform set_config('app.status_note', 'Taken from the queue', true);
+
+  update app_public.tickets as tk
+  set agent_id = caller_id,
+      -- Starting work is part of claiming, unless admins removed that move
+      -- from the workflow; then the ticket is only assigned.
+      status = case
+        when app_private.transition_allowed('open', 'in_progress', 'agent') then 'in_progress'
+        else tk.status
+      end
+  where tk.id = next_id
+  returning tk.* into ticket;
+
+  perform set_config('app.status_note', '', true);
+
+  return ticket;
+end;
+$function$;
+grant execute on function app_public.take_next_ticket() to ticketing_admin;
+grant execute on function app_public.take_next_ticket() to ticketing_agent;
+grant execute on function app_public.take_next_ticket() to ticketing_customer;
+comment on function app_public.take_next_ticket() is 'Agents only: claims the most urgent, then oldest, open unassigned ticket, assigns it to you and moves it to in_progress. Safe under concurrency: two agents never get the same ticket and never wait for each other. Returns null when the queue is empty. Errors: FORBIDDEN.';
+
+CREATE OR REPLACE FUNCTION app_public.tickets_first_response_at_risk(t app_public.tickets)
+ RETURNS boolean
+ LANGUAGE sql
+ STABLE
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+  select t.first_response_due_at is not null
+    and t.first_responded_at is null
+    and t.status not in ('resolved', 'closed')
+    and now() <= t.first_response_due_at
+    and now() >= t.first_response_due_at - (t.first_response_due_at - t.created_at) / 4;
+$function$;
+grant execute on function app_public.tickets_first_response_at_risk(app_public.tickets) to ticketing_admin;
+grant execute on function app_public.tickets_first_response_at_risk(app_public.tickets) to ticketing_agent;
+grant execute on function app_public.tickets_first_response_at_risk(app_public.tickets) to ticketing_customer;
+comment on function app_public.tickets_first_response_at_risk(app_public.tickets) is 'True while no staff reply has been posted, the first-response deadline has not passed, and less than a quarter of its SLA window remains.';
+
+CREATE OR REPLACE FUNCTION app_public.tickets_first_response_breached(t app_public.tickets)
+ RETURNS boolean
+ LANGUAGE sql
+ STABLE
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+  select t.first_response_due_at is not null
+    and coalesce(t.first_responded_at, t.resolved_at, t.closed_at, now()) > t.first_response_due_at;
+$function$;
+grant execute on function app_public.tickets_first_response_breached(app_public.tickets) to ticketing_admin;
+grant execute on function app_public.tickets_first_response_breached(app_public.tickets) to ticketing_agent;
+grant execute on function app_public.tickets_first_response_breached(app_public.tickets) to ticketing_customer;
+comment on function app_public.tickets_first_response_breached(app_public.tickets) is 'True when staff replied publicly after firstResponseDueAt, or have not replied and that time has passed (a ticket resolved or closed without a reply counts at that moment).';
+
+CREATE OR REPLACE FUNCTION app_public.tickets_resolution_at_risk(t app_public.tickets)
+ RETURNS boolean
+ LANGUAGE sql
+ STABLE
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+  select t.resolution_due_at is not null
+    and t.status not in ('resolved', 'closed')
+    and now() <= t.resolution_due_at
+    and now() >= t.resolution_due_at - (t.resolution_due_at - t.created_at) / 4;
+$function$;
+grant execute on function app_public.tickets_resolution_at_risk(app_public.tickets) to ticketing_admin;
+grant execute on function app_public.tickets_resolution_at_risk(app_public.tickets) to ticketing_agent;
+grant execute on function app_public.tickets_resolution_at_risk(app_public.tickets) to ticketing_customer;
+comment on function app_public.tickets_resolution_at_risk(app_public.tickets) is 'True while the ticket is unresolved, the resolution deadline has not passed, and less than a quarter of its SLA window remains.';
+
+CREATE OR REPLACE FUNCTION app_public.tickets_resolution_breached(t app_public.tickets)
+ RETURNS boolean
+ LANGUAGE sql
+ STABLE
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+  select t.resolution_due_at is not null
+    and coalesce(t.resolved_at, t.closed_at, now()) > t.resolution_due_at;
+$function$;
+grant execute on function app_public.tickets_resolution_breached(app_public.tickets) to ticketing_admin;
+grant execute on function app_public.tickets_resolution_breached(app_public.tickets) to ticketing_agent;
+grant execute on function app_public.tickets_resolution_breached(app_public.tickets) to ticketing_customer;
+comment on function app_public.tickets_resolution_breached(app_public.tickets) is 'True when the ticket was resolved (or closed) after resolutionDueAt, or is still unresolved and that time has passed.';
+
+CREATE OR REPLACE FUNCTION app_public.transition_ticket(ticket_id uuid, to_status app_public.ticket_status, note text DEFAULT NULL::text)
+ RETURNS app_public.tickets
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  caller_id uuid := app_private.current_user_id();
+  caller_role app_public.user_role := app_private.current_user_role();
+  ticket app_public.tickets;
+begin
+  if caller_role is null then
+    raise exception using errcode = 'TKFBD', message = 'Sign in to change tickets';
+  end if;
+  if transition_ticket.ticket_id is null or transition_ticket.to_status is null then
+    raise exception using errcode = 'TKVAL', message = 'ticketId and toStatus are required';
+  end if;
+  if char_length(transition_ticket.note) > 2000 then
+    raise exception using errcode = 'TKVAL', message = 'The note is too long (at most 2000 characters)';
+  end if;
+
+  -- Row lock: concurrent transitions of one ticket run one after the other,
+  -- each seeing the status the previous one left.
+  select tk.* into ticket
+  from app_public.tickets as tk
+  where tk.id = transition_ticket.ticket_id
+  for update;
+
+  if not found
+    or (caller_role = 'customer' and ticket.customer_id <> caller_id)
+    or (caller_role = 'agent' and ticket.agent_id is distinct from caller_id and ticket.status <> 'open')
+  then
+    raise exception using errcode = 'TKNTF', message = 'Ticket not found';
+  end if;
+
+  if caller_role = 'agent' and ticket.agent_id is distinct from caller_id then
+    raise exception using errcode = 'TKFBD', message = 'Only the agent assigned to this ticket can change its status';
+  end if;
+
+  if ticket.status = transition_ticket.to_status then
+    raise exception using errcode = 'TKINV', message = format('The ticket is already %s', ticket.status);
+  end if;
+
+  -- Closed is final except for admins, whatever the workflow table says.
+  if ticket.status = 'closed' and caller_role <> 'admin' then
+    raise exception using errcode = 'TKINV', message = 'Closed tickets can only be reopened by an admin';
+  end if;
+
+  if not app_private.transition_allowed(ticket.status, transition_ticket.to_status, caller_role) then
+    raise exception using
+      errcode = 'TKINV',
+      message = format('A %s cannot move a ticket from %s to %s', caller_role, ticket.status, transition_ticket.to_status);
+  end if;
+
+  if transition_ticket.to_status in ('in_progress', 'waiting_on_customer')
+    and (ticket.agent_id is null or not app_private.is_active_agent(ticket.agent_id))
+  then
+    raise exception using errcode = 'TKINV', message = 'Assign an agent before work on this ticket starts';
+  end if;
+
+  perform set_config('app.status_note', coalesce(transition_ticket.note, ''), true);
+
+  update app_public.tickets as tk
+  set status = transition_ticket.to_status
+  where tk.id = ticket.id
+  returning tk.* into ticket;
+
+  perform set_config('app.status_note', '', true);
+
+  return ticket;
+end;
+$function$;
+grant execute on function app_public.transition_ticket(uuid,app_public.ticket_status,text) to ticketing_admin;
+grant execute on function app_public.transition_ticket(uuid,app_public.ticket_status,text) to ticketing_agent;
+grant execute on function app_public.transition_ticket(uuid,app_public.ticket_status,text) to ticketing_customer;
+comment on function app_public.transition_ticket(uuid,app_public.ticket_status,text) is 'Moves a ticket to another status, if ticketTransitions allows it for your role and you may act on the ticket (customers: their own; agents: assigned to them; admins: any). Closed tickets can only be reopened by admins; in_progress and waiting_on_customer need an assigned agent. Sets or clears resolvedAt/closedAt and records the change (with the optional note, at most 2000 characters) in the status history. Errors: INVALID_TRANSITION, FORBIDDEN, NOT_FOUND, INVALID_INPUT.';
+
+CREATE OR REPLACE FUNCTION app_public.users_email(u app_public.users)
+ RETURNS public.citext
+ LANGUAGE sql
+ STABLE SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+  select a.email
+  from app_private.user_accounts as a
+  where a.user_id = u.id
+    and (
+      u.id = app_private.current_user_id()
+      or app_private.current_user_role() in ('agent', 'admin')
+    );
+$function$;
+grant execute on function app_public.users_email(app_public.users) to ticketing_admin;
+grant execute on function app_public.users_email(app_public.users) to ticketing_agent;
+grant execute on function app_public.users_email(app_public.users) to ticketing_anonymous;
+grant execute on function app_public.users_email(app_public.users) to ticketing_customer;
+comment on function app_public.users_email(app_public.users) is 'The user''s login email: your own, or anyone''s for agents and admins; null otherwise.';
+
+-- ===========================================================================
+-- app_reporting
+-- ===========================================================================
+
+create schema app_reporting;
+grant usage on schema app_reporting to ticketing_analyst;
+comment on schema app_reporting is 'Read-only views for analysts (ticketing_analyst). No password hashes, no emails.';
+
+create view app_reporting.agent_workload as
+ SELECT u.id AS agent_id,
+    u.display_name,
+    u.is_active,
+    count(t.id) FILTER (WHERE t.status = 'open'::app_public.ticket_status)::integer AS open_tickets,
+    count(t.id) FILTER (WHERE t.status = 'in_progress'::app_public.ticket_status)::integer AS in_progress_tickets,
+    count(t.id) FILTER (WHERE t.status = 'waiting_on_customer'::app_public.ticket_status)::integer AS waiting_on_customer_tickets,
+    count(t.id) FILTER (WHERE t.resolved_at >= (now() - '7 days'::interval))::integer AS resolved_last_7_days,
+    count(t.id) FILTER (WHERE t.resolved_at >= (now() - '30 days'::interval))::integer AS resolved_last_30_days,
+    round(percentile_cont(0.5::double precision) WITHIN GROUP (ORDER BY (t.resolution_minutes::double precision)) FILTER (WHERE t.resolved_at >= (now() - '30 days'::interval))::numeric, 2) AS median_resolution_minutes_last_30_days
+   FROM app_public.users u
+     LEFT JOIN app_reporting.tickets t ON t.agent_id = u.id
+  WHERE u.role = 'agent'::app_public.user_role
+  GROUP BY u.id;
+grant select on table app_reporting.agent_workload to ticketing_analyst;
+comment on view app_reporting.agent_workload is 'One row per agent (users whose role is agent, active or not): current tickets by status, tickets resolved recently and the median resolution time. Tickets are credited to their current agent.';
+comment on column app_reporting.agent_workload.agent_id is 'Id of the agent.';
+comment on column app_reporting.agent_workload.display_name is 'The agent''s display name (staff only; customers'' names are never shown here).';
+comment on column app_reporting.agent_workload.is_active is 'False when the agent was deactivated.';
+comment on column app_reporting.agent_workload.open_tickets is 'Tickets assigned to the agent and still open (work not started).';
+comment on column app_reporting.agent_workload.in_progress_tickets is 'Tickets assigned to the agent and in progress.';
+comment on column app_reporting.agent_workload.waiting_on_customer_tickets is 'Tickets assigned to the agent and waiting on the customer.';
+comment on column app_reporting.agent_workload.resolved_last_7_days is 'Tickets of the agent with resolved_at in the last 7 days (including those closed since).';
+comment on column app_reporting.agent_workload.resolved_last_30_days is 'Tickets of the agent with resolved_at in the last 30 days (including those closed since).';
+comment on column app_reporting.agent_workload.median_resolution_minutes_last_30_days is 'Median minutes from creation to resolution of those last-30-days tickets; null when there are none.';
+
+create view app_reporting.backlog as
+ SELECT s.status,
+    p.priority,
+    count(t.id)::integer AS tickets,
+    count(t.id) FILTER (WHERE t.agent_id IS NULL)::integer AS unassigned,
+    count(t.id) FILTER (WHERE t.resolution_breached)::integer AS resolution_overdue,
+    min(t.created_at) AS oldest_created_at
+   FROM unnest('{open,in_progress,waiting_on_customer}'::app_public.ticket_status[]) s(status)
+     CROSS JOIN unnest(enum_range(NULL::app_public.ticket_priority)) p(priority)
+     LEFT JOIN app_reporting.tickets t ON t.status = s.status AND t.priority = p.priority
+  GROUP BY s.status, p.priority;
+grant select on table app_reporting.backlog to ticketing_analyst;
+comment on view app_reporting.backlog is 'Unfinished work now: one row per unfinished status (open, in_progress, waiting_on_customer) and priority, zeros included.';
+comment on column app_reporting.backlog.status is 'Unfinished status.';
+comment on column app_reporting.backlog.priority is 'Priority.';
+comment on column app_reporting.backlog.tickets is 'Tickets in that status and priority.';
+comment on column app_reporting.backlog.unassigned is 'Of those, tickets without an agent.';
+comment on column app_reporting.backlog.resolution_overdue is 'Of those, tickets past their resolution due time.';
+comment on column app_reporting.backlog.oldest_created_at is 'Creation time of the oldest of those tickets; null when there are none.';
+
+create view app_reporting.daily_flow as
+ WITH per_day AS (
+         SELECT (e.happened_at AT TIME ZONE 'UTC'::text)::date AS day,
+            count(*) FILTER (WHERE e.kind = 'created'::text)::integer AS created,
+            count(*) FILTER (WHERE e.kind = 'resolved'::text)::integer AS resolved,
+            count(*) FILTER (WHERE e.kind = 'closed'::text)::integer AS closed
+           FROM app_public.tickets t
+             CROSS JOIN LATERAL ( VALUES (t.created_at,'created'::text), (t.resolved_at,'resolved'::text), (t.closed_at,'closed'::text)) e(happened_at, kind)
+          WHERE e.happened_at IS NOT NULL
+          GROUP BY ((e.happened_at AT TIME ZONE 'UTC'::text)::date)
+        ), calendar AS (
+         SELECT d.d::date AS day
+           FROM generate_series((( SELECT min(p_1.day) AS min
+                   FROM per_day p_1))::timestamp with time zone, GREATEST(( SELECT max(p_1.day) AS max
+                   FROM per_day p_1), (now() AT TIME ZONE 'UTC'::text)::date)::timestamp with time zone, '1 day'::interval) d(d)
+        )
+ SELECT c.day,
+    COALESCE(p.created, 0) AS created,
+    COALESCE(p.resolved, 0) AS resolved,
+    COALESCE(p.closed, 0) AS closed
+   FROM calendar c
+     LEFT JOIN per_day p ON p.day = c.day;
+grant select on table app_reporting.daily_flow to ticketing_analyst;
+comment on view app_reporting.daily_flow is 'Tickets created, resolved and closed per UTC day, one row per day from the first ticket to today (quiet days are zeros).';
+comment on column app_reporting.daily_flow.day is 'The day (UTC).';
+comment on column app_reporting.daily_flow.created is 'Tickets created that day.';
+comment on column app_reporting.daily_flow.resolved is 'Tickets whose resolved_at falls on that day (a ticket reopened since no longer counts).';
+comment on column app_reporting.daily_flow.closed is 'Tickets closed that day.';
+
+create view app_reporting.first_response_times as
+ SELECT p.priority,
+    count(t.first_response_minutes)::integer AS tickets,
+    round(percentile_cont(0.5::double precision) WITHIN GROUP (ORDER BY (t.first_response_minutes::double precision))::numeric, 2) AS p50_minutes,
+    round(percentile_cont(0.9::double precision) WITHIN GROUP (ORDER BY (t.first_response_minutes::double precision))::numeric, 2) AS p90_minutes
+   FROM unnest(enum_range(NULL::app_public.ticket_priority)) p(priority)
+     LEFT JOIN app_reporting.tickets t ON t.priority = p.priority
+  GROUP BY p.priority;
+grant select on table app_reporting.first_response_times to ticketing_analyst;
+comment on view app_reporting.first_response_times is 'Time to first public staff reply per priority, over all tickets that have one: median and 90th percentile (interpolated, as percentile_cont).';
+comment on column app_reporting.first_response_times.priority is 'Priority (every priority has a row).';
+comment on column app_reporting.first_response_times.tickets is 'Tickets with a first reply.';
+comment on column app_reporting.first_response_times.p50_minutes is 'Median minutes from creation to first reply; null without data.';
+comment on column app_reporting.first_response_times.p90_minutes is '90th percentile of those minutes; null without data.';
+
+create view app_reporting.resolution_times as
+ SELECT p.priority,
+    count(t.resolution_minutes)::integer AS tickets,
+    round(percentile_cont(0.5::double precision) WITHIN GROUP (ORDER BY (t.resolution_minutes::double precision))::numeric, 2) AS p50_minutes,
+    round(percentile_cont(0.9::double precision) WITHIN GROUP (ORDER BY (t.resolution_minutes::double precision))::numeric, 2) AS p90_minutes
+   FROM unnest(enum_range(NULL::app_public.ticket_priority)) p(priority)
+     LEFT JOIN app_reporting.tickets t ON t.priority = p.priority
+  GROUP BY p.priority;
+grant select on table app_reporting.resolution_times to ticketing_analyst;
+comment on view app_reporting.resolution_times is 'Time to resolution per priority, over all tickets with a resolved_at (closed without resolution and unresolved tickets are left out): median and 90th percentile (interpolated).';
+comment on column app_reporting.resolution_times.priority is 'Priority (every priority has a row).';
+comment on column app_reporting.resolution_times.tickets is 'Resolved tickets.';
+comment on column app_reporting.resolution_times.p50_minutes is 'Median minutes from creation to resolution; null without data.';
+comment on column app_reporting.resolution_times.p90_minutes is '90th percentile of those minutes; null without data.';
+
+create view app_reporting.sla_compliance as
+ WITH outcomes AS (
+         SELECT date_trunc('week'::text, (t.created_at AT TIME ZONE 'UTC'::text))::date AS week_start,
+            t.priority,
+                CASE
+                    WHEN t.first_response_breached THEN false
+                    WHEN t.first_response_due_at IS NOT NULL AND COALESCE(t.first_responded_at, t.resolved_at, t.closed_at) IS NOT NULL THEN true
+                    ELSE NULL::boolean
+                END AS first_response_met,
+                CASE
+                    WHEN t.resolution_breached THEN false
+                    WHEN t.resolution_due_at IS NOT NULL AND COALESCE(t.resolved_at, t.closed_at) IS NOT NULL THEN true
+                    ELSE NULL::boolean
+                END AS resolution_met
+           FROM app_reporting.tickets t
+        )
+ SELECT week_start,
+    to_char(week_start::timestamp with time zone, 'IYYY-"W"IW'::text) AS iso_week,
+    priority,
+    count(*)::integer AS tickets,
+    count(*) FILTER (WHERE first_response_met)::integer AS first_response_met,
+    count(*) FILTER (WHERE NOT first_response_met)::integer AS first_response_breached,
+    count(*) FILTER (WHERE first_response_met IS NULL)::integer AS first_response_pending,
+    round(count(*) FILTER (WHERE first_response_met)::numeric / NULLIF(count(first_response_met), 0)::numeric, 4) AS first_response_compliance,
+    count(*) FILTER (WHERE resolution_met)::integer AS resolution_met,
+    count(*) FILTER (WHERE NOT resolution_met)::integer AS resolution_breached,
+    count(*) FILTER (WHERE resolution_met IS NULL)::integer AS resolution_pending,
+    round(count(*) FILTER (WHERE resolution_met)::numeric / NULLIF(count(resolution_met), 0)::numeric, 4) AS resolution_compliance
+   FROM outcomes o
+  GROUP BY week_start, priority;
+grant select on table app_reporting.sla_compliance to ticketing_analyst;
+comment on view app_reporting.sla_compliance is 'SLA outcomes per ISO week of ticket creation (UTC) and priority. A target is met when the reply (first response) or the resolution came in time, or the ticket was resolved or closed in time without one; breached when late, or overdue now; pending while neither. Compliance = met / (met + breached).';
+comment on column app_reporting.sla_compliance.week_start is 'Monday of the ISO week (UTC) in which the tickets were created.';
+comment on column app_reporting.sla_compliance.iso_week is 'The same week as an ISO label, e.g. 2026-W10.';
+comment on column app_reporting.sla_compliance.priority is 'Priority of the tickets.';
+comment on column app_reporting.sla_compliance.tickets is 'Tickets created that week with that priority.';
+comment on column app_reporting.sla_compliance.first_response_met is 'Tickets whose first-response target was met.';
+comment on column app_reporting.sla_compliance.first_response_breached is 'Tickets whose first-response target was breached (late reply, or none and overdue).';
+comment on column app_reporting.sla_compliance.first_response_pending is 'Tickets with no first reply yet and time left (or no target).';
+comment on column app_reporting.sla_compliance.first_response_compliance is 'first_response_met / (first_response_met + first_response_breached); null when nothing is decided yet.';
+comment on column app_reporting.sla_compliance.resolution_met is 'Tickets resolved (or closed) by their resolution due time.';
+comment on column app_reporting.sla_compliance.resolution_breached is 'Tickets resolved late, or unresolved past their due time.';
+comment on column app_reporting.sla_compliance.resolution_pending is 'Tickets unresolved with time left (or no target).';
+comment on column app_reporting.sla_compliance.resolution_compliance is 'resolution_met / (resolution_met + resolution_breached); null when nothing is decided yet.';
+
+create view app_reporting.ticket_status_history as
+ SELECT h.id,
+    h.ticket_id,
+    t.number AS ticket_number,
+    h.from_status,
+    h.to_status,
+    h.changed_by,
+    h.changed_at
+   FROM app_public.ticket_status_history h
+     JOIN app_public.tickets t ON t.id = h.ticket_id;
+grant select on table app_reporting.ticket_status_history to ticketing_analyst;
+comment on view app_reporting.ticket_status_history is 'Every status change of every ticket, creation included (from_status null). The free-text note of a change is left out.';
+comment on column app_reporting.ticket_status_history.id is 'Id of the change.';
+comment on column app_reporting.ticket_status_history.ticket_id is 'The ticket that changed.';
+comment on column app_reporting.ticket_status_history.ticket_number is 'Human reference of that ticket.';
+comment on column app_reporting.ticket_status_history.from_status is 'Status before the change; null for the creation row.';
+comment on column app_reporting.ticket_status_history.to_status is 'Status after the change.';
+comment on column app_reporting.ticket_status_history.changed_by is 'Id of the user who made the change; null for automatic or maintenance changes.';
+comment on column app_reporting.ticket_status_history.changed_at is 'When the change happened.';
+
+create view app_reporting.tickets as
+ SELECT id,
+    number,
+    status,
+    priority,
+    customer_id,
+    agent_id,
+    created_at,
+    updated_at,
+    first_response_due_at,
+    resolution_due_at,
+    first_responded_at,
+    resolved_at,
+    closed_at,
+    round(EXTRACT(epoch FROM first_responded_at - created_at) / 60::numeric, 2) AS first_response_minutes,
+    round(EXTRACT(epoch FROM resolved_at - created_at) / 60::numeric, 2) AS resolution_minutes,
+    first_response_due_at IS NOT NULL AND COALESCE(first_responded_at, resolved_at, closed_at, now()) > first_response_due_at AS first_response_breached,
+    resolution_due_at IS NOT NULL AND COALESCE(resolved_at, closed_at, now()) > resolution_due_at AS resolution_breached
+   FROM app_public.tickets t;
+grant select on table app_reporting.tickets to ticketing_analyst;
+comment on view app_reporting.tickets is 'One row per ticket: identifiers, status, priority, people (ids only), timestamps and SLA facts. No subject, description or comments.';
+comment on column app_reporting.tickets.id is 'Ticket id (time-ordered UUID).';
+comment on column app_reporting.tickets.number is 'Human reference shown to users (e.g. 1042); unique and increasing.';
+comment on column app_reporting.tickets.status is 'Current status: open, in_progress, waiting_on_customer, resolved or closed.';
+comment on column app_reporting.tickets.priority is 'Priority, ordered low < normal < high < urgent.';
+comment on column app_reporting.tickets.customer_id is 'Id of the customer the ticket is for.';
+comment on column app_reporting.tickets.agent_id is 'Id of the assigned agent; null while unassigned.';
+comment on column app_reporting.tickets.created_at is 'When the ticket was created.';
+comment on column app_reporting.tickets.updated_at is 'When the ticket row last changed.';
+comment on column app_reporting.tickets.first_response_due_at is 'SLA: first public staff reply due by this time (from the priority''s policy).';
+comment on column app_reporting.tickets.resolution_due_at is 'SLA: resolution due by this time.';
+comment on column app_reporting.tickets.first_responded_at is 'When staff first replied publicly; null: no reply yet.';
+comment on column app_reporting.tickets.resolved_at is 'When the ticket was (last) resolved; null when unresolved, reopened, or closed without resolution.';
+comment on column app_reporting.tickets.closed_at is 'When the ticket was closed; null unless closed.';
+comment on column app_reporting.tickets.first_response_minutes is 'Minutes from creation to the first public staff reply; null without a reply.';
+comment on column app_reporting.tickets.resolution_minutes is 'Minutes from creation to resolved_at; null when not resolved.';
+comment on column app_reporting.tickets.first_response_breached is 'True when the first reply came after first_response_due_at, or there is none and that time has passed (a ticket resolved or closed without a reply is judged at that moment).';
+comment on column app_reporting.tickets.resolution_breached is 'True when the ticket was resolved (or closed) after resolution_due_at, or is still unresolved and that time has passed.';
