@@ -38,10 +38,11 @@ export function migrationSettings(options: {
 /**
  * graphile-migrate keeps its pools for a moment after use and exits the
  * process if one of them loses its connection; a server process must not
- * die because its database restarted right after start-up, so the pools are
- * closed as soon as migrating is done.
+ * die because its database restarted right after start-up, and a command
+ * must close them before it stops the local server, so the pools are closed
+ * as soon as migrating is done.
  */
-function releaseMigrationPools(): void {
+export function releaseMigrationPools(): void {
   clearAllPools();
 }
 
