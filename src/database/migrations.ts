@@ -46,10 +46,29 @@ export function releaseMigrationPools(): void {
   clearAllPools();
 }
 
+/**
+ * graphile-migrate refuses at once when another process holds its migration
+ * lock; two local commands started together (`npm start` and `db:dev`) both
+ * migrate the shared database, so the second waits its turn instead.
+ */
+const LOCK_WAIT_MS = 30_000;
+
+async function migrateWhenUnlocked(settings: Settings): Promise<void> {
+  const deadline = Date.now() + LOCK_WAIT_MS;
+  for (;;) {
+    try {
+      return await migrate(settings);
+    } catch (error) {
+      if (!/Failed to get exclusive lock/.test((error as Error).message) || Date.now() > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
+}
+
 /** Applies pending committed migrations, as the owner. */
 export async function runCommittedMigrations(settings: Settings): Promise<void> {
   try {
-    await migrate(settings);
+    await migrateWhenUnlocked(settings);
   } finally {
     releaseMigrationPools();
   }
