@@ -121,11 +121,18 @@ async function startServer(databaseDir: string, port: number, flags: string[]): 
 }
 
 /** Whether the server answers with this password: a server of the directory must. */
-async function checkPassword(rootUrl: string, databaseDir: string): Promise<void> {
+async function checkPassword(rootUrl: string, databaseDir: string, pid: number): Promise<void> {
   const client = new pg.Client({ connectionString: rootUrl, connectionTimeoutMillis: 10_000 });
   try {
     await client.connect();
   } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ECONNREFUSED") {
+      // After a reboot another program may have the pid of a server that is long gone.
+      throw new Error(
+        `${path.join(databaseDir, "postmaster.pid")} names process ${pid}, which does not answer as PostgreSQL ` +
+          `on port ${new URL(rootUrl).port}; if no PostgreSQL runs on ${databaseDir}, delete that file`,
+      );
+    }
     throw new Error(`The PostgreSQL running on ${databaseDir} does not accept this data directory's password: ${(error as Error).message}`);
   } finally {
     await client.end().catch(() => undefined);
@@ -181,7 +188,7 @@ export async function startEmbeddedPostgres(options: {
     }
     const port = running?.port ?? options.port;
     const rootUrl = `postgres://postgres:${encodeURIComponent(options.password)}@127.0.0.1:${port}/postgres`;
-    if (running) await checkPassword(rootUrl, databaseDir);
+    if (running) await checkPassword(rootUrl, databaseDir, running.pid);
     return { port, rootUrl, reused: running !== undefined, stop };
   } catch (error) {
     // Nothing was started here (or it did not come up): let go, stop nothing.
