@@ -1,4 +1,5 @@
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import path from "node:path";
 import { fileURLToPath } from "node:url";
 
 /**
@@ -19,13 +20,22 @@ export interface CliProcess {
   interrupt(): void;
 }
 
-export function cliScript(name: string): string {
-  return fileURLToPath(new URL(`../../src/cli/${name}.ts`, import.meta.url));
-}
+/** This checkout. */
+export const PROJECT_DIR = fileURLToPath(new URL("../..", import.meta.url));
 
-/** Starts `src/cli/<name>.ts` with exactly this environment (plus PATH). */
-export function runCli(name: string, args: string[], env: Record<string, string>, stdin = ""): CliProcess {
-  const child = spawn(process.execPath, [cliScript(name), ...args], {
+/**
+ * Starts `src/cli/<name>.ts` with exactly this environment (plus PATH), from
+ * this checkout or from `projectDir`, a copy of it.
+ */
+export function runCli(
+  name: string,
+  args: string[],
+  env: Record<string, string>,
+  stdin = "",
+  projectDir = PROJECT_DIR,
+): CliProcess {
+  const child = spawn(process.execPath, [path.join(projectDir, "src", "cli", `${name}.ts`), ...args], {
+    cwd: projectDir,
     env: { PATH: process.env.PATH ?? "", ...env },
     stdio: ["pipe", "pipe", "pipe"],
     detached: true,
