@@ -75,6 +75,12 @@ describe("one local database for every command", () => {
     expect(await status.exited).toBe(0);
     expect(JSON.parse(status.stdout())).toMatchObject({ remainingMigrations: [] });
     expectQuiet(status.stderr());
+    for (const command of ["db-migrate", "db-maintain"]) {
+      const oneShot = runCli(command, [], await environment());
+      expect(await oneShot.exited, oneShot.stderr()).toBe(0);
+      expect(oneShot.stdout()).toBe("");
+      expectQuiet(oneShot.stderr());
+    }
     const create = runCli(
       "user-create",
       ["--email", "second-admin@example.com", "--role", "admin", "--password-stdin"],
