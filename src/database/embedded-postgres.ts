@@ -126,6 +126,7 @@ async function checkPassword(rootUrl: string, databaseDir: string, pid: number):
   try {
     await client.connect();
   } catch (error) {
+    if ((error as { code?: string }).code === SHUTTING_DOWN) throw error;
     if ((error as NodeJS.ErrnoException).code === "ECONNREFUSED") {
       // After a reboot another program may have the pid of a server that is long gone.
       throw new Error(
@@ -137,6 +138,35 @@ async function checkPassword(rootUrl: string, databaseDir: string, pid: number):
   } finally {
     await client.end().catch(() => undefined);
   }
+}
+
+/** `cannot_connect_now`: the server is starting up or shutting down. */
+const SHUTTING_DOWN = "57P03";
+
+/** The running server of the data directory, or a new one. */
+async function startOrReuse(
+  databaseDir: string,
+  options: { port: number; password: string; extraFlags?: string[] },
+  log: (message: string) => void,
+): Promise<Omit<EmbeddedPostgresHandle, "stop">> {
+  let running = await runningPostmaster(databaseDir);
+  if (running) {
+    log(`reusing the PostgreSQL already running on ${databaseDir} (pid ${running.pid}, port ${running.port})`);
+  } else {
+    if (!existsSync(path.join(databaseDir, "PG_VERSION"))) await initialise(databaseDir, options.password, log);
+    const flags = ["-c", "listen_addresses=127.0.0.1", "-c", "max_connections=200", ...(options.extraFlags ?? [])];
+    try {
+      await startServer(databaseDir, options.port, flags);
+    } catch (error) {
+      // Another command may have started it at the same moment: use that one.
+      running = await runningPostmaster(databaseDir);
+      if (!running) throw error;
+    }
+  }
+  const port = running?.port ?? options.port;
+  const rootUrl = `postgres://postgres:${encodeURIComponent(options.password)}@127.0.0.1:${port}/postgres`;
+  if (running) await checkPassword(rootUrl, databaseDir, running.pid);
+  return { port, rootUrl, reused: running !== undefined };
 }
 
 export async function startEmbeddedPostgres(options: {
@@ -172,24 +202,14 @@ export async function startEmbeddedPostgres(options: {
   };
 
   try {
-    let running = await runningPostmaster(databaseDir);
-    if (running) {
-      log(`reusing the PostgreSQL already running on ${databaseDir} (pid ${running.pid}, port ${running.port})`);
-    } else {
-      if (!existsSync(path.join(databaseDir, "PG_VERSION"))) await initialise(databaseDir, options.password, log);
-      const flags = ["-c", "listen_addresses=127.0.0.1", "-c", "max_connections=200", ...(options.extraFlags ?? [])];
+    for (let attempt = 1; ; attempt++) {
       try {
-        await startServer(databaseDir, options.port, flags);
+        return { ...(await startOrReuse(databaseDir, options, log)), stop };
       } catch (error) {
-        // Another command may have started it at the same moment: use that one.
-        running = await runningPostmaster(databaseDir);
-        if (!running) throw error;
+        // The server found was being stopped by its last user: wait it out and start again.
+        if (attempt >= 3 || (error as { code?: string }).code !== SHUTTING_DOWN) throw error;
       }
     }
-    const port = running?.port ?? options.port;
-    const rootUrl = `postgres://postgres:${encodeURIComponent(options.password)}@127.0.0.1:${port}/postgres`;
-    if (running) await checkPassword(rootUrl, databaseDir, running.pid);
-    return { port, rootUrl, reused: running !== undefined, stop };
   } catch (error) {
     // Nothing was started here (or it did not come up): let go, stop nothing.
     stopped = true;

@@ -1,10 +1,12 @@
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
+import { chmod, mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import pg from "pg";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { startEmbeddedPostgres } from "../../src/database/embedded-postgres.ts";
+import { readPostmaster } from "../../src/database/postmaster.ts";
 import { ServerLeases } from "../../src/database/server-leases.ts";
 import { freePort } from "../support/free-port.ts";
 
@@ -62,5 +64,37 @@ describe("a lock file naming a process that is not the server", () => {
     } finally {
       other.kill();
     }
+  });
+});
+
+describe("a command arriving while the last user stops the server", () => {
+  it("waits until it has stopped and starts a new one", { timeout: 120_000 }, async () => {
+    // As root the server runs as the `postgres` system user, which must reach the folder.
+    await chmod(dataDir, 0o755);
+    const databaseDir = path.join(dataDir, "postgres");
+    const options = { dataDir: databaseDir, port: await freePort(), password: "pw-stopping", persistent: true };
+    const first = await startEmbeddedPostgres(options);
+    const before = readPostmaster(databaseDir)!;
+    // A session that keeps the smart shutdown waiting until it escalates.
+    const lingering = new pg.Client({ connectionString: first.rootUrl });
+    lingering.on("error", () => undefined);
+    await lingering.connect();
+    const stopping = first.stop();
+    await expect.poll(() => readPostmaster(databaseDir)?.status, { timeout: 10_000 }).toBe("stopping");
+
+    const second = await startEmbeddedPostgres(options);
+    await stopping;
+    await lingering.end().catch(() => undefined);
+    try {
+      expect(second.reused).toBe(false);
+      expect(readPostmaster(databaseDir)?.pid).not.toBe(before.pid);
+      const client = new pg.Client({ connectionString: second.rootUrl });
+      await client.connect();
+      expect((await client.query("select 1 as one")).rows).toEqual([{ one: 1 }]);
+      await client.end();
+    } finally {
+      await second.stop();
+    }
+    expect(readPostmaster(databaseDir)).toBeUndefined();
   });
 });
