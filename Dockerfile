@@ -10,8 +10,10 @@ COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --omit=optional --no-audit --no-fund && npm cache clean --force
 
 FROM node:24-bookworm-slim
+# HOST: a container serves the network (outside a container the default is 127.0.0.1).
 ENV NODE_ENV=production \
     GRAPHILE_ENV=production \
+    HOST=0.0.0.0 \
     PORT=5678
 WORKDIR /app
 COPY --from=dependencies --chown=node:node /app/node_modules ./node_modules

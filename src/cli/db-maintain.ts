@@ -1,20 +1,20 @@
-import { parseEnvironment } from "../config/environment.ts";
+import { environmentFor } from "../config/command-inputs.ts";
 import { startLocalDatabase } from "../database/local-database.ts";
 import { runMaintenance } from "../database/maintenance.ts";
-import { createLogger } from "../observability/logger.ts";
-import { runCli } from "./run-cli.ts";
+import { commandLogger, runCli } from "./run-cli.ts";
 
 /**
  * `npm run db:maintain`: creates the status-history partitions of the coming
- * months. With no DATABASE_OWNER_URL it maintains the local embedded database.
+ * months, as the owner (DATABASE_OWNER_URL: the only input it needs).
+ * Without it, outside production, it maintains the local embedded database.
  */
 await runCli(async () => {
-  const environment = parseEnvironment();
-  const logger = createLogger(environment.LOG_LEVEL);
+  const environment = environmentFor("db:maintain");
+  const logger = commandLogger(environment.LOG_LEVEL);
   if (environment.DATABASE_OWNER_URL) {
     await runMaintenance(environment.DATABASE_OWNER_URL);
   } else {
-    // Starting the local database already runs maintenance.
+    // Preparing the local database already runs maintenance.
     const local = await startLocalDatabase(environment, logger);
     await local.stop();
   }

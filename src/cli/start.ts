@@ -1,8 +1,8 @@
 import "./graphile-env.ts";
 import { appConfigFrom, type AppConfig } from "../config/app-config.ts";
+import { environmentFor } from "../config/command-inputs.ts";
 import { loadLocalSecrets } from "../config/local-secrets.ts";
-import { parseEnvironment } from "../config/environment.ts";
-import { DEMO_PASSWORD, DEMO_USERS } from "../database/demo-data.ts";
+import { DEMO_USERS } from "../database/demo-data.ts";
 import { startLocalDatabase, type LocalDatabase } from "../database/local-database.ts";
 import { createApiServer, type ApiServer } from "../http/api-server.ts";
 import { createLogger, type Logger } from "../observability/logger.ts";
@@ -10,10 +10,12 @@ import { runCli } from "./run-cli.ts";
 
 /**
  * `npm start`: the API. Without DATABASE_URL (outside production) it first
- * brings up the embedded PostgreSQL, sets it up and migrates it.
+ * brings up the embedded PostgreSQL (or uses the one already running on the
+ * data directory), sets it up and migrates it.
  */
 function banner(config: AppConfig, port: number, local: LocalDatabase | undefined): string {
-  const base = `http://localhost:${port}`;
+  const host = config.host === "0.0.0.0" || config.host === "::" ? "localhost" : config.host;
+  const base = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
   const lines = [
     "",
     `  GraphQL   ${base}/graphql`,
@@ -22,14 +24,14 @@ function banner(config: AppConfig, port: number, local: LocalDatabase | undefine
     `  Metrics   ${base}/metrics`,
     local ? `  Database  embedded PostgreSQL 18, ${new URL(local.urls.owner).host}` : undefined,
     "",
-    ...(local ? demoLogins() : []),
+    ...(local ? demoLogins(local.secrets.demoPassword) : []),
   ];
   return `${lines.filter((line) => line !== undefined).join("\n")}\n`;
 }
 
-function demoLogins(): string[] {
+function demoLogins(password: string): string[] {
   return [
-    `  Demo logins (password "${DEMO_PASSWORD}"):`,
+    `  Demo logins (password "${password}", kept in the data directory's secrets.json):`,
     ...DEMO_USERS.map((user) => `    ${user.role.padEnd(8)}  ${user.email}`),
     "",
   ];
@@ -57,7 +59,7 @@ function installShutdown(logger: Logger, parts: { api?: ApiServer; local?: Local
 }
 
 await runCli(async () => {
-  const environment = parseEnvironment();
+  const environment = environmentFor("start");
   const logger = createLogger(environment.LOG_LEVEL);
   const parts: { api?: ApiServer; local?: LocalDatabase } = {};
   installShutdown(logger, parts);

@@ -5,16 +5,16 @@ import { requireDisplayName, requireEmail } from "../auth/account-input.ts";
 import { createUserAccount, type UserRole } from "../auth/auth-store.ts";
 import { passwordWeakness } from "../auth/password-policy.ts";
 import { hashPassword } from "../auth/passwords.ts";
-import { ConfigurationError, parseEnvironment } from "../config/environment.ts";
+import { environmentFor } from "../config/command-inputs.ts";
 import { startLocalDatabase, type LocalDatabase } from "../database/local-database.ts";
-import { createLogger } from "../observability/logger.ts";
-import { runCli } from "./run-cli.ts";
+import { commandLogger, runCli } from "./run-cli.ts";
 
 /**
  * `npm run user:create -- --email E --role customer|agent|admin [--name N] --password-stdin`
  * Creates a user (typically the first admin of a deployment) through
- * app_private.create_user_account, as the owner (DATABASE_OWNER_URL, or the
- * embedded database when no URL is set). The password is read from standard
+ * app_private.create_user_account, as the owner (DATABASE_OWNER_URL, its only
+ * input; outside production without it, the local embedded database, shared
+ * with a running `npm start`). The password is read from standard
  * input so it never appears in the process list or the shell history.
  */
 const USAGE = "usage: npm run user:create -- --email E --role customer|agent|admin [--name N] --password-stdin";
@@ -70,12 +70,9 @@ async function readPassword(): Promise<string> {
 }
 
 async function ownerConnection(): Promise<{ url: string; local?: LocalDatabase }> {
-  const environment = parseEnvironment();
+  const environment = environmentFor("user:create");
   if (environment.DATABASE_OWNER_URL) return { url: environment.DATABASE_OWNER_URL };
-  if (environment.NODE_ENV === "production") {
-    throw new ConfigurationError("Invalid configuration: DATABASE_OWNER_URL is required in production");
-  }
-  const local = await startLocalDatabase(environment, createLogger(environment.LOG_LEVEL === "info" ? "warn" : environment.LOG_LEVEL));
+  const local = await startLocalDatabase(environment, commandLogger(environment.LOG_LEVEL === "info" ? "warn" : environment.LOG_LEVEL));
   return { url: local.urls.owner, local };
 }
 

@@ -16,7 +16,8 @@ const postgresUrl = z
 const environmentSchema = z.object({
   NODE_ENV: z.enum(["development", "test", "production"]).default("development"),
   PORT: z.coerce.number().int().min(0).max(65535).default(5678),
-  HOST: z.string().min(1).default("0.0.0.0"),
+  // Unset: loopback outside production, every interface in production (see withDefaults).
+  HOST: z.string().min(1).optional(),
   DATABASE_URL: postgresUrl.optional(),
   DATABASE_OWNER_URL: postgresUrl.optional(),
   ROOT_DATABASE_URL: postgresUrl.optional(),
@@ -55,7 +56,13 @@ const environmentSchema = z.object({
   DATA_DIR: z.string().min(1).default(".data"),
 });
 
-export type Environment = z.infer<typeof environmentSchema>;
+export type Environment = Omit<z.infer<typeof environmentSchema>, "HOST"> & { HOST: string };
+
+/** Defaults that depend on other variables. */
+function withDefaults(parsed: z.infer<typeof environmentSchema>): Environment {
+  // A development machine serves only itself; a production container serves the network.
+  return { ...parsed, HOST: parsed.HOST ?? (parsed.NODE_ENV === "production" ? "0.0.0.0" : "127.0.0.1") };
+}
 
 /** A configuration error: its message is the single line shown to the operator. */
 export class ConfigurationError extends Error {
@@ -69,6 +76,10 @@ function withoutEmptyValues(source: NodeJS.ProcessEnv): Record<string, string> {
   );
 }
 
+/**
+ * The environment, validated. Which variables must be set depends on the
+ * command (config/command-inputs.ts): each asks only for its own.
+ */
 export function parseEnvironment(source: NodeJS.ProcessEnv = process.env): Environment {
   const result = environmentSchema.safeParse(withoutEmptyValues(source));
   if (!result.success) {
@@ -76,14 +87,5 @@ export function parseEnvironment(source: NodeJS.ProcessEnv = process.env): Envir
     const variable = issue?.path.join(".") ?? "environment";
     throw new ConfigurationError(`Invalid configuration: ${variable} ${issue?.message ?? "is invalid"}`);
   }
-  const environment = result.data;
-  if (environment.NODE_ENV === "production") {
-    if (!environment.DATABASE_URL) {
-      throw new ConfigurationError("Invalid configuration: DATABASE_URL is required in production");
-    }
-    if (!environment.JWT_SECRET) {
-      throw new ConfigurationError("Invalid configuration: JWT_SECRET is required in production");
-    }
-  }
-  return environment;
+  return withDefaults(result.data);
 }

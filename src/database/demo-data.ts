@@ -8,9 +8,10 @@ import { withClient } from "./cluster-setup.ts";
  * an admin, and tickets in every status with a conversation. Users are
  * created as the owner; everything else goes through the real SQL functions
  * acting as those users, so histories, SLA times and audit rows are genuine.
- * Never loaded into a database the user supplied.
+ * Never loaded into a database the user supplied. The demo logins' password
+ * is generated once per data directory (config/local-secrets.ts), never a
+ * published one.
  */
-export const DEMO_PASSWORD = "helpdesk-demo-2026";
 
 export const DEMO_USERS = [
   { key: "admin", email: "admin@demo.test", name: "Ada Admin", role: "admin" },
@@ -24,8 +25,8 @@ export const DEMO_USERS = [
 type UserKey = (typeof DEMO_USERS)[number]["key"];
 type Ids = Record<UserKey, string>;
 
-async function createUsers(owner: pg.Client): Promise<Ids> {
-  const hash = await hashPassword(DEMO_PASSWORD);
+async function createUsers(owner: pg.Client, password: string): Promise<Ids> {
+  const hash = await hashPassword(password);
   const ids = {} as Ids;
   for (const user of DEMO_USERS) {
     const { rows } = await owner.query<{ id: string }>(
@@ -99,12 +100,26 @@ async function createTickets(api: pg.Client, ids: Ids): Promise<void> {
 }
 
 /** Loads the demo data once: only when the database has no users yet. Returns whether it did. */
-export async function loadDemoDataIfEmpty(urls: DatabaseUrls): Promise<boolean> {
+export async function loadDemoDataIfEmpty(urls: DatabaseUrls, password: string): Promise<boolean> {
   const ids = await withClient(urls.owner, async (owner) => {
     const { rows } = await owner.query<{ empty: boolean }>("select not exists (select from app_public.users) as empty");
-    return rows[0]?.empty ? createUsers(owner) : undefined;
+    return rows[0]?.empty ? createUsers(owner, password) : undefined;
   });
   if (!ids) return false;
   await withClient(urls.authenticator, (api) => createTickets(api, ids));
   return true;
+}
+
+/**
+ * Gives the demo logins a new password: a data directory whose demo data
+ * was loaded with the formerly published password gets its own.
+ */
+export async function setDemoPassword(ownerUrl: string, password: string): Promise<void> {
+  const hash = await hashPassword(password);
+  await withClient(ownerUrl, (owner) =>
+    owner.query("update app_private.user_accounts set password_hash = $1 where email = any($2::citext[])", [
+      hash,
+      DEMO_USERS.map((user) => user.email),
+    ]),
+  );
 }

@@ -1,18 +1,21 @@
 import path from "node:path";
-import { loadLocalSecrets, type LocalSecrets } from "../config/local-secrets.ts";
+import { ensureLocalSecrets, type LocalSecrets } from "../config/local-secrets.ts";
 import type { Environment } from "../config/environment.ts";
 import type { Logger } from "../observability/logger.ts";
 import { setupCluster } from "./cluster-setup.ts";
 import { buildUrl, type DatabaseUrls } from "./connection-urls.ts";
-import { loadDemoDataIfEmpty } from "./demo-data.ts";
+import { loadDemoDataIfEmpty, setDemoPassword } from "./demo-data.ts";
 import { runMaintenance } from "./maintenance.ts";
 import { startEmbeddedPostgres } from "./embedded-postgres.ts";
 import { migrationSettings, runCommittedMigrations } from "./migrations.ts";
 
 /**
- * The zero-configuration database of `npm start`: an embedded PostgreSQL 18
- * whose data and generated secrets live under the data directory, set up
- * and migrated on every start (each step is idempotent); demo data is
+ * The zero-configuration database of every local command: an embedded
+ * PostgreSQL 18 whose data and generated secrets live under the data
+ * directory. The server already running on that directory (another
+ * command's, or one left by a crash) is used; otherwise one is started, and
+ * the last command to let go of it stops it (embedded-postgres.ts). Set up
+ * and migrated by every command (each step is idempotent); demo data is
  * loaded into it once.
  */
 export const LOCAL_DATABASE_NAME = "ticketing";
@@ -20,6 +23,9 @@ export const LOCAL_DATABASE_NAME = "ticketing";
 export interface LocalDatabase {
   urls: DatabaseUrls;
   secrets: LocalSecrets;
+  /** The server was already running when this command started. */
+  reused: boolean;
+  /** Lets go of the server; it stops when no other command uses it. */
   stop(): Promise<void>;
 }
 
@@ -28,7 +34,7 @@ type LocalDatabaseEnvironment = Pick<Environment, "DATA_DIR" | "EMBEDDED_POSTGRE
 
 export async function startLocalDatabase(environment: LocalDatabaseEnvironment, logger: Logger): Promise<LocalDatabase> {
   const dataDir = path.resolve(environment.DATA_DIR);
-  const secrets = await loadLocalSecrets(dataDir);
+  const { secrets, addedToExisting } = await ensureLocalSecrets(dataDir);
   const postgres = await startEmbeddedPostgres({
     dataDir: path.join(dataDir, "postgres"),
     port: environment.EMBEDDED_POSTGRES_PORT,
@@ -36,6 +42,7 @@ export async function startLocalDatabase(environment: LocalDatabaseEnvironment, 
     persistent: true,
     onLog: (message) => logger.trace({ scope: "postgres" }, message.trim()),
   });
+  if (postgres.reused) logger.info({ port: postgres.port }, "using the embedded PostgreSQL already running on the data directory");
   const local = (user: string, password: string) =>
     buildUrl({ user, password, host: "127.0.0.1", port: postgres.port, database: LOCAL_DATABASE_NAME });
   const urls: DatabaseUrls = {
@@ -47,10 +54,15 @@ export async function startLocalDatabase(environment: LocalDatabaseEnvironment, 
     await setupCluster(urls);
     await runCommittedMigrations(migrationSettings({ ownerUrl: urls.owner, rootUrl: urls.root, logger: logger }));
     await runMaintenance(urls.owner);
-    if (await loadDemoDataIfEmpty(urls)) logger.info("demo data loaded");
+    if (await loadDemoDataIfEmpty(urls, secrets.demoPassword)) {
+      logger.info("demo data loaded");
+    } else if (addedToExisting.includes("demoPassword")) {
+      await setDemoPassword(urls.owner, secrets.demoPassword);
+      logger.info("demo logins now use this data directory's own password");
+    }
   } catch (error) {
     await postgres.stop();
     throw error;
   }
-  return { urls, secrets, stop: () => postgres.stop() };
+  return { urls, secrets, reused: postgres.reused, stop: () => postgres.stop() };
 }

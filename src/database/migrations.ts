@@ -49,17 +49,37 @@ export function migrationSettings(options: {
 /**
  * graphile-migrate keeps its pools for a moment after use and exits the
  * process if one of them loses its connection; a server process must not
- * die because its database restarted right after start-up, so the pools are
- * closed as soon as migrating is done.
+ * die because its database restarted right after start-up, and a command
+ * must close them before it stops the local server, so the pools are closed
+ * as soon as migrating is done.
  */
-function releaseMigrationPools(): void {
+export function releaseMigrationPools(): void {
   clearAllPools();
+}
+
+/**
+ * graphile-migrate refuses at once when another process holds its migration
+ * lock; two local commands started together (`npm start` and `db:dev`) both
+ * migrate the shared database, so the second waits its turn instead.
+ */
+const LOCK_WAIT_MS = 30_000;
+
+async function migrateWhenUnlocked(settings: Settings): Promise<void> {
+  const deadline = Date.now() + LOCK_WAIT_MS;
+  for (;;) {
+    try {
+      return await migrate(settings);
+    } catch (error) {
+      if (!/Failed to get exclusive lock/.test((error as Error).message) || Date.now() > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
 }
 
 /** Applies pending committed migrations, as the owner. */
 export async function runCommittedMigrations(settings: Settings): Promise<void> {
   try {
-    await migrate(settings);
+    await migrateWhenUnlocked(settings);
   } finally {
     releaseMigrationPools();
   }

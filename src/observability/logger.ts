@@ -2,9 +2,12 @@ import { pino, type Logger } from "pino";
 
 export type { Logger };
 
-/** Structured JSON logs on standard output; secrets are redacted by path. */
-export function createLogger(level: string): Logger {
-  return pino({
+/**
+ * Structured JSON logs, secrets redacted by path: on standard output for the
+ * server, on standard error for commands whose standard output is their result.
+ */
+export function createLogger(level: string, stream: "stdout" | "stderr" = "stdout"): Logger {
+  const options = {
     level,
     base: { service: "ticketing-api" },
     redact: {
@@ -17,5 +20,6 @@ export function createLogger(level: string): Logger {
       ],
       censor: "[redacted]",
     },
-  });
+  };
+  return stream === "stdout" ? pino(options) : pino(options, pino.destination({ dest: 2, sync: true }));
 }

@@ -1,9 +1,10 @@
-import { spawn, execFileSync, type ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { chmod, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort } from "../../src/net/free-port.ts";
+import { postgresProcessesFor } from "../support/cli-process.ts";
 
 /**
  * `npm start` as a user runs it: no database URL, so an embedded PostgreSQL
@@ -61,11 +62,6 @@ function stop(started: Started): Promise<number | null> {
     started.child.once("exit", (code) => resolve(code));
     started.child.kill("SIGTERM");
   });
-}
-
-function postgresProcessesFor(directory: string): string[] {
-  const list = execFileSync("ps", ["-eo", "args"], { encoding: "utf8" });
-  return list.split("\n").filter((line) => line.includes(directory) && line.includes("postgres"));
 }
 
 describe("npm start with no configuration", () => {

@@ -1,12 +1,13 @@
 import { spawnSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
+import { environmentFor } from "../../src/config/command-inputs.ts";
 import { ConfigurationError, parseEnvironment } from "../../src/config/environment.ts";
 
 const SECRET = "0123456789abcdef0123456789abcdef";
 
 function refusal(environment: NodeJS.ProcessEnv): string {
   try {
-    parseEnvironment(environment);
+    environmentFor("start", environment);
   } catch (error) {
     expect(error).toBeInstanceOf(ConfigurationError);
     return (error as Error).message;
@@ -21,6 +22,24 @@ describe("environment validation", () => {
     expect(environment.NODE_ENV).toBe("development");
     expect(environment.DATABASE_URL).toBeUndefined();
     expect(environment.CORS_ORIGINS).toEqual([]);
+    expect(environment.HOST).toBe("127.0.0.1");
+  });
+
+  it("listens on every interface by default in production only, and where HOST says", () => {
+    expect(parseEnvironment({ NODE_ENV: "production" }).HOST).toBe("0.0.0.0");
+    expect(parseEnvironment({ NODE_ENV: "test" }).HOST).toBe("127.0.0.1");
+    expect(parseEnvironment({ HOST: "0.0.0.0" }).HOST).toBe("0.0.0.0");
+    expect(parseEnvironment({ NODE_ENV: "production", HOST: "10.0.0.5" }).HOST).toBe("10.0.0.5");
+  });
+
+  it("asks each command only for its own inputs", () => {
+    const production = { NODE_ENV: "production" };
+    expect(() => environmentFor("db:migrate", { ...production, DATABASE_OWNER_URL: "postgres://o@h/d" })).not.toThrow();
+    expect(() => environmentFor("user:create", { ...production, DATABASE_OWNER_URL: "postgres://o@h/d" })).not.toThrow();
+    expect(() => environmentFor("start", production)).toThrow("DATABASE_URL is required in production");
+    expect(() => environmentFor("db:setup", {})).toThrow("ROOT_DATABASE_URL is required by db:setup");
+    // Outside production a missing URL means the local embedded database.
+    expect(() => environmentFor("start", {})).not.toThrow();
   });
 
   it("parses lists and numbers", () => {
@@ -53,7 +72,7 @@ describe("environment validation", () => {
   });
 
   it("accepts a complete production configuration", () => {
-    const environment = parseEnvironment({
+    const environment = environmentFor("start", {
       NODE_ENV: "production",
       DATABASE_URL: "postgres://ticketing_authenticator:pw@db:5432/ticketing",
       JWT_SECRET: SECRET,

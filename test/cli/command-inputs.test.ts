@@ -1,0 +1,60 @@
+import { describe, expect, it } from "vitest";
+import { runCli } from "../support/cli-process.ts";
+import { useTestDatabase } from "../support/test-database.ts";
+
+/**
+ * Each command run as a production job would be: NODE_ENV=production and
+ * only the inputs that command documents, nothing else in the environment.
+ */
+const database = useTestDatabase();
+const SECRET = "0123456789abcdef0123456789abcdef";
+
+async function run(command: string, args: string[], env: Record<string, string>, stdin = "") {
+  const cli = runCli(command, args, { NODE_ENV: "production", LOG_LEVEL: "info", ...env }, stdin);
+  return { code: await cli.exited, stdout: cli.stdout(), stderr: cli.stderr() };
+}
+
+describe("each command needs only its own inputs, in production too", () => {
+  it("db:migrate and db:maintain run with the owner URL alone", { timeout: 60_000 }, async () => {
+    for (const command of ["db-migrate", "db-maintain"]) {
+      const result = await run(command, [], { DATABASE_OWNER_URL: database.current.urls.owner });
+      expect(result.code, result.stderr).toBe(0);
+      expect(result.stdout).toBe("");
+      expect(result.stderr).toMatch(/"msg":"(migrations up to date|maintenance done)"/);
+    }
+  });
+
+  it("user:create runs with the owner URL alone", { timeout: 60_000 }, async () => {
+    const result = await run(
+      "user-create",
+      ["--email", "ops-admin@example.com", "--role", "admin", "--password-stdin"],
+      { DATABASE_OWNER_URL: database.current.urls.owner },
+      "a-strong-admin-passphrase\n",
+    );
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toMatch(/^Created admin ops-admin@example.com/);
+  });
+
+  it("db:setup runs with the root URL and the two role URLs alone", { timeout: 60_000 }, async () => {
+    const { root, owner, authenticator } = database.current.urls;
+    const result = await run("db-setup", [], { ROOT_DATABASE_URL: root, DATABASE_OWNER_URL: owner, DATABASE_URL: authenticator });
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr).toContain("migrations applied");
+  });
+
+  it.each([
+    ["db-migrate", { DATABASE_URL: "postgres://a@b/c", JWT_SECRET: SECRET }, "DATABASE_OWNER_URL is required in production"],
+    ["db-maintain", { DATABASE_URL: "postgres://a@b/c", JWT_SECRET: SECRET }, "DATABASE_OWNER_URL is required in production"],
+    ["db-setup", { ROOT_DATABASE_URL: "postgres://a@b/c", DATABASE_OWNER_URL: "postgres://a@b/c" }, "DATABASE_URL is required by db:setup"],
+    ["db-dev", { ROOT_DATABASE_URL: "postgres://a@b/c" }, "DATABASE_OWNER_URL is required in production"],
+    ["start", { JWT_SECRET: SECRET }, "DATABASE_URL is required in production"],
+    ["start", { DATABASE_URL: "postgres://a@b/c" }, "JWT_SECRET is required in production"],
+    ["analyst-create", { DATABASE_OWNER_URL: "postgres://a@b/c" }, "ROOT_DATABASE_URL is required in production"],
+  ])("%s refuses to run without its own input, naming it: %o", async (command, env, message) => {
+    const args = command === "db-dev" ? ["status"] : command === "analyst-create" ? ["--name", "dana"] : [];
+    const result = await run(command, args, env);
+    expect(result.code).toBe(2);
+    expect(result.stdout).toBe("");
+    expect(result.stderr).toBe(`Invalid configuration: ${message}\n`);
+  });
+});

@@ -1,0 +1,89 @@
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+/**
+ * A project command run as a user runs it: a real child process (Node from
+ * node_modules, as npm scripts run it) in a process group of its own, as a
+ * terminal's foreground job is, so `interrupt()` delivers SIGINT to the whole
+ * group exactly like Ctrl-C. Standard output and error are kept apart.
+ */
+export interface CliProcess {
+  child: ChildProcess;
+  stdout(): string;
+  stderr(): string;
+  /** Resolves once standard output or error contains `text`; rejects if the process exits first. */
+  waitFor(text: string | RegExp, seconds?: number): Promise<void>;
+  /** The exit code (null when killed by a signal). */
+  exited: Promise<number | null>;
+  /** Ctrl-C: SIGINT to the process group. */
+  interrupt(): void;
+}
+
+/** This checkout. */
+export const PROJECT_DIR = fileURLToPath(new URL("../..", import.meta.url));
+
+/**
+ * Starts `src/cli/<name>.ts` with exactly this environment (plus PATH), from
+ * this checkout or from `projectDir`, a copy of it.
+ */
+export function runCli(
+  name: string,
+  args: string[],
+  env: Record<string, string>,
+  stdin = "",
+  projectDir = PROJECT_DIR,
+): CliProcess {
+  const child = spawn(process.execPath, [path.join(projectDir, "src", "cli", `${name}.ts`), ...args], {
+    cwd: projectDir,
+    env: { PATH: process.env.PATH ?? "", ...env },
+    stdio: ["pipe", "pipe", "pipe"],
+    detached: true,
+  });
+  child.stdin!.end(stdin);
+  let stdout = "";
+  let stderr = "";
+  const listeners = new Set<() => void>();
+  const notify = () => listeners.forEach((listener) => listener());
+  child.stdout!.on("data", (chunk: Buffer) => {
+    stdout += chunk.toString();
+    notify();
+  });
+  child.stderr!.on("data", (chunk: Buffer) => {
+    stderr += chunk.toString();
+    notify();
+  });
+  const exited = new Promise<number | null>((resolve) => child.once("close", (code) => resolve(code)));
+  const output = () => `${stdout}\n${stderr}`;
+  return {
+    child,
+    stdout: () => stdout,
+    stderr: () => stderr,
+    exited,
+    interrupt: () => process.kill(-child.pid!, "SIGINT"),
+    waitFor(text, seconds = 90) {
+      const found = () => (typeof text === "string" ? output().includes(text) : text.test(output()));
+      return new Promise<void>((resolve, reject) => {
+        const done = (error?: Error) => {
+          clearTimeout(timer);
+          listeners.delete(check);
+          if (error) reject(error);
+          else resolve();
+        };
+        const check = () => found() && done();
+        const timer = setTimeout(() => done(new Error(`${name}: no ${text} after ${seconds} s:\n${output()}`)), seconds * 1000);
+        listeners.add(check);
+        void exited.then((code) => found() || done(new Error(`${name} exited with ${code} before ${text}:\n${output()}`)));
+        check();
+      });
+    },
+  };
+}
+
+/** PostgreSQL processes whose command line names this directory (the postmaster's `-D`). */
+export function postgresProcessesFor(directory: string): string[] {
+  const list = execFileSync("ps", ["-eo", "stat,args"], { encoding: "utf8" });
+  return list
+    .split("\n")
+    .filter((line) => line.includes(directory) && line.includes("postgres") && !line.startsWith("Z"));
+}
