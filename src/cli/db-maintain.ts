@@ -6,13 +6,15 @@ import { runCli } from "./run-cli.ts";
 
 /**
  * `npm run db:maintain`: creates the status-history partitions of the coming
- * months. With no DATABASE_OWNER_URL it maintains the local embedded database.
+ * months and prunes expired security rows. With no DATABASE_OWNER_URL it
+ * maintains the local embedded database.
  */
 await runCli(async () => {
   const environment = parseEnvironment();
   const logger = createLogger(environment.LOG_LEVEL);
   if (environment.DATABASE_OWNER_URL) {
-    await runMaintenance(environment.DATABASE_OWNER_URL);
+    const pruned = await runMaintenance(environment.DATABASE_OWNER_URL);
+    logger.info({ pruned }, "security rows pruned");
   } else {
     // Starting the local database already runs maintenance.
     const local = await startLocalDatabase(environment, logger);
