@@ -1,6 +1,7 @@
-import { createHash, createHmac, pbkdf2Sync, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import type pg from "pg";
 import { databaseName } from "./connection-urls.ts";
+import { scramVerifier } from "./scram-verifier.ts";
 
 /**
  * Analyst logins: one LOGIN role per person, member of the group role
@@ -49,20 +50,6 @@ export function analystRoleName(name: string): string {
 /** 32 bytes of randomness, URL-safe so the connection string needs no escaping. */
 export function generatePassword(): string {
   return randomBytes(32).toString("base64url");
-}
-
-/**
- * The SCRAM-SHA-256 verifier PostgreSQL stores for a password (RFC 5802/7677).
- * Sending the verifier instead of the password keeps the clear text out of
- * the server's statement log and pg_stat_activity.
- */
-export function scramVerifier(password: string, iterations = 4096): string {
-  const salt = randomBytes(16);
-  const salted = pbkdf2Sync(password.normalize("NFKC"), salt, iterations, 32, "sha256");
-  const clientKey = createHmac("sha256", salted).update("Client Key").digest();
-  const storedKey = createHash("sha256").update(clientKey).digest();
-  const serverKey = createHmac("sha256", salted).update("Server Key").digest();
-  return `SCRAM-SHA-256$${iterations}:${salt.toString("base64")}$${storedKey.toString("base64")}:${serverKey.toString("base64")}`;
 }
 
 /** The database URL with the analyst's credentials (host, port, database and options kept). */

@@ -1,0 +1,72 @@
+import { randomBytes } from "node:crypto";
+import pg from "pg";
+import { describe, expect, it } from "vitest";
+import { rolePasswordStatement, setupCluster } from "../../src/database/cluster-setup.ts";
+import { TEST_CLUSTER_PASSWORD } from "../support/cluster.ts";
+import { useTestDatabase } from "../support/test-database.ts";
+
+/**
+ * db:setup gives the login roles their passwords as SCRAM-SHA-256 verifiers
+ * computed in Node: the statements the server receives (and logs with
+ * log_statement = ddl) never contain a password.
+ */
+const database = useTestDatabase();
+
+async function storedVerifier(role: string): Promise<string> {
+  const { rows } = await database.current.root.query<{ rolpassword: string }>(
+    "select rolpassword from pg_catalog.pg_authid where rolname = $1",
+    [role],
+  );
+  return rows[0]!.rolpassword;
+}
+
+async function canLogIn(role: string, password: string): Promise<boolean> {
+  const url = new URL(database.current.urls.owner);
+  url.username = role;
+  url.password = password;
+  const client = new pg.Client({ connectionString: url.toString() });
+  try {
+    await client.connect();
+    return (await client.query("select current_user as me")).rows[0].me === role;
+  } catch {
+    return false;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+describe("role passwords", () => {
+  it("are sent as a verifier: the statement holds no password, the server stores exactly that verifier, and the password logs in", async () => {
+    const role = `pw_probe_${randomBytes(4).toString("hex")}`;
+    const secret = randomBytes(24).toString("base64url");
+    const root = await database.current.root.connect();
+    try {
+      await root.query(`create role ${root.escapeIdentifier(role)} login`);
+      await root.query(`grant connect on database ${root.escapeIdentifier(database.current.name)} to ${root.escapeIdentifier(role)}`);
+      const statement = rolePasswordStatement(root, role, secret);
+      expect(statement).not.toContain(secret);
+      const verifier = /'(SCRAM-SHA-256\$4096:[^']+)'/.exec(statement)?.[1];
+      expect(verifier).toBeDefined();
+      await root.query(statement);
+      // A random salt: equal only if the server kept the verifier it was sent.
+      expect(await storedVerifier(role)).toBe(verifier);
+      expect(await canLogIn(role, secret)).toBe(true);
+      expect(await canLogIn(role, `${secret}x`)).toBe(false);
+    } finally {
+      await root.query(`drop owned by ${root.escapeIdentifier(role)}`).catch(() => undefined);
+      await root.query(`drop role if exists ${root.escapeIdentifier(role)}`);
+      root.release();
+    }
+  });
+
+  it("db:setup sets the owner's and the authenticator's this way, and they log in with the passwords of their URLs", async () => {
+    const before = await storedVerifier("ticketing_authenticator");
+    await setupCluster(database.current.urls);
+    for (const role of ["ticketing_owner", "ticketing_authenticator"]) {
+      expect(await storedVerifier(role)).toMatch(/^SCRAM-SHA-256\$4096:[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+:[A-Za-z0-9+/=]+$/);
+      expect(await canLogIn(role, TEST_CLUSTER_PASSWORD)).toBe(true);
+    }
+    // Set again with a fresh salt.
+    expect(await storedVerifier("ticketing_authenticator")).not.toBe(before);
+  });
+});
