@@ -75,7 +75,7 @@ describe("500 createTicket mutations from one customer", () => {
     // Measured: 30 tickets of 18 KB (with audit copies and search vectors)
     // add about 2.7 MiB; the 500 without a quota added 47 MiB.
     expect(grown).toBeLessThan(8 * 1024 * 1024);
-  });
+  }, 90_000);
 
   it("another customer is not affected", async () => {
     const other = await makeUser(database.current.owner, "Quiet Customer", "customer");
@@ -87,5 +87,34 @@ describe("500 createTicket mutations from one customer", () => {
     );
     expect(body.errors).toBeUndefined();
     expect(body.data.createTicket.ticket.rowId).toMatch(/^[0-9a-f-]{36}$/);
+  });
+});
+
+describe("quotas over GraphQL", () => {
+  const UPDATE = `mutation { updateWriteQuota(input: { role: customer, kind: comment, patch: { maxCount: 200 } }) { writeQuota { role kind maxCount } } }`;
+  const READ = "{ writeQuotas { nodes { role kind maxCount } } }";
+
+  it("admins read and change them", async () => {
+    const admin = await makeUser(database.current.owner, "Quota Admin", "admin");
+    const read = await graphql(api.current.request, READ, {}, bearer(admin, "ticketing_admin"));
+    expect(read.body.data.writeQuotas.nodes).toHaveLength(9);
+    const { body } = await graphql(api.current.request, UPDATE, {}, bearer(admin, "ticketing_admin"));
+    expect(body.errors).toBeUndefined();
+    expect(body.data.updateWriteQuota.writeQuota).toEqual({ role: "customer", kind: "comment", maxCount: 200 });
+  });
+
+  it("customers and agents can neither read nor change them", async () => {
+    for (const [role, token] of [
+      ["customer", "ticketing_customer"],
+      ["agent", "ticketing_agent"],
+    ] as const) {
+      const user = await makeUser(database.current.owner, `Quota ${role}`, role);
+      const read = await graphql(api.current.request, READ, {}, bearer(user, token));
+      expect(read.body.errors?.[0]?.extensions?.code).toBe("FORBIDDEN");
+      const update = await graphql(api.current.request, UPDATE, {}, bearer(user, token));
+      expect(update.body.errors?.[0]?.extensions?.code).toBe("FORBIDDEN");
+    }
+    const { rows } = await database.current.owner.query("select max_count from app_public.write_quotas where role = 'customer' and kind = 'comment'");
+    expect(rows[0].max_count).toBe(200);
   });
 });
