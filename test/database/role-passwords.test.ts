@@ -1,8 +1,14 @@
 import { randomBytes } from "node:crypto";
+import { chmod, mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import pg from "pg";
 import { describe, expect, it } from "vitest";
-import { rolePasswordStatement, setupCluster } from "../../src/database/cluster-setup.ts";
+import { rolePasswordStatement, setupCluster, withClient } from "../../src/database/cluster-setup.ts";
+import { buildUrl } from "../../src/database/connection-urls.ts";
+import { startEmbeddedPostgres } from "../../src/database/embedded-postgres.ts";
 import { TEST_CLUSTER_PASSWORD } from "../support/cluster.ts";
+import { freePort } from "../support/free-port.ts";
 import { useTestDatabase } from "../support/test-database.ts";
 
 /**
@@ -69,4 +75,41 @@ describe("role passwords", () => {
     // Set again with a fresh salt.
     expect(await storedVerifier("ticketing_authenticator")).not.toBe(before);
   });
+});
+
+describe("with log_statement = ddl", () => {
+  it("db:setup leaves no password in the server log", async () => {
+    const dataDir = await mkdtemp(path.join(tmpdir(), "ticketing-ddl-log-"));
+    await chmod(dataDir, 0o755);
+    const log: string[] = [];
+    const port = await freePort();
+    const server = await startEmbeddedPostgres({
+      dataDir: path.join(dataDir, "postgres"),
+      port,
+      password: TEST_CLUSTER_PASSWORD,
+      persistent: false,
+      extraFlags: ["-c", "log_statement=ddl"],
+      onLog: (message) => log.push(message),
+    });
+    try {
+      const secrets = { owner: randomBytes(18).toString("base64url"), authenticator: randomBytes(18).toString("base64url") };
+      const url = (user: string, password: string) => buildUrl({ user, password, host: "127.0.0.1", port, database: "ticketing" });
+      await setupCluster({
+        root: server.rootUrl,
+        owner: url("ticketing_owner", secrets.owner),
+        authenticator: url("ticketing_authenticator", secrets.authenticator),
+      });
+      // The control: a password given in clear text does reach this log.
+      const control = randomBytes(18).toString("base64url");
+      await withClient(server.rootUrl, (root) => root.query(`create role ddl_log_control password '${control}'`));
+      const logged = log.join("\n");
+      expect(logged).toContain(control);
+      expect(logged).toMatch(/alter role "?ticketing_owner"? password 'SCRAM-SHA-256\$4096:/i);
+      expect(logged).not.toContain(secrets.owner);
+      expect(logged).not.toContain(secrets.authenticator);
+    } finally {
+      await server.stop();
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  }, 120_000);
 });
