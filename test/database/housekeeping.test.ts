@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { startHousekeeping, pruneSecurityRows } from "../../src/database/housekeeping.ts";
+import { ConfigurationError, parseEnvironment } from "../../src/config/environment.ts";
+import { DEFAULT_HOUSEKEEPING_MINUTES, pruneSecurityRows, startHousekeeping } from "../../src/database/housekeeping.ts";
 import { runMaintenance } from "../../src/database/maintenance.ts";
 import { createLogger } from "../../src/observability/logger.ts";
 import { eventually } from "../support/eventually.ts";
@@ -203,5 +204,18 @@ describe("running it", () => {
     } finally {
       await housekeeping.stop();
     }
+  });
+});
+
+describe("HOUSEKEEPING_INTERVAL_MINUTES", () => {
+  it("defaults to 10 minutes; 0 turns the API's schedule off", () => {
+    expect(parseEnvironment({}).HOUSEKEEPING_INTERVAL_MINUTES).toBe(DEFAULT_HOUSEKEEPING_MINUTES);
+    expect(DEFAULT_HOUSEKEEPING_MINUTES).toBe(10);
+    expect(parseEnvironment({ HOUSEKEEPING_INTERVAL_MINUTES: "0" }).HOUSEKEEPING_INTERVAL_MINUTES).toBe(0);
+  });
+
+  it.each(["-1", "1.5", "1441", "often"])("refuses %s with one line naming the variable", (value) => {
+    expect(() => parseEnvironment({ HOUSEKEEPING_INTERVAL_MINUTES: value })).toThrow(ConfigurationError);
+    expect(() => parseEnvironment({ HOUSEKEEPING_INTERVAL_MINUTES: value })).toThrow(/^Invalid configuration: HOUSEKEEPING_INTERVAL_MINUTES [^\n]+$/);
   });
 });
