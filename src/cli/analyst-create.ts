@@ -42,7 +42,8 @@ await runCli(async () => {
   );
   process.stderr.write(
     `Created ${login.role}: read-only, SELECT on app_reporting only, ` +
-      `${ANALYST_LIMITS.connectionLimit} connections, statement timeout ${ANALYST_LIMITS.statementTimeout}. ` +
+      `${ANALYST_LIMITS.connectionLimit} connections, statement timeout ${ANALYST_LIMITS.statementTimeout}, ` +
+      `lock timeout ${ANALYST_LIMITS.lockTimeout}, no advisory locks. ` +
       "The password is shown once:\n",
   );
   process.stdout.write(`${pointAt(login.connectionString, host, port)}\n`);

@@ -5,14 +5,16 @@ import { commandLogger, runCli } from "./run-cli.ts";
 
 /**
  * `npm run db:maintain`: creates the status-history partitions of the coming
- * months, as the owner (DATABASE_OWNER_URL: the only input it needs).
- * Without it, outside production, it maintains the local embedded database.
+ * months and prunes expired security rows, as the owner (DATABASE_OWNER_URL:
+ * the only input it needs). Without it, outside production, it maintains
+ * the local embedded database.
  */
 await runCli(async () => {
   const environment = environmentFor("db:maintain");
   const logger = commandLogger(environment.LOG_LEVEL);
   if (environment.DATABASE_OWNER_URL) {
-    await runMaintenance(environment.DATABASE_OWNER_URL);
+    const pruned = await runMaintenance(environment.DATABASE_OWNER_URL);
+    logger.info({ pruned }, "security rows pruned");
   } else {
     // Preparing the local database already runs maintenance.
     const local = await startLocalDatabase(environment, logger);

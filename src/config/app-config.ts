@@ -13,6 +13,8 @@ export interface AppConfig {
   graphiql: boolean;
   /** Express "trust proxy" (TRUST_PROXY); unset: the socket address is the client IP. */
   trustProxy?: boolean | number | string;
+  /** Minutes between prunings of security rows (HOUSEKEEPING_INTERVAL_MINUTES); 0: never; unset: the default. */
+  housekeepingMinutes?: number;
 }
 
 export interface JwtConfig {
@@ -43,5 +45,6 @@ export function appConfigFrom(
     logLevel: environment.LOG_LEVEL,
     graphiql: environment.GRAPHIQL ?? !production,
     ...(environment.TRUST_PROXY === undefined ? {} : { trustProxy: environment.TRUST_PROXY }),
+    housekeepingMinutes: environment.HOUSEKEEPING_INTERVAL_MINUTES,
   };
 }

@@ -54,6 +54,9 @@ const environmentSchema = z.object({
   DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(500).default(20),
   EMBEDDED_POSTGRES_PORT: z.coerce.number().int().min(1024).max(65535).default(54329),
   DATA_DIR: z.string().min(1).default(".data"),
+  // How often the API prunes expired security rows (login attempts, sessions,
+  // counted writes); 0 leaves it to `npm run db:maintain` on a schedule.
+  HOUSEKEEPING_INTERVAL_MINUTES: z.coerce.number().int().min(0).max(1440).default(10),
 });
 
 export type Environment = Omit<z.infer<typeof environmentSchema>, "HOST"> & { HOST: string };

@@ -1,6 +1,7 @@
-import { createHash, createHmac, pbkdf2Sync, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import type pg from "pg";
 import { databaseName } from "./connection-urls.ts";
+import { scramVerifier } from "./scram-verifier.ts";
 
 /**
  * Analyst logins: one LOGIN role per person, member of the group role
@@ -23,7 +24,22 @@ export const ANALYST_LIMITS = {
   connectionLimit: 5,
   statementTimeout: "30s",
   idleInTransactionSessionTimeout: "1min",
+  lockTimeout: "5s",
 } as const;
+
+/** The per-session limits of a login (defaults: ANALYST_LIMITS). */
+export type AnalystSessionLimits = Record<"statementTimeout" | "idleInTransactionSessionTimeout" | "lockTimeout", string>;
+
+/**
+ * Roles that keep the right to take advisory locks once PUBLIC loses it:
+ * the owner (migrations: graphile-migrate holds one while it migrates; the
+ * security definer functions of the schema run as the owner) and the API's
+ * connection role.
+ */
+export const ADVISORY_LOCK_HOLDERS = ["ticketing_owner", "ticketing_authenticator"] as const;
+
+/** A duration PostgreSQL accepts for a timeout setting, e.g. 500ms, 5s, 1min. */
+const DURATION = /^\d{1,6}(ms|s|min|h)$/;
 
 export interface AnalystLogin {
   role: string;
@@ -49,20 +65,6 @@ export function analystRoleName(name: string): string {
 /** 32 bytes of randomness, URL-safe so the connection string needs no escaping. */
 export function generatePassword(): string {
   return randomBytes(32).toString("base64url");
-}
-
-/**
- * The SCRAM-SHA-256 verifier PostgreSQL stores for a password (RFC 5802/7677).
- * Sending the verifier instead of the password keeps the clear text out of
- * the server's statement log and pg_stat_activity.
- */
-export function scramVerifier(password: string, iterations = 4096): string {
-  const salt = randomBytes(16);
-  const salted = pbkdf2Sync(password.normalize("NFKC"), salt, iterations, 32, "sha256");
-  const clientKey = createHmac("sha256", salted).update("Client Key").digest();
-  const storedKey = createHash("sha256").update(clientKey).digest();
-  const serverKey = createHmac("sha256", salted).update("Server Key").digest();
-  return `SCRAM-SHA-256$${iterations}:${salt.toString("base64")}$${storedKey.toString("base64")}:${serverKey.toString("base64")}`;
 }
 
 /** The database URL with the analyst's credentials (host, port, database and options kept). */
@@ -117,15 +119,52 @@ async function revokeLargeObjectCreation(root: pg.ClientBase): Promise<void> {
 }
 
 /**
+ * Advisory locks are the other thing any role may take by default
+ * (pg_advisory_lock and friends are executable by PUBLIC). graphile-migrate
+ * refuses to migrate while someone holds its lock, so an analyst session
+ * holding that lock, or any lock a future job queue relies on, would block
+ * deployments. Only the roles that need them keep them. Needs a superuser;
+ * skipped with a warning otherwise, like the large-object revoke.
+ */
+async function revokeAdvisoryLocks(root: pg.ClientBase): Promise<void> {
+  await root.query(
+    `do $advisory$
+     declare
+       fn regprocedure;
+     begin
+       for fn in
+         select p.oid::regprocedure
+         from pg_catalog.pg_proc as p
+         where p.pronamespace = 'pg_catalog'::regnamespace
+           and p.proname ~ '^pg_(try_)?advisory_'
+       loop
+         execute format('revoke execute on function %s from public', fn);
+         execute format('grant execute on function %s to ${ADVISORY_LOCK_HOLDERS.join(", ")}', fn);
+       end loop;
+     end
+     $advisory$`,
+  );
+}
+
+/**
  * Creates an analyst login. `root` is a superuser connection to the
  * analysts' database (CREATEROLE with ADMIN on the group also works);
  * `databaseUrl` is any URL of that database, used for the host, port and
- * options of the printed connection string.
+ * options of the printed connection string. `limits` replaces the
+ * per-session defaults of ANALYST_LIMITS.
  */
 export async function createAnalystLogin(
   root: pg.ClientBase,
-  options: { name: string; databaseUrl: string },
+  options: { name: string; databaseUrl: string; limits?: Partial<AnalystSessionLimits> },
 ): Promise<AnalystLogin> {
+  const limits: AnalystSessionLimits = {
+    statementTimeout: options.limits?.statementTimeout ?? ANALYST_LIMITS.statementTimeout,
+    idleInTransactionSessionTimeout: options.limits?.idleInTransactionSessionTimeout ?? ANALYST_LIMITS.idleInTransactionSessionTimeout,
+    lockTimeout: options.limits?.lockTimeout ?? ANALYST_LIMITS.lockTimeout,
+  };
+  for (const [setting, value] of Object.entries(limits)) {
+    if (!DURATION.test(value)) throw new Error(`Invalid ${setting} "${value}": expected a duration such as 5s or 1min`);
+  }
   const role = analystRoleName(options.name);
   const database = databaseName(options.databaseUrl);
   const password = generatePassword();
@@ -142,13 +181,13 @@ export async function createAnalystLogin(
        password ${root.escapeLiteral(scramVerifier(password))} in role ${ANALYST_GROUP}`,
     );
     await root.query(`alter role ${id} set default_transaction_read_only = on`);
-    await root.query(`alter role ${id} set statement_timeout = '${ANALYST_LIMITS.statementTimeout}'`);
-    await root.query(
-      `alter role ${id} set idle_in_transaction_session_timeout = '${ANALYST_LIMITS.idleInTransactionSessionTimeout}'`,
-    );
+    await root.query(`alter role ${id} set statement_timeout = '${limits.statementTimeout}'`);
+    await root.query(`alter role ${id} set idle_in_transaction_session_timeout = '${limits.idleInTransactionSessionTimeout}'`);
+    await root.query(`alter role ${id} set lock_timeout = '${limits.lockTimeout}'`);
     await root.query(`alter role ${id} set search_path = app_reporting`);
     await root.query(`grant connect on database ${root.escapeIdentifier(database)} to ${id}`);
     await revokeLargeObjectCreation(root);
+    await revokeAdvisoryLocks(root);
   });
   return { role, password, connectionString: analystConnectionString(options.databaseUrl, role, password) };
 }

@@ -3,10 +3,12 @@ import pg from "pg";
 import type { DatabaseUrls } from "./connection-urls.ts";
 import { databaseName, password, userName } from "./connection-urls.ts";
 import { DATABASE_OWNER_ROLE } from "./migrations.ts";
+import { scramVerifier } from "./scram-verifier.ts";
 
 /**
  * Cluster-level set-up, run with a superuser (or CREATEROLE + CREATEDB)
- * connection before migrations: roles, their passwords, the database.
+ * connection before migrations: roles, their passwords (sent as SCRAM
+ * verifiers), the database.
  * Every step is idempotent so `db:setup` can be run again safely.
  */
 export const AUTHENTICATOR_ROLE = "ticketing_authenticator";
@@ -27,11 +29,20 @@ export async function createRoles(root: pg.Client): Promise<void> {
   await root.query(await readFile(ROLES_SQL, "utf8"));
 }
 
+/**
+ * The statement that gives `role` the password `secret`. It carries the
+ * password's SCRAM-SHA-256 verifier, never the password, so DDL logging,
+ * pg_stat_activity and replicas never see it.
+ */
+export function rolePasswordStatement(root: pg.ClientBase, role: string, secret: string): string {
+  return `alter role ${root.escapeIdentifier(role)} password ${root.escapeLiteral(scramVerifier(secret))}`;
+}
+
 /** Login roles take the password found in their URL, if any. */
 async function setRolePassword(root: pg.Client, role: string, url: string): Promise<void> {
   const secret = password(url);
   if (secret === undefined) return;
-  await root.query(`alter role ${root.escapeIdentifier(role)} password ${root.escapeLiteral(secret)}`);
+  await root.query(rolePasswordStatement(root, role, secret));
 }
 
 function assertRole(url: string, expected: string, variable: string): void {

@@ -16,6 +16,8 @@ export const CONSTRAINT_MESSAGES: Readonly<Record<string, string>> = {
   ticket_transitions_distinct_statuses: "A transition must go to a different status",
   ticket_transitions_roles_not_empty: "A transition must allow at least one role",
   ticket_transitions_roles_no_nulls: "A transition's roles must not contain null",
+  write_quotas_max_count_range: "A quota allows 1 to 1000000 writes",
+  write_quotas_per_interval_range: "A quota's interval must be between 1 minute and 1 day",
 };
 
 export function constraintMessage(constraint: string | undefined): string | undefined {

@@ -9,6 +9,7 @@ import { pinoHttp } from "pino-http";
 import { postgraphile } from "postgraphile";
 import { grafserv } from "postgraphile/grafserv/express/v4";
 import type { AppConfig } from "../config/app-config.ts";
+import { DEFAULT_HOUSEKEEPING_MINUTES, startHousekeeping } from "../database/housekeeping.ts";
 import { committedMigrationFiles } from "../database/migrations.ts";
 import { createPreset } from "../graphql/preset.ts";
 import { graphqlPlugins } from "../graphql/plugins.ts";
@@ -142,6 +143,7 @@ export async function createApiServer(config: AppConfig, logger: Logger): Promis
   const upgraded = trackUpgradedSockets(server);
   app.use(notFound);
   app.use(errorHandler(logger));
+  const housekeeping = startHousekeeping({ pool, logger, minutes: config.housekeepingMinutes ?? DEFAULT_HOUSEKEEPING_MINUTES });
 
   return {
     app,
@@ -168,6 +170,7 @@ export async function createApiServer(config: AppConfig, logger: Logger): Promis
       const force = setTimeout(() => server.closeAllConnections(), 10_000);
       await closed;
       clearTimeout(force);
+      await housekeeping.stop();
       await pgl.release();
       // pgl.release() leaves the pg services alone; theirs holds the LISTEN connection.
       await Promise.all((preset.pgServices ?? []).map((service) => service.release?.()));

@@ -21,6 +21,8 @@ const AUTH_FUNCTION_CALLS: Record<string, string> = {
   register_customer: "select app_private.register_customer('a@example.com', 'A', 'x')",
   is_acting_admin: `select app_private.is_acting_admin('${USER_ID}', 'ticketing_admin')`,
   admin_create_user: `select app_private.admin_create_user('${USER_ID}', 'ticketing_admin', 'a@example.com', 'A', 'admin', 'x')`,
+  // Housekeeping: the API prunes expired security rows on a schedule (no input, deletes only what expired).
+  prune_security_rows: "select * from app_private.prune_security_rows()",
 };
 
 const SECRET_TABLES = ["app_private.login_attempts", "app_private.refresh_tokens", "app_private.user_accounts", "app_private.auth_clock"];

@@ -386,6 +386,21 @@ const TABLES: TableSpec[] = [
     delete: per({}),
   },
   {
+    table: "write_quotas",
+    label: null,
+    select: per({ admin: count(9) }),
+    columns: { role: "role", kind: "kind", max_count: "max_count", per_interval: "per_interval" },
+    update: {
+      max_count: per({ admin: count(9) }),
+      per_interval: per({ admin: count(9) }),
+    },
+    insert: {
+      sql: () => "insert into app_public.write_quotas (role, kind, max_count, per_interval) values ('customer', 'ticket', 1, '1 hour')",
+      expected: per({}),
+    },
+    delete: per({}),
+  },
+  {
     table: "audit_log_entries",
     label: null,
     // The admin's count is filled in from the owner's view of the log.

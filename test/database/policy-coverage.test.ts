@@ -167,6 +167,19 @@ const writeCases: PolicyCase[] = [
     permitted: { role: "admin", actor: "admin", sql: "update app_public.sla_policies set resolution_minutes = resolution_minutes" },
   },
   {
+    table: "write_quotas",
+    policy: "select_admin",
+    command: "SELECT",
+    permitted: { role: "admin", actor: "admin", sql: "select count(*)::int as n from app_public.write_quotas" },
+    forbidden: { role: "admin", actor: "inactive_admin", sql: "select count(*)::int as n from app_public.write_quotas" },
+  },
+  {
+    table: "write_quotas",
+    policy: "update_admin",
+    command: "UPDATE",
+    permitted: { role: "admin", actor: "admin", sql: "update app_public.write_quotas set max_count = max_count" },
+  },
+  {
     table: "ticket_transitions",
     policy: "insert_admin",
     command: "INSERT",

@@ -37,6 +37,7 @@ const TABLES = [
   "ticket_assignment_history",
   "ticket_transitions",
   "sla_policies",
+  "write_quotas",
   "audit_log_entries",
 ];
 

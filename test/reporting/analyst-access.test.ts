@@ -113,6 +113,7 @@ describe("analyst login", () => {
         "default_transaction_read_only=on",
         `statement_timeout=${ANALYST_LIMITS.statementTimeout}`,
         `idle_in_transaction_session_timeout=${ANALYST_LIMITS.idleInTransactionSessionTimeout}`,
+        `lock_timeout=${ANALYST_LIMITS.lockTimeout}`,
         "search_path=app_reporting",
       ],
     });
@@ -123,9 +124,10 @@ describe("analyst login", () => {
       `select current_setting('transaction_read_only') as read_only,
               current_setting('statement_timeout') as statement_timeout,
               current_setting('idle_in_transaction_session_timeout') as idle_timeout,
+              current_setting('lock_timeout') as lock_timeout,
               (select count(*)::integer from backlog) as backlog_rows`,
     );
-    expect(rows[0]).toEqual({ read_only: "on", statement_timeout: "30s", idle_timeout: "1min", backlog_rows: 12 });
+    expect(rows[0]).toEqual({ read_only: "on", statement_timeout: "30s", idle_timeout: "1min", lock_timeout: "5s", backlog_rows: 12 });
   });
 
   it("stores the password only as a SCRAM verifier, and the printed connection string works", async () => {
