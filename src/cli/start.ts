@@ -12,14 +12,22 @@ import { runCli } from "./run-cli.ts";
  * `npm start`: the API. Without DATABASE_URL (outside production) it first
  * brings up the embedded PostgreSQL, sets it up and migrates it.
  */
-function banner(config: AppConfig, port: number, local: LocalDatabase | undefined): string {
+/** Where /metrics is answered (docs/security.md, "Time and connections"). */
+function metricsLine(config: AppConfig, base: string, metricsPort: number | undefined): string | undefined {
+  const protectedBy = config.metrics?.token === undefined ? "" : "  (Bearer METRICS_TOKEN)";
+  if (metricsPort !== undefined) return `  Metrics   http://${config.metrics?.host ?? "127.0.0.1"}:${metricsPort}/metrics${protectedBy}`;
+  if (config.metrics?.token !== undefined || !config.production) return `  Metrics   ${base}/metrics${protectedBy}`;
+  return "  Metrics   not served (set METRICS_PORT or METRICS_TOKEN)";
+}
+
+function banner(config: AppConfig, port: number, metricsPort: number | undefined, local: LocalDatabase | undefined): string {
   const base = `http://localhost:${port}`;
   const lines = [
     "",
     `  GraphQL   ${base}/graphql`,
     config.graphiql ? `  GraphiQL  ${base}/graphiql` : undefined,
     `  Health    ${base}/healthz  ${base}/readyz`,
-    `  Metrics   ${base}/metrics`,
+    metricsLine(config, base, metricsPort),
     local ? `  Database  embedded PostgreSQL 18, ${new URL(local.urls.owner).host}` : undefined,
     "",
     ...(local ? demoLogins() : []),
@@ -69,7 +77,7 @@ await runCli(async () => {
   const jwtSecret = environment.JWT_SECRET ?? (await loadLocalSecrets(environment.DATA_DIR)).jwtSecret;
   const config = appConfigFrom(environment, { databaseUrl, jwtSecret });
   parts.api = await createApiServer(config, logger);
-  const { port } = await parts.api.listen();
-  logger.info({ port }, "ticketing API listening");
-  process.stdout.write(banner(config, port, parts.local));
+  const { port, metricsPort } = await parts.api.listen();
+  logger.info({ port, metricsPort }, "ticketing API listening");
+  process.stdout.write(banner(config, port, metricsPort, parts.local));
 });
