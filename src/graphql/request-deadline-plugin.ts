@@ -1,7 +1,9 @@
 import type http from "node:http";
 import pg from "pg";
+import client from "prom-client";
 import { SafeError } from "postgraphile/grafast";
 import type { Logger } from "../observability/logger.ts";
+import type { Metrics } from "../observability/metrics.ts";
 
 /**
  * Bounds the life of each GraphQL request over HTTP:
@@ -24,6 +26,8 @@ import type { Logger } from "../observability/logger.ts";
 export interface RequestDeadlineOptions {
   requestTimeoutMs: number;
   logger: Logger;
+  /** Counts stopped requests by reason (graphql_requests_stopped_total). */
+  metrics?: Metrics;
 }
 
 export const REQUEST_TIMEOUT = "REQUEST_TIMEOUT";
@@ -34,7 +38,7 @@ const FORCE_CLOSE_MS = 2_000;
 /** A cancel request that the database does not take within this long is given up. */
 const CANCEL_SOCKET_MS = 2_000;
 
-type Reason = "deadline" | "client gone";
+type Reason = "deadline" | "client_gone";
 
 /** What one HTTP request is doing with the database, and whether it was stopped. */
 class RequestWork {
@@ -122,10 +126,7 @@ function trackedWithPgClient(original: WithPgClient, work: RequestWork): WithPgC
     if (work.stopped) return Promise.reject(stoppedError());
     return original(pgSettings, async (client) => {
       const raw = (client as { rawClient?: pg.PoolClient }).rawClient;
-      if (work.stopped) {
-        if (raw) discardOnRelease(raw);
-        throw stoppedError();
-      }
+      if (work.stopped) throw stoppedError();
       if (raw) work.enter(raw);
       try {
         return await callback(client);
@@ -139,6 +140,19 @@ function trackedWithPgClient(original: WithPgClient, work: RequestWork): WithPgC
 
 export function requestDeadlinePlugin(options: RequestDeadlineOptions): GraphileConfig.Plugin {
   const works = new WeakMap<http.IncomingMessage, RequestWork>();
+  const stopped = options.metrics
+    ? new client.Counter({
+        name: "graphql_requests_stopped_total",
+        help: "GraphQL requests over HTTP stopped before their answer, and their SQL cancelled (reason: deadline, client_gone).",
+        labelNames: ["reason"],
+        registers: [options.metrics.registry],
+      })
+    : undefined;
+  const stop = (work: RequestWork, reason: Reason) => {
+    if (work.stopped) return;
+    work.stop(reason);
+    stopped?.inc({ reason });
+  };
   return {
     name: "TicketingRequestDeadlinePlugin",
     version: "1.0.0",
@@ -163,7 +177,7 @@ export function requestDeadlinePlugin(options: RequestDeadlineOptions): Graphile
           const work = new RequestWork(options.logger);
           works.set(req, work);
           const onClose = () => {
-            if (!res.writableFinished) work.stop("client gone");
+            if (!res.writableFinished) stop(work, "client_gone");
           };
           res.once("close", onClose);
           let timer: NodeJS.Timeout | undefined;
@@ -174,10 +188,11 @@ export function requestDeadlinePlugin(options: RequestDeadlineOptions): Graphile
           try {
             const first = await Promise.race([answer, deadline]);
             if (first !== "deadline") return first;
-            work.stop("deadline");
+            stop(work, "deadline");
             // The abandoned execution still settles; nothing waits for it.
             answer.then(undefined, () => undefined);
-            options.logger.warn({ requestId: (req as { id?: unknown }).id }, "request deadline passed; SQL cancelled");
+            // Debug only: counted in graphql_requests_stopped_total, and a hung database would flood the log.
+            options.logger.debug({ requestId: (req as { id?: unknown }).id }, "request deadline passed; SQL cancelled");
             return {
               type: "json",
               statusCode: 503,

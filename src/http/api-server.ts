@@ -163,7 +163,7 @@ export async function createApiServer(config: AppConfig, logger: Logger): Promis
     graphiql: config.graphiql,
     statementTimeouts: { anonymousMs: limits.statementTimeoutAnonymousMs, signedInMs: limits.statementTimeoutMs },
     plugins: [
-      requestDeadlinePlugin({ requestTimeoutMs: limits.requestTimeoutMs, logger }),
+      requestDeadlinePlugin({ requestTimeoutMs: limits.requestTimeoutMs, logger, metrics }),
       ...graphqlPlugins({ pool, jwt: config.jwt, logger, metrics, sockets }),
     ],
   });

@@ -30,6 +30,14 @@ const database = useTestDatabase();
 let customer: string;
 
 const SLOW = "query Slow($seconds: Float!) { slowReport(seconds: $seconds) }";
+const METRICS_TOKEN = "scrape-token-0123456789";
+
+/** The API's count of requests stopped for `reason`, read from /metrics. */
+async function stoppedRequests(url: string, reason: string): Promise<number> {
+  const response = await fetch(`${url}/metrics`, { headers: { Authorization: `Bearer ${METRICS_TOKEN}` } });
+  const line = (await response.text()).split("\n").find((row) => row.startsWith(`graphql_requests_stopped_total{reason="${reason}"}`));
+  return line ? Number(line.split(" ")[1]) : 0;
+}
 
 /** Active statements of the API's pool that are sleeping in slowReport. */
 async function sleepingStatements(): Promise<number> {
@@ -87,7 +95,10 @@ describe("statement timeouts", () => {
 
 describe("cancellation", () => {
   it("cancels the SQL when the client disconnects, and the connection is not reused", async () => {
-    const { api, url } = await startProductionApi(database.current, { limits: { statementTimeoutMs: 60_000 } });
+    const { api, url } = await startProductionApi(database.current, {
+      limits: { statementTimeoutMs: 60_000 },
+      metrics: { token: METRICS_TOKEN },
+    });
     try {
       const aborter = new AbortController();
       const call = postGraphQL(url, SLOW, {
@@ -110,6 +121,7 @@ describe("cancellation", () => {
       const gone = async () =>
         (await database.current.root.query("select 1 from pg_stat_activity where pid = $1", [backend])).rowCount === 0;
       expect(await eventually(gone, 5)).toBe(true);
+      expect(await stoppedRequests(url, "client_gone")).toBe(1);
       // The API still serves, on a fresh connection.
       const after = await postGraphQL(url, "{ __typename }");
       expect(after.status).toBe(200);
@@ -121,6 +133,7 @@ describe("cancellation", () => {
   it("answers REQUEST_TIMEOUT with 503 and Retry-After at the request deadline, and cancels the SQL", async () => {
     const { api, url } = await startProductionApi(database.current, {
       limits: { statementTimeoutMs: 60_000, requestTimeoutMs: 1_000 },
+      metrics: { token: METRICS_TOKEN },
     });
     try {
       const answer = await postGraphQL(url, SLOW, {
@@ -134,6 +147,7 @@ describe("cancellation", () => {
       });
       expect(answer.milliseconds).toBeLessThan(10_000);
       expect(await eventually(async () => (await sleepingStatements()) === 0, 5)).toBe(true);
+      expect(await stoppedRequests(url, "deadline")).toBe(1);
     } finally {
       await api.close();
     }
