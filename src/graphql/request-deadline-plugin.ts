@@ -55,10 +55,9 @@ class RequestWork {
     for (const client of this.active) this.cancel(client);
   }
 
-  /** Registers a connection the request runs SQL on; stops it at once if the request already stopped. */
+  /** Registers a connection while the request runs SQL on it (callers check `stopped` first). */
   enter(client: pg.PoolClient): void {
     this.active.add(client);
-    if (this.stopped) this.cancel(client);
   }
 
   leave(client: pg.PoolClient): void {
