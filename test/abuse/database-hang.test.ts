@@ -47,7 +47,8 @@ afterAll(async () => {
 
 describe("a hung database", () => {
   it("answers 503 REQUEST_TIMEOUT at the deadline, keeps /healthz, reports not ready, and recovers", async () => {
-    expect((await postGraphQL(url, TICKETS, { authorization })).body).toEqual({ data: { tickets: { totalCount: 0 } } });
+    // Warm (the first request plans the operation and opens connections; on a loaded machine that may pass the deadline).
+    expect(await eventually(async () => (await postGraphQL(url, TICKETS, { authorization })).status === 200, 20)).toBe(true);
     proxy.freeze();
     try {
       const answers = await Promise.all(Array.from({ length: 5 }, () => postGraphQL(url, TICKETS, { authorization })));

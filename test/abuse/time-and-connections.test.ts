@@ -49,6 +49,20 @@ async function sleepingStatements(): Promise<number> {
   return rows[0]!.count;
 }
 
+/** Transactions committed in the test database so far, as PostgreSQL's statistics report them. */
+async function transactionsCommitted(): Promise<number> {
+  const client = await database.current.root.connect();
+  try {
+    await client.query("select pg_stat_clear_snapshot()");
+    const { rows } = await client.query<{ commits: string }>(
+      "select xact_commit as commits from pg_stat_database where datname = current_database()",
+    );
+    return Number(rows[0]!.commits);
+  } finally {
+    client.release();
+  }
+}
+
 beforeAll(async () => {
   await createSlowReport(database.current);
   customer = await makeUser(database.current.owner, "Casey Customer", "customer");
@@ -210,6 +224,29 @@ describe("a full pool", () => {
       for (const answer of await Promise.all(again)) expect(answer.codes).toEqual(["STATEMENT_TIMEOUT"]);
     } finally {
       if (!closing) await api.close();
+    }
+  });
+});
+
+describe("readiness under a probe flood", () => {
+  it("answers 2,000 concurrent /readyz truthfully: probes arriving together share one check", async () => {
+    const { api, url } = await startProductionApi(database.current, { limits: { maxConnectionsPerAddress: 5_000 } });
+    try {
+      const before = await transactionsCommitted();
+      const answers = await Promise.all(Array.from({ length: 2_000 }, () => timedGet(url, "/readyz")));
+      // Backends report their statistics once idle for a second.
+      await sleep(2_500);
+      const checks = (await transactionsCommitted()) - before;
+      const statuses = new Set(answers.map((answer) => answer.status));
+      console.info(
+        `2000 concurrent /readyz: statuses ${[...statuses].join(",")}, ${checks} database checks, ` +
+          `slowest ${Math.max(...answers.map((a) => a.milliseconds)).toFixed(0)} ms`,
+      );
+      expect(statuses).toEqual(new Set([200]));
+      expect(checks).toBeGreaterThan(0);
+      expect(checks).toBeLessThan(1_500);
+    } finally {
+      await api.close();
     }
   });
 });
