@@ -43,13 +43,21 @@ function demoLogins(): string[] {
   ];
 }
 
-/** Stops in dependency order: HTTP (drained), pools, then the embedded server. */
-function installShutdown(logger: Logger, parts: { api?: ApiServer; local?: LocalDatabase }): void {
+/**
+ * Stops in dependency order: HTTP (drained), pools, then the embedded
+ * server. A shutdown that has not finished after `timeoutMs` (a hung
+ * database holding pooled connections) exits anyway, with code 1.
+ */
+function installShutdown(logger: Logger, parts: { api?: ApiServer; local?: LocalDatabase }, timeoutMs: number): void {
   let stopping = false;
   const shutdown = async (signal: NodeJS.Signals) => {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, "shutting down");
+    setTimeout(() => {
+      logger.error({ timeoutMs }, "shutdown did not finish in time; exiting");
+      process.exit(1);
+    }, timeoutMs).unref();
     try {
       await parts.api?.close();
       await parts.local?.stop();
@@ -68,7 +76,7 @@ await runCli(async () => {
   const environment = parseEnvironment();
   const logger = createLogger(environment.LOG_LEVEL);
   const parts: { api?: ApiServer; local?: LocalDatabase } = {};
-  installShutdown(logger, parts);
+  installShutdown(logger, parts, environment.SHUTDOWN_TIMEOUT_MS);
   let databaseUrl = environment.DATABASE_URL;
   if (!databaseUrl) {
     parts.local = await startLocalDatabase(environment, logger);

@@ -60,6 +60,7 @@ const environmentSchema = z.object({
   MAX_CONNECTIONS_PER_ADDRESS: z.coerce.number().int().min(1).max(1_000_000).default(256),
   HTTP_HEADERS_TIMEOUT_MS: z.coerce.number().int().min(1_000).max(600_000).default(10_000),
   HTTP_BODY_TIMEOUT_MS: z.coerce.number().int().min(1_000).max(600_000).default(30_000),
+  SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(1_000).max(600_000).default(30_000),
   // Where /metrics is served: its own listener (METRICS_PORT, on METRICS_HOST)
   // and/or behind a Bearer token (METRICS_TOKEN). In production, with neither, the
   // public port does not serve /metrics at all.

@@ -1,12 +1,10 @@
-import { spawn, type ChildProcess } from "node:child_process";
 import http from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually } from "../support/eventually.ts";
-import { freePort } from "../support/free-port.ts";
 import { makeUser } from "../support/scenario.ts";
-import { bearer, TEST_JWT } from "../support/test-api.ts";
+import { bearer } from "../support/test-api.ts";
 import { useTestDatabase } from "../support/test-database.ts";
-import { openRaw, sleep, type RawConnection } from "./time-and-connections-helpers.ts";
+import { openRaw, sleep, startApiProcess, type ApiProcess, type RawConnection } from "./time-and-connections-helpers.ts";
 
 /**
  * The API out of file descriptors, for real: `npm start` in production mode
@@ -17,47 +15,23 @@ import { openRaw, sleep, type RawConnection } from "./time-and-connections-helpe
  */
 const database = useTestDatabase();
 const DESCRIPTOR_LIMIT = 160;
-let child: ChildProcess;
-let output = "";
+let api: ApiProcess;
 let port: number;
 
 beforeAll(async () => {
-  port = await freePort();
-  child = spawn("sh", ["-c", `ulimit -n ${DESCRIPTOR_LIMIT} && exec "$NODE" src/cli/start.ts`], {
-    env: {
-      PATH: process.env.PATH,
-      NODE: process.execPath,
-      NODE_ENV: "production",
+  api = await startApiProcess(
+    {
       DATABASE_URL: database.current.urls.authenticator,
-      JWT_SECRET: TEST_JWT.secret,
-      PORT: String(port),
-      HOST: "127.0.0.1",
-      LOG_LEVEL: "warn",
       DATABASE_POOL_SIZE: "20",
       MAX_CONNECTIONS_PER_ADDRESS: "5000",
     },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  child.stdout!.on("data", (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString()));
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`not started:\n${output}`)), 60_000);
-    child.stdout!.on("data", () => {
-      if (output.includes("/graphql")) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    child.once("exit", (code) => reject(new Error(`exited with ${code}:\n${output}`)));
-  });
+    `ulimit -n ${DESCRIPTOR_LIMIT} &&`,
+  );
+  port = api.port;
 });
 
 afterAll(async () => {
-  if (child && child.exitCode === null) {
-    const exited = new Promise((resolve) => child.once("exit", resolve));
-    child.kill("SIGTERM");
-    await exited;
-  }
+  await api?.terminate();
 });
 
 function request(
@@ -127,7 +101,7 @@ describe("out of file descriptors", () => {
       agent.destroy();
     }
     await sleep(500);
-    expect(child.exitCode).toBeNull();
+    expect(api.child.exitCode).toBeNull();
     const fresh = new http.Agent({ keepAlive: false });
     expect((await request(fresh, { method: "GET", path: "/healthz" })).status).toBe(200);
     const after = await request(fresh, {
@@ -137,6 +111,6 @@ describe("out of file descriptors", () => {
       authorization,
     });
     expect(after.status).toBe(200);
-    expect(output).not.toMatch(/INTERNAL_SERVER_ERROR|unhandled|uncaught/i);
+    expect(api.output()).not.toMatch(/INTERNAL_SERVER_ERROR|unhandled|uncaught/i);
   });
 });

@@ -1,8 +1,10 @@
+import { spawn, type ChildProcess } from "node:child_process";
 import http from "node:http";
 import net from "node:net";
 import type { AppConfig } from "../../src/config/app-config.ts";
 import type { ApiServer } from "../../src/http/api-server.ts";
-import { startTestApi } from "../support/test-api.ts";
+import { freePort } from "../support/free-port.ts";
+import { startTestApi, TEST_JWT } from "../support/test-api.ts";
 import type { TestDatabase } from "../support/test-database.ts";
 
 /**
@@ -136,4 +138,56 @@ export function median(values: number[]): number {
 export function rss(): number {
   (globalThis as { gc?: () => void }).gc?.();
   return process.memoryUsage().rss;
+}
+
+/** `npm start` as a child process, optionally under a shell prefix such as `ulimit -n 160 &&`. */
+export interface ApiProcess {
+  child: ChildProcess;
+  port: number;
+  output(): string;
+  /** Sends SIGTERM; resolves with the exit code and how long the exit took. */
+  terminate(): Promise<{ code: number | null; milliseconds: number }>;
+}
+
+export async function startApiProcess(environment: Record<string, string>, shellPrefix = ""): Promise<ApiProcess> {
+  const port = await freePort();
+  const child = spawn("sh", ["-c", `${shellPrefix} exec "$NODE" src/cli/start.ts`], {
+    env: {
+      PATH: process.env.PATH,
+      NODE: process.execPath,
+      NODE_ENV: "production",
+      JWT_SECRET: TEST_JWT.secret,
+      PORT: String(port),
+      HOST: "127.0.0.1",
+      LOG_LEVEL: "warn",
+      ...environment,
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  child.stdout!.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`not started:\n${output}`)), 60_000);
+    child.stdout!.on("data", () => {
+      if (output.includes("/graphql")) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    child.once("exit", (code) => reject(new Error(`exited with ${code}:\n${output}`)));
+  });
+  return {
+    child,
+    port,
+    output: () => output,
+    async terminate() {
+      if (child.exitCode !== null) return { code: child.exitCode, milliseconds: 0 };
+      const started = performance.now();
+      const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+      child.kill("SIGTERM");
+      const code = await exited;
+      return { code, milliseconds: performance.now() - started };
+    },
+  };
 }

@@ -55,6 +55,7 @@ describe("environment validation", () => {
     [{ MAX_CONNECTIONS_PER_ADDRESS: "1.5" }, "MAX_CONNECTIONS_PER_ADDRESS"],
     [{ HTTP_HEADERS_TIMEOUT_MS: "10" }, "HTTP_HEADERS_TIMEOUT_MS"],
     [{ HTTP_BODY_TIMEOUT_MS: "none" }, "HTTP_BODY_TIMEOUT_MS"],
+    [{ SHUTDOWN_TIMEOUT_MS: "5" }, "SHUTDOWN_TIMEOUT_MS"],
     [{ METRICS_PORT: "99999" }, "METRICS_PORT"],
     [{ METRICS_TOKEN: "short" }, "METRICS_TOKEN"],
   ])("refuses %o naming %s", (environment, variable) => {
