@@ -75,7 +75,7 @@ const READINESS_POOL = { max: 1, statementTimeoutMs: 2_000, applicationName: "ti
 
 /**
  * The API's pool. Its session `statement_timeout` bounds the API's own
- * queries (sign-in, sessions, readiness); request transactions set their
+ * queries (sign-in, refresh, sessions); request transactions set their
  * own per role (preset.ts). A request waits `poolWaitMs` at most for a
  * connection, then gets SERVICE_BUSY.
  */
@@ -115,13 +115,13 @@ function trackUpgradedSockets(server: http.Server): Set<Duplex> {
 }
 
 /**
- * Where /metrics is answered: its own listener when METRICS_PORT is set;
- * the main port when a token protects it, or outside production when no
- * metrics port is set. In production without either, nowhere public.
+ * Where /metrics is answered: only its own listener when METRICS_PORT is
+ * set; else the main port when a token protects it, or outside production.
+ * In production with neither, nowhere public.
  */
 function metricsOnMainPort(config: AppConfig): boolean {
-  if (config.metrics?.token !== undefined) return true;
-  return !config.production && config.metrics?.port === undefined;
+  if (config.metrics?.port !== undefined) return false;
+  return config.metrics?.token !== undefined || !config.production;
 }
 
 function metricsServerFor(config: AppConfig, metrics: ReturnType<typeof createMetrics>): http.Server | undefined {

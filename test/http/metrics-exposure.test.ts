@@ -67,4 +67,13 @@ describe("metrics exposure", () => {
       expect((await fetch(`${metrics!}/graphql`, { method: "POST" })).status).toBe(404);
     });
   });
+
+  it("with both a port and a token, is served only on the metrics port, and only with the token", async () => {
+    const metrics = { port: 0, host: "127.0.0.1", token: TOKEN };
+    await withApi({ production: true, graphiql: false, metrics }, async ({ main, metrics: metricsUrl }) => {
+      expect((await scrape(main, TOKEN)).status).toBe(404);
+      expect((await scrape(metricsUrl!)).status).toBe(401);
+      expect((await scrape(metricsUrl!, TOKEN)).status).toBe(200);
+    });
+  });
 });
