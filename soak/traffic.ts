@@ -8,7 +8,7 @@ export type Outcome =
   | "ok"
   /** An answer the client expected may happen: a 4xx, or a GraphQL domain error (INVALID_TRANSITION, ...). */
   | "rejected"
-  /** 503 SERVICE_UNAVAILABLE: the API says the database is away. */
+  /** 503 SERVICE_UNAVAILABLE, SERVICE_BUSY or REQUEST_TIMEOUT: the database is away, saturated or hung. */
   | "unavailable"
   /** Any other 5xx, or a 200 carrying INTERNAL_SERVER_ERROR. */
   | "server_error"
@@ -98,10 +98,13 @@ function firstErrorCode(body: unknown): string | undefined {
   return typeof code === "string" ? code : "UNKNOWN";
 }
 
+/** The answers of an API that cannot serve right now (docs/security.md, "Time and connections"). */
+const UNAVAILABLE_CODES = new Set(["SERVICE_UNAVAILABLE", "SERVICE_BUSY", "REQUEST_TIMEOUT"]);
+
 function classify(status: number, body: unknown, headers: Headers): Answer {
   const code = typeof body === "object" && body !== null ? firstErrorCode(body) : undefined;
   const base = { status, body, headers, ...(code ? { code } : {}) };
-  if (status === 503 && code === "SERVICE_UNAVAILABLE") return { ...base, outcome: "unavailable" };
+  if (status === 503 && code !== undefined && UNAVAILABLE_CODES.has(code)) return { ...base, outcome: "unavailable" };
   if (status >= 500) return { ...base, outcome: "server_error" };
   if (status >= 400) return { ...base, outcome: "rejected" };
   // A 200 whose error carries no code was not produced by the error mask.

@@ -13,7 +13,15 @@ import { runCli } from "./run-cli.ts";
  * brings up the embedded PostgreSQL (or uses the one already running on the
  * data directory), sets it up and migrates it.
  */
-function banner(config: AppConfig, port: number, local: LocalDatabase | undefined): string {
+/** Where /metrics is answered (docs/security.md, "Time and connections"). */
+function metricsLine(config: AppConfig, base: string, metricsPort: number | undefined): string | undefined {
+  const protectedBy = config.metrics?.token === undefined ? "" : "  (Bearer METRICS_TOKEN)";
+  if (metricsPort !== undefined) return `  Metrics   http://${config.metrics?.host ?? "127.0.0.1"}:${metricsPort}/metrics${protectedBy}`;
+  if (config.metrics?.token !== undefined || !config.production) return `  Metrics   ${base}/metrics${protectedBy}`;
+  return "  Metrics   not served (set METRICS_PORT or METRICS_TOKEN)";
+}
+
+function banner(config: AppConfig, port: number, metricsPort: number | undefined, local: LocalDatabase | undefined): string {
   const host = config.host === "0.0.0.0" || config.host === "::" ? "localhost" : config.host;
   const base = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
   const lines = [
@@ -21,7 +29,7 @@ function banner(config: AppConfig, port: number, local: LocalDatabase | undefine
     `  GraphQL   ${base}/graphql`,
     config.graphiql ? `  GraphiQL  ${base}/graphiql` : undefined,
     `  Health    ${base}/healthz  ${base}/readyz`,
-    `  Metrics   ${base}/metrics`,
+    metricsLine(config, base, metricsPort),
     local ? `  Database  embedded PostgreSQL 18, ${new URL(local.urls.owner).host}` : undefined,
     "",
     ...(local ? demoLogins(local.secrets.demoPassword) : []),
@@ -37,13 +45,21 @@ function demoLogins(password: string): string[] {
   ];
 }
 
-/** Stops in dependency order: HTTP (drained), pools, then the embedded server. */
-function installShutdown(logger: Logger, parts: { api?: ApiServer; local?: LocalDatabase }): void {
+/**
+ * Stops in dependency order: HTTP (drained), pools, then the embedded
+ * server. A shutdown that has not finished after `timeoutMs` (a hung
+ * database holding pooled connections) exits anyway, with code 1.
+ */
+function installShutdown(logger: Logger, parts: { api?: ApiServer; local?: LocalDatabase }, timeoutMs: number): void {
   let stopping = false;
   const shutdown = async (signal: NodeJS.Signals) => {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, "shutting down");
+    setTimeout(() => {
+      logger.error({ timeoutMs }, "shutdown did not finish in time; exiting");
+      process.exit(1);
+    }, timeoutMs).unref();
     try {
       await parts.api?.close();
       await parts.local?.stop();
@@ -62,7 +78,7 @@ await runCli(async () => {
   const environment = environmentFor("start");
   const logger = createLogger(environment.LOG_LEVEL);
   const parts: { api?: ApiServer; local?: LocalDatabase } = {};
-  installShutdown(logger, parts);
+  installShutdown(logger, parts, environment.SHUTDOWN_TIMEOUT_MS);
   let databaseUrl = environment.DATABASE_URL;
   if (!databaseUrl) {
     parts.local = await startLocalDatabase(environment, logger);
@@ -71,7 +87,7 @@ await runCli(async () => {
   const jwtSecret = environment.JWT_SECRET ?? (await loadLocalSecrets(environment.DATA_DIR)).jwtSecret;
   const config = appConfigFrom(environment, { databaseUrl, jwtSecret });
   parts.api = await createApiServer(config, logger);
-  const { port } = await parts.api.listen();
-  logger.info({ port }, "ticketing API listening");
-  process.stdout.write(banner(config, port, parts.local));
+  const { port, metricsPort } = await parts.api.listen();
+  logger.info({ port, metricsPort }, "ticketing API listening");
+  process.stdout.write(banner(config, port, metricsPort, parts.local));
 });

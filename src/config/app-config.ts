@@ -15,6 +15,47 @@ export interface AppConfig {
   trustProxy?: boolean | number | string;
   /** Minutes between prunings of security rows (HOUSEKEEPING_INTERVAL_MINUTES); 0: never; unset: the default. */
   housekeepingMinutes?: number;
+  /** Time and connection limits (docs/security.md, "Time and connections"); defaults apply when absent. */
+  limits?: Partial<TimeLimits>;
+  /** Where /metrics is served (docs/security.md); absent: open on the main port outside production, nowhere in production. */
+  metrics?: MetricsExposure;
+}
+
+/** Bounds on time and connections. All durations in milliseconds. */
+export interface TimeLimits {
+  /** `statement_timeout` of anonymous requests' transactions. */
+  statementTimeoutAnonymousMs: number;
+  /** `statement_timeout` of signed-in requests' transactions, and of the API's own queries. */
+  statementTimeoutMs: number;
+  /** A GraphQL request not answered by then gets 503 REQUEST_TIMEOUT and its SQL is cancelled. */
+  requestTimeoutMs: number;
+  /** How long a request waits for a pooled connection before 503 SERVICE_BUSY. */
+  poolWaitMs: number;
+  /** Open HTTP connections (websockets included), in total and per client address. */
+  maxConnections: number;
+  maxConnectionsPerAddress: number;
+  /** Time to receive a request's headers, and its whole body. */
+  headersTimeoutMs: number;
+  bodyTimeoutMs: number;
+}
+
+export const DEFAULT_TIME_LIMITS: TimeLimits = {
+  statementTimeoutAnonymousMs: 3_000,
+  statementTimeoutMs: 8_000,
+  requestTimeoutMs: 15_000,
+  poolWaitMs: 5_000,
+  maxConnections: 10_000,
+  maxConnectionsPerAddress: 256,
+  headersTimeoutMs: 10_000,
+  bodyTimeoutMs: 30_000,
+};
+
+export interface MetricsExposure {
+  /** A second listener that serves only /metrics (port 0: any free port). */
+  port?: number;
+  host?: string;
+  /** Required as `Authorization: Bearer <token>` wherever /metrics is served. */
+  token?: string;
 }
 
 export interface JwtConfig {
@@ -46,5 +87,19 @@ export function appConfigFrom(
     graphiql: environment.GRAPHIQL ?? !production,
     ...(environment.TRUST_PROXY === undefined ? {} : { trustProxy: environment.TRUST_PROXY }),
     housekeepingMinutes: environment.HOUSEKEEPING_INTERVAL_MINUTES,
+    limits: {
+      statementTimeoutAnonymousMs: environment.STATEMENT_TIMEOUT_ANONYMOUS_MS,
+      statementTimeoutMs: environment.STATEMENT_TIMEOUT_MS,
+      requestTimeoutMs: environment.REQUEST_TIMEOUT_MS,
+      poolWaitMs: environment.DATABASE_POOL_WAIT_MS,
+      maxConnections: environment.MAX_CONNECTIONS,
+      maxConnectionsPerAddress: environment.MAX_CONNECTIONS_PER_ADDRESS,
+      headersTimeoutMs: environment.HTTP_HEADERS_TIMEOUT_MS,
+      bodyTimeoutMs: environment.HTTP_BODY_TIMEOUT_MS,
+    },
+    metrics: {
+      ...(environment.METRICS_PORT === undefined ? {} : { port: environment.METRICS_PORT, host: environment.METRICS_HOST }),
+      ...(environment.METRICS_TOKEN === undefined ? {} : { token: environment.METRICS_TOKEN }),
+    },
   };
 }

@@ -52,6 +52,25 @@ const environmentSchema = z.object({
     )
     .optional(),
   DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(500).default(20),
+  // Time and connection limits (docs/security.md, "Time and connections").
+  STATEMENT_TIMEOUT_ANONYMOUS_MS: z.coerce.number().int().min(100).max(600_000).default(3_000),
+  STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(8_000),
+  REQUEST_TIMEOUT_MS: z.coerce.number().int().min(500).max(600_000).default(15_000),
+  DATABASE_POOL_WAIT_MS: z.coerce.number().int().min(100).max(60_000).default(5_000),
+  MAX_CONNECTIONS: z.coerce.number().int().min(1).max(1_000_000).default(10_000),
+  MAX_CONNECTIONS_PER_ADDRESS: z.coerce.number().int().min(1).max(1_000_000).default(256),
+  HTTP_HEADERS_TIMEOUT_MS: z.coerce.number().int().min(1_000).max(600_000).default(10_000),
+  HTTP_BODY_TIMEOUT_MS: z.coerce.number().int().min(1_000).max(600_000).default(30_000),
+  SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(1_000).max(600_000).default(30_000),
+  // Where /metrics is served: its own listener (METRICS_PORT, on METRICS_HOST)
+  // and/or behind a Bearer token (METRICS_TOKEN). In production, with neither, the
+  // public port does not serve /metrics at all.
+  METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+  METRICS_HOST: z.string().min(1).default("127.0.0.1"),
+  METRICS_TOKEN: z
+    .string()
+    .refine((value) => Buffer.byteLength(value) >= 16, "must be at least 16 bytes")
+    .optional(),
   EMBEDDED_POSTGRES_PORT: z.coerce.number().int().min(1024).max(65535).default(54329),
   DATA_DIR: z.string().min(1).default(".data"),
   // How often the API prunes expired security rows (login attempts, sessions,

@@ -1,9 +1,14 @@
 /**
  * Recognises the errors that mean "the database cannot be reached right
  * now" rather than "this request is wrong": the server is down, restarting,
- * shutting down or recovering, a connection was cut, or no pooled connection
- * came free in time. Clients get 503 with a retry hint for these, read-only
- * GraphQL operations are retried, and nothing else is.
+ * shutting down or recovering, or a connection was cut. Clients get 503
+ * with a retry hint for these, read-only GraphQL operations are retried, and
+ * nothing else is.
+ *
+ * A pool with no connection free in time is a different answer: the
+ * database is up but busy (slow queries hold every connection), so it is
+ * reported as SERVICE_BUSY, never retried (a retry would only add load),
+ * and readiness stays true (it has its own connection, readiness.ts).
  */
 
 /** Socket-level failures reported by Node for the database connection. */
@@ -21,7 +26,6 @@ function isUnavailableSqlState(code: string): boolean {
 /** Errors node-postgres and pg-pool raise without a code. */
 const DRIVER_MESSAGES = [
   /^Connection terminated/, // unexpectedly, or due to connection timeout
-  /^timeout exceeded when trying to connect/, // pg-pool: no client came free in connectionTimeoutMillis
   /^Client has encountered a connection error and is not queryable/,
   /^Client was closed and is not queryable/,
   /^Cannot use a pool after calling end on the pool/, // the server is shutting down
@@ -51,6 +55,34 @@ export function isDatabaseUnavailable(error: unknown): boolean {
   }
   return false;
 }
+
+/** pg-pool's error when every connection stayed checked out for connectionTimeoutMillis. */
+const POOL_EXHAUSTED = /^timeout exceeded when trying to connect/;
+
+/** The process is out of file descriptors: a new database connection cannot be opened right now. */
+const DESCRIPTORS_EXHAUSTED = new Set(["EMFILE", "ENFILE"]);
+
+/**
+ * True when `error`, or an error it wraps, says the API is saturated rather
+ * than the database away: no pooled connection came free in time, or no
+ * file descriptor was left to open one.
+ */
+export function isServiceBusy(error: unknown): boolean {
+  const seen = new Set<unknown>();
+  let current: unknown = error;
+  while (current !== null && typeof current === "object" && !seen.has(current)) {
+    seen.add(current);
+    const code = ownCode(current);
+    if (code !== undefined && DESCRIPTORS_EXHAUSTED.has(code)) return true;
+    const message = (current as { message?: unknown }).message;
+    if (typeof message === "string" && POOL_EXHAUSTED.test(message)) return true;
+    current = (current as { cause?: unknown }).cause ?? (current as { originalError?: unknown }).originalError;
+  }
+  return false;
+}
+
+/** Seconds a client should wait before retrying while the API is busy (the Retry-After header). */
+export const BUSY_RETRY_AFTER_SECONDS = 1;
 
 /** Seconds a client should wait before retrying while the database is away (the Retry-After header). */
 export const RETRY_AFTER_SECONDS = 2;

@@ -1,6 +1,11 @@
 import { getOperationAST, GraphQLError, type ExecutionResult } from "postgraphile/graphql";
 import { isAsyncIterable } from "postgraphile/grafast";
-import { isDatabaseUnavailable, RETRY_AFTER_SECONDS } from "../database/availability.ts";
+import {
+  BUSY_RETRY_AFTER_SECONDS,
+  isDatabaseUnavailable,
+  isServiceBusy,
+  RETRY_AFTER_SECONDS,
+} from "../database/availability.ts";
 import type { Logger } from "../observability/logger.ts";
 
 /**
@@ -15,6 +20,9 @@ import type { Logger } from "../observability/logger.ts";
  * - A response carrying any such error is sent as HTTP 503 with
  *   `Retry-After`, and the error itself is masked to SERVICE_UNAVAILABLE
  *   (error-masking.ts), instead of a 200 with an internal error.
+ * - A busy API (no pooled connection free in time, no file descriptor left)
+ *   is also 503 with `Retry-After`, masked to SERVICE_BUSY, and never
+ *   retried here: retrying would add load where there is too much already.
  *
  * The retry sits in grafast's `execute` middleware rather than around the
  * pg pool: there the operation type is known, and a whole operation is
@@ -35,18 +43,20 @@ function sleep(milliseconds: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, milliseconds));
 }
 
-function unavailableErrors(result: unknown): { any: boolean; all: boolean } {
-  if (isAsyncIterable(result)) return { any: false, all: false };
+function unavailableErrors(result: unknown): { any: boolean; all: boolean; busy: boolean } {
+  if (isAsyncIterable(result)) return { any: false, all: false, busy: false };
   const errors: readonly GraphQLError[] = (result as ExecutionResult | undefined)?.errors ?? [];
+  const busy = errors.some((error) => isServiceBusy(error.originalError ?? error));
   const unavailable = errors.filter((error) => isDatabaseUnavailable(error.originalError ?? error));
-  return { any: unavailable.length > 0, all: errors.length > 0 && unavailable.length === errors.length };
+  return { any: unavailable.length > 0, all: errors.length > 0 && unavailable.length === errors.length, busy };
 }
 
 export function databaseAvailabilityPlugin(options: AvailabilityOptions): GraphileConfig.Plugin {
   const delays = options.retryDelaysMs ?? DEFAULT_RETRY_DELAYS_MS;
   const budget = options.retryBudgetMs ?? DEFAULT_RETRY_BUDGET_MS;
-  // Express requests whose GraphQL result carried a database availability error.
-  const unavailable = new WeakSet<object>();
+  // Express requests whose GraphQL result carried a database availability
+  // or busy error, with the Retry-After to answer them with.
+  const unavailable = new WeakMap<object, number>();
   return {
     name: "TicketingDatabaseAvailabilityPlugin",
     version: "1.0.0",
@@ -62,19 +72,21 @@ export function databaseAvailabilityPlugin(options: AvailabilityOptions): Graphi
             try {
               result = await next();
             } catch (error) {
-              if (!isDatabaseUnavailable(error)) throw error;
+              const busy = isServiceBusy(error);
+              if (!busy && !isDatabaseUnavailable(error)) throw error;
               // As a result rather than a throw, so the error mask still applies to it.
-              if (req) unavailable.add(req);
+              if (req) unavailable.set(req, busy ? BUSY_RETRY_AFTER_SECONDS : RETRY_AFTER_SECONDS);
               return { errors: [new GraphQLError(String(error), { originalError: error as Error })] };
             }
             const errors = unavailableErrors(result);
             const delay = delays[attempt];
-            if (isQuery && errors.all && delay !== undefined && Date.now() - started + delay <= budget) {
+            if (isQuery && errors.all && !errors.busy && delay !== undefined && Date.now() - started + delay <= budget) {
               options.logger.info({ attempt: attempt + 1, operationName }, "database unavailable; retrying query");
               await sleep(delay);
               continue;
             }
-            if (req && errors.any) unavailable.add(req);
+            if (req && errors.busy) unavailable.set(req, BUSY_RETRY_AFTER_SECONDS);
+            else if (req && errors.any) unavailable.set(req, RETRY_AFTER_SECONDS);
             return result;
           }
         },
@@ -85,9 +97,10 @@ export function databaseAvailabilityPlugin(options: AvailabilityOptions): Graphi
         async processRequest(next, event) {
           const result = await next();
           const req = event.requestDigest.requestContext.expressv4?.req;
-          if (result && req && unavailable.has(req) && (result.type === "buffer" || result.type === "json")) {
+          const retryAfter = req ? unavailable.get(req) : undefined;
+          if (result && retryAfter !== undefined && (result.type === "buffer" || result.type === "json")) {
             result.statusCode = 503;
-            result.headers["retry-after"] = String(RETRY_AFTER_SECONDS);
+            result.headers["retry-after"] = String(retryAfter);
           }
           return result;
         },

@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from "node:crypto";
 import { GraphQLError } from "postgraphile/graphql";
 import { isSafeError } from "postgraphile/grafast";
-import { isDatabaseUnavailable } from "../database/availability.ts";
+import { isDatabaseUnavailable, isServiceBusy } from "../database/availability.ts";
 import type { Logger } from "../observability/logger.ts";
 import { constraintMessage } from "./constraint-messages.ts";
 
@@ -12,11 +12,15 @@ import { constraintMessage } from "./constraint-messages.ts";
  * a generic message. A database that cannot be reached (down, restarting,
  * connection cut, no pooled connection in time) is SERVICE_UNAVAILABLE,
  * which the API answers with HTTP 503 and Retry-After
- * (database-availability-plugin.ts). Anything else is logged in full and
+ * (database-availability-plugin.ts); no pooled connection free in time is
+ * SERVICE_BUSY, also 503 with Retry-After. Anything else is logged in full and
  * answered with an opaque id, so no SQL, stack trace or internal detail
  * reaches a client.
  */
 export const SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE";
+export const SERVICE_BUSY = "SERVICE_BUSY";
+
+const BUSY_MESSAGE = "The service is busy; please retry shortly";
 
 const UNAVAILABLE_MESSAGE = "The database is unavailable; please retry";
 const CUSTOM_CODES: Record<string, string> = {
@@ -87,6 +91,11 @@ export function createMaskError(logger: Logger) {
     const original = error.originalError;
     // Validation and parse errors, and errors the schema raised on purpose.
     if (!original || original instanceof GraphQLError) return error;
+    if (isServiceBusy(original)) {
+      // Debug only: under load this happens for every waiting request.
+      logger.debug({ err: original, path: error.path }, "service busy");
+      return replace(error, BUSY_MESSAGE, { code: SERVICE_BUSY });
+    }
     if (isDatabaseUnavailable(original)) {
       logger.warn({ err: original, path: error.path }, "database unavailable");
       return replace(error, UNAVAILABLE_MESSAGE, { code: SERVICE_UNAVAILABLE });

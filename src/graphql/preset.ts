@@ -15,14 +15,33 @@ export const EXPOSED_SCHEMAS = ["app_public"];
 
 export const ANONYMOUS_ROLE = "ticketing_anonymous";
 
+/** `statement_timeout` of request transactions, by kind of caller, in milliseconds. */
+export interface StatementTimeouts {
+  anonymousMs: number;
+  signedInMs: number;
+}
+
+export const DEFAULT_STATEMENT_TIMEOUTS: StatementTimeouts = { anonymousMs: 3_000, signedInMs: 8_000 };
+
 /**
  * Settings applied with `set_config(..., true)` at the start of each
- * request's transaction: the web role to switch to and the claims policies
- * read. Only verified claims reach this point (see http/request-auth.ts).
+ * request's transaction: the web role to switch to, the claims policies
+ * read, and the statement timeout of the caller's kind. A role's own
+ * `ALTER ROLE … SET statement_timeout` would not apply after `SET ROLE`, so
+ * the timeout is set here, in every transaction. Only verified claims reach
+ * this point (see http/request-auth.ts).
  */
-export function pgSettingsFor(auth: AccessClaims | undefined): Record<string, string> {
-  if (!auth) return { role: ANONYMOUS_ROLE };
-  return { role: auth.role, "jwt.claims.user_id": auth.userId, "jwt.claims.role": auth.role };
+export function pgSettingsFor(
+  auth: AccessClaims | undefined,
+  timeouts: StatementTimeouts = DEFAULT_STATEMENT_TIMEOUTS,
+): Record<string, string> {
+  if (!auth) return { role: ANONYMOUS_ROLE, statement_timeout: String(timeouts.anonymousMs) };
+  return {
+    role: auth.role,
+    "jwt.claims.user_id": auth.userId,
+    "jwt.claims.role": auth.role,
+    statement_timeout: String(timeouts.signedInMs),
+  };
 }
 
 export interface PresetOptions {
@@ -31,6 +50,7 @@ export interface PresetOptions {
   metrics: Metrics;
   graphiql: boolean;
   plugins?: GraphileConfig.Plugin[];
+  statementTimeouts?: StatementTimeouts;
 }
 
 export function createPreset(options: PresetOptions): GraphileConfig.Preset {
@@ -60,7 +80,7 @@ export function createPreset(options: PresetOptions): GraphileConfig.Preset {
         // Websocket operations: the claims verified on the socket (realtime-socket.ts).
         const auth = requestContext.ws ? socketClaims(requestContext.ws.socket) : req?.auth;
         // auth and clientIp feed the authentication mutations (authentication-plugin.ts).
-        return { pgSettings: pgSettingsFor(auth), auth, clientIp: req?.ip };
+        return { pgSettings: pgSettingsFor(auth, options.statementTimeouts), auth, clientIp: req?.ip };
       },
     },
     schema: {

@@ -8,14 +8,16 @@ import pg from "pg";
 import { pinoHttp } from "pino-http";
 import { postgraphile } from "postgraphile";
 import { grafserv } from "postgraphile/grafserv/express/v4";
-import type { AppConfig } from "../config/app-config.ts";
+import { DEFAULT_TIME_LIMITS, type AppConfig, type TimeLimits } from "../config/app-config.ts";
 import { DEFAULT_HOUSEKEEPING_MINUTES, startHousekeeping } from "../database/housekeeping.ts";
 import { committedMigrationFiles } from "../database/migrations.ts";
 import { createPreset } from "../graphql/preset.ts";
 import { graphqlPlugins } from "../graphql/plugins.ts";
+import { requestDeadlinePlugin } from "../graphql/request-deadline-plugin.ts";
 import { SocketRegistry } from "../graphql/realtime-socket.ts";
 import type { Logger } from "../observability/logger.ts";
 import { createMetrics, registerPoolMetrics } from "../observability/metrics.ts";
+import { limitConnections, serverOptions } from "./connection-limits.ts";
 import { errorHandler, notFound } from "./error-handlers.ts";
 import { healthRoutes } from "./health-routes.ts";
 import { metricsRoutes, recordHttpMetrics } from "./metrics-routes.ts";
@@ -30,7 +32,10 @@ export interface ApiServer {
   app: express.Express;
   server: http.Server;
   pool: pg.Pool;
-  listen(): Promise<{ port: number }>;
+  /** The listener serving only /metrics, when METRICS_PORT is set. */
+  metricsServer?: http.Server;
+  /** The main port, and the metrics port when there is one. */
+  listen(): Promise<{ port: number; metricsPort?: number }>;
   close(): Promise<void>;
 }
 
@@ -62,13 +67,32 @@ const ACCESS_LOG_SERIALIZERS = {
   res: (res: { statusCode?: number }) => ({ statusCode: res.statusCode }),
 };
 
-export function createPool(config: AppConfig, logger: Logger): pg.Pool {
+export function limitsOf(config: AppConfig): TimeLimits {
+  return { ...DEFAULT_TIME_LIMITS, ...config.limits };
+}
+
+/** Readiness checks get their own connection, so a pool saturated by slow requests does not read as "down". */
+const READINESS_POOL = { max: 1, statementTimeoutMs: 2_000, applicationName: "ticketing-api-readiness" };
+
+/**
+ * The API's pool. Its session `statement_timeout` bounds the API's own
+ * queries (sign-in, refresh, sessions); request transactions set their
+ * own per role (preset.ts). A request waits `poolWaitMs` at most for a
+ * connection, then gets SERVICE_BUSY.
+ */
+export function createPool(
+  config: AppConfig,
+  logger: Logger,
+  options: { max?: number; statementTimeoutMs?: number; applicationName?: string } = {},
+): pg.Pool {
+  const limits = limitsOf(config);
   const pool = new pg.Pool({
     connectionString: config.databaseUrl,
-    max: config.poolSize,
-    connectionTimeoutMillis: 5_000,
+    max: options.max ?? config.poolSize,
+    connectionTimeoutMillis: limits.poolWaitMs,
     idleTimeoutMillis: 30_000,
-    application_name: "ticketing-api",
+    application_name: options.applicationName ?? "ticketing-api",
+    statement_timeout: options.statementTimeoutMs ?? limits.statementTimeoutMs,
   });
   // An idle client losing its connection (database restart) must not crash the process.
   pool.on("error", (error) => logger.warn({ err: error }, "idle database connection lost"));
@@ -91,8 +115,43 @@ function trackUpgradedSockets(server: http.Server): Set<Duplex> {
   return sockets;
 }
 
+/**
+ * Where /metrics is answered: only its own listener when METRICS_PORT is
+ * set; else the main port when a token protects it, or outside production.
+ * In production with neither, nowhere public.
+ */
+function metricsOnMainPort(config: AppConfig): boolean {
+  if (config.metrics?.port !== undefined) return false;
+  return config.metrics?.token !== undefined || !config.production;
+}
+
+function metricsServerFor(config: AppConfig, metrics: ReturnType<typeof createMetrics>): http.Server | undefined {
+  if (config.metrics?.port === undefined) return undefined;
+  const app = express();
+  app.disable("x-powered-by");
+  app.use(metricsRoutes(metrics, config.metrics.token === undefined ? {} : { token: config.metrics.token }));
+  app.use(notFound);
+  const server = http.createServer(app);
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 10_000;
+  return server;
+}
+
+function listenOn(server: http.Server, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => {
+      server.off("error", reject);
+      const address = server.address();
+      resolve(typeof address === "object" && address ? address.port : port);
+    });
+  });
+}
+
 export async function createApiServer(config: AppConfig, logger: Logger): Promise<ApiServer> {
+  const limits = limitsOf(config);
   const pool = createPool(config, logger);
+  const readinessPool = createPool(config, logger, READINESS_POOL);
   const metrics = createMetrics();
   registerPoolMetrics(metrics, pool);
   let draining = false;
@@ -103,13 +162,19 @@ export async function createApiServer(config: AppConfig, logger: Logger): Promis
     logger,
     metrics,
     graphiql: config.graphiql,
-    plugins: graphqlPlugins({ pool, jwt: config.jwt, logger, metrics, sockets }),
+    statementTimeouts: { anonymousMs: limits.statementTimeoutAnonymousMs, signedInMs: limits.statementTimeoutMs },
+    plugins: [
+      requestDeadlinePlugin({ requestTimeoutMs: limits.requestTimeoutMs, logger, metrics }),
+      ...graphqlPlugins({ pool, jwt: config.jwt, logger, metrics, sockets }),
+    ],
   });
   const pgl = postgraphile(preset);
   const serv = pgl.createServ(grafserv);
 
   const app = express();
-  const server = http.createServer(app);
+  const server = http.createServer(serverOptions, app);
+  limitConnections(server, limits, logger, metrics);
+  const metricsServer = metricsServerFor(config, metrics);
   app.disable("x-powered-by");
   // While draining, every answer closes its connection, so keep-alive
   // sockets do not hold shutdown open until their idle timeout.
@@ -135,8 +200,10 @@ export async function createApiServer(config: AppConfig, logger: Logger): Promis
   const graphiqlHeaders = helmet({ contentSecurityPolicy: false });
   app.use((req, res, next) => (req.path === "/graphiql" ? graphiqlHeaders : strictHeaders)(req, res, next));
   app.use(cors({ origin: config.corsOrigins.length > 0 ? config.corsOrigins : false, maxAge: 600 }));
-  app.use(healthRoutes({ pool, committedMigrations: await committedMigrationFiles(), isDraining: () => draining }));
-  app.use(metricsRoutes(metrics));
+  app.use(healthRoutes({ pool: readinessPool, committedMigrations: await committedMigrationFiles(), isDraining: () => draining }));
+  if (metricsOnMainPort(config)) {
+    app.use(metricsRoutes(metrics, config.metrics?.token === undefined ? {} : { token: config.metrics.token }));
+  }
   app.use("/graphql", requestAuth(config.jwt));
   app.post("/graphql", express.json({ limit: BODY_LIMIT }));
   await serv.addTo(app, server);
@@ -149,19 +216,21 @@ export async function createApiServer(config: AppConfig, logger: Logger): Promis
     app,
     server,
     pool,
-    listen() {
-      return new Promise((resolve, reject) => {
-        server.once("error", reject);
-        server.listen(config.port, config.host, () => {
-          const address = server.address();
-          resolve({ port: typeof address === "object" && address ? address.port : config.port });
-        });
-      });
+    ...(metricsServer ? { metricsServer } : {}),
+    async listen() {
+      const port = await listenOn(server, config.port, config.host);
+      if (!metricsServer || config.metrics?.port === undefined) return { port };
+      const metricsPort = await listenOn(metricsServer, config.metrics.port, config.metrics.host ?? "127.0.0.1");
+      return { port, metricsPort };
     },
     async close() {
       draining = true;
       for (const res of inFlight) if (!res.headersSent) res.setHeader("Connection", "close");
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      if (metricsServer?.listening) {
+        metricsServer.close();
+        metricsServer.closeAllConnections();
+      }
       server.closeIdleConnections();
       // Websockets are no longer HTTP connections: server.close() would wait for them forever.
       await sockets.closeAll();
@@ -174,7 +243,7 @@ export async function createApiServer(config: AppConfig, logger: Logger): Promis
       await pgl.release();
       // pgl.release() leaves the pg services alone; theirs holds the LISTEN connection.
       await Promise.all((preset.pgServices ?? []).map((service) => service.release?.()));
-      await pool.end();
+      await Promise.all([pool.end(), readinessPool.end()]);
     },
   };
 }

@@ -1,3 +1,4 @@
+import { createHash, timingSafeEqual } from "node:crypto";
 import type { NextFunction, Request, Response } from "express";
 import { Router } from "express";
 import type { Metrics } from "../observability/metrics.ts";
@@ -16,9 +17,32 @@ export function recordHttpMetrics(metrics: Metrics) {
   };
 }
 
-export function metricsRoutes(metrics: Metrics): Router {
+function digest(value: string): Buffer {
+  return createHash("sha256").update(value).digest();
+}
+
+/** True when the request carries `Authorization: Bearer <token>` (compared in constant time). */
+function hasToken(req: Request, expected: Buffer): boolean {
+  const header = req.headers.authorization;
+  const match = typeof header === "string" ? /^Bearer (.+)$/.exec(header) : null;
+  return match !== null && timingSafeEqual(digest(match[1]!), expected);
+}
+
+/**
+ * GET /metrics in Prometheus' text format. With a token, only scrapers that
+ * send it as a Bearer token are answered; others get 401.
+ */
+export function metricsRoutes(metrics: Metrics, options: { token?: string } = {}): Router {
   const router = Router();
-  router.get("/metrics", async (_req, res) => {
+  const expected = options.token === undefined ? undefined : digest(options.token);
+  router.get("/metrics", async (req, res) => {
+    if (expected && !hasToken(req, expected)) {
+      res
+        .status(401)
+        .set("WWW-Authenticate", 'Bearer realm="metrics"')
+        .json({ errors: [{ message: "Metrics require a token", extensions: { code: "UNAUTHENTICATED" } }] });
+      return;
+    }
     res.set("Content-Type", metrics.registry.contentType).send(await metrics.registry.metrics());
   });
   return router;

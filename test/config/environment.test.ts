@@ -1,5 +1,6 @@
 import { spawnSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
+import { appConfigFrom } from "../../src/config/app-config.ts";
 import { environmentFor } from "../../src/config/command-inputs.ts";
 import { ConfigurationError, parseEnvironment } from "../../src/config/environment.ts";
 
@@ -65,6 +66,17 @@ describe("environment validation", () => {
     [{ GRAPHIQL: "maybe" }, "GRAPHIQL"],
     [{ NODE_ENV: "production", JWT_SECRET: SECRET }, "DATABASE_URL"],
     [{ NODE_ENV: "production", DATABASE_URL: "postgres://a@b/c" }, "JWT_SECRET"],
+    [{ STATEMENT_TIMEOUT_MS: "0" }, "STATEMENT_TIMEOUT_MS"],
+    [{ STATEMENT_TIMEOUT_ANONYMOUS_MS: "3s" }, "STATEMENT_TIMEOUT_ANONYMOUS_MS"],
+    [{ REQUEST_TIMEOUT_MS: "-1" }, "REQUEST_TIMEOUT_MS"],
+    [{ DATABASE_POOL_WAIT_MS: "forever" }, "DATABASE_POOL_WAIT_MS"],
+    [{ MAX_CONNECTIONS: "0" }, "MAX_CONNECTIONS"],
+    [{ MAX_CONNECTIONS_PER_ADDRESS: "1.5" }, "MAX_CONNECTIONS_PER_ADDRESS"],
+    [{ HTTP_HEADERS_TIMEOUT_MS: "10" }, "HTTP_HEADERS_TIMEOUT_MS"],
+    [{ HTTP_BODY_TIMEOUT_MS: "none" }, "HTTP_BODY_TIMEOUT_MS"],
+    [{ SHUTDOWN_TIMEOUT_MS: "5" }, "SHUTDOWN_TIMEOUT_MS"],
+    [{ METRICS_PORT: "99999" }, "METRICS_PORT"],
+    [{ METRICS_TOKEN: "short" }, "METRICS_TOKEN"],
   ])("refuses %o naming %s", (environment, variable) => {
     const message = refusal(environment);
     expect(message).toContain(variable);
@@ -78,6 +90,38 @@ describe("environment validation", () => {
       JWT_SECRET: SECRET,
     });
     expect(environment.NODE_ENV).toBe("production");
+  });
+});
+
+describe("time, connection and metrics limits", () => {
+  it("default to the documented values", () => {
+    const config = appConfigFrom(parseEnvironment({}), { databaseUrl: "postgres://a@b/c", jwtSecret: SECRET });
+    expect(config.limits).toEqual({
+      statementTimeoutAnonymousMs: 3_000,
+      statementTimeoutMs: 8_000,
+      requestTimeoutMs: 15_000,
+      poolWaitMs: 5_000,
+      maxConnections: 10_000,
+      maxConnectionsPerAddress: 256,
+      headersTimeoutMs: 10_000,
+      bodyTimeoutMs: 30_000,
+    });
+    expect(config.metrics).toEqual({});
+  });
+
+  it("are read from the environment", () => {
+    const config = appConfigFrom(
+      parseEnvironment({
+        STATEMENT_TIMEOUT_ANONYMOUS_MS: "1000",
+        STATEMENT_TIMEOUT_MS: "5000",
+        MAX_CONNECTIONS_PER_ADDRESS: "64",
+        METRICS_PORT: "9464",
+        METRICS_TOKEN: "a-long-enough-scrape-token",
+      }),
+      { databaseUrl: "postgres://a@b/c", jwtSecret: SECRET },
+    );
+    expect(config.limits).toMatchObject({ statementTimeoutAnonymousMs: 1_000, statementTimeoutMs: 5_000, maxConnectionsPerAddress: 64 });
+    expect(config.metrics).toEqual({ port: 9464, host: "127.0.0.1", token: "a-long-enough-scrape-token" });
   });
 });
 
