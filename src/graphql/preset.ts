@@ -2,7 +2,7 @@ import type pg from "pg";
 import { PostGraphileAmberPreset } from "postgraphile/presets/amber";
 import { makePgService } from "postgraphile/adaptors/pg";
 import { PgSimplifyInflectionPreset } from "@graphile/simplify-inflection";
-import type { AccessClaims } from "../auth/access-tokens.ts";
+import { pgSettingsFor, type StatementTimeouts } from "../database/web-roles.ts";
 import type { Logger } from "../observability/logger.ts";
 import type { Metrics } from "../observability/metrics.ts";
 import { databaseAvailabilityPlugin } from "./database-availability-plugin.ts";
@@ -12,37 +12,6 @@ import { socketClaims } from "./realtime-socket.ts";
 
 /** The PostgreSQL schema PostGraphile exposes. Nothing else is introspected. */
 export const EXPOSED_SCHEMAS = ["app_public"];
-
-export const ANONYMOUS_ROLE = "ticketing_anonymous";
-
-/** `statement_timeout` of request transactions, by kind of caller, in milliseconds. */
-export interface StatementTimeouts {
-  anonymousMs: number;
-  signedInMs: number;
-}
-
-export const DEFAULT_STATEMENT_TIMEOUTS: StatementTimeouts = { anonymousMs: 3_000, signedInMs: 8_000 };
-
-/**
- * Settings applied with `set_config(..., true)` at the start of each
- * request's transaction: the web role to switch to, the claims policies
- * read, and the statement timeout of the caller's kind. A role's own
- * `ALTER ROLE … SET statement_timeout` would not apply after `SET ROLE`, so
- * the timeout is set here, in every transaction. Only verified claims reach
- * this point (see http/request-auth.ts).
- */
-export function pgSettingsFor(
-  auth: AccessClaims | undefined,
-  timeouts: StatementTimeouts = DEFAULT_STATEMENT_TIMEOUTS,
-): Record<string, string> {
-  if (!auth) return { role: ANONYMOUS_ROLE, statement_timeout: String(timeouts.anonymousMs) };
-  return {
-    role: auth.role,
-    "jwt.claims.user_id": auth.userId,
-    "jwt.claims.role": auth.role,
-    statement_timeout: String(timeouts.signedInMs),
-  };
-}
 
 export interface PresetOptions {
   pool: pg.Pool;

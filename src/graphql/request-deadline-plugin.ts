@@ -19,7 +19,7 @@ import type { Metrics } from "../observability/metrics.ts";
  *   request's statement. A database that does not answer the cancel within
  *   `FORCE_CLOSE_MS` has the connection closed under it.
  *
- * The statement timeout (preset.ts, pgSettingsFor) bounds the SQL in any
+ * The statement timeout (database/web-roles.ts, pgSettingsFor) bounds the SQL in any
  * case; this ends it early and frees its connection for other clients.
  * Websocket operations have no HTTP request and are not concerned.
  */
