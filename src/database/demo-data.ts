@@ -2,6 +2,8 @@ import type pg from "pg";
 import { hashPassword } from "../auth/passwords.ts";
 import type { DatabaseUrls } from "./connection-urls.ts";
 import { withClient } from "./cluster-setup.ts";
+import { inRequestTransaction } from "./request-transaction.ts";
+import { type UserRole, webRoleOf } from "./web-roles.ts";
 
 /**
  * Demo data for the local embedded database: a few customers, two agents,
@@ -41,24 +43,12 @@ async function createUsers(owner: pg.Client, password: string): Promise<Ids> {
 /** One statement as a user, in its own transaction, exactly as the API runs it. */
 async function as<T extends pg.QueryResultRow>(
   client: pg.Client,
-  role: string,
+  role: UserRole,
   userId: string,
   sql: string,
   values: unknown[] = [],
 ): Promise<T | undefined> {
-  await client.query("begin");
-  try {
-    await client.query("select set_config('role', $1, true), set_config('jwt.claims.user_id', $2, true)", [
-      `ticketing_${role}`,
-      userId,
-    ]);
-    const { rows } = await client.query<T>(sql, values);
-    await client.query("commit");
-    return rows[0];
-  } catch (error) {
-    await client.query("rollback");
-    throw error;
-  }
+  return inRequestTransaction(client, { userId, role: webRoleOf(role) }, async (c) => (await c.query<T>(sql, values)).rows[0]);
 }
 
 async function createTickets(api: pg.Client, ids: Ids): Promise<void> {
@@ -71,9 +61,9 @@ async function createTickets(api: pg.Client, ids: Ids): Promise<void> {
       [subject, description, priority],
     ))!.id;
   const take = (agent: UserKey) => as(api, "agent", ids[agent], "select * from app_public.take_next_ticket()");
-  const move = (role: string, user: UserKey, ticket: string, status: string, note: string) =>
+  const move = (role: UserRole, user: UserKey, ticket: string, status: string, note: string) =>
     as(api, role, ids[user], "select * from app_public.transition_ticket($1, $2, $3)", [ticket, status, note]);
-  const reply = (role: string, user: UserKey, ticket: string, body: string, internal = false) =>
+  const reply = (role: UserRole, user: UserKey, ticket: string, body: string, internal = false) =>
     as(api, role, ids[user], "select * from app_public.add_comment($1, $2, $3)", [ticket, body, internal]);
 
   const outage = await file("carol", "Checkout page returns an error", "Since this morning every payment fails with error 502.", "urgent");
