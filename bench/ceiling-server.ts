@@ -4,6 +4,7 @@ import pg from "pg";
 import { verifyAccessToken } from "../src/auth/access-tokens.ts";
 import { login } from "../src/auth/authentication.ts";
 import type { JwtConfig } from "../src/config/app-config.ts";
+import { inRequestTransaction } from "../src/database/request-transaction.ts";
 import { createLogger } from "../src/observability/logger.ts";
 import { CEILING_SQL } from "./scenarios.ts";
 
@@ -32,19 +33,7 @@ async function readBody(req: http.IncomingMessage): Promise<any> {
 
 async function runScenario(scenario: string, authorization: string | undefined, params: unknown[]): Promise<unknown> {
   const claims = verifyAccessToken(jwt, (authorization ?? "").replace(/^Bearer /, ""));
-  const client = await pool.connect();
-  try {
-    await client.query("begin");
-    await client.query("select set_config('role', $1, true), set_config('jwt.claims.user_id', $2, true)", [claims.role, claims.userId]);
-    const { rows } = await client.query(CEILING_SQL[scenario]!, params);
-    await client.query("commit");
-    return rows[0]?.result ?? null;
-  } catch (error) {
-    await client.query("rollback");
-    throw error;
-  } finally {
-    client.release();
-  }
+  return inRequestTransaction(pool, claims, async (client) => (await client.query(CEILING_SQL[scenario]!, params)).rows[0]?.result ?? null);
 }
 
 const server = http.createServer(async (req, res) => {

@@ -1,4 +1,5 @@
 import pg from "pg";
+import { inRequestTransaction, inTransactionWithSettings } from "../src/database/request-transaction.ts";
 import type { Cast } from "./database.ts";
 import type { CapturedRequest, Statement } from "./generated-sql.ts";
 import { CEILING_SQL, type Scenario } from "./scenarios.ts";
@@ -63,20 +64,13 @@ const SEARCH_MATCHING_SQL = `select tk.id, ts_rank(tk.search, q) from app_public
 
 async function explain(client: pg.Client, scenario: Scenario | undefined, cast: Cast, statement: Statement): Promise<PlanSummary> {
   let plan: { Plan: PlanNode; "Planning Time": number; "Execution Time": number } | undefined;
+  const explainOnce = async (c: pg.ClientBase) =>
+    (await c.query(`explain (analyze, buffers, format json) ${statement.text}`, statement.values)).rows[0]["QUERY PLAN"][0];
+  // The second of two runs is kept: the first warms the caches.
   for (let attempt = 0; attempt < 2; attempt += 1) {
-    await client.query("begin");
-    try {
-      if (scenario) {
-        await client.query("select set_config('role', $1, true), set_config('jwt.claims.user_id', $2, true), set_config('jwt.claims.role', $1, true)", [
-          scenario.role,
-          scenario.actor(cast),
-        ]);
-      }
-      const { rows } = await client.query(`explain (analyze, buffers, format json) ${statement.text}`, statement.values);
-      plan = rows[0]["QUERY PLAN"][0];
-    } finally {
-      await client.query("rollback");
-    }
+    plan = scenario
+      ? await inRequestTransaction(client, { role: scenario.role, userId: scenario.actor(cast) }, explainOnce, { ending: "rollback" })
+      : await inTransactionWithSettings(client, {}, explainOnce, "rollback");
   }
   const nodes = flatten(plan!.Plan);
   return {
