@@ -20,6 +20,10 @@ export const ANONYMOUS_ROLE = ROLE.anonymous;
 export const WEB_ROLES = [ROLE.customer, ROLE.agent, ROLE.admin] as const;
 export type WebRole = (typeof WEB_ROLES)[number];
 
+export function isWebRole(value: unknown): value is WebRole {
+  return typeof value === "string" && (WEB_ROLES as readonly string[]).includes(value);
+}
+
 /** A user's role as the users table stores it. */
 export type UserRole = Exclude<keyof typeof ROLE, "anonymous">;
 

@@ -3,6 +3,8 @@ import pg from "pg";
 import { afterAll, beforeAll, inject } from "vitest";
 import { createDatabase, withClient } from "../../src/database/cluster-setup.ts";
 import type { DatabaseUrls } from "../../src/database/connection-urls.ts";
+import { inTransactionWithSettings } from "../../src/database/request-transaction.ts";
+import { ANONYMOUS_ROLE, isWebRole, pgSettingsFor, type WebRole } from "../../src/database/web-roles.ts";
 import { clusterUrls } from "./cluster.ts";
 
 /**
@@ -22,11 +24,11 @@ export interface TestDatabase {
 
 /** Someone acting in SQL: a web role and, unless anonymous, the user id the JWT would carry. */
 export interface Actor {
-  role: "ticketing_anonymous" | "ticketing_customer" | "ticketing_agent" | "ticketing_admin" | string;
+  role: typeof ANONYMOUS_ROLE | WebRole | string;
   userId?: string;
 }
 
-export const ANONYMOUS: Actor = { role: "ticketing_anonymous" };
+export const ANONYMOUS: Actor = { role: ANONYMOUS_ROLE };
 
 export async function createTestDatabase(): Promise<TestDatabase> {
   const cluster = inject("cluster");
@@ -87,40 +89,28 @@ export function useTestDatabase(): { readonly current: TestDatabase } {
   };
 }
 
-async function inTransactionAs<T>(
-  pool: pg.Pool,
-  actor: Actor,
-  work: (client: pg.PoolClient) => Promise<T>,
-  ending: "commit" | "rollback",
-): Promise<T> {
-  const client = await pool.connect();
-  try {
-    await client.query("begin");
-    await client.query("select set_config('role', $1, true), set_config('jwt.claims.user_id', $2, true)", [
-      actor.role,
-      actor.userId ?? "",
-    ]);
-    const result = await work(client);
-    await client.query(ending);
-    return result;
-  } finally {
-    await client.query("rollback").catch(() => undefined);
-    client.release();
-  }
+/**
+ * The settings the API would apply for the actor (pgSettingsFor); a role the
+ * API never takes (an analyst, on the root connection) is set alone.
+ */
+function settingsOf(actor: Actor): Record<string, string> {
+  if (actor.role === ANONYMOUS_ROLE) return pgSettingsFor(undefined);
+  if (isWebRole(actor.role)) return pgSettingsFor({ role: actor.role, userId: actor.userId ?? "" });
+  return { role: actor.role };
 }
 
 /**
  * Runs `work` in a transaction as the actor, exactly as the API would
- * (set local role, claims as settings), then rolls back so each check
- * starts from the same data. Returns what `work` returned, or rethrows.
+ * (inRequestTransaction's settings), then rolls back so each check starts
+ * from the same data. Returns what `work` returned, or rethrows.
  */
-export function actAs<T>(pool: pg.Pool, actor: Actor, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-  return inTransactionAs(pool, actor, work, "rollback");
+export function actAs<T>(pool: pg.Pool, actor: Actor, work: (client: pg.ClientBase) => Promise<T>): Promise<T> {
+  return inTransactionWithSettings(pool, settingsOf(actor), work, "rollback");
 }
 
 /** Like actAs, but commits: for arranging state through the real rules. */
-export function commitAs<T>(pool: pg.Pool, actor: Actor, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-  return inTransactionAs(pool, actor, work, "commit");
+export function commitAs<T>(pool: pg.Pool, actor: Actor, work: (client: pg.ClientBase) => Promise<T>): Promise<T> {
+  return inTransactionWithSettings(pool, settingsOf(actor), work, "commit");
 }
 
 /** The SQLSTATE of the error `work` raises, or "ok" when it succeeds. */
