@@ -1,5 +1,6 @@
 import type pg from "pg";
 import { expect } from "vitest";
+import { commitAs } from "./test-database.ts";
 
 /**
  * Building blocks for SQL-level scenarios: users and tickets arranged as the
@@ -16,7 +17,10 @@ export const ROLE = {
 
 export type Outcome = { ok: true; rows: Record<string, any>[]; count: number } | { ok: false; code: string; message: string };
 
-/** Runs one statement as `role` with `userId` as the JWT claim, in its own committed transaction. */
+/**
+ * Runs one statement as `role` with `userId` as the JWT claim, in its own
+ * committed transaction (commitAs); without a role, as the pool's own role.
+ */
 export async function runAs(
   pool: pg.Pool,
   role: string | null,
@@ -24,20 +28,12 @@ export async function runAs(
   sql: string,
   params: unknown[] = [],
 ): Promise<Outcome> {
-  const client = await pool.connect();
   try {
-    await client.query("begin");
-    if (role) await client.query("select set_config('role', $1, true)", [role]);
-    if (userId) await client.query("select set_config('jwt.claims.user_id', $1, true)", [userId]);
-    const result = await client.query(sql, params);
-    await client.query("commit");
+    const result = await commitAs(pool, { role: role ?? undefined, userId: userId ?? undefined }, (client) => client.query(sql, params));
     return { ok: true, rows: result.rows, count: result.rowCount ?? 0 };
   } catch (error) {
-    await client.query("rollback");
     const { code, message } = error as { code?: string; message: string };
     return { ok: false, code: code ?? "unknown", message };
-  } finally {
-    client.release();
   }
 }
 

@@ -22,9 +22,13 @@ export interface TestDatabase {
   root: pg.Pool;
 }
 
-/** Someone acting in SQL: a web role and, unless anonymous, the user id the JWT would carry. */
+/**
+ * Someone acting in SQL: a web role and, unless anonymous, the user id the
+ * JWT would carry. Without a role, the connection's own role with the user
+ * id as the audit claim (the owner acting for an admin).
+ */
 export interface Actor {
-  role: typeof ANONYMOUS_ROLE | WebRole | string;
+  role?: typeof ANONYMOUS_ROLE | WebRole | string;
   userId?: string;
 }
 
@@ -94,6 +98,7 @@ export function useTestDatabase(): { readonly current: TestDatabase } {
  * API never takes (an analyst, on the root connection) is set alone.
  */
 function settingsOf(actor: Actor): Record<string, string> {
+  if (!actor.role) return actor.userId ? { "jwt.claims.user_id": actor.userId } : {};
   if (actor.role === ANONYMOUS_ROLE) return pgSettingsFor(undefined);
   if (isWebRole(actor.role)) return pgSettingsFor({ role: actor.role, userId: actor.userId ?? "" });
   return { role: actor.role };
