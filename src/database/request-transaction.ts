@@ -16,12 +16,17 @@ export interface RequestTransactionOptions {
   timeouts?: StatementTimeouts;
 }
 
-/** `begin`, then every setting with `set_config(name, value, true)`: local to the transaction. */
-export async function beginWithSettings(client: pg.ClientBase, settings: Record<string, string>): Promise<void> {
-  await client.query("begin");
+/** Every setting with `set_config(name, value, true)`: local to the open transaction. */
+export async function applySettings(client: pg.ClientBase, settings: Record<string, string>): Promise<void> {
   await client.query("select set_config(name, value, true) from json_each_text($1::json) as s(name, value)", [
     JSON.stringify(settings),
   ]);
+}
+
+/** `begin`, then the settings: a transaction left open for the caller to end. */
+export async function beginWithSettings(client: pg.ClientBase, settings: Record<string, string>): Promise<void> {
+  await client.query("begin");
+  await applySettings(client, settings);
 }
 
 /**

@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { castFor } from "../../bench/database.ts";
 import { BENCH_PASSWORD } from "../../bench/scale.ts";
 import { CEILING_SQL, SCENARIOS } from "../../bench/scenarios.ts";
+import { inRequestTransaction } from "../../src/database/request-transaction.ts";
 import { readSeedMarker, SEED_VERSION, seed } from "../../bench/seed.ts";
 import { expectAssignmentInvariant, expectHistoryInvariant } from "../support/scenario.ts";
 import { useTestDatabase } from "../support/test-database.ts";
@@ -105,16 +106,13 @@ describe("benchmark seeder", () => {
       const answer = await graphql(api.current.request, body.query, body.variables, token);
       expect(answer.body.errors, scenario.name).toBeUndefined();
 
-      const client = await database.current.authenticator.connect();
-      try {
-        await client.query("begin");
-        await client.query("select set_config('role', $1, true), set_config('jwt.claims.user_id', $2, true)", [scenario.role, scenario.actor(cast)]);
-        const { rows } = await client.query(CEILING_SQL[scenario.name]!, scenario.ceiling(cast)());
-        expect(rows[0]?.result, scenario.name).toBeDefined();
-      } finally {
-        await client.query("rollback");
-        client.release();
-      }
+      const { rows } = await inRequestTransaction(
+        database.current.authenticator,
+        { role: scenario.role, userId: scenario.actor(cast) },
+        (client) => client.query(CEILING_SQL[scenario.name]!, scenario.ceiling(cast)()),
+        { ending: "rollback" },
+      );
+      expect(rows[0]?.result, scenario.name).toBeDefined();
     }
   });
 });

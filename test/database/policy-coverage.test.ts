@@ -1,6 +1,7 @@
 import type pg from "pg";
 import { beforeAll, describe, expect, it } from "vitest";
-import { useTestDatabase } from "../support/test-database.ts";
+import { applySettings } from "../../src/database/request-transaction.ts";
+import { actorSettings, useTestDatabase } from "../support/test-database.ts";
 import { makeTicket, makeUser, ROLE } from "../support/scenario.ts";
 
 /**
@@ -39,10 +40,7 @@ async function probe(root: pg.PoolClient, change: string | null, { role, actor, 
   await root.query("begin");
   try {
     if (change) await root.query(change);
-    await root.query("select set_config('role', $1, true), set_config('jwt.claims.user_id', $2, true)", [
-      ROLE[role],
-      ids[actor]!,
-    ]);
+    await applySettings(root, actorSettings({ role: ROLE[role], userId: ids[actor]! }));
     const result = await root.query(sql.replaceAll(/@\{(\w+)\}/g, (_, key: string) => `'${ids[key]!}'`));
     const count = result.command === "SELECT" ? Number(result.rows[0]?.n ?? result.rowCount) : (result.rowCount ?? 0);
     return { code: "ok", count };

@@ -1,6 +1,7 @@
 import type pg from "pg";
 import { beforeAll, describe, expect, it } from "vitest";
-import { useTestDatabase } from "../support/test-database.ts";
+import { applySettings } from "../../src/database/request-transaction.ts";
+import { actorSettings, useTestDatabase } from "../support/test-database.ts";
 import { activeUser, commentBy, type FixtureUser, ticketIn } from "../support/fixtures.ts";
 
 /**
@@ -193,7 +194,7 @@ async function run(root: pg.PoolClient, mutant: Mutant, mutate: boolean): Promis
       await root.query("update app_public.users set is_active = false where id = $1", [people[mutant.who].id]);
     }
     const user = people[mutant.who];
-    await root.query("select set_config('role', $1, true), set_config('jwt.claims.user_id', $2, true)", [user.tokenRole, user.id]);
+    await applySettings(root, actorSettings({ role: user.tokenRole, userId: user.id }));
     const { rows } = await root.query(fill(mutant.probe));
     return { code: "ok", n: rows[0].n as number };
   } catch (error) {

@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { useTestDatabase } from "../support/test-database.ts";
+import { actAs, useTestDatabase } from "../support/test-database.ts";
 import { makeUser, ROLE } from "../support/scenario.ts";
 
 /**
@@ -24,17 +24,11 @@ function nodes(plan: PlanNode): PlanNode[] {
   return [plan, ...(plan.Plans ?? []).flatMap(nodes)];
 }
 
-async function planAs(role: string, userId: string, sql: string, params: unknown[] = []): Promise<PlanNode[]> {
-  const client = await database.current.authenticator.connect();
-  try {
-    await client.query("begin");
-    await client.query("select set_config('role', $1, true), set_config('jwt.claims.user_id', $2, true)", [role, userId]);
+function planAs(role: string, userId: string, sql: string, params: unknown[] = []): Promise<PlanNode[]> {
+  return actAs(database.current.authenticator, { role, userId }, async (client) => {
     const { rows } = await client.query(`explain (format json) ${sql}`, params);
     return nodes(rows[0]["QUERY PLAN"][0].Plan);
-  } finally {
-    await client.query("rollback");
-    client.release();
-  }
+  });
 }
 
 /** Empty relations (future history partitions): the planner rightly scans them without an index. */

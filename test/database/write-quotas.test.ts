@@ -17,22 +17,8 @@ function hintOf(outcome: { ok: boolean; hint?: string }): number | undefined {
   return match ? Number(match[1]) : undefined;
 }
 
-/** runAs, keeping the error's hint. */
-async function attempt(role: string, userId: string, sql: string, params: unknown[] = []) {
-  const client = await database.current.authenticator.connect();
-  try {
-    await client.query("begin");
-    await client.query("select set_config('role', $1, true), set_config('jwt.claims.user_id', $2, true)", [role, userId]);
-    const result = await client.query(sql, params);
-    await client.query("commit");
-    return { ok: true as const, rows: result.rows, count: result.rowCount ?? 0 };
-  } catch (error) {
-    await client.query("rollback");
-    const { code, message, hint } = error as { code: string; message: string; hint?: string };
-    return { ok: false as const, code, message, hint };
-  } finally {
-    client.release();
-  }
+function attempt(role: string, userId: string, sql: string, params: unknown[] = []) {
+  return runAs(database.current.authenticator, role, userId, sql, params);
 }
 
 async function count(sql: string, params: unknown[] = []): Promise<number> {

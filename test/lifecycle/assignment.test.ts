@@ -1,6 +1,7 @@
 import pg from "pg";
 import { beforeAll, describe, expect, it } from "vitest";
-import { useTestDatabase } from "../support/test-database.ts";
+import { beginWithSettings } from "../../src/database/request-transaction.ts";
+import { actorSettings, useTestDatabase } from "../support/test-database.ts";
 import { codeOf, expectAssignmentInvariant, expectHistoryInvariant, makeTicket, makeUser, ROLE, rowsOf, runAs } from "../support/scenario.ts";
 
 /**
@@ -174,8 +175,7 @@ describe("take_next_ticket", () => {
     const second = await database.current.authenticator.connect();
     try {
       const begin = async (client: pg.PoolClient, agent: string) => {
-        await client.query("begin");
-        await client.query("select set_config('role', 'ticketing_agent', true), set_config('jwt.claims.user_id', $1, true)", [agent]);
+        await beginWithSettings(client, actorSettings({ role: ROLE.agent, userId: agent }));
         await client.query("set local lock_timeout = '2s'");
       };
       await begin(first, people.agent);

@@ -1,6 +1,7 @@
 import pg from "pg";
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { useTestDatabase } from "../support/test-database.ts";
+import { beginWithSettings } from "../../src/database/request-transaction.ts";
+import { actorSettings, useTestDatabase } from "../support/test-database.ts";
 import {
   codeOf,
   expectAssignmentInvariant,
@@ -39,9 +40,7 @@ interface Session {
 async function openSession(pool: pg.Pool, role: string | null, userId: string): Promise<Session> {
   const client = await pool.connect();
   const pid: number = (await client.query("select pg_backend_pid() as pid")).rows[0].pid;
-  await client.query("begin");
-  if (role) await client.query("select set_config('role', $1, true)", [role]);
-  await client.query("select set_config('jwt.claims.user_id', $1, true)", [userId]);
+  await beginWithSettings(client, actorSettings({ role: role ?? undefined, userId }));
   // A lock cycle or a missed wake-up fails the test instead of hanging it.
   await client.query("set local lock_timeout = '10s'");
   let failed = false;

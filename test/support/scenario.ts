@@ -15,7 +15,7 @@ export const ROLE = {
   analyst: "ticketing_analyst",
 } as const;
 
-export type Outcome = { ok: true; rows: Record<string, any>[]; count: number } | { ok: false; code: string; message: string };
+export type Outcome = { ok: true; rows: Record<string, any>[]; count: number } | { ok: false; code: string; message: string; hint?: string };
 
 /**
  * Runs one statement as `role` with `userId` as the JWT claim, in its own
@@ -32,8 +32,8 @@ export async function runAs(
     const result = await commitAs(pool, { role: role ?? undefined, userId: userId ?? undefined }, (client) => client.query(sql, params));
     return { ok: true, rows: result.rows, count: result.rowCount ?? 0 };
   } catch (error) {
-    const { code, message } = error as { code?: string; message: string };
-    return { ok: false, code: code ?? "unknown", message };
+    const { code, message, hint } = error as { code?: string; message: string; hint?: string };
+    return { ok: false, code: code ?? "unknown", message, hint };
   }
 }
 

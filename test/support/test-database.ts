@@ -97,7 +97,7 @@ export function useTestDatabase(): { readonly current: TestDatabase } {
  * The settings the API would apply for the actor (pgSettingsFor); a role the
  * API never takes (an analyst, on the root connection) is set alone.
  */
-function settingsOf(actor: Actor): Record<string, string> {
+export function actorSettings(actor: Actor): Record<string, string> {
   if (!actor.role) return actor.userId ? { "jwt.claims.user_id": actor.userId } : {};
   if (actor.role === ANONYMOUS_ROLE) return pgSettingsFor(undefined);
   if (isWebRole(actor.role)) return pgSettingsFor({ role: actor.role, userId: actor.userId ?? "" });
@@ -110,12 +110,12 @@ function settingsOf(actor: Actor): Record<string, string> {
  * from the same data. Returns what `work` returned, or rethrows.
  */
 export function actAs<T>(pool: pg.Pool, actor: Actor, work: (client: pg.ClientBase) => Promise<T>): Promise<T> {
-  return inTransactionWithSettings(pool, settingsOf(actor), work, "rollback");
+  return inTransactionWithSettings(pool, actorSettings(actor), work, "rollback");
 }
 
 /** Like actAs, but commits: for arranging state through the real rules. */
 export function commitAs<T>(pool: pg.Pool, actor: Actor, work: (client: pg.ClientBase) => Promise<T>): Promise<T> {
-  return inTransactionWithSettings(pool, settingsOf(actor), work, "commit");
+  return inTransactionWithSettings(pool, actorSettings(actor), work, "commit");
 }
 
 /** The SQLSTATE of the error `work` raises, or "ok" when it succeeds. */
