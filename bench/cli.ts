@@ -7,6 +7,7 @@ import pg from "pg";
 import { signAccessToken } from "../src/auth/access-tokens.ts";
 import { runCli } from "../src/cli/run-cli.ts";
 import { ConfigurationError } from "../src/config/environment.ts";
+import { ROLE } from "../src/database/web-roles.ts";
 import { createLogger } from "../src/observability/logger.ts";
 import { castFor, prepareDatabase, type Cast } from "./database.ts";
 import { runLoad, type LoadResult } from "./load.ts";
@@ -62,7 +63,7 @@ function options() {
 const LOGIN: Scenario = {
   name: "login",
   title: "login (argon2id)",
-  role: "ticketing_customer",
+  role: ROLE.customer,
   actor: (cast) => cast.customer.id,
   graphql: () => () => ({ query: "", variables: {} }),
   ceiling: () => () => [],

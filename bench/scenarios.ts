@@ -1,3 +1,4 @@
+import { ROLE } from "../src/database/web-roles.ts";
 import type { Cast } from "./database.ts";
 
 /**
@@ -9,7 +10,7 @@ import type { Cast } from "./database.ts";
  * and explained side by side in the report), and lets PostgreSQL build the
  * JSON the GraphQL response carries. Only the layer in between differs.
  */
-export type Role = "ticketing_customer" | "ticketing_agent";
+export type Role = typeof ROLE.customer | typeof ROLE.agent;
 
 export interface Scenario {
   name: string;
@@ -64,7 +65,7 @@ export const SCENARIOS: Scenario[] = [
   {
     name: "customer_tickets",
     title: "customer: my 20 newest tickets",
-    role: "ticketing_customer",
+    role: ROLE.customer,
     actor: (cast) => cast.customer.id,
     graphql: (cast) => () => ({
       query: `query MyTickets($customerId: UUID!) { tickets(condition: { customerId: $customerId }, orderBy: [CREATED_AT_DESC], first: 20) { nodes { rowId number subject status priority createdAt } } }`,
@@ -76,7 +77,7 @@ export const SCENARIOS: Scenario[] = [
   {
     name: "agent_queue",
     title: "agent: my queue (assigned + open, 50, by due time)",
-    role: "ticketing_agent",
+    role: ROLE.agent,
     actor: (cast) => cast.agent,
     graphql: () => () => ({
       query: `query Queue { myQueue(first: 50) { nodes { rowId number subject status priority resolutionDueAt } } }`,
@@ -88,7 +89,7 @@ export const SCENARIOS: Scenario[] = [
   {
     name: "ticket_detail",
     title: "ticket detail with history and comments",
-    role: "ticketing_customer",
+    role: ROLE.customer,
     actor: (cast) => cast.customer.id,
     graphql: (cast) => () => ({
       query: `query Detail($id: UUID!) { ticket(rowId: $id) { rowId number subject description status priority createdAt
@@ -102,7 +103,7 @@ export const SCENARIOS: Scenario[] = [
   {
     name: "search",
     title: "full-text search (20 best)",
-    role: "ticketing_agent",
+    role: ROLE.agent,
     actor: (cast) => cast.agent,
     graphql: (cast) => () => ({
       query: `query Search($q: String!) { searchTickets(query: $q, first: 20) { nodes { rowId number subject status } } }`,
@@ -114,7 +115,7 @@ export const SCENARIOS: Scenario[] = [
   {
     name: "transition",
     title: "transition mutation",
-    role: "ticketing_agent",
+    role: ROLE.agent,
     actor: (cast) => cast.agent,
     graphql: (cast) => {
       const next = toggler(cast);
@@ -138,7 +139,7 @@ export const SCENARIOS: Scenario[] = [
   {
     name: "take_next",
     title: "take_next_ticket",
-    role: "ticketing_agent",
+    role: ROLE.agent,
     actor: (cast) => cast.takeAgent,
     graphql: () => () => ({ query: `mutation Take { takeNextTicket(input: {}) { ticket { rowId } } }`, variables: {} }),
     ceiling: () => () => [],

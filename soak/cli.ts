@@ -4,6 +4,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { signAccessToken } from "../src/auth/access-tokens.ts";
+import { ROLE } from "../src/database/web-roles.ts";
 import { createLogger } from "../src/observability/logger.ts";
 import { freePort } from "../src/net/free-port.ts";
 import { Admin, Agent, Customer, type Actor, type World } from "./actors.ts";
@@ -110,7 +111,7 @@ async function main(): Promise<boolean> {
   const agents = staff.filter((account) => account.role === "agent");
   const probeToken = signAccessToken({ ...jwt, accessTokenSeconds: Math.ceil(durationMs / 1_000) + 3_600 }, {
     userId: admins[0]!.userId,
-    role: "ticketing_admin",
+    role: ROLE.admin,
   }).token;
   const journal = new Journal();
   const world: World = {

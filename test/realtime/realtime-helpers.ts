@@ -2,7 +2,7 @@ import jwt from "jsonwebtoken";
 import type pg from "pg";
 import { createClient, type Client } from "graphql-ws";
 import WebSocket from "ws";
-import type { WebRole } from "../../src/auth/access-tokens.ts";
+import { type UserRole, type WebRole, webRoleOf } from "../../src/database/web-roles.ts";
 import { commitAs, type Actor, type TestDatabase } from "../support/test-database.ts";
 import { TEST_JWT } from "../support/test-api.ts";
 
@@ -123,10 +123,8 @@ export class Recorder {
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-export const ROLE_OF = { customer: "ticketing_customer", agent: "ticketing_agent", admin: "ticketing_admin" } as const;
-
 /** Inserts an active user as the owner (fixtures); returns the id. */
-export async function createUser(database: TestDatabase, role: keyof typeof ROLE_OF, name: string): Promise<string> {
+export async function createUser(database: TestDatabase, role: UserRole, name: string): Promise<string> {
   const { rows } = await database.owner.query<{ id: string }>(
     "insert into app_public.users (display_name, role) values ($1, $2) returning id",
     [name, role],
@@ -134,8 +132,8 @@ export async function createUser(database: TestDatabase, role: keyof typeof ROLE
   return rows[0]!.id;
 }
 
-export function actor(role: keyof typeof ROLE_OF, userId: string): Actor {
-  return { role: ROLE_OF[role], userId };
+export function actor(role: UserRole, userId: string): Actor {
+  return { role: webRoleOf(role), userId };
 }
 
 /** Runs one SQL statement as a user and commits, like a GraphQL mutation would. */

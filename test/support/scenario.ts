@@ -1,5 +1,7 @@
 import type pg from "pg";
 import { expect } from "vitest";
+import { ANALYST_GROUP } from "../../src/database/analyst-roles.ts";
+import { ROLE as WEB_ROLE } from "../../src/database/web-roles.ts";
 import { commitAs } from "./test-database.ts";
 
 /**
@@ -7,13 +9,7 @@ import { commitAs } from "./test-database.ts";
  * owner, statements run as a web role with claims (committed, like API
  * requests), outcomes as plain values so table-driven tests read well.
  */
-export const ROLE = {
-  anonymous: "ticketing_anonymous",
-  customer: "ticketing_customer",
-  agent: "ticketing_agent",
-  admin: "ticketing_admin",
-  analyst: "ticketing_analyst",
-} as const;
+export const ROLE = { ...WEB_ROLE, analyst: ANALYST_GROUP } as const;
 
 export type Outcome = { ok: true; rows: Record<string, any>[]; count: number } | { ok: false; code: string; message: string; hint?: string };
 

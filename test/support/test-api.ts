@@ -1,7 +1,8 @@
 import supertest from "supertest";
 import { afterAll, beforeAll } from "vitest";
-import { signAccessToken, type WebRole } from "../../src/auth/access-tokens.ts";
+import { signAccessToken } from "../../src/auth/access-tokens.ts";
 import type { AppConfig, JwtConfig } from "../../src/config/app-config.ts";
+import type { WebRole } from "../../src/database/web-roles.ts";
 import { createApiServer, type ApiServer } from "../../src/http/api-server.ts";
 import { createLogger } from "../../src/observability/logger.ts";
 import type { TestDatabase } from "./test-database.ts";
