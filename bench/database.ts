@@ -1,10 +1,10 @@
 import { chmod, mkdir } from "node:fs/promises";
 import path from "node:path";
 import pg from "pg";
-import { setupCluster, withClient } from "../src/database/cluster-setup.ts";
+import { withClient } from "../src/database/cluster-setup.ts";
 import { buildUrl, withDatabase, type DatabaseUrls } from "../src/database/connection-urls.ts";
 import { startEmbeddedPostgres } from "../src/database/embedded-postgres.ts";
-import { migrationSettings, runCommittedMigrations, runCurrentMigration } from "../src/database/migrations.ts";
+import { provision } from "../src/database/provision.ts";
 import type { Logger } from "../src/observability/logger.ts";
 import { SCALES, type ScaleName } from "./scale.ts";
 import { readSeedMarker, seed, SEED_VERSION, type Progress } from "./seed.ts";
@@ -77,18 +77,15 @@ export async function prepareDatabase(options: {
   if (options.reseed) {
     await withClient(server.rootUrl, (client) => client.query(`drop database if exists ${client.escapeIdentifier(name)} with (force)`));
   }
-  await setupCluster(urls);
+  // No database yet reads as empty.
   let state = await seedState(rootOfDatabase, scale.tickets).catch(() => "empty" as const);
   if (state === "other") {
     // Another seed version, or a load that did not finish: start again.
     options.progress(`${name} holds another data set; seeding it again`);
     await withClient(server.rootUrl, (client) => client.query(`drop database if exists ${client.escapeIdentifier(name)} with (force)`));
-    await setupCluster(urls);
     state = "empty";
   }
-  const settings = migrationSettings({ ownerUrl: urls.owner, rootUrl: urls.root, logger: options.logger });
-  await runCommittedMigrations(settings);
-  await runCurrentMigration(settings);
+  await provision(urls, { logger: options.logger, current: true });
   if (state === "empty") {
     const started = Date.now();
     await withClient(rootOfDatabase, (client) => seed(client, scale, options.progress));

@@ -2,9 +2,8 @@ import { randomBytes } from "node:crypto";
 import pg from "pg";
 import { createUserAccount, type UserRole } from "../src/auth/auth-store.ts";
 import { hashPassword } from "../src/auth/passwords.ts";
-import { setupCluster } from "../src/database/cluster-setup.ts";
 import { buildUrl, type DatabaseUrls } from "../src/database/connection-urls.ts";
-import { migrationSettings, runCommittedMigrations } from "../src/database/migrations.ts";
+import { provision } from "../src/database/provision.ts";
 import type { Logger } from "../src/observability/logger.ts";
 
 /**
@@ -49,8 +48,7 @@ export function randomSecret(): string {
 }
 
 export async function prepareDatabase(urls: DatabaseUrls, logger: Logger): Promise<void> {
-  await setupCluster(urls);
-  await runCommittedMigrations(migrationSettings({ ownerUrl: urls.owner, rootUrl: urls.root, logger }));
+  await provision(urls, { logger });
   await liftWriteQuotas(urls.owner);
 }
 

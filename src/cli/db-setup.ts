@@ -1,7 +1,5 @@
 import { environmentFor } from "../config/command-inputs.ts";
-import { setupCluster } from "../database/cluster-setup.ts";
-import { runMaintenance } from "../database/maintenance.ts";
-import { migrationSettings, runCommittedMigrations } from "../database/migrations.ts";
+import { provision } from "../database/provision.ts";
 import { commandLogger, runCli } from "./run-cli.ts";
 
 /**
@@ -17,9 +15,6 @@ await runCli(async () => {
     owner: environment.DATABASE_OWNER_URL!,
     authenticator: environment.DATABASE_URL!,
   };
-  await setupCluster(urls);
-  logger.info("roles and database ready");
-  await runCommittedMigrations(migrationSettings({ ownerUrl: urls.owner, rootUrl: urls.root, logger }));
-  await runMaintenance(urls.owner);
-  logger.info("migrations applied");
+  await provision(urls, { logger });
+  logger.info("roles and database ready, migrations applied");
 });

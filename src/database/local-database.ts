@@ -2,12 +2,10 @@ import path from "node:path";
 import { ensureLocalSecrets, type LocalSecrets } from "../config/local-secrets.ts";
 import type { Environment } from "../config/environment.ts";
 import type { Logger } from "../observability/logger.ts";
-import { setupCluster } from "./cluster-setup.ts";
 import { buildUrl, type DatabaseUrls } from "./connection-urls.ts";
 import { loadDemoDataIfEmpty, setDemoPassword } from "./demo-data.ts";
-import { runMaintenance } from "./maintenance.ts";
 import { startEmbeddedPostgres } from "./embedded-postgres.ts";
-import { migrationSettings, runCommittedMigrations } from "./migrations.ts";
+import { provision } from "./provision.ts";
 
 /**
  * The zero-configuration database of every local command: an embedded
@@ -51,9 +49,7 @@ export async function startLocalDatabase(environment: LocalDatabaseEnvironment, 
     authenticator: local("ticketing_authenticator", secrets.authenticatorPassword),
   };
   try {
-    await setupCluster(urls);
-    await runCommittedMigrations(migrationSettings({ ownerUrl: urls.owner, rootUrl: urls.root, logger: logger }));
-    await runMaintenance(urls.owner);
+    await provision(urls, { logger });
     if (await loadDemoDataIfEmpty(urls, secrets.demoPassword)) {
       logger.info("demo data loaded");
     } else if (addedToExisting.includes("demoPassword")) {

@@ -5,10 +5,9 @@ import pg from "pg";
 import supertest from "supertest";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createUserAccount } from "../../src/auth/auth-store.ts";
-import { setupCluster } from "../../src/database/cluster-setup.ts";
 import { buildUrl, type DatabaseUrls } from "../../src/database/connection-urls.ts";
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from "../../src/database/embedded-postgres.ts";
-import { migrationSettings, runCommittedMigrations } from "../../src/database/migrations.ts";
+import { provision } from "../../src/database/provision.ts";
 import { createApiServer, type ApiServer } from "../../src/http/api-server.ts";
 import { createLogger } from "../../src/observability/logger.ts";
 import { TEST_CLUSTER_PASSWORD } from "../support/cluster.ts";
@@ -82,8 +81,7 @@ beforeAll(async () => {
   postgres = await start();
   const url = (user: string) => buildUrl({ user, password: TEST_CLUSTER_PASSWORD, host: "127.0.0.1", port, database: "ticketing_availability" });
   urls = { root: postgres.rootUrl, owner: url("ticketing_owner"), authenticator: url("ticketing_authenticator") };
-  await setupCluster(urls);
-  await runCommittedMigrations(migrationSettings({ ownerUrl: urls.owner, logger }));
+  await provision(urls, { logger });
   const owner = new pg.Pool({ connectionString: urls.owner, max: 1 });
   try {
     ({ id: customer } = await createUserAccount(owner, {

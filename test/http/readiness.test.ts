@@ -7,6 +7,7 @@ import { setupCluster } from "../../src/database/cluster-setup.ts";
 import { buildUrl, type DatabaseUrls } from "../../src/database/connection-urls.ts";
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from "../../src/database/embedded-postgres.ts";
 import { committedMigrationFiles, migrationSettings, runCommittedMigrations } from "../../src/database/migrations.ts";
+import { provision } from "../../src/database/provision.ts";
 import { createApiServer, type ApiServer } from "../../src/http/api-server.ts";
 import { createLogger } from "../../src/observability/logger.ts";
 import { TEST_CLUSTER_PASSWORD } from "../support/cluster.ts";
@@ -77,8 +78,7 @@ describe("readiness", () => {
 
   it("is 503 while the database is down and recovers without a restart", async () => {
     const urls = urlsFor("ticketing_recovery");
-    await setupCluster(urls);
-    await runCommittedMigrations(migrationSettings({ ownerUrl: urls.owner, logger }));
+    await provision(urls, { logger });
     const api = await apiOn(urls);
     try {
       expect((await readiness(api)).status).toBe(200);

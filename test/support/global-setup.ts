@@ -2,9 +2,9 @@ import { chmod, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import type { TestProject } from "vitest/node";
-import { setupCluster, withClient } from "../../src/database/cluster-setup.ts";
+import { withClient } from "../../src/database/cluster-setup.ts";
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from "../../src/database/embedded-postgres.ts";
-import { migrationSettings, runCommittedMigrations, runCurrentMigration } from "../../src/database/migrations.ts";
+import { provision } from "../../src/database/provision.ts";
 import { createLogger } from "../../src/observability/logger.ts";
 import { freePort } from "../../src/net/free-port.ts";
 import { clusterUrls, TEST_CLUSTER_PASSWORD, type TestCluster } from "./cluster.ts";
@@ -40,10 +40,7 @@ export default async function setup(project: TestProject) {
   const cluster: TestCluster = { rootUrl, templateDatabase: `ticketing_template_${process.pid}` };
   const urls = clusterUrls(cluster, cluster.templateDatabase);
   const logger = createLogger(process.env.LOG_LEVEL ?? "warn");
-  await setupCluster(urls);
-  const settings = migrationSettings({ ownerUrl: urls.owner, rootUrl, logger });
-  await runCommittedMigrations(settings);
-  await runCurrentMigration(settings);
+  await provision(urls, { logger, current: true });
   project.provide("cluster", cluster);
 
   return async () => {
