@@ -2,9 +2,9 @@ import { chmod, mkdir } from "node:fs/promises";
 import path from "node:path";
 import pg from "pg";
 import { withClient } from "../src/database/cluster-setup.ts";
-import { buildUrl, withDatabase, type DatabaseUrls } from "../src/database/connection-urls.ts";
+import { withDatabase, type DatabaseUrls } from "../src/database/connection-urls.ts";
 import { startEmbeddedPostgres } from "../src/database/embedded-postgres.ts";
-import { provision } from "../src/database/provision.ts";
+import { databaseUrls, provision } from "../src/database/provision.ts";
 import type { Logger } from "../src/observability/logger.ts";
 import { SCALES, type ScaleName } from "./scale.ts";
 import { readSeedMarker, seed, SEED_VERSION, type Progress } from "./seed.ts";
@@ -68,10 +68,7 @@ export async function prepareDatabase(options: {
 }): Promise<BenchDatabase> {
   const server = await startServer();
   const name = `ticketing_bench_${options.scale}`;
-  const root = new URL(server.rootUrl);
-  const url = (user: string) =>
-    buildUrl({ user, password: PASSWORD, host: root.hostname, port: Number(root.port || 5432), database: name });
-  const urls: DatabaseUrls = { root: server.rootUrl, owner: url("ticketing_owner"), authenticator: url("ticketing_authenticator") };
+  const urls = databaseUrls(server.rootUrl, name, { owner: PASSWORD, authenticator: PASSWORD });
   const rootOfDatabase = withDatabase(server.rootUrl, name);
   const scale = SCALES[options.scale];
   if (options.reseed) {

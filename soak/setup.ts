@@ -2,8 +2,8 @@ import { randomBytes } from "node:crypto";
 import pg from "pg";
 import { createUserAccount, type UserRole } from "../src/auth/auth-store.ts";
 import { hashPassword } from "../src/auth/passwords.ts";
-import { buildUrl, type DatabaseUrls } from "../src/database/connection-urls.ts";
-import { provision } from "../src/database/provision.ts";
+import type { DatabaseUrls } from "../src/database/connection-urls.ts";
+import { databaseUrls, provision } from "../src/database/provision.ts";
 import type { Logger } from "../src/observability/logger.ts";
 
 /**
@@ -34,13 +34,7 @@ export function castFor(users: number): Cast {
 }
 
 export function soakUrls(rootUrl: string, port: number, passwords: { owner: string; authenticator: string }): DatabaseUrls {
-  const url = (user: string, password: string) =>
-    buildUrl({ user, password, host: "127.0.0.1", port, database: SOAK_DATABASE });
-  return {
-    root: rootUrl,
-    owner: url("ticketing_owner", passwords.owner),
-    authenticator: url("ticketing_authenticator", passwords.authenticator),
-  };
+  return databaseUrls(rootUrl, SOAK_DATABASE, passwords);
 }
 
 export function randomSecret(): string {

@@ -2,10 +2,10 @@ import path from "node:path";
 import { ensureLocalSecrets, type LocalSecrets } from "../config/local-secrets.ts";
 import type { Environment } from "../config/environment.ts";
 import type { Logger } from "../observability/logger.ts";
-import { buildUrl, type DatabaseUrls } from "./connection-urls.ts";
+import type { DatabaseUrls } from "./connection-urls.ts";
 import { loadDemoDataIfEmpty, setDemoPassword } from "./demo-data.ts";
 import { startEmbeddedPostgres } from "./embedded-postgres.ts";
-import { provision } from "./provision.ts";
+import { databaseUrls, provision } from "./provision.ts";
 
 /**
  * The zero-configuration database of every local command: an embedded
@@ -41,13 +41,10 @@ export async function startLocalDatabase(environment: LocalDatabaseEnvironment, 
     onLog: (message) => logger.trace({ scope: "postgres" }, message.trim()),
   });
   if (postgres.reused) logger.info({ port: postgres.port }, "using the embedded PostgreSQL already running on the data directory");
-  const local = (user: string, password: string) =>
-    buildUrl({ user, password, host: "127.0.0.1", port: postgres.port, database: LOCAL_DATABASE_NAME });
-  const urls: DatabaseUrls = {
-    root: postgres.rootUrl,
-    owner: local("ticketing_owner", secrets.ownerPassword),
-    authenticator: local("ticketing_authenticator", secrets.authenticatorPassword),
-  };
+  const urls = databaseUrls(postgres.rootUrl, LOCAL_DATABASE_NAME, {
+    owner: secrets.ownerPassword,
+    authenticator: secrets.authenticatorPassword,
+  });
   try {
     await provision(urls, { logger });
     if (await loadDemoDataIfEmpty(urls, secrets.demoPassword)) {

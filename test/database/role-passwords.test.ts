@@ -5,7 +5,7 @@ import path from "node:path";
 import pg from "pg";
 import { describe, expect, it } from "vitest";
 import { rolePasswordStatement, setupCluster, withClient } from "../../src/database/cluster-setup.ts";
-import { buildUrl } from "../../src/database/connection-urls.ts";
+import { databaseUrls } from "../../src/database/provision.ts";
 import { startEmbeddedPostgres } from "../../src/database/embedded-postgres.ts";
 import { TEST_CLUSTER_PASSWORD } from "../support/cluster.ts";
 import { freePort } from "../../src/net/free-port.ts";
@@ -93,12 +93,7 @@ describe("with log_statement = ddl", () => {
     });
     try {
       const secrets = { owner: randomBytes(18).toString("base64url"), authenticator: randomBytes(18).toString("base64url") };
-      const url = (user: string, password: string) => buildUrl({ user, password, host: "127.0.0.1", port, database: "ticketing" });
-      await setupCluster({
-        root: server.rootUrl,
-        owner: url("ticketing_owner", secrets.owner),
-        authenticator: url("ticketing_authenticator", secrets.authenticator),
-      });
+      await setupCluster(databaseUrls(server.rootUrl, "ticketing", secrets));
       // The control: a password given in clear text does reach this log.
       const control = randomBytes(18).toString("base64url");
       await withClient(server.rootUrl, (root) => root.query(`create role ddl_log_control password '${control}'`));

@@ -5,9 +5,9 @@ import pg from "pg";
 import supertest from "supertest";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createUserAccount } from "../../src/auth/auth-store.ts";
-import { buildUrl, type DatabaseUrls } from "../../src/database/connection-urls.ts";
+import type { DatabaseUrls } from "../../src/database/connection-urls.ts";
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from "../../src/database/embedded-postgres.ts";
-import { provision } from "../../src/database/provision.ts";
+import { databaseUrls, provision } from "../../src/database/provision.ts";
 import { createApiServer, type ApiServer } from "../../src/http/api-server.ts";
 import { createLogger } from "../../src/observability/logger.ts";
 import { TEST_CLUSTER_PASSWORD } from "../support/cluster.ts";
@@ -79,8 +79,7 @@ beforeAll(async () => {
   await chmod(dataDir, 0o755);
   port = await freePort();
   postgres = await start();
-  const url = (user: string) => buildUrl({ user, password: TEST_CLUSTER_PASSWORD, host: "127.0.0.1", port, database: "ticketing_availability" });
-  urls = { root: postgres.rootUrl, owner: url("ticketing_owner"), authenticator: url("ticketing_authenticator") };
+  urls = databaseUrls(postgres.rootUrl, "ticketing_availability", { owner: TEST_CLUSTER_PASSWORD, authenticator: TEST_CLUSTER_PASSWORD });
   await provision(urls, { logger });
   const owner = new pg.Pool({ connectionString: urls.owner, max: 1 });
   try {

@@ -4,10 +4,10 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import supertest from "supertest";
 import { setupCluster } from "../../src/database/cluster-setup.ts";
-import { buildUrl, type DatabaseUrls } from "../../src/database/connection-urls.ts";
+import type { DatabaseUrls } from "../../src/database/connection-urls.ts";
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from "../../src/database/embedded-postgres.ts";
 import { committedMigrationFiles, migrationSettings, runCommittedMigrations } from "../../src/database/migrations.ts";
-import { provision } from "../../src/database/provision.ts";
+import { databaseUrls, provision } from "../../src/database/provision.ts";
 import { createApiServer, type ApiServer } from "../../src/http/api-server.ts";
 import { createLogger } from "../../src/observability/logger.ts";
 import { TEST_CLUSTER_PASSWORD } from "../support/cluster.ts";
@@ -34,9 +34,7 @@ function start(): Promise<EmbeddedPostgresHandle> {
 }
 
 function urlsFor(database: string): DatabaseUrls {
-  const url = (user: string) =>
-    buildUrl({ user, password: TEST_CLUSTER_PASSWORD, host: "127.0.0.1", port, database });
-  return { root: postgres!.rootUrl, owner: url("ticketing_owner"), authenticator: url("ticketing_authenticator") };
+  return databaseUrls(postgres!.rootUrl, database, { owner: TEST_CLUSTER_PASSWORD, authenticator: TEST_CLUSTER_PASSWORD });
 }
 
 async function apiOn(urls: DatabaseUrls): Promise<ApiServer> {

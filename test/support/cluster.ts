@@ -1,4 +1,5 @@
-import { buildUrl, type DatabaseUrls } from "../../src/database/connection-urls.ts";
+import type { DatabaseUrls } from "../../src/database/connection-urls.ts";
+import { databaseUrls } from "../../src/database/provision.ts";
 
 /** The test server, shared by every test file through vitest's provide/inject. */
 export interface TestCluster {
@@ -13,14 +14,5 @@ export interface TestCluster {
 export const TEST_CLUSTER_PASSWORD = "ticketing-test-password";
 
 export function clusterUrls(cluster: TestCluster, database: string): DatabaseUrls {
-  const root = new URL(cluster.rootUrl);
-  const url = (user: string) =>
-    buildUrl({
-      user,
-      password: TEST_CLUSTER_PASSWORD,
-      host: root.hostname,
-      port: Number(root.port || 5432),
-      database,
-    });
-  return { root: cluster.rootUrl, owner: url("ticketing_owner"), authenticator: url("ticketing_authenticator") };
+  return databaseUrls(cluster.rootUrl, database, { owner: TEST_CLUSTER_PASSWORD, authenticator: TEST_CLUSTER_PASSWORD });
 }
