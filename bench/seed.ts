@@ -1,5 +1,6 @@
 import type pg from "pg";
 import { hashPassword } from "../src/auth/passwords.ts";
+import { PARTITION_MONTHS_AHEAD } from "../src/database/maintenance.ts";
 import { BENCH_PASSWORD, type Scale } from "./scale.ts";
 
 /**
@@ -43,33 +44,17 @@ export const DEFAULT_MONTHS = 24;
 const BATCH = 50_000;
 
 /**
- * Monthly history partitions: the current month and three ahead (the
- * maintenance function), and every month of the two years back. They must
- * exist before the first row is loaded, or old rows land in the default
- * partition, where they stay (history is append-only).
+ * Monthly history partitions: every month of the span back, the current
+ * month and three ahead (as maintenance keeps them). They must exist before
+ * the first row is loaded, or old rows land in the default partition, where
+ * they stay (history is append-only).
  */
 async function createPartitions(db: pg.Client, reference: Date, months: number): Promise<void> {
-  await db.query("select app_private.create_status_history_partitions(3)");
-  const { rows } = await db.query(
-    `select to_char(m at time zone 'UTC', 'YYYYMM') as suffix, m as month_start, m + interval '1 month' as month_end
-       from generate_series(
-              date_trunc('month', ($1::timestamptz - make_interval(months => $2::int + 1)) at time zone 'UTC') at time zone 'UTC',
-              date_trunc('month', $1::timestamptz at time zone 'UTC') at time zone 'UTC' - interval '1 month',
-              interval '1 month') as m`,
-    [reference, months],
+  await db.query(
+    `select app_private.create_status_history_partitions_from(
+              (($1::timestamptz - make_interval(months => $2::int + 1)) at time zone 'UTC')::date, $3)`,
+    [reference, months, PARTITION_MONTHS_AHEAD],
   );
-  for (const row of rows) {
-    const name = `ticket_status_history_p${row.suffix}`;
-    const exists = await db.query("select to_regclass($1) is not null as found", [`app_private.${name}`]);
-    if (exists.rows[0].found) continue;
-    const id = db.escapeIdentifier(name);
-    await db.query(
-      `create table app_private.${id} partition of app_public.ticket_status_history
-         for values from (${db.escapeLiteral(row.month_start.toISOString())}) to (${db.escapeLiteral(row.month_end.toISOString())})`,
-    );
-    await db.query(`comment on table app_private.${id} is ${db.escapeLiteral(`Monthly partition of ticket_status_history (${row.suffix.slice(0, 4)}-${row.suffix.slice(4)}, UTC).`)}`);
-    await db.query("select app_private.protect_status_history_partition($1)", [name]);
-  }
 }
 
 async function seedUsers(db: pg.Client, scale: Scale, reference: Date, months: number): Promise<void> {
