@@ -1,8 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import type { ApiServer } from "../../src/http/api-server.ts";
 import { createLogger } from "../../src/observability/logger.ts";
 import { createApiServer } from "../../src/http/api-server.ts";
-import { eventually } from "../support/eventually.ts";
 import { startFreezingProxy, type FreezingProxy } from "../support/freezing-proxy.ts";
 import { makeUser } from "../support/scenario.ts";
 import { bearer, testAppConfig } from "../support/test-api.ts";
@@ -50,7 +49,7 @@ afterAll(async () => {
 describe("a hung database", () => {
   it("answers 503 REQUEST_TIMEOUT at the deadline, keeps /healthz, reports not ready, and recovers", async () => {
     // Warm (the first request plans the operation and opens connections; on a loaded machine that may pass the deadline).
-    expect(await eventually(async () => (await postGraphQL(url, TICKETS, { authorization })).status === 200, 20)).toBe(true);
+    await vi.waitFor(async () => expect((await postGraphQL(url, TICKETS, { authorization })).status).toBe(200), { timeout: 20_000, interval: 200 });
     proxy.freeze();
     try {
       const answers = await Promise.all(Array.from({ length: 5 }, () => postGraphQL(url, TICKETS, { authorization })));
@@ -67,7 +66,7 @@ describe("a hung database", () => {
     } finally {
       proxy.thaw();
     }
-    expect(await eventually(async () => (await postGraphQL(url, TICKETS, { authorization })).status === 200, 20)).toBe(true);
+    await vi.waitFor(async () => expect((await postGraphQL(url, TICKETS, { authorization })).status).toBe(200), { timeout: 20_000, interval: 200 });
     expect((await timedGet(url, "/readyz")).status).toBe(200);
   });
 
@@ -75,7 +74,7 @@ describe("a hung database", () => {
     const started = await startApiProcess({ DATABASE_URL: urlViaProxy, SHUTDOWN_TIMEOUT_MS: "3000" });
     try {
       const base = `http://127.0.0.1:${started.port}`;
-      expect(await eventually(async () => (await postGraphQL(base, TICKETS, { authorization })).status === 200, 20)).toBe(true);
+      await vi.waitFor(async () => expect((await postGraphQL(base, TICKETS, { authorization })).status).toBe(200), { timeout: 20_000, interval: 200 });
       proxy.freeze();
       const stuck = postGraphQL(base, TICKETS, { authorization }).catch((error: Error) => error);
       await sleep(300);

@@ -1,6 +1,5 @@
 import http from "node:http";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { eventually } from "../support/eventually.ts";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { makeUser } from "../support/scenario.ts";
 import { bearer } from "../support/test-api.ts";
 import { useTestDatabase } from "../support/test-database.ts";
@@ -84,7 +83,7 @@ describe("out of file descriptors", () => {
       const statuses = answers.map((answer) => answer.status);
       // The server accepts what it can, then closes the rest with libuv's spare-descriptor trick.
       const closedOnAccept = () => flood.filter((connection) => connection && connection.closedAfter !== undefined).length;
-      expect(await eventually(async () => closedOnAccept() > 0, 10)).toBe(true);
+      await vi.waitFor(async () => expect(closedOnAccept()).toBeGreaterThan(0), { timeout: 10_000, interval: 200 });
       const refused = closedOnAccept();
       console.info(`flood: ${flood.length} connections, ${refused} closed on accept; GraphQL during it: ${statuses.join(",")}`);
       for (const answer of answers) {

@@ -1,9 +1,8 @@
 import WebSocket from "ws";
-import { beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it, vi } from "vitest";
 import { makeUser } from "../support/scenario.ts";
 import { bearer } from "../support/test-api.ts";
 import { useTestDatabase } from "../support/test-database.ts";
-import { eventually } from "../support/eventually.ts";
 import {
   createSlowReport,
   getFrom,
@@ -120,7 +119,7 @@ describe("cancellation", () => {
         authorization: bearer(customer, "ticketing_customer"),
         signal: aborter.signal,
       }).catch((error: Error) => error);
-      expect(await eventually(async () => (await sleepingStatements()) === 1, 10)).toBe(true);
+      await vi.waitFor(async () => expect(await sleepingStatements()).toBe(1), { timeout: 10_000, interval: 200 });
       const { rows } = await database.current.root.query<{ pid: number }>(
         "select pid from pg_stat_activity where state = 'active' and query like '%slow_report%' and application_name = 'ticketing-api'",
       );
@@ -128,13 +127,13 @@ describe("cancellation", () => {
       const left = performance.now();
       aborter.abort();
       expect(await call).toBeInstanceOf(Error);
-      expect(await eventually(async () => (await sleepingStatements()) === 0, 5)).toBe(true);
+      await vi.waitFor(async () => expect(await sleepingStatements()).toBe(0), { timeout: 5_000, interval: 200 });
       const cancelledWithin = performance.now() - left;
       console.info(`statement cancelled ${cancelledWithin.toFixed(0)} ms after the client left (would have run 30 s)`);
       // Its connection was closed, not put back in the pool.
-      const gone = async () =>
-        (await database.current.root.query("select 1 from pg_stat_activity where pid = $1", [backend])).rowCount === 0;
-      expect(await eventually(gone, 5)).toBe(true);
+      const backendRows = async () =>
+        (await database.current.root.query("select 1 from pg_stat_activity where pid = $1", [backend])).rowCount;
+      await vi.waitFor(async () => expect(await backendRows()).toBe(0), { timeout: 5_000, interval: 200 });
       expect(await stoppedRequests(url, "client_gone")).toBe(1);
       // The API still serves, on a fresh connection.
       const after = await postGraphQL(url, "{ __typename }");
@@ -160,7 +159,7 @@ describe("cancellation", () => {
         errors: [{ message: "The request took too long and was stopped; please retry", extensions: { code: "REQUEST_TIMEOUT" } }],
       });
       expect(answer.milliseconds).toBeLessThan(10_000);
-      expect(await eventually(async () => (await sleepingStatements()) === 0, 5)).toBe(true);
+      await vi.waitFor(async () => expect(await sleepingStatements()).toBe(0), { timeout: 5_000, interval: 200 });
       expect(await stoppedRequests(url, "deadline")).toBe(1);
     } finally {
       await api.close();
@@ -181,7 +180,7 @@ describe("a full pool", () => {
       const rssBefore = rss();
       const attack = Array.from({ length: 25 }, () => postGraphQL(url, SLOW, { variables: { seconds: 30 } }));
       // Other clients while the pool is held: probes answer, readiness stays true.
-      expect(await eventually(async () => (await sleepingStatements()) === 4, 10)).toBe(true);
+      await vi.waitFor(async () => expect(await sleepingStatements()).toBe(4), { timeout: 10_000, interval: 200 });
       const probes: { status: number; milliseconds: number }[] = [];
       for (let i = 0; i < 5; i++) {
         probes.push(await timedGet(url, "/readyz"), await timedGet(url, "/healthz"));
@@ -214,7 +213,7 @@ describe("a full pool", () => {
 
       // Shutdown while 4 slow queries hold the pool: bounded by the statement timeout, not by the queries.
       const again = Array.from({ length: 4 }, () => postGraphQL(url, SLOW, { variables: { seconds: 30 } }));
-      expect(await eventually(async () => (await sleepingStatements()) === 4, 10)).toBe(true);
+      await vi.waitFor(async () => expect(await sleepingStatements()).toBe(4), { timeout: 10_000, interval: 200 });
       const started = performance.now();
       closing = api.close();
       await closing;

@@ -1,10 +1,9 @@
 import { createHash, randomBytes } from "node:crypto";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { ConfigurationError, parseEnvironment } from "../../src/config/environment.ts";
 import { DEFAULT_HOUSEKEEPING_MINUTES, pruneSecurityRows, startHousekeeping } from "../../src/database/housekeeping.ts";
 import { runMaintenance } from "../../src/database/maintenance.ts";
 import { createLogger } from "../../src/observability/logger.ts";
-import { eventually } from "../support/eventually.ts";
 import { makeUser } from "../support/scenario.ts";
 import { startTestApi } from "../support/test-api.ts";
 import { useTestDatabase } from "../support/test-database.ts";
@@ -201,7 +200,7 @@ describe("running it", () => {
     // A round every 120 ms instead of every 10 minutes.
     const { api } = await startTestApi(database.current, { housekeepingMinutes: 0.002 });
     try {
-      expect(await eventually(async () => (await oldAttempts()) === 0, 10)).toBe(true);
+      await vi.waitFor(async () => expect(await oldAttempts()).toBe(0), { timeout: 10_000, interval: 200 });
     } finally {
       await api.close();
     }

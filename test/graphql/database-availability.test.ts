@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import pg from "pg";
 import supertest from "supertest";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { createUserAccount } from "../../src/auth/auth-store.ts";
 import type { DatabaseUrls } from "../../src/database/connection-urls.ts";
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from "../../src/database/embedded-postgres.ts";
@@ -13,7 +13,6 @@ import { createLogger } from "../../src/observability/logger.ts";
 import { TEST_CLUSTER_PASSWORD } from "../support/cluster.ts";
 import { freePort } from "../../src/net/free-port.ts";
 import { bearer, testAppConfig } from "../support/test-api.ts";
-import { eventually } from "../support/eventually.ts";
 
 /**
  * /graphql while the database is away: this file runs its own embedded
@@ -154,7 +153,7 @@ describe("GraphQL while the database is away", () => {
     // Liveness is unaffected.
     expect((await supertest(api.app).get("/healthz")).status).toBe(200);
     postgres = await start();
-    expect(await eventually(async () => (await post(CURRENT_USER)).status === 200, 20)).toBe(true);
+    await vi.waitFor(async () => expect((await post(CURRENT_USER)).status).toBe(200), { timeout: 20_000, interval: 200 });
     const filed = await post(CREATE_TICKET, { subject: "Printer on fire" });
     expect(filed.status).toBe(200);
     expect(filed.body.data.createTicket.ticket.rowId).toMatch(/^[0-9a-f-]{36}$/);

@@ -1,7 +1,7 @@
 import { chmod, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import supertest from "supertest";
 import { setupCluster } from "../../src/database/cluster-setup.ts";
 import type { DatabaseUrls } from "../../src/database/connection-urls.ts";
@@ -13,7 +13,6 @@ import { createLogger } from "../../src/observability/logger.ts";
 import { TEST_CLUSTER_PASSWORD } from "../support/cluster.ts";
 import { freePort } from "../../src/net/free-port.ts";
 import { testAppConfig } from "../support/test-api.ts";
-import { eventually } from "../support/eventually.ts";
 
 /**
  * Readiness against a database that really goes away: this file runs its
@@ -89,7 +88,7 @@ describe("readiness", () => {
       // Liveness is unaffected: the process still serves.
       expect((await supertest(api.app).get("/healthz")).status).toBe(200);
       postgres = await start();
-      expect(await eventually(async () => (await readiness(api)).status === 200, 15)).toBe(true);
+      await vi.waitFor(async () => expect((await readiness(api)).status).toBe(200), { timeout: 15_000, interval: 200 });
     } finally {
       await api.close();
     }

@@ -1,9 +1,8 @@
 import pg from "pg";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { createAnalystLogin, type AnalystLogin } from "../../src/database/analyst-roles.ts";
 import { migrationSettings, runCommittedMigrations } from "../../src/database/migrations.ts";
 import { createLogger } from "../../src/observability/logger.ts";
-import { eventually } from "../support/eventually.ts";
 import { sqlState, useTestDatabase } from "../support/test-database.ts";
 import { dropLogin, uniqueAnalystName } from "./analyst-session.ts";
 
@@ -84,7 +83,7 @@ describe("session limits", () => {
     expect([undefined, "25P03"]).toContain(code);
     const sessions = async () =>
       (await database.current.root.query("select count(*)::int as n from pg_catalog.pg_stat_activity where usename = $1", [login.role])).rows[0].n;
-    expect(await eventually(async () => (await sessions()) === 0, 5)).toBe(true);
+    await vi.waitFor(async () => expect(await sessions()).toBe(0), { timeout: 5_000, interval: 200 });
     await analyst.end().catch(() => undefined);
   });
 
