@@ -3,7 +3,7 @@ import type { ApiServer } from "../../src/http/api-server.ts";
 import { createLogger } from "../../src/observability/logger.ts";
 import { createApiServer } from "../../src/http/api-server.ts";
 import { startFreezingProxy, type FreezingProxy } from "../support/freezing-proxy.ts";
-import { makeUser } from "../support/scenario.ts";
+import { makeUser } from "../support/fixtures.ts";
 import { bearer, testAppConfig } from "../support/test-api.ts";
 import { useTestDatabase } from "../support/test-database.ts";
 import { postGraphQL, sleep, startApiProcess, timedGet } from "./time-and-connections-helpers.ts";

@@ -1,6 +1,6 @@
 import http from "node:http";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { makeUser } from "../support/scenario.ts";
+import { makeUser } from "../support/fixtures.ts";
 import { bearer } from "../support/test-api.ts";
 import { useTestDatabase } from "../support/test-database.ts";
 import { openRaw, sleep, startApiProcess, type ApiProcess, type RawConnection } from "./time-and-connections-helpers.ts";

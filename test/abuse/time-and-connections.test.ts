@@ -1,6 +1,6 @@
 import WebSocket from "ws";
 import { beforeAll, describe, expect, it, vi } from "vitest";
-import { makeUser } from "../support/scenario.ts";
+import { makeUser } from "../support/fixtures.ts";
 import { bearer } from "../support/test-api.ts";
 import { useTestDatabase } from "../support/test-database.ts";
 import {

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { beforeAll, describe, expect, it } from "vitest";
-import { makeUser } from "../support/scenario.ts";
+import { makeUser } from "../support/fixtures.ts";
 import { bearer, graphql, useTestApi } from "../support/test-api.ts";
 import { useTestDatabase } from "../support/test-database.ts";
 

@@ -5,7 +5,7 @@ import { BENCH_PASSWORD } from "../../bench/scale.ts";
 import { CEILING_SQL, SCENARIOS } from "../../bench/scenarios.ts";
 import { inRequestTransaction } from "../../src/database/request-transaction.ts";
 import { readSeedMarker, SEED_VERSION, seed } from "../../bench/seed.ts";
-import { expectAssignmentInvariant, expectHistoryInvariant } from "../support/scenario.ts";
+import { expectAssignmentInvariant, expectHistoryInvariant } from "../support/fixtures.ts";
 import { useTestDatabase } from "../support/test-database.ts";
 import { bearer, graphql, useTestApi } from "../support/test-api.ts";
 

@@ -4,7 +4,7 @@ import { actAs, ANONYMOUS, type Actor, useTestDatabase } from "../support/test-d
 import {
   activeUser,
   actorOf,
-  assertHistoryInvariant,
+  expectHistoryInvariant,
   assignAs,
   commentAs,
   commentBy,
@@ -570,7 +570,7 @@ describe("the matrix itself", () => {
   });
 
   it("leaves the history invariant intact after the fixtures went through the real functions", async () => {
-    await assertHistoryInvariant(database.current.owner);
+    await expectHistoryInvariant(database.current.owner);
     const { rows: work } = await database.current.owner.query(
       "select to_status from app_public.ticket_status_history where ticket_id = $1 order by changed_at, id",
       [tickets.work],

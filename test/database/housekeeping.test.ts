@@ -4,7 +4,7 @@ import { ConfigurationError, parseEnvironment } from "../../src/config/environme
 import { DEFAULT_HOUSEKEEPING_MINUTES, pruneSecurityRows, startHousekeeping } from "../../src/database/housekeeping.ts";
 import { runMaintenance } from "../../src/database/maintenance.ts";
 import { createLogger } from "../../src/observability/logger.ts";
-import { makeUser } from "../support/scenario.ts";
+import { makeUser } from "../support/fixtures.ts";
 import { startTestApi } from "../support/test-api.ts";
 import { useTestDatabase } from "../support/test-database.ts";
 

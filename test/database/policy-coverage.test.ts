@@ -2,7 +2,7 @@ import type pg from "pg";
 import { beforeAll, describe, expect, it } from "vitest";
 import { applySettings } from "../../src/database/request-transaction.ts";
 import { actorSettings, useTestDatabase } from "../support/test-database.ts";
-import { makeTicket, makeUser, ROLE } from "../support/scenario.ts";
+import { makeTicket, makeUser, ROLE } from "../support/fixtures.ts";
 
 /**
  * Every policy is load-bearing: for each policy in app_public, dropping it

@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { actAs, useTestDatabase } from "../support/test-database.ts";
-import { makeUser, ROLE } from "../support/scenario.ts";
+import { makeUser, ROLE } from "../support/fixtures.ts";
 
 /**
  * The queries the policies and the UI make must use indexes under RLS.

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { inRequestTransaction } from "../../src/database/request-transaction.ts";
 import { pgSettingsFor } from "../../src/database/web-roles.ts";
-import { makeUser } from "../support/scenario.ts";
+import { makeUser } from "../support/fixtures.ts";
 import { useTestDatabase } from "../support/test-database.ts";
 
 const database = useTestDatabase();

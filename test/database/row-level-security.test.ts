@@ -8,7 +8,7 @@ import {
   ROLE,
   rowsOf,
   runAs,
-} from "../support/scenario.ts";
+} from "../support/fixtures.ts";
 
 /**
  * The attacker's matrix: every actor against every app_public table and

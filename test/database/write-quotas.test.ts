@@ -1,6 +1,6 @@
 import pg from "pg";
 import { beforeAll, describe, expect, it } from "vitest";
-import { codeOf, makeTicket, makeUser, ROLE, rowsOf, runAs } from "../support/scenario.ts";
+import { codeOf, makeTicket, makeUser, ROLE, rowsOf, runAs } from "../support/fixtures.ts";
 import { useTestDatabase } from "../support/test-database.ts";
 
 /**

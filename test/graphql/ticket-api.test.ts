@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { useTestDatabase } from "../support/test-database.ts";
 import { bearer, graphql, useTestApi } from "../support/test-api.ts";
-import { makeTicket, makeUser } from "../support/scenario.ts";
+import { makeTicket, makeUser } from "../support/fixtures.ts";
 
 /**
  * The ticket lifecycle through GraphQL, as frontends use it: stable error

@@ -2,7 +2,7 @@ import pg from "pg";
 import { beforeAll, describe, expect, it } from "vitest";
 import { beginWithSettings } from "../../src/database/request-transaction.ts";
 import { actorSettings, useTestDatabase } from "../support/test-database.ts";
-import { codeOf, expectAssignmentInvariant, expectHistoryInvariant, makeTicket, makeUser, ROLE, rowsOf, runAs } from "../support/scenario.ts";
+import { codeOf, expectAssignmentInvariant, expectHistoryInvariant, makeTicket, makeUser, ROLE, rowsOf, runAs } from "../support/fixtures.ts";
 
 /**
  * assign_ticket, the deactivation/demotion rule and take_next_ticket — the

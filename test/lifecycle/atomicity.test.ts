@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { useTestDatabase } from "../support/test-database.ts";
 import { bearer, graphql, useTestApi } from "../support/test-api.ts";
-import { codeOf, makeTicket, makeUser, ROLE, runAs } from "../support/scenario.ts";
+import { codeOf, makeTicket, makeUser, ROLE, runAs } from "../support/fixtures.ts";
 
 /**
  * All or nothing: a lifecycle operation that fails after it has already

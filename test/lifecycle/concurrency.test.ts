@@ -11,7 +11,7 @@ import {
   ROLE,
   runAs,
   type Outcome,
-} from "../support/scenario.ts";
+} from "../support/fixtures.ts";
 import { seededRandom } from "../support/seeded-random.ts";
 
 /**

@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { useTestDatabase } from "../support/test-database.ts";
-import { codeOf, makeTicket, makeUser, ROLE, rowsOf, runAs } from "../support/scenario.ts";
+import { codeOf, makeTicket, makeUser, ROLE, rowsOf, runAs } from "../support/fixtures.ts";
 
 /** Conversation side effects, SLA due times and flags, and full-text search. */
 const database = useTestDatabase();

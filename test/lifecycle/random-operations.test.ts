@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { useTestDatabase } from "../support/test-database.ts";
-import { expectAssignmentInvariant, expectHistoryInvariant, makeTicket, makeUser, ROLE, runAs } from "../support/scenario.ts";
+import { expectAssignmentInvariant, expectHistoryInvariant, makeTicket, makeUser, ROLE, runAs } from "../support/fixtures.ts";
 import { seededRandom } from "../support/seeded-random.ts";
 
 /**

@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { useTestDatabase } from "../support/test-database.ts";
-import { codeOf, expectHistoryInvariant, makeTicket, makeUser, ROLE, rowsOf, runAs } from "../support/scenario.ts";
+import { codeOf, expectHistoryInvariant, makeTicket, makeUser, ROLE, rowsOf, runAs } from "../support/fixtures.ts";
 
 /**
  * transition_ticket against the seeded workflow: every (from, to, role)
