@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bearer, useTestApi } from "../support/test-api.ts";
+import { makeUser, ROLE, rowsOf, runAs } from "../support/fixtures.ts";
 import { useTestDatabase } from "../support/test-database.ts";
-import { actor, connect, createTicket, createUser, Recorder, runAs, TICKET_CHANGED, type Connection } from "./realtime-helpers.ts";
+import { connect, createTicket, Recorder, TICKET_CHANGED, type Connection } from "./realtime-helpers.ts";
 
 /**
  * Many subscribers, few connections: 200 agents watch one open ticket, each
@@ -41,7 +42,7 @@ async function apiConnections(): Promise<number> {
 describe("fan-out", () => {
   it(`delivers one change to ${SUBSCRIBERS} concurrent subscribers`, { timeout: 60_000 }, async () => {
     const db = database.current;
-    const customer = await createUser(db, "customer", "Popular Customer");
+    const customer = await makeUser(db.owner, "Popular Customer", "customer");
     const ticketId = await createTicket(db, customer, "Everyone is watching");
     const agents = await createAgents(SUBSCRIBERS);
 
@@ -56,7 +57,7 @@ describe("fan-out", () => {
     expect(await apiConnections()).toBeLessThanOrEqual(4);
 
     const started = performance.now();
-    await runAs(db, actor("customer", customer), "select app_public.add_comment($1, 'Hello, everyone')", [ticketId]);
+    rowsOf(await runAs(db.authenticator, ROLE.customer, customer, "select app_public.add_comment($1, 'Hello, everyone')", [ticketId]));
     await Promise.all(recorders.map((recorder) => recorder.untilCount(2, 10_000)));
     const slowest = Math.max(...recorders.map((recorder) => recorder.arrivals[1]! - started));
 

@@ -1,9 +1,9 @@
 import jwt from "jsonwebtoken";
-import type pg from "pg";
 import { createClient, type Client } from "graphql-ws";
 import WebSocket from "ws";
-import { type UserRole, type WebRole, webRoleOf } from "../../src/database/web-roles.ts";
-import { commitAs, type Actor, type TestDatabase } from "../support/test-database.ts";
+import type { WebRole } from "../../src/database/web-roles.ts";
+import { ROLE, rowsOf, runAs } from "../support/fixtures.ts";
+import type { TestDatabase } from "../support/test-database.ts";
 import { TEST_JWT } from "../support/test-api.ts";
 
 /** A real graphql-ws client against the running test API, and fixtures for the realtime tests. */
@@ -123,32 +123,18 @@ export class Recorder {
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Inserts an active user as the owner (fixtures); returns the id. */
-export async function createUser(database: TestDatabase, role: UserRole, name: string): Promise<string> {
-  const { rows } = await database.owner.query<{ id: string }>(
-    "insert into app_public.users (display_name, role) values ($1, $2) returning id",
-    [name, role],
-  );
-  return rows[0]!.id;
-}
-
-export function actor(role: UserRole, userId: string): Actor {
-  return { role: webRoleOf(role), userId };
-}
-
-/** Runs one SQL statement as a user and commits, like a GraphQL mutation would. */
-export async function runAs(database: TestDatabase, who: Actor, text: string, values: unknown[] = []): Promise<pg.QueryResult> {
-  return commitAs(database.authenticator, who, (client) => client.query(text, values));
-}
-
+/** Files a ticket as the customer through the real insert path; returns its id. */
 export async function createTicket(database: TestDatabase, customerId: string, subject: string): Promise<string> {
-  const result = await runAs(
-    database,
-    actor("customer", customerId),
-    "insert into app_public.tickets (subject, description) values ($1, 'details') returning id",
-    [subject],
+  const rows = rowsOf(
+    await runAs(
+      database.authenticator,
+      ROLE.customer,
+      customerId,
+      "insert into app_public.tickets (subject, description) values ($1, 'details') returning id",
+      [subject],
+    ),
   );
-  return (result.rows[0] as { id: string }).id;
+  return rows[0]!.id as string;
 }
 
 /** An access token signed with the test key, with any expiry (seconds from now, may be negative). */

@@ -1,20 +1,9 @@
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { bearer, startTestApi, useTestApi } from "../support/test-api.ts";
+import { makeUser, ROLE, rowsOf, runAs } from "../support/fixtures.ts";
 import { useTestDatabase } from "../support/test-database.ts";
-import {
-  actor,
-  connect,
-  createTicket,
-  createUser,
-  MY_QUEUE,
-  MY_TICKETS,
-  Recorder,
-  runAs,
-  TICKET_CHANGED,
-  tokenExpiringIn,
-  type Connection,
-} from "./realtime-helpers.ts";
+import { connect, createTicket, MY_QUEUE, MY_TICKETS, Recorder, TICKET_CHANGED, tokenExpiringIn, type Connection } from "./realtime-helpers.ts";
 
 /** The websocket itself: tokens, expiry, deactivation, limits, metrics and shutdown. */
 const database = useTestDatabase();
@@ -28,8 +17,8 @@ const connections: Connection[] = [];
 
 beforeAll(async () => {
   port = (await api.current.api.listen()).port;
-  admin = await createUser(database.current, "admin", "Socket Admin");
-  customer = await createUser(database.current, "customer", "Socket Customer");
+  admin = await makeUser(database.current.owner, "Socket Admin", "admin");
+  customer = await makeUser(database.current.owner, "Socket Customer", "customer");
   ticketId = await createTicket(database.current, customer, "Socket ticket");
 });
 
@@ -70,11 +59,11 @@ describe("tokens on the socket", () => {
 
   it("ends the subscriptions of a user who is deactivated", async () => {
     const db = database.current;
-    const agent = await createUser(db, "agent", "Leaving Agent");
+    const agent = await makeUser(db.owner, "Leaving Agent", "agent");
     const queue = new Recorder(open(bearer(agent, "ticketing_agent")), MY_QUEUE);
     await queue.ready();
 
-    await runAs(db, actor("admin", admin), "select app_public.deactivate_user($1)", [agent]);
+    rowsOf(await runAs(db.authenticator, ROLE.admin, admin, "select app_public.deactivate_user($1)", [agent]));
     await queue.until(() => queue.completed, 1_000, "completion");
     expect(queue.kinds()).toEqual(["SUBSCRIBED"]);
 
@@ -86,11 +75,11 @@ describe("tokens on the socket", () => {
 
   it("ends the subscriptions of a user whose role changed", async () => {
     const db = database.current;
-    const promoted = await createUser(db, "customer", "Promoted Customer");
+    const promoted = await makeUser(db.owner, "Promoted Customer", "customer");
     const mine = new Recorder(open(bearer(promoted, "ticketing_customer")), MY_TICKETS);
     await mine.ready();
 
-    await runAs(db, actor("admin", admin), "select app_public.set_user_role($1, 'agent')", [promoted]);
+    rowsOf(await runAs(db.authenticator, ROLE.admin, admin, "select app_public.set_user_role($1, 'agent')", [promoted]));
     await mine.until(() => mine.completed, 1_000, "completion");
   });
 });

@@ -1,19 +1,8 @@
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { bearer, useTestApi } from "../support/test-api.ts";
+import { makeUser, ROLE, rowsOf, runAs } from "../support/fixtures.ts";
 import { useTestDatabase } from "../support/test-database.ts";
-import {
-  actor,
-  connect,
-  createTicket,
-  createUser,
-  MY_QUEUE,
-  MY_TICKETS,
-  Recorder,
-  runAs,
-  sleep,
-  TICKET_CHANGED,
-  type Connection,
-} from "./realtime-helpers.ts";
+import { connect, createTicket, MY_QUEUE, MY_TICKETS, Recorder, sleep, TICKET_CHANGED, type Connection } from "./realtime-helpers.ts";
 
 /**
  * Subscriptions deliver each change, in order and within a second, to those
@@ -30,7 +19,7 @@ const connections: Connection[] = [];
 
 beforeAll(async () => {
   port = (await api.current.api.listen()).port;
-  admin = await createUser(database.current, "admin", "Ada Admin");
+  admin = await makeUser(database.current.owner, "Ada Admin", "admin");
 });
 
 afterEach(async () => {
@@ -49,19 +38,19 @@ async function subscribeAs(userId: string, role: "customer" | "agent" | "admin",
 describe("ticketChanged", () => {
   it("tells the customer and the agent about each change, never the internal note to the customer", async () => {
     const db = database.current;
-    const customer = await createUser(db, "customer", "Carla Customer");
-    const agent = await createUser(db, "agent", "Arno Agent");
+    const customer = await makeUser(db.owner, "Carla Customer", "customer");
+    const agent = await makeUser(db.owner, "Arno Agent", "agent");
     const ticketId = await createTicket(db, customer, "Printer on fire");
     const forCustomer = await subscribeAs(customer, "customer", TICKET_CHANGED, { id: ticketId });
     const forAgent = await subscribeAs(agent, "agent", TICKET_CHANGED, { id: ticketId });
 
-    await runAs(db, actor("agent", agent), "select app_public.assign_ticket($1, $2)", [ticketId, agent]);
+    rowsOf(await runAs(db.authenticator, ROLE.agent, agent, "select app_public.assign_ticket($1, $2)", [ticketId, agent]));
     await Promise.all([forCustomer.untilCount(2), forAgent.untilCount(2)]);
-    await runAs(db, actor("agent", agent), "select app_public.add_comment($1, 'Customer seems angry', true)", [ticketId]);
+    rowsOf(await runAs(db.authenticator, ROLE.agent, agent, "select app_public.add_comment($1, 'Customer seems angry', true)", [ticketId]));
     await forAgent.untilCount(3);
-    await runAs(db, actor("agent", agent), "select app_public.add_comment($1, 'On my way')", [ticketId]);
+    rowsOf(await runAs(db.authenticator, ROLE.agent, agent, "select app_public.add_comment($1, 'On my way')", [ticketId]));
     await Promise.all([forCustomer.untilCount(3), forAgent.untilCount(4)]);
-    await runAs(db, actor("agent", agent), "select app_public.transition_ticket($1, 'in_progress')", [ticketId]);
+    rowsOf(await runAs(db.authenticator, ROLE.agent, agent, "select app_public.transition_ticket($1, 'in_progress')", [ticketId]));
     await Promise.all([forCustomer.untilCount(4), forAgent.untilCount(5)]);
     await sleep(QUIET_MS);
 
@@ -77,13 +66,13 @@ describe("ticketChanged", () => {
 
   it("delivers nothing about another customer's ticket", async () => {
     const db = database.current;
-    const owner = await createUser(db, "customer", "Olga Owner");
-    const snoop = await createUser(db, "customer", "Sam Snoop");
+    const owner = await makeUser(db.owner, "Olga Owner", "customer");
+    const snoop = await makeUser(db.owner, "Sam Snoop", "customer");
     const ticketId = await createTicket(db, owner, "Private matter");
     const forOwner = await subscribeAs(owner, "customer", TICKET_CHANGED, { id: ticketId });
     const forSnoop = await subscribeAs(snoop, "customer", TICKET_CHANGED, { id: ticketId });
 
-    await runAs(db, actor("customer", owner), "select app_public.add_comment($1, 'Any news?')", [ticketId]);
+    rowsOf(await runAs(db.authenticator, ROLE.customer, owner, "select app_public.add_comment($1, 'Any news?')", [ticketId]));
     await forOwner.untilCount(2);
     await sleep(QUIET_MS);
 
@@ -95,16 +84,16 @@ describe("ticketChanged", () => {
 describe("myTicketsChanged", () => {
   it("tells each customer about their own tickets only", async () => {
     const db = database.current;
-    const alice = await createUser(db, "customer", "Alice");
-    const bob = await createUser(db, "customer", "Bob");
+    const alice = await makeUser(db.owner, "Alice", "customer");
+    const bob = await makeUser(db.owner, "Bob", "customer");
     const forAlice = await subscribeAs(alice, "customer", MY_TICKETS);
     const forBob = await subscribeAs(bob, "customer", MY_TICKETS);
 
     const aliceTicket = await createTicket(db, alice, "Alice's laptop");
     await forAlice.untilCount(2);
-    await runAs(db, actor("customer", alice), "update app_public.tickets set subject = 'Alice''s old laptop' where id = $1", [
+    rowsOf(await runAs(db.authenticator, ROLE.customer, alice, "update app_public.tickets set subject = 'Alice''s old laptop' where id = $1", [
       aliceTicket,
-    ]);
+    ]));
     await forAlice.untilCount(3);
     const bobTicket = await createTicket(db, bob, "Bob's phone");
     await forBob.untilCount(2);
@@ -121,9 +110,9 @@ describe("myTicketsChanged", () => {
 describe("myQueueChanged", () => {
   it("follows the open pool and the agent's own tickets, and stops once a ticket is reassigned away", async () => {
     const db = database.current;
-    const customer = await createUser(db, "customer", "Queue Customer");
-    const first = await createUser(db, "agent", "First Agent");
-    const second = await createUser(db, "agent", "Second Agent");
+    const customer = await makeUser(db.owner, "Queue Customer", "customer");
+    const first = await makeUser(db.owner, "First Agent", "agent");
+    const second = await makeUser(db.owner, "Second Agent", "agent");
     const forFirst = await subscribeAs(first, "agent", MY_QUEUE);
     const forSecond = await subscribeAs(second, "agent", MY_QUEUE);
 
@@ -131,15 +120,15 @@ describe("myQueueChanged", () => {
     const ticketId = await createTicket(db, customer, "Cannot log in");
     await Promise.all([forFirst.untilCount(2), forSecond.untilCount(2)]);
     // The first agent claims it: still open, so the second agent still sees it.
-    await runAs(db, actor("agent", first), "select app_public.assign_ticket($1, $2)", [ticketId, first]);
+    rowsOf(await runAs(db.authenticator, ROLE.agent, first, "select app_public.assign_ticket($1, $2)", [ticketId, first]));
     await Promise.all([forFirst.untilCount(3), forSecond.untilCount(3)]);
     // In progress with the first agent: the second agent no longer may see it.
-    await runAs(db, actor("agent", first), "select app_public.transition_ticket($1, 'in_progress')", [ticketId]);
+    rowsOf(await runAs(db.authenticator, ROLE.agent, first, "select app_public.transition_ticket($1, 'in_progress')", [ticketId]));
     await forFirst.untilCount(4);
     // Reassigned to the second agent: now only they hear about it.
-    await runAs(db, actor("admin", admin), "select app_public.assign_ticket($1, $2)", [ticketId, second]);
+    rowsOf(await runAs(db.authenticator, ROLE.admin, admin, "select app_public.assign_ticket($1, $2)", [ticketId, second]));
     await forSecond.untilCount(4);
-    await runAs(db, actor("agent", second), "select app_public.add_comment($1, 'Reset your password')", [ticketId]);
+    rowsOf(await runAs(db.authenticator, ROLE.agent, second, "select app_public.add_comment($1, 'Reset your password')", [ticketId]));
     await forSecond.untilCount(5);
     await sleep(QUIET_MS);
 
@@ -150,7 +139,7 @@ describe("myQueueChanged", () => {
 
   it("refuses customers and anonymous visitors", async () => {
     const db = database.current;
-    const customer = await createUser(db, "customer", "Curious Customer");
+    const customer = await makeUser(db.owner, "Curious Customer", "customer");
     const asCustomer = connect(port, bearer(customer, "ticketing_customer"));
     const anonymous = connect(port);
     connections.push(asCustomer, anonymous);
