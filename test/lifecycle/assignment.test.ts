@@ -2,7 +2,7 @@ import pg from "pg";
 import { beforeAll, describe, expect, it } from "vitest";
 import { beginWithSettings } from "../../src/database/request-transaction.ts";
 import { actorSettings, useTestDatabase } from "../support/test-database.ts";
-import { codeOf, expectAssignmentInvariant, expectHistoryInvariant, makeTicket, makeUser, ROLE, rowsOf, runAs } from "../support/fixtures.ts";
+import { type Cast, codeOf, expectAssignmentInvariant, expectHistoryInvariant, makeTicket, makeUser, ROLE, rowsOf, runAs, standardCast } from "../support/fixtures.ts";
 
 /**
  * assign_ticket, the deactivation/demotion rule and take_next_ticket — the
@@ -12,14 +12,11 @@ import { codeOf, expectAssignmentInvariant, expectHistoryInvariant, makeTicket, 
 const database = useTestDatabase();
 const as = (role: string, userId: string, sql: string, params: unknown[] = []) =>
   runAs(database.current.authenticator, role, userId, sql, params);
-const people = {} as Record<"customer" | "agent" | "otherAgent" | "admin" | "inactiveAgent", string>;
+const people = {} as Cast & Record<"inactiveAgent", string>;
 
 beforeAll(async () => {
   const owner = database.current.owner;
-  people.customer = await makeUser(owner, "Customer", "customer");
-  people.agent = await makeUser(owner, "Agent", "agent");
-  people.otherAgent = await makeUser(owner, "Other Agent", "agent");
-  people.admin = await makeUser(owner, "Admin", "admin");
+  Object.assign(people, await standardCast(owner));
   people.inactiveAgent = await makeUser(owner, "Inactive Agent", "agent", false);
 });
 

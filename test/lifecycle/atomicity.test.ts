@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { useTestDatabase } from "../support/test-database.ts";
 import { bearer, graphql, useTestApi } from "../support/test-api.ts";
-import { codeOf, makeTicket, makeUser, ROLE, runAs } from "../support/fixtures.ts";
+import { type Cast, codeOf, makeTicket, makeUser, ROLE, runAs, standardCast } from "../support/fixtures.ts";
 
 /**
  * All or nothing: a lifecycle operation that fails after it has already
@@ -13,15 +13,12 @@ import { codeOf, makeTicket, makeUser, ROLE, runAs } from "../support/fixtures.t
  */
 const database = useTestDatabase();
 const api = useTestApi(database);
-const people = {} as Record<"customer" | "agent" | "otherAgent" | "admin", string>;
+let people: Cast;
 const EXPLODE = "Explode after the work is done";
 
 beforeAll(async () => {
   const owner = database.current.owner;
-  people.customer = await makeUser(owner, "Atomic Customer", "customer");
-  people.agent = await makeUser(owner, "Atomic Agent", "agent");
-  people.otherAgent = await makeUser(owner, "Atomic Other Agent", "agent");
-  people.admin = await makeUser(owner, "Atomic Admin", "admin");
+  people = await standardCast(owner);
   await owner.query(`
     create function app_private.tg_test_explode() returns trigger
     language plpgsql as $$

@@ -1,20 +1,16 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { useTestDatabase } from "../support/test-database.ts";
-import { codeOf, makeTicket, makeUser, ROLE, rowsOf, runAs } from "../support/fixtures.ts";
+import { type Cast, codeOf, makeTicket, makeUser, ROLE, rowsOf, runAs, standardCast } from "../support/fixtures.ts";
 
 /** Conversation side effects, SLA due times and flags, and full-text search. */
 const database = useTestDatabase();
 const as = (role: string, userId: string, sql: string, params: unknown[] = []) =>
   runAs(database.current.authenticator, role, userId, sql, params);
-const people = {} as Record<"customer" | "otherCustomer" | "agent" | "otherAgent" | "admin" | "deactivated" | "demoted", string>;
+const people = {} as Cast & Record<"deactivated" | "demoted", string>;
 
 beforeAll(async () => {
   const owner = database.current.owner;
-  people.customer = await makeUser(owner, "Customer", "customer");
-  people.otherCustomer = await makeUser(owner, "Other Customer", "customer");
-  people.agent = await makeUser(owner, "Agent", "agent");
-  people.admin = await makeUser(owner, "Admin", "admin");
-  people.otherAgent = await makeUser(owner, "Other Agent", "agent");
+  Object.assign(people, await standardCast(owner));
   people.deactivated = await makeUser(owner, "Deactivated Customer", "customer", false);
   people.demoted = await makeUser(owner, "Demoted Agent", "agent");
   await owner.query("update app_public.users set role = 'customer' where id = $1", [people.demoted]);

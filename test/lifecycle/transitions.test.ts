@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { useTestDatabase } from "../support/test-database.ts";
-import { codeOf, expectHistoryInvariant, makeTicket, makeUser, ROLE, rowsOf, runAs } from "../support/fixtures.ts";
+import { type Cast, codeOf, expectHistoryInvariant, makeTicket, makeUser, ROLE, rowsOf, runAs, standardCast } from "../support/fixtures.ts";
 
 /**
  * transition_ticket against the seeded workflow: every (from, to, role)
@@ -12,16 +12,12 @@ const as = (role: string, userId: string, sql: string, params: unknown[] = []) =
   runAs(database.current.authenticator, role, userId, sql, params);
 
 const STATUSES = ["open", "in_progress", "waiting_on_customer", "resolved", "closed"] as const;
-const people = {} as Record<"customer" | "otherCustomer" | "agent" | "otherAgent" | "admin" | "deactivated" | "demoted", string>;
+const people = {} as Cast & Record<"deactivated" | "demoted", string>;
 let workflow: { from: string; to: string; roles: string[] }[] = [];
 
 beforeAll(async () => {
   const owner = database.current.owner;
-  people.customer = await makeUser(owner, "Customer", "customer");
-  people.otherCustomer = await makeUser(owner, "Other Customer", "customer");
-  people.agent = await makeUser(owner, "Agent", "agent");
-  people.otherAgent = await makeUser(owner, "Other Agent", "agent");
-  people.admin = await makeUser(owner, "Admin", "admin");
+  Object.assign(people, await standardCast(owner));
   people.deactivated = await makeUser(owner, "Gone", "customer", false);
   people.demoted = await makeUser(owner, "Demoted", "agent");
   await owner.query("update app_public.users set role = 'customer' where id = $1", [people.demoted]);

@@ -63,6 +63,26 @@ export async function makeUser(owner: pg.Pool, name: string, role: string, activ
   return id;
 }
 
+/** The standard cast of a scenario: two customers, two agents and an admin, all active; user ids. */
+export interface Cast {
+  customer: string;
+  otherCustomer: string;
+  agent: string;
+  otherAgent: string;
+  admin: string;
+}
+
+/** Creates the standard cast as the owner, in this order, named "Customer", "Other Customer", …. */
+export async function standardCast(owner: pg.Pool): Promise<Cast> {
+  return {
+    customer: await makeUser(owner, "Customer", "customer"),
+    otherCustomer: await makeUser(owner, "Other Customer", "customer"),
+    agent: await makeUser(owner, "Agent", "agent"),
+    otherAgent: await makeUser(owner, "Other Agent", "agent"),
+    admin: await makeUser(owner, "Admin", "admin"),
+  };
+}
+
 export interface TicketOptions {
   subject?: string;
   description?: string;
