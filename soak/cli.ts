@@ -79,7 +79,7 @@ async function main(): Promise<boolean> {
   const cluster = new SoakCluster({ dataDir: temp, port: await freePort(), password: randomSecret() });
   cleanups.push(() => cluster.stop());
   await cluster.start();
-  const urls = soakUrls(cluster.rootUrl, cluster.port, { owner: randomSecret(), authenticator: randomSecret() });
+  const urls = soakUrls(cluster.rootUrl, { owner: randomSecret(), authenticator: randomSecret() });
   await prepareDatabase(urls, logger);
   const cast = castFor(users);
   const staff = await createStaff(urls.owner, cast);

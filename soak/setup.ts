@@ -3,7 +3,7 @@ import pg from "pg";
 import { createUserAccount, type UserRole } from "../src/auth/auth-store.ts";
 import { hashPassword } from "../src/auth/passwords.ts";
 import type { DatabaseUrls } from "../src/database/connection-urls.ts";
-import { databaseUrls, provision } from "../src/database/provision.ts";
+import { databaseUrls, provision, type RolePasswords } from "../src/database/provision.ts";
 import type { Logger } from "../src/observability/logger.ts";
 
 /**
@@ -33,7 +33,8 @@ export function castFor(users: number): Cast {
   return { admins, agents, customers: Math.max(1, users - admins - agents) };
 }
 
-export function soakUrls(rootUrl: string, port: number, passwords: { owner: string; authenticator: string }): DatabaseUrls {
+/** The soak database's URLs on the soak server (the root URL's host and port). */
+export function soakUrls(rootUrl: string, passwords: RolePasswords): DatabaseUrls {
   return databaseUrls(rootUrl, SOAK_DATABASE, passwords);
 }
 
