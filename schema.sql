@@ -71,7 +71,9 @@ alter table app_private.login_attempts add constraint login_attempts_pkey PRIMAR
 alter table app_private.login_attempts add constraint login_attempts_reason CHECK (reason = ANY (ARRAY['success'::text, 'invalid_credentials'::text, 'locked'::text, 'rate_limited'::text]));
 alter table app_private.login_attempts add constraint login_attempts_success_reason CHECK (success = (reason = 'success'::text));
 alter table app_private.login_attempts add constraint login_attempts_user_id_fkey FOREIGN KEY (user_id) REFERENCES app_public.users(id) ON DELETE SET NULL;
+CREATE INDEX login_attempts_ip_counted_idx ON app_private.login_attempts USING btree (ip, attempted_at) WHERE (reason <> 'rate_limited'::text);
 CREATE INDEX login_attempts_ip_idx ON app_private.login_attempts USING btree (ip, attempted_at);
+CREATE INDEX login_attempts_time_brin ON app_private.login_attempts USING brin (attempted_at);
 CREATE INDEX login_attempts_user_idx ON app_private.login_attempts USING btree (user_id, attempted_at);
 comment on table app_private.login_attempts is 'Every login attempt (and every current-password check of changePassword), successful or not. Drives lockout and the per-IP rate limit; kept for investigation.';
 comment on column app_private.login_attempts.id is 'Primary key (time-ordered UUID).';
@@ -104,6 +106,7 @@ alter table app_private.refresh_tokens add constraint refresh_tokens_revoked_rea
 alter table app_private.refresh_tokens add constraint refresh_tokens_token_digest_key UNIQUE (token_digest);
 alter table app_private.refresh_tokens add constraint refresh_tokens_user_id_fkey FOREIGN KEY (user_id) REFERENCES app_public.users(id) ON DELETE CASCADE;
 CREATE INDEX refresh_tokens_family_idx ON app_private.refresh_tokens USING btree (family_id);
+CREATE INDEX refresh_tokens_rotated_idx ON app_private.refresh_tokens USING btree (family_id, rotated_at) WHERE ((rotated_at IS NOT NULL) AND (revoked_at IS NULL));
 CREATE INDEX refresh_tokens_user_idx ON app_private.refresh_tokens USING btree (user_id) WHERE (revoked_at IS NULL);
 comment on table app_private.refresh_tokens is 'Refresh tokens, one row per issued token, stored only as SHA-256 digests. A family is one login session: each refresh rotates the token within the family; presenting a rotated token again revokes the whole family.';
 comment on column app_private.refresh_tokens.id is 'Primary key (time-ordered UUID).';
@@ -144,6 +147,19 @@ comment on column app_private.user_accounts.locked_until is 'Login refused until
 comment on column app_private.user_accounts.last_login_at is 'Time of the last successful login.';
 comment on column app_private.user_accounts.created_at is 'When the account was created.';
 comment on column app_private.user_accounts.updated_at is 'When the account row last changed.';
+
+create table app_private.write_events (
+  user_id uuid not null,
+  kind app_public.write_kind not null,
+  occurred_at timestamp with time zone default now() not null
+);
+alter table app_private.write_events enable row level security;
+CREATE INDEX write_events_time_brin ON app_private.write_events USING brin (occurred_at);
+CREATE INDEX write_events_user_kind_time_idx ON app_private.write_events USING btree (user_id, kind, occurred_at);
+comment on table app_private.write_events is 'One row per write counted by a write quota (who, what, when). Read only by the quota check; rows older than the longest quota window are deleted by app_private.prune_security_rows().';
+comment on column app_private.write_events.user_id is 'The user who wrote.';
+comment on column app_private.write_events.kind is 'What was written: ticket, comment or edit.';
+comment on column app_private.write_events.occurred_at is 'When (transaction time).';
 
 CREATE OR REPLACE FUNCTION app_private.acting_user_id(as_role app_public.user_role)
  RETURNS uuid
@@ -250,11 +266,22 @@ comment on function app_private.change_password(uuid,text,uuid) is 'Stores a new
 
 CREATE OR REPLACE FUNCTION app_private.create_status_history_partitions(months_ahead integer DEFAULT 3)
  RETURNS integer
+ LANGUAGE sql
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+  select app_private.create_status_history_partitions_from((now() at time zone 'UTC')::date, months_ahead);
+$function$;
+comment on function app_private.create_status_history_partitions(integer) is 'Maintenance (run as ticketing_owner, e.g. monthly from cron): creates the monthly partitions of ticket_status_history from the current UTC month up to months_ahead months ahead; returns how many it created. Idempotent. See create_status_history_partitions_from for earlier months.';
+
+CREATE OR REPLACE FUNCTION app_private.create_status_history_partitions_from(first_month date, months_ahead integer DEFAULT 3)
+ RETURNS integer
  LANGUAGE plpgsql
  SET search_path TO 'pg_catalog', 'pg_temp'
 AS $function$
 declare
-  first_month timestamptz := date_trunc('month', now() at time zone 'UTC') at time zone 'UTC';
+  this_month timestamp := date_trunc('month', now() at time zone 'UTC');
+  month_local timestamp := date_trunc('month', first_month::timestamp);
+  last_month timestamp;
   month_start timestamptz;
   month_end timestamptz;
   partition_name text;
@@ -263,11 +290,16 @@ begin
   if months_ahead is null or months_ahead < 0 or months_ahead > 120 then
     raise exception using errcode = 'TKVAL', message = 'months_ahead must be between 0 and 120';
   end if;
+  if first_month is null or month_local > this_month or month_local < this_month - interval '100 years' then
+    raise exception using errcode = 'TKVAL', message = 'first_month must be a month of the last 100 years, up to the current one';
+  end if;
+  last_month := this_month + make_interval(months => months_ahead);
 
-  for i in 0..months_ahead loop
-    month_start := first_month + make_interval(months => i);
-    month_end := first_month + make_interval(months => i + 1);
-    partition_name := 'ticket_status_history_p' || to_char(month_start at time zone 'UTC', 'YYYYMM');
+  while month_local <= last_month loop
+    month_start := month_local at time zone 'UTC';
+    month_end := (month_local + interval '1 month') at time zone 'UTC';
+    partition_name := 'ticket_status_history_p' || to_char(month_local, 'YYYYMM');
+    month_local := month_local + interval '1 month';
 
     continue when to_regclass('app_private.' || partition_name) is not null;
 
@@ -278,7 +310,8 @@ begin
       from app_private.ticket_status_history_default
       where changed_at >= month_start and changed_at < month_end
     ) then
-      raise notice 'ticket_status_history: rows for % are in the default partition; partition % not created', to_char(month_start at time zone 'UTC', 'YYYY-MM'), partition_name;
+      raise notice 'ticket_status_history: rows for % are in the default partition; partition % not created',
+        to_char(month_start at time zone 'UTC', 'YYYY-MM'), partition_name;
       continue;
     end if;
 
@@ -288,7 +321,8 @@ begin
     );
     execute format(
       'comment on table app_private.%I is %L',
-      partition_name, 'Monthly partition of ticket_status_history (' || to_char(month_start at time zone 'UTC', 'YYYY-MM') || ', UTC).'
+      partition_name,
+      'Monthly partition of ticket_status_history (' || to_char(month_start at time zone 'UTC', 'YYYY-MM') || ', UTC).'
     );
     perform app_private.protect_status_history_partition(partition_name);
     created := created + 1;
@@ -297,7 +331,7 @@ begin
   return created;
 end;
 $function$;
-comment on function app_private.create_status_history_partitions(integer) is 'Maintenance (run as ticketing_owner, e.g. monthly from cron): creates the monthly partitions of ticket_status_history from the current UTC month up to months_ahead months ahead; returns how many it created. Idempotent.';
+comment on function app_private.create_status_history_partitions_from(date,integer) is 'Maintenance and bulk loads (run as ticketing_owner): creates the monthly partitions of ticket_status_history from the UTC month of first_month (at most 100 years back, not after the current month) up to months_ahead months after the current UTC month; a month whose rows already sit in the default partition is left there. Returns how many it created. Idempotent.';
 
 CREATE OR REPLACE FUNCTION app_private.create_user_account(email public.citext, display_name text, role app_public.user_role, password_hash text)
  RETURNS app_public.users
@@ -391,6 +425,16 @@ AS $function$
 $function$;
 grant execute on function app_private.find_user_account(uuid) to ticketing_authenticator;
 comment on function app_private.find_user_account(uuid) is 'Email and argon2id hash of an active user (for changePassword); no row when inactive or without a password.';
+
+CREATE OR REPLACE FUNCTION app_private.housekeeping_policy(OUT login_attempt_retention interval, OUT refused_login_retention interval, OUT ended_session_retention interval, OUT rotated_token_retention interval, OUT rotated_tokens_per_session integer)
+ RETURNS record
+ LANGUAGE sql
+ IMMUTABLE
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+  select interval '7 days', interval '1 hour', interval '7 days', interval '7 days', 1000;
+$function$;
+comment on function app_private.housekeeping_policy() is 'Retention of security rows, in one place: login attempts are kept login_attempt_retention (the lockout and per-address windows need minutes; the rest is for investigation), attempts refused by the rate limit (which count for nothing) refused_login_retention; a session (refresh-token family) that can no longer be used is deleted ended_session_retention after it ended; in a live session a rotated token is kept rotated_token_retention after its rotation and at most the newest rotated_tokens_per_session, for reuse detection. Replace this function in a migration to change them.';
 
 CREATE OR REPLACE FUNCTION app_private.is_acting_admin(actor_id uuid, actor_role text)
  RETURNS boolean
@@ -533,6 +577,92 @@ begin
 end;
 $function$;
 comment on function app_private.protect_status_history_partition(text) is 'Makes a new partition of ticket_status_history append-only like its parent: truncate trigger, revoked privileges, RLS enabled.';
+
+CREATE OR REPLACE FUNCTION app_private.prune_security_rows()
+ RETURNS TABLE(table_name text, deleted_rows bigint)
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  policy record;
+  cutoff timestamptz;
+  deleted bigint;
+begin
+  -- One instance at a time: others skip this round (no rows returned).
+  if not pg_try_advisory_xact_lock(hashtext('app_private.prune_security_rows')) then
+    return;
+  end if;
+  select * into policy from app_private.housekeeping_policy();
+
+  -- Login attempts: refused-by-rate-limit ones soon, the others later (two
+  -- statements, so each is a range on the BRIN index).
+  delete from app_private.login_attempts as l
+  where l.attempted_at < app_private.auth_now() - policy.login_attempt_retention;
+  get diagnostics deleted = row_count;
+  deleted_rows := deleted;
+  delete from app_private.login_attempts as l
+  where l.attempted_at < app_private.auth_now() - policy.refused_login_retention
+    and l.reason = 'rate_limited';
+  get diagnostics deleted = row_count;
+  table_name := 'app_private.login_attempts';
+  deleted_rows := deleted_rows + deleted;
+  return next;
+
+  -- Ended sessions: no token of the family can be used any more (all revoked,
+  -- rotated or expired) and it ended long enough ago. The whole family goes
+  -- in one statement, so the replaced_by references never dangle.
+  cutoff := app_private.auth_now() - policy.ended_session_retention;
+  with ended as (
+    select t.family_id
+    from app_private.refresh_tokens as t
+    group by t.family_id
+    having not bool_or(t.revoked_at is null and t.rotated_at is null and t.expires_at > app_private.auth_now())
+       and max(coalesce(t.revoked_at, t.expires_at)) < cutoff
+  )
+  delete from app_private.refresh_tokens as t
+  using ended
+  where t.family_id = ended.family_id;
+  get diagnostics deleted = row_count;
+  deleted_rows := deleted;
+
+  -- Live sessions: rotated tokens serve reuse detection (presenting one again
+  -- revokes the session). Kept for a while after rotation and at most the
+  -- newest N per session; older ones are deleted oldest first, so a token's
+  -- predecessor always goes with it. Presenting a deleted token is refused
+  -- as unknown.
+  with ranked as (
+    select
+      t.id,
+      t.rotated_at,
+      row_number() over (partition by t.family_id order by t.rotated_at desc, t.id desc) as newer
+    from app_private.refresh_tokens as t
+    where t.rotated_at is not null
+      and t.revoked_at is null
+  )
+  delete from app_private.refresh_tokens as t
+  using ranked
+  where t.id = ranked.id
+    and (
+      ranked.rotated_at < app_private.auth_now() - policy.rotated_token_retention
+      or ranked.newer > policy.rotated_tokens_per_session
+    );
+  get diagnostics deleted = row_count;
+  table_name := 'app_private.refresh_tokens';
+  deleted_rows := deleted_rows + deleted;
+  return next;
+
+  -- Counted writes older than the longest quota window count for nothing.
+  delete from app_private.write_events as e
+  where e.occurred_at < now() - coalesce((select max(q.per_interval) from app_public.write_quotas as q), interval '1 day');
+  get diagnostics deleted = row_count;
+  table_name := 'app_private.write_events';
+  deleted_rows := deleted;
+  return next;
+end;
+$function$;
+grant execute on function app_private.prune_security_rows() to ticketing_authenticator;
+comment on function app_private.prune_security_rows() is 'Deletes security rows past their retention (housekeeping_policy): old login attempts, ended sessions, rotated tokens of live sessions beyond the reuse-detection window, and counted writes older than the longest write quota. Returns the rows deleted per table; returns nothing when another instance is pruning at the same moment. Run every few minutes by the API and by db:maintain.';
 
 CREATE OR REPLACE FUNCTION app_private.record_login_attempt(email public.citext, user_id uuid, ip inet, password_ok boolean)
  RETURNS text
@@ -860,6 +990,74 @@ begin
 end;
 $function$;
 comment on function app_private.tg_audit() is 'Trigger: records an insert or a real update (old and new values) in app_private.audit_log with the acting user and Postgres role.';
+
+CREATE OR REPLACE FUNCTION app_private.tg_enforce_write_quota()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  write_kind app_public.write_kind := tg_argv[0]::app_public.write_kind;
+  writer app_public.users;
+  quota app_public.write_quotas;
+  frees_at timestamptz;
+begin
+  -- Only API requests (a web role) are counted.
+  if current_setting('role') not in ('ticketing_customer', 'ticketing_agent', 'ticketing_admin') then
+    return new;
+  end if;
+
+  select u.* into writer
+  from app_public.users as u
+  where u.id = app_private.jwt_user_id()
+    and u.is_active;
+  -- Without an active user the policies refuse the write anyway.
+  if not found then
+    return new;
+  end if;
+
+  select q.* into quota
+  from app_public.write_quotas as q
+  where q.role = writer.role
+    and q.kind = write_kind;
+  if not found then
+    return new;
+  end if;
+
+  -- One writer's counted writes go one at a time (until commit), so parallel
+  -- requests cannot all pass on the same count. One lock per user, not per
+  -- kind, so two requests of one user never wait for each other in a cycle.
+  perform pg_advisory_xact_lock(hashtext('app_private.write_events'), hashtext(writer.id::text));
+
+  -- The max_count-th newest event in the window: when it exists the quota is
+  -- used up, and a write frees up when that event leaves the window.
+  select e.occurred_at into frees_at
+  from app_private.write_events as e
+  where e.user_id = writer.id
+    and e.kind = write_kind
+    and e.occurred_at > now() - quota.per_interval
+  order by e.occurred_at desc
+  offset quota.max_count - 1
+  limit 1;
+
+  if found then
+    raise exception using
+      errcode = 'TKRAT',
+      message = case write_kind
+        when 'ticket' then 'Too many new tickets in a short time; try again later'
+        when 'comment' then 'Too many comments in a short time; try again later'
+        else 'Too many edits in a short time; try again later'
+      end,
+      hint = format('retry_after=%s', greatest(1, ceil(extract(epoch from frees_at + quota.per_interval - now())))::integer);
+  end if;
+
+  insert into app_private.write_events (user_id, kind)
+  values (writer.id, write_kind);
+  return new;
+end;
+$function$;
+comment on function app_private.tg_enforce_write_quota() is 'Trigger (argument: the write_kind): before a ticket, comment or edit written by an API request, refuses it with TKRAT (hint retry_after=<seconds>) when the writer used up the write_quotas row of their role and that kind within its window; otherwise counts it in write_events. Writes made outside a web role (migrations, maintenance, the owner) are not counted.';
 
 CREATE OR REPLACE FUNCTION app_private.tg_forbid_change()
  RETURNS trigger
@@ -1232,6 +1430,8 @@ create type app_public.ticket_status as enum ('open', 'in_progress', 'waiting_on
 comment on type app_public.ticket_status is 'Where a ticket is in its lifecycle. Changed only through transitionTicket, assignTicket, takeNextTicket (and a customer reply); allowed moves are the rows of ticketTransitions.';
 create type app_public.user_role as enum ('customer', 'agent', 'admin');
 comment on type app_public.user_role is 'What a user is: a customer raising tickets, an agent working them, or an admin running the helpdesk.';
+create type app_public.write_kind as enum ('ticket', 'comment', 'edit');
+comment on type app_public.write_kind is 'A kind of write limited by a quota: ticket (a new ticket), comment (a new comment or internal note), edit (a change of a ticket''s subject, description or priority, or of a user''s display name).';
 
 create table app_public.sla_policies (
   priority app_public.ticket_priority not null,
@@ -1337,6 +1537,7 @@ alter table app_public.ticket_comments add constraint ticket_comments_ticket_id_
 CREATE INDEX ticket_comments_author_idx ON app_public.ticket_comments USING btree (author_id);
 CREATE INDEX ticket_comments_search_idx ON app_public.ticket_comments USING gin (search);
 CREATE INDEX ticket_comments_ticket_created_idx ON app_public.ticket_comments USING btree (ticket_id, created_at) INCLUDE (is_internal);
+CREATE TRIGGER _050_write_quota BEFORE INSERT ON app_public.ticket_comments FOR EACH ROW EXECUTE FUNCTION app_private.tg_enforce_write_quota('comment');
 CREATE TRIGGER _400_notify AFTER INSERT ON app_public.ticket_comments FOR EACH ROW EXECUTE FUNCTION app_private.tg_ticket_comments_notify();
 CREATE TRIGGER _500_side_effects AFTER INSERT ON app_public.ticket_comments FOR EACH ROW EXECUTE FUNCTION app_private.tg_ticket_comments_side_effects();
 CREATE TRIGGER _900_audit AFTER INSERT OR UPDATE ON app_public.ticket_comments FOR EACH ROW EXECUTE FUNCTION app_private.tg_audit();
@@ -1526,6 +1727,8 @@ CREATE INDEX tickets_search_idx ON app_public.tickets USING gin (search);
 CREATE INDEX tickets_status_created_idx ON app_public.tickets USING btree (status, created_at DESC);
 CREATE INDEX tickets_unassigned_queue_idx ON app_public.tickets USING btree (priority DESC, created_at, id) WHERE ((status = 'open'::app_public.ticket_status) AND (agent_id IS NULL));
 CREATE INDEX tickets_unfinished_due_idx ON app_public.tickets USING btree (resolution_due_at, id) WHERE (status = ANY (ARRAY['open'::app_public.ticket_status, 'in_progress'::app_public.ticket_status, 'waiting_on_customer'::app_public.ticket_status]));
+CREATE TRIGGER _050_write_quota BEFORE INSERT ON app_public.tickets FOR EACH ROW EXECUTE FUNCTION app_private.tg_enforce_write_quota('ticket');
+CREATE TRIGGER _050_write_quota_edit BEFORE UPDATE OF subject, description, priority ON app_public.tickets FOR EACH ROW EXECUTE FUNCTION app_private.tg_enforce_write_quota('edit');
 CREATE TRIGGER _100_check_people_insert BEFORE INSERT ON app_public.tickets FOR EACH ROW EXECUTE FUNCTION app_private.tg_tickets_check_people();
 CREATE TRIGGER _100_check_people_update BEFORE UPDATE ON app_public.tickets FOR EACH ROW WHEN (old.customer_id IS DISTINCT FROM new.customer_id OR old.agent_id IS DISTINCT FROM new.agent_id) EXECUTE FUNCTION app_private.tg_tickets_check_people();
 CREATE TRIGGER _200_status_timestamps_insert BEFORE INSERT ON app_public.tickets FOR EACH ROW EXECUTE FUNCTION app_private.tg_tickets_status_timestamps();
@@ -1634,6 +1837,7 @@ alter table app_public.users add constraint users_display_name_length CHECK (dis
 alter table app_public.users add constraint users_pkey PRIMARY KEY (id);
 alter table app_public.users add constraint users_timestamps_ordered CHECK (updated_at >= created_at);
 CREATE INDEX users_role_idx ON app_public.users USING btree (role);
+CREATE TRIGGER _050_write_quota_edit BEFORE UPDATE OF display_name ON app_public.users FOR EACH ROW EXECUTE FUNCTION app_private.tg_enforce_write_quota('edit');
 CREATE TRIGGER _100_set_updated_at BEFORE UPDATE ON app_public.users FOR EACH ROW EXECUTE FUNCTION app_private.tg_set_updated_at();
 CREATE TRIGGER _500_release_tickets AFTER UPDATE ON app_public.users FOR EACH ROW WHEN (old.role = 'agent'::app_public.user_role AND (new.role <> 'agent'::app_public.user_role OR NOT new.is_active)) EXECUTE FUNCTION app_private.tg_users_release_tickets();
 CREATE TRIGGER _900_audit AFTER INSERT OR UPDATE ON app_public.users FOR EACH ROW EXECUTE FUNCTION app_private.tg_audit();
@@ -1684,6 +1888,36 @@ comment on column app_public.users.created_at is '@behavior -insert -update
 When the user was created.';
 comment on column app_public.users.updated_at is '@behavior -insert -update
 When the user row last changed.';
+
+create table app_public.write_quotas (
+  role app_public.user_role not null,
+  kind app_public.write_kind not null,
+  max_count integer not null,
+  per_interval interval not null
+);
+alter table app_public.write_quotas enable row level security;
+alter table app_public.write_quotas add constraint write_quotas_max_count_range CHECK (max_count >= 1 AND max_count <= 1000000);
+alter table app_public.write_quotas add constraint write_quotas_per_interval_range CHECK (per_interval >= '00:01:00'::interval AND per_interval <= '1 day'::interval);
+alter table app_public.write_quotas add constraint write_quotas_pkey PRIMARY KEY (role, kind);
+create policy select_admin on app_public.write_quotas
+  for select to ticketing_admin
+  using ((( SELECT app_private.acting_user_id('admin'::app_public.user_role) AS acting_user_id)) IS NOT NULL);
+comment on policy select_admin on app_public.write_quotas is 'Admins read the write quotas.';
+create policy update_admin on app_public.write_quotas
+  for update to ticketing_admin
+  using ((( SELECT app_private.acting_user_id('admin'::app_public.user_role) AS acting_user_id)) IS NOT NULL)
+  with check ((( SELECT app_private.acting_user_id('admin'::app_public.user_role) AS acting_user_id)) IS NOT NULL);
+comment on policy update_admin on app_public.write_quotas is 'Admins change the numbers of a quota (maxCount, perInterval); rows are neither added nor removed.';
+grant select on table app_public.write_quotas to ticketing_admin;
+grant update (max_count, per_interval) on table app_public.write_quotas to ticketing_admin;
+comment on table app_public.write_quotas is '@behavior -insert -delete
+Write quotas: a user of role may make at most maxCount writes of kind within any perInterval (a sliding window). The next write is refused with RATE_LIMITED and retryAfterSeconds. Admins read and change the numbers; the next write obeys them.';
+comment on column app_public.write_quotas.role is '@behavior -update
+The role of the writer (their stored role).';
+comment on column app_public.write_quotas.kind is '@behavior -update
+What is counted: ticket, comment or edit.';
+comment on column app_public.write_quotas.max_count is 'Writes allowed within the window, 1 to 1 000 000.';
+comment on column app_public.write_quotas.per_interval is 'Length of the sliding window, 1 minute to 1 day.';
 
 create view app_public.audit_log_entries with (security_barrier=true) as
  SELECT id,
