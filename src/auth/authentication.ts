@@ -5,6 +5,7 @@ import type { Logger } from "../observability/logger.ts";
 import { signAccessToken, type AccessClaims, type WebRole } from "./access-tokens.ts";
 import { loggableEmail, MAX_TYPED_LENGTH, storableText } from "./account-input.ts";
 import { authError, rethrowAsAuthError } from "./auth-errors.ts";
+import { clientKey } from "./client-concurrency.ts";
 import * as store from "./auth-store.ts";
 import { MAX_PASSWORD_LENGTH, passwordWeakness } from "./password-policy.ts";
 import { HashQueueFullError, hashPassword, needsRehash, recomputeHash } from "./passwords.ts";
@@ -60,11 +61,6 @@ function requireStrongPassword(password: string, email: string): void {
   if (weakness) throw authError("WEAK_PASSWORD", weakness);
 }
 
-/** The hashing queue a client's jobs wait in: its address, all unknown addresses together. */
-function hashClient(ip: string | undefined): string {
-  return ip === undefined ? "unknown-address" : `address:${ip}`;
-}
-
 /** Runs hashing work; a client whose queue is full is told to come back. */
 async function hashing<T>(work: () => Promise<T>): Promise<T> {
   try {
@@ -116,7 +112,7 @@ export async function register(
   requireStrongPassword(input.password, email);
   // Counted before the hash, refused registrations (a taken email) included.
   await store.reserveRegistration(deps.pool, ip).catch(rethrowAsAuthError);
-  const passwordHash = await hashing(() => hashPassword(input.password, hashClient(ip)));
+  const passwordHash = await hashing(() => hashPassword(input.password, clientKey(ip)));
   // The account and its first session are one statement: all or nothing.
   const refresh = newRefreshToken();
   const session = await store
@@ -135,11 +131,11 @@ export async function login(
   if (email.length > 1_000 || input.password.length > MAX_PASSWORD_LENGTH * 2) throw authError("INVALID_CREDENTIALS");
   const check = await store.beginLogin(deps.pool, email, ip).catch(rethrowAsAuthError);
   // Unknown emails are hashed with a random salt: same work, same time.
-  const presented = await hashing(() => recomputeHash(check.passwordSalt, check.hashLength, input.password, hashClient(ip)));
+  const presented = await hashing(() => recomputeHash(check.passwordSalt, check.hashLength, input.password, clientKey(ip)));
   // Made before the decision, and only for accounts whose hash has outdated parameters.
   const upgraded =
     check.passwordSalt && needsRehash(check.passwordSalt)
-      ? await hashing(() => hashPassword(input.password, hashClient(ip)))
+      ? await hashing(() => hashPassword(input.password, clientKey(ip)))
       : undefined;
   const refresh = newRefreshToken();
   const result = await store.inTransaction(deps.pool, async (db) => {
@@ -198,7 +194,7 @@ export async function changePassword(
   // so a stolen access token cannot brute-force the password.
   const check = await store.beginPasswordCheck(deps.pool, caller.userId, ip).catch(rethrowAsAuthError);
   requireStrongPassword(input.newPassword, check.email);
-  const client = hashClient(ip);
+  const client = clientKey(ip);
   const presented = await hashing(() => recomputeHash(check.passwordSalt, check.hashLength, input.currentPassword, client));
   const newHash = await hashing(() => hashPassword(input.newPassword, client));
   const result = await store.inTransaction(deps.pool, async (db) => {
@@ -225,7 +221,7 @@ export async function createUser(
   const email = boundedText(input.email);
   const displayName = boundedText(input.displayName);
   requireStrongPassword(input.password, email);
-  const passwordHash = await hashing(() => hashPassword(input.password, hashClient(ip)));
+  const passwordHash = await hashing(() => hashPassword(input.password, clientKey(ip)));
   return store
     .adminCreateUser(deps.pool, caller, { email, displayName, role: input.role, passwordHash })
     .catch(rethrowAsAuthError);

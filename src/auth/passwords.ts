@@ -60,6 +60,7 @@ export class HashQueueFullError extends Error {
 export const LOCAL_CLIENT = "local";
 
 let hashesActive = 0;
+let hashesStarted = 0;
 /** Waiting jobs by client; Map order is the round-robin order. */
 const waiting = new Map<string, Array<() => void>>();
 
@@ -93,6 +94,7 @@ async function withHashSlot<T>(client: string, work: () => Promise<T>): Promise<
     // The slot is handed over by releaseSlot: hashesActive already counts it.
     await new Promise<void>((resolve) => queue.push(resolve));
   }
+  hashesStarted += 1;
   try {
     return await work();
   } finally {
@@ -107,6 +109,11 @@ export function hashesInFlight(): number {
 
 export function hashesQueued(): number {
   return queuedJobs();
+}
+
+/** argon2 jobs started since the process began (for tests and metrics). */
+export function hashesStartedTotal(): number {
+  return hashesStarted;
 }
 
 export function hashPassword(password: string, client: string = LOCAL_CLIENT): Promise<string> {

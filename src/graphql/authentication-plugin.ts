@@ -1,5 +1,6 @@
 import { pgSelectSingleFromRecord } from "postgraphile/@dataplan/pg";
 import { authError } from "../auth/auth-errors.ts";
+import { clientKey, withClientSlot } from "../auth/client-concurrency.ts";
 import { access, context, lambda, sideEffect, type FieldArgs, type Step } from "postgraphile/grafast";
 import { extendSchema, gql } from "postgraphile/utils";
 import type { AccessClaims } from "../auth/access-tokens.ts";
@@ -22,7 +23,8 @@ import type { UserRow } from "../auth/auth-store.ts";
  * One authentication mutation per request: every one of them hashes a
  * password or touches a session, and aliases would otherwise multiply one
  * request's work (ten `register` aliases, ten accounts). The first runs; the
- * others answer TOO_MANY_AUTH_OPERATIONS without doing anything.
+ * others answer TOO_MANY_AUTH_OPERATIONS without doing anything. And one
+ * client address has a bounded number in flight (client-concurrency.ts).
  */
 declare global {
   namespace Grafast {
@@ -155,7 +157,7 @@ function authOperation<TInput, TResult>(
     [input<TInput>(fieldArgs), $context, $context.get("auth"), $context.get("clientIp")],
     ([args, graphqlContext, auth, ip]) => {
       claimAuthOperation(graphqlContext);
-      return run(args, auth, ip);
+      return withClientSlot(clientKey(ip), () => run(args, auth, ip));
     },
   );
 }

@@ -322,7 +322,7 @@ describe("per-IP rate limit", () => {
     const limited = await login(request(), "victim@example.com").set("X-Forwarded-For", "203.0.113.7");
     expect(limited.body).toEqual({
       data: { login: null },
-      errors: [expect.objectContaining({ extensions: { code: "RATE_LIMITED" } })],
+      errors: [expect.objectContaining({ extensions: { code: "RATE_LIMITED", retryAfterSeconds: 300 } })],
     });
     const elsewhere = await login(request(), "victim@example.com").set("X-Forwarded-For", "203.0.113.8");
     expect(elsewhere.body.errors).toBeUndefined();
