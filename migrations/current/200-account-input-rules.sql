@@ -19,7 +19,7 @@
 --   refuse): the length constraint refuses it as it is.
 
 --------------------------------------------------------------------------------
--- Helpers (immutable, so constraints may use them)
+-- Normalisation, one definition for the triggers and the login lookup
 --------------------------------------------------------------------------------
 create or replace function app_private.normalized_input(value text, max_length integer)
 returns text
@@ -39,23 +39,10 @@ $$;
 comment on function app_private.normalized_input(text, integer) is
   'NFKC-normalises a typed value and removes surrounding spaces, unless it is longer than 4 * max_length + 64 bytes (too long to be valid however normalised: returned unchanged, so the length check refuses it without work).';
 
-create or replace function app_private.has_hidden_characters(value text)
-returns boolean
-language sql
-immutable
-parallel safe
-set search_path = pg_catalog, pg_temp
-as $$
-  -- Control characters (C0, DEL, C1), soft hyphen, combining grapheme joiner,
-  -- Arabic letter mark, Hangul and Khmer fillers, Mongolian vowel separator,
-  -- zero-width space/joiners, directional marks, line and paragraph
-  -- separators, bidi embeddings/overrides/isolates, invisible operators,
-  -- byte-order mark, interlinear annotations and the tag characters.
-  select value ~ '[\u0001-\u001F\u007F-\u009F\u00AD\u034F\u061C\u115F\u1160\u17B4\u17B5\u180E\u200B-\u200F\u2028-\u202E\u2060-\u206F\u3164\uFEFF\uFFA0\uFFF9-\uFFFB\U000E0000-\U000E007F]';
-$$;
-
-comment on function app_private.has_hidden_characters(text) is
-  'True when the text holds a character that is invisible or changes how the text around it is shown: control, zero-width, bidi override/isolate, filler or tag characters. Names and emails may not contain them.';
+-- (The invisible characters are listed once, in the users_display_name_visible
+-- constraint below; a constraint cannot call an app_private function, which
+-- the web roles may not execute.)
+drop function if exists app_private.has_hidden_characters(text);
 
 --------------------------------------------------------------------------------
 -- Normalisation before each write
@@ -63,6 +50,7 @@ comment on function app_private.has_hidden_characters(text) is
 create or replace function app_private.tg_users_normalize_display_name()
 returns trigger
 language plpgsql
+security definer
 set search_path = pg_catalog, pg_temp
 as $$
 begin
@@ -83,6 +71,7 @@ create trigger _050_normalize_display_name
 create or replace function app_private.tg_user_accounts_normalize_email()
 returns trigger
 language plpgsql
+security definer
 set search_path = pg_catalog, pg_temp
 as $$
 begin
@@ -104,20 +93,8 @@ create trigger _050_normalize_email
 -- Existing rows take the normal form, so the constraints below can be validated
 --------------------------------------------------------------------------------
 update app_public.users as u
-set display_name = coalesce(
-  nullif(
-    regexp_replace(
-      app_private.normalized_input(u.display_name, 100),
-      '[\u0001-\u001F\u007F-\u009F\u00AD\u034F\u061C\u115F\u1160\u17B4\u17B5\u180E\u200B-\u200F\u2028-\u202E\u2060-\u206F\u3164\uFEFF\uFFA0\uFFF9-\uFFFB\U000E0000-\U000E007F]',
-      '',
-      'g'
-    ),
-    ''
-  ),
-  'User'
-)
-where u.display_name is distinct from app_private.normalized_input(u.display_name, 100)
-   or app_private.has_hidden_characters(u.display_name);
+set display_name = u.display_name
+where u.display_name is distinct from app_private.normalized_input(u.display_name, 100);
 
 update app_private.user_accounts as a
 set email = a.email
@@ -136,9 +113,28 @@ alter table app_public.users add constraint users_display_name_normalized
   check (display_name is nfkc normalized and display_name = btrim(display_name, ' ')) not valid;
 alter table app_public.users validate constraint users_display_name_normalized;
 
-alter table app_public.users drop constraint if exists users_display_name_visible;
-alter table app_public.users add constraint users_display_name_visible
-  check (not app_private.has_hidden_characters(display_name)) not valid;
+-- Control characters (C0, DEL, C1), soft hyphen, combining grapheme joiner,
+-- Arabic letter mark, Hangul and Khmer fillers, Mongolian vowel separator,
+-- zero-width space/joiners, directional marks, line and paragraph
+-- separators, bidi embeddings/overrides/isolates, invisible operators,
+-- byte-order mark, halfwidth Hangul filler, interlinear annotations and the
+-- tag characters. Existing names lose them first, so the constraint can be
+-- validated.
+do $$
+declare
+  hidden constant text := '[\u0001-\u001F\u007F-\u009F\u00AD\u034F\u061C\u115F\u1160\u17B4\u17B5\u180E\u200B-\u200F\u2028-\u202E\u2060-\u206F\u3164\uFEFF\uFFA0\uFFF9-\uFFFB\U000E0000-\U000E007F]';
+begin
+  update app_public.users as u
+  set display_name = coalesce(nullif(btrim(regexp_replace(u.display_name, hidden, '', 'g'), ' '), ''), 'User')
+  where u.display_name ~ hidden;
+
+  alter table app_public.users drop constraint if exists users_display_name_visible;
+  execute format(
+    'alter table app_public.users add constraint users_display_name_visible check (display_name !~ %L) not valid',
+    hidden
+  );
+end;
+$$;
 alter table app_public.users validate constraint users_display_name_visible;
 
 comment on constraint users_display_name_length on app_public.users is
