@@ -204,15 +204,16 @@ export async function isActingAdmin(db: Queryable, actor: { userId: string; role
   return row?.admin === true;
 }
 
+/** The actor's session (`sessionId`, their token's sid) must be live; tokens made outside a login have none and are refused. */
 export async function adminCreateUser(
   db: Queryable,
-  actor: { userId: string; role: string },
+  actor: { userId: string; role: string; sessionId?: string | undefined },
   account: { email: string; displayName: string; role: UserRole; passwordHash: string },
 ): Promise<UserRow> {
   const row = await single<{ user_record: UserRow }>(
     db,
-    "select to_json(app_private.admin_create_user($1, $2, $3, $4, $5, $6)) as user_record",
-    [actor.userId, actor.role, account.email, account.displayName, account.role, account.passwordHash],
+    "select to_json(app_private.admin_create_user($1, $2, $3, $4, $5, $6, $7)) as user_record",
+    [actor.userId, actor.role, actor.sessionId ?? null, account.email, account.displayName, account.role, account.passwordHash],
   );
   if (!row) throw new Error("admin_create_user returned no row");
   return row.user_record;

@@ -19,7 +19,7 @@ const AUTH_FUNCTION_CALLS: Record<string, string> = {
   reserve_registration: "select app_private.reserve_registration('192.0.2.1')",
   register_customer: `select * from app_private.register_customer('a@example.com', 'A', 'x', '${DIGEST}', '192.0.2.1')`,
   is_acting_admin: `select app_private.is_acting_admin('${USER_ID}', 'ticketing_admin')`,
-  admin_create_user: `select app_private.admin_create_user('${USER_ID}', 'ticketing_admin', 'a@example.com', 'A', 'admin', 'x')`,
+  admin_create_user: `select app_private.admin_create_user('${USER_ID}', 'ticketing_admin', '${USER_ID}', 'a@example.com', 'A', 'admin', 'x')`,
 };
 
 const SECRET_TABLES = [

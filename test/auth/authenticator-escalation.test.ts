@@ -3,7 +3,7 @@ import { recomputeHash } from "../../src/auth/passwords.ts";
 import { newRefreshToken } from "../../src/auth/refresh-tokens.ts";
 import { graphql, useTestApi } from "../support/test-api.ts";
 import { sqlState, useTestDatabase } from "../support/test-database.ts";
-import { CURRENT_USER, PASSWORD, createAccount, errorCode, forgetAuthLimits, login, refresh, signIn } from "./auth-helpers.ts";
+import { CREATE_USER, CURRENT_USER, LOGOUT, PASSWORD, createAccount, errorCode, forgetAuthLimits, login, refresh, signIn } from "./auth-helpers.ts";
 
 /**
  * The API's database credential (DATABASE_URL, ticketing_authenticator) used
@@ -180,5 +180,37 @@ describe("session starts are recorded", () => {
     expect(rows).toEqual([
       { purpose: "login", reason: "success", ip: expect.any(String), has_session: true, consumed: true, session_matches: true },
     ]);
+  });
+});
+
+describe("the authenticator cannot create an admin by naming one", () => {
+  it("admin_create_user needs a live session of the acting admin, which only their token carries", async () => {
+    const { authenticator, owner } = database.current;
+    await forgetAuthLimits(owner);
+    const adminId = await adminIdOf("root@example.com");
+    const create = (sessionId: string | null) =>
+      sqlState(() =>
+        authenticator.query(
+          "select app_private.admin_create_user($1, 'ticketing_admin', $2, 'backdoor@example.com', 'Backdoor', 'admin', 'x')",
+          [adminId, sessionId],
+        ),
+      );
+    expect(await create(null)).toBe("TKFBD");
+    expect(await create("01900000-0000-7000-8000-0000000000ee")).toBe("TKFBD");
+    // Through the API, with the admin's real token (control), it works; after logout it does not.
+    const session = await signIn(api.current.request, "root@example.com");
+    const input = { email: "made-by-admin@example.com", displayName: "Made", role: "agent", password: "enigma-bombe-colossus" };
+    const created = await graphql(api.current.request, CREATE_USER, { input }, session.bearer);
+    expect(created.body.errors).toBeUndefined();
+    await graphql(api.current.request, LOGOUT, { input: { refreshToken: session.refreshToken } });
+    const afterLogout = await graphql(
+      api.current.request,
+      CREATE_USER,
+      { input: { ...input, email: "made-after-logout@example.com" } },
+      session.bearer,
+    );
+    expect(errorCode(afterLogout)).toBe("FORBIDDEN");
+    const { rowCount } = await owner.query("select 1 from app_private.user_accounts where email = 'backdoor@example.com'");
+    expect(rowCount).toBe(0);
   });
 });
