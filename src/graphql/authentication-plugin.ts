@@ -1,9 +1,9 @@
 import { pgSelectSingleFromRecord } from "postgraphile/@dataplan/pg";
-import { authError } from "../auth/auth-errors.ts";
-import { clientKey, withClientSlot } from "../auth/client-concurrency.ts";
 import { access, context, lambda, sideEffect, type FieldArgs, type Step } from "postgraphile/grafast";
 import { extendSchema, gql } from "postgraphile/utils";
 import type { AccessClaims } from "../auth/access-tokens.ts";
+import { authError } from "../auth/auth-errors.ts";
+import { clientKey, withClientSlot } from "../auth/client-concurrency.ts";
 import * as authentication from "../auth/authentication.ts";
 import type { AuthenticationDependencies, IssuedSession } from "../auth/authentication.ts";
 import type { UserRow } from "../auth/auth-store.ts";
