@@ -147,10 +147,20 @@ begin
   table_name := 'app_private.write_events';
   deleted_rows := deleted;
   return next;
+
+  -- Per-address events (registrations, refreshes, password changes) older
+  -- than the longest window of address_rate_limits count for nothing.
+  delete from app_private.address_events as e
+  where e.occurred_at < app_private.auth_now()
+    - coalesce((select max(l.per_interval) from app_private.address_rate_limits as l), interval '1 day');
+  get diagnostics deleted = row_count;
+  table_name := 'app_private.address_events';
+  deleted_rows := deleted;
+  return next;
 end;
 $$;
 
 comment on function app_private.prune_security_rows() is
-  'Deletes security rows past their retention (housekeeping_policy): old login attempts, ended sessions, rotated tokens of live sessions beyond the reuse-detection window, and counted writes older than the longest write quota. Returns the rows deleted per table; returns nothing when another instance is pruning at the same moment. Run every few minutes by the API and by db:maintain.';
+  'Deletes security rows past their retention (housekeeping_policy): old login attempts, ended sessions, rotated tokens of live sessions beyond the reuse-detection window, counted writes older than the longest write quota, and per-address authentication events older than the longest address rate limit. Returns the rows deleted per table; returns nothing when another instance is pruning at the same moment. Run every few minutes by the API and by db:maintain.';
 
 grant execute on function app_private.prune_security_rows() to ticketing_authenticator;

@@ -11,8 +11,8 @@ export interface AppConfig {
   corsOrigins: string[];
   logLevel: string;
   graphiql: boolean;
-  /** Express "trust proxy" (TRUST_PROXY); unset: the socket address is the client IP. */
-  trustProxy?: boolean | number | string;
+  /** Express "trust proxy" (TRUST_PROXY): a hop count or trusted proxy addresses; unset: the socket address is the client IP. */
+  trustProxy?: number | string;
   /** Minutes between prunings of security rows (HOUSEKEEPING_INTERVAL_MINUTES); 0: never; unset: the default. */
   housekeepingMinutes?: number;
   /** Time and connection limits (docs/security.md, "Time and connections"); defaults apply when absent. */
@@ -63,6 +63,12 @@ export interface JwtConfig {
   issuer: string;
   audience: string;
   accessTokenSeconds: number;
+  /**
+   * A login session (refresh-token family) ends this many days after it began,
+   * however often it is refreshed (SESSION_MAX_AGE_DAYS; default
+   * DEFAULT_SESSION_MAX_AGE_DAYS).
+   */
+  sessionMaxAgeDays?: number;
 }
 
 export function appConfigFrom(
@@ -81,6 +87,7 @@ export function appConfigFrom(
       issuer: environment.JWT_ISSUER,
       audience: environment.JWT_AUDIENCE,
       accessTokenSeconds: environment.JWT_ACCESS_TOKEN_SECONDS,
+      sessionMaxAgeDays: environment.SESSION_MAX_AGE_DAYS,
     },
     corsOrigins: environment.CORS_ORIGINS,
     logLevel: environment.LOG_LEVEL,

@@ -1,3 +1,4 @@
+import { isIP } from "node:net";
 import { z } from "zod";
 
 /**
@@ -12,6 +13,30 @@ const postgresUrl = z
   .string()
   .url()
   .refine((value) => /^postgres(ql)?:\/\//.test(value), "must be a postgres:// URL");
+
+/** Express's names for address ranges, accepted in TRUST_PROXY lists. */
+const TRUSTED_RANGE_NAMES = new Set(["loopback", "linklocal", "uniquelocal"]);
+
+function isAddressOrSubnet(entry: string): boolean {
+  if (TRUSTED_RANGE_NAMES.has(entry)) return true;
+  const [address, prefix, ...rest] = entry.split("/");
+  if (rest.length > 0 || !address) return false;
+  const family = isIP(address);
+  if (family === 0) return false;
+  if (prefix === undefined) return true;
+  if (!/^\d{1,3}$/.test(prefix)) return isIP(prefix) === 4 && family === 4;
+  return Number(prefix) <= (family === 4 ? 32 : 128);
+}
+
+/** "false", a hop count, or a list of addresses, subnets (CIDR or address/netmask) and range names. */
+function isTrustProxySetting(value: string): boolean {
+  if (value === "false") return true;
+  if (/^\d+$/.test(value)) return Number(value) <= 10;
+  return value.split(",").every((entry) => isAddressOrSubnet(entry.trim()));
+}
+
+/** How long a login session may last at most, refreshes notwithstanding. */
+export const DEFAULT_SESSION_MAX_AGE_DAYS = 30;
 
 const environmentSchema = z.object({
   NODE_ENV: z.enum(["development", "test", "production"]).default("development"),
@@ -43,14 +68,23 @@ const environmentSchema = z.object({
   GRAPHIQL: booleanFlag.optional(),
   // Express's "trust proxy": which proxies may set X-Forwarded-For. Behind a load
   // balancer it must be set, or every client shares the balancer's IP for the
-  // login rate limit. "true"/"false", a hop count, or addresses/subnets/"loopback".
+  // rate limits. A hop count, or trusted proxy addresses/subnets (and Express's
+  // names loopback, linklocal, uniquelocal); "false" is the same as unset.
+  // Never "true": trusting every hop lets any client choose its address.
   TRUST_PROXY: z
     .string()
-    .regex(/^(true|false|\d{1,2}|[\w.:/]+(\s*,\s*[\w.:/]+)*)$/, "must be true, false, a hop count or a list of addresses")
-    .transform((value): boolean | number | string =>
-      value === "true" ? true : value === "false" ? false : /^\d+$/.test(value) ? Number(value) : value,
+    .transform((value) => value.trim())
+    .refine(
+      (value) => value.toLowerCase() !== "true",
+      "must not be true (it trusts any client's X-Forwarded-For); give a hop count or the proxies' addresses",
     )
+    .refine(isTrustProxySetting, "must be a hop count (0 to 10) or a comma-separated list of proxy addresses or subnets")
+    .transform((value): number | string | undefined => {
+      if (value === "false") return undefined;
+      return /^\d+$/.test(value) ? Number(value) : value;
+    })
     .optional(),
+  SESSION_MAX_AGE_DAYS: z.coerce.number().int().min(1).max(365).default(DEFAULT_SESSION_MAX_AGE_DAYS),
   DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(500).default(20),
   // Time and connection limits (docs/security.md, "Time and connections").
   STATEMENT_TIMEOUT_ANONYMOUS_MS: z.coerce.number().int().min(100).max(600_000).default(3_000),

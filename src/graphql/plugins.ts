@@ -1,5 +1,4 @@
 import type pg from "pg";
-import { getDummyHash } from "../auth/passwords.ts";
 import type { JwtConfig } from "../config/app-config.ts";
 import type { Logger } from "../observability/logger.ts";
 import type { Metrics } from "../observability/metrics.ts";
@@ -21,8 +20,6 @@ export interface PluginDependencies {
 
 /** The project's PostGraphile plugins, in addition to the presets. */
 export function graphqlPlugins(dependencies: PluginDependencies): GraphileConfig.Plugin[] {
-  // Made now, so the first login with an unknown email is not the one that pays for it.
-  void getDummyHash();
   const { jwt, logger, metrics, sockets } = dependencies;
   const realtime = realtimePlugins({
     jwt,
