@@ -21,7 +21,7 @@ describe("policy helpers", () => {
       `select tablename || '.' || policyname as name, coalesce(qual, '') || ' ' || coalesce(with_check, '') as expression
          from pg_catalog.pg_policies where schemaname = 'app_public'`,
     );
-    expect(policies.length).toBeGreaterThan(30);
+    expect(policies.length).toBeGreaterThan(20);
     const bare: string[] = [];
     for (const { name, expression } of policies) {
       // Any function call that is not the sole target of a scalar subquery.

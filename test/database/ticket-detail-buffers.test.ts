@@ -1,0 +1,121 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import { actAs, useTestDatabase } from "../support/test-database.ts";
+import { activeUser, actorOf, type FixtureUser } from "../support/fixtures.ts";
+
+/**
+ * Ticket detail stays cheap for a customer with thousands of tickets: the
+ * read policies of the history and comment tables check the one ticket being
+ * read (by primary key, under the caller's own ticket policy), never the
+ * caller's whole set of tickets. Measured as shared buffers touched by
+ * EXPLAIN (ANALYZE, BUFFERS) as that customer under RLS; the bound is
+ * generous (a handful of index probes need a few dozen), a plan that walks
+ * the customer's tickets needs hundreds.
+ */
+const database = useTestDatabase();
+const TICKETS = 5_000;
+let customer: FixtureUser;
+let agent: FixtureUser;
+let ticket: string;
+
+interface PlanNode {
+  "Shared Hit Blocks"?: number;
+  "Shared Read Blocks"?: number;
+  "Actual Rows"?: number;
+}
+
+async function buffersAs(user: FixtureUser, sql: string, params: unknown[]): Promise<{ buffers: number; rows: number }> {
+  return actAs(database.current.authenticator, actorOf(user), async (client) => {
+    // A first run warms the caches, so the measured run reads from shared buffers only.
+    await client.query(sql, params);
+    const { rows } = await client.query(`explain (analyze, buffers, costs off, timing off, format json) ${sql}`, params);
+    const plan = rows[0]["QUERY PLAN"][0] as { Plan: PlanNode; Planning?: { "Shared Hit Blocks"?: number } };
+    return {
+      buffers: (plan.Plan["Shared Hit Blocks"] ?? 0) + (plan.Plan["Shared Read Blocks"] ?? 0),
+      rows: plan.Plan["Actual Rows"] ?? 0,
+    };
+  });
+}
+
+beforeAll(async () => {
+  const owner = database.current.owner;
+  customer = await activeUser(owner, "Busy Customer", "customer");
+  agent = await activeUser(owner, "Busy Agent", "agent");
+  // Every ticket assigned and commented on, so all three tables hold rows for all of them.
+  await owner.query(
+    `insert into app_public.tickets (subject, customer_id, status, agent_id)
+     select 'Ticket ' || n, $1, 'in_progress', $2 from generate_series(1, $3::int) as n`,
+    [customer.id, agent.id, TICKETS],
+  );
+  await owner.query(
+    `insert into app_public.ticket_comments (ticket_id, author_id, body, is_internal)
+     select t.id, $2, 'Reply ' || n, n = 2
+       from app_public.tickets as t cross join generate_series(1, 3) as n
+      where t.customer_id = $1`,
+    [customer.id, agent.id],
+  );
+  const { rows } = await owner.query(
+    "select id from app_public.tickets where customer_id = $1 order by created_at limit 1 offset $2",
+    [customer.id, TICKETS / 2],
+  );
+  ticket = rows[0].id;
+  await owner.query("analyze");
+});
+
+describe(`ticket detail for a customer with ${TICKETS} tickets`, () => {
+  it.each([
+    ["status history", "select * from app_public.ticket_status_history where ticket_id = $1 order by changed_at", 1],
+    ["assignment history", "select * from app_public.ticket_assignment_history where ticket_id = $1 order by changed_at", 1],
+    ["comments (internal notes hidden)", "select * from app_public.ticket_comments where ticket_id = $1 order by created_at", 2],
+  ])("%s reads a few dozen buffers", async (_what, sql, expectedRows) => {
+    const { buffers, rows } = await buffersAs(customer, sql, [ticket]);
+    console.info(`${_what}: ${buffers} shared buffers, ${rows} rows`);
+    expect(rows).toBe(expectedRows);
+    expect(buffers).toBeLessThan(100);
+  });
+
+  it.each([
+    ["status history", "ticket_status_history", "changed_at", 1],
+    ["assignment history", "ticket_assignment_history", "changed_at", 1],
+    ["comments", "ticket_comments", "created_at", 2],
+  ])("%s fetched the way the API batches it (ids as a JSON list, one lateral query) reads a few dozen buffers", async (_what, table, order, expectedRows) => {
+    // The shape @dataplan/pg uses for a relation of a fetched ticket.
+    const sql = `select r.*
+                   from (select ids.ordinality - 1 as idx, (ids.value ->> 0)::uuid as id0
+                           from json_array_elements($1::json) with ordinality as ids) as i,
+                        lateral (select x.* from app_public.${table} as x where x.ticket_id = i.id0 order by x.${order}) as r`;
+    const { buffers, rows } = await buffersAs(customer, sql, [JSON.stringify([[ticket]])]);
+    console.info(`${_what}, batched: ${buffers} shared buffers, ${rows} rows`);
+    expect(rows).toBe(expectedRows);
+    expect(buffers).toBeLessThan(100);
+  });
+
+  it("the whole detail (ticket, both histories, comments) in one statement stays small", async () => {
+    const { buffers } = await buffersAs(
+      customer,
+      `select t.id,
+              (select count(*) from app_public.ticket_status_history as h where h.ticket_id = t.id) as statuses,
+              (select count(*) from app_public.ticket_assignment_history as a where a.ticket_id = t.id) as assignments,
+              (select count(*) from app_public.ticket_comments as c where c.ticket_id = t.id) as comments
+         from app_public.tickets as t where t.id = $1`,
+      [ticket],
+    );
+    console.info(`whole detail: ${buffers} shared buffers`);
+    expect(buffers).toBeLessThan(150);
+  });
+
+  it("status history with two years of monthly partitions: one index probe per partition, still small", async () => {
+    // The history is partitioned by month and a ticket's rows are found by
+    // ticket_id, which does not prune: every partition's ticket index is
+    // probed once (an empty one costs a buffer or two).
+    await database.current.owner.query("select app_private.create_status_history_partitions(24)");
+    await database.current.owner.query("analyze app_public.ticket_status_history");
+    const { buffers, rows } = await buffersAs(
+      customer,
+      "select * from app_public.ticket_status_history where ticket_id = $1 order by changed_at",
+      [ticket],
+    );
+    console.info(`status history, 25 monthly partitions: ${buffers} shared buffers, ${rows} rows`);
+    expect(rows).toBe(1);
+    expect(buffers).toBeLessThan(100);
+  });
+});
