@@ -4,8 +4,10 @@ import { activeUser, actorOf, type FixtureUser, ticketIn } from "../support/fixt
 
 /**
  * The SLA breach rule lives in one function, app_private.sla_breached(due,
- * done), which the ticket fields (firstResponseBreached, resolutionBreached)
- * call. (Their figures are checked in test/lifecycle/conversation-sla-search.test.ts.)
+ * done); the ticket fields (firstResponseBreached, resolutionBreached) and the
+ * analysts' app_reporting.tickets view call it and so cannot disagree.
+ * (The figures of the fields and the views are checked in
+ * test/lifecycle/conversation-sla-search.test.ts and test/reporting/.)
  */
 const database = useTestDatabase();
 let admin: FixtureUser;
@@ -61,7 +63,7 @@ describe("sla_breached(due, done)", () => {
     expect(rows[0]).toEqual({ provolatile: "i", prosecdef: false, proconfig: null, stored_body: true });
   });
 
-  it("is what the ticket fields call", async () => {
+  it("is what the ticket fields and the reporting view call", async () => {
     const { rows } = await database.current.owner.query(
       `select distinct coalesce(p.oid::regprocedure::text, v.oid::regclass::text) as caller
          from pg_catalog.pg_depend as d
@@ -75,6 +77,7 @@ describe("sla_breached(due, done)", () => {
     expect(rows.map((row) => row.caller)).toEqual([
       "app_public.tickets_first_response_breached(app_public.tickets)",
       "app_public.tickets_resolution_breached(app_public.tickets)",
+      "app_reporting.tickets",
     ]);
   });
 
@@ -90,5 +93,26 @@ describe("sla_breached(due, done)", () => {
     });
     expect(fields.map((row) => row.first_response)).toEqual([true, false, false, true, false, false]);
     expect(fields.map((row) => row.resolution)).toEqual([true, false, true, true, false, false]);
+  });
+
+  it("gives the ticket fields and the analysts' view the same answers", async () => {
+    const fields = await actAs(database.current.authenticator, actorOf(admin), async (client) => {
+      const { rows } = await client.query(
+        `select t.id, app_public.tickets_first_response_breached(t) as first_response_breached,
+                app_public.tickets_resolution_breached(t) as resolution_breached
+           from app_public.tickets as t where t.id = any ($1::uuid[]) order by t.id`,
+        [tickets],
+      );
+      return rows;
+    });
+    const { rows: report } = await database.current.owner.query(
+      `select id, first_response_breached, resolution_breached
+         from app_reporting.tickets where id = any ($1::uuid[]) order by id`,
+      [tickets],
+    );
+    expect(fields).toEqual(report);
+    // Both answers occur, so the comparison says something.
+    expect(new Set(fields.map((row) => row.first_response_breached))).toEqual(new Set([true, false]));
+    expect(new Set(fields.map((row) => row.resolution_breached))).toEqual(new Set([true, false]));
   });
 });
