@@ -4,16 +4,23 @@
 -- (customer: own tickets; agent: assigned or open; admin: all). Now they ask
 -- one question, "can the caller read this ticket?", as
 --
---   exists (select 1 from app_public.tickets as t where t.id = <row>.ticket_id)
+--   exists (select 1 from app_public.tickets as t where t.id = <row>.ticket_id offset 0)
 --
 -- A policy runs as the caller, so row-level security on tickets applies inside
 -- that subquery: the caller's own tickets policies decide. Changing who sees a
 -- ticket (a new role, a team rule) is then a change of the tickets policies
 -- alone, and its comments and histories follow.
 --
--- Cost: the subquery is one probe of the tickets primary key per ticket read
--- (the planner carries `ticket_id = …` of the query over to `t.id`), never a
--- walk through the caller's tickets (test/database/ticket-detail-buffers.test.ts).
+-- Cost, and why `offset 0`: without it PostgreSQL may turn the check into a
+-- hashed subplan, i.e. collect every ticket the caller can see (it expects a
+-- customer to have a few) and look each row up in the hash; for a customer
+-- with 5 000 tickets one ticket's history then reads ~250 buffers, with 100 000
+-- tickets tens of thousands. OFFSET 0 keeps the subquery as it is written
+-- (the planner keeps OFFSET 0 on purpose as an optimisation fence): one probe of
+-- the tickets primary key (tickets_access_idx, index only) per row read, ~3
+-- buffers, so the cost follows the rows read, never the caller's ticket count
+-- (test/database/ticket-detail-buffers.test.ts). The write policies check one
+-- inserted row and need no fence.
 --
 -- Rules that are not the ticket rule stay where they are: customers never see
 -- internal notes; writing a comment needs an unclosed ticket (admins excepted)
@@ -30,7 +37,7 @@ drop policy if exists select_visible_ticket on app_public.ticket_status_history;
 create policy select_visible_ticket on app_public.ticket_status_history
   for select
   to ticketing_customer, ticketing_agent, ticketing_admin
-  using (exists (select 1 from app_public.tickets as t where t.id = ticket_status_history.ticket_id));
+  using (exists (select 1 from app_public.tickets as t where t.id = ticket_status_history.ticket_id offset 0));
 
 comment on policy select_visible_ticket on app_public.ticket_status_history is
   'Everybody signed in reads the status history of the tickets they can read (the tickets policies decide which).';
@@ -43,7 +50,7 @@ drop policy if exists select_visible_ticket on app_public.ticket_assignment_hist
 create policy select_visible_ticket on app_public.ticket_assignment_history
   for select
   to ticketing_customer, ticketing_agent, ticketing_admin
-  using (exists (select 1 from app_public.tickets as t where t.id = ticket_assignment_history.ticket_id));
+  using (exists (select 1 from app_public.tickets as t where t.id = ticket_assignment_history.ticket_id offset 0));
 
 comment on policy select_visible_ticket on app_public.ticket_assignment_history is
   'Everybody signed in reads the assignment history of the tickets they can read (the tickets policies decide which).';
@@ -62,7 +69,7 @@ create policy select_customer on app_public.ticket_comments
   to ticketing_customer
   using (
     not is_internal
-    and exists (select 1 from app_public.tickets as t where t.id = ticket_comments.ticket_id)
+    and exists (select 1 from app_public.tickets as t where t.id = ticket_comments.ticket_id offset 0)
   );
 
 comment on policy select_customer on app_public.ticket_comments is
@@ -71,7 +78,7 @@ comment on policy select_customer on app_public.ticket_comments is
 create policy select_staff on app_public.ticket_comments
   for select
   to ticketing_agent, ticketing_admin
-  using (exists (select 1 from app_public.tickets as t where t.id = ticket_comments.ticket_id));
+  using (exists (select 1 from app_public.tickets as t where t.id = ticket_comments.ticket_id offset 0));
 
 comment on policy select_staff on app_public.ticket_comments is
   'Agents and admins read all comments, internal notes included, of the tickets they can read.';
