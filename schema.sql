@@ -481,6 +481,51 @@ $function$;
 grant execute on function app_private.login_rate_limited(public.citext,inet) to ticketing_authenticator;
 comment on function app_private.login_rate_limited(public.citext,inet) is 'Per-IP rate limit, checked before any password work: true (and the refusal recorded) when the IP made ip_max_attempts attempts within ip_window (login_policy). Refused attempts do not count, so the limit lifts when the window has passed.';
 
+CREATE OR REPLACE FUNCTION app_private.make_append_only(target regclass)
+ RETURNS void
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+declare
+  is_partition boolean;
+begin
+  select c.relispartition into strict is_partition
+  from pg_catalog.pg_class as c
+  where c.oid = target;
+
+  -- Row trigger: refuses UPDATE and DELETE, the owner's included. A partition
+  -- has it already: row triggers of a partitioned table are cloned to every
+  -- partition, present and future.
+  if not is_partition and not exists (
+    select from pg_catalog.pg_trigger as t
+    where t.tgrelid = target and t.tgname = '_100_append_only'
+  ) then
+    execute format(
+      'create trigger _100_append_only before update or delete on %s for each row execute function app_private.tg_forbid_change()',
+      target
+    );
+  end if;
+
+  -- Statement trigger for TRUNCATE, which is never cloned to partitions.
+  if not exists (
+    select from pg_catalog.pg_trigger as t
+    where t.tgrelid = target and t.tgname = '_100_append_only_truncate'
+  ) then
+    execute format(
+      'create trigger _100_append_only_truncate before truncate on %s for each statement execute function app_private.tg_forbid_change()',
+      target
+    );
+  end if;
+
+  -- Nobody is granted anything by default; the owner keeps INSERT (triggers
+  -- that write the rows run as the owner) and SELECT, and gives up the rest.
+  -- The triggers above still stop it after a re-grant.
+  execute format('revoke all on %s from public', target);
+  execute format('revoke update, delete, truncate on %s from ticketing_owner', target);
+end;
+$function$;
+comment on function app_private.make_append_only(regclass) is 'Makes a table append-only: a trigger refusing UPDATE and DELETE (not repeated on partitions, which inherit it), one refusing TRUNCATE, nothing granted to PUBLIC, and UPDATE, DELETE and TRUNCATE revoked from the owner. Idempotent. Every new append-only table calls it (docs/conventions.md).';
+
 CREATE OR REPLACE FUNCTION app_private.notify_ticket_event(ticket app_public.tickets, kind text, previous app_public.tickets DEFAULT NULL::app_public.tickets, comment_id uuid DEFAULT NULL::uuid)
  RETURNS void
  LANGUAGE plpgsql
@@ -522,17 +567,11 @@ CREATE OR REPLACE FUNCTION app_private.protect_status_history_partition(partitio
  SET search_path TO 'pg_catalog', 'pg_temp'
 AS $function$
 begin
-  execute format(
-    'create trigger _100_append_only_truncate before truncate on app_private.%I for each statement execute function app_private.tg_forbid_change()',
-    partition_name
-  );
-  execute format('revoke all on app_private.%I from public', partition_name);
-  execute format('revoke update, delete, truncate on app_private.%I from ticketing_owner', partition_name);
-  -- Partitions are reachable only through the parent (and its policies).
+  perform app_private.make_append_only(format('app_private.%I', partition_name)::regclass);
   execute format('alter table app_private.%I enable row level security', partition_name);
 end;
 $function$;
-comment on function app_private.protect_status_history_partition(text) is 'Makes a new partition of ticket_status_history append-only like its parent: truncate trigger, revoked privileges, RLS enabled.';
+comment on function app_private.protect_status_history_partition(text) is 'Makes a new partition of ticket_status_history append-only like its parent (app_private.make_append_only) with row-level security enabled.';
 
 CREATE OR REPLACE FUNCTION app_private.record_login_attempt(email public.citext, user_id uuid, ip inet, password_ok boolean)
  RETURNS text
@@ -790,6 +829,17 @@ grant execute on function app_private.search_matches(text) to ticketing_admin;
 grant execute on function app_private.search_matches(text) to ticketing_agent;
 grant execute on function app_private.search_matches(text) to ticketing_customer;
 comment on function app_private.search_matches(text) is 'Candidate matches of a search, ignoring access rights: ticket ids (comment_id null) and comment ids with their rank. Only search_tickets uses it, and filters the result through the caller''s policies.';
+
+CREATE OR REPLACE FUNCTION app_private.sla_breached(due timestamp with time zone, done timestamp with time zone)
+ RETURNS boolean
+ LANGUAGE sql
+ IMMUTABLE PARALLEL SAFE
+RETURN ((due IS NOT NULL) AND (done > due));
+grant execute on function app_private.sla_breached(timestamp with time zone,timestamp with time zone) to ticketing_admin;
+grant execute on function app_private.sla_breached(timestamp with time zone,timestamp with time zone) to ticketing_agent;
+grant execute on function app_private.sla_breached(timestamp with time zone,timestamp with time zone) to ticketing_analyst;
+grant execute on function app_private.sla_breached(timestamp with time zone,timestamp with time zone) to ticketing_customer;
+comment on function app_private.sla_breached(timestamp with time zone,timestamp with time zone) is 'The SLA rule: a target due at `due` is breached when `done` (when it was met, or the time of judgement, usually now(), while it is not) comes after it. No target (due null): never breached.';
 
 CREATE OR REPLACE FUNCTION app_private.start_session(user_id uuid, token_digest bytea)
  RETURNS TABLE(session_id uuid, user_role app_public.user_role, refresh_expires_at timestamp with time zone, user_record app_public.users)
@@ -1242,18 +1292,10 @@ alter table app_public.sla_policies enable row level security;
 alter table app_public.sla_policies add constraint sla_policies_first_response_positive CHECK (first_response_minutes > 0);
 alter table app_public.sla_policies add constraint sla_policies_pkey PRIMARY KEY (priority);
 alter table app_public.sla_policies add constraint sla_policies_resolution_after_first_response CHECK (resolution_minutes >= first_response_minutes);
-create policy select_admin on app_public.sla_policies
-  for select to ticketing_admin
-  using ((( SELECT app_private.acting_user_id('admin'::app_public.user_role) AS acting_user_id)) IS NOT NULL);
-comment on policy select_admin on app_public.sla_policies is 'Admins read the SLA targets.';
-create policy select_agent on app_public.sla_policies
-  for select to ticketing_agent
-  using ((( SELECT app_private.acting_user_id('agent'::app_public.user_role) AS acting_user_id)) IS NOT NULL);
-comment on policy select_agent on app_public.sla_policies is 'Agents read the SLA targets.';
-create policy select_customer on app_public.sla_policies
-  for select to ticketing_customer
-  using ((( SELECT app_private.acting_user_id('customer'::app_public.user_role) AS acting_user_id)) IS NOT NULL);
-comment on policy select_customer on app_public.sla_policies is 'Customers read the SLA targets.';
+create policy select_signed_in on app_public.sla_policies
+  for select to ticketing_customer, ticketing_agent, ticketing_admin
+  using ((( SELECT app_private.current_user_role() AS current_user_role)) IS NOT NULL);
+comment on policy select_signed_in on app_public.sla_policies is 'Every signed-in user reads the SLA targets.';
 create policy update_admin on app_public.sla_policies
   for update to ticketing_admin
   using ((( SELECT app_private.acting_user_id('admin'::app_public.user_role) AS acting_user_id)) IS NOT NULL)
@@ -1291,22 +1333,13 @@ CREATE INDEX ticket_assignment_history_ticket_idx ON app_public.ticket_assignmen
 CREATE INDEX ticket_assignment_history_to_agent_idx ON app_public.ticket_assignment_history USING btree (to_agent_id);
 CREATE TRIGGER _100_append_only BEFORE DELETE OR UPDATE ON app_public.ticket_assignment_history FOR EACH ROW EXECUTE FUNCTION app_private.tg_forbid_change();
 CREATE TRIGGER _100_append_only_truncate BEFORE TRUNCATE ON app_public.ticket_assignment_history FOR EACH STATEMENT EXECUTE FUNCTION app_private.tg_forbid_change();
-create policy select_admin on app_public.ticket_assignment_history
-  for select to ticketing_admin
-  using ((( SELECT app_private.acting_user_id('admin'::app_public.user_role) AS acting_user_id)) IS NOT NULL);
-comment on policy select_admin on app_public.ticket_assignment_history is 'Admins read all assignment history.';
-create policy select_agent on app_public.ticket_assignment_history
-  for select to ticketing_agent
+create policy select_visible_ticket on app_public.ticket_assignment_history
+  for select to ticketing_customer, ticketing_agent, ticketing_admin
   using ((EXISTS ( SELECT 1
    FROM app_public.tickets t
-  WHERE t.id = ticket_assignment_history.ticket_id AND (t.agent_id = (( SELECT app_private.acting_user_id('agent'::app_public.user_role) AS acting_user_id)) OR t.status = 'open'::app_public.ticket_status AND (( SELECT app_private.acting_user_id('agent'::app_public.user_role) AS acting_user_id)) IS NOT NULL))));
-comment on policy select_agent on app_public.ticket_assignment_history is 'Agents read the assignment history of the tickets they can read.';
-create policy select_customer on app_public.ticket_assignment_history
-  for select to ticketing_customer
-  using ((EXISTS ( SELECT 1
-   FROM app_public.tickets t
-  WHERE t.id = ticket_assignment_history.ticket_id AND t.customer_id = (( SELECT app_private.acting_user_id('customer'::app_public.user_role) AS acting_user_id)))));
-comment on policy select_customer on app_public.ticket_assignment_history is 'Customers read the assignment history of their own tickets.';
+  WHERE t.id = ticket_assignment_history.ticket_id
+ OFFSET 0)));
+comment on policy select_visible_ticket on app_public.ticket_assignment_history is 'Everybody signed in reads the assignment history of the tickets they can read (the tickets policies decide which).';
 revoke delete, truncate, update on table app_public.ticket_assignment_history from ticketing_owner;
 grant select on table app_public.ticket_assignment_history to ticketing_admin;
 grant select on table app_public.ticket_assignment_history to ticketing_agent;
@@ -1348,30 +1381,28 @@ create policy insert_agent on app_public.ticket_comments
   for insert to ticketing_agent
   with check (author_id = (( SELECT app_private.acting_user_id('agent'::app_public.user_role) AS acting_user_id)) AND (EXISTS ( SELECT 1
    FROM app_public.tickets t
-  WHERE t.id = ticket_comments.ticket_id AND t.status <> 'closed'::app_public.ticket_status AND (t.agent_id = (( SELECT app_private.acting_user_id('agent'::app_public.user_role) AS acting_user_id)) OR t.status = 'open'::app_public.ticket_status))));
-comment on policy insert_agent on app_public.ticket_comments is 'Agents write public comments or internal notes, as themselves, on tickets they can read that are not closed.';
+  WHERE t.id = ticket_comments.ticket_id AND t.status <> 'closed'::app_public.ticket_status)));
+comment on policy insert_agent on app_public.ticket_comments is 'Agents write public comments or internal notes, as themselves, on the tickets they can read (assigned to them or open) that are not closed.';
 create policy insert_customer on app_public.ticket_comments
   for insert to ticketing_customer
   with check (author_id = (( SELECT app_private.acting_user_id('customer'::app_public.user_role) AS acting_user_id)) AND NOT is_internal AND (EXISTS ( SELECT 1
    FROM app_public.tickets t
-  WHERE t.id = ticket_comments.ticket_id AND t.customer_id = (( SELECT app_private.acting_user_id('customer'::app_public.user_role) AS acting_user_id)) AND t.status <> 'closed'::app_public.ticket_status)));
-comment on policy insert_customer on app_public.ticket_comments is 'Customers write public comments, as themselves, on their own tickets that are not closed.';
-create policy select_admin on app_public.ticket_comments
-  for select to ticketing_admin
-  using ((( SELECT app_private.acting_user_id('admin'::app_public.user_role) AS acting_user_id)) IS NOT NULL);
-comment on policy select_admin on app_public.ticket_comments is 'Admins read all comments.';
-create policy select_agent on app_public.ticket_comments
-  for select to ticketing_agent
-  using ((EXISTS ( SELECT 1
-   FROM app_public.tickets t
-  WHERE t.id = ticket_comments.ticket_id AND (t.agent_id = (( SELECT app_private.acting_user_id('agent'::app_public.user_role) AS acting_user_id)) OR t.status = 'open'::app_public.ticket_status AND (( SELECT app_private.acting_user_id('agent'::app_public.user_role) AS acting_user_id)) IS NOT NULL))));
-comment on policy select_agent on app_public.ticket_comments is 'Agents read all comments (internal notes included) of the tickets they can read.';
+  WHERE t.id = ticket_comments.ticket_id AND t.status <> 'closed'::app_public.ticket_status)));
+comment on policy insert_customer on app_public.ticket_comments is 'Customers write public comments, as themselves, on the tickets they can read (their own) that are not closed.';
 create policy select_customer on app_public.ticket_comments
   for select to ticketing_customer
   using (NOT is_internal AND (EXISTS ( SELECT 1
    FROM app_public.tickets t
-  WHERE t.id = ticket_comments.ticket_id AND t.customer_id = (( SELECT app_private.acting_user_id('customer'::app_public.user_role) AS acting_user_id)))));
-comment on policy select_customer on app_public.ticket_comments is 'Customers read the public comments of their own tickets, never internal notes.';
+  WHERE t.id = ticket_comments.ticket_id
+ OFFSET 0)));
+comment on policy select_customer on app_public.ticket_comments is 'Customers read the public comments of the tickets they can read (their own), never internal notes.';
+create policy select_staff on app_public.ticket_comments
+  for select to ticketing_agent, ticketing_admin
+  using ((EXISTS ( SELECT 1
+   FROM app_public.tickets t
+  WHERE t.id = ticket_comments.ticket_id
+ OFFSET 0)));
+comment on policy select_staff on app_public.ticket_comments is 'Agents and admins read all comments, internal notes included, of the tickets they can read.';
 grant select on table app_public.ticket_comments to ticketing_admin;
 grant select on table app_public.ticket_comments to ticketing_agent;
 grant select on table app_public.ticket_comments to ticketing_customer;
@@ -1410,22 +1441,13 @@ CREATE INDEX ticket_status_history_changed_by_idx ON ONLY app_public.ticket_stat
 CREATE INDEX ticket_status_history_ticket_idx ON ONLY app_public.ticket_status_history USING btree (ticket_id, changed_at);
 CREATE TRIGGER _100_append_only BEFORE DELETE OR UPDATE ON app_public.ticket_status_history FOR EACH ROW EXECUTE FUNCTION app_private.tg_forbid_change();
 CREATE TRIGGER _100_append_only_truncate BEFORE TRUNCATE ON app_public.ticket_status_history FOR EACH STATEMENT EXECUTE FUNCTION app_private.tg_forbid_change();
-create policy select_admin on app_public.ticket_status_history
-  for select to ticketing_admin
-  using ((( SELECT app_private.acting_user_id('admin'::app_public.user_role) AS acting_user_id)) IS NOT NULL);
-comment on policy select_admin on app_public.ticket_status_history is 'Admins read all status history.';
-create policy select_agent on app_public.ticket_status_history
-  for select to ticketing_agent
+create policy select_visible_ticket on app_public.ticket_status_history
+  for select to ticketing_customer, ticketing_agent, ticketing_admin
   using ((EXISTS ( SELECT 1
    FROM app_public.tickets t
-  WHERE t.id = ticket_status_history.ticket_id AND (t.agent_id = (( SELECT app_private.acting_user_id('agent'::app_public.user_role) AS acting_user_id)) OR t.status = 'open'::app_public.ticket_status AND (( SELECT app_private.acting_user_id('agent'::app_public.user_role) AS acting_user_id)) IS NOT NULL))));
-comment on policy select_agent on app_public.ticket_status_history is 'Agents read the status history of the tickets they can read.';
-create policy select_customer on app_public.ticket_status_history
-  for select to ticketing_customer
-  using ((EXISTS ( SELECT 1
-   FROM app_public.tickets t
-  WHERE t.id = ticket_status_history.ticket_id AND t.customer_id = (( SELECT app_private.acting_user_id('customer'::app_public.user_role) AS acting_user_id)))));
-comment on policy select_customer on app_public.ticket_status_history is 'Customers read the status history of their own tickets.';
+  WHERE t.id = ticket_status_history.ticket_id
+ OFFSET 0)));
+comment on policy select_visible_ticket on app_public.ticket_status_history is 'Everybody signed in reads the status history of the tickets they can read (the tickets policies decide which).';
 revoke delete, truncate, update on table app_public.ticket_status_history from ticketing_owner;
 grant select on table app_public.ticket_status_history to ticketing_admin;
 grant select on table app_public.ticket_status_history to ticketing_agent;
@@ -1458,18 +1480,10 @@ create policy insert_admin on app_public.ticket_transitions
   for insert to ticketing_admin
   with check ((( SELECT app_private.acting_user_id('admin'::app_public.user_role) AS acting_user_id)) IS NOT NULL);
 comment on policy insert_admin on app_public.ticket_transitions is 'Admins add allowed moves.';
-create policy select_admin on app_public.ticket_transitions
-  for select to ticketing_admin
-  using ((( SELECT app_private.acting_user_id('admin'::app_public.user_role) AS acting_user_id)) IS NOT NULL);
-comment on policy select_admin on app_public.ticket_transitions is 'Admins read the workflow.';
-create policy select_agent on app_public.ticket_transitions
-  for select to ticketing_agent
-  using ((( SELECT app_private.acting_user_id('agent'::app_public.user_role) AS acting_user_id)) IS NOT NULL);
-comment on policy select_agent on app_public.ticket_transitions is 'Agents read the workflow.';
-create policy select_customer on app_public.ticket_transitions
-  for select to ticketing_customer
-  using ((( SELECT app_private.acting_user_id('customer'::app_public.user_role) AS acting_user_id)) IS NOT NULL);
-comment on policy select_customer on app_public.ticket_transitions is 'Customers read the workflow (to know which actions to offer).';
+create policy select_signed_in on app_public.ticket_transitions
+  for select to ticketing_customer, ticketing_agent, ticketing_admin
+  using ((( SELECT app_private.current_user_role() AS current_user_role)) IS NOT NULL);
+comment on policy select_signed_in on app_public.ticket_transitions is 'Every signed-in user reads the workflow (to know which actions to offer).';
 create policy update_admin on app_public.ticket_transitions
   for update to ticketing_admin
   using ((( SELECT app_private.acting_user_id('admin'::app_public.user_role) AS acting_user_id)) IS NOT NULL)
@@ -2091,10 +2105,7 @@ CREATE OR REPLACE FUNCTION app_public.tickets_first_response_breached(t app_publ
  LANGUAGE sql
  STABLE
  SET search_path TO 'pg_catalog', 'public', 'pg_temp'
-AS $function$
-  select t.first_response_due_at is not null
-    and coalesce(t.first_responded_at, t.resolved_at, t.closed_at, now()) > t.first_response_due_at;
-$function$;
+RETURN app_private.sla_breached((t).first_response_due_at, COALESCE((t).first_responded_at, (t).resolved_at, (t).closed_at, now()));
 grant execute on function app_public.tickets_first_response_breached(app_public.tickets) to ticketing_admin;
 grant execute on function app_public.tickets_first_response_breached(app_public.tickets) to ticketing_agent;
 grant execute on function app_public.tickets_first_response_breached(app_public.tickets) to ticketing_customer;
@@ -2121,10 +2132,7 @@ CREATE OR REPLACE FUNCTION app_public.tickets_resolution_breached(t app_public.t
  LANGUAGE sql
  STABLE
  SET search_path TO 'pg_catalog', 'public', 'pg_temp'
-AS $function$
-  select t.resolution_due_at is not null
-    and coalesce(t.resolved_at, t.closed_at, now()) > t.resolution_due_at;
-$function$;
+RETURN app_private.sla_breached((t).resolution_due_at, COALESCE((t).resolved_at, (t).closed_at, now()));
 grant execute on function app_public.tickets_resolution_breached(app_public.tickets) to ticketing_admin;
 grant execute on function app_public.tickets_resolution_breached(app_public.tickets) to ticketing_agent;
 grant execute on function app_public.tickets_resolution_breached(app_public.tickets) to ticketing_customer;
@@ -2421,8 +2429,8 @@ create view app_reporting.tickets as
     closed_at,
     round(EXTRACT(epoch FROM first_responded_at - created_at) / 60::numeric, 2) AS first_response_minutes,
     round(EXTRACT(epoch FROM resolved_at - created_at) / 60::numeric, 2) AS resolution_minutes,
-    first_response_due_at IS NOT NULL AND COALESCE(first_responded_at, resolved_at, closed_at, now()) > first_response_due_at AS first_response_breached,
-    resolution_due_at IS NOT NULL AND COALESCE(resolved_at, closed_at, now()) > resolution_due_at AS resolution_breached
+    app_private.sla_breached(first_response_due_at, COALESCE(first_responded_at, resolved_at, closed_at, now())) AS first_response_breached,
+    app_private.sla_breached(resolution_due_at, COALESCE(resolved_at, closed_at, now())) AS resolution_breached
    FROM app_public.tickets t;
 grant select on table app_reporting.tickets to ticketing_analyst;
 comment on view app_reporting.tickets is 'One row per ticket: identifiers, status, priority, people (ids only), timestamps and SLA facts. No subject, description or comments.';
