@@ -12,6 +12,37 @@ create schema app_private;
 grant usage on schema app_private to ticketing_authenticator;
 comment on schema app_private is 'Secrets and internals (accounts, audit log, helpers). No web role has USAGE on it.';
 
+create table app_private.address_events (
+  id uuid default app_private.uuid_generate_v7() not null,
+  action text not null,
+  ip inet,
+  occurred_at timestamp with time zone default app_private.auth_now() not null
+);
+alter table app_private.address_events enable row level security;
+alter table app_private.address_events add constraint address_events_action CHECK (action = ANY (ARRAY['register'::text, 'refresh'::text, 'password_change'::text]));
+alter table app_private.address_events add constraint address_events_pkey PRIMARY KEY (id);
+CREATE INDEX address_events_action_ip_idx ON app_private.address_events USING btree (action, ip, occurred_at);
+comment on table app_private.address_events is 'One row per register, refreshSession or changePassword call that passed its per-address limit: what the limits count. Append-only; old rows may be pruned once past the longest window.';
+comment on column app_private.address_events.id is 'Primary key (time-ordered UUID).';
+comment on column app_private.address_events.action is 'register, refresh or password_change.';
+comment on column app_private.address_events.ip is 'Client address as seen by the API; null when unknown (all unknown addresses share one count).';
+comment on column app_private.address_events.occurred_at is 'When it happened (auth_now()).';
+
+create table app_private.address_rate_limits (
+  action text not null,
+  max_count integer not null,
+  per_interval interval not null
+);
+alter table app_private.address_rate_limits enable row level security;
+alter table app_private.address_rate_limits add constraint address_rate_limits_action CHECK (action = ANY (ARRAY['login'::text, 'login_email'::text, 'register'::text, 'refresh'::text, 'password_change'::text]));
+alter table app_private.address_rate_limits add constraint address_rate_limits_interval_positive CHECK (per_interval > '00:00:00'::interval);
+alter table app_private.address_rate_limits add constraint address_rate_limits_max_count_positive CHECK (max_count > 0);
+alter table app_private.address_rate_limits add constraint address_rate_limits_pkey PRIMARY KEY (action);
+comment on table app_private.address_rate_limits is 'How often each authentication action may happen: at most max_count within per_interval, per client address (per email for login_email). Read by app_private.take_address_quota and begin_login. Owner only.';
+comment on column app_private.address_rate_limits.action is 'login (attempts per address), login_email (unresolved or failed attempts per email), register, refresh or password_change (per address).';
+comment on column app_private.address_rate_limits.max_count is 'Allowed occurrences within per_interval.';
+comment on column app_private.address_rate_limits.per_interval is 'The sliding window the count covers.';
+
 create table app_private.audit_log (
   id uuid default app_private.uuid_generate_v7() not null,
   occurred_at timestamp with time zone default clock_timestamp() not null,
@@ -63,24 +94,36 @@ create table app_private.login_attempts (
   ip inet,
   success boolean not null,
   reason text not null,
-  attempted_at timestamp with time zone default app_private.auth_now() not null
+  attempted_at timestamp with time zone default app_private.auth_now() not null,
+  purpose text default 'login'::text not null,
+  decided_xact xid8,
+  consumed_at timestamp with time zone,
+  session_id uuid
 );
 alter table app_private.login_attempts enable row level security;
 alter table app_private.login_attempts add constraint login_attempts_email_length CHECK (char_length(email::text) <= 320);
 alter table app_private.login_attempts add constraint login_attempts_pkey PRIMARY KEY (id);
-alter table app_private.login_attempts add constraint login_attempts_reason CHECK (reason = ANY (ARRAY['success'::text, 'invalid_credentials'::text, 'locked'::text, 'rate_limited'::text]));
+alter table app_private.login_attempts add constraint login_attempts_purpose CHECK (purpose = ANY (ARRAY['login'::text, 'password_change'::text, 'registration'::text]));
+alter table app_private.login_attempts add constraint login_attempts_reason CHECK (reason = ANY (ARRAY['pending'::text, 'success'::text, 'invalid_credentials'::text, 'locked'::text, 'rate_limited'::text]));
 alter table app_private.login_attempts add constraint login_attempts_success_reason CHECK (success = (reason = 'success'::text));
 alter table app_private.login_attempts add constraint login_attempts_user_id_fkey FOREIGN KEY (user_id) REFERENCES app_public.users(id) ON DELETE SET NULL;
+CREATE INDEX login_attempts_email_idx ON app_private.login_attempts USING btree (email, attempted_at);
+CREATE INDEX login_attempts_ip_counted_idx ON app_private.login_attempts USING btree (ip, attempted_at) WHERE (reason <> 'rate_limited'::text);
 CREATE INDEX login_attempts_ip_idx ON app_private.login_attempts USING btree (ip, attempted_at);
+CREATE INDEX login_attempts_time_brin ON app_private.login_attempts USING brin (attempted_at);
 CREATE INDEX login_attempts_user_idx ON app_private.login_attempts USING btree (user_id, attempted_at);
-comment on table app_private.login_attempts is 'Every login attempt (and every current-password check of changePassword), successful or not. Drives lockout and the per-IP rate limit; kept for investigation.';
+comment on table app_private.login_attempts is 'Every login attempt, every current-password check of changePassword and every registration, from its reservation (pending, before any hashing) to its outcome. Drives lockout and the per-address and per-email limits; records which session each success started.';
 comment on column app_private.login_attempts.id is 'Primary key (time-ordered UUID).';
 comment on column app_private.login_attempts.email is 'Email as typed (at most 320 characters), whether or not an account has it.';
 comment on column app_private.login_attempts.user_id is 'The account the email belongs to, null when no active account has it.';
 comment on column app_private.login_attempts.ip is 'Client IP address as seen by the API, null when unknown.';
 comment on column app_private.login_attempts.success is 'True when the password was right and the account not locked.';
-comment on column app_private.login_attempts.reason is 'success, invalid_credentials (unknown email or wrong password), locked (account locked at the time) or rate_limited (refused before any check).';
+comment on column app_private.login_attempts.reason is 'pending (reserved, password not yet checked), success, invalid_credentials (unknown email or wrong password), locked (account locked at the time) or rate_limited (refused before any check; older rows only).';
 comment on column app_private.login_attempts.attempted_at is 'When the attempt was made (auth_now()).';
+comment on column app_private.login_attempts.purpose is 'login, password_change (the current-password check of changePassword) or registration (the new account''s first session).';
+comment on column app_private.login_attempts.decided_xact is 'Transaction that recorded the success: a session starts only in that same transaction.';
+comment on column app_private.login_attempts.consumed_at is 'When the success was used (a session started or the password changed); a success is used at most once.';
+comment on column app_private.login_attempts.session_id is 'The session (refresh-token family) this success started: the audit trail of session starts.';
 
 create table app_private.refresh_tokens (
   id uuid default app_private.uuid_generate_v7() not null,
@@ -92,7 +135,8 @@ create table app_private.refresh_tokens (
   rotated_at timestamp with time zone,
   replaced_by uuid,
   revoked_at timestamp with time zone,
-  revoked_reason text
+  revoked_reason text,
+  session_started_at timestamp with time zone not null
 );
 alter table app_private.refresh_tokens enable row level security;
 alter table app_private.refresh_tokens add constraint refresh_tokens_digest_length CHECK (octet_length(token_digest) = 32);
@@ -104,6 +148,7 @@ alter table app_private.refresh_tokens add constraint refresh_tokens_revoked_rea
 alter table app_private.refresh_tokens add constraint refresh_tokens_token_digest_key UNIQUE (token_digest);
 alter table app_private.refresh_tokens add constraint refresh_tokens_user_id_fkey FOREIGN KEY (user_id) REFERENCES app_public.users(id) ON DELETE CASCADE;
 CREATE INDEX refresh_tokens_family_idx ON app_private.refresh_tokens USING btree (family_id);
+CREATE INDEX refresh_tokens_rotated_idx ON app_private.refresh_tokens USING btree (family_id, rotated_at) WHERE ((rotated_at IS NOT NULL) AND (revoked_at IS NULL));
 CREATE INDEX refresh_tokens_user_idx ON app_private.refresh_tokens USING btree (user_id) WHERE (revoked_at IS NULL);
 comment on table app_private.refresh_tokens is 'Refresh tokens, one row per issued token, stored only as SHA-256 digests. A family is one login session: each refresh rotates the token within the family; presenting a rotated token again revokes the whole family.';
 comment on column app_private.refresh_tokens.id is 'Primary key (time-ordered UUID).';
@@ -116,6 +161,7 @@ comment on column app_private.refresh_tokens.rotated_at is 'When the token was e
 comment on column app_private.refresh_tokens.replaced_by is 'The token issued in exchange for this one.';
 comment on column app_private.refresh_tokens.revoked_at is 'When the token was revoked (its whole family is revoked together).';
 comment on column app_private.refresh_tokens.revoked_reason is 'Why: logout, reuse, password_change, deactivated, role_changed or inactive.';
+comment on column app_private.refresh_tokens.session_started_at is 'When the session (family) began; copied to each rotated token. refreshSession refuses a family older than the maximum session age.';
 
 create table app_private.user_accounts (
   user_id uuid not null,
@@ -128,22 +174,36 @@ create table app_private.user_accounts (
   updated_at timestamp with time zone default now() not null
 );
 alter table app_private.user_accounts enable row level security;
-alter table app_private.user_accounts add constraint user_accounts_email_format CHECK (char_length(email::text) <= 320 AND email OPERATOR(public.~) '^[^@[:space:]]+@[^@[:space:]]+$'::public.citext);
+alter table app_private.user_accounts add constraint user_accounts_email_format CHECK (char_length(email::text) <= 320 AND email::text ~ '^[!-?A-~]+@[!-?A-~]+$'::text);
 alter table app_private.user_accounts add constraint user_accounts_email_key UNIQUE (email);
 alter table app_private.user_accounts add constraint user_accounts_failed_login_count_positive CHECK (failed_login_count >= 0);
 alter table app_private.user_accounts add constraint user_accounts_pkey PRIMARY KEY (user_id);
 alter table app_private.user_accounts add constraint user_accounts_timestamps_ordered CHECK (updated_at >= created_at);
 alter table app_private.user_accounts add constraint user_accounts_user_id_fkey FOREIGN KEY (user_id) REFERENCES app_public.users(id) ON DELETE CASCADE;
+CREATE TRIGGER _050_normalize_email BEFORE INSERT OR UPDATE OF email ON app_private.user_accounts FOR EACH ROW EXECUTE FUNCTION app_private.tg_user_accounts_normalize_email();
 CREATE TRIGGER _100_set_updated_at BEFORE UPDATE ON app_private.user_accounts FOR EACH ROW EXECUTE FUNCTION app_private.tg_set_updated_at();
 comment on table app_private.user_accounts is 'Login data of a user (one row per user). Only security definer functions read it.';
 comment on column app_private.user_accounts.user_id is 'The user this account belongs to.';
-comment on column app_private.user_accounts.email is 'Login email, unique case-insensitively.';
+comment on column app_private.user_accounts.email is 'Login email, unique case-insensitively, stored NFKC-normalised and trimmed (fullwidth and other compatibility forms meet the same account); printable ASCII only.';
 comment on column app_private.user_accounts.password_hash is 'argon2id hash computed by the API tier; null means password login is disabled.';
 comment on column app_private.user_accounts.failed_login_count is 'Consecutive failed logins since the last success; drives lockout.';
 comment on column app_private.user_accounts.locked_until is 'Login refused until this time (null: not locked).';
 comment on column app_private.user_accounts.last_login_at is 'Time of the last successful login.';
 comment on column app_private.user_accounts.created_at is 'When the account was created.';
 comment on column app_private.user_accounts.updated_at is 'When the account row last changed.';
+
+create table app_private.write_events (
+  user_id uuid not null,
+  kind app_public.write_kind not null,
+  occurred_at timestamp with time zone default now() not null
+);
+alter table app_private.write_events enable row level security;
+CREATE INDEX write_events_time_brin ON app_private.write_events USING brin (occurred_at);
+CREATE INDEX write_events_user_kind_time_idx ON app_private.write_events USING btree (user_id, kind, occurred_at);
+comment on table app_private.write_events is 'One row per write counted by a write quota (who, what, when). Read only by the quota check; rows older than the longest quota window are deleted by app_private.prune_security_rows().';
+comment on column app_private.write_events.user_id is 'The user who wrote.';
+comment on column app_private.write_events.kind is 'What was written: ticket, comment or edit.';
+comment on column app_private.write_events.occurred_at is 'When (transaction time).';
 
 CREATE OR REPLACE FUNCTION app_private.acting_user_id(as_role app_public.user_role)
  RETURNS uuid
@@ -163,14 +223,48 @@ grant execute on function app_private.acting_user_id(app_public.user_role) to ti
 grant execute on function app_private.acting_user_id(app_public.user_role) to ticketing_customer;
 comment on function app_private.acting_user_id(app_public.user_role) is 'Policy helper: the requesting user''s id when they are active, stored with role as_role, and the request runs as the matching Postgres role; otherwise null. Policies call it as (select app_private.acting_user_id(...)) so it runs once per statement.';
 
-CREATE OR REPLACE FUNCTION app_private.admin_create_user(actor_id uuid, actor_role text, email public.citext, display_name text, role app_public.user_role, password_hash text)
+CREATE OR REPLACE FUNCTION app_private.address_login_limit_reached(ip inet)
+ RETURNS timestamp with time zone
+ LANGUAGE plpgsql
+ STABLE
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+declare
+  rule app_private.address_rate_limits;
+  oldest_counted timestamptz;
+begin
+  select l.* into strict rule from app_private.address_rate_limits as l where l.action = 'login';
+  select l.attempted_at into oldest_counted
+  from app_private.login_attempts as l
+  where (l.ip = address_login_limit_reached.ip or (address_login_limit_reached.ip is null and l.ip is null))
+    and l.attempted_at > app_private.auth_now() - rule.per_interval
+    and l.reason <> 'rate_limited'
+    and l.purpose = 'login'
+  order by l.attempted_at desc
+  offset rule.max_count - 1
+  limit 1;
+  return case when found then oldest_counted + rule.per_interval end;
+end;
+$function$;
+comment on function app_private.address_login_limit_reached(inet) is 'When the ''login'' limit of the address is reached: the time it lifts; null otherwise. A null ip counts the attempts of unknown addresses together.';
+
+CREATE OR REPLACE FUNCTION app_private.admin_create_user(actor_id uuid, actor_role text, actor_session_id uuid, email public.citext, display_name text, role app_public.user_role, password_hash text)
  RETURNS app_public.users
  LANGUAGE plpgsql
  SECURITY DEFINER
  SET search_path TO 'pg_catalog', 'public', 'pg_temp'
 AS $function$
 begin
-  if not app_private.is_acting_admin(actor_id, actor_role) then
+  if not app_private.is_acting_admin(actor_id, actor_role)
+     or not exists (
+       select 1
+       from app_private.refresh_tokens as t
+       where t.family_id = admin_create_user.actor_session_id
+         and t.user_id = admin_create_user.actor_id
+         and t.revoked_at is null
+         and t.rotated_at is null
+         and t.expires_at > app_private.auth_now()
+     ) then
     raise exception using errcode = 'TKFBD', message = 'Only an admin can create users';
   end if;
   -- The audit trigger on users reads the actor from this setting.
@@ -178,8 +272,8 @@ begin
   return app_private.create_user_account(email, display_name, role, password_hash);
 end;
 $function$;
-grant execute on function app_private.admin_create_user(uuid,text,public.citext,text,app_public.user_role,text) to ticketing_authenticator;
-comment on function app_private.admin_create_user(uuid,text,public.citext,text,app_public.user_role,text) is 'createUser: an active admin (actor_id, with the token role actor_role) creates a user of any role. Raises TKFBD for anyone else, TKEML when the email is taken.';
+grant execute on function app_private.admin_create_user(uuid,text,uuid,public.citext,text,app_public.user_role,text) to ticketing_authenticator;
+comment on function app_private.admin_create_user(uuid,text,uuid,public.citext,text,app_public.user_role,text) is 'createUser: an active admin (actor_id, with the token role actor_role) in a live session actor_session_id (the token''s sid) creates a user of any role. Raises TKFBD for anyone else or without a live session of the admin, TKEML when the email is taken, 23514 when the input breaks a rule.';
 
 CREATE OR REPLACE FUNCTION app_private.assert_admin_remains(target_id uuid)
  RETURNS void
@@ -218,18 +312,108 @@ AS $function$
 $function$;
 comment on function app_private.auth_now() is 'The current time as the authentication rules see it: now() plus the auth_clock offset (zero outside tests).';
 
-CREATE OR REPLACE FUNCTION app_private.change_password(user_id uuid, new_hash text, keep_session_id uuid)
+CREATE OR REPLACE FUNCTION app_private.begin_login(email text, ip inet, OUT attempt_id uuid, OUT password_salt text, OUT hash_length integer)
+ RETURNS record
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  typed_email citext := app_private.normalized_input(left(begin_login.email, 1000), 320);
+  lifts_at timestamptz;
+  account_user_id uuid;
+  account_hash text;
+begin
+  -- Serialise the attempts of one address, then of one email: the count and
+  -- the reservation below cannot be overtaken by a concurrent attempt.
+  perform pg_advisory_xact_lock(hashtextextended('login-address:' || coalesce(host(begin_login.ip), 'unknown'), 0));
+  lifts_at := app_private.address_login_limit_reached(begin_login.ip);
+  if lifts_at is not null then
+    perform app_private.raise_rate_limited('Too many login attempts from this address; try again later', lifts_at);
+  end if;
+
+  perform pg_advisory_xact_lock(hashtextextended('login-email:' || lower(typed_email::text), 0));
+  lifts_at := app_private.email_login_limit_reached(typed_email);
+  if lifts_at is not null then
+    perform app_private.raise_rate_limited('Too many login attempts for this account; try again later', lifts_at);
+  end if;
+
+  select a.user_id, a.password_hash into account_user_id, account_hash
+  from app_private.user_accounts as a
+  join app_public.users as u on u.id = a.user_id
+  where a.email = typed_email
+    and u.is_active
+    and a.password_hash is not null;
+
+  insert into app_private.login_attempts (email, user_id, ip, success, reason, purpose)
+  values (left(typed_email::text, 320), account_user_id, begin_login.ip, false, 'pending', 'login')
+  returning id into attempt_id;
+
+  select s.salt, s.hash_length into password_salt, hash_length
+  from app_private.password_salt(account_hash) as s;
+end;
+$function$;
+grant execute on function app_private.begin_login(text,inet) to ticketing_authenticator;
+comment on function app_private.begin_login(text,inet) is 'Step 1 of login, before any hashing: refuses (TKRAT, with a retry hint) when the address or the email reached its limit, otherwise reserves the attempt (pending) and returns its id with the salt and parameters of the account''s hash (null when no active account with a password has the email). Never returns the hash.';
+
+CREATE OR REPLACE FUNCTION app_private.begin_password_check(user_id uuid, ip inet, OUT attempt_id uuid, OUT email text, OUT password_salt text, OUT hash_length integer)
+ RETURNS record
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  account app_private.user_accounts;
+begin
+  perform app_private.take_address_quota('password_change', begin_password_check.ip);
+
+  select a.* into account
+  from app_private.user_accounts as a
+  join app_public.users as u on u.id = a.user_id
+  where a.user_id = begin_password_check.user_id
+    and u.is_active
+    and a.password_hash is not null;
+  if not found then
+    raise exception using errcode = 'TKFBD', message = 'No active user with a password has this id';
+  end if;
+
+  insert into app_private.login_attempts (email, user_id, ip, success, reason, purpose)
+  values (account.email, account.user_id, begin_password_check.ip, false, 'pending', 'password_change')
+  returning id into attempt_id;
+
+  email := account.email;
+  select s.salt, s.hash_length into password_salt, hash_length
+  from app_private.password_salt(account.password_hash) as s;
+end;
+$function$;
+grant execute on function app_private.begin_password_check(uuid,inet) to ticketing_authenticator;
+comment on function app_private.begin_password_check(uuid,inet) is 'Step 1 of changePassword, before any hashing: counts the call against the ''password_change'' limit of ip (TKRAT beyond it), reserves a check of the user''s current password and returns its id, the email (for the password policy) and the salt and parameters of the hash (never the hash). TKFBD for an inactive user or one without a password.';
+
+CREATE OR REPLACE FUNCTION app_private.change_password(attempt_id uuid, new_hash text, keep_session_id uuid)
  RETURNS app_public.users
  LANGUAGE plpgsql
  SECURITY DEFINER
  SET search_path TO 'pg_catalog', 'public', 'pg_temp'
 AS $function$
 declare
+  attempt app_private.login_attempts;
   account_user app_public.users;
 begin
+  select l.* into attempt
+  from app_private.login_attempts as l
+  where l.id = change_password.attempt_id
+    and l.purpose = 'password_change'
+    and l.reason = 'success'
+    and l.decided_xact = pg_current_xact_id()
+    and l.consumed_at is null
+  for update;
+  if not found then
+    raise exception using errcode = 'TKFBD', message = 'The current password must be proven in the same transaction';
+  end if;
+
   select u.* into account_user
   from app_public.users as u
-  where u.id = change_password.user_id
+  where u.id = attempt.user_id
     and u.is_active;
   if not found then
     raise exception using errcode = 'TKNTF', message = 'No active user with this id';
@@ -239,14 +423,18 @@ begin
   set password_hash = change_password.new_hash,
       failed_login_count = 0,
       locked_until = null
-  where a.user_id = change_password.user_id;
+  where a.user_id = attempt.user_id;
 
-  perform app_private.revoke_user_sessions(change_password.user_id, 'password_change', keep_session_id);
+  update app_private.login_attempts as l
+  set consumed_at = app_private.auth_now()
+  where l.id = attempt.id;
+
+  perform app_private.revoke_user_sessions(attempt.user_id, 'password_change', keep_session_id);
   return account_user;
 end;
 $function$;
 grant execute on function app_private.change_password(uuid,text,uuid) to ticketing_authenticator;
-comment on function app_private.change_password(uuid,text,uuid) is 'Stores a new argon2id hash (verified and computed by the API) and revokes every other session of the user; keep_session_id (the caller''s session) stays valid.';
+comment on function app_private.change_password(uuid,text,uuid) is 'Step 3 of changePassword: stores a new argon2id hash (computed by the API) for the user of a successful password check (finish_login) in this same transaction, not used before, and revokes every other session of the user; keep_session_id (the caller''s session) stays valid.';
 
 CREATE OR REPLACE FUNCTION app_private.create_status_history_partitions(months_ahead integer DEFAULT 3)
  RETURNS integer
@@ -360,37 +548,143 @@ grant execute on function app_private.current_user_role() to ticketing_agent;
 grant execute on function app_private.current_user_role() to ticketing_customer;
 comment on function app_private.current_user_role() is 'Role of the requesting user from their users row, null when anonymous, inactive, or when the Postgres role of the request does not match the stored role (stale token after a role change).';
 
-CREATE OR REPLACE FUNCTION app_private.find_login_account(email public.citext)
- RETURNS TABLE(user_id uuid, password_hash text)
- LANGUAGE sql
- STABLE SECURITY DEFINER
+CREATE OR REPLACE FUNCTION app_private.decide_attempt(attempt_id uuid, presented_hash text, upgraded_hash text)
+ RETURNS text
+ LANGUAGE plpgsql
  SET search_path TO 'pg_catalog', 'public', 'pg_temp'
 AS $function$
-  select a.user_id, a.password_hash
-  from app_private.user_accounts as a
-  join app_public.users as u on u.id = a.user_id
-  where a.email = find_login_account.email
-    and u.is_active
-    and a.password_hash is not null;
-$function$;
-grant execute on function app_private.find_login_account(public.citext) to ticketing_authenticator;
-comment on function app_private.find_login_account(public.citext) is 'The account that may log in with this email: user id and argon2id hash; no row when the email is unknown, the user inactive or password login disabled (all answered alike).';
+declare
+  policy record;
+  attempt app_private.login_attempts;
+  account app_private.user_accounts;
+  password_ok boolean;
+  result text;
+  recent_failures integer;
+begin
+  select * into policy from app_private.login_policy();
 
-CREATE OR REPLACE FUNCTION app_private.find_user_account(user_id uuid)
- RETURNS TABLE(email public.citext, password_hash text)
+  -- A reservation is good for five minutes, once.
+  select l.* into attempt
+  from app_private.login_attempts as l
+  where l.id = decide_attempt.attempt_id
+    and l.reason = 'pending'
+    and l.attempted_at > app_private.auth_now() - interval '5 minutes'
+  for update;
+  if not found then
+    return 'invalid_credentials';
+  end if;
+
+  if attempt.user_id is not null then
+    -- Row lock: concurrent attempts on one account count one after the other.
+    select a.* into account
+    from app_private.user_accounts as a
+    where a.user_id = attempt.user_id
+    for update;
+  end if;
+
+  password_ok := account.password_hash is not null and decide_attempt.presented_hash = account.password_hash;
+
+  if account.user_id is null then
+    result := 'invalid_credentials';
+  elsif account.locked_until > app_private.auth_now() then
+    result := 'locked';
+  elsif password_ok then
+    result := 'success';
+  else
+    result := 'invalid_credentials';
+  end if;
+
+  update app_private.login_attempts as l
+  set success = (result = 'success'),
+      reason = result,
+      decided_xact = case when result = 'success' then pg_current_xact_id() end
+  where l.id = attempt.id;
+
+  if result = 'success' then
+    update app_private.user_accounts as a
+    set failed_login_count = 0,
+        locked_until = null,
+        last_login_at = app_private.auth_now(),
+        -- Parameters were raised since this hash was made: the API computed a
+        -- new one from the password just proven.
+        password_hash = case
+          when decide_attempt.upgraded_hash like '$argon2id$%' then decide_attempt.upgraded_hash
+          else a.password_hash
+        end
+    where a.user_id = account.user_id;
+  elsif result = 'invalid_credentials' and account.user_id is not null then
+    select count(*) into recent_failures
+    from app_private.login_attempts as l
+    where l.user_id = account.user_id
+      and l.reason = 'invalid_credentials'
+      and l.attempted_at > greatest(
+        app_private.auth_now() - policy.failure_window,
+        coalesce(account.last_login_at, '-infinity'),
+        coalesce(account.locked_until, '-infinity')
+      );
+    update app_private.user_accounts as a
+    set failed_login_count = a.failed_login_count + 1,
+        locked_until = case
+          when recent_failures >= policy.max_failures then app_private.auth_now() + policy.lock_duration
+          else a.locked_until
+        end
+    where a.user_id = account.user_id;
+  end if;
+
+  -- A wrong password never learns whether the account is locked.
+  if result = 'locked' and not password_ok then
+    return 'invalid_credentials';
+  end if;
+  return result;
+end;
+$function$;
+comment on function app_private.decide_attempt(uuid,text,text) is 'Decides a pending attempt: success only when presented_hash (argon2id of the typed password with the stored salt, computed by the API) equals the stored hash and the account is not locked; applies the lockout rule (login_policy), clears it on success and stores upgraded_hash if given. Returns success, invalid_credentials or locked (locked only for the right password). Internal: reached through finish_login.';
+
+CREATE OR REPLACE FUNCTION app_private.email_login_limit_reached(email public.citext)
+ RETURNS timestamp with time zone
+ LANGUAGE plpgsql
+ STABLE
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+declare
+  rule app_private.address_rate_limits;
+  oldest_counted timestamptz;
+begin
+  select l.* into strict rule from app_private.address_rate_limits as l where l.action = 'login_email';
+  select l.attempted_at into oldest_counted
+  from app_private.login_attempts as l
+  where l.email = email_login_limit_reached.email
+    and l.attempted_at > app_private.auth_now() - rule.per_interval
+    and l.reason in ('pending', 'invalid_credentials', 'locked')
+    and l.purpose = 'login'
+  order by l.attempted_at desc
+  offset rule.max_count - 1
+  limit 1;
+  return case when found then oldest_counted + rule.per_interval end;
+end;
+$function$;
+comment on function app_private.email_login_limit_reached(public.citext) is 'When the ''login_email'' limit of the email is reached (unresolved or failed attempts, from any address): the time it lifts; null otherwise. Known and unknown emails are counted alike.';
+
+CREATE OR REPLACE FUNCTION app_private.finish_login(attempt_id uuid, presented_hash text, upgraded_hash text DEFAULT NULL::text)
+ RETURNS text
  LANGUAGE sql
- STABLE SECURITY DEFINER
+ SECURITY DEFINER
  SET search_path TO 'pg_catalog', 'public', 'pg_temp'
 AS $function$
-  select a.email, a.password_hash
-  from app_private.user_accounts as a
-  join app_public.users as u on u.id = a.user_id
-  where a.user_id = find_user_account.user_id
-    and u.is_active
-    and a.password_hash is not null;
+  select app_private.decide_attempt(finish_login.attempt_id, finish_login.presented_hash, finish_login.upgraded_hash);
 $function$;
-grant execute on function app_private.find_user_account(uuid) to ticketing_authenticator;
-comment on function app_private.find_user_account(uuid) is 'Email and argon2id hash of an active user (for changePassword); no row when inactive or without a password.';
+grant execute on function app_private.finish_login(uuid,text,text) to ticketing_authenticator;
+comment on function app_private.finish_login(uuid,text,text) is 'Step 2 of login and of changePassword''s password check: decides the reserved attempt from the hash the API computed (see decide_attempt). An unknown, decided or stale attempt is invalid_credentials.';
+
+CREATE OR REPLACE FUNCTION app_private.housekeeping_policy(OUT login_attempt_retention interval, OUT refused_login_retention interval, OUT ended_session_retention interval, OUT rotated_token_retention interval, OUT rotated_tokens_per_session integer)
+ RETURNS record
+ LANGUAGE sql
+ IMMUTABLE
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+  select interval '7 days', interval '1 hour', interval '7 days', interval '7 days', 1000;
+$function$;
+comment on function app_private.housekeeping_policy() is 'Retention of security rows, in one place: login attempts are kept login_attempt_retention (the lockout and per-address windows need minutes; the rest is for investigation), attempts refused by the rate limit (which count for nothing) refused_login_retention; a session (refresh-token family) that can no longer be used is deleted ended_session_retention after it ended; in a live session a rotated token is kept rotated_token_retention after its rotation and at most the newest rotated_tokens_per_session, for reuse detection. Replace this function in a migration to change them.';
 
 CREATE OR REPLACE FUNCTION app_private.is_acting_admin(actor_id uuid, actor_role text)
  RETURNS boolean
@@ -447,39 +741,11 @@ CREATE OR REPLACE FUNCTION app_private.login_policy(OUT max_failures integer, OU
  STABLE
  SET search_path TO 'pg_catalog', 'pg_temp'
 AS $function$
-  select 5, interval '15 minutes', interval '15 minutes', 30, interval '5 minutes', interval '30 days';
+  select 5, interval '15 minutes', interval '15 minutes', l.max_count, l.per_interval, interval '30 days'
+  from app_private.address_rate_limits as l
+  where l.action = 'login';
 $function$;
-comment on function app_private.login_policy() is 'The login rules in one place: lock an account for lock_duration after max_failures failed logins within failure_window; refuse an IP after ip_max_attempts attempts within ip_window; refresh tokens expire after refresh_token_lifetime. Replace this function in a migration to change them.';
-
-CREATE OR REPLACE FUNCTION app_private.login_rate_limited(email public.citext, ip inet)
- RETURNS boolean
- LANGUAGE plpgsql
- SECURITY DEFINER
- SET search_path TO 'pg_catalog', 'public', 'pg_temp'
-AS $function$
-declare
-  policy record;
-  recent integer;
-begin
-  if ip is null then
-    return false;
-  end if;
-  select * into policy from app_private.login_policy();
-  select count(*) into recent
-  from app_private.login_attempts as l
-  where l.ip = login_rate_limited.ip
-    and l.attempted_at > app_private.auth_now() - policy.ip_window
-    and l.reason <> 'rate_limited';
-  if recent < policy.ip_max_attempts then
-    return false;
-  end if;
-  insert into app_private.login_attempts (email, ip, success, reason)
-  values (left(login_rate_limited.email, 320), login_rate_limited.ip, false, 'rate_limited');
-  return true;
-end;
-$function$;
-grant execute on function app_private.login_rate_limited(public.citext,inet) to ticketing_authenticator;
-comment on function app_private.login_rate_limited(public.citext,inet) is 'Per-IP rate limit, checked before any password work: true (and the refusal recorded) when the IP made ip_max_attempts attempts within ip_window (login_policy). Refused attempts do not count, so the limit lifts when the window has passed.';
+comment on function app_private.login_policy() is 'The login rules in one place: lock an account for lock_duration after max_failures failed logins within failure_window; refresh tokens expire after refresh_token_lifetime. ip_max_attempts and ip_window are the ''login'' row of app_private.address_rate_limits.';
 
 CREATE OR REPLACE FUNCTION app_private.make_append_only(target regclass)
  RETURNS void
@@ -526,6 +792,21 @@ end;
 $function$;
 comment on function app_private.make_append_only(regclass) is 'Makes a table append-only: a trigger refusing UPDATE and DELETE (not repeated on partitions, which inherit it), one refusing TRUNCATE, nothing granted to PUBLIC, and UPDATE, DELETE and TRUNCATE revoked from the owner. Idempotent. Every new append-only table calls it (docs/conventions.md).';
 
+CREATE OR REPLACE FUNCTION app_private.normalized_input(value text, max_length integer)
+ RETURNS text
+ LANGUAGE sql
+ IMMUTABLE PARALLEL SAFE
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+  -- Four bytes per character is the most UTF-8 needs: longer input cannot fit
+  -- once normalised either, and is left as it is for the constraints to refuse.
+  select case
+    when octet_length(value) > 4 * max_length + 64 then value
+    else btrim(normalize(value, nfkc), ' ')
+  end;
+$function$;
+comment on function app_private.normalized_input(text,integer) is 'NFKC-normalises a typed value and removes surrounding spaces, unless it is longer than 4 * max_length + 64 bytes (too long to be valid however normalised: returned unchanged, so the length check refuses it without work).';
+
 CREATE OR REPLACE FUNCTION app_private.notify_ticket_event(ticket app_public.tickets, kind text, previous app_public.tickets DEFAULT NULL::app_public.tickets, comment_id uuid DEFAULT NULL::uuid)
  RETURNS void
  LANGUAGE plpgsql
@@ -561,6 +842,54 @@ end;
 $function$;
 comment on function app_private.notify_ticket_event(app_public.tickets,text,app_public.tickets,uuid) is 'Sends one realtime notification (ticket id, event kind, comment id, transaction id; never content) on every channel that watches the ticket: ticket:<id>, customer_tickets:<customer>, agent_queue:<agent> for the current and the previous agent, and open_pool when the ticket is or was open and unassigned.';
 
+CREATE OR REPLACE FUNCTION app_private.open_session(user_id uuid, token_digest bytea)
+ RETURNS TABLE(session_id uuid, user_role app_public.user_role, refresh_expires_at timestamp with time zone, user_record app_public.users)
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  account_user app_public.users;
+  token_id uuid := app_private.uuid_generate_v7();
+begin
+  select u.* into account_user
+  from app_public.users as u
+  where u.id = open_session.user_id
+    and u.is_active;
+  if not found then
+    raise exception using errcode = 'TKNTF', message = 'No active user with this id';
+  end if;
+
+  insert into app_private.refresh_tokens (id, user_id, family_id, token_digest, expires_at, session_started_at)
+  values (
+    token_id,
+    account_user.id,
+    token_id,
+    open_session.token_digest,
+    app_private.auth_now() + (app_private.login_policy()).refresh_token_lifetime,
+    app_private.auth_now()
+  )
+  returning refresh_tokens.expires_at into refresh_expires_at;
+
+  session_id := token_id;
+  user_role := account_user.role;
+  user_record := account_user;
+  return next;
+end;
+$function$;
+comment on function app_private.open_session(uuid,bytea) is 'Stores the first refresh token (by digest) of a new session and returns its claims and the user row. Internal: only start_session (after a proven login) and register_customer reach it.';
+
+CREATE OR REPLACE FUNCTION app_private.password_salt(password_hash text, OUT salt text, OUT hash_length integer)
+ RETURNS record
+ LANGUAGE sql
+ IMMUTABLE
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+  -- A PHC string: $argon2id$v=19$m=…,t=…,p=…$<salt>$<hash>; base64 without padding.
+  select substring(password_hash from '^(.*)\$[^$]*$'),
+         (char_length(substring(password_hash from '\$([^$]*)$')) * 3) / 4;
+$function$;
+comment on function app_private.password_salt(text) is 'Splits a PHC argon2 string into what recomputing it needs (everything up to the last $: algorithm, version, parameters, salt) and the length in bytes of the hash it ends with.';
+
 CREATE OR REPLACE FUNCTION app_private.protect_status_history_partition(partition_name text)
  RETURNS void
  LANGUAGE plpgsql
@@ -573,103 +902,161 @@ end;
 $function$;
 comment on function app_private.protect_status_history_partition(text) is 'Makes a new partition of ticket_status_history append-only like its parent (app_private.make_append_only) with row-level security enabled.';
 
-CREATE OR REPLACE FUNCTION app_private.record_login_attempt(email public.citext, user_id uuid, ip inet, password_ok boolean)
- RETURNS text
+CREATE OR REPLACE FUNCTION app_private.prune_security_rows()
+ RETURNS TABLE(table_name text, deleted_rows bigint)
  LANGUAGE plpgsql
  SECURITY DEFINER
  SET search_path TO 'pg_catalog', 'public', 'pg_temp'
 AS $function$
 declare
   policy record;
-  account app_private.user_accounts;
-  result text;
-  recent_failures integer;
+  cutoff timestamptz;
+  deleted bigint;
 begin
-  select * into policy from app_private.login_policy();
-  if user_id is not null then
-    -- Row lock: concurrent attempts on one account count one after the other.
-    select a.* into account
-    from app_private.user_accounts as a
-    where a.user_id = record_login_attempt.user_id
-    for update;
+  -- One instance at a time: others skip this round (no rows returned).
+  if not pg_try_advisory_xact_lock(hashtext('app_private.prune_security_rows')) then
+    return;
   end if;
+  select * into policy from app_private.housekeeping_policy();
 
-  if account.user_id is null then
-    result := 'invalid_credentials';
-  elsif account.locked_until > app_private.auth_now() then
-    result := 'locked';
-  elsif password_ok then
-    result := 'success';
-  else
-    result := 'invalid_credentials';
-  end if;
+  -- Login attempts: refused-by-rate-limit ones soon, the others later (two
+  -- statements, so each is a range on the BRIN index).
+  delete from app_private.login_attempts as l
+  where l.attempted_at < app_private.auth_now() - policy.login_attempt_retention;
+  get diagnostics deleted = row_count;
+  deleted_rows := deleted;
+  delete from app_private.login_attempts as l
+  where l.attempted_at < app_private.auth_now() - policy.refused_login_retention
+    and l.reason = 'rate_limited';
+  get diagnostics deleted = row_count;
+  table_name := 'app_private.login_attempts';
+  deleted_rows := deleted_rows + deleted;
+  return next;
 
-  insert into app_private.login_attempts (email, user_id, ip, success, reason)
-  values (left(record_login_attempt.email, 320), account.user_id, record_login_attempt.ip, result = 'success', result);
+  -- Ended sessions: no token of the family can be used any more (all revoked,
+  -- rotated or expired) and it ended long enough ago. The whole family goes
+  -- in one statement, so the replaced_by references never dangle.
+  cutoff := app_private.auth_now() - policy.ended_session_retention;
+  with ended as (
+    select t.family_id
+    from app_private.refresh_tokens as t
+    group by t.family_id
+    having not bool_or(t.revoked_at is null and t.rotated_at is null and t.expires_at > app_private.auth_now())
+       and max(coalesce(t.revoked_at, t.expires_at)) < cutoff
+  )
+  delete from app_private.refresh_tokens as t
+  using ended
+  where t.family_id = ended.family_id;
+  get diagnostics deleted = row_count;
+  deleted_rows := deleted;
 
-  if result = 'success' then
-    update app_private.user_accounts as a
-    set failed_login_count = 0,
-        locked_until = null,
-        last_login_at = app_private.auth_now()
-    where a.user_id = account.user_id;
-  elsif result = 'invalid_credentials' and account.user_id is not null then
-    select count(*) into recent_failures
-    from app_private.login_attempts as l
-    where l.user_id = account.user_id
-      and l.reason = 'invalid_credentials'
-      and l.attempted_at > greatest(
-        app_private.auth_now() - policy.failure_window,
-        coalesce(account.last_login_at, '-infinity'),
-        coalesce(account.locked_until, '-infinity')
-      );
-    update app_private.user_accounts as a
-    set failed_login_count = a.failed_login_count + 1,
-        locked_until = case
-          when recent_failures >= policy.max_failures then app_private.auth_now() + policy.lock_duration
-          else a.locked_until
-        end
-    where a.user_id = account.user_id;
-  end if;
+  -- Live sessions: rotated tokens serve reuse detection (presenting one again
+  -- revokes the session). Kept for a while after rotation and at most the
+  -- newest N per session; older ones are deleted oldest first, so a token's
+  -- predecessor always goes with it. Presenting a deleted token is refused
+  -- as unknown.
+  with ranked as (
+    select
+      t.id,
+      t.rotated_at,
+      row_number() over (partition by t.family_id order by t.rotated_at desc, t.id desc) as newer
+    from app_private.refresh_tokens as t
+    where t.rotated_at is not null
+      and t.revoked_at is null
+  )
+  delete from app_private.refresh_tokens as t
+  using ranked
+  where t.id = ranked.id
+    and (
+      ranked.rotated_at < app_private.auth_now() - policy.rotated_token_retention
+      or ranked.newer > policy.rotated_tokens_per_session
+    );
+  get diagnostics deleted = row_count;
+  table_name := 'app_private.refresh_tokens';
+  deleted_rows := deleted_rows + deleted;
+  return next;
 
-  -- A wrong password never learns whether the account is locked.
-  if result = 'locked' and not password_ok then
-    return 'invalid_credentials';
-  end if;
-  return result;
+  -- Counted writes older than the longest quota window count for nothing.
+  delete from app_private.write_events as e
+  where e.occurred_at < now() - coalesce((select max(q.per_interval) from app_public.write_quotas as q), interval '1 day');
+  get diagnostics deleted = row_count;
+  table_name := 'app_private.write_events';
+  deleted_rows := deleted;
+  return next;
+
+  -- Per-address events (registrations, refreshes, password changes) older
+  -- than the longest window of address_rate_limits count for nothing.
+  delete from app_private.address_events as e
+  where e.occurred_at < app_private.auth_now()
+    - coalesce((select max(l.per_interval) from app_private.address_rate_limits as l), interval '1 day');
+  get diagnostics deleted = row_count;
+  table_name := 'app_private.address_events';
+  deleted_rows := deleted;
+  return next;
 end;
 $function$;
-grant execute on function app_private.record_login_attempt(public.citext,uuid,inet,boolean) to ticketing_authenticator;
-comment on function app_private.record_login_attempt(public.citext,uuid,inet,boolean) is 'Records a login attempt whose password the API has checked, applies the lockout rule (login_policy) and returns success, invalid_credentials or locked. locked is returned only for a correct password; failures counted are those since the last success or lock, within failure_window.';
+grant execute on function app_private.prune_security_rows() to ticketing_authenticator;
+comment on function app_private.prune_security_rows() is 'Deletes security rows past their retention (housekeeping_policy): old login attempts, ended sessions, rotated tokens of live sessions beyond the reuse-detection window, counted writes older than the longest write quota, and per-address authentication events older than the longest address rate limit. Returns the rows deleted per table; returns nothing when another instance is pruning at the same moment. Run every few minutes by the API and by db:maintain.';
 
-CREATE OR REPLACE FUNCTION app_private.register_customer(email public.citext, display_name text, password_hash text)
- RETURNS app_public.users
+CREATE OR REPLACE FUNCTION app_private.raise_rate_limited(message text, retry_at timestamp with time zone)
+ RETURNS void
+ LANGUAGE plpgsql
+ STABLE
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+begin
+  raise exception using
+    errcode = 'TKRAT',
+    message = raise_rate_limited.message,
+    hint = 'retry_after=' || greatest(1, ceil(extract(epoch from (retry_at - app_private.auth_now()))))::integer;
+end;
+$function$;
+comment on function app_private.raise_rate_limited(text,timestamp with time zone) is 'Raises TKRAT (RATE_LIMITED) with HINT retry_after=<seconds until retry_at>, at least 1.';
+
+CREATE OR REPLACE FUNCTION app_private.register_customer(email text, display_name text, password_hash text, token_digest bytea, ip inet)
+ RETURNS TABLE(session_id uuid, user_role app_public.user_role, refresh_expires_at timestamp with time zone, user_record app_public.users)
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  created app_public.users;
+  opened record;
+begin
+  created := app_private.create_user_account(
+    register_customer.email::citext,
+    register_customer.display_name,
+    'customer',
+    register_customer.password_hash
+  );
+
+  select s.* into opened
+  from app_private.open_session(created.id, register_customer.token_digest) as s;
+  session_id := opened.session_id;
+  user_role := opened.user_role;
+  refresh_expires_at := opened.refresh_expires_at;
+  user_record := opened.user_record;
+
+  insert into app_private.login_attempts (email, user_id, ip, success, reason, purpose, consumed_at, session_id)
+  select a.email, created.id, register_customer.ip, true, 'success', 'registration', app_private.auth_now(), register_customer.session_id
+  from app_private.user_accounts as a
+  where a.user_id = created.id;
+  return next;
+end;
+$function$;
+grant execute on function app_private.register_customer(text,text,text,bytea,inet) to ticketing_authenticator;
+comment on function app_private.register_customer(text,text,text,bytea,inet) is 'Self-registration: creates an active customer and opens their first session, all or nothing; the session start is recorded in login_attempts (purpose registration). Raises TKEML when the email is taken, 23514 when the input breaks a rule. The caller counts the registration first (reserve_registration).';
+
+CREATE OR REPLACE FUNCTION app_private.reserve_registration(ip inet)
+ RETURNS void
  LANGUAGE sql
  SECURITY DEFINER
  SET search_path TO 'pg_catalog', 'public', 'pg_temp'
 AS $function$
-  select * from app_private.create_user_account(email, display_name, 'customer', password_hash);
+  select app_private.take_address_quota('register', reserve_registration.ip);
 $function$;
-grant execute on function app_private.register_customer(public.citext,text,text) to ticketing_authenticator;
-comment on function app_private.register_customer(public.citext,text,text) is 'Self-registration: creates an active customer. Raises TKEML when the email is taken.';
-
-CREATE OR REPLACE FUNCTION app_private.rehash_password(user_id uuid, old_hash text, new_hash text)
- RETURNS boolean
- LANGUAGE sql
- SECURITY DEFINER
- SET search_path TO 'pg_catalog', 'public', 'pg_temp'
-AS $function$
-  with changed as (
-    update app_private.user_accounts as a
-    set password_hash = rehash_password.new_hash
-    where a.user_id = rehash_password.user_id
-      and a.password_hash = rehash_password.old_hash
-    returning 1
-  )
-  select count(*) > 0 from changed;
-$function$;
-grant execute on function app_private.rehash_password(uuid,text,text) to ticketing_authenticator;
-comment on function app_private.rehash_password(uuid,text,text) is 'Replaces a hash made with older argon2 parameters after a successful login; only if the stored hash is still old_hash (a concurrent password change wins).';
+grant execute on function app_private.reserve_registration(inet) to ticketing_authenticator;
+comment on function app_private.reserve_registration(inet) is 'register: counts a registration from ip before the password is hashed (refused attempts, such as a taken email, count too), or raises TKRAT when the address reached its limit.';
 
 CREATE OR REPLACE FUNCTION app_private.revoke_refresh_token(token_digest bytea)
  RETURNS boolean
@@ -715,7 +1102,7 @@ AS $function$
 $function$;
 comment on function app_private.revoke_user_sessions(uuid,text,uuid) is 'Revokes every live refresh token of a user, except the session except_family_id if given; returns how many. Used on password change, deactivation and role change.';
 
-CREATE OR REPLACE FUNCTION app_private.rotate_refresh_token(token_digest bytea, new_token_digest bytea)
+CREATE OR REPLACE FUNCTION app_private.rotate_refresh_token(token_digest bytea, new_token_digest bytea, ip inet, session_max_age interval)
  RETURNS TABLE(outcome text, session_id uuid, user_role app_public.user_role, refresh_expires_at timestamp with time zone, user_record app_public.users)
  LANGUAGE plpgsql
  SECURITY DEFINER
@@ -725,7 +1112,10 @@ declare
   presented app_private.refresh_tokens;
   account_user app_public.users;
   successor_id uuid := app_private.uuid_generate_v7();
+  session_ends_at timestamptz;
 begin
+  perform app_private.take_address_quota('refresh', rotate_refresh_token.ip);
+
   -- Row lock: two concurrent uses of one token are serialised, so the second
   -- one is seen as reuse.
   select t.* into presented
@@ -750,7 +1140,10 @@ begin
     return;
   end if;
 
-  if presented.expires_at <= app_private.auth_now() then
+  -- At most a year, whatever the caller asks.
+  session_ends_at := presented.session_started_at
+    + least(coalesce(rotate_refresh_token.session_max_age, interval '30 days'), interval '365 days');
+  if presented.expires_at <= app_private.auth_now() or session_ends_at <= app_private.auth_now() then
     outcome := 'invalid';
     return next;
     return;
@@ -767,13 +1160,14 @@ begin
     return;
   end if;
 
-  insert into app_private.refresh_tokens (id, user_id, family_id, token_digest, expires_at)
+  insert into app_private.refresh_tokens (id, user_id, family_id, token_digest, expires_at, session_started_at)
   values (
     successor_id,
     presented.user_id,
     presented.family_id,
     rotate_refresh_token.new_token_digest,
-    app_private.auth_now() + (app_private.login_policy()).refresh_token_lifetime
+    least(app_private.auth_now() + (app_private.login_policy()).refresh_token_lifetime, session_ends_at),
+    presented.session_started_at
   )
   returning refresh_tokens.expires_at into refresh_expires_at;
 
@@ -789,8 +1183,8 @@ begin
   return next;
 end;
 $function$;
-grant execute on function app_private.rotate_refresh_token(bytea,bytea) to ticketing_authenticator;
-comment on function app_private.rotate_refresh_token(bytea,bytea) is 'Exchanges a refresh token (by digest) for a new one in the same family. outcome: rotated (with claims and user row), reused (the token was already rotated: the whole family is now revoked) or invalid (unknown, revoked, expired, or the user is inactive).';
+grant execute on function app_private.rotate_refresh_token(bytea,bytea,inet,interval) to ticketing_authenticator;
+comment on function app_private.rotate_refresh_token(bytea,bytea,inet,interval) is 'refreshSession: counts the call against the ''refresh'' limit of ip (TKRAT beyond it), then exchanges a refresh token (by digest) for a new one in the same family. outcome: rotated (with claims and user row), reused (the token was already rotated: the whole family is now revoked) or invalid (unknown, revoked, expired, the session older than session_max_age (at most 365 days), or the user inactive).';
 
 CREATE OR REPLACE FUNCTION app_private.search_matches(query text)
  RETURNS TABLE(ticket_id uuid, comment_id uuid, rank real)
@@ -841,42 +1235,88 @@ grant execute on function app_private.sla_breached(timestamp with time zone,time
 grant execute on function app_private.sla_breached(timestamp with time zone,timestamp with time zone) to ticketing_customer;
 comment on function app_private.sla_breached(timestamp with time zone,timestamp with time zone) is 'The SLA rule: a target due at `due` is breached when `done` (when it was met, or the time of judgement, usually now(), while it is not) comes after it. No target (due null): never breached.';
 
-CREATE OR REPLACE FUNCTION app_private.start_session(user_id uuid, token_digest bytea)
+CREATE OR REPLACE FUNCTION app_private.start_session(attempt_id uuid, token_digest bytea)
  RETURNS TABLE(session_id uuid, user_role app_public.user_role, refresh_expires_at timestamp with time zone, user_record app_public.users)
  LANGUAGE plpgsql
  SECURITY DEFINER
  SET search_path TO 'pg_catalog', 'public', 'pg_temp'
 AS $function$
 declare
-  account_user app_public.users;
-  token_id uuid := app_private.uuid_generate_v7();
+  attempt app_private.login_attempts;
+  opened record;
 begin
-  select u.* into account_user
-  from app_public.users as u
-  where u.id = start_session.user_id
-    and u.is_active;
+  select l.* into attempt
+  from app_private.login_attempts as l
+  where l.id = start_session.attempt_id
+    and l.purpose = 'login'
+    and l.reason = 'success'
+    and l.decided_xact = pg_current_xact_id()
+    and l.consumed_at is null
+  for update;
   if not found then
-    raise exception using errcode = 'TKNTF', message = 'No active user with this id';
+    raise exception using errcode = 'TKFBD', message = 'A session starts only after a successful login in the same transaction';
   end if;
 
-  insert into app_private.refresh_tokens (id, user_id, family_id, token_digest, expires_at)
-  values (
-    token_id,
-    account_user.id,
-    token_id,
-    start_session.token_digest,
-    app_private.auth_now() + (app_private.login_policy()).refresh_token_lifetime
-  )
-  returning refresh_tokens.expires_at into refresh_expires_at;
+  select s.* into opened
+  from app_private.open_session(attempt.user_id, start_session.token_digest) as s;
+  session_id := opened.session_id;
+  user_role := opened.user_role;
+  refresh_expires_at := opened.refresh_expires_at;
+  user_record := opened.user_record;
 
-  session_id := token_id;
-  user_role := account_user.role;
-  user_record := account_user;
+  update app_private.login_attempts as l
+  set consumed_at = app_private.auth_now(),
+      session_id = start_session.session_id
+  where l.id = attempt.id;
   return next;
 end;
 $function$;
 grant execute on function app_private.start_session(uuid,bytea) to ticketing_authenticator;
-comment on function app_private.start_session(uuid,bytea) is 'Opens a session for an active user: stores the first refresh token (by digest) of a new family and returns the claims (session id, role) and the user row.';
+comment on function app_private.start_session(uuid,bytea) is 'Step 3 of login: opens a session for the user of a successful login attempt recorded by finish_login in this same transaction and not used before; records the session on the attempt. Raises TKFBD otherwise.';
+
+CREATE OR REPLACE FUNCTION app_private.take_address_quota(action text, ip inet)
+ RETURNS void
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  rule app_private.address_rate_limits;
+  oldest_counted timestamptz;
+begin
+  select l.* into strict rule
+  from app_private.address_rate_limits as l
+  where l.action = take_address_quota.action;
+
+  -- One transaction at a time per action and address, so a burst cannot
+  -- slip between the count and the insert.
+  perform pg_advisory_xact_lock(
+    hashtextextended('address:' || take_address_quota.action || ':' || coalesce(host(take_address_quota.ip), 'unknown'), 0)
+  );
+
+  -- The max_count-th most recent occurrence within the window: if there is
+  -- one, the limit is reached until it leaves the window.
+  select e.occurred_at into oldest_counted
+  from app_private.address_events as e
+  where e.action = take_address_quota.action
+    and (e.ip = take_address_quota.ip or (take_address_quota.ip is null and e.ip is null))
+    and e.occurred_at > app_private.auth_now() - rule.per_interval
+  order by e.occurred_at desc
+  offset rule.max_count - 1
+  limit 1;
+
+  if found then
+    perform app_private.raise_rate_limited(
+      'Too many requests of this kind from this address; try again later',
+      oldest_counted + rule.per_interval
+    );
+  end if;
+
+  insert into app_private.address_events (action, ip)
+  values (take_address_quota.action, take_address_quota.ip);
+end;
+$function$;
+comment on function app_private.take_address_quota(text,inet) is 'Counts one occurrence of action (register, refresh, password_change) from ip, or raises TKRAT with a retry hint when the address_rate_limits row for it is already reached. A null ip is one shared bucket.';
 
 CREATE OR REPLACE FUNCTION app_private.tg_audit()
  RETURNS trigger
@@ -910,6 +1350,74 @@ begin
 end;
 $function$;
 comment on function app_private.tg_audit() is 'Trigger: records an insert or a real update (old and new values) in app_private.audit_log with the acting user and Postgres role.';
+
+CREATE OR REPLACE FUNCTION app_private.tg_enforce_write_quota()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  write_kind app_public.write_kind := tg_argv[0]::app_public.write_kind;
+  writer app_public.users;
+  quota app_public.write_quotas;
+  frees_at timestamptz;
+begin
+  -- Only API requests (a web role) are counted.
+  if current_setting('role') not in ('ticketing_customer', 'ticketing_agent', 'ticketing_admin') then
+    return new;
+  end if;
+
+  select u.* into writer
+  from app_public.users as u
+  where u.id = app_private.jwt_user_id()
+    and u.is_active;
+  -- Without an active user the policies refuse the write anyway.
+  if not found then
+    return new;
+  end if;
+
+  select q.* into quota
+  from app_public.write_quotas as q
+  where q.role = writer.role
+    and q.kind = write_kind;
+  if not found then
+    return new;
+  end if;
+
+  -- One writer's counted writes go one at a time (until commit), so parallel
+  -- requests cannot all pass on the same count. One lock per user, not per
+  -- kind, so two requests of one user never wait for each other in a cycle.
+  perform pg_advisory_xact_lock(hashtext('app_private.write_events'), hashtext(writer.id::text));
+
+  -- The max_count-th newest event in the window: when it exists the quota is
+  -- used up, and a write frees up when that event leaves the window.
+  select e.occurred_at into frees_at
+  from app_private.write_events as e
+  where e.user_id = writer.id
+    and e.kind = write_kind
+    and e.occurred_at > now() - quota.per_interval
+  order by e.occurred_at desc
+  offset quota.max_count - 1
+  limit 1;
+
+  if found then
+    raise exception using
+      errcode = 'TKRAT',
+      message = case write_kind
+        when 'ticket' then 'Too many new tickets in a short time; try again later'
+        when 'comment' then 'Too many comments in a short time; try again later'
+        else 'Too many edits in a short time; try again later'
+      end,
+      hint = format('retry_after=%s', greatest(1, ceil(extract(epoch from frees_at + quota.per_interval - now())))::integer);
+  end if;
+
+  insert into app_private.write_events (user_id, kind)
+  values (writer.id, write_kind);
+  return new;
+end;
+$function$;
+comment on function app_private.tg_enforce_write_quota() is 'Trigger (argument: the write_kind): before a ticket, comment or edit written by an API request, refuses it with TKRAT (hint retry_after=<seconds>) when the writer used up the write_quotas row of their role and that kind within its window; otherwise counts it in write_events. Writes made outside a web role (migrations, maintenance, the owner) are not counted.';
 
 CREATE OR REPLACE FUNCTION app_private.tg_forbid_change()
  RETURNS trigger
@@ -1178,6 +1686,32 @@ end;
 $function$;
 comment on function app_private.tg_tickets_status_timestamps() is 'Trigger: keeps resolved_at/closed_at consistent with the status (set when resolving/closing, cleared on reopen) whoever changes it.';
 
+CREATE OR REPLACE FUNCTION app_private.tg_user_accounts_normalize_email()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+begin
+  new.email := app_private.normalized_input(new.email::text, 320);
+  return new;
+end;
+$function$;
+comment on function app_private.tg_user_accounts_normalize_email() is 'Before insert or update of user_accounts: NFKC-normalises email and removes surrounding spaces (app_private.normalized_input); the constraints then check the result.';
+
+CREATE OR REPLACE FUNCTION app_private.tg_users_normalize_display_name()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+begin
+  new.display_name := app_private.normalized_input(new.display_name, 100);
+  return new;
+end;
+$function$;
+comment on function app_private.tg_users_normalize_display_name() is 'Before insert or update of users: NFKC-normalises display_name and removes surrounding spaces (app_private.normalized_input); the constraints then check the result.';
+
 CREATE OR REPLACE FUNCTION app_private.tg_users_notify()
  RETURNS trigger
  LANGUAGE plpgsql
@@ -1282,6 +1816,8 @@ create type app_public.ticket_status as enum ('open', 'in_progress', 'waiting_on
 comment on type app_public.ticket_status is 'Where a ticket is in its lifecycle. Changed only through transitionTicket, assignTicket, takeNextTicket (and a customer reply); allowed moves are the rows of ticketTransitions.';
 create type app_public.user_role as enum ('customer', 'agent', 'admin');
 comment on type app_public.user_role is 'What a user is: a customer raising tickets, an agent working them, or an admin running the helpdesk.';
+create type app_public.write_kind as enum ('ticket', 'comment', 'edit');
+comment on type app_public.write_kind is 'A kind of write limited by a quota: ticket (a new ticket), comment (a new comment or internal note), edit (a change of a ticket''s subject, description or priority, or of a user''s display name).';
 
 create table app_public.sla_policies (
   priority app_public.ticket_priority not null,
@@ -1370,6 +1906,7 @@ alter table app_public.ticket_comments add constraint ticket_comments_ticket_id_
 CREATE INDEX ticket_comments_author_idx ON app_public.ticket_comments USING btree (author_id);
 CREATE INDEX ticket_comments_search_idx ON app_public.ticket_comments USING gin (search);
 CREATE INDEX ticket_comments_ticket_created_idx ON app_public.ticket_comments USING btree (ticket_id, created_at) INCLUDE (is_internal);
+CREATE TRIGGER _050_write_quota BEFORE INSERT ON app_public.ticket_comments FOR EACH ROW EXECUTE FUNCTION app_private.tg_enforce_write_quota('comment');
 CREATE TRIGGER _400_notify AFTER INSERT ON app_public.ticket_comments FOR EACH ROW EXECUTE FUNCTION app_private.tg_ticket_comments_notify();
 CREATE TRIGGER _500_side_effects AFTER INSERT ON app_public.ticket_comments FOR EACH ROW EXECUTE FUNCTION app_private.tg_ticket_comments_side_effects();
 CREATE TRIGGER _900_audit AFTER INSERT OR UPDATE ON app_public.ticket_comments FOR EACH ROW EXECUTE FUNCTION app_private.tg_audit();
@@ -1540,6 +2077,8 @@ CREATE INDEX tickets_search_idx ON app_public.tickets USING gin (search);
 CREATE INDEX tickets_status_created_idx ON app_public.tickets USING btree (status, created_at DESC);
 CREATE INDEX tickets_unassigned_queue_idx ON app_public.tickets USING btree (priority DESC, created_at, id) WHERE ((status = 'open'::app_public.ticket_status) AND (agent_id IS NULL));
 CREATE INDEX tickets_unfinished_due_idx ON app_public.tickets USING btree (resolution_due_at, id) WHERE (status = ANY (ARRAY['open'::app_public.ticket_status, 'in_progress'::app_public.ticket_status, 'waiting_on_customer'::app_public.ticket_status]));
+CREATE TRIGGER _050_write_quota BEFORE INSERT ON app_public.tickets FOR EACH ROW EXECUTE FUNCTION app_private.tg_enforce_write_quota('ticket');
+CREATE TRIGGER _050_write_quota_edit BEFORE UPDATE OF subject, description, priority ON app_public.tickets FOR EACH ROW EXECUTE FUNCTION app_private.tg_enforce_write_quota('edit');
 CREATE TRIGGER _100_check_people_insert BEFORE INSERT ON app_public.tickets FOR EACH ROW EXECUTE FUNCTION app_private.tg_tickets_check_people();
 CREATE TRIGGER _100_check_people_update BEFORE UPDATE ON app_public.tickets FOR EACH ROW WHEN (old.customer_id IS DISTINCT FROM new.customer_id OR old.agent_id IS DISTINCT FROM new.agent_id) EXECUTE FUNCTION app_private.tg_tickets_check_people();
 CREATE TRIGGER _200_status_timestamps_insert BEFORE INSERT ON app_public.tickets FOR EACH ROW EXECUTE FUNCTION app_private.tg_tickets_status_timestamps();
@@ -1644,10 +2183,14 @@ create table app_public.users (
   updated_at timestamp with time zone default now() not null
 );
 alter table app_public.users enable row level security;
-alter table app_public.users add constraint users_display_name_length CHECK (display_name ~ '[^[:space:]]'::text AND char_length(btrim(display_name)) <= 100);
+alter table app_public.users add constraint users_display_name_length CHECK (char_length(display_name) >= 1 AND char_length(display_name) <= 100 AND display_name ~ '[^[:space:]]'::text);
+alter table app_public.users add constraint users_display_name_normalized CHECK ((display_name IS NFKC NORMALIZED) AND display_name = btrim(display_name, ' '::text));
+alter table app_public.users add constraint users_display_name_visible CHECK (display_name !~ '[\u0001-\u001F\u007F-\u009F\u00AD\u034F\u061C\u115F\u1160\u17B4\u17B5\u180E\u200B-\u200F\u2028-\u202E\u2060-\u206F\u3164\uFEFF\uFFA0\uFFF9-\uFFFB\U000E0000-\U000E007F]'::text);
 alter table app_public.users add constraint users_pkey PRIMARY KEY (id);
 alter table app_public.users add constraint users_timestamps_ordered CHECK (updated_at >= created_at);
 CREATE INDEX users_role_idx ON app_public.users USING btree (role);
+CREATE TRIGGER _050_normalize_display_name BEFORE INSERT OR UPDATE OF display_name ON app_public.users FOR EACH ROW EXECUTE FUNCTION app_private.tg_users_normalize_display_name();
+CREATE TRIGGER _050_write_quota_edit BEFORE UPDATE OF display_name ON app_public.users FOR EACH ROW EXECUTE FUNCTION app_private.tg_enforce_write_quota('edit');
 CREATE TRIGGER _100_set_updated_at BEFORE UPDATE ON app_public.users FOR EACH ROW EXECUTE FUNCTION app_private.tg_set_updated_at();
 CREATE TRIGGER _500_release_tickets AFTER UPDATE ON app_public.users FOR EACH ROW WHEN (old.role = 'agent'::app_public.user_role AND (new.role <> 'agent'::app_public.user_role OR NOT new.is_active)) EXECUTE FUNCTION app_private.tg_users_release_tickets();
 CREATE TRIGGER _900_audit AFTER INSERT OR UPDATE ON app_public.users FOR EACH ROW EXECUTE FUNCTION app_private.tg_audit();
@@ -1689,7 +2232,7 @@ comment on table app_public.users is '@behavior -insert -delete
 A person using the helpdesk. Created by register/createUser, never deleted (deactivate instead). Customers see themselves and staff; agents and admins see everybody.';
 comment on column app_public.users.id is '@behavior -insert -update
 Primary key (time-ordered UUID).';
-comment on column app_public.users.display_name is 'Name shown to other users, 1-100 characters. Users may change their own; admins may change anyone''s.';
+comment on column app_public.users.display_name is 'Name shown to other users: 1 to 100 characters, NFKC-normalised, no surrounding spaces, no invisible or control characters. Users may change their own; admins may change anyone''s.';
 comment on column app_public.users.role is '@behavior -insert -update
 Customer, agent or admin. Changed only by an admin through setUserRole; takes effect immediately, whatever the user''s current token says.';
 comment on column app_public.users.is_active is '@behavior -insert -update
@@ -1698,6 +2241,36 @@ comment on column app_public.users.created_at is '@behavior -insert -update
 When the user was created.';
 comment on column app_public.users.updated_at is '@behavior -insert -update
 When the user row last changed.';
+
+create table app_public.write_quotas (
+  role app_public.user_role not null,
+  kind app_public.write_kind not null,
+  max_count integer not null,
+  per_interval interval not null
+);
+alter table app_public.write_quotas enable row level security;
+alter table app_public.write_quotas add constraint write_quotas_max_count_range CHECK (max_count >= 1 AND max_count <= 1000000);
+alter table app_public.write_quotas add constraint write_quotas_per_interval_range CHECK (per_interval >= '00:01:00'::interval AND per_interval <= '1 day'::interval);
+alter table app_public.write_quotas add constraint write_quotas_pkey PRIMARY KEY (role, kind);
+create policy select_admin on app_public.write_quotas
+  for select to ticketing_admin
+  using ((( SELECT app_private.acting_user_id('admin'::app_public.user_role) AS acting_user_id)) IS NOT NULL);
+comment on policy select_admin on app_public.write_quotas is 'Admins read the write quotas.';
+create policy update_admin on app_public.write_quotas
+  for update to ticketing_admin
+  using ((( SELECT app_private.acting_user_id('admin'::app_public.user_role) AS acting_user_id)) IS NOT NULL)
+  with check ((( SELECT app_private.acting_user_id('admin'::app_public.user_role) AS acting_user_id)) IS NOT NULL);
+comment on policy update_admin on app_public.write_quotas is 'Admins change the numbers of a quota (maxCount, perInterval); rows are neither added nor removed.';
+grant select on table app_public.write_quotas to ticketing_admin;
+grant update (max_count, per_interval) on table app_public.write_quotas to ticketing_admin;
+comment on table app_public.write_quotas is '@behavior -insert -delete
+Write quotas: a user of role may make at most maxCount writes of kind within any perInterval (a sliding window). The next write is refused with RATE_LIMITED and retryAfterSeconds. Admins read and change the numbers; the next write obeys them.';
+comment on column app_public.write_quotas.role is '@behavior -update
+The role of the writer (their stored role).';
+comment on column app_public.write_quotas.kind is '@behavior -update
+What is counted: ticket, comment or edit.';
+comment on column app_public.write_quotas.max_count is 'Writes allowed within the window, 1 to 1 000 000.';
+comment on column app_public.write_quotas.per_interval is 'Length of the sliding window, 1 minute to 1 day.';
 
 create view app_public.audit_log_entries with (security_barrier=true) as
  SELECT id,
