@@ -1,3 +1,4 @@
+import type { DocumentLimits } from "../graphql/document-limits.ts";
 import type { Environment } from "./environment.ts";
 
 /** Everything the HTTP server needs, resolved from the environment (and, locally, generated secrets). */
@@ -13,6 +14,12 @@ export interface AppConfig {
   graphiql: boolean;
   /** Express "trust proxy" (TRUST_PROXY); unset: the socket address is the client IP. */
   trustProxy?: boolean | number | string;
+  /** GraphQL document limits (GRAPHQL_MAX_*); unset: the defaults of document-limits.ts. */
+  documentLimits?: DocumentLimits;
+  /** `__schema`/`__type` queries (GRAPHQL_INTROSPECTION); unset: allowed. */
+  introspection?: boolean;
+  /** Trusted documents manifest or directory (TRUSTED_DOCUMENTS); unset: any document within the limits. */
+  trustedDocuments?: string;
 }
 
 export interface JwtConfig {
@@ -43,5 +50,18 @@ export function appConfigFrom(
     logLevel: environment.LOG_LEVEL,
     graphiql: environment.GRAPHIQL ?? !production,
     ...(environment.TRUST_PROXY === undefined ? {} : { trustProxy: environment.TRUST_PROXY }),
+    documentLimits: {
+      maxDocumentBytes: environment.GRAPHQL_MAX_DOCUMENT_BYTES,
+      maxTokens: environment.GRAPHQL_MAX_TOKENS,
+      maxDepth: environment.GRAPHQL_MAX_DEPTH,
+      maxFields: environment.GRAPHQL_MAX_FIELDS,
+      maxCost: environment.GRAPHQL_MAX_COST,
+      defaultPageSize: environment.GRAPHQL_DEFAULT_PAGE_SIZE,
+      maxPageSize: environment.GRAPHQL_MAX_PAGE_SIZE,
+      maxMutationFields: environment.GRAPHQL_MAX_MUTATIONS,
+      documentCacheSize: environment.GRAPHQL_DOCUMENT_CACHE_SIZE,
+    },
+    introspection: environment.GRAPHQL_INTROSPECTION,
+    ...(environment.TRUSTED_DOCUMENTS === undefined ? {} : { trustedDocuments: environment.TRUSTED_DOCUMENTS }),
   };
 }

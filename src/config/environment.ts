@@ -53,6 +53,19 @@ const environmentSchema = z.object({
   DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(500).default(20),
   EMBEDDED_POSTGRES_PORT: z.coerce.number().int().min(1024).max(65535).default(54329),
   DATA_DIR: z.string().min(1).default(".data"),
+  // GraphQL documents and query cost (docs/security.md, "Documents and query cost").
+  GRAPHQL_MAX_DOCUMENT_BYTES: z.coerce.number().int().min(1_024).max(1_000_000).default(32_768),
+  GRAPHQL_MAX_TOKENS: z.coerce.number().int().min(100).max(100_000).default(1_000),
+  GRAPHQL_MAX_DEPTH: z.coerce.number().int().min(2).max(100).default(15),
+  GRAPHQL_MAX_FIELDS: z.coerce.number().int().min(10).max(100_000).default(500),
+  GRAPHQL_MAX_COST: z.coerce.number().int().min(100).max(100_000_000).default(25_000),
+  GRAPHQL_DEFAULT_PAGE_SIZE: z.coerce.number().int().min(1).max(10_000).default(20),
+  GRAPHQL_MAX_PAGE_SIZE: z.coerce.number().int().min(1).max(10_000).default(100),
+  GRAPHQL_MAX_MUTATIONS: z.coerce.number().int().min(1).max(1_000).default(10),
+  GRAPHQL_DOCUMENT_CACHE_SIZE: z.coerce.number().int().min(0).max(10_000).default(50),
+  GRAPHQL_INTROSPECTION: booleanFlag.default(true),
+  // A JSON manifest { id: document } or a directory of <id>.graphql files.
+  TRUSTED_DOCUMENTS: z.string().min(1).optional(),
 });
 
 export type Environment = z.infer<typeof environmentSchema>;
@@ -77,6 +90,9 @@ export function parseEnvironment(source: NodeJS.ProcessEnv = process.env): Envir
     throw new ConfigurationError(`Invalid configuration: ${variable} ${issue?.message ?? "is invalid"}`);
   }
   const environment = result.data;
+  if (environment.GRAPHQL_DEFAULT_PAGE_SIZE > environment.GRAPHQL_MAX_PAGE_SIZE) {
+    throw new ConfigurationError("Invalid configuration: GRAPHQL_DEFAULT_PAGE_SIZE must not exceed GRAPHQL_MAX_PAGE_SIZE");
+  }
   if (environment.NODE_ENV === "production") {
     if (!environment.DATABASE_URL) {
       throw new ConfigurationError("Invalid configuration: DATABASE_URL is required in production");

@@ -5,10 +5,15 @@ import { PgSimplifyInflectionPreset } from "@graphile/simplify-inflection";
 import type { AccessClaims } from "../auth/access-tokens.ts";
 import type { Logger } from "../observability/logger.ts";
 import type { Metrics } from "../observability/metrics.ts";
+import { createLogSampler } from "../observability/log-sampler.ts";
 import { databaseAvailabilityPlugin } from "./database-availability-plugin.ts";
+import { defaultPagePlugin } from "./default-page-plugin.ts";
+import { DEFAULT_DOCUMENT_LIMITS, documentLimitsPlugin, type DocumentLimits } from "./document-limits.ts";
 import { createMaskError } from "./error-masking.ts";
 import { operationMetricsPlugin } from "./operation-metrics-plugin.ts";
 import { socketClaims } from "./realtime-socket.ts";
+import { trustedDocumentsPreset, type TrustedDocuments } from "./trusted-documents.ts";
+import { validationRulesPlugin } from "./validation-rules-plugin.ts";
 
 /** The PostgreSQL schema PostGraphile exposes. Nothing else is introspected. */
 export const EXPOSED_SCHEMAS = ["app_public"];
@@ -31,14 +36,34 @@ export interface PresetOptions {
   metrics: Metrics;
   graphiql: boolean;
   plugins?: GraphileConfig.Plugin[];
+  /** Production: no suggestions in errors (validation-rules-plugin.ts). */
+  production?: boolean;
+  /** `__schema`/`__type` allowed (GRAPHQL_INTROSPECTION); on unless configured off. */
+  introspection?: boolean;
+  /** Document size, shape, cost and page limits (document-limits.ts). */
+  documentLimits?: DocumentLimits;
+  /** When set, only these operations are executed (trusted-documents.ts). */
+  trustedDocuments?: TrustedDocuments;
 }
 
 export function createPreset(options: PresetOptions): GraphileConfig.Preset {
+  const limits = options.documentLimits ?? DEFAULT_DOCUMENT_LIMITS;
+  const production = options.production ?? false;
+  // Warnings a client can cause at will are rate-limited (log-sampler.ts).
+  const sampler = createLogSampler(options.logger);
+  const trusted = options.trustedDocuments;
   return {
-    extends: [PostGraphileAmberPreset, PgSimplifyInflectionPreset],
+    extends: [
+      PostGraphileAmberPreset,
+      PgSimplifyInflectionPreset,
+      ...(trusted ? [trustedDocumentsPreset(trusted, sampler)] : []),
+    ],
     plugins: [
       operationMetricsPlugin(options.metrics),
       databaseAvailabilityPlugin({ logger: options.logger }),
+      documentLimitsPlugin({ limits, sampler }),
+      defaultPagePlugin(limits),
+      validationRulesPlugin({ production, introspection: options.introspection ?? true }),
       ...(options.plugins ?? []),
     ],
     pgServices: [makePgService({ pool: options.pool, schemas: EXPOSED_SCHEMAS })],
@@ -49,7 +74,9 @@ export function createPreset(options: PresetOptions): GraphileConfig.Preset {
       graphiqlOnGraphQLGET: false,
       // Express already refuses bodies over 1 MB with 413; this is the same bound.
       maxRequestLength: 1_000_000,
-      maskError: createMaskError(options.logger),
+      // Only documents within the limits are parsed; with the token limit, this bounds the cache's memory.
+      parseAndValidateCacheSize: limits.documentCacheSize,
+      maskError: createMaskError(options.logger, { production }),
       // graphql-ws subscriptions on graphqlPath (docs/realtime.md).
       websockets: true,
     },

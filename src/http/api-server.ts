@@ -9,9 +9,11 @@ import { pinoHttp } from "pino-http";
 import { postgraphile } from "postgraphile";
 import { grafserv } from "postgraphile/grafserv/express/v4";
 import type { AppConfig } from "../config/app-config.ts";
+import { ConfigurationError } from "../config/environment.ts";
 import { committedMigrationFiles } from "../database/migrations.ts";
 import { createPreset } from "../graphql/preset.ts";
 import { graphqlPlugins } from "../graphql/plugins.ts";
+import { loadTrustedDocuments, type TrustedDocuments } from "../graphql/trusted-documents.ts";
 import { SocketRegistry } from "../graphql/realtime-socket.ts";
 import type { Logger } from "../observability/logger.ts";
 import { createMetrics, registerPoolMetrics } from "../observability/metrics.ts";
@@ -90,7 +92,17 @@ function trackUpgradedSockets(server: http.Server): Set<Duplex> {
   return sockets;
 }
 
+function trustedDocumentsOf(config: AppConfig): TrustedDocuments | undefined {
+  if (config.trustedDocuments === undefined) return undefined;
+  try {
+    return loadTrustedDocuments(config.trustedDocuments);
+  } catch (error) {
+    throw new ConfigurationError(`Invalid configuration: TRUSTED_DOCUMENTS ${(error as Error).message}`);
+  }
+}
+
 export async function createApiServer(config: AppConfig, logger: Logger): Promise<ApiServer> {
+  const trustedDocuments = trustedDocumentsOf(config);
   const pool = createPool(config, logger);
   const metrics = createMetrics();
   registerPoolMetrics(metrics, pool);
@@ -102,6 +114,10 @@ export async function createApiServer(config: AppConfig, logger: Logger): Promis
     logger,
     metrics,
     graphiql: config.graphiql,
+    production: config.production,
+    ...(config.introspection === undefined ? {} : { introspection: config.introspection }),
+    ...(config.documentLimits ? { documentLimits: config.documentLimits } : {}),
+    ...(trustedDocuments ? { trustedDocuments } : {}),
     plugins: graphqlPlugins({ pool, jwt: config.jwt, logger, metrics, sockets }),
   });
   const pgl = postgraphile(preset);
