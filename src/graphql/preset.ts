@@ -10,7 +10,7 @@ import { databaseAvailabilityPlugin } from "./database-availability-plugin.ts";
 import { defaultPagePlugin } from "./default-page-plugin.ts";
 import { DEFAULT_DOCUMENT_LIMITS, documentLimitsPlugin, type DocumentLimits } from "./document-limits.ts";
 import { createMaskError } from "./error-masking.ts";
-import { operationMetricsPlugin } from "./operation-metrics-plugin.ts";
+import { DOCUMENTED_OPERATION_NAMES, operationMetricsPlugin } from "./operation-metrics-plugin.ts";
 import { socketClaims } from "./realtime-socket.ts";
 import { trustedDocumentsPreset, type TrustedDocuments } from "./trusted-documents.ts";
 import { validationRulesPlugin } from "./validation-rules-plugin.ts";
@@ -59,7 +59,7 @@ export function createPreset(options: PresetOptions): GraphileConfig.Preset {
       ...(trusted ? [trustedDocumentsPreset(trusted, sampler)] : []),
     ],
     plugins: [
-      operationMetricsPlugin(options.metrics),
+      operationMetricsPlugin(options.metrics, trusted?.operationNames ?? DOCUMENTED_OPERATION_NAMES),
       databaseAvailabilityPlugin({ logger: options.logger }),
       documentLimitsPlugin({ limits, sampler }),
       defaultPagePlugin(limits),
