@@ -56,7 +56,7 @@ const environmentSchema = z.object({
   // GraphQL documents and query cost (docs/security.md, "Documents and query cost").
   GRAPHQL_MAX_DOCUMENT_BYTES: z.coerce.number().int().min(1_024).max(1_000_000).default(32_768),
   GRAPHQL_MAX_TOKENS: z.coerce.number().int().min(100).max(100_000).default(1_000),
-  GRAPHQL_MAX_DEPTH: z.coerce.number().int().min(2).max(100).default(15),
+  GRAPHQL_MAX_DEPTH: z.coerce.number().int().min(2).max(100).default(20),
   GRAPHQL_MAX_FIELDS: z.coerce.number().int().min(10).max(100_000).default(500),
   GRAPHQL_MAX_COST: z.coerce.number().int().min(100).max(100_000_000).default(25_000),
   GRAPHQL_DEFAULT_PAGE_SIZE: z.coerce.number().int().min(1).max(10_000).default(20),

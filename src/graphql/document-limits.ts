@@ -41,7 +41,7 @@ export interface DocumentLimits {
 export const DEFAULT_DOCUMENT_LIMITS: Readonly<DocumentLimits> = Object.freeze({
   maxDocumentBytes: 32_768,
   maxTokens: 1_000,
-  maxDepth: 15,
+  maxDepth: 20,
   maxFields: 500,
   maxCost: 25_000,
   defaultPageSize: 20,
