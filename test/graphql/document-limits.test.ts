@@ -2,7 +2,7 @@ import { getIntrospectionQuery } from "postgraphile/graphql";
 import { beforeAll, describe, expect, it } from "vitest";
 import { DEFAULT_DOCUMENT_LIMITS } from "../../src/graphql/document-limits.ts";
 import { useTestDatabase } from "../support/test-database.ts";
-import { bearer, graphql, useTestApi } from "../support/test-api.ts";
+import { bearer, graphql, startTestApi, useTestApi } from "../support/test-api.ts";
 import { commentBy, makeTicket, makeUser } from "../support/fixtures.ts";
 
 /**
@@ -206,5 +206,22 @@ describe("production errors", () => {
     const response = await graphql(api.current.request, query, { s: "opne" }, customer);
     expect(response.body.errors.length).toBeGreaterThan(0);
     expect(JSON.stringify(response.body)).not.toMatch(/Did you mean/);
+  });
+});
+
+describe("introspection configured off", () => {
+  it("refuses __schema and __type with GRAPHQL_VALIDATION_FAILED and keeps __typename", async () => {
+    const closed = await startTestApi(database.current, { production: true, graphiql: false, introspection: false });
+    try {
+      const schema = await graphql(closed.request, "{ __schema { queryType { name } } }");
+      expect(schema.body.errors[0].extensions.code).toBe("GRAPHQL_VALIDATION_FAILED");
+      expect(schema.body.data).toBeUndefined();
+      const type = await graphql(closed.request, '{ __type(name: "Ticket") { name } }');
+      expect(type.body.errors[0].extensions.code).toBe("GRAPHQL_VALIDATION_FAILED");
+      const typename = await graphql(closed.request, "{ __typename }");
+      expect(typename.body).toEqual({ data: { __typename: "Query" } });
+    } finally {
+      await closed.api.close();
+    }
   });
 });
