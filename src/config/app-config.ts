@@ -59,7 +59,7 @@ export function appConfigFrom(
       defaultPageSize: environment.GRAPHQL_DEFAULT_PAGE_SIZE,
       maxPageSize: environment.GRAPHQL_MAX_PAGE_SIZE,
       maxMutationFields: environment.GRAPHQL_MAX_MUTATIONS,
-      documentCacheSize: environment.GRAPHQL_DOCUMENT_CACHE_SIZE,
+      documentCacheBytes: environment.GRAPHQL_DOCUMENT_CACHE_MB * 1024 * 1024,
     },
     introspection: environment.GRAPHQL_INTROSPECTION,
     ...(environment.TRUSTED_DOCUMENTS === undefined ? {} : { trustedDocuments: environment.TRUSTED_DOCUMENTS }),

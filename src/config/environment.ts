@@ -62,7 +62,7 @@ const environmentSchema = z.object({
   GRAPHQL_DEFAULT_PAGE_SIZE: z.coerce.number().int().min(1).max(10_000).default(20),
   GRAPHQL_MAX_PAGE_SIZE: z.coerce.number().int().min(1).max(10_000).default(100),
   GRAPHQL_MAX_MUTATIONS: z.coerce.number().int().min(1).max(1_000).default(10),
-  GRAPHQL_DOCUMENT_CACHE_SIZE: z.coerce.number().int().min(0).max(10_000).default(50),
+  GRAPHQL_DOCUMENT_CACHE_MB: z.coerce.number().int().min(1).max(4_096).default(16),
   GRAPHQL_INTROSPECTION: booleanFlag.default(true),
   // A JSON manifest { id: document } or a directory of <id>.graphql files.
   TRUSTED_DOCUMENTS: z.string().min(1).optional(),

@@ -21,10 +21,9 @@ import { measureDocument } from "./query-cost.ts";
  * Steps 3 and 4 are one linear pass over the syntax tree (query-cost.ts), so
  * documents that would make graphql-js validation superlinear (thousands of
  * aliases, fragments doubling each other) are refused before it runs. Only
- * documents within these bounds reach grafserv's parse cache and grafast's
- * plan cache, and both caches hold at most `documentCacheSize` entries:
- * with the token bound that is what bounds their memory (about 300 KiB per
- * document at the token limit). docs/security.md lists the limits.
+ * documents within these bounds are parsed, validated, planned and cached,
+ * and the caches are bounded by estimated memory (document-cache.ts).
+ * docs/security.md lists the limits.
  */
 export interface DocumentLimits {
   maxDocumentBytes: number;
@@ -35,7 +34,8 @@ export interface DocumentLimits {
   defaultPageSize: number;
   maxPageSize: number;
   maxMutationFields: number;
-  documentCacheSize: number;
+  /** Estimated memory of cached documents and their plans (document-cache.ts). */
+  documentCacheBytes: number;
 }
 
 export const DEFAULT_DOCUMENT_LIMITS: Readonly<DocumentLimits> = Object.freeze({
@@ -47,8 +47,11 @@ export const DEFAULT_DOCUMENT_LIMITS: Readonly<DocumentLimits> = Object.freeze({
   defaultPageSize: 20,
   maxPageSize: 100,
   maxMutationFields: 10,
-  documentCacheSize: 50,
+  documentCacheBytes: 16 * 1024 * 1024,
 });
+
+/** Grafast's own count bound on its plan cache, should document-cache.ts not replace it. */
+const PLAN_CACHE_FALLBACK_LENGTH = 100;
 
 export const QUERY_TOO_COMPLEX = "QUERY_TOO_COMPLEX";
 export const PAGE_TOO_LARGE = "PAGE_TOO_LARGE";
@@ -134,7 +137,7 @@ export interface DocumentLimitsOptions {
   sampler: LogSampler;
 }
 
-/** The limits as a PostGraphile plugin: the checks on every request, and the bounded grafast plan cache. */
+/** The limits as a PostGraphile plugin: the checks on every request, and grafast's plan cache bounded. */
 export function documentLimitsPlugin({ limits, sampler }: DocumentLimitsOptions): GraphileConfig.Plugin {
   // The schema the checks measure against, kept when PostGraphile builds it.
   let schema: GraphQLSchema | undefined;
@@ -150,7 +153,7 @@ export function documentLimitsPlugin({ limits, sampler }: DocumentLimitsOptions)
               ...spec.extensions,
               grafast: {
                 ...spec.extensions?.grafast,
-                operationsCacheMaxLength: limits.documentCacheSize,
+                operationsCacheMaxLength: PLAN_CACHE_FALLBACK_LENGTH,
                 // Plans of one operation differ by the variables it branches on; a few suffice.
                 operationOperationPlansCacheMaxLength: 10,
               },

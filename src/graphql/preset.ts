@@ -8,6 +8,7 @@ import type { Metrics } from "../observability/metrics.ts";
 import { createLogSampler } from "../observability/log-sampler.ts";
 import { databaseAvailabilityPlugin } from "./database-availability-plugin.ts";
 import { defaultPagePlugin } from "./default-page-plugin.ts";
+import { documentCachePlugin } from "./document-cache.ts";
 import { DEFAULT_DOCUMENT_LIMITS, documentLimitsPlugin, type DocumentLimits } from "./document-limits.ts";
 import { createMaskError } from "./error-masking.ts";
 import { DOCUMENTED_OPERATION_NAMES, operationMetricsPlugin } from "./operation-metrics-plugin.ts";
@@ -62,6 +63,11 @@ export function createPreset(options: PresetOptions): GraphileConfig.Preset {
       operationMetricsPlugin(options.metrics, trusted?.operationNames ?? DOCUMENTED_OPERATION_NAMES),
       databaseAvailabilityPlugin({ logger: options.logger }),
       documentLimitsPlugin({ limits, sampler }),
+      documentCachePlugin({
+        budgetBytes: limits.documentCacheBytes,
+        maxTokens: limits.maxTokens,
+        defaultPageSize: limits.defaultPageSize,
+      }),
       defaultPagePlugin(limits),
       validationRulesPlugin({ production, introspection: options.introspection ?? true }),
       ...(options.plugins ?? []),
@@ -74,8 +80,8 @@ export function createPreset(options: PresetOptions): GraphileConfig.Preset {
       graphiqlOnGraphQLGET: false,
       // Express already refuses bodies over 1 MB with 413; this is the same bound.
       maxRequestLength: 1_000_000,
-      // Only documents within the limits are parsed; with the token limit, this bounds the cache's memory.
-      parseAndValidateCacheSize: limits.documentCacheSize,
+      // Replaced by the cache of document-cache.ts, bounded by memory rather than count.
+      parseAndValidateCacheSize: 0,
       maskError: createMaskError(options.logger, { production }),
       // graphql-ws subscriptions on graphqlPath (docs/realtime.md).
       websockets: true,
