@@ -137,10 +137,25 @@ export interface DocumentLimitsOptions {
   sampler: LogSampler;
 }
 
+/** How long a request waits for the schema at start-up before it is answered 503, as grafserv does. */
+const SCHEMA_WAIT_MS = 15_000;
+
 /** The limits as a PostGraphile plugin: the checks on every request, and grafast's plan cache bounded. */
 export function documentLimitsPlugin({ limits, sampler }: DocumentLimitsOptions): GraphileConfig.Plugin {
-  // The schema the checks measure against, kept when PostGraphile builds it.
+  // The schema the checks measure against, kept when PostGraphile builds it. Requests that
+  // arrive before it exists wait for it: none may skip the checks.
   let schema: GraphQLSchema | undefined;
+  let schemaBuilt: (built: GraphQLSchema) => void = () => undefined;
+  const firstSchema = new Promise<GraphQLSchema>((resolve) => (schemaBuilt = resolve));
+  async function currentSchema(): Promise<GraphQLSchema> {
+    if (schema) return schema;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), SCHEMA_WAIT_MS)));
+    const built = await Promise.race([firstSchema, timeout]);
+    clearTimeout(timer);
+    if (!built) throw new SafeError("The API is starting; please retry", { statusCode: 503, code: "SERVICE_UNAVAILABLE" });
+    return built;
+  }
   return {
     name: "TicketingDocumentLimitsPlugin",
     version: "1.0.0",
@@ -162,6 +177,7 @@ export function documentLimitsPlugin({ limits, sampler }: DocumentLimitsOptions)
         },
         finalize(built) {
           schema = built;
+          schemaBuilt(built);
           return built;
         },
       },
@@ -171,9 +187,9 @@ export function documentLimitsPlugin({ limits, sampler }: DocumentLimitsOptions)
         async processGraphQLRequestBody(next, event) {
           // Other middleware first (trusted documents put the real document in place).
           await next();
-          if (!schema) return;
+          const measuredAgainst = await currentSchema();
           try {
-            checkDocument(schema, limits, event.body);
+            checkDocument(measuredAgainst, limits, event.body);
           } catch (error) {
             if (error instanceof SafeError) {
               sampler.warn(
