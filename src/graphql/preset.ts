@@ -7,14 +7,12 @@ import type { Logger } from "../observability/logger.ts";
 import type { Metrics } from "../observability/metrics.ts";
 import { createLogSampler } from "../observability/log-sampler.ts";
 import { databaseAvailabilityPlugin } from "./database-availability-plugin.ts";
-import { defaultPagePlugin } from "./default-page-plugin.ts";
-import { documentCachePlugin } from "./document-cache.ts";
-import { DEFAULT_DOCUMENT_LIMITS, documentLimitsPlugin, type DocumentLimits } from "./document-limits.ts";
+import { DEFAULT_DOCUMENT_LIMITS, type DocumentLimits } from "./document-limits.ts";
+import { documentsPreset } from "./documents-preset.ts";
 import { createMaskError } from "./error-masking.ts";
 import { DOCUMENTED_OPERATION_NAMES, operationMetricsPlugin } from "./operation-metrics-plugin.ts";
 import { socketClaims } from "./realtime-socket.ts";
-import { trustedDocumentsPreset, type TrustedDocuments } from "./trusted-documents.ts";
-import { validationRulesPlugin } from "./validation-rules-plugin.ts";
+import type { TrustedDocuments } from "./trusted-documents.ts";
 
 /** The PostgreSQL schema PostGraphile exposes. Nothing else is introspected. */
 export const EXPOSED_SCHEMAS = ["app_public"];
@@ -48,28 +46,21 @@ export interface PresetOptions {
 }
 
 export function createPreset(options: PresetOptions): GraphileConfig.Preset {
-  const limits = options.documentLimits ?? DEFAULT_DOCUMENT_LIMITS;
   const production = options.production ?? false;
-  // Warnings a client can cause at will are rate-limited (log-sampler.ts).
-  const sampler = createLogSampler(options.logger);
   const trusted = options.trustedDocuments;
+  const documents = documentsPreset({
+    limits: options.documentLimits ?? DEFAULT_DOCUMENT_LIMITS,
+    // Warnings a client can cause at will are rate-limited (log-sampler.ts).
+    sampler: createLogSampler(options.logger),
+    production,
+    introspection: options.introspection ?? true,
+    trustedDocuments: trusted,
+  });
   return {
-    extends: [
-      PostGraphileAmberPreset,
-      PgSimplifyInflectionPreset,
-      ...(trusted ? [trustedDocumentsPreset(trusted, sampler)] : []),
-    ],
+    extends: [PostGraphileAmberPreset, PgSimplifyInflectionPreset, documents],
     plugins: [
       operationMetricsPlugin(options.metrics, trusted?.operationNames ?? DOCUMENTED_OPERATION_NAMES),
       databaseAvailabilityPlugin({ logger: options.logger }),
-      documentLimitsPlugin({ limits, sampler }),
-      documentCachePlugin({
-        budgetBytes: limits.documentCacheBytes,
-        maxTokens: limits.maxTokens,
-        defaultPageSize: limits.defaultPageSize,
-      }),
-      defaultPagePlugin(limits),
-      validationRulesPlugin({ production, introspection: options.introspection ?? true }),
       ...(options.plugins ?? []),
     ],
     pgServices: [makePgService({ pool: options.pool, schemas: EXPOSED_SCHEMAS })],
@@ -80,8 +71,6 @@ export function createPreset(options: PresetOptions): GraphileConfig.Preset {
       graphiqlOnGraphQLGET: false,
       // Express already refuses bodies over 1 MB with 413; this is the same bound.
       maxRequestLength: 1_000_000,
-      // Replaced by the cache of document-cache.ts, bounded by memory rather than count.
-      parseAndValidateCacheSize: 0,
       maskError: createMaskError(options.logger, { production }),
       // graphql-ws subscriptions on graphqlPath (docs/realtime.md).
       websockets: true,
