@@ -1,3 +1,4 @@
+import type { DocumentLimits } from "../graphql/document-limits.ts";
 import type { Environment } from "./environment.ts";
 
 /** Everything the HTTP server needs, resolved from the environment (and, locally, generated secrets). */
@@ -19,6 +20,12 @@ export interface AppConfig {
   limits?: Partial<TimeLimits>;
   /** Where /metrics is served (docs/security.md); absent: open on the main port outside production, nowhere in production. */
   metrics?: MetricsExposure;
+  /** GraphQL document limits (GRAPHQL_MAX_*); unset: the defaults of document-limits.ts. */
+  documentLimits?: DocumentLimits;
+  /** `__schema`/`__type` queries (GRAPHQL_INTROSPECTION); unset: allowed. */
+  introspection?: boolean;
+  /** Trusted documents manifest or directory (TRUSTED_DOCUMENTS); unset: any document within the limits. */
+  trustedDocuments?: string;
 }
 
 /** Bounds on time and connections. All durations in milliseconds. */
@@ -108,5 +115,18 @@ export function appConfigFrom(
       ...(environment.METRICS_PORT === undefined ? {} : { port: environment.METRICS_PORT, host: environment.METRICS_HOST }),
       ...(environment.METRICS_TOKEN === undefined ? {} : { token: environment.METRICS_TOKEN }),
     },
+    documentLimits: {
+      maxDocumentBytes: environment.GRAPHQL_MAX_DOCUMENT_BYTES,
+      maxTokens: environment.GRAPHQL_MAX_TOKENS,
+      maxDepth: environment.GRAPHQL_MAX_DEPTH,
+      maxFields: environment.GRAPHQL_MAX_FIELDS,
+      maxCost: environment.GRAPHQL_MAX_COST,
+      defaultPageSize: environment.GRAPHQL_DEFAULT_PAGE_SIZE,
+      maxPageSize: environment.GRAPHQL_MAX_PAGE_SIZE,
+      maxMutationFields: environment.GRAPHQL_MAX_MUTATIONS,
+      documentCacheBytes: environment.GRAPHQL_DOCUMENT_CACHE_MB * 1024 * 1024,
+    },
+    introspection: environment.GRAPHQL_INTROSPECTION,
+    ...(environment.TRUSTED_DOCUMENTS === undefined ? {} : { trustedDocuments: environment.TRUSTED_DOCUMENTS }),
   };
 }

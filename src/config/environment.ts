@@ -110,6 +110,19 @@ const environmentSchema = z.object({
   // How often the API prunes expired security rows (login attempts, sessions,
   // counted writes); 0 leaves it to `npm run db:maintain` on a schedule.
   HOUSEKEEPING_INTERVAL_MINUTES: z.coerce.number().int().min(0).max(1440).default(10),
+  // GraphQL documents and query cost (docs/security.md, "Documents and query cost").
+  GRAPHQL_MAX_DOCUMENT_BYTES: z.coerce.number().int().min(1_024).max(1_000_000).default(32_768),
+  GRAPHQL_MAX_TOKENS: z.coerce.number().int().min(100).max(100_000).default(1_000),
+  GRAPHQL_MAX_DEPTH: z.coerce.number().int().min(2).max(100).default(20),
+  GRAPHQL_MAX_FIELDS: z.coerce.number().int().min(10).max(100_000).default(500),
+  GRAPHQL_MAX_COST: z.coerce.number().int().min(100).max(100_000_000).default(25_000),
+  GRAPHQL_DEFAULT_PAGE_SIZE: z.coerce.number().int().min(1).max(10_000).default(20),
+  GRAPHQL_MAX_PAGE_SIZE: z.coerce.number().int().min(1).max(10_000).default(100),
+  GRAPHQL_MAX_MUTATIONS: z.coerce.number().int().min(1).max(1_000).default(10),
+  GRAPHQL_DOCUMENT_CACHE_MB: z.coerce.number().int().min(1).max(4_096).default(16),
+  GRAPHQL_INTROSPECTION: booleanFlag.default(true),
+  // A JSON manifest { id: document } or a directory of <id>.graphql files.
+  TRUSTED_DOCUMENTS: z.string().min(1).optional(),
 });
 
 export type Environment = Omit<z.infer<typeof environmentSchema>, "HOST"> & { HOST: string };
@@ -143,5 +156,9 @@ export function parseEnvironment(source: NodeJS.ProcessEnv = process.env): Envir
     const variable = issue?.path.join(".") ?? "environment";
     throw new ConfigurationError(`Invalid configuration: ${variable} ${issue?.message ?? "is invalid"}`);
   }
-  return withDefaults(result.data);
+  const environment = withDefaults(result.data);
+  if (environment.GRAPHQL_DEFAULT_PAGE_SIZE > environment.GRAPHQL_MAX_PAGE_SIZE) {
+    throw new ConfigurationError("Invalid configuration: GRAPHQL_DEFAULT_PAGE_SIZE must not exceed GRAPHQL_MAX_PAGE_SIZE");
+  }
+  return environment;
 }

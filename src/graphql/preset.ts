@@ -5,10 +5,14 @@ import { PgSimplifyInflectionPreset } from "@graphile/simplify-inflection";
 import type { AccessClaims } from "../auth/access-tokens.ts";
 import type { Logger } from "../observability/logger.ts";
 import type { Metrics } from "../observability/metrics.ts";
+import { createLogSampler } from "../observability/log-sampler.ts";
 import { databaseAvailabilityPlugin } from "./database-availability-plugin.ts";
+import { DEFAULT_DOCUMENT_LIMITS, type DocumentLimits } from "./document-limits.ts";
+import { documentsPreset } from "./documents-preset.ts";
 import { createMaskError } from "./error-masking.ts";
-import { operationMetricsPlugin } from "./operation-metrics-plugin.ts";
+import { DOCUMENTED_OPERATION_NAMES, operationMetricsPlugin } from "./operation-metrics-plugin.ts";
 import { socketClaims } from "./realtime-socket.ts";
+import type { TrustedDocuments } from "./trusted-documents.ts";
 
 /** The PostgreSQL schema PostGraphile exposes. Nothing else is introspected. */
 export const EXPOSED_SCHEMAS = ["app_public"];
@@ -51,13 +55,31 @@ export interface PresetOptions {
   graphiql: boolean;
   plugins?: GraphileConfig.Plugin[];
   statementTimeouts?: StatementTimeouts;
+  /** Production: no suggestions in errors (validation-rules-plugin.ts). */
+  production?: boolean;
+  /** `__schema`/`__type` allowed (GRAPHQL_INTROSPECTION); on unless configured off. */
+  introspection?: boolean;
+  /** Document size, shape, cost and page limits (document-limits.ts). */
+  documentLimits?: DocumentLimits;
+  /** When set, only these operations are executed (trusted-documents.ts). */
+  trustedDocuments?: TrustedDocuments;
 }
 
 export function createPreset(options: PresetOptions): GraphileConfig.Preset {
+  const production = options.production ?? false;
+  const trusted = options.trustedDocuments;
+  const documents = documentsPreset({
+    limits: options.documentLimits ?? DEFAULT_DOCUMENT_LIMITS,
+    // Warnings a client can cause at will are rate-limited (log-sampler.ts).
+    sampler: createLogSampler(options.logger),
+    production,
+    introspection: options.introspection ?? true,
+    trustedDocuments: trusted,
+  });
   return {
-    extends: [PostGraphileAmberPreset, PgSimplifyInflectionPreset],
+    extends: [PostGraphileAmberPreset, PgSimplifyInflectionPreset, documents],
     plugins: [
-      operationMetricsPlugin(options.metrics),
+      operationMetricsPlugin(options.metrics, trusted?.operationNames ?? DOCUMENTED_OPERATION_NAMES),
       databaseAvailabilityPlugin({ logger: options.logger }),
       ...(options.plugins ?? []),
     ],
@@ -69,7 +91,7 @@ export function createPreset(options: PresetOptions): GraphileConfig.Preset {
       graphiqlOnGraphQLGET: false,
       // Express already refuses bodies over 1 MB with 413; this is the same bound.
       maxRequestLength: 1_000_000,
-      maskError: createMaskError(options.logger),
+      maskError: createMaskError(options.logger, { production }),
       // graphql-ws subscriptions on graphqlPath (docs/realtime.md).
       websockets: true,
     },

@@ -14,6 +14,8 @@ import { committedMigrationFiles } from "../database/migrations.ts";
 import { createPreset } from "../graphql/preset.ts";
 import { graphqlPlugins } from "../graphql/plugins.ts";
 import { requestDeadlinePlugin } from "../graphql/request-deadline-plugin.ts";
+import { ConfigurationError } from "../config/environment.ts";
+import { loadTrustedDocuments, type TrustedDocuments } from "../graphql/trusted-documents.ts";
 import { SocketRegistry } from "../graphql/realtime-socket.ts";
 import type { Logger } from "../observability/logger.ts";
 import { createMetrics, registerPoolMetrics } from "../observability/metrics.ts";
@@ -148,7 +150,17 @@ function listenOn(server: http.Server, port: number, host: string): Promise<numb
   });
 }
 
+function trustedDocumentsOf(config: AppConfig): TrustedDocuments | undefined {
+  if (config.trustedDocuments === undefined) return undefined;
+  try {
+    return loadTrustedDocuments(config.trustedDocuments);
+  } catch (error) {
+    throw new ConfigurationError(`Invalid configuration: TRUSTED_DOCUMENTS ${(error as Error).message}`);
+  }
+}
+
 export async function createApiServer(config: AppConfig, logger: Logger): Promise<ApiServer> {
+  const trustedDocuments = trustedDocumentsOf(config);
   const limits = limitsOf(config);
   const pool = createPool(config, logger);
   const readinessPool = createPool(config, logger, READINESS_POOL);
@@ -163,6 +175,10 @@ export async function createApiServer(config: AppConfig, logger: Logger): Promis
     metrics,
     graphiql: config.graphiql,
     statementTimeouts: { anonymousMs: limits.statementTimeoutAnonymousMs, signedInMs: limits.statementTimeoutMs },
+    production: config.production,
+    ...(config.introspection === undefined ? {} : { introspection: config.introspection }),
+    ...(config.documentLimits ? { documentLimits: config.documentLimits } : {}),
+    ...(trustedDocuments ? { trustedDocuments } : {}),
     plugins: [
       requestDeadlinePlugin({ requestTimeoutMs: limits.requestTimeoutMs, logger, metrics }),
       ...graphqlPlugins({ pool, jwt: config.jwt, logger, metrics, sockets }),
