@@ -1,3 +1,4 @@
+import type { WebsocketLimits } from "../graphql/realtime-socket.ts";
 import type { Environment } from "./environment.ts";
 
 /** Everything the HTTP server needs, resolved from the environment (and, locally, generated secrets). */
@@ -13,6 +14,8 @@ export interface AppConfig {
   graphiql: boolean;
   /** Express "trust proxy" (TRUST_PROXY); unset: the socket address is the client IP. */
   trustProxy?: boolean | number | string;
+  /** Websocket limits set in the environment (WS_*); the others keep their defaults. */
+  websocketLimits?: Partial<WebsocketLimits>;
 }
 
 export interface JwtConfig {
@@ -43,5 +46,17 @@ export function appConfigFrom(
     logLevel: environment.LOG_LEVEL,
     graphiql: environment.GRAPHIQL ?? !production,
     ...(environment.TRUST_PROXY === undefined ? {} : { trustProxy: environment.TRUST_PROXY }),
+    websocketLimits: websocketLimitsFrom(environment),
   };
+}
+
+function websocketLimitsFrom(environment: Environment): Partial<WebsocketLimits> {
+  const seconds = (value: number | undefined) => (value === undefined ? undefined : value * 1000);
+  const limits: Partial<Record<keyof WebsocketLimits, number | undefined>> = {
+    connectionInitTimeoutMs: seconds(environment.WS_CONNECTION_INIT_TIMEOUT_SECONDS),
+    unauthenticatedIdleMs: seconds(environment.WS_UNAUTHENTICATED_IDLE_SECONDS),
+    maxSocketsPerAddress: environment.WS_MAX_SOCKETS_PER_ADDRESS,
+    maxSubscriptionsPerUser: environment.WS_MAX_SUBSCRIPTIONS_PER_USER,
+  };
+  return Object.fromEntries(Object.entries(limits).filter(([, value]) => value !== undefined));
 }

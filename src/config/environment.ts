@@ -50,6 +50,11 @@ const environmentSchema = z.object({
       value === "true" ? true : value === "false" ? false : /^\d+$/.test(value) ? Number(value) : value,
     )
     .optional(),
+  // Websocket limits (docs/security.md, Realtime); unset: the defaults of graphql/realtime-socket.ts.
+  WS_CONNECTION_INIT_TIMEOUT_SECONDS: z.coerce.number().int().min(1).max(60).optional(),
+  WS_UNAUTHENTICATED_IDLE_SECONDS: z.coerce.number().int().min(1).max(3600).optional(),
+  WS_MAX_SOCKETS_PER_ADDRESS: z.coerce.number().int().min(1).max(100_000).optional(),
+  WS_MAX_SUBSCRIPTIONS_PER_USER: z.coerce.number().int().min(1).max(10_000).optional(),
   DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(500).default(20),
   EMBEDDED_POSTGRES_PORT: z.coerce.number().int().min(1024).max(65535).default(54329),
   DATA_DIR: z.string().min(1).default(".data"),

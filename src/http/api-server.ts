@@ -12,13 +12,15 @@ import type { AppConfig } from "../config/app-config.ts";
 import { committedMigrationFiles } from "../database/migrations.ts";
 import { createPreset } from "../graphql/preset.ts";
 import { graphqlPlugins } from "../graphql/plugins.ts";
-import { SocketRegistry } from "../graphql/realtime-socket.ts";
+import { RealtimeDispatcher } from "../graphql/realtime-dispatcher.ts";
+import { DEFAULT_WEBSOCKET_LIMITS, SocketRegistry } from "../graphql/realtime-socket.ts";
 import type { Logger } from "../observability/logger.ts";
 import { createMetrics, registerPoolMetrics } from "../observability/metrics.ts";
 import { errorHandler, notFound } from "./error-handlers.ts";
 import { healthRoutes } from "./health-routes.ts";
 import { metricsRoutes, recordHttpMetrics } from "./metrics-routes.ts";
 import { requestAuth } from "./request-auth.ts";
+import { attachWebsockets } from "./websocket-server.ts";
 
 /**
  * The HTTP process: Express 5 with PostGraphile mounted, plus probes,
@@ -95,14 +97,16 @@ export async function createApiServer(config: AppConfig, logger: Logger): Promis
   const metrics = createMetrics();
   registerPoolMetrics(metrics, pool);
   let draining = false;
-  const sockets = new SocketRegistry();
+  const websocketLimits = { ...DEFAULT_WEBSOCKET_LIMITS, ...config.websocketLimits };
+  const sockets = new SocketRegistry({ jwt: config.jwt, logger, limits: websocketLimits });
+  const dispatcher = new RealtimeDispatcher({ pool, logger, maxSubscriptionsPerUser: websocketLimits.maxSubscriptionsPerUser });
 
   const preset = createPreset({
     pool,
     logger,
     metrics,
     graphiql: config.graphiql,
-    plugins: graphqlPlugins({ pool, jwt: config.jwt, logger, metrics, sockets }),
+    plugins: graphqlPlugins({ pool, jwt: config.jwt, logger, metrics, dispatcher }),
   });
   const pgl = postgraphile(preset);
   const serv = pgl.createServ(grafserv);
@@ -138,7 +142,15 @@ export async function createApiServer(config: AppConfig, logger: Logger): Promis
   app.use(metricsRoutes(metrics));
   app.use("/graphql", requestAuth(config.jwt));
   app.post("/graphql", express.json({ limit: BODY_LIMIT }));
-  await serv.addTo(app, server);
+  // Websockets are served by websocket-server.ts (limits), not by grafserv's own handler.
+  await serv.addTo(app, server, false);
+  const detachWebsockets = attachWebsockets({
+    app,
+    server,
+    serv,
+    sockets,
+    maxPayload: preset.grafserv?.maxRequestLength ?? 1_000_000,
+  });
   const upgraded = trackUpgradedSockets(server);
   app.use(notFound);
   app.use(errorHandler(logger));
@@ -162,8 +174,10 @@ export async function createApiServer(config: AppConfig, logger: Logger): Promis
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       // Websockets are no longer HTTP connections: server.close() would wait for them forever.
+      detachWebsockets();
       await sockets.closeAll();
       upgraded.forEach((socket) => socket.destroy());
+      await dispatcher.close();
       // In-flight requests get a grace period, then their sockets are cut.
       const force = setTimeout(() => server.closeAllConnections(), 10_000);
       await closed;
