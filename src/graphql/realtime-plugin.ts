@@ -4,6 +4,7 @@ import { extendSchema, gql } from "postgraphile/utils";
 import type { AccessClaims, WebRole } from "../auth/access-tokens.ts";
 import type { Interest, RealtimeDispatcher } from "./realtime-dispatcher.ts";
 import { TicketEventStream, type TicketEvent } from "./realtime-events.ts";
+import { realtimeHttpPlugin } from "./realtime-http-plugin.ts";
 import { realtimeSocketPlugin } from "./realtime-socket.ts";
 
 /**
@@ -150,7 +151,10 @@ export interface RealtimeDependencies {
   activeSubscriptions?: Gauge;
 }
 
-/** The subscriptions, and the per-connection limit that goes with them (realtime-socket.ts). */
+/**
+ * The subscriptions, the per-connection limit that goes with them
+ * (realtime-socket.ts), and the refusal of subscriptions over plain HTTP.
+ */
 export function realtimePlugins(dependencies: RealtimeDependencies): GraphileConfig.Plugin[] {
-  return [realtimeSchemaPlugin(dependencies), realtimeSocketPlugin];
+  return [realtimeSchemaPlugin(dependencies), realtimeSocketPlugin, realtimeHttpPlugin];
 }
