@@ -21,6 +21,7 @@
 create table if not exists app_private.realtime_events (
   id bigint generated always as identity primary key,
   occurred_at timestamptz not null default clock_timestamp(),
+  tx xid8 not null default pg_current_xact_id(),
   kind text not null,
   ticket_id uuid,
   comment_id uuid,
@@ -49,6 +50,7 @@ comment on table app_private.realtime_events is
   'Realtime: one row per announced change (append-only; pruned after an hour). NOTIFY on ticketing_events carries only the id; the API reads the row through realtime_events_by_id. Owner only.';
 comment on column app_private.realtime_events.id is 'Event id: the whole payload of its notification.';
 comment on column app_private.realtime_events.occurred_at is 'When the change was made (clock time of the statement that made it).';
+comment on column app_private.realtime_events.tx is 'The transaction that made the change: a subscription hears only events its starting snapshot did not see.';
 comment on column app_private.realtime_events.kind is 'created, status_changed, assigned, commented or updated (tickets); deactivated or role_changed (users).';
 comment on column app_private.realtime_events.ticket_id is 'The ticket that changed (ticket events).';
 comment on column app_private.realtime_events.comment_id is 'The new comment or internal note (commented only).';

@@ -1,4 +1,3 @@
-import { randomUUID } from "node:crypto";
 import type pg from "pg";
 import { SafeError } from "postgraphile/grafast";
 import type { Logger } from "../observability/logger.ts";
@@ -33,10 +32,11 @@ export interface Subscriber {
   readonly settings: Readonly<Record<string, string>>;
   readonly interest: Interest;
   /**
-   * Arrival number of the notification from which on this subscriber hears
-   * events (set by `activate`); undefined until then.
+   * The database snapshot taken when the subscription became live (set by
+   * `activate`): events of transactions it already saw are older than the
+   * subscription and never delivered, whoever names them.
    */
-  heardFrom?: number;
+  since?: Snapshot;
   /** A visible event. */
   deliver(event: TicketEvent): void;
   /** The user was deactivated or changed role. */
@@ -53,8 +53,6 @@ export interface DispatcherOptions {
 
 export const EVENTS_CHANNEL = "ticketing_events";
 const EVENT_ID = /^[1-9][0-9]{0,17}$/;
-const SYNC = /^sync:([0-9a-f-]{36})$/;
-const SYNC_TIMEOUT_MS = 10_000;
 /** Ids per read; realtime_events_by_id reads at most 500. */
 const BATCH = 500;
 /** Ids waiting to be read; beyond this a notification flood is dropped (and logged). */
@@ -66,6 +64,8 @@ const LOG_INTERVAL_MS = 10_000;
 
 interface EventRow {
   id: string;
+  /** The id of the transaction that made the change (xid8). */
+  tx: string;
   kind: string;
   ticket_id: string | null;
   comment_id: string | null;
@@ -108,12 +108,14 @@ function audienceCheck(client: pg.PoolClient, settings: Readonly<Record<string, 
                    from jsonb_to_recordset(${eventsJson}::jsonb) as e(id bigint, ticket_id uuid, comment_id uuid)
                   where exists (select from app_public.tickets as t where t.id = e.ticket_id)
                     and (e.comment_id is null
-                         or exists (select from app_public.ticket_comments as c where c.id = e.comment_id))) as visible;`;
+                         or exists (select from app_public.ticket_comments as c where c.id = e.comment_id))) as visible,
+           pg_current_snapshot()::text as snapshot;`;
 }
 
 interface CheckRow {
   active: boolean;
   visible: string[];
+  snapshot: string;
 }
 
 /** Runs audience checks (one transaction, one round trip); the answer of each, in order. */
@@ -129,6 +131,34 @@ async function checkAudiences(
 
 function identityOf(settings: Readonly<Record<string, string>>): string {
   return JSON.stringify(Object.entries(settings).sort(([a], [b]) => a.localeCompare(b)));
+}
+
+/**
+ * A pg_snapshot (`xmin:xmax:xip,…`): which transactions had committed when it
+ * was taken. Event rows exist only for committed transactions, so an event's
+ * transaction is seen by the snapshot unless it was still running or had not
+ * started (pg_visible_in_snapshot, without a round trip).
+ */
+export class Snapshot {
+  private readonly xmin: bigint;
+  private readonly xmax: bigint;
+  private readonly running: ReadonlySet<bigint>;
+
+  private constructor(xmin: bigint, xmax: bigint, running: ReadonlySet<bigint>) {
+    this.xmin = xmin;
+    this.xmax = xmax;
+    this.running = running;
+  }
+
+  static parse(text: string): Snapshot {
+    const [xmin, xmax, running = ""] = text.split(":");
+    return new Snapshot(BigInt(xmin!), BigInt(xmax!), new Set(running.split(",").filter(Boolean).map(BigInt)));
+  }
+
+  /** Whether a committed transaction had committed when the snapshot was taken. */
+  sees(tx: bigint): boolean {
+    return tx < this.xmin || (tx < this.xmax && !this.running.has(tx));
+  }
 }
 
 /** Subscribers by a key (ticket, customer, agent or user id). */
@@ -166,11 +196,8 @@ export class RealtimeDispatcher {
   private readonly openPool = new Set<Subscriber>();
   private readonly byUser = new Index();
   private listener: Promise<pg.PoolClient> | null = null;
-  /** Ids waiting to be read, with the arrival number of their notification. */
-  private readonly pending = new Map<string, number>();
-  private arrivals = 0;
-  /** Subscribers waiting for their sync notification, by nonce. */
-  private readonly syncs = new Map<string, () => void>();
+  /** Ids waiting to be read, in arrival order. */
+  private readonly pending = new Set<string>();
   private draining = false;
   /** Dispatched ids, in dispatch order, with when each may be forgotten. */
   private readonly dispatched = new Map<string, number>();
@@ -181,14 +208,21 @@ export class RealtimeDispatcher {
     this.options = options;
   }
 
+  /** Whether the user has as many subscriptions as they may. */
+  isFull(userId: string): boolean {
+    return this.byUser.get(userId).size >= this.options.maxSubscriptionsPerUser;
+  }
+
+  /** The refusal of a subscription beyond the per-user limit. */
+  refusal(): SafeError {
+    return new SafeError(`At most ${this.options.maxSubscriptionsPerUser} subscriptions at a time per user`, {
+      code: "TOO_MANY_SUBSCRIPTIONS",
+    });
+  }
+
   /** Registers a subscription; refused with TOO_MANY_SUBSCRIPTIONS beyond the per-user limit. */
   add(subscriber: Subscriber): void {
-    const { maxSubscriptionsPerUser } = this.options;
-    if (this.byUser.get(subscriber.userId).size >= maxSubscriptionsPerUser) {
-      throw new SafeError(`At most ${maxSubscriptionsPerUser} subscriptions at a time per user`, {
-        code: "TOO_MANY_SUBSCRIPTIONS",
-      });
-    }
+    if (this.isFull(subscriber.userId)) throw this.refusal();
     this.byUser.add(subscriber.userId, subscriber);
     const interest = subscriber.interest;
     if ("ticketId" in interest) this.byTicket.add(interest.ticketId, subscriber);
@@ -223,39 +257,22 @@ export class RealtimeDispatcher {
   }
 
   /**
-   * Starts delivery to a registered subscriber: a notification of its own
-   * goes through the database, and events heard after it come back are
-   * delivered. Those were committed after this call began, so nothing
-   * committed later is missed, and nothing committed before it is sent.
+   * Makes a registered subscriber live, once LISTEN is in effect and if its
+   * user is active and still holds the role their token names; returns
+   * whether it is live. The database snapshot taken then decides which
+   * events are newer than the subscription: every change committed later is
+   * delivered, none committed earlier, even if its id is replayed.
    */
-  async activate(subscriber: Subscriber): Promise<void> {
+  async activate(subscriber: Subscriber): Promise<boolean> {
     await this.listening();
-    const nonce = randomUUID();
-    let timer: NodeJS.Timeout | undefined;
-    const synced = new Promise<void>((resolve, reject) => {
-      this.syncs.set(nonce, () => {
-        subscriber.heardFrom = this.arrivals;
-        resolve();
-      });
-      timer = setTimeout(() => reject(new Error("The database did not confirm the subscription")), SYNC_TIMEOUT_MS);
-    });
-    try {
-      await this.options.pool.query("select pg_notify($1, $2)", [EVENTS_CHANNEL, `sync:${nonce}`]);
-      await synced;
-    } finally {
-      clearTimeout(timer);
-      this.syncs.delete(nonce);
-    }
-  }
-
-  /** Whether the subscriber's user is active and still holds the role their token names. */
-  async userIsActive(settings: Readonly<Record<string, string>>): Promise<boolean> {
     const client = await this.options.pool.connect();
     try {
       await client.query("begin");
-      const [answer] = await checkAudiences(client, [{ settings, events: [] }]);
+      const [answer] = await checkAudiences(client, [{ settings: subscriber.settings, events: [] }]);
       await client.query("commit");
-      return answer?.active === true;
+      if (answer?.active !== true) return false;
+      subscriber.since = Snapshot.parse(answer.snapshot);
+      return true;
     } catch (error) {
       await client.query("rollback").catch(() => undefined);
       throw error;
@@ -308,18 +325,12 @@ export class RealtimeDispatcher {
   }
 
   private received(payload: string): void {
-    this.arrivals += 1;
-    const sync = SYNC.exec(payload);
-    if (sync) {
-      this.syncs.get(sync[1]!)?.();
-      return;
-    }
     if (!EVENT_ID.test(payload) || this.dispatched.has(payload) || this.pending.has(payload)) return;
     if (this.pending.size >= MAX_PENDING) {
       this.rateLimitedWarning("realtime notifications dropped: too many waiting to be read");
       return;
     }
-    this.pending.set(payload, this.arrivals);
+    this.pending.add(payload);
     if (!this.draining) void this.drain();
   }
 
@@ -327,9 +338,9 @@ export class RealtimeDispatcher {
     this.draining = true;
     try {
       while (this.pending.size > 0 && !this.closed) {
-        const batch = [...this.pending].slice(0, BATCH);
-        for (const [id] of batch) this.pending.delete(id);
-        await this.dispatch(new Map(batch));
+        const ids = [...this.pending].slice(0, BATCH);
+        for (const id of ids) this.pending.delete(id);
+        await this.dispatch(ids);
       }
     } finally {
       this.draining = false;
@@ -337,8 +348,7 @@ export class RealtimeDispatcher {
   }
 
   /** Reads a batch of events, checks visibility per audience, then delivers in notification order. */
-  private async dispatch(arrivals: Map<string, number>): Promise<void> {
-    const ids = [...arrivals.keys()];
+  private async dispatch(ids: string[]): Promise<void> {
     let client: pg.PoolClient | undefined;
     let interested = new Map<EventRow, Set<Subscriber>>();
     try {
@@ -350,7 +360,7 @@ export class RealtimeDispatcher {
       this.remember(events);
 
       const audiences = new Map<string, Audience>();
-      interested = new Map(events.map((event) => [event, this.interestedIn(event, arrivals.get(event.id)!)]));
+      interested = new Map(events.map((event) => [event, this.interestedIn(event)]));
       for (const [event, subscribers] of interested) {
         for (const subscriber of subscribers) {
           const key = identityOf(subscriber.settings);
@@ -392,12 +402,13 @@ export class RealtimeDispatcher {
     }
   }
 
-  /** Subscribers interested in an event, among those that heard it (it arrived after their sync). */
-  private interestedIn(event: EventRow, arrival: number): Set<Subscriber> {
+  /** Live subscribers interested in an event that is newer than their subscription. */
+  private interestedIn(event: EventRow): Set<Subscriber> {
     const interested = new Set<Subscriber>();
+    const tx = BigInt(event.tx);
     const add = (subscribers: Iterable<Subscriber>) => {
       for (const subscriber of subscribers) {
-        if (subscriber.heardFrom !== undefined && arrival > subscriber.heardFrom) interested.add(subscriber);
+        if (subscriber.since && !subscriber.since.sees(tx)) interested.add(subscriber);
       }
     };
     if (event.user_id !== null) {

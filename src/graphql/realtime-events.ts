@@ -1,6 +1,6 @@
 import type { Gauge } from "prom-client";
 import { SafeError } from "postgraphile/grafast";
-import type { Interest, RealtimeDispatcher, Subscriber, TicketEvent } from "./realtime-dispatcher.ts";
+import type { Interest, RealtimeDispatcher, Snapshot, Subscriber, TicketEvent } from "./realtime-dispatcher.ts";
 
 export type { TicketEvent, TicketEventKind } from "./realtime-dispatcher.ts";
 
@@ -25,7 +25,7 @@ export class TicketEventStream implements AsyncIterableIterator<TicketEvent>, Su
   readonly userId: string;
   readonly settings: Readonly<Record<string, string>>;
   readonly interest: Interest;
-  heardFrom?: number;
+  since?: Snapshot;
   private readonly dispatcher: RealtimeDispatcher;
   private readonly gauge: Gauge | undefined;
   private readonly queue: TicketEvent[] = [];
@@ -96,11 +96,10 @@ export class TicketEventStream implements AsyncIterableIterator<TicketEvent>, Su
     throw error;
   }
 
-  /** First event: `subscribed`, once events reach this stream and the user is still active. */
+  /** First event: `subscribed`, once the stream is live (and its user active). */
   private async start(): Promise<IteratorResult<TicketEvent>> {
     this.started = true;
-    await this.dispatcher.activate(this);
-    if (this.finished || !(await this.dispatcher.userIsActive(this.settings))) return this.finish();
+    if (!(await this.dispatcher.activate(this)) || this.finished) return this.finish();
     return { done: false, value: { kind: "subscribed", ticketId: null, commentId: null } };
   }
 
