@@ -57,6 +57,7 @@ function websocketLimitsFrom(environment: Environment): Partial<WebsocketLimits>
     unauthenticatedIdleMs: seconds(environment.WS_UNAUTHENTICATED_IDLE_SECONDS),
     maxSocketsPerAddress: environment.WS_MAX_SOCKETS_PER_ADDRESS,
     maxSubscriptionsPerUser: environment.WS_MAX_SUBSCRIPTIONS_PER_USER,
+    messagesPerSecond: environment.WS_MESSAGES_PER_SECOND,
   };
   return Object.fromEntries(Object.entries(limits).filter(([, value]) => value !== undefined));
 }

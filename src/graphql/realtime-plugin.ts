@@ -156,5 +156,5 @@ export interface RealtimeDependencies {
  * (realtime-socket.ts), and the refusal of subscriptions over plain HTTP.
  */
 export function realtimePlugins(dependencies: RealtimeDependencies): GraphileConfig.Plugin[] {
-  return [realtimeSchemaPlugin(dependencies), realtimeSocketPlugin, realtimeHttpPlugin];
+  return [realtimeSchemaPlugin(dependencies), realtimeSocketPlugin(dependencies.dispatcher), realtimeHttpPlugin];
 }

@@ -1,7 +1,7 @@
 import type { IncomingMessage } from "node:http";
 import type { Context } from "graphql-ws";
 import jwt from "jsonwebtoken";
-import { GraphQLError } from "postgraphile/graphql";
+import { getOperationAST, GraphQLError, parse } from "postgraphile/graphql";
 import type { WebSocket } from "ws";
 import { InvalidTokenError, verifyAccessToken, type AccessClaims } from "../auth/access-tokens.ts";
 import type { JwtConfig } from "../config/app-config.ts";
@@ -16,6 +16,7 @@ import type { Logger } from "../observability/logger.ts";
  * socket with 4401. See docs/realtime.md.
  */
 export const CLOSE_GOING_AWAY = 1001;
+export const CLOSE_POLICY_VIOLATION = 1008;
 export const CLOSE_TRY_AGAIN_LATER = 1013;
 export const CLOSE_IDLE = 4002;
 export const CLOSE_UNAUTHORIZED = 4401;
@@ -31,6 +32,8 @@ export interface WebsocketLimits {
   maxSocketsPerAddress: number;
   /** Subscriptions per user across all their sockets; the next is refused with TOO_MANY_SUBSCRIPTIONS. */
   maxSubscriptionsPerUser: number;
+  /** Messages handled per second and socket (twice as many at once); the excess waits, and beyond a queue of maxPayload bytes the socket is closed with 1008. */
+  messagesPerSecond: number;
 }
 
 export const DEFAULT_WEBSOCKET_LIMITS: WebsocketLimits = {
@@ -38,12 +41,19 @@ export const DEFAULT_WEBSOCKET_LIMITS: WebsocketLimits = {
   unauthenticatedIdleMs: 60_000,
   maxSocketsPerAddress: 100,
   maxSubscriptionsPerUser: 20,
+  messagesPerSecond: 20,
 };
 
 const BEARER = /^Bearer ([A-Za-z0-9_\-.]+)$/;
 // setTimeout stores its delay in 32 bits.
 const MAX_TIMER_MS = 2 ** 31 - 1;
 const SHUTDOWN_GRACE_MS = 1_000;
+
+/** The per-user subscription limit, as the dispatcher keeps it (realtime-dispatcher.ts). */
+export interface SubscriptionLimit {
+  isFull(userId: string): boolean;
+  refusal(): { message: string; extensions?: Record<string, unknown> | undefined };
+}
 
 export interface SocketExtra {
   socket: WebSocket;
@@ -135,6 +145,9 @@ export class SocketRegistry {
    * whether it was admitted.
    */
   admit(socket: WebSocket, request: IncomingMessage, address: string): boolean {
+    // ws reports a refused frame (too large, malformed) here, then closes with
+    // its code (1009, 1002); without a listener the error would be thrown.
+    socket.on("error", (error) => this.options.logger.debug({ err: error, address }, "websocket error"));
     const open = this.perAddress.get(address) ?? 0;
     if (open >= this.limits.maxSocketsPerAddress) {
       this.options.logger.debug({ address }, "websocket refused: too many from one address");
@@ -194,22 +207,47 @@ function refusal(message: string, code: string): GraphQLError[] {
   return [new GraphQLError(message, { extensions: { code } })];
 }
 
-/** At most MAX_OPERATIONS_PER_CONNECTION operations at a time on one socket. */
-export const realtimeSocketPlugin: GraphileConfig.Plugin = {
-  name: "TicketingRealtimeSocketPlugin",
-  version: "2.0.0",
-  grafserv: {
-    middleware: {
-      onSubscribe(next, event) {
-        // graphql-ws has already registered this operation.
-        if (Object.keys(event.ctx.subscriptions).length > MAX_OPERATIONS_PER_CONNECTION) {
-          return refusal(
-            `At most ${MAX_OPERATIONS_PER_CONNECTION} subscriptions at a time on one connection`,
-            "TOO_MANY_SUBSCRIPTIONS",
-          );
-        }
-        return next();
+/** Whether a document's operation is a subscription; false when it does not parse (grafserv reports that). */
+function isSubscription(payload: { query?: unknown; operationName?: unknown }): boolean {
+  if (typeof payload.query !== "string") return false;
+  try {
+    const document = parse(payload.query, { noLocation: true, maxTokens: 1_000 });
+    const name = typeof payload.operationName === "string" ? payload.operationName : undefined;
+    return getOperationAST(document, name)?.operation === "subscription";
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * At most MAX_OPERATIONS_PER_CONNECTION operations at a time on one socket.
+ * And a subscription of a user who already has their share is refused here,
+ * before it is planned and executed, with the dispatcher's own refusal:
+ * refusing thousands of them then costs little.
+ */
+export function realtimeSocketPlugin(subscriptions: SubscriptionLimit): GraphileConfig.Plugin {
+  return {
+    name: "TicketingRealtimeSocketPlugin",
+    version: "2.0.0",
+    grafserv: {
+      middleware: {
+        onSubscribe(next, event) {
+          const { ctx, message } = event;
+          // graphql-ws has already registered this operation.
+          if (Object.keys(ctx.subscriptions).length > MAX_OPERATIONS_PER_CONNECTION) {
+            return refusal(
+              `At most ${MAX_OPERATIONS_PER_CONNECTION} subscriptions at a time on one connection`,
+              "TOO_MANY_SUBSCRIPTIONS",
+            );
+          }
+          const claims = claimsBySocket.get((ctx.extra as SocketExtra).socket);
+          if (claims && subscriptions.isFull(claims.userId) && isSubscription(message.payload)) {
+            const error = subscriptions.refusal();
+            return [new GraphQLError(error.message, { extensions: error.extensions ?? {} })];
+          }
+          return next();
+        },
       },
     },
-  },
-};
+  };
+}

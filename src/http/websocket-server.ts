@@ -5,7 +5,8 @@ import { CloseCode, makeServer, type ServerOptions } from "graphql-ws";
 import { makeGraphQLWSConfig, type GrafservBase } from "postgraphile/grafserv";
 import proxyaddr from "proxy-addr";
 import { WebSocketServer, type WebSocket } from "ws";
-import type { SocketExtra, SocketRegistry } from "../graphql/realtime-socket.ts";
+import { CLOSE_POLICY_VIOLATION, type SocketExtra, type SocketRegistry } from "../graphql/realtime-socket.ts";
+import { MessageThrottle, TurnScheduler } from "./websocket-throttle.ts";
 
 /**
  * GraphQL over websockets on the GraphQL path, built here rather than by
@@ -52,6 +53,7 @@ export function attachWebsockets(options: WebsocketServerOptions): () => void {
     onConnect: (ctx) => sockets.onConnect(ctx),
   });
   const wsServer = new WebSocketServer({ noServer: true, maxPayload });
+  const turns = new TurnScheduler();
 
   const onUpgrade = (request: http.IncomingMessage, socket: Duplex, head: Buffer) => {
     if (!serv.shouldHandleUpgrade(request, socket, head)) {
@@ -68,15 +70,23 @@ export function attachWebsockets(options: WebsocketServerOptions): () => void {
           protocol: ws.protocol,
           send: (data) => new Promise<void>((resolve, reject) => ws.send(data, (error) => (error ? reject(error) : resolve()))),
           close: (code, reason) => ws.close(code, reason),
-          onMessage: (receive) =>
-            ws.on("message", async (data) => {
-              try {
-                await receive(String(data));
-              } catch {
-                // graphql-ws reports operation errors itself; this is a failure of the server.
-                ws.close(CloseCode.InternalServerError, "Internal error");
-              }
-            }),
+          // At a steady rate per socket, each message in its own turn of the
+          // event loop (websocket-throttle.ts).
+          onMessage: (receive) => {
+            const throttle = new MessageThrottle(
+              { perSecond: sockets.limits.messagesPerSecond, maxQueuedBytes: maxPayload },
+              (message) =>
+                turns.run(() => {
+                  receive(message).catch(() => {
+                    // graphql-ws reports operation errors itself; this is a failure of the server.
+                    ws.close(CloseCode.InternalServerError, "Internal error");
+                  });
+                }),
+              () => ws.close(CLOSE_POLICY_VIOLATION, "Too many messages"),
+            );
+            ws.on("message", (data) => throttle.push(String(data)));
+            ws.once("close", () => throttle.stop());
+          },
         },
         { socket: ws, request },
       );
