@@ -100,14 +100,14 @@ function closeAtExpiry(socket: WebSocket, expiresAt: number): void {
   socket.once("close", () => clearTimeout(timer));
 }
 
-/** Closes an anonymous socket once it has run nothing and said nothing for `idleMs`. */
+/** When each socket last had a message handled (not merely received: messages may wait in its queue). */
+const lastActivityBySocket = new WeakMap<object, number>();
+
+/** Closes an anonymous socket once it has run nothing and had no message handled for `idleMs`. */
 function closeWhenIdle(socket: WebSocket, subscriptions: Readonly<Record<string, unknown>>, idleMs: number): void {
-  let lastMessage = Date.now();
-  const onMessage = () => (lastMessage = Date.now());
-  socket.on("message", onMessage);
   const check = () => {
     const busy = Object.keys(subscriptions).length > 0;
-    const idleFor = Date.now() - lastMessage;
+    const idleFor = Date.now() - (lastActivityBySocket.get(socket) ?? 0);
     if (!busy && idleFor >= idleMs) {
       socket.close(CLOSE_IDLE, "Idle without authentication");
       return;
@@ -115,10 +115,7 @@ function closeWhenIdle(socket: WebSocket, subscriptions: Readonly<Record<string,
     timer = setTimeout(check, busy ? idleMs : idleMs - idleFor);
   };
   let timer = setTimeout(check, idleMs);
-  socket.once("close", () => {
-    clearTimeout(timer);
-    socket.off("message", onMessage);
-  });
+  socket.once("close", () => clearTimeout(timer));
 }
 
 export interface SocketRegistryOptions {
@@ -155,6 +152,7 @@ export class SocketRegistry {
       return false;
     }
     this.perAddress.set(address, open + 1);
+    lastActivityBySocket.set(socket, Date.now());
     addressByRequest.set(request, address);
     this.sockets.add(socket);
     socket.once("close", () => {
@@ -164,6 +162,11 @@ export class SocketRegistry {
       else this.perAddress.delete(address);
     });
     return true;
+  }
+
+  /** A message of the socket is being handled (websocket-server.ts): it is not idle. */
+  touch(socket: WebSocket): void {
+    lastActivityBySocket.set(socket, Date.now());
   }
 
   /**

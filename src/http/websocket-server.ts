@@ -77,6 +77,7 @@ export function attachWebsockets(options: WebsocketServerOptions): () => void {
               { perSecond: sockets.limits.messagesPerSecond, maxQueuedBytes: maxPayload },
               (message) =>
                 turns.run(() => {
+                  sockets.touch(ws);
                   receive(message).catch(() => {
                     // graphql-ws reports operation errors itself; this is a failure of the server.
                     ws.close(CloseCode.InternalServerError, "Internal error");
