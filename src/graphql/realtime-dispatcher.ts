@@ -11,8 +11,10 @@ import type { Logger } from "../observability/logger.ts";
  *
  * Notifications are untrusted (anyone who can connect may NOTIFY): their
  * payload is only an id, looked up through realtime_events_by_id, which
- * finds nothing for garbage, unknown or stale ids; ids already dispatched are
- * remembered so a replay within the freshness window is dropped too.
+ * finds nothing for garbage, unknown or stale ids; a subscriber hears only
+ * events its starting snapshot did not see (so no replay of an earlier
+ * event), and ids already dispatched are remembered so a replay within the
+ * freshness window is dropped too.
  */
 export type TicketEventKind = "subscribed" | "created" | "status_changed" | "assigned" | "commented" | "updated";
 
@@ -81,7 +83,7 @@ interface EventRow {
 interface Audience {
   settings: Readonly<Record<string, string>>;
   /** Events some of them are interested in. */
-  events: EventRow[];
+  events: Set<EventRow>;
   /** A user event names them: re-check the user first. */
   recheckUser: boolean;
   active: boolean;
@@ -96,10 +98,10 @@ interface Audience {
  * applied, under the role the first switched to. Values are JSON literals
  * escaped by the driver; a whole batch of audiences goes in one round trip.
  */
-function audienceCheck(client: pg.PoolClient, settings: Readonly<Record<string, string>>, events: readonly EventRow[]): string {
+function audienceCheck(client: pg.PoolClient, settings: Readonly<Record<string, string>>, events: Iterable<EventRow>): string {
   const settingsJson = client.escapeLiteral(JSON.stringify(settings));
   const eventsJson = client.escapeLiteral(
-    JSON.stringify(events.map((event) => ({ id: event.id, ticket_id: event.ticket_id, comment_id: event.comment_id }))),
+    JSON.stringify([...events].map((event) => ({ id: event.id, ticket_id: event.ticket_id, comment_id: event.comment_id }))),
   );
   return `select set_config(s.key, s.value, true) from jsonb_each_text(${settingsJson}::jsonb) as s;
     select coalesce((select 'ticketing_' || u.role = current_setting('role')
@@ -121,7 +123,7 @@ interface CheckRow {
 /** Runs audience checks (one transaction, one round trip); the answer of each, in order. */
 async function checkAudiences(
   client: pg.PoolClient,
-  audiences: readonly { settings: Readonly<Record<string, string>>; events: readonly EventRow[] }[],
+  audiences: readonly { settings: Readonly<Record<string, string>>; events: Iterable<EventRow> }[],
 ): Promise<CheckRow[]> {
   if (audiences.length === 0) return [];
   const text = audiences.map((audience) => audienceCheck(client, audience.settings, audience.events)).join("\n");
@@ -350,7 +352,7 @@ export class RealtimeDispatcher {
   /** Reads a batch of events, checks visibility per audience, then delivers in notification order. */
   private async dispatch(ids: string[]): Promise<void> {
     let client: pg.PoolClient | undefined;
-    let interested = new Map<EventRow, Set<Subscriber>>();
+    let interested: Map<EventRow, Set<Subscriber>> | null = null;
     try {
       client = await this.options.pool.connect();
       await client.query("begin");
@@ -366,11 +368,11 @@ export class RealtimeDispatcher {
           const key = identityOf(subscriber.settings);
           let audience = audiences.get(key);
           if (!audience) {
-            audience = { settings: subscriber.settings, events: [], recheckUser: false, active: true, visible: new Set() };
+            audience = { settings: subscriber.settings, events: new Set(), recheckUser: false, active: true, visible: new Set() };
             audiences.set(key, audience);
           }
           if (event.user_id !== null) audience.recheckUser = true;
-          else if (!audience.events.includes(event)) audience.events.push(event);
+          else audience.events.add(event);
         }
       }
       const checked = [...audiences.values()];
@@ -396,7 +398,9 @@ export class RealtimeDispatcher {
       await client?.query("rollback").catch(() => undefined);
       this.options.logger.warn({ err: error }, "realtime events could not be dispatched");
       const failure = new SafeError("Realtime events could not be checked; subscribe again", { code: "SUBSCRIPTION_INTERRUPTED" });
-      for (const subscribers of interested.values()) for (const subscriber of subscribers) subscriber.fail(failure);
+      // Those who may have missed an event; everyone, when the events could not even be read.
+      const missed = interested ? [...interested.values()].flatMap((subscribers) => [...subscribers]) : this.byUser.all();
+      for (const subscriber of missed) subscriber.fail(failure);
     } finally {
       client?.release();
     }
