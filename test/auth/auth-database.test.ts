@@ -21,9 +21,17 @@ const AUTH_FUNCTION_CALLS: Record<string, string> = {
   register_customer: "select app_private.register_customer('a@example.com', 'A', 'x')",
   is_acting_admin: `select app_private.is_acting_admin('${USER_ID}', 'ticketing_admin')`,
   admin_create_user: `select app_private.admin_create_user('${USER_ID}', 'ticketing_admin', 'a@example.com', 'A', 'admin', 'x')`,
+  // Not authentication: the realtime dispatcher's only way to read event rows (docs/realtime.md).
+  realtime_events_by_id: "select * from app_private.realtime_events_by_id('{1}')",
 };
 
-const SECRET_TABLES = ["app_private.login_attempts", "app_private.refresh_tokens", "app_private.user_accounts", "app_private.auth_clock"];
+const SECRET_TABLES = [
+  "app_private.login_attempts",
+  "app_private.refresh_tokens",
+  "app_private.user_accounts",
+  "app_private.auth_clock",
+  "app_private.realtime_events",
+];
 
 describe("web roles and app_private", () => {
   it("no web role has USAGE on app_private; the API's connection role has", async () => {
