@@ -1,4 +1,5 @@
 import type { DocumentLimits } from "../graphql/document-limits.ts";
+import type { WebsocketLimits } from "../graphql/realtime-socket.ts";
 import type { Environment } from "./environment.ts";
 
 /** Everything the HTTP server needs, resolved from the environment (and, locally, generated secrets). */
@@ -26,6 +27,8 @@ export interface AppConfig {
   introspection?: boolean;
   /** Trusted documents manifest or directory (TRUSTED_DOCUMENTS); unset: any document within the limits. */
   trustedDocuments?: string;
+  /** Websocket limits set in the environment (WS_*); the others keep their defaults. */
+  websocketLimits?: Partial<WebsocketLimits>;
 }
 
 /** Bounds on time and connections. All durations in milliseconds. */
@@ -63,6 +66,8 @@ export interface MetricsExposure {
   host?: string;
   /** Required as `Authorization: Bearer <token>` wherever /metrics is served. */
   token?: string;
+  /** Websocket limits set in the environment (WS_*); the others keep their defaults. */
+  websocketLimits?: Partial<WebsocketLimits>;
 }
 
 export interface JwtConfig {
@@ -128,5 +133,18 @@ export function appConfigFrom(
     },
     introspection: environment.GRAPHQL_INTROSPECTION,
     ...(environment.TRUSTED_DOCUMENTS === undefined ? {} : { trustedDocuments: environment.TRUSTED_DOCUMENTS }),
+    websocketLimits: websocketLimitsFrom(environment),
   };
+}
+
+function websocketLimitsFrom(environment: Environment): Partial<WebsocketLimits> {
+  const seconds = (value: number | undefined) => (value === undefined ? undefined : value * 1000);
+  const limits: Partial<Record<keyof WebsocketLimits, number | undefined>> = {
+    connectionInitTimeoutMs: seconds(environment.WS_CONNECTION_INIT_TIMEOUT_SECONDS),
+    unauthenticatedIdleMs: seconds(environment.WS_UNAUTHENTICATED_IDLE_SECONDS),
+    maxSocketsPerAddress: environment.WS_MAX_SOCKETS_PER_ADDRESS,
+    maxSubscriptionsPerUser: environment.WS_MAX_SUBSCRIPTIONS_PER_USER,
+    messagesPerSecond: environment.WS_MESSAGES_PER_SECOND,
+  };
+  return Object.fromEntries(Object.entries(limits).filter(([, value]) => value !== undefined));
 }

@@ -85,6 +85,12 @@ const environmentSchema = z.object({
     })
     .optional(),
   SESSION_MAX_AGE_DAYS: z.coerce.number().int().min(1).max(365).default(DEFAULT_SESSION_MAX_AGE_DAYS),
+  // Websocket limits (docs/security.md, Realtime); unset: the defaults of graphql/realtime-socket.ts.
+  WS_CONNECTION_INIT_TIMEOUT_SECONDS: z.coerce.number().int().min(1).max(60).optional(),
+  WS_UNAUTHENTICATED_IDLE_SECONDS: z.coerce.number().int().min(1).max(3600).optional(),
+  WS_MAX_SOCKETS_PER_ADDRESS: z.coerce.number().int().min(1).max(100_000).optional(),
+  WS_MAX_SUBSCRIPTIONS_PER_USER: z.coerce.number().int().min(1).max(10_000).optional(),
+  WS_MESSAGES_PER_SECOND: z.coerce.number().int().min(1).max(10_000).optional(),
   DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(500).default(20),
   // Time and connection limits (docs/security.md, "Time and connections").
   STATEMENT_TIMEOUT_ANONYMOUS_MS: z.coerce.number().int().min(100).max(600_000).default(3_000),

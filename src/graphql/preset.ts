@@ -11,7 +11,7 @@ import { DEFAULT_DOCUMENT_LIMITS, type DocumentLimits } from "./document-limits.
 import { documentsPreset } from "./documents-preset.ts";
 import { createMaskError } from "./error-masking.ts";
 import { DOCUMENTED_OPERATION_NAMES, operationMetricsPlugin } from "./operation-metrics-plugin.ts";
-import { socketClaims } from "./realtime-socket.ts";
+import { socketClaims, socketClientAddress } from "./realtime-socket.ts";
 import type { TrustedDocuments } from "./trusted-documents.ts";
 
 /** The PostgreSQL schema PostGraphile exposes. Nothing else is introspected. */
@@ -83,7 +83,8 @@ export function createPreset(options: PresetOptions): GraphileConfig.Preset {
       databaseAvailabilityPlugin({ logger: options.logger }),
       ...(options.plugins ?? []),
     ],
-    pgServices: [makePgService({ pool: options.pool, schemas: EXPOSED_SCHEMAS })],
+    // No pubsub: realtime events have their own listener (realtime-dispatcher.ts).
+    pgServices: [makePgService({ pool: options.pool, schemas: EXPOSED_SCHEMAS, pubsub: false })],
     grafserv: {
       graphqlPath: "/graphql",
       graphiql: options.graphiql,
@@ -92,17 +93,21 @@ export function createPreset(options: PresetOptions): GraphileConfig.Preset {
       // Express already refuses bodies over 1 MB with 413; this is the same bound.
       maxRequestLength: 1_000_000,
       maskError: createMaskError(options.logger, { production }),
-      // graphql-ws subscriptions on graphqlPath (docs/realtime.md).
+      // graphql-ws subscriptions on graphqlPath (docs/realtime.md), served by
+      // http/websocket-server.ts with its limits rather than grafserv's own.
       websockets: true,
     },
     grafast: {
       explain: false,
       context(requestContext) {
         const req = requestContext.expressv4?.req;
-        // Websocket operations: the claims verified on the socket (realtime-socket.ts).
-        const auth = requestContext.ws ? socketClaims(requestContext.ws.socket) : req?.auth;
+        const ws = requestContext.ws;
+        // Websocket operations: the claims verified on the socket and the
+        // address of its upgrade request (realtime-socket.ts).
+        const auth = ws ? socketClaims(ws.socket) : req?.auth;
+        const clientIp = ws ? socketClientAddress(ws.request) : req?.ip;
         // auth and clientIp feed the authentication mutations (authentication-plugin.ts).
-        return { pgSettings: pgSettingsFor(auth, options.statementTimeouts), auth, clientIp: req?.ip };
+        return { pgSettings: pgSettingsFor(auth, options.statementTimeouts), auth, clientIp };
       },
     },
     schema: {

@@ -16,7 +16,8 @@ import { graphqlPlugins } from "../graphql/plugins.ts";
 import { requestDeadlinePlugin } from "../graphql/request-deadline-plugin.ts";
 import { ConfigurationError } from "../config/environment.ts";
 import { loadTrustedDocuments, type TrustedDocuments } from "../graphql/trusted-documents.ts";
-import { SocketRegistry } from "../graphql/realtime-socket.ts";
+import { RealtimeDispatcher } from "../graphql/realtime-dispatcher.ts";
+import { DEFAULT_WEBSOCKET_LIMITS, SocketRegistry } from "../graphql/realtime-socket.ts";
 import type { Logger } from "../observability/logger.ts";
 import { createMetrics, registerPoolMetrics } from "../observability/metrics.ts";
 import { limitConnections, serverOptions } from "./connection-limits.ts";
@@ -24,6 +25,7 @@ import { errorHandler, notFound } from "./error-handlers.ts";
 import { healthRoutes } from "./health-routes.ts";
 import { metricsRoutes, recordHttpMetrics } from "./metrics-routes.ts";
 import { requestAuth } from "./request-auth.ts";
+import { attachWebsockets } from "./websocket-server.ts";
 
 /**
  * The HTTP process: Express 5 with PostGraphile mounted, plus probes,
@@ -167,7 +169,9 @@ export async function createApiServer(config: AppConfig, logger: Logger): Promis
   const metrics = createMetrics();
   registerPoolMetrics(metrics, pool);
   let draining = false;
-  const sockets = new SocketRegistry();
+  const websocketLimits = { ...DEFAULT_WEBSOCKET_LIMITS, ...config.websocketLimits };
+  const sockets = new SocketRegistry({ jwt: config.jwt, logger, limits: websocketLimits });
+  const dispatcher = new RealtimeDispatcher({ pool, logger, maxSubscriptionsPerUser: websocketLimits.maxSubscriptionsPerUser });
 
   const preset = createPreset({
     pool,
@@ -181,7 +185,7 @@ export async function createApiServer(config: AppConfig, logger: Logger): Promis
     ...(trustedDocuments ? { trustedDocuments } : {}),
     plugins: [
       requestDeadlinePlugin({ requestTimeoutMs: limits.requestTimeoutMs, logger, metrics }),
-      ...graphqlPlugins({ pool, jwt: config.jwt, logger, metrics, sockets }),
+      ...graphqlPlugins({ pool, jwt: config.jwt, logger, metrics, dispatcher }),
     ],
   });
   const pgl = postgraphile(preset);
@@ -222,7 +226,15 @@ export async function createApiServer(config: AppConfig, logger: Logger): Promis
   }
   app.use("/graphql", requestAuth(config.jwt));
   app.post("/graphql", express.json({ limit: BODY_LIMIT }));
-  await serv.addTo(app, server);
+  // Websockets are served by websocket-server.ts (limits), not by grafserv's own handler.
+  await serv.addTo(app, server, false);
+  const detachWebsockets = attachWebsockets({
+    app,
+    server,
+    serv,
+    sockets,
+    maxPayload: preset.grafserv?.maxRequestLength ?? 1_000_000,
+  });
   const upgraded = trackUpgradedSockets(server);
   app.use(notFound);
   app.use(errorHandler(logger));
@@ -249,8 +261,10 @@ export async function createApiServer(config: AppConfig, logger: Logger): Promis
       }
       server.closeIdleConnections();
       // Websockets are no longer HTTP connections: server.close() would wait for them forever.
+      detachWebsockets();
       await sockets.closeAll();
       upgraded.forEach((socket) => socket.destroy());
+      await dispatcher.close();
       // In-flight requests get a grace period, then their sockets are cut.
       const force = setTimeout(() => server.closeAllConnections(), 10_000);
       await closed;

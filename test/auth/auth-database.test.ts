@@ -22,6 +22,8 @@ const AUTH_FUNCTION_CALLS: Record<string, string> = {
   admin_create_user: `select app_private.admin_create_user('${USER_ID}', 'ticketing_admin', '${USER_ID}', 'a@example.com', 'A', 'admin', 'x')`,
   // Housekeeping: the API prunes expired security rows on a schedule (no input, deletes only what expired).
   prune_security_rows: "select * from app_private.prune_security_rows()",
+  // Not authentication: the realtime dispatcher's only way to read event rows (docs/realtime.md).
+  realtime_events_by_id: "select * from app_private.realtime_events_by_id('{1}')",
 };
 
 const SECRET_TABLES = [
@@ -31,6 +33,7 @@ const SECRET_TABLES = [
   "app_private.auth_clock",
   "app_private.address_events",
   "app_private.address_rate_limits",
+  "app_private.realtime_events",
 ];
 
 describe("web roles and app_private", () => {
