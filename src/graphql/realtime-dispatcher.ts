@@ -169,7 +169,10 @@ class Index {
 
   add(key: string, subscriber: Subscriber): void {
     let set = this.sets.get(key);
-    if (!set) this.sets.set(key, (set = new Set()));
+    if (!set) {
+      set = new Set();
+      this.sets.set(key, set);
+    }
     set.add(subscriber);
   }
 
