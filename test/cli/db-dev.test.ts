@@ -17,7 +17,7 @@ beforeAll(async () => {
   project = await mkdtemp(path.join(tmpdir(), "ticketing-db-dev-"));
   // As root the server runs as the `postgres` system user, which must reach the folder.
   await chmod(project, 0o755);
-  for (const entry of ["src", "migrations", "package.json"]) {
+  for (const entry of ["src", "migrations", "package.json", ".squawk.toml"]) {
     await cp(path.join(PROJECT_DIR, entry), path.join(project, entry), { recursive: true });
   }
   await symlink(path.join(PROJECT_DIR, "node_modules"), path.join(project, "node_modules"));
