@@ -63,6 +63,11 @@ export function createPreset(options: PresetOptions): GraphileConfig.Preset {
         return { pgSettings: pgSettingsFor(auth), auth, clientIp: req?.ip };
       },
     },
+    gather: {
+      // A SQL function's arguments without a default are required (non-null in
+      // GraphQL); those with a default are optional (docs/conventions.md).
+      pgStrictFunctions: true,
+    },
     schema: {
       // Deterministic order so the committed schema.graphql diff shows real changes only.
       sortExport: true,
