@@ -8,6 +8,7 @@ import type { Metrics } from "../observability/metrics.ts";
 import { databaseAvailabilityPlugin } from "./database-availability-plugin.ts";
 import { createMaskError } from "./error-masking.ts";
 import { operationMetricsPlugin } from "./operation-metrics-plugin.ts";
+import { RURU_CONFIG } from "./ruru-starter.ts";
 import { socketClaims } from "./realtime-socket.ts";
 
 /** The PostgreSQL schema PostGraphile exposes. Nothing else is introspected. */
@@ -53,6 +54,8 @@ export function createPreset(options: PresetOptions): GraphileConfig.Preset {
       // graphql-ws subscriptions on graphqlPath (docs/realtime.md).
       websockets: true,
     },
+    // Ruru (GraphiQL) opens on a starter query with the Authorization header explained.
+    ruru: RURU_CONFIG,
     grafast: {
       explain: false,
       context(requestContext) {
