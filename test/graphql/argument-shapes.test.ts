@@ -114,5 +114,7 @@ describe("ticket numbers", () => {
       expect(response.body.errors.length).toBeGreaterThan(0);
       expect(JSON.stringify(response.body.errors)).not.toMatch(/app_public|select |SQLSTATE/i);
     }
+    const text = await send(`{ ticketByNumber(number: "ten") { subject } }`, {}, admin);
+    expect(text.body.errors[0].extensions.code).toBe("INVALID_INPUT");
   });
 });
