@@ -71,7 +71,9 @@ alter table app_private.login_attempts add constraint login_attempts_pkey PRIMAR
 alter table app_private.login_attempts add constraint login_attempts_reason CHECK (reason = ANY (ARRAY['success'::text, 'invalid_credentials'::text, 'locked'::text, 'rate_limited'::text]));
 alter table app_private.login_attempts add constraint login_attempts_success_reason CHECK (success = (reason = 'success'::text));
 alter table app_private.login_attempts add constraint login_attempts_user_id_fkey FOREIGN KEY (user_id) REFERENCES app_public.users(id) ON DELETE SET NULL;
+CREATE INDEX login_attempts_ip_counted_idx ON app_private.login_attempts USING btree (ip, attempted_at) WHERE (reason <> 'rate_limited'::text);
 CREATE INDEX login_attempts_ip_idx ON app_private.login_attempts USING btree (ip, attempted_at);
+CREATE INDEX login_attempts_time_brin ON app_private.login_attempts USING brin (attempted_at);
 CREATE INDEX login_attempts_user_idx ON app_private.login_attempts USING btree (user_id, attempted_at);
 comment on table app_private.login_attempts is 'Every login attempt (and every current-password check of changePassword), successful or not. Drives lockout and the per-IP rate limit; kept for investigation.';
 comment on column app_private.login_attempts.id is 'Primary key (time-ordered UUID).';
@@ -104,6 +106,7 @@ alter table app_private.refresh_tokens add constraint refresh_tokens_revoked_rea
 alter table app_private.refresh_tokens add constraint refresh_tokens_token_digest_key UNIQUE (token_digest);
 alter table app_private.refresh_tokens add constraint refresh_tokens_user_id_fkey FOREIGN KEY (user_id) REFERENCES app_public.users(id) ON DELETE CASCADE;
 CREATE INDEX refresh_tokens_family_idx ON app_private.refresh_tokens USING btree (family_id);
+CREATE INDEX refresh_tokens_rotated_idx ON app_private.refresh_tokens USING btree (family_id, rotated_at) WHERE ((rotated_at IS NOT NULL) AND (revoked_at IS NULL));
 CREATE INDEX refresh_tokens_user_idx ON app_private.refresh_tokens USING btree (user_id) WHERE (revoked_at IS NULL);
 comment on table app_private.refresh_tokens is 'Refresh tokens, one row per issued token, stored only as SHA-256 digests. A family is one login session: each refresh rotates the token within the family; presenting a rotated token again revokes the whole family.';
 comment on column app_private.refresh_tokens.id is 'Primary key (time-ordered UUID).';
@@ -144,6 +147,19 @@ comment on column app_private.user_accounts.locked_until is 'Login refused until
 comment on column app_private.user_accounts.last_login_at is 'Time of the last successful login.';
 comment on column app_private.user_accounts.created_at is 'When the account was created.';
 comment on column app_private.user_accounts.updated_at is 'When the account row last changed.';
+
+create table app_private.write_events (
+  user_id uuid not null,
+  kind app_public.write_kind not null,
+  occurred_at timestamp with time zone default now() not null
+);
+alter table app_private.write_events enable row level security;
+CREATE INDEX write_events_time_brin ON app_private.write_events USING brin (occurred_at);
+CREATE INDEX write_events_user_kind_time_idx ON app_private.write_events USING btree (user_id, kind, occurred_at);
+comment on table app_private.write_events is 'One row per write counted by a write quota (who, what, when). Read only by the quota check; rows older than the longest quota window are deleted by app_private.prune_security_rows().';
+comment on column app_private.write_events.user_id is 'The user who wrote.';
+comment on column app_private.write_events.kind is 'What was written: ticket, comment or edit.';
+comment on column app_private.write_events.occurred_at is 'When (transaction time).';
 
 CREATE OR REPLACE FUNCTION app_private.acting_user_id(as_role app_public.user_role)
  RETURNS uuid
@@ -392,6 +408,16 @@ $function$;
 grant execute on function app_private.find_user_account(uuid) to ticketing_authenticator;
 comment on function app_private.find_user_account(uuid) is 'Email and argon2id hash of an active user (for changePassword); no row when inactive or without a password.';
 
+CREATE OR REPLACE FUNCTION app_private.housekeeping_policy(OUT login_attempt_retention interval, OUT refused_login_retention interval, OUT ended_session_retention interval, OUT rotated_token_retention interval, OUT rotated_tokens_per_session integer)
+ RETURNS record
+ LANGUAGE sql
+ IMMUTABLE
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+  select interval '7 days', interval '1 hour', interval '7 days', interval '7 days', 1000;
+$function$;
+comment on function app_private.housekeeping_policy() is 'Retention of security rows, in one place: login attempts are kept login_attempt_retention (the lockout and per-address windows need minutes; the rest is for investigation), attempts refused by the rate limit (which count for nothing) refused_login_retention; a session (refresh-token family) that can no longer be used is deleted ended_session_retention after it ended; in a live session a rotated token is kept rotated_token_retention after its rotation and at most the newest rotated_tokens_per_session, for reuse detection. Replace this function in a migration to change them.';
+
 CREATE OR REPLACE FUNCTION app_private.is_acting_admin(actor_id uuid, actor_role text)
  RETURNS boolean
  LANGUAGE sql
@@ -533,6 +559,92 @@ begin
 end;
 $function$;
 comment on function app_private.protect_status_history_partition(text) is 'Makes a new partition of ticket_status_history append-only like its parent: truncate trigger, revoked privileges, RLS enabled.';
+
+CREATE OR REPLACE FUNCTION app_private.prune_security_rows()
+ RETURNS TABLE(table_name text, deleted_rows bigint)
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  policy record;
+  cutoff timestamptz;
+  deleted bigint;
+begin
+  -- One instance at a time: others skip this round (no rows returned).
+  if not pg_try_advisory_xact_lock(hashtext('app_private.prune_security_rows')) then
+    return;
+  end if;
+  select * into policy from app_private.housekeeping_policy();
+
+  -- Login attempts: refused-by-rate-limit ones soon, the others later (two
+  -- statements, so each is a range on the BRIN index).
+  delete from app_private.login_attempts as l
+  where l.attempted_at < app_private.auth_now() - policy.login_attempt_retention;
+  get diagnostics deleted = row_count;
+  deleted_rows := deleted;
+  delete from app_private.login_attempts as l
+  where l.attempted_at < app_private.auth_now() - policy.refused_login_retention
+    and l.reason = 'rate_limited';
+  get diagnostics deleted = row_count;
+  table_name := 'app_private.login_attempts';
+  deleted_rows := deleted_rows + deleted;
+  return next;
+
+  -- Ended sessions: no token of the family can be used any more (all revoked,
+  -- rotated or expired) and it ended long enough ago. The whole family goes
+  -- in one statement, so the replaced_by references never dangle.
+  cutoff := app_private.auth_now() - policy.ended_session_retention;
+  with ended as (
+    select t.family_id
+    from app_private.refresh_tokens as t
+    group by t.family_id
+    having not bool_or(t.revoked_at is null and t.rotated_at is null and t.expires_at > app_private.auth_now())
+       and max(coalesce(t.revoked_at, t.expires_at)) < cutoff
+  )
+  delete from app_private.refresh_tokens as t
+  using ended
+  where t.family_id = ended.family_id;
+  get diagnostics deleted = row_count;
+  deleted_rows := deleted;
+
+  -- Live sessions: rotated tokens serve reuse detection (presenting one again
+  -- revokes the session). Kept for a while after rotation and at most the
+  -- newest N per session; older ones are deleted oldest first, so a token's
+  -- predecessor always goes with it. Presenting a deleted token is refused
+  -- as unknown.
+  with ranked as (
+    select
+      t.id,
+      t.rotated_at,
+      row_number() over (partition by t.family_id order by t.rotated_at desc, t.id desc) as newer
+    from app_private.refresh_tokens as t
+    where t.rotated_at is not null
+      and t.revoked_at is null
+  )
+  delete from app_private.refresh_tokens as t
+  using ranked
+  where t.id = ranked.id
+    and (
+      ranked.rotated_at < app_private.auth_now() - policy.rotated_token_retention
+      or ranked.newer > policy.rotated_tokens_per_session
+    );
+  get diagnostics deleted = row_count;
+  table_name := 'app_private.refresh_tokens';
+  deleted_rows := deleted_rows + deleted;
+  return next;
+
+  -- Counted writes older than the longest quota window count for nothing.
+  delete from app_private.write_events as e
+  where e.occurred_at < now() - coalesce((select max(q.per_interval) from app_public.write_quotas as q), interval '1 day');
+  get diagnostics deleted = row_count;
+  table_name := 'app_private.write_events';
+  deleted_rows := deleted;
+  return next;
+end;
+$function$;
+grant execute on function app_private.prune_security_rows() to ticketing_authenticator;
+comment on function app_private.prune_security_rows() is 'Deletes security rows past their retention (housekeeping_policy): old login attempts, ended sessions, rotated tokens of live sessions beyond the reuse-detection window, and counted writes older than the longest write quota. Returns the rows deleted per table; returns nothing when another instance is pruning at the same moment. Run every few minutes by the API and by db:maintain.';
 
 CREATE OR REPLACE FUNCTION app_private.record_login_attempt(email public.citext, user_id uuid, ip inet, password_ok boolean)
  RETURNS text
@@ -860,6 +972,74 @@ begin
 end;
 $function$;
 comment on function app_private.tg_audit() is 'Trigger: records an insert or a real update (old and new values) in app_private.audit_log with the acting user and Postgres role.';
+
+CREATE OR REPLACE FUNCTION app_private.tg_enforce_write_quota()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  write_kind app_public.write_kind := tg_argv[0]::app_public.write_kind;
+  writer app_public.users;
+  quota app_public.write_quotas;
+  frees_at timestamptz;
+begin
+  -- Only API requests (a web role) are counted.
+  if current_setting('role') not in ('ticketing_customer', 'ticketing_agent', 'ticketing_admin') then
+    return new;
+  end if;
+
+  select u.* into writer
+  from app_public.users as u
+  where u.id = app_private.jwt_user_id()
+    and u.is_active;
+  -- Without an active user the policies refuse the write anyway.
+  if not found then
+    return new;
+  end if;
+
+  select q.* into quota
+  from app_public.write_quotas as q
+  where q.role = writer.role
+    and q.kind = write_kind;
+  if not found then
+    return new;
+  end if;
+
+  -- One writer's counted writes go one at a time (until commit), so parallel
+  -- requests cannot all pass on the same count. One lock per user, not per
+  -- kind, so two requests of one user never wait for each other in a cycle.
+  perform pg_advisory_xact_lock(hashtext('app_private.write_events'), hashtext(writer.id::text));
+
+  -- The max_count-th newest event in the window: when it exists the quota is
+  -- used up, and a write frees up when that event leaves the window.
+  select e.occurred_at into frees_at
+  from app_private.write_events as e
+  where e.user_id = writer.id
+    and e.kind = write_kind
+    and e.occurred_at > now() - quota.per_interval
+  order by e.occurred_at desc
+  offset quota.max_count - 1
+  limit 1;
+
+  if found then
+    raise exception using
+      errcode = 'TKRAT',
+      message = case write_kind
+        when 'ticket' then 'Too many new tickets in a short time; try again later'
+        when 'comment' then 'Too many comments in a short time; try again later'
+        else 'Too many edits in a short time; try again later'
+      end,
+      hint = format('retry_after=%s', greatest(1, ceil(extract(epoch from frees_at + quota.per_interval - now())))::integer);
+  end if;
+
+  insert into app_private.write_events (user_id, kind)
+  values (writer.id, write_kind);
+  return new;
+end;
+$function$;
+comment on function app_private.tg_enforce_write_quota() is 'Trigger (argument: the write_kind): before a ticket, comment or edit written by an API request, refuses it with TKRAT (hint retry_after=<seconds>) when the writer used up the write_quotas row of their role and that kind within its window; otherwise counts it in write_events. Writes made outside a web role (migrations, maintenance, the owner) are not counted.';
 
 CREATE OR REPLACE FUNCTION app_private.tg_forbid_change()
  RETURNS trigger
@@ -1232,6 +1412,8 @@ create type app_public.ticket_status as enum ('open', 'in_progress', 'waiting_on
 comment on type app_public.ticket_status is 'Where a ticket is in its lifecycle. Changed only through transitionTicket, assignTicket, takeNextTicket (and a customer reply); allowed moves are the rows of ticketTransitions.';
 create type app_public.user_role as enum ('customer', 'agent', 'admin');
 comment on type app_public.user_role is 'What a user is: a customer raising tickets, an agent working them, or an admin running the helpdesk.';
+create type app_public.write_kind as enum ('ticket', 'comment', 'edit');
+comment on type app_public.write_kind is 'A kind of write limited by a quota: ticket (a new ticket), comment (a new comment or internal note), edit (a change of a ticket''s subject, description or priority, or of a user''s display name).';
 
 create table app_public.sla_policies (
   priority app_public.ticket_priority not null,
@@ -1337,6 +1519,7 @@ alter table app_public.ticket_comments add constraint ticket_comments_ticket_id_
 CREATE INDEX ticket_comments_author_idx ON app_public.ticket_comments USING btree (author_id);
 CREATE INDEX ticket_comments_search_idx ON app_public.ticket_comments USING gin (search);
 CREATE INDEX ticket_comments_ticket_created_idx ON app_public.ticket_comments USING btree (ticket_id, created_at) INCLUDE (is_internal);
+CREATE TRIGGER _050_write_quota BEFORE INSERT ON app_public.ticket_comments FOR EACH ROW EXECUTE FUNCTION app_private.tg_enforce_write_quota('comment');
 CREATE TRIGGER _400_notify AFTER INSERT ON app_public.ticket_comments FOR EACH ROW EXECUTE FUNCTION app_private.tg_ticket_comments_notify();
 CREATE TRIGGER _500_side_effects AFTER INSERT ON app_public.ticket_comments FOR EACH ROW EXECUTE FUNCTION app_private.tg_ticket_comments_side_effects();
 CREATE TRIGGER _900_audit AFTER INSERT OR UPDATE ON app_public.ticket_comments FOR EACH ROW EXECUTE FUNCTION app_private.tg_audit();
@@ -1526,6 +1709,8 @@ CREATE INDEX tickets_search_idx ON app_public.tickets USING gin (search);
 CREATE INDEX tickets_status_created_idx ON app_public.tickets USING btree (status, created_at DESC);
 CREATE INDEX tickets_unassigned_queue_idx ON app_public.tickets USING btree (priority DESC, created_at, id) WHERE ((status = 'open'::app_public.ticket_status) AND (agent_id IS NULL));
 CREATE INDEX tickets_unfinished_due_idx ON app_public.tickets USING btree (resolution_due_at, id) WHERE (status = ANY (ARRAY['open'::app_public.ticket_status, 'in_progress'::app_public.ticket_status, 'waiting_on_customer'::app_public.ticket_status]));
+CREATE TRIGGER _050_write_quota BEFORE INSERT ON app_public.tickets FOR EACH ROW EXECUTE FUNCTION app_private.tg_enforce_write_quota('ticket');
+CREATE TRIGGER _050_write_quota_edit BEFORE UPDATE OF subject, description, priority ON app_public.tickets FOR EACH ROW EXECUTE FUNCTION app_private.tg_enforce_write_quota('edit');
 CREATE TRIGGER _100_check_people_insert BEFORE INSERT ON app_public.tickets FOR EACH ROW EXECUTE FUNCTION app_private.tg_tickets_check_people();
 CREATE TRIGGER _100_check_people_update BEFORE UPDATE ON app_public.tickets FOR EACH ROW WHEN (old.customer_id IS DISTINCT FROM new.customer_id OR old.agent_id IS DISTINCT FROM new.agent_id) EXECUTE FUNCTION app_private.tg_tickets_check_people();
 CREATE TRIGGER _200_status_timestamps_insert BEFORE INSERT ON app_public.tickets FOR EACH ROW EXECUTE FUNCTION app_private.tg_tickets_status_timestamps();
@@ -1634,6 +1819,7 @@ alter table app_public.users add constraint users_display_name_length CHECK (dis
 alter table app_public.users add constraint users_pkey PRIMARY KEY (id);
 alter table app_public.users add constraint users_timestamps_ordered CHECK (updated_at >= created_at);
 CREATE INDEX users_role_idx ON app_public.users USING btree (role);
+CREATE TRIGGER _050_write_quota_edit BEFORE UPDATE OF display_name ON app_public.users FOR EACH ROW EXECUTE FUNCTION app_private.tg_enforce_write_quota('edit');
 CREATE TRIGGER _100_set_updated_at BEFORE UPDATE ON app_public.users FOR EACH ROW EXECUTE FUNCTION app_private.tg_set_updated_at();
 CREATE TRIGGER _500_release_tickets AFTER UPDATE ON app_public.users FOR EACH ROW WHEN (old.role = 'agent'::app_public.user_role AND (new.role <> 'agent'::app_public.user_role OR NOT new.is_active)) EXECUTE FUNCTION app_private.tg_users_release_tickets();
 CREATE TRIGGER _900_audit AFTER INSERT OR UPDATE ON app_public.users FOR EACH ROW EXECUTE FUNCTION app_private.tg_audit();
@@ -1684,6 +1870,36 @@ comment on column app_public.users.created_at is '@behavior -insert -update
 When the user was created.';
 comment on column app_public.users.updated_at is '@behavior -insert -update
 When the user row last changed.';
+
+create table app_public.write_quotas (
+  role app_public.user_role not null,
+  kind app_public.write_kind not null,
+  max_count integer not null,
+  per_interval interval not null
+);
+alter table app_public.write_quotas enable row level security;
+alter table app_public.write_quotas add constraint write_quotas_max_count_range CHECK (max_count >= 1 AND max_count <= 1000000);
+alter table app_public.write_quotas add constraint write_quotas_per_interval_range CHECK (per_interval >= '00:01:00'::interval AND per_interval <= '1 day'::interval);
+alter table app_public.write_quotas add constraint write_quotas_pkey PRIMARY KEY (role, kind);
+create policy select_admin on app_public.write_quotas
+  for select to ticketing_admin
+  using ((( SELECT app_private.acting_user_id('admin'::app_public.user_role) AS acting_user_id)) IS NOT NULL);
+comment on policy select_admin on app_public.write_quotas is 'Admins read the write quotas.';
+create policy update_admin on app_public.write_quotas
+  for update to ticketing_admin
+  using ((( SELECT app_private.acting_user_id('admin'::app_public.user_role) AS acting_user_id)) IS NOT NULL)
+  with check ((( SELECT app_private.acting_user_id('admin'::app_public.user_role) AS acting_user_id)) IS NOT NULL);
+comment on policy update_admin on app_public.write_quotas is 'Admins change the numbers of a quota (maxCount, perInterval); rows are neither added nor removed.';
+grant select on table app_public.write_quotas to ticketing_admin;
+grant update (max_count, per_interval) on table app_public.write_quotas to ticketing_admin;
+comment on table app_public.write_quotas is '@behavior -insert -delete
+Write quotas: a user of role may make at most maxCount writes of kind within any perInterval (a sliding window). The next write is refused with RATE_LIMITED and retryAfterSeconds. Admins read and change the numbers; the next write obeys them.';
+comment on column app_public.write_quotas.role is '@behavior -update
+The role of the writer (their stored role).';
+comment on column app_public.write_quotas.kind is '@behavior -update
+What is counted: ticket, comment or edit.';
+comment on column app_public.write_quotas.max_count is 'Writes allowed within the window, 1 to 1 000 000.';
+comment on column app_public.write_quotas.per_interval is 'Length of the sliding window, 1 minute to 1 day.';
 
 create view app_public.audit_log_entries with (security_barrier=true) as
  SELECT id,
@@ -1791,7 +2007,7 @@ grant execute on function app_public.add_comment(uuid,text,boolean) to ticketing
 grant execute on function app_public.add_comment(uuid,text,boolean) to ticketing_customer;
 comment on function app_public.add_comment(uuid,text,boolean) is 'Adds a comment to a ticket you can read. Customers: public comments on their own tickets; agents: public comments or internal notes (isInternal) on tickets they can read; admins: anything. Not on closed tickets (except admins). A customer''s reply on a waiting_on_customer ticket moves it back to in_progress; the first public staff reply sets firstRespondedAt. Errors: FORBIDDEN, NOT_FOUND, INVALID_INPUT.';
 
-CREATE OR REPLACE FUNCTION app_public.assign_ticket(ticket_id uuid, agent_id uuid)
+CREATE OR REPLACE FUNCTION app_public.assign_ticket(ticket_id uuid, agent_id uuid DEFAULT NULL::uuid)
  RETURNS app_public.tickets
  LANGUAGE plpgsql
  SECURITY DEFINER
@@ -2239,9 +2455,9 @@ create view app_reporting.agent_workload as
  SELECT u.id AS agent_id,
     u.display_name,
     u.is_active,
-    count(t.id) FILTER (WHERE t.status = 'open'::app_public.ticket_status)::integer AS open_tickets,
-    count(t.id) FILTER (WHERE t.status = 'in_progress'::app_public.ticket_status)::integer AS in_progress_tickets,
-    count(t.id) FILTER (WHERE t.status = 'waiting_on_customer'::app_public.ticket_status)::integer AS waiting_on_customer_tickets,
+    count(t.id) FILTER (WHERE t.status = 'open'::text)::integer AS open_tickets,
+    count(t.id) FILTER (WHERE t.status = 'in_progress'::text)::integer AS in_progress_tickets,
+    count(t.id) FILTER (WHERE t.status = 'waiting_on_customer'::text)::integer AS waiting_on_customer_tickets,
     count(t.id) FILTER (WHERE t.resolved_at >= (now() - '7 days'::interval))::integer AS resolved_last_7_days,
     count(t.id) FILTER (WHERE t.resolved_at >= (now() - '30 days'::interval))::integer AS resolved_last_30_days,
     round(percentile_cont(0.5::double precision) WITHIN GROUP (ORDER BY (t.resolution_minutes::double precision)) FILTER (WHERE t.resolved_at >= (now() - '30 days'::interval))::numeric, 2) AS median_resolution_minutes_last_30_days
@@ -2264,18 +2480,20 @@ comment on column app_reporting.agent_workload.median_resolution_minutes_last_30
 create view app_reporting.backlog as
  SELECT s.status,
     p.priority,
+    p.priority_rank::integer AS priority_rank,
     count(t.id)::integer AS tickets,
     count(t.id) FILTER (WHERE t.agent_id IS NULL)::integer AS unassigned,
     count(t.id) FILTER (WHERE t.resolution_breached)::integer AS resolution_overdue,
     min(t.created_at) AS oldest_created_at
-   FROM unnest('{open,in_progress,waiting_on_customer}'::app_public.ticket_status[]) s(status)
-     CROSS JOIN unnest(enum_range(NULL::app_public.ticket_priority)) p(priority)
+   FROM unnest('{open,in_progress,waiting_on_customer}'::app_public.ticket_status[]::text[]) s(status)
+     CROSS JOIN unnest(enum_range(NULL::app_public.ticket_priority)::text[]) WITH ORDINALITY p(priority, priority_rank)
      LEFT JOIN app_reporting.tickets t ON t.status = s.status AND t.priority = p.priority
-  GROUP BY s.status, p.priority;
+  GROUP BY s.status, p.priority, p.priority_rank;
 grant select on table app_reporting.backlog to ticketing_analyst;
 comment on view app_reporting.backlog is 'Unfinished work now: one row per unfinished status (open, in_progress, waiting_on_customer) and priority, zeros included.';
-comment on column app_reporting.backlog.status is 'Unfinished status.';
-comment on column app_reporting.backlog.priority is 'Priority.';
+comment on column app_reporting.backlog.status is 'Unfinished status, as plain text.';
+comment on column app_reporting.backlog.priority is 'Priority, as plain text.';
+comment on column app_reporting.backlog.priority_rank is 'Position of the priority from 1 (low) to 4 (urgent).';
 comment on column app_reporting.backlog.tickets is 'Tickets in that status and priority.';
 comment on column app_reporting.backlog.unassigned is 'Of those, tickets without an agent.';
 comment on column app_reporting.backlog.resolution_overdue is 'Of those, tickets past their resolution due time.';
@@ -2312,30 +2530,34 @@ comment on column app_reporting.daily_flow.closed is 'Tickets closed that day.';
 
 create view app_reporting.first_response_times as
  SELECT p.priority,
+    p.priority_rank::integer AS priority_rank,
     count(t.first_response_minutes)::integer AS tickets,
     round(percentile_cont(0.5::double precision) WITHIN GROUP (ORDER BY (t.first_response_minutes::double precision))::numeric, 2) AS p50_minutes,
     round(percentile_cont(0.9::double precision) WITHIN GROUP (ORDER BY (t.first_response_minutes::double precision))::numeric, 2) AS p90_minutes
-   FROM unnest(enum_range(NULL::app_public.ticket_priority)) p(priority)
+   FROM unnest(enum_range(NULL::app_public.ticket_priority)::text[]) WITH ORDINALITY p(priority, priority_rank)
      LEFT JOIN app_reporting.tickets t ON t.priority = p.priority
-  GROUP BY p.priority;
+  GROUP BY p.priority, p.priority_rank;
 grant select on table app_reporting.first_response_times to ticketing_analyst;
 comment on view app_reporting.first_response_times is 'Time to first public staff reply per priority, over all tickets that have one: median and 90th percentile (interpolated, as percentile_cont).';
-comment on column app_reporting.first_response_times.priority is 'Priority (every priority has a row).';
+comment on column app_reporting.first_response_times.priority is 'Priority as plain text (every priority has a row).';
+comment on column app_reporting.first_response_times.priority_rank is 'Position of the priority from 1 (low) to 4 (urgent).';
 comment on column app_reporting.first_response_times.tickets is 'Tickets with a first reply.';
 comment on column app_reporting.first_response_times.p50_minutes is 'Median minutes from creation to first reply; null without data.';
 comment on column app_reporting.first_response_times.p90_minutes is '90th percentile of those minutes; null without data.';
 
 create view app_reporting.resolution_times as
  SELECT p.priority,
+    p.priority_rank::integer AS priority_rank,
     count(t.resolution_minutes)::integer AS tickets,
     round(percentile_cont(0.5::double precision) WITHIN GROUP (ORDER BY (t.resolution_minutes::double precision))::numeric, 2) AS p50_minutes,
     round(percentile_cont(0.9::double precision) WITHIN GROUP (ORDER BY (t.resolution_minutes::double precision))::numeric, 2) AS p90_minutes
-   FROM unnest(enum_range(NULL::app_public.ticket_priority)) p(priority)
+   FROM unnest(enum_range(NULL::app_public.ticket_priority)::text[]) WITH ORDINALITY p(priority, priority_rank)
      LEFT JOIN app_reporting.tickets t ON t.priority = p.priority
-  GROUP BY p.priority;
+  GROUP BY p.priority, p.priority_rank;
 grant select on table app_reporting.resolution_times to ticketing_analyst;
 comment on view app_reporting.resolution_times is 'Time to resolution per priority, over all tickets with a resolved_at (closed without resolution and unresolved tickets are left out): median and 90th percentile (interpolated).';
-comment on column app_reporting.resolution_times.priority is 'Priority (every priority has a row).';
+comment on column app_reporting.resolution_times.priority is 'Priority as plain text (every priority has a row).';
+comment on column app_reporting.resolution_times.priority_rank is 'Position of the priority from 1 (low) to 4 (urgent).';
 comment on column app_reporting.resolution_times.tickets is 'Resolved tickets.';
 comment on column app_reporting.resolution_times.p50_minutes is 'Median minutes from creation to resolution; null without data.';
 comment on column app_reporting.resolution_times.p90_minutes is '90th percentile of those minutes; null without data.';
@@ -2344,6 +2566,7 @@ create view app_reporting.sla_compliance as
  WITH outcomes AS (
          SELECT date_trunc('week'::text, (t.created_at AT TIME ZONE 'UTC'::text))::date AS week_start,
             t.priority,
+            t.priority_rank,
                 CASE
                     WHEN t.first_response_breached THEN false
                     WHEN t.first_response_due_at IS NOT NULL AND COALESCE(t.first_responded_at, t.resolved_at, t.closed_at) IS NOT NULL THEN true
@@ -2359,6 +2582,7 @@ create view app_reporting.sla_compliance as
  SELECT week_start,
     to_char(week_start::timestamp with time zone, 'IYYY-"W"IW'::text) AS iso_week,
     priority,
+    priority_rank,
     count(*)::integer AS tickets,
     count(*) FILTER (WHERE first_response_met)::integer AS first_response_met,
     count(*) FILTER (WHERE NOT first_response_met)::integer AS first_response_breached,
@@ -2369,12 +2593,13 @@ create view app_reporting.sla_compliance as
     count(*) FILTER (WHERE resolution_met IS NULL)::integer AS resolution_pending,
     round(count(*) FILTER (WHERE resolution_met)::numeric / NULLIF(count(resolution_met), 0)::numeric, 4) AS resolution_compliance
    FROM outcomes o
-  GROUP BY week_start, priority;
+  GROUP BY week_start, priority, priority_rank;
 grant select on table app_reporting.sla_compliance to ticketing_analyst;
 comment on view app_reporting.sla_compliance is 'SLA outcomes per ISO week of ticket creation (UTC) and priority. A target is met when the reply (first response) or the resolution came in time, or the ticket was resolved or closed in time without one; breached when late, or overdue now; pending while neither. Compliance = met / (met + breached).';
 comment on column app_reporting.sla_compliance.week_start is 'Monday of the ISO week (UTC) in which the tickets were created.';
 comment on column app_reporting.sla_compliance.iso_week is 'The same week as an ISO label, e.g. 2026-W10.';
-comment on column app_reporting.sla_compliance.priority is 'Priority of the tickets.';
+comment on column app_reporting.sla_compliance.priority is 'Priority of the tickets, as plain text.';
+comment on column app_reporting.sla_compliance.priority_rank is 'Position of the priority from 1 (low) to 4 (urgent).';
 comment on column app_reporting.sla_compliance.tickets is 'Tickets created that week with that priority.';
 comment on column app_reporting.sla_compliance.first_response_met is 'Tickets whose first-response target was met.';
 comment on column app_reporting.sla_compliance.first_response_breached is 'Tickets whose first-response target was breached (late reply, or none and overdue).';
@@ -2389,8 +2614,8 @@ create view app_reporting.ticket_status_history as
  SELECT h.id,
     h.ticket_id,
     t.number AS ticket_number,
-    h.from_status,
-    h.to_status,
+    h.from_status::text AS from_status,
+    h.to_status::text AS to_status,
     h.changed_by,
     h.changed_at
    FROM app_public.ticket_status_history h
@@ -2400,16 +2625,17 @@ comment on view app_reporting.ticket_status_history is 'Every status change of e
 comment on column app_reporting.ticket_status_history.id is 'Id of the change.';
 comment on column app_reporting.ticket_status_history.ticket_id is 'The ticket that changed.';
 comment on column app_reporting.ticket_status_history.ticket_number is 'Human reference of that ticket.';
-comment on column app_reporting.ticket_status_history.from_status is 'Status before the change; null for the creation row.';
-comment on column app_reporting.ticket_status_history.to_status is 'Status after the change.';
+comment on column app_reporting.ticket_status_history.from_status is 'Status before the change, as plain text; null for the creation row.';
+comment on column app_reporting.ticket_status_history.to_status is 'Status after the change, as plain text.';
 comment on column app_reporting.ticket_status_history.changed_by is 'Id of the user who made the change; null for automatic or maintenance changes.';
 comment on column app_reporting.ticket_status_history.changed_at is 'When the change happened.';
 
 create view app_reporting.tickets as
  SELECT id,
     number,
-    status,
-    priority,
+    status::text AS status,
+    priority::text AS priority,
+    array_position(enum_range(NULL::app_public.ticket_priority), priority) AS priority_rank,
     customer_id,
     agent_id,
     created_at,
@@ -2428,8 +2654,9 @@ grant select on table app_reporting.tickets to ticketing_analyst;
 comment on view app_reporting.tickets is 'One row per ticket: identifiers, status, priority, people (ids only), timestamps and SLA facts. No subject, description or comments.';
 comment on column app_reporting.tickets.id is 'Ticket id (time-ordered UUID).';
 comment on column app_reporting.tickets.number is 'Human reference shown to users (e.g. 1042); unique and increasing.';
-comment on column app_reporting.tickets.status is 'Current status: open, in_progress, waiting_on_customer, resolved or closed.';
-comment on column app_reporting.tickets.priority is 'Priority, ordered low < normal < high < urgent.';
+comment on column app_reporting.tickets.status is 'Current status as plain text: open, in_progress, waiting_on_customer, resolved or closed.';
+comment on column app_reporting.tickets.priority is 'Priority as plain text: low, normal, high or urgent (in that order of urgency; sort with array_position(array[''low'', ''normal'', ''high'', ''urgent''], priority)).';
+comment on column app_reporting.tickets.priority_rank is 'Position of the priority from 1 (low) to 4 (urgent): order by it to sort by urgency.';
 comment on column app_reporting.tickets.customer_id is 'Id of the customer the ticket is for.';
 comment on column app_reporting.tickets.agent_id is 'Id of the assigned agent; null while unassigned.';
 comment on column app_reporting.tickets.created_at is 'When the ticket was created.';
