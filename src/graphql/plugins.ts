@@ -3,6 +3,8 @@ import type { JwtConfig } from "../config/app-config.ts";
 import type { Logger } from "../observability/logger.ts";
 import type { Metrics } from "../observability/metrics.ts";
 import { authenticationPlugin } from "./authentication-plugin.ts";
+import { BigIntLiteralPlugin } from "./bigint-literal-plugin.ts";
+import { OptionalInputPlugin } from "./optional-input-plugin.ts";
 import { PayloadNamingPlugin } from "./payload-naming-plugin.ts";
 import { realtimePlugins } from "./realtime-plugin.ts";
 import { RealtimeDispatcher } from "./realtime-dispatcher.ts";
@@ -30,5 +32,11 @@ export function graphqlPlugins(dependencies: PluginDependencies): GraphileConfig
     dispatcher,
     ...(metrics ? { activeSubscriptions: metrics.activeSubscriptions } : {}),
   });
-  return [PayloadNamingPlugin, authenticationPlugin(dependencies), ...realtime];
+  return [
+    PayloadNamingPlugin,
+    OptionalInputPlugin,
+    BigIntLiteralPlugin,
+    authenticationPlugin(dependencies),
+    ...realtime,
+  ];
 }

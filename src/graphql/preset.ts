@@ -12,6 +12,7 @@ import { documentsPreset } from "./documents-preset.ts";
 import { createMaskError } from "./error-masking.ts";
 import { DOCUMENTED_OPERATION_NAMES, operationMetricsPlugin } from "./operation-metrics-plugin.ts";
 import { socketClaims, socketClientAddress } from "./realtime-socket.ts";
+import { RURU_CONFIG } from "./ruru-starter.ts";
 import type { TrustedDocuments } from "./trusted-documents.ts";
 
 /** The PostgreSQL schema PostGraphile exposes. Nothing else is introspected. */
@@ -97,6 +98,8 @@ export function createPreset(options: PresetOptions): GraphileConfig.Preset {
       // http/websocket-server.ts with its limits rather than grafserv's own.
       websockets: true,
     },
+    // Ruru (GraphiQL) opens on a starter query with the Authorization header explained.
+    ruru: RURU_CONFIG,
     grafast: {
       explain: false,
       context(requestContext) {
@@ -109,6 +112,11 @@ export function createPreset(options: PresetOptions): GraphileConfig.Preset {
         // auth and clientIp feed the authentication mutations (authentication-plugin.ts).
         return { pgSettings: pgSettingsFor(auth, options.statementTimeouts), auth, clientIp };
       },
+    },
+    gather: {
+      // A SQL function's arguments without a default are required (non-null in
+      // GraphQL); those with a default are optional (docs/conventions.md).
+      pgStrictFunctions: true,
     },
     schema: {
       // Deterministic order so the committed schema.graphql diff shows real changes only.

@@ -41,7 +41,7 @@ function asAnalystReadWrite(sql: string): Promise<string> {
 
 const WRITES_ON_VIEWS = [
   "insert into app_reporting.tickets (id) values (gen_random_uuid())",
-  "update app_reporting.tickets set status = 'closed'",
+  "update app_reporting.tickets set agent_id = null",
   "delete from app_reporting.tickets",
 ];
 
