@@ -125,6 +125,44 @@ comment on column app_private.login_attempts.decided_xact is 'Transaction that r
 comment on column app_private.login_attempts.consumed_at is 'When the success was used (a session started or the password changed); a success is used at most once.';
 comment on column app_private.login_attempts.session_id is 'The session (refresh-token family) this success started: the audit trail of session starts.';
 
+create table app_private.realtime_events (
+  id bigint generated always as identity not null,
+  occurred_at timestamp with time zone default clock_timestamp() not null,
+  tx xid8 default pg_current_xact_id() not null,
+  kind text not null,
+  ticket_id uuid,
+  comment_id uuid,
+  customer_id uuid,
+  previous_customer_id uuid,
+  agent_id uuid,
+  previous_agent_id uuid,
+  in_open_pool boolean default false not null,
+  user_id uuid
+);
+alter table app_private.realtime_events enable row level security;
+alter table app_private.realtime_events add constraint realtime_events_comment_only_when_commented CHECK ((comment_id IS NOT NULL) = (kind = 'commented'::text));
+alter table app_private.realtime_events add constraint realtime_events_kind_known CHECK (kind = ANY (ARRAY['created'::text, 'status_changed'::text, 'assigned'::text, 'commented'::text, 'updated'::text, 'deactivated'::text, 'role_changed'::text]));
+alter table app_private.realtime_events add constraint realtime_events_pkey PRIMARY KEY (id);
+alter table app_private.realtime_events add constraint realtime_events_subject CHECK (
+CASE
+    WHEN kind = ANY (ARRAY['deactivated'::text, 'role_changed'::text]) THEN user_id IS NOT NULL AND ticket_id IS NULL AND comment_id IS NULL
+    ELSE user_id IS NULL AND ticket_id IS NOT NULL AND customer_id IS NOT NULL
+END);
+CREATE INDEX realtime_events_occurred_at ON app_private.realtime_events USING btree (occurred_at);
+comment on table app_private.realtime_events is 'Realtime: one row per announced change (append-only; pruned after an hour). NOTIFY on ticketing_events carries only the id; the API reads the row through realtime_events_by_id. Owner only.';
+comment on column app_private.realtime_events.id is 'Event id: the whole payload of its notification.';
+comment on column app_private.realtime_events.occurred_at is 'When the change was made (clock time of the statement that made it).';
+comment on column app_private.realtime_events.tx is 'The transaction that made the change: a subscription hears only events its starting snapshot did not see.';
+comment on column app_private.realtime_events.kind is 'created, status_changed, assigned, commented or updated (tickets); deactivated or role_changed (users).';
+comment on column app_private.realtime_events.ticket_id is 'The ticket that changed (ticket events).';
+comment on column app_private.realtime_events.comment_id is 'The new comment or internal note (commented only).';
+comment on column app_private.realtime_events.customer_id is 'The ticket''s customer after the change.';
+comment on column app_private.realtime_events.previous_customer_id is 'The ticket''s customer before the change, when it changed.';
+comment on column app_private.realtime_events.agent_id is 'The ticket''s agent after the change.';
+comment on column app_private.realtime_events.previous_agent_id is 'The ticket''s agent before the change, when there was one.';
+comment on column app_private.realtime_events.in_open_pool is 'The ticket is, or just was, open and unassigned: agents watching the pool are interested.';
+comment on column app_private.realtime_events.user_id is 'The user deactivated or whose role changed (user events).';
+
 create table app_private.refresh_tokens (
   id uuid default app_private.uuid_generate_v7() not null,
   user_id uuid not null,
@@ -274,6 +312,33 @@ end;
 $function$;
 grant execute on function app_private.admin_create_user(uuid,text,uuid,public.citext,text,app_public.user_role,text) to ticketing_authenticator;
 comment on function app_private.admin_create_user(uuid,text,uuid,public.citext,text,app_public.user_role,text) is 'createUser: an active admin (actor_id, with the token role actor_role) in a live session actor_session_id (the token''s sid) creates a user of any role. Raises TKFBD for anyone else or without a live session of the admin, TKEML when the email is taken, 23514 when the input breaks a rule.';
+
+CREATE OR REPLACE FUNCTION app_private.announce_realtime_event(event app_private.realtime_events)
+ RETURNS void
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  event_id bigint;
+begin
+  insert into app_private.realtime_events (
+    kind, ticket_id, comment_id, customer_id, previous_customer_id,
+    agent_id, previous_agent_id, in_open_pool, user_id
+  ) values (
+    event.kind, event.ticket_id, event.comment_id, event.customer_id, event.previous_customer_id,
+    event.agent_id, event.previous_agent_id, coalesce(event.in_open_pool, false), event.user_id
+  )
+  returning id into event_id;
+
+  perform pg_notify('ticketing_events', event_id::text);
+
+  if event_id % 256 = 0 then
+    perform app_private.prune_realtime_events();
+  end if;
+end;
+$function$;
+comment on function app_private.announce_realtime_event(app_private.realtime_events) is 'Records a realtime event (id and occurred_at assigned here) and notifies its id on ticketing_events; prunes old events every 256th call.';
 
 CREATE OR REPLACE FUNCTION app_private.assert_admin_remains(target_id uuid)
  RETURNS void
@@ -814,33 +879,21 @@ CREATE OR REPLACE FUNCTION app_private.notify_ticket_event(ticket app_public.tic
  SET search_path TO 'pg_catalog', 'public', 'pg_temp'
 AS $function$
 declare
-  -- tx tells one event seen on two channels of a subscription (e.g. the
-  -- agent's queue and the open pool) from two events that look alike.
-  payload text := json_strip_nulls(json_build_object(
-    'ticketId', ticket.id,
-    'kind', kind,
-    'commentId', comment_id,
-    'tx', pg_current_xact_id()::text
-  ))::text;
-  channel text;
+  event app_private.realtime_events;
 begin
-  -- Identical notifications on one channel within a transaction are delivered
-  -- once, so listing a channel twice (old and new agent alike) is harmless.
-  foreach channel in array array_remove(array[
-    'ticket:' || ticket.id,
-    'customer_tickets:' || ticket.customer_id,
-    'customer_tickets:' || previous.customer_id,
-    'agent_queue:' || ticket.agent_id,
-    'agent_queue:' || previous.agent_id,
-    case when ticket.status = 'open' and ticket.agent_id is null then 'open_pool' end,
-    case when previous.status = 'open' and previous.agent_id is null then 'open_pool' end
-  ], null)
-  loop
-    perform pg_notify(channel, payload);
-  end loop;
+  event.kind := kind;
+  event.ticket_id := ticket.id;
+  event.comment_id := comment_id;
+  event.customer_id := ticket.customer_id;
+  event.previous_customer_id := nullif(previous.customer_id, ticket.customer_id);
+  event.agent_id := ticket.agent_id;
+  event.previous_agent_id := nullif(previous.agent_id, ticket.agent_id);
+  event.in_open_pool := (ticket.status = 'open' and ticket.agent_id is null)
+    or coalesce(previous.status = 'open' and previous.agent_id is null, false);
+  perform app_private.announce_realtime_event(event);
 end;
 $function$;
-comment on function app_private.notify_ticket_event(app_public.tickets,text,app_public.tickets,uuid) is 'Sends one realtime notification (ticket id, event kind, comment id, transaction id; never content) on every channel that watches the ticket: ticket:<id>, customer_tickets:<customer>, agent_queue:<agent> for the current and the previous agent, and open_pool when the ticket is or was open and unassigned.';
+comment on function app_private.notify_ticket_event(app_public.tickets,text,app_public.tickets,uuid) is 'Records one realtime event of a ticket (kind, comment id, the customer and agent before and after, whether it is or was in the open pool; never content) and notifies its id on ticketing_events.';
 
 CREATE OR REPLACE FUNCTION app_private.open_session(user_id uuid, token_digest bytea)
  RETURNS TABLE(session_id uuid, user_role app_public.user_role, refresh_expires_at timestamp with time zone, user_record app_public.users)
@@ -901,6 +954,29 @@ begin
 end;
 $function$;
 comment on function app_private.protect_status_history_partition(text) is 'Makes a new partition of ticket_status_history append-only like its parent (app_private.make_append_only) with row-level security enabled.';
+
+CREATE OR REPLACE FUNCTION app_private.prune_realtime_events(max_rows integer DEFAULT 1000)
+ RETURNS integer
+ LANGUAGE sql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+  with expired as (
+    select e.id
+    from app_private.realtime_events as e
+    where e.occurred_at < clock_timestamp() - interval '1 hour'
+    order by e.occurred_at
+    limit max_rows
+    for update skip locked
+  ), deleted as (
+    delete from app_private.realtime_events as e
+    using expired
+    where e.id = expired.id
+    returning 1
+  )
+  select count(*)::integer from deleted;
+$function$;
+comment on function app_private.prune_realtime_events(integer) is 'Deletes realtime events older than an hour, at most max_rows of them (oldest first, skipping rows another pruner holds); returns how many.';
 
 CREATE OR REPLACE FUNCTION app_private.prune_security_rows()
  RETURNS TABLE(table_name text, deleted_rows bigint)
@@ -1012,6 +1088,21 @@ begin
 end;
 $function$;
 comment on function app_private.raise_rate_limited(text,timestamp with time zone) is 'Raises TKRAT (RATE_LIMITED) with HINT retry_after=<seconds until retry_at>, at least 1.';
+
+CREATE OR REPLACE FUNCTION app_private.realtime_events_by_id(event_ids bigint[])
+ RETURNS SETOF app_private.realtime_events
+ LANGUAGE sql
+ STABLE SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+  select e.*
+  from app_private.realtime_events as e
+  where e.id = any (event_ids[1:500])
+    and e.occurred_at > clock_timestamp() - interval '2 minutes'
+  order by e.id;
+$function$;
+grant execute on function app_private.realtime_events_by_id(bigint[]) to ticketing_authenticator;
+comment on function app_private.realtime_events_by_id(bigint[]) is 'Realtime: the events (at most 500) among event_ids made in the last two minutes. The API''s only way to read realtime_events; a forged or replayed notification id finds nothing.';
 
 CREATE OR REPLACE FUNCTION app_private.register_customer(email text, display_name text, password_hash text, token_digest bytea, ip inet)
  RETURNS TABLE(session_id uuid, user_role app_public.user_role, refresh_expires_at timestamp with time zone, user_record app_public.users)
@@ -1718,18 +1809,16 @@ CREATE OR REPLACE FUNCTION app_private.tg_users_notify()
  SECURITY DEFINER
  SET search_path TO 'pg_catalog', 'public', 'pg_temp'
 AS $function$
+declare
+  event app_private.realtime_events;
 begin
-  perform pg_notify(
-    'user:' || new.id,
-    json_build_object(
-      'userId', new.id,
-      'kind', case when not new.is_active then 'deactivated' else 'role_changed' end
-    )::text
-  );
+  event.kind := case when not new.is_active then 'deactivated' else 'role_changed' end;
+  event.user_id := new.id;
+  perform app_private.announce_realtime_event(event);
   return null;
 end;
 $function$;
-comment on function app_private.tg_users_notify() is 'Trigger: tells the API (channel user:<id>) that a user was deactivated or changed role, so their open subscriptions end at once.';
+comment on function app_private.tg_users_notify() is 'Trigger: records that a user was deactivated or changed role (realtime event), so the API re-checks the user and ends their open subscriptions.';
 
 CREATE OR REPLACE FUNCTION app_private.tg_users_release_tickets()
  RETURNS trigger
@@ -2378,7 +2467,7 @@ grant execute on function app_public.add_comment(uuid,text,boolean) to ticketing
 grant execute on function app_public.add_comment(uuid,text,boolean) to ticketing_customer;
 comment on function app_public.add_comment(uuid,text,boolean) is 'Adds a comment to a ticket you can read. Customers: public comments on their own tickets; agents: public comments or internal notes (isInternal) on tickets they can read; admins: anything. Not on closed tickets (except admins). A customer''s reply on a waiting_on_customer ticket moves it back to in_progress; the first public staff reply sets firstRespondedAt. Errors: FORBIDDEN, NOT_FOUND, INVALID_INPUT.';
 
-CREATE OR REPLACE FUNCTION app_public.assign_ticket(ticket_id uuid, agent_id uuid)
+CREATE OR REPLACE FUNCTION app_public.assign_ticket(ticket_id uuid, agent_id uuid DEFAULT NULL::uuid)
  RETURNS app_public.tickets
  LANGUAGE plpgsql
  SECURITY DEFINER
@@ -2820,9 +2909,9 @@ create view app_reporting.agent_workload as
  SELECT u.id AS agent_id,
     u.display_name,
     u.is_active,
-    count(t.id) FILTER (WHERE t.status = 'open'::app_public.ticket_status)::integer AS open_tickets,
-    count(t.id) FILTER (WHERE t.status = 'in_progress'::app_public.ticket_status)::integer AS in_progress_tickets,
-    count(t.id) FILTER (WHERE t.status = 'waiting_on_customer'::app_public.ticket_status)::integer AS waiting_on_customer_tickets,
+    count(t.id) FILTER (WHERE t.status = 'open'::text)::integer AS open_tickets,
+    count(t.id) FILTER (WHERE t.status = 'in_progress'::text)::integer AS in_progress_tickets,
+    count(t.id) FILTER (WHERE t.status = 'waiting_on_customer'::text)::integer AS waiting_on_customer_tickets,
     count(t.id) FILTER (WHERE t.resolved_at >= (now() - '7 days'::interval))::integer AS resolved_last_7_days,
     count(t.id) FILTER (WHERE t.resolved_at >= (now() - '30 days'::interval))::integer AS resolved_last_30_days,
     round(percentile_cont(0.5::double precision) WITHIN GROUP (ORDER BY (t.resolution_minutes::double precision)) FILTER (WHERE t.resolved_at >= (now() - '30 days'::interval))::numeric, 2) AS median_resolution_minutes_last_30_days
@@ -2845,18 +2934,20 @@ comment on column app_reporting.agent_workload.median_resolution_minutes_last_30
 create view app_reporting.backlog as
  SELECT s.status,
     p.priority,
+    p.priority_rank::integer AS priority_rank,
     count(t.id)::integer AS tickets,
     count(t.id) FILTER (WHERE t.agent_id IS NULL)::integer AS unassigned,
     count(t.id) FILTER (WHERE t.resolution_breached)::integer AS resolution_overdue,
     min(t.created_at) AS oldest_created_at
-   FROM unnest('{open,in_progress,waiting_on_customer}'::app_public.ticket_status[]) s(status)
-     CROSS JOIN unnest(enum_range(NULL::app_public.ticket_priority)) p(priority)
+   FROM unnest('{open,in_progress,waiting_on_customer}'::app_public.ticket_status[]::text[]) s(status)
+     CROSS JOIN unnest(enum_range(NULL::app_public.ticket_priority)::text[]) WITH ORDINALITY p(priority, priority_rank)
      LEFT JOIN app_reporting.tickets t ON t.status = s.status AND t.priority = p.priority
-  GROUP BY s.status, p.priority;
+  GROUP BY s.status, p.priority, p.priority_rank;
 grant select on table app_reporting.backlog to ticketing_analyst;
 comment on view app_reporting.backlog is 'Unfinished work now: one row per unfinished status (open, in_progress, waiting_on_customer) and priority, zeros included.';
-comment on column app_reporting.backlog.status is 'Unfinished status.';
-comment on column app_reporting.backlog.priority is 'Priority.';
+comment on column app_reporting.backlog.status is 'Unfinished status, as plain text.';
+comment on column app_reporting.backlog.priority is 'Priority, as plain text.';
+comment on column app_reporting.backlog.priority_rank is 'Position of the priority from 1 (low) to 4 (urgent).';
 comment on column app_reporting.backlog.tickets is 'Tickets in that status and priority.';
 comment on column app_reporting.backlog.unassigned is 'Of those, tickets without an agent.';
 comment on column app_reporting.backlog.resolution_overdue is 'Of those, tickets past their resolution due time.';
@@ -2893,30 +2984,34 @@ comment on column app_reporting.daily_flow.closed is 'Tickets closed that day.';
 
 create view app_reporting.first_response_times as
  SELECT p.priority,
+    p.priority_rank::integer AS priority_rank,
     count(t.first_response_minutes)::integer AS tickets,
     round(percentile_cont(0.5::double precision) WITHIN GROUP (ORDER BY (t.first_response_minutes::double precision))::numeric, 2) AS p50_minutes,
     round(percentile_cont(0.9::double precision) WITHIN GROUP (ORDER BY (t.first_response_minutes::double precision))::numeric, 2) AS p90_minutes
-   FROM unnest(enum_range(NULL::app_public.ticket_priority)) p(priority)
+   FROM unnest(enum_range(NULL::app_public.ticket_priority)::text[]) WITH ORDINALITY p(priority, priority_rank)
      LEFT JOIN app_reporting.tickets t ON t.priority = p.priority
-  GROUP BY p.priority;
+  GROUP BY p.priority, p.priority_rank;
 grant select on table app_reporting.first_response_times to ticketing_analyst;
 comment on view app_reporting.first_response_times is 'Time to first public staff reply per priority, over all tickets that have one: median and 90th percentile (interpolated, as percentile_cont).';
-comment on column app_reporting.first_response_times.priority is 'Priority (every priority has a row).';
+comment on column app_reporting.first_response_times.priority is 'Priority as plain text (every priority has a row).';
+comment on column app_reporting.first_response_times.priority_rank is 'Position of the priority from 1 (low) to 4 (urgent).';
 comment on column app_reporting.first_response_times.tickets is 'Tickets with a first reply.';
 comment on column app_reporting.first_response_times.p50_minutes is 'Median minutes from creation to first reply; null without data.';
 comment on column app_reporting.first_response_times.p90_minutes is '90th percentile of those minutes; null without data.';
 
 create view app_reporting.resolution_times as
  SELECT p.priority,
+    p.priority_rank::integer AS priority_rank,
     count(t.resolution_minutes)::integer AS tickets,
     round(percentile_cont(0.5::double precision) WITHIN GROUP (ORDER BY (t.resolution_minutes::double precision))::numeric, 2) AS p50_minutes,
     round(percentile_cont(0.9::double precision) WITHIN GROUP (ORDER BY (t.resolution_minutes::double precision))::numeric, 2) AS p90_minutes
-   FROM unnest(enum_range(NULL::app_public.ticket_priority)) p(priority)
+   FROM unnest(enum_range(NULL::app_public.ticket_priority)::text[]) WITH ORDINALITY p(priority, priority_rank)
      LEFT JOIN app_reporting.tickets t ON t.priority = p.priority
-  GROUP BY p.priority;
+  GROUP BY p.priority, p.priority_rank;
 grant select on table app_reporting.resolution_times to ticketing_analyst;
 comment on view app_reporting.resolution_times is 'Time to resolution per priority, over all tickets with a resolved_at (closed without resolution and unresolved tickets are left out): median and 90th percentile (interpolated).';
-comment on column app_reporting.resolution_times.priority is 'Priority (every priority has a row).';
+comment on column app_reporting.resolution_times.priority is 'Priority as plain text (every priority has a row).';
+comment on column app_reporting.resolution_times.priority_rank is 'Position of the priority from 1 (low) to 4 (urgent).';
 comment on column app_reporting.resolution_times.tickets is 'Resolved tickets.';
 comment on column app_reporting.resolution_times.p50_minutes is 'Median minutes from creation to resolution; null without data.';
 comment on column app_reporting.resolution_times.p90_minutes is '90th percentile of those minutes; null without data.';
@@ -2925,6 +3020,7 @@ create view app_reporting.sla_compliance as
  WITH outcomes AS (
          SELECT date_trunc('week'::text, (t.created_at AT TIME ZONE 'UTC'::text))::date AS week_start,
             t.priority,
+            t.priority_rank,
                 CASE
                     WHEN t.first_response_breached THEN false
                     WHEN t.first_response_due_at IS NOT NULL AND COALESCE(t.first_responded_at, t.resolved_at, t.closed_at) IS NOT NULL THEN true
@@ -2940,6 +3036,7 @@ create view app_reporting.sla_compliance as
  SELECT week_start,
     to_char(week_start::timestamp with time zone, 'IYYY-"W"IW'::text) AS iso_week,
     priority,
+    priority_rank,
     count(*)::integer AS tickets,
     count(*) FILTER (WHERE first_response_met)::integer AS first_response_met,
     count(*) FILTER (WHERE NOT first_response_met)::integer AS first_response_breached,
@@ -2950,12 +3047,13 @@ create view app_reporting.sla_compliance as
     count(*) FILTER (WHERE resolution_met IS NULL)::integer AS resolution_pending,
     round(count(*) FILTER (WHERE resolution_met)::numeric / NULLIF(count(resolution_met), 0)::numeric, 4) AS resolution_compliance
    FROM outcomes o
-  GROUP BY week_start, priority;
+  GROUP BY week_start, priority, priority_rank;
 grant select on table app_reporting.sla_compliance to ticketing_analyst;
 comment on view app_reporting.sla_compliance is 'SLA outcomes per ISO week of ticket creation (UTC) and priority. A target is met when the reply (first response) or the resolution came in time, or the ticket was resolved or closed in time without one; breached when late, or overdue now; pending while neither. Compliance = met / (met + breached).';
 comment on column app_reporting.sla_compliance.week_start is 'Monday of the ISO week (UTC) in which the tickets were created.';
 comment on column app_reporting.sla_compliance.iso_week is 'The same week as an ISO label, e.g. 2026-W10.';
-comment on column app_reporting.sla_compliance.priority is 'Priority of the tickets.';
+comment on column app_reporting.sla_compliance.priority is 'Priority of the tickets, as plain text.';
+comment on column app_reporting.sla_compliance.priority_rank is 'Position of the priority from 1 (low) to 4 (urgent).';
 comment on column app_reporting.sla_compliance.tickets is 'Tickets created that week with that priority.';
 comment on column app_reporting.sla_compliance.first_response_met is 'Tickets whose first-response target was met.';
 comment on column app_reporting.sla_compliance.first_response_breached is 'Tickets whose first-response target was breached (late reply, or none and overdue).';
@@ -2970,8 +3068,8 @@ create view app_reporting.ticket_status_history as
  SELECT h.id,
     h.ticket_id,
     t.number AS ticket_number,
-    h.from_status,
-    h.to_status,
+    h.from_status::text AS from_status,
+    h.to_status::text AS to_status,
     h.changed_by,
     h.changed_at
    FROM app_public.ticket_status_history h
@@ -2981,16 +3079,17 @@ comment on view app_reporting.ticket_status_history is 'Every status change of e
 comment on column app_reporting.ticket_status_history.id is 'Id of the change.';
 comment on column app_reporting.ticket_status_history.ticket_id is 'The ticket that changed.';
 comment on column app_reporting.ticket_status_history.ticket_number is 'Human reference of that ticket.';
-comment on column app_reporting.ticket_status_history.from_status is 'Status before the change; null for the creation row.';
-comment on column app_reporting.ticket_status_history.to_status is 'Status after the change.';
+comment on column app_reporting.ticket_status_history.from_status is 'Status before the change, as plain text; null for the creation row.';
+comment on column app_reporting.ticket_status_history.to_status is 'Status after the change, as plain text.';
 comment on column app_reporting.ticket_status_history.changed_by is 'Id of the user who made the change; null for automatic or maintenance changes.';
 comment on column app_reporting.ticket_status_history.changed_at is 'When the change happened.';
 
 create view app_reporting.tickets as
  SELECT id,
     number,
-    status,
-    priority,
+    status::text AS status,
+    priority::text AS priority,
+    array_position(enum_range(NULL::app_public.ticket_priority), priority) AS priority_rank,
     customer_id,
     agent_id,
     created_at,
@@ -3002,15 +3101,16 @@ create view app_reporting.tickets as
     closed_at,
     round(EXTRACT(epoch FROM first_responded_at - created_at) / 60::numeric, 2) AS first_response_minutes,
     round(EXTRACT(epoch FROM resolved_at - created_at) / 60::numeric, 2) AS resolution_minutes,
-    app_private.sla_breached(first_response_due_at, COALESCE(first_responded_at, resolved_at, closed_at, now())) AS first_response_breached,
-    app_private.sla_breached(resolution_due_at, COALESCE(resolved_at, closed_at, now())) AS resolution_breached
+    first_response_due_at IS NOT NULL AND COALESCE(first_responded_at, resolved_at, closed_at, now()) > first_response_due_at AS first_response_breached,
+    resolution_due_at IS NOT NULL AND COALESCE(resolved_at, closed_at, now()) > resolution_due_at AS resolution_breached
    FROM app_public.tickets t;
 grant select on table app_reporting.tickets to ticketing_analyst;
 comment on view app_reporting.tickets is 'One row per ticket: identifiers, status, priority, people (ids only), timestamps and SLA facts. No subject, description or comments.';
 comment on column app_reporting.tickets.id is 'Ticket id (time-ordered UUID).';
 comment on column app_reporting.tickets.number is 'Human reference shown to users (e.g. 1042); unique and increasing.';
-comment on column app_reporting.tickets.status is 'Current status: open, in_progress, waiting_on_customer, resolved or closed.';
-comment on column app_reporting.tickets.priority is 'Priority, ordered low < normal < high < urgent.';
+comment on column app_reporting.tickets.status is 'Current status as plain text: open, in_progress, waiting_on_customer, resolved or closed.';
+comment on column app_reporting.tickets.priority is 'Priority as plain text: low, normal, high or urgent (in that order of urgency; sort with array_position(array[''low'', ''normal'', ''high'', ''urgent''], priority)).';
+comment on column app_reporting.tickets.priority_rank is 'Position of the priority from 1 (low) to 4 (urgent): order by it to sort by urgency.';
 comment on column app_reporting.tickets.customer_id is 'Id of the customer the ticket is for.';
 comment on column app_reporting.tickets.agent_id is 'Id of the assigned agent; null while unassigned.';
 comment on column app_reporting.tickets.created_at is 'When the ticket was created.';
