@@ -46,14 +46,11 @@ select
   t.closed_at,
   round(extract(epoch from t.first_responded_at - t.created_at) / 60, 2) as first_response_minutes,
   round(extract(epoch from t.resolved_at - t.created_at) / 60, 2) as resolution_minutes,
-  -- Same rule as app_public.tickets_first_response_breached: a ticket ended
-  -- without a reply is judged at the moment it ended.
-  t.first_response_due_at is not null
-    and coalesce(t.first_responded_at, t.resolved_at, t.closed_at, now()) > t.first_response_due_at
+  -- The SLA rule of the ticket fields, app_private.sla_breached (470); a
+  -- ticket ended without a reply is judged at the moment it ended.
+  app_private.sla_breached(t.first_response_due_at, coalesce(t.first_responded_at, t.resolved_at, t.closed_at, now()))
     as first_response_breached,
-  -- Same rule as app_public.tickets_resolution_breached.
-  t.resolution_due_at is not null
-    and coalesce(t.resolved_at, t.closed_at, now()) > t.resolution_due_at
+  app_private.sla_breached(t.resolution_due_at, coalesce(t.resolved_at, t.closed_at, now()))
     as resolution_breached
 from app_public.tickets as t;
 

@@ -25,7 +25,9 @@ const DOCUMENTS = {
 writeFileSync(manifest, JSON.stringify(DOCUMENTS));
 
 const database = useTestDatabase();
-const api = useTestApi(database, { production: true, graphiql: false, trustedDocuments: manifest });
+// In production /metrics needs its token (docs/security.md, "Time and connections").
+const METRICS_TOKEN = "metrics-token-for-this-test";
+const api = useTestApi(database, { production: true, graphiql: false, trustedDocuments: manifest, metrics: { token: METRICS_TOKEN } });
 let port: number;
 let socket: Connection;
 
@@ -72,7 +74,7 @@ describe("over HTTP", () => {
 
   it("labels metrics with the trusted documents' operation names", async () => {
     await post({ documentId: "a1b2c3" });
-    const metrics = await api.current.request.get("/metrics");
+    const metrics = await api.current.request.get("/metrics").set("Authorization", `Bearer ${METRICS_TOKEN}`);
     expect(metrics.text).toMatch(/graphql_operations_total\{operation_name="Ping",operation_type="query",outcome="success"\} \d+/);
   });
 });
