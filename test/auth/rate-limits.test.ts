@@ -263,7 +263,7 @@ describe("over the websocket", () => {
     });
   }
 
-  it("a login is counted against a client address (an unknown one shares one limit), never unlimited", async () => {
+  it("a login is counted against the address of the socket's upgrade request, never unlimited", async () => {
     const owner = database.current.owner;
     await createAccount(owner, { email: "socket-user@example.com", role: "customer" });
     const first = await execute(LOGIN, { input: { email: "socket-user@example.com", password: "wrong-password-ws" } });
@@ -271,7 +271,9 @@ describe("over the websocket", () => {
     const { rows } = await owner.query<{ ip: string | null }>("select host(ip) as ip from app_private.login_attempts");
     expect(rows).toHaveLength(1);
     const bucket = rows[0]!.ip;
-    // Fill that address's allowance (the upgrade request's address, or the shared bucket of unknown ones).
+    // The test client connects over loopback: that is the address recorded.
+    expect(bucket).toBe("127.0.0.1");
+    // Fill that address's allowance.
     await owner.query(
       `insert into app_private.login_attempts (email, ip, success, reason)
        select 'filler' || n || '@example.com', $1::inet, false, 'invalid_credentials' from generate_series(1, 30) as n`,
