@@ -1,7 +1,7 @@
 /**
  * What the API does with typed emails and display names before SQL, which
  * holds the rules themselves (NFKC normalisation, invisible characters,
- * lengths: migrations/current/200-account-input-rules.sql), as constraints
+ * lengths: migrations/committed/000014-authentication-limits-counted-before-hashing-a-narrowed-auth.sql), as constraints
  * every path meets.
  */
 

@@ -2,7 +2,7 @@ import type pg from "pg";
 
 /**
  * Typed calls of the app_private authentication functions
- * (migration 000006, authentication, and migrations/current/2xx). They run on the API's own
+ * (migration 000006, authentication, and migrations/committed/000014-authentication-limits-counted-before-hashing-a-narrowed-auth.sql). They run on the API's own
  * connection role, outside any per-request role switch: only that role may
  * execute them. Users come back as JSON objects keyed by column name, the
  * form the generated User codec encodes.

@@ -17,7 +17,7 @@ import argon2 from "argon2";
  * Logins never read a stored hash: the database gives the hash's salt and
  * parameters (`$argon2id$v=19$m=…,p=…,t=…$<salt>`), `recomputeHash` hashes the
  * typed password with them, and the database compares the result with what it
- * stores (migrations/current/220-login-reserved-before-hashing.sql).
+ * stores (migrations/committed/000014-authentication-limits-counted-before-hashing-a-narrowed-auth.sql).
  */
 export const HASH_OPTIONS = {
   type: argon2.argon2id,

@@ -10,7 +10,7 @@ import { startTestApi } from "../support/test-api.ts";
 import { useTestDatabase } from "../support/test-database.ts";
 
 /**
- * Pruning of append-mostly security rows (migrations/current/250-security-housekeeping.sql):
+ * Pruning of append-mostly security rows (migrations/committed/000015-write-quotas-per-user-and-kind-pruning-of-expired-security-r.sql):
  * a long run is simulated by moving the authentication clock forward a day
  * at a time and writing a day's rows each time; the tables stay flat and the
  * checks that read them still work.

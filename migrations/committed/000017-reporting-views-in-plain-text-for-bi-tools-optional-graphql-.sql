@@ -1,3 +1,8 @@
+--! Previous: sha1:445a4ffa13fe8676900b0bd993dfebc9ab69f6c6
+--! Hash: sha1:89c67a7befc658d4370b145a1bd0421c7bcc6ab9
+--! Message: reporting views in plain text for BI tools, optional GraphQL arguments
+
+--! split: 500-reporting-plain-text.sql
 -- Reporting views speak plain text (BI tools).
 --
 -- The app_reporting views of 000007 exposed status and priority with the
@@ -332,3 +337,34 @@ grant select on app_reporting.agent_workload to ticketing_analyst;
 grant select on app_reporting.sla_compliance to ticketing_analyst;
 grant select on app_reporting.first_response_times to ticketing_analyst;
 grant select on app_reporting.resolution_times to ticketing_analyst;
+
+--! split: 510-graphql-optional-arguments.sql
+-- GraphQL arguments: required means non-null.
+--
+-- The API builds its schema with pgStrictFunctions (src/graphql/preset.ts):
+-- an argument of an app_public function without a default is required and
+-- non-null in GraphQL (`transitionTicket(input: {ticketId: null})` is refused
+-- before it reaches the database); an argument with a default is optional.
+-- assign_ticket's agent_id is null on purpose ("unassign"), so it gets a
+-- default of null and stays nullable: `assignTicket(input: {ticketId, agentId:
+-- null})` and leaving agentId out both unassign.
+--
+-- Only the argument list changes. The function's body, comment and grants stay
+-- as the migration that last defined it left them: its definition is read from
+-- the catalog and created again with the default added, so the body is stated
+-- in one place only. Running this twice changes nothing (the default is then
+-- present and the statement is skipped).
+do $$
+declare
+  definition text := pg_catalog.pg_get_functiondef('app_public.assign_ticket(uuid, uuid)'::pg_catalog.regprocedure);
+  signature text := pg_catalog.split_part(definition, E'\n', 1);
+begin
+  if pg_catalog.strpos(signature, 'DEFAULT') = 0 then
+    if pg_catalog.strpos(signature, 'agent_id uuid)') = 0 then
+      raise exception 'unexpected signature of app_public.assign_ticket: %', signature;
+    end if;
+    execute pg_catalog.replace(definition, signature,
+      pg_catalog.replace(signature, 'agent_id uuid)', 'agent_id uuid DEFAULT NULL::uuid)'));
+  end if;
+end;
+$$;

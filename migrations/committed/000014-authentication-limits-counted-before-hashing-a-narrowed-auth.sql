@@ -1,3 +1,376 @@
+--! Previous: sha1:f71bfed81dbf2ad7021fe7f5bf7ce3629390c761
+--! Hash: sha1:531091eaac4e7fc1a1630182c4e584987e4eb56c
+--! Message: authentication limits counted before hashing, a narrowed authenticator, one input rule for emails and names
+
+--! split: 200-account-input-rules.sql
+-- One input rule for emails and display names, on every path.
+--
+-- register, createUser, the user:create command and updateUser (a plain
+-- update of app_public.users through GraphQL) all end in an insert or update
+-- of app_public.users or app_private.user_accounts, so the rules live here,
+-- as constraints, and nowhere else:
+--
+-- * normalisation: NFKC, then surrounding spaces removed. A trigger does it
+--   before each write, so fullwidth letters and compatibility forms become
+--   the ordinary characters (ＡＤＭＩＮ@example.com is admin@example.com) and
+--   a look-alike written that way meets the existing account.
+-- * nothing invisible: control characters, zero-width characters, bidi
+--   overrides and isolates, invisible fillers and tag characters are refused.
+-- * emails are printable ASCII (no internationalised addresses), so Cyrillic
+--   or Greek look-alikes of an existing address are refused.
+-- * lengths count the normalised value: display names 1 to 100 characters,
+--   emails at most 320. Input far longer than any allowed value is not
+--   normalised at all (so a 900 KB name padded with spaces costs nothing to
+--   refuse): the length constraint refuses it as it is.
+
+--------------------------------------------------------------------------------
+-- Normalisation, one definition for the triggers and the login lookup
+--------------------------------------------------------------------------------
+create or replace function app_private.normalized_input(value text, max_length integer)
+returns text
+language sql
+immutable
+parallel safe
+set search_path = pg_catalog, pg_temp
+as $$
+  -- Four bytes per character is the most UTF-8 needs: longer input cannot fit
+  -- once normalised either, and is left as it is for the constraints to refuse.
+  select case
+    when octet_length(value) > 4 * max_length + 64 then value
+    else btrim(normalize(value, nfkc), ' ')
+  end;
+$$;
+
+comment on function app_private.normalized_input(text, integer) is
+  'NFKC-normalises a typed value and removes surrounding spaces, unless it is longer than 4 * max_length + 64 bytes (too long to be valid however normalised: returned unchanged, so the length check refuses it without work).';
+
+-- (The invisible characters are listed once, in the users_display_name_visible
+-- constraint below; a constraint cannot call an app_private function, which
+-- the web roles may not execute.)
+drop function if exists app_private.has_hidden_characters(text);
+
+--------------------------------------------------------------------------------
+-- Normalisation before each write
+--------------------------------------------------------------------------------
+create or replace function app_private.tg_users_normalize_display_name()
+returns trigger
+language plpgsql
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+  new.display_name := app_private.normalized_input(new.display_name, 100);
+  return new;
+end;
+$$;
+
+comment on function app_private.tg_users_normalize_display_name() is
+  'Before insert or update of users: NFKC-normalises display_name and removes surrounding spaces (app_private.normalized_input); the constraints then check the result.';
+
+drop trigger if exists _050_normalize_display_name on app_public.users;
+create trigger _050_normalize_display_name
+  before insert or update of display_name on app_public.users
+  for each row
+  execute function app_private.tg_users_normalize_display_name();
+
+create or replace function app_private.tg_user_accounts_normalize_email()
+returns trigger
+language plpgsql
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+  new.email := app_private.normalized_input(new.email::text, 320);
+  return new;
+end;
+$$;
+
+comment on function app_private.tg_user_accounts_normalize_email() is
+  'Before insert or update of user_accounts: NFKC-normalises email and removes surrounding spaces (app_private.normalized_input); the constraints then check the result.';
+
+drop trigger if exists _050_normalize_email on app_private.user_accounts;
+create trigger _050_normalize_email
+  before insert or update of email on app_private.user_accounts
+  for each row
+  execute function app_private.tg_user_accounts_normalize_email();
+
+--------------------------------------------------------------------------------
+-- Existing rows take the normal form, so the constraints below can be validated
+--------------------------------------------------------------------------------
+update app_public.users as u
+set display_name = u.display_name
+where u.display_name is distinct from app_private.normalized_input(u.display_name, 100);
+
+update app_private.user_accounts as a
+set email = a.email
+where a.email::text is distinct from app_private.normalized_input(a.email::text, 320);
+
+--------------------------------------------------------------------------------
+-- Display names
+--------------------------------------------------------------------------------
+alter table app_public.users drop constraint if exists users_display_name_length;
+alter table app_public.users add constraint users_display_name_length
+  check (char_length(display_name) between 1 and 100 and display_name ~ '[^[:space:]]') not valid;
+-- (Validated in the same migration: users holds one row per person, so the
+-- scan under the lock taken by the add above lasts a moment; the rule then
+-- holds for every existing row, not only for new writes.)
+-- squawk-ignore constraint-missing-not-valid
+alter table app_public.users validate constraint users_display_name_length;
+
+alter table app_public.users drop constraint if exists users_display_name_normalized;
+alter table app_public.users add constraint users_display_name_normalized
+  check (display_name is nfkc normalized and display_name = btrim(display_name, ' ')) not valid;
+-- (Validated in the same migration: users holds one row per person, so the
+-- scan under the lock taken by the add above lasts a moment; the rule then
+-- holds for every existing row, not only for new writes.)
+-- squawk-ignore constraint-missing-not-valid
+alter table app_public.users validate constraint users_display_name_normalized;
+
+-- Control characters (C0, DEL, C1), soft hyphen, combining grapheme joiner,
+-- Arabic letter mark, Hangul and Khmer fillers, Mongolian vowel separator,
+-- zero-width space/joiners, directional marks, line and paragraph
+-- separators, bidi embeddings/overrides/isolates, invisible operators,
+-- byte-order mark, halfwidth Hangul filler, interlinear annotations and the
+-- tag characters. Existing names lose them first, so the constraint can be
+-- validated.
+do $$
+declare
+  hidden constant text := '[\u0001-\u001F\u007F-\u009F\u00AD\u034F\u061C\u115F\u1160\u17B4\u17B5\u180E\u200B-\u200F\u2028-\u202E\u2060-\u206F\u3164\uFEFF\uFFA0\uFFF9-\uFFFB\U000E0000-\U000E007F]';
+begin
+  update app_public.users as u
+  set display_name = coalesce(nullif(btrim(regexp_replace(u.display_name, hidden, '', 'g'), ' '), ''), 'User')
+  where u.display_name ~ hidden;
+
+  alter table app_public.users drop constraint if exists users_display_name_visible;
+  execute format(
+    'alter table app_public.users add constraint users_display_name_visible check (display_name !~ %L) not valid',
+    hidden
+  );
+end;
+$$;
+-- (Validated in the same migration: users holds one row per person, so the
+-- scan under the lock taken by the add above lasts a moment; the rule then
+-- holds for every existing row, not only for new writes.)
+-- squawk-ignore constraint-missing-not-valid
+alter table app_public.users validate constraint users_display_name_visible;
+
+comment on constraint users_display_name_length on app_public.users is
+  'Display names are 1 to 100 characters (after normalisation) and not only white space.';
+comment on constraint users_display_name_normalized on app_public.users is
+  'Display names are stored NFKC-normalised without surrounding spaces (the _050_normalize_display_name trigger makes them so).';
+comment on constraint users_display_name_visible on app_public.users is
+  'Display names hold no control, zero-width, bidi-override or other invisible characters.';
+comment on column app_public.users.display_name is
+  'Name shown to other users: 1 to 100 characters, NFKC-normalised, no surrounding spaces, no invisible or control characters. Users may change their own; admins may change anyone''s.';
+
+--------------------------------------------------------------------------------
+-- Emails
+--------------------------------------------------------------------------------
+alter table app_private.user_accounts drop constraint if exists user_accounts_email_format;
+-- One @ between two non-empty runs of printable ASCII (no space, no second @).
+alter table app_private.user_accounts add constraint user_accounts_email_format
+  check (char_length(email) <= 320 and email::text ~ '^[!-?A-~]+@[!-?A-~]+$') not valid;
+-- (Validated in the same migration: user_accounts holds one row per person, so the
+-- scan under the lock taken by the add above lasts a moment; the rule then
+-- holds for every existing row, not only for new writes.)
+-- squawk-ignore constraint-missing-not-valid
+alter table app_private.user_accounts validate constraint user_accounts_email_format;
+
+comment on constraint user_accounts_email_format on app_private.user_accounts is
+  'Emails are at most 320 printable ASCII characters with exactly one @ between non-empty parts; ASCII only, so look-alike letters from other scripts cannot imitate an address.';
+comment on column app_private.user_accounts.email is
+  'Login email, unique case-insensitively, stored NFKC-normalised and trimmed (fullwidth and other compatibility forms meet the same account); printable ASCII only.';
+
+--! split: 210-address-rate-limits.sql
+-- Per-address limits of the authentication flows, counted in SQL so that
+-- every API instance shares the same counts, and checked before any work:
+--
+--   login            attempts from one address (every outcome)
+--   login_email      unresolved or failed attempts on one email, from anywhere
+--   register         registrations from one address (refused ones included)
+--   refresh          refreshSession calls from one address
+--   password_change  changePassword calls from one address
+--
+-- A refusal raises SQLSTATE TKRAT with HINT 'retry_after=<seconds>', which the
+-- API answers as RATE_LIMITED with extensions.retryAfterSeconds. An unknown
+-- client address (null) is one shared bucket, never "no limit".
+--
+-- The limits are rows of app_private.address_rate_limits: change them with an
+-- update as the owner (in a migration), no code change needed.
+
+--------------------------------------------------------------------------------
+-- The limits
+--------------------------------------------------------------------------------
+create table if not exists app_private.address_rate_limits (
+  action text primary key
+    constraint address_rate_limits_action check (action in ('login', 'login_email', 'register', 'refresh', 'password_change')),
+  max_count integer not null
+    constraint address_rate_limits_max_count_positive check (max_count > 0),
+  per_interval interval not null
+    constraint address_rate_limits_interval_positive check (per_interval > interval '0')
+);
+
+comment on table app_private.address_rate_limits is
+  'How often each authentication action may happen: at most max_count within per_interval, per client address (per email for login_email). Read by app_private.take_address_quota and begin_login. Owner only.';
+comment on column app_private.address_rate_limits.action is
+  'login (attempts per address), login_email (unresolved or failed attempts per email), register, refresh or password_change (per address).';
+comment on column app_private.address_rate_limits.max_count is 'Allowed occurrences within per_interval.';
+comment on column app_private.address_rate_limits.per_interval is 'The sliding window the count covers.';
+
+insert into app_private.address_rate_limits (action, max_count, per_interval)
+values
+  ('login', 30, interval '5 minutes'),
+  ('login_email', 10, interval '15 minutes'),
+  ('register', 20, interval '1 hour'),
+  ('refresh', 60, interval '1 minute'),
+  ('password_change', 10, interval '1 hour')
+on conflict (action) do nothing;
+
+alter table app_private.address_rate_limits enable row level security;
+revoke all on app_private.address_rate_limits from public;
+
+-- The per-IP login rule of login_policy() now reads the row above: one place.
+create or replace function app_private.login_policy(
+  out max_failures integer,
+  out failure_window interval,
+  out lock_duration interval,
+  out ip_max_attempts integer,
+  out ip_window interval,
+  out refresh_token_lifetime interval
+)
+language sql
+stable
+set search_path = pg_catalog, pg_temp
+as $$
+  select 5, interval '15 minutes', interval '15 minutes', l.max_count, l.per_interval, interval '30 days'
+  from app_private.address_rate_limits as l
+  where l.action = 'login';
+$$;
+
+comment on function app_private.login_policy() is
+  'The login rules in one place: lock an account for lock_duration after max_failures failed logins within failure_window; refresh tokens expire after refresh_token_lifetime. ip_max_attempts and ip_window are the ''login'' row of app_private.address_rate_limits.';
+
+--------------------------------------------------------------------------------
+-- Occurrences of the actions counted here (login attempts are counted in
+-- app_private.login_attempts)
+--------------------------------------------------------------------------------
+create table if not exists app_private.address_events (
+  id uuid primary key default app_private.uuid_generate_v7(),
+  action text not null
+    constraint address_events_action check (action in ('register', 'refresh', 'password_change')),
+  ip inet,
+  occurred_at timestamptz not null default app_private.auth_now()
+);
+
+comment on table app_private.address_events is
+  'One row per register, refreshSession or changePassword call that passed its per-address limit: what the limits count. Append-only; old rows may be pruned once past the longest window.';
+comment on column app_private.address_events.id is 'Primary key (time-ordered UUID).';
+comment on column app_private.address_events.action is 'register, refresh or password_change.';
+comment on column app_private.address_events.ip is 'Client address as seen by the API; null when unknown (all unknown addresses share one count).';
+comment on column app_private.address_events.occurred_at is 'When it happened (auth_now()).';
+
+create index if not exists address_events_action_ip_idx on app_private.address_events (action, ip, occurred_at);
+
+alter table app_private.address_events enable row level security;
+revoke all on app_private.address_events from public;
+
+-- Per-email login counts (login_email) scan by email and time.
+-- (login_attempts and refresh_tokens are pruned security tables — days of
+-- rows, not years — and graphile-migrate runs the migration in one
+-- transaction, where CONCURRENTLY and a separate validation are impossible;
+-- the scan lasts a moment, on the deploy that adds it only.)
+-- squawk-ignore require-concurrent-index-creation
+create index if not exists login_attempts_email_idx on app_private.login_attempts (email, attempted_at);
+
+--------------------------------------------------------------------------------
+-- Refusal
+--------------------------------------------------------------------------------
+create or replace function app_private.raise_rate_limited(message text, retry_at timestamptz)
+returns void
+language plpgsql
+stable
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+  raise exception using
+    errcode = 'TKRAT',
+    message = raise_rate_limited.message,
+    hint = 'retry_after=' || greatest(1, ceil(extract(epoch from (retry_at - app_private.auth_now()))))::integer;
+end;
+$$;
+
+comment on function app_private.raise_rate_limited(text, timestamptz) is
+  'Raises TKRAT (RATE_LIMITED) with HINT retry_after=<seconds until retry_at>, at least 1.';
+
+--------------------------------------------------------------------------------
+-- Counting and reserving
+--------------------------------------------------------------------------------
+create or replace function app_private.take_address_quota(action text, ip inet)
+returns void
+language plpgsql
+volatile
+security definer
+set search_path = pg_catalog, public, pg_temp
+as $$
+declare
+  rule app_private.address_rate_limits;
+  oldest_counted timestamptz;
+begin
+  select l.* into strict rule
+  from app_private.address_rate_limits as l
+  where l.action = take_address_quota.action;
+
+  -- One transaction at a time per action and address, so a burst cannot
+  -- slip between the count and the insert.
+  perform pg_advisory_xact_lock(
+    hashtextextended('address:' || take_address_quota.action || ':' || coalesce(host(take_address_quota.ip), 'unknown'), 0)
+  );
+
+  -- The max_count-th most recent occurrence within the window: if there is
+  -- one, the limit is reached until it leaves the window.
+  select e.occurred_at into oldest_counted
+  from app_private.address_events as e
+  where e.action = take_address_quota.action
+    and (e.ip = take_address_quota.ip or (take_address_quota.ip is null and e.ip is null))
+    and e.occurred_at > app_private.auth_now() - rule.per_interval
+  order by e.occurred_at desc
+  offset rule.max_count - 1
+  limit 1;
+
+  if found then
+    perform app_private.raise_rate_limited(
+      'Too many requests of this kind from this address; try again later',
+      oldest_counted + rule.per_interval
+    );
+  end if;
+
+  insert into app_private.address_events (action, ip)
+  values (take_address_quota.action, take_address_quota.ip);
+end;
+$$;
+
+comment on function app_private.take_address_quota(text, inet) is
+  'Counts one occurrence of action (register, refresh, password_change) from ip, or raises TKRAT with a retry hint when the address_rate_limits row for it is already reached. A null ip is one shared bucket.';
+
+create or replace function app_private.reserve_registration(ip inet)
+returns void
+language sql
+volatile
+security definer
+set search_path = pg_catalog, public, pg_temp
+as $$
+  select app_private.take_address_quota('register', reserve_registration.ip);
+$$;
+
+comment on function app_private.reserve_registration(inet) is
+  'register: counts a registration from ip before the password is hashed (refused attempts, such as a taken email, count too), or raises TKRAT when the address reached its limit.';
+
+revoke all on function app_private.raise_rate_limited(text, timestamptz) from public;
+revoke all on function app_private.take_address_quota(text, inet) from public;
+revoke all on function app_private.reserve_registration(inet) from public;
+grant execute on function app_private.reserve_registration(inet) to ticketing_authenticator;
+
+--! split: 220-login-reserved-before-hashing.sql
 -- Login in two steps around the password check, with the limits first and a
 -- proof of the password instead of a claim:
 --
@@ -668,3 +1041,54 @@ grant execute on function app_private.register_customer(text, text, text, bytea,
 grant execute on function app_private.rotate_refresh_token(bytea, bytea, inet, interval) to ticketing_authenticator;
 grant execute on function app_private.begin_password_check(uuid, inet) to ticketing_authenticator;
 grant execute on function app_private.change_password(uuid, text, uuid) to ticketing_authenticator;
+
+--! split: 230-admin-create-user-needs-live-session.sql
+-- createUser: the API's database role passed only the acting admin's id and
+-- token role, both of which it could make up (an admin's id is no secret), and
+-- so create an admin with a password of its choosing. The acting admin's
+-- session id (the `sid` of their access token) must now name a live session
+-- of theirs: session ids are random, never readable by that role, and known
+-- only to someone holding the admin's token.
+
+drop function if exists app_private.admin_create_user(uuid, text, citext, text, app_public.user_role, text);
+
+create or replace function app_private.admin_create_user(
+  actor_id uuid,
+  actor_role text,
+  actor_session_id uuid,
+  email citext,
+  display_name text,
+  role app_public.user_role,
+  password_hash text
+)
+returns app_public.users
+language plpgsql
+volatile
+security definer
+set search_path = pg_catalog, public, pg_temp
+as $$
+begin
+  if not app_private.is_acting_admin(actor_id, actor_role)
+     or not exists (
+       select 1
+       from app_private.refresh_tokens as t
+       where t.family_id = admin_create_user.actor_session_id
+         and t.user_id = admin_create_user.actor_id
+         and t.revoked_at is null
+         and t.rotated_at is null
+         and t.expires_at > app_private.auth_now()
+     ) then
+    raise exception using errcode = 'TKFBD', message = 'Only an admin can create users';
+  end if;
+  -- The audit trigger on users reads the actor from this setting.
+  perform set_config('jwt.claims.user_id', actor_id::text, true);
+  return app_private.create_user_account(email, display_name, role, password_hash);
+end;
+$$;
+
+comment on function app_private.admin_create_user(uuid, text, uuid, citext, text, app_public.user_role, text) is
+  'createUser: an active admin (actor_id, with the token role actor_role) in a live session actor_session_id (the token''s sid) creates a user of any role. Raises TKFBD for anyone else or without a live session of the admin, TKEML when the email is taken, 23514 when the input breaks a rule.';
+
+revoke all on function app_private.admin_create_user(uuid, text, uuid, citext, text, app_public.user_role, text) from public;
+grant execute on function app_private.admin_create_user(uuid, text, uuid, citext, text, app_public.user_role, text)
+  to ticketing_authenticator;
