@@ -3101,8 +3101,8 @@ create view app_reporting.tickets as
     closed_at,
     round(EXTRACT(epoch FROM first_responded_at - created_at) / 60::numeric, 2) AS first_response_minutes,
     round(EXTRACT(epoch FROM resolved_at - created_at) / 60::numeric, 2) AS resolution_minutes,
-    first_response_due_at IS NOT NULL AND COALESCE(first_responded_at, resolved_at, closed_at, now()) > first_response_due_at AS first_response_breached,
-    resolution_due_at IS NOT NULL AND COALESCE(resolved_at, closed_at, now()) > resolution_due_at AS resolution_breached
+    app_private.sla_breached(first_response_due_at, COALESCE(first_responded_at, resolved_at, closed_at, now())) AS first_response_breached,
+    app_private.sla_breached(resolution_due_at, COALESCE(resolved_at, closed_at, now())) AS resolution_breached
    FROM app_public.tickets t;
 grant select on table app_reporting.tickets to ticketing_analyst;
 comment on view app_reporting.tickets is 'One row per ticket: identifiers, status, priority, people (ids only), timestamps and SLA facts. No subject, description or comments.';
