@@ -12,6 +12,37 @@ create schema app_private;
 grant usage on schema app_private to ticketing_authenticator;
 comment on schema app_private is 'Secrets and internals (accounts, audit log, helpers). No web role has USAGE on it.';
 
+create table app_private.address_events (
+  id uuid default app_private.uuid_generate_v7() not null,
+  action text not null,
+  ip inet,
+  occurred_at timestamp with time zone default app_private.auth_now() not null
+);
+alter table app_private.address_events enable row level security;
+alter table app_private.address_events add constraint address_events_action CHECK (action = ANY (ARRAY['register'::text, 'refresh'::text, 'password_change'::text]));
+alter table app_private.address_events add constraint address_events_pkey PRIMARY KEY (id);
+CREATE INDEX address_events_action_ip_idx ON app_private.address_events USING btree (action, ip, occurred_at);
+comment on table app_private.address_events is 'One row per register, refreshSession or changePassword call that passed its per-address limit: what the limits count. Append-only; old rows may be pruned once past the longest window.';
+comment on column app_private.address_events.id is 'Primary key (time-ordered UUID).';
+comment on column app_private.address_events.action is 'register, refresh or password_change.';
+comment on column app_private.address_events.ip is 'Client address as seen by the API; null when unknown (all unknown addresses share one count).';
+comment on column app_private.address_events.occurred_at is 'When it happened (auth_now()).';
+
+create table app_private.address_rate_limits (
+  action text not null,
+  max_count integer not null,
+  per_interval interval not null
+);
+alter table app_private.address_rate_limits enable row level security;
+alter table app_private.address_rate_limits add constraint address_rate_limits_action CHECK (action = ANY (ARRAY['login'::text, 'login_email'::text, 'register'::text, 'refresh'::text, 'password_change'::text]));
+alter table app_private.address_rate_limits add constraint address_rate_limits_interval_positive CHECK (per_interval > '00:00:00'::interval);
+alter table app_private.address_rate_limits add constraint address_rate_limits_max_count_positive CHECK (max_count > 0);
+alter table app_private.address_rate_limits add constraint address_rate_limits_pkey PRIMARY KEY (action);
+comment on table app_private.address_rate_limits is 'How often each authentication action may happen: at most max_count within per_interval, per client address (per email for login_email). Read by app_private.take_address_quota and begin_login. Owner only.';
+comment on column app_private.address_rate_limits.action is 'login (attempts per address), login_email (unresolved or failed attempts per email), register, refresh or password_change (per address).';
+comment on column app_private.address_rate_limits.max_count is 'Allowed occurrences within per_interval.';
+comment on column app_private.address_rate_limits.per_interval is 'The sliding window the count covers.';
+
 create table app_private.audit_log (
   id uuid default app_private.uuid_generate_v7() not null,
   occurred_at timestamp with time zone default clock_timestamp() not null,
@@ -63,26 +94,74 @@ create table app_private.login_attempts (
   ip inet,
   success boolean not null,
   reason text not null,
-  attempted_at timestamp with time zone default app_private.auth_now() not null
+  attempted_at timestamp with time zone default app_private.auth_now() not null,
+  purpose text default 'login'::text not null,
+  decided_xact xid8,
+  consumed_at timestamp with time zone,
+  session_id uuid
 );
 alter table app_private.login_attempts enable row level security;
 alter table app_private.login_attempts add constraint login_attempts_email_length CHECK (char_length(email::text) <= 320);
 alter table app_private.login_attempts add constraint login_attempts_pkey PRIMARY KEY (id);
-alter table app_private.login_attempts add constraint login_attempts_reason CHECK (reason = ANY (ARRAY['success'::text, 'invalid_credentials'::text, 'locked'::text, 'rate_limited'::text]));
+alter table app_private.login_attempts add constraint login_attempts_purpose CHECK (purpose = ANY (ARRAY['login'::text, 'password_change'::text, 'registration'::text]));
+alter table app_private.login_attempts add constraint login_attempts_reason CHECK (reason = ANY (ARRAY['pending'::text, 'success'::text, 'invalid_credentials'::text, 'locked'::text, 'rate_limited'::text]));
 alter table app_private.login_attempts add constraint login_attempts_success_reason CHECK (success = (reason = 'success'::text));
 alter table app_private.login_attempts add constraint login_attempts_user_id_fkey FOREIGN KEY (user_id) REFERENCES app_public.users(id) ON DELETE SET NULL;
+CREATE INDEX login_attempts_email_idx ON app_private.login_attempts USING btree (email, attempted_at);
 CREATE INDEX login_attempts_ip_counted_idx ON app_private.login_attempts USING btree (ip, attempted_at) WHERE (reason <> 'rate_limited'::text);
 CREATE INDEX login_attempts_ip_idx ON app_private.login_attempts USING btree (ip, attempted_at);
 CREATE INDEX login_attempts_time_brin ON app_private.login_attempts USING brin (attempted_at);
 CREATE INDEX login_attempts_user_idx ON app_private.login_attempts USING btree (user_id, attempted_at);
-comment on table app_private.login_attempts is 'Every login attempt (and every current-password check of changePassword), successful or not. Drives lockout and the per-IP rate limit; kept for investigation.';
+comment on table app_private.login_attempts is 'Every login attempt, every current-password check of changePassword and every registration, from its reservation (pending, before any hashing) to its outcome. Drives lockout and the per-address and per-email limits; records which session each success started.';
 comment on column app_private.login_attempts.id is 'Primary key (time-ordered UUID).';
 comment on column app_private.login_attempts.email is 'Email as typed (at most 320 characters), whether or not an account has it.';
 comment on column app_private.login_attempts.user_id is 'The account the email belongs to, null when no active account has it.';
 comment on column app_private.login_attempts.ip is 'Client IP address as seen by the API, null when unknown.';
 comment on column app_private.login_attempts.success is 'True when the password was right and the account not locked.';
-comment on column app_private.login_attempts.reason is 'success, invalid_credentials (unknown email or wrong password), locked (account locked at the time) or rate_limited (refused before any check).';
+comment on column app_private.login_attempts.reason is 'pending (reserved, password not yet checked), success, invalid_credentials (unknown email or wrong password), locked (account locked at the time) or rate_limited (refused before any check; older rows only).';
 comment on column app_private.login_attempts.attempted_at is 'When the attempt was made (auth_now()).';
+comment on column app_private.login_attempts.purpose is 'login, password_change (the current-password check of changePassword) or registration (the new account''s first session).';
+comment on column app_private.login_attempts.decided_xact is 'Transaction that recorded the success: a session starts only in that same transaction.';
+comment on column app_private.login_attempts.consumed_at is 'When the success was used (a session started or the password changed); a success is used at most once.';
+comment on column app_private.login_attempts.session_id is 'The session (refresh-token family) this success started: the audit trail of session starts.';
+
+create table app_private.realtime_events (
+  id bigint generated always as identity not null,
+  occurred_at timestamp with time zone default clock_timestamp() not null,
+  tx xid8 default pg_current_xact_id() not null,
+  kind text not null,
+  ticket_id uuid,
+  comment_id uuid,
+  customer_id uuid,
+  previous_customer_id uuid,
+  agent_id uuid,
+  previous_agent_id uuid,
+  in_open_pool boolean default false not null,
+  user_id uuid
+);
+alter table app_private.realtime_events enable row level security;
+alter table app_private.realtime_events add constraint realtime_events_comment_only_when_commented CHECK ((comment_id IS NOT NULL) = (kind = 'commented'::text));
+alter table app_private.realtime_events add constraint realtime_events_kind_known CHECK (kind = ANY (ARRAY['created'::text, 'status_changed'::text, 'assigned'::text, 'commented'::text, 'updated'::text, 'deactivated'::text, 'role_changed'::text]));
+alter table app_private.realtime_events add constraint realtime_events_pkey PRIMARY KEY (id);
+alter table app_private.realtime_events add constraint realtime_events_subject CHECK (
+CASE
+    WHEN kind = ANY (ARRAY['deactivated'::text, 'role_changed'::text]) THEN user_id IS NOT NULL AND ticket_id IS NULL AND comment_id IS NULL
+    ELSE user_id IS NULL AND ticket_id IS NOT NULL AND customer_id IS NOT NULL
+END);
+CREATE INDEX realtime_events_occurred_at ON app_private.realtime_events USING btree (occurred_at);
+comment on table app_private.realtime_events is 'Realtime: one row per announced change (append-only; pruned after an hour). NOTIFY on ticketing_events carries only the id; the API reads the row through realtime_events_by_id. Owner only.';
+comment on column app_private.realtime_events.id is 'Event id: the whole payload of its notification.';
+comment on column app_private.realtime_events.occurred_at is 'When the change was made (clock time of the statement that made it).';
+comment on column app_private.realtime_events.tx is 'The transaction that made the change: a subscription hears only events its starting snapshot did not see.';
+comment on column app_private.realtime_events.kind is 'created, status_changed, assigned, commented or updated (tickets); deactivated or role_changed (users).';
+comment on column app_private.realtime_events.ticket_id is 'The ticket that changed (ticket events).';
+comment on column app_private.realtime_events.comment_id is 'The new comment or internal note (commented only).';
+comment on column app_private.realtime_events.customer_id is 'The ticket''s customer after the change.';
+comment on column app_private.realtime_events.previous_customer_id is 'The ticket''s customer before the change, when it changed.';
+comment on column app_private.realtime_events.agent_id is 'The ticket''s agent after the change.';
+comment on column app_private.realtime_events.previous_agent_id is 'The ticket''s agent before the change, when there was one.';
+comment on column app_private.realtime_events.in_open_pool is 'The ticket is, or just was, open and unassigned: agents watching the pool are interested.';
+comment on column app_private.realtime_events.user_id is 'The user deactivated or whose role changed (user events).';
 
 create table app_private.refresh_tokens (
   id uuid default app_private.uuid_generate_v7() not null,
@@ -94,7 +173,8 @@ create table app_private.refresh_tokens (
   rotated_at timestamp with time zone,
   replaced_by uuid,
   revoked_at timestamp with time zone,
-  revoked_reason text
+  revoked_reason text,
+  session_started_at timestamp with time zone not null
 );
 alter table app_private.refresh_tokens enable row level security;
 alter table app_private.refresh_tokens add constraint refresh_tokens_digest_length CHECK (octet_length(token_digest) = 32);
@@ -119,6 +199,7 @@ comment on column app_private.refresh_tokens.rotated_at is 'When the token was e
 comment on column app_private.refresh_tokens.replaced_by is 'The token issued in exchange for this one.';
 comment on column app_private.refresh_tokens.revoked_at is 'When the token was revoked (its whole family is revoked together).';
 comment on column app_private.refresh_tokens.revoked_reason is 'Why: logout, reuse, password_change, deactivated, role_changed or inactive.';
+comment on column app_private.refresh_tokens.session_started_at is 'When the session (family) began; copied to each rotated token. refreshSession refuses a family older than the maximum session age.';
 
 create table app_private.user_accounts (
   user_id uuid not null,
@@ -131,16 +212,17 @@ create table app_private.user_accounts (
   updated_at timestamp with time zone default now() not null
 );
 alter table app_private.user_accounts enable row level security;
-alter table app_private.user_accounts add constraint user_accounts_email_format CHECK (char_length(email::text) <= 320 AND email OPERATOR(public.~) '^[^@[:space:]]+@[^@[:space:]]+$'::public.citext);
+alter table app_private.user_accounts add constraint user_accounts_email_format CHECK (char_length(email::text) <= 320 AND email::text ~ '^[!-?A-~]+@[!-?A-~]+$'::text);
 alter table app_private.user_accounts add constraint user_accounts_email_key UNIQUE (email);
 alter table app_private.user_accounts add constraint user_accounts_failed_login_count_positive CHECK (failed_login_count >= 0);
 alter table app_private.user_accounts add constraint user_accounts_pkey PRIMARY KEY (user_id);
 alter table app_private.user_accounts add constraint user_accounts_timestamps_ordered CHECK (updated_at >= created_at);
 alter table app_private.user_accounts add constraint user_accounts_user_id_fkey FOREIGN KEY (user_id) REFERENCES app_public.users(id) ON DELETE CASCADE;
+CREATE TRIGGER _050_normalize_email BEFORE INSERT OR UPDATE OF email ON app_private.user_accounts FOR EACH ROW EXECUTE FUNCTION app_private.tg_user_accounts_normalize_email();
 CREATE TRIGGER _100_set_updated_at BEFORE UPDATE ON app_private.user_accounts FOR EACH ROW EXECUTE FUNCTION app_private.tg_set_updated_at();
 comment on table app_private.user_accounts is 'Login data of a user (one row per user). Only security definer functions read it.';
 comment on column app_private.user_accounts.user_id is 'The user this account belongs to.';
-comment on column app_private.user_accounts.email is 'Login email, unique case-insensitively.';
+comment on column app_private.user_accounts.email is 'Login email, unique case-insensitively, stored NFKC-normalised and trimmed (fullwidth and other compatibility forms meet the same account); printable ASCII only.';
 comment on column app_private.user_accounts.password_hash is 'argon2id hash computed by the API tier; null means password login is disabled.';
 comment on column app_private.user_accounts.failed_login_count is 'Consecutive failed logins since the last success; drives lockout.';
 comment on column app_private.user_accounts.locked_until is 'Login refused until this time (null: not locked).';
@@ -179,14 +261,48 @@ grant execute on function app_private.acting_user_id(app_public.user_role) to ti
 grant execute on function app_private.acting_user_id(app_public.user_role) to ticketing_customer;
 comment on function app_private.acting_user_id(app_public.user_role) is 'Policy helper: the requesting user''s id when they are active, stored with role as_role, and the request runs as the matching Postgres role; otherwise null. Policies call it as (select app_private.acting_user_id(...)) so it runs once per statement.';
 
-CREATE OR REPLACE FUNCTION app_private.admin_create_user(actor_id uuid, actor_role text, email public.citext, display_name text, role app_public.user_role, password_hash text)
+CREATE OR REPLACE FUNCTION app_private.address_login_limit_reached(ip inet)
+ RETURNS timestamp with time zone
+ LANGUAGE plpgsql
+ STABLE
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+declare
+  rule app_private.address_rate_limits;
+  oldest_counted timestamptz;
+begin
+  select l.* into strict rule from app_private.address_rate_limits as l where l.action = 'login';
+  select l.attempted_at into oldest_counted
+  from app_private.login_attempts as l
+  where (l.ip = address_login_limit_reached.ip or (address_login_limit_reached.ip is null and l.ip is null))
+    and l.attempted_at > app_private.auth_now() - rule.per_interval
+    and l.reason <> 'rate_limited'
+    and l.purpose = 'login'
+  order by l.attempted_at desc
+  offset rule.max_count - 1
+  limit 1;
+  return case when found then oldest_counted + rule.per_interval end;
+end;
+$function$;
+comment on function app_private.address_login_limit_reached(inet) is 'When the ''login'' limit of the address is reached: the time it lifts; null otherwise. A null ip counts the attempts of unknown addresses together.';
+
+CREATE OR REPLACE FUNCTION app_private.admin_create_user(actor_id uuid, actor_role text, actor_session_id uuid, email public.citext, display_name text, role app_public.user_role, password_hash text)
  RETURNS app_public.users
  LANGUAGE plpgsql
  SECURITY DEFINER
  SET search_path TO 'pg_catalog', 'public', 'pg_temp'
 AS $function$
 begin
-  if not app_private.is_acting_admin(actor_id, actor_role) then
+  if not app_private.is_acting_admin(actor_id, actor_role)
+     or not exists (
+       select 1
+       from app_private.refresh_tokens as t
+       where t.family_id = admin_create_user.actor_session_id
+         and t.user_id = admin_create_user.actor_id
+         and t.revoked_at is null
+         and t.rotated_at is null
+         and t.expires_at > app_private.auth_now()
+     ) then
     raise exception using errcode = 'TKFBD', message = 'Only an admin can create users';
   end if;
   -- The audit trigger on users reads the actor from this setting.
@@ -194,8 +310,35 @@ begin
   return app_private.create_user_account(email, display_name, role, password_hash);
 end;
 $function$;
-grant execute on function app_private.admin_create_user(uuid,text,public.citext,text,app_public.user_role,text) to ticketing_authenticator;
-comment on function app_private.admin_create_user(uuid,text,public.citext,text,app_public.user_role,text) is 'createUser: an active admin (actor_id, with the token role actor_role) creates a user of any role. Raises TKFBD for anyone else, TKEML when the email is taken.';
+grant execute on function app_private.admin_create_user(uuid,text,uuid,public.citext,text,app_public.user_role,text) to ticketing_authenticator;
+comment on function app_private.admin_create_user(uuid,text,uuid,public.citext,text,app_public.user_role,text) is 'createUser: an active admin (actor_id, with the token role actor_role) in a live session actor_session_id (the token''s sid) creates a user of any role. Raises TKFBD for anyone else or without a live session of the admin, TKEML when the email is taken, 23514 when the input breaks a rule.';
+
+CREATE OR REPLACE FUNCTION app_private.announce_realtime_event(event app_private.realtime_events)
+ RETURNS void
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  event_id bigint;
+begin
+  insert into app_private.realtime_events (
+    kind, ticket_id, comment_id, customer_id, previous_customer_id,
+    agent_id, previous_agent_id, in_open_pool, user_id
+  ) values (
+    event.kind, event.ticket_id, event.comment_id, event.customer_id, event.previous_customer_id,
+    event.agent_id, event.previous_agent_id, coalesce(event.in_open_pool, false), event.user_id
+  )
+  returning id into event_id;
+
+  perform pg_notify('ticketing_events', event_id::text);
+
+  if event_id % 256 = 0 then
+    perform app_private.prune_realtime_events();
+  end if;
+end;
+$function$;
+comment on function app_private.announce_realtime_event(app_private.realtime_events) is 'Records a realtime event (id and occurred_at assigned here) and notifies its id on ticketing_events; prunes old events every 256th call.';
 
 CREATE OR REPLACE FUNCTION app_private.assert_admin_remains(target_id uuid)
  RETURNS void
@@ -234,18 +377,108 @@ AS $function$
 $function$;
 comment on function app_private.auth_now() is 'The current time as the authentication rules see it: now() plus the auth_clock offset (zero outside tests).';
 
-CREATE OR REPLACE FUNCTION app_private.change_password(user_id uuid, new_hash text, keep_session_id uuid)
+CREATE OR REPLACE FUNCTION app_private.begin_login(email text, ip inet, OUT attempt_id uuid, OUT password_salt text, OUT hash_length integer)
+ RETURNS record
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  typed_email citext := app_private.normalized_input(left(begin_login.email, 1000), 320);
+  lifts_at timestamptz;
+  account_user_id uuid;
+  account_hash text;
+begin
+  -- Serialise the attempts of one address, then of one email: the count and
+  -- the reservation below cannot be overtaken by a concurrent attempt.
+  perform pg_advisory_xact_lock(hashtextextended('login-address:' || coalesce(host(begin_login.ip), 'unknown'), 0));
+  lifts_at := app_private.address_login_limit_reached(begin_login.ip);
+  if lifts_at is not null then
+    perform app_private.raise_rate_limited('Too many login attempts from this address; try again later', lifts_at);
+  end if;
+
+  perform pg_advisory_xact_lock(hashtextextended('login-email:' || lower(typed_email::text), 0));
+  lifts_at := app_private.email_login_limit_reached(typed_email);
+  if lifts_at is not null then
+    perform app_private.raise_rate_limited('Too many login attempts for this account; try again later', lifts_at);
+  end if;
+
+  select a.user_id, a.password_hash into account_user_id, account_hash
+  from app_private.user_accounts as a
+  join app_public.users as u on u.id = a.user_id
+  where a.email = typed_email
+    and u.is_active
+    and a.password_hash is not null;
+
+  insert into app_private.login_attempts (email, user_id, ip, success, reason, purpose)
+  values (left(typed_email::text, 320), account_user_id, begin_login.ip, false, 'pending', 'login')
+  returning id into attempt_id;
+
+  select s.salt, s.hash_length into password_salt, hash_length
+  from app_private.password_salt(account_hash) as s;
+end;
+$function$;
+grant execute on function app_private.begin_login(text,inet) to ticketing_authenticator;
+comment on function app_private.begin_login(text,inet) is 'Step 1 of login, before any hashing: refuses (TKRAT, with a retry hint) when the address or the email reached its limit, otherwise reserves the attempt (pending) and returns its id with the salt and parameters of the account''s hash (null when no active account with a password has the email). Never returns the hash.';
+
+CREATE OR REPLACE FUNCTION app_private.begin_password_check(user_id uuid, ip inet, OUT attempt_id uuid, OUT email text, OUT password_salt text, OUT hash_length integer)
+ RETURNS record
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  account app_private.user_accounts;
+begin
+  perform app_private.take_address_quota('password_change', begin_password_check.ip);
+
+  select a.* into account
+  from app_private.user_accounts as a
+  join app_public.users as u on u.id = a.user_id
+  where a.user_id = begin_password_check.user_id
+    and u.is_active
+    and a.password_hash is not null;
+  if not found then
+    raise exception using errcode = 'TKFBD', message = 'No active user with a password has this id';
+  end if;
+
+  insert into app_private.login_attempts (email, user_id, ip, success, reason, purpose)
+  values (account.email, account.user_id, begin_password_check.ip, false, 'pending', 'password_change')
+  returning id into attempt_id;
+
+  email := account.email;
+  select s.salt, s.hash_length into password_salt, hash_length
+  from app_private.password_salt(account.password_hash) as s;
+end;
+$function$;
+grant execute on function app_private.begin_password_check(uuid,inet) to ticketing_authenticator;
+comment on function app_private.begin_password_check(uuid,inet) is 'Step 1 of changePassword, before any hashing: counts the call against the ''password_change'' limit of ip (TKRAT beyond it), reserves a check of the user''s current password and returns its id, the email (for the password policy) and the salt and parameters of the hash (never the hash). TKFBD for an inactive user or one without a password.';
+
+CREATE OR REPLACE FUNCTION app_private.change_password(attempt_id uuid, new_hash text, keep_session_id uuid)
  RETURNS app_public.users
  LANGUAGE plpgsql
  SECURITY DEFINER
  SET search_path TO 'pg_catalog', 'public', 'pg_temp'
 AS $function$
 declare
+  attempt app_private.login_attempts;
   account_user app_public.users;
 begin
+  select l.* into attempt
+  from app_private.login_attempts as l
+  where l.id = change_password.attempt_id
+    and l.purpose = 'password_change'
+    and l.reason = 'success'
+    and l.decided_xact = pg_current_xact_id()
+    and l.consumed_at is null
+  for update;
+  if not found then
+    raise exception using errcode = 'TKFBD', message = 'The current password must be proven in the same transaction';
+  end if;
+
   select u.* into account_user
   from app_public.users as u
-  where u.id = change_password.user_id
+  where u.id = attempt.user_id
     and u.is_active;
   if not found then
     raise exception using errcode = 'TKNTF', message = 'No active user with this id';
@@ -255,33 +488,26 @@ begin
   set password_hash = change_password.new_hash,
       failed_login_count = 0,
       locked_until = null
-  where a.user_id = change_password.user_id;
+  where a.user_id = attempt.user_id;
 
-  perform app_private.revoke_user_sessions(change_password.user_id, 'password_change', keep_session_id);
+  update app_private.login_attempts as l
+  set consumed_at = app_private.auth_now()
+  where l.id = attempt.id;
+
+  perform app_private.revoke_user_sessions(attempt.user_id, 'password_change', keep_session_id);
   return account_user;
 end;
 $function$;
 grant execute on function app_private.change_password(uuid,text,uuid) to ticketing_authenticator;
-comment on function app_private.change_password(uuid,text,uuid) is 'Stores a new argon2id hash (verified and computed by the API) and revokes every other session of the user; keep_session_id (the caller''s session) stays valid.';
+comment on function app_private.change_password(uuid,text,uuid) is 'Step 3 of changePassword: stores a new argon2id hash (computed by the API) for the user of a successful password check (finish_login) in this same transaction, not used before, and revokes every other session of the user; keep_session_id (the caller''s session) stays valid.';
 
 CREATE OR REPLACE FUNCTION app_private.create_status_history_partitions(months_ahead integer DEFAULT 3)
- RETURNS integer
- LANGUAGE sql
- SET search_path TO 'pg_catalog', 'pg_temp'
-AS $function$
-  select app_private.create_status_history_partitions_from((now() at time zone 'UTC')::date, months_ahead);
-$function$;
-comment on function app_private.create_status_history_partitions(integer) is 'Maintenance (run as ticketing_owner, e.g. monthly from cron): creates the monthly partitions of ticket_status_history from the current UTC month up to months_ahead months ahead; returns how many it created. Idempotent. See create_status_history_partitions_from for earlier months.';
-
-CREATE OR REPLACE FUNCTION app_private.create_status_history_partitions_from(first_month date, months_ahead integer DEFAULT 3)
  RETURNS integer
  LANGUAGE plpgsql
  SET search_path TO 'pg_catalog', 'pg_temp'
 AS $function$
 declare
-  this_month timestamp := date_trunc('month', now() at time zone 'UTC');
-  month_local timestamp := date_trunc('month', first_month::timestamp);
-  last_month timestamp;
+  first_month timestamptz := date_trunc('month', now() at time zone 'UTC') at time zone 'UTC';
   month_start timestamptz;
   month_end timestamptz;
   partition_name text;
@@ -290,16 +516,11 @@ begin
   if months_ahead is null or months_ahead < 0 or months_ahead > 120 then
     raise exception using errcode = 'TKVAL', message = 'months_ahead must be between 0 and 120';
   end if;
-  if first_month is null or month_local > this_month or month_local < this_month - interval '100 years' then
-    raise exception using errcode = 'TKVAL', message = 'first_month must be a month of the last 100 years, up to the current one';
-  end if;
-  last_month := this_month + make_interval(months => months_ahead);
 
-  while month_local <= last_month loop
-    month_start := month_local at time zone 'UTC';
-    month_end := (month_local + interval '1 month') at time zone 'UTC';
-    partition_name := 'ticket_status_history_p' || to_char(month_local, 'YYYYMM');
-    month_local := month_local + interval '1 month';
+  for i in 0..months_ahead loop
+    month_start := first_month + make_interval(months => i);
+    month_end := first_month + make_interval(months => i + 1);
+    partition_name := 'ticket_status_history_p' || to_char(month_start at time zone 'UTC', 'YYYYMM');
 
     continue when to_regclass('app_private.' || partition_name) is not null;
 
@@ -310,8 +531,7 @@ begin
       from app_private.ticket_status_history_default
       where changed_at >= month_start and changed_at < month_end
     ) then
-      raise notice 'ticket_status_history: rows for % are in the default partition; partition % not created',
-        to_char(month_start at time zone 'UTC', 'YYYY-MM'), partition_name;
+      raise notice 'ticket_status_history: rows for % are in the default partition; partition % not created', to_char(month_start at time zone 'UTC', 'YYYY-MM'), partition_name;
       continue;
     end if;
 
@@ -321,8 +541,7 @@ begin
     );
     execute format(
       'comment on table app_private.%I is %L',
-      partition_name,
-      'Monthly partition of ticket_status_history (' || to_char(month_start at time zone 'UTC', 'YYYY-MM') || ', UTC).'
+      partition_name, 'Monthly partition of ticket_status_history (' || to_char(month_start at time zone 'UTC', 'YYYY-MM') || ', UTC).'
     );
     perform app_private.protect_status_history_partition(partition_name);
     created := created + 1;
@@ -331,7 +550,7 @@ begin
   return created;
 end;
 $function$;
-comment on function app_private.create_status_history_partitions_from(date,integer) is 'Maintenance and bulk loads (run as ticketing_owner): creates the monthly partitions of ticket_status_history from the UTC month of first_month (at most 100 years back, not after the current month) up to months_ahead months after the current UTC month; a month whose rows already sit in the default partition is left there. Returns how many it created. Idempotent.';
+comment on function app_private.create_status_history_partitions(integer) is 'Maintenance (run as ticketing_owner, e.g. monthly from cron): creates the monthly partitions of ticket_status_history from the current UTC month up to months_ahead months ahead; returns how many it created. Idempotent.';
 
 CREATE OR REPLACE FUNCTION app_private.create_user_account(email public.citext, display_name text, role app_public.user_role, password_hash text)
  RETURNS app_public.users
@@ -394,37 +613,133 @@ grant execute on function app_private.current_user_role() to ticketing_agent;
 grant execute on function app_private.current_user_role() to ticketing_customer;
 comment on function app_private.current_user_role() is 'Role of the requesting user from their users row, null when anonymous, inactive, or when the Postgres role of the request does not match the stored role (stale token after a role change).';
 
-CREATE OR REPLACE FUNCTION app_private.find_login_account(email public.citext)
- RETURNS TABLE(user_id uuid, password_hash text)
- LANGUAGE sql
- STABLE SECURITY DEFINER
+CREATE OR REPLACE FUNCTION app_private.decide_attempt(attempt_id uuid, presented_hash text, upgraded_hash text)
+ RETURNS text
+ LANGUAGE plpgsql
  SET search_path TO 'pg_catalog', 'public', 'pg_temp'
 AS $function$
-  select a.user_id, a.password_hash
-  from app_private.user_accounts as a
-  join app_public.users as u on u.id = a.user_id
-  where a.email = find_login_account.email
-    and u.is_active
-    and a.password_hash is not null;
-$function$;
-grant execute on function app_private.find_login_account(public.citext) to ticketing_authenticator;
-comment on function app_private.find_login_account(public.citext) is 'The account that may log in with this email: user id and argon2id hash; no row when the email is unknown, the user inactive or password login disabled (all answered alike).';
+declare
+  policy record;
+  attempt app_private.login_attempts;
+  account app_private.user_accounts;
+  password_ok boolean;
+  result text;
+  recent_failures integer;
+begin
+  select * into policy from app_private.login_policy();
 
-CREATE OR REPLACE FUNCTION app_private.find_user_account(user_id uuid)
- RETURNS TABLE(email public.citext, password_hash text)
+  -- A reservation is good for five minutes, once.
+  select l.* into attempt
+  from app_private.login_attempts as l
+  where l.id = decide_attempt.attempt_id
+    and l.reason = 'pending'
+    and l.attempted_at > app_private.auth_now() - interval '5 minutes'
+  for update;
+  if not found then
+    return 'invalid_credentials';
+  end if;
+
+  if attempt.user_id is not null then
+    -- Row lock: concurrent attempts on one account count one after the other.
+    select a.* into account
+    from app_private.user_accounts as a
+    where a.user_id = attempt.user_id
+    for update;
+  end if;
+
+  password_ok := account.password_hash is not null and decide_attempt.presented_hash = account.password_hash;
+
+  if account.user_id is null then
+    result := 'invalid_credentials';
+  elsif account.locked_until > app_private.auth_now() then
+    result := 'locked';
+  elsif password_ok then
+    result := 'success';
+  else
+    result := 'invalid_credentials';
+  end if;
+
+  update app_private.login_attempts as l
+  set success = (result = 'success'),
+      reason = result,
+      decided_xact = case when result = 'success' then pg_current_xact_id() end
+  where l.id = attempt.id;
+
+  if result = 'success' then
+    update app_private.user_accounts as a
+    set failed_login_count = 0,
+        locked_until = null,
+        last_login_at = app_private.auth_now(),
+        -- Parameters were raised since this hash was made: the API computed a
+        -- new one from the password just proven.
+        password_hash = case
+          when decide_attempt.upgraded_hash like '$argon2id$%' then decide_attempt.upgraded_hash
+          else a.password_hash
+        end
+    where a.user_id = account.user_id;
+  elsif result = 'invalid_credentials' and account.user_id is not null then
+    select count(*) into recent_failures
+    from app_private.login_attempts as l
+    where l.user_id = account.user_id
+      and l.reason = 'invalid_credentials'
+      and l.attempted_at > greatest(
+        app_private.auth_now() - policy.failure_window,
+        coalesce(account.last_login_at, '-infinity'),
+        coalesce(account.locked_until, '-infinity')
+      );
+    update app_private.user_accounts as a
+    set failed_login_count = a.failed_login_count + 1,
+        locked_until = case
+          when recent_failures >= policy.max_failures then app_private.auth_now() + policy.lock_duration
+          else a.locked_until
+        end
+    where a.user_id = account.user_id;
+  end if;
+
+  -- A wrong password never learns whether the account is locked.
+  if result = 'locked' and not password_ok then
+    return 'invalid_credentials';
+  end if;
+  return result;
+end;
+$function$;
+comment on function app_private.decide_attempt(uuid,text,text) is 'Decides a pending attempt: success only when presented_hash (argon2id of the typed password with the stored salt, computed by the API) equals the stored hash and the account is not locked; applies the lockout rule (login_policy), clears it on success and stores upgraded_hash if given. Returns success, invalid_credentials or locked (locked only for the right password). Internal: reached through finish_login.';
+
+CREATE OR REPLACE FUNCTION app_private.email_login_limit_reached(email public.citext)
+ RETURNS timestamp with time zone
+ LANGUAGE plpgsql
+ STABLE
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+declare
+  rule app_private.address_rate_limits;
+  oldest_counted timestamptz;
+begin
+  select l.* into strict rule from app_private.address_rate_limits as l where l.action = 'login_email';
+  select l.attempted_at into oldest_counted
+  from app_private.login_attempts as l
+  where l.email = email_login_limit_reached.email
+    and l.attempted_at > app_private.auth_now() - rule.per_interval
+    and l.reason in ('pending', 'invalid_credentials', 'locked')
+    and l.purpose = 'login'
+  order by l.attempted_at desc
+  offset rule.max_count - 1
+  limit 1;
+  return case when found then oldest_counted + rule.per_interval end;
+end;
+$function$;
+comment on function app_private.email_login_limit_reached(public.citext) is 'When the ''login_email'' limit of the email is reached (unresolved or failed attempts, from any address): the time it lifts; null otherwise. Known and unknown emails are counted alike.';
+
+CREATE OR REPLACE FUNCTION app_private.finish_login(attempt_id uuid, presented_hash text, upgraded_hash text DEFAULT NULL::text)
+ RETURNS text
  LANGUAGE sql
- STABLE SECURITY DEFINER
+ SECURITY DEFINER
  SET search_path TO 'pg_catalog', 'public', 'pg_temp'
 AS $function$
-  select a.email, a.password_hash
-  from app_private.user_accounts as a
-  join app_public.users as u on u.id = a.user_id
-  where a.user_id = find_user_account.user_id
-    and u.is_active
-    and a.password_hash is not null;
+  select app_private.decide_attempt(finish_login.attempt_id, finish_login.presented_hash, finish_login.upgraded_hash);
 $function$;
-grant execute on function app_private.find_user_account(uuid) to ticketing_authenticator;
-comment on function app_private.find_user_account(uuid) is 'Email and argon2id hash of an active user (for changePassword); no row when inactive or without a password.';
+grant execute on function app_private.finish_login(uuid,text,text) to ticketing_authenticator;
+comment on function app_private.finish_login(uuid,text,text) is 'Step 2 of login and of changePassword''s password check: decides the reserved attempt from the hash the API computed (see decide_attempt). An unknown, decided or stale attempt is invalid_credentials.';
 
 CREATE OR REPLACE FUNCTION app_private.housekeeping_policy(OUT login_attempt_retention interval, OUT refused_login_retention interval, OUT ended_session_retention interval, OUT rotated_token_retention interval, OUT rotated_tokens_per_session integer)
  RETURNS record
@@ -491,39 +806,71 @@ CREATE OR REPLACE FUNCTION app_private.login_policy(OUT max_failures integer, OU
  STABLE
  SET search_path TO 'pg_catalog', 'pg_temp'
 AS $function$
-  select 5, interval '15 minutes', interval '15 minutes', 30, interval '5 minutes', interval '30 days';
+  select 5, interval '15 minutes', interval '15 minutes', l.max_count, l.per_interval, interval '30 days'
+  from app_private.address_rate_limits as l
+  where l.action = 'login';
 $function$;
-comment on function app_private.login_policy() is 'The login rules in one place: lock an account for lock_duration after max_failures failed logins within failure_window; refuse an IP after ip_max_attempts attempts within ip_window; refresh tokens expire after refresh_token_lifetime. Replace this function in a migration to change them.';
+comment on function app_private.login_policy() is 'The login rules in one place: lock an account for lock_duration after max_failures failed logins within failure_window; refresh tokens expire after refresh_token_lifetime. ip_max_attempts and ip_window are the ''login'' row of app_private.address_rate_limits.';
 
-CREATE OR REPLACE FUNCTION app_private.login_rate_limited(email public.citext, ip inet)
- RETURNS boolean
+CREATE OR REPLACE FUNCTION app_private.make_append_only(target regclass)
+ RETURNS void
  LANGUAGE plpgsql
- SECURITY DEFINER
- SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+ SET search_path TO 'pg_catalog', 'pg_temp'
 AS $function$
 declare
-  policy record;
-  recent integer;
+  is_partition boolean;
 begin
-  if ip is null then
-    return false;
+  select c.relispartition into strict is_partition
+  from pg_catalog.pg_class as c
+  where c.oid = target;
+
+  -- Row trigger: refuses UPDATE and DELETE, the owner's included. A partition
+  -- has it already: row triggers of a partitioned table are cloned to every
+  -- partition, present and future.
+  if not is_partition and not exists (
+    select from pg_catalog.pg_trigger as t
+    where t.tgrelid = target and t.tgname = '_100_append_only'
+  ) then
+    execute format(
+      'create trigger _100_append_only before update or delete on %s for each row execute function app_private.tg_forbid_change()',
+      target
+    );
   end if;
-  select * into policy from app_private.login_policy();
-  select count(*) into recent
-  from app_private.login_attempts as l
-  where l.ip = login_rate_limited.ip
-    and l.attempted_at > app_private.auth_now() - policy.ip_window
-    and l.reason <> 'rate_limited';
-  if recent < policy.ip_max_attempts then
-    return false;
+
+  -- Statement trigger for TRUNCATE, which is never cloned to partitions.
+  if not exists (
+    select from pg_catalog.pg_trigger as t
+    where t.tgrelid = target and t.tgname = '_100_append_only_truncate'
+  ) then
+    execute format(
+      'create trigger _100_append_only_truncate before truncate on %s for each statement execute function app_private.tg_forbid_change()',
+      target
+    );
   end if;
-  insert into app_private.login_attempts (email, ip, success, reason)
-  values (left(login_rate_limited.email, 320), login_rate_limited.ip, false, 'rate_limited');
-  return true;
+
+  -- Nobody is granted anything by default; the owner keeps INSERT (triggers
+  -- that write the rows run as the owner) and SELECT, and gives up the rest.
+  -- The triggers above still stop it after a re-grant.
+  execute format('revoke all on %s from public', target);
+  execute format('revoke update, delete, truncate on %s from ticketing_owner', target);
 end;
 $function$;
-grant execute on function app_private.login_rate_limited(public.citext,inet) to ticketing_authenticator;
-comment on function app_private.login_rate_limited(public.citext,inet) is 'Per-IP rate limit, checked before any password work: true (and the refusal recorded) when the IP made ip_max_attempts attempts within ip_window (login_policy). Refused attempts do not count, so the limit lifts when the window has passed.';
+comment on function app_private.make_append_only(regclass) is 'Makes a table append-only: a trigger refusing UPDATE and DELETE (not repeated on partitions, which inherit it), one refusing TRUNCATE, nothing granted to PUBLIC, and UPDATE, DELETE and TRUNCATE revoked from the owner. Idempotent. Every new append-only table calls it (docs/conventions.md).';
+
+CREATE OR REPLACE FUNCTION app_private.normalized_input(value text, max_length integer)
+ RETURNS text
+ LANGUAGE sql
+ IMMUTABLE PARALLEL SAFE
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+  -- Four bytes per character is the most UTF-8 needs: longer input cannot fit
+  -- once normalised either, and is left as it is for the constraints to refuse.
+  select case
+    when octet_length(value) > 4 * max_length + 64 then value
+    else btrim(normalize(value, nfkc), ' ')
+  end;
+$function$;
+comment on function app_private.normalized_input(text,integer) is 'NFKC-normalises a typed value and removes surrounding spaces, unless it is longer than 4 * max_length + 64 bytes (too long to be valid however normalised: returned unchanged, so the length check refuses it without work).';
 
 CREATE OR REPLACE FUNCTION app_private.notify_ticket_event(ticket app_public.tickets, kind text, previous app_public.tickets DEFAULT NULL::app_public.tickets, comment_id uuid DEFAULT NULL::uuid)
  RETURNS void
@@ -532,33 +879,69 @@ CREATE OR REPLACE FUNCTION app_private.notify_ticket_event(ticket app_public.tic
  SET search_path TO 'pg_catalog', 'public', 'pg_temp'
 AS $function$
 declare
-  -- tx tells one event seen on two channels of a subscription (e.g. the
-  -- agent's queue and the open pool) from two events that look alike.
-  payload text := json_strip_nulls(json_build_object(
-    'ticketId', ticket.id,
-    'kind', kind,
-    'commentId', comment_id,
-    'tx', pg_current_xact_id()::text
-  ))::text;
-  channel text;
+  event app_private.realtime_events;
 begin
-  -- Identical notifications on one channel within a transaction are delivered
-  -- once, so listing a channel twice (old and new agent alike) is harmless.
-  foreach channel in array array_remove(array[
-    'ticket:' || ticket.id,
-    'customer_tickets:' || ticket.customer_id,
-    'customer_tickets:' || previous.customer_id,
-    'agent_queue:' || ticket.agent_id,
-    'agent_queue:' || previous.agent_id,
-    case when ticket.status = 'open' and ticket.agent_id is null then 'open_pool' end,
-    case when previous.status = 'open' and previous.agent_id is null then 'open_pool' end
-  ], null)
-  loop
-    perform pg_notify(channel, payload);
-  end loop;
+  event.kind := kind;
+  event.ticket_id := ticket.id;
+  event.comment_id := comment_id;
+  event.customer_id := ticket.customer_id;
+  event.previous_customer_id := nullif(previous.customer_id, ticket.customer_id);
+  event.agent_id := ticket.agent_id;
+  event.previous_agent_id := nullif(previous.agent_id, ticket.agent_id);
+  event.in_open_pool := (ticket.status = 'open' and ticket.agent_id is null)
+    or coalesce(previous.status = 'open' and previous.agent_id is null, false);
+  perform app_private.announce_realtime_event(event);
 end;
 $function$;
-comment on function app_private.notify_ticket_event(app_public.tickets,text,app_public.tickets,uuid) is 'Sends one realtime notification (ticket id, event kind, comment id, transaction id; never content) on every channel that watches the ticket: ticket:<id>, customer_tickets:<customer>, agent_queue:<agent> for the current and the previous agent, and open_pool when the ticket is or was open and unassigned.';
+comment on function app_private.notify_ticket_event(app_public.tickets,text,app_public.tickets,uuid) is 'Records one realtime event of a ticket (kind, comment id, the customer and agent before and after, whether it is or was in the open pool; never content) and notifies its id on ticketing_events.';
+
+CREATE OR REPLACE FUNCTION app_private.open_session(user_id uuid, token_digest bytea)
+ RETURNS TABLE(session_id uuid, user_role app_public.user_role, refresh_expires_at timestamp with time zone, user_record app_public.users)
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  account_user app_public.users;
+  token_id uuid := app_private.uuid_generate_v7();
+begin
+  select u.* into account_user
+  from app_public.users as u
+  where u.id = open_session.user_id
+    and u.is_active;
+  if not found then
+    raise exception using errcode = 'TKNTF', message = 'No active user with this id';
+  end if;
+
+  insert into app_private.refresh_tokens (id, user_id, family_id, token_digest, expires_at, session_started_at)
+  values (
+    token_id,
+    account_user.id,
+    token_id,
+    open_session.token_digest,
+    app_private.auth_now() + (app_private.login_policy()).refresh_token_lifetime,
+    app_private.auth_now()
+  )
+  returning refresh_tokens.expires_at into refresh_expires_at;
+
+  session_id := token_id;
+  user_role := account_user.role;
+  user_record := account_user;
+  return next;
+end;
+$function$;
+comment on function app_private.open_session(uuid,bytea) is 'Stores the first refresh token (by digest) of a new session and returns its claims and the user row. Internal: only start_session (after a proven login) and register_customer reach it.';
+
+CREATE OR REPLACE FUNCTION app_private.password_salt(password_hash text, OUT salt text, OUT hash_length integer)
+ RETURNS record
+ LANGUAGE sql
+ IMMUTABLE
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+  -- A PHC string: $argon2id$v=19$m=…,t=…,p=…$<salt>$<hash>; base64 without padding.
+  select substring(password_hash from '^(.*)\$[^$]*$'),
+         (char_length(substring(password_hash from '\$([^$]*)$')) * 3) / 4;
+$function$;
+comment on function app_private.password_salt(text) is 'Splits a PHC argon2 string into what recomputing it needs (everything up to the last $: algorithm, version, parameters, salt) and the length in bytes of the hash it ends with.';
 
 CREATE OR REPLACE FUNCTION app_private.protect_status_history_partition(partition_name text)
  RETURNS void
@@ -566,17 +949,34 @@ CREATE OR REPLACE FUNCTION app_private.protect_status_history_partition(partitio
  SET search_path TO 'pg_catalog', 'pg_temp'
 AS $function$
 begin
-  execute format(
-    'create trigger _100_append_only_truncate before truncate on app_private.%I for each statement execute function app_private.tg_forbid_change()',
-    partition_name
-  );
-  execute format('revoke all on app_private.%I from public', partition_name);
-  execute format('revoke update, delete, truncate on app_private.%I from ticketing_owner', partition_name);
-  -- Partitions are reachable only through the parent (and its policies).
+  perform app_private.make_append_only(format('app_private.%I', partition_name)::regclass);
   execute format('alter table app_private.%I enable row level security', partition_name);
 end;
 $function$;
-comment on function app_private.protect_status_history_partition(text) is 'Makes a new partition of ticket_status_history append-only like its parent: truncate trigger, revoked privileges, RLS enabled.';
+comment on function app_private.protect_status_history_partition(text) is 'Makes a new partition of ticket_status_history append-only like its parent (app_private.make_append_only) with row-level security enabled.';
+
+CREATE OR REPLACE FUNCTION app_private.prune_realtime_events(max_rows integer DEFAULT 1000)
+ RETURNS integer
+ LANGUAGE sql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+  with expired as (
+    select e.id
+    from app_private.realtime_events as e
+    where e.occurred_at < clock_timestamp() - interval '1 hour'
+    order by e.occurred_at
+    limit max_rows
+    for update skip locked
+  ), deleted as (
+    delete from app_private.realtime_events as e
+    using expired
+    where e.id = expired.id
+    returning 1
+  )
+  select count(*)::integer from deleted;
+$function$;
+comment on function app_private.prune_realtime_events(integer) is 'Deletes realtime events older than an hour, at most max_rows of them (oldest first, skipping rows another pruner holds); returns how many.';
 
 CREATE OR REPLACE FUNCTION app_private.prune_security_rows()
  RETURNS TABLE(table_name text, deleted_rows bigint)
@@ -659,108 +1059,95 @@ begin
   table_name := 'app_private.write_events';
   deleted_rows := deleted;
   return next;
+
+  -- Per-address events (registrations, refreshes, password changes) older
+  -- than the longest window of address_rate_limits count for nothing.
+  delete from app_private.address_events as e
+  where e.occurred_at < app_private.auth_now()
+    - coalesce((select max(l.per_interval) from app_private.address_rate_limits as l), interval '1 day');
+  get diagnostics deleted = row_count;
+  table_name := 'app_private.address_events';
+  deleted_rows := deleted;
+  return next;
 end;
 $function$;
 grant execute on function app_private.prune_security_rows() to ticketing_authenticator;
-comment on function app_private.prune_security_rows() is 'Deletes security rows past their retention (housekeeping_policy): old login attempts, ended sessions, rotated tokens of live sessions beyond the reuse-detection window, and counted writes older than the longest write quota. Returns the rows deleted per table; returns nothing when another instance is pruning at the same moment. Run every few minutes by the API and by db:maintain.';
+comment on function app_private.prune_security_rows() is 'Deletes security rows past their retention (housekeeping_policy): old login attempts, ended sessions, rotated tokens of live sessions beyond the reuse-detection window, counted writes older than the longest write quota, and per-address authentication events older than the longest address rate limit. Returns the rows deleted per table; returns nothing when another instance is pruning at the same moment. Run every few minutes by the API and by db:maintain.';
 
-CREATE OR REPLACE FUNCTION app_private.record_login_attempt(email public.citext, user_id uuid, ip inet, password_ok boolean)
- RETURNS text
+CREATE OR REPLACE FUNCTION app_private.raise_rate_limited(message text, retry_at timestamp with time zone)
+ RETURNS void
+ LANGUAGE plpgsql
+ STABLE
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+begin
+  raise exception using
+    errcode = 'TKRAT',
+    message = raise_rate_limited.message,
+    hint = 'retry_after=' || greatest(1, ceil(extract(epoch from (retry_at - app_private.auth_now()))))::integer;
+end;
+$function$;
+comment on function app_private.raise_rate_limited(text,timestamp with time zone) is 'Raises TKRAT (RATE_LIMITED) with HINT retry_after=<seconds until retry_at>, at least 1.';
+
+CREATE OR REPLACE FUNCTION app_private.realtime_events_by_id(event_ids bigint[])
+ RETURNS SETOF app_private.realtime_events
+ LANGUAGE sql
+ STABLE SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+  select e.*
+  from app_private.realtime_events as e
+  where e.id = any (event_ids[1:500])
+    and e.occurred_at > clock_timestamp() - interval '2 minutes'
+  order by e.id;
+$function$;
+grant execute on function app_private.realtime_events_by_id(bigint[]) to ticketing_authenticator;
+comment on function app_private.realtime_events_by_id(bigint[]) is 'Realtime: the events (at most 500) among event_ids made in the last two minutes. The API''s only way to read realtime_events; a forged or replayed notification id finds nothing.';
+
+CREATE OR REPLACE FUNCTION app_private.register_customer(email text, display_name text, password_hash text, token_digest bytea, ip inet)
+ RETURNS TABLE(session_id uuid, user_role app_public.user_role, refresh_expires_at timestamp with time zone, user_record app_public.users)
  LANGUAGE plpgsql
  SECURITY DEFINER
  SET search_path TO 'pg_catalog', 'public', 'pg_temp'
 AS $function$
 declare
-  policy record;
-  account app_private.user_accounts;
-  result text;
-  recent_failures integer;
+  created app_public.users;
+  opened record;
 begin
-  select * into policy from app_private.login_policy();
-  if user_id is not null then
-    -- Row lock: concurrent attempts on one account count one after the other.
-    select a.* into account
-    from app_private.user_accounts as a
-    where a.user_id = record_login_attempt.user_id
-    for update;
-  end if;
+  created := app_private.create_user_account(
+    register_customer.email::citext,
+    register_customer.display_name,
+    'customer',
+    register_customer.password_hash
+  );
 
-  if account.user_id is null then
-    result := 'invalid_credentials';
-  elsif account.locked_until > app_private.auth_now() then
-    result := 'locked';
-  elsif password_ok then
-    result := 'success';
-  else
-    result := 'invalid_credentials';
-  end if;
+  select s.* into opened
+  from app_private.open_session(created.id, register_customer.token_digest) as s;
+  session_id := opened.session_id;
+  user_role := opened.user_role;
+  refresh_expires_at := opened.refresh_expires_at;
+  user_record := opened.user_record;
 
-  insert into app_private.login_attempts (email, user_id, ip, success, reason)
-  values (left(record_login_attempt.email, 320), account.user_id, record_login_attempt.ip, result = 'success', result);
-
-  if result = 'success' then
-    update app_private.user_accounts as a
-    set failed_login_count = 0,
-        locked_until = null,
-        last_login_at = app_private.auth_now()
-    where a.user_id = account.user_id;
-  elsif result = 'invalid_credentials' and account.user_id is not null then
-    select count(*) into recent_failures
-    from app_private.login_attempts as l
-    where l.user_id = account.user_id
-      and l.reason = 'invalid_credentials'
-      and l.attempted_at > greatest(
-        app_private.auth_now() - policy.failure_window,
-        coalesce(account.last_login_at, '-infinity'),
-        coalesce(account.locked_until, '-infinity')
-      );
-    update app_private.user_accounts as a
-    set failed_login_count = a.failed_login_count + 1,
-        locked_until = case
-          when recent_failures >= policy.max_failures then app_private.auth_now() + policy.lock_duration
-          else a.locked_until
-        end
-    where a.user_id = account.user_id;
-  end if;
-
-  -- A wrong password never learns whether the account is locked.
-  if result = 'locked' and not password_ok then
-    return 'invalid_credentials';
-  end if;
-  return result;
+  insert into app_private.login_attempts (email, user_id, ip, success, reason, purpose, consumed_at, session_id)
+  select a.email, created.id, register_customer.ip, true, 'success', 'registration', app_private.auth_now(), register_customer.session_id
+  from app_private.user_accounts as a
+  where a.user_id = created.id;
+  return next;
 end;
 $function$;
-grant execute on function app_private.record_login_attempt(public.citext,uuid,inet,boolean) to ticketing_authenticator;
-comment on function app_private.record_login_attempt(public.citext,uuid,inet,boolean) is 'Records a login attempt whose password the API has checked, applies the lockout rule (login_policy) and returns success, invalid_credentials or locked. locked is returned only for a correct password; failures counted are those since the last success or lock, within failure_window.';
+grant execute on function app_private.register_customer(text,text,text,bytea,inet) to ticketing_authenticator;
+comment on function app_private.register_customer(text,text,text,bytea,inet) is 'Self-registration: creates an active customer and opens their first session, all or nothing; the session start is recorded in login_attempts (purpose registration). Raises TKEML when the email is taken, 23514 when the input breaks a rule. The caller counts the registration first (reserve_registration).';
 
-CREATE OR REPLACE FUNCTION app_private.register_customer(email public.citext, display_name text, password_hash text)
- RETURNS app_public.users
+CREATE OR REPLACE FUNCTION app_private.reserve_registration(ip inet)
+ RETURNS void
  LANGUAGE sql
  SECURITY DEFINER
  SET search_path TO 'pg_catalog', 'public', 'pg_temp'
 AS $function$
-  select * from app_private.create_user_account(email, display_name, 'customer', password_hash);
+  select app_private.take_address_quota('register', reserve_registration.ip);
 $function$;
-grant execute on function app_private.register_customer(public.citext,text,text) to ticketing_authenticator;
-comment on function app_private.register_customer(public.citext,text,text) is 'Self-registration: creates an active customer. Raises TKEML when the email is taken.';
-
-CREATE OR REPLACE FUNCTION app_private.rehash_password(user_id uuid, old_hash text, new_hash text)
- RETURNS boolean
- LANGUAGE sql
- SECURITY DEFINER
- SET search_path TO 'pg_catalog', 'public', 'pg_temp'
-AS $function$
-  with changed as (
-    update app_private.user_accounts as a
-    set password_hash = rehash_password.new_hash
-    where a.user_id = rehash_password.user_id
-      and a.password_hash = rehash_password.old_hash
-    returning 1
-  )
-  select count(*) > 0 from changed;
-$function$;
-grant execute on function app_private.rehash_password(uuid,text,text) to ticketing_authenticator;
-comment on function app_private.rehash_password(uuid,text,text) is 'Replaces a hash made with older argon2 parameters after a successful login; only if the stored hash is still old_hash (a concurrent password change wins).';
+grant execute on function app_private.reserve_registration(inet) to ticketing_authenticator;
+comment on function app_private.reserve_registration(inet) is 'register: counts a registration from ip before the password is hashed (refused attempts, such as a taken email, count too), or raises TKRAT when the address reached its limit.';
 
 CREATE OR REPLACE FUNCTION app_private.revoke_refresh_token(token_digest bytea)
  RETURNS boolean
@@ -806,7 +1193,7 @@ AS $function$
 $function$;
 comment on function app_private.revoke_user_sessions(uuid,text,uuid) is 'Revokes every live refresh token of a user, except the session except_family_id if given; returns how many. Used on password change, deactivation and role change.';
 
-CREATE OR REPLACE FUNCTION app_private.rotate_refresh_token(token_digest bytea, new_token_digest bytea)
+CREATE OR REPLACE FUNCTION app_private.rotate_refresh_token(token_digest bytea, new_token_digest bytea, ip inet, session_max_age interval)
  RETURNS TABLE(outcome text, session_id uuid, user_role app_public.user_role, refresh_expires_at timestamp with time zone, user_record app_public.users)
  LANGUAGE plpgsql
  SECURITY DEFINER
@@ -816,7 +1203,10 @@ declare
   presented app_private.refresh_tokens;
   account_user app_public.users;
   successor_id uuid := app_private.uuid_generate_v7();
+  session_ends_at timestamptz;
 begin
+  perform app_private.take_address_quota('refresh', rotate_refresh_token.ip);
+
   -- Row lock: two concurrent uses of one token are serialised, so the second
   -- one is seen as reuse.
   select t.* into presented
@@ -841,7 +1231,10 @@ begin
     return;
   end if;
 
-  if presented.expires_at <= app_private.auth_now() then
+  -- At most a year, whatever the caller asks.
+  session_ends_at := presented.session_started_at
+    + least(coalesce(rotate_refresh_token.session_max_age, interval '30 days'), interval '365 days');
+  if presented.expires_at <= app_private.auth_now() or session_ends_at <= app_private.auth_now() then
     outcome := 'invalid';
     return next;
     return;
@@ -858,13 +1251,14 @@ begin
     return;
   end if;
 
-  insert into app_private.refresh_tokens (id, user_id, family_id, token_digest, expires_at)
+  insert into app_private.refresh_tokens (id, user_id, family_id, token_digest, expires_at, session_started_at)
   values (
     successor_id,
     presented.user_id,
     presented.family_id,
     rotate_refresh_token.new_token_digest,
-    app_private.auth_now() + (app_private.login_policy()).refresh_token_lifetime
+    least(app_private.auth_now() + (app_private.login_policy()).refresh_token_lifetime, session_ends_at),
+    presented.session_started_at
   )
   returning refresh_tokens.expires_at into refresh_expires_at;
 
@@ -880,8 +1274,8 @@ begin
   return next;
 end;
 $function$;
-grant execute on function app_private.rotate_refresh_token(bytea,bytea) to ticketing_authenticator;
-comment on function app_private.rotate_refresh_token(bytea,bytea) is 'Exchanges a refresh token (by digest) for a new one in the same family. outcome: rotated (with claims and user row), reused (the token was already rotated: the whole family is now revoked) or invalid (unknown, revoked, expired, or the user is inactive).';
+grant execute on function app_private.rotate_refresh_token(bytea,bytea,inet,interval) to ticketing_authenticator;
+comment on function app_private.rotate_refresh_token(bytea,bytea,inet,interval) is 'refreshSession: counts the call against the ''refresh'' limit of ip (TKRAT beyond it), then exchanges a refresh token (by digest) for a new one in the same family. outcome: rotated (with claims and user row), reused (the token was already rotated: the whole family is now revoked) or invalid (unknown, revoked, expired, the session older than session_max_age (at most 365 days), or the user inactive).';
 
 CREATE OR REPLACE FUNCTION app_private.search_matches(query text)
  RETURNS TABLE(ticket_id uuid, comment_id uuid, rank real)
@@ -921,42 +1315,99 @@ grant execute on function app_private.search_matches(text) to ticketing_agent;
 grant execute on function app_private.search_matches(text) to ticketing_customer;
 comment on function app_private.search_matches(text) is 'Candidate matches of a search, ignoring access rights: ticket ids (comment_id null) and comment ids with their rank. Only search_tickets uses it, and filters the result through the caller''s policies.';
 
-CREATE OR REPLACE FUNCTION app_private.start_session(user_id uuid, token_digest bytea)
+CREATE OR REPLACE FUNCTION app_private.sla_breached(due timestamp with time zone, done timestamp with time zone)
+ RETURNS boolean
+ LANGUAGE sql
+ IMMUTABLE PARALLEL SAFE
+RETURN ((due IS NOT NULL) AND (done > due));
+grant execute on function app_private.sla_breached(timestamp with time zone,timestamp with time zone) to ticketing_admin;
+grant execute on function app_private.sla_breached(timestamp with time zone,timestamp with time zone) to ticketing_agent;
+grant execute on function app_private.sla_breached(timestamp with time zone,timestamp with time zone) to ticketing_analyst;
+grant execute on function app_private.sla_breached(timestamp with time zone,timestamp with time zone) to ticketing_customer;
+comment on function app_private.sla_breached(timestamp with time zone,timestamp with time zone) is 'The SLA rule: a target due at `due` is breached when `done` (when it was met, or the time of judgement, usually now(), while it is not) comes after it. No target (due null): never breached.';
+
+CREATE OR REPLACE FUNCTION app_private.start_session(attempt_id uuid, token_digest bytea)
  RETURNS TABLE(session_id uuid, user_role app_public.user_role, refresh_expires_at timestamp with time zone, user_record app_public.users)
  LANGUAGE plpgsql
  SECURITY DEFINER
  SET search_path TO 'pg_catalog', 'public', 'pg_temp'
 AS $function$
 declare
-  account_user app_public.users;
-  token_id uuid := app_private.uuid_generate_v7();
+  attempt app_private.login_attempts;
+  opened record;
 begin
-  select u.* into account_user
-  from app_public.users as u
-  where u.id = start_session.user_id
-    and u.is_active;
+  select l.* into attempt
+  from app_private.login_attempts as l
+  where l.id = start_session.attempt_id
+    and l.purpose = 'login'
+    and l.reason = 'success'
+    and l.decided_xact = pg_current_xact_id()
+    and l.consumed_at is null
+  for update;
   if not found then
-    raise exception using errcode = 'TKNTF', message = 'No active user with this id';
+    raise exception using errcode = 'TKFBD', message = 'A session starts only after a successful login in the same transaction';
   end if;
 
-  insert into app_private.refresh_tokens (id, user_id, family_id, token_digest, expires_at)
-  values (
-    token_id,
-    account_user.id,
-    token_id,
-    start_session.token_digest,
-    app_private.auth_now() + (app_private.login_policy()).refresh_token_lifetime
-  )
-  returning refresh_tokens.expires_at into refresh_expires_at;
+  select s.* into opened
+  from app_private.open_session(attempt.user_id, start_session.token_digest) as s;
+  session_id := opened.session_id;
+  user_role := opened.user_role;
+  refresh_expires_at := opened.refresh_expires_at;
+  user_record := opened.user_record;
 
-  session_id := token_id;
-  user_role := account_user.role;
-  user_record := account_user;
+  update app_private.login_attempts as l
+  set consumed_at = app_private.auth_now(),
+      session_id = start_session.session_id
+  where l.id = attempt.id;
   return next;
 end;
 $function$;
 grant execute on function app_private.start_session(uuid,bytea) to ticketing_authenticator;
-comment on function app_private.start_session(uuid,bytea) is 'Opens a session for an active user: stores the first refresh token (by digest) of a new family and returns the claims (session id, role) and the user row.';
+comment on function app_private.start_session(uuid,bytea) is 'Step 3 of login: opens a session for the user of a successful login attempt recorded by finish_login in this same transaction and not used before; records the session on the attempt. Raises TKFBD otherwise.';
+
+CREATE OR REPLACE FUNCTION app_private.take_address_quota(action text, ip inet)
+ RETURNS void
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  rule app_private.address_rate_limits;
+  oldest_counted timestamptz;
+begin
+  select l.* into strict rule
+  from app_private.address_rate_limits as l
+  where l.action = take_address_quota.action;
+
+  -- One transaction at a time per action and address, so a burst cannot
+  -- slip between the count and the insert.
+  perform pg_advisory_xact_lock(
+    hashtextextended('address:' || take_address_quota.action || ':' || coalesce(host(take_address_quota.ip), 'unknown'), 0)
+  );
+
+  -- The max_count-th most recent occurrence within the window: if there is
+  -- one, the limit is reached until it leaves the window.
+  select e.occurred_at into oldest_counted
+  from app_private.address_events as e
+  where e.action = take_address_quota.action
+    and (e.ip = take_address_quota.ip or (take_address_quota.ip is null and e.ip is null))
+    and e.occurred_at > app_private.auth_now() - rule.per_interval
+  order by e.occurred_at desc
+  offset rule.max_count - 1
+  limit 1;
+
+  if found then
+    perform app_private.raise_rate_limited(
+      'Too many requests of this kind from this address; try again later',
+      oldest_counted + rule.per_interval
+    );
+  end if;
+
+  insert into app_private.address_events (action, ip)
+  values (take_address_quota.action, take_address_quota.ip);
+end;
+$function$;
+comment on function app_private.take_address_quota(text,inet) is 'Counts one occurrence of action (register, refresh, password_change) from ip, or raises TKRAT with a retry hint when the address_rate_limits row for it is already reached. A null ip is one shared bucket.';
 
 CREATE OR REPLACE FUNCTION app_private.tg_audit()
  RETURNS trigger
@@ -1326,24 +1777,48 @@ end;
 $function$;
 comment on function app_private.tg_tickets_status_timestamps() is 'Trigger: keeps resolved_at/closed_at consistent with the status (set when resolving/closing, cleared on reopen) whoever changes it.';
 
+CREATE OR REPLACE FUNCTION app_private.tg_user_accounts_normalize_email()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+begin
+  new.email := app_private.normalized_input(new.email::text, 320);
+  return new;
+end;
+$function$;
+comment on function app_private.tg_user_accounts_normalize_email() is 'Before insert or update of user_accounts: NFKC-normalises email and removes surrounding spaces (app_private.normalized_input); the constraints then check the result.';
+
+CREATE OR REPLACE FUNCTION app_private.tg_users_normalize_display_name()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+begin
+  new.display_name := app_private.normalized_input(new.display_name, 100);
+  return new;
+end;
+$function$;
+comment on function app_private.tg_users_normalize_display_name() is 'Before insert or update of users: NFKC-normalises display_name and removes surrounding spaces (app_private.normalized_input); the constraints then check the result.';
+
 CREATE OR REPLACE FUNCTION app_private.tg_users_notify()
  RETURNS trigger
  LANGUAGE plpgsql
  SECURITY DEFINER
  SET search_path TO 'pg_catalog', 'public', 'pg_temp'
 AS $function$
+declare
+  event app_private.realtime_events;
 begin
-  perform pg_notify(
-    'user:' || new.id,
-    json_build_object(
-      'userId', new.id,
-      'kind', case when not new.is_active then 'deactivated' else 'role_changed' end
-    )::text
-  );
+  event.kind := case when not new.is_active then 'deactivated' else 'role_changed' end;
+  event.user_id := new.id;
+  perform app_private.announce_realtime_event(event);
   return null;
 end;
 $function$;
-comment on function app_private.tg_users_notify() is 'Trigger: tells the API (channel user:<id>) that a user was deactivated or changed role, so their open subscriptions end at once.';
+comment on function app_private.tg_users_notify() is 'Trigger: records that a user was deactivated or changed role (realtime event), so the API re-checks the user and ends their open subscriptions.';
 
 CREATE OR REPLACE FUNCTION app_private.tg_users_release_tickets()
  RETURNS trigger
@@ -1442,18 +1917,10 @@ alter table app_public.sla_policies enable row level security;
 alter table app_public.sla_policies add constraint sla_policies_first_response_positive CHECK (first_response_minutes > 0);
 alter table app_public.sla_policies add constraint sla_policies_pkey PRIMARY KEY (priority);
 alter table app_public.sla_policies add constraint sla_policies_resolution_after_first_response CHECK (resolution_minutes >= first_response_minutes);
-create policy select_admin on app_public.sla_policies
-  for select to ticketing_admin
-  using ((( SELECT app_private.acting_user_id('admin'::app_public.user_role) AS acting_user_id)) IS NOT NULL);
-comment on policy select_admin on app_public.sla_policies is 'Admins read the SLA targets.';
-create policy select_agent on app_public.sla_policies
-  for select to ticketing_agent
-  using ((( SELECT app_private.acting_user_id('agent'::app_public.user_role) AS acting_user_id)) IS NOT NULL);
-comment on policy select_agent on app_public.sla_policies is 'Agents read the SLA targets.';
-create policy select_customer on app_public.sla_policies
-  for select to ticketing_customer
-  using ((( SELECT app_private.acting_user_id('customer'::app_public.user_role) AS acting_user_id)) IS NOT NULL);
-comment on policy select_customer on app_public.sla_policies is 'Customers read the SLA targets.';
+create policy select_signed_in on app_public.sla_policies
+  for select to ticketing_customer, ticketing_agent, ticketing_admin
+  using ((( SELECT app_private.current_user_role() AS current_user_role)) IS NOT NULL);
+comment on policy select_signed_in on app_public.sla_policies is 'Every signed-in user reads the SLA targets.';
 create policy update_admin on app_public.sla_policies
   for update to ticketing_admin
   using ((( SELECT app_private.acting_user_id('admin'::app_public.user_role) AS acting_user_id)) IS NOT NULL)
@@ -1491,22 +1958,13 @@ CREATE INDEX ticket_assignment_history_ticket_idx ON app_public.ticket_assignmen
 CREATE INDEX ticket_assignment_history_to_agent_idx ON app_public.ticket_assignment_history USING btree (to_agent_id);
 CREATE TRIGGER _100_append_only BEFORE DELETE OR UPDATE ON app_public.ticket_assignment_history FOR EACH ROW EXECUTE FUNCTION app_private.tg_forbid_change();
 CREATE TRIGGER _100_append_only_truncate BEFORE TRUNCATE ON app_public.ticket_assignment_history FOR EACH STATEMENT EXECUTE FUNCTION app_private.tg_forbid_change();
-create policy select_admin on app_public.ticket_assignment_history
-  for select to ticketing_admin
-  using ((( SELECT app_private.acting_user_id('admin'::app_public.user_role) AS acting_user_id)) IS NOT NULL);
-comment on policy select_admin on app_public.ticket_assignment_history is 'Admins read all assignment history.';
-create policy select_agent on app_public.ticket_assignment_history
-  for select to ticketing_agent
+create policy select_visible_ticket on app_public.ticket_assignment_history
+  for select to ticketing_customer, ticketing_agent, ticketing_admin
   using ((EXISTS ( SELECT 1
    FROM app_public.tickets t
-  WHERE t.id = ticket_assignment_history.ticket_id AND (t.agent_id = (( SELECT app_private.acting_user_id('agent'::app_public.user_role) AS acting_user_id)) OR t.status = 'open'::app_public.ticket_status AND (( SELECT app_private.acting_user_id('agent'::app_public.user_role) AS acting_user_id)) IS NOT NULL))));
-comment on policy select_agent on app_public.ticket_assignment_history is 'Agents read the assignment history of the tickets they can read.';
-create policy select_customer on app_public.ticket_assignment_history
-  for select to ticketing_customer
-  using ((EXISTS ( SELECT 1
-   FROM app_public.tickets t
-  WHERE t.id = ticket_assignment_history.ticket_id AND t.customer_id = (( SELECT app_private.acting_user_id('customer'::app_public.user_role) AS acting_user_id)))));
-comment on policy select_customer on app_public.ticket_assignment_history is 'Customers read the assignment history of their own tickets.';
+  WHERE t.id = ticket_assignment_history.ticket_id
+ OFFSET 0)));
+comment on policy select_visible_ticket on app_public.ticket_assignment_history is 'Everybody signed in reads the assignment history of the tickets they can read (the tickets policies decide which).';
 revoke delete, truncate, update on table app_public.ticket_assignment_history from ticketing_owner;
 grant select on table app_public.ticket_assignment_history to ticketing_admin;
 grant select on table app_public.ticket_assignment_history to ticketing_agent;
@@ -1549,30 +2007,28 @@ create policy insert_agent on app_public.ticket_comments
   for insert to ticketing_agent
   with check (author_id = (( SELECT app_private.acting_user_id('agent'::app_public.user_role) AS acting_user_id)) AND (EXISTS ( SELECT 1
    FROM app_public.tickets t
-  WHERE t.id = ticket_comments.ticket_id AND t.status <> 'closed'::app_public.ticket_status AND (t.agent_id = (( SELECT app_private.acting_user_id('agent'::app_public.user_role) AS acting_user_id)) OR t.status = 'open'::app_public.ticket_status))));
-comment on policy insert_agent on app_public.ticket_comments is 'Agents write public comments or internal notes, as themselves, on tickets they can read that are not closed.';
+  WHERE t.id = ticket_comments.ticket_id AND t.status <> 'closed'::app_public.ticket_status)));
+comment on policy insert_agent on app_public.ticket_comments is 'Agents write public comments or internal notes, as themselves, on the tickets they can read (assigned to them or open) that are not closed.';
 create policy insert_customer on app_public.ticket_comments
   for insert to ticketing_customer
   with check (author_id = (( SELECT app_private.acting_user_id('customer'::app_public.user_role) AS acting_user_id)) AND NOT is_internal AND (EXISTS ( SELECT 1
    FROM app_public.tickets t
-  WHERE t.id = ticket_comments.ticket_id AND t.customer_id = (( SELECT app_private.acting_user_id('customer'::app_public.user_role) AS acting_user_id)) AND t.status <> 'closed'::app_public.ticket_status)));
-comment on policy insert_customer on app_public.ticket_comments is 'Customers write public comments, as themselves, on their own tickets that are not closed.';
-create policy select_admin on app_public.ticket_comments
-  for select to ticketing_admin
-  using ((( SELECT app_private.acting_user_id('admin'::app_public.user_role) AS acting_user_id)) IS NOT NULL);
-comment on policy select_admin on app_public.ticket_comments is 'Admins read all comments.';
-create policy select_agent on app_public.ticket_comments
-  for select to ticketing_agent
-  using ((EXISTS ( SELECT 1
-   FROM app_public.tickets t
-  WHERE t.id = ticket_comments.ticket_id AND (t.agent_id = (( SELECT app_private.acting_user_id('agent'::app_public.user_role) AS acting_user_id)) OR t.status = 'open'::app_public.ticket_status AND (( SELECT app_private.acting_user_id('agent'::app_public.user_role) AS acting_user_id)) IS NOT NULL))));
-comment on policy select_agent on app_public.ticket_comments is 'Agents read all comments (internal notes included) of the tickets they can read.';
+  WHERE t.id = ticket_comments.ticket_id AND t.status <> 'closed'::app_public.ticket_status)));
+comment on policy insert_customer on app_public.ticket_comments is 'Customers write public comments, as themselves, on the tickets they can read (their own) that are not closed.';
 create policy select_customer on app_public.ticket_comments
   for select to ticketing_customer
   using (NOT is_internal AND (EXISTS ( SELECT 1
    FROM app_public.tickets t
-  WHERE t.id = ticket_comments.ticket_id AND t.customer_id = (( SELECT app_private.acting_user_id('customer'::app_public.user_role) AS acting_user_id)))));
-comment on policy select_customer on app_public.ticket_comments is 'Customers read the public comments of their own tickets, never internal notes.';
+  WHERE t.id = ticket_comments.ticket_id
+ OFFSET 0)));
+comment on policy select_customer on app_public.ticket_comments is 'Customers read the public comments of the tickets they can read (their own), never internal notes.';
+create policy select_staff on app_public.ticket_comments
+  for select to ticketing_agent, ticketing_admin
+  using ((EXISTS ( SELECT 1
+   FROM app_public.tickets t
+  WHERE t.id = ticket_comments.ticket_id
+ OFFSET 0)));
+comment on policy select_staff on app_public.ticket_comments is 'Agents and admins read all comments, internal notes included, of the tickets they can read.';
 grant select on table app_public.ticket_comments to ticketing_admin;
 grant select on table app_public.ticket_comments to ticketing_agent;
 grant select on table app_public.ticket_comments to ticketing_customer;
@@ -1611,22 +2067,13 @@ CREATE INDEX ticket_status_history_changed_by_idx ON ONLY app_public.ticket_stat
 CREATE INDEX ticket_status_history_ticket_idx ON ONLY app_public.ticket_status_history USING btree (ticket_id, changed_at);
 CREATE TRIGGER _100_append_only BEFORE DELETE OR UPDATE ON app_public.ticket_status_history FOR EACH ROW EXECUTE FUNCTION app_private.tg_forbid_change();
 CREATE TRIGGER _100_append_only_truncate BEFORE TRUNCATE ON app_public.ticket_status_history FOR EACH STATEMENT EXECUTE FUNCTION app_private.tg_forbid_change();
-create policy select_admin on app_public.ticket_status_history
-  for select to ticketing_admin
-  using ((( SELECT app_private.acting_user_id('admin'::app_public.user_role) AS acting_user_id)) IS NOT NULL);
-comment on policy select_admin on app_public.ticket_status_history is 'Admins read all status history.';
-create policy select_agent on app_public.ticket_status_history
-  for select to ticketing_agent
+create policy select_visible_ticket on app_public.ticket_status_history
+  for select to ticketing_customer, ticketing_agent, ticketing_admin
   using ((EXISTS ( SELECT 1
    FROM app_public.tickets t
-  WHERE t.id = ticket_status_history.ticket_id AND (t.agent_id = (( SELECT app_private.acting_user_id('agent'::app_public.user_role) AS acting_user_id)) OR t.status = 'open'::app_public.ticket_status AND (( SELECT app_private.acting_user_id('agent'::app_public.user_role) AS acting_user_id)) IS NOT NULL))));
-comment on policy select_agent on app_public.ticket_status_history is 'Agents read the status history of the tickets they can read.';
-create policy select_customer on app_public.ticket_status_history
-  for select to ticketing_customer
-  using ((EXISTS ( SELECT 1
-   FROM app_public.tickets t
-  WHERE t.id = ticket_status_history.ticket_id AND t.customer_id = (( SELECT app_private.acting_user_id('customer'::app_public.user_role) AS acting_user_id)))));
-comment on policy select_customer on app_public.ticket_status_history is 'Customers read the status history of their own tickets.';
+  WHERE t.id = ticket_status_history.ticket_id
+ OFFSET 0)));
+comment on policy select_visible_ticket on app_public.ticket_status_history is 'Everybody signed in reads the status history of the tickets they can read (the tickets policies decide which).';
 revoke delete, truncate, update on table app_public.ticket_status_history from ticketing_owner;
 grant select on table app_public.ticket_status_history to ticketing_admin;
 grant select on table app_public.ticket_status_history to ticketing_agent;
@@ -1659,18 +2106,10 @@ create policy insert_admin on app_public.ticket_transitions
   for insert to ticketing_admin
   with check ((( SELECT app_private.acting_user_id('admin'::app_public.user_role) AS acting_user_id)) IS NOT NULL);
 comment on policy insert_admin on app_public.ticket_transitions is 'Admins add allowed moves.';
-create policy select_admin on app_public.ticket_transitions
-  for select to ticketing_admin
-  using ((( SELECT app_private.acting_user_id('admin'::app_public.user_role) AS acting_user_id)) IS NOT NULL);
-comment on policy select_admin on app_public.ticket_transitions is 'Admins read the workflow.';
-create policy select_agent on app_public.ticket_transitions
-  for select to ticketing_agent
-  using ((( SELECT app_private.acting_user_id('agent'::app_public.user_role) AS acting_user_id)) IS NOT NULL);
-comment on policy select_agent on app_public.ticket_transitions is 'Agents read the workflow.';
-create policy select_customer on app_public.ticket_transitions
-  for select to ticketing_customer
-  using ((( SELECT app_private.acting_user_id('customer'::app_public.user_role) AS acting_user_id)) IS NOT NULL);
-comment on policy select_customer on app_public.ticket_transitions is 'Customers read the workflow (to know which actions to offer).';
+create policy select_signed_in on app_public.ticket_transitions
+  for select to ticketing_customer, ticketing_agent, ticketing_admin
+  using ((( SELECT app_private.current_user_role() AS current_user_role)) IS NOT NULL);
+comment on policy select_signed_in on app_public.ticket_transitions is 'Every signed-in user reads the workflow (to know which actions to offer).';
 create policy update_admin on app_public.ticket_transitions
   for update to ticketing_admin
   using ((( SELECT app_private.acting_user_id('admin'::app_public.user_role) AS acting_user_id)) IS NOT NULL)
@@ -1833,10 +2272,13 @@ create table app_public.users (
   updated_at timestamp with time zone default now() not null
 );
 alter table app_public.users enable row level security;
-alter table app_public.users add constraint users_display_name_length CHECK (display_name ~ '[^[:space:]]'::text AND char_length(btrim(display_name)) <= 100);
+alter table app_public.users add constraint users_display_name_length CHECK (char_length(display_name) >= 1 AND char_length(display_name) <= 100 AND display_name ~ '[^[:space:]]'::text);
+alter table app_public.users add constraint users_display_name_normalized CHECK ((display_name IS NFKC NORMALIZED) AND display_name = btrim(display_name, ' '::text));
+alter table app_public.users add constraint users_display_name_visible CHECK (display_name !~ '[\u0001-\u001F\u007F-\u009F\u00AD\u034F\u061C\u115F\u1160\u17B4\u17B5\u180E\u200B-\u200F\u2028-\u202E\u2060-\u206F\u3164\uFEFF\uFFA0\uFFF9-\uFFFB\U000E0000-\U000E007F]'::text);
 alter table app_public.users add constraint users_pkey PRIMARY KEY (id);
 alter table app_public.users add constraint users_timestamps_ordered CHECK (updated_at >= created_at);
 CREATE INDEX users_role_idx ON app_public.users USING btree (role);
+CREATE TRIGGER _050_normalize_display_name BEFORE INSERT OR UPDATE OF display_name ON app_public.users FOR EACH ROW EXECUTE FUNCTION app_private.tg_users_normalize_display_name();
 CREATE TRIGGER _050_write_quota_edit BEFORE UPDATE OF display_name ON app_public.users FOR EACH ROW EXECUTE FUNCTION app_private.tg_enforce_write_quota('edit');
 CREATE TRIGGER _100_set_updated_at BEFORE UPDATE ON app_public.users FOR EACH ROW EXECUTE FUNCTION app_private.tg_set_updated_at();
 CREATE TRIGGER _500_release_tickets AFTER UPDATE ON app_public.users FOR EACH ROW WHEN (old.role = 'agent'::app_public.user_role AND (new.role <> 'agent'::app_public.user_role OR NOT new.is_active)) EXECUTE FUNCTION app_private.tg_users_release_tickets();
@@ -1879,7 +2321,7 @@ comment on table app_public.users is '@behavior -insert -delete
 A person using the helpdesk. Created by register/createUser, never deleted (deactivate instead). Customers see themselves and staff; agents and admins see everybody.';
 comment on column app_public.users.id is '@behavior -insert -update
 Primary key (time-ordered UUID).';
-comment on column app_public.users.display_name is 'Name shown to other users, 1-100 characters. Users may change their own; admins may change anyone''s.';
+comment on column app_public.users.display_name is 'Name shown to other users: 1 to 100 characters, NFKC-normalised, no surrounding spaces, no invisible or control characters. Users may change their own; admins may change anyone''s.';
 comment on column app_public.users.role is '@behavior -insert -update
 Customer, agent or admin. Changed only by an admin through setUserRole; takes effect immediately, whatever the user''s current token says.';
 comment on column app_public.users.is_active is '@behavior -insert -update
@@ -2025,7 +2467,7 @@ grant execute on function app_public.add_comment(uuid,text,boolean) to ticketing
 grant execute on function app_public.add_comment(uuid,text,boolean) to ticketing_customer;
 comment on function app_public.add_comment(uuid,text,boolean) is 'Adds a comment to a ticket you can read. Customers: public comments on their own tickets; agents: public comments or internal notes (isInternal) on tickets they can read; admins: anything. Not on closed tickets (except admins). A customer''s reply on a waiting_on_customer ticket moves it back to in_progress; the first public staff reply sets firstRespondedAt. Errors: FORBIDDEN, NOT_FOUND, INVALID_INPUT.';
 
-CREATE OR REPLACE FUNCTION app_public.assign_ticket(ticket_id uuid, agent_id uuid)
+CREATE OR REPLACE FUNCTION app_public.assign_ticket(ticket_id uuid, agent_id uuid DEFAULT NULL::uuid)
  RETURNS app_public.tickets
  LANGUAGE plpgsql
  SECURITY DEFINER
@@ -2325,10 +2767,7 @@ CREATE OR REPLACE FUNCTION app_public.tickets_first_response_breached(t app_publ
  LANGUAGE sql
  STABLE
  SET search_path TO 'pg_catalog', 'public', 'pg_temp'
-AS $function$
-  select t.first_response_due_at is not null
-    and coalesce(t.first_responded_at, t.resolved_at, t.closed_at, now()) > t.first_response_due_at;
-$function$;
+RETURN app_private.sla_breached((t).first_response_due_at, COALESCE((t).first_responded_at, (t).resolved_at, (t).closed_at, now()));
 grant execute on function app_public.tickets_first_response_breached(app_public.tickets) to ticketing_admin;
 grant execute on function app_public.tickets_first_response_breached(app_public.tickets) to ticketing_agent;
 grant execute on function app_public.tickets_first_response_breached(app_public.tickets) to ticketing_customer;
@@ -2355,10 +2794,7 @@ CREATE OR REPLACE FUNCTION app_public.tickets_resolution_breached(t app_public.t
  LANGUAGE sql
  STABLE
  SET search_path TO 'pg_catalog', 'public', 'pg_temp'
-AS $function$
-  select t.resolution_due_at is not null
-    and coalesce(t.resolved_at, t.closed_at, now()) > t.resolution_due_at;
-$function$;
+RETURN app_private.sla_breached((t).resolution_due_at, COALESCE((t).resolved_at, (t).closed_at, now()));
 grant execute on function app_public.tickets_resolution_breached(app_public.tickets) to ticketing_admin;
 grant execute on function app_public.tickets_resolution_breached(app_public.tickets) to ticketing_agent;
 grant execute on function app_public.tickets_resolution_breached(app_public.tickets) to ticketing_customer;
@@ -2473,9 +2909,9 @@ create view app_reporting.agent_workload as
  SELECT u.id AS agent_id,
     u.display_name,
     u.is_active,
-    count(t.id) FILTER (WHERE t.status = 'open'::app_public.ticket_status)::integer AS open_tickets,
-    count(t.id) FILTER (WHERE t.status = 'in_progress'::app_public.ticket_status)::integer AS in_progress_tickets,
-    count(t.id) FILTER (WHERE t.status = 'waiting_on_customer'::app_public.ticket_status)::integer AS waiting_on_customer_tickets,
+    count(t.id) FILTER (WHERE t.status = 'open'::text)::integer AS open_tickets,
+    count(t.id) FILTER (WHERE t.status = 'in_progress'::text)::integer AS in_progress_tickets,
+    count(t.id) FILTER (WHERE t.status = 'waiting_on_customer'::text)::integer AS waiting_on_customer_tickets,
     count(t.id) FILTER (WHERE t.resolved_at >= (now() - '7 days'::interval))::integer AS resolved_last_7_days,
     count(t.id) FILTER (WHERE t.resolved_at >= (now() - '30 days'::interval))::integer AS resolved_last_30_days,
     round(percentile_cont(0.5::double precision) WITHIN GROUP (ORDER BY (t.resolution_minutes::double precision)) FILTER (WHERE t.resolved_at >= (now() - '30 days'::interval))::numeric, 2) AS median_resolution_minutes_last_30_days
@@ -2498,18 +2934,20 @@ comment on column app_reporting.agent_workload.median_resolution_minutes_last_30
 create view app_reporting.backlog as
  SELECT s.status,
     p.priority,
+    p.priority_rank::integer AS priority_rank,
     count(t.id)::integer AS tickets,
     count(t.id) FILTER (WHERE t.agent_id IS NULL)::integer AS unassigned,
     count(t.id) FILTER (WHERE t.resolution_breached)::integer AS resolution_overdue,
     min(t.created_at) AS oldest_created_at
-   FROM unnest('{open,in_progress,waiting_on_customer}'::app_public.ticket_status[]) s(status)
-     CROSS JOIN unnest(enum_range(NULL::app_public.ticket_priority)) p(priority)
+   FROM unnest('{open,in_progress,waiting_on_customer}'::app_public.ticket_status[]::text[]) s(status)
+     CROSS JOIN unnest(enum_range(NULL::app_public.ticket_priority)::text[]) WITH ORDINALITY p(priority, priority_rank)
      LEFT JOIN app_reporting.tickets t ON t.status = s.status AND t.priority = p.priority
-  GROUP BY s.status, p.priority;
+  GROUP BY s.status, p.priority, p.priority_rank;
 grant select on table app_reporting.backlog to ticketing_analyst;
 comment on view app_reporting.backlog is 'Unfinished work now: one row per unfinished status (open, in_progress, waiting_on_customer) and priority, zeros included.';
-comment on column app_reporting.backlog.status is 'Unfinished status.';
-comment on column app_reporting.backlog.priority is 'Priority.';
+comment on column app_reporting.backlog.status is 'Unfinished status, as plain text.';
+comment on column app_reporting.backlog.priority is 'Priority, as plain text.';
+comment on column app_reporting.backlog.priority_rank is 'Position of the priority from 1 (low) to 4 (urgent).';
 comment on column app_reporting.backlog.tickets is 'Tickets in that status and priority.';
 comment on column app_reporting.backlog.unassigned is 'Of those, tickets without an agent.';
 comment on column app_reporting.backlog.resolution_overdue is 'Of those, tickets past their resolution due time.';
@@ -2546,30 +2984,34 @@ comment on column app_reporting.daily_flow.closed is 'Tickets closed that day.';
 
 create view app_reporting.first_response_times as
  SELECT p.priority,
+    p.priority_rank::integer AS priority_rank,
     count(t.first_response_minutes)::integer AS tickets,
     round(percentile_cont(0.5::double precision) WITHIN GROUP (ORDER BY (t.first_response_minutes::double precision))::numeric, 2) AS p50_minutes,
     round(percentile_cont(0.9::double precision) WITHIN GROUP (ORDER BY (t.first_response_minutes::double precision))::numeric, 2) AS p90_minutes
-   FROM unnest(enum_range(NULL::app_public.ticket_priority)) p(priority)
+   FROM unnest(enum_range(NULL::app_public.ticket_priority)::text[]) WITH ORDINALITY p(priority, priority_rank)
      LEFT JOIN app_reporting.tickets t ON t.priority = p.priority
-  GROUP BY p.priority;
+  GROUP BY p.priority, p.priority_rank;
 grant select on table app_reporting.first_response_times to ticketing_analyst;
 comment on view app_reporting.first_response_times is 'Time to first public staff reply per priority, over all tickets that have one: median and 90th percentile (interpolated, as percentile_cont).';
-comment on column app_reporting.first_response_times.priority is 'Priority (every priority has a row).';
+comment on column app_reporting.first_response_times.priority is 'Priority as plain text (every priority has a row).';
+comment on column app_reporting.first_response_times.priority_rank is 'Position of the priority from 1 (low) to 4 (urgent).';
 comment on column app_reporting.first_response_times.tickets is 'Tickets with a first reply.';
 comment on column app_reporting.first_response_times.p50_minutes is 'Median minutes from creation to first reply; null without data.';
 comment on column app_reporting.first_response_times.p90_minutes is '90th percentile of those minutes; null without data.';
 
 create view app_reporting.resolution_times as
  SELECT p.priority,
+    p.priority_rank::integer AS priority_rank,
     count(t.resolution_minutes)::integer AS tickets,
     round(percentile_cont(0.5::double precision) WITHIN GROUP (ORDER BY (t.resolution_minutes::double precision))::numeric, 2) AS p50_minutes,
     round(percentile_cont(0.9::double precision) WITHIN GROUP (ORDER BY (t.resolution_minutes::double precision))::numeric, 2) AS p90_minutes
-   FROM unnest(enum_range(NULL::app_public.ticket_priority)) p(priority)
+   FROM unnest(enum_range(NULL::app_public.ticket_priority)::text[]) WITH ORDINALITY p(priority, priority_rank)
      LEFT JOIN app_reporting.tickets t ON t.priority = p.priority
-  GROUP BY p.priority;
+  GROUP BY p.priority, p.priority_rank;
 grant select on table app_reporting.resolution_times to ticketing_analyst;
 comment on view app_reporting.resolution_times is 'Time to resolution per priority, over all tickets with a resolved_at (closed without resolution and unresolved tickets are left out): median and 90th percentile (interpolated).';
-comment on column app_reporting.resolution_times.priority is 'Priority (every priority has a row).';
+comment on column app_reporting.resolution_times.priority is 'Priority as plain text (every priority has a row).';
+comment on column app_reporting.resolution_times.priority_rank is 'Position of the priority from 1 (low) to 4 (urgent).';
 comment on column app_reporting.resolution_times.tickets is 'Resolved tickets.';
 comment on column app_reporting.resolution_times.p50_minutes is 'Median minutes from creation to resolution; null without data.';
 comment on column app_reporting.resolution_times.p90_minutes is '90th percentile of those minutes; null without data.';
@@ -2578,6 +3020,7 @@ create view app_reporting.sla_compliance as
  WITH outcomes AS (
          SELECT date_trunc('week'::text, (t.created_at AT TIME ZONE 'UTC'::text))::date AS week_start,
             t.priority,
+            t.priority_rank,
                 CASE
                     WHEN t.first_response_breached THEN false
                     WHEN t.first_response_due_at IS NOT NULL AND COALESCE(t.first_responded_at, t.resolved_at, t.closed_at) IS NOT NULL THEN true
@@ -2593,6 +3036,7 @@ create view app_reporting.sla_compliance as
  SELECT week_start,
     to_char(week_start::timestamp with time zone, 'IYYY-"W"IW'::text) AS iso_week,
     priority,
+    priority_rank,
     count(*)::integer AS tickets,
     count(*) FILTER (WHERE first_response_met)::integer AS first_response_met,
     count(*) FILTER (WHERE NOT first_response_met)::integer AS first_response_breached,
@@ -2603,12 +3047,13 @@ create view app_reporting.sla_compliance as
     count(*) FILTER (WHERE resolution_met IS NULL)::integer AS resolution_pending,
     round(count(*) FILTER (WHERE resolution_met)::numeric / NULLIF(count(resolution_met), 0)::numeric, 4) AS resolution_compliance
    FROM outcomes o
-  GROUP BY week_start, priority;
+  GROUP BY week_start, priority, priority_rank;
 grant select on table app_reporting.sla_compliance to ticketing_analyst;
 comment on view app_reporting.sla_compliance is 'SLA outcomes per ISO week of ticket creation (UTC) and priority. A target is met when the reply (first response) or the resolution came in time, or the ticket was resolved or closed in time without one; breached when late, or overdue now; pending while neither. Compliance = met / (met + breached).';
 comment on column app_reporting.sla_compliance.week_start is 'Monday of the ISO week (UTC) in which the tickets were created.';
 comment on column app_reporting.sla_compliance.iso_week is 'The same week as an ISO label, e.g. 2026-W10.';
-comment on column app_reporting.sla_compliance.priority is 'Priority of the tickets.';
+comment on column app_reporting.sla_compliance.priority is 'Priority of the tickets, as plain text.';
+comment on column app_reporting.sla_compliance.priority_rank is 'Position of the priority from 1 (low) to 4 (urgent).';
 comment on column app_reporting.sla_compliance.tickets is 'Tickets created that week with that priority.';
 comment on column app_reporting.sla_compliance.first_response_met is 'Tickets whose first-response target was met.';
 comment on column app_reporting.sla_compliance.first_response_breached is 'Tickets whose first-response target was breached (late reply, or none and overdue).';
@@ -2623,8 +3068,8 @@ create view app_reporting.ticket_status_history as
  SELECT h.id,
     h.ticket_id,
     t.number AS ticket_number,
-    h.from_status,
-    h.to_status,
+    h.from_status::text AS from_status,
+    h.to_status::text AS to_status,
     h.changed_by,
     h.changed_at
    FROM app_public.ticket_status_history h
@@ -2634,16 +3079,17 @@ comment on view app_reporting.ticket_status_history is 'Every status change of e
 comment on column app_reporting.ticket_status_history.id is 'Id of the change.';
 comment on column app_reporting.ticket_status_history.ticket_id is 'The ticket that changed.';
 comment on column app_reporting.ticket_status_history.ticket_number is 'Human reference of that ticket.';
-comment on column app_reporting.ticket_status_history.from_status is 'Status before the change; null for the creation row.';
-comment on column app_reporting.ticket_status_history.to_status is 'Status after the change.';
+comment on column app_reporting.ticket_status_history.from_status is 'Status before the change, as plain text; null for the creation row.';
+comment on column app_reporting.ticket_status_history.to_status is 'Status after the change, as plain text.';
 comment on column app_reporting.ticket_status_history.changed_by is 'Id of the user who made the change; null for automatic or maintenance changes.';
 comment on column app_reporting.ticket_status_history.changed_at is 'When the change happened.';
 
 create view app_reporting.tickets as
  SELECT id,
     number,
-    status,
-    priority,
+    status::text AS status,
+    priority::text AS priority,
+    array_position(enum_range(NULL::app_public.ticket_priority), priority) AS priority_rank,
     customer_id,
     agent_id,
     created_at,
@@ -2655,15 +3101,16 @@ create view app_reporting.tickets as
     closed_at,
     round(EXTRACT(epoch FROM first_responded_at - created_at) / 60::numeric, 2) AS first_response_minutes,
     round(EXTRACT(epoch FROM resolved_at - created_at) / 60::numeric, 2) AS resolution_minutes,
-    first_response_due_at IS NOT NULL AND COALESCE(first_responded_at, resolved_at, closed_at, now()) > first_response_due_at AS first_response_breached,
-    resolution_due_at IS NOT NULL AND COALESCE(resolved_at, closed_at, now()) > resolution_due_at AS resolution_breached
+    app_private.sla_breached(first_response_due_at, COALESCE(first_responded_at, resolved_at, closed_at, now())) AS first_response_breached,
+    app_private.sla_breached(resolution_due_at, COALESCE(resolved_at, closed_at, now())) AS resolution_breached
    FROM app_public.tickets t;
 grant select on table app_reporting.tickets to ticketing_analyst;
 comment on view app_reporting.tickets is 'One row per ticket: identifiers, status, priority, people (ids only), timestamps and SLA facts. No subject, description or comments.';
 comment on column app_reporting.tickets.id is 'Ticket id (time-ordered UUID).';
 comment on column app_reporting.tickets.number is 'Human reference shown to users (e.g. 1042); unique and increasing.';
-comment on column app_reporting.tickets.status is 'Current status: open, in_progress, waiting_on_customer, resolved or closed.';
-comment on column app_reporting.tickets.priority is 'Priority, ordered low < normal < high < urgent.';
+comment on column app_reporting.tickets.status is 'Current status as plain text: open, in_progress, waiting_on_customer, resolved or closed.';
+comment on column app_reporting.tickets.priority is 'Priority as plain text: low, normal, high or urgent (in that order of urgency; sort with array_position(array[''low'', ''normal'', ''high'', ''urgent''], priority)).';
+comment on column app_reporting.tickets.priority_rank is 'Position of the priority from 1 (low) to 4 (urgent): order by it to sort by urgency.';
 comment on column app_reporting.tickets.customer_id is 'Id of the customer the ticket is for.';
 comment on column app_reporting.tickets.agent_id is 'Id of the assigned agent; null while unassigned.';
 comment on column app_reporting.tickets.created_at is 'When the ticket was created.';

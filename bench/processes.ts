@@ -70,6 +70,8 @@ export async function startApi(options: {
   captureFile?: string;
   /** More Node flags for the API, e.g. `--cpu-prof` to profile it. */
   nodeArgs?: string[];
+  /** Serve /metrics behind this Bearer token (production serves it nowhere without one). */
+  metricsToken?: string;
 }): Promise<ServerProcess> {
   const hook = options.captureFile ? ["--import", "./bench/capture-sql-hook.ts"] : [];
   const child = spawn(process.execPath, [...(options.nodeArgs ?? []), ...hook, "src/cli/start.ts"], {
@@ -85,7 +87,8 @@ export async function startApi(options: {
       DATABASE_POOL_SIZE: String(options.poolSize),
       LOG_LEVEL: options.logLevel,
       // Login load comes from one machine; each request names its client in X-Forwarded-For.
-      TRUST_PROXY: "true",
+      TRUST_PROXY: "loopback",
+      ...(options.metricsToken ? { METRICS_TOKEN: options.metricsToken } : {}),
     },
     stdio: ["ignore", "ignore", "inherit"],
   });

@@ -6,6 +6,9 @@ import type { JwtConfig } from "../config/app-config.ts";
  * Access tokens: short-lived HS256 JWTs. Verification pins the algorithm,
  * issuer and audience, and insists on `exp`; the role claim is accepted only
  * from the allow-list of web roles, so no token can name another database role.
+ * `iat` is required and may not lie in the future (beyond CLOCK_SKEW_SECONDS),
+ * a future `nbf` is refused, and no token is accepted longer after its `iat`
+ * than the configured lifetime (plus the skew), whatever its `exp` says.
  */
 export const WEB_ROLES = ["ticketing_customer", "ticketing_agent", "ticketing_admin"] as const;
 export type WebRole = (typeof WEB_ROLES)[number];
@@ -18,6 +21,8 @@ export interface AccessClaims {
 }
 
 const ALGORITHM = "HS256";
+/** How far ahead of this server's clock another instance's clock may be: `iat` beyond it is refused. */
+export const CLOCK_SKEW_SECONDS = 60;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export class InvalidTokenError extends Error {
@@ -67,11 +72,15 @@ export function verifyAccessToken(config: JwtConfig, token: string): AccessClaim
       algorithms: [ALGORITHM],
       issuer: config.issuer,
       audience: config.audience,
+      maxAge: config.accessTokenSeconds + CLOCK_SKEW_SECONDS,
     });
   } catch {
     throw new InvalidTokenError("Invalid or expired access token");
   }
-  if (typeof payload !== "object" || typeof payload.exp !== "number") {
+  if (typeof payload !== "object" || typeof payload.exp !== "number" || typeof payload.iat !== "number") {
+    throw new InvalidTokenError("Invalid or expired access token");
+  }
+  if (payload.iat > Date.now() / 1000 + CLOCK_SKEW_SECONDS) {
     throw new InvalidTokenError("Invalid or expired access token");
   }
   if (typeof payload.sub !== "string" || !UUID.test(payload.sub) || !isWebRole(payload.role)) {

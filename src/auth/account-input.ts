@@ -1,39 +1,22 @@
-import { authError } from "./auth-errors.ts";
+/**
+ * What the API does with typed emails and display names before SQL, which
+ * holds the rules themselves (NFKC normalisation, invisible characters,
+ * lengths: migrations/committed/000014-authentication-limits-counted-before-hashing-a-narrowed-auth.sql), as constraints
+ * every path meets.
+ */
 
 /**
- * Shape checks of emails and display names before they reach SQL. The
- * database constraints say the same; checking here gives a clean
- * INVALID_INPUT instead of a constraint error, and keeps huge strings away
- * from the database.
+ * No valid email or name is anywhere near this long: longer input is refused
+ * before any database or hashing work (a cost bound, not the rule).
  */
-export const MAX_EMAIL_LENGTH = 320;
-const EMAIL_FORMAT = /^[^@\s\p{Cc}]+@[^@\s\p{Cc}]+$/u;
-const CONTROL_CHARACTER = /\p{Cc}/u;
-const MAX_DISPLAY_NAME_LENGTH = 100;
+export const MAX_TYPED_LENGTH = 2_000;
 
-export function normaliseEmail(value: string): string {
-  return value.trim();
-}
-
-/** PostgreSQL text cannot hold NUL; what was typed is still logged, recognisably. */
+/** PostgreSQL text cannot hold NUL; what was typed is still logged, recognisably (and then refused). */
 export function loggableEmail(value: string): string {
   return value.replaceAll("\u0000", "\uFFFD");
 }
 
-export function isValidEmail(email: string): boolean {
-  return email.length <= MAX_EMAIL_LENGTH && EMAIL_FORMAT.test(email);
-}
-
-export function requireEmail(value: string): string {
-  const email = normaliseEmail(value);
-  if (!isValidEmail(email)) throw authError("INVALID_INPUT", "Invalid email address");
-  return email;
-}
-
-export function requireDisplayName(value: string): string {
-  const name = value.trim();
-  if (name.length < 1 || name.length > MAX_DISPLAY_NAME_LENGTH || CONTROL_CHARACTER.test(name)) {
-    throw authError("INVALID_INPUT", `Display name must be 1 to ${MAX_DISPLAY_NAME_LENGTH} printable characters`);
-  }
-  return name;
+/** Text PostgreSQL can hold: NUL replaced, so the constraints refuse it instead of the driver failing. */
+export function storableText(value: string): string {
+  return value.replaceAll("\u0000", "\uFFFD");
 }

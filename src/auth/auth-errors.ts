@@ -1,9 +1,11 @@
 import { SafeError } from "postgraphile/grafast";
+import { constraintMessage } from "../graphql/constraint-messages.ts";
 
 /**
  * The errors authentication may return. SafeError is the one kind of error
  * the GraphQL error mask (graphql/error-masking.ts) passes through, so each
- * carries a fixed message and a stable `extensions.code` and nothing else.
+ * carries a fixed message and a stable `extensions.code` (and, for
+ * RATE_LIMITED, `retryAfterSeconds`) and nothing else.
  */
 const MESSAGES = {
   INVALID_CREDENTIALS: "Invalid email or password",
@@ -14,15 +16,20 @@ const MESSAGES = {
   INVALID_TOKEN: "Invalid or expired refresh token",
   FORBIDDEN: "You are not allowed to do this",
   UNAUTHENTICATED: "You must be signed in",
-  RATE_LIMITED: "Too many login attempts from this address; try again later",
+  RATE_LIMITED: "Too many requests of this kind; try again later",
+  TOO_MANY_AUTH_OPERATIONS: "Only one authentication operation is allowed per request",
   INVALID_INPUT: "Invalid input",
   NOT_FOUND: "Not found",
 } as const;
 
 export type AuthErrorCode = keyof typeof MESSAGES;
 
-export function authError(code: AuthErrorCode, message: string = MESSAGES[code]): SafeError {
-  return new SafeError(message, { code });
+export function authError(
+  code: AuthErrorCode,
+  message: string = MESSAGES[code],
+  details: { retryAfterSeconds?: number } = {},
+): SafeError {
+  return new SafeError(message, { code, ...details });
 }
 
 /** SQLSTATEs the authentication functions raise on purpose, and what they mean to a client. */
@@ -35,13 +42,25 @@ const SQLSTATE_CODES: Record<string, AuthErrorCode> = {
   "23514": "INVALID_INPUT",
 };
 
+const RETRY_AFTER_HINT = /^retry_after=(\d{1,6})$/;
+
+interface DatabaseRefusal {
+  code?: unknown;
+  constraint?: unknown;
+  hint?: unknown;
+}
+
 /**
- * Converts an expected database refusal into its SafeError; anything else is
- * rethrown untouched, to be logged and masked as an internal error.
+ * Converts an expected database refusal into its SafeError: a broken rule
+ * answers the rule's message (constraint-messages.ts), a rate limit its retry
+ * hint. Anything else is rethrown untouched, to be logged and masked as an
+ * internal error.
  */
 export function rethrowAsAuthError(error: unknown): never {
-  const sqlState = (error as { code?: unknown } | null)?.code;
-  const code = typeof sqlState === "string" ? SQLSTATE_CODES[sqlState] : undefined;
-  if (code) throw authError(code);
-  throw error;
+  const refusal = (error ?? {}) as DatabaseRefusal;
+  const code = typeof refusal.code === "string" ? SQLSTATE_CODES[refusal.code] : undefined;
+  if (!code) throw error;
+  const message = typeof refusal.constraint === "string" ? constraintMessage(refusal.constraint) : undefined;
+  const seconds = typeof refusal.hint === "string" ? RETRY_AFTER_HINT.exec(refusal.hint)?.[1] : undefined;
+  throw authError(code, message, seconds === undefined ? {} : { retryAfterSeconds: Number(seconds) });
 }

@@ -2,7 +2,7 @@ import type pg from "pg";
 
 /**
  * Typed calls of the app_private authentication functions
- * (migration 000006, authentication). They run on the API's own
+ * (migration 000006, authentication, and migrations/committed/000014-authentication-limits-counted-before-hashing-a-narrowed-auth.sql). They run on the API's own
  * connection role, outside any per-request role switch: only that role may
  * execute them. Users come back as JSON objects keyed by column name, the
  * form the generated User codec encodes.
@@ -14,14 +14,12 @@ export type UserRow = Record<string, unknown>;
 
 export type UserRole = "customer" | "agent" | "admin";
 
-export interface LoginAccount {
-  userId: string;
-  passwordHash: string;
-}
-
-export interface UserAccount {
-  email: string;
-  passwordHash: string;
+/** A reserved password check: the attempt to decide, and what recomputing the stored hash needs. */
+export interface PasswordCheck {
+  attemptId: string;
+  /** `$argon2id$v=…$m=…,p=…,t=…$<salt>`; null when no account (the check is made anyway, and fails). */
+  passwordSalt: string | null;
+  hashLength: number | null;
 }
 
 export interface Session {
@@ -83,78 +81,97 @@ async function single<T extends pg.QueryResultRow>(db: Queryable, sql: string, v
   return rows[0];
 }
 
-export async function findLoginAccount(db: Queryable, email: string): Promise<LoginAccount | undefined> {
-  const row = await single<{ user_id: string; password_hash: string }>(
+interface PasswordCheckRow {
+  attempt_id: string;
+  password_salt: string | null;
+  hash_length: number | null;
+}
+
+function toPasswordCheck(row: PasswordCheckRow): PasswordCheck {
+  return { attemptId: row.attempt_id, passwordSalt: row.password_salt, hashLength: row.hash_length };
+}
+
+/** Checks the address and email limits and reserves the attempt, before any hashing (TKRAT when refused). */
+export async function beginLogin(db: Queryable, email: string, ip: string | undefined): Promise<PasswordCheck> {
+  const row = await single<PasswordCheckRow>(
     db,
-    "select user_id, password_hash from app_private.find_login_account($1)",
-    [email],
+    "select attempt_id, password_salt, hash_length from app_private.begin_login($1, $2)",
+    [email, ip ?? null],
   );
-  return row && { userId: row.user_id, passwordHash: row.password_hash };
+  if (!row) throw new Error("begin_login returned no row");
+  return toPasswordCheck(row);
 }
 
-export async function findUserAccount(db: Queryable, userId: string): Promise<UserAccount | undefined> {
-  const row = await single<{ email: string; password_hash: string }>(
-    db,
-    "select email, password_hash from app_private.find_user_account($1)",
-    [userId],
-  );
-  return row && { email: row.email, passwordHash: row.password_hash };
-}
-
-export async function loginRateLimited(db: Queryable, email: string, ip: string | undefined): Promise<boolean> {
-  const row = await single<{ limited: boolean }>(db, "select app_private.login_rate_limited($1, $2) as limited", [
-    email,
-    ip ?? null,
-  ]);
-  return row?.limited === true;
-}
-
-export async function recordLoginAttempt(
+/** Reserves a check of the user's current password (changePassword), before any hashing. */
+export async function beginPasswordCheck(
   db: Queryable,
-  attempt: { email: string; userId: string | undefined; ip: string | undefined; passwordOk: boolean },
-): Promise<LoginOutcome> {
-  const row = await single<{ outcome: LoginOutcome }>(
+  userId: string,
+  ip: string | undefined,
+): Promise<PasswordCheck & { email: string }> {
+  const row = await single<PasswordCheckRow & { email: string }>(
     db,
-    "select app_private.record_login_attempt($1, $2, $3, $4) as outcome",
-    [attempt.email, attempt.userId ?? null, attempt.ip ?? null, attempt.passwordOk],
+    "select attempt_id, email, password_salt, hash_length from app_private.begin_password_check($1, $2)",
+    [userId, ip ?? null],
   );
-  if (!row) throw new Error("record_login_attempt returned no row");
+  if (!row) throw new Error("begin_password_check returned no row");
+  return { ...toPasswordCheck(row), email: row.email };
+}
+
+/** Decides a reserved attempt from the hash computed with the stored salt; `upgradedHash` replaces an outdated hash on success. */
+export async function finishLogin(
+  db: Queryable,
+  attemptId: string,
+  presentedHash: string,
+  upgradedHash?: string,
+): Promise<LoginOutcome> {
+  const row = await single<{ outcome: LoginOutcome }>(db, "select app_private.finish_login($1, $2, $3) as outcome", [
+    attemptId,
+    presentedHash,
+    upgradedHash ?? null,
+  ]);
+  if (!row) throw new Error("finish_login returned no row");
   return row.outcome;
 }
 
-export async function rehashPassword(db: Queryable, userId: string, oldHash: string, newHash: string): Promise<void> {
-  await db.query("select app_private.rehash_password($1, $2, $3)", [userId, oldHash, newHash]);
+/** Counts a registration from the address before any hashing (TKRAT when refused). */
+export async function reserveRegistration(db: Queryable, ip: string | undefined): Promise<void> {
+  await db.query("select app_private.reserve_registration($1)", [ip ?? null]);
 }
 
+/** Stores the new hash; the password check `attemptId` must have succeeded in the same transaction. */
 export async function changePassword(
   db: Queryable,
-  userId: string,
+  attemptId: string,
   newHash: string,
   keepSessionId: string | undefined,
 ): Promise<UserRow> {
   const row = await single<{ user_record: UserRow }>(
     db,
     "select to_json(app_private.change_password($1, $2, $3)) as user_record",
-    [userId, newHash, keepSessionId ?? null],
+    [attemptId, newHash, keepSessionId ?? null],
   );
   if (!row) throw new Error("change_password returned no row");
   return row.user_record;
 }
 
-export async function startSession(db: Queryable, userId: string, tokenDigest: Buffer): Promise<Session> {
+/** Opens a session for the successful login `attemptId`, decided in the same transaction. */
+export async function startSession(db: Queryable, attemptId: string, tokenDigest: Buffer): Promise<Session> {
   const row = await single<SessionRow>(db, `select ${SESSION_COLUMNS} from app_private.start_session($1, $2)`, [
-    userId,
+    attemptId,
     tokenDigest,
   ]);
   if (!row) throw new Error("start_session returned no row");
   return toSession(row);
 }
 
-export async function rotateRefreshToken(db: Queryable, digest: Buffer, newDigest: Buffer): Promise<RotationOutcome> {
+export async function rotateRefreshToken(
+  db: Queryable,
+  rotation: { digest: Buffer; newDigest: Buffer; ip: string | undefined; sessionMaxAgeDays: number },
+): Promise<RotationOutcome> {
   const row = await single<SessionRow & { outcome: "rotated" | "reused" | "invalid" }>(
     db,
-    `select outcome, ${SESSION_COLUMNS} from app_private.rotate_refresh_token($1, $2)`,
-    [digest, newDigest],
+    `select outcome, ${SESSION_COLUMNS} from app_private.rotate_refresh_token($1, $2, $3, make_interval(days => $4))`,
+    [rotation.digest, rotation.newDigest, rotation.ip ?? null, rotation.sessionMaxAgeDays],
   );
   if (!row) throw new Error("rotate_refresh_token returned no row");
   return row.outcome === "rotated" ? { outcome: "rotated", session: toSession(row) } : { outcome: row.outcome };
@@ -165,18 +182,18 @@ export async function revokeRefreshToken(db: Queryable, digest: Buffer): Promise
   return row?.revoked === true;
 }
 
-/** Returns the new user's id and record. */
+/** Creates a customer and opens their first session, in one statement (TKEML, 23514 when refused). */
 export async function registerCustomer(
   db: Queryable,
-  account: { email: string; displayName: string; passwordHash: string },
-): Promise<{ userId: string; userRecord: UserRow }> {
-  const row = await single<{ id: string; user_record: UserRow }>(
+  account: { email: string; displayName: string; passwordHash: string; tokenDigest: Buffer; ip: string | undefined },
+): Promise<Session> {
+  const row = await single<SessionRow>(
     db,
-    "select u.id, to_json(u) as user_record from app_private.register_customer($1, $2, $3) as u",
-    [account.email, account.displayName, account.passwordHash],
+    `select ${SESSION_COLUMNS} from app_private.register_customer($1, $2, $3, $4, $5)`,
+    [account.email, account.displayName, account.passwordHash, account.tokenDigest, account.ip ?? null],
   );
   if (!row) throw new Error("register_customer returned no row");
-  return { userId: row.id, userRecord: row.user_record };
+  return toSession(row);
 }
 
 export async function isActingAdmin(db: Queryable, actor: { userId: string; role: string }): Promise<boolean> {
@@ -187,15 +204,16 @@ export async function isActingAdmin(db: Queryable, actor: { userId: string; role
   return row?.admin === true;
 }
 
+/** The actor's session (`sessionId`, their token's sid) must be live; tokens made outside a login have none and are refused. */
 export async function adminCreateUser(
   db: Queryable,
-  actor: { userId: string; role: string },
+  actor: { userId: string; role: string; sessionId?: string | undefined },
   account: { email: string; displayName: string; role: UserRole; passwordHash: string },
 ): Promise<UserRow> {
   const row = await single<{ user_record: UserRow }>(
     db,
-    "select to_json(app_private.admin_create_user($1, $2, $3, $4, $5, $6)) as user_record",
-    [actor.userId, actor.role, account.email, account.displayName, account.role, account.passwordHash],
+    "select to_json(app_private.admin_create_user($1, $2, $3, $4, $5, $6, $7)) as user_record",
+    [actor.userId, actor.role, actor.sessionId ?? null, account.email, account.displayName, account.role, account.passwordHash],
   );
   if (!row) throw new Error("admin_create_user returned no row");
   return row.user_record;

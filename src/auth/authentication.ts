@@ -1,18 +1,25 @@
 import type pg from "pg";
 import type { JwtConfig } from "../config/app-config.ts";
+import { DEFAULT_SESSION_MAX_AGE_DAYS } from "../config/environment.ts";
 import type { Logger } from "../observability/logger.ts";
 import { signAccessToken, type AccessClaims, type WebRole } from "./access-tokens.ts";
-import { isValidEmail, loggableEmail, normaliseEmail, requireDisplayName, requireEmail } from "./account-input.ts";
+import { loggableEmail, MAX_TYPED_LENGTH, storableText } from "./account-input.ts";
 import { authError, rethrowAsAuthError } from "./auth-errors.ts";
+import { clientKey } from "./client-concurrency.ts";
 import * as store from "./auth-store.ts";
 import { MAX_PASSWORD_LENGTH, passwordWeakness } from "./password-policy.ts";
-import { getDummyHash, hashPassword, needsRehash, verifyPassword } from "./passwords.ts";
+import { HashQueueFullError, hashPassword, needsRehash, recomputeHash } from "./passwords.ts";
 import { digestRefreshToken, isWellFormedRefreshToken, newRefreshToken } from "./refresh-tokens.ts";
 
 /**
  * The authentication flows behind the GraphQL mutations. Passwords are
- * checked here; every rule about accounts, attempts and sessions is a SQL
- * function (see auth-store.ts), called on the API's own pool connection.
+ * hashed here; every rule about accounts, attempts, limits and sessions is a
+ * SQL function (see auth-store.ts), called on the API's own pool connection.
+ *
+ * Order of every flow that hashes: the SQL limit is checked and the attempt
+ * counted first, then the hashing (queued fairly per client address,
+ * passwords.ts), then the SQL decision. The client address may be unknown
+ * (undefined): SQL then counts all unknown addresses as one.
  */
 export interface AuthenticationDependencies {
   pool: pg.Pool;
@@ -27,6 +34,9 @@ export interface IssuedSession {
   accessTokenExpiresAt: string;
   userRecord: store.UserRow;
 }
+
+/** Seconds a client whose hashing queue is full should wait: a few jobs of about 0.2 s each. */
+const HASH_QUEUE_RETRY_SECONDS = 1;
 
 function webRole(role: store.UserRole): WebRole {
   return `ticketing_${role}`;
@@ -46,25 +56,27 @@ function issue(deps: AuthenticationDependencies, refreshToken: string, session: 
   };
 }
 
-async function openSession(deps: AuthenticationDependencies, userId: string): Promise<IssuedSession> {
-  const refresh = newRefreshToken();
-  const session = await store.startSession(deps.pool, userId, refresh.digest);
-  return issue(deps, refresh.token, session);
-}
-
 function requireStrongPassword(password: string, email: string): void {
   const weakness = passwordWeakness(password, email);
   if (weakness) throw authError("WEAK_PASSWORD", weakness);
 }
 
-/** Upgrades a hash made with older parameters; a failure only delays the upgrade. */
-async function upgradeHash(deps: AuthenticationDependencies, account: store.LoginAccount, password: string): Promise<void> {
-  if (!needsRehash(account.passwordHash)) return;
+/** Runs hashing work; a client whose queue is full is told to come back. */
+async function hashing<T>(work: () => Promise<T>): Promise<T> {
   try {
-    await store.rehashPassword(deps.pool, account.userId, account.passwordHash, await hashPassword(password));
+    return await work();
   } catch (error) {
-    deps.logger.warn({ err: error, userId: account.userId }, "password rehash failed");
+    if (error instanceof HashQueueFullError) {
+      throw authError("RATE_LIMITED", undefined, { retryAfterSeconds: HASH_QUEUE_RETRY_SECONDS });
+    }
+    throw error;
   }
+}
+
+/** Typed text far longer than any valid value is refused before any work. */
+function boundedText(value: string): string {
+  if (value.length > MAX_TYPED_LENGTH) throw authError("INVALID_INPUT");
+  return storableText(value);
 }
 
 export interface RegisterArguments {
@@ -90,19 +102,22 @@ export interface CreateUserArguments {
   password: string;
 }
 
-export async function register(deps: AuthenticationDependencies, input: RegisterArguments): Promise<IssuedSession> {
-  const email = requireEmail(input.email);
-  const displayName = requireDisplayName(input.displayName);
+export async function register(
+  deps: AuthenticationDependencies,
+  input: RegisterArguments,
+  ip: string | undefined,
+): Promise<IssuedSession> {
+  const email = boundedText(input.email);
+  const displayName = boundedText(input.displayName);
   requireStrongPassword(input.password, email);
-  const passwordHash = await hashPassword(input.password);
-  // The account and its first session commit together: an account created
-  // without the session the client was promised would turn the client's
-  // retry into EMAIL_TAKEN.
+  // Counted before the hash, refused registrations (a taken email) included.
+  await store.reserveRegistration(deps.pool, ip).catch(rethrowAsAuthError);
+  const passwordHash = await hashing(() => hashPassword(input.password, clientKey(ip)));
+  // The account and its first session are one statement: all or nothing.
   const refresh = newRefreshToken();
-  const session = await store.inTransaction(deps.pool, async (db) => {
-    const created = await store.registerCustomer(db, { email, displayName, passwordHash }).catch(rethrowAsAuthError);
-    return store.startSession(db, created.userId, refresh.digest);
-  });
+  const session = await store
+    .registerCustomer(deps.pool, { email, displayName, passwordHash, tokenDigest: refresh.digest, ip })
+    .catch(rethrowAsAuthError);
   return issue(deps, refresh.token, session);
 }
 
@@ -111,32 +126,44 @@ export async function login(
   input: LoginArguments,
   ip: string | undefined,
 ): Promise<IssuedSession> {
-  const email = loggableEmail(normaliseEmail(input.email));
+  const email = loggableEmail(input.email);
   // No stored password can be this long or match such an email: refused before any work.
   if (email.length > 1_000 || input.password.length > MAX_PASSWORD_LENGTH * 2) throw authError("INVALID_CREDENTIALS");
-  if (await store.loginRateLimited(deps.pool, email, ip)) throw authError("RATE_LIMITED");
-  const account = isValidEmail(email) ? await store.findLoginAccount(deps.pool, email) : undefined;
-  // Unknown emails are checked against a dummy hash: same work, same time.
-  const matches = await verifyPassword(account?.passwordHash ?? (await getDummyHash()), input.password);
-  const outcome = await store.recordLoginAttempt(deps.pool, {
-    email,
-    userId: account?.userId,
-    ip,
-    passwordOk: matches && account !== undefined,
+  const check = await store.beginLogin(deps.pool, email, ip).catch(rethrowAsAuthError);
+  // Unknown emails are hashed with a random salt: same work, same time.
+  const presented = await hashing(() => recomputeHash(check.passwordSalt, check.hashLength, input.password, clientKey(ip)));
+  // Made before the decision, and only for accounts whose hash has outdated parameters.
+  const upgraded =
+    check.passwordSalt && needsRehash(check.passwordSalt)
+      ? await hashing(() => hashPassword(input.password, clientKey(ip)))
+      : undefined;
+  const refresh = newRefreshToken();
+  const result = await store.inTransaction(deps.pool, async (db) => {
+    const outcome = await store.finishLogin(db, check.attemptId, presented, upgraded);
+    // A refused attempt is committed too: it counts towards the lockout.
+    if (outcome !== "success") return { outcome };
+    return { outcome, session: await store.startSession(db, check.attemptId, refresh.digest) };
   });
-  if (outcome === "locked") throw authError("ACCOUNT_LOCKED");
-  if (outcome !== "success" || !account) throw authError("INVALID_CREDENTIALS");
-  await upgradeHash(deps, account, input.password);
-  return openSession(deps, account.userId);
+  if (result.outcome === "locked") throw authError("ACCOUNT_LOCKED");
+  if (!result.session) throw authError("INVALID_CREDENTIALS");
+  return issue(deps, refresh.token, result.session);
 }
 
 export async function refreshSession(
   deps: AuthenticationDependencies,
   input: { refreshToken: string },
+  ip: string | undefined,
 ): Promise<IssuedSession> {
   if (!isWellFormedRefreshToken(input.refreshToken)) throw authError("INVALID_TOKEN");
   const next = newRefreshToken();
-  const result = await store.rotateRefreshToken(deps.pool, digestRefreshToken(input.refreshToken), next.digest);
+  const result = await store
+    .rotateRefreshToken(deps.pool, {
+      digest: digestRefreshToken(input.refreshToken),
+      newDigest: next.digest,
+      ip,
+      sessionMaxAgeDays: deps.jwt.sessionMaxAgeDays ?? DEFAULT_SESSION_MAX_AGE_DAYS,
+    })
+    .catch(rethrowAsAuthError);
   if (result.outcome === "reused") throw authError("TOKEN_REUSED");
   if (result.outcome !== "rotated") throw authError("INVALID_TOKEN");
   return issue(deps, next.token, result.session);
@@ -162,23 +189,23 @@ export async function changePassword(
   ip: string | undefined,
 ): Promise<store.UserRow> {
   const caller = requireSignedIn(auth);
-  const account = await store.findUserAccount(deps.pool, caller.userId);
-  if (!account) throw authError("FORBIDDEN");
-  requireStrongPassword(input.newPassword, account.email);
-  if (await store.loginRateLimited(deps.pool, account.email, ip)) throw authError("RATE_LIMITED");
-  const matches =
-    input.currentPassword.length <= MAX_PASSWORD_LENGTH * 2 && (await verifyPassword(account.passwordHash, input.currentPassword));
-  // Counted like a login, so a stolen access token cannot brute-force the password.
-  const outcome = await store.recordLoginAttempt(deps.pool, {
-    email: account.email,
-    userId: caller.userId,
-    ip,
-    passwordOk: matches,
+  if (input.currentPassword.length > MAX_PASSWORD_LENGTH * 2) throw authError("INVALID_CREDENTIALS");
+  // Counted against the address's limit and reserved like a login, before any hashing,
+  // so a stolen access token cannot brute-force the password.
+  const check = await store.beginPasswordCheck(deps.pool, caller.userId, ip).catch(rethrowAsAuthError);
+  requireStrongPassword(input.newPassword, check.email);
+  const client = clientKey(ip);
+  const presented = await hashing(() => recomputeHash(check.passwordSalt, check.hashLength, input.currentPassword, client));
+  const newHash = await hashing(() => hashPassword(input.newPassword, client));
+  const result = await store.inTransaction(deps.pool, async (db) => {
+    const outcome = await store.finishLogin(db, check.attemptId, presented);
+    if (outcome !== "success") return { outcome };
+    const user = await store.changePassword(db, check.attemptId, newHash, caller.sessionId).catch(rethrowAsAuthError);
+    return { outcome, user };
   });
-  if (outcome === "locked") throw authError("ACCOUNT_LOCKED");
-  if (outcome !== "success") throw authError("INVALID_CREDENTIALS");
-  const newHash = await hashPassword(input.newPassword);
-  return store.changePassword(deps.pool, caller.userId, newHash, caller.sessionId).catch(rethrowAsAuthError);
+  if (result.outcome === "locked") throw authError("ACCOUNT_LOCKED");
+  if (!result.user) throw authError("INVALID_CREDENTIALS");
+  return result.user;
 }
 
 /** Admin only; returns the new user's record. */
@@ -186,14 +213,15 @@ export async function createUser(
   deps: AuthenticationDependencies,
   auth: AccessClaims | undefined,
   input: CreateUserArguments,
+  ip: string | undefined,
 ): Promise<store.UserRow> {
   const caller = requireSignedIn(auth);
   // Refused before any validation or hashing; admin_create_user checks again atomically.
   if (!(await store.isActingAdmin(deps.pool, caller))) throw authError("FORBIDDEN");
-  const email = requireEmail(input.email);
-  const displayName = requireDisplayName(input.displayName);
+  const email = boundedText(input.email);
+  const displayName = boundedText(input.displayName);
   requireStrongPassword(input.password, email);
-  const passwordHash = await hashPassword(input.password);
+  const passwordHash = await hashing(() => hashPassword(input.password, clientKey(ip)));
   return store
     .adminCreateUser(deps.pool, caller, { email, displayName, role: input.role, passwordHash })
     .catch(rethrowAsAuthError);

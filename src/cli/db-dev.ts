@@ -6,6 +6,7 @@ import { withDatabase } from "../database/connection-urls.ts";
 import { startLocalDatabase, type LocalDatabase } from "../database/local-database.ts";
 import { assertCurrentMigrationLintsClean } from "../database/migration-lint.ts";
 import { migrationSettings, releaseMigrationPools } from "../database/migrations.ts";
+import { watchReporter } from "../database/watch-reporter.ts";
 import type { Logger } from "../observability/logger.ts";
 import { commandLogger, runCli } from "./run-cli.ts";
 
@@ -83,7 +84,8 @@ await runCli(async () => {
     const settings = developmentSettings(environment, logger, local);
     if (command === "watch") {
       finishOnSignal(local, logger);
-      await watch(settings, false);
+      // Plain lines for a person watching the terminal (watch-reporter.ts).
+      await watch({ ...settings, logger: watchReporter() }, false);
       return;
     }
     await run(command, settings, values.message);

@@ -1,11 +1,12 @@
 import "./graphile-env.ts";
 import { parseArgs } from "node:util";
 import pg from "pg";
-import { requireDisplayName, requireEmail } from "../auth/account-input.ts";
+import { storableText } from "../auth/account-input.ts";
 import { createUserAccount, type UserRole } from "../auth/auth-store.ts";
 import { passwordWeakness } from "../auth/password-policy.ts";
 import { hashPassword } from "../auth/passwords.ts";
 import { environmentFor } from "../config/command-inputs.ts";
+import { constraintMessage } from "../graphql/constraint-messages.ts";
 import { startLocalDatabase, type LocalDatabase } from "../database/local-database.ts";
 import { commandLogger, runCli } from "./run-cli.ts";
 
@@ -48,11 +49,12 @@ function parseOptions(argv: string[]): Options {
   if (!values["password-stdin"]) {
     throw new UsageError(`--password-stdin is required: pipe the password in, never pass it as an argument (${USAGE})`);
   }
-  const email = requireEmail(values.email);
+  // The database checks and normalises both (the same rules as register and createUser).
+  const email = storableText(values.email);
   return {
     email,
     role: values.role as UserRole,
-    displayName: requireDisplayName(values.name ?? email.split("@")[0] ?? email),
+    displayName: storableText(values.name ?? email.split("@")[0] ?? email),
   };
 }
 
@@ -83,7 +85,9 @@ async function insertUser(url: string, options: Options, passwordHash: string): 
     const { id } = await createUserAccount(client, { ...options, passwordHash });
     return id;
   } catch (error) {
-    if ((error as { code?: string }).code === "TKEML") throw new Error(`${options.email} is already registered`);
+    const { code, constraint } = error as { code?: string; constraint?: string };
+    if (code === "TKEML") throw new Error(`${options.email} is already registered`);
+    if (code === "23514") throw new UsageError(constraintMessage(constraint) ?? "Invalid email or name");
     throw error;
   } finally {
     await client.end();

@@ -1,3 +1,5 @@
+import type { DocumentLimits } from "../graphql/document-limits.ts";
+import type { WebsocketLimits } from "../graphql/realtime-socket.ts";
 import type { Environment } from "./environment.ts";
 
 /** Everything the HTTP server needs, resolved from the environment (and, locally, generated secrets). */
@@ -11,14 +13,22 @@ export interface AppConfig {
   corsOrigins: string[];
   logLevel: string;
   graphiql: boolean;
-  /** Express "trust proxy" (TRUST_PROXY); unset: the socket address is the client IP. */
-  trustProxy?: boolean | number | string;
+  /** Express "trust proxy" (TRUST_PROXY): a hop count or trusted proxy addresses; unset: the socket address is the client IP. */
+  trustProxy?: number | string;
   /** Minutes between prunings of security rows (HOUSEKEEPING_INTERVAL_MINUTES); 0: never; unset: the default. */
   housekeepingMinutes?: number;
   /** Time and connection limits (docs/security.md, "Time and connections"); defaults apply when absent. */
   limits?: Partial<TimeLimits>;
   /** Where /metrics is served (docs/security.md); absent: open on the main port outside production, nowhere in production. */
   metrics?: MetricsExposure;
+  /** GraphQL document limits (GRAPHQL_MAX_*); unset: the defaults of document-limits.ts. */
+  documentLimits?: DocumentLimits;
+  /** `__schema`/`__type` queries (GRAPHQL_INTROSPECTION); unset: allowed. */
+  introspection?: boolean;
+  /** Trusted documents manifest or directory (TRUSTED_DOCUMENTS); unset: any document within the limits. */
+  trustedDocuments?: string;
+  /** Websocket limits set in the environment (WS_*); the others keep their defaults. */
+  websocketLimits?: Partial<WebsocketLimits>;
 }
 
 /** Bounds on time and connections. All durations in milliseconds. */
@@ -56,6 +66,8 @@ export interface MetricsExposure {
   host?: string;
   /** Required as `Authorization: Bearer <token>` wherever /metrics is served. */
   token?: string;
+  /** Websocket limits set in the environment (WS_*); the others keep their defaults. */
+  websocketLimits?: Partial<WebsocketLimits>;
 }
 
 export interface JwtConfig {
@@ -63,6 +75,12 @@ export interface JwtConfig {
   issuer: string;
   audience: string;
   accessTokenSeconds: number;
+  /**
+   * A login session (refresh-token family) ends this many days after it began,
+   * however often it is refreshed (SESSION_MAX_AGE_DAYS; default
+   * DEFAULT_SESSION_MAX_AGE_DAYS).
+   */
+  sessionMaxAgeDays?: number;
 }
 
 export function appConfigFrom(
@@ -81,6 +99,7 @@ export function appConfigFrom(
       issuer: environment.JWT_ISSUER,
       audience: environment.JWT_AUDIENCE,
       accessTokenSeconds: environment.JWT_ACCESS_TOKEN_SECONDS,
+      sessionMaxAgeDays: environment.SESSION_MAX_AGE_DAYS,
     },
     corsOrigins: environment.CORS_ORIGINS,
     logLevel: environment.LOG_LEVEL,
@@ -101,5 +120,31 @@ export function appConfigFrom(
       ...(environment.METRICS_PORT === undefined ? {} : { port: environment.METRICS_PORT, host: environment.METRICS_HOST }),
       ...(environment.METRICS_TOKEN === undefined ? {} : { token: environment.METRICS_TOKEN }),
     },
+    documentLimits: {
+      maxDocumentBytes: environment.GRAPHQL_MAX_DOCUMENT_BYTES,
+      maxTokens: environment.GRAPHQL_MAX_TOKENS,
+      maxDepth: environment.GRAPHQL_MAX_DEPTH,
+      maxFields: environment.GRAPHQL_MAX_FIELDS,
+      maxCost: environment.GRAPHQL_MAX_COST,
+      defaultPageSize: environment.GRAPHQL_DEFAULT_PAGE_SIZE,
+      maxPageSize: environment.GRAPHQL_MAX_PAGE_SIZE,
+      maxMutationFields: environment.GRAPHQL_MAX_MUTATIONS,
+      documentCacheBytes: environment.GRAPHQL_DOCUMENT_CACHE_MB * 1024 * 1024,
+    },
+    introspection: environment.GRAPHQL_INTROSPECTION,
+    ...(environment.TRUSTED_DOCUMENTS === undefined ? {} : { trustedDocuments: environment.TRUSTED_DOCUMENTS }),
+    websocketLimits: websocketLimitsFrom(environment),
   };
+}
+
+function websocketLimitsFrom(environment: Environment): Partial<WebsocketLimits> {
+  const seconds = (value: number | undefined) => (value === undefined ? undefined : value * 1000);
+  const limits: Partial<Record<keyof WebsocketLimits, number | undefined>> = {
+    connectionInitTimeoutMs: seconds(environment.WS_CONNECTION_INIT_TIMEOUT_SECONDS),
+    unauthenticatedIdleMs: seconds(environment.WS_UNAUTHENTICATED_IDLE_SECONDS),
+    maxSocketsPerAddress: environment.WS_MAX_SOCKETS_PER_ADDRESS,
+    maxSubscriptionsPerUser: environment.WS_MAX_SUBSCRIPTIONS_PER_USER,
+    messagesPerSecond: environment.WS_MESSAGES_PER_SECOND,
+  };
+  return Object.fromEntries(Object.entries(limits).filter(([, value]) => value !== undefined));
 }

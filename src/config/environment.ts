@@ -1,3 +1,4 @@
+import { isIP } from "node:net";
 import { z } from "zod";
 
 /**
@@ -12,6 +13,30 @@ const postgresUrl = z
   .string()
   .url()
   .refine((value) => /^postgres(ql)?:\/\//.test(value), "must be a postgres:// URL");
+
+/** Express's names for address ranges, accepted in TRUST_PROXY lists. */
+const TRUSTED_RANGE_NAMES = new Set(["loopback", "linklocal", "uniquelocal"]);
+
+function isAddressOrSubnet(entry: string): boolean {
+  if (TRUSTED_RANGE_NAMES.has(entry)) return true;
+  const [address, prefix, ...rest] = entry.split("/");
+  if (rest.length > 0 || !address) return false;
+  const family = isIP(address);
+  if (family === 0) return false;
+  if (prefix === undefined) return true;
+  if (!/^\d{1,3}$/.test(prefix)) return isIP(prefix) === 4 && family === 4;
+  return Number(prefix) <= (family === 4 ? 32 : 128);
+}
+
+/** "false", a hop count, or a list of addresses, subnets (CIDR or address/netmask) and range names. */
+function isTrustProxySetting(value: string): boolean {
+  if (value === "false") return true;
+  if (/^\d+$/.test(value)) return Number(value) <= 10;
+  return value.split(",").every((entry) => isAddressOrSubnet(entry.trim()));
+}
+
+/** How long a login session may last at most, refreshes notwithstanding. */
+export const DEFAULT_SESSION_MAX_AGE_DAYS = 30;
 
 const environmentSchema = z.object({
   NODE_ENV: z.enum(["development", "test", "production"]).default("development"),
@@ -43,14 +68,29 @@ const environmentSchema = z.object({
   GRAPHIQL: booleanFlag.optional(),
   // Express's "trust proxy": which proxies may set X-Forwarded-For. Behind a load
   // balancer it must be set, or every client shares the balancer's IP for the
-  // login rate limit. "true"/"false", a hop count, or addresses/subnets/"loopback".
+  // rate limits. A hop count, or trusted proxy addresses/subnets (and Express's
+  // names loopback, linklocal, uniquelocal); "false" is the same as unset.
+  // Never "true": trusting every hop lets any client choose its address.
   TRUST_PROXY: z
     .string()
-    .regex(/^(true|false|\d{1,2}|[\w.:/]+(\s*,\s*[\w.:/]+)*)$/, "must be true, false, a hop count or a list of addresses")
-    .transform((value): boolean | number | string =>
-      value === "true" ? true : value === "false" ? false : /^\d+$/.test(value) ? Number(value) : value,
+    .transform((value) => value.trim())
+    .refine(
+      (value) => value.toLowerCase() !== "true",
+      "must not be true (it trusts any client's X-Forwarded-For); give a hop count or the proxies' addresses",
     )
+    .refine(isTrustProxySetting, "must be a hop count (0 to 10) or a comma-separated list of proxy addresses or subnets")
+    .transform((value): number | string | undefined => {
+      if (value === "false") return undefined;
+      return /^\d+$/.test(value) ? Number(value) : value;
+    })
     .optional(),
+  SESSION_MAX_AGE_DAYS: z.coerce.number().int().min(1).max(365).default(DEFAULT_SESSION_MAX_AGE_DAYS),
+  // Websocket limits (docs/security.md, Realtime); unset: the defaults of graphql/realtime-socket.ts.
+  WS_CONNECTION_INIT_TIMEOUT_SECONDS: z.coerce.number().int().min(1).max(60).optional(),
+  WS_UNAUTHENTICATED_IDLE_SECONDS: z.coerce.number().int().min(1).max(3600).optional(),
+  WS_MAX_SOCKETS_PER_ADDRESS: z.coerce.number().int().min(1).max(100_000).optional(),
+  WS_MAX_SUBSCRIPTIONS_PER_USER: z.coerce.number().int().min(1).max(10_000).optional(),
+  WS_MESSAGES_PER_SECOND: z.coerce.number().int().min(1).max(10_000).optional(),
   DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(500).default(20),
   // Time and connection limits (docs/security.md, "Time and connections").
   STATEMENT_TIMEOUT_ANONYMOUS_MS: z.coerce.number().int().min(100).max(600_000).default(3_000),
@@ -76,6 +116,19 @@ const environmentSchema = z.object({
   // How often the API prunes expired security rows (login attempts, sessions,
   // counted writes); 0 leaves it to `npm run db:maintain` on a schedule.
   HOUSEKEEPING_INTERVAL_MINUTES: z.coerce.number().int().min(0).max(1440).default(10),
+  // GraphQL documents and query cost (docs/security.md, "Documents and query cost").
+  GRAPHQL_MAX_DOCUMENT_BYTES: z.coerce.number().int().min(1_024).max(1_000_000).default(32_768),
+  GRAPHQL_MAX_TOKENS: z.coerce.number().int().min(100).max(100_000).default(1_000),
+  GRAPHQL_MAX_DEPTH: z.coerce.number().int().min(2).max(100).default(20),
+  GRAPHQL_MAX_FIELDS: z.coerce.number().int().min(10).max(100_000).default(500),
+  GRAPHQL_MAX_COST: z.coerce.number().int().min(100).max(100_000_000).default(25_000),
+  GRAPHQL_DEFAULT_PAGE_SIZE: z.coerce.number().int().min(1).max(10_000).default(20),
+  GRAPHQL_MAX_PAGE_SIZE: z.coerce.number().int().min(1).max(10_000).default(100),
+  GRAPHQL_MAX_MUTATIONS: z.coerce.number().int().min(1).max(1_000).default(10),
+  GRAPHQL_DOCUMENT_CACHE_MB: z.coerce.number().int().min(1).max(4_096).default(16),
+  GRAPHQL_INTROSPECTION: booleanFlag.default(true),
+  // A JSON manifest { id: document } or a directory of <id>.graphql files.
+  TRUSTED_DOCUMENTS: z.string().min(1).optional(),
 });
 
 export type Environment = Omit<z.infer<typeof environmentSchema>, "HOST"> & { HOST: string };
@@ -109,5 +162,9 @@ export function parseEnvironment(source: NodeJS.ProcessEnv = process.env): Envir
     const variable = issue?.path.join(".") ?? "environment";
     throw new ConfigurationError(`Invalid configuration: ${variable} ${issue?.message ?? "is invalid"}`);
   }
-  return withDefaults(result.data);
+  const environment = withDefaults(result.data);
+  if (environment.GRAPHQL_DEFAULT_PAGE_SIZE > environment.GRAPHQL_MAX_PAGE_SIZE) {
+    throw new ConfigurationError("Invalid configuration: GRAPHQL_DEFAULT_PAGE_SIZE must not exceed GRAPHQL_MAX_PAGE_SIZE");
+  }
+  return environment;
 }

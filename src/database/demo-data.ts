@@ -2,14 +2,16 @@ import type pg from "pg";
 import { hashPassword } from "../auth/passwords.ts";
 import type { DatabaseUrls } from "./connection-urls.ts";
 import { withClient } from "./cluster-setup.ts";
+import { loadDemoHistory } from "./demo-history.ts";
 import { inRequestTransaction } from "./request-transaction.ts";
 import { type UserRole, webRoleOf } from "./web-roles.ts";
 
 /**
  * Demo data for the local embedded database: a few customers, two agents,
- * an admin, and tickets in every status with a conversation. Users are
- * created as the owner; everything else goes through the real SQL functions
- * acting as those users, so histories, SLA times and audit rows are genuine.
+ * an admin, five weeks of past tickets (demo-history.ts) and today's tickets
+ * in every status with a conversation. Users are created as the owner;
+ * today's tickets go through the real SQL functions acting as those users, so
+ * their histories, SLA times and audit rows are genuine.
  * Never loaded into a database the user supplied. The demo logins' password
  * is generated once per data directory (config/local-secrets.ts), never a
  * published one.
@@ -96,6 +98,7 @@ export async function loadDemoDataIfEmpty(urls: DatabaseUrls, password: string):
     return rows[0]?.empty ? createUsers(owner, password) : undefined;
   });
   if (!ids) return false;
+  await loadDemoHistory(urls, { customers: [ids.carol, ids.dan, ids.erin], agents: [ids.alice, ids.bob] });
   await withClient(urls.authenticator, (api) => createTickets(api, ids));
   return true;
 }

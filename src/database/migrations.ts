@@ -19,6 +19,18 @@ export const DATABASE_OWNER_ROLE = "ticketing_owner";
  */
 export const MIGRATION_LOCK_TIMEOUT = "5s";
 
+/**
+ * What `db:dev -- commit` leaves in migrations/current/ (next to its
+ * README.md, which it keeps): one file with a short reminder instead of
+ * graphile-migrate's `-- Enter migration here`. Comments alone apply nothing.
+ */
+export const CURRENT_MIGRATION_TEMPLATE = `--! split: 100-next.sql
+-- The next migration: add statements here, or in more NNN-name.sql files of
+-- this folder (see README.md here and docs/extending.md). \`npm run db:dev --
+-- watch\` re-runs the folder on every save, so write statements that can run
+-- twice: create or replace, drop … if exists, create … if not exists.
+`;
+
 /** Routes graphile-migrate's messages into the application's log. */
 function migrationLogger(logger: AppLogger): Logger {
   return new Logger(() => (level, message) => {
@@ -42,6 +54,7 @@ export function migrationSettings(options: {
     migrationsFolder: MIGRATIONS_FOLDER,
     // Set on every connection graphile-migrate opens, before any migration runs.
     pgSettings: { lock_timeout: MIGRATION_LOCK_TIMEOUT },
+    blankMigrationContent: CURRENT_MIGRATION_TEMPLATE,
     logger: migrationLogger(options.logger),
   };
 }

@@ -2,6 +2,8 @@ import { pgSelectSingleFromRecord } from "postgraphile/@dataplan/pg";
 import { access, context, lambda, sideEffect, type FieldArgs, type Step } from "postgraphile/grafast";
 import { extendSchema, gql } from "postgraphile/utils";
 import type { AccessClaims } from "../auth/access-tokens.ts";
+import { authError } from "../auth/auth-errors.ts";
+import { clientKey, withClientSlot } from "../auth/client-concurrency.ts";
 import * as authentication from "../auth/authentication.ts";
 import type { AuthenticationDependencies, IssuedSession } from "../auth/authentication.ts";
 import type { UserRow } from "../auth/auth-store.ts";
@@ -17,13 +19,23 @@ import type { UserRow } from "../auth/auth-store.ts";
  * The `user` of each payload is the generated User type, built from the row
  * the SQL function returned rather than looked up again, because an
  * anonymous request may not read users.
+ *
+ * One authentication mutation per request: every one of them hashes a
+ * password or touches a session, and aliases would otherwise multiply one
+ * request's work (ten `register` aliases, ten accounts). The first runs; the
+ * others answer TOO_MANY_AUTH_OPERATIONS without doing anything. And one
+ * client address has a bounded number in flight (client-concurrency.ts).
  */
 declare global {
   namespace Grafast {
     interface Context {
       /** Verified access-token claims of the request, if any (http/request-auth.ts). */
       auth?: AccessClaims;
-      /** Client IP as Express sees it (honours TRUST_PROXY); used by the login rate limit. */
+      /**
+       * Client address (honours TRUST_PROXY): from the HTTP request, or from a
+       * websocket's upgrade request. Used by the authentication rate limits;
+       * when unknown, all unknown clients share one limit.
+       */
       clientIp?: string;
     }
   }
@@ -123,6 +135,33 @@ const typeDefs = gql`
 
 type Input<T> = Step<T>;
 
+/** Requests (by their GraphQL context) that already ran an authentication mutation. */
+const contextsWithAuthOperation = new WeakSet<object>();
+
+/** Claims the request's one authentication mutation; refuses a second one. */
+function claimAuthOperation(graphqlContext: object): void {
+  if (contextsWithAuthOperation.has(graphqlContext)) throw authError("TOO_MANY_AUTH_OPERATIONS");
+  contextsWithAuthOperation.add(graphqlContext);
+}
+
+/**
+ * A side effect that is the request's one authentication mutation; `run`
+ * gets the field's input, the verified claims and the client address.
+ */
+function authOperation<TInput, TResult>(
+  fieldArgs: FieldArgs,
+  run: (input: TInput, auth: AccessClaims | undefined, ip: string | undefined) => Promise<TResult>,
+): Step<TResult> {
+  const $context = context();
+  return sideEffect(
+    [input<TInput>(fieldArgs), $context, $context.get("auth"), $context.get("clientIp")],
+    ([args, graphqlContext, auth, ip]) => {
+      claimAuthOperation(graphqlContext);
+      return withClientSlot(clientKey(ip), () => run(args, auth, ip));
+    },
+  );
+}
+
 function input<T>(fieldArgs: FieldArgs): Input<T> {
   return fieldArgs.getRaw("input") as Input<T>;
 }
@@ -141,38 +180,34 @@ export function authenticationPlugin(deps: AuthenticationDependencies): Graphile
         Mutation: {
           plans: {
             register(_$root, fieldArgs) {
-              return sideEffect(input<authentication.RegisterArguments>(fieldArgs), (args) =>
-                authentication.register(deps, args),
+              return authOperation<authentication.RegisterArguments, IssuedSession>(fieldArgs, (args, _auth, ip) =>
+                authentication.register(deps, args, ip),
               );
             },
             login(_$root, fieldArgs) {
-              const $ip = context().get("clientIp");
-              return sideEffect([input<authentication.LoginArguments>(fieldArgs), $ip], ([args, ip]) =>
+              return authOperation<authentication.LoginArguments, IssuedSession>(fieldArgs, (args, _auth, ip) =>
                 authentication.login(deps, args, ip),
               );
             },
             refreshSession(_$root, fieldArgs) {
-              return sideEffect(input<{ refreshToken: string }>(fieldArgs), (args) =>
-                authentication.refreshSession(deps, args),
+              return authOperation<{ refreshToken: string }, IssuedSession>(fieldArgs, (args, _auth, ip) =>
+                authentication.refreshSession(deps, args, ip),
               );
             },
             logout(_$root, fieldArgs) {
-              const $success = sideEffect(input<{ refreshToken: string }>(fieldArgs), (args) =>
+              const $success = authOperation<{ refreshToken: string }, boolean>(fieldArgs, (args) =>
                 authentication.logout(deps, args),
               );
               return lambda($success, (success) => ({ success }), true);
             },
             changePassword(_$root, fieldArgs) {
-              const $context = context();
-              return sideEffect(
-                [input<authentication.ChangePasswordArguments>(fieldArgs), $context.get("auth"), $context.get("clientIp")],
-                ([args, auth, ip]) => authentication.changePassword(deps, auth, args, ip),
+              return authOperation<authentication.ChangePasswordArguments, UserRow>(fieldArgs, (args, auth, ip) =>
+                authentication.changePassword(deps, auth, args, ip),
               );
             },
             createUser(_$root, fieldArgs) {
-              return sideEffect(
-                [input<authentication.CreateUserArguments>(fieldArgs), context().get("auth")],
-                ([args, auth]) => authentication.createUser(deps, auth, args),
+              return authOperation<authentication.CreateUserArguments, UserRow>(fieldArgs, (args, auth, ip) =>
+                authentication.createUser(deps, auth, args, ip),
               );
             },
           },

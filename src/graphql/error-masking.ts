@@ -4,6 +4,7 @@ import { isSafeError } from "postgraphile/grafast";
 import { isDatabaseUnavailable, isServiceBusy } from "../database/availability.ts";
 import type { Logger } from "../observability/logger.ts";
 import { constraintMessage } from "./constraint-messages.ts";
+import { withoutSuggestion } from "./validation-rules-plugin.ts";
 
 /**
  * Turns every error leaving the GraphQL endpoint into a clean message with a
@@ -86,11 +87,20 @@ function replace(error: GraphQLError, message: string, extensions: Record<string
   });
 }
 
-export function createMaskError(logger: Logger) {
+export interface MaskErrorOptions {
+  /** In production, graphql-js's "Did you mean …?" suggestions are removed. */
+  production?: boolean;
+}
+
+export function createMaskError(logger: Logger, options: MaskErrorOptions = {}) {
   return (error: GraphQLError): GraphQLError => {
     const original = error.originalError;
     // Validation and parse errors, and errors the schema raised on purpose.
-    if (!original || original instanceof GraphQLError) return error;
+    if (!original || original instanceof GraphQLError) {
+      if (!options.production) return error;
+      const message = withoutSuggestion(error.message);
+      return message === error.message ? error : replace(error, message, { ...error.extensions });
+    }
     if (isServiceBusy(original)) {
       // Debug only: under load this happens for every waiting request.
       logger.debug({ err: original, path: error.path }, "service busy");

@@ -1,12 +1,14 @@
 import type pg from "pg";
-import { getDummyHash } from "../auth/passwords.ts";
 import type { JwtConfig } from "../config/app-config.ts";
 import type { Logger } from "../observability/logger.ts";
 import type { Metrics } from "../observability/metrics.ts";
 import { authenticationPlugin } from "./authentication-plugin.ts";
+import { BigIntLiteralPlugin } from "./bigint-literal-plugin.ts";
+import { OptionalInputPlugin } from "./optional-input-plugin.ts";
 import { PayloadNamingPlugin } from "./payload-naming-plugin.ts";
 import { realtimePlugins } from "./realtime-plugin.ts";
-import type { SocketRegistry } from "./realtime-socket.ts";
+import { RealtimeDispatcher } from "./realtime-dispatcher.ts";
+import { DEFAULT_WEBSOCKET_LIMITS } from "./realtime-socket.ts";
 
 /** What the project's own GraphQL plugins may need from the server. */
 export interface PluginDependencies {
@@ -15,20 +17,26 @@ export interface PluginDependencies {
   logger: Logger;
   /** Optional so the schema can be built without a server (schema snapshot). */
   metrics?: Metrics;
-  /** The server's open websockets, closed on shutdown (realtime-socket.ts). */
-  sockets?: SocketRegistry;
+  /** The server's realtime dispatcher, closed on shutdown (realtime-dispatcher.ts). */
+  dispatcher?: RealtimeDispatcher;
 }
 
 /** The project's PostGraphile plugins, in addition to the presets. */
 export function graphqlPlugins(dependencies: PluginDependencies): GraphileConfig.Plugin[] {
-  // Made now, so the first login with an unknown email is not the one that pays for it.
-  void getDummyHash();
-  const { jwt, logger, metrics, sockets } = dependencies;
+  const { pool, logger, metrics } = dependencies;
+  // Without a server (schema snapshot) nothing subscribes, so this one never connects.
+  const dispatcher =
+    dependencies.dispatcher ??
+    new RealtimeDispatcher({ pool, logger, maxSubscriptionsPerUser: DEFAULT_WEBSOCKET_LIMITS.maxSubscriptionsPerUser });
   const realtime = realtimePlugins({
-    jwt,
-    logger,
+    dispatcher,
     ...(metrics ? { activeSubscriptions: metrics.activeSubscriptions } : {}),
-    ...(sockets ? { sockets } : {}),
   });
-  return [PayloadNamingPlugin, authenticationPlugin(dependencies), ...realtime];
+  return [
+    PayloadNamingPlugin,
+    OptionalInputPlugin,
+    BigIntLiteralPlugin,
+    authenticationPlugin(dependencies),
+    ...realtime,
+  ];
 }

@@ -5,10 +5,15 @@ import { PgSimplifyInflectionPreset } from "@graphile/simplify-inflection";
 import { pgSettingsFor, type StatementTimeouts } from "../database/web-roles.ts";
 import type { Logger } from "../observability/logger.ts";
 import type { Metrics } from "../observability/metrics.ts";
+import { createLogSampler } from "../observability/log-sampler.ts";
 import { databaseAvailabilityPlugin } from "./database-availability-plugin.ts";
+import { DEFAULT_DOCUMENT_LIMITS, type DocumentLimits } from "./document-limits.ts";
+import { documentsPreset } from "./documents-preset.ts";
 import { createMaskError } from "./error-masking.ts";
-import { operationMetricsPlugin } from "./operation-metrics-plugin.ts";
-import { socketClaims } from "./realtime-socket.ts";
+import { DOCUMENTED_OPERATION_NAMES, operationMetricsPlugin } from "./operation-metrics-plugin.ts";
+import { socketClaims, socketClientAddress } from "./realtime-socket.ts";
+import { RURU_CONFIG } from "./ruru-starter.ts";
+import type { TrustedDocuments } from "./trusted-documents.ts";
 
 /** The PostgreSQL schema PostGraphile exposes. Nothing else is introspected. */
 export const EXPOSED_SCHEMAS = ["app_public"];
@@ -20,17 +25,36 @@ export interface PresetOptions {
   graphiql: boolean;
   plugins?: GraphileConfig.Plugin[];
   statementTimeouts?: StatementTimeouts;
+  /** Production: no suggestions in errors (validation-rules-plugin.ts). */
+  production?: boolean;
+  /** `__schema`/`__type` allowed (GRAPHQL_INTROSPECTION); on unless configured off. */
+  introspection?: boolean;
+  /** Document size, shape, cost and page limits (document-limits.ts). */
+  documentLimits?: DocumentLimits;
+  /** When set, only these operations are executed (trusted-documents.ts). */
+  trustedDocuments?: TrustedDocuments;
 }
 
 export function createPreset(options: PresetOptions): GraphileConfig.Preset {
+  const production = options.production ?? false;
+  const trusted = options.trustedDocuments;
+  const documents = documentsPreset({
+    limits: options.documentLimits ?? DEFAULT_DOCUMENT_LIMITS,
+    // Warnings a client can cause at will are rate-limited (log-sampler.ts).
+    sampler: createLogSampler(options.logger),
+    production,
+    introspection: options.introspection ?? true,
+    trustedDocuments: trusted,
+  });
   return {
-    extends: [PostGraphileAmberPreset, PgSimplifyInflectionPreset],
+    extends: [PostGraphileAmberPreset, PgSimplifyInflectionPreset, documents],
     plugins: [
-      operationMetricsPlugin(options.metrics),
+      operationMetricsPlugin(options.metrics, trusted?.operationNames ?? DOCUMENTED_OPERATION_NAMES),
       databaseAvailabilityPlugin({ logger: options.logger }),
       ...(options.plugins ?? []),
     ],
-    pgServices: [makePgService({ pool: options.pool, schemas: EXPOSED_SCHEMAS })],
+    // No pubsub: realtime events have their own listener (realtime-dispatcher.ts).
+    pgServices: [makePgService({ pool: options.pool, schemas: EXPOSED_SCHEMAS, pubsub: false })],
     grafserv: {
       graphqlPath: "/graphql",
       graphiql: options.graphiql,
@@ -38,19 +62,30 @@ export function createPreset(options: PresetOptions): GraphileConfig.Preset {
       graphiqlOnGraphQLGET: false,
       // Express already refuses bodies over 1 MB with 413; this is the same bound.
       maxRequestLength: 1_000_000,
-      maskError: createMaskError(options.logger),
-      // graphql-ws subscriptions on graphqlPath (docs/realtime.md).
+      maskError: createMaskError(options.logger, { production }),
+      // graphql-ws subscriptions on graphqlPath (docs/realtime.md), served by
+      // http/websocket-server.ts with its limits rather than grafserv's own.
       websockets: true,
     },
+    // Ruru (GraphiQL) opens on a starter query with the Authorization header explained.
+    ruru: RURU_CONFIG,
     grafast: {
       explain: false,
       context(requestContext) {
         const req = requestContext.expressv4?.req;
-        // Websocket operations: the claims verified on the socket (realtime-socket.ts).
-        const auth = requestContext.ws ? socketClaims(requestContext.ws.socket) : req?.auth;
+        const ws = requestContext.ws;
+        // Websocket operations: the claims verified on the socket and the
+        // address of its upgrade request (realtime-socket.ts).
+        const auth = ws ? socketClaims(ws.socket) : req?.auth;
+        const clientIp = ws ? socketClientAddress(ws.request) : req?.ip;
         // auth and clientIp feed the authentication mutations (authentication-plugin.ts).
-        return { pgSettings: pgSettingsFor(auth, options.statementTimeouts), auth, clientIp: req?.ip };
+        return { pgSettings: pgSettingsFor(auth, options.statementTimeouts), auth, clientIp };
       },
+    },
+    gather: {
+      // A SQL function's arguments without a default are required (non-null in
+      // GraphQL); those with a default are optional (docs/conventions.md).
+      pgStrictFunctions: true,
     },
     schema: {
       // Deterministic order so the committed schema.graphql diff shows real changes only.

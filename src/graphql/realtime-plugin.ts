@@ -2,15 +2,15 @@ import type { Gauge } from "prom-client";
 import { access, constant, context, lambda, listen, SafeError, type Step } from "postgraphile/grafast";
 import { extendSchema, gql } from "postgraphile/utils";
 import type { AccessClaims, WebRole } from "../auth/access-tokens.ts";
-import type { JwtConfig } from "../config/app-config.ts";
-import type { Logger } from "../observability/logger.ts";
+import type { Interest, RealtimeDispatcher } from "./realtime-dispatcher.ts";
 import { TicketEventStream, type TicketEvent } from "./realtime-events.ts";
-import { realtimeSocketPlugin, SocketRegistry } from "./realtime-socket.ts";
+import { realtimeHttpPlugin } from "./realtime-http-plugin.ts";
+import { realtimeSocketPlugin } from "./realtime-socket.ts";
 
 /**
  * GraphQL subscriptions on ticket changes (docs/realtime.md). Each field
- * merges database channels into one stream of events that the subscriber
- * may see (realtime-events.ts); `ticket` and `comment` of each event are then
+ * registers a stream with the process's dispatcher, which delivers the events
+ * the subscriber may see (realtime-dispatcher.ts); `ticket` and `comment` of each event are then
  * loaded like any other field, under the subscriber's role and claims.
  */
 const typeDefs = gql`
@@ -52,7 +52,13 @@ const typeDefs = gql`
   }
 `;
 
-type ChannelsFor = (claims: AccessClaims, ticketId: string | null) => string[];
+function definedSettings(settings: Record<string, string | undefined> | null | undefined): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(settings ?? {}).filter((entry): entry is [string, string] => entry[1] !== undefined),
+  );
+}
+
+type InterestOf = (claims: AccessClaims, ticketId: string | null) => Interest;
 
 function requireRole(claims: AccessClaims | undefined, field: string, roles: readonly WebRole[]): AccessClaims {
   if (!claims) throw new SafeError("Sign in to subscribe", { code: "FORBIDDEN" });
@@ -64,22 +70,22 @@ function requireRole(claims: AccessClaims | undefined, field: string, roles: rea
 
 /**
  * The subscribe plan of a field: a subscriber (in grafast's sense) whose
- * stream already knows its channels, so the topic given to listen() is only
- * a label.
+ * stream registers with the process's dispatcher, so the topic given to
+ * listen() is only a label.
  */
-function ticketEvents(field: string, roles: readonly WebRole[], channelsFor: ChannelsFor, gauge: Gauge | undefined) {
+function ticketEvents(field: string, roles: readonly WebRole[], interestOf: InterestOf, dependencies: SchemaDependencies) {
   return ($ticketId: Step<string | null>) => {
     const $source = lambda([context(), $ticketId], ([ctx, ticketId]) => {
       const claims = requireRole(ctx.auth, field, roles);
-      if (!ctx.pgSubscriber) throw new Error("No pgSubscriber in the GraphQL context");
       const options = {
-        pgSubscriber: ctx.pgSubscriber,
-        withPgClient: ctx.withPgClient,
-        pgSettings: ctx.pgSettings ?? {},
-        channels: channelsFor(claims, ticketId),
+        dispatcher: dependencies.dispatcher,
         userId: claims.userId,
-        ...(gauge ? { activeSubscriptions: gauge } : {}),
+        // The settings every request of this user runs with (preset.ts).
+        settings: definedSettings(ctx.pgSettings),
+        interest: interestOf(claims, ticketId),
+        ...(dependencies.activeSubscriptions ? { activeSubscriptions: dependencies.activeSubscriptions } : {}),
       };
+      // Throws TOO_MANY_SUBSCRIPTIONS when the user already has their share.
       return { subscribe: () => new TicketEventStream(options) };
     });
     return listen($source, constant(field));
@@ -88,10 +94,15 @@ function ticketEvents(field: string, roles: readonly WebRole[], channelsFor: Cha
 
 const STAFF_AND_CUSTOMERS: readonly WebRole[] = ["ticketing_customer", "ticketing_agent", "ticketing_admin"];
 
-export function realtimeSchemaPlugin(gauge?: Gauge): GraphileConfig.Plugin {
-  const ticketChanged = ticketEvents("ticketChanged", STAFF_AND_CUSTOMERS, (_c, id) => [`ticket:${id}`], gauge);
-  const myQueue = ticketEvents("myQueueChanged", ["ticketing_agent"], (c) => [`agent_queue:${c.userId}`, "open_pool"], gauge);
-  const myTickets = ticketEvents("myTicketsChanged", ["ticketing_customer"], (c) => [`customer_tickets:${c.userId}`], gauge);
+interface SchemaDependencies {
+  dispatcher: RealtimeDispatcher;
+  activeSubscriptions?: Gauge | undefined;
+}
+
+export function realtimeSchemaPlugin(dependencies: SchemaDependencies): GraphileConfig.Plugin {
+  const ticketChanged = ticketEvents("ticketChanged", STAFF_AND_CUSTOMERS, (_c, id) => ({ ticketId: id! }), dependencies);
+  const myQueue = ticketEvents("myQueueChanged", ["ticketing_agent"], (c) => ({ agentId: c.userId }), dependencies);
+  const myTickets = ticketEvents("myTicketsChanged", ["ticketing_customer"], (c) => ({ customerId: c.userId }), dependencies);
 
   return extendSchema((build) => {
     const { tickets, ticket_comments: comments } = build.input.pgRegistry.pgResources;
@@ -135,15 +146,15 @@ export function realtimeSchemaPlugin(gauge?: Gauge): GraphileConfig.Plugin {
 }
 
 export interface RealtimeDependencies {
-  jwt: JwtConfig;
-  logger: Logger;
+  /** The process's dispatcher; it connects only when the first subscription starts. */
+  dispatcher: RealtimeDispatcher;
   activeSubscriptions?: Gauge;
-  sockets?: SocketRegistry;
 }
 
-/** The subscriptions and the websocket authentication that goes with them. */
+/**
+ * The subscriptions, the per-connection limit that goes with them
+ * (realtime-socket.ts), and the refusal of subscriptions over plain HTTP.
+ */
 export function realtimePlugins(dependencies: RealtimeDependencies): GraphileConfig.Plugin[] {
-  const { jwt, logger, activeSubscriptions } = dependencies;
-  const sockets = dependencies.sockets ?? new SocketRegistry();
-  return [realtimeSchemaPlugin(activeSubscriptions), realtimeSocketPlugin({ jwt, logger, sockets })];
+  return [realtimeSchemaPlugin(dependencies), realtimeSocketPlugin(dependencies.dispatcher), realtimeHttpPlugin];
 }

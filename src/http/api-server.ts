@@ -14,7 +14,10 @@ import { committedMigrationFiles } from "../database/migrations.ts";
 import { createPreset } from "../graphql/preset.ts";
 import { graphqlPlugins } from "../graphql/plugins.ts";
 import { requestDeadlinePlugin } from "../graphql/request-deadline-plugin.ts";
-import { SocketRegistry } from "../graphql/realtime-socket.ts";
+import { ConfigurationError } from "../config/environment.ts";
+import { loadTrustedDocuments, type TrustedDocuments } from "../graphql/trusted-documents.ts";
+import { RealtimeDispatcher } from "../graphql/realtime-dispatcher.ts";
+import { DEFAULT_WEBSOCKET_LIMITS, SocketRegistry } from "../graphql/realtime-socket.ts";
 import type { Logger } from "../observability/logger.ts";
 import { createMetrics, registerPoolMetrics } from "../observability/metrics.ts";
 import { limitConnections, serverOptions } from "./connection-limits.ts";
@@ -22,6 +25,7 @@ import { errorHandler, notFound } from "./error-handlers.ts";
 import { healthRoutes } from "./health-routes.ts";
 import { metricsRoutes, recordHttpMetrics } from "./metrics-routes.ts";
 import { requestAuth } from "./request-auth.ts";
+import { attachWebsockets } from "./websocket-server.ts";
 
 /**
  * The HTTP process: Express 5 with PostGraphile mounted, plus probes,
@@ -148,14 +152,26 @@ function listenOn(server: http.Server, port: number, host: string): Promise<numb
   });
 }
 
+function trustedDocumentsOf(config: AppConfig): TrustedDocuments | undefined {
+  if (config.trustedDocuments === undefined) return undefined;
+  try {
+    return loadTrustedDocuments(config.trustedDocuments);
+  } catch (error) {
+    throw new ConfigurationError(`Invalid configuration: TRUSTED_DOCUMENTS ${(error as Error).message}`);
+  }
+}
+
 export async function createApiServer(config: AppConfig, logger: Logger): Promise<ApiServer> {
+  const trustedDocuments = trustedDocumentsOf(config);
   const limits = limitsOf(config);
   const pool = createPool(config, logger);
   const readinessPool = createPool(config, logger, READINESS_POOL);
   const metrics = createMetrics();
   registerPoolMetrics(metrics, pool);
   let draining = false;
-  const sockets = new SocketRegistry();
+  const websocketLimits = { ...DEFAULT_WEBSOCKET_LIMITS, ...config.websocketLimits };
+  const sockets = new SocketRegistry({ jwt: config.jwt, logger, limits: websocketLimits });
+  const dispatcher = new RealtimeDispatcher({ pool, logger, maxSubscriptionsPerUser: websocketLimits.maxSubscriptionsPerUser });
 
   const preset = createPreset({
     pool,
@@ -163,9 +179,13 @@ export async function createApiServer(config: AppConfig, logger: Logger): Promis
     metrics,
     graphiql: config.graphiql,
     statementTimeouts: { anonymousMs: limits.statementTimeoutAnonymousMs, signedInMs: limits.statementTimeoutMs },
+    production: config.production,
+    ...(config.introspection === undefined ? {} : { introspection: config.introspection }),
+    ...(config.documentLimits ? { documentLimits: config.documentLimits } : {}),
+    ...(trustedDocuments ? { trustedDocuments } : {}),
     plugins: [
       requestDeadlinePlugin({ requestTimeoutMs: limits.requestTimeoutMs, logger, metrics }),
-      ...graphqlPlugins({ pool, jwt: config.jwt, logger, metrics, sockets }),
+      ...graphqlPlugins({ pool, jwt: config.jwt, logger, metrics, dispatcher }),
     ],
   });
   const pgl = postgraphile(preset);
@@ -206,7 +226,15 @@ export async function createApiServer(config: AppConfig, logger: Logger): Promis
   }
   app.use("/graphql", requestAuth(config.jwt));
   app.post("/graphql", express.json({ limit: BODY_LIMIT }));
-  await serv.addTo(app, server);
+  // Websockets are served by websocket-server.ts (limits), not by grafserv's own handler.
+  await serv.addTo(app, server, false);
+  const detachWebsockets = attachWebsockets({
+    app,
+    server,
+    serv,
+    sockets,
+    maxPayload: preset.grafserv?.maxRequestLength ?? 1_000_000,
+  });
   const upgraded = trackUpgradedSockets(server);
   app.use(notFound);
   app.use(errorHandler(logger));
@@ -233,8 +261,10 @@ export async function createApiServer(config: AppConfig, logger: Logger): Promis
       }
       server.closeIdleConnections();
       // Websockets are no longer HTTP connections: server.close() would wait for them forever.
+      detachWebsockets();
       await sockets.closeAll();
       upgraded.forEach((socket) => socket.destroy());
+      await dispatcher.close();
       // In-flight requests get a grace period, then their sockets are cut.
       const force = setTimeout(() => server.closeAllConnections(), 10_000);
       await closed;

@@ -4,6 +4,7 @@ import net from "node:net";
 import type { AppConfig } from "../../src/config/app-config.ts";
 import type { ApiServer } from "../../src/http/api-server.ts";
 import { freePort } from "../../src/net/free-port.ts";
+import { outputOnceReady } from "../support/cli-process.ts";
 import { startTestApi, TEST_JWT } from "../support/test-api.ts";
 import type { TestDatabase } from "../support/test-database.ts";
 
@@ -164,23 +165,11 @@ export async function startApiProcess(environment: Record<string, string>, shell
     },
     stdio: ["ignore", "pipe", "pipe"],
   });
-  let output = "";
-  child.stdout!.on("data", (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString()));
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`not started:\n${output}`)), 60_000);
-    child.stdout!.on("data", () => {
-      if (output.includes("/graphql")) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    child.once("exit", (code) => reject(new Error(`exited with ${code}:\n${output}`)));
-  });
+  const output = await outputOnceReady(child, "/graphql");
   return {
     child,
     port,
-    output: () => output,
+    output,
     async terminate() {
       if (child.exitCode !== null) return { code: child.exitCode, milliseconds: 0 };
       const started = performance.now();

@@ -1,5 +1,6 @@
 import { createHmac, generateKeyPairSync } from "node:crypto";
 import jwt from "jsonwebtoken";
+import { hashesStartedTotal } from "../../src/auth/passwords.ts";
 import { beforeEach, describe, expect, it } from "vitest";
 import { useTestDatabase } from "../support/test-database.ts";
 import { TEST_JWT, bearer, graphql, useTestApi } from "../support/test-api.ts";
@@ -185,19 +186,22 @@ describe("refresh token attacks", () => {
 describe("password and email attacks", () => {
   beforeEach(() => forgetLoginAttempts(database.current.owner));
 
-  it("refuses a 100 kB password fast and cleanly", async () => {
+  it("refuses a 100 kB password fast and cleanly, before any hashing", async () => {
     await createAccount(database.current.owner, { email: "huge@example.com", role: "customer" });
     const huge = "p".repeat(100_000);
+    const hashesBefore = hashesStartedTotal();
     let started = performance.now();
     const registered = await graphql(request(), REGISTER, { input: { email: "new-huge@example.com", password: huge, displayName: "H" } });
-    expect(performance.now() - started).toBeLessThan(150);
+    // Generous bound: a loaded machine must not break it; the hash count below is the exact check.
+    expect(performance.now() - started).toBeLessThan(2_000);
     expect(registered.body.errors).toEqual([
       expect.objectContaining({ message: "Password must be at most 256 characters", extensions: { code: "WEAK_PASSWORD" } }),
     ]);
     started = performance.now();
     const loggedIn = await login(request(), "huge@example.com", huge);
-    expect(performance.now() - started).toBeLessThan(150);
+    expect(performance.now() - started).toBeLessThan(2_000);
     expect(errorCode(loggedIn)).toBe("INVALID_CREDENTIALS");
+    expect(hashesStartedTotal()).toBe(hashesBefore);
   });
 
   it("keeps the 1 MB body limit separate", async () => {
@@ -322,7 +326,7 @@ describe("per-IP rate limit", () => {
     const limited = await login(request(), "victim@example.com").set("X-Forwarded-For", "203.0.113.7");
     expect(limited.body).toEqual({
       data: { login: null },
-      errors: [expect.objectContaining({ extensions: { code: "RATE_LIMITED" } })],
+      errors: [expect.objectContaining({ extensions: { code: "RATE_LIMITED", retryAfterSeconds: 300 } })],
     });
     const elsewhere = await login(request(), "victim@example.com").set("X-Forwarded-For", "203.0.113.8");
     expect(elsewhere.body.errors).toBeUndefined();

@@ -9,23 +9,32 @@ const DIGEST = `\\x${"00".repeat(32)}`;
 
 /** The functions the API's connection role may call, and a harmless call of each. */
 const AUTH_FUNCTION_CALLS: Record<string, string> = {
-  find_login_account: "select * from app_private.find_login_account('a@example.com')",
-  find_user_account: `select * from app_private.find_user_account('${USER_ID}')`,
-  login_rate_limited: "select app_private.login_rate_limited('a@example.com', '192.0.2.1')",
-  record_login_attempt: "select app_private.record_login_attempt('a@example.com', null, '192.0.2.1', false)",
-  rehash_password: `select app_private.rehash_password('${USER_ID}', 'a', 'b')`,
-  change_password: `select app_private.change_password('${USER_ID}', 'x', null)`,
+  begin_login: "select * from app_private.begin_login('a@example.com', '192.0.2.1')",
+  finish_login: `select app_private.finish_login('${USER_ID}', 'x')`,
   start_session: `select * from app_private.start_session('${USER_ID}', '${DIGEST}')`,
-  rotate_refresh_token: `select * from app_private.rotate_refresh_token('${DIGEST}', '${DIGEST}')`,
+  begin_password_check: `select * from app_private.begin_password_check('${USER_ID}', '192.0.2.1')`,
+  change_password: `select app_private.change_password('${USER_ID}', 'x', null)`,
+  rotate_refresh_token: `select * from app_private.rotate_refresh_token('${DIGEST}', '${DIGEST}', '192.0.2.1', '30 days')`,
   revoke_refresh_token: `select app_private.revoke_refresh_token('${DIGEST}')`,
-  register_customer: "select app_private.register_customer('a@example.com', 'A', 'x')",
+  reserve_registration: "select app_private.reserve_registration('192.0.2.1')",
+  register_customer: `select * from app_private.register_customer('a@example.com', 'A', 'x', '${DIGEST}', '192.0.2.1')`,
   is_acting_admin: `select app_private.is_acting_admin('${USER_ID}', 'ticketing_admin')`,
-  admin_create_user: `select app_private.admin_create_user('${USER_ID}', 'ticketing_admin', 'a@example.com', 'A', 'admin', 'x')`,
+  admin_create_user: `select app_private.admin_create_user('${USER_ID}', 'ticketing_admin', '${USER_ID}', 'a@example.com', 'A', 'admin', 'x')`,
   // Housekeeping: the API prunes expired security rows on a schedule (no input, deletes only what expired).
   prune_security_rows: "select * from app_private.prune_security_rows()",
+  // Not authentication: the realtime dispatcher's only way to read event rows (docs/realtime.md).
+  realtime_events_by_id: "select * from app_private.realtime_events_by_id('{1}')",
 };
 
-const SECRET_TABLES = ["app_private.login_attempts", "app_private.refresh_tokens", "app_private.user_accounts", "app_private.auth_clock"];
+const SECRET_TABLES = [
+  "app_private.login_attempts",
+  "app_private.refresh_tokens",
+  "app_private.user_accounts",
+  "app_private.auth_clock",
+  "app_private.address_events",
+  "app_private.address_rate_limits",
+  "app_private.realtime_events",
+];
 
 describe("web roles and app_private", () => {
   it("no web role has USAGE on app_private; the API's connection role has", async () => {
@@ -74,13 +83,19 @@ describe("web roles and app_private", () => {
     for (const table of SECRET_TABLES) {
       expect(await sqlState(() => database.current.authenticator.query(`select * from ${table}`))).toBe("42501");
     }
-    const forbidden = ["select app_private.create_user_account('a@example.com', 'A', 'admin', 'x')", `select app_private.revoke_user_sessions('${USER_ID}', 'logout')`];
+    const forbidden = [
+      "select app_private.create_user_account('a@example.com', 'A', 'admin', 'x')",
+      `select app_private.revoke_user_sessions('${USER_ID}', 'logout')`,
+      `select * from app_private.open_session('${USER_ID}', '${DIGEST}')`,
+      `select app_private.decide_attempt('${USER_ID}', 'x', null)`,
+      "select app_private.take_address_quota('refresh', null)",
+    ];
     for (const call of forbidden) expect(await sqlState(() => database.current.authenticator.query(call))).toBe("42501");
   });
 
   it("the connection role's calls work without any role switch", async () => {
-    const { rows } = await database.current.authenticator.query(AUTH_FUNCTION_CALLS.find_login_account!);
-    expect(rows).toEqual([]);
+    const { rows } = await database.current.authenticator.query(AUTH_FUNCTION_CALLS.begin_login!);
+    expect(rows).toEqual([{ attempt_id: expect.any(String), password_salt: null, hash_length: null }]);
   });
 
   it("setUserRole and deactivateUser are executable by admins only", async () => {
@@ -102,7 +117,15 @@ describe("web roles and app_private", () => {
 
 describe("catalogue hygiene of the authentication objects", () => {
   it("every authentication function is security definer, owned by the owner, with a pinned search_path and a comment", async () => {
-    const names = [...Object.keys(AUTH_FUNCTION_CALLS), "create_user_account", "revoke_user_sessions", "assert_admin_remains", "set_user_role", "deactivate_user"];
+    const names = [
+      ...Object.keys(AUTH_FUNCTION_CALLS),
+      "create_user_account",
+      "revoke_user_sessions",
+      "assert_admin_remains",
+      "set_user_role",
+      "deactivate_user",
+      "take_address_quota",
+    ];
     const { rows } = await database.current.owner.query(
       `select p.proname, p.prosecdef, pg_get_userbyid(p.proowner) as owner,
               exists (select 1 from unnest(p.proconfig) as c where c like 'search_path=%') as pinned,
@@ -125,7 +148,7 @@ describe("catalogue hygiene of the authentication objects", () => {
        join pg_catalog.pg_class as c on c.oid = a.attrelid
        join pg_catalog.pg_namespace as n on n.oid = c.relnamespace
        where n.nspname = 'app_private'
-         and c.relname in ('login_attempts', 'refresh_tokens', 'auth_clock')
+         and c.relname in ('login_attempts', 'refresh_tokens', 'auth_clock', 'address_events', 'address_rate_limits')
          and a.attnum > 0 and not a.attisdropped
          and col_description(c.oid, a.attnum) is null`,
     );

@@ -88,3 +88,21 @@ export async function advanceClock(owner: pg.Pool, interval: string): Promise<vo
 export async function forgetLoginAttempts(owner: pg.Pool): Promise<void> {
   await owner.query("delete from app_private.login_attempts");
 }
+
+/** Forgets what the per-address limits counted (registrations, refreshes, password changes) and every login attempt. */
+export async function forgetAuthLimits(owner: pg.Pool): Promise<void> {
+  await owner.query("delete from app_private.address_events");
+  await owner.query("delete from app_private.login_attempts");
+}
+
+/** Sets one limit of app_private.address_rate_limits; returns a function that restores it. */
+export async function setAddressLimit(owner: pg.Pool, action: string, maxCount: number): Promise<() => Promise<void>> {
+  const { rows } = await owner.query<{ max_count: number }>(
+    "select max_count from app_private.address_rate_limits where action = $1",
+    [action],
+  );
+  await owner.query("update app_private.address_rate_limits set max_count = $2 where action = $1", [action, maxCount]);
+  return async () => {
+    await owner.query("update app_private.address_rate_limits set max_count = $2 where action = $1", [action, rows[0]!.max_count]);
+  };
+}

@@ -1,5 +1,13 @@
 import { describe, expect, it } from "vitest";
-import { hashesInFlight, hashPassword, MAX_CONCURRENT_HASHES, verifyPassword } from "../../src/auth/passwords.ts";
+import {
+  HashQueueFullError,
+  hashesInFlight,
+  hashesQueued,
+  hashPassword,
+  MAX_CONCURRENT_HASHES,
+  MAX_QUEUED_PER_CLIENT,
+  verifyPassword,
+} from "../../src/auth/passwords.ts";
 
 /**
  * A burst of logins queues for argon2 instead of taking every libuv thread,
@@ -21,5 +29,33 @@ describe("argon2 concurrency", () => {
     expect(peak).toBeGreaterThan(0);
     expect(peak).toBeLessThanOrEqual(MAX_CONCURRENT_HASHES);
     expect(hashesInFlight()).toBe(0);
+  });
+});
+
+describe("argon2 queue fairness", () => {
+  it("serves waiting clients in turn and bounds each client's queue", async () => {
+    const finished: string[] = [];
+    const job = (client: string, i: number) =>
+      hashPassword(`fairness-password-${client}-${i}`, client).then(
+        () => finished.push(client),
+        (error: unknown) => {
+          if (!(error instanceof HashQueueFullError)) throw error;
+          finished.push(`${client}:refused`);
+        },
+      );
+    // A burst of 12 from one client: 2 run, MAX_QUEUED_PER_CLIENT wait, the rest are refused at once.
+    const burst = Array.from({ length: 12 }, (_, i) => job("burst", i));
+    expect(hashesQueued()).toBe(MAX_QUEUED_PER_CLIENT);
+    // Another client arriving after the burst waits for at most one of the burst's queued jobs.
+    const other = job("other", 0);
+    await Promise.all([...burst, other]);
+    const refused = finished.filter((entry) => entry === "burst:refused").length;
+    expect(refused).toBe(12 - MAX_CONCURRENT_HASHES - MAX_QUEUED_PER_CLIENT);
+    const completed = finished.filter((entry) => !entry.endsWith(":refused"));
+    // 2 running + 1 queued burst job may finish first; then the other client's turn.
+    expect(completed.indexOf("other")).toBeLessThanOrEqual(MAX_CONCURRENT_HASHES + 1);
+    expect(completed.filter((entry) => entry === "burst").length).toBe(MAX_CONCURRENT_HASHES + MAX_QUEUED_PER_CLIENT);
+    expect(hashesInFlight()).toBe(0);
+    expect(hashesQueued()).toBe(0);
   });
 });

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort } from "../../src/net/free-port.ts";
-import { postgresProcessesFor } from "../support/cli-process.ts";
+import { outputOnceReady, postgresProcessesFor } from "../support/cli-process.ts";
 
 /**
  * `npm start` as a user runs it: no database URL, so an embedded PostgreSQL
@@ -41,20 +41,8 @@ async function startApi(): Promise<Started> {
     },
     stdio: ["ignore", "pipe", "pipe"],
   });
-  let output = "";
-  child.stdout!.on("data", (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString()));
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`not started:\n${output}`)), 60_000);
-    child.stdout!.on("data", () => {
-      if (output.includes("/graphql")) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    child.once("exit", (code) => reject(new Error(`exited with ${code}:\n${output}`)));
-  });
-  return { child, output: () => output, port };
+  const output = await outputOnceReady(child, "/graphql");
+  return { child, output, port };
 }
 
 function stop(started: Started): Promise<number | null> {

@@ -54,7 +54,7 @@ describe("npm run user:create", () => {
     [["--email", "x@example.com", "--role", "admin"], "a-strong-admin-passphrase", /--password-stdin is required/],
     [["--role", "admin", "--password-stdin"], "a-strong-admin-passphrase", /--email is required/],
     [["--email", "x@example.com", "--role", "root", "--password-stdin"], "a-strong-admin-passphrase", /--role must be one of customer, agent, admin/],
-    [["--email", "not-an-email", "--role", "agent", "--password-stdin"], "a-strong-admin-passphrase", /Invalid email address/],
+    [["--email", "not-an-email", "--role", "agent", "--password-stdin"], "a-strong-admin-passphrase", /The email address is not valid/],
     [["--email", "x@example.com", "--role", "agent", "--password-stdin"], "password123456", /Password is too common/],
     [["--email", "x@example.com", "--role", "agent", "--password-stdin"], "", /at least 12 characters/],
     [["--email", "x@example.com", "--role", "agent", "--password", "secret", "--password-stdin"], "", /Unknown option '--password'/],

@@ -9,7 +9,7 @@ import { startTestApi } from "../support/test-api.ts";
 import { useTestDatabase } from "../support/test-database.ts";
 
 /**
- * Pruning of append-mostly security rows (migrations/current/250-security-housekeeping.sql):
+ * Pruning of append-mostly security rows (migrations/committed/000015-write-quotas-per-user-and-kind-pruning-of-expired-security-r.sql):
  * a long run is simulated by moving the authentication clock forward a day
  * at a time and writing a day's rows each time; the tables stay flat and the
  * checks that read them still work.
@@ -84,13 +84,15 @@ describe("days of simulated use", () => {
     const first = digest();
     const family = (
       await database.current.owner.query<{ id: string }>(
-        `insert into app_private.refresh_tokens (id, user_id, family_id, token_digest, expires_at)
-         select id, $1, id, $2, app_private.auth_now() + interval '30 days' from (select app_private.uuid_generate_v7() as id) as t
+        `insert into app_private.refresh_tokens (id, user_id, family_id, token_digest, expires_at, session_started_at)
+         select id, $1, id, $2, app_private.auth_now() + interval '30 days', app_private.auth_now() from (select app_private.uuid_generate_v7() as id) as t
          returning id`,
         [user, first],
       )
     ).rows[0]!.id;
-    // 1,500 rotations through the real function, as the API's connection role.
+    // 1,500 rotations through the real function, as the API's connection role
+    // (from one address: its refresh rate limit is lifted for this test).
+    await database.current.owner.query("update app_private.address_rate_limits set max_count = 100000 where action = 'refresh'");
     const token = (n: number) => (n === 0 ? first : createHash("sha256").update(`rotation ${n}`).digest());
     await database.current.authenticator.query(
       `do $$
@@ -100,7 +102,7 @@ describe("days of simulated use", () => {
            select outcome into result
              from app_private.rotate_refresh_token(
                case when n = 1 then decode('${first.toString("hex")}', 'hex') else sha256(convert_to('rotation ' || (n - 1), 'UTF8')) end,
-               sha256(convert_to('rotation ' || n, 'UTF8')));
+               sha256(convert_to('rotation ' || n, 'UTF8')), '198.51.100.1', interval '30 days');
            if result <> 'rotated' then raise exception 'rotation % answered %', n, result; end if;
          end loop;
        end
@@ -116,7 +118,7 @@ describe("days of simulated use", () => {
 
     // A pruned token is refused as unknown; a kept rotated one still trips reuse detection.
     const outcome = async (token: Buffer) =>
-      (await database.current.authenticator.query<{ outcome: string }>("select outcome from app_private.rotate_refresh_token($1, $2)", [token, digest()]))
+      (await database.current.authenticator.query<{ outcome: string }>("select outcome from app_private.rotate_refresh_token($1, $2, '198.51.100.1', interval '30 days')", [token, digest()]))
         .rows[0]!.outcome;
     expect(await outcome(token(10))).toBe("invalid");
     expect(await outcome(token(1_400))).toBe("reused");
@@ -139,8 +141,8 @@ describe("days of simulated use", () => {
     const user = await makeUser(database.current.owner, "Returning User", "customer");
     // Fifty sessions that expired ten days ago.
     await database.current.owner.query(
-      `insert into app_private.refresh_tokens (id, user_id, family_id, token_digest, created_at, expires_at)
-       select id, $1, id, sha256(id::text::bytea), now() - interval '40 days', now() - interval '10 days'
+      `insert into app_private.refresh_tokens (id, user_id, family_id, token_digest, created_at, expires_at, session_started_at)
+       select id, $1, id, sha256(id::text::bytea), now() - interval '40 days', now() - interval '10 days', now() - interval '40 days'
          from (select app_private.uuid_generate_v7() as id from generate_series(1, 50)) as expired`,
       [user],
     );
@@ -150,10 +152,10 @@ describe("days of simulated use", () => {
     );
     const [old, recent, live] = ids as [string, string, string];
     await database.current.owner.query(
-      `insert into app_private.refresh_tokens (id, user_id, family_id, token_digest, created_at, expires_at, rotated_at, replaced_by)
-       values ($3::uuid, $1::uuid, $2::uuid, sha256($3::text::bytea), now() - interval '2 days', now() + interval '28 days', null, null),
-              ($4::uuid, $1::uuid, $2::uuid, sha256($4::text::bytea), now() - interval '9 days', now() + interval '21 days', now() - interval '2 days', $3::uuid),
-              ($2::uuid, $1::uuid, $2::uuid, sha256($2::text::bytea), now() - interval '10 days', now() + interval '20 days', now() - interval '8 days', $4::uuid)`,
+      `insert into app_private.refresh_tokens (id, user_id, family_id, token_digest, created_at, expires_at, rotated_at, replaced_by, session_started_at)
+       values ($3::uuid, $1::uuid, $2::uuid, sha256($3::text::bytea), now() - interval '2 days', now() + interval '28 days', null, null, now() - interval '10 days'),
+              ($4::uuid, $1::uuid, $2::uuid, sha256($4::text::bytea), now() - interval '9 days', now() + interval '21 days', now() - interval '2 days', $3::uuid, now() - interval '10 days'),
+              ($2::uuid, $1::uuid, $2::uuid, sha256($2::text::bytea), now() - interval '10 days', now() + interval '20 days', now() - interval '8 days', $4::uuid, now() - interval '10 days')`,
       [user, old, live, recent],
     );
     await pruneSecurityRows(database.current.owner);
@@ -173,6 +175,19 @@ describe("days of simulated use", () => {
     expect(pruned["app_private.write_events"]).toBeGreaterThanOrEqual(2_940);
     expect(await count("select count(*)::int as n from app_private.write_events where user_id = $1", [user])).toBeLessThanOrEqual(60);
   });
+
+  it("deletes per-address authentication events older than the longest address window, and keeps the ones still counted", async () => {
+    await database.current.owner.query(
+      `insert into app_private.address_events (action, ip, occurred_at)
+       select 'refresh', '198.51.100.23', app_private.auth_now() - make_interval(mins => n) from generate_series(1, 600) as n`,
+    );
+    const pruned = await pruneSecurityRows(database.current.owner);
+    // The longest window (registrations, password changes) is an hour: 59 whole minutes stay.
+    expect(pruned["app_private.address_events"]).toBeGreaterThanOrEqual(540);
+    const left = await count("select count(*)::int as n from app_private.address_events where ip = '198.51.100.23'");
+    expect(left).toBeGreaterThanOrEqual(59);
+    expect(left).toBeLessThanOrEqual(60);
+  });
 });
 
 describe("running it", () => {
@@ -180,13 +195,13 @@ describe("running it", () => {
     const first = await database.current.authenticator.connect();
     try {
       await first.query("begin");
-      expect(Object.keys(await pruneSecurityRows(first))).toHaveLength(3);
+      expect(Object.keys(await pruneSecurityRows(first))).toHaveLength(4);
       expect(await pruneSecurityRows(database.current.authenticator)).toEqual({});
       await first.query("commit");
     } finally {
       first.release();
     }
-    expect(Object.keys(await pruneSecurityRows(database.current.authenticator))).toHaveLength(3);
+    expect(Object.keys(await pruneSecurityRows(database.current.authenticator))).toHaveLength(4);
   });
 
   it("the API prunes by itself on its schedule, and stops with the server", async () => {

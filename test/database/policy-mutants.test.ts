@@ -46,13 +46,15 @@ interface Mutant {
 }
 
 const me = (role: string) => `(select app_private.acting_user_id('${role}'))`;
+/** What a policy shared by several roles would check if it forgot the ticket. */
+const signedIn = "(select app_private.current_user_role())";
 
 const MUTANTS: Mutant[] = [
   {
     name: "customers' comment filter forgets is_internal",
     table: "ticket_comments",
     policy: "select_customer",
-    mutation: `using (exists (select 1 from app_public.tickets as t where t.id = ticket_comments.ticket_id and t.customer_id = ${me("customer")}))`,
+    mutation: "using (exists (select 1 from app_public.tickets as t where t.id = ticket_comments.ticket_id))",
     who: "customer",
     probe: "select count(*)::int as n from app_public.ticket_comments where is_internal",
   },
@@ -68,7 +70,7 @@ const MUTANTS: Mutant[] = [
     name: "customers may comment on closed tickets",
     table: "ticket_comments",
     policy: "insert_customer",
-    mutation: `with check (author_id = ${me("customer")} and not is_internal and exists (select 1 from app_public.tickets as t where t.id = ticket_comments.ticket_id and t.customer_id = ${me("customer")}))`,
+    mutation: `with check (author_id = ${me("customer")} and not is_internal and exists (select 1 from app_public.tickets as t where t.id = ticket_comments.ticket_id))`,
     who: "customer",
     probe: "with c as (insert into app_public.ticket_comments (ticket_id, body) values (@closed, 'late') returning 1) select count(*)::int as n from c",
   },
@@ -84,15 +86,15 @@ const MUTANTS: Mutant[] = [
     name: "agents may comment on closed tickets",
     table: "ticket_comments",
     policy: "insert_agent",
-    mutation: `with check (author_id = ${me("agent")} and exists (select 1 from app_public.tickets as t where t.id = ticket_comments.ticket_id and (t.agent_id = ${me("agent")} or t.status = 'open')))`,
+    mutation: `with check (author_id = ${me("agent")} and exists (select 1 from app_public.tickets as t where t.id = ticket_comments.ticket_id))`,
     who: "assigned",
     probe: "with c as (insert into app_public.ticket_comments (ticket_id, body, is_internal) values (@closed, 'late', true) returning 1) select count(*)::int as n from c",
   },
   {
-    name: "agents' comment filter shows every ticket's notes",
+    name: "staff's comment filter shows every ticket's notes",
     table: "ticket_comments",
-    policy: "select_agent",
-    mutation: `using (${me("agent")} is not null)`,
+    policy: "select_staff",
+    mutation: `using (${signedIn} is not null)`,
     who: "agent",
     probe: "select count(*)::int as n from app_public.ticket_comments where ticket_id = @work",
   },
@@ -147,24 +149,24 @@ const MUTANTS: Mutant[] = [
   {
     name: "customers read the status history of any ticket",
     table: "ticket_status_history",
-    policy: "select_customer",
-    mutation: `using (${me("customer")} is not null)`,
+    policy: "select_visible_ticket",
+    mutation: `using (${signedIn} is not null)`,
     who: "otherCustomer",
     probe: "select count(*)::int as n from app_public.ticket_status_history where ticket_id = @work",
   },
   {
     name: "customers read the assignment history of any ticket",
     table: "ticket_assignment_history",
-    policy: "select_customer",
-    mutation: `using (${me("customer")} is not null)`,
+    policy: "select_visible_ticket",
+    mutation: `using (${signedIn} is not null)`,
     who: "otherCustomer",
     probe: "select count(*)::int as n from app_public.ticket_assignment_history where ticket_id = @work",
   },
   {
     name: "agents read the status history of any ticket",
     table: "ticket_status_history",
-    policy: "select_agent",
-    mutation: `using (${me("agent")} is not null)`,
+    policy: "select_visible_ticket",
+    mutation: `using (${signedIn} is not null)`,
     who: "agent",
     probe: "select count(*)::int as n from app_public.ticket_status_history where ticket_id = @work",
   },

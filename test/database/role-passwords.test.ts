@@ -1,9 +1,9 @@
 import { randomBytes } from "node:crypto";
-import { chmod, mkdtemp, rm } from "node:fs/promises";
+import { chmod, mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import pg from "pg";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { rolePasswordStatement, setupCluster, withClient } from "../../src/database/cluster-setup.ts";
 import { databaseUrls } from "../../src/database/provision.ts";
 import { startEmbeddedPostgres } from "../../src/database/embedded-postgres.ts";
@@ -77,11 +77,23 @@ describe("role passwords", () => {
   });
 });
 
+/** The server log once it holds `marker` (the logging collector writes asynchronously). */
+async function eventuallyLogged(file: string, marker: string): Promise<string> {
+  let text = "";
+  await vi.waitFor(
+    async () => {
+      text = await readFile(file, "utf8");
+      if (!text.includes(marker)) throw new Error("not logged yet");
+    },
+    { timeout: 10_000, interval: 100 },
+  );
+  return text;
+}
+
 describe("with log_statement = ddl", () => {
   it("db:setup leaves no password in the server log", async () => {
     const dataDir = await mkdtemp(path.join(tmpdir(), "ticketing-ddl-log-"));
     await chmod(dataDir, 0o755);
-    const log: string[] = [];
     const port = await freePort();
     const server = await startEmbeddedPostgres({
       dataDir: path.join(dataDir, "postgres"),
@@ -89,7 +101,6 @@ describe("with log_statement = ddl", () => {
       password: TEST_CLUSTER_PASSWORD,
       persistent: false,
       extraFlags: ["-c", "log_statement=ddl"],
-      onLog: (message) => log.push(message),
     });
     try {
       const secrets = { owner: randomBytes(18).toString("base64url"), authenticator: randomBytes(18).toString("base64url") };
@@ -97,7 +108,8 @@ describe("with log_statement = ddl", () => {
       // The control: a password given in clear text does reach this log.
       const control = randomBytes(18).toString("base64url");
       await withClient(server.rootUrl, (root) => root.query(`create role ddl_log_control password '${control}'`));
-      const logged = log.join("\n");
+      // The server writes its log to server.log in its data directory (embedded-postgres.ts).
+      const logged = await eventuallyLogged(path.join(dataDir, "postgres", "server.log"), control);
       expect(logged).toContain(control);
       expect(logged).toMatch(/alter role "?ticketing_owner"? password 'SCRAM-SHA-256\$4096:/i);
       expect(logged).not.toContain(secrets.owner);

@@ -4,7 +4,7 @@ import { codeOf, makeTicket, makeUser, ROLE, rowsOf, runAs } from "../support/fi
 import { useTestDatabase } from "../support/test-database.ts";
 
 /**
- * Write quotas (migrations/current/240-write-quotas.sql): per user, role and
+ * Write quotas (migrations/committed/000015-write-quotas-per-user-and-kind-pruning-of-expired-security-r.sql): per user, role and
  * kind of write, counted before the row is written, refused with TKRAT and a
  * retry hint; edited by admins as data.
  */

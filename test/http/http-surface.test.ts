@@ -32,6 +32,7 @@ describe("HTTP surface", () => {
   });
 
   it("exposes Prometheus metrics for HTTP, GraphQL operations, the pool and the process", async () => {
+    await graphql(api.current.request, "query Me { __typename }");
     await graphql(api.current.request, "query Probe { __typename }");
     await graphql(api.current.request, "query Broken { nope }");
     const response = await api.current.request.get("/metrics");
@@ -39,8 +40,10 @@ describe("HTTP surface", () => {
     expect(response.headers["content-type"]).toContain("text/plain");
     expect(response.text).toMatch(/http_request_duration_seconds_bucket\{[^}]*route="\/graphql"[^}]*status="200"/);
     expect(response.text).toContain(
-      'graphql_operations_total{operation_name="Probe",operation_type="query",outcome="success"} 1',
+      'graphql_operations_total{operation_name="Me",operation_type="query",outcome="success"} 1',
     );
+    // Names off the allow-list (operation-metrics-plugin.ts) share one label.
+    expect(response.text).toContain('graphql_operations_total{operation_name="other",operation_type="query",outcome="success"} 1');
     expect(response.text).toMatch(/graphql_operations_total\{[^}]*outcome="invalid"\} 1/);
     expect(response.text).toMatch(/pg_pool_connections_total \d+/);
     expect(response.text).toMatch(/pg_pool_connections_idle \d+/);

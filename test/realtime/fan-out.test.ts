@@ -10,8 +10,9 @@ import { connect, createTicket, Recorder, TICKET_CHANGED, type Connection } from
  * one LISTEN connection; the database is used only briefly per event.
  */
 const database = useTestDatabase();
-const api = useTestApi(database);
 const SUBSCRIBERS = 200;
+// Every test socket comes from 127.0.0.1: room for all of them on one address.
+const api = useTestApi(database, { websocketLimits: { maxSocketsPerAddress: SUBSCRIBERS + 10 } });
 
 let port: number;
 const connections: Connection[] = [];

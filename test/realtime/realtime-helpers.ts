@@ -30,12 +30,21 @@ export interface Connection {
   closed: Promise<Closed>;
 }
 
-export function connect(port: number, authorization?: string): Connection {
+/** A ws client that says it speaks for `address` (X-Forwarded-For; the API must trust loopback proxies). */
+export function websocketFrom(address: string) {
+  return class extends WebSocket {
+    constructor(url: string | URL | null, protocols?: string | string[]) {
+      super(url as string | URL, protocols, { headers: { "X-Forwarded-For": address } });
+    }
+  };
+}
+
+export function connect(port: number, authorization?: string, address?: string): Connection {
   let onClosed: (closed: Closed) => void = () => undefined;
   const closed = new Promise<Closed>((resolve) => (onClosed = resolve));
   const client = createClient({
     url: `ws://127.0.0.1:${port}/graphql`,
-    webSocketImpl: WebSocket,
+    webSocketImpl: address ? websocketFrom(address) : WebSocket,
     connectionParams: authorization ? { authorization } : {},
     retryAttempts: 0,
     on: {

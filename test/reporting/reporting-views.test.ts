@@ -60,6 +60,7 @@ describe("app_reporting views, as an analyst", () => {
       "number",
       "status",
       "priority",
+      "priority_rank",
       "customer_id",
       "agent_id",
       "created_at",
@@ -168,7 +169,8 @@ describe("app_reporting views, as an analyst", () => {
 
   it("backlog: unfinished tickets by status and priority, zeros included", async () => {
     const all = await rows(
-      "select status, priority, tickets, unassigned, resolution_overdue, oldest_created_at from backlog order by status, priority",
+      `select status, priority, tickets, unassigned, resolution_overdue, oldest_created_at from backlog
+       order by array_position(array['open', 'in_progress', 'waiting_on_customer'], status), priority_rank`,
     );
     expect(all).toHaveLength(12);
     const nonEmpty = all.filter((row) => (row.tickets as number) > 0);
@@ -230,7 +232,7 @@ describe("app_reporting views, as an analyst", () => {
               resolution_met, resolution_breached, resolution_pending, resolution_compliance
        from sla_compliance
        where week_start < '2026-04-01'
-       order by week_start, priority`,
+       order by week_start, priority_rank`,
     );
     const row = (
       iso_week: string,
@@ -274,20 +276,48 @@ describe("app_reporting views, as an analyst", () => {
   });
 
   it("first_response_times: p50 and p90 per priority", async () => {
-    expect(await rows("select * from first_response_times order by priority")).toEqual([
-      { priority: "low", tickets: 1, p50_minutes: "600.00", p90_minutes: "600.00" },
-      { priority: "normal", tickets: 3, p50_minutes: "60.00", p90_minutes: "396.00" },
-      { priority: "high", tickets: 2, p50_minutes: "22.50", p90_minutes: "28.50" },
-      { priority: "urgent", tickets: 2, p50_minutes: "35.00", p90_minutes: "55.00" },
+    expect(await rows("select * from first_response_times order by priority_rank")).toEqual([
+      { priority: "low", priority_rank: 1, tickets: 1, p50_minutes: "600.00", p90_minutes: "600.00" },
+      { priority: "normal", priority_rank: 2, tickets: 3, p50_minutes: "60.00", p90_minutes: "396.00" },
+      { priority: "high", priority_rank: 3, tickets: 2, p50_minutes: "22.50", p90_minutes: "28.50" },
+      { priority: "urgent", priority_rank: 4, tickets: 2, p50_minutes: "35.00", p90_minutes: "55.00" },
     ]);
   });
 
   it("resolution_times: p50 and p90 per priority", async () => {
-    expect(await rows("select * from resolution_times order by priority")).toEqual([
-      { priority: "low", tickets: 1, p50_minutes: "7200.00", p90_minutes: "7200.00" },
-      { priority: "normal", tickets: 1, p50_minutes: "1440.00", p90_minutes: "1440.00" },
-      { priority: "high", tickets: 2, p50_minutes: "420.00", p90_minutes: "660.00" },
-      { priority: "urgent", tickets: 2, p50_minutes: "210.00", p90_minutes: "330.00" },
+    expect(await rows("select * from resolution_times order by priority_rank")).toEqual([
+      { priority: "low", priority_rank: 1, tickets: 1, p50_minutes: "7200.00", p90_minutes: "7200.00" },
+      { priority: "normal", priority_rank: 2, tickets: 1, p50_minutes: "1440.00", p90_minutes: "1440.00" },
+      { priority: "high", priority_rank: 3, tickets: 2, p50_minutes: "420.00", p90_minutes: "660.00" },
+      { priority: "urgent", priority_rank: 4, tickets: 2, p50_minutes: "210.00", p90_minutes: "330.00" },
     ]);
+  });
+
+  it("filters the way BI tools write them: plain text, a schema-qualified cast, parameters", async () => {
+    const column = await rows<{ table_name: string; column_name: string; data_type: string }>(
+      `select table_name, column_name, data_type from information_schema.columns
+       where table_schema = 'app_reporting' and column_name in ('status', 'priority', 'from_status', 'to_status')
+       order by table_name, column_name`,
+    );
+    expect(column).toHaveLength(9);
+    for (const row of column) expect(row.data_type).toBe("text");
+
+    const [plain] = await rows("select count(*)::integer as n from tickets where status = 'open'");
+    // What Metabase sends for a filter on a text column, schema-qualified.
+    const [cast] = await rows("select count(*)::integer as n from app_reporting.tickets where status = 'open'::pg_catalog.text");
+    const [bound] = await rows("select count(*)::integer as n from app_reporting.tickets where status = $1", ["open"]);
+    const [list] = await rows(
+      "select count(*)::integer as n from app_reporting.tickets where priority = any('{high,urgent}'::pg_catalog.text[])",
+    );
+    expect(plain).toEqual({ n: 3 });
+    expect(cast).toEqual(plain);
+    expect(bound).toEqual(plain);
+    expect(list!.n).toBeGreaterThan(0);
+    const [byRank] = await rows(
+      "select priority from app_reporting.tickets order by priority_rank desc, created_at limit 1",
+    );
+    expect(byRank).toEqual({ priority: "urgent" });
+    // The application's own types stay out of reach: nothing in a view needs them.
+    await expect(rows("select 'open'::app_public.ticket_status")).rejects.toThrow(/permission denied for schema app_public/);
   });
 });

@@ -87,3 +87,25 @@ export function postgresProcessesFor(directory: string): string[] {
     .split("\n")
     .filter((line) => line.includes(directory) && line.includes("postgres") && !line.startsWith("Z"));
 }
+
+/**
+ * Collects a started child's standard output and error together and resolves
+ * once the output contains `marker` (e.g. `npm start`'s banner naming
+ * /graphql); rejects if the child exits first or after `seconds`.
+ */
+export async function outputOnceReady(child: ChildProcess, marker: string, seconds = 60): Promise<() => string> {
+  let output = "";
+  child.stdout?.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr?.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`not started:\n${output}`)), seconds * 1000);
+    child.stdout?.on("data", () => {
+      if (output.includes(marker)) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    child.once("exit", (code) => reject(new Error(`exited with ${code}:\n${output}`)));
+  });
+  return () => output;
+}

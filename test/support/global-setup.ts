@@ -20,9 +20,26 @@ declare module "vitest" {
   }
 }
 
+/**
+ * Roles are cluster-wide: on a server of your own the set-up gives the
+ * application roles the test password, which breaks any other database of
+ * that server using them. It runs only when asked to, in so many words.
+ */
+export const RESETS_ROLES_OPT_IN = "TEST_DATABASE_RESETS_ROLES";
+
+function assertResetsRolesOptIn(): void {
+  if (process.env[RESETS_ROLES_OPT_IN] === "1") return;
+  throw new Error(
+    `TEST_DATABASE_URL: the tests set the passwords of the cluster-wide roles ticketing_owner and ticketing_authenticator on that server (and create ticketing_* group roles, analyst_t_* logins and ticketing_test_* databases), which breaks any other installation of this project there. Set ${RESETS_ROLES_OPT_IN}=1 to allow it, or leave TEST_DATABASE_URL unset to use an embedded server.`,
+  );
+}
+
 async function startServer(): Promise<{ rootUrl: string; embedded?: EmbeddedPostgresHandle; dataDir?: string }> {
   const given = process.env.TEST_DATABASE_URL;
-  if (given) return { rootUrl: given };
+  if (given) {
+    assertResetsRolesOptIn();
+    return { rootUrl: given };
+  }
   const dataDir = await mkdtemp(path.join(tmpdir(), "ticketing-test-"));
   // As root the server runs as the `postgres` system user, which must reach the folder.
   await chmod(dataDir, 0o755);

@@ -1,0 +1,58 @@
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { makeUser } from "../support/fixtures.ts";
+import { bearer, useTestApi } from "../support/test-api.ts";
+import { useTestDatabase } from "../support/test-database.ts";
+import { connect, createTicket, MY_TICKETS, Recorder, type Connection } from "./realtime-helpers.ts";
+
+/**
+ * The process's one LISTEN connection (realtime-dispatcher.ts): when it is
+ * lost, events may have been missed, so every subscription ends with an
+ * error; the next subscription listens again and hears what follows.
+ */
+const database = useTestDatabase();
+const api = useTestApi(database);
+
+let port: number;
+const connections: Connection[] = [];
+
+beforeAll(async () => {
+  port = (await api.current.api.listen()).port;
+});
+
+afterEach(async () => {
+  await Promise.all(connections.splice(0).map((connection) => connection.client.dispose()));
+});
+
+function subscribe(userId: string): Recorder {
+  const connection = connect(port, bearer(userId, "ticketing_customer"));
+  connections.push(connection);
+  return new Recorder(connection, MY_TICKETS);
+}
+
+describe("the listening connection", () => {
+  it("ends every subscription with an error when lost, and listens again for the next", async () => {
+    const db = database.current;
+    const customer = await makeUser(db.owner, "Interrupted Customer", "customer");
+    const first = subscribe(customer);
+    const second = subscribe(customer);
+    await Promise.all([first.ready(), second.ready()]);
+
+    const { rows } = await db.root.query<{ terminated: boolean }>(
+      `select pg_terminate_backend(pid) as terminated from pg_stat_activity
+        where datname = current_database() and query ilike 'listen ticketing_events%'`,
+    );
+    expect(rows).toEqual([{ terminated: true }]);
+    await Promise.all([first, second].map((recorder) => recorder.until(() => recorder.errors.length > 0, 5_000, "an error")));
+    expect([first.errors, second.errors]).toMatchObject([
+      [{ extensions: { code: "SUBSCRIPTION_INTERRUPTED" } }],
+      [{ extensions: { code: "SUBSCRIPTION_INTERRUPTED" } }],
+    ]);
+
+    const again = subscribe(customer);
+    await again.ready();
+    expect(again.kinds()).toEqual(["SUBSCRIBED"]);
+    const ticketId = await createTicket(db, customer, "After the interruption");
+    await again.untilCount(2, 5_000);
+    expect(again.events[1]).toMatchObject({ kind: "CREATED", ticketId });
+  });
+});
