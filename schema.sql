@@ -503,11 +503,22 @@ comment on function app_private.change_password(uuid,text,uuid) is 'Step 3 of ch
 
 CREATE OR REPLACE FUNCTION app_private.create_status_history_partitions(months_ahead integer DEFAULT 3)
  RETURNS integer
+ LANGUAGE sql
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+  select app_private.create_status_history_partitions_from((now() at time zone 'UTC')::date, months_ahead);
+$function$;
+comment on function app_private.create_status_history_partitions(integer) is 'Maintenance (run as ticketing_owner, e.g. monthly from cron): creates the monthly partitions of ticket_status_history from the current UTC month up to months_ahead months ahead; returns how many it created. Idempotent. See create_status_history_partitions_from for earlier months.';
+
+CREATE OR REPLACE FUNCTION app_private.create_status_history_partitions_from(first_month date, months_ahead integer DEFAULT 3)
+ RETURNS integer
  LANGUAGE plpgsql
  SET search_path TO 'pg_catalog', 'pg_temp'
 AS $function$
 declare
-  first_month timestamptz := date_trunc('month', now() at time zone 'UTC') at time zone 'UTC';
+  this_month timestamp := date_trunc('month', now() at time zone 'UTC');
+  month_local timestamp := date_trunc('month', first_month::timestamp);
+  last_month timestamp;
   month_start timestamptz;
   month_end timestamptz;
   partition_name text;
@@ -516,11 +527,16 @@ begin
   if months_ahead is null or months_ahead < 0 or months_ahead > 120 then
     raise exception using errcode = 'TKVAL', message = 'months_ahead must be between 0 and 120';
   end if;
+  if first_month is null or month_local > this_month or month_local < this_month - interval '100 years' then
+    raise exception using errcode = 'TKVAL', message = 'first_month must be a month of the last 100 years, up to the current one';
+  end if;
+  last_month := this_month + make_interval(months => months_ahead);
 
-  for i in 0..months_ahead loop
-    month_start := first_month + make_interval(months => i);
-    month_end := first_month + make_interval(months => i + 1);
-    partition_name := 'ticket_status_history_p' || to_char(month_start at time zone 'UTC', 'YYYYMM');
+  while month_local <= last_month loop
+    month_start := month_local at time zone 'UTC';
+    month_end := (month_local + interval '1 month') at time zone 'UTC';
+    partition_name := 'ticket_status_history_p' || to_char(month_local, 'YYYYMM');
+    month_local := month_local + interval '1 month';
 
     continue when to_regclass('app_private.' || partition_name) is not null;
 
@@ -531,7 +547,8 @@ begin
       from app_private.ticket_status_history_default
       where changed_at >= month_start and changed_at < month_end
     ) then
-      raise notice 'ticket_status_history: rows for % are in the default partition; partition % not created', to_char(month_start at time zone 'UTC', 'YYYY-MM'), partition_name;
+      raise notice 'ticket_status_history: rows for % are in the default partition; partition % not created',
+        to_char(month_start at time zone 'UTC', 'YYYY-MM'), partition_name;
       continue;
     end if;
 
@@ -541,7 +558,8 @@ begin
     );
     execute format(
       'comment on table app_private.%I is %L',
-      partition_name, 'Monthly partition of ticket_status_history (' || to_char(month_start at time zone 'UTC', 'YYYY-MM') || ', UTC).'
+      partition_name,
+      'Monthly partition of ticket_status_history (' || to_char(month_start at time zone 'UTC', 'YYYY-MM') || ', UTC).'
     );
     perform app_private.protect_status_history_partition(partition_name);
     created := created + 1;
@@ -550,7 +568,7 @@ begin
   return created;
 end;
 $function$;
-comment on function app_private.create_status_history_partitions(integer) is 'Maintenance (run as ticketing_owner, e.g. monthly from cron): creates the monthly partitions of ticket_status_history from the current UTC month up to months_ahead months ahead; returns how many it created. Idempotent.';
+comment on function app_private.create_status_history_partitions_from(date,integer) is 'Maintenance and bulk loads (run as ticketing_owner): creates the monthly partitions of ticket_status_history from the UTC month of first_month (at most 100 years back, not after the current month) up to months_ahead months after the current UTC month; a month whose rows already sit in the default partition is left there. Returns how many it created. Idempotent.';
 
 CREATE OR REPLACE FUNCTION app_private.create_user_account(email public.citext, display_name text, role app_public.user_role, password_hash text)
  RETURNS app_public.users
