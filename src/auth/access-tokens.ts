@@ -1,6 +1,7 @@
 import { createSecretKey, type KeyObject } from "node:crypto";
 import jwt from "jsonwebtoken";
 import type { JwtConfig } from "../config/app-config.ts";
+import { isWebRole, type WebRole } from "../database/web-roles.ts";
 
 /**
  * Access tokens: short-lived HS256 JWTs. Verification pins the algorithm,
@@ -10,9 +11,6 @@ import type { JwtConfig } from "../config/app-config.ts";
  * a future `nbf` is refused, and no token is accepted longer after its `iat`
  * than the configured lifetime (plus the skew), whatever its `exp` says.
  */
-export const WEB_ROLES = ["ticketing_customer", "ticketing_agent", "ticketing_admin"] as const;
-export type WebRole = (typeof WEB_ROLES)[number];
-
 export interface AccessClaims {
   userId: string;
   role: WebRole;
@@ -44,10 +42,6 @@ function secretKey(secret: string): KeyObject {
     secretKeys.set(secret, key);
   }
   return key;
-}
-
-export function isWebRole(value: unknown): value is WebRole {
-  return typeof value === "string" && (WEB_ROLES as readonly string[]).includes(value);
 }
 
 export function signAccessToken(config: JwtConfig, claims: AccessClaims): { token: string; expiresAt: Date } {

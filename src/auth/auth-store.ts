@@ -1,4 +1,5 @@
 import type pg from "pg";
+import type { UserRole } from "../database/web-roles.ts";
 
 /**
  * Typed calls of the app_private authentication functions
@@ -12,7 +13,8 @@ type Queryable = Pick<pg.Pool, "query">;
 /** An app_public.users row as `to_json` renders it. */
 export type UserRow = Record<string, unknown>;
 
-export type UserRole = "customer" | "agent" | "admin";
+export type { UserRole };
+
 
 /** A reserved password check: the attempt to decide, and what recomputing the stored hash needs. */
 export interface PasswordCheck {

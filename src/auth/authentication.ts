@@ -2,7 +2,8 @@ import type pg from "pg";
 import type { JwtConfig } from "../config/app-config.ts";
 import { DEFAULT_SESSION_MAX_AGE_DAYS } from "../config/environment.ts";
 import type { Logger } from "../observability/logger.ts";
-import { signAccessToken, type AccessClaims, type WebRole } from "./access-tokens.ts";
+import { webRoleOf } from "../database/web-roles.ts";
+import { signAccessToken, type AccessClaims } from "./access-tokens.ts";
 import { loggableEmail, MAX_TYPED_LENGTH, storableText } from "./account-input.ts";
 import { authError, rethrowAsAuthError } from "./auth-errors.ts";
 import { clientKey } from "./client-concurrency.ts";
@@ -38,14 +39,10 @@ export interface IssuedSession {
 /** Seconds a client whose hashing queue is full should wait: a few jobs of about 0.2 s each. */
 const HASH_QUEUE_RETRY_SECONDS = 1;
 
-function webRole(role: store.UserRole): WebRole {
-  return `ticketing_${role}`;
-}
-
 function issue(deps: AuthenticationDependencies, refreshToken: string, session: store.Session): IssuedSession {
   const access = signAccessToken(deps.jwt, {
     userId: session.userId,
-    role: webRole(session.userRole),
+    role: webRoleOf(session.userRole),
     sessionId: session.sessionId,
   });
   return {

@@ -1,7 +1,8 @@
 import type { Gauge } from "prom-client";
 import { access, constant, context, lambda, listen, SafeError, type Step } from "postgraphile/grafast";
 import { extendSchema, gql } from "postgraphile/utils";
-import type { AccessClaims, WebRole } from "../auth/access-tokens.ts";
+import type { AccessClaims } from "../auth/access-tokens.ts";
+import { ROLE, WEB_ROLES, type WebRole } from "../database/web-roles.ts";
 import type { Interest, RealtimeDispatcher } from "./realtime-dispatcher.ts";
 import { TicketEventStream, type TicketEvent } from "./realtime-events.ts";
 import { realtimeHttpPlugin } from "./realtime-http-plugin.ts";
@@ -92,7 +93,7 @@ function ticketEvents(field: string, roles: readonly WebRole[], interestOf: Inte
   };
 }
 
-const STAFF_AND_CUSTOMERS: readonly WebRole[] = ["ticketing_customer", "ticketing_agent", "ticketing_admin"];
+const STAFF_AND_CUSTOMERS: readonly WebRole[] = WEB_ROLES;
 
 interface SchemaDependencies {
   dispatcher: RealtimeDispatcher;
@@ -101,8 +102,8 @@ interface SchemaDependencies {
 
 export function realtimeSchemaPlugin(dependencies: SchemaDependencies): GraphileConfig.Plugin {
   const ticketChanged = ticketEvents("ticketChanged", STAFF_AND_CUSTOMERS, (_c, id) => ({ ticketId: id! }), dependencies);
-  const myQueue = ticketEvents("myQueueChanged", ["ticketing_agent"], (c) => ({ agentId: c.userId }), dependencies);
-  const myTickets = ticketEvents("myTicketsChanged", ["ticketing_customer"], (c) => ({ customerId: c.userId }), dependencies);
+  const myQueue = ticketEvents("myQueueChanged", [ROLE.agent], (c) => ({ agentId: c.userId }), dependencies);
+  const myTickets = ticketEvents("myTicketsChanged", [ROLE.customer], (c) => ({ customerId: c.userId }), dependencies);
 
   return extendSchema((build) => {
     const { tickets, ticket_comments: comments } = build.input.pgRegistry.pgResources;
