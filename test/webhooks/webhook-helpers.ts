@@ -44,7 +44,8 @@ export async function startReceiver(): Promise<Receiver> {
         return;
       }
       entry.answered = outcome;
-      res.writeHead(outcome).end("ok");
+      // A redirect points somewhere a sender that followed it would be seen at.
+      res.writeHead(outcome, outcome >= 300 && outcome < 400 ? { location: "/redirect-target" } : {}).end("ok");
     });
   });
   const port = await freePort();

@@ -1,4 +1,6 @@
+import http from "node:http";
 import type pg from "pg";
+import { freePort } from "../../src/net/free-port.ts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startJobWorker, type JobWorker } from "../../src/worker/job-worker.ts";
 import { createLogger } from "../../src/observability/logger.ts";
@@ -186,6 +188,34 @@ describe("delivering", () => {
     );
     expect(log.body.data.webhookDeliveries.nodes).toHaveLength(2);
     expect(log.body.data.webhookDeliveries.nodes[0]).toMatchObject({ status: "succeeded", attempts: 4, responseCode: 200 });
+  });
+
+  it("follows no redirect and reads at most a capped response body", async () => {
+    receiver.behave("/redirect", () => 302);
+    const big = Buffer.alloc(8 * 1024 * 1024, "x");
+    const server = http.createServer((_req, res) => {
+      res.writeHead(200, { "content-type": "text/plain" });
+      res.end(big);
+    });
+    const port = await freePort();
+    await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
+    try {
+      const redirecting = await registerEndpoint(database.current.authenticator, admin.id, receiver.url("/redirect"), ["ticket.commented"]);
+      const talkative = await registerEndpoint(database.current.authenticator, admin.id, `http://127.0.0.1:${port}/big`, ["ticket.commented"]);
+      const ticket = await ticketIn(database.current.owner, customer.id, "in_progress", agent.id);
+      await commentAs(database.current.authenticator, customer, ticket, "Where to?");
+      expect(await eventually(async () => (await deliveriesOf(talkative.id))[0]?.status === "succeeded", 20)).toBe(true);
+      expect(await eventually(async () => ((await deliveriesOf(redirecting.id))[0]?.attempts ?? 0) >= 1, 20)).toBe(true);
+      const [redirected] = await deliveriesOf(redirecting.id);
+      expect(redirected).toMatchObject({ response_code: 302 });
+      expect(redirected!.status).not.toBe("succeeded");
+      // The worker never went where the redirect pointed.
+      expect(receiver.received.filter((r) => r.path === "/redirect")).not.toEqual([]);
+      expect(receiver.received.filter((r) => r.path === "/redirect-target")).toEqual([]);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 
   it("an admin redelivers a delivery: same webhook-id, one more attempt", async () => {
