@@ -28,17 +28,30 @@ export interface JobWorker {
 
 export const HOUSEKEEPING_CRONTAB = "*/10 * * * * housekeeping ?max=1\n";
 
+/**
+ * Stalled deliveries queued again, finished ones past retention pruned; a
+ * database migrated to an older release has no webhooks, and nothing to do.
+ */
+async function maintainDeliveries(client: Pick<pg.ClientBase, "query">): Promise<{ pruned: number; requeued: number } | undefined> {
+  const { rows: present } = await client.query<{ webhooks: boolean }>(
+    "select to_regprocedure('app_private.requeue_stalled_webhook_deliveries()') is not null as webhooks",
+  );
+  if (!present[0]?.webhooks) return undefined;
+  const { rows } = await client.query<{ pruned: number; requeued: number }>(
+    `select app_private.prune_webhook_deliveries() as pruned,
+            app_private.requeue_stalled_webhook_deliveries() as requeued`,
+  );
+  return rows[0];
+}
+
 /** Partitions, expired rows and old deliveries pruned, stalled deliveries queued again. */
 const housekeepingTask =
   (logger: Logger): Task =>
   async (_payload, helpers) => {
     await helpers.withPgClient(async (client) => {
       const pruned = await maintain(client);
-      const deliveries = await client.query<{ pruned: number; requeued: number }>(
-        `select app_private.prune_webhook_deliveries() as pruned,
-                app_private.requeue_stalled_webhook_deliveries() as requeued`,
-      );
-      logger.debug({ scope: "housekeeping", pruned, deliveries: deliveries.rows[0] }, "housekeeping done");
+      const deliveries = await maintainDeliveries(client);
+      logger.debug({ scope: "housekeeping", pruned, deliveries }, "housekeeping done");
     });
   };
 
@@ -52,7 +65,7 @@ export async function startJobWorker(config: WorkerConfig, logger: Logger): Prom
   let runner: Runner;
   try {
     // Deliveries left pending by a worker that died mid-attempt go first.
-    await pool.query("select app_private.requeue_stalled_webhook_deliveries()");
+    await maintainDeliveries(pool);
     runner = await run({
       pgPool: pool,
       concurrency: config.concurrency,
