@@ -20,16 +20,18 @@ await runCli(async () => {
     local = await startLocalDatabase(environment, logger);
     ownerUrl = local.urls.owner;
   }
-  const worker: JobWorker = await startJobWorker(workerConfigFrom(environment, ownerUrl), logger);
+  let worker: JobWorker | undefined;
   let stopping = false;
   const stop = async () => {
     if (stopping) return;
     stopping = true;
     setTimeout(() => process.exit(1), environment.SHUTDOWN_TIMEOUT_MS).unref();
-    await worker.stop();
+    await worker?.stop();
     await local?.stop();
+    logger.info("job worker stopped");
     process.exit(0);
   };
   process.on("SIGINT", stop);
   process.on("SIGTERM", stop);
+  worker = await startJobWorker(workerConfigFrom(environment, ownerUrl), logger);
 });

@@ -71,3 +71,15 @@ it("a worker killed mid-delivery loses nothing: the next worker redelivers it", 
   expect(arrivals[1]!.headers["webhook-id"]).toBe(arrivals[0]!.headers["webhook-id"]);
   expect(arrivals[1]!.body).toBe(arrivals[0]!.body);
 });
+
+it("npm run worker stops cleanly on Ctrl-C", { timeout: 60_000 }, async () => {
+  const worker = runCli("worker", [], {
+    NODE_ENV: "test",
+    LOG_LEVEL: "info",
+    DATABASE_OWNER_URL: database.current.urls.owner,
+  });
+  await worker.waitFor("job worker running", 45);
+  worker.interrupt();
+  expect(await worker.exited).toBe(0);
+  expect(worker.stderr()).toContain("job worker stopped");
+});
