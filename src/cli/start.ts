@@ -5,7 +5,10 @@ import { loadLocalSecrets } from "../config/local-secrets.ts";
 import { DEMO_USERS } from "../database/demo-data.ts";
 import { startLocalDatabase, type LocalDatabase } from "../database/local-database.ts";
 import { createApiServer, type ApiServer } from "../http/api-server.ts";
+import { ConfigurationError, type Environment } from "../config/environment.ts";
 import { createLogger, type Logger } from "../observability/logger.ts";
+import { startJobWorker, type JobWorker } from "../worker/job-worker.ts";
+import { workerConfigFrom } from "../worker/worker-config.ts";
 import { runCli } from "./run-cli.ts";
 
 /**
@@ -50,7 +53,7 @@ function demoLogins(password: string): string[] {
  * server. A shutdown that has not finished after `timeoutMs` (a hung
  * database holding pooled connections) exits anyway, with code 1.
  */
-function installShutdown(logger: Logger, parts: { api?: ApiServer; local?: LocalDatabase }, timeoutMs: number): void {
+function installShutdown(logger: Logger, parts: Parts, timeoutMs: number): void {
   let stopping = false;
   const shutdown = async (signal: NodeJS.Signals) => {
     if (stopping) return;
@@ -62,6 +65,7 @@ function installShutdown(logger: Logger, parts: { api?: ApiServer; local?: Local
     }, timeoutMs).unref();
     try {
       await parts.api?.close();
+      await parts.worker?.stop();
       await parts.local?.stop();
       logger.info("stopped");
       process.exit(0);
@@ -74,10 +78,29 @@ function installShutdown(logger: Logger, parts: { api?: ApiServer; local?: Local
   process.on("SIGTERM", shutdown);
 }
 
+interface Parts {
+  api?: ApiServer;
+  worker?: JobWorker;
+  local?: LocalDatabase;
+}
+
+/**
+ * The owner's URL for the in-process job worker, or undefined when it does
+ * not run: WORKER_IN_PROCESS=false, or unset without a known owner's URL.
+ */
+function inProcessWorkerUrl(environment: Environment, local: LocalDatabase | undefined): string | undefined {
+  const ownerUrl = environment.DATABASE_OWNER_URL ?? local?.urls.owner;
+  if (environment.WORKER_IN_PROCESS === false) return undefined;
+  if (environment.WORKER_IN_PROCESS === true && ownerUrl === undefined) {
+    throw new ConfigurationError("Invalid configuration: DATABASE_OWNER_URL is required when WORKER_IN_PROCESS is true");
+  }
+  return ownerUrl;
+}
+
 await runCli(async () => {
   const environment = environmentFor("start");
   const logger = createLogger(environment.LOG_LEVEL);
-  const parts: { api?: ApiServer; local?: LocalDatabase } = {};
+  const parts: Parts = {};
   installShutdown(logger, parts, environment.SHUTDOWN_TIMEOUT_MS);
   let databaseUrl = environment.DATABASE_URL;
   if (!databaseUrl) {
@@ -85,8 +108,12 @@ await runCli(async () => {
     databaseUrl = parts.local.urls.authenticator;
   }
   const jwtSecret = environment.JWT_SECRET ?? (await loadLocalSecrets(environment.DATA_DIR)).jwtSecret;
+  const workerUrl = inProcessWorkerUrl(environment, parts.local);
   const config = appConfigFrom(environment, { databaseUrl, jwtSecret });
+  // The worker's crontab runs housekeeping; the API's own timer only without it.
+  if (workerUrl) config.housekeepingMinutes = 0;
   parts.api = await createApiServer(config, logger);
+  if (workerUrl) parts.worker = await startJobWorker(workerConfigFrom(environment, workerUrl), logger);
   const { port, metricsPort } = await parts.api.listen();
   logger.info({ port, metricsPort }, "ticketing API listening");
   process.stdout.write(banner(config, port, metricsPort, parts.local));

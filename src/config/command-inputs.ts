@@ -19,6 +19,7 @@ export const COMMAND_INPUTS = {
   start: { production: ["DATABASE_URL", "JWT_SECRET"] },
   "db:migrate": { production: ["DATABASE_OWNER_URL"] },
   "db:maintain": { production: ["DATABASE_OWNER_URL"] },
+  worker: { production: ["DATABASE_OWNER_URL"] },
   "db:setup": { always: ["ROOT_DATABASE_URL", "DATABASE_OWNER_URL", "DATABASE_URL"] },
   "db:dev": { production: ["DATABASE_OWNER_URL", "ROOT_DATABASE_URL"] },
   "user:create": { production: ["DATABASE_OWNER_URL"] },

@@ -129,6 +129,24 @@ const environmentSchema = z.object({
   GRAPHQL_INTROSPECTION: booleanFlag.default(true),
   // A JSON manifest { id: document } or a directory of <id>.graphql files.
   TRUSTED_DOCUMENTS: z.string().min(1).optional(),
+  // Job worker and webhooks (docs/webhooks.md). Unset WORKER_IN_PROCESS: `npm start`
+  // runs the worker whenever it knows the owner's URL (DATABASE_OWNER_URL, or the
+  // local embedded database).
+  WORKER_IN_PROCESS: booleanFlag.optional(),
+  WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(100).default(4),
+  WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(1_000).max(60_000).default(10_000),
+  // Hosts (names or addresses) webhooks may reach even when they resolve to
+  // private, loopback or link-local addresses.
+  WEBHOOK_ALLOWED_HOSTS: z
+    .string()
+    .default("")
+    .transform((value) =>
+      value
+        .split(",")
+        .map((host) => host.trim().toLowerCase().replace(/^\[|\]$/g, ""))
+        .filter((host) => host.length > 0),
+    )
+    .pipe(z.array(z.string().regex(/^[a-z0-9.:-]+$/, "must be a comma-separated list of host names or addresses"))),
 });
 
 export type Environment = Omit<z.infer<typeof environmentSchema>, "HOST"> & { HOST: string };

@@ -1,3 +1,4 @@
+import type pg from "pg";
 import { withClient } from "./cluster-setup.ts";
 import { pruneSecurityRows, type PruneResult } from "./housekeeping.ts";
 
@@ -12,7 +13,12 @@ import { pruneSecurityRows, type PruneResult } from "./housekeeping.ts";
 export const PARTITION_MONTHS_AHEAD = 3;
 
 export async function runMaintenance(ownerUrl: string): Promise<PruneResult> {
-  return withClient(ownerUrl, async (owner) => {
+  return withClient(ownerUrl, maintain);
+}
+
+/** The same upkeep on a connection of the owner (the worker's housekeeping task uses its own). */
+export async function maintain(owner: Pick<pg.ClientBase, "query">): Promise<PruneResult> {
+  {
     const { rows } = await owner.query<{ partitions: boolean; prune: boolean }>(
       `select to_regprocedure('app_private.create_status_history_partitions(integer)') is not null as partitions,
               to_regprocedure('app_private.prune_security_rows()') is not null as prune`,
@@ -22,5 +28,5 @@ export async function runMaintenance(ownerUrl: string): Promise<PruneResult> {
       await owner.query("select app_private.create_status_history_partitions($1)", [PARTITION_MONTHS_AHEAD]);
     }
     return rows[0]?.prune ? pruneSecurityRows(owner) : {};
-  });
+  }
 }

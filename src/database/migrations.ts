@@ -4,6 +4,7 @@ import { Logger, migrate, watch, type Settings } from "graphile-migrate";
 // Internal but stable: see releaseMigrationPools.
 import { clearAllPools } from "graphile-migrate/dist/pgReal.js";
 import type { Logger as AppLogger } from "../observability/logger.ts";
+import { installJobQueueSchema } from "../worker/job-queue-schema.ts";
 
 /** The folder graphile-migrate reads: `committed/` plus `current.sql` or `current/`. */
 export const MIGRATIONS_FOLDER = fileURLToPath(new URL("../../migrations", import.meta.url));
@@ -89,13 +90,14 @@ async function migrateWhenUnlocked(settings: Settings): Promise<void> {
   }
 }
 
-/** Applies pending committed migrations, as the owner. */
+/** Applies pending committed migrations, then the job queue's schema, as the owner. */
 export async function runCommittedMigrations(settings: Settings): Promise<void> {
   try {
     await migrateWhenUnlocked(settings);
   } finally {
     releaseMigrationPools();
   }
+  if (settings.connectionString) await installJobQueueSchema(settings.connectionString);
 }
 
 /**

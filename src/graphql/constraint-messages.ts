@@ -20,6 +20,9 @@ export const CONSTRAINT_MESSAGES: Readonly<Record<string, string>> = {
   ticket_transitions_roles_no_nulls: "A transition's roles must not contain null",
   write_quotas_max_count_range: "A quota allows 1 to 1000000 writes",
   write_quotas_per_interval_range: "A quota's interval must be between 1 minute and 1 day",
+  webhook_endpoints_url_format: "The webhook URL must be an http(s) URL of at most 2000 characters",
+  webhook_endpoints_event_kinds_known:
+    "Event kinds must be one or more of ticket.created, ticket.status_changed, ticket.assigned, ticket.commented, ticket.updated, user.deactivated, user.role_changed",
 };
 
 export function constraintMessage(constraint: string | undefined): string | undefined {

@@ -50,6 +50,12 @@ describe("each command needs only its own inputs, in production too", () => {
     ["start", { JWT_SECRET: SECRET }, "DATABASE_URL is required in production"],
     ["start", { DATABASE_URL: "postgres://a@b/c" }, "JWT_SECRET is required in production"],
     ["analyst-create", { DATABASE_OWNER_URL: "postgres://a@b/c" }, "ROOT_DATABASE_URL is required in production"],
+    ["worker", { DATABASE_URL: "postgres://a@b/c" }, "DATABASE_OWNER_URL is required in production"],
+    [
+      "start",
+      { DATABASE_URL: "postgres://a@b/c", JWT_SECRET: SECRET, WORKER_IN_PROCESS: "true" },
+      "DATABASE_OWNER_URL is required when WORKER_IN_PROCESS is true",
+    ],
   ])("%s refuses to run without its own input, naming it: %o", async (command, env, message) => {
     const args = command === "db-dev" ? ["status"] : command === "analyst-create" ? ["--name", "dana"] : [];
     const result = await run(command, args, env);

@@ -96,6 +96,16 @@ beforeAll(async () => {
   comments.closedPublic = await commentBy(owner, tickets.closed, users.assignedAgent.id, "closed public");
   comments.gonePublic = await commentBy(owner, tickets.gone, users.otherAgent.id, "gone public");
 
+  // A webhook endpoint (inactive, so nothing is queued) and one delivery of it.
+  const { rows: endpoints } = await owner.query<{ id: string }>(
+    `insert into app_public.webhook_endpoints (url, event_kinds, is_active, secret)
+     values ('https://hooks.example.com/matrix', '{ticket.created}', false, app_public.new_webhook_secret()) returning id`,
+  );
+  await owner.query(
+    "insert into app_public.webhook_deliveries (endpoint_id, event_id, event_type, payload) values ($1, 1, 'ticket.created', '{}')",
+    [endpoints[0]!.id],
+  );
+
   for (const [key, user] of Object.entries(users)) labels.set(user.id, key);
   for (const [key, id] of Object.entries(tickets)) labels.set(id, key);
   for (const [key, id] of Object.entries(comments)) labels.set(id, key);
@@ -396,6 +406,72 @@ const TABLES: TableSpec[] = [
     },
     insert: {
       sql: () => "insert into app_public.write_quotas (role, kind, max_count, per_interval) values ('customer', 'ticket', 1, '1 hour')",
+      expected: per({}),
+    },
+    delete: per({}),
+  },
+  {
+    // Admins only; the secret is written through the functions, never read.
+    table: "webhook_endpoints",
+    label: null,
+    select: per({ admin: count(1) }),
+    columns: {
+      id: "id",
+      url: "url",
+      event_kinds: "event_kinds",
+      include_internal: "include_internal",
+      priorities: "priorities",
+      is_active: "is_active",
+      secret: "secret",
+      consecutive_failures: "consecutive_failures",
+      disabled_at: "disabled_at",
+      created_at: "created_at",
+      secret_rotated_at: "secret_rotated_at",
+    },
+    update: {
+      url: per({ admin: count(1) }),
+      event_kinds: per({ admin: count(1) }),
+      include_internal: per({ admin: count(1) }),
+      priorities: per({ admin: count(1) }),
+      is_active: per({ admin: count(1) }),
+      // Writable but not readable: `set secret = secret` reads it, so it is refused.
+      secret_rotated_at: per({ admin: count(1) }),
+    },
+    insert: {
+      sql: () =>
+        "insert into app_public.webhook_endpoints (url, event_kinds, secret) values ('https://hooks.example.com/x', '{ticket.created}', 'whsec_' || repeat('A', 44))",
+      expected: per({ admin: count(1) }),
+    },
+    delete: per({}),
+  },
+  {
+    // The delivery log: admins read it and ask for redeliveries; the worker writes it.
+    table: "webhook_deliveries",
+    label: null,
+    select: per({ admin: count(1) }),
+    columns: {
+      id: "id",
+      endpoint_id: "endpoint_id",
+      event_id: "event_id",
+      event_type: "event_type",
+      payload: "payload",
+      status: "status",
+      attempts: "attempts",
+      response_code: "response_code",
+      latency_ms: "latency_ms",
+      last_error: "last_error",
+      created_at: "created_at",
+      last_attempt_at: "last_attempt_at",
+      next_attempt_at: "next_attempt_at",
+      succeeded_at: "succeeded_at",
+      redelivery_requested_at: "redelivery_requested_at",
+    },
+    update: {
+      redelivery_requested_at: per({ admin: count(1) }),
+    },
+    insert: {
+      sql: () =>
+        "insert into app_public.webhook_deliveries (endpoint_id, event_id, event_type, payload) values (gen_random_uuid(), 2, 'ticket.created', '{}')",
       expected: per({}),
     },
     delete: per({}),

@@ -205,6 +205,47 @@ const writeCases: PolicyCase[] = [
     command: "DELETE",
     permitted: { role: "admin", actor: "admin", sql: "delete from app_public.ticket_transitions where from_status = 'closed'" },
   },
+  {
+    table: "webhook_endpoints",
+    policy: "select_admin",
+    command: "SELECT",
+    permitted: { role: "admin", actor: "admin", sql: "select count(*)::int as n from app_public.webhook_endpoints" },
+    forbidden: { role: "admin", actor: "inactive_admin", sql: "select count(*)::int as n from app_public.webhook_endpoints" },
+  },
+  {
+    table: "webhook_endpoints",
+    policy: "insert_admin",
+    command: "INSERT",
+    permitted: {
+      role: "admin",
+      actor: "admin",
+      sql: "insert into app_public.webhook_endpoints (url, event_kinds, secret) values ('https://hooks.example.com/a', '{ticket.created}', 'whsec_' || repeat('A', 44))",
+    },
+    forbidden: {
+      role: "admin",
+      actor: "inactive_admin",
+      sql: "insert into app_public.webhook_endpoints (url, event_kinds, secret) values ('https://hooks.example.com/a', '{ticket.created}', 'whsec_' || repeat('A', 44))",
+    },
+  },
+  {
+    table: "webhook_endpoints",
+    policy: "update_admin",
+    command: "UPDATE",
+    permitted: { role: "admin", actor: "admin", sql: "update app_public.webhook_endpoints set is_active = is_active" },
+  },
+  {
+    table: "webhook_deliveries",
+    policy: "select_admin",
+    command: "SELECT",
+    permitted: { role: "admin", actor: "admin", sql: "select count(*)::int as n from app_public.webhook_deliveries" },
+    forbidden: { role: "admin", actor: "inactive_admin", sql: "select count(*)::int as n from app_public.webhook_deliveries" },
+  },
+  {
+    table: "webhook_deliveries",
+    policy: "update_admin",
+    command: "UPDATE",
+    permitted: { role: "admin", actor: "admin", sql: "update app_public.webhook_deliveries set redelivery_requested_at = now()" },
+  },
 ];
 
 const CASES = [...selectCases, ...writeCases];
@@ -225,6 +266,15 @@ beforeAll(async () => {
     ids.ticket,
     ids.agent,
   ]);
+  // A webhook endpoint (inactive: nothing is delivered) and one delivery of it.
+  const { rows: endpoints } = await owner.query<{ id: string }>(
+    `insert into app_public.webhook_endpoints (url, event_kinds, is_active, secret)
+     values ('https://hooks.example.com/probe', '{ticket.created}', false, app_public.new_webhook_secret()) returning id`,
+  );
+  await owner.query(
+    "insert into app_public.webhook_deliveries (endpoint_id, event_id, event_type, payload) values ($1, 1, 'ticket.created', '{}')",
+    [endpoints[0]!.id],
+  );
 });
 
 describe("every policy is load-bearing", () => {

@@ -8,7 +8,7 @@ import { commitAs, sqlState, useTestDatabase } from "../support/test-database.ts
 /**
  * Realtime events in the database (migrations/current/300-realtime-events.sql):
  * one owner-only row per change, only its id on the one channel, read by the
- * API through one narrow function that ignores stale ids, pruned after an hour.
+ * API through one narrow function that ignores stale ids, pruned after a week.
  */
 const database = useTestDatabase();
 const analyst = useAnalystSession(database);
@@ -103,11 +103,16 @@ describe("realtime events", () => {
     expect(await read(padded)).toEqual([]);
   });
 
-  it("are pruned after an hour, a bounded number at a time", async () => {
+  it("are kept a week (the event log), then pruned a bounded number at a time", async () => {
     const db = database.current;
     await db.owner.query(
       `insert into app_private.realtime_events (kind, user_id, occurred_at)
-       select 'deactivated', gen_random_uuid(), now() - interval '2 hours' from generate_series(1, 30)`,
+       select 'deactivated', gen_random_uuid(), now() - interval '8 days' from generate_series(1, 30)`,
+    );
+    // A day old: kept.
+    await db.owner.query(
+      `insert into app_private.realtime_events (kind, user_id, occurred_at)
+       select 'deactivated', gen_random_uuid(), now() - interval '1 day' from generate_series(1, 5)`,
     );
     const before = Number((await db.owner.query("select count(*) from app_private.realtime_events")).rows[0].count);
     const { rows } = await db.owner.query<{ pruned: number }>("select app_private.prune_realtime_events(20) as pruned");

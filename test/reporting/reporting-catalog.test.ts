@@ -40,8 +40,23 @@ describe("app_reporting catalog", () => {
     const sources = rows.map((row) => row.source);
     const tables = new Set(sources.map((source) => source.split(".").slice(0, 2).join(".")));
     expect(tables).toEqual(
-      new Set(["app_public.tickets", "app_public.ticket_status_history", "app_public.users", "app_reporting.tickets"]),
+      new Set([
+        "app_public.tickets",
+        "app_public.ticket_status_history",
+        "app_public.users",
+        "app_reporting.tickets",
+        // The change feed (ticket_events): ids, kinds and times of the event log.
+        "app_private.realtime_events",
+      ]),
     );
+    expect(sources.filter((source) => source.startsWith("app_private.realtime_events.")).sort()).toEqual([
+      "app_private.realtime_events.agent_id",
+      "app_private.realtime_events.customer_id",
+      "app_private.realtime_events.id",
+      "app_private.realtime_events.kind",
+      "app_private.realtime_events.occurred_at",
+      "app_private.realtime_events.ticket_id",
+    ]);
     expect(sources.filter((source) => source.startsWith("app_public.users."))).toEqual([
       "app_public.users.display_name",
       "app_public.users.id",

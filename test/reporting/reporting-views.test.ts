@@ -24,6 +24,7 @@ const VIEWS = [
   "sla_compliance",
   "first_response_times",
   "resolution_times",
+  "ticket_events",
 ];
 
 async function rows<T = Record<string, unknown>>(sql: string, values: unknown[] = []): Promise<T[]> {

@@ -1,0 +1,92 @@
+import pg from "pg";
+import { run, type Runner, type Task } from "graphile-worker";
+import { maintain } from "../database/maintenance.ts";
+import type { Logger } from "../observability/logger.ts";
+import { workerLogger } from "./job-queue-schema.ts";
+import { deliverWebhookTask, type WebhookSettings } from "./webhook-delivery.ts";
+
+/**
+ * The graphile-worker runner: webhook deliveries (`deliver_webhook`, queued
+ * from SQL) and scheduled housekeeping (`housekeeping`, from the crontab
+ * below: partitions, expired security rows, old deliveries, stalled
+ * deliveries). It connects as the database owner, like migrations and
+ * `db:maintain`. It runs inside `npm start` (WORKER_IN_PROCESS) or alone
+ * (`npm run worker`); any number may run against one database: jobs are
+ * taken with row locks, and a cron item runs once per tick across workers.
+ */
+export interface WorkerConfig {
+  ownerUrl: string;
+  /** Jobs run at once by this worker (WORKER_CONCURRENCY). */
+  concurrency: number;
+  webhooks: WebhookSettings;
+}
+
+export interface JobWorker {
+  /** Stops taking jobs and waits for those running. */
+  stop(): Promise<void>;
+}
+
+export const HOUSEKEEPING_CRONTAB = "*/10 * * * * housekeeping ?max=1\n";
+
+/**
+ * Stalled deliveries queued again, finished ones past retention pruned; a
+ * database migrated to an older release has no webhooks, and nothing to do.
+ */
+async function maintainDeliveries(client: Pick<pg.ClientBase, "query">): Promise<{ pruned: number; requeued: number } | undefined> {
+  const { rows: present } = await client.query<{ webhooks: boolean }>(
+    "select to_regprocedure('app_private.requeue_stalled_webhook_deliveries()') is not null as webhooks",
+  );
+  if (!present[0]?.webhooks) return undefined;
+  const { rows } = await client.query<{ pruned: number; requeued: number }>(
+    `select app_private.prune_webhook_deliveries() as pruned,
+            app_private.requeue_stalled_webhook_deliveries() as requeued`,
+  );
+  return rows[0];
+}
+
+/** Partitions, expired rows and old deliveries pruned, stalled deliveries queued again. */
+const housekeepingTask =
+  (logger: Logger): Task =>
+  async (_payload, helpers) => {
+    await helpers.withPgClient(async (client) => {
+      const pruned = await maintain(client);
+      const deliveries = await maintainDeliveries(client);
+      logger.debug({ scope: "housekeeping", pruned, deliveries }, "housekeeping done");
+    });
+  };
+
+export async function startJobWorker(config: WorkerConfig, logger: Logger): Promise<JobWorker> {
+  const pool = new pg.Pool({
+    connectionString: config.ownerUrl,
+    max: config.concurrency + 2,
+    application_name: "ticketing-worker",
+  });
+  pool.on("error", (error) => logger.warn({ scope: "worker", err: error }, "idle worker connection lost"));
+  let runner: Runner;
+  try {
+    // Deliveries left pending by a worker that died mid-attempt go first.
+    await maintainDeliveries(pool);
+    runner = await run({
+      pgPool: pool,
+      concurrency: config.concurrency,
+      noHandleSignals: true,
+      pollInterval: 1_000,
+      logger: workerLogger(logger),
+      crontab: HOUSEKEEPING_CRONTAB,
+      taskList: {
+        deliver_webhook: deliverWebhookTask(config.webhooks),
+        housekeeping: housekeepingTask(logger),
+      },
+    });
+  } catch (error) {
+    await pool.end();
+    throw error;
+  }
+  logger.info({ scope: "worker", concurrency: config.concurrency }, "job worker running");
+  return {
+    async stop() {
+      await runner.stop();
+      await pool.end();
+    },
+  };
+}
