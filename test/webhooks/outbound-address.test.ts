@@ -1,9 +1,8 @@
 import http from "node:http";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { createLogger } from "../../src/observability/logger.ts";
 import { checkWebhookUrl, guardedLookup, isInternalAddress } from "../../src/worker/outbound-address.ts";
 import { startJobWorker, type JobWorker } from "../../src/worker/job-worker.ts";
-import { eventually } from "../support/eventually.ts";
 import { activeUser, commentAs, ticketIn } from "../support/fixtures.ts";
 import { useTestDatabase } from "../support/test-database.ts";
 import { registerEndpoint, startReceiver, useFastWebhookPolicy, type Receiver } from "./webhook-helpers.ts";
@@ -89,14 +88,13 @@ describe("a worker without allowed hosts", () => {
     );
     const ticket = await ticketIn(owner, customer.id, "open");
     await commentAs(database.current.authenticator, customer, ticket, "Probe");
-    const refused = await eventually(async () => {
+    await vi.waitFor(async () => {
       const { rows } = await owner.query<{ last_error: string | null }>(
         "select last_error from app_public.webhook_deliveries where endpoint_id in ($1, $2) and attempts >= 2",
         [byAddress.id, byName.id],
       );
-      return rows.length === 2 && rows.every((row) => /refused address/.test(row.last_error ?? ""));
-    }, 20);
-    expect(refused).toBe(true);
+      expect(rows.length === 2 && rows.every((row) => /refused address/.test(row.last_error ?? ""))).toBe(true);
+    }, { timeout: 20_000, interval: 200 });
     expect(receiver.received).toEqual([]);
   });
 });

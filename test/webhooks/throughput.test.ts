@@ -1,7 +1,6 @@
-import { afterAll, beforeAll, expect, it } from "vitest";
+import { afterAll, beforeAll, expect, it, vi } from "vitest";
 import { createLogger } from "../../src/observability/logger.ts";
 import { startJobWorker, type JobWorker } from "../../src/worker/job-worker.ts";
-import { eventually } from "../support/eventually.ts";
 import { activeUser, ticketIn } from "../support/fixtures.ts";
 import { useTestDatabase } from "../support/test-database.ts";
 import { registerEndpoint, startReceiver, type Receiver } from "./webhook-helpers.ts";
@@ -58,15 +57,14 @@ it("measures the write cost of queuing and the delivery rate", { timeout: 120_00
     { ownerUrl: database.current.urls.owner, concurrency: 4, webhooks: { httpsOnly: false, allowedHosts: new Set(["127.0.0.1"]), timeoutMs: 5_000 } },
     createLogger("silent"),
   );
-  const delivered = await eventually(async () => {
+  await vi.waitFor(async () => {
     const { rows } = await owner.query<{ n: number }>(
       "select count(*)::int as n from app_public.webhook_deliveries where endpoint_id = $1 and status = 'succeeded'",
       [endpoint.id],
     );
-    return rows[0]!.n === COMMENTS;
-  }, 90);
+    expect(rows[0]!.n === COMMENTS).toBe(true);
+  }, { timeout: 90_000, interval: 200 });
   const seconds = (performance.now() - started) / 1000;
-  expect(delivered).toBe(true);
   expect(receiver.received.filter((r) => r.path === "/bench")).toHaveLength(COMMENTS);
   const perSecond = COMMENTS / seconds;
   console.log(

@@ -1,10 +1,9 @@
 import http from "node:http";
 import type pg from "pg";
 import { freePort } from "../../src/net/free-port.ts";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { startJobWorker, type JobWorker } from "../../src/worker/job-worker.ts";
 import { createLogger } from "../../src/observability/logger.ts";
-import { eventually } from "../support/eventually.ts";
 import { activeUser, actorOf, commentAs, ticketIn, type FixtureUser } from "../support/fixtures.ts";
 import { actAs } from "../support/test-database.ts";
 import { bearer, graphql, useTestApi } from "../support/test-api.ts";
@@ -164,8 +163,8 @@ describe("delivering", () => {
     await commentAs(database.current.authenticator, customer, ticket, "A public reply");
     await commentAs(database.current.authenticator, agent, ticket, "A private note", true);
 
-    expect(await eventually(async () => receiver.received.filter((r) => r.path === "/internal").length === 2, 20)).toBe(true);
-    expect(await eventually(async () => receiver.received.some((r) => r.path === "/signed"), 20)).toBe(true);
+    await vi.waitFor(async () => expect(receiver.received.filter((r) => r.path === "/internal").length === 2).toBe(true), { timeout: 20_000, interval: 200 });
+    await vi.waitFor(async () => expect(receiver.received.some((r) => r.path === "/signed")).toBe(true), { timeout: 20_000, interval: 200 });
     await new Promise((resolve) => setTimeout(resolve, 1_000));
 
     const signed = receiver.received.filter((r) => r.path === "/signed");
@@ -193,8 +192,10 @@ describe("delivering", () => {
     await commentAs(database.current.authenticator, customer, ticket, "First");
     await commentAs(database.current.authenticator, customer, ticket, "Second");
 
-    const done = await eventually(async () => (await deliveriesOf(endpoint.id)).every((d) => d.status === "succeeded"), 25);
-    expect(done).toBe(true);
+    await vi.waitFor(
+      async () => expect((await deliveriesOf(endpoint.id)).every((d) => d.status === "succeeded")).toBe(true),
+      { timeout: 25_000, interval: 200 },
+    );
     const deliveries = await deliveriesOf(endpoint.id);
     expect(deliveries).toHaveLength(2);
     for (const delivery of deliveries) {
@@ -228,8 +229,8 @@ describe("delivering", () => {
       const talkative = await registerEndpoint(database.current.authenticator, admin.id, `http://127.0.0.1:${port}/big`, ["ticket.commented"]);
       const ticket = await ticketIn(database.current.owner, customer.id, "in_progress", agent.id);
       await commentAs(database.current.authenticator, customer, ticket, "Where to?");
-      expect(await eventually(async () => (await deliveriesOf(talkative.id))[0]?.status === "succeeded", 20)).toBe(true);
-      expect(await eventually(async () => ((await deliveriesOf(redirecting.id))[0]?.attempts ?? 0) >= 1, 20)).toBe(true);
+      await vi.waitFor(async () => expect((await deliveriesOf(talkative.id))[0]?.status === "succeeded").toBe(true), { timeout: 20_000, interval: 200 });
+      await vi.waitFor(async () => expect(((await deliveriesOf(redirecting.id))[0]?.attempts ?? 0) >= 1).toBe(true), { timeout: 20_000, interval: 200 });
       const [redirected] = await deliveriesOf(redirecting.id);
       expect(redirected).toMatchObject({ response_code: 302 });
       expect(redirected!.status).not.toBe("succeeded");
@@ -246,7 +247,7 @@ describe("delivering", () => {
     const endpoint = await registerEndpoint(database.current.authenticator, admin.id, receiver.url("/again"), ["ticket.commented"]);
     const ticket = await ticketIn(database.current.owner, customer.id, "in_progress", agent.id);
     await commentAs(database.current.authenticator, customer, ticket, "Once");
-    expect(await eventually(async () => (await deliveriesOf(endpoint.id))[0]?.status === "succeeded", 20)).toBe(true);
+    await vi.waitFor(async () => expect((await deliveriesOf(endpoint.id))[0]?.status === "succeeded").toBe(true), { timeout: 20_000, interval: 200 });
     const [delivery] = await deliveriesOf(endpoint.id);
     const redelivered = await graphql(
       testApi.current.request,
@@ -256,10 +257,8 @@ describe("delivering", () => {
     );
     expect(redelivered.body.errors).toBeUndefined();
     expect(redelivered.body.data.redeliverWebhook.webhookDelivery.status).toBe("pending");
-    expect(await eventually(async () => receiver.received.filter((r) => r.headers["webhook-id"] === delivery!.id).length === 2, 20)).toBe(
-      true,
-    );
-    expect(await eventually(async () => (await deliveriesOf(endpoint.id))[0]?.attempts === 2, 10)).toBe(true);
+    await vi.waitFor(async () => expect(receiver.received.filter((r) => r.headers["webhook-id"] === delivery!.id).length === 2).toBe(true), { timeout: 20_000, interval: 200 });
+    await vi.waitFor(async () => expect((await deliveriesOf(endpoint.id))[0]?.attempts === 2).toBe(true), { timeout: 10_000, interval: 200 });
     const refused = await graphql(
       testApi.current.request,
       "mutation($id: UUID!) { redeliverWebhook(input: { deliveryId: $id }) { webhookDelivery { status } } }",
@@ -275,11 +274,10 @@ describe("delivering", () => {
     const ticket = await ticketIn(database.current.owner, customer.id, "in_progress", agent.id);
     await commentAs(database.current.authenticator, customer, ticket, "Anyone there?");
 
-    const disabled = await eventually(async () => {
+    await vi.waitFor(async () => {
       const { rows } = await database.current.owner.query("select is_active from app_public.webhook_endpoints where id = $1", [endpoint.id]);
-      return rows[0].is_active === false;
-    }, 50);
-    expect(disabled).toBe(true);
+      expect(rows[0].is_active === false).toBe(true);
+    }, { timeout: 50_000, interval: 200 });
     const [delivery] = await deliveriesOf(endpoint.id);
     // The limit is 8 consecutive failures (the test policy): then no more attempts.
     expect(delivery).toMatchObject({ status: "failed", attempts: 8, response_code: null });

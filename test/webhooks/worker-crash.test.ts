@@ -1,8 +1,7 @@
-import { afterAll, beforeAll, expect, it } from "vitest";
+import { afterAll, beforeAll, expect, it, vi } from "vitest";
 import { createLogger } from "../../src/observability/logger.ts";
 import { startJobWorker, type JobWorker } from "../../src/worker/job-worker.ts";
 import { runCli } from "../support/cli-process.ts";
-import { eventually } from "../support/eventually.ts";
 import { activeUser, commentAs, ticketIn } from "../support/fixtures.ts";
 import { useTestDatabase } from "../support/test-database.ts";
 import { registerEndpoint, startReceiver, useFastWebhookPolicy, type Receiver } from "./webhook-helpers.ts";
@@ -45,7 +44,7 @@ it("a worker killed mid-delivery loses nothing: the next worker redelivers it", 
     await worker.waitFor("job worker running", 60);
     const ticket = await ticketIn(owner, customer.id, "open");
     await commentAs(database.current.authenticator, customer, ticket, "Sent while the worker dies");
-    expect(await eventually(async () => receiver.received.some((r) => r.path === "/crash"), 20)).toBe(true);
+    await vi.waitFor(async () => expect(receiver.received.some((r) => r.path === "/crash")).toBe(true), { timeout: 20_000, interval: 200 });
   } finally {
     process.kill(-worker.child.pid!, "SIGKILL");
     await worker.exited;
@@ -61,11 +60,10 @@ it("a worker killed mid-delivery loses nothing: the next worker redelivers it", 
     { ownerUrl: database.current.urls.owner, concurrency: 2, webhooks: { httpsOnly: false, allowedHosts: new Set(["127.0.0.1"]), timeoutMs: 5_000 } },
     createLogger("silent"),
   );
-  const delivered = await eventually(async () => {
+  await vi.waitFor(async () => {
     const { rows } = await owner.query("select status from app_public.webhook_deliveries where endpoint_id = $1", [endpoint.id]);
-    return rows[0]?.status === "succeeded";
-  }, 30);
-  expect(delivered).toBe(true);
+    expect(rows[0]?.status === "succeeded").toBe(true);
+  }, { timeout: 30_000, interval: 200 });
   const arrivals = receiver.received.filter((r) => r.path === "/crash");
   expect(arrivals).toHaveLength(2);
   expect(arrivals[1]!.headers["webhook-id"]).toBe(arrivals[0]!.headers["webhook-id"]);

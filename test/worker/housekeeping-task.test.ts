@@ -1,7 +1,6 @@
-import { afterAll, beforeAll, expect, it } from "vitest";
+import { afterAll, beforeAll, expect, it, vi } from "vitest";
 import { createLogger } from "../../src/observability/logger.ts";
 import { HOUSEKEEPING_CRONTAB, startJobWorker, type JobWorker } from "../../src/worker/job-worker.ts";
-import { eventually } from "../support/eventually.ts";
 import { useTestDatabase } from "../support/test-database.ts";
 
 /**
@@ -44,12 +43,11 @@ it("prunes expired login attempts and old finished deliveries when run", async (
     [endpoints[0]!.id],
   );
   await owner.query("select graphile_worker.add_job('housekeeping', '{}'::json)");
-  const pruned = await eventually(async () => {
+  await vi.waitFor(async () => {
     const { rows } = await owner.query<{ attempts: number; deliveries: number }>(
       `select (select count(*)::int from app_private.login_attempts where email = 'old@example.com') as attempts,
               (select count(*)::int from app_public.webhook_deliveries) as deliveries`,
     );
-    return rows[0]!.attempts === 0 && rows[0]!.deliveries === 1;
-  }, 20);
-  expect(pruned).toBe(true);
+    expect(rows[0]!.attempts === 0 && rows[0]!.deliveries === 1).toBe(true);
+  }, { timeout: 20_000, interval: 200 });
 });
