@@ -4,7 +4,7 @@ import type { Logger } from "../observability/logger.ts";
 
 /**
  * One per process: LISTENs once on `ticketing_events`, reads each event row
- * once (migrations/current/300-realtime-events.sql), finds the subscriptions
+ * once (migrations/committed/000018-realtime-events-as-owner-only-rows-notifications-carry-only-.sql), finds the subscriptions
  * interested in it from the row (ticket, customer, agent, open pool, user),
  * and checks visibility once per distinct subscriber identity (role and
  * claims) per batch of events, all in one transaction on one connection.

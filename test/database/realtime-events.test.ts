@@ -6,7 +6,7 @@ import { useAnalystSession } from "../reporting/analyst-session.ts";
 import { commitAs, sqlState, useTestDatabase } from "../support/test-database.ts";
 
 /**
- * Realtime events in the database (migrations/current/300-realtime-events.sql):
+ * Realtime events in the database (migrations/committed/000018-realtime-events-as-owner-only-rows-notifications-carry-only-.sql):
  * one owner-only row per change, only its id on the one channel, read by the
  * API through one narrow function that ignores stale ids, pruned after a week.
  */

@@ -1,3 +1,8 @@
+--! Previous: sha1:ceca14bac215564448b8c0284795c851a1e6bb4e
+--! Hash: sha1:b599eee7013f7a6825abbe1bd321f56d1ca8ffbb
+--! Message: status history partitions from a given month
+
+--! split: 550-status-history-partitions-from.sql
 --------------------------------------------------------------------------------
 -- Status-history partitions from a given month
 --------------------------------------------------------------------------------

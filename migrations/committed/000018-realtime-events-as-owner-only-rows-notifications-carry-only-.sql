@@ -1,3 +1,8 @@
+--! Previous: sha1:89c67a7befc658d4370b145a1bd0421c7bcc6ab9
+--! Hash: sha1:ceca14bac215564448b8c0284795c851a1e6bb4e
+--! Message: realtime events as owner-only rows, notifications carry only their id
+
+--! split: 300-realtime-events.sql
 -- Realtime events are rows, notifications are only their ids (docs/realtime.md).
 --
 -- Anyone who can connect to the database (analysts included) may NOTIFY and

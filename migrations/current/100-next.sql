@@ -1,0 +1,4 @@
+-- The next migration: add statements here, or in more NNN-name.sql files of
+-- this folder (see README.md here and docs/extending.md). `npm run db:dev --
+-- watch` re-runs the folder on every save, so write statements that can run
+-- twice: create or replace, drop … if exists, create … if not exists.
