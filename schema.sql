@@ -149,7 +149,8 @@ CASE
     ELSE user_id IS NULL AND ticket_id IS NOT NULL AND customer_id IS NOT NULL
 END);
 CREATE INDEX realtime_events_occurred_at ON app_private.realtime_events USING btree (occurred_at);
-comment on table app_private.realtime_events is 'Realtime: one row per announced change (append-only; pruned after an hour). NOTIFY on ticketing_events carries only the id; the API reads the row through realtime_events_by_id. Owner only.';
+CREATE TRIGGER _600_queue_webhooks AFTER INSERT ON app_private.realtime_events FOR EACH ROW EXECUTE FUNCTION app_private.tg_realtime_events_queue_webhooks();
+comment on table app_private.realtime_events is 'The event log: one row per announced change (append-only; kept event_log_policy().retention, a week). NOTIFY on ticketing_events carries only the id; the API reads fresh rows through realtime_events_by_id, webhooks are queued from new rows, analysts read ticket events through app_reporting.ticket_events. Owner only.';
 comment on column app_private.realtime_events.id is 'Event id: the whole payload of its notification.';
 comment on column app_private.realtime_events.occurred_at is 'When the change was made (clock time of the statement that made it).';
 comment on column app_private.realtime_events.tx is 'The transaction that made the change: a subscription hears only events its starting snapshot did not see.';
@@ -748,6 +749,16 @@ end;
 $function$;
 comment on function app_private.email_login_limit_reached(public.citext) is 'When the ''login_email'' limit of the email is reached (unresolved or failed attempts, from any address): the time it lifts; null otherwise. Known and unknown emails are counted alike.';
 
+CREATE OR REPLACE FUNCTION app_private.event_log_policy(OUT retention interval)
+ RETURNS interval
+ LANGUAGE sql
+ IMMUTABLE
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+  select interval '7 days';
+$function$;
+comment on function app_private.event_log_policy() is 'How long the event log (app_private.realtime_events) is kept: retention. Replace this function in a migration to change it.';
+
 CREATE OR REPLACE FUNCTION app_private.finish_login(attempt_id uuid, presented_hash text, upgraded_hash text DEFAULT NULL::text)
  RETURNS text
  LANGUAGE sql
@@ -982,7 +993,7 @@ AS $function$
   with expired as (
     select e.id
     from app_private.realtime_events as e
-    where e.occurred_at < clock_timestamp() - interval '1 hour'
+    where e.occurred_at < clock_timestamp() - (select p.retention from app_private.event_log_policy() as p)
     order by e.occurred_at
     limit max_rows
     for update skip locked
@@ -994,7 +1005,7 @@ AS $function$
   )
   select count(*)::integer from deleted;
 $function$;
-comment on function app_private.prune_realtime_events(integer) is 'Deletes realtime events older than an hour, at most max_rows of them (oldest first, skipping rows another pruner holds); returns how many.';
+comment on function app_private.prune_realtime_events(integer) is 'Deletes events older than event_log_policy().retention, at most max_rows of them (oldest first, skipping rows another pruner holds); returns how many.';
 
 CREATE OR REPLACE FUNCTION app_private.prune_security_rows()
  RETURNS TABLE(table_name text, deleted_rows bigint)
@@ -1092,6 +1103,48 @@ $function$;
 grant execute on function app_private.prune_security_rows() to ticketing_authenticator;
 comment on function app_private.prune_security_rows() is 'Deletes security rows past their retention (housekeeping_policy): old login attempts, ended sessions, rotated tokens of live sessions beyond the reuse-detection window, counted writes older than the longest write quota, and per-address authentication events older than the longest address rate limit. Returns the rows deleted per table; returns nothing when another instance is pruning at the same moment. Run every few minutes by the API and by db:maintain.';
 
+CREATE OR REPLACE FUNCTION app_private.prune_webhook_deliveries(max_rows integer DEFAULT 10000)
+ RETURNS integer
+ LANGUAGE sql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+  with expired as (
+    select d.id
+    from app_public.webhook_deliveries as d
+    where d.created_at < now() - (select p.delivery_retention from app_private.webhook_policy() as p)
+      and d.status <> 'pending'
+    order by d.created_at
+    limit max_rows
+    for update skip locked
+  ), deleted as (
+    delete from app_public.webhook_deliveries as d
+    using expired
+    where d.id = expired.id
+    returning 1
+  )
+  select count(*)::integer from deleted;
+$function$;
+comment on function app_private.prune_webhook_deliveries(integer) is 'Deletes finished deliveries older than webhook_policy().delivery_retention, at most max_rows a call; returns how many. Run by the worker''s housekeeping task.';
+
+CREATE OR REPLACE FUNCTION app_private.queue_webhook_attempt(delivery_id uuid, run_at timestamp with time zone DEFAULT NULL::timestamp with time zone)
+ RETURNS void
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+begin
+  perform graphile_worker.add_job(
+    'deliver_webhook',
+    json_build_object('deliveryId', delivery_id),
+    run_at => coalesce(run_at, now()),
+    max_attempts => 1,
+    job_key => 'webhook_delivery:' || delivery_id::text
+  );
+end;
+$function$;
+comment on function app_private.queue_webhook_attempt(uuid,timestamp with time zone) is 'Queues the graphile-worker job deliver_webhook for one attempt of a delivery at run_at (now by default); one job per delivery (job key). Retries are queued by record_webhook_attempt, not by graphile-worker, so the backoff and jitter follow webhook_policy().';
+
 CREATE OR REPLACE FUNCTION app_private.raise_rate_limited(message text, retry_at timestamp with time zone)
  RETURNS void
  LANGUAGE plpgsql
@@ -1121,6 +1174,68 @@ AS $function$
 $function$;
 grant execute on function app_private.realtime_events_by_id(bigint[]) to ticketing_authenticator;
 comment on function app_private.realtime_events_by_id(bigint[]) is 'Realtime: the events (at most 500) among event_ids made in the last two minutes. The API''s only way to read realtime_events; a forged or replayed notification id finds nothing.';
+
+CREATE OR REPLACE FUNCTION app_private.record_webhook_attempt(delivery_id uuid, succeeded boolean, response_code integer, latency_ms integer, error text)
+ RETURNS text
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+declare
+  policy record;
+  delivery app_public.webhook_deliveries;
+  endpoint app_public.webhook_endpoints;
+  delay interval;
+begin
+  select * into policy from app_private.webhook_policy();
+
+  update app_public.webhook_endpoints as e
+  set consecutive_failures = case when succeeded then 0 else e.consecutive_failures + 1 end
+  from app_public.webhook_deliveries as d
+  where d.id = record_webhook_attempt.delivery_id and e.id = d.endpoint_id
+  returning e.* into endpoint;
+
+  if not succeeded and endpoint.is_active and endpoint.consecutive_failures >= policy.failures_before_disable then
+    update app_public.webhook_endpoints as e
+    set is_active = false, disabled_at = now()
+    where e.id = endpoint.id
+    returning e.* into endpoint;
+    -- The event saying so, in the audit log admins read.
+    insert into app_private.audit_log (table_name, operation, record_id, old_data, new_data)
+    values (
+      'app_public.webhook_endpoints', 'UPDATE', endpoint.id,
+      jsonb_build_object('is_active', true),
+      jsonb_build_object('is_active', false, 'disabled_at', endpoint.disabled_at,
+                         'reason', format('%s consecutive failed deliveries', endpoint.consecutive_failures))
+    );
+  end if;
+
+  update app_public.webhook_deliveries as d
+  set attempts = d.attempts + 1,
+      response_code = record_webhook_attempt.response_code,
+      latency_ms = record_webhook_attempt.latency_ms,
+      last_error = left(record_webhook_attempt.error, 500),
+      last_attempt_at = now(),
+      succeeded_at = case when succeeded then now() end,
+      status = case
+        when succeeded then 'succeeded'
+        when d.attempts + 1 >= policy.max_attempts or not endpoint.is_active then 'failed'
+        else 'pending'
+      end
+  where d.id = record_webhook_attempt.delivery_id
+  returning d.* into delivery;
+
+  if delivery.status = 'pending' then
+    delay := least(policy.max_retry, policy.first_retry * power(2, delivery.attempts - 1)) * (0.5 + random() / 2);
+    update app_public.webhook_deliveries as d set next_attempt_at = now() + delay where d.id = delivery.id;
+    perform app_private.queue_webhook_attempt(delivery.id, now() + delay);
+  else
+    update app_public.webhook_deliveries as d set next_attempt_at = null where d.id = delivery.id;
+  end if;
+  return delivery.status;
+end;
+$function$;
+comment on function app_private.record_webhook_attempt(uuid,boolean,integer,integer,text) is 'Worker: records one attempt of a delivery (outcome, response code, latency, error); counts the endpoint''s consecutive failures and disables it (with an audit log entry) at webhook_policy().failures_before_disable; queues the next attempt with exponential backoff and jitter while attempts remain. Returns the delivery''s status.';
 
 CREATE OR REPLACE FUNCTION app_private.register_customer(email text, display_name text, password_hash text, token_digest bytea, ip inet)
  RETURNS TABLE(session_id uuid, user_role app_public.user_role, refresh_expires_at timestamp with time zone, user_record app_public.users)
@@ -1155,6 +1270,36 @@ end;
 $function$;
 grant execute on function app_private.register_customer(text,text,text,bytea,inet) to ticketing_authenticator;
 comment on function app_private.register_customer(text,text,text,bytea,inet) is 'Self-registration: creates an active customer and opens their first session, all or nothing; the session start is recorded in login_attempts (purpose registration). Raises TKEML when the email is taken, 23514 when the input breaks a rule. The caller counts the registration first (reserve_registration).';
+
+CREATE OR REPLACE FUNCTION app_private.requeue_stalled_webhook_deliveries()
+ RETURNS integer
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+declare
+  stalled uuid;
+  requeued integer := 0;
+begin
+  for stalled in
+    select d.id
+    from app_public.webhook_deliveries as d
+    join app_public.webhook_endpoints as e on e.id = d.endpoint_id
+    where d.status = 'pending'
+      and e.is_active
+      and d.next_attempt_at < now() - (select p.stalled_after from app_private.webhook_policy() as p)
+    order by d.next_attempt_at
+    limit 1000
+    for update of d skip locked
+  loop
+    update app_public.webhook_deliveries as d set next_attempt_at = now() where d.id = stalled;
+    perform app_private.queue_webhook_attempt(stalled);
+    requeued := requeued + 1;
+  end loop;
+  return requeued;
+end;
+$function$;
+comment on function app_private.requeue_stalled_webhook_deliveries() is 'Queues again every pending delivery (of an active endpoint) overdue by webhook_policy().stalled_after, at most 1000 a call: its worker died mid-attempt. Run when a worker starts and by its housekeeping task; returns how many.';
 
 CREATE OR REPLACE FUNCTION app_private.reserve_registration(ip inet)
  RETURNS void
@@ -1541,6 +1686,46 @@ end;
 $function$;
 comment on function app_private.tg_forbid_change() is 'Trigger: refuses UPDATE, DELETE and TRUNCATE on append-only tables (history, audit log), whoever runs them, the owner included.';
 
+CREATE OR REPLACE FUNCTION app_private.tg_realtime_events_queue_webhooks()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  event_type text := case when new.user_id is not null then 'user.' else 'ticket.' end || new.kind;
+  ticket_priority app_public.ticket_priority;
+  endpoint record;
+  body jsonb;
+  delivery_id uuid;
+begin
+  -- The usual case, no endpoint at all, costs one index-only probe.
+  if not exists (select from app_public.webhook_endpoints as e where e.is_active) then
+    return null;
+  end if;
+  if new.ticket_id is not null then
+    select t.priority into ticket_priority from app_public.tickets as t where t.id = new.ticket_id;
+  end if;
+  for endpoint in
+    select e.id, e.include_internal
+    from app_public.webhook_endpoints as e
+    where e.is_active
+      and event_type = any (e.event_kinds)
+      and (e.priorities is null or new.ticket_id is null or ticket_priority = any (e.priorities))
+    order by e.id
+  loop
+    body := app_private.webhook_payload(new, endpoint.include_internal);
+    continue when body is null;
+    insert into app_public.webhook_deliveries (endpoint_id, event_id, event_type, payload, next_attempt_at)
+    values (endpoint.id, new.id, event_type, body, now())
+    returning id into delivery_id;
+    perform app_private.queue_webhook_attempt(delivery_id);
+  end loop;
+  return null;
+end;
+$function$;
+comment on function app_private.tg_realtime_events_queue_webhooks() is 'Trigger: for each active endpoint whose event types and priorities match a new event, records a delivery with its payload and queues its first attempt, in the event''s transaction.';
+
 CREATE OR REPLACE FUNCTION app_private.tg_set_updated_at()
  RETURNS trigger
  LANGUAGE plpgsql
@@ -1863,6 +2048,38 @@ end;
 $function$;
 comment on function app_private.tg_users_release_tickets() is 'Trigger (deactivation rule): when an agent is deactivated or stops being an agent (role changed to customer or admin), in the same transaction every ticket of theirs that is not closed loses its agent; in_progress and waiting_on_customer tickets go back to open (status history note "Agent no longer available: returned to the queue"), open and resolved tickets keep their status. Closed tickets keep the agent as a record of who worked them. Both changes are recorded in the histories, attributed to the admin who made the change.';
 
+CREATE OR REPLACE FUNCTION app_private.tg_webhook_deliveries_redeliver()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+begin
+  if new.redelivery_requested_at is distinct from old.redelivery_requested_at then
+    new.status := 'pending';
+    new.next_attempt_at := now();
+    perform app_private.queue_webhook_attempt(new.id);
+  end if;
+  return new;
+end;
+$function$;
+comment on function app_private.tg_webhook_deliveries_redeliver() is 'Trigger: when an admin requests a redelivery, the delivery is pending again and one attempt is queued now (with the same webhook-id and payload).';
+
+CREATE OR REPLACE FUNCTION app_private.tg_webhook_endpoints_reenable()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+begin
+  if new.is_active and not old.is_active then
+    new.consecutive_failures := 0;
+    new.disabled_at := null;
+  end if;
+  return new;
+end;
+$function$;
+comment on function app_private.tg_webhook_endpoints_reenable() is 'Trigger: an endpoint set active again has its consecutive failure count and disabledAt cleared.';
+
 CREATE OR REPLACE FUNCTION app_private.transition_allowed(from_status app_public.ticket_status, to_status app_public.ticket_status, as_role app_public.user_role)
  RETURNS boolean
  LANGUAGE sql
@@ -1907,6 +2124,78 @@ grant execute on function app_private.uuid_generate_v7() to ticketing_agent;
 grant execute on function app_private.uuid_generate_v7() to ticketing_customer;
 comment on function app_private.uuid_generate_v7() is 'Returns a version 7 UUID: 48-bit Unix millisecond timestamp, 12-bit sub-millisecond fraction, 62 random bits. Default of every primary key, so keys sort by creation time and index inserts stay local.';
 
+CREATE OR REPLACE FUNCTION app_private.webhook_delivery_to_send(delivery_id uuid)
+ RETURNS TABLE(id uuid, url text, secret text, payload jsonb, attempts integer)
+ LANGUAGE sql
+ STABLE SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+  select d.id, e.url, e.secret, d.payload, d.attempts
+  from app_public.webhook_deliveries as d
+  join app_public.webhook_endpoints as e on e.id = d.endpoint_id
+  where d.id = delivery_id
+    and d.status = 'pending'
+    and e.is_active;
+$function$;
+comment on function app_private.webhook_delivery_to_send(uuid) is 'Worker: what to send for a delivery (URL, secret, payload), if it is still pending and its endpoint active; otherwise nothing.';
+
+CREATE OR REPLACE FUNCTION app_private.webhook_payload(event app_private.realtime_events, include_internal boolean)
+ RETURNS jsonb
+ LANGUAGE plpgsql
+ STABLE SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  event_type text := case when event.user_id is not null then 'user.' else 'ticket.' end || event.kind;
+  data jsonb;
+  note app_public.ticket_comments;
+begin
+  if event.user_id is not null then
+    select jsonb_build_object(
+      'user', jsonb_build_object('id', u.id, 'displayName', u.display_name, 'role', u.role, 'isActive', u.is_active)
+    ) into data
+    from app_public.users as u
+    where u.id = event.user_id;
+  else
+    select jsonb_build_object(
+      'ticket', jsonb_build_object(
+        'id', t.id, 'number', t.number, 'subject', t.subject, 'description', t.description,
+        'status', t.status, 'priority', t.priority, 'customerId', t.customer_id, 'agentId', t.agent_id,
+        'createdAt', t.created_at, 'updatedAt', t.updated_at
+      )
+    ) into data
+    from app_public.tickets as t
+    where t.id = event.ticket_id;
+    if event.comment_id is not null then
+      select * into note from app_public.ticket_comments as c where c.id = event.comment_id;
+      if note.is_internal and not include_internal then
+        return null;
+      end if;
+      data := data || jsonb_build_object('comment', jsonb_build_object(
+        'id', note.id, 'body', note.body, 'isInternal', note.is_internal,
+        'authorId', note.author_id, 'createdAt', note.created_at
+      ));
+    end if;
+  end if;
+  return jsonb_build_object(
+    'type', event_type,
+    'timestamp', event.occurred_at,
+    'data', jsonb_build_object('eventId', event.id) || coalesce(data, '{}')
+  );
+end;
+$function$;
+comment on function app_private.webhook_payload(app_private.realtime_events,boolean) is 'The webhook body of an event: {type, timestamp, data: {eventId, ticket[, comment] | user}} with what a staff reader sees (no internal note unless include_internal: then null, and nothing is delivered).';
+
+CREATE OR REPLACE FUNCTION app_private.webhook_policy(OUT max_attempts integer, OUT first_retry interval, OUT max_retry interval, OUT failures_before_disable integer, OUT delivery_retention interval, OUT stalled_after interval)
+ RETURNS record
+ LANGUAGE sql
+ IMMUTABLE
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+  select 12, interval '2 seconds', interval '1 hour', 20, interval '30 days', interval '2 minutes';
+$function$;
+comment on function app_private.webhook_policy() is 'Webhook delivery policy, in one place: a delivery is attempted at most max_attempts times; the n-th retry waits first_retry * 2^(n-1), at most max_retry, times a random factor between 0.5 and 1 (jitter); an endpoint is disabled after failures_before_disable consecutive failed attempts; deliveries are kept delivery_retention; a pending delivery overdue by stalled_after (its worker died mid-attempt) is queued again. Replace this function in a migration to change them.';
+
 -- ===========================================================================
 -- app_public
 -- ===========================================================================
@@ -1923,6 +2212,8 @@ create type app_public.ticket_status as enum ('open', 'in_progress', 'waiting_on
 comment on type app_public.ticket_status is 'Where a ticket is in its lifecycle. Changed only through transitionTicket, assignTicket, takeNextTicket (and a customer reply); allowed moves are the rows of ticketTransitions.';
 create type app_public.user_role as enum ('customer', 'agent', 'admin');
 comment on type app_public.user_role is 'What a user is: a customer raising tickets, an agent working them, or an admin running the helpdesk.';
+create type app_public.webhook_endpoint_secret as (webhook_endpoint_id uuid, secret text);
+comment on type app_public.webhook_endpoint_secret is 'An endpoint and its new signing secret, shown this once.';
 create type app_public.write_kind as enum ('ticket', 'comment', 'edit');
 comment on type app_public.write_kind is 'A kind of write limited by a quota: ticket (a new ticket), comment (a new comment or internal note), edit (a change of a ticket''s subject, description or priority, or of a user''s display name).';
 
@@ -2349,6 +2640,129 @@ When the user was created.';
 comment on column app_public.users.updated_at is '@behavior -insert -update
 When the user row last changed.';
 
+create table app_public.webhook_deliveries (
+  id uuid default app_private.uuid_generate_v7() not null,
+  endpoint_id uuid not null,
+  event_id bigint not null,
+  event_type text not null,
+  payload jsonb not null,
+  status text default 'pending'::text not null,
+  attempts integer default 0 not null,
+  response_code integer,
+  latency_ms integer,
+  last_error text,
+  created_at timestamp with time zone default now() not null,
+  last_attempt_at timestamp with time zone,
+  next_attempt_at timestamp with time zone,
+  succeeded_at timestamp with time zone,
+  redelivery_requested_at timestamp with time zone
+);
+alter table app_public.webhook_deliveries enable row level security;
+alter table app_public.webhook_deliveries add constraint webhook_deliveries_attempts_positive CHECK (attempts >= 0);
+alter table app_public.webhook_deliveries add constraint webhook_deliveries_endpoint_id_fkey FOREIGN KEY (endpoint_id) REFERENCES app_public.webhook_endpoints(id);
+alter table app_public.webhook_deliveries add constraint webhook_deliveries_one_per_event UNIQUE (endpoint_id, event_id);
+alter table app_public.webhook_deliveries add constraint webhook_deliveries_pkey PRIMARY KEY (id);
+alter table app_public.webhook_deliveries add constraint webhook_deliveries_status_known CHECK (status = ANY (ARRAY['pending'::text, 'succeeded'::text, 'failed'::text]));
+CREATE INDEX webhook_deliveries_created_at ON app_public.webhook_deliveries USING btree (created_at);
+CREATE TRIGGER _100_redeliver BEFORE UPDATE OF redelivery_requested_at ON app_public.webhook_deliveries FOR EACH ROW EXECUTE FUNCTION app_private.tg_webhook_deliveries_redeliver();
+create policy select_admin on app_public.webhook_deliveries
+  for select to ticketing_admin
+  using ((( SELECT app_private.acting_user_id('admin'::app_public.user_role) AS acting_user_id)) IS NOT NULL);
+comment on policy select_admin on app_public.webhook_deliveries is 'Admins read the delivery log.';
+create policy update_admin on app_public.webhook_deliveries
+  for update to ticketing_admin
+  using ((( SELECT app_private.acting_user_id('admin'::app_public.user_role) AS acting_user_id)) IS NOT NULL)
+  with check ((( SELECT app_private.acting_user_id('admin'::app_public.user_role) AS acting_user_id)) IS NOT NULL);
+comment on policy update_admin on app_public.webhook_deliveries is 'Admins ask for a delivery to be sent again (redeliverWebhook).';
+grant select on table app_public.webhook_deliveries to ticketing_admin;
+grant update (redelivery_requested_at) on table app_public.webhook_deliveries to ticketing_admin;
+comment on table app_public.webhook_deliveries is '@behavior -insert -update -delete
+Webhook delivery log: one row per event and endpoint, with the payload sent and the outcome of the last attempt. Admins only; written by the worker. Kept webhook_policy().delivery_retention.';
+comment on column app_public.webhook_deliveries.id is 'Delivery id, sent as the webhook-id header (the same on every attempt, so receivers can drop duplicates).';
+comment on column app_public.webhook_deliveries.endpoint_id is '@behavior -update
+The endpoint delivered to.';
+comment on column app_public.webhook_deliveries.event_id is '@behavior -update
+The event (realtime_events id) delivered.';
+comment on column app_public.webhook_deliveries.event_type is '@behavior -update
+The event type, e.g. ticket.commented.';
+comment on column app_public.webhook_deliveries.payload is '@behavior -update
+The JSON body sent, rendered when the event happened as a staff reader saw it.';
+comment on column app_public.webhook_deliveries.status is '@behavior -update
+pending (not yet delivered, retries to come), succeeded (a 2xx answer) or failed (attempts used up, or the endpoint disabled).';
+comment on column app_public.webhook_deliveries.attempts is '@behavior -update
+Attempts made so far.';
+comment on column app_public.webhook_deliveries.response_code is '@behavior -update
+HTTP status of the last attempt; null when there was no answer.';
+comment on column app_public.webhook_deliveries.latency_ms is '@behavior -update
+Time of the last attempt, in milliseconds.';
+comment on column app_public.webhook_deliveries.last_error is '@behavior -update
+Why the last attempt failed (timeout, refused address, status), when it did.';
+comment on column app_public.webhook_deliveries.created_at is '@behavior -update
+When the event was recorded.';
+comment on column app_public.webhook_deliveries.last_attempt_at is '@behavior -update
+When the last attempt ended.';
+comment on column app_public.webhook_deliveries.next_attempt_at is '@behavior -update
+When the next attempt is due (pending deliveries).';
+comment on column app_public.webhook_deliveries.succeeded_at is '@behavior -update
+When a 2xx answer was received.';
+comment on column app_public.webhook_deliveries.redelivery_requested_at is '@behavior -update
+When an admin last asked for the delivery to be sent again (redeliverWebhook).';
+
+create table app_public.webhook_endpoints (
+  id uuid default app_private.uuid_generate_v7() not null,
+  url text not null,
+  event_kinds text[] not null,
+  include_internal boolean default false not null,
+  priorities app_public.ticket_priority[],
+  is_active boolean default true not null,
+  secret text not null,
+  consecutive_failures integer default 0 not null,
+  disabled_at timestamp with time zone,
+  created_at timestamp with time zone default now() not null,
+  secret_rotated_at timestamp with time zone
+);
+alter table app_public.webhook_endpoints enable row level security;
+alter table app_public.webhook_endpoints add constraint webhook_endpoints_consecutive_failures_positive CHECK (consecutive_failures >= 0);
+alter table app_public.webhook_endpoints add constraint webhook_endpoints_event_kinds_known CHECK (cardinality(event_kinds) >= 1 AND event_kinds <@ ARRAY['ticket.created'::text, 'ticket.status_changed'::text, 'ticket.assigned'::text, 'ticket.commented'::text, 'ticket.updated'::text, 'user.deactivated'::text, 'user.role_changed'::text]);
+alter table app_public.webhook_endpoints add constraint webhook_endpoints_pkey PRIMARY KEY (id);
+alter table app_public.webhook_endpoints add constraint webhook_endpoints_secret_format CHECK (secret ~ '^whsec_[A-Za-z0-9+/=]{32,}$'::text);
+alter table app_public.webhook_endpoints add constraint webhook_endpoints_url_format CHECK (url ~ '^https?://[^[:space:]/?#]+'::text AND char_length(url) <= 2000);
+CREATE TRIGGER _100_reenable BEFORE UPDATE OF is_active ON app_public.webhook_endpoints FOR EACH ROW EXECUTE FUNCTION app_private.tg_webhook_endpoints_reenable();
+create policy insert_admin on app_public.webhook_endpoints
+  for insert to ticketing_admin
+  with check ((( SELECT app_private.acting_user_id('admin'::app_public.user_role) AS acting_user_id)) IS NOT NULL);
+comment on policy insert_admin on app_public.webhook_endpoints is 'Admins register webhook endpoints (createWebhookEndpoint).';
+create policy select_admin on app_public.webhook_endpoints
+  for select to ticketing_admin
+  using ((( SELECT app_private.acting_user_id('admin'::app_public.user_role) AS acting_user_id)) IS NOT NULL);
+comment on policy select_admin on app_public.webhook_endpoints is 'Admins read webhook endpoints (never their secrets: no column grant).';
+create policy update_admin on app_public.webhook_endpoints
+  for update to ticketing_admin
+  using ((( SELECT app_private.acting_user_id('admin'::app_public.user_role) AS acting_user_id)) IS NOT NULL)
+  with check ((( SELECT app_private.acting_user_id('admin'::app_public.user_role) AS acting_user_id)) IS NOT NULL);
+comment on policy update_admin on app_public.webhook_endpoints is 'Admins change an endpoint''s filter and active flag and rotate its secret.';
+grant insert (url, event_kinds, include_internal, priorities, secret) on table app_public.webhook_endpoints to ticketing_admin;
+grant select (id, url, event_kinds, include_internal, priorities, is_active, consecutive_failures, disabled_at, created_at, secret_rotated_at) on table app_public.webhook_endpoints to ticketing_admin;
+grant update (url, event_kinds, include_internal, priorities, is_active, secret, secret_rotated_at) on table app_public.webhook_endpoints to ticketing_admin;
+comment on table app_public.webhook_endpoints is '@behavior -insert -delete
+Webhook endpoints: where events are delivered, signed with the endpoint''s secret (Standard Webhooks). Admins only; the secret is readable by nobody but the worker.';
+comment on column app_public.webhook_endpoints.id is 'Endpoint id.';
+comment on column app_public.webhook_endpoints.url is 'Where deliveries are POSTed; https in production, and never a private, loopback or link-local address unless WEBHOOK_ALLOWED_HOSTS names the host.';
+comment on column app_public.webhook_endpoints.event_kinds is 'Event types delivered: ticket.created, ticket.status_changed, ticket.assigned, ticket.commented, ticket.updated, user.deactivated, user.role_changed.';
+comment on column app_public.webhook_endpoints.include_internal is 'Internal notes are delivered (ticket.commented) only to endpoints with this set.';
+comment on column app_public.webhook_endpoints.priorities is 'Only ticket events of tickets with one of these priorities; null: every priority.';
+comment on column app_public.webhook_endpoints.is_active is 'Deliveries are made only to active endpoints; set false after repeated failures (disabledAt says when); setting it true again resets the failure count.';
+comment on column app_public.webhook_endpoints.secret is '@behavior -*
+Signing secret, whsec_ + base64; shown once by createWebhookEndpoint and rotateWebhookSecret, never readable again.';
+comment on column app_public.webhook_endpoints.consecutive_failures is '@behavior -insert -update
+Failed attempts since the last success.';
+comment on column app_public.webhook_endpoints.disabled_at is '@behavior -insert -update
+When the endpoint was disabled for repeated failures.';
+comment on column app_public.webhook_endpoints.created_at is '@behavior -insert -update
+When the endpoint was registered.';
+comment on column app_public.webhook_endpoints.secret_rotated_at is '@behavior -insert -update
+When the secret was last rotated.';
+
 create table app_public.write_quotas (
   role app_public.user_role not null,
   kind app_public.write_kind not null,
@@ -2561,6 +2975,25 @@ grant execute on function app_public.assign_ticket(uuid,uuid) to ticketing_agent
 grant execute on function app_public.assign_ticket(uuid,uuid) to ticketing_customer;
 comment on function app_public.assign_ticket(uuid,uuid) is 'Sets the agent of a ticket. Admins: any active agent, or null to unassign (an unassigned in_progress or waiting_on_customer ticket goes back to open). Agents: only themselves, and only on an unassigned open ticket. Closed tickets cannot be reassigned. Every change is recorded in the assignment history. Errors: FORBIDDEN, NOT_FOUND, INVALID_INPUT, INVALID_TRANSITION.';
 
+CREATE OR REPLACE FUNCTION app_public.create_webhook_endpoint(url text, event_kinds text[], include_internal boolean DEFAULT false, priorities app_public.ticket_priority[] DEFAULT NULL::app_public.ticket_priority[])
+ RETURNS app_public.webhook_endpoint_secret
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+declare
+  result app_public.webhook_endpoint_secret;
+begin
+  result.secret := app_public.new_webhook_secret();
+  insert into app_public.webhook_endpoints (url, event_kinds, include_internal, priorities, secret)
+  values (url, event_kinds, coalesce(include_internal, false), priorities, result.secret)
+  returning id into result.webhook_endpoint_id;
+  return result;
+end;
+$function$;
+grant execute on function app_public.create_webhook_endpoint(text,text[],boolean,app_public.ticket_priority[]) to ticketing_admin;
+comment on function app_public.create_webhook_endpoint(text,text[],boolean,app_public.ticket_priority[]) is '@resultFieldName created
+Registers a webhook endpoint (admins) and returns it with its signing secret, which is shown this once.';
+
 CREATE OR REPLACE FUNCTION app_public.current_user_id()
  RETURNS uuid
  LANGUAGE sql
@@ -2648,6 +3081,64 @@ grant execute on function app_public.my_queue() to ticketing_admin;
 grant execute on function app_public.my_queue() to ticketing_agent;
 comment on function app_public.my_queue() is '@sortable false
 Your queue: the unfinished tickets assigned to you and the open, unassigned pool, the nearest resolution deadline first. For agents and admins.';
+
+CREATE OR REPLACE FUNCTION app_public.new_webhook_secret()
+ RETURNS text
+ LANGUAGE sql
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+  select 'whsec_' || encode(
+    decode(replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', ''), 'hex'),
+    'base64'
+  );
+$function$;
+grant execute on function app_public.new_webhook_secret() to ticketing_admin;
+comment on function app_public.new_webhook_secret() is '@behavior -*
+A fresh webhook signing secret: whsec_ followed by the base64 of 32 random bytes (two random UUIDs, 244 random bits).';
+
+CREATE OR REPLACE FUNCTION app_public.redeliver_webhook(delivery_id uuid)
+ RETURNS app_public.webhook_deliveries
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+declare
+  delivery app_public.webhook_deliveries;
+begin
+  update app_public.webhook_deliveries as d
+  set redelivery_requested_at = clock_timestamp()
+  where d.id = redeliver_webhook.delivery_id
+  returning d.* into delivery;
+  if delivery.id is null then
+    raise exception 'no such webhook delivery' using errcode = 'TKNTF';
+  end if;
+  return delivery;
+end;
+$function$;
+grant execute on function app_public.redeliver_webhook(uuid) to ticketing_admin;
+comment on function app_public.redeliver_webhook(uuid) is 'Sends a delivery again (admins): it becomes pending and is attempted now, with its original webhook-id and payload; retries follow as for a new delivery.';
+
+CREATE OR REPLACE FUNCTION app_public.rotate_webhook_secret(webhook_endpoint_id uuid)
+ RETURNS app_public.webhook_endpoint_secret
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+declare
+  result app_public.webhook_endpoint_secret;
+begin
+  result.secret := app_public.new_webhook_secret();
+  update app_public.webhook_endpoints as e
+  set secret = result.secret, secret_rotated_at = now()
+  where e.id = rotate_webhook_secret.webhook_endpoint_id
+  returning e.id into result.webhook_endpoint_id;
+  if result.webhook_endpoint_id is null then
+    raise exception 'no such webhook endpoint' using errcode = 'TKNTF';
+  end if;
+  return result;
+end;
+$function$;
+grant execute on function app_public.rotate_webhook_secret(uuid) to ticketing_admin;
+comment on function app_public.rotate_webhook_secret(uuid) is '@resultFieldName rotated
+Gives an endpoint a new signing secret (admins), returned this once; deliveries from now on are signed with it.';
 
 CREATE OR REPLACE FUNCTION app_public.search_tickets(query text)
  RETURNS SETOF app_public.tickets
@@ -2915,6 +3406,22 @@ grant execute on function app_public.users_email(app_public.users) to ticketing_
 grant execute on function app_public.users_email(app_public.users) to ticketing_customer;
 comment on function app_public.users_email(app_public.users) is 'The user''s login email: your own, or anyone''s for agents and admins; null otherwise.';
 
+CREATE OR REPLACE FUNCTION app_public.webhook_endpoint_secret_webhook_endpoint(result app_public.webhook_endpoint_secret)
+ RETURNS app_public.webhook_endpoints
+ LANGUAGE sql
+ STABLE
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+  select e.id, e.url, e.event_kinds, e.include_internal, e.priorities, e.is_active, null::text,
+         e.consecutive_failures, e.disabled_at, e.created_at, e.secret_rotated_at
+  from app_public.webhook_endpoints as e
+  where e.id = result.webhook_endpoint_id;
+$function$;
+grant execute on function app_public.webhook_endpoint_secret_webhook_endpoint(app_public.webhook_endpoint_secret) to ticketing_admin;
+comment on function app_public.webhook_endpoint_secret_webhook_endpoint(app_public.webhook_endpoint_secret) is '@fieldName webhookEndpoint
+@behavior -queryField
+The endpoint the secret signs for.';
+
 -- ===========================================================================
 -- app_reporting
 -- ===========================================================================
@@ -3081,6 +3588,24 @@ comment on column app_reporting.sla_compliance.resolution_met is 'Tickets resolv
 comment on column app_reporting.sla_compliance.resolution_breached is 'Tickets resolved late, or unresolved past their due time.';
 comment on column app_reporting.sla_compliance.resolution_pending is 'Tickets unresolved with time left (or no target).';
 comment on column app_reporting.sla_compliance.resolution_compliance is 'resolution_met / (resolution_met + resolution_breached); null when nothing is decided yet.';
+
+create view app_reporting.ticket_events as
+ SELECT id AS event_id,
+    occurred_at,
+    kind,
+    ticket_id,
+    customer_id,
+    agent_id
+   FROM app_private.realtime_events e
+  WHERE ticket_id IS NOT NULL;
+grant select on table app_reporting.ticket_events to ticketing_analyst;
+comment on view app_reporting.ticket_events is 'Change feed: one row per ticket event of the last week (the event log''s retention), ids, kinds and times only. Read it incrementally with event_id > the last id read; ids increase with time.';
+comment on column app_reporting.ticket_events.event_id is 'Event id, increasing: the cursor of an incremental read.';
+comment on column app_reporting.ticket_events.occurred_at is 'When the change was made.';
+comment on column app_reporting.ticket_events.kind is 'created, status_changed, assigned, commented or updated.';
+comment on column app_reporting.ticket_events.ticket_id is 'The ticket that changed (join app_reporting.tickets for its facts).';
+comment on column app_reporting.ticket_events.customer_id is 'The ticket''s customer after the change.';
+comment on column app_reporting.ticket_events.agent_id is 'The ticket''s agent after the change; null while unassigned.';
 
 create view app_reporting.ticket_status_history as
  SELECT h.id,
