@@ -1,5 +1,6 @@
 import { SafeError } from "postgraphile/grafast";
 import { constraintMessage } from "../graphql/constraint-messages.ts";
+import { retryAfterSeconds, sqlStateMeaning } from "../graphql/error-codes.ts";
 
 /**
  * The errors authentication may return. SafeError is the one kind of error
@@ -32,17 +33,9 @@ export function authError(
   return new SafeError(message, { code, ...details });
 }
 
-/** SQLSTATEs the authentication functions raise on purpose, and what they mean to a client. */
-const SQLSTATE_CODES: Record<string, AuthErrorCode> = {
-  TKEML: "EMAIL_TAKEN",
-  TKFBD: "FORBIDDEN",
-  TKVAL: "INVALID_INPUT",
-  TKNTF: "NOT_FOUND",
-  TKRAT: "RATE_LIMITED",
-  "23514": "INVALID_INPUT",
-};
-
-const RETRY_AFTER_HINT = /^retry_after=(\d{1,6})$/;
+function isAuthErrorCode(code: string): code is AuthErrorCode {
+  return Object.hasOwn(MESSAGES, code);
+}
 
 interface DatabaseRefusal {
   code?: unknown;
@@ -51,16 +44,21 @@ interface DatabaseRefusal {
 }
 
 /**
- * Converts an expected database refusal into its SafeError: a broken rule
- * answers the rule's message (constraint-messages.ts), a rate limit its retry
- * hint. Anything else is rethrown untouched, to be logged and masked as an
- * internal error.
+ * Converts an expected database refusal (a SQLSTATE that error-codes.ts maps
+ * to one of the codes above) into its SafeError: a broken rule answers the
+ * rule's message (constraint-messages.ts), a standard SQLSTATE its generic
+ * message, a refusal raised on purpose the fixed message above, a rate limit
+ * its retry hint. Anything else is rethrown untouched, for the GraphQL error
+ * mask to map or to log and hide as an internal error.
  */
 export function rethrowAsAuthError(error: unknown): never {
   const refusal = (error ?? {}) as DatabaseRefusal;
-  const code = typeof refusal.code === "string" ? SQLSTATE_CODES[refusal.code] : undefined;
-  if (!code) throw error;
-  const message = typeof refusal.constraint === "string" ? constraintMessage(refusal.constraint) : undefined;
-  const seconds = typeof refusal.hint === "string" ? RETRY_AFTER_HINT.exec(refusal.hint)?.[1] : undefined;
-  throw authError(code, message, seconds === undefined ? {} : { retryAfterSeconds: Number(seconds) });
+  const meaning = typeof refusal.code === "string" ? sqlStateMeaning(refusal.code) : undefined;
+  if (!meaning || !isAuthErrorCode(meaning.code)) throw error;
+  const message =
+    (typeof refusal.constraint === "string" ? constraintMessage(refusal.constraint) : undefined) ??
+    meaning.message ??
+    MESSAGES[meaning.code];
+  const seconds = retryAfterSeconds(refusal.hint);
+  throw authError(meaning.code, message, seconds === undefined ? {} : { retryAfterSeconds: seconds });
 }

@@ -56,28 +56,6 @@ function toSession(row: SessionRow): Session {
   };
 }
 
-/**
- * Runs `work` in one transaction on one pooled connection, for flows whose
- * steps must succeed or fail together. A connection that broke is discarded.
- */
-export async function inTransaction<T>(pool: pg.Pool, work: (db: Queryable) => Promise<T>): Promise<T> {
-  const client = await pool.connect();
-  let broken: Error | undefined;
-  try {
-    await client.query("begin");
-    const result = await work(client);
-    await client.query("commit");
-    return result;
-  } catch (error) {
-    await client.query("rollback").catch((rollbackError: Error) => {
-      broken = rollbackError;
-    });
-    throw error;
-  } finally {
-    client.release(broken);
-  }
-}
-
 async function single<T extends pg.QueryResultRow>(db: Queryable, sql: string, values: unknown[]): Promise<T | undefined> {
   const { rows } = await db.query<T>(sql, values);
   return rows[0];

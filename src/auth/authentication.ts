@@ -2,6 +2,7 @@ import type pg from "pg";
 import type { JwtConfig } from "../config/app-config.ts";
 import { DEFAULT_SESSION_MAX_AGE_DAYS } from "../config/environment.ts";
 import type { Logger } from "../observability/logger.ts";
+import { inTransactionWithSettings } from "../database/request-transaction.ts";
 import { webRoleOf } from "../database/web-roles.ts";
 import { signAccessToken, type AccessClaims } from "./access-tokens.ts";
 import { loggableEmail, MAX_TYPED_LENGTH, storableText } from "./account-input.ts";
@@ -135,7 +136,7 @@ export async function login(
       ? await hashing(() => hashPassword(input.password, clientKey(ip)))
       : undefined;
   const refresh = newRefreshToken();
-  const result = await store.inTransaction(deps.pool, async (db) => {
+  const result = await inTransactionWithSettings(deps.pool, {}, async (db) => {
     const outcome = await store.finishLogin(db, check.attemptId, presented, upgraded);
     // A refused attempt is committed too: it counts towards the lockout.
     if (outcome !== "success") return { outcome };
@@ -194,7 +195,7 @@ export async function changePassword(
   const client = clientKey(ip);
   const presented = await hashing(() => recomputeHash(check.passwordSalt, check.hashLength, input.currentPassword, client));
   const newHash = await hashing(() => hashPassword(input.newPassword, client));
-  const result = await store.inTransaction(deps.pool, async (db) => {
+  const result = await inTransactionWithSettings(deps.pool, {}, async (db) => {
     const outcome = await store.finishLogin(db, check.attemptId, presented);
     if (outcome !== "success") return { outcome };
     const user = await store.changePassword(db, check.attemptId, newHash, caller.sessionId).catch(rethrowAsAuthError);

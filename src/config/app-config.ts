@@ -60,6 +60,11 @@ export const DEFAULT_TIME_LIMITS: TimeLimits = {
   bodyTimeoutMs: 30_000,
 };
 
+/** The configured limits, each one not set keeping its default. */
+export function limitsOf(config: AppConfig): TimeLimits {
+  return { ...DEFAULT_TIME_LIMITS, ...config.limits };
+}
+
 export interface MetricsExposure {
   /** A second listener that serves only /metrics (port 0: any free port). */
   port?: number;

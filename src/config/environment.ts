@@ -9,6 +9,19 @@ const booleanFlag = z
   .enum(["true", "false", "1", "0"])
   .transform((value) => value === "true" || value === "1");
 
+/** A comma-separated list (empty by default): each item trimmed, then `normalise`d; empty items dropped. */
+function commaSeparated(normalise: (item: string) => string) {
+  return z
+    .string()
+    .default("")
+    .transform((value) =>
+      value
+        .split(",")
+        .map((item) => normalise(item.trim()))
+        .filter((item) => item.length > 0),
+    );
+}
+
 const postgresUrl = z
   .string()
   .url()
@@ -54,16 +67,7 @@ const environmentSchema = z.object({
   JWT_ISSUER: z.string().min(1).default("ticketing-api"),
   JWT_AUDIENCE: z.string().min(1).default("ticketing-clients"),
   JWT_ACCESS_TOKEN_SECONDS: z.coerce.number().int().min(30).max(86_400).default(900),
-  CORS_ORIGINS: z
-    .string()
-    .default("")
-    .transform((value) =>
-      value
-        .split(",")
-        .map((origin) => origin.trim())
-        .filter((origin) => origin.length > 0),
-    )
-    .pipe(z.array(z.string().url())),
+  CORS_ORIGINS: commaSeparated((origin) => origin).pipe(z.array(z.string().url())),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   GRAPHIQL: booleanFlag.optional(),
   // Express's "trust proxy": which proxies may set X-Forwarded-For. Behind a load
@@ -137,16 +141,7 @@ const environmentSchema = z.object({
   WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(1_000).max(60_000).default(10_000),
   // Hosts (names or addresses) webhooks may reach even when they resolve to
   // private, loopback or link-local addresses.
-  WEBHOOK_ALLOWED_HOSTS: z
-    .string()
-    .default("")
-    .transform((value) =>
-      value
-        .split(",")
-        .map((host) => host.trim().toLowerCase().replace(/^\[|\]$/g, ""))
-        .filter((host) => host.length > 0),
-    )
-    .pipe(z.array(z.string().regex(/^[a-z0-9.:-]+$/, "must be a comma-separated list of host names or addresses"))),
+  WEBHOOK_ALLOWED_HOSTS: commaSeparated((host) => host.toLowerCase().replace(/^\[|\]$/g, "")).pipe(z.array(z.string().regex(/^[a-z0-9.:-]+$/, "must be a comma-separated list of host names or addresses"))),
 });
 
 export type Environment = Omit<z.infer<typeof environmentSchema>, "HOST"> & { HOST: string };

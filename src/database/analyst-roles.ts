@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import type pg from "pg";
 import { databaseName } from "./connection-urls.ts";
+import { inTransactionWithSettings } from "./request-transaction.ts";
 import { scramVerifier } from "./scram-verifier.ts";
 
 /**
@@ -90,18 +91,6 @@ async function isAnalystLogin(client: pg.ClientBase, role: string): Promise<bool
   return rows[0]?.ok === true;
 }
 
-async function inTransaction<T>(client: pg.ClientBase, work: () => Promise<T>): Promise<T> {
-  await client.query("begin");
-  try {
-    const result = await work();
-    await client.query("commit");
-    return result;
-  } catch (error) {
-    await client.query("rollback");
-    throw error;
-  }
-}
-
 /**
  * Large objects are the one kind of data a role without any grant can still
  * create (lo_create and friends are executable by PUBLIC), so a read-write
@@ -173,7 +162,7 @@ export async function createAnalystLogin(
   if (rows[0]?.name !== database) {
     throw new Error(`The root connection is on database ${rows[0]?.name}, not ${database}`);
   }
-  await inTransaction(root, async () => {
+  await inTransactionWithSettings(root, {}, async () => {
     if (await roleExists(root, role)) throw new Error(`Role ${role} already exists`);
     // INHERIT: the login uses the group's SELECT grants without `set role`.
     await root.query(
@@ -209,7 +198,7 @@ export async function dropAnalystLogin(root: pg.ClientBase, options: { name: str
     "select pg_catalog.pg_terminate_backend(pid) from pg_catalog.pg_stat_activity where usename = $1 and pid <> pg_catalog.pg_backend_pid()",
     [role],
   );
-  await inTransaction(root, async () => {
+  await inTransactionWithSettings(root, {}, async () => {
     await root.query(`drop owned by ${id}`);
     await root.query(`drop role ${id}`);
   });

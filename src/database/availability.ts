@@ -36,12 +36,20 @@ function ownCode(error: object): string | undefined {
   return typeof code === "string" ? code : undefined;
 }
 
-/** True when `error`, or an error it wraps (`cause`, `originalError`), is a database availability failure. */
-export function isDatabaseUnavailable(error: unknown): boolean {
+/** `error`, then each error it wraps (`cause`, else `originalError`), each once. */
+function* errorChain(error: unknown): Generator<object> {
   const seen = new Set<unknown>();
   let current: unknown = error;
   while (current !== null && typeof current === "object" && !seen.has(current)) {
     seen.add(current);
+    yield current;
+    current = (current as { cause?: unknown }).cause ?? (current as { originalError?: unknown }).originalError;
+  }
+}
+
+/** True when `error`, or an error it wraps (`cause`, `originalError`), is a database availability failure. */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  for (const current of errorChain(error)) {
     const code = ownCode(current);
     if (code !== undefined && (NETWORK_CODES.has(code) || (/^[0-9A-Z]{5}$/.test(code) && isUnavailableSqlState(code)))) {
       return true;
@@ -51,7 +59,6 @@ export function isDatabaseUnavailable(error: unknown): boolean {
     // AggregateError (e.g. ECONNREFUSED on both ::1 and 127.0.0.1).
     const inner = (current as { errors?: unknown }).errors;
     if (Array.isArray(inner) && inner.length > 0 && inner.every((each) => isDatabaseUnavailable(each))) return true;
-    current = (current as { cause?: unknown }).cause ?? (current as { originalError?: unknown }).originalError;
   }
   return false;
 }
@@ -68,15 +75,11 @@ const DESCRIPTORS_EXHAUSTED = new Set(["EMFILE", "ENFILE"]);
  * file descriptor was left to open one.
  */
 export function isServiceBusy(error: unknown): boolean {
-  const seen = new Set<unknown>();
-  let current: unknown = error;
-  while (current !== null && typeof current === "object" && !seen.has(current)) {
-    seen.add(current);
+  for (const current of errorChain(error)) {
     const code = ownCode(current);
     if (code !== undefined && DESCRIPTORS_EXHAUSTED.has(code)) return true;
     const message = (current as { message?: unknown }).message;
     if (typeof message === "string" && POOL_EXHAUSTED.test(message)) return true;
-    current = (current as { cause?: unknown }).cause ?? (current as { originalError?: unknown }).originalError;
   }
   return false;
 }

@@ -4,7 +4,7 @@ import { createRequire } from "node:module";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { stripVTControlCharacters } from "node:util";
-import { MIGRATIONS_FOLDER } from "./migrations.ts";
+import { MIGRATIONS_FOLDER } from "./migration-files.ts";
 
 /**
  * squawk on the work-in-progress migration (`migrations/current/NNN-*.sql`,

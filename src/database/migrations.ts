@@ -1,13 +1,9 @@
-import { readdir } from "node:fs/promises";
-import { fileURLToPath } from "node:url";
 import { Logger, migrate, watch, type Settings } from "graphile-migrate";
 // Internal but stable: see releaseMigrationPools.
 import { clearAllPools } from "graphile-migrate/dist/pgReal.js";
 import type { Logger as AppLogger } from "../observability/logger.ts";
 import { installJobQueueSchema } from "../worker/job-queue-schema.ts";
-
-/** The folder graphile-migrate reads: `committed/` plus `current.sql` or `current/`. */
-export const MIGRATIONS_FOLDER = fileURLToPath(new URL("../../migrations", import.meta.url));
+import { MIGRATIONS_FOLDER } from "./migration-files.ts";
 
 export const DATABASE_OWNER_ROLE = "ticketing_owner";
 
@@ -111,17 +107,4 @@ export async function runCurrentMigration(settings: Settings): Promise<void> {
   } finally {
     releaseMigrationPools();
   }
-}
-
-/**
- * The committed migrations shipped with this build, named as graphile-migrate
- * records them once applied: `000001-some-message.sql` is `000001.sql`.
- */
-export async function committedMigrationFiles(): Promise<string[]> {
-  const files = await readdir(`${MIGRATIONS_FOLDER}/committed`).catch(() => []);
-  return files
-    .map((file) => /^(\d{6})(-[\w-]+)?\.sql$/.exec(file)?.[1])
-    .filter((id): id is string => id !== undefined)
-    .map((id) => `${id}.sql`)
-    .sort();
 }

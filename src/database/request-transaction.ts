@@ -18,6 +18,7 @@ export interface RequestTransactionOptions {
 
 /** Every setting with `set_config(name, value, true)`: local to the open transaction. */
 export async function applySettings(client: pg.ClientBase, settings: Record<string, string>): Promise<void> {
+  if (Object.keys(settings).length === 0) return;
   await client.query("select set_config(name, value, true) from json_each_text($1::json) as s(name, value)", [
     JSON.stringify(settings),
   ]);
@@ -32,7 +33,8 @@ export async function beginWithSettings(client: pg.ClientBase, settings: Record<
 /**
  * Runs `work` in one transaction with `settings` (a pool lends a client for
  * it; a client is used as is), then commits or rolls back as `ending` says.
- * A failure rolls back and rethrows.
+ * A failure rolls back and rethrows. With no settings it is a plain
+ * transaction on the connection's own role (authentication, administration).
  */
 export async function inTransactionWithSettings<T>(
   db: pg.Pool | pg.ClientBase,

@@ -2,28 +2,27 @@
 -- (or a CREATEROLE role) before every migration run. Passwords are set
 -- separately from the connection URLs, never here.
 
+-- The two connection roles log in; the web roles and the analysts' group are
+-- only ever reached with `set role` or membership.
 do $roles$
 declare
   role_name text;
+  can_login boolean;
 begin
-  foreach role_name in array array[
-    'ticketing_owner',
-    'ticketing_authenticator'
-  ] loop
+  for role_name, can_login in
+    select name, login
+      from (values
+        ('ticketing_owner', true),
+        ('ticketing_authenticator', true),
+        ('ticketing_anonymous', false),
+        ('ticketing_customer', false),
+        ('ticketing_agent', false),
+        ('ticketing_admin', false),
+        ('ticketing_analyst', false)
+      ) as roles(name, login)
+  loop
     if not exists (select from pg_catalog.pg_roles where rolname = role_name) then
-      execute format('create role %I login', role_name);
-    end if;
-  end loop;
-
-  foreach role_name in array array[
-    'ticketing_anonymous',
-    'ticketing_customer',
-    'ticketing_agent',
-    'ticketing_admin',
-    'ticketing_analyst'
-  ] loop
-    if not exists (select from pg_catalog.pg_roles where rolname = role_name) then
-      execute format('create role %I nologin', role_name);
+      execute format('create role %I %s', role_name, case when can_login then 'login' else 'nologin' end);
     end if;
   end loop;
 end

@@ -4,14 +4,15 @@ import { isSafeError } from "postgraphile/grafast";
 import { isDatabaseUnavailable, isServiceBusy } from "../database/availability.ts";
 import type { Logger } from "../observability/logger.ts";
 import { constraintMessage } from "./constraint-messages.ts";
+import { retryAfterSeconds, sqlStateMeaning } from "./error-codes.ts";
 import { withoutSuggestion } from "./validation-rules-plugin.ts";
 
 /**
  * Turns every error leaving the GraphQL endpoint into a clean message with a
  * stable `extensions.code`. Database errors raised on purpose by the SQL
  * functions carry custom SQLSTATEs (class TK); a few standard SQLSTATEs get
- * a generic message. A database that cannot be reached (down, restarting,
- * connection cut, no pooled connection in time) is SERVICE_UNAVAILABLE,
+ * a generic message (both mapped in error-codes.ts). A database that cannot
+ * be reached (down, restarting, connection cut) is SERVICE_UNAVAILABLE,
  * which the API answers with HTTP 503 and Retry-After
  * (database-availability-plugin.ts); no pooled connection free in time is
  * SERVICE_BUSY, also 503 with Retry-After. Anything else is logged in full and
@@ -24,44 +25,11 @@ export const SERVICE_BUSY = "SERVICE_BUSY";
 const BUSY_MESSAGE = "The service is busy; please retry shortly";
 
 const UNAVAILABLE_MESSAGE = "The database is unavailable; please retry";
-const CUSTOM_CODES: Record<string, string> = {
-  TKINV: "INVALID_TRANSITION",
-  TKFBD: "FORBIDDEN",
-  TKNTF: "NOT_FOUND",
-  TKVAL: "INVALID_INPUT",
-  TKEML: "EMAIL_TAKEN",
-  TKRAT: "RATE_LIMITED",
-};
 
-/**
- * A rate limit raised in SQL (`errcode = 'TKRAT'`) says when to come back in
- * its HINT as `retry_after=<seconds>`; clients get it as
- * `extensions.retryAfterSeconds`.
- */
-const RETRY_AFTER_HINT = /^retry_after=(\d{1,6})$/;
-
-function customExtensions(code: string, hint: string | undefined): Record<string, unknown> {
-  const seconds = hint ? RETRY_AFTER_HINT.exec(hint)?.[1] : undefined;
-  return seconds === undefined ? { code } : { code, retryAfterSeconds: Number(seconds) };
-}
-
-interface StandardError {
-  code: string;
-  message: string;
-}
-
-function standardError(sqlState: string): StandardError | undefined {
-  if (sqlState === "42501") return { code: "FORBIDDEN", message: "Permission denied" };
-  if (sqlState === "23505") return { code: "CONFLICT", message: "A record with these values already exists" };
-  if (sqlState === "23503") return { code: "INVALID_INPUT", message: "A referenced record does not exist" };
-  if (sqlState.startsWith("23") || sqlState.startsWith("22")) {
-    return { code: "INVALID_INPUT", message: "Invalid input" };
-  }
-  if (sqlState === "57014") return { code: "STATEMENT_TIMEOUT", message: "The request took too long and was stopped" };
-  if (sqlState === "40001" || sqlState === "40P01") {
-    return { code: "CONFLICT", message: "Concurrent update; please retry" };
-  }
-  return undefined;
+/** Extensions of a refusal raised on purpose: its code, and when to retry a rate limit. */
+function raisedExtensions(code: string, hint: string | undefined): Record<string, unknown> {
+  const seconds = retryAfterSeconds(hint);
+  return seconds === undefined ? { code } : { code, retryAfterSeconds: seconds };
 }
 
 interface DatabaseErrorLike {
@@ -114,13 +82,15 @@ export function createMaskError(logger: Logger, options: MaskErrorOptions = {}) 
       return replace(error, original.message, { ...(original.extensions ?? {}) });
     }
     if (isDatabaseError(original)) {
-      const custom = CUSTOM_CODES[original.code];
-      if (custom) return replace(error, original.message, customExtensions(custom, original.hint));
-      const standard = standardError(original.code);
-      if (standard) {
+      const meaning = sqlStateMeaning(original.code);
+      if (meaning) {
+        // Raised on purpose by a SQL function: its message is written for the client.
+        if (meaning.message === undefined) {
+          return replace(error, original.message, raisedExtensions(meaning.code, original.hint));
+        }
         logger.debug({ err: original, sqlState: original.code }, "database error mapped");
         // The constraint's own message, never its name (constraint-messages.ts).
-        return replace(error, constraintMessage(original.constraint) ?? standard.message, { code: standard.code });
+        return replace(error, constraintMessage(original.constraint) ?? meaning.message, { code: meaning.code });
       }
     }
     const errorId = randomUUID();

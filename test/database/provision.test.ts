@@ -3,7 +3,7 @@ import { afterAll, describe, expect, it, inject } from "vitest";
 import { withClient } from "../../src/database/cluster-setup.ts";
 import { databaseName, password, userName } from "../../src/database/connection-urls.ts";
 import { PARTITION_MONTHS_AHEAD } from "../../src/database/maintenance.ts";
-import { committedMigrationFiles } from "../../src/database/migrations.ts";
+import { committedMigrationFiles } from "../../src/database/migration-files.ts";
 import { databaseUrls, provision } from "../../src/database/provision.ts";
 import { createLogger } from "../../src/observability/logger.ts";
 import { TEST_CLUSTER_PASSWORD } from "../support/cluster.ts";

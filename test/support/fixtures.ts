@@ -113,20 +113,34 @@ export async function makeTicket(
 }
 
 /**
+ * The tickets whose newest row in `history` (by time, then id) does not name
+ * the ticket's current `column` value in `historyColumn`: none, when the
+ * history tells the truth.
+ */
+async function ticketsDisagreeingWithHistory(
+  owner: pg.Pool,
+  history: "ticket_status_history" | "ticket_assignment_history",
+  column: "status" | "agent_id",
+  historyColumn: "to_status" | "to_agent_id",
+): Promise<unknown[]> {
+  const { rows } = await owner.query(
+    `select t.id, t.${column}, h.${historyColumn}
+       from app_public.tickets as t
+       left join lateral (
+         select ${historyColumn} from app_public.${history} as h
+          where h.ticket_id = t.id order by changed_at desc, id desc limit 1
+       ) as h on true
+      where h.${historyColumn} is distinct from t.${column}`,
+  );
+  return rows;
+}
+
+/**
  * The audit invariant: the newest status-history row of every ticket equals
  * its current status, and every ticket has exactly one creation row.
  */
 export async function expectHistoryInvariant(owner: pg.Pool): Promise<void> {
-  const mismatched = await owner.query(
-    `select t.id, t.status, h.to_status
-       from app_public.tickets as t
-       left join lateral (
-         select to_status from app_public.ticket_status_history as h
-          where h.ticket_id = t.id order by changed_at desc, id desc limit 1
-       ) as h on true
-      where h.to_status is distinct from t.status`,
-  );
-  expect(mismatched.rows).toEqual([]);
+  expect(await ticketsDisagreeingWithHistory(owner, "ticket_status_history", "status", "to_status")).toEqual([]);
   const creations = await owner.query(
     `select t.id from app_public.tickets as t
       where (select count(*) from app_public.ticket_status_history as h
@@ -140,16 +154,7 @@ export async function expectHistoryInvariant(owner: pg.Pool): Promise<void> {
  * names its current agent; a ticket without such rows has no agent.
  */
 export async function expectAssignmentInvariant(owner: pg.Pool): Promise<void> {
-  const mismatched = await owner.query(
-    `select t.id, t.agent_id, h.to_agent_id
-       from app_public.tickets as t
-       left join lateral (
-         select to_agent_id from app_public.ticket_assignment_history as h
-          where h.ticket_id = t.id order by changed_at desc, id desc limit 1
-       ) as h on true
-      where h.to_agent_id is distinct from t.agent_id`,
-  );
-  expect(mismatched.rows).toEqual([]);
+  expect(await ticketsDisagreeingWithHistory(owner, "ticket_assignment_history", "agent_id", "to_agent_id")).toEqual([]);
 }
 
 export type { UserRole };
