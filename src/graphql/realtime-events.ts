@@ -1,5 +1,6 @@
 import type { Gauge } from "prom-client";
 import { SafeError } from "postgraphile/grafast";
+import { eventIdOf } from "./realtime-cursor.ts";
 import type { Interest, RealtimeDispatcher, Snapshot, Subscriber, TicketEvent } from "./realtime-dispatcher.ts";
 
 export type { TicketEvent, TicketEventKind } from "./realtime-dispatcher.ts";
@@ -122,7 +123,10 @@ export class TicketEventStream implements AsyncIterableIterator<TicketEvent>, Su
       this.backlog = await this.dispatcher.replay(this, this.afterId);
       for (const event of this.backlog) this.replayed.add(event.cursor);
     }
-    this.backlog.push({ kind: "subscribed", ticketId: null, commentId: null, cursor: now });
+    // The start of the subscription, or the last replayed event if that is newer (it committed meanwhile).
+    const last = this.backlog.at(-1)?.cursor;
+    const cursor = last !== undefined && BigInt(eventIdOf(last)) > BigInt(eventIdOf(now)) ? last : now;
+    this.backlog.push({ kind: "subscribed", ticketId: null, commentId: null, cursor });
     return this.next();
   }
 
@@ -136,6 +140,7 @@ export class TicketEventStream implements AsyncIterableIterator<TicketEvent>, Su
     if (!this.finished) {
       this.finished = true;
       this.queue.length = 0;
+      this.backlog.length = 0;
       this.dispatcher.remove(this);
       this.gauge?.dec();
       this.notify();
