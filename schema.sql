@@ -1160,6 +1160,67 @@ end;
 $function$;
 comment on function app_private.raise_rate_limited(text,timestamp with time zone) is 'Raises TKRAT (RATE_LIMITED) with HINT retry_after=<seconds until retry_at>, at least 1.';
 
+CREATE OR REPLACE FUNCTION app_private.realtime_events_after(after_id bigint, for_ticket_id uuid DEFAULT NULL::uuid, for_customer_id uuid DEFAULT NULL::uuid, for_agent_id uuid DEFAULT NULL::uuid, max_rows integer DEFAULT 500)
+ RETURNS SETOF app_private.realtime_events
+ LANGUAGE plpgsql
+ STABLE SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  policy record;
+  row_limit integer;
+  latest bigint;
+  first_after timestamptz;
+  found_rows integer;
+begin
+  select p.max_age, p.max_rows into policy from app_private.realtime_replay_policy() as p;
+  row_limit := least(greatest(coalesce(max_rows, 0), 0), policy.max_rows);
+
+  if num_nonnulls(for_ticket_id, for_customer_id, for_agent_id) <> 1 then
+    raise exception 'Name exactly one ticket, customer or agent' using errcode = 'TKVAL';
+  end if;
+
+  -- A cursor beyond the newest event was never issued.
+  select coalesce(max(e.id), 0) into latest from app_private.realtime_events as e;
+  if after_id is null or after_id < 0 or after_id > latest then
+    raise exception 'This cursor is unknown; reload and subscribe again' using errcode = 'TKCEX';
+  end if;
+
+  -- The first event after the cursor is older than the replay may reach.
+  select e.occurred_at into first_after
+  from app_private.realtime_events as e
+  where e.id > after_id
+  order by e.id
+  limit 1;
+  if first_after is not null and first_after < clock_timestamp() - policy.max_age then
+    raise exception 'This cursor is too old to resume from; reload and subscribe again' using errcode = 'TKCEX';
+  end if;
+
+  return query
+  select e.*
+  from app_private.realtime_events as e
+  where e.id > after_id
+    and e.user_id is null
+    and (
+      e.ticket_id = for_ticket_id
+      or e.customer_id = for_customer_id
+      or e.previous_customer_id = for_customer_id
+      or e.agent_id = for_agent_id
+      or e.previous_agent_id = for_agent_id
+      or (for_agent_id is not null and e.in_open_pool)
+    )
+  order by e.id
+  limit row_limit + 1;
+
+  get diagnostics found_rows = row_count;
+  if found_rows > row_limit then
+    raise exception 'Too much happened since this cursor to replay; reload and subscribe again' using errcode = 'TKCEX';
+  end if;
+end;
+$function$;
+grant execute on function app_private.realtime_events_after(bigint,uuid,uuid,uuid,integer) to ticketing_authenticator;
+comment on function app_private.realtime_events_after(bigint,uuid,uuid,uuid,integer) is 'Realtime resume: the ticket events after after_id that concern one ticket, one customer or one agent''s queue, in id order, at most max_rows (and realtime_replay_policy()). Raises TKCEX (CURSOR_EXPIRED) for an unknown cursor, one older than the policy allows, or more events than the bound. The API re-checks every row under the subscriber''s rights.';
+
 CREATE OR REPLACE FUNCTION app_private.realtime_events_by_id(event_ids bigint[])
  RETURNS SETOF app_private.realtime_events
  LANGUAGE sql
@@ -1174,6 +1235,27 @@ AS $function$
 $function$;
 grant execute on function app_private.realtime_events_by_id(bigint[]) to ticketing_authenticator;
 comment on function app_private.realtime_events_by_id(bigint[]) is 'Realtime: the events (at most 500) among event_ids made in the last two minutes. The API''s only way to read realtime_events; a forged or replayed notification id finds nothing.';
+
+CREATE OR REPLACE FUNCTION app_private.realtime_events_latest_id()
+ RETURNS bigint
+ LANGUAGE sql
+ STABLE SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+  select coalesce(max(e.id), 0) from app_private.realtime_events as e;
+$function$;
+grant execute on function app_private.realtime_events_latest_id() to ticketing_authenticator;
+comment on function app_private.realtime_events_latest_id() is 'Realtime: the id of the newest event in the log (0 when empty), the cursor a new subscription starts from. Reveals only a count of changes, as event ids already do.';
+
+CREATE OR REPLACE FUNCTION app_private.realtime_replay_policy(OUT max_age interval, OUT max_rows integer)
+ RETURNS record
+ LANGUAGE sql
+ IMMUTABLE
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+  select interval '24 hours', 500;
+$function$;
+comment on function app_private.realtime_replay_policy() is 'Realtime resume bounds: a replay reaches back at most max_age (a day) and delivers at most max_rows (500) events; beyond either a subscription fails with CURSOR_EXPIRED.';
 
 CREATE OR REPLACE FUNCTION app_private.record_webhook_attempt(delivery_id uuid, succeeded boolean, response_code integer, latency_ms integer, error text)
  RETURNS text

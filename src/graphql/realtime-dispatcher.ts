@@ -1,6 +1,7 @@
 import type pg from "pg";
 import { SafeError } from "postgraphile/grafast";
 import type { Logger } from "../observability/logger.ts";
+import { cursorExpired, cursorOf } from "./realtime-cursor.ts";
 
 /**
  * One per process: LISTENs once on `ticketing_events`, reads each event row
@@ -22,6 +23,8 @@ export interface TicketEvent {
   kind: TicketEventKind;
   ticketId: string | null;
   commentId: string | null;
+  /** The event id as an opaque cursor; for SUBSCRIBED, the newest event id when the subscription went live. */
+  cursor: string;
 }
 
 /** What a subscription listens to. */
@@ -263,23 +266,62 @@ export class RealtimeDispatcher {
 
   /**
    * Makes a registered subscriber live, once LISTEN is in effect and if its
-   * user is active and still holds the role their token names; returns
-   * whether it is live. The database snapshot taken then decides which
-   * events are newer than the subscription: every change committed later is
-   * delivered, none committed earlier, even if its id is replayed.
+   * user is active and still holds the role their token names; returns the
+   * cursor of "now" (the newest event id) if it is live, null if not. The
+   * database snapshot taken then decides which events are newer than the
+   * subscription: every change committed later is delivered, none committed
+   * earlier, even if its id is replayed.
    */
-  async activate(subscriber: Subscriber): Promise<boolean> {
+  async activate(subscriber: Subscriber): Promise<string | null> {
     await this.listening();
     const client = await this.options.pool.connect();
     try {
       await client.query("begin");
+      // Read before the snapshot below (and as the API, before switching role):
+      // every event after this id is either seen by that snapshot, so replayed
+      // by a resume from this cursor, or delivered live.
+      const { rows } = await client.query<{ latest: string }>("select app_private.realtime_events_latest_id()::text as latest");
       const [answer] = await checkAudiences(client, [{ settings: subscriber.settings, events: [] }]);
       await client.query("commit");
-      if (answer?.active !== true) return false;
+      if (answer?.active !== true) return null;
       subscriber.since = Snapshot.parse(answer.snapshot);
-      return true;
+      return cursorOf(rows[0]!.latest);
     } catch (error) {
       await client.query("rollback").catch(() => undefined);
+      throw error;
+    } finally {
+      client.release();
+    }
+  }
+
+  /**
+   * The events after `afterId` that a live subscriber missed, in order: read
+   * through realtime_events_after (which bounds the replay and raises TKCEX
+   * beyond it), limited to those its live snapshot already saw (later ones
+   * arrive live, so none is missed or delivered twice at the boundary), then
+   * checked under its role and claims like live events.
+   */
+  async replay(subscriber: Subscriber, afterId: string): Promise<TicketEvent[]> {
+    const since = subscriber.since;
+    if (!since) throw new Error("replay before activate");
+    const interest = subscriber.interest;
+    const client = await this.options.pool.connect();
+    try {
+      await client.query("begin");
+      const { rows } = await client.query<EventRow>("select * from app_private.realtime_events_after($1::bigint, $2::uuid, $3::uuid, $4::uuid)", [
+        afterId,
+        "ticketId" in interest ? interest.ticketId : null,
+        "customerId" in interest ? interest.customerId : null,
+        "agentId" in interest ? interest.agentId : null,
+      ]);
+      const events = rows.filter((row) => since.sees(BigInt(row.tx)));
+      const [answer] = await checkAudiences(client, [{ settings: subscriber.settings, events }]);
+      await client.query("commit");
+      const visible = new Set(answer?.visible ?? []);
+      return events.filter((event) => visible.has(event.id)).map(ticketEvent);
+    } catch (error) {
+      await client.query("rollback").catch(() => undefined);
+      if ((error as { code?: unknown }).code === "TKCEX") throw cursorExpired((error as Error).message);
       throw error;
     } finally {
       client.release();
@@ -449,5 +491,5 @@ export class RealtimeDispatcher {
 }
 
 function ticketEvent(row: EventRow): TicketEvent {
-  return { kind: row.kind as TicketEventKind, ticketId: row.ticket_id, commentId: row.comment_id };
+  return { kind: row.kind as TicketEventKind, ticketId: row.ticket_id, commentId: row.comment_id, cursor: cursorOf(row.id) };
 }

@@ -3,6 +3,7 @@ import { access, constant, context, lambda, listen, SafeError, type Step } from 
 import { extendSchema, gql } from "postgraphile/utils";
 import type { AccessClaims } from "../auth/access-tokens.ts";
 import { ROLE, WEB_ROLES, type WebRole } from "../database/web-roles.ts";
+import { eventIdOf } from "./realtime-cursor.ts";
 import type { Interest, RealtimeDispatcher } from "./realtime-dispatcher.ts";
 import { TicketEventStream, type TicketEvent } from "./realtime-events.ts";
 import { realtimeHttpPlugin } from "./realtime-http-plugin.ts";
@@ -16,9 +17,10 @@ import { realtimeSocketPlugin } from "./realtime-socket.ts";
  */
 const typeDefs = gql`
   """
-  What happened to a ticket. SUBSCRIBED is the first event of every
-  subscription: from then on no change is missed, so load the current state
-  after receiving it.
+  What happened to a ticket. SUBSCRIBED says the subscription is live: from
+  then on no change is missed, so load the current state after receiving it.
+  It is the first event, unless the subscription resumes with \`after\`: then
+  the missed events come first and SUBSCRIBED follows them.
   """
   enum TicketEventKind {
     SUBSCRIBED
@@ -41,15 +43,31 @@ const typeDefs = gql`
     ticket: Ticket
     "The new comment or internal note, for COMMENTED."
     comment: TicketComment
+    """
+    Where this event is in the event log. Keep the last one received and pass
+    it as \`after\` when subscribing again to receive what you missed. For
+    SUBSCRIBED, the position of the subscription's start.
+    """
+    cursor: Cursor!
   }
 
   extend type Subscription {
-    "Changes to one ticket: status, assignment, edits and new comments you may read."
-    ticketChanged(ticketId: UUID!): TicketEvent!
-    "Agents: changes to the tickets assigned to you and to open unassigned tickets."
-    myQueueChanged: TicketEvent!
-    "Customers: changes to your tickets, including ones you create."
-    myTicketsChanged: TicketEvent!
+    """
+    Changes to one ticket: status, assignment, edits and new comments you may
+    read. With \`after\` (a cursor of an earlier event), first replays what you
+    missed since then (at most a day and 500 events, else CURSOR_EXPIRED).
+    """
+    ticketChanged(ticketId: UUID!, after: Cursor): TicketEvent!
+    """
+    Agents: changes to the tickets assigned to you and to open unassigned
+    tickets. With \`after\`, first replays what you missed (as ticketChanged).
+    """
+    myQueueChanged(after: Cursor): TicketEvent!
+    """
+    Customers: changes to your tickets, including ones you create. With
+    \`after\`, first replays what you missed (as ticketChanged).
+    """
+    myTicketsChanged(after: Cursor): TicketEvent!
   }
 `;
 
@@ -75,15 +93,18 @@ function requireRole(claims: AccessClaims | undefined, field: string, roles: rea
  * listen() is only a label.
  */
 function ticketEvents(field: string, roles: readonly WebRole[], interestOf: InterestOf, dependencies: SchemaDependencies) {
-  return ($ticketId: Step<string | null>) => {
-    const $source = lambda([context(), $ticketId], ([ctx, ticketId]) => {
+  return ($ticketId: Step<string | null>, $after: Step<string | null | undefined>) => {
+    const $source = lambda([context(), $ticketId, $after], ([ctx, ticketId, after]) => {
       const claims = requireRole(ctx.auth, field, roles);
+      // Throws CURSOR_EXPIRED for a cursor that is not one of ours.
+      const afterId = after === null || after === undefined ? undefined : eventIdOf(after);
       const options = {
         dispatcher: dependencies.dispatcher,
         userId: claims.userId,
         // The settings every request of this user runs with (preset.ts).
         settings: definedSettings(ctx.pgSettings),
         interest: interestOf(claims, ticketId),
+        ...(afterId === undefined ? {} : { afterId }),
         ...(dependencies.activeSubscriptions ? { activeSubscriptions: dependencies.activeSubscriptions } : {}),
       };
       // Throws TOO_MANY_SUBSCRIPTIONS when the user already has their share.
@@ -126,17 +147,24 @@ export function realtimeSchemaPlugin(dependencies: SchemaDependencies): Graphile
         Subscription: {
           plans: {
             ticketChanged: {
-              subscribePlan: (_$root, { $ticketId }) => ticketChanged($ticketId as Step<string>),
+              subscribePlan: (_$root, { $ticketId, $after }) => ticketChanged($ticketId as Step<string>, $after as Step<string | null>),
               plan: ($event: Step) => $event,
             },
-            myQueueChanged: { subscribePlan: () => myQueue(constant(null)), plan: ($event: Step) => $event },
-            myTicketsChanged: { subscribePlan: () => myTickets(constant(null)), plan: ($event: Step) => $event },
+            myQueueChanged: {
+              subscribePlan: (_$root, { $after }) => myQueue(constant(null), $after as Step<string | null>),
+              plan: ($event: Step) => $event,
+            },
+            myTicketsChanged: {
+              subscribePlan: (_$root, { $after }) => myTickets(constant(null), $after as Step<string | null>),
+              plan: ($event: Step) => $event,
+            },
           },
         },
         TicketEvent: {
           plans: {
             kind: ($event: Step<TicketEvent>) => access($event, "kind"),
             ticketId: ($event: Step<TicketEvent>) => access($event, "ticketId"),
+            cursor: ($event: Step<TicketEvent>) => access($event, "cursor"),
             ticket: ($event: Step<TicketEvent>) => tickets.get({ id: access($event, "ticketId") }),
             comment: ($event: Step<TicketEvent>) => comments.get({ id: access($event, "commentId") }),
           },

@@ -24,6 +24,9 @@ const AUTH_FUNCTION_CALLS: Record<string, string> = {
   prune_security_rows: "select * from app_private.prune_security_rows()",
   // Not authentication: the realtime dispatcher's only way to read event rows (docs/realtime.md).
   realtime_events_by_id: "select * from app_private.realtime_events_by_id('{1}')",
+  // Realtime resume: the cursor of "now", and the bounded replay after a cursor (docs/realtime.md).
+  realtime_events_latest_id: "select app_private.realtime_events_latest_id()",
+  realtime_events_after: "select * from app_private.realtime_events_after(0, null, gen_random_uuid(), null)",
 };
 
 const SECRET_TABLES = [

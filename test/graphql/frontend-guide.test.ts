@@ -180,6 +180,21 @@ const RUNNERS: Record<string, () => Promise<void>> = {
     await recorder.until(() => recorder.kinds().includes("STATUS_CHANGED"), 5_000, "STATUS_CHANGED");
     recorder.unsubscribe();
   },
+  async ResumeMyTickets() {
+    const before = await subscribe("MyTicketsChanged", customer());
+    const after = before.events[0]!.cursor;
+    before.unsubscribe();
+    await run("AddComment", { ticketId: state.ticketId, body: "Printed fine after the update." }, customer());
+    const connection = connect(state.port, customer());
+    connections.push(connection);
+    const resumed = new Recorder(connection, blocks.get("ResumeMyTickets")!, { after });
+    await resumed.until(() => resumed.kinds().includes("SUBSCRIBED") || resumed.errors.length > 0, 5_000, "SUBSCRIBED");
+    expect(resumed.errors).toEqual([]);
+    // The reply may also reopen the resolved ticket (STATUS_CHANGED); either way it comes before SUBSCRIBED.
+    expect(resumed.kinds().at(-1)).toBe("SUBSCRIBED");
+    expect(resumed.events.map((event) => event.comment?.body)).toContain("Printed fine after the update.");
+    resumed.unsubscribe();
+  },
 };
 
 beforeAll(async () => {

@@ -12,12 +12,18 @@ export interface TicketEventData {
   ticketId: string | null;
   ticket: { rowId: string; status: string; agentId: string | null; subject: string } | null;
   comment: { rowId: string; body: string; isInternal: boolean } | null;
+  /** Where the event is in the event log: `after` resumes from here. */
+  cursor: string;
 }
 
-const EVENT_FIELDS = "kind ticketId ticket { rowId status agentId subject } comment { rowId body isInternal }";
+const EVENT_FIELDS = "kind ticketId ticket { rowId status agentId subject } comment { rowId body isInternal } cursor";
 export const TICKET_CHANGED = `subscription TicketChanged($id: UUID!) { ticketChanged(ticketId: $id) { ${EVENT_FIELDS} } }`;
 export const MY_QUEUE = `subscription MyQueue { myQueueChanged { ${EVENT_FIELDS} } }`;
 export const MY_TICKETS = `subscription MyTickets { myTicketsChanged { ${EVENT_FIELDS} } }`;
+/** The same subscriptions resuming after a cursor (`$after`). */
+export const TICKET_CHANGED_AFTER = `subscription TicketChanged($id: UUID!, $after: Cursor) { ticketChanged(ticketId: $id, after: $after) { ${EVENT_FIELDS} } }`;
+export const MY_QUEUE_AFTER = `subscription MyQueue($after: Cursor) { myQueueChanged(after: $after) { ${EVENT_FIELDS} } }`;
+export const MY_TICKETS_AFTER = `subscription MyTickets($after: Cursor) { myTicketsChanged(after: $after) { ${EVENT_FIELDS} } }`;
 
 export interface Closed {
   code: number;
