@@ -1,3 +1,8 @@
+--! Previous: sha1:0fbb94f2bde5609359392b3cb5d6e930777c7ff4
+--! Hash: sha1:c5518d9b486c85cc5585afac5316d3ddd701e2df
+--! Message: realtime resume: replay a bounded slice of the event log after a cursor
+
+--! split: 700-realtime-resume.sql
 -- Realtime resume: a reconnecting subscriber replays what it missed
 -- (docs/realtime.md, "Resuming after a disconnect").
 --
