@@ -23,6 +23,12 @@ beforeAll(async () => {
       DATABASE_URL: database.current.urls.authenticator,
       DATABASE_POOL_SIZE: "20",
       MAX_CONNECTIONS_PER_ADDRESS: "5000",
+      // The flood's silent connections must hold their descriptors while the
+      // test measures: with the default 10 s header timeout a slow machine
+      // cuts the first ones before the last are open, and the API is no
+      // longer out of descriptors when the requests arrive.
+      HTTP_HEADERS_TIMEOUT_MS: "120000",
+      HTTP_BODY_TIMEOUT_MS: "120000",
     },
     `ulimit -n ${DESCRIPTOR_LIMIT} &&`,
   );
