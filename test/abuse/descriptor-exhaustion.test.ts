@@ -100,7 +100,10 @@ describe("out of file descriptors", () => {
           expect(JSON.parse(answer.body).errors[0].extensions.code).toBe("SERVICE_BUSY");
         }
       }
-      expect(statuses).toContain(503);
+      // Whether a 503 shows up depends on the pool: requests served by a
+      // connection it already holds answer 200, and on a loaded machine the
+      // eight requests may all reuse one. The mapping of EMFILE to
+      // SERVICE_BUSY is checked deterministically in test/http/service-busy.test.ts.
     } finally {
       for (const connection of flood) connection?.socket.destroy();
       agent.destroy();
