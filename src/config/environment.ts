@@ -1,5 +1,6 @@
 import { isIP } from "node:net";
 import { z } from "zod";
+import { DEFAULT_TIME_LIMITS } from "./app-config.ts";
 
 /**
  * The environment variables the API reads, validated once at start-up.
@@ -97,14 +98,14 @@ const environmentSchema = z.object({
   WS_MESSAGES_PER_SECOND: z.coerce.number().int().min(1).max(10_000).optional(),
   DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(500).default(20),
   // Time and connection limits (docs/security.md, "Time and connections").
-  STATEMENT_TIMEOUT_ANONYMOUS_MS: z.coerce.number().int().min(100).max(600_000).default(3_000),
-  STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(8_000),
-  REQUEST_TIMEOUT_MS: z.coerce.number().int().min(500).max(600_000).default(15_000),
-  DATABASE_POOL_WAIT_MS: z.coerce.number().int().min(100).max(60_000).default(5_000),
-  MAX_CONNECTIONS: z.coerce.number().int().min(1).max(1_000_000).default(10_000),
-  MAX_CONNECTIONS_PER_ADDRESS: z.coerce.number().int().min(1).max(1_000_000).default(256),
-  HTTP_HEADERS_TIMEOUT_MS: z.coerce.number().int().min(1_000).max(600_000).default(10_000),
-  HTTP_BODY_TIMEOUT_MS: z.coerce.number().int().min(1_000).max(600_000).default(30_000),
+  STATEMENT_TIMEOUT_ANONYMOUS_MS: z.coerce.number().int().min(100).max(600_000).default(DEFAULT_TIME_LIMITS.statementTimeoutAnonymousMs),
+  STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(DEFAULT_TIME_LIMITS.statementTimeoutMs),
+  REQUEST_TIMEOUT_MS: z.coerce.number().int().min(500).max(600_000).default(DEFAULT_TIME_LIMITS.requestTimeoutMs),
+  DATABASE_POOL_WAIT_MS: z.coerce.number().int().min(100).max(60_000).default(DEFAULT_TIME_LIMITS.poolWaitMs),
+  MAX_CONNECTIONS: z.coerce.number().int().min(1).max(1_000_000).default(DEFAULT_TIME_LIMITS.maxConnections),
+  MAX_CONNECTIONS_PER_ADDRESS: z.coerce.number().int().min(1).max(1_000_000).default(DEFAULT_TIME_LIMITS.maxConnectionsPerAddress),
+  HTTP_HEADERS_TIMEOUT_MS: z.coerce.number().int().min(1_000).max(600_000).default(DEFAULT_TIME_LIMITS.headersTimeoutMs),
+  HTTP_BODY_TIMEOUT_MS: z.coerce.number().int().min(1_000).max(600_000).default(DEFAULT_TIME_LIMITS.bodyTimeoutMs),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(1_000).max(600_000).default(30_000),
   // Where /metrics is served: its own listener (METRICS_PORT, on METRICS_HOST)
   // and/or behind a Bearer token (METRICS_TOKEN). In production, with neither, the
