@@ -133,6 +133,7 @@ export function appConfigFrom(
       maxCost: environment.GRAPHQL_MAX_COST,
       defaultPageSize: environment.GRAPHQL_DEFAULT_PAGE_SIZE,
       maxPageSize: environment.GRAPHQL_MAX_PAGE_SIZE,
+      maxOffset: environment.GRAPHQL_MAX_OFFSET,
       maxMutationFields: environment.GRAPHQL_MAX_MUTATIONS,
       documentCacheBytes: environment.GRAPHQL_DOCUMENT_CACHE_MB * 1024 * 1024,
     },

@@ -14,7 +14,8 @@ import { measureDocument } from "./query-cost.ts";
  * 3. shape: fields after expanding fragments (`maxFields`, aliases count),
  *    nesting (`maxDepth`), introspection lists nested in themselves;
  * 4. the executed operation, with its variables: page sizes (`first`/`last`
- *    at most `maxPageSize`, refused rather than clamped), cost (fields times
+ *    at most `maxPageSize`, refused rather than clamped; `offset` at most
+ *    `maxOffset`), cost (fields times
  *    the pages above them, connections without `first`/`last` counting
  *    `defaultPageSize`) and mutation fields per request.
  *
@@ -33,6 +34,8 @@ export interface DocumentLimits {
   maxCost: number;
   defaultPageSize: number;
   maxPageSize: number;
+  /** Rows a connection may skip with `offset` (beyond, cursors page through). */
+  maxOffset: number;
   maxMutationFields: number;
   /** Estimated memory of cached documents and their plans (document-cache.ts). */
   documentCacheBytes: number;
@@ -46,6 +49,7 @@ export const DEFAULT_DOCUMENT_LIMITS: Readonly<DocumentLimits> = Object.freeze({
   maxCost: 25_000,
   defaultPageSize: 20,
   maxPageSize: 100,
+  maxOffset: 10_000,
   maxMutationFields: 10,
   documentCacheBytes: 16 * 1024 * 1024,
 });
@@ -112,6 +116,13 @@ export function checkDocument(
     throw refusal(
       PAGE_TOO_LARGE,
       `'${field}' asks for ${formatCount(size)} rows; a page holds at most ${limits.maxPageSize} (use first/last and cursors)`,
+    );
+  }
+  if (operation.largestOffset && operation.largestOffset.size > limits.maxOffset) {
+    const { field, size } = operation.largestOffset;
+    throw refusal(
+      PAGE_TOO_LARGE,
+      `'${field}' skips ${formatCount(size)} rows with offset; at most ${limits.maxOffset} may be skipped (page on with cursors: after/before)`,
     );
   }
   if (operation.cost > limits.maxCost) {

@@ -47,6 +47,8 @@ export interface DocumentCost {
   introspectionCycle?: string;
   /** The largest page asked of a connection, with its field name. */
   largestPage?: { field: string; size: number };
+  /** The largest `offset` given to a connection, with its field name. */
+  largestOffset?: { field: string; size: number };
 }
 
 export interface CostOptions {
@@ -75,6 +77,7 @@ class Measurer {
   private readonly variableDefaults = new Map<string, ValueNode>();
   introspectionCycle: string | undefined;
   largestPage: { field: string; size: number } | undefined;
+  largestOffset: { field: string; size: number } | undefined;
 
   private readonly schema: GraphQLSchema;
   private readonly variables: Variables;
@@ -162,10 +165,14 @@ class Measurer {
     if (!definition.args.some((argument) => argument.name === "first")) return 1;
     let first: number | undefined;
     let last: number | undefined;
+    let offset: number | undefined;
     for (const argument of node.arguments ?? []) {
       if (argument.name.value === "first") first = this.intValue(argument.value);
       else if (argument.name.value === "last") last = this.intValue(argument.value);
+      else if (argument.name.value === "offset") offset = this.intValue(argument.value);
     }
+    // Skipped rows are read all the same: a large offset is refused like a large page.
+    if (offset !== undefined && offset > (this.largestOffset?.size ?? -Infinity)) this.largestOffset = { field: node.name.value, size: offset };
     const asked = Math.max(first ?? -Infinity, last ?? -Infinity);
     if (asked > (this.largestPage?.size ?? -Infinity)) this.largestPage = { field: node.name.value, size: asked };
     const page = first ?? last ?? this.options.defaultPageSize;
@@ -244,6 +251,7 @@ export function measureDocument(
       cost: summary.cost,
       rootFields: summary.width,
       ...(measurer.largestPage ? { largestPage: measurer.largestPage } : {}),
+      ...(measurer.largestOffset ? { largestOffset: measurer.largestOffset } : {}),
     };
   }
   let fields = 0;

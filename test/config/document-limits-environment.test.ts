@@ -24,6 +24,7 @@ describe("document limit variables", () => {
         GRAPHQL_MAX_COST: "10000",
         GRAPHQL_DEFAULT_PAGE_SIZE: "10",
         GRAPHQL_MAX_PAGE_SIZE: "50",
+        GRAPHQL_MAX_OFFSET: "500",
         GRAPHQL_MAX_MUTATIONS: "3",
         GRAPHQL_DOCUMENT_CACHE_MB: "64",
         GRAPHQL_INTROSPECTION: "false",
@@ -39,6 +40,7 @@ describe("document limit variables", () => {
       maxCost: 10_000,
       defaultPageSize: 10,
       maxPageSize: 50,
+      maxOffset: 500,
       maxMutationFields: 3,
       documentCacheBytes: 64 * 1024 * 1024,
     });
@@ -50,6 +52,7 @@ describe("document limit variables", () => {
     [{ GRAPHQL_MAX_DOCUMENT_BYTES: "2000000" }, "GRAPHQL_MAX_DOCUMENT_BYTES"],
     [{ GRAPHQL_MAX_PAGE_SIZE: "0" }, "GRAPHQL_MAX_PAGE_SIZE"],
     [{ GRAPHQL_MAX_COST: "lots" }, "GRAPHQL_MAX_COST"],
+    [{ GRAPHQL_MAX_OFFSET: "-1" }, "GRAPHQL_MAX_OFFSET"],
     [{ GRAPHQL_INTROSPECTION: "maybe" }, "GRAPHQL_INTROSPECTION"],
     [{ GRAPHQL_DEFAULT_PAGE_SIZE: "200", GRAPHQL_MAX_PAGE_SIZE: "100" }, "GRAPHQL_DEFAULT_PAGE_SIZE"],
   ])("refuses %o in one line naming %s", (environment, variable) => {

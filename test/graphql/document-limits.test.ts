@@ -124,6 +124,15 @@ describe("page sizes", () => {
     expectRefused(response, "PAGE_TOO_LARGE");
     expect(response.body.errors[0].message).toMatch(/tickets.*5000.*at most 100/);
   });
+
+  it("refuses an offset over the maximum and serves one within it", async () => {
+    const query = "query Skip($skip: Int) { tickets(first: 2, offset: $skip) { nodes { rowId } } }";
+    const refused = await graphql(api.current.request, query, { skip: limits.maxOffset + 1 }, customer);
+    expectRefused(refused, "PAGE_TOO_LARGE");
+    expect(refused.body.errors[0].message).toMatch(/tickets.*skips.*offset.*cursors/);
+    const served = await graphql(api.current.request, query, { skip: 1 }, customer);
+    expect(served.body.data.tickets.nodes).toHaveLength(2);
+  });
 });
 
 describe("refusals before execution", () => {
