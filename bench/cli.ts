@@ -19,6 +19,7 @@ import { residentHighWaterMiB, sampleMemory, startApi, startCeiling, type Server
 import { writeReport, type Measurement, type Report } from "./report.ts";
 import { BENCH_PASSWORD, SCALES, type ScaleName } from "./scale.ts";
 import { SCENARIOS, type Scenario } from "./scenarios.ts";
+import { measureWebhookDeliveries, variantsFor, type Variant, type VariantContext } from "./variants.ts";
 
 /**
  * `npm run bench`: seeds (or reuses) a data set, starts the API and the
@@ -41,6 +42,8 @@ function options() {
       "seed-only": { type: "boolean", default: false },
       "api-node-args": { type: "string", default: "" },
       results: { type: "string", default: "bench/results" },
+      compare: { type: "string", default: "limits,events" },
+      "webhook-deliveries": { type: "string", default: "2000" },
     },
   });
   if (!(values.scale! in SCALES)) throw new ConfigurationError("--scale must be small, medium or large");
@@ -56,6 +59,8 @@ function options() {
     seedOnly: values["seed-only"]!,
     apiNodeArgs: values["api-node-args"]!.split(" ").filter(Boolean),
     resultsDir: values.results!,
+    variants: variantsFor(values.compare!.split(",").filter(Boolean)),
+    webhookDeliveries: Number(values["webhook-deliveries"]),
   };
 }
 
@@ -83,14 +88,26 @@ function loginRequests(cast: Cast, graphql: boolean) {
   };
 }
 
+function tokenOf(scenario: Scenario, userId: string): string {
+  return `Bearer ${signAccessToken(JWT, { userId, role: scenario.role }).token}`;
+}
+
+/** Each request's own Authorization header, when the scenario's requests come from many users. */
+function authorizations(scenario: Scenario, cast: Cast): () => Record<string, string> {
+  const tokens = scenario.actors?.(cast).map((userId) => tokenOf(scenario, userId)) ?? [];
+  let n = 0;
+  return (): Record<string, string> => (tokens.length === 0 ? {} : { authorization: tokens[n++ % tokens.length]! });
+}
+
 function requestsFor(scenario: Scenario, cast: Cast, graphql: boolean) {
   if (scenario.name === "login") return loginRequests(cast, graphql);
+  const headers = authorizations(scenario, cast);
   if (graphql) {
     const next = scenario.graphql(cast);
-    return () => ({ body: JSON.stringify(next()) });
+    return () => ({ body: JSON.stringify(next()), headers: headers() });
   }
   const next = scenario.ceiling(cast);
-  return () => ({ body: JSON.stringify({ params: next() }) });
+  return () => ({ body: JSON.stringify({ params: next() }), headers: headers() });
 }
 
 /** One request first: a run only counts if the answer has no errors. */
@@ -186,6 +203,45 @@ async function openPoolSize(rootUrl: string): Promise<number> {
   }
 }
 
+/** The comment scenario writes far more than an agent's hourly quota allows. */
+const RAISED_COMMENT_QUOTA = 1_000_000;
+
+/** Raises the agents' comment quota for the run; returns the undo. */
+async function raiseCommentQuota(rootUrl: string): Promise<() => Promise<void>> {
+  const withRoot = async (sql: string, values: unknown[]) => {
+    const client = new pg.Client({ connectionString: rootUrl });
+    await client.connect();
+    try {
+      return (await client.query(sql, values)).rows;
+    } finally {
+      await client.end();
+    }
+  };
+  const [before] = await withRoot("select max_count, per_interval::text from app_public.write_quotas where role = 'agent' and kind = 'comment'", []);
+  await withRoot("update app_public.write_quotas set max_count = $1, per_interval = interval '1 minute' where role = 'agent' and kind = 'comment'", [RAISED_COMMENT_QUOTA]);
+  return async () => {
+    if (before) await withRoot("update app_public.write_quotas set max_count = $1, per_interval = $2::interval where role = 'agent' and kind = 'comment'", [before.max_count, before.per_interval]);
+  };
+}
+
+/**
+ * The quota check reads the writer's counted writes within the window: at
+ * benchmark rates that is thousands of rows more each run. Every run of the
+ * comment scenario starts from none, as the first of a real agent's hour would.
+ */
+async function forgetCountedWrites(rootUrl: string): Promise<void> {
+  const client = new pg.Client({ connectionString: rootUrl });
+  await client.connect();
+  try {
+    await client.query("delete from app_private.write_events");
+  } finally {
+    await client.end();
+  }
+}
+
+/** The worker's default (WORKER_CONCURRENCY) for the delivery rate. */
+const WEBHOOK_WORKER_CONCURRENCY = 4;
+
 const WARM_UP_SECONDS = 2;
 const warmedUp = new Set<string>();
 
@@ -194,15 +250,15 @@ async function measure(
   connections: number,
   cast: Cast,
   servers: { api: ServerProcess; ceiling: ServerProcess },
-  settings: { duration: number; rootUrl: string },
+  settings: { duration: number; rootUrl: string; variants: Variant[]; variantContext: VariantContext },
   notes: string[],
 ): Promise<Measurement> {
-  const token = `Bearer ${signAccessToken(JWT, { userId: scenario.actor(cast), role: scenario.role }).token}`;
-  const headers: Record<string, string> = scenario.name === "login" ? {} : { authorization: token };
-  const run = async (graphql: boolean): Promise<LoadResult> => {
-    if (scenario.name === "transition") await refreshMovable(cast, settings.rootUrl);
+  const headers: Record<string, string> = scenario.name === "login" ? {} : { authorization: tokenOf(scenario, scenario.actor(cast)) };
+  const run = async (graphql: boolean, apiBase = servers.api.baseUrl): Promise<LoadResult> => {
+    if (MOVES_TICKETS.has(scenario.name)) await refreshMovable(cast, settings.rootUrl);
+    if (scenario.name === "comment") await forgetCountedWrites(settings.rootUrl);
     if (scenario.name === "take_next") await topUpOpenPool(settings.rootUrl, settings.duration);
-    const url = graphql ? `${servers.api.baseUrl}/graphql` : `${servers.ceiling.baseUrl}/${scenario.name}`;
+    const url = graphql ? `${apiBase}/graphql` : `${servers.ceiling.baseUrl}/${scenario.name}`;
     const next = requestsFor(scenario, cast, graphql);
     const problem = await firstAnswerError(url, headers, next());
     if (problem) notes.push(`${scenario.name} (${graphql ? "GraphQL" : "ceiling"}): first answer had an error: ${problem}`);
@@ -223,7 +279,7 @@ async function measure(
     warmedUp.add(scenario.name);
     for (const graphql of [true, false]) {
       const url = graphql ? `${servers.api.baseUrl}/graphql` : `${servers.ceiling.baseUrl}/${scenario.name}`;
-      if (scenario.name === "transition") await refreshMovable(cast, settings.rootUrl);
+      if (MOVES_TICKETS.has(scenario.name)) await refreshMovable(cast, settings.rootUrl);
       if (scenario.name === "take_next") await topUpOpenPool(settings.rootUrl, WARM_UP_SECONDS);
       const since = new Date(Date.now() - 1_000);
       await runLoad({ url, connections: 8, durationSeconds: WARM_UP_SECONDS, headers, next: requestsFor(scenario, cast, graphql) });
@@ -238,8 +294,25 @@ async function measure(
   const apiPeakRssMiB = peak();
   const apiHighWaterMiB = residentHighWaterMiB(servers.api.child.pid!);
   const ceiling = await run(false);
-  return { scenario: scenario.name, title: scenario.title, connections, graphql, ceiling, apiPeakRssMiB, apiHighWaterMiB };
+  const variants: { name: string; graphql: LoadResult }[] = [];
+  for (const variant of settings.variants.filter((v) => v.applies(scenario))) {
+    const { baseUrl, undo } = await variant.setUp(settings.variantContext, servers.api.baseUrl);
+    try {
+      // Another API process compiles its code paths afresh.
+      if (baseUrl !== servers.api.baseUrl && !warmedUp.has(`${scenario.name}/${variant.name}`)) {
+        warmedUp.add(`${scenario.name}/${variant.name}`);
+        await runLoad({ url: `${baseUrl}/graphql`, connections: 8, durationSeconds: WARM_UP_SECONDS, headers, next: requestsFor(scenario, cast, true) });
+      }
+      variants.push({ name: variant.name, graphql: await run(true, baseUrl) });
+    } finally {
+      await undo();
+    }
+  }
+  return { scenario: scenario.name, title: scenario.title, connections, graphql, ceiling, apiPeakRssMiB, apiHighWaterMiB, ...(variants.length > 0 ? { variants } : {}) };
 }
+
+/** Scenarios that act on the agent's tickets in work (refreshed before each run). */
+const MOVES_TICKETS = new Set(["transition"]);
 
 /** One request of each scenario through an API child that records its statements. */
 async function generatedSql(
@@ -262,7 +335,7 @@ async function generatedSql(
       .map((scenario) => ({
         name: scenario.name,
         body: JSON.stringify(scenario.graphql(cast)()),
-        headers: { authorization: `Bearer ${signAccessToken(JWT, { userId: scenario.actor(cast), role: scenario.role }).token}` },
+        headers: { authorization: tokenOf(scenario, scenario.actor(cast)) },
       }));
     return await captureRequests(api, file, requests);
   } finally {
@@ -281,7 +354,8 @@ await runCli(async () => {
     await database.stop();
     return;
   }
-  const servers: Partial<Record<"api" | "ceiling", ServerProcess>> = {};
+  const servers: Partial<Record<"api" | "ceiling" | "withoutLimits", ServerProcess>> = {};
+  const restoreQuota = await raiseCommentQuota(database.rootOfDatabase);
   try {
     const cast = await castFor(database.rootOfDatabase);
     progress("recording the SQL PostGraphile generates");
@@ -296,13 +370,48 @@ await runCli(async () => {
       nodeArgs: settings.apiNodeArgs,
     });
     servers.ceiling = await startCeiling({ databaseUrl: database.urls.authenticator, jwtSecret: JWT_SECRET, port: await freePort(), poolSize: settings.poolSize });
+    if (settings.variants.some((variant) => variant.name === "limits off")) {
+      servers.withoutLimits = await startApi({
+        databaseUrl: database.urls.authenticator,
+        jwtSecret: JWT_SECRET,
+        port: await freePort(),
+        poolSize: settings.poolSize,
+        logLevel: settings.logLevel,
+        entry: "bench/api-without-limits.ts",
+      });
+    }
+    const variantContext: VariantContext = {
+      rootUrl: database.rootOfDatabase,
+      ...(servers.withoutLimits ? { apiWithoutLimits: servers.withoutLimits.baseUrl } : {}),
+    };
     const measurements: Measurement[] = [];
     const notes: string[] = [];
+    if (settings.scenarios.some((scenario) => scenario.name === "comment")) {
+      notes.push(`comment: the agents' comment quota is raised to ${RAISED_COMMENT_QUOTA} a minute for the run (and restored), so the load is not refused; the quota check still runs.`);
+    }
     for (const scenario of settings.scenarios) {
       for (const connections of settings.connections) {
         progress(`${scenario.name} at ${connections} connection(s)`);
-        measurements.push(await measure(scenario, connections, cast, servers as Required<typeof servers>, { duration: settings.duration, rootUrl: database.rootOfDatabase }, notes));
+        measurements.push(
+          await measure(scenario, connections, cast, servers as Required<typeof servers>, {
+            duration: settings.duration,
+            rootUrl: database.rootOfDatabase,
+            variants: settings.variants,
+            variantContext,
+          }, notes),
+        );
       }
+    }
+    let webhooks: Report["webhooks"];
+    if (settings.webhookDeliveries > 0 && settings.variants.some((variant) => variant.group === "events")) {
+      progress(`delivering ${settings.webhookDeliveries} webhooks to a local receiver`);
+      webhooks = await measureWebhookDeliveries({
+        rootUrl: database.rootOfDatabase,
+        ownerUrl: database.urls.owner,
+        cast,
+        count: settings.webhookDeliveries,
+        concurrency: WEBHOOK_WORKER_CONCURRENCY,
+      });
     }
     progress("explaining plans");
     const plans = await explainScenarios(database.urls, settings.scenarios, cast, generated);
@@ -322,6 +431,7 @@ await runCli(async () => {
       poolSize: settings.poolSize,
       logLevel: settings.logLevel,
       measurements,
+      ...(webhooks ? { webhooks } : {}),
       plans,
       notes,
     };
@@ -329,6 +439,8 @@ await runCli(async () => {
   } finally {
     await servers.api?.stop();
     await servers.ceiling?.stop();
+    await servers.withoutLimits?.stop();
+    await restoreQuota();
     await database.stop();
   }
 });

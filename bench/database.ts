@@ -100,6 +100,8 @@ export async function prepareDatabase(options: {
 export interface Cast {
   customer: { id: string; email: string };
   agent: string;
+  /** Tickets in work with their agent, every agent's: replies come from many users. */
+  replyTickets: { id: string; agentId: string }[];
   takeAgent: string;
   detailTicket: string;
   movableTickets: { id: string; status: string }[];
@@ -135,9 +137,14 @@ export async function castFor(rootOfDatabase: string): Promise<Cast> {
       [agent],
     );
     const logins = await client.query("select email from app_private.user_accounts order by email limit 500");
+    const replyTickets = await client.query(
+      `select id, agent_id as "agentId" from app_public.tickets
+        where status in ('in_progress', 'waiting_on_customer') and agent_id is not null order by id limit 4000`,
+    );
     return {
       customer,
       agent,
+      replyTickets: replyTickets.rows,
       takeAgent,
       detailTicket,
       movableTickets: movable.rows,

@@ -72,9 +72,11 @@ export async function startApi(options: {
   nodeArgs?: string[];
   /** Serve /metrics behind this Bearer token (production serves it nowhere without one). */
   metricsToken?: string;
+  /** The script to run: `npm start`'s by default, bench/api-without-limits.ts to compare. */
+  entry?: string;
 }): Promise<ServerProcess> {
   const hook = options.captureFile ? ["--import", "./bench/capture-sql-hook.ts"] : [];
-  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), ...hook, "src/cli/start.ts"], {
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), ...hook, options.entry ?? "src/cli/start.ts"], {
     env: {
       ...(options.captureFile ? { BENCH_CAPTURE_SQL: options.captureFile } : {}),
       PATH: process.env.PATH,

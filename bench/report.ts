@@ -18,6 +18,8 @@ export interface Measurement {
   apiPeakRssMiB: number;
   /** The kernel's high-water mark (VmHWM) of the API process at the end of the run: the peak since it started. */
   apiHighWaterMiB: number;
+  /** The same GraphQL load through a variant of the API (variants.ts). */
+  variants?: { name: string; graphql: LoadResult }[];
 }
 
 export interface Report {
@@ -37,6 +39,8 @@ export interface Report {
   poolSize: number;
   logLevel: string;
   measurements: Measurement[];
+  /** Webhook deliveries to a local receiver (variants.ts, measureWebhookDeliveries). */
+  webhooks?: { deliveries: number; seconds: number; perSecond: number; concurrency: number };
   plans: ScenarioPlans[];
   notes: string[];
 }
@@ -54,6 +58,36 @@ function loginPerCore(report: Report): string[] {
     "",
     `Login (argon2id, hashed in the API process): at best ${best.graphql.requestsPerSecond} logins/s through GraphQL at ${best.connections} connection(s), ` +
       `${round(best.graphql.requestsPerSecond / report.machine.cores, 1)} logins/s per core (${report.machine.cores} cores shared with PostgreSQL and the load generator).`,
+  ];
+}
+
+/** Each variant against the API as served: served ÷ variant in requests per second (1.00 = no cost). */
+function variantComparison(report: Report): string[] {
+  const rows = report.measurements.flatMap((m) =>
+    (m.variants ?? []).map((v) => {
+      const served = m.graphql.requestsPerSecond;
+      const other = v.graphql.requestsPerSecond;
+      return `| ${m.title} | ${m.connections} | ${v.name} | ${served} | ${m.graphql.p50} | ${other} | ${v.graphql.p50} | ${other > 0 ? round(served / other) : 0} | ${v.graphql.failures} |`;
+    }),
+  );
+  if (rows.length === 0) return [];
+  return [
+    "",
+    "As served against variants of the API (limits off: without document checks, statement timeouts and request deadline; " +
+      "no event log: without recording the event; webhook queued: with one endpoint for every ticket event, each write queuing a delivery job):",
+    "",
+    "| scenario | conns | variant | served req/s | p50 ms | variant req/s | p50 ms | served ÷ variant | variant failures |",
+    "|---|---:|---|---:|---:|---:|---:|---:|---:|",
+    ...rows,
+  ];
+}
+
+function webhookLine(report: Report): string[] {
+  const w = report.webhooks;
+  if (!w) return [];
+  return [
+    "",
+    `Webhooks: ${w.deliveries} deliveries (signed, one per comment) to a receiver on 127.0.0.1 in ${w.seconds} s: ${w.perSecond} deliveries/s with one worker at concurrency ${w.concurrency}.`,
   ];
 }
 
@@ -106,6 +140,8 @@ export function markdown(report: Report, baseline?: Report): string {
         `| ${x.title} | ${x.connections} | ${x.graphql.requestsPerSecond} | ${x.graphql.p50} | ${x.graphql.p99} | ${x.ceiling.requestsPerSecond} | ${x.ceiling.p50} | ${x.ceiling.p99} | ${ratio(x)} | ${x.apiPeakRssMiB} / ${x.apiHighWaterMiB} | ${x.graphql.failures}/${x.ceiling.failures} |`,
     ),
     ...loginPerCore(report),
+    ...variantComparison(report),
+    ...webhookLine(report),
     "",
     "Plans, as the scenario's role with its claims (row-level security on), warm cache:",
     "",

@@ -17,6 +17,11 @@ export interface Scenario {
   title: string;
   role: Role;
   actor: (cast: Cast) => string;
+  /**
+   * When set, request n comes from user n of this list (cycling; each signs
+   * its own token), in step with the request bodies; else all from actor.
+   */
+  actors?: (cast: Cast) => string[];
   /** GraphQL request bodies; called once per request so bodies can vary. */
   graphql: (cast: Cast) => () => { query: string; variables: Record<string, unknown> };
   /** Parameters for the ceiling's SQL, per request. */
@@ -48,7 +53,20 @@ export const CEILING_SQL: Record<string, string> = {
   transition: `select json_build_object('id', t.id, 'status', t.status) as result
       from app_public.transition_ticket($1, $2) as t`,
   take_next: `select json_build_object('id', t.id) as result from app_public.take_next_ticket() as t`,
+  comment: `select json_build_object('id', c.id) as result from app_public.add_comment($1, $2) as c`,
 };
+
+/** The scenarios that write: each request changes a ticket and records an event. */
+export const WRITE_SCENARIOS = new Set(["transition", "comment", "take_next"]);
+
+/** Tickets in work, round robin, each with a numbered public reply from its agent (actors). */
+function commenter(cast: Cast) {
+  let next = 0;
+  return () => {
+    const n = next++;
+    return { id: cast.replyTickets[n % cast.replyTickets.length]!.id, body: `Reply ${n} from the benchmark` };
+  };
+}
 
 /** Alternates each ticket between in_progress and waiting_on_customer, round robin. */
 function toggler(cast: Cast) {
@@ -132,6 +150,33 @@ export const SCENARIOS: Scenario[] = [
       return () => {
         const move = next();
         return [move.id, move.to];
+      };
+    },
+    explain: false,
+  },
+  {
+    name: "comment",
+    title: "comment mutation (agents' public replies)",
+    role: ROLE.agent,
+    actor: (cast) => cast.agent,
+    // One writer's counted writes queue behind each other (the quota's lock):
+    // each reply comes from the ticket's own agent, every agent in turn.
+    actors: (cast) => cast.replyTickets.map((ticket) => ticket.agentId),
+    graphql: (cast) => {
+      const next = commenter(cast);
+      return () => {
+        const reply = next();
+        return {
+          query: `mutation Reply($id: UUID!, $body: String!) { addComment(input: { ticketId: $id, body: $body }) { ticketComment { rowId } } }`,
+          variables: { id: reply.id, body: reply.body },
+        };
+      };
+    },
+    ceiling: (cast) => {
+      const next = commenter(cast);
+      return () => {
+        const reply = next();
+        return [reply.id, reply.body];
       };
     },
     explain: false,

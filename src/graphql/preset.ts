@@ -33,11 +33,18 @@ export interface PresetOptions {
   documentLimits?: DocumentLimits;
   /** When set, only these operations are executed (trusted-documents.ts). */
   trustedDocuments?: TrustedDocuments;
+  /**
+   * false leaves out the per-request bounds (the documents preset and the
+   * statement timeouts) so that `npm run bench -- --compare limits` can
+   * measure what they cost. Nothing in the environment reaches it.
+   */
+  requestLimits?: boolean;
 }
 
 export function createPreset(options: PresetOptions): GraphileConfig.Preset {
   const production = options.production ?? false;
   const trusted = options.trustedDocuments;
+  const limited = options.requestLimits ?? true;
   const documents = documentsPreset({
     limits: options.documentLimits ?? DEFAULT_DOCUMENT_LIMITS,
     // Warnings a client can cause at will are rate-limited (log-sampler.ts).
@@ -47,7 +54,7 @@ export function createPreset(options: PresetOptions): GraphileConfig.Preset {
     trustedDocuments: trusted,
   });
   return {
-    extends: [PostGraphileAmberPreset, PgSimplifyInflectionPreset, documents],
+    extends: [PostGraphileAmberPreset, PgSimplifyInflectionPreset, ...(limited ? [documents] : [])],
     plugins: [
       operationMetricsPlugin(options.metrics, trusted?.operationNames ?? DOCUMENTED_OPERATION_NAMES),
       databaseAvailabilityPlugin({ logger: options.logger }),
@@ -79,7 +86,9 @@ export function createPreset(options: PresetOptions): GraphileConfig.Preset {
         const auth = ws ? socketClaims(ws.socket) : req?.auth;
         const clientIp = ws ? socketClientAddress(ws.request) : req?.ip;
         // auth and clientIp feed the authentication mutations (authentication-plugin.ts).
-        return { pgSettings: pgSettingsFor(auth, options.statementTimeouts), auth, clientIp };
+        const pgSettings = pgSettingsFor(auth, options.statementTimeouts);
+        if (!limited) delete pgSettings.statement_timeout;
+        return { pgSettings, auth, clientIp };
       },
     },
     gather: {

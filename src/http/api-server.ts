@@ -50,7 +50,13 @@ function trustedDocumentsOf(config: AppConfig): TrustedDocuments | undefined {
   }
 }
 
-export async function createApiServer(config: AppConfig, logger: Logger): Promise<ApiServer> {
+export interface ApiServerOptions {
+  /** false: without the per-request bounds, for the benchmark only (preset.ts, `requestLimits`). */
+  requestLimits?: boolean;
+}
+
+export async function createApiServer(config: AppConfig, logger: Logger, options: ApiServerOptions = {}): Promise<ApiServer> {
+  const requestLimits = options.requestLimits ?? true;
   const trustedDocuments = trustedDocumentsOf(config);
   const limits = limitsOf(config);
   const pool = createPool(config, logger);
@@ -71,8 +77,9 @@ export async function createApiServer(config: AppConfig, logger: Logger): Promis
     ...(config.introspection === undefined ? {} : { introspection: config.introspection }),
     ...(config.documentLimits ? { documentLimits: config.documentLimits } : {}),
     ...(trustedDocuments ? { trustedDocuments } : {}),
+    requestLimits,
     plugins: [
-      requestDeadlinePlugin({ requestTimeoutMs: limits.requestTimeoutMs, logger, metrics }),
+      ...(requestLimits ? [requestDeadlinePlugin({ requestTimeoutMs: limits.requestTimeoutMs, logger, metrics })] : []),
       ...graphqlPlugins({ pool, jwt: config.jwt, logger, metrics, dispatcher }),
     ],
   });
