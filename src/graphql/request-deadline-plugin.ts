@@ -21,7 +21,11 @@ import type { Metrics } from "../observability/metrics.ts";
  *
  * The statement timeout (database/web-roles.ts, pgSettingsFor) bounds the SQL in any
  * case; this ends it early and frees its connection for other clients.
- * Websocket operations have no HTTP request and are not concerned.
+ *
+ * Over the websocket, a query or mutation still running when its socket
+ * closes has its SQL cancelled the same way (reason `client_gone`); the
+ * statement timeout is its deadline. Subscriptions are ended by the socket
+ * (realtime-plugin.ts) and run no SQL of their own between events.
  */
 export interface RequestDeadlineOptions {
   requestTimeoutMs: number;
@@ -137,8 +141,28 @@ function trackedWithPgClient(original: WithPgClient, work: RequestWork): WithPgC
   return Object.assign(tracked, { release: (original as { release?: unknown }).release });
 }
 
+/** A websocket, as the ws library gives it to grafserv (requestContext.ws.socket). */
+interface ClosableSocket {
+  once(event: "close", listener: () => void): unknown;
+}
+
 export function requestDeadlinePlugin(options: RequestDeadlineOptions): GraphileConfig.Plugin {
   const works = new WeakMap<http.IncomingMessage, RequestWork>();
+  // The operations each websocket is running, stopped together when it closes (one listener a socket).
+  const socketWorks = new WeakMap<ClosableSocket, Set<RequestWork>>();
+  const worksOf = (socket: ClosableSocket): Set<RequestWork> => {
+    let running = socketWorks.get(socket);
+    if (!running) {
+      const set = new Set<RequestWork>();
+      running = set;
+      socketWorks.set(socket, set);
+      socket.once("close", () => {
+        for (const work of set) stop(work, "client_gone");
+        set.clear();
+      });
+    }
+    return running;
+  };
   const stopped = options.metrics
     ? new client.Counter({
         name: "graphql_requests_stopped_total",
@@ -164,6 +188,20 @@ export function requestDeadlinePlugin(options: RequestDeadlineOptions): Graphile
           const context = args.contextValue as { withPgClient?: WithPgClient };
           if (work && context.withPgClient) context.withPgClient = trackedWithPgClient(context.withPgClient, work);
           return args;
+        },
+        async execute(next, event) {
+          const socket = (event.args.requestContext?.ws as { socket?: ClosableSocket } | undefined)?.socket;
+          const context = event.args.contextValue as { withPgClient?: WithPgClient };
+          if (!socket || !context.withPgClient) return next();
+          const work = new RequestWork(options.logger);
+          const running = worksOf(socket);
+          running.add(work);
+          context.withPgClient = trackedWithPgClient(context.withPgClient, work);
+          try {
+            return await next();
+          } finally {
+            running.delete(work);
+          }
         },
       },
     },

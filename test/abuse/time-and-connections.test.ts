@@ -107,6 +107,29 @@ describe("statement timeouts", () => {
 });
 
 describe("cancellation", () => {
+  it("cancels a websocket query's SQL when its socket closes", async () => {
+    const { api, url, port } = await startProductionApi(database.current, {
+      limits: { statementTimeoutMs: 60_000 },
+      metrics: { token: METRICS_TOKEN },
+    });
+    try {
+      const socket = new WebSocket(`ws://127.0.0.1:${port}/graphql`, "graphql-transport-ws");
+      await new Promise((resolve, reject) => socket.once("open", resolve).once("error", reject));
+      const acknowledged = new Promise((resolve) => socket.once("message", resolve));
+      socket.send(JSON.stringify({ type: "connection_init", payload: { authorization: bearer(customer, "ticketing_customer") } }));
+      await acknowledged;
+      socket.send(JSON.stringify({ id: "1", type: "subscribe", payload: { query: SLOW, variables: { seconds: 30 } } }));
+      await vi.waitFor(async () => expect(await sleepingStatements()).toBe(1), { timeout: 10_000, interval: 200 });
+      const left = performance.now();
+      socket.terminate();
+      await vi.waitFor(async () => expect(await sleepingStatements()).toBe(0), { timeout: 5_000, interval: 200 });
+      console.info(`websocket query's statement cancelled ${(performance.now() - left).toFixed(0)} ms after its socket closed (would have run 30 s)`);
+      expect(await stoppedRequests(url, "client_gone")).toBe(1);
+    } finally {
+      await api.close();
+    }
+  });
+
   it("cancels the SQL when the client disconnects, and the connection is not reused", async () => {
     const { api, url } = await startProductionApi(database.current, {
       limits: { statementTimeoutMs: 60_000 },
