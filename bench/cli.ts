@@ -44,9 +44,10 @@ function options() {
       results: { type: "string", default: "bench/results" },
       compare: { type: "string", default: "limits,events" },
       "webhook-deliveries": { type: "string", default: "2000" },
+      strict: { type: "boolean", default: false },
     },
   });
-  if (!(values.scale! in SCALES)) throw new ConfigurationError("--scale must be small, medium or large");
+  if (!(values.scale! in SCALES)) throw new ConfigurationError("--scale must be tiny, small, medium or large");
   const wanted = values.scenarios?.split(",");
   return {
     scale: values.scale as ScaleName,
@@ -61,6 +62,7 @@ function options() {
     resultsDir: values.results!,
     variants: variantsFor(values.compare!.split(",").filter(Boolean)),
     webhookDeliveries: Number(values["webhook-deliveries"]),
+    strict: values.strict!,
   };
 }
 
@@ -243,6 +245,20 @@ async function forgetCountedWrites(rootUrl: string): Promise<void> {
 const WEBHOOK_WORKER_CONCURRENCY = 4;
 
 const WARM_UP_SECONDS = 2;
+
+/**
+ * What makes a run wrong rather than slow: failed requests on any side, a
+ * first answer with an error. `--strict` (CI's smoke run) exits non-zero on
+ * any of them; timings are never judged.
+ */
+function failuresOf(report: Report): string[] {
+  const failed = report.measurements.flatMap((m) => [
+    ...(m.graphql.failures > 0 ? [`${m.scenario} GraphQL: ${m.graphql.failures} failed`] : []),
+    ...(m.ceiling.failures > 0 ? [`${m.scenario} ceiling: ${m.ceiling.failures} failed`] : []),
+    ...(m.variants ?? []).filter((v) => v.graphql.failures > 0).map((v) => `${m.scenario} ${v.name}: ${v.graphql.failures} failed`),
+  ]);
+  return [...failed, ...report.notes.filter((note) => note.includes("had an error"))];
+}
 const warmedUp = new Set<string>();
 
 async function measure(
@@ -254,6 +270,8 @@ async function measure(
   notes: string[],
 ): Promise<Measurement> {
   const headers: Record<string, string> = scenario.name === "login" ? {} : { authorization: tokenOf(scenario, scenario.actor(cast)) };
+  // Never longer than a measured run (a short smoke run stays short).
+  const warmUp = Math.min(WARM_UP_SECONDS, settings.duration);
   const run = async (graphql: boolean, apiBase = servers.api.baseUrl): Promise<LoadResult> => {
     if (MOVES_TICKETS.has(scenario.name)) await refreshMovable(cast, settings.rootUrl);
     if (scenario.name === "comment") await forgetCountedWrites(settings.rootUrl);
@@ -280,9 +298,9 @@ async function measure(
     for (const graphql of [true, false]) {
       const url = graphql ? `${servers.api.baseUrl}/graphql` : `${servers.ceiling.baseUrl}/${scenario.name}`;
       if (MOVES_TICKETS.has(scenario.name)) await refreshMovable(cast, settings.rootUrl);
-      if (scenario.name === "take_next") await topUpOpenPool(settings.rootUrl, WARM_UP_SECONDS);
+      if (scenario.name === "take_next") await topUpOpenPool(settings.rootUrl, warmUp);
       const since = new Date(Date.now() - 1_000);
-      await runLoad({ url, connections: 8, durationSeconds: WARM_UP_SECONDS, headers, next: requestsFor(scenario, cast, graphql) });
+      await runLoad({ url, connections: 8, durationSeconds: warmUp, headers, next: requestsFor(scenario, cast, graphql) });
       if (scenario.name === "take_next") {
         await new Promise((resolve) => setTimeout(resolve, 500));
         await returnTakenTickets(settings.rootUrl, cast.takeAgent, since);
@@ -301,7 +319,7 @@ async function measure(
       // Another API process compiles its code paths afresh.
       if (baseUrl !== servers.api.baseUrl && !warmedUp.has(`${scenario.name}/${variant.name}`)) {
         warmedUp.add(`${scenario.name}/${variant.name}`);
-        await runLoad({ url: `${baseUrl}/graphql`, connections: 8, durationSeconds: WARM_UP_SECONDS, headers, next: requestsFor(scenario, cast, true) });
+        await runLoad({ url: `${baseUrl}/graphql`, connections: 8, durationSeconds: warmUp, headers, next: requestsFor(scenario, cast, true) });
       }
       variants.push({ name: variant.name, graphql: await run(true, baseUrl) });
     } finally {
@@ -436,6 +454,8 @@ await runCli(async () => {
       notes,
     };
     process.stdout.write(await writeReport(report, settings.resultsDir));
+    const problems = failuresOf(report);
+    if (settings.strict && problems.length > 0) throw new Error(`the benchmark saw failures (--strict): ${problems.join("; ")}`);
   } finally {
     await servers.api?.stop();
     await servers.ceiling?.stop();

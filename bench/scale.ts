@@ -6,6 +6,8 @@ export interface Scale {
 
 /** Data-set sizes of the benchmark (`--scale`). */
 export const SCALES = {
+  /** For checking the benchmark itself (CI's smoke run), not for figures. */
+  tiny: { tickets: 1_000, customers: 100, agents: 6 },
   small: { tickets: 10_000, customers: 1_000, agents: 20 },
   medium: { tickets: 100_000, customers: 10_000, agents: 60 },
   large: { tickets: 1_000_000, customers: 100_000, agents: 200 },
