@@ -368,8 +368,7 @@ describe("subscriptions", () => {
 
     expect(events).toBe(5 * LIMITS.maxSubscriptionsPerUser);
     expect(attacked).toBeLessThan(base * 4 + 250);
-    // RSS follows the garbage collector (support/memory.ts): bounded loosely; what stays is bounded tightly.
-    expect(growth.rssMiB).toBeLessThan(100);
+    expect(growth.rssMiB).toBeLessThan(40);
     expect(growth.retainedMiB).toBeLessThan(40);
     await healthy();
   });

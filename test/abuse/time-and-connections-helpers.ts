@@ -7,6 +7,7 @@ import { freePort } from "../../src/net/free-port.ts";
 import { outputOnceReady } from "../support/cli-process.ts";
 import { startTestApi, TEST_JWT } from "../support/test-api.ts";
 import type { TestDatabase } from "../support/test-database.ts";
+import { sampleMemory } from "../support/memory.ts";
 
 /**
  * Building blocks for the abuse suite: a production-mode API listening on
@@ -135,10 +136,9 @@ export function median(values: number[]): number {
   return sorted[Math.floor(sorted.length / 2)] ?? 0;
 }
 
-/** Resident memory after a garbage collection when one can be asked for. */
+/** Resident memory of this process (the API under test) after a last-resort garbage collection. */
 export function rss(): number {
-  (globalThis as { gc?: () => void }).gc?.();
-  return process.memoryUsage().rss;
+  return sampleMemory().rss;
 }
 
 /** `npm start` as a child process, optionally under a shell prefix such as `ulimit -n 160 &&`. */
