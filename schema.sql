@@ -2932,15 +2932,6 @@ begin
   if me.id is null then
     raise exception using errcode = 'TKFBD', message = 'Sign in to comment';
   end if;
-  if add_comment.ticket_id is null then
-    raise exception using errcode = 'TKVAL', message = 'ticketId is required';
-  end if;
-  if add_comment.body is null or add_comment.body !~ '[^[:space:]]' then
-    raise exception using errcode = 'TKVAL', message = 'The comment cannot be empty';
-  end if;
-  if char_length(add_comment.body) > 20000 then
-    raise exception using errcode = 'TKVAL', message = 'The comment is too long (at most 20000 characters)';
-  end if;
 
   -- Read through the caller's policies: a ticket they cannot see does not exist.
   select tk.* into ticket

@@ -7,8 +7,8 @@
 export const CONSTRAINT_MESSAGES: Readonly<Record<string, string>> = {
   tickets_subject_length: "The subject must be 1 to 200 characters, not only white space",
   tickets_description_length: "The description is too long or only white space",
-  ticket_comments_body_length: "The comment must not be empty and must fit the length limit",
-  ticket_status_history_note_length: "The note is too long",
+  ticket_comments_body_length: "A comment must contain text and be at most 20000 characters",
+  ticket_status_history_note_length: "A note must be at most 2000 characters",
   users_display_name_length: "The display name must be 1 to 100 characters, not only white space",
   users_display_name_normalized: "The display name must not start or end with spaces",
   users_display_name_visible: "The display name must not contain control, invisible or text-direction characters",

@@ -67,6 +67,25 @@ describe("lifecycle errors over HTTP", () => {
     expect(response.body.errors[0].extensions.code).toBe("FORBIDDEN");
   });
 
+  it.each([
+    ["only white space", " \n\t "],
+    ["over 20,000 characters", "x".repeat(20_001)],
+  ])("answers INVALID_INPUT with the constraint's message to a comment of %s, and writes nothing", async (_, body) => {
+    const count = async () =>
+      (await database.current.owner.query("select count(*)::int as n from app_public.ticket_comments where ticket_id = $1", [working.id]))
+        .rows[0].n;
+    const before = await count();
+    const response = await call(
+      "mutation Reply($ticketId: UUID!, $body: String!) { addComment(input: { ticketId: $ticketId, body: $body }) { ticketComment { rowId } } }",
+      { ticketId: working.id, body },
+      "customer",
+    );
+    expect(response.body.errors[0].extensions.code).toBe("INVALID_INPUT");
+    expect(response.body.errors[0].message).toBe("A comment must contain text and be at most 20000 characters");
+    expect(JSON.stringify(response.body)).not.toMatch(/ticket_comments|body_length|constraint/i);
+    expect(await count()).toBe(before);
+  });
+
   it("moves a ticket and returns it under the type's name", async () => {
     const ticket = await makeTicket(database.current.owner, people.customer, "in_progress", people.agent);
     const response = await call(TRANSITION, { ticketId: ticket.id, toStatus: "resolved" }, "agent");
