@@ -2987,17 +2987,8 @@ begin
   if caller_role is null or caller_role = 'customer' then
     raise exception using errcode = 'TKFBD', message = 'Only agents and admins can assign tickets';
   end if;
-  if assign_ticket.ticket_id is null then
-    raise exception using errcode = 'TKVAL', message = 'ticketId is required';
-  end if;
   if caller_role = 'agent' and assign_ticket.agent_id is distinct from caller_id then
     raise exception using errcode = 'TKFBD', message = 'Agents can only assign tickets to themselves';
-  end if;
-  if caller_role = 'admin'
-    and assign_ticket.agent_id is not null
-    and not app_private.is_active_agent(assign_ticket.agent_id)
-  then
-    raise exception using errcode = 'TKVAL', message = 'Tickets can only be assigned to an active agent';
   end if;
 
   select tk.* into ticket
