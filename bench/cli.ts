@@ -15,7 +15,7 @@ import { captureFile, captureRequests, type CapturedRequest } from "./generated-
 import { explainScenarios } from "./plans.ts";
 import { progressReporter } from "./progress.ts";
 import { freePort } from "../src/net/free-port.ts";
-import { residentHighWaterMiB, sampleMemory, startApi, startCeiling, type ServerProcess } from "./processes.ts";
+import { cpuMillis, residentHighWaterMiB, sampleMemory, serverCpuMillis, startApi, startCeiling, type ServerProcess } from "./processes.ts";
 import { writeReport, type Measurement, type Report } from "./report.ts";
 import { BENCH_PASSWORD, SCALES, type ScaleName } from "./scale.ts";
 import { SCENARIOS, type Scenario } from "./scenarios.ts";
@@ -241,6 +241,21 @@ async function forgetCountedWrites(rootUrl: string): Promise<void> {
   }
 }
 
+/** The PostgreSQL server's process id, when it runs on this machine (its postmaster.pid is readable). */
+async function postmasterPid(rootUrl: string): Promise<number | undefined> {
+  const client = new pg.Client({ connectionString: rootUrl });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ dir: string }>("select current_setting('data_directory') as dir");
+    const pid = Number(readFileSync(`${rows[0]!.dir}/postmaster.pid`, "utf8").split("\n")[0]);
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  } finally {
+    await client.end();
+  }
+}
+
 /** The worker's default (WORKER_CONCURRENCY) for the delivery rate. */
 const WEBHOOK_WORKER_CONCURRENCY = 4;
 
@@ -266,22 +281,32 @@ async function measure(
   connections: number,
   cast: Cast,
   servers: { api: ServerProcess; ceiling: ServerProcess },
-  settings: { duration: number; rootUrl: string; variants: Variant[]; variantContext: VariantContext },
+  settings: { duration: number; rootUrl: string; variants: Variant[]; variantContext: VariantContext; postmasterPid: number | undefined },
   notes: string[],
 ): Promise<Measurement> {
   const headers: Record<string, string> = scenario.name === "login" ? {} : { authorization: tokenOf(scenario, scenario.actor(cast)) };
   // Never longer than a measured run (a short smoke run stays short).
   const warmUp = Math.min(WARM_UP_SECONDS, settings.duration);
-  const run = async (graphql: boolean, apiBase = servers.api.baseUrl): Promise<LoadResult> => {
+  const run = async (graphql: boolean, api = servers.api): Promise<LoadResult> => {
     if (MOVES_TICKETS.has(scenario.name)) await refreshMovable(cast, settings.rootUrl);
     if (scenario.name === "comment") await forgetCountedWrites(settings.rootUrl);
     if (scenario.name === "take_next") await topUpOpenPool(settings.rootUrl, settings.duration);
-    const url = graphql ? `${apiBase}/graphql` : `${servers.ceiling.baseUrl}/${scenario.name}`;
+    const url = graphql ? `${api.baseUrl}/graphql` : `${servers.ceiling.baseUrl}/${scenario.name}`;
     const next = requestsFor(scenario, cast, graphql);
     const problem = await firstAnswerError(url, headers, next());
     if (problem) notes.push(`${scenario.name} (${graphql ? "GraphQL" : "ceiling"}): first answer had an error: ${problem}`);
     const since = new Date(Date.now() - 1_000);
-    const result = await runLoad({ url, connections, durationSeconds: settings.duration, headers, next });
+    const server = graphql ? api : servers.ceiling;
+    const cpuBefore = { server: cpuMillis(server.child.pid!), database: settings.postmasterPid ? serverCpuMillis(settings.postmasterPid) : 0 };
+    const loaded = await runLoad({ url, connections, durationSeconds: settings.duration, headers, next });
+    const perRequest = (ms: number) => (loaded.requests > 0 ? Math.round((ms / loaded.requests) * 1000) / 1000 : 0);
+    const result: LoadResult = {
+      ...loaded,
+      cpu: {
+        serverMsPerRequest: perRequest(cpuMillis(server.child.pid!) - cpuBefore.server),
+        ...(settings.postmasterPid ? { databaseMsPerRequest: perRequest(serverCpuMillis(settings.postmasterPid) - cpuBefore.database) } : {}),
+      },
+    };
     if (scenario.name === "take_next") {
       if ((await openPoolSize(settings.rootUrl)) === 0) {
         notes.push(`take_next (${graphql ? "GraphQL" : "ceiling"}, ${connections} connections): the open pool ran empty; later requests returned null`);
@@ -314,14 +339,14 @@ async function measure(
   const ceiling = await run(false);
   const variants: { name: string; graphql: LoadResult }[] = [];
   for (const variant of settings.variants.filter((v) => v.applies(scenario))) {
-    const { baseUrl, undo } = await variant.setUp(settings.variantContext, servers.api.baseUrl);
+    const { api, undo } = await variant.setUp(settings.variantContext, servers.api);
     try {
       // Another API process compiles its code paths afresh.
-      if (baseUrl !== servers.api.baseUrl && !warmedUp.has(`${scenario.name}/${variant.name}`)) {
+      if (api !== servers.api && !warmedUp.has(`${scenario.name}/${variant.name}`)) {
         warmedUp.add(`${scenario.name}/${variant.name}`);
-        await runLoad({ url: `${baseUrl}/graphql`, connections: 8, durationSeconds: warmUp, headers, next: requestsFor(scenario, cast, true) });
+        await runLoad({ url: `${api.baseUrl}/graphql`, connections: 8, durationSeconds: warmUp, headers, next: requestsFor(scenario, cast, true) });
       }
-      variants.push({ name: variant.name, graphql: await run(true, baseUrl) });
+      variants.push({ name: variant.name, graphql: await run(true, api) });
     } finally {
       await undo();
     }
@@ -400,10 +425,12 @@ await runCli(async () => {
     }
     const variantContext: VariantContext = {
       rootUrl: database.rootOfDatabase,
-      ...(servers.withoutLimits ? { apiWithoutLimits: servers.withoutLimits.baseUrl } : {}),
+      ...(servers.withoutLimits ? { apiWithoutLimits: servers.withoutLimits } : {}),
     };
     const measurements: Measurement[] = [];
     const notes: string[] = [];
+    const databasePid = await postmasterPid(database.rootOfDatabase);
+    if (!databasePid) notes.push("PostgreSQL runs elsewhere (its postmaster.pid is not readable here): CPU per request counts the server processes only.");
     if (settings.scenarios.some((scenario) => scenario.name === "comment")) {
       notes.push(`comment: the agents' comment quota is raised to ${RAISED_COMMENT_QUOTA} a minute for the run (and restored), so the load is not refused; the quota check still runs.`);
     }
@@ -416,6 +443,7 @@ await runCli(async () => {
             rootUrl: database.rootOfDatabase,
             variants: settings.variants,
             variantContext,
+            postmasterPid: databasePid,
           }, notes),
         );
       }

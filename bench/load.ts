@@ -8,6 +8,8 @@ export interface LoadResult {
   requests: number;
   /** Transport errors, timeouts, non-2xx answers, and 200 answers carrying `errors` (GraphQL) or `error` (ceiling). */
   failures: number;
+  /** CPU ms per request of the server process and of PostgreSQL during the run (processes.ts), when measured. */
+  cpu?: { serverMsPerRequest: number; databaseMsPerRequest?: number };
 }
 
 export interface LoadOptions {

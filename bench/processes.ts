@@ -1,5 +1,5 @@
 import { fork, spawn, type ChildProcess } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 
 /**
  * The two servers under test run as child processes of the benchmark, so
@@ -38,6 +38,47 @@ export function sampleMemory(pid: number): () => number {
     clearInterval(timer);
     return Math.round(peak / 1024);
   };
+}
+
+/** Linux's clock tick (USER_HZ), the unit of CPU times in /proc: 100 per second on every mainstream build. */
+const TICKS_PER_SECOND = 100;
+
+/** Fields of /proc/<pid>/stat after the command name (which may hold spaces). */
+function statFields(pid: number): string[] | undefined {
+  try {
+    const text = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return text.slice(text.lastIndexOf(")") + 2).split(" ");
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * CPU time (user + system) a process has used, in ms; with
+ * `reapedChildren`, also that of its children that have exited (cutime and
+ * cstime). On a machine shared with other work, CPU per request moves far
+ * less than requests per second.
+ */
+export function cpuMillis(pid: number, reapedChildren = false): number {
+  const fields = statFields(pid);
+  if (!fields) return 0;
+  // After the name: state(0) ppid(1) … utime(11) stime(12) cutime(13) cstime(14).
+  const ticks = Number(fields[11]) + Number(fields[12]) + (reapedChildren ? Number(fields[13]) + Number(fields[14]) : 0);
+  return (ticks * 1000) / TICKS_PER_SECOND;
+}
+
+/**
+ * CPU time of a whole PostgreSQL server, in ms: the postmaster, the
+ * backends and workers it has reaped, and those still running.
+ */
+export function serverCpuMillis(postmasterPid: number): number {
+  let total = cpuMillis(postmasterPid, true);
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    const fields = statFields(Number(entry));
+    if (fields && Number(fields[1]) === postmasterPid) total += cpuMillis(Number(entry));
+  }
+  return total;
 }
 
 function stopper(child: ChildProcess): () => Promise<void> {

@@ -47,6 +47,15 @@ export interface Report {
 
 const round = (value: number, digits = 2) => Math.round(value * 10 ** digits) / 10 ** digits;
 
+/** Server + database CPU ms per request, e.g. "0.91 + 0.40". */
+function cpuCell(result: LoadResult): string {
+  if (!result.cpu) return "-";
+  const { serverMsPerRequest, databaseMsPerRequest } = result.cpu;
+  return databaseMsPerRequest === undefined ? `${serverMsPerRequest}` : `${serverMsPerRequest} + ${databaseMsPerRequest}`;
+}
+
+const cpuTotal = (result: LoadResult) => (result.cpu ? result.cpu.serverMsPerRequest + (result.cpu.databaseMsPerRequest ?? 0) : 0);
+
 const ratio = (measurement: Measurement) =>
   measurement.ceiling.requestsPerSecond > 0 ? round(measurement.graphql.requestsPerSecond / measurement.ceiling.requestsPerSecond) : 0;
 
@@ -67,17 +76,19 @@ function variantComparison(report: Report): string[] {
     (m.variants ?? []).map((v) => {
       const served = m.graphql.requestsPerSecond;
       const other = v.graphql.requestsPerSecond;
-      return `| ${m.title} | ${m.connections} | ${v.name} | ${served} | ${m.graphql.p50} | ${other} | ${v.graphql.p50} | ${other > 0 ? round(served / other) : 0} | ${v.graphql.failures} |`;
+      const cpu = cpuTotal(v.graphql) > 0 ? round(cpuTotal(m.graphql) / cpuTotal(v.graphql)) : "-";
+      return `| ${m.title} | ${m.connections} | ${v.name} | ${served} | ${m.graphql.p50} | ${other} | ${v.graphql.p50} | ${other > 0 ? round(served / other) : 0} | ${cpuCell(m.graphql)} | ${cpuCell(v.graphql)} | ${cpu} | ${v.graphql.failures} |`;
     }),
   );
   if (rows.length === 0) return [];
   return [
     "",
     "As served against variants of the API (limits off: without document checks, statement timeouts and request deadline; " +
-      "no event log: without recording the event; webhook queued: with one endpoint for every ticket event, each write queuing a delivery job):",
+      "no event log: without recording the event; webhook queued: with one endpoint for every ticket event, each write queuing a delivery job). " +
+      "CPU per request (server process + PostgreSQL) moves far less than requests per second when other work shares the machine; a CPU ratio of 1.05 means the served API spends 5 % more per request than the variant:",
     "",
-    "| scenario | conns | variant | served req/s | p50 ms | variant req/s | p50 ms | served ÷ variant | variant failures |",
-    "|---|---:|---|---:|---:|---:|---:|---:|---:|",
+    "| scenario | conns | variant | served req/s | p50 ms | variant req/s | p50 ms | served ÷ variant (req/s) | CPU ms/req served | CPU ms/req variant | served ÷ variant (CPU/req) | variant failures |",
+    "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ...rows,
   ];
 }
@@ -133,11 +144,11 @@ export function markdown(report: Report, baseline?: Report): string {
     `Scale **${report.scale}** (${report.tickets} tickets), ${report.durationSeconds} s per run, ${m.cores} cores, Node ${m.node}, PostgreSQL ${m.postgres}, ` +
       `PostGraphile ${m.postgraphile}, pool ${report.poolSize}, log level ${report.logLevel}; load average ${m.loadAverage.before} before, ${m.loadAverage.after} after (${report.startedAt}).`,
     "",
-    "| scenario | conns | GraphQL req/s | p50 ms | p99 ms | ceiling req/s | p50 ms | p99 ms | ratio | API RSS MiB (run peak / since start) | failures (gql/ceiling) |",
-    "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+    "| scenario | conns | GraphQL req/s | p50 ms | p99 ms | ceiling req/s | p50 ms | p99 ms | ratio | CPU ms/req, server + PostgreSQL: GraphQL | ceiling | API RSS MiB (run peak / since start) | failures (gql/ceiling) |",
+    "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ...report.measurements.map(
       (x) =>
-        `| ${x.title} | ${x.connections} | ${x.graphql.requestsPerSecond} | ${x.graphql.p50} | ${x.graphql.p99} | ${x.ceiling.requestsPerSecond} | ${x.ceiling.p50} | ${x.ceiling.p99} | ${ratio(x)} | ${x.apiPeakRssMiB} / ${x.apiHighWaterMiB} | ${x.graphql.failures}/${x.ceiling.failures} |`,
+        `| ${x.title} | ${x.connections} | ${x.graphql.requestsPerSecond} | ${x.graphql.p50} | ${x.graphql.p99} | ${x.ceiling.requestsPerSecond} | ${x.ceiling.p50} | ${x.ceiling.p99} | ${ratio(x)} | ${cpuCell(x.graphql)} | ${cpuCell(x.ceiling)} | ${x.apiPeakRssMiB} / ${x.apiHighWaterMiB} | ${x.graphql.failures}/${x.ceiling.failures} |`,
     ),
     ...loginPerCore(report),
     ...variantComparison(report),

@@ -3,6 +3,7 @@ import pg from "pg";
 import { createLogger } from "../src/observability/logger.ts";
 import { startJobWorker } from "../src/worker/job-worker.ts";
 import type { Cast } from "./database.ts";
+import type { ServerProcess } from "./processes.ts";
 import type { Scenario } from "./scenarios.ts";
 import { WRITE_SCENARIOS } from "./scenarios.ts";
 
@@ -30,7 +31,7 @@ export type VariantName = "limits off" | "no event log" | "webhook queued";
 export interface VariantContext {
   rootUrl: string;
   /** The API without its limits, when `--compare limits` started it. */
-  apiWithoutLimits?: string;
+  apiWithoutLimits?: ServerProcess;
 }
 
 export interface Variant {
@@ -38,8 +39,8 @@ export interface Variant {
   /** Which `--compare` group turns it on. */
   group: "limits" | "events";
   applies(scenario: Scenario): boolean;
-  /** The base URL to load, after changing the database if the variant needs it; returns the undo. */
-  setUp(context: VariantContext, apiBase: string): Promise<{ baseUrl: string; undo(): Promise<void> }>;
+  /** The API to load, after changing the database if the variant needs it; returns the undo. */
+  setUp(context: VariantContext, api: ServerProcess): Promise<{ api: ServerProcess; undo(): Promise<void> }>;
 }
 
 async function withRoot<T>(rootUrl: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
@@ -87,30 +88,30 @@ export const VARIANTS: Variant[] = [
     applies: (scenario) => scenario.explain,
     async setUp(context) {
       if (!context.apiWithoutLimits) throw new Error("the API without limits is not running");
-      return { baseUrl: context.apiWithoutLimits, undo: async () => undefined };
+      return { api: context.apiWithoutLimits, undo: async () => undefined };
     },
   },
   {
     name: "no event log",
     group: "events",
     applies: (scenario) => WRITE_SCENARIOS.has(scenario.name),
-    async setUp(context, apiBase) {
+    async setUp(context, api) {
       const toggle = (action: "disable" | "enable") =>
         withRoot(context.rootUrl, async (client) => {
           for (const [table, trigger] of EVENT_TRIGGERS) await client.query(`alter table ${table} ${action} trigger ${trigger}`);
         });
       await toggle("disable");
-      return { baseUrl: apiBase, undo: () => toggle("enable") };
+      return { api, undo: () => toggle("enable") };
     },
   },
   {
     name: "webhook queued",
     group: "events",
     applies: (scenario) => WRITE_SCENARIOS.has(scenario.name),
-    async setUp(context, apiBase) {
+    async setUp(context, api) {
       // Never contacted: no worker runs while the variant is measured.
       const endpointId = await withRoot(context.rootUrl, (client) => createEndpoint(client, "https://webhooks.bench.invalid/hook", TICKET_EVENT_KINDS));
-      return { baseUrl: apiBase, undo: () => withRoot(context.rootUrl, (client) => removeEndpoint(client, endpointId)) };
+      return { api, undo: () => withRoot(context.rootUrl, (client) => removeEndpoint(client, endpointId)) };
     },
   },
 ];
