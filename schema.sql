@@ -2532,7 +2532,7 @@ alter table app_public.organization_memberships add constraint organization_memb
 alter table app_public.organization_memberships add constraint organization_memberships_user_id_fkey FOREIGN KEY (user_id) REFERENCES app_public.users(id);
 CREATE INDEX organization_memberships_added_by_idx ON app_public.organization_memberships USING btree (added_by);
 CREATE INDEX organization_memberships_removed_by_idx ON app_public.organization_memberships USING btree (removed_by);
-CREATE INDEX organization_memberships_user_idx ON app_public.organization_memberships USING btree (user_id, organization_id) INCLUDE (role, sees_organization_tickets) WHERE (removed_at IS NULL);
+CREATE INDEX organization_memberships_user_idx ON app_public.organization_memberships USING btree (user_id, organization_id) INCLUDE (role, sees_organization_tickets, removed_at);
 CREATE TRIGGER _050_write_quota_edit BEFORE INSERT OR UPDATE ON app_public.organization_memberships FOR EACH ROW EXECUTE FUNCTION app_private.tg_enforce_write_quota('edit');
 CREATE TRIGGER _100_set_updated_at BEFORE UPDATE ON app_public.organization_memberships FOR EACH ROW EXECUTE FUNCTION app_private.tg_set_updated_at();
 CREATE TRIGGER _900_audit AFTER INSERT OR UPDATE ON app_public.organization_memberships FOR EACH ROW EXECUTE FUNCTION app_private.tg_audit();
@@ -2759,7 +2759,7 @@ alter table app_public.ticket_participants add constraint ticket_participants_ti
 alter table app_public.ticket_participants add constraint ticket_participants_user_id_fkey FOREIGN KEY (user_id) REFERENCES app_public.users(id);
 CREATE INDEX ticket_participants_added_by_idx ON app_public.ticket_participants USING btree (added_by);
 CREATE INDEX ticket_participants_removed_by_idx ON app_public.ticket_participants USING btree (removed_by);
-CREATE INDEX ticket_participants_user_idx ON app_public.ticket_participants USING btree (user_id, ticket_id) INCLUDE (kind) WHERE (removed_at IS NULL);
+CREATE INDEX ticket_participants_user_idx ON app_public.ticket_participants USING btree (user_id, ticket_id) INCLUDE (kind, removed_at);
 CREATE TRIGGER _050_write_quota_edit BEFORE INSERT OR UPDATE ON app_public.ticket_participants FOR EACH ROW EXECUTE FUNCTION app_private.tg_enforce_write_quota('edit');
 CREATE TRIGGER _100_set_updated_at BEFORE UPDATE ON app_public.ticket_participants FOR EACH ROW EXECUTE FUNCTION app_private.tg_set_updated_at();
 CREATE TRIGGER _900_audit AFTER INSERT OR UPDATE ON app_public.ticket_participants FOR EACH ROW EXECUTE FUNCTION app_private.tg_audit();
@@ -2909,7 +2909,7 @@ CREATE INDEX tickets_access_idx ON app_public.tickets USING btree (id) INCLUDE (
 CREATE INDEX tickets_agent_due_idx ON app_public.tickets USING btree (agent_id, resolution_due_at) WHERE (status = ANY (ARRAY['open'::app_public.ticket_status, 'in_progress'::app_public.ticket_status, 'waiting_on_customer'::app_public.ticket_status]));
 CREATE INDEX tickets_agent_queue_idx ON app_public.tickets USING btree (agent_id, priority DESC, created_at) WHERE (agent_id IS NOT NULL);
 CREATE INDEX tickets_customer_created_idx ON app_public.tickets USING btree (customer_id, created_at DESC);
-CREATE INDEX tickets_organization_created_idx ON app_public.tickets USING btree (organization_id, created_at DESC) WHERE (organization_id IS NOT NULL);
+CREATE INDEX tickets_organization_created_idx ON app_public.tickets USING btree (organization_id, created_at DESC);
 CREATE INDEX tickets_search_idx ON app_public.tickets USING gin (search);
 CREATE INDEX tickets_status_created_idx ON app_public.tickets USING btree (status, created_at DESC);
 CREATE INDEX tickets_unassigned_queue_idx ON app_public.tickets USING btree (priority DESC, created_at, id) WHERE ((status = 'open'::app_public.ticket_status) AND (agent_id IS NULL));
@@ -3012,8 +3012,7 @@ comment on column app_public.tickets.closed_at is '@behavior -insert -update
 When the ticket was closed; cleared if an admin reopens it.';
 comment on column app_public.tickets.search is '@behavior -*
 Full-text document of subject (weight A) and description (weight B); used by searchTickets.';
-comment on column app_public.tickets.organization_id is '@behavior -update
-The organization the ticket was filed for: one the customer belongs to (by default their first organization that is active), or null. Customers choose among theirs when filing; agents (on tickets assigned to them) and admins may change it.';
+comment on column app_public.tickets.organization_id is 'The organization the ticket was filed for: one the customer belongs to (by default their first organization that is active), or null. Customers choose among theirs when filing; agents (on tickets assigned to them) and admins may change it.';
 
 create table app_public.users (
   id uuid default app_private.uuid_generate_v7() not null,

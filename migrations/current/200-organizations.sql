@@ -81,8 +81,7 @@ alter table app_public.organization_memberships enable row level security;
 -- squawk-ignore require-concurrent-index-creation
 create index if not exists organization_memberships_user_idx
   on app_public.organization_memberships (user_id, organization_id)
-  include (role, sees_organization_tickets)
-  where removed_at is null;
+  include (role, sees_organization_tickets, removed_at);
 -- squawk-ignore require-concurrent-index-creation
 create index if not exists organization_memberships_added_by_idx on app_public.organization_memberships (added_by);
 -- squawk-ignore require-concurrent-index-creation
@@ -142,8 +141,7 @@ alter table app_public.ticket_participants enable row level security;
 -- squawk-ignore require-concurrent-index-creation
 create index if not exists ticket_participants_user_idx
   on app_public.ticket_participants (user_id, ticket_id)
-  include (kind)
-  where removed_at is null;
+  include (kind, removed_at);
 -- squawk-ignore require-concurrent-index-creation
 create index if not exists ticket_participants_added_by_idx on app_public.ticket_participants (added_by);
 -- squawk-ignore require-concurrent-index-creation

@@ -20,11 +20,9 @@ alter table app_public.tickets add constraint tickets_organization_id_fkey
 -- (see docs/conventions.md).
 -- squawk-ignore require-concurrent-index-creation
 create index if not exists tickets_organization_created_idx
-  on app_public.tickets (organization_id, created_at desc)
-  where organization_id is not null;
+  on app_public.tickets (organization_id, created_at desc);
 
-comment on column app_public.tickets.organization_id is '@behavior -update
-The organization the ticket was filed for: one the customer belongs to (by default their first organization that is active), or null. Customers choose among theirs when filing; agents (on tickets assigned to them) and admins may change it.';
+comment on column app_public.tickets.organization_id is 'The organization the ticket was filed for: one the customer belongs to (by default their first organization that is active), or null. Customers choose among theirs when filing; agents (on tickets assigned to them) and admins may change it.';
 
 -- The caller's organizations (helpers of the policies) -----------------------
 
