@@ -137,7 +137,8 @@ create table app_private.realtime_events (
   agent_id uuid,
   previous_agent_id uuid,
   in_open_pool boolean default false not null,
-  user_id uuid
+  user_id uuid,
+  organization_id uuid
 );
 alter table app_private.realtime_events enable row level security;
 alter table app_private.realtime_events add constraint realtime_events_comment_only_when_commented CHECK ((comment_id IS NOT NULL) = (kind = 'commented'::text));
@@ -163,6 +164,7 @@ comment on column app_private.realtime_events.agent_id is 'The ticket''s agent a
 comment on column app_private.realtime_events.previous_agent_id is 'The ticket''s agent before the change, when there was one.';
 comment on column app_private.realtime_events.in_open_pool is 'The ticket is, or just was, open and unassigned: agents watching the pool are interested.';
 comment on column app_private.realtime_events.user_id is 'The user deactivated or whose role changed (user events).';
+comment on column app_private.realtime_events.organization_id is 'The ticket''s organization after the change (ticket events), for routing to its members'' subscriptions.';
 
 create table app_private.refresh_tokens (
   id uuid default app_private.uuid_generate_v7() not null,
@@ -342,10 +344,10 @@ declare
 begin
   insert into app_private.realtime_events (
     kind, ticket_id, comment_id, customer_id, previous_customer_id,
-    agent_id, previous_agent_id, in_open_pool, user_id
+    agent_id, previous_agent_id, organization_id, in_open_pool, user_id
   ) values (
     event.kind, event.ticket_id, event.comment_id, event.customer_id, event.previous_customer_id,
-    event.agent_id, event.previous_agent_id, coalesce(event.in_open_pool, false), event.user_id
+    event.agent_id, event.previous_agent_id, event.organization_id, coalesce(event.in_open_pool, false), event.user_id
   )
   returning id into event_id;
 
@@ -356,7 +358,7 @@ begin
   end if;
 end;
 $function$;
-comment on function app_private.announce_realtime_event(app_private.realtime_events) is 'Records a realtime event (id and occurred_at assigned here) and notifies its id on ticketing_events; prunes old events every 256th call.';
+comment on function app_private.announce_realtime_event(app_private.realtime_events) is 'Records a realtime event (id and occurred_at assigned here, the organization included) and notifies its id on ticketing_events; prunes old events every 256th call.';
 
 CREATE OR REPLACE FUNCTION app_private.assert_admin_remains(target_id uuid)
  RETURNS void
@@ -1023,12 +1025,13 @@ begin
   event.previous_customer_id := nullif(previous.customer_id, ticket.customer_id);
   event.agent_id := ticket.agent_id;
   event.previous_agent_id := nullif(previous.agent_id, ticket.agent_id);
+  event.organization_id := ticket.organization_id;
   event.in_open_pool := (ticket.status = 'open' and ticket.agent_id is null)
     or coalesce(previous.status = 'open' and previous.agent_id is null, false);
   perform app_private.announce_realtime_event(event);
 end;
 $function$;
-comment on function app_private.notify_ticket_event(app_public.tickets,text,app_public.tickets,uuid) is 'Records one realtime event of a ticket (kind, comment id, the customer and agent before and after, whether it is or was in the open pool; never content) and notifies its id on ticketing_events.';
+comment on function app_private.notify_ticket_event(app_public.tickets,text,app_public.tickets,uuid) is 'Records one realtime event of a ticket (kind, comment id, the customer and agent before and after, its organization, whether it is or was in the open pool; never content) and notifies its id on ticketing_events.';
 
 CREATE OR REPLACE FUNCTION app_private.open_session(user_id uuid, token_digest bytea)
  RETURNS TABLE(session_id uuid, user_role app_public.user_role, refresh_expires_at timestamp with time zone, user_record app_public.users)
@@ -1266,7 +1269,7 @@ end;
 $function$;
 comment on function app_private.raise_rate_limited(text,timestamp with time zone) is 'Raises TKRAT (RATE_LIMITED) with HINT retry_after=<seconds until retry_at>, at least 1.';
 
-CREATE OR REPLACE FUNCTION app_private.realtime_events_after(after_id bigint, for_ticket_id uuid DEFAULT NULL::uuid, for_customer_id uuid DEFAULT NULL::uuid, for_agent_id uuid DEFAULT NULL::uuid, max_rows integer DEFAULT 500)
+CREATE OR REPLACE FUNCTION app_private.realtime_events_after(after_id bigint, for_ticket_id uuid DEFAULT NULL::uuid, for_customer_id uuid DEFAULT NULL::uuid, for_agent_id uuid DEFAULT NULL::uuid, max_rows integer DEFAULT 500, for_organization_ids uuid[] DEFAULT NULL::uuid[], for_ticket_ids uuid[] DEFAULT NULL::uuid[])
  RETURNS SETOF app_private.realtime_events
  LANGUAGE plpgsql
  STABLE SECURITY DEFINER
@@ -1314,6 +1317,8 @@ begin
       or e.agent_id = for_agent_id
       or e.previous_agent_id = for_agent_id
       or (for_agent_id is not null and e.in_open_pool)
+      or (for_ticket_id is null and e.organization_id = any (for_organization_ids))
+      or (for_ticket_id is null and e.ticket_id = any (for_ticket_ids))
     )
   order by e.id
   limit row_limit + 1;
@@ -1324,8 +1329,8 @@ begin
   end if;
 end;
 $function$;
-grant execute on function app_private.realtime_events_after(bigint,uuid,uuid,uuid,integer) to ticketing_authenticator;
-comment on function app_private.realtime_events_after(bigint,uuid,uuid,uuid,integer) is 'Realtime resume: the ticket events after after_id that concern one ticket, one customer or one agent''s queue, in id order, at most max_rows (and realtime_replay_policy()). Raises TKCEX (CURSOR_EXPIRED) for an unknown cursor, one older than the policy allows, or more events than the bound. The API re-checks every row under the subscriber''s rights.';
+grant execute on function app_private.realtime_events_after(bigint,uuid,uuid,uuid,integer,uuid[],uuid[]) to ticketing_authenticator;
+comment on function app_private.realtime_events_after(bigint,uuid,uuid,uuid,integer,uuid[],uuid[]) is 'Realtime resume: the ticket events after after_id that concern one ticket, one customer or one agent''s queue (plus, for the latter two, the organizations and tickets of their realtime_routes), in id order, at most max_rows (and realtime_replay_policy()). Raises TKCEX (CURSOR_EXPIRED) for an unknown cursor, one older than the policy allows, or more events than the bound. The API re-checks every row under the subscriber''s rights.';
 
 CREATE OR REPLACE FUNCTION app_private.realtime_events_by_id(event_ids bigint[])
  RETURNS SETOF app_private.realtime_events
@@ -1362,6 +1367,40 @@ AS $function$
   select interval '24 hours', 500;
 $function$;
 comment on function app_private.realtime_replay_policy() is 'Realtime resume bounds: a replay reaches back at most max_age (a day) and delivers at most max_rows (500) events; beyond either a subscription fails with CURSOR_EXPIRED.';
+
+CREATE OR REPLACE FUNCTION app_private.realtime_routes(user_id uuid, OUT organization_ids uuid[], OUT ticket_ids uuid[])
+ RETURNS record
+ LANGUAGE sql
+ STABLE SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+  select
+    coalesce((
+      select array_agg(m.organization_id order by m.organization_id)
+      from app_public.organization_memberships as m
+      join app_public.organizations as o on o.id = m.organization_id
+      where m.user_id = u.id
+        and u.role = 'customer'
+        and m.removed_at is null
+        and (m.sees_organization_tickets or m.role = 'manager')
+        and o.is_active
+    ), '{}'),
+    coalesce((
+      select array_agg(p.ticket_id order by p.ticket_id)
+      from (
+        select p.ticket_id
+        from app_public.ticket_participants as p
+        where p.user_id = u.id
+          and p.removed_at is null
+        order by p.ticket_id
+        limit 1000
+      ) as p
+    ), '{}')
+  from (select null) as nothing
+  left join app_public.users as u on u.id = realtime_routes.user_id and u.is_active;
+$function$;
+grant execute on function app_private.realtime_routes(uuid) to ticketing_authenticator;
+comment on function app_private.realtime_routes(uuid) is 'Realtime routing (not visibility): the organizations whose tickets an active customer sees and the tickets an active user takes part in (cc or follower, at most 1000). The API re-checks every event against the subscriber''s row-level security before delivering it.';
 
 CREATE OR REPLACE FUNCTION app_private.record_webhook_attempt(delivery_id uuid, succeeded boolean, response_code integer, latency_ms integer, error text)
  RETURNS text
