@@ -4246,6 +4246,27 @@ comment on column app_reporting.first_response_times.tickets is 'Tickets with a 
 comment on column app_reporting.first_response_times.p50_minutes is 'Median minutes from creation to first reply; null without data.';
 comment on column app_reporting.first_response_times.p90_minutes is '90th percentile of those minutes; null without data.';
 
+create view app_reporting.organizations as
+ SELECT id AS organization_id,
+    name AS organization_name,
+    is_active,
+    created_at,
+    ( SELECT count(*)::integer AS count
+           FROM app_public.organization_memberships m
+          WHERE m.organization_id = o.id AND m.removed_at IS NULL) AS members,
+    ( SELECT count(*)::integer AS count
+           FROM app_public.organization_memberships m
+          WHERE m.organization_id = o.id AND m.removed_at IS NULL AND m.role = 'manager'::app_public.organization_role) AS managers
+   FROM app_public.organizations o;
+grant select on table app_reporting.organizations to ticketing_analyst;
+comment on view app_reporting.organizations is 'One row per organization: id, name, whether it is active, and how many members (managers included) and managers it has now. No domains, no people.';
+comment on column app_reporting.organizations.organization_id is 'Id of the organization (joins app_reporting.tickets.organization_id).';
+comment on column app_reporting.organizations.organization_name is 'Its name.';
+comment on column app_reporting.organizations.is_active is 'False once deactivated.';
+comment on column app_reporting.organizations.created_at is 'When it was created.';
+comment on column app_reporting.organizations.members is 'Memberships in force (managers included).';
+comment on column app_reporting.organizations.managers is 'Managers among them.';
+
 create view app_reporting.resolution_times as
  SELECT p.priority,
     p.priority_rank::integer AS priority_rank,
@@ -4367,10 +4388,14 @@ create view app_reporting.tickets as
     round(EXTRACT(epoch FROM first_responded_at - created_at) / 60::numeric, 2) AS first_response_minutes,
     round(EXTRACT(epoch FROM resolved_at - created_at) / 60::numeric, 2) AS resolution_minutes,
     app_private.sla_breached(first_response_due_at, COALESCE(first_responded_at, resolved_at, closed_at, now())) AS first_response_breached,
-    app_private.sla_breached(resolution_due_at, COALESCE(resolved_at, closed_at, now())) AS resolution_breached
+    app_private.sla_breached(resolution_due_at, COALESCE(resolved_at, closed_at, now())) AS resolution_breached,
+    organization_id,
+    ( SELECT o.name
+           FROM app_public.organizations o
+          WHERE o.id = t.organization_id) AS organization_name
    FROM app_public.tickets t;
 grant select on table app_reporting.tickets to ticketing_analyst;
-comment on view app_reporting.tickets is 'One row per ticket: identifiers, status, priority, people (ids only), timestamps and SLA facts. No subject, description or comments.';
+comment on view app_reporting.tickets is 'One row per ticket: identifiers, status, priority, people (ids only), its organization (id and name), timestamps and SLA facts. No subject, description or comments.';
 comment on column app_reporting.tickets.id is 'Ticket id (time-ordered UUID).';
 comment on column app_reporting.tickets.number is 'Human reference shown to users (e.g. 1042); unique and increasing.';
 comment on column app_reporting.tickets.status is 'Current status as plain text: open, in_progress, waiting_on_customer, resolved or closed.';
@@ -4389,3 +4414,5 @@ comment on column app_reporting.tickets.first_response_minutes is 'Minutes from 
 comment on column app_reporting.tickets.resolution_minutes is 'Minutes from creation to resolved_at; null when not resolved.';
 comment on column app_reporting.tickets.first_response_breached is 'True when the first reply came after first_response_due_at, or there is none and that time has passed (a ticket resolved or closed without a reply is judged at that moment).';
 comment on column app_reporting.tickets.resolution_breached is 'True when the ticket was resolved (or closed) after resolution_due_at, or is still unresolved and that time has passed.';
+comment on column app_reporting.tickets.organization_id is 'Id of the organization the ticket was filed for; null when none.';
+comment on column app_reporting.tickets.organization_name is 'Name of that organization (as it is now); null when none.';
