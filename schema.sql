@@ -2033,7 +2033,6 @@ begin
     update app_public.tickets as tk
     set status = 'in_progress'
     where tk.id = new.ticket_id
-      and tk.customer_id = new.author_id
       and tk.status = 'waiting_on_customer';
 
     perform set_config('app.status_note', '', true);
@@ -2042,7 +2041,7 @@ begin
   return null;
 end;
 $function$;
-comment on function app_private.tg_ticket_comments_side_effects() is 'Trigger: after a public comment, a staff author sets the ticket''s first_responded_at (once); the ticket''s customer moves a waiting_on_customer ticket back to in_progress (recorded in the status history as "Customer replied").';
+comment on function app_private.tg_ticket_comments_side_effects() is 'Trigger: after a public comment, a staff author sets the ticket''s first_responded_at (once); a reply from the customer side (the requester, a manager of its organization or a cc, as the comment policy allows) moves a waiting_on_customer ticket back to in_progress (recorded in the status history as "Customer replied").';
 
 CREATE OR REPLACE FUNCTION app_private.tg_tickets_assignment_history()
  RETURNS trigger
@@ -3020,7 +3019,7 @@ grant update (subject, description, priority, organization_id) on table app_publ
 grant update (subject, description, priority, organization_id) on table app_public.tickets to ticketing_agent;
 grant update (subject, description) on table app_public.tickets to ticketing_customer;
 comment on table app_public.tickets is '@behavior -delete
-A support request. Customers see their own tickets, agents the ones assigned to them plus every open ticket, admins all. Status and assignee change only through transitionTicket, assignTicket and takeNextTicket. Tickets are never deleted (close them).';
+A support request. Customers see their own tickets, those of their organizations where their membership shares sight or they are a manager, and those they are copied in on; agents the ones assigned to them plus every open ticket; admins all. Status and assignee change only through transitionTicket, assignTicket and takeNextTicket. Tickets are never deleted (close them).';
 comment on column app_public.tickets.id is '@behavior -insert -update
 Primary key (time-ordered UUID).';
 comment on column app_public.tickets.number is '@behavior -insert -update
@@ -3108,7 +3107,7 @@ grant update (display_name) on table app_public.users to ticketing_admin;
 grant update (display_name) on table app_public.users to ticketing_agent;
 grant update (display_name) on table app_public.users to ticketing_customer;
 comment on table app_public.users is '@behavior -insert -delete
-A person using the helpdesk. Created by register/createUser, never deleted (deactivate instead). Customers see themselves and staff; agents and admins see everybody.';
+A person using the helpdesk. Created by register/createUser, never deleted (deactivate instead). Customers see themselves, staff and the customers of their active organizations; agents and admins see everybody.';
 comment on column app_public.users.id is '@behavior -insert -update
 Primary key (time-ordered UUID).';
 comment on column app_public.users.display_name is 'Name shown to other users: 1 to 100 characters, NFKC-normalised, no surrounding spaces, no invisible or control characters. Users may change their own; admins may change anyone''s.';

@@ -404,3 +404,51 @@ end;
 $$;
 
 comment on function app_public.transition_ticket(uuid, app_public.ticket_status, text) is 'Moves a ticket to another status, if ticketTransitions allows it for your role and you may act on the ticket (customers: as its requester or as a manager of its organization; agents: assigned to them; admins: any). Closed tickets can only be reopened by admins; in_progress and waiting_on_customer need an assigned agent. Sets or clears resolvedAt/closedAt and records the change (with the optional note, at most 2000 characters) in the status history. Errors: INVALID_TRANSITION, FORBIDDEN, NOT_FOUND, INVALID_INPUT.';
+
+-- A reply from the customer side (the requester, a manager of the ticket's
+-- organization, or a cc: whoever the comment policy let write it) moves a
+-- ticket waiting on the customer back to in_progress.
+create or replace function app_private.tg_ticket_comments_side_effects()
+returns trigger
+language plpgsql
+security definer
+set search_path = pg_catalog, public, pg_temp
+as $$
+declare
+  author_role app_public.user_role;
+begin
+  select u.role into author_role
+  from app_public.users as u
+  where u.id = new.author_id;
+
+  if new.is_internal then
+    return null;
+  end if;
+
+  if author_role in ('agent', 'admin') then
+    update app_public.tickets as tk
+    set first_responded_at = greatest(new.created_at, tk.created_at)
+    where tk.id = new.ticket_id
+      and tk.first_responded_at is null;
+  elsif author_role = 'customer' then
+    perform set_config('app.status_note', 'Customer replied', true);
+
+    update app_public.tickets as tk
+    set status = 'in_progress'
+    where tk.id = new.ticket_id
+      and tk.status = 'waiting_on_customer';
+
+    perform set_config('app.status_note', '', true);
+  end if;
+
+  return null;
+end;
+$$;
+
+comment on function app_private.tg_ticket_comments_side_effects() is 'Trigger: after a public comment, a staff author sets the ticket''s first_responded_at (once); a reply from the customer side (the requester, a manager of its organization or a cc, as the comment policy allows) moves a waiting_on_customer ticket back to in_progress (recorded in the status history as "Customer replied").';
+
+comment on table app_public.tickets is '@behavior -delete
+A support request. Customers see their own tickets, those of their organizations where their membership shares sight or they are a manager, and those they are copied in on; agents the ones assigned to them plus every open ticket; admins all. Status and assignee change only through transitionTicket, assignTicket and takeNextTicket. Tickets are never deleted (close them).';
+
+comment on table app_public.users is '@behavior -insert -delete
+A person using the helpdesk. Created by register/createUser, never deleted (deactivate instead). Customers see themselves, staff and the customers of their active organizations; agents and admins see everybody.';

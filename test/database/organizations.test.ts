@@ -4,6 +4,7 @@ import {
   activeUser,
   actorOf,
   addMember,
+  addParticipant,
   codeOf,
   commentAs,
   expectHistoryInvariant,
@@ -125,6 +126,17 @@ describe("who sees and acts on an organization's ticket", () => {
     await transitionAs(api(), people.manager, ticket, "closed", "Sorted out on our side");
     const resolved = await ticketIn(owner(), people.requester.id, "resolved", people.agent.id);
     await transitionAs(api(), people.manager, resolved, "open", "Not fixed after all");
+    await expectHistoryInvariant(owner());
+  });
+
+  it("moves a ticket waiting on the customer back to work when the manager or a cc replies, as for the requester", async () => {
+    for (const who of ["manager", "colleague"] as const) {
+      const ticket = await ticketIn(owner(), people.requester.id, "waiting_on_customer", people.agent.id);
+      if (who === "colleague") await addParticipant(owner(), ticket, people.colleague.id);
+      await commentAs(api(), people[who], ticket, "Here is the information you asked for");
+      const { rows } = await owner().query("select status from app_public.tickets where id = $1", [ticket]);
+      expect(rows[0].status, who).toBe("in_progress");
+    }
     await expectHistoryInvariant(owner());
   });
 
