@@ -2943,7 +2943,6 @@ alter table app_public.tickets add constraint tickets_resolved_has_resolved_at C
 alter table app_public.tickets add constraint tickets_subject_length CHECK (subject ~ '[^[:space:]]'::text AND char_length(subject) <= 200);
 alter table app_public.tickets add constraint tickets_updated_after_created CHECK (updated_at >= created_at);
 alter table app_public.tickets add constraint tickets_work_has_agent CHECK (agent_id IS NOT NULL OR (status = ANY (ARRAY['open'::app_public.ticket_status, 'resolved'::app_public.ticket_status, 'closed'::app_public.ticket_status])));
-CREATE INDEX tickets_access_idx ON app_public.tickets USING btree (id) INCLUDE (customer_id, agent_id, status);
 CREATE INDEX tickets_agent_due_idx ON app_public.tickets USING btree (agent_id, resolution_due_at) WHERE (status = ANY (ARRAY['open'::app_public.ticket_status, 'in_progress'::app_public.ticket_status, 'waiting_on_customer'::app_public.ticket_status]));
 CREATE INDEX tickets_agent_queue_idx ON app_public.tickets USING btree (agent_id, priority DESC, created_at) WHERE (agent_id IS NOT NULL);
 CREATE INDEX tickets_customer_created_idx ON app_public.tickets USING btree (customer_id, created_at DESC);
@@ -2952,6 +2951,7 @@ CREATE INDEX tickets_search_idx ON app_public.tickets USING gin (search);
 CREATE INDEX tickets_status_created_idx ON app_public.tickets USING btree (status, created_at DESC);
 CREATE INDEX tickets_unassigned_queue_idx ON app_public.tickets USING btree (priority DESC, created_at, id) WHERE ((status = 'open'::app_public.ticket_status) AND (agent_id IS NULL));
 CREATE INDEX tickets_unfinished_due_idx ON app_public.tickets USING btree (resolution_due_at, id) WHERE (status = ANY (ARRAY['open'::app_public.ticket_status, 'in_progress'::app_public.ticket_status, 'waiting_on_customer'::app_public.ticket_status]));
+CREATE INDEX tickets_visibility_idx ON app_public.tickets USING btree (id) INCLUDE (customer_id, agent_id, status, organization_id);
 CREATE TRIGGER _050_write_quota BEFORE INSERT ON app_public.tickets FOR EACH ROW EXECUTE FUNCTION app_private.tg_enforce_write_quota('ticket');
 CREATE TRIGGER _050_write_quota_edit BEFORE UPDATE OF subject, description, priority, organization_id ON app_public.tickets FOR EACH ROW EXECUTE FUNCTION app_private.tg_enforce_write_quota('edit');
 CREATE TRIGGER _100_check_people_insert BEFORE INSERT ON app_public.tickets FOR EACH ROW EXECUTE FUNCTION app_private.tg_tickets_check_people();
