@@ -294,6 +294,18 @@ declare
   ticket app_public.tickets := app_private.ticket_for_participants(remove_ticket_participant.ticket_id);
   participant app_public.ticket_participants;
 begin
+  -- Customers take off the people they may add (cc), not staff who follow the ticket.
+  if app_private.current_user_role() = 'customer' and exists (
+    select 1
+    from app_public.ticket_participants as p
+    where p.ticket_id = ticket.id
+      and p.user_id = remove_ticket_participant.user_id
+      and p.kind = 'follower'
+      and p.removed_at is null
+  ) then
+    raise exception using errcode = 'TKFBD', message = 'Customers cannot remove staff who follow the ticket';
+  end if;
+
   update app_public.ticket_participants as p
   set removed_at = now(),
       removed_by = app_private.current_user_id()
@@ -309,7 +321,7 @@ begin
 end;
 $$;
 
-comment on function app_public.remove_ticket_participant(uuid, uuid) is 'Removes a participant from a ticket you act on (requester, organization manager, assigned agent, admin); a removed cc no longer sees the ticket. The row stays, with removedAt, for the audit. Errors: FORBIDDEN, NOT_FOUND, RATE_LIMITED.';
+comment on function app_public.remove_ticket_participant(uuid, uuid) is 'Removes a participant from a ticket you act on (requester, organization manager, assigned agent, admin; customers remove cc only, not staff followers); a removed cc no longer sees the ticket. The row stays, with removedAt, for the audit. Errors: FORBIDDEN, NOT_FOUND, RATE_LIMITED.';
 
 do $$
 declare

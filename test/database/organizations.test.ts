@@ -227,6 +227,10 @@ describe("participants", () => {
       admin: codeOf(await call(people.admin, "select app_public.add_ticket_participant($1, $2, 'cc')", [ticket, people.stranger.id])),
     };
     expect(outcomes).toEqual({ follower: "ok", customerFollower: "TKVAL", staffCc: "TKVAL", notAssigned: "TKNTF", admin: "ok" });
+    // The requester may take off a cc, not the staff follower.
+    const removeFollower = await call(people.requester, "select app_public.remove_ticket_participant($1, $2)", [ticket, people.otherAgent.id]);
+    const removeCc = await call(people.requester, "select app_public.remove_ticket_participant($1, $2)", [ticket, people.stranger.id]);
+    expect([codeOf(removeFollower), codeOf(removeCc)]).toEqual(["TKFBD", "ok"]);
   });
 
   it("counts participant changes against the edit quota", async () => {
