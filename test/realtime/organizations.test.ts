@@ -2,7 +2,7 @@ import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { bearer, useTestApi } from "../support/test-api.ts";
 import { addMember, makeOrganization, makeUser, ROLE, rowsOf, runAs, ticketIn } from "../support/fixtures.ts";
 import { useTestDatabase } from "../support/test-database.ts";
-import { connect, createTicket, MY_TICKETS, MY_TICKETS_AFTER, Recorder, type Connection } from "./realtime-helpers.ts";
+import { connect, createTicket, MY_TICKETS, MY_TICKETS_AFTER, Recorder, TICKET_CHANGED, type Connection } from "./realtime-helpers.ts";
 
 /**
  * Subscriptions follow the organization visibility: a manager's and a sharing
@@ -89,6 +89,44 @@ describe("myTicketsChanged and organizations", () => {
     const after = Object.fromEntries(listeners.map((who) => [who, heardShared(who) - before[who]!]));
     expect(after).toEqual({ manager: 1, member: 0, cc: 0, outsider: 0 });
     for (const who of listeners) expect(recorders[who]!.errors).toEqual([]);
+  });
+
+  it("ticketChanged on an organization's ticket: heard by its manager, silent for a member without sight and another organization", async () => {
+    const db = database.current;
+    const acme = await makeOrganization(db.owner, "Realtime Ticket Acme");
+    const globex = await makeOrganization(db.owner, "Realtime Ticket Globex");
+    const requester = await makeUser(db.owner, "Rae Requester", "customer");
+    const manager = await makeUser(db.owner, "Mel Manager", "customer");
+    const blind = await makeUser(db.owner, "Bea Blind", "customer");
+    const outsider = await makeUser(db.owner, "Oli Outsider", "customer");
+    await addMember(db.owner, acme, requester);
+    await addMember(db.owner, acme, manager, "manager");
+    await addMember(db.owner, acme, blind);
+    await addMember(db.owner, globex, outsider, "manager", true);
+    const shared = await createTicket(db, requester, "Acme only");
+    const forManager = await subscribeAs(manager, TICKET_CHANGED, { id: shared });
+    // Each snoop watches the shared ticket and, on the same socket, their own: events reach a
+    // socket in the order they were committed, so once their own ticket's event arrived, an
+    // event of the shared ticket they were due would have arrived before it.
+    const snoops = await Promise.all(
+      [blind, outsider].map(async (userId) => {
+        const own = await ticketIn(db.owner, userId, "open");
+        const connection = connect(port, bearer(userId, "ticketing_customer"));
+        connections.push(connection);
+        const onShared = new Recorder(connection, TICKET_CHANGED, { id: shared });
+        const onOwn = new Recorder(connection, TICKET_CHANGED, { id: own });
+        await Promise.all([onShared.ready(), onOwn.ready()]);
+        return { own, onShared, onOwn };
+      }),
+    );
+    await asAdmin("select app_public.add_comment($1, 'For Acme')", [shared]);
+    for (const snoop of snoops) await asAdmin("select app_public.add_comment($1, 'Control')", [snoop.own]);
+    await forManager.untilCount(2, 5_000);
+    for (const snoop of snoops) {
+      await snoop.onOwn.untilCount(2, 5_000);
+      expect(snoop.onShared.kinds()).toEqual(["SUBSCRIBED"]);
+    }
+    expect(forManager.kinds()).toEqual(["SUBSCRIBED", "COMMENTED"]);
   });
 
   it("replays the organization's missed events to a manager resuming with after", async () => {
