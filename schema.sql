@@ -137,7 +137,8 @@ create table app_private.realtime_events (
   agent_id uuid,
   previous_agent_id uuid,
   in_open_pool boolean default false not null,
-  user_id uuid
+  user_id uuid,
+  organization_id uuid
 );
 alter table app_private.realtime_events enable row level security;
 alter table app_private.realtime_events add constraint realtime_events_comment_only_when_commented CHECK ((comment_id IS NOT NULL) = (kind = 'commented'::text));
@@ -163,6 +164,7 @@ comment on column app_private.realtime_events.agent_id is 'The ticket''s agent a
 comment on column app_private.realtime_events.previous_agent_id is 'The ticket''s agent before the change, when there was one.';
 comment on column app_private.realtime_events.in_open_pool is 'The ticket is, or just was, open and unassigned: agents watching the pool are interested.';
 comment on column app_private.realtime_events.user_id is 'The user deactivated or whose role changed (user events).';
+comment on column app_private.realtime_events.organization_id is 'The ticket''s organization after the change (ticket events), for routing to its members'' subscriptions.';
 
 create table app_private.refresh_tokens (
   id uuid default app_private.uuid_generate_v7() not null,
@@ -221,6 +223,7 @@ alter table app_private.user_accounts add constraint user_accounts_timestamps_or
 alter table app_private.user_accounts add constraint user_accounts_user_id_fkey FOREIGN KEY (user_id) REFERENCES app_public.users(id) ON DELETE CASCADE;
 CREATE TRIGGER _050_normalize_email BEFORE INSERT OR UPDATE OF email ON app_private.user_accounts FOR EACH ROW EXECUTE FUNCTION app_private.tg_user_accounts_normalize_email();
 CREATE TRIGGER _100_set_updated_at BEFORE UPDATE ON app_private.user_accounts FOR EACH ROW EXECUTE FUNCTION app_private.tg_set_updated_at();
+CREATE TRIGGER _500_auto_join AFTER INSERT ON app_private.user_accounts FOR EACH ROW EXECUTE FUNCTION app_private.tg_user_accounts_auto_join();
 comment on table app_private.user_accounts is 'Login data of a user (one row per user). Only security definer functions read it.';
 comment on column app_private.user_accounts.user_id is 'The user this account belongs to.';
 comment on column app_private.user_accounts.email is 'Login email, unique case-insensitively, stored NFKC-normalised and trimmed (fullwidth and other compatibility forms meet the same account); printable ASCII only.';
@@ -261,6 +264,22 @@ grant execute on function app_private.acting_user_id(app_public.user_role) to ti
 grant execute on function app_private.acting_user_id(app_public.user_role) to ticketing_agent;
 grant execute on function app_private.acting_user_id(app_public.user_role) to ticketing_customer;
 comment on function app_private.acting_user_id(app_public.user_role) is 'Policy helper: the requesting user''s id when they are active, stored with role as_role, and the request runs as the matching Postgres role; otherwise null. Policies call it as (select app_private.acting_user_id(...)) so it runs once per statement.';
+
+CREATE OR REPLACE FUNCTION app_private.acts_on_ticket(ticket app_public.tickets)
+ RETURNS boolean
+ LANGUAGE sql
+ STABLE SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+  select case app_private.current_user_role()
+    when 'admin' then true
+    when 'agent' then ticket.agent_id = app_private.current_user_id()
+    when 'customer' then ticket.customer_id = app_private.current_user_id()
+      or ticket.organization_id = any (app_private.customer_managed_organization_ids())
+    else false
+  end;
+$function$;
+comment on function app_private.acts_on_ticket(app_public.tickets) is 'Whether the requesting user may act on the ticket as its owner: admins on any, agents on those assigned to them, customers as its requester or as a manager of its (active) organization. The one rule behind transitionTicket, public comments and participants.';
 
 CREATE OR REPLACE FUNCTION app_private.address_login_limit_reached(ip inet)
  RETURNS timestamp with time zone
@@ -325,10 +344,10 @@ declare
 begin
   insert into app_private.realtime_events (
     kind, ticket_id, comment_id, customer_id, previous_customer_id,
-    agent_id, previous_agent_id, in_open_pool, user_id
+    agent_id, previous_agent_id, organization_id, in_open_pool, user_id
   ) values (
     event.kind, event.ticket_id, event.comment_id, event.customer_id, event.previous_customer_id,
-    event.agent_id, event.previous_agent_id, coalesce(event.in_open_pool, false), event.user_id
+    event.agent_id, event.previous_agent_id, event.organization_id, coalesce(event.in_open_pool, false), event.user_id
   )
   returning id into event_id;
 
@@ -339,7 +358,7 @@ begin
   end if;
 end;
 $function$;
-comment on function app_private.announce_realtime_event(app_private.realtime_events) is 'Records a realtime event (id and occurred_at assigned here) and notifies its id on ticketing_events; prunes old events every 256th call.';
+comment on function app_private.announce_realtime_event(app_private.realtime_events) is 'Records a realtime event (id and occurred_at assigned here, the organization included) and notifies its id on ticketing_events; prunes old events every 256th call.';
 
 CREATE OR REPLACE FUNCTION app_private.assert_admin_remains(target_id uuid)
  RETURNS void
@@ -632,6 +651,95 @@ grant execute on function app_private.current_user_role() to ticketing_agent;
 grant execute on function app_private.current_user_role() to ticketing_customer;
 comment on function app_private.current_user_role() is 'Role of the requesting user from their users row, null when anonymous, inactive, or when the Postgres role of the request does not match the stored role (stale token after a role change).';
 
+CREATE OR REPLACE FUNCTION app_private.customer_cc_ticket_ids()
+ RETURNS uuid[]
+ LANGUAGE sql
+ STABLE SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+  select coalesce(array_agg(p.ticket_id order by p.ticket_id), '{}')
+  from app_public.ticket_participants as p
+  where p.user_id = app_private.acting_user_id('customer')
+    and p.kind = 'cc'
+    and p.removed_at is null;
+$function$;
+grant execute on function app_private.customer_cc_ticket_ids() to ticketing_admin;
+grant execute on function app_private.customer_cc_ticket_ids() to ticketing_agent;
+grant execute on function app_private.customer_cc_ticket_ids() to ticketing_customer;
+comment on function app_private.customer_cc_ticket_ids() is 'Policy helper: the tickets the requesting customer is copied in on (cc); empty for anyone else.';
+
+CREATE OR REPLACE FUNCTION app_private.customer_colleague_ids()
+ RETURNS uuid[]
+ LANGUAGE sql
+ STABLE SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+  select coalesce(array_agg(distinct m.user_id), '{}')
+  from app_public.organization_memberships as m
+  where m.organization_id = any (app_private.customer_organization_ids())
+    and m.removed_at is null;
+$function$;
+grant execute on function app_private.customer_colleague_ids() to ticketing_admin;
+grant execute on function app_private.customer_colleague_ids() to ticketing_agent;
+grant execute on function app_private.customer_colleague_ids() to ticketing_customer;
+comment on function app_private.customer_colleague_ids() is 'Policy helper: the customers who share an active organization with the requesting customer (themselves included); empty for anyone else.';
+
+CREATE OR REPLACE FUNCTION app_private.customer_managed_organization_ids()
+ RETURNS uuid[]
+ LANGUAGE sql
+ STABLE SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+  select coalesce(array_agg(m.organization_id order by m.organization_id), '{}')
+  from app_public.organization_memberships as m
+  join app_public.organizations as o on o.id = m.organization_id
+  where m.user_id = app_private.acting_user_id('customer')
+    and m.removed_at is null
+    and m.role = 'manager'
+    and o.is_active;
+$function$;
+grant execute on function app_private.customer_managed_organization_ids() to ticketing_admin;
+grant execute on function app_private.customer_managed_organization_ids() to ticketing_agent;
+grant execute on function app_private.customer_managed_organization_ids() to ticketing_customer;
+comment on function app_private.customer_managed_organization_ids() is 'Policy helper: the active organizations the requesting customer manages; empty for anyone else.';
+
+CREATE OR REPLACE FUNCTION app_private.customer_organization_ids()
+ RETURNS uuid[]
+ LANGUAGE sql
+ STABLE SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+  select coalesce(array_agg(m.organization_id order by m.organization_id), '{}')
+  from app_public.organization_memberships as m
+  join app_public.organizations as o on o.id = m.organization_id
+  where m.user_id = app_private.acting_user_id('customer')
+    and m.removed_at is null
+    and o.is_active;
+$function$;
+grant execute on function app_private.customer_organization_ids() to ticketing_admin;
+grant execute on function app_private.customer_organization_ids() to ticketing_agent;
+grant execute on function app_private.customer_organization_ids() to ticketing_customer;
+comment on function app_private.customer_organization_ids() is 'Policy helper: the active organizations the requesting customer belongs to (any role, any sight); empty for anyone else. Call it as (select …) so it runs once per statement.';
+
+CREATE OR REPLACE FUNCTION app_private.customer_sighted_organization_ids()
+ RETURNS uuid[]
+ LANGUAGE sql
+ STABLE SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+  select coalesce(array_agg(m.organization_id order by m.organization_id), '{}')
+  from app_public.organization_memberships as m
+  join app_public.organizations as o on o.id = m.organization_id
+  where m.user_id = app_private.acting_user_id('customer')
+    and m.removed_at is null
+    and (m.sees_organization_tickets or m.role = 'manager')
+    and o.is_active;
+$function$;
+grant execute on function app_private.customer_sighted_organization_ids() to ticketing_admin;
+grant execute on function app_private.customer_sighted_organization_ids() to ticketing_agent;
+grant execute on function app_private.customer_sighted_organization_ids() to ticketing_customer;
+comment on function app_private.customer_sighted_organization_ids() is 'Policy helper: the active organizations whose tickets the requesting customer sees (their membership shares sight, or they manage it); empty for anyone else. Removing the membership or deactivating the organization takes it out at once.';
+
 CREATE OR REPLACE FUNCTION app_private.decide_attempt(attempt_id uuid, presented_hash text, upgraded_hash text)
  RETURNS text
  LANGUAGE plpgsql
@@ -917,12 +1025,13 @@ begin
   event.previous_customer_id := nullif(previous.customer_id, ticket.customer_id);
   event.agent_id := ticket.agent_id;
   event.previous_agent_id := nullif(previous.agent_id, ticket.agent_id);
+  event.organization_id := ticket.organization_id;
   event.in_open_pool := (ticket.status = 'open' and ticket.agent_id is null)
     or coalesce(previous.status = 'open' and previous.agent_id is null, false);
   perform app_private.announce_realtime_event(event);
 end;
 $function$;
-comment on function app_private.notify_ticket_event(app_public.tickets,text,app_public.tickets,uuid) is 'Records one realtime event of a ticket (kind, comment id, the customer and agent before and after, whether it is or was in the open pool; never content) and notifies its id on ticketing_events.';
+comment on function app_private.notify_ticket_event(app_public.tickets,text,app_public.tickets,uuid) is 'Records one realtime event of a ticket (kind, comment id, the customer and agent before and after, its organization, whether it is or was in the open pool; never content) and notifies its id on ticketing_events.';
 
 CREATE OR REPLACE FUNCTION app_private.open_session(user_id uuid, token_digest bytea)
  RETURNS TABLE(session_id uuid, user_role app_public.user_role, refresh_expires_at timestamp with time zone, user_record app_public.users)
@@ -1160,7 +1269,7 @@ end;
 $function$;
 comment on function app_private.raise_rate_limited(text,timestamp with time zone) is 'Raises TKRAT (RATE_LIMITED) with HINT retry_after=<seconds until retry_at>, at least 1.';
 
-CREATE OR REPLACE FUNCTION app_private.realtime_events_after(after_id bigint, for_ticket_id uuid DEFAULT NULL::uuid, for_customer_id uuid DEFAULT NULL::uuid, for_agent_id uuid DEFAULT NULL::uuid, max_rows integer DEFAULT 500)
+CREATE OR REPLACE FUNCTION app_private.realtime_events_after(after_id bigint, for_ticket_id uuid DEFAULT NULL::uuid, for_customer_id uuid DEFAULT NULL::uuid, for_agent_id uuid DEFAULT NULL::uuid, max_rows integer DEFAULT 500, for_organization_ids uuid[] DEFAULT NULL::uuid[], for_ticket_ids uuid[] DEFAULT NULL::uuid[])
  RETURNS SETOF app_private.realtime_events
  LANGUAGE plpgsql
  STABLE SECURITY DEFINER
@@ -1208,6 +1317,8 @@ begin
       or e.agent_id = for_agent_id
       or e.previous_agent_id = for_agent_id
       or (for_agent_id is not null and e.in_open_pool)
+      or (for_ticket_id is null and e.organization_id = any (for_organization_ids))
+      or (for_ticket_id is null and e.ticket_id = any (for_ticket_ids))
     )
   order by e.id
   limit row_limit + 1;
@@ -1218,8 +1329,8 @@ begin
   end if;
 end;
 $function$;
-grant execute on function app_private.realtime_events_after(bigint,uuid,uuid,uuid,integer) to ticketing_authenticator;
-comment on function app_private.realtime_events_after(bigint,uuid,uuid,uuid,integer) is 'Realtime resume: the ticket events after after_id that concern one ticket, one customer or one agent''s queue, in id order, at most max_rows (and realtime_replay_policy()). Raises TKCEX (CURSOR_EXPIRED) for an unknown cursor, one older than the policy allows, or more events than the bound. The API re-checks every row under the subscriber''s rights.';
+grant execute on function app_private.realtime_events_after(bigint,uuid,uuid,uuid,integer,uuid[],uuid[]) to ticketing_authenticator;
+comment on function app_private.realtime_events_after(bigint,uuid,uuid,uuid,integer,uuid[],uuid[]) is 'Realtime resume: the ticket events after after_id that concern one ticket, one customer or one agent''s queue (plus, for the latter two, the organizations and tickets of their realtime_routes), in id order, at most max_rows (and realtime_replay_policy()). Raises TKCEX (CURSOR_EXPIRED) for an unknown cursor, one older than the policy allows, or more events than the bound. The API re-checks every row under the subscriber''s rights.';
 
 CREATE OR REPLACE FUNCTION app_private.realtime_events_by_id(event_ids bigint[])
  RETURNS SETOF app_private.realtime_events
@@ -1256,6 +1367,40 @@ AS $function$
   select interval '24 hours', 500;
 $function$;
 comment on function app_private.realtime_replay_policy() is 'Realtime resume bounds: a replay reaches back at most max_age (a day) and delivers at most max_rows (500) events; beyond either a subscription fails with CURSOR_EXPIRED.';
+
+CREATE OR REPLACE FUNCTION app_private.realtime_routes(user_id uuid, OUT organization_ids uuid[], OUT ticket_ids uuid[])
+ RETURNS record
+ LANGUAGE sql
+ STABLE SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+  select
+    coalesce((
+      select array_agg(m.organization_id order by m.organization_id)
+      from app_public.organization_memberships as m
+      join app_public.organizations as o on o.id = m.organization_id
+      where m.user_id = u.id
+        and u.role = 'customer'
+        and m.removed_at is null
+        and (m.sees_organization_tickets or m.role = 'manager')
+        and o.is_active
+    ), '{}'),
+    coalesce((
+      select array_agg(p.ticket_id order by p.ticket_id)
+      from (
+        select p.ticket_id
+        from app_public.ticket_participants as p
+        where p.user_id = u.id
+          and p.removed_at is null
+        order by p.ticket_id
+        limit 1000
+      ) as p
+    ), '{}')
+  from (select null) as nothing
+  left join app_public.users as u on u.id = realtime_routes.user_id and u.is_active;
+$function$;
+grant execute on function app_private.realtime_routes(uuid) to ticketing_authenticator;
+comment on function app_private.realtime_routes(uuid) is 'Realtime routing (not visibility): the organizations whose tickets an active customer sees and the tickets an active user takes part in (cc or follower, at most 1000). The API re-checks every event against the subscriber''s row-level security before delivering it.';
 
 CREATE OR REPLACE FUNCTION app_private.record_webhook_attempt(delivery_id uuid, succeeded boolean, response_code integer, latency_ms integer, error text)
  RETURNS text
@@ -1382,6 +1527,23 @@ begin
 end;
 $function$;
 comment on function app_private.requeue_stalled_webhook_deliveries() is 'Queues again every pending delivery (of an active endpoint) overdue by webhook_policy().stalled_after, at most 1000 a call: its worker died mid-attempt. Run when a worker starts and by its housekeeping task; returns how many.';
+
+CREATE OR REPLACE FUNCTION app_private.require_admin()
+ RETURNS uuid
+ LANGUAGE plpgsql
+ STABLE SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  admin_id uuid := app_private.acting_user_id('admin');
+begin
+  if admin_id is null then
+    raise exception using errcode = 'TKFBD', message = 'Only admins can manage organizations';
+  end if;
+  return admin_id;
+end;
+$function$;
+comment on function app_private.require_admin() is 'The requesting admin''s id; raises TKFBD for anyone else (inactive, demoted, other roles).';
 
 CREATE OR REPLACE FUNCTION app_private.reserve_registration(ip inet)
  RETURNS void
@@ -1871,7 +2033,6 @@ begin
     update app_public.tickets as tk
     set status = 'in_progress'
     where tk.id = new.ticket_id
-      and tk.customer_id = new.author_id
       and tk.status = 'waiting_on_customer';
 
     perform set_config('app.status_note', '', true);
@@ -1880,7 +2041,7 @@ begin
   return null;
 end;
 $function$;
-comment on function app_private.tg_ticket_comments_side_effects() is 'Trigger: after a public comment, a staff author sets the ticket''s first_responded_at (once); the ticket''s customer moves a waiting_on_customer ticket back to in_progress (recorded in the status history as "Customer replied").';
+comment on function app_private.tg_ticket_comments_side_effects() is 'Trigger: after a public comment, a staff author sets the ticket''s first_responded_at (once); a reply from the customer side (the requester, a manager of its organization or a cc, as the comment policy allows) moves a waiting_on_customer ticket back to in_progress (recorded in the status history as "Customer replied").';
 
 CREATE OR REPLACE FUNCTION app_private.tg_tickets_assignment_history()
  RETURNS trigger
@@ -1963,6 +2124,41 @@ begin
 end;
 $function$;
 comment on function app_private.tg_tickets_notify() is 'Trigger: announces a ticket''s creation, assignment, status change or edit (subject, description, priority, customer) to realtime subscribers.';
+
+CREATE OR REPLACE FUNCTION app_private.tg_tickets_organization()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+begin
+  if new.organization_id is null and tg_op = 'INSERT' then
+    -- The customer's primary organization: the first they joined that is active.
+    select m.organization_id into new.organization_id
+    from app_public.organization_memberships as m
+    join app_public.organizations as o on o.id = m.organization_id
+    where m.user_id = new.customer_id
+      and m.removed_at is null
+      and o.is_active
+    order by m.created_at, m.id
+    limit 1;
+  elsif new.organization_id is not null then
+    if not exists (
+      select 1
+      from app_public.organization_memberships as m
+      join app_public.organizations as o on o.id = m.organization_id
+      where m.organization_id = new.organization_id
+        and m.user_id = new.customer_id
+        and m.removed_at is null
+        and o.is_active
+    ) then
+      raise exception using errcode = 'TKVAL', message = 'A ticket can only be filed for an active organization its customer belongs to';
+    end if;
+  end if;
+  return new;
+end;
+$function$;
+comment on function app_private.tg_tickets_organization() is 'Trigger: a new ticket without organization gets its customer''s primary one (the first active organization they joined); an organization given or changed must be active and have the ticket''s customer as a member (TKVAL otherwise).';
 
 CREATE OR REPLACE FUNCTION app_private.tg_tickets_sla_due_times()
  RETURNS trigger
@@ -2061,6 +2257,28 @@ begin
 end;
 $function$;
 comment on function app_private.tg_tickets_status_timestamps() is 'Trigger: keeps resolved_at/closed_at consistent with the status (set when resolving/closing, cleared on reopen) whoever changes it.';
+
+CREATE OR REPLACE FUNCTION app_private.tg_user_accounts_auto_join()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+begin
+  insert into app_public.organization_memberships (organization_id, user_id)
+  select o.id, new.user_id
+  from app_public.organizations as o
+  join app_public.users as u on u.id = new.user_id and u.role = 'customer'
+  where o.auto_join
+    and o.is_active
+    and lower(split_part(new.email::text, '@', 2)) = any (o.domains)
+  order by o.created_at
+  limit 20
+  on conflict on constraint organization_memberships_one_per_user do nothing;
+  return null;
+end;
+$function$;
+comment on function app_private.tg_user_accounts_auto_join() is 'Trigger: a new customer account joins, as a member without shared sight, every active organization that opted in to auto-join (autoJoin) and lists its email''s domain.';
 
 CREATE OR REPLACE FUNCTION app_private.tg_user_accounts_normalize_email()
  RETURNS trigger
@@ -2161,6 +2379,33 @@ begin
 end;
 $function$;
 comment on function app_private.tg_webhook_endpoints_reenable() is 'Trigger: an endpoint set active again has its consecutive failure count and disabledAt cleared.';
+
+CREATE OR REPLACE FUNCTION app_private.ticket_for_participants(ticket_id uuid)
+ RETURNS app_public.tickets
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  ticket app_public.tickets;
+begin
+  if app_private.current_user_role() is null then
+    raise exception using errcode = 'TKFBD', message = 'Sign in to change participants';
+  end if;
+  select tk.* into ticket
+  from app_public.tickets as tk
+  where tk.id = ticket_for_participants.ticket_id
+  for update;
+  if not found or not app_private.acts_on_ticket(ticket) then
+    raise exception using errcode = 'TKNTF', message = 'Ticket not found';
+  end if;
+  if ticket.status = 'closed' and app_private.current_user_role() <> 'admin' then
+    raise exception using errcode = 'TKFBD', message = 'This ticket is closed';
+  end if;
+  return ticket;
+end;
+$function$;
+comment on function app_private.ticket_for_participants(uuid) is 'The ticket whose participants the requesting user changes, locked; TKNTF unless they act on it (app_private.acts_on_ticket: requester, organization manager, assigned agent, admin), TKFBD when it is closed (except for admins).';
 
 CREATE OR REPLACE FUNCTION app_private.transition_allowed(from_status app_public.ticket_status, to_status app_public.ticket_status, as_role app_public.user_role)
  RETURNS boolean
@@ -2288,6 +2533,10 @@ grant usage on schema app_public to ticketing_agent;
 grant usage on schema app_public to ticketing_anonymous;
 grant usage on schema app_public to ticketing_customer;
 comment on schema app_public is 'Everything the GraphQL API exposes.';
+create type app_public.organization_role as enum ('member', 'manager');
+comment on type app_public.organization_role is 'A customer''s role in an organization: member, or manager (sees the organization''s tickets and may comment on, resolve and close them as their requester can).';
+create type app_public.participant_kind as enum ('cc', 'follower');
+comment on type app_public.participant_kind is 'How a person takes part in a ticket besides its requester: cc (a customer who sees the ticket and its public comments and may reply) or follower (staff who get its events).';
 create type app_public.ticket_priority as enum ('low', 'normal', 'high', 'urgent');
 comment on type app_public.ticket_priority is 'How urgent a ticket is, from low to urgent. Drives the SLA due times (slaPolicies) and the order of the agents'' queue.';
 create type app_public.ticket_status as enum ('open', 'in_progress', 'waiting_on_customer', 'resolved', 'closed');
@@ -2298,6 +2547,95 @@ create type app_public.webhook_endpoint_secret as (webhook_endpoint_id uuid, sec
 comment on type app_public.webhook_endpoint_secret is 'An endpoint and its new signing secret, shown this once.';
 create type app_public.write_kind as enum ('ticket', 'comment', 'edit');
 comment on type app_public.write_kind is 'A kind of write limited by a quota: ticket (a new ticket), comment (a new comment or internal note), edit (a change of a ticket''s subject, description or priority, or of a user''s display name).';
+
+create table app_public.organization_memberships (
+  id uuid default app_private.uuid_generate_v7() not null,
+  organization_id uuid not null,
+  user_id uuid not null,
+  role app_public.organization_role default 'member'::app_public.organization_role not null,
+  sees_organization_tickets boolean default false not null,
+  added_by uuid,
+  created_at timestamp with time zone default now() not null,
+  updated_at timestamp with time zone default now() not null,
+  removed_at timestamp with time zone,
+  removed_by uuid
+);
+alter table app_public.organization_memberships enable row level security;
+alter table app_public.organization_memberships add constraint organization_memberships_added_by_fkey FOREIGN KEY (added_by) REFERENCES app_public.users(id);
+alter table app_public.organization_memberships add constraint organization_memberships_one_per_user UNIQUE (organization_id, user_id);
+alter table app_public.organization_memberships add constraint organization_memberships_organization_id_fkey FOREIGN KEY (organization_id) REFERENCES app_public.organizations(id);
+alter table app_public.organization_memberships add constraint organization_memberships_pkey PRIMARY KEY (id);
+alter table app_public.organization_memberships add constraint organization_memberships_removed_by_fkey FOREIGN KEY (removed_by) REFERENCES app_public.users(id);
+alter table app_public.organization_memberships add constraint organization_memberships_timestamps_ordered CHECK (updated_at >= created_at);
+alter table app_public.organization_memberships add constraint organization_memberships_user_id_fkey FOREIGN KEY (user_id) REFERENCES app_public.users(id);
+CREATE INDEX organization_memberships_added_by_idx ON app_public.organization_memberships USING btree (added_by);
+CREATE INDEX organization_memberships_removed_by_idx ON app_public.organization_memberships USING btree (removed_by);
+CREATE INDEX organization_memberships_user_idx ON app_public.organization_memberships USING btree (user_id, organization_id) INCLUDE (role, sees_organization_tickets, removed_at);
+CREATE TRIGGER _050_write_quota_edit BEFORE INSERT OR UPDATE ON app_public.organization_memberships FOR EACH ROW EXECUTE FUNCTION app_private.tg_enforce_write_quota('edit');
+CREATE TRIGGER _100_set_updated_at BEFORE UPDATE ON app_public.organization_memberships FOR EACH ROW EXECUTE FUNCTION app_private.tg_set_updated_at();
+CREATE TRIGGER _900_audit AFTER INSERT OR UPDATE ON app_public.organization_memberships FOR EACH ROW EXECUTE FUNCTION app_private.tg_audit();
+create policy select_customer on app_public.organization_memberships
+  for select to ticketing_customer
+  using (removed_at IS NULL AND (user_id = (( SELECT app_private.acting_user_id('customer'::app_public.user_role) AS acting_user_id)) AND (organization_id = ANY ((( SELECT app_private.customer_organization_ids() AS customer_organization_ids))::uuid[])) OR (organization_id = ANY ((( SELECT app_private.customer_managed_organization_ids() AS customer_managed_organization_ids))::uuid[]))));
+comment on policy select_customer on app_public.organization_memberships is 'Customers see their own memberships in force of active organizations; managers also see every membership in force of the organizations they manage.';
+create policy select_staff on app_public.organization_memberships
+  for select to ticketing_agent, ticketing_admin
+  using ((( SELECT app_private.current_user_role() AS current_user_role)) = ANY (ARRAY['agent'::app_public.user_role, 'admin'::app_public.user_role]));
+comment on policy select_staff on app_public.organization_memberships is 'Agents and admins see every membership, removed ones included.';
+grant select on table app_public.organization_memberships to ticketing_admin;
+grant select on table app_public.organization_memberships to ticketing_agent;
+grant select on table app_public.organization_memberships to ticketing_customer;
+comment on table app_public.organization_memberships is '@behavior -insert -update -delete
+A customer''s membership of an organization: member or manager, and whether the member sees the organization''s tickets. Changed only by admins (addOrganizationMember, removeOrganizationMember); a removed membership keeps its row (removedAt) and grants nothing from that moment. Customers see their own memberships, managers those of their organizations.';
+comment on column app_public.organization_memberships.id is 'Primary key (time-ordered UUID).';
+comment on column app_public.organization_memberships.organization_id is 'The organization.';
+comment on column app_public.organization_memberships.user_id is 'The customer who belongs to it.';
+comment on column app_public.organization_memberships.role is 'member or manager.';
+comment on column app_public.organization_memberships.sees_organization_tickets is 'Whether this member sees the tickets filed for the organization (managers always do).';
+comment on column app_public.organization_memberships.added_by is 'Who added (or last changed) the membership; null for auto-join and maintenance.';
+comment on column app_public.organization_memberships.created_at is 'When the membership was first made.';
+comment on column app_public.organization_memberships.updated_at is 'When the membership last changed.';
+comment on column app_public.organization_memberships.removed_at is 'When the membership was removed; null while it is in force.';
+comment on column app_public.organization_memberships.removed_by is 'Who removed the membership.';
+
+create table app_public.organizations (
+  id uuid default app_private.uuid_generate_v7() not null,
+  name text not null,
+  domains text[] default '{}'::text[] not null,
+  auto_join boolean default false not null,
+  is_active boolean default true not null,
+  created_at timestamp with time zone default now() not null,
+  updated_at timestamp with time zone default now() not null
+);
+alter table app_public.organizations enable row level security;
+alter table app_public.organizations add constraint organizations_domains_valid CHECK (cardinality(domains) <= 20 AND array_position(domains, NULL::text) IS NULL AND char_length(array_to_string(domains, ' '::text)) <= 2000 AND (cardinality(domains) = 0 OR array_to_string(domains, ' '::text) ~ '^([a-z0-9]([a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,63}( ([a-z0-9]([a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,63})*$'::text));
+alter table app_public.organizations add constraint organizations_name_key UNIQUE (name);
+alter table app_public.organizations add constraint organizations_name_length CHECK (name ~ '[^[:space:]]'::text AND char_length(name) <= 200);
+alter table app_public.organizations add constraint organizations_pkey PRIMARY KEY (id);
+alter table app_public.organizations add constraint organizations_timestamps_ordered CHECK (updated_at >= created_at);
+CREATE TRIGGER _050_write_quota_edit BEFORE INSERT OR UPDATE ON app_public.organizations FOR EACH ROW EXECUTE FUNCTION app_private.tg_enforce_write_quota('edit');
+CREATE TRIGGER _100_set_updated_at BEFORE UPDATE ON app_public.organizations FOR EACH ROW EXECUTE FUNCTION app_private.tg_set_updated_at();
+CREATE TRIGGER _900_audit AFTER INSERT OR UPDATE ON app_public.organizations FOR EACH ROW EXECUTE FUNCTION app_private.tg_audit();
+create policy select_customer on app_public.organizations
+  for select to ticketing_customer
+  using (id = ANY ((( SELECT app_private.customer_organization_ids() AS customer_organization_ids))::uuid[]));
+comment on policy select_customer on app_public.organizations is 'Customers see the active organizations they belong to.';
+create policy select_staff on app_public.organizations
+  for select to ticketing_agent, ticketing_admin
+  using ((( SELECT app_private.current_user_role() AS current_user_role)) = ANY (ARRAY['agent'::app_public.user_role, 'admin'::app_public.user_role]));
+comment on policy select_staff on app_public.organizations is 'Agents and admins see every organization.';
+grant select on table app_public.organizations to ticketing_admin;
+grant select on table app_public.organizations to ticketing_agent;
+grant select on table app_public.organizations to ticketing_customer;
+comment on table app_public.organizations is '@behavior -insert -update -delete
+A company whose people are customers. Tickets may be filed for an organization; its managers, and members whose membership shares sight, see them. Admins create and edit organizations (createOrganization, updateOrganization); customers see the active organizations they belong to; agents and admins see all.';
+comment on column app_public.organizations.id is 'Primary key (time-ordered UUID).';
+comment on column app_public.organizations.name is 'Name shown to users, 1-200 characters, unique.';
+comment on column app_public.organizations.domains is 'Email domains of the organization (lower case, at most 20), used for auto-join.';
+comment on column app_public.organizations.auto_join is 'When true, a customer account created with an email in one of the domains joins the organization as a member (without shared sight).';
+comment on column app_public.organizations.is_active is 'False once deactivated: nobody sees tickets through it any more (requesters still see their own).';
+comment on column app_public.organizations.created_at is 'When the organization was created.';
+comment on column app_public.organizations.updated_at is 'When the organization row last changed.';
 
 create table app_public.sla_policies (
   priority app_public.ticket_priority not null,
@@ -2404,15 +2742,15 @@ create policy insert_customer on app_public.ticket_comments
   for insert to ticketing_customer
   with check (author_id = (( SELECT app_private.acting_user_id('customer'::app_public.user_role) AS acting_user_id)) AND NOT is_internal AND (EXISTS ( SELECT 1
    FROM app_public.tickets t
-  WHERE t.id = ticket_comments.ticket_id AND t.status <> 'closed'::app_public.ticket_status)));
-comment on policy insert_customer on app_public.ticket_comments is 'Customers write public comments, as themselves, on the tickets they can read (their own) that are not closed.';
+  WHERE t.id = ticket_comments.ticket_id AND t.status <> 'closed'::app_public.ticket_status AND (t.customer_id = (( SELECT app_private.acting_user_id('customer'::app_public.user_role) AS acting_user_id)) OR (t.organization_id = ANY ((( SELECT app_private.customer_managed_organization_ids() AS customer_managed_organization_ids))::uuid[])) OR (t.id = ANY ((( SELECT app_private.customer_cc_ticket_ids() AS customer_cc_ticket_ids))::uuid[]))))));
+comment on policy insert_customer on app_public.ticket_comments is 'Customers write public comments, as themselves, on tickets that are not closed and that they requested, manage (organization manager) or are copied in on; members who only share sight read but do not write.';
 create policy select_customer on app_public.ticket_comments
   for select to ticketing_customer
   using (NOT is_internal AND (EXISTS ( SELECT 1
    FROM app_public.tickets t
   WHERE t.id = ticket_comments.ticket_id
  OFFSET 0)));
-comment on policy select_customer on app_public.ticket_comments is 'Customers read the public comments of the tickets they can read (their own), never internal notes.';
+comment on policy select_customer on app_public.ticket_comments is 'Customers read the public comments of the tickets they can read (own, organization, cc), never internal notes.';
 create policy select_staff on app_public.ticket_comments
   for select to ticketing_agent, ticketing_admin
   using ((EXISTS ( SELECT 1
@@ -2437,6 +2775,60 @@ comment on column app_public.ticket_comments.is_internal is 'True for an interna
 comment on column app_public.ticket_comments.created_at is 'When it was written.';
 comment on column app_public.ticket_comments.search is '@behavior -*
 Full-text document of the body; used by searchTickets.';
+
+create table app_public.ticket_participants (
+  id uuid default app_private.uuid_generate_v7() not null,
+  ticket_id uuid not null,
+  user_id uuid not null,
+  kind app_public.participant_kind not null,
+  added_by uuid,
+  created_at timestamp with time zone default now() not null,
+  updated_at timestamp with time zone default now() not null,
+  removed_at timestamp with time zone,
+  removed_by uuid
+);
+alter table app_public.ticket_participants enable row level security;
+alter table app_public.ticket_participants add constraint ticket_participants_added_by_fkey FOREIGN KEY (added_by) REFERENCES app_public.users(id);
+alter table app_public.ticket_participants add constraint ticket_participants_one_per_user UNIQUE (ticket_id, user_id);
+alter table app_public.ticket_participants add constraint ticket_participants_pkey PRIMARY KEY (id);
+alter table app_public.ticket_participants add constraint ticket_participants_removed_by_fkey FOREIGN KEY (removed_by) REFERENCES app_public.users(id);
+alter table app_public.ticket_participants add constraint ticket_participants_ticket_id_fkey FOREIGN KEY (ticket_id) REFERENCES app_public.tickets(id);
+alter table app_public.ticket_participants add constraint ticket_participants_timestamps_ordered CHECK (updated_at >= created_at);
+alter table app_public.ticket_participants add constraint ticket_participants_user_id_fkey FOREIGN KEY (user_id) REFERENCES app_public.users(id);
+CREATE INDEX ticket_participants_added_by_idx ON app_public.ticket_participants USING btree (added_by);
+CREATE INDEX ticket_participants_removed_by_idx ON app_public.ticket_participants USING btree (removed_by);
+CREATE INDEX ticket_participants_user_idx ON app_public.ticket_participants USING btree (user_id, ticket_id) INCLUDE (kind, removed_at);
+CREATE TRIGGER _050_write_quota_edit BEFORE INSERT OR UPDATE ON app_public.ticket_participants FOR EACH ROW EXECUTE FUNCTION app_private.tg_enforce_write_quota('edit');
+CREATE TRIGGER _100_set_updated_at BEFORE UPDATE ON app_public.ticket_participants FOR EACH ROW EXECUTE FUNCTION app_private.tg_set_updated_at();
+CREATE TRIGGER _900_audit AFTER INSERT OR UPDATE ON app_public.ticket_participants FOR EACH ROW EXECUTE FUNCTION app_private.tg_audit();
+create policy select_customer on app_public.ticket_participants
+  for select to ticketing_customer
+  using (removed_at IS NULL AND (EXISTS ( SELECT 1
+   FROM app_public.tickets t
+  WHERE t.id = ticket_participants.ticket_id
+ OFFSET 0)));
+comment on policy select_customer on app_public.ticket_participants is 'Customers see the current participants of the tickets they can read (the tickets policies decide which).';
+create policy select_staff on app_public.ticket_participants
+  for select to ticketing_agent, ticketing_admin
+  using ((EXISTS ( SELECT 1
+   FROM app_public.tickets t
+  WHERE t.id = ticket_participants.ticket_id
+ OFFSET 0)));
+comment on policy select_staff on app_public.ticket_participants is 'Agents and admins see the participants, removed ones included, of the tickets they can read.';
+grant select on table app_public.ticket_participants to ticketing_admin;
+grant select on table app_public.ticket_participants to ticketing_agent;
+grant select on table app_public.ticket_participants to ticketing_customer;
+comment on table app_public.ticket_participants is '@behavior -insert -update -delete
+A person taking part in a ticket besides its requester: cc (a customer) or follower (staff). Added and removed with addTicketParticipant and removeTicketParticipant; a removed participant keeps its row (removedAt), so every change is in the audit log. Visible with the ticket.';
+comment on column app_public.ticket_participants.id is 'Primary key (time-ordered UUID).';
+comment on column app_public.ticket_participants.ticket_id is 'The ticket.';
+comment on column app_public.ticket_participants.user_id is 'The participant.';
+comment on column app_public.ticket_participants.kind is 'cc (customers) or follower (agents and admins).';
+comment on column app_public.ticket_participants.added_by is 'Who added (or last re-added) the participant.';
+comment on column app_public.ticket_participants.created_at is 'When the participant was first added.';
+comment on column app_public.ticket_participants.updated_at is 'When the row last changed.';
+comment on column app_public.ticket_participants.removed_at is 'When the participant was removed; null while they take part.';
+comment on column app_public.ticket_participants.removed_by is 'Who removed the participant.';
 
 create table app_public.ticket_status_history (
   id uuid default app_private.uuid_generate_v7() not null,
@@ -2530,7 +2922,8 @@ create table app_public.tickets (
   first_responded_at timestamp with time zone,
   resolved_at timestamp with time zone,
   closed_at timestamp with time zone,
-  search tsvector generated always as (setweight(to_tsvector('english'::regconfig, subject), 'A'::"char") || setweight(to_tsvector('english'::regconfig, description), 'B'::"char")) stored not null
+  search tsvector generated always as (setweight(to_tsvector('english'::regconfig, subject), 'A'::"char") || setweight(to_tsvector('english'::regconfig, description), 'B'::"char")) stored not null,
+  organization_id uuid
 );
 alter table app_public.tickets enable row level security;
 alter table app_public.tickets add constraint tickets_agent_id_fkey FOREIGN KEY (agent_id) REFERENCES app_public.users(id);
@@ -2542,6 +2935,7 @@ alter table app_public.tickets add constraint tickets_description_length CHECK (
 alter table app_public.tickets add constraint tickets_due_after_created CHECK (first_response_due_at >= created_at AND resolution_due_at >= created_at);
 alter table app_public.tickets add constraint tickets_first_response_after_created CHECK (first_responded_at >= created_at);
 alter table app_public.tickets add constraint tickets_number_key UNIQUE (number);
+alter table app_public.tickets add constraint tickets_organization_id_fkey FOREIGN KEY (organization_id) REFERENCES app_public.organizations(id) NOT VALID;
 alter table app_public.tickets add constraint tickets_pkey PRIMARY KEY (id);
 alter table app_public.tickets add constraint tickets_resolved_after_created CHECK (resolved_at >= created_at);
 alter table app_public.tickets add constraint tickets_resolved_at_only_when_done CHECK ((status = ANY (ARRAY['resolved'::app_public.ticket_status, 'closed'::app_public.ticket_status])) OR resolved_at IS NULL);
@@ -2549,18 +2943,21 @@ alter table app_public.tickets add constraint tickets_resolved_has_resolved_at C
 alter table app_public.tickets add constraint tickets_subject_length CHECK (subject ~ '[^[:space:]]'::text AND char_length(subject) <= 200);
 alter table app_public.tickets add constraint tickets_updated_after_created CHECK (updated_at >= created_at);
 alter table app_public.tickets add constraint tickets_work_has_agent CHECK (agent_id IS NOT NULL OR (status = ANY (ARRAY['open'::app_public.ticket_status, 'resolved'::app_public.ticket_status, 'closed'::app_public.ticket_status])));
-CREATE INDEX tickets_access_idx ON app_public.tickets USING btree (id) INCLUDE (customer_id, agent_id, status);
 CREATE INDEX tickets_agent_due_idx ON app_public.tickets USING btree (agent_id, resolution_due_at) WHERE (status = ANY (ARRAY['open'::app_public.ticket_status, 'in_progress'::app_public.ticket_status, 'waiting_on_customer'::app_public.ticket_status]));
 CREATE INDEX tickets_agent_queue_idx ON app_public.tickets USING btree (agent_id, priority DESC, created_at) WHERE (agent_id IS NOT NULL);
 CREATE INDEX tickets_customer_created_idx ON app_public.tickets USING btree (customer_id, created_at DESC);
+CREATE INDEX tickets_organization_created_idx ON app_public.tickets USING btree (organization_id, created_at DESC);
 CREATE INDEX tickets_search_idx ON app_public.tickets USING gin (search);
 CREATE INDEX tickets_status_created_idx ON app_public.tickets USING btree (status, created_at DESC);
 CREATE INDEX tickets_unassigned_queue_idx ON app_public.tickets USING btree (priority DESC, created_at, id) WHERE ((status = 'open'::app_public.ticket_status) AND (agent_id IS NULL));
 CREATE INDEX tickets_unfinished_due_idx ON app_public.tickets USING btree (resolution_due_at, id) WHERE (status = ANY (ARRAY['open'::app_public.ticket_status, 'in_progress'::app_public.ticket_status, 'waiting_on_customer'::app_public.ticket_status]));
+CREATE INDEX tickets_visibility_idx ON app_public.tickets USING btree (id) INCLUDE (customer_id, agent_id, status, organization_id);
 CREATE TRIGGER _050_write_quota BEFORE INSERT ON app_public.tickets FOR EACH ROW EXECUTE FUNCTION app_private.tg_enforce_write_quota('ticket');
-CREATE TRIGGER _050_write_quota_edit BEFORE UPDATE OF subject, description, priority ON app_public.tickets FOR EACH ROW EXECUTE FUNCTION app_private.tg_enforce_write_quota('edit');
+CREATE TRIGGER _050_write_quota_edit BEFORE UPDATE OF subject, description, priority, organization_id ON app_public.tickets FOR EACH ROW EXECUTE FUNCTION app_private.tg_enforce_write_quota('edit');
 CREATE TRIGGER _100_check_people_insert BEFORE INSERT ON app_public.tickets FOR EACH ROW EXECUTE FUNCTION app_private.tg_tickets_check_people();
 CREATE TRIGGER _100_check_people_update BEFORE UPDATE ON app_public.tickets FOR EACH ROW WHEN (old.customer_id IS DISTINCT FROM new.customer_id OR old.agent_id IS DISTINCT FROM new.agent_id) EXECUTE FUNCTION app_private.tg_tickets_check_people();
+CREATE TRIGGER _110_organization_insert BEFORE INSERT ON app_public.tickets FOR EACH ROW EXECUTE FUNCTION app_private.tg_tickets_organization();
+CREATE TRIGGER _110_organization_update BEFORE UPDATE ON app_public.tickets FOR EACH ROW WHEN (old.organization_id IS DISTINCT FROM new.organization_id OR old.customer_id IS DISTINCT FROM new.customer_id) EXECUTE FUNCTION app_private.tg_tickets_organization();
 CREATE TRIGGER _200_status_timestamps_insert BEFORE INSERT ON app_public.tickets FOR EACH ROW EXECUTE FUNCTION app_private.tg_tickets_status_timestamps();
 CREATE TRIGGER _200_status_timestamps_update BEFORE UPDATE ON app_public.tickets FOR EACH ROW WHEN (old.status IS DISTINCT FROM new.status) EXECUTE FUNCTION app_private.tg_tickets_status_timestamps();
 CREATE TRIGGER _250_sla_due_times_insert BEFORE INSERT ON app_public.tickets FOR EACH ROW EXECUTE FUNCTION app_private.tg_tickets_sla_due_times();
@@ -2572,7 +2969,7 @@ CREATE TRIGGER _810_assignment_history_insert AFTER INSERT ON app_public.tickets
 CREATE TRIGGER _810_assignment_history_update AFTER UPDATE ON app_public.tickets FOR EACH ROW WHEN (old.agent_id IS DISTINCT FROM new.agent_id) EXECUTE FUNCTION app_private.tg_tickets_assignment_history();
 CREATE TRIGGER _900_audit AFTER INSERT OR UPDATE ON app_public.tickets FOR EACH ROW EXECUTE FUNCTION app_private.tg_audit();
 CREATE TRIGGER _950_notify_insert AFTER INSERT ON app_public.tickets FOR EACH ROW EXECUTE FUNCTION app_private.tg_tickets_notify();
-CREATE TRIGGER _950_notify_update AFTER UPDATE ON app_public.tickets FOR EACH ROW WHEN (old.agent_id IS DISTINCT FROM new.agent_id OR old.status IS DISTINCT FROM new.status OR old.subject IS DISTINCT FROM new.subject OR old.description IS DISTINCT FROM new.description OR old.priority IS DISTINCT FROM new.priority OR old.customer_id IS DISTINCT FROM new.customer_id) EXECUTE FUNCTION app_private.tg_tickets_notify();
+CREATE TRIGGER _950_notify_update AFTER UPDATE ON app_public.tickets FOR EACH ROW WHEN (old.agent_id IS DISTINCT FROM new.agent_id OR old.status IS DISTINCT FROM new.status OR old.subject IS DISTINCT FROM new.subject OR old.description IS DISTINCT FROM new.description OR old.priority IS DISTINCT FROM new.priority OR old.customer_id IS DISTINCT FROM new.customer_id OR old.organization_id IS DISTINCT FROM new.organization_id) EXECUTE FUNCTION app_private.tg_tickets_notify();
 create policy insert_admin on app_public.tickets
   for insert to ticketing_admin
   with check ((( SELECT app_private.acting_user_id('admin'::app_public.user_role) AS acting_user_id)) IS NOT NULL AND status = 'open'::app_public.ticket_status AND agent_id IS NULL);
@@ -2595,8 +2992,8 @@ create policy select_agent on app_public.tickets
 comment on policy select_agent on app_public.tickets is 'Agents read tickets assigned to them and every open ticket.';
 create policy select_customer on app_public.tickets
   for select to ticketing_customer
-  using (customer_id = (( SELECT app_private.acting_user_id('customer'::app_public.user_role) AS acting_user_id)));
-comment on policy select_customer on app_public.tickets is 'Customers read their own tickets.';
+  using (customer_id = (( SELECT app_private.acting_user_id('customer'::app_public.user_role) AS acting_user_id)) OR (organization_id = ANY ((( SELECT app_private.customer_sighted_organization_ids() AS customer_sighted_organization_ids))::uuid[])) OR (id = ANY ((( SELECT app_private.customer_cc_ticket_ids() AS customer_cc_ticket_ids))::uuid[])));
+comment on policy select_customer on app_public.tickets is 'Customers read their own tickets, the tickets of the active organizations where their membership shares sight or they are a manager, and the tickets they are copied in on (cc).';
 create policy update_admin on app_public.tickets
   for update to ticketing_admin
   using ((( SELECT app_private.acting_user_id('admin'::app_public.user_role) AS acting_user_id)) IS NOT NULL)
@@ -2615,14 +3012,14 @@ comment on policy update_customer on app_public.tickets is 'Customers edit the s
 grant select on table app_public.tickets to ticketing_admin;
 grant select on table app_public.tickets to ticketing_agent;
 grant select on table app_public.tickets to ticketing_customer;
-grant insert (subject, description, priority, customer_id) on table app_public.tickets to ticketing_admin;
-grant insert (subject, description, priority, customer_id) on table app_public.tickets to ticketing_agent;
-grant insert (subject, description, priority) on table app_public.tickets to ticketing_customer;
-grant update (subject, description, priority) on table app_public.tickets to ticketing_admin;
-grant update (subject, description, priority) on table app_public.tickets to ticketing_agent;
+grant insert (subject, description, priority, customer_id, organization_id) on table app_public.tickets to ticketing_admin;
+grant insert (subject, description, priority, customer_id, organization_id) on table app_public.tickets to ticketing_agent;
+grant insert (subject, description, priority, organization_id) on table app_public.tickets to ticketing_customer;
+grant update (subject, description, priority, organization_id) on table app_public.tickets to ticketing_admin;
+grant update (subject, description, priority, organization_id) on table app_public.tickets to ticketing_agent;
 grant update (subject, description) on table app_public.tickets to ticketing_customer;
 comment on table app_public.tickets is '@behavior -delete
-A support request. Customers see their own tickets, agents the ones assigned to them plus every open ticket, admins all. Status and assignee change only through transitionTicket, assignTicket and takeNextTicket. Tickets are never deleted (close them).';
+A support request. Customers see their own tickets, those of their organizations where their membership shares sight or they are a manager, and those they are copied in on; agents the ones assigned to them plus every open ticket; admins all. Status and assignee change only through transitionTicket, assignTicket and takeNextTicket. Tickets are never deleted (close them).';
 comment on column app_public.tickets.id is '@behavior -insert -update
 Primary key (time-ordered UUID).';
 comment on column app_public.tickets.number is '@behavior -insert -update
@@ -2653,6 +3050,7 @@ comment on column app_public.tickets.closed_at is '@behavior -insert -update
 When the ticket was closed; cleared if an admin reopens it.';
 comment on column app_public.tickets.search is '@behavior -*
 Full-text document of subject (weight A) and description (weight B); used by searchTickets.';
+comment on column app_public.tickets.organization_id is 'The organization the ticket was filed for: one the customer belongs to (by default their first organization that is active), or null. Customers choose among theirs when filing; agents (on tickets assigned to them) and admins may change it.';
 
 create table app_public.users (
   id uuid default app_private.uuid_generate_v7() not null,
@@ -2685,8 +3083,8 @@ create policy select_agent on app_public.users
 comment on policy select_agent on app_public.users is 'Agents see every user.';
 create policy select_customer on app_public.users
   for select to ticketing_customer
-  using ((( SELECT app_private.acting_user_id('customer'::app_public.user_role) AS acting_user_id)) IS NOT NULL AND (id = (( SELECT app_private.acting_user_id('customer'::app_public.user_role) AS acting_user_id)) OR role <> 'customer'::app_public.user_role));
-comment on policy select_customer on app_public.users is 'Customers see themselves and staff (agents, admins), never other customers.';
+  using ((( SELECT app_private.acting_user_id('customer'::app_public.user_role) AS acting_user_id)) IS NOT NULL AND (id = (( SELECT app_private.acting_user_id('customer'::app_public.user_role) AS acting_user_id)) OR role <> 'customer'::app_public.user_role OR (id = ANY ((( SELECT app_private.customer_colleague_ids() AS customer_colleague_ids))::uuid[]))));
+comment on policy select_customer on app_public.users is 'Customers see themselves, staff (agents, admins) and the customers who share an active organization with them; never other customers.';
 create policy update_admin on app_public.users
   for update to ticketing_admin
   using ((( SELECT app_private.acting_user_id('admin'::app_public.user_role) AS acting_user_id)) IS NOT NULL)
@@ -2709,7 +3107,7 @@ grant update (display_name) on table app_public.users to ticketing_admin;
 grant update (display_name) on table app_public.users to ticketing_agent;
 grant update (display_name) on table app_public.users to ticketing_customer;
 comment on table app_public.users is '@behavior -insert -delete
-A person using the helpdesk. Created by register/createUser, never deleted (deactivate instead). Customers see themselves and staff; agents and admins see everybody.';
+A person using the helpdesk. Created by register/createUser, never deleted (deactivate instead). Customers see themselves, staff and the customers of their active organizations; agents and admins see everybody.';
 comment on column app_public.users.id is '@behavior -insert -update
 Primary key (time-ordered UUID).';
 comment on column app_public.users.display_name is 'Name shown to other users: 1 to 100 characters, NFKC-normalised, no surrounding spaces, no invisible or control characters. Users may change their own; admins may change anyone''s.';
@@ -2972,6 +3370,134 @@ grant execute on function app_public.add_comment(uuid,text,boolean) to ticketing
 grant execute on function app_public.add_comment(uuid,text,boolean) to ticketing_customer;
 comment on function app_public.add_comment(uuid,text,boolean) is 'Adds a comment to a ticket you can read. Customers: public comments on their own tickets; agents: public comments or internal notes (isInternal) on tickets they can read; admins: anything. Not on closed tickets (except admins). A customer''s reply on a waiting_on_customer ticket moves it back to in_progress; the first public staff reply sets firstRespondedAt. Errors: FORBIDDEN, NOT_FOUND, INVALID_INPUT.';
 
+CREATE OR REPLACE FUNCTION app_public.add_organization_member(organization_id uuid, user_id uuid, role app_public.organization_role DEFAULT 'member'::app_public.organization_role, sees_organization_tickets boolean DEFAULT false)
+ RETURNS app_public.organization_memberships
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  admin_id uuid := app_private.require_admin();
+  membership app_public.organization_memberships;
+begin
+  if add_organization_member.organization_id is null or add_organization_member.user_id is null then
+    raise exception using errcode = 'TKVAL', message = 'organizationId and userId are required';
+  end if;
+  if not exists (select 1 from app_public.organizations as o where o.id = add_organization_member.organization_id) then
+    raise exception using errcode = 'TKNTF', message = 'Organization not found';
+  end if;
+  -- FOR SHARE: a concurrent role change or deactivation commits first.
+  perform 1
+  from app_public.users as u
+  where u.id = add_organization_member.user_id
+    and u.role = 'customer'
+    and u.is_active
+  for share;
+  if not found then
+    raise exception using errcode = 'TKVAL', message = 'Only active customers can be members of an organization';
+  end if;
+  if (
+    select count(*)
+    from app_public.organization_memberships as m
+    where m.user_id = add_organization_member.user_id
+      and m.removed_at is null
+      and m.organization_id <> add_organization_member.organization_id
+  ) >= 20 then
+    raise exception using errcode = 'TKVAL', message = 'A customer belongs to at most 20 organizations';
+  end if;
+
+  insert into app_public.organization_memberships as m (organization_id, user_id, role, sees_organization_tickets, added_by)
+  values (
+    add_organization_member.organization_id,
+    add_organization_member.user_id,
+    coalesce(add_organization_member.role, 'member'),
+    coalesce(add_organization_member.sees_organization_tickets, false),
+    admin_id
+  )
+  on conflict on constraint organization_memberships_one_per_user do update
+  set role = excluded.role,
+      sees_organization_tickets = excluded.sees_organization_tickets,
+      added_by = excluded.added_by,
+      removed_at = null,
+      removed_by = null
+  returning m.* into membership;
+
+  return membership;
+end;
+$function$;
+grant execute on function app_public.add_organization_member(uuid,uuid,app_public.organization_role,boolean) to ticketing_admin;
+comment on function app_public.add_organization_member(uuid,uuid,app_public.organization_role,boolean) is 'Admins: makes an active customer a member (or manager) of an organization, or changes their role and sight; a removed member comes back. A customer belongs to at most 20 organizations. Errors: FORBIDDEN, NOT_FOUND, INVALID_INPUT, RATE_LIMITED.';
+
+CREATE OR REPLACE FUNCTION app_public.add_ticket_participant(ticket_id uuid, user_id uuid, kind app_public.participant_kind DEFAULT 'cc'::app_public.participant_kind)
+ RETURNS app_public.ticket_participants
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  ticket app_public.tickets := app_private.ticket_for_participants(add_ticket_participant.ticket_id);
+  caller_role app_public.user_role := app_private.current_user_role();
+  person app_public.users;
+  participant app_public.ticket_participants;
+begin
+  if add_ticket_participant.user_id is null or add_ticket_participant.kind is null then
+    raise exception using errcode = 'TKVAL', message = 'userId and kind are required';
+  end if;
+
+  select u.* into person
+  from app_public.users as u
+  where u.id = add_ticket_participant.user_id
+    and u.is_active;
+
+  if caller_role = 'customer' then
+    -- No adding strangers: only colleagues, copied in.
+    if add_ticket_participant.kind <> 'cc' then
+      raise exception using errcode = 'TKFBD', message = 'Customers can only copy people in (cc)';
+    end if;
+    if person.id is null or not person.id = any (app_private.customer_colleague_ids()) then
+      raise exception using errcode = 'TKFBD', message = 'You can only copy in people of your own organizations';
+    end if;
+  end if;
+
+  if person.id is null then
+    raise exception using errcode = 'TKVAL', message = 'The participant must be an active user';
+  end if;
+  if add_ticket_participant.kind = 'cc' and person.role <> 'customer' then
+    raise exception using errcode = 'TKVAL', message = 'Only customers are copied in (cc); staff follow tickets';
+  end if;
+  if add_ticket_participant.kind = 'follower' and person.role = 'customer' then
+    raise exception using errcode = 'TKVAL', message = 'Only agents and admins follow tickets; customers are copied in (cc)';
+  end if;
+  if person.id = ticket.customer_id then
+    raise exception using errcode = 'TKVAL', message = 'The requester already takes part in the ticket';
+  end if;
+  if (
+    select count(*)
+    from app_public.ticket_participants as p
+    where p.ticket_id = ticket.id
+      and p.removed_at is null
+      and p.user_id <> person.id
+  ) >= 50 then
+    raise exception using errcode = 'TKVAL', message = 'A ticket has at most 50 participants';
+  end if;
+
+  insert into app_public.ticket_participants as p (ticket_id, user_id, kind, added_by)
+  values (ticket.id, person.id, add_ticket_participant.kind, app_private.current_user_id())
+  on conflict on constraint ticket_participants_one_per_user do update
+  set kind = excluded.kind,
+      added_by = excluded.added_by,
+      removed_at = null,
+      removed_by = null
+  returning p.* into participant;
+
+  return participant;
+end;
+$function$;
+grant execute on function app_public.add_ticket_participant(uuid,uuid,app_public.participant_kind) to ticketing_admin;
+grant execute on function app_public.add_ticket_participant(uuid,uuid,app_public.participant_kind) to ticketing_agent;
+grant execute on function app_public.add_ticket_participant(uuid,uuid,app_public.participant_kind) to ticketing_customer;
+comment on function app_public.add_ticket_participant(uuid,uuid,app_public.participant_kind) is 'Adds a participant to a ticket you act on (as its requester, a manager of its organization, its assigned agent, or an admin): cc (a customer, who then sees the ticket and its public comments and may reply) or follower (an agent or admin, who gets its events). Customers copy in only people of their own organizations. At most 50 participants per ticket; not on closed tickets. Errors: FORBIDDEN, NOT_FOUND, INVALID_INPUT, RATE_LIMITED.';
+
 CREATE OR REPLACE FUNCTION app_public.assign_ticket(ticket_id uuid, agent_id uuid DEFAULT NULL::uuid)
  RETURNS app_public.tickets
  LANGUAGE plpgsql
@@ -3038,6 +3564,31 @@ grant execute on function app_public.assign_ticket(uuid,uuid) to ticketing_admin
 grant execute on function app_public.assign_ticket(uuid,uuid) to ticketing_agent;
 grant execute on function app_public.assign_ticket(uuid,uuid) to ticketing_customer;
 comment on function app_public.assign_ticket(uuid,uuid) is 'Sets the agent of a ticket. Admins: any active agent, or null to unassign (an unassigned in_progress or waiting_on_customer ticket goes back to open). Agents: only themselves, and only on an unassigned open ticket. Closed tickets cannot be reassigned. Every change is recorded in the assignment history. Errors: FORBIDDEN, NOT_FOUND, INVALID_INPUT, INVALID_TRANSITION.';
+
+CREATE OR REPLACE FUNCTION app_public.create_organization(name text, domains text[] DEFAULT '{}'::text[], auto_join boolean DEFAULT false)
+ RETURNS app_public.organizations
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  created app_public.organizations;
+begin
+  perform app_private.require_admin();
+
+  insert into app_public.organizations (name, domains, auto_join)
+  values (
+    btrim(create_organization.name),
+    coalesce((select array_agg(distinct lower(btrim(d))) from unnest(create_organization.domains) as d), '{}'),
+    coalesce(create_organization.auto_join, false)
+  )
+  returning * into created;
+
+  return created;
+end;
+$function$;
+grant execute on function app_public.create_organization(text,text[],boolean) to ticketing_admin;
+comment on function app_public.create_organization(text,text[],boolean) is 'Admins: creates an organization (name 1-200 characters, unique; up to 20 email domains, stored in lower case; autoJoin: customers registering with one of the domains join it). Errors: FORBIDDEN, INVALID_INPUT, RATE_LIMITED.';
 
 CREATE OR REPLACE FUNCTION app_public.create_webhook_endpoint(url text, event_kinds text[], include_internal boolean DEFAULT false, priorities app_public.ticket_priority[] DEFAULT NULL::app_public.ticket_priority[])
  RETURNS app_public.webhook_endpoint_secret
@@ -3180,6 +3731,74 @@ end;
 $function$;
 grant execute on function app_public.redeliver_webhook(uuid) to ticketing_admin;
 comment on function app_public.redeliver_webhook(uuid) is 'Sends a delivery again (admins): it becomes pending and is attempted now, with its original webhook-id and payload; retries follow as for a new delivery.';
+
+CREATE OR REPLACE FUNCTION app_public.remove_organization_member(organization_id uuid, user_id uuid)
+ RETURNS app_public.organization_memberships
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  admin_id uuid := app_private.require_admin();
+  membership app_public.organization_memberships;
+begin
+  update app_public.organization_memberships as m
+  set removed_at = now(),
+      removed_by = admin_id
+  where m.organization_id = remove_organization_member.organization_id
+    and m.user_id = remove_organization_member.user_id
+    and m.removed_at is null
+  returning m.* into membership;
+
+  if not found then
+    raise exception using errcode = 'TKNTF', message = 'Membership not found';
+  end if;
+  return membership;
+end;
+$function$;
+grant execute on function app_public.remove_organization_member(uuid,uuid) to ticketing_admin;
+comment on function app_public.remove_organization_member(uuid,uuid) is 'Admins: ends a membership. From that moment the customer no longer sees the organization''s tickets (their own stay theirs); the row stays, with removedAt, for the audit. Errors: FORBIDDEN, NOT_FOUND, RATE_LIMITED.';
+
+CREATE OR REPLACE FUNCTION app_public.remove_ticket_participant(ticket_id uuid, user_id uuid)
+ RETURNS app_public.ticket_participants
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  ticket app_public.tickets := app_private.ticket_for_participants(remove_ticket_participant.ticket_id);
+  participant app_public.ticket_participants;
+begin
+  -- Customers take off the people they may add (cc), not staff who follow the ticket.
+  if app_private.current_user_role() = 'customer' and exists (
+    select 1
+    from app_public.ticket_participants as p
+    where p.ticket_id = ticket.id
+      and p.user_id = remove_ticket_participant.user_id
+      and p.kind = 'follower'
+      and p.removed_at is null
+  ) then
+    raise exception using errcode = 'TKFBD', message = 'Customers cannot remove staff who follow the ticket';
+  end if;
+
+  update app_public.ticket_participants as p
+  set removed_at = now(),
+      removed_by = app_private.current_user_id()
+  where p.ticket_id = ticket.id
+    and p.user_id = remove_ticket_participant.user_id
+    and p.removed_at is null
+  returning p.* into participant;
+
+  if not found then
+    raise exception using errcode = 'TKNTF', message = 'Participant not found';
+  end if;
+  return participant;
+end;
+$function$;
+grant execute on function app_public.remove_ticket_participant(uuid,uuid) to ticketing_admin;
+grant execute on function app_public.remove_ticket_participant(uuid,uuid) to ticketing_agent;
+grant execute on function app_public.remove_ticket_participant(uuid,uuid) to ticketing_customer;
+comment on function app_public.remove_ticket_participant(uuid,uuid) is 'Removes a participant from a ticket you act on (requester, organization manager, assigned agent, admin; customers remove cc only, not staff followers); a removed cc no longer sees the ticket. The row stays, with removedAt, for the audit. Errors: FORBIDDEN, NOT_FOUND, RATE_LIMITED.';
 
 CREATE OR REPLACE FUNCTION app_public.rotate_webhook_secret(webhook_endpoint_id uuid)
  RETURNS app_public.webhook_endpoint_secret
@@ -3402,7 +4021,7 @@ begin
   for update;
 
   if not found
-    or (caller_role = 'customer' and ticket.customer_id <> caller_id)
+    or (caller_role = 'customer' and not app_private.acts_on_ticket(ticket))
     or (caller_role = 'agent' and ticket.agent_id is distinct from caller_id and ticket.status <> 'open')
   then
     raise exception using errcode = 'TKNTF', message = 'Ticket not found';
@@ -3448,7 +4067,39 @@ $function$;
 grant execute on function app_public.transition_ticket(uuid,app_public.ticket_status,text) to ticketing_admin;
 grant execute on function app_public.transition_ticket(uuid,app_public.ticket_status,text) to ticketing_agent;
 grant execute on function app_public.transition_ticket(uuid,app_public.ticket_status,text) to ticketing_customer;
-comment on function app_public.transition_ticket(uuid,app_public.ticket_status,text) is 'Moves a ticket to another status, if ticketTransitions allows it for your role and you may act on the ticket (customers: their own; agents: assigned to them; admins: any). Closed tickets can only be reopened by admins; in_progress and waiting_on_customer need an assigned agent. Sets or clears resolvedAt/closedAt and records the change (with the optional note, at most 2000 characters) in the status history. Errors: INVALID_TRANSITION, FORBIDDEN, NOT_FOUND, INVALID_INPUT.';
+comment on function app_public.transition_ticket(uuid,app_public.ticket_status,text) is 'Moves a ticket to another status, if ticketTransitions allows it for your role and you may act on the ticket (customers: as its requester or as a manager of its organization; agents: assigned to them; admins: any). Closed tickets can only be reopened by admins; in_progress and waiting_on_customer need an assigned agent. Sets or clears resolvedAt/closedAt and records the change (with the optional note, at most 2000 characters) in the status history. Errors: INVALID_TRANSITION, FORBIDDEN, NOT_FOUND, INVALID_INPUT.';
+
+CREATE OR REPLACE FUNCTION app_public.update_organization(organization_id uuid, name text DEFAULT NULL::text, domains text[] DEFAULT NULL::text[], auto_join boolean DEFAULT NULL::boolean, is_active boolean DEFAULT NULL::boolean)
+ RETURNS app_public.organizations
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  changed app_public.organizations;
+begin
+  perform app_private.require_admin();
+
+  update app_public.organizations as o
+  set
+    name = coalesce(btrim(update_organization.name), o.name),
+    domains = case
+      when update_organization.domains is null then o.domains
+      else coalesce((select array_agg(distinct lower(btrim(d))) from unnest(update_organization.domains) as d), '{}')
+    end,
+    auto_join = coalesce(update_organization.auto_join, o.auto_join),
+    is_active = coalesce(update_organization.is_active, o.is_active)
+  where o.id = update_organization.organization_id
+  returning o.* into changed;
+
+  if not found then
+    raise exception using errcode = 'TKNTF', message = 'Organization not found';
+  end if;
+  return changed;
+end;
+$function$;
+grant execute on function app_public.update_organization(uuid,text,text[],boolean,boolean) to ticketing_admin;
+comment on function app_public.update_organization(uuid,text,text[],boolean,boolean) is 'Admins: changes an organization''s name, domains, auto-join or active flag (arguments left out stay as they are). Deactivating it takes away at once every sight its memberships gave. Errors: FORBIDDEN, NOT_FOUND, INVALID_INPUT, RATE_LIMITED.';
 
 CREATE OR REPLACE FUNCTION app_public.users_email(u app_public.users)
  RETURNS public.citext
@@ -3588,6 +4239,27 @@ comment on column app_reporting.first_response_times.tickets is 'Tickets with a 
 comment on column app_reporting.first_response_times.p50_minutes is 'Median minutes from creation to first reply; null without data.';
 comment on column app_reporting.first_response_times.p90_minutes is '90th percentile of those minutes; null without data.';
 
+create view app_reporting.organizations as
+ SELECT id AS organization_id,
+    name AS organization_name,
+    is_active,
+    created_at,
+    ( SELECT count(*)::integer AS count
+           FROM app_public.organization_memberships m
+          WHERE m.organization_id = o.id AND m.removed_at IS NULL) AS members,
+    ( SELECT count(*)::integer AS count
+           FROM app_public.organization_memberships m
+          WHERE m.organization_id = o.id AND m.removed_at IS NULL AND m.role = 'manager'::app_public.organization_role) AS managers
+   FROM app_public.organizations o;
+grant select on table app_reporting.organizations to ticketing_analyst;
+comment on view app_reporting.organizations is 'One row per organization: id, name, whether it is active, and how many members (managers included) and managers it has now. No domains, no people.';
+comment on column app_reporting.organizations.organization_id is 'Id of the organization (joins app_reporting.tickets.organization_id).';
+comment on column app_reporting.organizations.organization_name is 'Its name.';
+comment on column app_reporting.organizations.is_active is 'False once deactivated.';
+comment on column app_reporting.organizations.created_at is 'When it was created.';
+comment on column app_reporting.organizations.members is 'Memberships in force (managers included).';
+comment on column app_reporting.organizations.managers is 'Managers among them.';
+
 create view app_reporting.resolution_times as
  SELECT p.priority,
     p.priority_rank::integer AS priority_rank,
@@ -3709,10 +4381,14 @@ create view app_reporting.tickets as
     round(EXTRACT(epoch FROM first_responded_at - created_at) / 60::numeric, 2) AS first_response_minutes,
     round(EXTRACT(epoch FROM resolved_at - created_at) / 60::numeric, 2) AS resolution_minutes,
     app_private.sla_breached(first_response_due_at, COALESCE(first_responded_at, resolved_at, closed_at, now())) AS first_response_breached,
-    app_private.sla_breached(resolution_due_at, COALESCE(resolved_at, closed_at, now())) AS resolution_breached
+    app_private.sla_breached(resolution_due_at, COALESCE(resolved_at, closed_at, now())) AS resolution_breached,
+    organization_id,
+    ( SELECT o.name
+           FROM app_public.organizations o
+          WHERE o.id = t.organization_id) AS organization_name
    FROM app_public.tickets t;
 grant select on table app_reporting.tickets to ticketing_analyst;
-comment on view app_reporting.tickets is 'One row per ticket: identifiers, status, priority, people (ids only), timestamps and SLA facts. No subject, description or comments.';
+comment on view app_reporting.tickets is 'One row per ticket: identifiers, status, priority, people (ids only), its organization (id and name), timestamps and SLA facts. No subject, description or comments.';
 comment on column app_reporting.tickets.id is 'Ticket id (time-ordered UUID).';
 comment on column app_reporting.tickets.number is 'Human reference shown to users (e.g. 1042); unique and increasing.';
 comment on column app_reporting.tickets.status is 'Current status as plain text: open, in_progress, waiting_on_customer, resolved or closed.';
@@ -3731,3 +4407,5 @@ comment on column app_reporting.tickets.first_response_minutes is 'Minutes from 
 comment on column app_reporting.tickets.resolution_minutes is 'Minutes from creation to resolved_at; null when not resolved.';
 comment on column app_reporting.tickets.first_response_breached is 'True when the first reply came after first_response_due_at, or there is none and that time has passed (a ticket resolved or closed without a reply is judged at that moment).';
 comment on column app_reporting.tickets.resolution_breached is 'True when the ticket was resolved (or closed) after resolution_due_at, or is still unresolved and that time has passed.';
+comment on column app_reporting.tickets.organization_id is 'Id of the organization the ticket was filed for; null when none.';
+comment on column app_reporting.tickets.organization_name is 'Name of that organization (as it is now); null when none.';

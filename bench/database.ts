@@ -99,6 +99,8 @@ export async function prepareDatabase(options: {
 /** Ids the scenarios act with: a busy customer, agents with work, tickets to read and move. */
 export interface Cast {
   customer: { id: string; email: string };
+  /** The manager of the organization with the most tickets, and that organization. */
+  manager: { id: string; organizationId: string };
   agent: string;
   /** Tickets in work with their agent, every agent's: replies come from many users. */
   replyTickets: { id: string; agentId: string }[];
@@ -120,6 +122,14 @@ export async function castFor(rootOfDatabase: string): Promise<Cast> {
          join app_private.user_accounts as a on a.user_id = t.customer_id
         where t.subject not like 'Queued request%'
         group by t.customer_id, a.email order by count(*) desc, t.customer_id limit 1`,
+    );
+    const manager = await one(
+      `select m.user_id as id, m.organization_id as "organizationId"
+         from app_public.organization_memberships as m
+        where m.role = 'manager' and m.removed_at is null
+          and m.organization_id = (select organization_id from app_public.tickets where organization_id is not null
+                                    group by organization_id order by count(*) desc, organization_id limit 1)
+        order by m.user_id limit 1`,
     );
     const agent = (await one(
       "select agent_id as id from app_public.tickets where status = 'in_progress' group by agent_id order by count(*) desc limit 1",
@@ -143,6 +153,7 @@ export async function castFor(rootOfDatabase: string): Promise<Cast> {
     );
     return {
       customer,
+      manager,
       agent,
       replyTickets: replyTickets.rows,
       takeAgent,

@@ -34,6 +34,9 @@ export const CEILING_SQL: Record<string, string> = {
   customer_tickets: `select coalesce(json_agg(t), '[]') as result from (
       select id, number, subject, status, priority, created_at from app_public.tickets
        where customer_id = $1 order by created_at desc, id desc limit 20) as t`,
+  organization_tickets: `select coalesce(json_agg(t), '[]') as result from (
+      select id, number, subject, status, priority, created_at from app_public.tickets
+       where organization_id = $1 order by created_at desc, id desc limit 20) as t`,
   agent_queue: `select coalesce(json_agg(t), '[]') as result from (
       select id, number, subject, status, priority, resolution_due_at from app_public.my_queue() limit 50) as t`,
   ticket_detail: `select json_build_object(
@@ -90,6 +93,18 @@ export const SCENARIOS: Scenario[] = [
       variables: { customerId: cast.customer.id },
     }),
     ceiling: (cast) => () => [cast.customer.id],
+    explain: true,
+  },
+  {
+    name: "organization_tickets",
+    title: "manager: organization's 20 newest tickets",
+    role: ROLE.customer,
+    actor: (cast) => cast.manager.id,
+    graphql: (cast) => () => ({
+      query: `query OrganizationTickets($organizationId: UUID!) { tickets(condition: { organizationId: $organizationId }, orderBy: [CREATED_AT_DESC], first: 20) { nodes { rowId number subject status priority createdAt } } }`,
+      variables: { organizationId: cast.manager.organizationId },
+    }),
+    ceiling: (cast) => () => [cast.manager.organizationId],
     explain: true,
   },
   {

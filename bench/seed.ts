@@ -13,7 +13,11 @@ import { BENCH_PASSWORD, type Scale } from "./scale.ts";
  * everything else is closed, the last week's finished work still resolved.
  * Priorities: low 30% / normal 50% / high 15% / urgent 5%. A few customers
  * (companies) raise many tickets, most raise a few; agents share the work
- * evenly.
+ * evenly. Customers belong to organizations (companies of ten customers,
+ * customer k in organization 1 + (k - 1) mod (customers / 10)), so the busiest
+ * customers are spread over the organizations; the first customer of each is
+ * its manager, the others members who share no sight; every ticket is filed
+ * for its customer's organization.
  *
  * Each batch inserts its tickets and, in the same statement, what the
  * lifecycle would have written for them: the status history along the path
@@ -37,7 +41,7 @@ import type { ProgressReporter as Progress } from "./progress.ts";
 export type { Progress };
 
 /** Bumped whenever the generated data changes: a database seeded by another version is seeded again. */
-export const SEED_VERSION = 2;
+export const SEED_VERSION = 3;
 
 /** Months of history: tickets are created evenly over this span, up to now. */
 export const DEFAULT_MONTHS = 24;
@@ -82,6 +86,37 @@ async function seedUsers(db: pg.Client, scale: Scale, reference: Date, months: n
   );
   await db.query("create index on bench_people (role, k)");
   await db.query("analyze bench_people");
+  // Organizations of ten customers; customer k belongs to organization 1 + (k - 1) mod count.
+  const organizations = Math.max(1, Math.floor(scale.customers / 10));
+  await db.query(
+    `insert into app_public.organizations (name, domains, created_at, updated_at)
+     select 'Company ' || n, array['company' || n || '.bench.test'], $2::timestamptz - make_interval(months => $3::int + 12),
+            $2::timestamptz - make_interval(months => $3::int + 12)
+       from generate_series(1, $1::int) as n`,
+    [organizations, reference, months],
+  );
+  await db.query(
+    `create temporary table bench_organizations on commit preserve rows as
+     select row_number() over (order by created_at, name collate "C", id)::int as k, id from app_public.organizations`,
+  );
+  await db.query(
+    `insert into app_public.organization_memberships (organization_id, user_id, role, sees_organization_tickets, created_at, updated_at)
+     select o.id, p.id, case when p.k <= $1::int then 'manager' else 'member' end::app_public.organization_role, false,
+            $2::timestamptz - make_interval(months => $3::int + 12), $2::timestamptz - make_interval(months => $3::int + 12)
+       from bench_people as p
+       join bench_organizations as o on o.k = 1 + (p.k - 1) % $1::int
+      where p.role = 'customer'`,
+    [organizations, reference, months],
+  );
+  await db.query(
+    `create temporary table bench_customer_organizations on commit preserve rows as
+     select p.id as customer_id, o.id as organization_id
+       from bench_people as p join bench_organizations as o on o.k = 1 + (p.k - 1) % $1::int
+      where p.role = 'customer'`,
+    [organizations],
+  );
+  await db.query("alter table bench_customer_organizations add primary key (customer_id)");
+  await db.query("analyze bench_customer_organizations");
 }
 
 /**
@@ -148,7 +183,7 @@ dated as (
 ),
 tickets as (
   insert into app_public.tickets
-    (id, subject, description, status, priority, customer_id, agent_id, created_at, updated_at,
+    (id, subject, description, status, priority, customer_id, agent_id, organization_id, created_at, updated_at,
      first_response_due_at, resolution_due_at, first_responded_at, resolved_at, closed_at)
   select ${idExpression("a.created_at")},
          a.topic || ' issue with part p' || (a.n % 5000),
@@ -156,12 +191,13 @@ tickets as (
            || lower(a.topic) || ' fails with error E' || (a.n % 977) || '. '
            || (array['Restarting did not help.', 'It worked last week.', 'Colleagues see it too.', 'Screenshots attached.',
                      'Please call me back.', 'We are blocked until this is fixed.'])[1 + floor(a.r_text * 6)::int],
-         a.status, a.priority, a.customer_id, a.agent_id, a.created_at, a.updated_at,
+         a.status, a.priority, a.customer_id, a.agent_id, co.organization_id, a.created_at, a.updated_at,
          a.created_at + make_interval(mins => sla.first_response_minutes),
          a.created_at + make_interval(mins => sla.resolution_minutes),
          a.first_responded_at, a.resolved_at, a.closed_at
     from dated as a
     join app_public.sla_policies as sla using (priority)
+    join bench_customer_organizations as co on co.customer_id = a.customer_id
    order by a.n
   returning id, number, subject, status, customer_id, agent_id, created_at
 ),

@@ -8,8 +8,9 @@ import { type UserRole, webRoleOf } from "./web-roles.ts";
 
 /**
  * Demo data for the local embedded database: a few customers, two agents,
- * an admin, five weeks of past tickets (demo-history.ts) and today's tickets
- * in every status with a conversation. Users are created as the owner;
+ * an admin, two organizations (each with a manager and a member), five weeks
+ * of past tickets (demo-history.ts) and today's tickets in every status with
+ * a conversation and a customer copied in. Users are created as the owner;
  * today's tickets go through the real SQL functions acting as those users, so
  * their histories, SLA times and audit rows are genuine.
  * Never loaded into a database the user supplied. The demo logins' password
@@ -24,6 +25,7 @@ export const DEMO_USERS = [
   { key: "carol", email: "carol@demo.test", name: "Carol Customer", role: "customer" },
   { key: "dan", email: "dan@demo.test", name: "Dan Customer", role: "customer" },
   { key: "erin", email: "erin@demo.test", name: "Erin Customer", role: "customer" },
+  { key: "frank", email: "frank@demo.test", name: "Frank Customer", role: "customer" },
 ] as const;
 
 type UserKey = (typeof DEMO_USERS)[number]["key"];
@@ -51,6 +53,24 @@ async function as<T extends pg.QueryResultRow>(
   values: unknown[] = [],
 ): Promise<T | undefined> {
   return inRequestTransaction(client, { userId, role: webRoleOf(role) }, async (c) => (await c.query<T>(sql, values)).rows[0]);
+}
+
+/**
+ * Northwind Traders: Carol manages it, Dan sees its tickets. Contoso: Erin
+ * manages it, Frank is a member who sees only his own (and what he is copied
+ * in on). Made by the admin through the real functions.
+ */
+async function createOrganizations(api: pg.Client, ids: Ids): Promise<void> {
+  const organization = async (name: string, domain: string) =>
+    (await as<{ id: string }>(api, "admin", ids.admin, "select id from app_public.create_organization($1, array[$2])", [name, domain]))!.id;
+  const member = (organizationId: string, user: UserKey, role: "member" | "manager", sees: boolean) =>
+    as(api, "admin", ids.admin, "select id from app_public.add_organization_member($1, $2, $3, $4)", [organizationId, ids[user], role, sees]);
+  const northwind = await organization("Northwind Traders", "northwind.example");
+  const contoso = await organization("Contoso", "contoso.example");
+  await member(northwind, "carol", "manager", true);
+  await member(northwind, "dan", "member", true);
+  await member(contoso, "erin", "manager", true);
+  await member(contoso, "frank", "member", false);
 }
 
 async function createTickets(api: pg.Client, ids: Ids): Promise<void> {
@@ -89,6 +109,8 @@ async function createTickets(api: pg.Client, ids: Ids): Promise<void> {
   await move("agent", "alice", question, "resolved", "Answered");
   await move("customer", "dan", question, "closed", "Thanks!");
   await move("customer", "erin", duplicate, "closed", "Filed twice");
+  // Erin copies in her colleague Frank, who cannot otherwise see her tickets.
+  await as(api, "customer", ids.erin, "select id from app_public.add_ticket_participant($1, $2, 'cc')", [password, ids.frank]);
 }
 
 /** Loads the demo data once: only when the database has no users yet. Returns whether it did. */
@@ -98,6 +120,7 @@ export async function loadDemoDataIfEmpty(urls: DatabaseUrls, password: string):
     return rows[0]?.empty ? createUsers(owner, password) : undefined;
   });
   if (!ids) return false;
+  await withClient(urls.authenticator, (api) => createOrganizations(api, ids));
   await loadDemoHistory(urls, { customers: [ids.carol, ids.dan, ids.erin], agents: [ids.alice, ids.bob] });
   await withClient(urls.authenticator, (api) => createTickets(api, ids));
   return true;

@@ -6,7 +6,8 @@ import { cursorExpired, cursorOf } from "./realtime-cursor.ts";
 /**
  * One per process: LISTENs once on `ticketing_events`, reads each event row
  * once (migrations/committed/000018-realtime-events-as-owner-only-rows-notifications-carry-only-.sql), finds the subscriptions
- * interested in it from the row (ticket, customer, agent, open pool, user),
+ * interested in it from the row (ticket, customer, agent, open pool, user,
+ * and the organizations and participations read when a subscription starts),
  * and checks visibility once per distinct subscriber identity (role and
  * claims) per batch of events, all in one transaction on one connection.
  *
@@ -78,8 +79,22 @@ interface EventRow {
   previous_customer_id: string | null;
   agent_id: string | null;
   previous_agent_id: string | null;
+  organization_id: string | null;
   in_open_pool: boolean;
   user_id: string | null;
+}
+
+/**
+ * Where a customer's or agent's events may come from besides their own
+ * tickets (app_private.realtime_routes, read when the subscription starts):
+ * the organizations whose tickets they see and the tickets they take part in.
+ * Routing only: every event is still checked under the subscriber's policies,
+ * so a membership removed later stops delivery at once; one added later is
+ * heard from the next subscription on.
+ */
+interface Routes {
+  organizations: string[];
+  tickets: string[];
 }
 
 /** Subscribers with one identity (role and claims): their visibility is the same. */
@@ -200,6 +215,8 @@ export class RealtimeDispatcher {
   private readonly byTicket = new Index();
   private readonly byCustomer = new Index();
   private readonly byAgent = new Index();
+  private readonly byOrganization = new Index();
+  private readonly routes = new Map<Subscriber, Routes>();
   /** Agents' queues: they also watch open unassigned tickets. */
   private readonly openPool = new Set<Subscriber>();
   private readonly byUser = new Index();
@@ -243,6 +260,12 @@ export class RealtimeDispatcher {
 
   remove(subscriber: Subscriber): void {
     this.byUser.delete(subscriber.userId, subscriber);
+    const routes = this.routes.get(subscriber);
+    if (routes) {
+      this.routes.delete(subscriber);
+      for (const organization of routes.organizations) this.byOrganization.delete(organization, subscriber);
+      for (const ticket of routes.tickets) this.byTicket.delete(ticket, subscriber);
+    }
     const interest = subscriber.interest;
     if ("ticketId" in interest) this.byTicket.delete(interest.ticketId, subscriber);
     else if ("customerId" in interest) this.byCustomer.delete(interest.customerId, subscriber);
@@ -281,10 +304,12 @@ export class RealtimeDispatcher {
       // every event after this id is either seen by that snapshot, so replayed
       // by a resume from this cursor, or delivered live.
       const { rows } = await client.query<{ latest: string }>("select app_private.realtime_events_latest_id()::text as latest");
+      const routes = "ticketId" in subscriber.interest ? null : await readRoutes(client, subscriber.userId);
       const [answer] = await checkAudiences(client, [{ settings: subscriber.settings, events: [] }]);
       await client.query("commit");
       if (answer?.active !== true) return null;
       subscriber.since = Snapshot.parse(answer.snapshot);
+      if (routes && this.byUser.get(subscriber.userId).has(subscriber)) this.route(subscriber, routes);
       return cursorOf(rows[0]!.latest);
     } catch (error) {
       await client.query("rollback").catch(() => undefined);
@@ -308,12 +333,19 @@ export class RealtimeDispatcher {
     const client = await this.options.pool.connect();
     try {
       await client.query("begin");
-      const { rows } = await client.query<EventRow>("select * from app_private.realtime_events_after($1::bigint, $2::uuid, $3::uuid, $4::uuid)", [
-        afterId,
-        "ticketId" in interest ? interest.ticketId : null,
-        "customerId" in interest ? interest.customerId : null,
-        "agentId" in interest ? interest.agentId : null,
-      ]);
+      const routes = this.routes.get(subscriber);
+      const { rows } = await client.query<EventRow>(
+        `select * from app_private.realtime_events_after($1::bigint, $2::uuid, $3::uuid, $4::uuid,
+           for_organization_ids => $5::uuid[], for_ticket_ids => $6::uuid[])`,
+        [
+          afterId,
+          "ticketId" in interest ? interest.ticketId : null,
+          "customerId" in interest ? interest.customerId : null,
+          "agentId" in interest ? interest.agentId : null,
+          routes?.organizations ?? null,
+          routes?.tickets ?? null,
+        ],
+      );
       const events = rows.filter((row) => since.sees(BigInt(row.tx)));
       const [answer] = await checkAudiences(client, [{ settings: subscriber.settings, events }]);
       await client.query("commit");
@@ -326,6 +358,13 @@ export class RealtimeDispatcher {
     } finally {
       client.release();
     }
+  }
+
+  /** Indexes a live subscriber under its organizations and participations too. */
+  private route(subscriber: Subscriber, routes: Routes): void {
+    this.routes.set(subscriber, routes);
+    for (const organization of routes.organizations) this.byOrganization.add(organization, subscriber);
+    for (const ticket of routes.tickets) this.byTicket.add(ticket, subscriber);
   }
 
   async close(): Promise<void> {
@@ -469,6 +508,7 @@ export class RealtimeDispatcher {
     add(this.byCustomer.get(event.previous_customer_id));
     add(this.byAgent.get(event.agent_id));
     add(this.byAgent.get(event.previous_agent_id));
+    add(this.byOrganization.get(event.organization_id));
     if (event.in_open_pool) add(this.openPool);
     return interested;
   }
@@ -488,6 +528,15 @@ export class RealtimeDispatcher {
     this.lastDropLog = now;
     this.options.logger.warn(message);
   }
+}
+
+/** The subscriber's routes, read as the API (before switching to the subscriber's role). */
+async function readRoutes(client: pg.PoolClient, userId: string): Promise<Routes> {
+  const { rows } = await client.query<{ organizations: string[]; tickets: string[] }>(
+    "select organization_ids::text[] as organizations, ticket_ids::text[] as tickets from app_private.realtime_routes($1::uuid)",
+    [userId],
+  );
+  return { organizations: rows[0]?.organizations ?? [], tickets: rows[0]?.tickets ?? [] };
 }
 
 function ticketEvent(row: EventRow): TicketEvent {

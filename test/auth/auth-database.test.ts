@@ -27,6 +27,8 @@ const AUTH_FUNCTION_CALLS: Record<string, string> = {
   // Realtime resume: the cursor of "now", and the bounded replay after a cursor (docs/realtime.md).
   realtime_events_latest_id: "select app_private.realtime_events_latest_id()",
   realtime_events_after: "select * from app_private.realtime_events_after(0, null, gen_random_uuid(), null)",
+  // Realtime routing: the organizations and participations a subscription also listens to (routing, not visibility).
+  realtime_routes: "select * from app_private.realtime_routes(gen_random_uuid())",
 };
 
 const SECRET_TABLES = [

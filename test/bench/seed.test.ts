@@ -85,11 +85,22 @@ describe("benchmark seeder", () => {
               or (agent_id is not null and not exists (select 1 from app_public.users where id = t.agent_id and role = 'agent')))::int as people`,
     );
     expect(broken.rows[0]).toEqual({ tickets: 0, history: 0, comments: 0, people: 0 });
+
+    // Organizations of ten customers, one manager each; every ticket filed for its customer's organization.
+    const organizations = await owner.query(
+      `select (select count(*) from app_public.organizations)::int as organizations,
+              (select count(*) from app_public.organization_memberships where role = 'manager')::int as managers,
+              (select count(*) from app_public.tickets as t
+                where not exists (select 1 from app_public.organization_memberships as m
+                                   where m.organization_id = t.organization_id and m.user_id = t.customer_id))::int as misfiled`,
+    );
+    expect(organizations.rows[0]).toEqual({ organizations: 4, managers: 4, misfiled: 0 });
   });
 
   it("gives the bench users who can log in and scenarios that run", { timeout: 60_000 }, async () => {
     const cast = await castFor(rootOfDatabase());
     expect(cast.movableTickets.length).toBeGreaterThan(0);
+    expect(cast.manager.organizationId).toEqual(expect.any(String));
 
     const login = await graphql(
       api.current.request,
@@ -105,6 +116,7 @@ describe("benchmark seeder", () => {
       const body = scenario.graphql(cast)();
       const answer = await graphql(api.current.request, body.query, body.variables, token);
       expect(answer.body.errors, scenario.name).toBeUndefined();
+      if (scenario.name === "organization_tickets") expect(answer.body.data.tickets.nodes.length).toBeGreaterThan(0);
 
       const { rows } = await inRequestTransaction(
         database.current.authenticator,

@@ -4,6 +4,8 @@ import { actAs, ANONYMOUS, type Actor, useTestDatabase } from "../support/test-d
 import {
   activeUser,
   actorOf,
+  addMember,
+  addParticipant,
   expectHistoryInvariant,
   assignAs,
   commentAs,
@@ -11,6 +13,8 @@ import {
   demotedUser,
   fileTicketAs,
   type FixtureUser,
+  makeOrganization,
+  removeMember,
   ROLE,
   ticketIn,
   transitionAs,
@@ -38,13 +42,23 @@ const ACTORS = [
   "admin",
   "deactivated",
   "demoted",
+  // Organizations: Acme's manager, a member who shares sight, one who does not,
+  // a customer copied in on the working ticket, a removed member, Globex's
+  // manager (another organization), and a member of Initech (deactivated).
+  "manager",
+  "sighted",
+  "blind",
+  "cc",
+  "removed",
+  "outsider",
+  "closedOrgMember",
   "analyst",
 ] as const;
 type ActorKey = (typeof ACTORS)[number];
 type UserKey = Exclude<ActorKey, "anonymous" | "analyst">;
 
 const users = {} as Record<UserKey, FixtureUser>;
-const TICKETS = ["open", "work", "closed", "other", "gone", "demotedOwn"] as const;
+const TICKETS = ["open", "work", "closed", "other", "gone", "demotedOwn", "initech"] as const;
 type TicketKey = (typeof TICKETS)[number];
 const tickets = {} as Record<TicketKey, string>;
 const COMMENTS = [
@@ -58,8 +72,10 @@ const COMMENTS = [
   "gonePublic",
 ] as const;
 const comments = {} as Record<(typeof COMMENTS)[number], string>;
-/** id -> fixture name, for users, tickets and comments. */
+/** id -> fixture name, for users, tickets, comments, organizations, memberships and participants. */
 const labels = new Map<string, string>();
+const organizations = {} as Record<"acme" | "globex" | "initech", string>;
+const userKeyOf = (id: string) => Object.entries(users).find(([, user]) => user.id === id)![0];
 
 beforeAll(async () => {
   const owner = database.current.owner;
@@ -78,6 +94,32 @@ beforeAll(async () => {
   users.demoted = await demotedUser(owner, "Matrix Demoted Agent", "agent", "customer");
   tickets.demotedOwn = await ticketIn(owner, users.demoted.id, "resolved", null, { subject: "Filed after demotion" });
 
+  // Acme: the customer (a plain member, first joined, so their tickets default to
+  // it), its manager, members with and without shared sight, a customer copied
+  // in, a removed member. Globex: the other customer and its manager. Initech:
+  // deactivated once the customer filed a ticket for it.
+  for (const key of ["manager", "sighted", "blind", "cc", "removed", "outsider", "closedOrgMember"] as const) {
+    users[key] = await activeUser(owner, `Matrix ${key}`, "customer");
+  }
+  organizations.acme = await makeOrganization(owner, "Matrix Acme");
+  organizations.globex = await makeOrganization(owner, "Matrix Globex");
+  organizations.initech = await makeOrganization(owner, "Matrix Initech");
+  await addMember(owner, organizations.acme, users.customer.id);
+  await addMember(owner, organizations.acme, users.manager.id, "manager");
+  await addMember(owner, organizations.acme, users.sighted.id, "member", true);
+  await addMember(owner, organizations.acme, users.blind.id);
+  await addMember(owner, organizations.acme, users.cc.id);
+  await addMember(owner, organizations.acme, users.removed.id, "member", true);
+  await addMember(owner, organizations.globex, users.otherCustomer.id);
+  await addMember(owner, organizations.globex, users.outsider.id, "manager");
+  await addMember(owner, organizations.initech, users.customer.id);
+  await addMember(owner, organizations.initech, users.closedOrgMember.id, "member", true);
+  tickets.initech = await ticketIn(owner, users.customer.id, "resolved", users.otherAgent.id, {
+    subject: "Filed for Initech",
+    organizationId: organizations.initech,
+  });
+  await owner.query("update app_public.organizations set is_active = false where id = $1", [organizations.initech]);
+
   tickets.open = await ticketIn(owner, users.customer.id, "open", null, { subject: "Open and unassigned" });
   // The working ticket goes through the real functions, so its histories and
   // audit rows are the ones production writes.
@@ -95,6 +137,24 @@ beforeAll(async () => {
   comments.otherInternal = await commentAs(api, users.otherAgent, tickets.other, "other internal", true);
   comments.closedPublic = await commentBy(owner, tickets.closed, users.assignedAgent.id, "closed public");
   comments.gonePublic = await commentBy(owner, tickets.gone, users.otherAgent.id, "gone public");
+
+  await addParticipant(owner, tickets.work, users.cc.id);
+  await addParticipant(owner, tickets.work, users.removed.id);
+  await addParticipant(owner, tickets.other, users.otherAgent.id, "follower");
+  await removeMember(owner, organizations.acme, users.removed.id);
+  await owner.query("update app_public.ticket_participants set removed_at = now() where user_id = $1", [users.removed.id]);
+  const { rows: participantRows } = await owner.query<{ id: string; user_id: string }>("select id, user_id from app_public.ticket_participants");
+  const participantName: Record<string, string> = {
+    [users.cc.id]: "ccOnWork",
+    [users.removed.id]: "removedOnWork",
+    [users.otherAgent.id]: "followerOnOther",
+  };
+  for (const row of participantRows) labels.set(row.id, participantName[row.user_id]!);
+  const { rows: membershipRows } = await owner.query<{ id: string; organization_id: string; user_id: string }>(
+    "select id, organization_id, user_id from app_public.organization_memberships",
+  );
+  for (const [key, id] of Object.entries(organizations)) labels.set(id, key);
+  for (const row of membershipRows) labels.set(row.id, `${labels.get(row.organization_id)}:${userKeyOf(row.user_id)}`);
 
   // A webhook endpoint (inactive, so nothing is queued) and one delivery of it.
   const { rows: endpoints } = await owner.query<{ id: string }>(
@@ -146,7 +206,7 @@ function per(expected: Partial<Record<ActorKey, Result>>, otherwise: Result = re
   return Object.fromEntries(ACTORS.map((key) => [key, expected[key] ?? otherwise])) as Record<ActorKey, Result>;
 }
 
-const ALL_USERS: UserKey[] = ["customer", "otherCustomer", "agent", "assignedAgent", "otherAgent", "admin", "deactivated", "demoted"];
+const ALL_USERS: UserKey[] = ACTORS.filter((key): key is UserKey => key !== "anonymous" && key !== "analyst");
 const STAFF_SEE_ALL_USERS = rows(...ALL_USERS);
 const nobody = rows();
 
@@ -163,37 +223,61 @@ interface TableSpec {
   delete: Record<ActorKey, Result>;
 }
 
-const CUSTOMER_TOKENS: ActorKey[] = ["customer", "otherCustomer", "deactivated", "anonymous", "analyst"];
+const ORGANIZATION_CUSTOMERS = ["manager", "sighted", "blind", "cc", "removed", "outsider", "closedOrgMember"] as const;
+const CUSTOMER_TOKENS: ActorKey[] = ["customer", "otherCustomer", "deactivated", "anonymous", "analyst", ...ORGANIZATION_CUSTOMERS];
+/** What the organization actors see of the tickets (and the rows that follow a ticket). */
+const organizationTicketsSeen = {
+  manager: rows("open", "work", "closed"),
+  sighted: rows("open", "work", "closed"),
+  blind: nobody,
+  cc: rows("work"),
+  removed: nobody,
+  outsider: rows("other"),
+  closedOrgMember: nobody,
+};
 const ticketsSeen = {
-  customer: rows("open", "work", "closed"),
+  customer: rows("open", "work", "closed", "initech"),
   otherCustomer: rows("other"),
   agent: rows("open"),
   assignedAgent: rows("open", "work", "closed"),
-  otherAgent: rows("open", "other", "gone"),
+  otherAgent: rows("open", "other", "gone", "initech"),
   admin: rows(...TICKETS),
   deactivated: nobody,
   demoted: nobody,
+  ...organizationTicketsSeen,
 };
+const noOrganizationEdits = Object.fromEntries(ORGANIZATION_CUSTOMERS.map((key) => [key, nobody]));
 const ticketTextEditable = {
-  customer: rows("open", "work"),
+  customer: rows("open", "work", "initech"),
   otherCustomer: rows("other"),
   agent: nobody,
   assignedAgent: rows("work", "closed"),
-  otherAgent: rows("other", "gone"),
+  otherAgent: rows("other", "gone", "initech"),
   admin: rows(...TICKETS),
   deactivated: nobody,
   demoted: nobody,
+  ...noOrganizationEdits,
 };
 const assignedSeen = {
-  customer: rows("work", "closed"),
+  customer: rows("work", "closed", "initech"),
   otherCustomer: rows("other"),
   agent: nobody,
   assignedAgent: rows("work", "closed"),
-  otherAgent: rows("other", "gone"),
-  admin: rows("work", "closed", "other", "gone"),
+  otherAgent: rows("other", "gone", "initech"),
+  admin: rows("work", "closed", "other", "gone", "initech"),
   deactivated: nobody,
   demoted: nobody,
+  manager: rows("work", "closed"),
+  sighted: rows("work", "closed"),
+  blind: nobody,
+  cc: rows("work"),
+  removed: nobody,
+  outsider: rows("other"),
+  closedOrgMember: nobody,
 };
+/** Customers' columns that only staff may write (no privilege: refused). */
+const staffOnlyColumn = (expected: Partial<Record<ActorKey, Result>>) =>
+  per({ ...expected, ...Object.fromEntries(CUSTOMER_TOKENS.filter((key) => key !== "anonymous" && key !== "analyst").map((key) => [key, refused()])) });
 const everySignedIn = (n: number) =>
   per({
     customer: count(n),
@@ -204,15 +288,26 @@ const everySignedIn = (n: number) =>
     admin: count(n),
     deactivated: count(0),
     demoted: count(0),
+    ...Object.fromEntries(ORGANIZATION_CUSTOMERS.map((key) => [key, count(n)])),
   });
+const ACME_PEOPLE = ["customer", "manager", "sighted", "blind", "cc"] as const;
+const STAFF = ["agent", "assignedAgent", "otherAgent", "admin"] as const;
 
 const TABLES: TableSpec[] = [
   {
     table: "users",
     label: "id",
     select: per({
-      customer: rows("customer", "agent", "assignedAgent", "otherAgent", "admin"),
-      otherCustomer: rows("otherCustomer", "agent", "assignedAgent", "otherAgent", "admin"),
+      // Customers: themselves, staff, and the customers of their active organizations.
+      customer: rows(...ACME_PEOPLE, ...STAFF),
+      otherCustomer: rows("otherCustomer", "outsider", ...STAFF),
+      manager: rows(...ACME_PEOPLE, ...STAFF),
+      sighted: rows(...ACME_PEOPLE, ...STAFF),
+      blind: rows(...ACME_PEOPLE, ...STAFF),
+      cc: rows(...ACME_PEOPLE, ...STAFF),
+      removed: rows("removed", ...STAFF),
+      outsider: rows("otherCustomer", "outsider", ...STAFF),
+      closedOrgMember: rows("closedOrgMember", ...STAFF),
       agent: STAFF_SEE_ALL_USERS,
       assignedAgent: STAFF_SEE_ALL_USERS,
       otherAgent: STAFF_SEE_ALL_USERS,
@@ -238,6 +333,7 @@ const TABLES: TableSpec[] = [
         admin: STAFF_SEE_ALL_USERS,
         deactivated: nobody,
         demoted: nobody,
+        ...Object.fromEntries(ORGANIZATION_CUSTOMERS.map((key) => [key, rows(key)])),
       }),
     },
     insert: { sql: () => "insert into app_public.users (display_name, role) values ('Intruder', 'admin')", expected: per({}) },
@@ -264,12 +360,14 @@ const TABLES: TableSpec[] = [
       resolved_at: "resolved_at",
       closed_at: "closed_at",
       search: "default",
+      organization_id: "organization_id",
     },
     update: {
       subject: per(ticketTextEditable),
       description: per(ticketTextEditable),
-      // Customers hold no privilege on priority; a stale agent token does, and finds no row.
-      priority: per({ ...ticketTextEditable, customer: refused(), otherCustomer: refused(), deactivated: refused() }),
+      // Customers hold no privilege on priority or organization; a stale agent token does, and finds no row.
+      priority: staffOnlyColumn(ticketTextEditable),
+      organization_id: staffOnlyColumn(ticketTextEditable),
     },
     insert: {
       sql: (key) =>
@@ -285,6 +383,7 @@ const TABLES: TableSpec[] = [
         admin: count(1),
         // The people check refuses a customer who is no longer active.
         deactivated: refused("TKVAL"),
+        ...Object.fromEntries(ORGANIZATION_CUSTOMERS.map((key) => [key, count(1)])),
       }),
     },
     delete: per({}),
@@ -295,6 +394,13 @@ const TABLES: TableSpec[] = [
     select: per({
       customer: rows("workPublic", "workReply", "closedPublic"),
       otherCustomer: rows("otherPublic"),
+      manager: rows("workPublic", "workReply", "closedPublic"),
+      sighted: rows("workPublic", "workReply", "closedPublic"),
+      blind: nobody,
+      cc: rows("workPublic", "workReply"),
+      removed: nobody,
+      outsider: rows("otherPublic"),
+      closedOrgMember: nobody,
       agent: rows("openInternal"),
       assignedAgent: rows("workPublic", "workInternal", "workReply", "openInternal", "closedPublic"),
       otherAgent: rows("openInternal", "otherPublic", "otherInternal", "gonePublic"),
@@ -314,7 +420,8 @@ const TABLES: TableSpec[] = [
     update: {},
     insert: {
       sql: () => `insert into app_public.ticket_comments (ticket_id, body) values ('${tickets.work}', 'Probe')`,
-      expected: per({ customer: count(1), assignedAgent: count(1), admin: count(1) }),
+      // The requester, Acme's manager and the customer copied in; sight alone does not write.
+      expected: per({ customer: count(1), assignedAgent: count(1), admin: count(1), manager: count(1), cc: count(1) }),
     },
     delete: per({}),
   },
@@ -356,6 +463,134 @@ const TABLES: TableSpec[] = [
         `insert into app_public.ticket_assignment_history (ticket_id, to_agent_id) values ('${tickets.open}', '${
           key === "agent" ? users.agent.id : users.assignedAgent.id
         }')`,
+      expected: per({}),
+    },
+    delete: per({}),
+  },
+  {
+    // Written only through createOrganization and updateOrganization (admins).
+    table: "organizations",
+    label: "id",
+    select: per({
+      customer: rows("acme"),
+      otherCustomer: rows("globex"),
+      manager: rows("acme"),
+      sighted: rows("acme"),
+      blind: rows("acme"),
+      cc: rows("acme"),
+      removed: nobody,
+      outsider: rows("globex"),
+      closedOrgMember: nobody,
+      agent: rows("acme", "globex", "initech"),
+      assignedAgent: rows("acme", "globex", "initech"),
+      otherAgent: rows("acme", "globex", "initech"),
+      admin: rows("acme", "globex", "initech"),
+      deactivated: nobody,
+      demoted: nobody,
+    }),
+    columns: {
+      id: "id",
+      name: "name",
+      domains: "domains",
+      auto_join: "auto_join",
+      is_active: "is_active",
+      created_at: "created_at",
+      updated_at: "updated_at",
+    },
+    update: {},
+    insert: { sql: () => "insert into app_public.organizations (name) values ('Intruder Inc')", expected: per({}) },
+    delete: per({}),
+  },
+  {
+    // Written only through addOrganizationMember and removeOrganizationMember (admins).
+    table: "organization_memberships",
+    label: "id",
+    select: per({
+      customer: rows("acme:customer"),
+      otherCustomer: rows("globex:otherCustomer"),
+      manager: rows("acme:customer", "acme:manager", "acme:sighted", "acme:blind", "acme:cc"),
+      sighted: rows("acme:sighted"),
+      blind: rows("acme:blind"),
+      cc: rows("acme:cc"),
+      removed: nobody,
+      outsider: rows("globex:otherCustomer", "globex:outsider"),
+      closedOrgMember: nobody,
+      ...Object.fromEntries(
+        STAFF.map((key) => [
+          key,
+          rows(
+            "acme:customer",
+            "acme:manager",
+            "acme:sighted",
+            "acme:blind",
+            "acme:cc",
+            "acme:removed",
+            "globex:otherCustomer",
+            "globex:outsider",
+            "initech:customer",
+            "initech:closedOrgMember",
+          ),
+        ]),
+      ),
+      deactivated: nobody,
+      demoted: nobody,
+    }),
+    columns: {
+      id: "id",
+      organization_id: "organization_id",
+      user_id: "user_id",
+      role: "role",
+      sees_organization_tickets: "sees_organization_tickets",
+      added_by: "added_by",
+      created_at: "created_at",
+      updated_at: "updated_at",
+      removed_at: "removed_at",
+      removed_by: "removed_by",
+    },
+    update: {},
+    insert: {
+      sql: (key) =>
+        `insert into app_public.organization_memberships (organization_id, user_id, role, sees_organization_tickets)
+         values ('${organizations.acme}', '${key === "blind" ? users.blind.id : users.otherCustomer.id}', 'manager', true)`,
+      expected: per({}),
+    },
+    delete: per({}),
+  },
+  {
+    // Written only through addTicketParticipant and removeTicketParticipant; visible with the ticket.
+    table: "ticket_participants",
+    label: "id",
+    select: per({
+      customer: rows("ccOnWork"),
+      otherCustomer: rows("followerOnOther"),
+      manager: rows("ccOnWork"),
+      sighted: rows("ccOnWork"),
+      blind: nobody,
+      cc: rows("ccOnWork"),
+      removed: nobody,
+      outsider: rows("followerOnOther"),
+      closedOrgMember: nobody,
+      agent: nobody,
+      assignedAgent: rows("ccOnWork", "removedOnWork"),
+      otherAgent: rows("followerOnOther"),
+      admin: rows("ccOnWork", "removedOnWork", "followerOnOther"),
+      deactivated: nobody,
+      demoted: nobody,
+    }),
+    columns: {
+      id: "id",
+      ticket_id: "ticket_id",
+      user_id: "user_id",
+      kind: "kind",
+      added_by: "added_by",
+      created_at: "created_at",
+      updated_at: "updated_at",
+      removed_at: "removed_at",
+      removed_by: "removed_by",
+    },
+    update: {},
+    insert: {
+      sql: () => `insert into app_public.ticket_participants (ticket_id, user_id, kind) values ('${tickets.other}', '${users.blind.id}', 'cc')`,
       expected: per({}),
     },
     delete: per({}),
@@ -590,11 +825,18 @@ describe("INSERT", () => {
 
   const commentable: Record<ActorKey, TicketKey[]> = {
     anonymous: [],
-    customer: ["open", "work"],
+    customer: ["open", "work", "initech"],
     otherCustomer: ["other"],
+    manager: ["open", "work"],
+    sighted: [],
+    blind: [],
+    cc: ["work"],
+    removed: [],
+    outsider: ["other"],
+    closedOrgMember: [],
     agent: ["open"],
     assignedAgent: ["open", "work"],
-    otherAgent: ["open", "other", "gone"],
+    otherAgent: ["open", "other", "gone", "initech"],
     admin: [...TICKETS],
     deactivated: [],
     demoted: [],

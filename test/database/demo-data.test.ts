@@ -15,7 +15,7 @@ describe("demo data", () => {
       "select role, count(*)::int as n from app_public.users group by role order by role",
     );
     expect(users.rows).toEqual([
-      { role: "customer", n: 3 },
+      { role: "customer", n: 4 },
       { role: "agent", n: 2 },
       { role: "admin", n: 1 },
     ]);
@@ -35,6 +35,20 @@ describe("demo data", () => {
       "select count(*)::int as n from app_public.ticket_comments where is_internal and created_at > now() - interval '1 hour'",
     );
     expect(internal.rows[0].n).toBe(1);
+    // Two organizations, each with a manager and a member; tickets filed for them; one customer copied in.
+    const organizations = await owner.query(
+      `select o.name, array_agg(m.role::text order by m.role) as roles,
+              (select count(*)::int from app_public.tickets as t where t.organization_id = o.id) > 0 as has_tickets
+         from app_public.organizations as o
+         join app_public.organization_memberships as m on m.organization_id = o.id and m.removed_at is null
+        group by o.id order by o.name`,
+    );
+    expect(organizations.rows).toEqual([
+      { name: "Contoso", roles: ["member", "manager"], has_tickets: true },
+      { name: "Northwind Traders", roles: ["member", "manager"], has_tickets: true },
+    ]);
+    const cc = await owner.query("select count(*)::int as n from app_public.ticket_participants where kind = 'cc' and removed_at is null");
+    expect(cc.rows[0].n).toBe(1);
     const { rows } = await owner.query<{ password_hash: string }>(
       "select password_hash from app_private.user_accounts where email = $1",
       [DEMO_USERS[0].email],

@@ -2,7 +2,7 @@ import type pg from "pg";
 import { beforeAll, describe, expect, it } from "vitest";
 import { applySettings } from "../../src/database/request-transaction.ts";
 import { actorSettings, useTestDatabase } from "../support/test-database.ts";
-import { makeTicket, makeUser, ROLE } from "../support/fixtures.ts";
+import { addMember, addParticipant, makeOrganization, makeTicket, makeUser, ROLE } from "../support/fixtures.ts";
 
 /**
  * Every policy is load-bearing: for each policy in app_public, dropping it
@@ -69,6 +69,10 @@ const readPolicies: { table: string; policy: string; roles: readonly (typeof ROL
   { table: "ticket_assignment_history", policy: "select_visible_ticket", roles: ROLES },
   { table: "ticket_transitions", policy: "select_signed_in", roles: ROLES },
   { table: "sla_policies", policy: "select_signed_in", roles: ROLES },
+  ...["organizations", "organization_memberships", "ticket_participants"].flatMap((table) => [
+    { table, policy: "select_customer", roles: ["customer"] as const },
+    { table, policy: "select_staff", roles: ["agent", "admin"] as const },
+  ]),
 ];
 const selectCases: PolicyCase[] = readPolicies.flatMap(({ table, policy, roles }) =>
   roles.map((role) => ({
@@ -258,6 +262,9 @@ beforeAll(async () => {
   }
   ids.other_customer = await makeUser(owner, "Other Customer", "customer");
   ids.other_agent = await makeUser(owner, "Other Agent", "agent");
+  const organization = await makeOrganization(owner, "Probe Organization");
+  await addMember(owner, organization, ids.customer!, "manager");
+  await addMember(owner, organization, ids.inactive_customer!, "manager");
   ids.ticket = (await makeTicket(owner, ids.customer!, "in_progress", ids.agent!)).id;
   ids.other_ticket = (await makeTicket(owner, ids.other_customer!, "in_progress", ids.other_agent!)).id;
   ids.open_ticket = (await makeTicket(owner, ids.customer!, "open")).id;
@@ -266,6 +273,7 @@ beforeAll(async () => {
     ids.ticket,
     ids.agent,
   ]);
+  await addParticipant(owner, ids.ticket!, ids.other_agent!, "follower");
   // A webhook endpoint (inactive: nothing is delivered) and one delivery of it.
   const { rows: endpoints } = await owner.query<{ id: string }>(
     `insert into app_public.webhook_endpoints (url, event_kinds, is_active, secret)

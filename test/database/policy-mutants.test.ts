@@ -2,7 +2,16 @@ import type pg from "pg";
 import { beforeAll, describe, expect, it } from "vitest";
 import { applySettings } from "../../src/database/request-transaction.ts";
 import { actorSettings, useTestDatabase } from "../support/test-database.ts";
-import { activeUser, commentBy, type FixtureUser, ticketIn } from "../support/fixtures.ts";
+import {
+  activeUser,
+  addMember,
+  addParticipant,
+  commentBy,
+  type FixtureUser,
+  makeOrganization,
+  removeMember,
+  ticketIn,
+} from "../support/fixtures.ts";
 
 /**
  * Partial loosening. policy-coverage.test.ts drops each policy and replaces
@@ -15,7 +24,25 @@ import { activeUser, commentBy, type FixtureUser, ticketIn } from "../support/fi
  * the ticket).
  */
 const database = useTestDatabase();
-const people = {} as Record<"customer" | "otherCustomer" | "agent" | "assigned" | "admin", FixtureUser>;
+type Person =
+  | "customer"
+  | "otherCustomer"
+  | "agent"
+  | "assigned"
+  | "admin"
+  // Organizations: the requester, manager, a member who shares sight, one who does not,
+  // a removed member, a member of a deactivated organization, another organization's
+  // member, a customer copied in and one whose cc was removed.
+  | "requester"
+  | "manager"
+  | "sighted"
+  | "blind"
+  | "removed"
+  | "deactivatedOrgMember"
+  | "outsider"
+  | "cc"
+  | "exCc";
+const people = {} as Record<Person, FixtureUser>;
 const ids = {} as Record<string, string>;
 
 beforeAll(async () => {
@@ -32,14 +59,44 @@ beforeAll(async () => {
   ids.other = await ticketIn(owner, people.otherCustomer.id, "in_progress", people.assigned.id);
   ids.internal = await commentBy(owner, ids.work, people.assigned.id, "Internal note", true);
   ids.public = await commentBy(owner, ids.work, people.assigned.id, "Public reply");
+
+  for (const name of ["requester", "manager", "sighted", "blind", "removed", "deactivatedOrgMember", "outsider", "cc", "exCc"] as const) {
+    people[name] = await activeUser(owner, `Mutant ${name}`, "customer");
+  }
+  ids.org = await makeOrganization(owner, "Mutant Org");
+  ids.closedOrg = await makeOrganization(owner, "Mutant Closed Org");
+  ids.otherOrg = await makeOrganization(owner, "Mutant Other Org");
+  await addMember(owner, ids.org, people.requester.id);
+  await addMember(owner, ids.org, people.manager.id, "manager");
+  await addMember(owner, ids.org, people.sighted.id, "member", true);
+  await addMember(owner, ids.org, people.blind.id);
+  await addMember(owner, ids.org, people.removed.id, "member", true);
+  await addMember(owner, ids.closedOrg, people.deactivatedOrgMember.id, "member", true);
+  await addMember(owner, ids.otherOrg, people.outsider.id, "manager");
+  ids.orgWork = await ticketIn(owner, people.requester.id, "in_progress", people.assigned.id);
+  await addMember(owner, ids.closedOrg, people.requester.id);
+  ids.closedOrgTicket = await ticketIn(owner, people.requester.id, "in_progress", people.assigned.id, { organizationId: ids.closedOrg });
+  await removeMember(owner, ids.org, people.removed.id);
+  await owner.query("update app_public.organizations set is_active = false where id = $1", [ids.closedOrg]);
+  await addParticipant(owner, ids.orgWork, people.cc.id);
+  await addParticipant(owner, ids.orgWork, people.exCc.id);
+  await owner.query("update app_public.ticket_participants set removed_at = now() where user_id = $1", [people.exCc.id]);
 });
+
+/** A policy helper replaced by a version that forgets one condition (in the probe's transaction). */
+function helperWithout(name: string, body: string): string {
+  return `create or replace function app_private.${name}() returns uuid[] language sql stable security definer
+    set search_path = pg_catalog, public, pg_temp as $$ ${body} $$`;
+}
 
 interface Mutant {
   name: string;
   table: string;
   policy: string;
   /** The policy's clauses after the mistake (an ALTER POLICY tail). */
-  mutation: string;
+  mutation?: string;
+  /** Or the mistake as a statement of its own (a policy helper that forgets a condition). */
+  change?: string;
   who: keyof typeof people;
   /** A query whose first row's `n` is 0 (or that is refused) with the real policy, and positive with the mistake. */
   probe: string;
@@ -179,6 +236,130 @@ const MUTANTS: Mutant[] = [
     // The same token after the customer was deactivated (in this transaction).
     probe: "select count(*)::int as n from app_public.tickets",
   },
+  {
+    name: "organization sight without the shared flag (same organization, no shared sight)",
+    table: "tickets",
+    policy: "select_customer",
+    change: helperWithout(
+      "customer_sighted_organization_ids",
+      `select coalesce(array_agg(m.organization_id), '{}') from app_public.organization_memberships as m
+         join app_public.organizations as o on o.id = m.organization_id
+        where m.user_id = app_private.acting_user_id('customer') and m.removed_at is null and o.is_active`,
+    ),
+    who: "blind",
+    probe: "select count(*)::int as n from app_public.tickets where id = @orgWork",
+  },
+  {
+    name: "a deactivated organization still gives sight",
+    table: "tickets",
+    policy: "select_customer",
+    change: helperWithout(
+      "customer_sighted_organization_ids",
+      `select coalesce(array_agg(m.organization_id), '{}') from app_public.organization_memberships as m
+        where m.user_id = app_private.acting_user_id('customer') and m.removed_at is null
+          and (m.sees_organization_tickets or m.role = 'manager')`,
+    ),
+    who: "deactivatedOrgMember",
+    probe: "select count(*)::int as n from app_public.tickets where id = @closedOrgTicket",
+  },
+  {
+    name: "a removed member keeps sight",
+    table: "tickets",
+    policy: "select_customer",
+    change: helperWithout(
+      "customer_sighted_organization_ids",
+      `select coalesce(array_agg(m.organization_id), '{}') from app_public.organization_memberships as m
+         join app_public.organizations as o on o.id = m.organization_id
+        where m.user_id = app_private.acting_user_id('customer') and o.is_active
+          and (m.sees_organization_tickets or m.role = 'manager')`,
+    ),
+    who: "removed",
+    probe: "select count(*)::int as n from app_public.tickets where id = @orgWork",
+  },
+  {
+    name: "a removed cc keeps sight",
+    table: "tickets",
+    policy: "select_customer",
+    change: helperWithout(
+      "customer_cc_ticket_ids",
+      `select coalesce(array_agg(p.ticket_id), '{}') from app_public.ticket_participants as p
+        where p.user_id = app_private.acting_user_id('customer') and p.kind = 'cc'`,
+    ),
+    who: "exCc",
+    probe: "select count(*)::int as n from app_public.tickets where id = @orgWork",
+  },
+  {
+    name: "any organization's ticket is visible to any organization's member",
+    table: "tickets",
+    policy: "select_customer",
+    mutation: `using (customer_id = ${me("customer")} or (organization_id is not null and cardinality((select app_private.customer_sighted_organization_ids())) > 0))`,
+    who: "outsider",
+    probe: "select count(*)::int as n from app_public.tickets where id = @orgWork",
+  },
+  {
+    name: "sight alone lets a member comment (not requester, manager or cc)",
+    table: "ticket_comments",
+    policy: "insert_customer",
+    mutation: `with check (author_id = ${me("customer")} and not is_internal and exists (select 1 from app_public.tickets as t where t.id = ticket_comments.ticket_id and t.status <> 'closed'))`,
+    who: "sighted",
+    probe: "with c as (insert into app_public.ticket_comments (ticket_id, body) values (@orgWork, 'me too') returning 1) select count(*)::int as n from c",
+  },
+  {
+    name: "every member counts as a manager (comments as a plain member who shares sight)",
+    table: "ticket_comments",
+    policy: "insert_customer",
+    change: helperWithout(
+      "customer_managed_organization_ids",
+      `select coalesce(array_agg(m.organization_id), '{}') from app_public.organization_memberships as m
+         join app_public.organizations as o on o.id = m.organization_id
+        where m.user_id = app_private.acting_user_id('customer') and m.removed_at is null and o.is_active`,
+    ),
+    who: "sighted",
+    probe: "with c as (insert into app_public.ticket_comments (ticket_id, body) values (@orgWork, 'me too') returning 1) select count(*)::int as n from c",
+  },
+  {
+    name: "customers see the customers of other organizations",
+    table: "users",
+    policy: "select_customer",
+    change: helperWithout(
+      "customer_colleague_ids",
+      "select coalesce(array_agg(m.user_id), '{}') from app_public.organization_memberships as m where m.removed_at is null",
+    ),
+    who: "manager",
+    probe: "select count(*)::int as n from app_public.users where id = @outsider",
+  },
+  {
+    name: "members who do not manage see their colleagues' memberships",
+    table: "organization_memberships",
+    policy: "select_customer",
+    mutation: "using (removed_at is null and organization_id = any ((select app_private.customer_organization_ids())::uuid[]))",
+    who: "blind",
+    probe: "select count(*)::int as n from app_public.organization_memberships where user_id = @manager",
+  },
+  {
+    name: "customers see organizations they do not belong to",
+    table: "organizations",
+    policy: "select_customer",
+    mutation: `using (${me("customer")} is not null)`,
+    who: "blind",
+    probe: "select count(*)::int as n from app_public.organizations where id = @otherOrg",
+  },
+  {
+    name: "customers see the participants of any ticket",
+    table: "ticket_participants",
+    policy: "select_customer",
+    mutation: "using (removed_at is null)",
+    who: "otherCustomer",
+    probe: "select count(*)::int as n from app_public.ticket_participants where ticket_id = @orgWork",
+  },
+  {
+    name: "customers see removed participants",
+    table: "ticket_participants",
+    policy: "select_customer",
+    mutation: "using (exists (select 1 from app_public.tickets as t where t.id = ticket_participants.ticket_id))",
+    who: "requester",
+    probe: "select count(*)::int as n from app_public.ticket_participants where removed_at is not null",
+  },
 ];
 
 function fill(sql: string): string {
@@ -191,7 +372,7 @@ type Outcome = { code: string; n?: number };
 async function run(root: pg.PoolClient, mutant: Mutant, mutate: boolean): Promise<Outcome> {
   await root.query("begin");
   try {
-    if (mutate) await root.query(`alter policy ${mutant.policy} on app_public.${mutant.table} ${mutant.mutation}`);
+    if (mutate) await root.query(mutant.change ?? `alter policy ${mutant.policy} on app_public.${mutant.table} ${mutant.mutation}`);
     if (mutant.name.startsWith("identity by token")) {
       await root.query("update app_public.users set is_active = false where id = $1", [people[mutant.who].id]);
     }

@@ -12,6 +12,8 @@ const BIG_TABLES = ["tickets", "ticket_comments", "ticket_status_history", "tick
 let customer: string;
 let agent: string;
 let ticket: string;
+let manager: string;
+let organization: string;
 
 interface PlanNode {
   "Node Type": string;
@@ -57,6 +59,21 @@ beforeAll(async () => {
     `insert into app_public.users (display_name, role)
      select 'Agent ' || n, 'agent' from generate_series(1, 20) as n`,
   );
+  // 30 organizations; every customer is a member of one (which their tickets are then filed for).
+  await owner.query("insert into app_public.organizations (name) select 'Org ' || n from generate_series(1, 30) as n");
+  await owner.query(
+    `with orgs as (select id, row_number() over (order by id) % 30 as slot from app_public.organizations),
+          people as (select id, row_number() over (order by id) % 30 as slot from app_public.users where role = 'customer' and id <> $1)
+     insert into app_public.organization_memberships (organization_id, user_id, sees_organization_tickets)
+     select orgs.id, people.id, true from people join orgs using (slot)`,
+    [customer],
+  );
+  manager = await makeUser(owner, "Planned Manager", "customer");
+  organization = (await owner.query("select id from app_public.organizations order by id limit 1")).rows[0].id;
+  await owner.query("insert into app_public.organization_memberships (organization_id, user_id, role) values ($1, $2, 'manager')", [
+    organization,
+    manager,
+  ]);
   // 4 000 tickets spread over customers and agents, most of them closed.
   await owner.query(
     `insert into app_public.tickets (subject, description, customer_id, priority, status, agent_id)
@@ -87,6 +104,29 @@ beforeAll(async () => {
 });
 
 describe("query plans under row-level security", () => {
+  it("a manager's organization's 20 newest tickets use the organization index", async () => {
+    const plan = await planAs(
+      ROLE.customer,
+      manager,
+      "select * from app_public.tickets where organization_id = $1 order by created_at desc limit 20",
+      [organization],
+    );
+    expect(seqScans(plan)).toEqual([]);
+    expect(indexesUsed(plan)).toContain("tickets_organization_created_idx");
+  });
+
+  it("a customer's or manager's whole list (own, organizations', cc) uses indexes", async () => {
+    for (const who of [customer, manager]) {
+      const plan = await planAs(ROLE.customer, who, "select * from app_public.tickets order by created_at desc limit 20");
+      expect(seqScans(plan)).toEqual([]);
+    }
+  });
+
+  it("a ticket's participants use their ticket index", async () => {
+    const plan = await planAs(ROLE.customer, customer, "select * from app_public.ticket_participants where ticket_id = $1", [ticket]);
+    expect(seqScans(plan)).toEqual([]);
+  });
+
   it("a customer's newest tickets use the customer index", async () => {
     const plan = await planAs(
       ROLE.customer,

@@ -99,7 +99,18 @@ describe("functions", () => {
         group by r.rolname order by r.rolname`,
       [WEB_ROLES],
     );
-    const helpers = ["acting_user_id", "current_user_role", "search_matches", "sla_breached", "uuid_generate_v7"];
+    const helpers = [
+      "acting_user_id",
+      "current_user_role",
+      "customer_cc_ticket_ids",
+      "customer_colleague_ids",
+      "customer_managed_organization_ids",
+      "customer_organization_ids",
+      "customer_sighted_organization_ids",
+      "search_matches",
+      "sla_breached",
+      "uuid_generate_v7",
+    ];
     expect(granted).toEqual([
       { role: "ticketing_admin", functions: helpers },
       { role: "ticketing_agent", functions: helpers },

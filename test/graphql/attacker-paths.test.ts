@@ -3,9 +3,13 @@ import { useTestDatabase } from "../support/test-database.ts";
 import { bearer, graphql, useTestApi } from "../support/test-api.ts";
 import {
   activeUser,
+  addMember,
+  addParticipant,
   commentBy,
   demotedUser,
   type FixtureUser,
+  makeOrganization,
+  removeMember,
   ticketIn,
 } from "../support/fixtures.ts";
 
@@ -303,8 +307,8 @@ describe("schema shape", () => {
     schema.types.find((type) => type.name === name)!.inputFields!.map((field) => field.name).sort();
 
   it("offers writes of exactly the columns each role may set", () => {
-    expect(inputFields("TicketInput")).toEqual(["customerId", "description", "priority", "subject"]);
-    expect(inputFields("TicketPatch")).toEqual(["description", "priority", "subject"]);
+    expect(inputFields("TicketInput")).toEqual(["customerId", "description", "organizationId", "priority", "subject"]);
+    expect(inputFields("TicketPatch")).toEqual(["description", "organizationId", "priority", "subject"]);
     expect(inputFields("UserPatch")).toEqual(["displayName"]);
     expect(inputFields("SlaPolicyPatch")).toEqual(["firstResponseMinutes", "resolutionMinutes"]);
   });
@@ -321,11 +325,26 @@ describe("schema shape", () => {
   it("has no raw create, update or delete for what must not be written directly", () => {
     const mutations = schema.mutationType.fields.map((field) => field.name);
     const forbidden = mutations.filter((name) =>
-      /^(create|update|delete)(User|Ticket|TicketComment|TicketStatusHistory|TicketAssignmentHistory|AuditLogEntry|SlaPolicy)(By\w+)?$/.test(name),
+      /^(create|update|delete)(User|Ticket|TicketComment|TicketStatusHistory|TicketAssignmentHistory|AuditLogEntry|SlaPolicy|Organization|OrganizationMembership|TicketParticipant)(By\w+)?$/.test(
+        name,
+      ),
     );
-    // Allowed raw writes: the ticket's text, users' names, SLA minutes; createUser is the admin function.
+    // Allowed raw writes: the ticket's text, users' names, SLA minutes; createUser, createOrganization
+    // and updateOrganization are the admin functions.
     expect(forbidden.sort()).toEqual(
-      ["createTicket", "createUser", "updateSlaPolicy", "updateSlaPolicyById", "updateTicket", "updateTicketById", "updateTicketByNumber", "updateUser", "updateUserById"].sort(),
+      [
+        "createOrganization",
+        "createTicket",
+        "createUser",
+        "updateOrganization",
+        "updateSlaPolicy",
+        "updateSlaPolicyById",
+        "updateTicket",
+        "updateTicketById",
+        "updateTicketByNumber",
+        "updateUser",
+        "updateUserById",
+      ].sort(),
     );
   });
 
@@ -335,5 +354,183 @@ describe("schema shape", () => {
     const fields = schema.types.flatMap((type) => [...(type.fields ?? []), ...(type.inputFields ?? [])].map((field) => `${type.name}.${field.name}`));
     expect(fields.filter((field) => /passwordHash|failedLoginCount|lockedUntil|tokenHash|digest|\.search$/i.test(field))).toEqual([]);
     expect(JSON.stringify(schema)).not.toMatch(/app_?private/i);
+  });
+});
+
+describe("organizations and participants: each new actor through every path", () => {
+  const ORG_WHO = ["requester", "manager", "sighted", "blind", "cc", "removed", "outsider", "closedOrgMember", "stranger"] as const;
+  type OrgWho = (typeof ORG_WHO)[number];
+  const orgUsers = {} as Record<OrgWho, FixtureUser>;
+  const org = {} as Record<"acme" | "globex" | "initech" | "acmeWork" | "initechTicket", string>;
+  const ORG_SECRET = "quokka-internal-marker";
+
+  beforeAll(async () => {
+    const owner = database.current.owner;
+    for (const key of ORG_WHO) orgUsers[key] = await activeUser(owner, `Http ${key}`, "customer");
+    org.acme = await makeOrganization(owner, "Http Acme");
+    org.globex = await makeOrganization(owner, "Http Globex");
+    org.initech = await makeOrganization(owner, "Http Initech");
+    await addMember(owner, org.acme, orgUsers.requester.id);
+    await addMember(owner, org.acme, orgUsers.manager.id, "manager");
+    await addMember(owner, org.acme, orgUsers.sighted.id, "member", true);
+    await addMember(owner, org.acme, orgUsers.blind.id);
+    await addMember(owner, org.acme, orgUsers.removed.id, "manager");
+    await addMember(owner, org.globex, orgUsers.outsider.id, "manager");
+    await addMember(owner, org.initech, orgUsers.requester.id);
+    await addMember(owner, org.initech, orgUsers.closedOrgMember.id, "manager");
+    org.acmeWork = await ticketIn(owner, orgUsers.requester.id, "in_progress", users.assignedAgent.id, { subject: "Acme quokka printer" });
+    org.initechTicket = await ticketIn(owner, orgUsers.requester.id, "in_progress", users.assignedAgent.id, {
+      subject: "Initech quokka stapler",
+      organizationId: org.initech,
+    });
+    await commentBy(owner, org.acmeWork, users.assignedAgent.id, `Internal ${ORG_SECRET}`, true);
+    await commentBy(owner, org.acmeWork, users.assignedAgent.id, "Public: a technician is coming");
+    await addParticipant(owner, org.acmeWork, orgUsers.cc.id);
+    await addParticipant(owner, org.acmeWork, orgUsers.removed.id);
+    await removeMember(owner, org.acme, orgUsers.removed.id);
+    await owner.query("update app_public.ticket_participants set removed_at = now() where user_id = $1", [orgUsers.removed.id]);
+    await owner.query("update app_public.organizations set is_active = false where id = $1", [org.initech]);
+  });
+
+  async function orgGql(who: OrgWho | "admin", query: string) {
+    const user = who === "admin" ? users.admin : orgUsers[who];
+    const response = await graphql(api.current.request, query, {}, bearer(user.id, user.tokenRole as "ticketing_customer"));
+    expect(response.status).toBe(200);
+    return response.body as { data?: Record<string, any> | null; errors?: { extensions?: { code?: string } }[] };
+  }
+
+  const seesAcmeWork: Record<OrgWho, boolean> = {
+    requester: true,
+    manager: true,
+    sighted: true,
+    blind: false,
+    cc: true,
+    removed: false,
+    outsider: false,
+    closedOrgMember: false,
+    stranger: false,
+  };
+  /** `lists`: the path lists every ticket the caller sees (so the requester's Initech ticket too). */
+  const PATHS: { path: string; query: () => string; reaches: (who: OrgWho) => boolean; lists?: boolean }[] = [
+    { path: "the tickets connection", query: () => "{ tickets { nodes { rowId } } }", reaches: (who) => seesAcmeWork[who], lists: true },
+    {
+      path: "a forged node id",
+      query: () => `{ node(id: "${nodeId("Ticket", org.acmeWork)}") { ... on Ticket { rowId } } }`,
+      reaches: (who) => seesAcmeWork[who],
+    },
+    {
+      path: "the organization's nested tickets",
+      query: () => `{ organization(rowId: "${org.acme}") { tickets { nodes { rowId ticketComments { nodes { body } } } } } }`,
+      // The cc reads the ticket, not the organization.
+      reaches: (who) => seesAcmeWork[who] && who !== "cc",
+    },
+    {
+      path: "the user's memberships, their organizations and tickets",
+      query: () => "{ currentUser { organizationMemberships { nodes { organization { tickets { nodes { rowId ticketComments { nodes { body } } } } } } } } }",
+      reaches: (who) => seesAcmeWork[who] && who !== "cc",
+    },
+    { path: "search", query: () => '{ searchTickets(query: "quokka") { nodes { rowId } } }', reaches: (who) => seesAcmeWork[who], lists: true },
+    {
+      path: "the participants' tickets",
+      query: () => "{ ticketParticipants { nodes { ticket { rowId ticketComments { nodes { body isInternal } } } } } }",
+      reaches: (who) => seesAcmeWork[who],
+    },
+  ];
+
+  it.each(PATHS.flatMap((entry) => ORG_WHO.map((who) => [who, entry.path, entry] as const)))(
+    "%s through %s",
+    async (who, _path, entry) => {
+      const text = JSON.stringify(await orgGql(who, entry.query()));
+      expect(text.includes(org.acmeWork), `${who} reaches the Acme ticket`).toBe(entry.reaches(who));
+      expect(text).not.toContain(ORG_SECRET);
+      // A deactivated organization gives no sight; only the requester sees their own ticket.
+      expect(text.includes(org.initechTicket)).toBe(who === "requester" && entry.lists === true);
+    },
+  );
+
+  it("shows customers only their active organizations, and managers their members", async () => {
+    const names = async (who: OrgWho) =>
+      ((await orgGql(who, "{ organizations { nodes { name } } }")).data!.organizations.nodes as { name: string }[]).map((node) => node.name).sort();
+    expect(await names("requester")).toEqual(["Http Acme"]);
+    expect(await names("closedOrgMember")).toEqual([]);
+    expect(await names("stranger")).toEqual([]);
+    const members = async (who: OrgWho) =>
+      (await orgGql(who, `{ organizationMemberships(condition: { organizationId: "${org.acme}" }) { totalCount } }`)).data!
+        .organizationMemberships.totalCount;
+    expect(await members("manager")).toBe(4);
+    expect(await members("blind")).toBe(1);
+    expect(await members("outsider")).toBe(0);
+  });
+
+  it("lets the manager and the cc reply, the manager close; refuses the others with stable codes", async () => {
+    const ticket = await ticketIn(database.current.owner, orgUsers.requester.id, "in_progress", users.assignedAgent.id);
+    const comment = (who: OrgWho) =>
+      orgGql(who, `mutation { addComment(input: { ticketId: "${ticket}", body: "From ${who}" }) { ticketComment { rowId } } }`);
+    await database.current.owner.query("insert into app_public.ticket_participants (ticket_id, user_id, kind) values ($1, $2, 'cc')", [
+      ticket,
+      orgUsers.cc.id,
+    ]);
+    expect((await comment("manager")).errors).toBeUndefined();
+    expect((await comment("cc")).errors).toBeUndefined();
+    expect((await comment("sighted")).errors?.[0]?.extensions?.code).toBe("FORBIDDEN");
+    expect((await comment("blind")).errors?.[0]?.extensions?.code).toBe("NOT_FOUND");
+    const close = (who: OrgWho) =>
+      orgGql(who, `mutation { transitionTicket(input: { ticketId: "${ticket}", toStatus: closed }) { ticket { status } } }`);
+    expect((await close("cc")).errors?.[0]?.extensions?.code).toBe("NOT_FOUND");
+    expect((await close("sighted")).errors?.[0]?.extensions?.code).toBe("NOT_FOUND");
+    expect((await close("manager")).data!.transitionTicket.ticket.status).toBe("closed");
+  });
+
+  it("refuses participants and organizations to those who may not add them, with nothing written", async () => {
+    const add = (who: OrgWho, userId: string, kind = "cc") =>
+      orgGql(
+        who,
+        `mutation { addTicketParticipant(input: { ticketId: "${org.acmeWork}", userId: "${userId}", kind: ${kind} }) { ticketParticipant { rowId } } }`,
+      );
+    expect((await add("requester", orgUsers.stranger.id)).errors?.[0]?.extensions?.code).toBe("FORBIDDEN");
+    expect((await add("requester", users.agent.id, "follower")).errors?.[0]?.extensions?.code).toBe("FORBIDDEN");
+    expect((await add("outsider", orgUsers.outsider.id)).errors?.[0]?.extensions?.code).toBe("NOT_FOUND");
+    expect((await add("sighted", orgUsers.blind.id)).errors?.[0]?.extensions?.code).toBe("NOT_FOUND");
+    const create = await orgGql("manager", 'mutation { createOrganization(input: { name: "Manager Inc" }) { organization { rowId } } }');
+    expect(create.errors?.[0]?.extensions?.code).toBe("FORBIDDEN");
+    const foreign = await orgGql(
+      "requester",
+      `mutation { createTicket(input: { ticket: { subject: "For Globex", organizationId: "${org.globex}" } }) { ticket { rowId } } }`,
+    );
+    expect(foreign.errors?.[0]?.extensions?.code).toBe("INVALID_INPUT");
+    const { rows } = await database.current.owner.query(
+      `select (select count(*)::int from app_public.ticket_participants where user_id in ($1, $2)) as participants,
+              (select count(*)::int from app_public.organizations where name = 'Manager Inc') as organizations`,
+      [orgUsers.stranger.id, orgUsers.blind.id],
+    );
+    expect(rows[0]).toEqual({ participants: 0, organizations: 0 });
+  });
+
+  it("administers organizations with the contract's names, and a removed manager loses sight at once", async () => {
+    const created = await orgGql(
+      "admin",
+      'mutation { createOrganization(input: { name: "Http Hooli", domains: ["hooli.example"] }) { organization { rowId name domains autoJoin } } }',
+    );
+    const hooli = created.data!.createOrganization.organization;
+    expect(hooli).toMatchObject({ name: "Http Hooli", domains: ["hooli.example"], autoJoin: false });
+    const duplicate = await orgGql("admin", 'mutation { createOrganization(input: { name: "Http Hooli" }) { organization { rowId } } }');
+    expect(duplicate.errors?.[0]?.extensions?.code).toBe("CONFLICT");
+    const member = await orgGql(
+      "admin",
+      `mutation { addOrganizationMember(input: { organizationId: "${hooli.rowId}", userId: "${orgUsers.stranger.id}", role: manager, seesOrganizationTickets: true }) {
+         organizationMembership { role seesOrganizationTickets } } }`,
+    );
+    expect(member.data!.addOrganizationMember.organizationMembership).toEqual({ role: "manager", seesOrganizationTickets: true });
+    const mine = await ticketIn(database.current.owner, orgUsers.blind.id, "open");
+    await addMember(database.current.owner, hooli.rowId, orgUsers.blind.id);
+    await database.current.owner.query("update app_public.tickets set organization_id = $2 where id = $1", [mine, hooli.rowId]);
+    const seen = async () => JSON.stringify(await orgGql("stranger", "{ tickets { nodes { rowId } } }")).includes(mine);
+    expect(await seen()).toBe(true);
+    const removed = await orgGql(
+      "admin",
+      `mutation { removeOrganizationMember(input: { organizationId: "${hooli.rowId}", userId: "${orgUsers.stranger.id}" }) { organizationMembership { removedAt } } }`,
+    );
+    expect(removed.data!.removeOrganizationMember.organizationMembership.removedAt).toBeTruthy();
+    expect(await seen()).toBe(false);
   });
 });

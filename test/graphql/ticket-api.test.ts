@@ -194,7 +194,7 @@ describe("schema shape", () => {
   it("offers no raw write of status, agent, customer or timestamps", async () => {
     const response = await call(`{ __type(name: "TicketPatch") { inputFields { name } } }`, {}, "admin");
     const fields = response.body.data.__type.inputFields.map((field: { name: string }) => field.name).sort();
-    expect(fields).toEqual(["description", "priority", "subject"]);
+    expect(fields).toEqual(["description", "organizationId", "priority", "subject"]);
     const mutations = await call(`{ __schema { mutationType { fields { name } } } }`, {}, "admin");
     const names = mutations.body.data.__schema.mutationType.fields.map((field: { name: string }) => field.name);
     expect(names).not.toContain("deleteTicket");

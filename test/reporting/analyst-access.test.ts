@@ -247,6 +247,7 @@ describe("analyst privileges in the catalog", () => {
         "backlog",
         "daily_flow",
         "first_response_times",
+        "organizations",
         "resolution_times",
         "sla_compliance",
         "ticket_events",

@@ -45,6 +45,9 @@ describe("app_reporting catalog", () => {
         "app_public.ticket_status_history",
         "app_public.users",
         "app_reporting.tickets",
+        // Organizations: their id, name, activity and membership counts; no domains.
+        "app_public.organizations",
+        "app_public.organization_memberships",
         // The change feed (ticket_events): ids, kinds and times of the event log.
         "app_private.realtime_events",
       ]),
@@ -62,6 +65,12 @@ describe("app_reporting catalog", () => {
       "app_public.users.id",
       "app_public.users.is_active",
       "app_public.users.role",
+    ]);
+    expect(sources.filter((source) => source.startsWith("app_public.organizations."))).toEqual([
+      "app_public.organizations.created_at",
+      "app_public.organizations.id",
+      "app_public.organizations.is_active",
+      "app_public.organizations.name",
     ]);
     for (const column of [
       "app_public.tickets.subject",

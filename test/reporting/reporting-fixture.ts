@@ -90,6 +90,14 @@ export async function arrangeFixture(owner: pg.Pool): Promise<Fixture> {
       ana: await insertUser(client, "Ana Admin", "admin", "ana@example.com"),
     };
     const { cara, dan, ada, bo } = users;
+    // Cara belongs to an organization (as its manager): her tickets are filed for it.
+    const { rows: organizations } = await client.query<{ id: string }>(
+      "insert into app_public.organizations (name, domains) values ('Northwind Traders', '{northwind.example}') returning id",
+    );
+    await client.query("insert into app_public.organization_memberships (organization_id, user_id, role) values ($1, $2, 'manager')", [
+      organizations[0]!.id,
+      cara,
+    ]);
     const ticket = (spec: TicketSpec) => insertTicket(client, spec);
     const tickets = {
       // ISO week 2026-W10 (Monday 2 March)

@@ -25,6 +25,7 @@ const VIEWS = [
   "first_response_times",
   "resolution_times",
   "ticket_events",
+  "organizations",
 ];
 
 async function rows<T = Record<string, unknown>>(sql: string, values: unknown[] = []): Promise<T[]> {
@@ -75,6 +76,8 @@ describe("app_reporting views, as an analyst", () => {
       "resolution_minutes",
       "first_response_breached",
       "resolution_breached",
+      "organization_id",
+      "organization_name",
     ]);
     const byId = new Map(all.map((row) => [row.id, row]));
     expect(byId.get(fixture.tickets.t2)).toMatchObject({
@@ -89,6 +92,25 @@ describe("app_reporting views, as an analyst", () => {
       first_response_breached: true,
       resolution_breached: true,
     });
+    // Cara's tickets are filed for her organization, Dan's for none.
+    expect(byId.get(fixture.tickets.t1)).toMatchObject({ organization_id: expect.any(String), organization_name: "Northwind Traders" });
+    expect(byId.get(fixture.tickets.t2)).toMatchObject({ organization_id: null, organization_name: null });
+    const [company] = await rows("select * from organizations");
+    expect(company).toEqual({
+      organization_id: byId.get(fixture.tickets.t1)!.organization_id,
+      organization_name: "Northwind Traders",
+      is_active: true,
+      created_at: expect.any(Date),
+      members: 1,
+      managers: 1,
+    });
+    const perCompany = await rows(
+      "select organization_name, count(*)::int as tickets from tickets group by organization_name order by organization_name nulls last",
+    );
+    expect(perCompany).toEqual([
+      { organization_name: "Northwind Traders", tickets: 6 },
+      { organization_name: null, tickets: 6 },
+    ]);
     // A reply exactly at the due time is in time.
     expect(byId.get(fixture.tickets.t7)).toMatchObject({
       status: "waiting_on_customer",

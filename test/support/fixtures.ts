@@ -87,6 +87,8 @@ export interface TicketOptions {
   subject?: string;
   description?: string;
   priority?: "low" | "normal" | "high" | "urgent";
+  /** The organization it is filed for; left out, the customer's primary one (if any). */
+  organizationId?: string;
 }
 
 /** A ticket put straight into a state by the owner (history triggers still record it). */
@@ -98,8 +100,8 @@ export async function makeTicket(
   options: TicketOptions = {},
 ): Promise<Record<string, any>> {
   const { rows } = await owner.query(
-    `insert into app_public.tickets (subject, description, customer_id, status, agent_id, priority)
-     values ($1, $2, $3, $4, $5, $6) returning *`,
+    `insert into app_public.tickets (subject, description, customer_id, status, agent_id, priority, organization_id)
+     values ($1, $2, $3, $4, $5, $6, $7) returning *`,
     [
       options.subject ?? "Printer broken",
       options.description ?? "It does not print",
@@ -107,6 +109,7 @@ export async function makeTicket(
       status,
       agentId,
       options.priority ?? "normal",
+      options.organizationId ?? null,
     ],
   );
   return rows[0]!;
@@ -275,4 +278,49 @@ export function readAs<T extends pg.QueryResultRow = Record<string, any>>(
 ): Promise<T[]> {
   const actor = "tokenRole" in user ? actorOf(user) : user;
   return actAs(pool, actor, async (client) => (await client.query<T>(sql, params)).rows);
+}
+
+export interface OrganizationOptions {
+  domains?: string[];
+  autoJoin?: boolean;
+  active?: boolean;
+}
+
+/** An organization made by the owner; returns its id. */
+export async function makeOrganization(owner: pg.Pool, name: string, options: OrganizationOptions = {}): Promise<string> {
+  const { rows } = await owner.query<{ id: string }>(
+    "insert into app_public.organizations (name, domains, auto_join, is_active) values ($1, $2, $3, $4) returning id",
+    [name, options.domains ?? [], options.autoJoin ?? false, options.active ?? true],
+  );
+  return rows[0]!.id;
+}
+
+/** Makes a customer a member (or manager) of an organization, as the owner. */
+export async function addMember(
+  owner: pg.Pool,
+  organizationId: string,
+  userId: string,
+  role: "member" | "manager" = "member",
+  seesOrganizationTickets = false,
+): Promise<void> {
+  await owner.query(
+    `insert into app_public.organization_memberships (organization_id, user_id, role, sees_organization_tickets)
+     values ($1, $2, $3, $4)
+     on conflict (organization_id, user_id) do update
+       set role = excluded.role, sees_organization_tickets = excluded.sees_organization_tickets, removed_at = null`,
+    [organizationId, userId, role, seesOrganizationTickets],
+  );
+}
+
+/** Ends a membership, as the owner (the row stays, with removed_at). */
+export async function removeMember(owner: pg.Pool, organizationId: string, userId: string): Promise<void> {
+  await owner.query(
+    "update app_public.organization_memberships set removed_at = now() where organization_id = $1 and user_id = $2",
+    [organizationId, userId],
+  );
+}
+
+/** Adds a participant to a ticket, as the owner. */
+export async function addParticipant(owner: pg.Pool, ticketId: string, userId: string, kind: "cc" | "follower" = "cc"): Promise<void> {
+  await owner.query("insert into app_public.ticket_participants (ticket_id, user_id, kind) values ($1, $2, $3)", [ticketId, userId, kind]);
 }

@@ -1,0 +1,152 @@
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { bearer, useTestApi } from "../support/test-api.ts";
+import { addMember, makeOrganization, makeUser, ROLE, rowsOf, runAs, ticketIn } from "../support/fixtures.ts";
+import { useTestDatabase } from "../support/test-database.ts";
+import { connect, createTicket, MY_TICKETS, MY_TICKETS_AFTER, Recorder, TICKET_CHANGED, type Connection } from "./realtime-helpers.ts";
+
+/**
+ * Subscriptions follow the organization visibility: a manager's and a sharing
+ * member's myTicketsChanged include the organization's tickets, a cc'd
+ * customer hears the ticket, another organization's member hears nothing, and
+ * losing the membership or the cc stops delivery at once. "Nothing" is shown
+ * without waiting: after the event in question, each subscriber's own ticket
+ * changes too, and events arrive in order, so once that control event arrived
+ * an earlier event it was due would have arrived first.
+ */
+const database = useTestDatabase();
+const api = useTestApi(database);
+
+let port: number;
+let admin: string;
+const connections: Connection[] = [];
+
+beforeAll(async () => {
+  port = (await api.current.api.listen()).port;
+  admin = await makeUser(database.current.owner, "Ada Admin", "admin");
+});
+
+afterEach(async () => {
+  await Promise.all(connections.splice(0).map((connection) => connection.client.dispose()));
+});
+
+async function subscribeAs(userId: string, query: string, variables = {}) {
+  const connection = connect(port, bearer(userId, "ticketing_customer"));
+  connections.push(connection);
+  const recorder = new Recorder(connection, query, variables);
+  await recorder.ready();
+  expect(recorder.kinds()).toEqual(["SUBSCRIBED"]);
+  return recorder;
+}
+
+const asAdmin = async (sql: string, params: unknown[]) => rowsOf(await runAs(database.current.authenticator, ROLE.admin, admin, sql, params));
+
+describe("myTicketsChanged and organizations", () => {
+  it("reaches the manager, the sharing member and the cc, not another organization; stops when sight is lost", async () => {
+    const db = database.current;
+    const acme = await makeOrganization(db.owner, "Realtime Acme");
+    const globex = await makeOrganization(db.owner, "Realtime Globex");
+    const people = {
+      requester: await makeUser(db.owner, "Rita Requester", "customer"),
+      manager: await makeUser(db.owner, "Mona Manager", "customer"),
+      member: await makeUser(db.owner, "Milo Member", "customer"),
+      cc: await makeUser(db.owner, "Cleo Copied", "customer"),
+      outsider: await makeUser(db.owner, "Otto Outsider", "customer"),
+    };
+    await addMember(db.owner, acme, people.requester);
+    await addMember(db.owner, acme, people.manager, "manager");
+    await addMember(db.owner, acme, people.member, "member", true);
+    await addMember(db.owner, acme, people.cc);
+    await addMember(db.owner, globex, people.outsider, "manager", true);
+    const shared = await createTicket(db, people.requester, "Shared printer");
+    rowsOf(await runAs(db.authenticator, ROLE.customer, people.requester, "select app_public.add_ticket_participant($1, $2)", [shared, people.cc]));
+    const listeners = ["manager", "member", "cc", "outsider"] as const;
+    const own = Object.fromEntries(await Promise.all(listeners.map(async (who) => [who, await ticketIn(db.owner, people[who], "open")] as const)));
+    const recorders = Object.fromEntries(await Promise.all(listeners.map(async (who) => [who, await subscribeAs(people[who], MY_TICKETS)] as const)));
+
+    /** Comments on the shared ticket, then on each listener's own ticket; waits for every control event. */
+    let round = 0;
+    async function commentRound(): Promise<void> {
+      round += 1;
+      await asAdmin("select app_public.add_comment($1, $2)", [shared, `Shared update ${round}`]);
+      for (const who of listeners) await asAdmin("select app_public.add_comment($1, $2)", [own[who], `Control ${round}`]);
+      await Promise.all(
+        listeners.map((who) =>
+          recorders[who]!.until(() => recorders[who]!.events.filter((event) => event.ticketId === own[who]).length >= round, 5_000, `control ${round} for ${who}`),
+        ),
+      );
+    }
+    const heardShared = (who: (typeof listeners)[number]) => recorders[who]!.events.filter((event) => event.ticketId === shared).length;
+
+    await commentRound();
+    expect(Object.fromEntries(listeners.map((who) => [who, heardShared(who)]))).toEqual({ manager: 1, member: 1, cc: 1, outsider: 0 });
+    expect(recorders.manager!.events.find((event) => event.ticketId === shared)?.comment?.body).toBe("Shared update 1");
+
+    // The member leaves the organization, the cc is taken off: the next change reaches the manager only.
+    await asAdmin("select app_public.remove_organization_member($1, $2)", [acme, people.member]);
+    rowsOf(await runAs(db.authenticator, ROLE.customer, people.requester, "select app_public.remove_ticket_participant($1, $2)", [shared, people.cc]));
+    const before = Object.fromEntries(listeners.map((who) => [who, heardShared(who)]));
+    await commentRound();
+    const after = Object.fromEntries(listeners.map((who) => [who, heardShared(who) - before[who]!]));
+    expect(after).toEqual({ manager: 1, member: 0, cc: 0, outsider: 0 });
+    for (const who of listeners) expect(recorders[who]!.errors).toEqual([]);
+  });
+
+  it("ticketChanged on an organization's ticket: heard by its manager, silent for a member without sight and another organization", async () => {
+    const db = database.current;
+    const acme = await makeOrganization(db.owner, "Realtime Ticket Acme");
+    const globex = await makeOrganization(db.owner, "Realtime Ticket Globex");
+    const requester = await makeUser(db.owner, "Rae Requester", "customer");
+    const manager = await makeUser(db.owner, "Mel Manager", "customer");
+    const blind = await makeUser(db.owner, "Bea Blind", "customer");
+    const outsider = await makeUser(db.owner, "Oli Outsider", "customer");
+    await addMember(db.owner, acme, requester);
+    await addMember(db.owner, acme, manager, "manager");
+    await addMember(db.owner, acme, blind);
+    await addMember(db.owner, globex, outsider, "manager", true);
+    const shared = await createTicket(db, requester, "Acme only");
+    const forManager = await subscribeAs(manager, TICKET_CHANGED, { id: shared });
+    // Each snoop watches the shared ticket and, on the same socket, their own: events reach a
+    // socket in the order they were committed, so once their own ticket's event arrived, an
+    // event of the shared ticket they were due would have arrived before it.
+    const snoops = await Promise.all(
+      [blind, outsider].map(async (userId) => {
+        const own = await ticketIn(db.owner, userId, "open");
+        const connection = connect(port, bearer(userId, "ticketing_customer"));
+        connections.push(connection);
+        const onShared = new Recorder(connection, TICKET_CHANGED, { id: shared });
+        const onOwn = new Recorder(connection, TICKET_CHANGED, { id: own });
+        await Promise.all([onShared.ready(), onOwn.ready()]);
+        return { own, onShared, onOwn };
+      }),
+    );
+    await asAdmin("select app_public.add_comment($1, 'For Acme')", [shared]);
+    for (const snoop of snoops) await asAdmin("select app_public.add_comment($1, 'Control')", [snoop.own]);
+    await forManager.untilCount(2, 5_000);
+    for (const snoop of snoops) {
+      await snoop.onOwn.untilCount(2, 5_000);
+      expect(snoop.onShared.kinds()).toEqual(["SUBSCRIBED"]);
+    }
+    expect(forManager.kinds()).toEqual(["SUBSCRIBED", "COMMENTED"]);
+  });
+
+  it("replays the organization's missed events to a manager resuming with after", async () => {
+    const db = database.current;
+    const acme = await makeOrganization(db.owner, "Realtime Resume Acme");
+    const requester = await makeUser(db.owner, "Rex Requester", "customer");
+    const manager = await makeUser(db.owner, "Max Manager", "customer");
+    await addMember(db.owner, acme, requester);
+    await addMember(db.owner, acme, manager, "manager");
+    const ticket = await createTicket(db, requester, "Resume me");
+    const first = await subscribeAs(manager, MY_TICKETS);
+    const cursor = first.events[0]!.cursor;
+    first.unsubscribe();
+    await asAdmin("select app_public.add_comment($1, 'While you were away')", [ticket]);
+    // A resume replays before SUBSCRIBED: the first event is the missed comment.
+    const connection = connect(port, bearer(manager, "ticketing_customer"));
+    connections.push(connection);
+    const recorder = new Recorder(connection, MY_TICKETS_AFTER, { after: cursor });
+    await recorder.until(() => recorder.kinds().includes("SUBSCRIBED"), 5_000, "SUBSCRIBED");
+    expect(recorder.kinds()).toEqual(["COMMENTED", "SUBSCRIBED"]);
+    expect(recorder.events[0]?.ticketId).toBe(ticket);
+  });
+});
