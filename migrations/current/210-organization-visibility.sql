@@ -347,9 +347,8 @@ begin
   if transition_ticket.ticket_id is null or transition_ticket.to_status is null then
     raise exception using errcode = 'TKVAL', message = 'ticketId and toStatus are required';
   end if;
-  if char_length(transition_ticket.note) > 2000 then
-    raise exception using errcode = 'TKVAL', message = 'The note is too long (at most 2000 characters)';
-  end if;
+  -- The note's length is ticket_status_history_note_length's rule, checked
+  -- when the history row is written.
 
   -- Row lock: concurrent transitions of one ticket run one after the other,
   -- each seeing the status the previous one left.

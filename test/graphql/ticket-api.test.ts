@@ -86,6 +86,19 @@ describe("lifecycle errors over HTTP", () => {
     expect(await count()).toBe(before);
   });
 
+  it("answers INVALID_INPUT with the constraint's message to a note over 2,000 characters, and moves nothing", async () => {
+    const ticket = await makeTicket(database.current.owner, people.customer, "in_progress", people.agent);
+    const response = await call(
+      `mutation Move($ticketId: UUID!, $note: String) { transitionTicket(input: { ticketId: $ticketId, toStatus: resolved, note: $note }) { ticket { status } } }`,
+      { ticketId: ticket.id, note: "n".repeat(2_001) },
+      "agent",
+    );
+    expect(response.body.errors[0].extensions.code).toBe("INVALID_INPUT");
+    expect(response.body.errors[0].message).toBe("A note must be at most 2000 characters");
+    const { rows } = await database.current.owner.query("select status from app_public.tickets where id = $1", [ticket.id]);
+    expect(rows[0].status).toBe("in_progress");
+  });
+
   it("moves a ticket and returns it under the type's name", async () => {
     const ticket = await makeTicket(database.current.owner, people.customer, "in_progress", people.agent);
     const response = await call(TRANSITION, { ticketId: ticket.id, toStatus: "resolved" }, "agent");

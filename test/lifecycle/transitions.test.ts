@@ -91,8 +91,11 @@ describe("rules beyond the table", () => {
     expect(codeOf(await as(ROLE.customer, people.customer, unknown))).toBe("TKNTF");
     expect(codeOf(await as(ROLE.customer, people.customer, "select app_public.transition_ticket(null, 'closed')"))).toBe("TKVAL");
     const ticket = await makeTicket(database.current.owner, people.customer, "in_progress", people.agent);
+    // The note's length is its history column's constraint, the one statement of that rule.
     const long = "select app_public.transition_ticket($1, 'resolved', repeat('x', 2001))";
-    expect(codeOf(await as(ROLE.agent, people.agent, long, [ticket.id]))).toBe("TKVAL");
+    const refused = await as(ROLE.agent, people.agent, long, [ticket.id]);
+    expect(codeOf(refused)).toBe("23514");
+    expect(refused.ok ? "" : refused.message).toMatch(/ticket_status_history_note_length/);
   });
 
   it("does not start work on an unassigned ticket", async () => {
