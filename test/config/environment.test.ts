@@ -59,6 +59,8 @@ describe("environment validation", () => {
     [{ PORT: "70000" }, "PORT"],
     [{ DATABASE_URL: "mysql://x@y/z" }, "DATABASE_URL"],
     [{ DATABASE_URL: "not a url" }, "DATABASE_URL"],
+    [{ DATABASE_LISTEN_URL: "http://db/ticketing" }, "DATABASE_LISTEN_URL"],
+    [{ DATABASE_PREPARED_STATEMENTS: "off" }, "DATABASE_PREPARED_STATEMENTS"],
     [{ JWT_SECRET: "short" }, "JWT_SECRET"],
     [{ LOG_LEVEL: "loud" }, "LOG_LEVEL"],
     [{ NODE_ENV: "staging" }, "NODE_ENV"],
@@ -81,6 +83,15 @@ describe("environment validation", () => {
     const message = refusal(environment);
     expect(message).toContain(variable);
     expect(message).not.toContain("\n");
+  });
+
+  it("takes the LISTEN connection from DATABASE_LISTEN_URL when set, else from DATABASE_URL", () => {
+    const resolved = { databaseUrl: "postgres://ticketing_authenticator@pooler:6432/ticketing", jwtSecret: SECRET };
+    expect(appConfigFrom(parseEnvironment({}), resolved).listenDatabaseUrl).toBeUndefined();
+    const direct = "postgres://ticketing_authenticator@primary:5432/ticketing";
+    expect(appConfigFrom(parseEnvironment({ DATABASE_LISTEN_URL: direct }), resolved).listenDatabaseUrl).toBe(direct);
+    expect(parseEnvironment({}).DATABASE_PREPARED_STATEMENTS).toBe(true);
+    expect(parseEnvironment({ DATABASE_PREPARED_STATEMENTS: "false" }).DATABASE_PREPARED_STATEMENTS).toBe(false);
   });
 
   it("accepts a complete production configuration", () => {
