@@ -177,7 +177,11 @@ export interface ApiInstance {
 }
 
 /** `npm start` as production runs it: through PgBouncer, LISTEN direct, no in-process worker. */
-export async function startApi(name: string, urls: { pooled: string; direct: string }): Promise<ApiInstance> {
+export async function startApi(
+  name: string,
+  urls: { pooled: string; direct: string },
+  overrides: Record<string, string> = {},
+): Promise<ApiInstance> {
   const port = await freePort();
   const cli = runCli("start", [], {
     NODE_ENV: "production",
@@ -192,13 +196,21 @@ export async function startApi(name: string, urls: { pooled: string; direct: str
     HOUSEKEEPING_INTERVAL_MINUTES: "0",
     TRUST_PROXY: "loopback",
     LOG_LEVEL: "warn",
+    ...overrides,
   });
   await cli.waitFor("/graphql", 120);
   return { name, port, cli, url: `http://127.0.0.1:${port}` };
 }
 
 export async function startWorker(ownerUrl: string): Promise<CliProcess> {
-  const cli = runCli("worker", [], { NODE_ENV: "production", DATABASE_OWNER_URL: ownerUrl, LOG_LEVEL: "info" });
+  // Straight to PostgreSQL: graphile-worker LISTENs for new jobs, which a transaction-mode pooler cannot carry.
+  // Not production, which refuses http:// webhook URLs: the test's receiver is plain HTTP on 127.0.0.1.
+  const cli = runCli("worker", [], {
+    NODE_ENV: "test",
+    DATABASE_OWNER_URL: ownerUrl,
+    LOG_LEVEL: "info",
+    WEBHOOK_ALLOWED_HOSTS: "127.0.0.1",
+  });
   await cli.waitFor("job worker running", 120);
   return cli;
 }

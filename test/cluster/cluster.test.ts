@@ -6,6 +6,7 @@ import { hashPassword } from "../../src/auth/passwords.ts";
 import { createAnalystLogin } from "../../src/database/analyst-roles.ts";
 import { ROLE, type UserRole } from "../../src/database/web-roles.ts";
 import { connect, MY_TICKETS, Recorder } from "../realtime/realtime-helpers.ts";
+import { startReceiver } from "../webhooks/webhook-helpers.ts";
 import { seededRandom } from "../support/seeded-random.ts";
 import type { CliProcess } from "../support/cli-process.ts";
 import { type ApiInstance, type Cluster, JWT_SECRET, replicaCaughtUp, startApi, startCluster, startWorker } from "./cluster-harness.ts";
@@ -189,6 +190,32 @@ describe("one deployment, whichever instance a client reaches", () => {
     );
     expect(rows).toHaveLength(tickets);
     for (const row of rows) expect(taken.get(row.agent_id)).toContain(row.id);
+  });
+
+  it("the worker delivers, once each, the webhooks of tickets created on either instance", async () => {
+    const receiver = await startReceiver();
+    try {
+      const admin = await account("hooks-admin@example.com", "admin");
+      const customer = await account("hooks-customer@example.com", "customer");
+      const endpoint = await graphql(
+        b,
+        `mutation ($url: String!) { createWebhookEndpoint(input: { url: $url, eventKinds: ["ticket.created"] }) { created { secret } } }`,
+        { url: receiver.url("/hooks") },
+        bearer(admin, "admin"),
+      );
+      expect(endpoint.body.errors).toBeUndefined();
+      const ids: string[] = [];
+      for (const instance of [a, b, a, b]) {
+        const created = await graphql(instance, CREATE_TICKET, { subject: `Hooked on ${instance.name}` }, bearer(customer, "customer"));
+        ids.push(created.body.data?.createTicket.ticket.rowId as string);
+      }
+      await eventually(async () => receiver.received.length >= ids.length, "four deliveries");
+      expect(new Set(receiver.received.map((entry) => entry.headers["webhook-id"])).size).toBe(ids.length);
+      const bodies = receiver.received.map((entry) => entry.body).join("\n");
+      for (const id of ids) expect(bodies).toContain(id);
+    } finally {
+      await receiver.close();
+    }
   });
 
   it("analysts read the replica: a row written on the primary becomes readable there by an analyst login", async () => {
