@@ -1,4 +1,5 @@
 import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { chmod, chown, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { connect } from "node:net";
 import { tmpdir, userInfo } from "node:os";
@@ -9,7 +10,7 @@ import { buildUrl, type DatabaseUrls } from "../../src/database/connection-urls.
 import { provision, databaseUrls } from "../../src/database/provision.ts";
 import { freePort } from "../../src/net/free-port.ts";
 import { createLogger } from "../../src/observability/logger.ts";
-import { runCli, type CliProcess } from "../support/cli-process.ts";
+import { PROJECT_DIR, runCli, type CliProcess } from "../support/cli-process.ts";
 
 /**
  * The whole deployment on 127.0.0.1, with real processes: a PostgreSQL
@@ -114,29 +115,21 @@ export async function startReplica(root: string, primary: PostgresServer): Promi
 }
 
 /**
- * Transaction pooling in front of the primary's `ticketing` database, for the
- * API's login role only. PgBouncer 1.18 (Debian 12) has no protocol-level
- * prepared statements and refuses startup parameters it does not know:
- * node-postgres sends `statement_timeout`, so it is ignored and set on
- * each server connection instead (the API sets it per request transaction anyway).
+ * The shipped deploy/pgbouncer/pgbouncer.ini (transaction pooling for the
+ * API's login; statement_timeout not passed on at login but set per server
+ * connection), pointed at this machine's primary and ports.
  */
-export function pgbouncerIni(options: { port: number; primaryPort: number; dir: string; statementTimeoutMs: number }): string {
-  return `[databases]
-${DATABASE} = host=127.0.0.1 port=${options.primaryPort} dbname=${DATABASE} connect_query='SET statement_timeout = ${options.statementTimeoutMs}'
-
-[pgbouncer]
-listen_addr = 127.0.0.1
-listen_port = ${options.port}
-unix_socket_dir =
-auth_type = scram-sha-256
-auth_file = ${path.join(options.dir, "userlist.txt")}
-pool_mode = transaction
-max_client_conn = 1000
-default_pool_size = 20
-ignore_startup_parameters = extra_float_digits,statement_timeout
-logfile = ${path.join(options.dir, "pgbouncer.log")}
-pidfile = ${path.join(options.dir, "pgbouncer.pid")}
-`;
+export function pgbouncerIni(options: { port: number; primaryPort: number; dir: string }): string {
+  let ini = readFileSync(path.join(PROJECT_DIR, "deploy", "pgbouncer", "pgbouncer.ini"), "utf8");
+  const replace = (from: RegExp, to: string) => {
+    if (!from.test(ini)) throw new Error(`deploy/pgbouncer/pgbouncer.ini has no ${from}`);
+    ini = ini.replace(from, to);
+  };
+  replace(/host=primary port=5432/, `host=127.0.0.1 port=${options.primaryPort}`);
+  replace(/^listen_addr = .*$/m, "listen_addr = 127.0.0.1");
+  replace(/^listen_port = .*$/m, `listen_port = ${options.port}`);
+  replace(/^auth_file = .*$/m, `auth_file = ${path.join(options.dir, "userlist.txt")}`);
+  return `${ini}logfile = ${path.join(options.dir, "pgbouncer.log")}\npidfile = ${path.join(options.dir, "pgbouncer.pid")}\n`;
 }
 
 export interface Pgbouncer {
@@ -151,7 +144,7 @@ export async function startPgbouncer(root: string, primary: PostgresServer): Pro
   await ownedByService(dir);
   const port = await freePort();
   const ini = path.join(dir, "pgbouncer.ini");
-  await writeFile(ini, pgbouncerIni({ port, primaryPort: primary.port, dir, statementTimeoutMs: 8_000 }));
+  await writeFile(ini, pgbouncerIni({ port, primaryPort: primary.port, dir }));
   await writeFile(path.join(dir, "userlist.txt"), `"ticketing_authenticator" "${CLUSTER_PASSWORD}"\n`, { mode: 0o600 });
   await ownedByService(path.join(dir, "userlist.txt"));
   const child = spawn(PGBOUNCER, [ini], { ...(await serviceUser()), stdio: "ignore" });
