@@ -5,7 +5,7 @@ import { createUserAccount } from "../../src/auth/auth-store.ts";
 import { hashPassword } from "../../src/auth/passwords.ts";
 import { createAnalystLogin } from "../../src/database/analyst-roles.ts";
 import { ROLE, type UserRole } from "../../src/database/web-roles.ts";
-import { connect, MY_TICKETS, Recorder } from "../realtime/realtime-helpers.ts";
+import { connect, MY_TICKETS, MY_TICKETS_AFTER, Recorder } from "../realtime/realtime-helpers.ts";
 import { startReceiver } from "../webhooks/webhook-helpers.ts";
 import { seededRandom } from "../support/seeded-random.ts";
 import type { CliProcess } from "../support/cli-process.ts";
@@ -246,44 +246,109 @@ describe("one deployment, whichever instance a client reaches", () => {
   });
 });
 
-describe("an instance dies", () => {
-  it("SIGKILLed mid-load, the other serves on and nothing acknowledged is lost", async () => {
-    const random = seededRandom(21);
-    const customers = await Promise.all(Array.from({ length: 6 }, (_, n) => account(`load-${n}@example.com`, "customer")));
-    const acknowledged = new Map<string, string>();
-    let attempts = 0;
-    let killed = false;
-    const perCustomer = 25;
-    await Promise.all(
-      customers.map(async (customer, n) => {
-        let done = 0;
-        while (done < perCustomer) {
-          const instance = killed || random() < 0.5 ? b : a;
-          const subject = `Load ${n}-${attempts++}`;
-          try {
-            const answer = await graphql(instance, CREATE_TICKET, { subject }, bearer(customer, "customer"));
-            const id = answer.body.data?.createTicket?.ticket.rowId as string | undefined;
-            if (!id) throw new Error(JSON.stringify(answer.body));
-            acknowledged.set(id, subject);
-            done += 1;
-          } catch (error) {
-            // Only the killed instance may fail a request; the client (a load balancer would) retries on the other.
-            if (instance !== a || !killed) throw error;
-          }
-          if (!killed && acknowledged.size >= 40) {
-            killed = true;
-            process.kill(-a.cli.child.pid!, "SIGKILL");
-          }
+/**
+ * Creates `perCustomer` tickets for each customer, each on A or B at random
+ * (seeded); a request that fails on `fallible` (being stopped) is retried on
+ * the other, as a load balancer would. `after(acknowledged)` runs after each
+ * answer. Returns the acknowledged tickets, id to subject.
+ */
+async function createLoad(
+  customers: string[],
+  perCustomer: number,
+  options: { seed: number; fallible: () => ApiInstance | undefined; after: (acknowledged: number) => void },
+): Promise<Map<string, string>> {
+  const random = seededRandom(options.seed);
+  const acknowledged = new Map<string, string>();
+  let attempts = 0;
+  await Promise.all(
+    customers.map(async (customer, n) => {
+      let done = 0;
+      while (done < perCustomer) {
+        const down = options.fallible();
+        const pick = random() < 0.5 ? a : b;
+        const instance = pick === down ? (pick === a ? b : a) : pick;
+        const subject = `Load ${options.seed}-${n}-${attempts++}`;
+        try {
+          const answer = await graphql(instance, CREATE_TICKET, { subject }, bearer(customer, "customer"));
+          const id = answer.body.data?.createTicket?.ticket.rowId as string | undefined;
+          if (!id) throw new Error(JSON.stringify(answer.body));
+          acknowledged.set(id, subject);
+          done += 1;
+        } catch (error) {
+          // Only an instance being stopped may fail a request (refused, reset, or 503 while draining).
+          if (instance !== options.fallible()) throw error;
         }
-      }),
-    );
-    expect(killed).toBe(true);
+        options.after(acknowledged.size);
+      }
+    }),
+  );
+  return acknowledged;
+}
+
+async function expectAllStored(acknowledged: Map<string, string>): Promise<void> {
+  const { rows } = await owner.query<{ id: string; subject: string }>("select id, subject from app_public.tickets where id = any($1::uuid[])", [
+    [...acknowledged.keys()],
+  ]);
+  expect(new Map(rows.map((row) => [row.id, row.subject]))).toEqual(acknowledged);
+}
+
+describe("an instance stops", () => {
+  it("drained (SIGTERM), B finishes what it took while A serves on; B's subscriber resumes on A from its cursor", async () => {
+    const watcher = await account("drain-watcher@example.com", "customer");
+    const onB = connect(b.port, bearer(watcher, "customer").Authorization);
+    const first = new Recorder(onB, MY_TICKETS);
+    await first.ready(20_000);
+    await graphql(a, CREATE_TICKET, { subject: "Before the drain" }, bearer(watcher, "customer"));
+    await first.until(() => first.kinds().includes("CREATED"), 20_000, "the ticket created on A");
+    const cursor = first.events.at(-1)!.cursor;
+
+    const customers = await Promise.all(Array.from({ length: 4 }, (_, n) => account(`drain-${n}@example.com`, "customer")));
+    let draining: ApiInstance | undefined;
+    const acknowledged = await createLoad(customers, 15, {
+      seed: 1,
+      fallible: () => draining,
+      after: (count) => {
+        if (draining || count < 20) return;
+        draining = b;
+        process.kill(b.cli.child.pid!, "SIGTERM");
+      },
+    });
+    expect(draining).toBe(b);
+    // A clean drain: B exits 0, its socket closed with 1001 (going away).
+    expect(await b.cli.exited).toBe(0);
+    expect((await onB.closed).code).toBe(1001);
+    await expectAllStored(acknowledged);
+
+    const missed = await graphql(a, CREATE_TICKET, { subject: "While nobody listened" }, bearer(watcher, "customer"));
+    const onA = connect(a.port, bearer(watcher, "customer").Authorization);
+    try {
+      const resumed = new Recorder(onA, MY_TICKETS_AFTER, { after: cursor });
+      await resumed.until(() => resumed.kinds().includes("SUBSCRIBED") || resumed.errors.length > 0, 20_000, "SUBSCRIBED");
+      expect(resumed.kinds()).toEqual(["CREATED", "SUBSCRIBED"]);
+      expect(resumed.events[0]!.ticketId).toBe(missed.body.data?.createTicket.ticket.rowId);
+    } finally {
+      await onA.client.dispose();
+    }
+    // A rolling restart: B comes back for what follows.
+    b = await startApi("B", { pooled: cluster.pooledUrl, direct: cluster.urls.authenticator });
+  });
+
+  it("SIGKILLed mid-load, the other serves on and nothing acknowledged is lost", async () => {
+    const customers = await Promise.all(Array.from({ length: 6 }, (_, n) => account(`load-${n}@example.com`, "customer")));
+    let killed: ApiInstance | undefined;
+    const acknowledged = await createLoad(customers, 25, {
+      seed: 21,
+      fallible: () => killed,
+      after: (count) => {
+        if (killed || count < 40) return;
+        killed = a;
+        process.kill(-a.cli.child.pid!, "SIGKILL");
+      },
+    });
+    expect(killed).toBe(a);
     expect(await a.cli.exited).toBeNull();
-    expect(acknowledged.size).toBe(customers.length * perCustomer);
-    const { rows } = await owner.query<{ id: string; subject: string }>("select id, subject from app_public.tickets where id = any($1::uuid[])", [
-      [...acknowledged.keys()],
-    ]);
-    expect(new Map(rows.map((row) => [row.id, row.subject]))).toEqual(acknowledged);
+    expect(acknowledged.size).toBe(customers.length * 25);
+    await expectAllStored(acknowledged);
     // What A was doing when it died is rolled back once PgBouncer sees its clients gone: no transaction is left open.
     await eventually(async () => {
       const { rows: open } = await owner.query("select 1 from pg_stat_activity where state like 'idle in transaction%' and datname = 'ticketing'");
