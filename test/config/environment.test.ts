@@ -148,3 +148,23 @@ describe("start-up with bad configuration", () => {
     expect(result.stderr.trim().split("\n")).toEqual(["Invalid configuration: JWT_SECRET must be at least 32 bytes"]);
   });
 });
+
+describe("DATABASE_PREPARED_STATEMENTS", () => {
+  /** What PostGraphile's adaptor will read, as the entry points set it before importing it. */
+  function cacheSizeWith(value: string | undefined): string {
+    const result = spawnSync(
+      process.execPath,
+      ["--input-type=module", "-e", 'await import("./src/cli/graphile-env.ts"); process.stdout.write(String(process.env.DATAPLAN_PG_PREPARED_STATEMENT_CACHE_SIZE))'],
+      { env: { PATH: process.env.PATH, ...(value === undefined ? {} : { DATABASE_PREPARED_STATEMENTS: value }) }, encoding: "utf8", timeout: 20_000 },
+    );
+    expect(result.stderr).toBe("");
+    return result.stdout;
+  }
+
+  it("false turns off PostGraphile's named prepared statements (a pooler before PgBouncer 1.21); unset leaves them on", () => {
+    expect(cacheSizeWith("false")).toBe("0");
+    expect(cacheSizeWith("0")).toBe("0");
+    expect(cacheSizeWith("true")).toBe("undefined");
+    expect(cacheSizeWith(undefined)).toBe("undefined");
+  });
+});
