@@ -1,5 +1,5 @@
 import { execFile, spawn, type ChildProcess } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { chmod, chown, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { connect } from "node:net";
 import { tmpdir, userInfo } from "node:os";
@@ -85,6 +85,9 @@ async function startServer(dir: string, port: number): Promise<PostgresServer> {
 
 /** initdb with SCRAM for TCP (replication included, as initdb's pg_hba.conf allows it from 127.0.0.1), then start. */
 export async function startPrimary(root: string): Promise<PostgresServer> {
+  if (!existsSync(path.join(PG_BIN, "pg_basebackup"))) {
+    throw new Error(`No PostgreSQL server binaries in ${PG_BIN} (set CLUSTER_PG_BIN; Debian: apt-get install postgresql)`);
+  }
   const dir = path.join(root, "primary");
   const passwordFile = path.join(root, "password");
   await writeFile(passwordFile, `${CLUSTER_PASSWORD}\n`, { mode: 0o600 });
@@ -149,7 +152,12 @@ export async function startPgbouncer(root: string, primary: PostgresServer): Pro
   await ownedByService(path.join(dir, "userlist.txt"));
   const child = spawn(PGBOUNCER, [ini], { ...(await serviceUser()), stdio: "ignore" });
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  await untilListening(port);
+  const failed = new Promise<never>((_resolve, reject) => {
+    child.once("error", (error) => reject(new Error(`${PGBOUNCER} did not start (Debian: apt-get install pgbouncer): ${error.message}`)));
+    child.once("exit", (code) => reject(new Error(`${PGBOUNCER} exited with ${code}; see ${path.join(dir, "pgbouncer.log")}`)));
+  });
+  failed.catch(() => undefined);
+  await Promise.race([untilListening(port), failed]);
   return {
     port,
     process: child,
