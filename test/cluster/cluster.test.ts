@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { signAccessToken } from "../../src/auth/access-tokens.ts";
 import { createUserAccount } from "../../src/auth/auth-store.ts";
 import { hashPassword } from "../../src/auth/passwords.ts";
-import { createAnalystLogin } from "../../src/database/analyst-roles.ts";
+import { ANALYST_LIMITS, createAnalystLogin } from "../../src/database/analyst-roles.ts";
 import { ROLE, type UserRole } from "../../src/database/web-roles.ts";
 import { connect, MY_TICKETS, MY_TICKETS_AFTER, Recorder } from "../realtime/realtime-helpers.ts";
 import { startReceiver } from "../webhooks/webhook-helpers.ts";
@@ -235,6 +235,9 @@ describe("one deployment, whichever instance a client reaches", () => {
         [ticketId],
       );
       expect(rows).toEqual([{ recovery: true, customer_id: customer, status: "open" }]);
+      // The login's own settings replicated with it: the limits hold on the replica too.
+      const settings = await analyst.query<{ statement_timeout: string }>("show statement_timeout");
+      expect(settings.rows[0]!.statement_timeout).toBe(ANALYST_LIMITS.statementTimeout);
       const write = await analyst.query("create temporary table t (x int)").then(
         () => "ok",
         (error: { code?: string }) => error.code,
