@@ -1,4 +1,4 @@
-import { defineConfig } from "vitest/config";
+import { configDefaults, defineConfig } from "vitest/config";
 
 export default defineConfig({
   resolve: {
@@ -7,6 +7,8 @@ export default defineConfig({
   },
   test: {
     include: ["test/**/*.test.ts"],
+    // The deployment test starts its own servers: `npm run cluster:test` (vitest.cluster.config.ts).
+    exclude: [...configDefaults.exclude, "test/cluster/**"],
     globalSetup: ["test/support/global-setup.ts"],
     setupFiles: ["test/support/test-environment.ts"],
     pool: "forks",

@@ -8,6 +8,8 @@ export interface AppConfig {
   host: string;
   port: number;
   databaseUrl: string;
+  /** The realtime LISTEN connection's URL (DATABASE_LISTEN_URL); unset: databaseUrl. */
+  listenDatabaseUrl?: string;
   poolSize: number;
   jwt: JwtConfig;
   corsOrigins: string[];
@@ -98,6 +100,7 @@ export function appConfigFrom(
     host: environment.HOST,
     port: environment.PORT,
     databaseUrl: resolved.databaseUrl,
+    ...(environment.DATABASE_LISTEN_URL === undefined ? {} : { listenDatabaseUrl: environment.DATABASE_LISTEN_URL }),
     poolSize: environment.DATABASE_POOL_SIZE,
     jwt: {
       secret: resolved.jwtSecret,

@@ -59,6 +59,13 @@ const environmentSchema = z.object({
   HOST: z.string().min(1).optional(),
   DATABASE_URL: postgresUrl.optional(),
   DATABASE_OWNER_URL: postgresUrl.optional(),
+  // The realtime dispatcher's LISTEN connection, straight to PostgreSQL: LISTEN
+  // does not work through a transaction-mode pooler. Unset: DATABASE_URL.
+  DATABASE_LISTEN_URL: postgresUrl.optional(),
+  // false: no named prepared statements (a transaction-mode pooler without
+  // max_prepared_statements, such as PgBouncer before 1.21). Read at start-up
+  // by cli/graphile-env.ts.
+  DATABASE_PREPARED_STATEMENTS: booleanFlag.default(true),
   ROOT_DATABASE_URL: postgresUrl.optional(),
   SHADOW_DATABASE_URL: postgresUrl.optional(),
   JWT_SECRET: z

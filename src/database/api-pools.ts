@@ -11,6 +11,8 @@ interface PoolOptions {
   max?: number;
   statementTimeoutMs?: number;
   applicationName?: string;
+  /** Another URL than the API's (DATABASE_LISTEN_URL). */
+  connectionString?: string;
 }
 
 /**
@@ -22,7 +24,7 @@ interface PoolOptions {
 export function createPool(config: AppConfig, logger: Logger, options: PoolOptions = {}): pg.Pool {
   const limits = limitsOf(config);
   const pool = new pg.Pool({
-    connectionString: config.databaseUrl,
+    connectionString: options.connectionString ?? config.databaseUrl,
     max: options.max ?? config.poolSize,
     connectionTimeoutMillis: limits.poolWaitMs,
     idleTimeoutMillis: 30_000,
@@ -45,4 +47,15 @@ const READINESS_POOL: PoolOptions = { max: 1, statementTimeoutMs: 2_000, applica
 
 export function createReadinessPool(config: AppConfig, logger: Logger): pg.Pool {
   return createPool(config, logger, READINESS_POOL);
+}
+
+/**
+ * The realtime dispatcher's LISTEN connection, when DATABASE_LISTEN_URL names
+ * one: straight to PostgreSQL, since a transaction-mode pooler (PgBouncer)
+ * hands each transaction to any server connection and LISTEN needs a session
+ * of its own. Undefined: the dispatcher listens on a connection of the API's pool.
+ */
+export function createListenPool(config: AppConfig, logger: Logger): pg.Pool | undefined {
+  if (config.listenDatabaseUrl === undefined) return undefined;
+  return createPool(config, logger, { max: 1, applicationName: "ticketing-api-listen", connectionString: config.listenDatabaseUrl });
 }

@@ -53,6 +53,12 @@ export interface Subscriber {
 
 export interface DispatcherOptions {
   pool: pg.Pool;
+  /**
+   * Where the LISTEN connection comes from (DATABASE_LISTEN_URL, straight to
+   * PostgreSQL when `pool` goes through a transaction-mode pooler); unset: `pool`.
+   * Events are read and checked on `pool` either way.
+   */
+  listenPool?: pg.Pool;
   logger: Logger;
   maxSubscriptionsPerUser: number;
 }
@@ -376,7 +382,7 @@ export class RealtimeDispatcher {
   }
 
   private async listen(): Promise<pg.PoolClient> {
-    const client = await this.options.pool.connect();
+    const client = await (this.options.listenPool ?? this.options.pool).connect();
     let gone = false;
     const lost = (error: Error) => {
       if (gone) return;

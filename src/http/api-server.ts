@@ -5,7 +5,7 @@ import { postgraphile } from "postgraphile";
 import { grafserv } from "postgraphile/grafserv/express/v4";
 import { limitsOf, type AppConfig } from "../config/app-config.ts";
 import { ConfigurationError } from "../config/environment.ts";
-import { createPool, createReadinessPool } from "../database/api-pools.ts";
+import { createListenPool, createPool, createReadinessPool } from "../database/api-pools.ts";
 import { DEFAULT_HOUSEKEEPING_MINUTES, startHousekeeping } from "../database/housekeeping.ts";
 import { committedMigrationFiles } from "../database/migration-files.ts";
 import { graphqlPlugins } from "../graphql/plugins.ts";
@@ -61,11 +61,12 @@ export async function createApiServer(config: AppConfig, logger: Logger, options
   const limits = limitsOf(config);
   const pool = createPool(config, logger);
   const readinessPool = createReadinessPool(config, logger);
+  const listenPool = createListenPool(config, logger);
   const metrics = createMetrics();
   registerPoolMetrics(metrics, pool);
   const websocketLimits = { ...DEFAULT_WEBSOCKET_LIMITS, ...config.websocketLimits };
   const sockets = new SocketRegistry({ jwt: config.jwt, logger, limits: websocketLimits });
-  const dispatcher = new RealtimeDispatcher({ pool, logger, maxSubscriptionsPerUser: websocketLimits.maxSubscriptionsPerUser });
+  const dispatcher = new RealtimeDispatcher({ pool, ...(listenPool ? { listenPool } : {}), logger, maxSubscriptionsPerUser: websocketLimits.maxSubscriptionsPerUser });
 
   const preset = createPreset({
     pool,
@@ -141,7 +142,7 @@ export async function createApiServer(config: AppConfig, logger: Logger, options
       await pgl.release();
       // pgl.release() leaves the pg services alone; theirs holds the LISTEN connection.
       await Promise.all((preset.pgServices ?? []).map((service) => service.release?.()));
-      await Promise.all([pool.end(), readinessPool.end()]);
+      await Promise.all([pool.end(), readinessPool.end(), listenPool?.end()]);
     },
   };
 }

@@ -59,6 +59,8 @@ describe("environment validation", () => {
     [{ PORT: "70000" }, "PORT"],
     [{ DATABASE_URL: "mysql://x@y/z" }, "DATABASE_URL"],
     [{ DATABASE_URL: "not a url" }, "DATABASE_URL"],
+    [{ DATABASE_LISTEN_URL: "http://db/ticketing" }, "DATABASE_LISTEN_URL"],
+    [{ DATABASE_PREPARED_STATEMENTS: "off" }, "DATABASE_PREPARED_STATEMENTS"],
     [{ JWT_SECRET: "short" }, "JWT_SECRET"],
     [{ LOG_LEVEL: "loud" }, "LOG_LEVEL"],
     [{ NODE_ENV: "staging" }, "NODE_ENV"],
@@ -81,6 +83,15 @@ describe("environment validation", () => {
     const message = refusal(environment);
     expect(message).toContain(variable);
     expect(message).not.toContain("\n");
+  });
+
+  it("takes the LISTEN connection from DATABASE_LISTEN_URL when set, else from DATABASE_URL", () => {
+    const resolved = { databaseUrl: "postgres://ticketing_authenticator@pooler:6432/ticketing", jwtSecret: SECRET };
+    expect(appConfigFrom(parseEnvironment({}), resolved).listenDatabaseUrl).toBeUndefined();
+    const direct = "postgres://ticketing_authenticator@primary:5432/ticketing";
+    expect(appConfigFrom(parseEnvironment({ DATABASE_LISTEN_URL: direct }), resolved).listenDatabaseUrl).toBe(direct);
+    expect(parseEnvironment({}).DATABASE_PREPARED_STATEMENTS).toBe(true);
+    expect(parseEnvironment({ DATABASE_PREPARED_STATEMENTS: "false" }).DATABASE_PREPARED_STATEMENTS).toBe(false);
   });
 
   it("accepts a complete production configuration", () => {
@@ -135,5 +146,25 @@ describe("start-up with bad configuration", () => {
     expect(result.status).not.toBe(0);
     expect(result.stdout).toBe("");
     expect(result.stderr.trim().split("\n")).toEqual(["Invalid configuration: JWT_SECRET must be at least 32 bytes"]);
+  });
+});
+
+describe("DATABASE_PREPARED_STATEMENTS", () => {
+  /** What PostGraphile's adaptor will read, as the entry points set it before importing it. */
+  function cacheSizeWith(value: string | undefined): string {
+    const result = spawnSync(
+      process.execPath,
+      ["--input-type=module", "-e", 'await import("./src/cli/graphile-env.ts"); process.stdout.write(String(process.env.DATAPLAN_PG_PREPARED_STATEMENT_CACHE_SIZE))'],
+      { env: { PATH: process.env.PATH, ...(value === undefined ? {} : { DATABASE_PREPARED_STATEMENTS: value }) }, encoding: "utf8", timeout: 20_000 },
+    );
+    expect(result.stderr).toBe("");
+    return result.stdout;
+  }
+
+  it("false turns off PostGraphile's named prepared statements (a pooler before PgBouncer 1.21); unset leaves them on", () => {
+    expect(cacheSizeWith("false")).toBe("0");
+    expect(cacheSizeWith("0")).toBe("0");
+    expect(cacheSizeWith("true")).toBe("undefined");
+    expect(cacheSizeWith(undefined)).toBe("undefined");
   });
 });
