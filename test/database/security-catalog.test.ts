@@ -99,7 +99,8 @@ describe("functions", () => {
         group by r.rolname order by r.rolname`,
       [WEB_ROLES],
     );
-    const helpers = ["acting_user_id", "current_user_role", "search_matches", "sla_breached", "uuid_generate_v7"];
+    // sanitize_file_name: create_attachment_upload's SQL-standard body calls it as the caller.
+    const helpers = ["acting_user_id", "current_user_role", "sanitize_file_name", "search_matches", "sla_breached", "uuid_generate_v7"];
     expect(granted).toEqual([
       { role: "ticketing_admin", functions: helpers },
       { role: "ticketing_agent", functions: helpers },
