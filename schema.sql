@@ -2531,11 +2531,11 @@ alter table app_public.attachments add constraint attachments_pkey PRIMARY KEY (
 alter table app_public.attachments add constraint attachments_rejection_reason_iff_rejected CHECK ((state = 'rejected'::app_public.attachment_state) = (rejection_reason IS NOT NULL) AND char_length(rejection_reason) <= 200);
 alter table app_public.attachments add constraint attachments_sha256_shape CHECK (sha256 ~ '^[0-9a-f]{64}$'::text);
 alter table app_public.attachments add constraint attachments_size_range CHECK (size >= 1 AND size <= 104857600);
-alter table app_public.attachments add constraint attachments_storage_key_key UNIQUE (storage_key);
 alter table app_public.attachments add constraint attachments_storage_key_shape CHECK (storage_key ~ '^[0-9a-f]{32}$'::text);
 alter table app_public.attachments add constraint attachments_ticket_id_fkey FOREIGN KEY (ticket_id) REFERENCES app_public.tickets(id);
 alter table app_public.attachments add constraint attachments_uploader_id_fkey FOREIGN KEY (uploader_id) REFERENCES app_public.users(id);
 CREATE INDEX attachments_comment_idx ON app_public.attachments USING btree (comment_id) WHERE (comment_id IS NOT NULL);
+CREATE UNIQUE INDEX attachments_storage_key_idx ON app_public.attachments USING btree (storage_key);
 CREATE INDEX attachments_ticket_idx ON app_public.attachments USING btree (ticket_id, created_at);
 CREATE INDEX attachments_unfinished_idx ON app_public.attachments USING btree (created_at) WHERE (state <> 'ready'::app_public.attachment_state);
 CREATE INDEX attachments_uploader_time_idx ON app_public.attachments USING btree (uploader_id, created_at) INCLUDE (size);

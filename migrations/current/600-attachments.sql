@@ -40,7 +40,7 @@ create table if not exists app_public.attachments (
   content_type text not null,
   size bigint not null,
   sha256 text not null,
-  storage_key text not null default replace(gen_random_uuid()::text, '-', '') unique,
+  storage_key text not null default replace(gen_random_uuid()::text, '-', ''),
   state app_public.attachment_state not null default 'pending',
   rejection_reason text,
   created_at timestamptz not null default now(),
@@ -117,9 +117,13 @@ alter table app_public.attachments add constraint attachments_completed_iff_not_
   check ((state = 'pending') = (completed_at is null));
 comment on constraint attachments_completed_iff_not_pending on app_public.attachments is 'An attachment has a completion time exactly when it is no longer pending.';
 
-comment on constraint attachments_ticket_id_fkey on app_public.attachments is 'The ticket must exist.';
-comment on constraint attachments_comment_id_fkey on app_public.attachments is 'The comment must exist.';
-comment on constraint attachments_uploader_id_fkey on app_public.attachments is 'The uploader must exist.';
+comment on constraint attachments_ticket_id_fkey on app_public.attachments is 'The ticket the file belongs to.';
+comment on constraint attachments_comment_id_fkey on app_public.attachments is 'The comment or internal note the file belongs to, if any.';
+comment on constraint attachments_uploader_id_fkey on app_public.attachments is 'Who uploaded the file.';
+
+-- A unique index rather than a constraint: no GraphQL lookup by storage key.
+alter table app_public.attachments drop constraint if exists attachments_storage_key_key;
+create unique index if not exists attachments_storage_key_idx on app_public.attachments (storage_key);
 
 create index if not exists attachments_ticket_idx on app_public.attachments (ticket_id, created_at);
 create index if not exists attachments_comment_idx on app_public.attachments (comment_id) where comment_id is not null;

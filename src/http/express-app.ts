@@ -12,13 +12,15 @@ import { errorHandler, notFound } from "./error-handlers.ts";
 import { healthRoutes } from "./health-routes.ts";
 import { configuredMetricsRoutes, metricsOnMainPort } from "./metrics-server.ts";
 import { recordHttpMetrics } from "./metrics-routes.ts";
+import { localFileRoutes } from "../storage/local-storage.ts";
+import type { AttachmentStorage } from "../storage/attachment-storage.ts";
 import { requestAuth } from "./request-auth.ts";
 import type { Drain } from "./server-lifecycle.ts";
 
 /**
  * The Express application in the order a request meets it: drain tracking,
- * access log, HTTP metrics, security headers, CORS, probes, /metrics, then
- * GraphQL (its caller's token, its JSON body, the endpoint itself), and last
+ * access log, HTTP metrics, security headers, CORS, probes, /metrics, the
+ * local attachment files, then GraphQL (its caller's token, its JSON body, the endpoint itself), and last
  * the 404 and error handlers.
  */
 
@@ -58,6 +60,8 @@ export interface ExpressAppOptions {
   /** The readiness probe's own pool, and the migrations it expects applied. */
   readinessPool: pg.Pool;
   committedMigrations: readonly string[];
+  /** Attachment storage: the local driver's signed /files URLs are served here. */
+  storage?: AttachmentStorage;
   /** Mounts the GraphQL endpoint (and its websockets) behind the routes above it. */
   mountGraphql: (app: express.Express) => Promise<void>;
 }
@@ -90,6 +94,8 @@ export async function assembleExpressApp(app: express.Express, options: ExpressA
     }),
   );
   if (metricsOnMainPort(config)) app.use(configuredMetricsRoutes(config, metrics));
+  // Signed upload and download URLs of the local attachment driver (no token: the signature is the right).
+  if (options.storage) app.use(localFileRoutes(options.storage));
   app.use("/graphql", requestAuth(config.jwt));
   app.post("/graphql", express.json({ limit: BODY_LIMIT }));
   await options.mountGraphql(app);
