@@ -2534,7 +2534,7 @@ alter table app_public.attachments add constraint attachments_size_range CHECK (
 alter table app_public.attachments add constraint attachments_storage_key_shape CHECK (storage_key ~ '^[0-9a-f]{32}$'::text);
 alter table app_public.attachments add constraint attachments_ticket_id_fkey FOREIGN KEY (ticket_id) REFERENCES app_public.tickets(id);
 alter table app_public.attachments add constraint attachments_uploader_id_fkey FOREIGN KEY (uploader_id) REFERENCES app_public.users(id);
-CREATE INDEX attachments_comment_idx ON app_public.attachments USING btree (comment_id) WHERE (comment_id IS NOT NULL);
+CREATE INDEX attachments_comment_id_idx ON app_public.attachments USING btree (comment_id);
 CREATE UNIQUE INDEX attachments_storage_key_idx ON app_public.attachments USING btree (storage_key);
 CREATE INDEX attachments_ticket_idx ON app_public.attachments USING btree (ticket_id, created_at);
 CREATE INDEX attachments_unfinished_idx ON app_public.attachments USING btree (created_at) WHERE (state <> 'ready'::app_public.attachment_state);

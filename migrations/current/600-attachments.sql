@@ -118,15 +118,16 @@ alter table app_public.attachments add constraint attachments_completed_iff_not_
 comment on constraint attachments_completed_iff_not_pending on app_public.attachments is 'An attachment has a completion time exactly when it is no longer pending.';
 
 comment on constraint attachments_ticket_id_fkey on app_public.attachments is 'The ticket the file belongs to.';
-comment on constraint attachments_comment_id_fkey on app_public.attachments is 'The comment or internal note the file belongs to, if any.';
-comment on constraint attachments_uploader_id_fkey on app_public.attachments is 'Who uploaded the file.';
+comment on constraint attachments_comment_id_fkey on app_public.attachments is E'@foreignFieldName attachments\nThe comment or internal note the file belongs to, if any.';
+comment on constraint attachments_uploader_id_fkey on app_public.attachments is E'@foreignFieldName uploadedAttachments\nWho uploaded the file.';
 
 -- A unique index rather than a constraint: no GraphQL lookup by storage key.
 alter table app_public.attachments drop constraint if exists attachments_storage_key_key;
 create unique index if not exists attachments_storage_key_idx on app_public.attachments (storage_key);
 
 create index if not exists attachments_ticket_idx on app_public.attachments (ticket_id, created_at);
-create index if not exists attachments_comment_idx on app_public.attachments (comment_id) where comment_id is not null;
+-- Not partial: GraphQL adds TicketComment.attachments only for an indexed key.
+create index if not exists attachments_comment_id_idx on app_public.attachments (comment_id);
 -- The quota check: one uploader's recent uploads, with their sizes.
 create index if not exists attachments_uploader_time_idx on app_public.attachments (uploader_id, created_at) include (size);
 -- The clean-up job: unfinished rows by age.

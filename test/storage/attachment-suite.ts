@@ -178,6 +178,29 @@ export function attachmentSuite(
       expect(await readAttachment(cast.customer, noteFile)).toBeNull();
     });
 
+    it("lists a ticket's and a comment's attachments as the reader may see them", async () => {
+      const query = `query ($ticket: UUID!, $note: UUID!) {
+        ticket(rowId: $ticket) { attachments(first: 100) { nodes { rowId } } }
+        ticketComment(rowId: $note) { attachments { nodes { rowId } } }
+      }`;
+      const listed = async (user: FixtureUser) => {
+        const response = await graphql(api.request, query, { ticket: cast.ticket, note: cast.internalNote }, tokenOf(user));
+        expect(response.body.errors).toBeUndefined();
+        const data = response.body.data;
+        return {
+          ticket: (data.ticket.attachments.nodes as { rowId: string }[]).map((node) => node.rowId),
+          note: data.ticketComment ? (data.ticketComment.attachments.nodes as { rowId: string }[]).map((node) => node.rowId) : null,
+        };
+      };
+      const customer = await listed(cast.customer);
+      expect(customer.ticket).toEqual(expect.arrayContaining([ticketFile, commentFile]));
+      expect(customer.ticket).not.toContain(noteFile);
+      expect(customer.note).toBeNull();
+      const agent = await listed(cast.agent);
+      expect(agent.ticket).toEqual(expect.arrayContaining([ticketFile, commentFile, noteFile]));
+      expect(agent.note).toEqual([noteFile]);
+    });
+
     it("another customer sees none of them and gets no URL", async () => {
       for (const id of [ticketFile, commentFile, noteFile]) expect(await readAttachment(cast.otherCustomer, id)).toBeNull();
     });
