@@ -42,11 +42,16 @@ function requestId(req: http.IncomingMessage, res: http.ServerResponse): string 
  * API's throughput (docs/performance.md), for headers nobody reads in an
  * access log. Errors are logged by the error handler, with the request id.
  */
+/** A signed attachment URL is logged without its signature: the log must not hand out downloads. */
+export function loggedUrl(url: string | undefined): string | undefined {
+  return url?.startsWith("/files/") ? url.replace(/([?&]sig=)[^&]*/, "$1[redacted]") : url;
+}
+
 const ACCESS_LOG_SERIALIZERS = {
   req: (req: { id?: unknown; method?: string; url?: string; remoteAddress?: string }) => ({
     id: req.id,
     method: req.method,
-    url: req.url,
+    url: loggedUrl(req.url),
     remoteAddress: req.remoteAddress,
   }),
   res: (res: { statusCode?: number }) => ({ statusCode: res.statusCode }),
