@@ -279,7 +279,7 @@ AS $function$
     else false
   end;
 $function$;
-comment on function app_private.acts_on_ticket(app_public.tickets) is 'Whether the requesting user may act on the ticket as its owner: admins on any, agents on those assigned to them, customers as its requester or as a manager of its (active) organization. The one rule behind transitionTicket, public comments and participants.';
+comment on function app_private.acts_on_ticket(app_public.tickets) is 'Whether the requesting user may act on the ticket as its owner: admins on any, agents on those assigned to them, customers as its requester or as a manager of its (active) organization. The one rule behind transitionTicket and participants (public comments and files from the customer side also admit a cc: customer_writes_on).';
 
 CREATE OR REPLACE FUNCTION app_private.address_login_limit_reached(ip inet)
  RETURNS timestamp with time zone
@@ -386,6 +386,59 @@ begin
 end;
 $function$;
 comment on function app_private.assert_admin_remains(uuid) is 'Raises TKVAL when demoting or deactivating target_id would leave no active admin.';
+
+CREATE OR REPLACE FUNCTION app_private.attachment_keys_in_use(keys text[])
+ RETURNS SETOF text
+ LANGUAGE sql
+ STABLE
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+  select a.storage_key
+  from app_public.attachments as a
+  where a.storage_key = any (keys)
+    and a.state <> 'rejected';
+$function$;
+comment on function app_private.attachment_keys_in_use(text[]) is 'Of the given storage keys, those whose files must stay (a pending or ready attachment). The clean-up job removes the other files it finds in storage.';
+
+CREATE OR REPLACE FUNCTION app_private.attachment_retention(OUT abandoned_after interval, OUT rejected_retention interval)
+ RETURNS record
+ LANGUAGE sql
+ IMMUTABLE
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+  -- Upload URLs live 15 minutes: an upload still pending an hour later was
+  -- abandoned. Rejected rows stay as long as the longest quota window, so
+  -- that they keep counting against their uploader's quota.
+  select interval '1 hour', interval '7 days';
+$function$;
+comment on function app_private.attachment_retention() is 'How long attachments wait before clean-up: pending ones are rejected as abandoned after abandoned_after; rejected rows are deleted after rejected_retention (the longest quota window).';
+
+CREATE OR REPLACE FUNCTION app_private.attachment_to_verify(user_id uuid, attachment_id uuid)
+ RETURNS TABLE(storage_key text, size bigint, sha256 text, content_type text)
+ LANGUAGE plpgsql
+ STABLE SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  found_state app_public.attachment_state;
+begin
+  select a.storage_key, a.size, a.sha256, a.content_type, a.state
+  into storage_key, size, sha256, content_type, found_state
+  from app_public.attachments as a
+  join app_public.users as u on u.id = a.uploader_id and u.is_active
+  where a.id = attachment_to_verify.attachment_id
+    and a.uploader_id = attachment_to_verify.user_id;
+  if not found then
+    raise exception using errcode = 'TKNTF', message = 'No such upload of yours';
+  end if;
+  if found_state <> 'pending' then
+    raise exception using errcode = 'TKINV', message = 'This upload was already completed';
+  end if;
+  return next;
+end;
+$function$;
+grant execute on function app_private.attachment_to_verify(uuid,uuid) to ticketing_authenticator;
+comment on function app_private.attachment_to_verify(uuid,uuid) is 'For completeAttachmentUpload: where the bytes of the pending attachment of user_id are and what was declared for them. TKNTF when it is not an upload of that (active) user, TKINV when it is no longer pending.';
 
 CREATE OR REPLACE FUNCTION app_private.auth_now()
  RETURNS timestamp with time zone
@@ -740,6 +793,28 @@ grant execute on function app_private.customer_sighted_organization_ids() to tic
 grant execute on function app_private.customer_sighted_organization_ids() to ticketing_customer;
 comment on function app_private.customer_sighted_organization_ids() is 'Policy helper: the active organizations whose tickets the requesting customer sees (their membership shares sight, or they manage it); empty for anyone else. Removing the membership or deactivating the organization takes it out at once.';
 
+CREATE OR REPLACE FUNCTION app_private.customer_writes_on(ticket_id uuid)
+ RETURNS boolean
+ LANGUAGE sql
+ STABLE SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+  select exists (
+    select 1
+    from app_public.tickets as t
+    where t.id = customer_writes_on.ticket_id
+      and (
+        t.customer_id = app_private.acting_user_id('customer')
+        or t.organization_id = any (app_private.customer_managed_organization_ids())
+        or t.id = any (app_private.customer_cc_ticket_ids())
+      )
+  );
+$function$;
+grant execute on function app_private.customer_writes_on(uuid) to ticketing_admin;
+grant execute on function app_private.customer_writes_on(uuid) to ticketing_agent;
+grant execute on function app_private.customer_writes_on(uuid) to ticketing_customer;
+comment on function app_private.customer_writes_on(uuid) is 'Policy helper for writes: whether the requesting customer may write on the ticket (requester, manager of its active organization, or cc); false for anyone else.';
+
 CREATE OR REPLACE FUNCTION app_private.decide_attempt(attempt_id uuid, presented_hash text, upgraded_hash text)
  RETURNS text
  LANGUAGE plpgsql
@@ -866,6 +941,29 @@ AS $function$
   select interval '7 days';
 $function$;
 comment on function app_private.event_log_policy() is 'How long the event log (app_private.realtime_events) is kept: retention. Replace this function in a migration to change it.';
+
+CREATE OR REPLACE FUNCTION app_private.finish_attachment_upload(user_id uuid, attachment_id uuid, rejection_reason text)
+ RETURNS uuid
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+begin
+  update app_public.attachments as a
+  set state = case when finish_attachment_upload.rejection_reason is null then 'ready' else 'rejected' end::app_public.attachment_state,
+      rejection_reason = finish_attachment_upload.rejection_reason,
+      completed_at = now()
+  where a.id = finish_attachment_upload.attachment_id
+    and a.uploader_id = finish_attachment_upload.user_id
+    and a.state = 'pending';
+  if not found then
+    raise exception using errcode = 'TKINV', message = 'This upload was already completed';
+  end if;
+  return attachment_id;
+end;
+$function$;
+grant execute on function app_private.finish_attachment_upload(uuid,uuid,text) to ticketing_authenticator;
+comment on function app_private.finish_attachment_upload(uuid,uuid,text) is 'For completeAttachmentUpload, after the API read the stored bytes: marks the pending attachment of user_id ready (rejection_reason null) or rejected with the reason. TKINV when it is no longer pending (completed twice at once).';
 
 CREATE OR REPLACE FUNCTION app_private.finish_login(attempt_id uuid, presented_hash text, upgraded_hash text DEFAULT NULL::text)
  RETURNS text
@@ -1092,6 +1190,30 @@ begin
 end;
 $function$;
 comment on function app_private.protect_status_history_partition(text) is 'Makes a new partition of ticket_status_history append-only like its parent (app_private.make_append_only) with row-level security enabled.';
+
+CREATE OR REPLACE FUNCTION app_private.prune_attachments()
+ RETURNS SETOF text
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  policy record := app_private.attachment_retention();
+begin
+  return query
+  update app_public.attachments as a
+  set state = 'rejected', rejection_reason = 'The upload was not completed in time', completed_at = now()
+  where a.state = 'pending'
+    and a.created_at < now() - policy.abandoned_after
+  returning a.storage_key;
+
+  return query
+  delete from app_public.attachments as a
+  where a.state = 'rejected'
+    and a.created_at < now() - policy.rejected_retention
+  returning a.storage_key;
+end;
+$function$;
+comment on function app_private.prune_attachments() is 'Rejects pending attachments abandoned for attachment_retention().abandoned_after and deletes rejected rows older than rejected_retention; returns the storage keys of both, whose files the caller then removes.';
 
 CREATE OR REPLACE FUNCTION app_private.prune_realtime_events(max_rows integer DEFAULT 1000)
  RETURNS integer
@@ -1684,6 +1806,16 @@ $function$;
 grant execute on function app_private.rotate_refresh_token(bytea,bytea,inet,interval) to ticketing_authenticator;
 comment on function app_private.rotate_refresh_token(bytea,bytea,inet,interval) is 'refreshSession: counts the call against the ''refresh'' limit of ip (TKRAT beyond it), then exchanges a refresh token (by digest) for a new one in the same family. outcome: rotated (with claims and user row), reused (the token was already rotated: the whole family is now revoked) or invalid (unknown, revoked, expired, the session older than session_max_age (at most 365 days), or the user inactive).';
 
+CREATE OR REPLACE FUNCTION app_private.sanitize_file_name(name text)
+ RETURNS text
+ LANGUAGE sql
+ IMMUTABLE PARALLEL SAFE
+RETURN (WITH cleaned AS (SELECT "left"(btrim(regexp_replace(regexp_replace(regexp_replace(NORMALIZE(COALESCE(sanitize_file_name.name, ''::text), NFC), '^.*[/\\]'::text, ''::text), '[[:cntrl:]\u200e\u200f\u202a-\u202e\u2066-\u2069:*?"<>|]'::text, '_'::text, 'g'::text), '^[.[:space:]]+'::text, ''::text), ' .'::text), 200) AS value) SELECT CASE WHEN (cleaned.value ~ '[^[:space:].]'::text) THEN cleaned.value ELSE 'file'::text END AS "case" FROM cleaned);
+grant execute on function app_private.sanitize_file_name(text) to ticketing_admin;
+grant execute on function app_private.sanitize_file_name(text) to ticketing_agent;
+grant execute on function app_private.sanitize_file_name(text) to ticketing_customer;
+comment on function app_private.sanitize_file_name(text) is 'A file name safe to store and to send in Content-Disposition: the last path component, NFC-normalised, with control, bidirectional-override and reserved characters replaced by "_", leading dots and spaces and trailing dots and spaces removed, cut to 200 characters; "file" when nothing is left.';
+
 CREATE OR REPLACE FUNCTION app_private.search_matches(query text)
  RETURNS TABLE(ticket_id uuid, comment_id uuid, rank real)
  LANGUAGE plpgsql
@@ -1848,6 +1980,68 @@ begin
 end;
 $function$;
 comment on function app_private.tg_audit() is 'Trigger: records an insert or a real update (old and new values) in app_private.audit_log with the acting user and Postgres role.';
+
+CREATE OR REPLACE FUNCTION app_private.tg_enforce_attachment_quota()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  uploader app_public.users;
+  quota app_public.attachment_quotas;
+  used_count integer;
+  used_bytes bigint;
+  frees_at timestamptz;
+begin
+  -- Only API requests (a web role) are counted.
+  if current_setting('role') not in ('ticketing_customer', 'ticketing_agent', 'ticketing_admin') then
+    return new;
+  end if;
+
+  select u.* into uploader
+  from app_public.users as u
+  where u.id = new.uploader_id
+    and u.is_active;
+  -- Without an active uploader the policies refuse the row anyway.
+  if not found then
+    return new;
+  end if;
+
+  select q.* into quota
+  from app_public.attachment_quotas as q
+  where q.role = uploader.role;
+  if not found then
+    return new;
+  end if;
+
+  if new.size > quota.max_file_bytes then
+    raise exception using
+      errcode = 'TKVAL',
+      message = format('The file is too large: at most %s bytes', quota.max_file_bytes);
+  end if;
+
+  -- One uploader's uploads are counted one at a time (until commit), so
+  -- parallel requests cannot all pass on the same sums.
+  perform pg_advisory_xact_lock(hashtext('app_public.attachments'), hashtext(uploader.id::text));
+
+  select count(*)::integer, coalesce(sum(a.size), 0), min(a.created_at)
+  into used_count, used_bytes, frees_at
+  from app_public.attachments as a
+  where a.uploader_id = uploader.id
+    and a.created_at > now() - quota.per_interval;
+
+  if used_count + 1 > quota.max_count or used_bytes + new.size > quota.max_bytes then
+    raise exception using
+      errcode = 'TKRAT',
+      message = 'Too many uploads in a short time; try again later',
+      hint = format('retry_after=%s', greatest(1, ceil(extract(epoch from frees_at + quota.per_interval - now())))::integer);
+  end if;
+
+  return new;
+end;
+$function$;
+comment on function app_private.tg_enforce_attachment_quota() is 'Trigger: before an attachment row written by an API request, refuses a file larger than the uploader''s attachment_quotas.max_file_bytes (TKVAL), and an upload that would exceed max_count files or max_bytes bytes within per_interval (TKRAT, hint retry_after=<seconds>, when the oldest counted upload leaves the window). Rows written outside a web role are not counted.';
 
 CREATE OR REPLACE FUNCTION app_private.tg_enforce_write_quota()
  RETURNS trigger
@@ -2533,6 +2727,8 @@ grant usage on schema app_public to ticketing_agent;
 grant usage on schema app_public to ticketing_anonymous;
 grant usage on schema app_public to ticketing_customer;
 comment on schema app_public is 'Everything the GraphQL API exposes.';
+create type app_public.attachment_state as enum ('pending', 'ready', 'rejected');
+comment on type app_public.attachment_state is 'Where an attachment is in its life: pending (the upload URL was issued, the bytes are not verified yet), ready (size, checksum and type verified; downloadable), rejected (the stored bytes did not match what was declared; never downloadable).';
 create type app_public.organization_role as enum ('member', 'manager');
 comment on type app_public.organization_role is 'A customer''s role in an organization: member, or manager (sees the organization''s tickets and may comment on, resolve and close them as their requester can).';
 create type app_public.participant_kind as enum ('cc', 'follower');
@@ -2547,6 +2743,114 @@ create type app_public.webhook_endpoint_secret as (webhook_endpoint_id uuid, sec
 comment on type app_public.webhook_endpoint_secret is 'An endpoint and its new signing secret, shown this once.';
 create type app_public.write_kind as enum ('ticket', 'comment', 'edit');
 comment on type app_public.write_kind is 'A kind of write limited by a quota: ticket (a new ticket), comment (a new comment or internal note), edit (a change of a ticket''s subject, description or priority, or of a user''s display name).';
+
+create table app_public.attachment_quotas (
+  role app_public.user_role not null,
+  max_file_bytes bigint not null,
+  max_count integer not null,
+  max_bytes bigint not null,
+  per_interval interval not null
+);
+alter table app_public.attachment_quotas enable row level security;
+alter table app_public.attachment_quotas add constraint attachment_quotas_max_bytes_range CHECK (max_bytes >= 1 AND max_bytes <= '1099511627776'::bigint);
+alter table app_public.attachment_quotas add constraint attachment_quotas_max_count_range CHECK (max_count >= 1 AND max_count <= 100000);
+alter table app_public.attachment_quotas add constraint attachment_quotas_max_file_bytes_range CHECK (max_file_bytes >= 1 AND max_file_bytes <= 104857600);
+alter table app_public.attachment_quotas add constraint attachment_quotas_per_interval_range CHECK (per_interval >= '00:01:00'::interval AND per_interval <= '7 days'::interval);
+alter table app_public.attachment_quotas add constraint attachment_quotas_pkey PRIMARY KEY (role);
+create policy select_admin on app_public.attachment_quotas
+  for select to ticketing_admin
+  using ((( SELECT app_private.acting_user_id('admin'::app_public.user_role) AS acting_user_id)) IS NOT NULL);
+comment on policy select_admin on app_public.attachment_quotas is 'Admins read the attachment quotas.';
+create policy update_admin on app_public.attachment_quotas
+  for update to ticketing_admin
+  using ((( SELECT app_private.acting_user_id('admin'::app_public.user_role) AS acting_user_id)) IS NOT NULL)
+  with check ((( SELECT app_private.acting_user_id('admin'::app_public.user_role) AS acting_user_id)) IS NOT NULL);
+comment on policy update_admin on app_public.attachment_quotas is 'Admins change the numbers of an attachment quota; rows are neither added nor removed.';
+grant select on table app_public.attachment_quotas to ticketing_admin;
+grant update (max_file_bytes, max_count, max_bytes, per_interval) on table app_public.attachment_quotas to ticketing_admin;
+comment on table app_public.attachment_quotas is '@behavior -insert -delete
+Attachment quotas: a user of role may upload files of at most maxFileBytes, and at most maxCount files and maxBytes bytes within any perInterval (a sliding window). A larger file is refused with INVALID_INPUT, an upload over the quota with RATE_LIMITED and retryAfterSeconds. Admins read and change the numbers.';
+comment on column app_public.attachment_quotas.role is '@behavior -update
+The role of the uploader (their stored role).';
+comment on column app_public.attachment_quotas.max_file_bytes is 'Largest file, in bytes (at most 100 MiB).';
+comment on column app_public.attachment_quotas.max_count is 'Uploads allowed within the window.';
+comment on column app_public.attachment_quotas.max_bytes is 'Bytes allowed within the window (declared sizes of all uploads, rejected ones included).';
+comment on column app_public.attachment_quotas.per_interval is 'Length of the sliding window, 1 minute to 7 days.';
+
+create table app_public.attachments (
+  id uuid default app_private.uuid_generate_v7() not null,
+  ticket_id uuid not null,
+  comment_id uuid,
+  uploader_id uuid default app_public.current_user_id() not null,
+  file_name text not null,
+  content_type text not null,
+  size bigint not null,
+  sha256 text not null,
+  storage_key text default replace(gen_random_uuid()::text, '-'::text, ''::text) not null,
+  state app_public.attachment_state default 'pending'::app_public.attachment_state not null,
+  rejection_reason text,
+  created_at timestamp with time zone default now() not null,
+  completed_at timestamp with time zone
+);
+alter table app_public.attachments enable row level security;
+alter table app_public.attachments add constraint attachments_comment_id_fkey FOREIGN KEY (comment_id) REFERENCES app_public.ticket_comments(id);
+alter table app_public.attachments add constraint attachments_completed_iff_not_pending CHECK ((state = 'pending'::app_public.attachment_state) = (completed_at IS NULL));
+alter table app_public.attachments add constraint attachments_content_type_allowed CHECK (content_type <> ALL (ARRAY['application/x-msdownload'::text, 'application/x-dosexec'::text, 'application/x-executable'::text, 'application/x-elf'::text, 'application/x-mach-binary'::text, 'application/vnd.microsoft.portable-executable'::text, 'application/x-msi'::text, 'application/x-sh'::text, 'application/x-bat'::text, 'application/java-archive'::text, 'application/x-apple-diskimage'::text]));
+alter table app_public.attachments add constraint attachments_content_type_shape CHECK (content_type ~ '^[a-z0-9][a-z0-9!#$&^_.+-]{0,126}/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$'::text);
+alter table app_public.attachments add constraint attachments_file_name_safe CHECK (char_length(file_name) >= 1 AND char_length(file_name) <= 200 AND file_name ~ '[^[:space:].]'::text AND file_name !~ '[[:cntrl:]/\\:*?"<>|]'::text AND file_name !~ '^[.[:space:]]'::text);
+alter table app_public.attachments add constraint attachments_pkey PRIMARY KEY (id);
+alter table app_public.attachments add constraint attachments_rejection_reason_iff_rejected CHECK ((state = 'rejected'::app_public.attachment_state) = (rejection_reason IS NOT NULL) AND char_length(rejection_reason) <= 200);
+alter table app_public.attachments add constraint attachments_sha256_shape CHECK (sha256 ~ '^[0-9a-f]{64}$'::text);
+alter table app_public.attachments add constraint attachments_size_range CHECK (size >= 1 AND size <= 104857600);
+alter table app_public.attachments add constraint attachments_storage_key_shape CHECK (storage_key ~ '^[0-9a-f]{32}$'::text);
+alter table app_public.attachments add constraint attachments_ticket_id_fkey FOREIGN KEY (ticket_id) REFERENCES app_public.tickets(id);
+alter table app_public.attachments add constraint attachments_uploader_id_fkey FOREIGN KEY (uploader_id) REFERENCES app_public.users(id);
+CREATE INDEX attachments_comment_id_idx ON app_public.attachments USING btree (comment_id);
+CREATE UNIQUE INDEX attachments_storage_key_idx ON app_public.attachments USING btree (storage_key);
+CREATE INDEX attachments_ticket_idx ON app_public.attachments USING btree (ticket_id, created_at);
+CREATE INDEX attachments_unfinished_idx ON app_public.attachments USING btree (created_at) WHERE (state <> 'ready'::app_public.attachment_state);
+CREATE INDEX attachments_uploader_time_idx ON app_public.attachments USING btree (uploader_id, created_at) INCLUDE (size);
+CREATE TRIGGER _050_attachment_quota BEFORE INSERT ON app_public.attachments FOR EACH ROW EXECUTE FUNCTION app_private.tg_enforce_attachment_quota();
+create policy insert_uploader on app_public.attachments
+  for insert to ticketing_customer, ticketing_agent, ticketing_admin
+  with check (uploader_id = (( SELECT app_private.acting_user_id(( SELECT app_private.current_user_role() AS current_user_role)) AS acting_user_id)) AND (( SELECT app_private.current_user_role() AS current_user_role)) IS NOT NULL AND (EXISTS ( SELECT 1
+   FROM app_public.tickets t
+  WHERE t.id = attachments.ticket_id AND (t.status <> 'closed'::app_public.ticket_status OR (( SELECT app_private.current_user_role() AS current_user_role)) = 'admin'::app_public.user_role))) AND ((( SELECT app_private.current_user_role() AS current_user_role)) <> 'customer'::app_public.user_role OR ( SELECT app_private.customer_writes_on(attachments.ticket_id) AS customer_writes_on)) AND (comment_id IS NULL OR (EXISTS ( SELECT 1
+   FROM app_public.ticket_comments c
+  WHERE c.id = attachments.comment_id AND c.ticket_id = attachments.ticket_id AND c.author_id = attachments.uploader_id))));
+comment on policy insert_uploader on app_public.attachments is 'Signed-in users upload as themselves to tickets they can read that are not closed (admins: any ticket), customers only to tickets they write on (requester, organization manager, cc), and to their own comments of that ticket.';
+create policy select_visible_ticket on app_public.attachments
+  for select to ticketing_customer, ticketing_agent, ticketing_admin
+  using ((EXISTS ( SELECT 1
+   FROM app_public.tickets t
+  WHERE t.id = attachments.ticket_id
+ OFFSET 0)) AND (comment_id IS NULL OR (EXISTS ( SELECT 1
+   FROM app_public.ticket_comments c
+  WHERE c.id = attachments.comment_id
+ OFFSET 0))));
+comment on policy select_visible_ticket on app_public.attachments is 'Everybody signed in reads the attachments of the tickets they can read, and of the comments they can read (the tickets and comments policies decide: customers never see the files of internal notes).';
+grant select on table app_public.attachments to ticketing_admin;
+grant select on table app_public.attachments to ticketing_agent;
+grant select on table app_public.attachments to ticketing_customer;
+grant insert (ticket_id, comment_id, file_name, content_type, size, sha256) on table app_public.attachments to ticketing_admin;
+grant insert (ticket_id, comment_id, file_name, content_type, size, sha256) on table app_public.attachments to ticketing_agent;
+grant insert (ticket_id, comment_id, file_name, content_type, size, sha256) on table app_public.attachments to ticketing_customer;
+comment on table app_public.attachments is '@behavior -insert -update -delete
+A file attached to a ticket or to one of its comments. The bytes are in object storage; a row is visible exactly when its ticket (and, for a comment''s file, that comment) is visible to you, so customers never see the files of internal notes. Created by createAttachmentUpload, verified by completeAttachmentUpload; only ready attachments have a downloadUrl.';
+comment on column app_public.attachments.id is 'Attachment id (time-ordered UUID).';
+comment on column app_public.attachments.ticket_id is 'The ticket the file belongs to.';
+comment on column app_public.attachments.comment_id is 'The comment (or internal note) the file belongs to; null for a file of the ticket itself.';
+comment on column app_public.attachments.uploader_id is 'Who uploaded the file.';
+comment on column app_public.attachments.file_name is 'File name as given by the uploader, sanitised: no path, no control or reserved characters, at most 200 characters.';
+comment on column app_public.attachments.content_type is 'Media type (lower case), declared by the uploader and checked against the bytes when the upload is completed.';
+comment on column app_public.attachments.size is 'Size in bytes, declared by the uploader and checked when the upload is completed.';
+comment on column app_public.attachments.sha256 is 'SHA-256 of the bytes (64 lower-case hex digits), declared by the uploader and checked when the upload is completed.';
+comment on column app_public.attachments.storage_key is '@behavior -*
+Where the bytes are in object storage (random; not shown in GraphQL).';
+comment on column app_public.attachments.state is 'pending, ready or rejected (see AttachmentState).';
+comment on column app_public.attachments.rejection_reason is 'Why the upload was rejected (size, checksum or content type did not match, or nothing was uploaded); null unless rejected.';
+comment on column app_public.attachments.created_at is 'When the upload was requested.';
+comment on column app_public.attachments.completed_at is 'When the upload was verified (ready) or rejected; null while pending.';
 
 create table app_public.organization_memberships (
   id uuid default app_private.uuid_generate_v7() not null,
@@ -2742,7 +3046,7 @@ create policy insert_customer on app_public.ticket_comments
   for insert to ticketing_customer
   with check (author_id = (( SELECT app_private.acting_user_id('customer'::app_public.user_role) AS acting_user_id)) AND NOT is_internal AND (EXISTS ( SELECT 1
    FROM app_public.tickets t
-  WHERE t.id = ticket_comments.ticket_id AND t.status <> 'closed'::app_public.ticket_status AND (t.customer_id = (( SELECT app_private.acting_user_id('customer'::app_public.user_role) AS acting_user_id)) OR (t.organization_id = ANY ((( SELECT app_private.customer_managed_organization_ids() AS customer_managed_organization_ids))::uuid[])) OR (t.id = ANY ((( SELECT app_private.customer_cc_ticket_ids() AS customer_cc_ticket_ids))::uuid[]))))));
+  WHERE t.id = ticket_comments.ticket_id AND t.status <> 'closed'::app_public.ticket_status)) AND ( SELECT app_private.customer_writes_on(ticket_comments.ticket_id) AS customer_writes_on));
 comment on policy insert_customer on app_public.ticket_comments is 'Customers write public comments, as themselves, on tickets that are not closed and that they requested, manage (organization manager) or are copied in on; members who only share sight read but do not write.';
 create policy select_customer on app_public.ticket_comments
   for select to ticketing_customer
@@ -3565,6 +3869,32 @@ grant execute on function app_public.assign_ticket(uuid,uuid) to ticketing_agent
 grant execute on function app_public.assign_ticket(uuid,uuid) to ticketing_customer;
 comment on function app_public.assign_ticket(uuid,uuid) is 'Sets the agent of a ticket. Admins: any active agent, or null to unassign (an unassigned in_progress or waiting_on_customer ticket goes back to open). Agents: only themselves, and only on an unassigned open ticket. Closed tickets cannot be reassigned. Every change is recorded in the assignment history. Errors: FORBIDDEN, NOT_FOUND, INVALID_INPUT, INVALID_TRANSITION.';
 
+CREATE OR REPLACE FUNCTION app_public.create_attachment_upload(ticket_id uuid, file_name text, content_type text, size bigint, sha256 text, comment_id uuid DEFAULT NULL::uuid)
+ RETURNS app_public.attachments
+ LANGUAGE sql
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+BEGIN ATOMIC
+ INSERT INTO app_public.attachments (ticket_id, comment_id, file_name, content_type, size, sha256)
+   VALUES (create_attachment_upload.ticket_id, create_attachment_upload.comment_id, app_private.sanitize_file_name(create_attachment_upload.file_name), lower(btrim(split_part(create_attachment_upload.content_type, ';'::text, 1))), create_attachment_upload.size, lower(create_attachment_upload.sha256))
+   RETURNING attachments.id,
+     attachments.ticket_id,
+     attachments.comment_id,
+     attachments.uploader_id,
+     attachments.file_name,
+     attachments.content_type,
+     attachments.size,
+     attachments.sha256,
+     attachments.storage_key,
+     attachments.state,
+     attachments.rejection_reason,
+     attachments.created_at,
+     attachments.completed_at;
+END;
+grant execute on function app_public.create_attachment_upload(uuid,text,text,bigint,text,uuid) to ticketing_admin;
+grant execute on function app_public.create_attachment_upload(uuid,text,text,bigint,text,uuid) to ticketing_agent;
+grant execute on function app_public.create_attachment_upload(uuid,text,text,bigint,text,uuid) to ticketing_customer;
+comment on function app_public.create_attachment_upload(uuid,text,text,bigint,text,uuid) is 'Starts an upload: records a pending attachment of the ticket (or of your own comment on it, commentId) with the file''s name (sanitised), content type, size in bytes and SHA-256 (hex), and returns it with a short-lived uploadUrl and the uploadHeaders to send with the PUT of the bytes. Then call completeAttachmentUpload. Refused on a ticket you cannot read or that is closed, for a file larger than your role allows (INVALID_INPUT) and beyond your attachment quota (RATE_LIMITED).';
+
 CREATE OR REPLACE FUNCTION app_public.create_organization(name text, domains text[] DEFAULT '{}'::text[], auto_join boolean DEFAULT false)
  RETURNS app_public.organizations
  LANGUAGE plpgsql
@@ -4169,6 +4499,23 @@ comment on column app_reporting.agent_workload.waiting_on_customer_tickets is 'T
 comment on column app_reporting.agent_workload.resolved_last_7_days is 'Tickets of the agent with resolved_at in the last 7 days (including those closed since).';
 comment on column app_reporting.agent_workload.resolved_last_30_days is 'Tickets of the agent with resolved_at in the last 30 days (including those closed since).';
 comment on column app_reporting.agent_workload.median_resolution_minutes_last_30_days is 'Median minutes from creation to resolution of those last-30-days tickets; null when there are none.';
+
+create view app_reporting.attachments as
+ SELECT id,
+    ticket_id,
+    comment_id IS NOT NULL AS on_comment,
+    state::text AS state,
+    size,
+    created_at
+   FROM app_public.attachments a;
+grant select on table app_reporting.attachments to ticketing_analyst;
+comment on view app_reporting.attachments is 'One row per attachment: its ticket, state and size. No file name, content type, uploader or storage location.';
+comment on column app_reporting.attachments.id is 'Attachment id.';
+comment on column app_reporting.attachments.ticket_id is 'Id of the ticket it belongs to.';
+comment on column app_reporting.attachments.on_comment is 'True when it belongs to a comment or internal note rather than to the ticket itself.';
+comment on column app_reporting.attachments.state is 'pending, ready or rejected, as plain text.';
+comment on column app_reporting.attachments.size is 'Size in bytes (declared; verified when ready).';
+comment on column app_reporting.attachments.created_at is 'When the upload was requested.';
 
 create view app_reporting.backlog as
  SELECT s.status,

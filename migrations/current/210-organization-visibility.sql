@@ -128,7 +128,7 @@ $$;
 
 revoke all on function app_private.acts_on_ticket(app_public.tickets) from public;
 
-comment on function app_private.acts_on_ticket(app_public.tickets) is 'Whether the requesting user may act on the ticket as its owner: admins on any, agents on those assigned to them, customers as its requester or as a manager of its (active) organization. The one rule behind transitionTicket, public comments and participants.';
+comment on function app_private.acts_on_ticket(app_public.tickets) is 'Whether the requesting user may act on the ticket as its owner: admins on any, agents on those assigned to them, customers as its requester or as a manager of its (active) organization. The one rule behind transitionTicket and participants (public comments and files from the customer side also admit a cc: customer_writes_on).';
 
 do $$
 declare
@@ -230,26 +230,45 @@ create policy select_customer on app_public.tickets
 
 comment on policy select_customer on app_public.tickets is 'Customers read their own tickets, the tickets of the active organizations where their membership shares sight or they are a manager, and the tickets they are copied in on (cc).';
 
--- Public comments: the requester, a manager of the ticket's organization, or a cc.
+-- Who may write on a ticket from the customer side (a public comment, a
+-- file): its requester, a manager of its organization, or a cc; members who
+-- only share sight read but do not write. One statement of that rule for the
+-- write policies (one row each, so a call per row costs nothing); the read
+-- policy of tickets keeps its once-per-statement form.
+create or replace function app_private.customer_writes_on(ticket_id uuid)
+returns boolean
+language sql
+stable
+security definer
+set search_path = pg_catalog, public, pg_temp
+as $$
+  select exists (
+    select 1
+    from app_public.tickets as t
+    where t.id = customer_writes_on.ticket_id
+      and (
+        t.customer_id = app_private.acting_user_id('customer')
+        or t.organization_id = any (app_private.customer_managed_organization_ids())
+        or t.id = any (app_private.customer_cc_ticket_ids())
+      )
+  );
+$$;
+
+comment on function app_private.customer_writes_on(uuid) is
+  'Policy helper for writes: whether the requesting customer may write on the ticket (requester, manager of its active organization, or cc); false for anyone else.';
+
+revoke all on function app_private.customer_writes_on(uuid) from public;
+grant execute on function app_private.customer_writes_on(uuid) to ticketing_customer, ticketing_agent, ticketing_admin;
+
+-- Public comments: as themselves, on tickets that are not closed and that they write on.
 drop policy if exists insert_customer on app_public.ticket_comments;
 create policy insert_customer on app_public.ticket_comments
   for insert to ticketing_customer
   with check (
     author_id = (select app_private.acting_user_id('customer'))
     and not is_internal
-    and exists (
-      select 1
-      from app_public.tickets as t
-      where t.id = ticket_id
-        and t.status <> 'closed'
-        -- As app_private.acts_on_ticket says for customers (requester or
-        -- manager), in the once-per-statement form policies use; or a cc.
-        and (
-          t.customer_id = (select app_private.acting_user_id('customer'))
-          or t.organization_id = any ((select app_private.customer_managed_organization_ids())::uuid[])
-          or t.id = any ((select app_private.customer_cc_ticket_ids())::uuid[])
-        )
-    )
+    and exists (select 1 from app_public.tickets as t where t.id = ticket_id and t.status <> 'closed')
+    and (select app_private.customer_writes_on(ticket_id))
   );
 
 comment on policy insert_customer on app_public.ticket_comments is 'Customers write public comments, as themselves, on tickets that are not closed and that they requested, manage (organization manager) or are copied in on; members who only share sight read but do not write.';

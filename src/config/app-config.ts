@@ -1,5 +1,6 @@
 import type { DocumentLimits } from "../graphql/document-limits.ts";
 import type { WebsocketLimits } from "../graphql/realtime-socket.ts";
+import { type StorageConfig, storageConfigFrom } from "../storage/storage-config.ts";
 import type { Environment } from "./environment.ts";
 
 /** Everything the HTTP server needs, resolved from the environment (and, locally, generated secrets). */
@@ -31,6 +32,8 @@ export interface AppConfig {
   trustedDocuments?: string;
   /** Websocket limits set in the environment (WS_*); the others keep their defaults. */
   websocketLimits?: Partial<WebsocketLimits>;
+  /** Where attachments are stored (STORAGE_DRIVER, S3_*); unset: the local driver under .data/attachments. */
+  storage?: StorageConfig;
 }
 
 /** Bounds on time and connections. All durations in milliseconds. */
@@ -143,6 +146,7 @@ export function appConfigFrom(
     introspection: environment.GRAPHQL_INTROSPECTION,
     ...(environment.TRUSTED_DOCUMENTS === undefined ? {} : { trustedDocuments: environment.TRUSTED_DOCUMENTS }),
     websocketLimits: websocketLimitsFrom(environment),
+    storage: storageConfigFrom(environment),
   };
 }
 

@@ -151,6 +151,24 @@ const environmentSchema = z.object({
   // Hosts (names or addresses) webhooks may reach even when they resolve to
   // private, loopback or link-local addresses.
   WEBHOOK_ALLOWED_HOSTS: commaSeparated((host) => host.toLowerCase().replace(/^\[|\]$/g, "")).pipe(z.array(z.string().regex(/^[a-z0-9.:-]+$/, "must be a comma-separated list of host names or addresses"))),
+  // Attachments (docs/attachments.md): the local filesystem by default, or
+  // S3-compatible object storage. Incomplete S3 settings stop start-up
+  // (storage/storage-config.ts).
+  STORAGE_DRIVER: z.enum(["local", "s3"]).default("local"),
+  STORAGE_LOCAL_DIR: z.string().min(1).optional(),
+  S3_ENDPOINT: z
+    .string()
+    .url()
+    .refine((value) => /^https?:\/\//.test(value), "must be an http(s) URL")
+    .optional(),
+  S3_BUCKET: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "must be an S3 bucket name (3 to 63 lower-case letters, digits, dots, hyphens)")
+    .optional(),
+  S3_REGION: z.string().min(1).optional(),
+  S3_ACCESS_KEY_ID: z.string().min(1).optional(),
+  S3_SECRET_ACCESS_KEY: z.string().min(1).optional(),
+  S3_FORCE_PATH_STYLE: booleanFlag.optional(),
 });
 
 export type Environment = Omit<z.infer<typeof environmentSchema>, "HOST"> & { HOST: string };
@@ -164,6 +182,20 @@ function withDefaults(parsed: z.infer<typeof environmentSchema>): Environment {
 /** A configuration error: its message is the single line shown to the operator. */
 export class ConfigurationError extends Error {
   override name = "ConfigurationError";
+}
+
+/** S3 attachment storage needs its bucket and region, and credentials come in pairs. */
+function checkStorage(environment: Environment): void {
+  if (environment.STORAGE_DRIVER !== "s3") return;
+  for (const variable of ["S3_BUCKET", "S3_REGION"] as const) {
+    if (!environment[variable]) throw new ConfigurationError(`Invalid configuration: ${variable} is required when STORAGE_DRIVER is s3`);
+  }
+  const pairs = [["S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY"], ["S3_SECRET_ACCESS_KEY", "S3_ACCESS_KEY_ID"]] as const;
+  for (const [given, needed] of pairs) {
+    if (environment[given] && !environment[needed]) {
+      throw new ConfigurationError(`Invalid configuration: ${needed} is required when ${given} is set`);
+    }
+  }
 }
 
 /** Treats empty strings as unset, as shells and .env files commonly produce them. */
@@ -188,5 +220,6 @@ export function parseEnvironment(source: NodeJS.ProcessEnv = process.env): Envir
   if (environment.GRAPHQL_DEFAULT_PAGE_SIZE > environment.GRAPHQL_MAX_PAGE_SIZE) {
     throw new ConfigurationError("Invalid configuration: GRAPHQL_DEFAULT_PAGE_SIZE must not exceed GRAPHQL_MAX_PAGE_SIZE");
   }
+  checkStorage(environment);
   return environment;
 }

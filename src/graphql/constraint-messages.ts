@@ -26,6 +26,15 @@ export const CONSTRAINT_MESSAGES: Readonly<Record<string, string>> = {
   organizations_name_length: "The organization's name must be 1 to 200 characters, not only white space",
   organizations_name_key: "An organization with this name already exists",
   organizations_domains_valid: "Domains must be at most 20 lower-case domain names such as example.com",
+  attachments_file_name_safe: "The file name must be 1 to 200 characters and not only dots or spaces",
+  attachments_content_type_shape: "The content type must be a media type such as image/png",
+  attachments_content_type_allowed: "Programs (executables, installers, scripts) cannot be attached",
+  attachments_size_range: "A file must have 1 byte to 100 MiB",
+  attachments_sha256_shape: "The SHA-256 must be 64 hexadecimal digits",
+  attachment_quotas_max_file_bytes_range: "The largest file must be 1 byte to 100 MiB",
+  attachment_quotas_max_count_range: "A quota allows 1 to 100000 uploads",
+  attachment_quotas_max_bytes_range: "A quota allows 1 byte to 1 TiB",
+  attachment_quotas_per_interval_range: "A quota's interval must be between 1 minute and 7 days",
 };
 
 export function constraintMessage(constraint: string | undefined): string | undefined {

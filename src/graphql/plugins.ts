@@ -2,6 +2,9 @@ import type pg from "pg";
 import type { JwtConfig } from "../config/app-config.ts";
 import type { Logger } from "../observability/logger.ts";
 import type { Metrics } from "../observability/metrics.ts";
+import type { AttachmentStorage } from "../storage/attachment-storage.ts";
+import { attachmentsPlugin } from "./attachments-plugin.ts";
+import { createAttachmentStorage, defaultStorageConfig } from "../storage/storage-config.ts";
 import { authenticationPlugin } from "./authentication-plugin.ts";
 import { BigIntLiteralPlugin } from "./bigint-literal-plugin.ts";
 import { OptionalInputPlugin } from "./optional-input-plugin.ts";
@@ -19,6 +22,8 @@ export interface PluginDependencies {
   metrics?: Metrics;
   /** The server's realtime dispatcher, closed on shutdown (realtime-dispatcher.ts). */
   dispatcher?: RealtimeDispatcher;
+  /** Where attachment bytes are stored; absent (schema snapshot): URLs are never signed. */
+  storage?: AttachmentStorage;
 }
 
 /** The project's PostGraphile plugins, in addition to the presets. */
@@ -37,6 +42,7 @@ export function graphqlPlugins(dependencies: PluginDependencies): GraphileConfig
     OptionalInputPlugin,
     BigIntLiteralPlugin,
     authenticationPlugin(dependencies),
+    attachmentsPlugin({ pool, storage: dependencies.storage ?? createAttachmentStorage(defaultStorageConfig()) }),
     ...realtime,
   ];
 }

@@ -10,6 +10,7 @@ import { DEFAULT_HOUSEKEEPING_MINUTES, startHousekeeping } from "../database/hou
 import { committedMigrationFiles } from "../database/migration-files.ts";
 import { graphqlPlugins } from "../graphql/plugins.ts";
 import { createPreset } from "../graphql/preset.ts";
+import { createAttachmentStorage, defaultStorageConfig } from "../storage/storage-config.ts";
 import { RealtimeDispatcher } from "../graphql/realtime-dispatcher.ts";
 import { DEFAULT_WEBSOCKET_LIMITS, SocketRegistry } from "../graphql/realtime-socket.ts";
 import { requestDeadlinePlugin } from "../graphql/request-deadline-plugin.ts";
@@ -66,6 +67,7 @@ export async function createApiServer(config: AppConfig, logger: Logger, options
   registerPoolMetrics(metrics, pool);
   const websocketLimits = { ...DEFAULT_WEBSOCKET_LIMITS, ...config.websocketLimits };
   const sockets = new SocketRegistry({ jwt: config.jwt, logger, limits: websocketLimits });
+  const storage = createAttachmentStorage(config.storage ?? defaultStorageConfig(), config.jwt.secret);
   const dispatcher = new RealtimeDispatcher({ pool, ...(listenPool ? { listenPool } : {}), logger, maxSubscriptionsPerUser: websocketLimits.maxSubscriptionsPerUser });
 
   const preset = createPreset({
@@ -81,7 +83,7 @@ export async function createApiServer(config: AppConfig, logger: Logger, options
     requestLimits,
     plugins: [
       ...(requestLimits ? [requestDeadlinePlugin({ requestTimeoutMs: limits.requestTimeoutMs, logger, metrics })] : []),
-      ...graphqlPlugins({ pool, jwt: config.jwt, logger, metrics, dispatcher }),
+      ...graphqlPlugins({ pool, jwt: config.jwt, logger, metrics, dispatcher, storage }),
     ],
   });
   const pgl = postgraphile(preset);
@@ -100,6 +102,7 @@ export async function createApiServer(config: AppConfig, logger: Logger, options
     drain,
     readinessPool,
     committedMigrations: await committedMigrationFiles(),
+    storage,
     async mountGraphql() {
       // Websockets are served by websocket-server.ts (limits), not by grafserv's own handler.
       await serv.addTo(app, server, false);

@@ -12,13 +12,15 @@ import { errorHandler, notFound } from "./error-handlers.ts";
 import { healthRoutes } from "./health-routes.ts";
 import { configuredMetricsRoutes, metricsOnMainPort } from "./metrics-server.ts";
 import { recordHttpMetrics } from "./metrics-routes.ts";
+import { localFileRoutes } from "../storage/local-storage.ts";
+import type { AttachmentStorage } from "../storage/attachment-storage.ts";
 import { requestAuth } from "./request-auth.ts";
 import type { Drain } from "./server-lifecycle.ts";
 
 /**
  * The Express application in the order a request meets it: drain tracking,
- * access log, HTTP metrics, security headers, CORS, probes, /metrics, then
- * GraphQL (its caller's token, its JSON body, the endpoint itself), and last
+ * access log, HTTP metrics, security headers, CORS, probes, /metrics, the
+ * local attachment files, then GraphQL (its caller's token, its JSON body, the endpoint itself), and last
  * the 404 and error handlers.
  */
 
@@ -40,11 +42,16 @@ function requestId(req: http.IncomingMessage, res: http.ServerResponse): string 
  * API's throughput (docs/performance.md), for headers nobody reads in an
  * access log. Errors are logged by the error handler, with the request id.
  */
+/** A signed attachment URL is logged without its signature: the log must not hand out downloads. */
+export function loggedUrl(url: string | undefined): string | undefined {
+  return url?.startsWith("/files/") ? url.replace(/([?&]sig=)[^&]*/, "$1[redacted]") : url;
+}
+
 const ACCESS_LOG_SERIALIZERS = {
   req: (req: { id?: unknown; method?: string; url?: string; remoteAddress?: string }) => ({
     id: req.id,
     method: req.method,
-    url: req.url,
+    url: loggedUrl(req.url),
     remoteAddress: req.remoteAddress,
   }),
   res: (res: { statusCode?: number }) => ({ statusCode: res.statusCode }),
@@ -58,6 +65,8 @@ export interface ExpressAppOptions {
   /** The readiness probe's own pool, and the migrations it expects applied. */
   readinessPool: pg.Pool;
   committedMigrations: readonly string[];
+  /** Attachment storage: the local driver's signed /files URLs are served here. */
+  storage?: AttachmentStorage;
   /** Mounts the GraphQL endpoint (and its websockets) behind the routes above it. */
   mountGraphql: (app: express.Express) => Promise<void>;
 }
@@ -90,6 +99,8 @@ export async function assembleExpressApp(app: express.Express, options: ExpressA
     }),
   );
   if (metricsOnMainPort(config)) app.use(configuredMetricsRoutes(config, metrics));
+  // Signed upload and download URLs of the local attachment driver (no token: the signature is the right).
+  if (options.storage) app.use(localFileRoutes(options.storage));
   app.use("/graphql", requestAuth(config.jwt));
   app.post("/graphql", express.json({ limit: BODY_LIMIT }));
   await options.mountGraphql(app);

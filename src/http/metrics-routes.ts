@@ -3,14 +3,17 @@ import type { NextFunction, Request, Response } from "express";
 import { Router } from "express";
 import type { Metrics } from "../observability/metrics.ts";
 
-/** Known paths keep their name in the route label; anything else is "unmatched" (bounded cardinality). */
+/**
+ * Known paths keep their name in the route label, attachment files (one path
+ * per file) share "/files"; anything else is "unmatched" (bounded cardinality).
+ */
 const KNOWN_ROUTES = new Set(["/graphql", "/graphiql", "/healthz", "/readyz", "/metrics"]);
 
 export function recordHttpMetrics(metrics: Metrics) {
   return (req: Request, res: Response, next: NextFunction): void => {
     const stop = metrics.httpRequestDuration.startTimer();
     res.on("finish", () => {
-      const route = KNOWN_ROUTES.has(req.path) ? req.path : "unmatched";
+      const route = KNOWN_ROUTES.has(req.path) ? req.path : req.path.startsWith("/files/") ? "/files" : "unmatched";
       stop({ method: req.method, route, status: String(res.statusCode) });
     });
     next();

@@ -2,6 +2,8 @@ import pg from "pg";
 import { run, type Runner, type Task } from "graphile-worker";
 import { maintain } from "../database/maintenance.ts";
 import type { Logger } from "../observability/logger.ts";
+import { ATTACHMENT_CRONTAB, attachmentTasks } from "../storage/attachment-tasks.ts";
+import { defaultStorageConfig, type StorageConfig } from "../storage/storage-config.ts";
 import { workerLogger } from "./job-queue-schema.ts";
 import { deliverWebhookTask, type WebhookSettings } from "./webhook-delivery.ts";
 
@@ -19,6 +21,8 @@ export interface WorkerConfig {
   /** Jobs run at once by this worker (WORKER_CONCURRENCY). */
   concurrency: number;
   webhooks: WebhookSettings;
+  /** Attachment storage, for the clean-up job (storage/attachment-tasks.ts); unset: the local default. */
+  storage?: StorageConfig;
 }
 
 export interface JobWorker {
@@ -72,10 +76,11 @@ export async function startJobWorker(config: WorkerConfig, logger: Logger): Prom
       noHandleSignals: true,
       pollInterval: 1_000,
       logger: workerLogger(logger),
-      crontab: HOUSEKEEPING_CRONTAB,
+      crontab: HOUSEKEEPING_CRONTAB + ATTACHMENT_CRONTAB,
       taskList: {
         deliver_webhook: deliverWebhookTask(config.webhooks),
         housekeeping: housekeepingTask(logger),
+        ...attachmentTasks(config.storage ?? defaultStorageConfig(), logger),
       },
     });
   } catch (error) {

@@ -136,6 +136,44 @@ describe("time, connection and metrics limits", () => {
   });
 });
 
+describe("attachment storage", () => {
+  const config = (environment: NodeJS.ProcessEnv) =>
+    appConfigFrom(parseEnvironment(environment), { databaseUrl: "postgres://a@b/c", jwtSecret: SECRET }).storage;
+
+  it("is the local directory under the data directory by default", () => {
+    expect(config({})).toEqual({ driver: "local", directory: ".data/attachments" });
+    expect(config({ DATA_DIR: "/var/lib/helpdesk" })).toEqual({ driver: "local", directory: "/var/lib/helpdesk/attachments" });
+    expect(config({ STORAGE_LOCAL_DIR: "/srv/files" })).toEqual({ driver: "local", directory: "/srv/files" });
+  });
+
+  it("is S3 with its endpoint, bucket, region and credentials", () => {
+    const s3 = { STORAGE_DRIVER: "s3", S3_BUCKET: "helpdesk-files", S3_REGION: "eu-west-1" };
+    expect(config(s3)).toEqual({ driver: "s3", bucket: "helpdesk-files", region: "eu-west-1", forcePathStyle: false });
+    expect(
+      config({ ...s3, S3_ENDPOINT: "http://127.0.0.1:9000", S3_ACCESS_KEY_ID: "minio", S3_SECRET_ACCESS_KEY: "minio-secret" }),
+    ).toEqual({
+      driver: "s3",
+      bucket: "helpdesk-files",
+      region: "eu-west-1",
+      endpoint: "http://127.0.0.1:9000",
+      accessKeyId: "minio",
+      secretAccessKey: "minio-secret",
+      forcePathStyle: true,
+    });
+  });
+
+  it("refuses incomplete S3 settings with one line naming the variable", () => {
+    expect(refusal({ STORAGE_DRIVER: "s3", S3_REGION: "eu-west-1" })).toBe("Invalid configuration: S3_BUCKET is required when STORAGE_DRIVER is s3");
+    expect(refusal({ STORAGE_DRIVER: "s3", S3_BUCKET: "files" })).toBe("Invalid configuration: S3_REGION is required when STORAGE_DRIVER is s3");
+    expect(refusal({ STORAGE_DRIVER: "s3", S3_BUCKET: "files", S3_REGION: "x", S3_ACCESS_KEY_ID: "id" })).toBe(
+      "Invalid configuration: S3_SECRET_ACCESS_KEY is required when S3_ACCESS_KEY_ID is set",
+    );
+    expect(refusal({ STORAGE_DRIVER: "gcs" })).toMatch(/^Invalid configuration: STORAGE_DRIVER /);
+    expect(refusal({ S3_BUCKET: "Not A Bucket" })).toMatch(/^Invalid configuration: S3_BUCKET must be an S3 bucket name/);
+    expect(refusal({ S3_ENDPOINT: "ftp://files.example.com" })).toBe("Invalid configuration: S3_ENDPOINT must be an http(s) URL");
+  });
+});
+
 describe("start-up with bad configuration", () => {
   it("exits non-zero with one line naming the variable", () => {
     const result = spawnSync(process.execPath, ["src/cli/start.ts"], {

@@ -72,7 +72,10 @@ const COMMENTS = [
   "gonePublic",
 ] as const;
 const comments = {} as Record<(typeof COMMENTS)[number], string>;
-/** id -> fixture name, for users, tickets, comments, organizations, memberships and participants. */
+/** Attachments of the work ticket, of two of its comments, of an internal note on the open ticket, and of another customer's ticket. */
+const ATTACHMENTS = ["workFile", "workPublicFile", "workInternalFile", "openInternalFile", "otherFile"] as const;
+const attachments = {} as Record<(typeof ATTACHMENTS)[number], string>;
+/** id -> fixture name, for users, tickets, comments, organizations, memberships, participants and attachments. */
 const labels = new Map<string, string>();
 const organizations = {} as Record<"acme" | "globex" | "initech", string>;
 const userKeyOf = (id: string) => Object.entries(users).find(([, user]) => user.id === id)![0];
@@ -155,6 +158,19 @@ beforeAll(async () => {
   );
   for (const [key, id] of Object.entries(organizations)) labels.set(id, key);
   for (const row of membershipRows) labels.set(row.id, `${labels.get(row.organization_id)}:${userKeyOf(row.user_id)}`);
+  const attach = async (ticketId: string, commentId: string | null, uploaderId: string) =>
+    (
+      await owner.query<{ id: string }>(
+        `insert into app_public.attachments (ticket_id, comment_id, uploader_id, file_name, content_type, size, sha256)
+         values ($1, $2, $3, 'f.txt', 'text/plain', 1, repeat('a', 64)) returning id`,
+        [ticketId, commentId, uploaderId],
+      )
+    ).rows[0]!.id;
+  attachments.workFile = await attach(tickets.work, null, users.customer.id);
+  attachments.workPublicFile = await attach(tickets.work, comments.workPublic, users.assignedAgent.id);
+  attachments.workInternalFile = await attach(tickets.work, comments.workInternal, users.assignedAgent.id);
+  attachments.openInternalFile = await attach(tickets.open, comments.openInternal, users.agent.id);
+  attachments.otherFile = await attach(tickets.other, null, users.otherCustomer.id);
 
   // A webhook endpoint (inactive, so nothing is queued) and one delivery of it.
   const { rows: endpoints } = await owner.query<{ id: string }>(
@@ -169,6 +185,7 @@ beforeAll(async () => {
   for (const [key, user] of Object.entries(users)) labels.set(user.id, key);
   for (const [key, id] of Object.entries(tickets)) labels.set(id, key);
   for (const [key, id] of Object.entries(comments)) labels.set(id, key);
+  for (const [key, id] of Object.entries(attachments)) labels.set(id, key);
 });
 
 function actor(key: ActorKey): Actor {
@@ -731,6 +748,76 @@ const TABLES: TableSpec[] = [
     update: {},
     insert: {
       sql: () => "insert into app_public.audit_log_entries (table_name, operation, new_data) values ('app_public.tickets', 'INSERT', '{}')",
+      expected: per({}),
+    },
+    delete: per({}),
+  },
+  {
+    // Visible through the ticket and the comment: customers never see an internal note's file.
+    table: "attachments",
+    label: "id",
+    select: per({
+      customer: rows("workFile", "workPublicFile"),
+      otherCustomer: rows("otherFile"),
+      manager: rows("workFile", "workPublicFile"),
+      sighted: rows("workFile", "workPublicFile"),
+      blind: nobody,
+      cc: rows("workFile", "workPublicFile"),
+      removed: nobody,
+      outsider: rows("otherFile"),
+      closedOrgMember: nobody,
+      agent: rows("openInternalFile"),
+      assignedAgent: rows("workFile", "workPublicFile", "workInternalFile", "openInternalFile"),
+      otherAgent: rows("openInternalFile", "otherFile"),
+      admin: rows(...ATTACHMENTS),
+      deactivated: nobody,
+      demoted: nobody,
+    }),
+    columns: {
+      id: "id",
+      ticket_id: "ticket_id",
+      comment_id: "comment_id",
+      uploader_id: "uploader_id",
+      file_name: "file_name",
+      content_type: "content_type",
+      size: "size",
+      sha256: "sha256",
+      storage_key: "storage_key",
+      state: "state",
+      rejection_reason: "rejection_reason",
+      created_at: "created_at",
+      completed_at: "completed_at",
+    },
+    // The state changes only through the verdict function, on the API's own connection.
+    update: {},
+    insert: {
+      sql: () =>
+        `insert into app_public.attachments (ticket_id, file_name, content_type, size, sha256) values ('${tickets.work}', 'p.txt', 'text/plain', 1, repeat('a', 64))`,
+      // As for a public comment: the requester, the organization's manager, a cc; not a member who only reads.
+      expected: per({ customer: count(1), manager: count(1), cc: count(1), assignedAgent: count(1), admin: count(1) }),
+    },
+    delete: per({}),
+  },
+  {
+    table: "attachment_quotas",
+    label: null,
+    select: per({ admin: count(3) }),
+    columns: {
+      role: "role",
+      max_file_bytes: "max_file_bytes",
+      max_count: "max_count",
+      max_bytes: "max_bytes",
+      per_interval: "per_interval",
+    },
+    update: {
+      max_file_bytes: per({ admin: count(3) }),
+      max_count: per({ admin: count(3) }),
+      max_bytes: per({ admin: count(3) }),
+      per_interval: per({ admin: count(3) }),
+    },
+    insert: {
+      sql: () =>
+        "insert into app_public.attachment_quotas (role, max_file_bytes, max_count, max_bytes, per_interval) values ('customer', 1, 1, 1, '1 hour')",
       expected: per({}),
     },
     delete: per({}),

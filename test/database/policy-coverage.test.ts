@@ -73,6 +73,7 @@ const readPolicies: { table: string; policy: string; roles: readonly (typeof ROL
     { table, policy: "select_customer", roles: ["customer"] as const },
     { table, policy: "select_staff", roles: ["agent", "admin"] as const },
   ]),
+  { table: "attachments", policy: "select_visible_ticket", roles: ROLES },
 ];
 const selectCases: PolicyCase[] = readPolicies.flatMap(({ table, policy, roles }) =>
   roles.map((role) => ({
@@ -250,6 +251,44 @@ const writeCases: PolicyCase[] = [
     command: "UPDATE",
     permitted: { role: "admin", actor: "admin", sql: "update app_public.webhook_deliveries set redelivery_requested_at = now()" },
   },
+  {
+    table: "attachments",
+    policy: "insert_uploader",
+    role: "customer",
+    command: "INSERT",
+    permitted: { role: "customer", actor: "customer", sql: "insert into app_public.attachments (ticket_id, file_name, content_type, size, sha256) values (@{ticket}, 'probe.txt', 'text/plain', 1, repeat('a', 64))" },
+    forbidden: { role: "customer", actor: "customer", sql: "insert into app_public.attachments (ticket_id, file_name, content_type, size, sha256) values (@{other_ticket}, 'probe.txt', 'text/plain', 1, repeat('a', 64))" },
+  },
+  {
+    table: "attachments",
+    policy: "insert_uploader",
+    role: "agent",
+    command: "INSERT",
+    permitted: { role: "agent", actor: "agent", sql: "insert into app_public.attachments (ticket_id, file_name, content_type, size, sha256) values (@{ticket}, 'probe.txt', 'text/plain', 1, repeat('a', 64))" },
+    forbidden: { role: "agent", actor: "agent", sql: "insert into app_public.attachments (ticket_id, file_name, content_type, size, sha256) values (@{other_ticket}, 'probe.txt', 'text/plain', 1, repeat('a', 64))" },
+  },
+  {
+    table: "attachments",
+    policy: "insert_uploader",
+    role: "admin",
+    command: "INSERT",
+    permitted: { role: "admin", actor: "admin", sql: "insert into app_public.attachments (ticket_id, file_name, content_type, size, sha256) values (@{ticket}, 'probe.txt', 'text/plain', 1, repeat('a', 64))" },
+    // An admin token of a user whose row now says agent: only the policy refuses.
+    forbidden: { role: "admin", actor: "agent", sql: "insert into app_public.attachments (ticket_id, file_name, content_type, size, sha256) values (@{other_ticket}, 'probe.txt', 'text/plain', 1, repeat('a', 64))" },
+  },
+  {
+    table: "attachment_quotas",
+    policy: "select_admin",
+    command: "SELECT",
+    permitted: { role: "admin", actor: "admin", sql: "select count(*)::int as n from app_public.attachment_quotas" },
+    forbidden: { role: "admin", actor: "inactive_admin", sql: "select count(*)::int as n from app_public.attachment_quotas" },
+  },
+  {
+    table: "attachment_quotas",
+    policy: "update_admin",
+    command: "UPDATE",
+    permitted: { role: "admin", actor: "admin", sql: "update app_public.attachment_quotas set max_count = max_count" },
+  },
 ];
 
 const CASES = [...selectCases, ...writeCases];
@@ -274,6 +313,11 @@ beforeAll(async () => {
     ids.agent,
   ]);
   await addParticipant(owner, ids.ticket!, ids.other_agent!, "follower");
+  // An attachment of the ticket, readable exactly where the ticket is.
+  await owner.query(
+    "insert into app_public.attachments (ticket_id, uploader_id, file_name, content_type, size, sha256) values ($1, $2, 'probe.txt', 'text/plain', 1, repeat('a', 64))",
+    [ids.ticket, ids.customer],
+  );
   // A webhook endpoint (inactive: nothing is delivered) and one delivery of it.
   const { rows: endpoints } = await owner.query<{ id: string }>(
     `insert into app_public.webhook_endpoints (url, event_kinds, is_active, secret)

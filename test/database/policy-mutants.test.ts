@@ -81,6 +81,14 @@ beforeAll(async () => {
   await addParticipant(owner, ids.orgWork, people.cc.id);
   await addParticipant(owner, ids.orgWork, people.exCc.id);
   await owner.query("update app_public.ticket_participants set removed_at = now() where user_id = $1", [people.exCc.id]);
+  // Attachments: one of the ticket itself, one of the internal note.
+  for (const commentId of [null, ids.internal]) {
+    await owner.query(
+      `insert into app_public.attachments (ticket_id, comment_id, uploader_id, file_name, content_type, size, sha256)
+       values ($1, $2, $3, 'f.txt', 'text/plain', 1, repeat('a', 64))`,
+      [ids.work, commentId, people.assigned.id],
+    );
+  }
 });
 
 /** A policy helper replaced by a version that forgets one condition (in the probe's transaction). */
@@ -359,6 +367,53 @@ const MUTANTS: Mutant[] = [
     mutation: "using (exists (select 1 from app_public.tickets as t where t.id = ticket_participants.ticket_id))",
     who: "requester",
     probe: "select count(*)::int as n from app_public.ticket_participants where removed_at is not null",
+  },
+  {
+    name: "attachments forget the comment's rule (customers see internal notes' files)",
+    table: "attachments",
+    policy: "select_visible_ticket",
+    mutation: "using (exists (select 1 from app_public.tickets as t where t.id = attachments.ticket_id))",
+    who: "customer",
+    probe: "select count(*)::int as n from app_public.attachments where comment_id is not null",
+  },
+  {
+    name: "a member who only shares sight uploads files (not requester, manager or cc)",
+    table: "attachments",
+    policy: "insert_uploader",
+    mutation: `with check (uploader_id = (select app_private.acting_user_id((select app_private.current_user_role())))
+      and exists (select 1 from app_public.tickets as t where t.id = attachments.ticket_id and t.status <> 'closed'))`,
+    who: "sighted",
+    probe:
+      "with a as (insert into app_public.attachments (ticket_id, file_name, content_type, size, sha256) values (@orgWork, 'p.txt', 'text/plain', 1, repeat('a', 64)) returning 1) select count(*)::int as n from a",
+  },
+  {
+    name: "attachments forget the ticket's rule",
+    table: "attachments",
+    policy: "select_visible_ticket",
+    mutation:
+      "using (attachments.comment_id is null or exists (select 1 from app_public.ticket_comments as c where c.id = attachments.comment_id))",
+    who: "otherCustomer",
+    probe: "select count(*)::int as n from app_public.attachments where ticket_id = @work",
+  },
+  {
+    name: "uploads forget that the ticket is closed",
+    table: "attachments",
+    policy: "insert_uploader",
+    mutation: `with check (uploader_id = (select app_private.acting_user_id((select app_private.current_user_role())))
+      and exists (select 1 from app_public.tickets as t where t.id = attachments.ticket_id) and attachments.comment_id is null)`,
+    who: "customer",
+    probe: "with a as (insert into app_public.attachments (ticket_id, comment_id, file_name, content_type, size, sha256) values (@closed, null, 'f.txt', 'text/plain', 1, repeat('a', 64)) returning 1) select count(*)::int as n from a",
+  },
+  {
+    name: "uploads forget that the comment must be the uploader's own",
+    table: "attachments",
+    policy: "insert_uploader",
+    mutation: `with check (uploader_id = (select app_private.acting_user_id((select app_private.current_user_role())))
+      and exists (select 1 from app_public.tickets as t where t.id = attachments.ticket_id and t.status <> 'closed')
+      and (attachments.comment_id is null or exists (select 1 from app_public.ticket_comments as c
+        where c.id = attachments.comment_id and c.ticket_id = attachments.ticket_id)))`,
+    who: "customer",
+    probe: "with a as (insert into app_public.attachments (ticket_id, comment_id, file_name, content_type, size, sha256) values (@work, @public, 'f.txt', 'text/plain', 1, repeat('a', 64)) returning 1) select count(*)::int as n from a",
   },
 ];
 

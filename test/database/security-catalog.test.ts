@@ -99,6 +99,7 @@ describe("functions", () => {
         group by r.rolname order by r.rolname`,
       [WEB_ROLES],
     );
+    // sanitize_file_name: create_attachment_upload's SQL-standard body calls it as the caller.
     const helpers = [
       "acting_user_id",
       "current_user_role",
@@ -107,6 +108,8 @@ describe("functions", () => {
       "customer_managed_organization_ids",
       "customer_organization_ids",
       "customer_sighted_organization_ids",
+      "customer_writes_on",
+      "sanitize_file_name",
       "search_matches",
       "sla_breached",
       "uuid_generate_v7",

@@ -244,6 +244,7 @@ describe("analyst privileges in the catalog", () => {
     expect(rows).toEqual(
       [
         "agent_workload",
+        "attachments",
         "backlog",
         "daily_flow",
         "first_response_times",

@@ -50,8 +50,18 @@ describe("app_reporting catalog", () => {
         "app_public.organization_memberships",
         // The change feed (ticket_events): ids, kinds and times of the event log.
         "app_private.realtime_events",
+        // Attachments: counts and sizes only.
+        "app_public.attachments",
       ]),
     );
+    expect(sources.filter((source) => source.startsWith("app_public.attachments.")).sort()).toEqual([
+      "app_public.attachments.comment_id",
+      "app_public.attachments.created_at",
+      "app_public.attachments.id",
+      "app_public.attachments.size",
+      "app_public.attachments.state",
+      "app_public.attachments.ticket_id",
+    ]);
     expect(sources.filter((source) => source.startsWith("app_private.realtime_events.")).sort()).toEqual([
       "app_private.realtime_events.agent_id",
       "app_private.realtime_events.customer_id",

@@ -13,6 +13,12 @@ let fixture: Fixture;
 
 beforeAll(async () => {
   fixture = await arrangeFixture(database.current.owner);
+  // One attachment with a name that must not reach analysts.
+  await database.current.owner.query(
+    `insert into app_public.attachments (ticket_id, uploader_id, file_name, content_type, size, sha256, state, completed_at)
+     values ($1, $2, $3, 'text/plain', 2048, repeat('a', 64), 'ready', now())`,
+    [fixture.tickets.t1, fixture.users.cara, `${SECRET}.txt`],
+  );
 });
 
 const VIEWS = [
@@ -26,6 +32,7 @@ const VIEWS = [
   "resolution_times",
   "ticket_events",
   "organizations",
+  "attachments",
 ];
 
 async function rows<T = Record<string, unknown>>(sql: string, values: unknown[] = []): Promise<T[]> {
@@ -52,6 +59,13 @@ describe("app_reporting views, as an analyst", () => {
       expect(dump!.text, view).not.toContain("@");
       expect(dump!.text, view).not.toContain("Customer");
     }
+  });
+
+  it("attachments: ticket, state and size only", async () => {
+    const all = await rows("select * from attachments");
+    expect(all).toEqual([
+      { id: expect.any(String), ticket_id: fixture.tickets.t1, on_comment: false, state: "ready", size: "2048", created_at: expect.any(Date) },
+    ]);
   });
 
   it("tickets: one row per ticket with ids, timestamps and SLA facts", async () => {
