@@ -4,6 +4,9 @@ import { maintain } from "../database/maintenance.ts";
 import type { Logger } from "../observability/logger.ts";
 import { workerLogger } from "./job-queue-schema.ts";
 import { deliverWebhookTask, type WebhookSettings } from "./webhook-delivery.ts";
+import type { MailConfig } from "../mail/mail-config.ts";
+import { sendMailTask } from "../mail/mail-delivery.ts";
+import { createMailSender } from "../mail/mail-transport.ts";
 
 /**
  * The graphile-worker runner: webhook deliveries (`deliver_webhook`, queued
@@ -19,6 +22,8 @@ export interface WorkerConfig {
   /** Jobs run at once by this worker (WORKER_CONCURRENCY). */
   concurrency: number;
   webhooks: WebhookSettings;
+  /** Outbound mail (docs/email.md); absent: this worker leaves send_mail jobs to others. */
+  mail?: MailConfig;
 }
 
 export interface JobWorker {
@@ -32,14 +37,18 @@ export const HOUSEKEEPING_CRONTAB = "*/10 * * * * housekeeping ?max=1\n";
  * Stalled deliveries queued again, finished ones past retention pruned; a
  * database migrated to an older release has no webhooks, and nothing to do.
  */
-async function maintainDeliveries(client: Pick<pg.ClientBase, "query">): Promise<{ pruned: number; requeued: number } | undefined> {
+async function maintainDeliveries(
+  client: Pick<pg.ClientBase, "query">,
+): Promise<{ pruned: number; requeued: number; mails: number | null } | undefined> {
   const { rows: present } = await client.query<{ webhooks: boolean }>(
     "select to_regprocedure('app_private.requeue_stalled_webhook_deliveries()') is not null as webhooks",
   );
   if (!present[0]?.webhooks) return undefined;
-  const { rows } = await client.query<{ pruned: number; requeued: number }>(
+  const { rows } = await client.query<{ pruned: number; requeued: number; mails: number | null }>(
     `select app_private.prune_webhook_deliveries() as pruned,
-            app_private.requeue_stalled_webhook_deliveries() as requeued`,
+            app_private.requeue_stalled_webhook_deliveries() as requeued,
+            case when to_regprocedure('app_private.prune_email_tokens(integer)') is not null
+              then app_private.prune_outbound_mails() + app_private.prune_email_tokens() end as mails`,
   );
   return rows[0];
 }
@@ -63,6 +72,7 @@ export async function startJobWorker(config: WorkerConfig, logger: Logger): Prom
   });
   pool.on("error", (error) => logger.warn({ scope: "worker", err: error }, "idle worker connection lost"));
   let runner: Runner;
+  const mailSender = config.mail ? createMailSender(config.mail.transport) : undefined;
   try {
     // Deliveries left pending by a worker that died mid-attempt go first.
     await maintainDeliveries(pool);
@@ -76,9 +86,11 @@ export async function startJobWorker(config: WorkerConfig, logger: Logger): Prom
       taskList: {
         deliver_webhook: deliverWebhookTask(config.webhooks),
         housekeeping: housekeepingTask(logger),
+        ...(config.mail && mailSender ? { send_mail: sendMailTask(config.mail, mailSender) } : {}),
       },
     });
   } catch (error) {
+    mailSender?.close();
     await pool.end();
     throw error;
   }
@@ -86,6 +98,7 @@ export async function startJobWorker(config: WorkerConfig, logger: Logger): Prom
   return {
     async stop() {
       await runner.stop();
+      mailSender?.close();
       await pool.end();
     },
   };

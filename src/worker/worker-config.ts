@@ -1,4 +1,5 @@
 import type { Environment } from "../config/environment.ts";
+import { mailConfigFrom } from "../mail/mail-config.ts";
 import type { WorkerConfig } from "./job-worker.ts";
 
 /** The worker's configuration from the environment and the owner's URL. */
@@ -11,5 +12,6 @@ export function workerConfigFrom(environment: Environment, ownerUrl: string): Wo
       allowedHosts: new Set(environment.WEBHOOK_ALLOWED_HOSTS),
       timeoutMs: environment.WEBHOOK_TIMEOUT_MS,
     },
+    mail: mailConfigFrom(environment),
   };
 }
