@@ -19,7 +19,7 @@ create table app_private.address_events (
   occurred_at timestamp with time zone default app_private.auth_now() not null
 );
 alter table app_private.address_events enable row level security;
-alter table app_private.address_events add constraint address_events_action CHECK (action = ANY (ARRAY['register'::text, 'refresh'::text, 'password_change'::text]));
+alter table app_private.address_events add constraint address_events_action CHECK (action = ANY (ARRAY['register'::text, 'refresh'::text, 'password_change'::text, 'password_reset'::text, 'email_verification'::text]));
 alter table app_private.address_events add constraint address_events_pkey PRIMARY KEY (id);
 CREATE INDEX address_events_action_ip_idx ON app_private.address_events USING btree (action, ip, occurred_at);
 comment on table app_private.address_events is 'One row per register, refreshSession or changePassword call that passed its per-address limit: what the limits count. Append-only; old rows may be pruned once past the longest window.';
@@ -34,12 +34,12 @@ create table app_private.address_rate_limits (
   per_interval interval not null
 );
 alter table app_private.address_rate_limits enable row level security;
-alter table app_private.address_rate_limits add constraint address_rate_limits_action CHECK (action = ANY (ARRAY['login'::text, 'login_email'::text, 'register'::text, 'refresh'::text, 'password_change'::text]));
+alter table app_private.address_rate_limits add constraint address_rate_limits_action CHECK (action = ANY (ARRAY['login'::text, 'login_email'::text, 'register'::text, 'refresh'::text, 'password_change'::text, 'password_reset'::text, 'email_verification'::text]));
 alter table app_private.address_rate_limits add constraint address_rate_limits_interval_positive CHECK (per_interval > '00:00:00'::interval);
 alter table app_private.address_rate_limits add constraint address_rate_limits_max_count_positive CHECK (max_count > 0);
 alter table app_private.address_rate_limits add constraint address_rate_limits_pkey PRIMARY KEY (action);
 comment on table app_private.address_rate_limits is 'How often each authentication action may happen: at most max_count within per_interval, per client address (per email for login_email). Read by app_private.take_address_quota and begin_login. Owner only.';
-comment on column app_private.address_rate_limits.action is 'login (attempts per address), login_email (unresolved or failed attempts per email), register, refresh or password_change (per address).';
+comment on column app_private.address_rate_limits.action is 'login (attempts per address), login_email (unresolved or failed attempts per email), register, refresh, password_change, password_reset (requestPasswordReset and resetPassword calls) or email_verification (verifyEmail calls), per address.';
 comment on column app_private.address_rate_limits.max_count is 'Allowed occurrences within per_interval.';
 comment on column app_private.address_rate_limits.per_interval is 'The sliding window the count covers.';
 
@@ -87,6 +87,33 @@ comment on table app_private.auth_clock is 'One row: an offset added to now() by
 comment on column app_private.auth_clock.singleton is 'Always true: keeps the table to a single row.';
 comment on column app_private.auth_clock.offset_by is 'Added to the transaction time by auth_now().';
 
+create table app_private.email_tokens (
+  id uuid default app_private.uuid_generate_v7() not null,
+  purpose text not null,
+  user_id uuid not null,
+  email public.citext not null,
+  token_digest bytea not null,
+  created_at timestamp with time zone default app_private.auth_now() not null,
+  expires_at timestamp with time zone not null,
+  used_at timestamp with time zone
+);
+alter table app_private.email_tokens enable row level security;
+alter table app_private.email_tokens add constraint email_tokens_digest_unique UNIQUE (token_digest);
+alter table app_private.email_tokens add constraint email_tokens_expiry_after_creation CHECK (expires_at > created_at);
+alter table app_private.email_tokens add constraint email_tokens_pkey PRIMARY KEY (id);
+alter table app_private.email_tokens add constraint email_tokens_purpose CHECK (purpose = ANY (ARRAY['password_reset'::text, 'email_verification'::text]));
+alter table app_private.email_tokens add constraint email_tokens_user_id_fkey FOREIGN KEY (user_id) REFERENCES app_public.users(id) ON DELETE CASCADE;
+CREATE INDEX email_tokens_user_idx ON app_private.email_tokens USING btree (user_id, purpose, created_at);
+comment on table app_private.email_tokens is 'One-time links sent by mail: password resets and email verifications, by SHA-256 digest of the token (the token itself is only in the mail). Owner only; pruned once expired.';
+comment on column app_private.email_tokens.id is 'Primary key (time-ordered UUID).';
+comment on column app_private.email_tokens.purpose is 'password_reset or email_verification.';
+comment on column app_private.email_tokens.user_id is 'The account the link is for.';
+comment on column app_private.email_tokens.email is 'The address the link was sent to (the one a verification proves).';
+comment on column app_private.email_tokens.token_digest is 'SHA-256 of the token.';
+comment on column app_private.email_tokens.created_at is 'When the link was made.';
+comment on column app_private.email_tokens.expires_at is 'The link is refused after this time.';
+comment on column app_private.email_tokens.used_at is 'When the link was used, or made void by a newer use; a link works once.';
+
 create table app_private.login_attempts (
   id uuid default app_private.uuid_generate_v7() not null,
   email public.citext not null,
@@ -124,6 +151,61 @@ comment on column app_private.login_attempts.purpose is 'login, password_change 
 comment on column app_private.login_attempts.decided_xact is 'Transaction that recorded the success: a session starts only in that same transaction.';
 comment on column app_private.login_attempts.consumed_at is 'When the success was used (a session started or the password changed); a success is used at most once.';
 comment on column app_private.login_attempts.session_id is 'The session (refresh-token family) this success started: the audit trail of session starts.';
+
+create table app_private.mail_templates (
+  kind text not null,
+  subject text not null,
+  text_body text not null,
+  html_body text not null
+);
+alter table app_private.mail_templates enable row level security;
+alter table app_private.mail_templates add constraint mail_templates_kind_format CHECK (kind ~ '^[a-z][a-z_]{1,40}$'::text);
+alter table app_private.mail_templates add constraint mail_templates_pkey PRIMARY KEY (kind);
+alter table app_private.mail_templates add constraint mail_templates_subject_line CHECK (subject !~ '[\r\n]'::text AND char_length(subject) <= 300);
+comment on table app_private.mail_templates is 'One template per kind of mail. {{name}} is replaced by the mail''s parameter name: as is in the text body, HTML-escaped in the HTML body, without line breaks in the subject. Change a template with an update as the owner (in a migration). Owner only.';
+comment on column app_private.mail_templates.kind is 'What the mail is for, e.g. password_reset, ticket_reply.';
+comment on column app_private.mail_templates.subject is 'Subject line; ticket mails get [#number] put in front by the sender.';
+comment on column app_private.mail_templates.text_body is 'Plain-text body.';
+comment on column app_private.mail_templates.html_body is 'HTML body; parameters are escaped when inserted.';
+
+create table app_private.outbound_mails (
+  id uuid default app_private.uuid_generate_v7() not null,
+  kind text not null,
+  user_id uuid,
+  to_address text not null,
+  ticket_id uuid,
+  params jsonb default '{}'::jsonb not null,
+  status text default 'pending'::text not null,
+  attempts integer default 0 not null,
+  last_error text,
+  created_at timestamp with time zone default now() not null,
+  next_attempt_at timestamp with time zone,
+  sent_at timestamp with time zone
+);
+alter table app_private.outbound_mails enable row level security;
+alter table app_private.outbound_mails add constraint outbound_mails_attempts_positive CHECK (attempts >= 0);
+alter table app_private.outbound_mails add constraint outbound_mails_kind_fkey FOREIGN KEY (kind) REFERENCES app_private.mail_templates(kind);
+alter table app_private.outbound_mails add constraint outbound_mails_params_object CHECK (jsonb_typeof(params) = 'object'::text);
+alter table app_private.outbound_mails add constraint outbound_mails_pkey PRIMARY KEY (id);
+alter table app_private.outbound_mails add constraint outbound_mails_status_known CHECK (status = ANY (ARRAY['pending'::text, 'sent'::text, 'failed'::text, 'discarded'::text]));
+alter table app_private.outbound_mails add constraint outbound_mails_ticket_id_fkey FOREIGN KEY (ticket_id) REFERENCES app_public.tickets(id);
+alter table app_private.outbound_mails add constraint outbound_mails_to_address_format CHECK (to_address ~ '^[^@\s<>,;]+@[^@\s<>,;]+$'::text AND char_length(to_address) <= 320);
+alter table app_private.outbound_mails add constraint outbound_mails_user_id_fkey FOREIGN KEY (user_id) REFERENCES app_public.users(id);
+CREATE INDEX outbound_mails_created_at_idx ON app_private.outbound_mails USING btree (created_at);
+CREATE INDEX outbound_mails_ticket_idx ON app_private.outbound_mails USING btree (ticket_id) WHERE (ticket_id IS NOT NULL);
+comment on table app_private.outbound_mails is 'Every mail the application sends, from its cause to its delivery. Its parameters (which may hold a one-time link) are cleared once it is sent or given up. Owner only: the worker reads and reports through the functions below.';
+comment on column app_private.outbound_mails.id is 'Mail id; the Message-ID is built from it.';
+comment on column app_private.outbound_mails.kind is 'The template (app_private.mail_templates).';
+comment on column app_private.outbound_mails.user_id is 'The recipient''s account, when the mail is for a user.';
+comment on column app_private.outbound_mails.to_address is 'The recipient''s address.';
+comment on column app_private.outbound_mails.ticket_id is 'The ticket the mail is about: it is threaded on the ticket and carries its [#number] and reply address.';
+comment on column app_private.outbound_mails.params is 'Values of the template''s {{placeholders}}; emptied once the mail is sent or given up.';
+comment on column app_private.outbound_mails.status is 'pending (to send, retries to come), sent, failed (attempts used up) or discarded (mail is disabled).';
+comment on column app_private.outbound_mails.attempts is 'Attempts made so far.';
+comment on column app_private.outbound_mails.last_error is 'Why the last attempt failed, when it did.';
+comment on column app_private.outbound_mails.created_at is 'When its cause happened.';
+comment on column app_private.outbound_mails.next_attempt_at is 'When the next attempt is due (pending mails).';
+comment on column app_private.outbound_mails.sent_at is 'When the transport accepted it.';
 
 create table app_private.realtime_events (
   id bigint generated always as identity not null,
@@ -210,7 +292,8 @@ create table app_private.user_accounts (
   locked_until timestamp with time zone,
   last_login_at timestamp with time zone,
   created_at timestamp with time zone default now() not null,
-  updated_at timestamp with time zone default now() not null
+  updated_at timestamp with time zone default now() not null,
+  email_verified_at timestamp with time zone
 );
 alter table app_private.user_accounts enable row level security;
 alter table app_private.user_accounts add constraint user_accounts_email_format CHECK (char_length(email::text) <= 320 AND email::text ~ '^[!-?A-~]+@[!-?A-~]+$'::text);
@@ -230,6 +313,7 @@ comment on column app_private.user_accounts.locked_until is 'Login refused until
 comment on column app_private.user_accounts.last_login_at is 'Time of the last successful login.';
 comment on column app_private.user_accounts.created_at is 'When the account was created.';
 comment on column app_private.user_accounts.updated_at is 'When the account row last changed.';
+comment on column app_private.user_accounts.email_verified_at is 'When the owner of the email proved it (a verification or password reset link); null: not verified.';
 
 create table app_private.write_events (
   user_id uuid not null,
@@ -243,6 +327,20 @@ comment on table app_private.write_events is 'One row per write counted by a wri
 comment on column app_private.write_events.user_id is 'The user who wrote.';
 comment on column app_private.write_events.kind is 'What was written: ticket, comment or edit.';
 comment on column app_private.write_events.occurred_at is 'When (transaction time).';
+
+CREATE OR REPLACE FUNCTION app_private.account_links_exhausted(purpose text, user_id uuid)
+ RETURNS boolean
+ LANGUAGE sql
+ STABLE SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+  select count(*) >= (select p.per_account_max from app_private.email_token_policy() as p)
+  from app_private.email_tokens as t
+  where t.user_id = account_links_exhausted.user_id
+    and t.purpose = account_links_exhausted.purpose
+    and t.created_at > app_private.auth_now() - (select p.per_account_window from app_private.email_token_policy() as p);
+$function$;
+comment on function app_private.account_links_exhausted(text,uuid) is 'Whether an account already got email_token_policy().per_account_max links of purpose within the window.';
 
 CREATE OR REPLACE FUNCTION app_private.acting_user_id(as_role app_public.user_role)
  RETURNS uuid
@@ -454,6 +552,26 @@ end;
 $function$;
 grant execute on function app_private.begin_password_check(uuid,inet) to ticketing_authenticator;
 comment on function app_private.begin_password_check(uuid,inet) is 'Step 1 of changePassword, before any hashing: counts the call against the ''password_change'' limit of ip (TKRAT beyond it), reserves a check of the user''s current password and returns its id, the email (for the password policy) and the salt and parameters of the hash (never the hash). TKFBD for an inactive user or one without a password.';
+
+CREATE OR REPLACE FUNCTION app_private.begin_password_reset(token_digest bytea, ip inet, OUT email text)
+ RETURNS text
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  link app_private.email_tokens;
+begin
+  perform app_private.take_address_quota('password_reset', begin_password_reset.ip);
+  link := app_private.valid_email_token('password_reset', begin_password_reset.token_digest);
+  if link.id is null then
+    raise exception using errcode = 'TKTOK', message = 'Invalid or expired link';
+  end if;
+  email := link.email::text;
+end;
+$function$;
+grant execute on function app_private.begin_password_reset(bytea,inet) to ticketing_authenticator;
+comment on function app_private.begin_password_reset(bytea,inet) is 'Step 1 of resetPassword, before any hashing: counts the call against the ''password_reset'' limit of ip (TKRAT beyond it) and checks the link (TKTOK when unknown, used or expired); returns the account''s email, for the password policy.';
 
 CREATE OR REPLACE FUNCTION app_private.change_password(attempt_id uuid, new_hash text, keep_session_id uuid)
  RETURNS app_public.users
@@ -749,6 +867,16 @@ end;
 $function$;
 comment on function app_private.email_login_limit_reached(public.citext) is 'When the ''login_email'' limit of the email is reached (unresolved or failed attempts, from any address): the time it lifts; null otherwise. Known and unknown emails are counted alike.';
 
+CREATE OR REPLACE FUNCTION app_private.email_token_policy(OUT reset_lifetime interval, OUT verification_lifetime interval, OUT per_account_max integer, OUT per_account_window interval)
+ RETURNS record
+ LANGUAGE sql
+ IMMUTABLE
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+  select interval '30 minutes', interval '7 days', 3, interval '1 hour';
+$function$;
+comment on function app_private.email_token_policy() is 'One-time mail links, in one place: a password reset link lives reset_lifetime, a verification link verification_lifetime; at most per_account_max links of one kind are sent to one account within per_account_window (more requests are answered the same and send nothing). Replace this function in a migration to change them.';
+
 CREATE OR REPLACE FUNCTION app_private.event_log_policy(OUT retention interval)
  RETURNS interval
  LANGUAGE sql
@@ -841,6 +969,32 @@ AS $function$
 $function$;
 comment on function app_private.login_policy() is 'The login rules in one place: lock an account for lock_duration after max_failures failed logins within failure_window; refresh tokens expire after refresh_token_lifetime. ip_max_attempts and ip_window are the ''login'' row of app_private.address_rate_limits.';
 
+CREATE OR REPLACE FUNCTION app_private.mail_policy(OUT max_attempts integer, OUT first_retry interval, OUT max_retry interval, OUT retention interval)
+ RETURNS record
+ LANGUAGE sql
+ IMMUTABLE
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+  select 15, interval '10 seconds', interval '1 hour', interval '30 days';
+$function$;
+comment on function app_private.mail_policy() is 'Outbound mail policy, in one place: a mail is attempted at most max_attempts times; the n-th retry waits first_retry * 2^(n-1), at most max_retry; finished mails are kept retention. Replace this function in a migration to change them.';
+
+CREATE OR REPLACE FUNCTION app_private.mail_to_send(mail_id uuid)
+ RETURNS TABLE(id uuid, kind text, to_address text, subject text, text_body text, html_body text, params jsonb, ticket_id uuid, ticket_number bigint, attempts integer)
+ LANGUAGE sql
+ STABLE SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+  select m.id, m.kind, m.to_address, tpl.subject, tpl.text_body, tpl.html_body, m.params,
+         m.ticket_id, t.number, m.attempts
+  from app_private.outbound_mails as m
+  join app_private.mail_templates as tpl on tpl.kind = m.kind
+  left join app_public.tickets as t on t.id = m.ticket_id
+  where m.id = mail_to_send.mail_id
+    and m.status = 'pending';
+$function$;
+comment on function app_private.mail_to_send(uuid) is 'Worker: a pending mail with its template and parameters, and the number of its ticket; nothing once it is sent or given up.';
+
 CREATE OR REPLACE FUNCTION app_private.make_append_only(target regclass)
  RETURNS void
  LANGUAGE plpgsql
@@ -885,6 +1039,31 @@ begin
 end;
 $function$;
 comment on function app_private.make_append_only(regclass) is 'Makes a table append-only: a trigger refusing UPDATE and DELETE (not repeated on partitions, which inherit it), one refusing TRUNCATE, nothing granted to PUBLIC, and UPDATE, DELETE and TRUNCATE revoked from the owner. Idempotent. Every new append-only table calls it (docs/conventions.md).';
+
+CREATE OR REPLACE FUNCTION app_private.new_email_token(purpose text, user_id uuid, email public.citext)
+ RETURNS text
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  token text := replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', '');
+  policy record;
+begin
+  select * into policy from app_private.email_token_policy();
+  insert into app_private.email_tokens (purpose, user_id, email, token_digest, expires_at)
+  values (
+    new_email_token.purpose,
+    new_email_token.user_id,
+    new_email_token.email,
+    sha256(convert_to(token, 'UTF8')),
+    app_private.auth_now() + case when new_email_token.purpose = 'password_reset'
+      then policy.reset_lifetime else policy.verification_lifetime end
+  );
+  return token;
+end;
+$function$;
+comment on function app_private.new_email_token(text,uuid,public.citext) is 'Makes a one-time link token of purpose for an account and address; stores its digest and returns the token (64 hex digits, 244 random bits) for the mail.';
 
 CREATE OR REPLACE FUNCTION app_private.normalized_input(value text, max_length integer)
  RETURNS text
@@ -983,6 +1162,54 @@ begin
 end;
 $function$;
 comment on function app_private.protect_status_history_partition(text) is 'Makes a new partition of ticket_status_history append-only like its parent (app_private.make_append_only) with row-level security enabled.';
+
+CREATE OR REPLACE FUNCTION app_private.prune_email_tokens(max_rows integer DEFAULT 10000)
+ RETURNS integer
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  pruned integer;
+begin
+  -- Kept a day past expiry: the per-account limit counts recent links.
+  delete from app_private.email_tokens as t
+  where t.id in (
+    select o.id
+    from app_private.email_tokens as o
+    where o.expires_at < app_private.auth_now() - interval '1 day'
+    order by o.expires_at
+    limit max_rows
+  );
+  get diagnostics pruned = row_count;
+  return pruned;
+end;
+$function$;
+comment on function app_private.prune_email_tokens(integer) is 'Housekeeping: deletes mail links expired more than a day ago, at most max_rows per call. Returns how many.';
+
+CREATE OR REPLACE FUNCTION app_private.prune_outbound_mails(max_rows integer DEFAULT 10000)
+ RETURNS integer
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+declare
+  pruned integer;
+begin
+  delete from app_private.outbound_mails as m
+  where m.id in (
+    select o.id
+    from app_private.outbound_mails as o
+    where o.status <> 'pending'
+      and o.created_at < now() - (select p.retention from app_private.mail_policy() as p)
+    order by o.created_at
+    limit max_rows
+  );
+  get diagnostics pruned = row_count;
+  return pruned;
+end;
+$function$;
+comment on function app_private.prune_outbound_mails(integer) is 'Housekeeping: deletes finished mails older than mail_policy().retention, at most max_rows per call. Returns how many.';
 
 CREATE OR REPLACE FUNCTION app_private.prune_realtime_events(max_rows integer DEFAULT 1000)
  RETURNS integer
@@ -1127,6 +1354,42 @@ AS $function$
 $function$;
 comment on function app_private.prune_webhook_deliveries(integer) is 'Deletes finished deliveries older than webhook_policy().delivery_retention, at most max_rows a call; returns how many. Run by the worker''s housekeeping task.';
 
+CREATE OR REPLACE FUNCTION app_private.queue_mail(kind text, to_address text, user_id uuid DEFAULT NULL::uuid, ticket_id uuid DEFAULT NULL::uuid, params jsonb DEFAULT '{}'::jsonb)
+ RETURNS uuid
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+declare
+  mail_id uuid;
+begin
+  insert into app_private.outbound_mails (kind, to_address, user_id, ticket_id, params, next_attempt_at)
+  values (queue_mail.kind, queue_mail.to_address, queue_mail.user_id, queue_mail.ticket_id, coalesce(queue_mail.params, '{}'), now())
+  returning id into mail_id;
+  perform app_private.queue_mail_attempt(mail_id);
+  return mail_id;
+end;
+$function$;
+comment on function app_private.queue_mail(text,text,uuid,uuid,jsonb) is 'Records a mail of a kind (template) to an address, with its template parameters, and queues its first attempt, in the caller''s transaction. Returns the mail id.';
+
+CREATE OR REPLACE FUNCTION app_private.queue_mail_attempt(mail_id uuid, run_at timestamp with time zone DEFAULT NULL::timestamp with time zone)
+ RETURNS void
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+begin
+  perform graphile_worker.add_job(
+    'send_mail',
+    json_build_object('mailId', mail_id),
+    run_at => coalesce(run_at, now()),
+    max_attempts => 1,
+    job_key => 'mail:' || mail_id::text
+  );
+end;
+$function$;
+comment on function app_private.queue_mail_attempt(uuid,timestamp with time zone) is 'Queues the graphile-worker job send_mail for one attempt of a mail at run_at (now by default); one job per mail (job key). Retries are queued by record_mail_attempt, following mail_policy().';
+
 CREATE OR REPLACE FUNCTION app_private.queue_webhook_attempt(delivery_id uuid, run_at timestamp with time zone DEFAULT NULL::timestamp with time zone)
  RETURNS void
  LANGUAGE plpgsql
@@ -1257,6 +1520,51 @@ AS $function$
 $function$;
 comment on function app_private.realtime_replay_policy() is 'Realtime resume bounds: a replay reaches back at most max_age (a day) and delivers at most max_rows (500) events; beyond either a subscription fails with CURSOR_EXPIRED.';
 
+CREATE OR REPLACE FUNCTION app_private.record_mail_attempt(mail_id uuid, outcome text, error text)
+ RETURNS text
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+declare
+  policy record;
+  mail app_private.outbound_mails;
+  delay interval;
+begin
+  if outcome not in ('sent', 'failed', 'discarded') then
+    raise exception 'unknown mail outcome %', outcome using errcode = 'TKVAL';
+  end if;
+  select * into policy from app_private.mail_policy();
+
+  update app_private.outbound_mails as m
+  set attempts = m.attempts + 1,
+      last_error = left(record_mail_attempt.error, 500),
+      sent_at = case when outcome = 'sent' then now() end,
+      status = case
+        when outcome in ('sent', 'discarded') then outcome
+        when m.attempts + 1 >= policy.max_attempts then 'failed'
+        else 'pending'
+      end
+  where m.id = record_mail_attempt.mail_id
+    and m.status = 'pending'
+  returning m.* into mail;
+  if mail.id is null then
+    return null;
+  end if;
+
+  if mail.status = 'pending' then
+    delay := least(policy.max_retry, policy.first_retry * power(2, mail.attempts - 1));
+    update app_private.outbound_mails as m set next_attempt_at = now() + delay where m.id = mail.id;
+    perform app_private.queue_mail_attempt(mail.id, now() + delay);
+  else
+    -- A one-time link in the parameters lives on only in the recipient's mailbox.
+    update app_private.outbound_mails as m set next_attempt_at = null, params = '{}' where m.id = mail.id;
+  end if;
+  return mail.status;
+end;
+$function$;
+comment on function app_private.record_mail_attempt(uuid,text,text) is 'Worker: records one attempt of a mail: sent, discarded (mail disabled) or failed (error); a failure is retried with exponential backoff while mail_policy().max_attempts allow, then the mail is failed. Parameters are cleared once the mail is finished. Returns the mail''s status.';
+
 CREATE OR REPLACE FUNCTION app_private.record_webhook_attempt(delivery_id uuid, succeeded boolean, response_code integer, latency_ms integer, error text)
  RETURNS text
  LANGUAGE plpgsql
@@ -1353,6 +1661,51 @@ $function$;
 grant execute on function app_private.register_customer(text,text,text,bytea,inet) to ticketing_authenticator;
 comment on function app_private.register_customer(text,text,text,bytea,inet) is 'Self-registration: creates an active customer and opens their first session, all or nothing; the session start is recorded in login_attempts (purpose registration). Raises TKEML when the email is taken, 23514 when the input breaks a rule. The caller counts the registration first (reserve_registration).';
 
+CREATE OR REPLACE FUNCTION app_private.request_password_reset(email text, ip inet)
+ RETURNS void
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  typed_email citext := app_private.normalized_input(left(request_password_reset.email, 1000), 320);
+  account record;
+  token text;
+begin
+  perform app_private.take_address_quota('password_reset', request_password_reset.ip);
+
+  select a.user_id, a.email, u.display_name into account
+  from app_private.user_accounts as a
+  join app_public.users as u on u.id = a.user_id
+  where a.email = typed_email
+    and u.is_active;
+  if not found then
+    return;
+  end if;
+
+  -- One account's requests one at a time, so the per-account count holds.
+  perform pg_advisory_xact_lock(hashtextextended('email-token:' || account.user_id::text, 0));
+  if app_private.account_links_exhausted('password_reset', account.user_id) then
+    return;
+  end if;
+
+  token := app_private.new_email_token('password_reset', account.user_id, account.email);
+  perform app_private.queue_mail(
+    'password_reset',
+    account.email::text,
+    account.user_id,
+    null,
+    jsonb_build_object(
+      'displayName', account.display_name,
+      'token', token,
+      'minutes', extract(epoch from (select p.reset_lifetime from app_private.email_token_policy() as p))::integer / 60
+    )
+  );
+end;
+$function$;
+grant execute on function app_private.request_password_reset(text,inet) to ticketing_authenticator;
+comment on function app_private.request_password_reset(text,inet) is 'requestPasswordReset: counts the call against the ''password_reset'' limit of ip (TKRAT beyond it); for an active account with this email, unless it reached the per-account limit, makes a reset link and queues its mail. Returns nothing either way, so the answer never tells whether the email has an account.';
+
 CREATE OR REPLACE FUNCTION app_private.requeue_stalled_webhook_deliveries()
  RETURNS integer
  LANGUAGE plpgsql
@@ -1393,6 +1746,57 @@ AS $function$
 $function$;
 grant execute on function app_private.reserve_registration(inet) to ticketing_authenticator;
 comment on function app_private.reserve_registration(inet) is 'register: counts a registration from ip before the password is hashed (refused attempts, such as a taken email, count too), or raises TKRAT when the address reached its limit.';
+
+CREATE OR REPLACE FUNCTION app_private.reset_password(token_digest bytea, new_hash text)
+ RETURNS app_public.users
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  link app_private.email_tokens;
+  account_user app_public.users;
+begin
+  select t.* into link
+  from app_private.email_tokens as t
+  where t.token_digest = reset_password.token_digest
+    and t.purpose = 'password_reset'
+  for update;
+  link := app_private.valid_email_token('password_reset', reset_password.token_digest);
+  if link.id is null then
+    raise exception using errcode = 'TKTOK', message = 'Invalid or expired link';
+  end if;
+
+  -- This link is used; the account's other reset links are void.
+  update app_private.email_tokens as t
+  set used_at = app_private.auth_now()
+  where t.user_id = link.user_id
+    and t.purpose = 'password_reset'
+    and t.used_at is null;
+
+  -- Following the link proved the address, if it is still the account's.
+  update app_private.user_accounts as a
+  set password_hash = reset_password.new_hash,
+      failed_login_count = 0,
+      locked_until = null,
+      email_verified_at = case when a.email = link.email then coalesce(a.email_verified_at, app_private.auth_now()) else a.email_verified_at end
+  where a.user_id = link.user_id;
+
+  perform app_private.revoke_user_sessions(link.user_id, 'password_change');
+
+  insert into app_private.audit_log (actor_id, db_role, table_name, operation, record_id, old_data, new_data)
+  values (
+    link.user_id, current_user, 'app_private.user_accounts', 'UPDATE', link.user_id,
+    jsonb_build_object('password', 'replaced'),
+    jsonb_build_object('password', 'reset by mail link', 'sessions', 'revoked', 'lockout', 'cleared', 'link_id', link.id)
+  );
+
+  select u.* into account_user from app_public.users as u where u.id = link.user_id;
+  return account_user;
+end;
+$function$;
+grant execute on function app_private.reset_password(bytea,text) to ticketing_authenticator;
+comment on function app_private.reset_password(bytea,text) is 'Step 2 of resetPassword: for a valid reset link (TKTOK otherwise), stores the new argon2id hash computed by the API, clears the lockout, marks the address verified, voids the account''s reset links, revokes every session and writes the audit log. Returns the user.';
 
 CREATE OR REPLACE FUNCTION app_private.revoke_refresh_token(token_digest bytea)
  RETURNS boolean
@@ -2205,6 +2609,23 @@ grant execute on function app_private.uuid_generate_v7() to ticketing_admin;
 grant execute on function app_private.uuid_generate_v7() to ticketing_agent;
 grant execute on function app_private.uuid_generate_v7() to ticketing_customer;
 comment on function app_private.uuid_generate_v7() is 'Returns a version 7 UUID: 48-bit Unix millisecond timestamp, 12-bit sub-millisecond fraction, 62 random bits. Default of every primary key, so keys sort by creation time and index inserts stay local.';
+
+CREATE OR REPLACE FUNCTION app_private.valid_email_token(purpose text, token_digest bytea)
+ RETURNS app_private.email_tokens
+ LANGUAGE sql
+ STABLE SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+  select t.*
+  from app_private.email_tokens as t
+  join app_public.users as u on u.id = t.user_id
+  where t.token_digest = valid_email_token.token_digest
+    and t.purpose = valid_email_token.purpose
+    and t.used_at is null
+    and t.expires_at > app_private.auth_now()
+    and u.is_active;
+$function$;
+comment on function app_private.valid_email_token(text,bytea) is 'The unused, unexpired link of purpose with this digest, for an active user; null otherwise.';
 
 CREATE OR REPLACE FUNCTION app_private.webhook_delivery_to_send(delivery_id uuid)
  RETURNS TABLE(id uuid, url text, secret text, payload jsonb, attempts integer)

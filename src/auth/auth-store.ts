@@ -212,3 +212,29 @@ export async function createUserAccount(
   if (!row) throw new Error("create_user_account returned no row");
   return { id: row.id };
 }
+
+/** requestPasswordReset: counted per address (TKRAT), and a link mailed only when the account exists and is under its limit. */
+export async function requestPasswordReset(db: Queryable, email: string, ip: string | undefined): Promise<void> {
+  await db.query("select app_private.request_password_reset($1, $2)", [email, ip ?? null]);
+}
+
+/** Step 1 of resetPassword, before hashing: the link's account email (TKTOK for a bad link, TKRAT beyond the limit). */
+export async function beginPasswordReset(db: Queryable, tokenDigest: Buffer, ip: string | undefined): Promise<string> {
+  const row = await single<{ email: string }>(db, "select email from app_private.begin_password_reset($1, $2)", [
+    tokenDigest,
+    ip ?? null,
+  ]);
+  if (!row) throw new Error("begin_password_reset returned no row");
+  return row.email;
+}
+
+/** Step 2 of resetPassword: stores the hash, ends every session, voids the link (TKTOK when it is no longer valid). */
+export async function resetPassword(db: Queryable, tokenDigest: Buffer, newHash: string): Promise<UserRow> {
+  const row = await single<{ user_record: UserRow }>(
+    db,
+    "select to_json(app_private.reset_password($1, $2)) as user_record",
+    [tokenDigest, newHash],
+  );
+  if (!row) throw new Error("reset_password returned no row");
+  return row.user_record;
+}

@@ -12,6 +12,7 @@ import * as store from "./auth-store.ts";
 import { MAX_PASSWORD_LENGTH, passwordWeakness } from "./password-policy.ts";
 import { HashQueueFullError, hashPassword, needsRehash, recomputeHash } from "./passwords.ts";
 import { digestRefreshToken, isWellFormedRefreshToken, newRefreshToken } from "./refresh-tokens.ts";
+import { digestMailToken, isWellFormedMailToken } from "./mail-tokens.ts";
 
 /**
  * The authentication flows behind the GraphQL mutations. Passwords are
@@ -223,4 +224,40 @@ export async function createUser(
   return store
     .adminCreateUser(deps.pool, caller, { email, displayName, role: input.role, passwordHash })
     .catch(rethrowAsAuthError);
+}
+
+/** Mails a reset link when the email has an active account; answers the same either way. */
+export async function requestPasswordReset(
+  deps: AuthenticationDependencies,
+  input: { email: string },
+  ip: string | undefined,
+): Promise<boolean> {
+  const email = loggableEmail(input.email);
+  if (email.length > MAX_TYPED_LENGTH) throw authError("INVALID_INPUT");
+  await store.requestPasswordReset(deps.pool, email, ip).catch(rethrowAsAuthError);
+  return true;
+}
+
+function invalidLink(): never {
+  throw authError("INVALID_TOKEN", "Invalid or expired link");
+}
+
+/** Sets a new password from a reset link; every session of the account ends. */
+export async function resetPassword(
+  deps: AuthenticationDependencies,
+  input: { token: string; newPassword: string },
+  ip: string | undefined,
+): Promise<store.UserRow> {
+  if (!isWellFormedMailToken(input.token)) invalidLink();
+  const digest = digestMailToken(input.token);
+  const email = await store.beginPasswordReset(deps.pool, digest, ip).catch(rethrowLinkError);
+  requireStrongPassword(input.newPassword, email);
+  const newHash = await hashing(() => hashPassword(input.newPassword, clientKey(ip)));
+  return store.resetPassword(deps.pool, digest, newHash).catch(rethrowLinkError);
+}
+
+/** A refused link answers INVALID_TOKEN with the link's message; other refusals as usual. */
+function rethrowLinkError(error: unknown): never {
+  if ((error as { code?: unknown } | null)?.code === "TKTOK") invalidLink();
+  return rethrowAsAuthError(error);
 }

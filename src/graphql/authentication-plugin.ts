@@ -117,6 +117,28 @@ const typeDefs = gql`
     user: User
   }
 
+  input RequestPasswordResetInput {
+    email: String!
+  }
+
+  """
+  Always the same answer, whether or not the email has an account: when it
+  has one, a reset link (valid 30 minutes, usable once) is on its way.
+  """
+  type RequestPasswordResetPayload {
+    success: Boolean!
+  }
+
+  input ResetPasswordInput {
+    "The token of the mailed link."
+    token: String!
+    newPassword: String!
+  }
+
+  type ResetPasswordPayload {
+    success: Boolean!
+  }
+
   extend type Mutation {
     "Creates a customer account and signs it in."
     register(input: RegisterInput!): RegisterPayload
@@ -130,6 +152,10 @@ const typeDefs = gql`
     changePassword(input: ChangePasswordInput!): ChangePasswordPayload
     "Admins: creates a user with any role."
     createUser(input: CreateUserInput!): CreateUserPayload
+    "Mails a password reset link to the account with this email, if there is one; the answer is the same either way."
+    requestPasswordReset(input: RequestPasswordResetInput!): RequestPasswordResetPayload
+    "Sets a new password with the token of a reset link: the link is used up, every session of the account ends and its lockout is cleared."
+    resetPassword(input: ResetPasswordInput!): ResetPasswordPayload
   }
 `;
 
@@ -209,6 +235,18 @@ export function authenticationPlugin(deps: AuthenticationDependencies): Graphile
               return authOperation<authentication.CreateUserArguments, UserRow>(fieldArgs, (args, auth, ip) =>
                 authentication.createUser(deps, auth, args, ip),
               );
+            },
+            requestPasswordReset(_$root, fieldArgs) {
+              const $success = authOperation<{ email: string }, boolean>(fieldArgs, (args, _auth, ip) =>
+                authentication.requestPasswordReset(deps, args, ip),
+              );
+              return lambda($success, (success) => ({ success }), true);
+            },
+            resetPassword(_$root, fieldArgs) {
+              const $done = authOperation<{ token: string; newPassword: string }, UserRow>(fieldArgs, (args, _auth, ip) =>
+                authentication.resetPassword(deps, args, ip),
+              );
+              return lambda($done, () => ({ success: true }), true);
             },
           },
         },
