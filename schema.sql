@@ -189,7 +189,7 @@ alter table app_private.outbound_mails add constraint outbound_mails_params_obje
 alter table app_private.outbound_mails add constraint outbound_mails_pkey PRIMARY KEY (id);
 alter table app_private.outbound_mails add constraint outbound_mails_status_known CHECK (status = ANY (ARRAY['pending'::text, 'sent'::text, 'failed'::text, 'discarded'::text]));
 alter table app_private.outbound_mails add constraint outbound_mails_ticket_id_fkey FOREIGN KEY (ticket_id) REFERENCES app_public.tickets(id);
-alter table app_private.outbound_mails add constraint outbound_mails_to_address_format CHECK (to_address ~ '^[^@\s<>,;]+@[^@\s<>,;]+$'::text AND char_length(to_address) <= 320);
+alter table app_private.outbound_mails add constraint outbound_mails_to_address_format CHECK (to_address ~ '^[^@[:space:]]+@[^@[:space:]]+$'::text AND char_length(to_address) <= 320);
 alter table app_private.outbound_mails add constraint outbound_mails_user_id_fkey FOREIGN KEY (user_id) REFERENCES app_public.users(id);
 CREATE INDEX outbound_mails_created_at_idx ON app_private.outbound_mails USING btree (created_at);
 CREATE INDEX outbound_mails_ticket_idx ON app_private.outbound_mails USING btree (ticket_id) WHERE (ticket_id IS NOT NULL);
@@ -293,7 +293,7 @@ create table app_private.user_accounts (
   last_login_at timestamp with time zone,
   created_at timestamp with time zone default now() not null,
   updated_at timestamp with time zone default now() not null,
-  email_verified_at timestamp with time zone
+  email_verified_at timestamp with time zone default now()
 );
 alter table app_private.user_accounts enable row level security;
 alter table app_private.user_accounts add constraint user_accounts_email_format CHECK (char_length(email::text) <= 320 AND email::text ~ '^[!-?A-~]+@[!-?A-~]+$'::text);
@@ -313,7 +313,7 @@ comment on column app_private.user_accounts.locked_until is 'Login refused until
 comment on column app_private.user_accounts.last_login_at is 'Time of the last successful login.';
 comment on column app_private.user_accounts.created_at is 'When the account was created.';
 comment on column app_private.user_accounts.updated_at is 'When the account row last changed.';
-comment on column app_private.user_accounts.email_verified_at is 'When the owner of the email proved it (a verification or password reset link); null: not verified.';
+comment on column app_private.user_accounts.email_verified_at is 'When the address was proven or vouched for; null: not verified (a self-registered account whose verification link was not followed yet: it cannot sign in). Accounts made by an admin or the operator, and those that existed before verification, count as verified from their creation.';
 
 create table app_private.write_events (
   user_id uuid not null,
@@ -507,7 +507,8 @@ begin
   join app_public.users as u on u.id = a.user_id
   where a.email = typed_email
     and u.is_active
-    and a.password_hash is not null;
+    and a.password_hash is not null
+    and a.email_verified_at is not null;
 
   insert into app_private.login_attempts (email, user_id, ip, success, reason, purpose)
   values (left(typed_email::text, 320), account_user_id, begin_login.ip, false, 'pending', 'login')
@@ -518,7 +519,7 @@ begin
 end;
 $function$;
 grant execute on function app_private.begin_login(text,inet) to ticketing_authenticator;
-comment on function app_private.begin_login(text,inet) is 'Step 1 of login, before any hashing: refuses (TKRAT, with a retry hint) when the address or the email reached its limit, otherwise reserves the attempt (pending) and returns its id with the salt and parameters of the account''s hash (null when no active account with a password has the email). Never returns the hash.';
+comment on function app_private.begin_login(text,inet) is 'Step 1 of login, before any hashing: refuses (TKRAT, with a retry hint) when the address or the email reached its limit, otherwise reserves the attempt (pending) and returns its id with the salt and parameters of the account''s hash (null when no active, verified account with a password has the email: an unverified account fails like an unknown email). Never returns the hash.';
 
 CREATE OR REPLACE FUNCTION app_private.begin_password_check(user_id uuid, ip inet, OUT attempt_id uuid, OUT email text, OUT password_salt text, OUT hash_length integer)
  RETURNS record
@@ -1627,6 +1628,71 @@ end;
 $function$;
 comment on function app_private.record_webhook_attempt(uuid,boolean,integer,integer,text) is 'Worker: records one attempt of a delivery (outcome, response code, latency, error); counts the endpoint''s consecutive failures and disables it (with an audit log entry) at webhook_policy().failures_before_disable; queues the next attempt with exponential backoff and jitter while attempts remain. Returns the delivery''s status.';
 
+CREATE OR REPLACE FUNCTION app_private.register_account(email text, display_name text, password_hash text)
+ RETURNS void
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  typed_email citext := app_private.normalized_input(left(register_account.email, 1000), 320);
+  existing record;
+  created app_public.users;
+  token text;
+begin
+  select a.user_id, a.email, u.display_name into existing
+  from app_private.user_accounts as a
+  join app_public.users as u on u.id = a.user_id
+  where a.email = typed_email;
+
+  if found then
+    -- The input is held to the same rules as for a new account (a broken
+    -- rule answers the same in both cases), then the trial row is undone.
+    begin
+      insert into app_public.users (display_name, role) values (btrim(register_account.display_name), 'customer');
+      raise exception using errcode = 'TKUND';
+    exception
+      when sqlstate 'TKUND' then null;
+    end;
+    perform pg_advisory_xact_lock(hashtextextended('email-token:' || existing.user_id::text, 0));
+    if (
+      select count(*)
+      from app_private.outbound_mails as m
+      where m.user_id = existing.user_id
+        and m.kind = 'registration_attempt'
+        and m.created_at > now() - (select p.per_account_window from app_private.email_token_policy() as p)
+    ) < (select p.per_account_max from app_private.email_token_policy() as p) then
+      perform app_private.queue_mail(
+        'registration_attempt', existing.email::text, existing.user_id, null,
+        jsonb_build_object('displayName', existing.display_name)
+      );
+    end if;
+    return;
+  end if;
+
+  begin
+    created := app_private.create_user_account(typed_email, register_account.display_name, 'customer', register_account.password_hash);
+  exception
+    -- Registered a moment ago by a concurrent call: answered the same.
+    when sqlstate 'TKEML' then
+      return;
+  end;
+
+  update app_private.user_accounts as a set email_verified_at = null where a.user_id = created.id;
+  token := app_private.new_email_token('email_verification', created.id, typed_email);
+  perform app_private.queue_mail(
+    'email_verification', typed_email::text, created.id, null,
+    jsonb_build_object(
+      'displayName', created.display_name,
+      'token', token,
+      'days', extract(epoch from (select p.verification_lifetime from app_private.email_token_policy() as p))::integer / 86400
+    )
+  );
+end;
+$function$;
+grant execute on function app_private.register_account(text,text,text) to ticketing_authenticator;
+comment on function app_private.register_account(text,text,text) is 'register: for a free email, creates an unverified customer with the argon2id hash computed by the API and mails a verification link; for a taken one, mails its owner that someone tried to register (at most email_token_policy().per_account_max such mails per window). Returns nothing either way; input that breaks a rule raises 23514 in both cases. The caller counts the registration first (reserve_registration).';
+
 CREATE OR REPLACE FUNCTION app_private.register_customer(email text, display_name text, password_hash text, token_digest bytea, ip inet)
  RETURNS TABLE(session_id uuid, user_role app_public.user_role, refresh_expires_at timestamp with time zone, user_record app_public.users)
  LANGUAGE plpgsql
@@ -1658,7 +1724,6 @@ begin
   return next;
 end;
 $function$;
-grant execute on function app_private.register_customer(text,text,text,bytea,inet) to ticketing_authenticator;
 comment on function app_private.register_customer(text,text,text,bytea,inet) is 'Self-registration: creates an active customer and opens their first session, all or nothing; the session start is recorded in login_attempts (purpose registration). Raises TKEML when the email is taken, 23514 when the input breaks a rule. The caller counts the registration first (reserve_registration).';
 
 CREATE OR REPLACE FUNCTION app_private.request_password_reset(email text, ip inet)
@@ -2626,6 +2691,57 @@ AS $function$
     and u.is_active;
 $function$;
 comment on function app_private.valid_email_token(text,bytea) is 'The unused, unexpired link of purpose with this digest, for an active user; null otherwise.';
+
+CREATE OR REPLACE FUNCTION app_private.verify_email(token_digest bytea, session_token_digest bytea, ip inet)
+ RETURNS TABLE(session_id uuid, user_role app_public.user_role, refresh_expires_at timestamp with time zone, user_record app_public.users)
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  link app_private.email_tokens;
+  opened record;
+begin
+  perform app_private.take_address_quota('email_verification', verify_email.ip);
+  perform 1
+  from app_private.email_tokens as t
+  where t.token_digest = verify_email.token_digest
+  for update;
+  link := app_private.valid_email_token('email_verification', verify_email.token_digest);
+  if link.id is null then
+    raise exception using errcode = 'TKTOK', message = 'Invalid or expired link';
+  end if;
+
+  update app_private.email_tokens as t
+  set used_at = app_private.auth_now()
+  where t.id = link.id;
+
+  -- The link proves the address it was sent to; the account takes it (an
+  -- email change completes here) unless another account holds it by now.
+  begin
+    update app_private.user_accounts as a
+    set email = link.email,
+        email_verified_at = app_private.auth_now()
+    where a.user_id = link.user_id;
+  exception
+    when unique_violation then
+      raise exception using errcode = 'TKTOK', message = 'Invalid or expired link';
+  end;
+
+  select s.* into opened
+  from app_private.open_session(link.user_id, verify_email.session_token_digest) as s;
+  session_id := opened.session_id;
+  user_role := opened.user_role;
+  refresh_expires_at := opened.refresh_expires_at;
+  user_record := opened.user_record;
+
+  insert into app_private.login_attempts (email, user_id, ip, success, reason, purpose, consumed_at, session_id)
+  values (link.email::text, link.user_id, verify_email.ip, true, 'success', 'registration', app_private.auth_now(), verify_email.session_id);
+  return next;
+end;
+$function$;
+grant execute on function app_private.verify_email(bytea,bytea,inet) to ticketing_authenticator;
+comment on function app_private.verify_email(bytea,bytea,inet) is 'verifyEmail: counts the call against the ''email_verification'' limit of ip (TKRAT beyond it); for a valid verification link (TKTOK otherwise) marks the address verified, uses the link up and opens a session (the first refresh token''s digest given by the API), recorded in login_attempts.';
 
 CREATE OR REPLACE FUNCTION app_private.webhook_delivery_to_send(delivery_id uuid)
  RETURNS TABLE(id uuid, url text, secret text, payload jsonb, attempts integer)

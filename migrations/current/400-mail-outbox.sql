@@ -57,7 +57,7 @@ create table if not exists app_private.outbound_mails (
   kind text not null references app_private.mail_templates (kind),
   user_id uuid references app_public.users (id),
   to_address text not null
-    constraint outbound_mails_to_address_format check (to_address ~ '^[^@\s<>,;]+@[^@\s<>,;]+$' and char_length(to_address) <= 320),
+    constraint outbound_mails_to_address_format check (to_address ~ '^[^@[:space:]]+@[^@[:space:]]+$' and char_length(to_address) <= 320),
   ticket_id uuid references app_public.tickets (id),
   params jsonb not null default '{}'
     constraint outbound_mails_params_object check (jsonb_typeof(params) = 'object'),

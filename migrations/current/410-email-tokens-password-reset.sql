@@ -54,11 +54,12 @@ revoke all on function app_private.email_token_policy() from public;
 --------------------------------------------------------------------------------
 -- Verified addresses
 --------------------------------------------------------------------------------
--- (A nullable column without a default: no table rewrite.)
-alter table app_private.user_accounts add column if not exists email_verified_at timestamptz;
+-- (now() is stable, so PostgreSQL stores the default once instead of rewriting
+-- the table: accounts that exist already count as verified from now on.)
+alter table app_private.user_accounts add column if not exists email_verified_at timestamptz default now();
 
 comment on column app_private.user_accounts.email_verified_at is
-  'When the owner of the email proved it (a verification or password reset link); null: not verified.';
+  'When the address was proven or vouched for; null: not verified (a self-registered account whose verification link was not followed yet: it cannot sign in). Accounts made by an admin or the operator, and those that existed before verification, count as verified from their creation.';
 
 --------------------------------------------------------------------------------
 -- Tokens

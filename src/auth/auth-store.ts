@@ -162,20 +162,6 @@ export async function revokeRefreshToken(db: Queryable, digest: Buffer): Promise
   return row?.revoked === true;
 }
 
-/** Creates a customer and opens their first session, in one statement (TKEML, 23514 when refused). */
-export async function registerCustomer(
-  db: Queryable,
-  account: { email: string; displayName: string; passwordHash: string; tokenDigest: Buffer; ip: string | undefined },
-): Promise<Session> {
-  const row = await single<SessionRow>(
-    db,
-    `select ${SESSION_COLUMNS} from app_private.register_customer($1, $2, $3, $4, $5)`,
-    [account.email, account.displayName, account.passwordHash, account.tokenDigest, account.ip ?? null],
-  );
-  if (!row) throw new Error("register_customer returned no row");
-  return toSession(row);
-}
-
 export async function isActingAdmin(db: Queryable, actor: { userId: string; role: string }): Promise<boolean> {
   const row = await single<{ admin: boolean }>(db, "select app_private.is_acting_admin($1, $2) as admin", [
     actor.userId,
@@ -237,4 +223,26 @@ export async function resetPassword(db: Queryable, tokenDigest: Buffer, newHash:
   );
   if (!row) throw new Error("reset_password returned no row");
   return row.user_record;
+}
+
+/** register: a new unverified customer and a verification mail, or a mail to the owner of a taken email; nothing tells which. */
+export async function registerAccount(
+  db: Queryable,
+  account: { email: string; displayName: string; passwordHash: string },
+): Promise<void> {
+  await db.query("select app_private.register_account($1, $2, $3)", [account.email, account.displayName, account.passwordHash]);
+}
+
+/** verifyEmail: proves the address of a verification link and opens a session (TKTOK for a bad link). */
+export async function verifyEmail(
+  db: Queryable,
+  link: { tokenDigest: Buffer; sessionTokenDigest: Buffer; ip: string | undefined },
+): Promise<Session> {
+  const row = await single<SessionRow>(db, `select ${SESSION_COLUMNS} from app_private.verify_email($1, $2, $3)`, [
+    link.tokenDigest,
+    link.sessionTokenDigest,
+    link.ip ?? null,
+  ]);
+  if (!row) throw new Error("verify_email returned no row");
+  return toSession(row);
 }

@@ -101,22 +101,37 @@ export interface CreateUserArguments {
   password: string;
 }
 
+/**
+ * Answers the same whether or not the email is taken: a free one gets an
+ * unverified customer and a verification link (verifyEmail signs it in), a
+ * taken one a mail to its owner. The password is hashed in both cases.
+ */
 export async function register(
   deps: AuthenticationDependencies,
   input: RegisterArguments,
   ip: string | undefined,
-): Promise<IssuedSession> {
+): Promise<boolean> {
   const email = boundedText(input.email);
   const displayName = boundedText(input.displayName);
   requireStrongPassword(input.password, email);
-  // Counted before the hash, refused registrations (a taken email) included.
+  // Counted before the hash, registrations of a taken email included.
   await store.reserveRegistration(deps.pool, ip).catch(rethrowAsAuthError);
   const passwordHash = await hashing(() => hashPassword(input.password, clientKey(ip)));
-  // The account and its first session are one statement: all or nothing.
+  await store.registerAccount(deps.pool, { email, displayName, passwordHash }).catch(rethrowAsAuthError);
+  return true;
+}
+
+/** Proves the address of a verification link and signs the account in. */
+export async function verifyEmail(
+  deps: AuthenticationDependencies,
+  input: { token: string },
+  ip: string | undefined,
+): Promise<IssuedSession> {
+  if (!isWellFormedMailToken(input.token)) invalidLink();
   const refresh = newRefreshToken();
   const session = await store
-    .registerCustomer(deps.pool, { email, displayName, passwordHash, tokenDigest: refresh.digest, ip })
-    .catch(rethrowAsAuthError);
+    .verifyEmail(deps.pool, { tokenDigest: digestMailToken(input.token), sessionTokenDigest: refresh.digest, ip })
+    .catch(rethrowLinkError);
   return issue(deps, refresh.token, session);
 }
 

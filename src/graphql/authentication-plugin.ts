@@ -9,8 +9,9 @@ import type { AuthenticationDependencies, IssuedSession } from "../auth/authenti
 import type { UserRow } from "../auth/auth-store.ts";
 
 /**
- * The authentication mutations of DESIGN.md: register, login,
- * refreshSession, logout, changePassword and the admin's createUser
+ * The authentication mutations of DESIGN.md: register, verifyEmail, login,
+ * refreshSession, logout, changePassword, requestPasswordReset,
+ * resetPassword and the admin's createUser
  * (setUserRole and deactivateUser are plain SQL functions in app_public).
  *
  * Each mutation is a side effect calling auth/authentication.ts, which talks
@@ -74,11 +75,25 @@ const typeDefs = gql`
   }
 
   """
+  Always the same answer, whether or not the email was free: a new account
+  gets a verification link by mail (verifyEmail then signs it in); the owner
+  of a taken email is told that someone tried to register with it.
+  """
+  type RegisterPayload {
+    success: Boolean!
+  }
+
+  input VerifyEmailInput {
+    "The token of the mailed verification link."
+    token: String!
+  }
+
+  """
   A new session: a short-lived access token (send it as a Bearer token) and a
   single-use refresh token (exchange it with refreshSession before the access
   token expires).
   """
-  type RegisterPayload {
+  type VerifyEmailPayload {
     accessToken: String!
     refreshToken: String!
     accessTokenExpiresAt: Datetime!
@@ -86,7 +101,7 @@ const typeDefs = gql`
   }
 
   """
-  A new session; see RegisterPayload.
+  A new session; see VerifyEmailPayload.
   """
   type LoginPayload {
     accessToken: String!
@@ -140,8 +155,10 @@ const typeDefs = gql`
   }
 
   extend type Mutation {
-    "Creates a customer account and signs it in."
+    "Creates a customer account, unverified until the mailed link is followed (verifyEmail). The answer does not tell whether the email was taken."
     register(input: RegisterInput!): RegisterPayload
+    "Proves the address with the token of a verification link and signs the account in. The link works once."
+    verifyEmail(input: VerifyEmailInput!): VerifyEmailPayload
     "Signs in with email and password. Unknown email and wrong password give the same error."
     login(input: LoginInput!): LoginPayload
     "Exchanges a refresh token for new tokens. Reusing a refresh token ends its whole session."
@@ -206,8 +223,14 @@ export function authenticationPlugin(deps: AuthenticationDependencies): Graphile
         Mutation: {
           plans: {
             register(_$root, fieldArgs) {
-              return authOperation<authentication.RegisterArguments, IssuedSession>(fieldArgs, (args, _auth, ip) =>
+              const $success = authOperation<authentication.RegisterArguments, boolean>(fieldArgs, (args, _auth, ip) =>
                 authentication.register(deps, args, ip),
+              );
+              return lambda($success, (success) => ({ success }), true);
+            },
+            verifyEmail(_$root, fieldArgs) {
+              return authOperation<{ token: string }, IssuedSession>(fieldArgs, (args, _auth, ip) =>
+                authentication.verifyEmail(deps, args, ip),
               );
             },
             login(_$root, fieldArgs) {
@@ -250,7 +273,7 @@ export function authenticationPlugin(deps: AuthenticationDependencies): Graphile
             },
           },
         },
-        RegisterPayload: { plans: { user: userOfSession } },
+        VerifyEmailPayload: { plans: { user: userOfSession } },
         LoginPayload: { plans: { user: userOfSession } },
         RefreshSessionPayload: { plans: { user: userOfSession } },
         ChangePasswordPayload: { plans: { user: userFrom } },

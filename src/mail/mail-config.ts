@@ -19,6 +19,8 @@ export interface MailConfig {
   transport: MailTransportSetting;
   /** The From header (MAIL_FROM). */
   from: string;
+  /** The envelope sender (bounces go there): the address part of MAIL_FROM. */
+  envelopeFrom: string;
   /** Domain of Message-IDs and of the per-ticket reply addresses (MAIL_REPLY_DOMAIN). */
   replyDomain: string;
   /** Base of the links in mails: the portal's pages /reset-password and /verify-email (APP_URL). */
@@ -57,6 +59,7 @@ export function mailConfigFrom(environment: Environment): MailConfig {
   return {
     transport,
     from,
+    envelopeFrom: /<([^<>]+)>\s*$/.exec(from)?.[1] ?? from.trim(),
     replyDomain,
     appUrl: (environment.APP_URL ?? `http://127.0.0.1:${environment.PORT}`).replace(/\/+$/, ""),
   };

@@ -43,7 +43,9 @@ export function outgoingMail(row: MailRow, config: MailConfig): OutgoingMail {
   const rendered = renderMail({ subject: row.subject, text: row.text_body, html: row.html_body }, params);
   const message: OutgoingMail = {
     from: config.from,
-    to: row.to_address,
+    // As an address object and an explicit envelope: never parsed as a list of addresses.
+    to: { name: "", address: row.to_address },
+    envelope: { from: config.envelopeFrom, to: [row.to_address] },
     subject: rendered.subject,
     text: rendered.text,
     html: rendered.html,

@@ -25,6 +25,7 @@ describe("mail configuration", () => {
     expect(config).toEqual({
       transport: { kind: "outbox", directory: "/srv/data/mail" },
       from: "Helpdesk <helpdesk@localhost>",
+      envelopeFrom: "helpdesk@localhost",
       replyDomain: "localhost",
       appUrl: "http://127.0.0.1:5678",
     });
@@ -41,6 +42,7 @@ describe("mail configuration", () => {
     expect(config).toEqual({
       transport: { kind: "smtp", url: "smtps://user:pass@smtp.example.com:465" },
       from: "Support <support@example.com>",
+      envelopeFrom: "support@example.com",
       replyDomain: "example.com",
       appUrl: "https://help.example.com",
     });

@@ -69,6 +69,7 @@ export function testMailConfig(sink: SmtpSink): MailConfig {
   return {
     transport: { kind: "smtp", url: sink.url },
     from: "Helpdesk <help@support.example.test>",
+    envelopeFrom: "help@support.example.test",
     replyDomain: "support.example.test",
     appUrl: "https://portal.example.test",
   };
