@@ -3,7 +3,7 @@ import { recomputeHash } from "../../src/auth/passwords.ts";
 import { newRefreshToken } from "../../src/auth/refresh-tokens.ts";
 import { graphql, useTestApi } from "../support/test-api.ts";
 import { sqlState, useTestDatabase } from "../support/test-database.ts";
-import { CREATE_USER, LOGOUT, PASSWORD, createAccount, errorCode, forgetAuthLimits, login, refresh, signIn } from "./auth-helpers.ts";
+import { CREATE_USER, LOGOUT, PASSWORD, createAccount, errorCode, forgetAuthLimits, login, signIn } from "./auth-helpers.ts";
 
 /**
  * The API's database credential (DATABASE_URL, ticketing_authenticator) used
