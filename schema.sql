@@ -168,6 +168,22 @@ comment on column app_private.mail_templates.subject is 'Subject line; ticket ma
 comment on column app_private.mail_templates.text_body is 'Plain-text body.';
 comment on column app_private.mail_templates.html_body is 'HTML body; parameters are escaped when inserted.';
 
+create table app_private.notification_preferences (
+  user_id uuid not null,
+  kind text not null,
+  enabled boolean not null,
+  updated_at timestamp with time zone default now() not null
+);
+alter table app_private.notification_preferences enable row level security;
+alter table app_private.notification_preferences add constraint notification_preferences_kind CHECK (kind = ANY (ARRAY['ticket_created'::text, 'ticket_reply'::text, 'ticket_status'::text, 'ticket_assigned'::text, 'customer_reply'::text]));
+alter table app_private.notification_preferences add constraint notification_preferences_pkey PRIMARY KEY (user_id, kind);
+alter table app_private.notification_preferences add constraint notification_preferences_user_id_fkey FOREIGN KEY (user_id) REFERENCES app_public.users(id) ON DELETE CASCADE;
+comment on table app_private.notification_preferences is 'A user''s choice per kind of notification mail; a kind without a row is on. At most one row per user and kind. Owner only: users read and change their own through my_notification_preferences and set_notification_preference.';
+comment on column app_private.notification_preferences.user_id is 'Whose choice.';
+comment on column app_private.notification_preferences.kind is 'ticket_created, ticket_reply, ticket_status (customers), ticket_assigned, customer_reply (agents and admins).';
+comment on column app_private.notification_preferences.enabled is 'Whether mails of this kind are sent to the user.';
+comment on column app_private.notification_preferences.updated_at is 'When the choice was last made.';
+
 create table app_private.outbound_mails (
   id uuid default app_private.uuid_generate_v7() not null,
   kind text not null,
@@ -231,6 +247,7 @@ CASE
     ELSE user_id IS NULL AND ticket_id IS NOT NULL AND customer_id IS NOT NULL
 END);
 CREATE INDEX realtime_events_occurred_at ON app_private.realtime_events USING btree (occurred_at);
+CREATE TRIGGER _400_queue_mail AFTER INSERT ON app_private.realtime_events FOR EACH ROW EXECUTE FUNCTION app_private.tg_realtime_events_queue_mail();
 CREATE TRIGGER _600_queue_webhooks AFTER INSERT ON app_private.realtime_events FOR EACH ROW EXECUTE FUNCTION app_private.tg_realtime_events_queue_webhooks();
 comment on table app_private.realtime_events is 'The event log: one row per announced change (append-only; kept event_log_policy().retention, a week). NOTIFY on ticketing_events carries only the id; the API reads fresh rows through realtime_events_by_id, webhooks are queued from new rows, analysts read ticket events through app_reporting.ticket_events. Owner only.';
 comment on column app_private.realtime_events.id is 'Event id: the whole payload of its notification.';
@@ -1103,6 +1120,48 @@ begin
 end;
 $function$;
 comment on function app_private.notify_ticket_event(app_public.tickets,text,app_public.tickets,uuid) is 'Records one realtime event of a ticket (kind, comment id, the customer and agent before and after, whether it is or was in the open pool; never content) and notifies its id on ticketing_events.';
+
+CREATE OR REPLACE FUNCTION app_private.notify_user(kind text, recipient_id uuid, ticket app_public.tickets, params jsonb DEFAULT '{}'::jsonb, even_to_actor boolean DEFAULT false)
+ RETURNS void
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  recipient record;
+begin
+  if recipient_id is null or (not even_to_actor and recipient_id is not distinct from app_private.current_user_id()) then
+    return;
+  end if;
+  select a.email, u.display_name into recipient
+  from app_public.users as u
+  join app_private.user_accounts as a on a.user_id = u.id
+  where u.id = recipient_id
+    and u.is_active
+    and a.email_verified_at is not null
+    and not exists (
+      select from app_private.notification_preferences as p
+      where p.user_id = u.id and p.kind = notify_user.kind and not p.enabled
+    );
+  if not found then
+    return;
+  end if;
+  perform app_private.queue_mail(
+    notify_user.kind,
+    recipient.email::text,
+    recipient_id,
+    ticket.id,
+    jsonb_build_object(
+      'displayName', recipient.display_name,
+      'number', ticket.number,
+      'subject', ticket.subject,
+      'priority', ticket.priority,
+      'status', ticket.status
+    ) || coalesce(params, '{}')
+  );
+end;
+$function$;
+comment on function app_private.notify_user(text,uuid,app_public.tickets,jsonb,boolean) is 'Queues a notification mail of kind about ticket to recipient_id, with the ticket''s number, subject, priority and status and params as template parameters; nothing when the recipient is inactive, unverified, turned the kind off, or is the acting user (unless even_to_actor: a receipt).';
 
 CREATE OR REPLACE FUNCTION app_private.open_session(user_id uuid, token_digest bytea)
  RETURNS TABLE(session_id uuid, user_role app_public.user_role, refresh_expires_at timestamp with time zone, user_record app_public.users)
@@ -2237,6 +2296,58 @@ end;
 $function$;
 comment on function app_private.tg_forbid_change() is 'Trigger: refuses UPDATE, DELETE and TRUNCATE on append-only tables (history, audit log), whoever runs them, the owner included.';
 
+CREATE OR REPLACE FUNCTION app_private.tg_realtime_events_queue_mail()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  ticket app_public.tickets;
+  note app_public.ticket_comments;
+  author record;
+begin
+  if new.ticket_id is null or new.kind not in ('created', 'status_changed', 'assigned', 'commented') then
+    return null;
+  end if;
+  select t.* into ticket from app_public.tickets as t where t.id = new.ticket_id;
+  if not found then
+    return null;
+  end if;
+
+  if new.kind = 'created' then
+    perform app_private.notify_user('ticket_created', ticket.customer_id, ticket, '{}', true);
+  elsif new.kind = 'status_changed' and ticket.status in ('waiting_on_customer', 'resolved') then
+    perform app_private.notify_user(
+      'ticket_status', ticket.customer_id, ticket,
+      jsonb_build_object('statusText', case ticket.status when 'resolved' then 'resolved' else 'waiting for your answer' end)
+    );
+  elsif new.kind = 'assigned' and ticket.agent_id is not null and ticket.agent_id is distinct from new.previous_agent_id then
+    perform app_private.notify_user('ticket_assigned', ticket.agent_id, ticket);
+  elsif new.kind = 'commented' then
+    select c.* into note from app_public.ticket_comments as c where c.id = new.comment_id;
+    -- Internal notes are for staff; no mail carries them.
+    if not found or note.is_internal then
+      return null;
+    end if;
+    select u.display_name, u.role into author from app_public.users as u where u.id = note.author_id;
+    if note.author_id = ticket.customer_id then
+      perform app_private.notify_user(
+        'customer_reply', ticket.agent_id, ticket,
+        jsonb_build_object('authorName', author.display_name, 'body', note.body)
+      );
+    else
+      perform app_private.notify_user(
+        'ticket_reply', ticket.customer_id, ticket,
+        jsonb_build_object('authorName', author.display_name, 'body', note.body)
+      );
+    end if;
+  end if;
+  return null;
+end;
+$function$;
+comment on function app_private.tg_realtime_events_queue_mail() is 'Trigger: queues the notification mails of a ticket event (see the table at the top of this migration): receipts, public replies and status changes to the customer; assignments and customer replies to the agent. Never for internal notes.';
+
 CREATE OR REPLACE FUNCTION app_private.tg_realtime_events_queue_webhooks()
  RETURNS trigger
  LANGUAGE plpgsql
@@ -2825,6 +2936,8 @@ grant usage on schema app_public to ticketing_agent;
 grant usage on schema app_public to ticketing_anonymous;
 grant usage on schema app_public to ticketing_customer;
 comment on schema app_public is 'Everything the GraphQL API exposes.';
+create type app_public.notification_preference as (kind text, enabled boolean);
+comment on type app_public.notification_preference is 'Whether notification mails of a kind are sent to the signed-in user.';
 create type app_public.ticket_priority as enum ('low', 'normal', 'high', 'urgent');
 comment on type app_public.ticket_priority is 'How urgent a ticket is, from low to urgent. Drives the SLA due times (slaPolicies) and the order of the agents'' queue.';
 create type app_public.ticket_status as enum ('open', 'in_progress', 'waiting_on_customer', 'resolved', 'closed');
@@ -3666,6 +3779,24 @@ grant execute on function app_public.deactivate_user(uuid) to ticketing_admin;
 comment on function app_public.deactivate_user(uuid) is '@resultFieldName user
 Admins: deactivates a user. Their tokens stop working at once (they see nothing) and every session is revoked. Refused when it would leave no active admin. Idempotent.';
 
+CREATE OR REPLACE FUNCTION app_public.my_notification_preferences()
+ RETURNS SETOF app_public.notification_preference
+ LANGUAGE sql
+ STABLE SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+  select k.kind, coalesce(p.enabled, true)
+  from unnest(array['ticket_created', 'ticket_reply', 'ticket_status', 'ticket_assigned', 'customer_reply']) with ordinality as k (kind, n)
+  left join app_private.notification_preferences as p
+    on p.user_id = app_private.current_user_id() and p.kind = k.kind
+  where app_private.current_user_id() is not null
+  order by k.n;
+$function$;
+grant execute on function app_public.my_notification_preferences() to ticketing_admin;
+grant execute on function app_public.my_notification_preferences() to ticketing_agent;
+grant execute on function app_public.my_notification_preferences() to ticketing_customer;
+comment on function app_public.my_notification_preferences() is 'The signed-in user''s notification mails, one row per kind (five rows; none when anonymous).';
+
 CREATE OR REPLACE FUNCTION app_public.my_open_ticket_count()
  RETURNS integer
  LANGUAGE sql
@@ -3779,6 +3910,34 @@ grant execute on function app_public.search_tickets(text) to ticketing_admin;
 grant execute on function app_public.search_tickets(text) to ticketing_agent;
 grant execute on function app_public.search_tickets(text) to ticketing_customer;
 comment on function app_public.search_tickets(text) is 'Full-text search (web-search syntax: words, "phrases", or, -exclusions) over subject, description and comments of the tickets you can read; internal notes count only for staff. Best matches first. Empty text returns nothing. Errors: INVALID_INPUT (more than 500 characters).';
+
+CREATE OR REPLACE FUNCTION app_public.set_notification_preference(kind text, enabled boolean)
+ RETURNS app_public.notification_preference
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  caller uuid := app_private.current_user_id();
+  result app_public.notification_preference;
+begin
+  if caller is null then
+    raise exception using errcode = 'TKFBD', message = 'You must be signed in';
+  end if;
+  -- One row per user and kind (the primary key): changing it again and
+  -- again stores nothing more, so there is nothing to exhaust.
+  insert into app_private.notification_preferences as p (user_id, kind, enabled)
+  values (caller, set_notification_preference.kind, set_notification_preference.enabled)
+  on conflict on constraint notification_preferences_pkey do update set enabled = excluded.enabled, updated_at = now();
+  result.kind := set_notification_preference.kind;
+  result.enabled := set_notification_preference.enabled;
+  return result;
+end;
+$function$;
+grant execute on function app_public.set_notification_preference(text,boolean) to ticketing_admin;
+grant execute on function app_public.set_notification_preference(text,boolean) to ticketing_agent;
+grant execute on function app_public.set_notification_preference(text,boolean) to ticketing_customer;
+comment on function app_public.set_notification_preference(text,boolean) is 'Turns the signed-in user''s notification mails of a kind on or off (kinds: see myNotificationPreferences; another kind is INVALID_INPUT).';
 
 CREATE OR REPLACE FUNCTION app_public.set_user_role(user_id uuid, role app_public.user_role)
  RETURNS app_public.users
