@@ -114,6 +114,40 @@ comment on column app_private.email_tokens.created_at is 'When the link was made
 comment on column app_private.email_tokens.expires_at is 'The link is refused after this time.';
 comment on column app_private.email_tokens.used_at is 'When the link was used, or made void by a newer use; a link works once.';
 
+create table app_private.inbound_emails (
+  id uuid default app_private.uuid_generate_v7() not null,
+  received_at timestamp with time zone default now() not null,
+  message_id text,
+  sender text,
+  subject text,
+  decision text not null,
+  reason text,
+  user_id uuid,
+  ticket_id uuid,
+  comment_id uuid
+);
+alter table app_private.inbound_emails enable row level security;
+alter table app_private.inbound_emails add constraint inbound_emails_decision CHECK (decision = ANY (ARRAY['comment'::text, 'ticket'::text, 'ignored'::text, 'refused'::text]));
+alter table app_private.inbound_emails add constraint inbound_emails_message_id_length CHECK (char_length(message_id) <= 1000);
+alter table app_private.inbound_emails add constraint inbound_emails_pkey PRIMARY KEY (id);
+alter table app_private.inbound_emails add constraint inbound_emails_sender_length CHECK (char_length(sender) <= 320);
+alter table app_private.inbound_emails add constraint inbound_emails_subject_length CHECK (char_length(subject) <= 300);
+alter table app_private.inbound_emails add constraint inbound_emails_ticket_id_fkey FOREIGN KEY (ticket_id) REFERENCES app_public.tickets(id) ON DELETE SET NULL;
+alter table app_private.inbound_emails add constraint inbound_emails_user_id_fkey FOREIGN KEY (user_id) REFERENCES app_public.users(id) ON DELETE SET NULL;
+CREATE INDEX inbound_emails_message_id_idx ON app_private.inbound_emails USING btree (message_id);
+CREATE INDEX inbound_emails_sender_idx ON app_private.inbound_emails USING btree (sender, received_at);
+comment on table app_private.inbound_emails is 'Every message posted to /inbound/email and what was decided: comment (added to a ticket), ticket (opened one), ignored (auto-reply, bounce, duplicate, over the sender''s limit) or refused (unknown sender, not allowed), with the reason. Owner only.';
+comment on column app_private.inbound_emails.id is 'Primary key (time-ordered UUID).';
+comment on column app_private.inbound_emails.received_at is 'When the message was posted.';
+comment on column app_private.inbound_emails.message_id is 'Its Message-ID header; a message seen before is ignored as a duplicate.';
+comment on column app_private.inbound_emails.sender is 'The From address.';
+comment on column app_private.inbound_emails.subject is 'The subject line (first 300 characters).';
+comment on column app_private.inbound_emails.decision is 'comment, ticket, ignored or refused.';
+comment on column app_private.inbound_emails.reason is 'Why it was ignored or refused, or how the ticket was found.';
+comment on column app_private.inbound_emails.user_id is 'The sender''s account, when there is one.';
+comment on column app_private.inbound_emails.ticket_id is 'The ticket commented on or opened.';
+comment on column app_private.inbound_emails.comment_id is 'The comment added.';
+
 create table app_private.login_attempts (
   id uuid default app_private.uuid_generate_v7() not null,
   email public.citext not null,
@@ -926,6 +960,16 @@ AS $function$
 $function$;
 comment on function app_private.housekeeping_policy() is 'Retention of security rows, in one place: login attempts are kept login_attempt_retention (the lockout and per-address windows need minutes; the rest is for investigation), attempts refused by the rate limit (which count for nothing) refused_login_retention; a session (refresh-token family) that can no longer be used is deleted ended_session_retention after it ended; in a live session a rotated token is kept rotated_token_retention after its rotation and at most the newest rotated_tokens_per_session, for reuse detection. Replace this function in a migration to change them.';
 
+CREATE OR REPLACE FUNCTION app_private.inbound_email_policy(OUT sender_max integer, OUT sender_window interval, OUT retention interval)
+ RETURNS record
+ LANGUAGE sql
+ IMMUTABLE
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+  select 30, interval '1 hour', interval '30 days';
+$function$;
+comment on function app_private.inbound_email_policy() is 'Inbound mail limits, in one place: at most sender_max messages from one sender are acted on within sender_window (more are ignored and logged); the log is kept retention.';
+
 CREATE OR REPLACE FUNCTION app_private.is_acting_admin(actor_id uuid, actor_role text)
  RETURNS boolean
  LANGUAGE sql
@@ -1246,6 +1290,28 @@ begin
 end;
 $function$;
 comment on function app_private.prune_email_tokens(integer) is 'Housekeeping: deletes mail links expired more than a day ago, at most max_rows per call. Returns how many.';
+
+CREATE OR REPLACE FUNCTION app_private.prune_inbound_emails(max_rows integer DEFAULT 10000)
+ RETURNS integer
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  pruned integer;
+begin
+  delete from app_private.inbound_emails as e
+  where e.id in (
+    select o.id from app_private.inbound_emails as o
+    where o.received_at < now() - (select p.retention from app_private.inbound_email_policy() as p)
+    order by o.received_at
+    limit max_rows
+  );
+  get diagnostics pruned = row_count;
+  return pruned;
+end;
+$function$;
+comment on function app_private.prune_inbound_emails(integer) is 'Housekeeping: deletes inbound log rows older than inbound_email_policy().retention, at most max_rows per call. Returns how many.';
 
 CREATE OR REPLACE FUNCTION app_private.prune_outbound_mails(max_rows integer DEFAULT 10000)
  RETURNS integer
@@ -1579,6 +1645,22 @@ AS $function$
   select interval '24 hours', 500;
 $function$;
 comment on function app_private.realtime_replay_policy() is 'Realtime resume bounds: a replay reaches back at most max_age (a day) and delivers at most max_rows (500) events; beyond either a subscription fails with CURSOR_EXPIRED.';
+
+CREATE OR REPLACE FUNCTION app_private.record_inbound_outcome(inbound_id uuid, decision text, reason text, ticket_id uuid, comment_id uuid)
+ RETURNS void
+ LANGUAGE sql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+  update app_private.inbound_emails as e
+  set decision = record_inbound_outcome.decision,
+      reason = coalesce(record_inbound_outcome.reason, e.reason),
+      ticket_id = coalesce(record_inbound_outcome.ticket_id, e.ticket_id),
+      comment_id = record_inbound_outcome.comment_id
+  where e.id = record_inbound_outcome.inbound_id;
+$function$;
+grant execute on function app_private.record_inbound_outcome(uuid,text,text,uuid,uuid) to ticketing_authenticator;
+comment on function app_private.record_inbound_outcome(uuid,text,text,uuid,uuid) is 'POST /inbound/email: the outcome of acting as the sender (the comment or ticket made, or refused by the sender''s rights), on the message''s log row.';
 
 CREATE OR REPLACE FUNCTION app_private.record_mail_attempt(mail_id uuid, outcome text, error text)
  RETURNS text
@@ -2049,6 +2131,134 @@ end;
 $function$;
 grant execute on function app_private.rotate_refresh_token(bytea,bytea,inet,interval) to ticketing_authenticator;
 comment on function app_private.rotate_refresh_token(bytea,bytea,inet,interval) is 'refreshSession: counts the call against the ''refresh'' limit of ip (TKRAT beyond it), then exchanges a refresh token (by digest) for a new one in the same family. outcome: rotated (with claims and user row), reused (the token was already rotated: the whole family is now revoked) or invalid (unknown, revoked, expired, the session older than session_max_age (at most 365 days), or the user inactive).';
+
+CREATE OR REPLACE FUNCTION app_private.route_inbound_email(sender text, display_name text, message_id text, subject text, mail_ids uuid[], ticket_ids uuid[], ticket_numbers bigint[], auto_reason text, unknown_sender text)
+ RETURNS TABLE(inbound_id uuid, action text, user_id uuid, user_role app_public.user_role, ticket_id uuid, reason text)
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  typed_sender citext := app_private.normalized_input(left(route_inbound_email.sender, 1000), 320);
+  policy record;
+  account record;
+  found_ticket uuid;
+  found_by text;
+  created app_public.users;
+begin
+  select * into policy from app_private.inbound_email_policy();
+  perform pg_advisory_xact_lock(hashtextextended('inbound:' || lower(coalesce(typed_sender::text, '')), 0));
+
+  select u.id, u.role into account
+  from app_private.user_accounts as a
+  join app_public.users as u on u.id = a.user_id
+  where a.email = typed_sender
+    and u.is_active;
+  user_id := account.id;
+  user_role := account.role;
+
+  if route_inbound_email.auto_reason is not null then
+    action := 'ignored';
+    reason := route_inbound_email.auto_reason;
+  elsif route_inbound_email.message_id is not null and exists (
+    select from app_private.inbound_emails as e
+    where e.message_id = route_inbound_email.message_id and e.decision in ('comment', 'ticket')
+  ) then
+    action := 'ignored';
+    reason := 'duplicate Message-ID';
+  elsif (
+    select count(*) from app_private.inbound_emails as e
+    where e.sender = typed_sender::text and e.received_at > now() - policy.sender_window
+  ) >= policy.sender_max then
+    action := 'ignored';
+    reason := 'over the sender''s limit';
+  else
+    -- The ticket: by a mail of ours it answers, by the ticket's thread id,
+    -- then by number (the reply address first, then [#number] in the subject).
+    select m.ticket_id into found_ticket
+    from unnest(route_inbound_email.mail_ids) with ordinality as r (id, n)
+    join app_private.outbound_mails as m on m.id = r.id
+    where m.ticket_id is not null
+    order by r.n
+    limit 1;
+    found_by := 'In-Reply-To/References';
+    if found_ticket is null then
+      select t.id into found_ticket
+      from unnest(route_inbound_email.ticket_ids) with ordinality as r (id, n)
+      join app_public.tickets as t on t.id = r.id
+      order by r.n
+      limit 1;
+    end if;
+    if found_ticket is null then
+      select t.id into found_ticket
+      from unnest(route_inbound_email.ticket_numbers) with ordinality as r (number, n)
+      join app_public.tickets as t on t.number = r.number
+      order by r.n
+      limit 1;
+      found_by := 'ticket number';
+    end if;
+
+    if found_ticket is not null then
+      ticket_id := found_ticket;
+      if account.id is null then
+        action := 'refused';
+        reason := 'a reply from an address with no account';
+      else
+        action := 'comment';
+        reason := 'reply found by ' || found_by;
+      end if;
+    elsif account.id is not null then
+      if account.role = 'customer' then
+        action := 'ticket';
+        reason := 'new message from a customer';
+      else
+        action := 'refused';
+        reason := 'staff open tickets in the console, not by mail';
+      end if;
+    elsif route_inbound_email.unknown_sender = 'create' then
+      begin
+        created := app_private.create_user_account(
+          typed_sender,
+          coalesce(nullif(btrim(left(route_inbound_email.display_name, 100)), ''), split_part(typed_sender::text, '@', 1)),
+          'customer',
+          null
+        );
+      exception
+        when check_violation or sqlstate 'TKEML' then
+          created := null;
+      end;
+      if created.id is null then
+        action := 'refused';
+        reason := 'an unknown sender whose address or name cannot make an account';
+      else
+        update app_private.user_accounts as a set email_verified_at = null where a.user_id = created.id;
+        user_id := created.id;
+        user_role := created.role;
+        action := 'ticket';
+        reason := 'new message from an unknown sender: unverified customer created';
+      end if;
+    else
+      action := 'refused';
+      reason := 'an unknown sender (INBOUND_UNKNOWN_SENDER=reject)';
+    end if;
+  end if;
+
+  insert into app_private.inbound_emails (message_id, sender, subject, decision, reason, user_id, ticket_id)
+  values (
+    left(route_inbound_email.message_id, 1000),
+    left(typed_sender::text, 320),
+    left(route_inbound_email.subject, 300),
+    action,
+    reason,
+    user_id,
+    ticket_id
+  )
+  returning id into inbound_id;
+  return next;
+end;
+$function$;
+grant execute on function app_private.route_inbound_email(text,text,text,text,uuid[],uuid[],bigint[],text,text) to ticketing_authenticator;
+comment on function app_private.route_inbound_email(text,text,text,text,uuid[],uuid[],bigint[],text,text) is 'POST /inbound/email: decides what a parsed message is and logs it: ignored (auto_reason given: auto-reply or bounce; a Message-ID seen before; over the sender''s limit), comment (a reply, its ticket found by a mail of ours it answers, the ticket''s thread id, the reply address''s number or [#number], from an active account), ticket (a new message from a customer, or from an unknown sender when unknown_sender is create: an unverified customer is made) or refused. The API then acts as the returned user.';
 
 CREATE OR REPLACE FUNCTION app_private.search_matches(query text)
  RETURNS TABLE(ticket_id uuid, comment_id uuid, rank real)

@@ -9,6 +9,7 @@ import { ConfigurationError, type Environment } from "../config/environment.ts";
 import { createLogger, type Logger } from "../observability/logger.ts";
 import { startJobWorker, type JobWorker } from "../worker/job-worker.ts";
 import { workerConfigFrom } from "../worker/worker-config.ts";
+import { inboundSettingsFrom } from "../mail/mail-config.ts";
 import { runCli } from "./run-cli.ts";
 
 /**
@@ -110,6 +111,8 @@ await runCli(async () => {
   const jwtSecret = environment.JWT_SECRET ?? (await loadLocalSecrets(environment.DATA_DIR)).jwtSecret;
   const workerUrl = inProcessWorkerUrl(environment, parts.local);
   const config = appConfigFrom(environment, { databaseUrl, jwtSecret });
+  const inbound = inboundSettingsFrom(environment);
+  if (inbound) config.inbound = inbound;
   // The worker's crontab runs housekeeping; the API's own timer only without it.
   if (workerUrl) config.housekeepingMinutes = 0;
   parts.api = await createApiServer(config, logger);

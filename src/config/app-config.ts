@@ -1,6 +1,7 @@
 import type { DocumentLimits } from "../graphql/document-limits.ts";
 import type { WebsocketLimits } from "../graphql/realtime-socket.ts";
 import type { Environment } from "./environment.ts";
+import type { InboundSettings } from "../mail/mail-config.ts";
 
 /** Everything the HTTP server needs, resolved from the environment (and, locally, generated secrets). */
 export interface AppConfig {
@@ -29,6 +30,8 @@ export interface AppConfig {
   trustedDocuments?: string;
   /** Websocket limits set in the environment (WS_*); the others keep their defaults. */
   websocketLimits?: Partial<WebsocketLimits>;
+  /** POST /inbound/email (INBOUND_EMAIL_*, set by the start command from mail-config.ts); absent: the route answers 404. */
+  inbound?: InboundSettings;
 }
 
 /** Bounds on time and connections. All durations in milliseconds. */

@@ -154,6 +154,8 @@ const environmentSchema = z.object({
   MAIL_REPLY_DOMAIN: z.string().regex(/^[a-z0-9.-]+\.?[a-z0-9-]*$/i, "must be a domain name").optional(),
   MAIL_DISABLED: booleanFlag.default(false),
   APP_URL: z.string().url().optional(),
+  INBOUND_EMAIL_MAX_BYTES: z.coerce.number().int().min(10_000).max(50_000_000).default(10_000_000),
+  INBOUND_UNKNOWN_SENDER: z.enum(["reject", "create"]).default("reject"),
   INBOUND_EMAIL_SECRET: z
     .string()
     .refine((value) => Buffer.byteLength(value) >= 24, "must be at least 24 bytes")

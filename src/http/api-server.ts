@@ -91,6 +91,7 @@ export async function createApiServer(config: AppConfig, logger: Logger): Promis
     metrics,
     drain,
     readinessPool,
+    pool,
     committedMigrations: await committedMigrationFiles(),
     async mountGraphql() {
       // Websockets are served by websocket-server.ts (limits), not by grafserv's own handler.

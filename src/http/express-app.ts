@@ -13,6 +13,7 @@ import { healthRoutes } from "./health-routes.ts";
 import { configuredMetricsRoutes, metricsOnMainPort } from "./metrics-server.ts";
 import { recordHttpMetrics } from "./metrics-routes.ts";
 import { requestAuth } from "./request-auth.ts";
+import { inboundEmailRoutes } from "../mail/inbound-route.ts";
 import type { Drain } from "./server-lifecycle.ts";
 
 /**
@@ -60,6 +61,8 @@ export interface ExpressAppOptions {
   committedMigrations: readonly string[];
   /** Mounts the GraphQL endpoint (and its websockets) behind the routes above it. */
   mountGraphql: (app: express.Express) => Promise<void>;
+  /** The API's own pool (as ticketing_authenticator), for POST /inbound/email. */
+  pool: pg.Pool;
 }
 
 /** Fills `app` (already handed to its http.Server) with every route and middleware of the API. */
@@ -90,6 +93,7 @@ export async function assembleExpressApp(app: express.Express, options: ExpressA
     }),
   );
   if (metricsOnMainPort(config)) app.use(configuredMetricsRoutes(config, metrics));
+  app.use(inboundEmailRoutes({ pool: options.pool, settings: config.inbound, logger }));
   app.use("/graphql", requestAuth(config.jwt));
   app.post("/graphql", express.json({ limit: BODY_LIMIT }));
   await options.mountGraphql(app);

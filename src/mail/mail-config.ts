@@ -39,6 +39,31 @@ export function outboxDirectory(dataDir: string): string {
   return path.resolve(dataDir, "mail");
 }
 
+/** MAIL_REPLY_DOMAIN, or the domain of MAIL_FROM. */
+export function replyDomainFrom(environment: Environment): string {
+  const replyDomain = environment.MAIL_REPLY_DOMAIN ?? domainOf(environment.MAIL_FROM ?? DEVELOPMENT_FROM);
+  if (!replyDomain) throw new ConfigurationError("Invalid configuration: MAIL_REPLY_DOMAIN is required (MAIL_FROM has no domain)");
+  return replyDomain.toLowerCase();
+}
+
+/** POST /inbound/email (docs/email.md): on only when INBOUND_EMAIL_SECRET is set. */
+export interface InboundSettings {
+  secret: string;
+  maxBytes: number;
+  unknownSender: "reject" | "create";
+  replyDomain: string;
+}
+
+export function inboundSettingsFrom(environment: Environment): InboundSettings | undefined {
+  if (!environment.INBOUND_EMAIL_SECRET) return undefined;
+  return {
+    secret: environment.INBOUND_EMAIL_SECRET,
+    maxBytes: environment.INBOUND_EMAIL_MAX_BYTES,
+    unknownSender: environment.INBOUND_UNKNOWN_SENDER,
+    replyDomain: replyDomainFrom(environment),
+  };
+}
+
 export function mailConfigFrom(environment: Environment): MailConfig {
   const production = environment.NODE_ENV === "production";
   let transport: MailTransportSetting;
@@ -54,8 +79,7 @@ export function mailConfigFrom(environment: Environment): MailConfig {
     throw new ConfigurationError("Invalid configuration: APP_URL is required in production when SMTP_URL is set");
   }
   const from = environment.MAIL_FROM ?? DEVELOPMENT_FROM;
-  const replyDomain = environment.MAIL_REPLY_DOMAIN ?? domainOf(from);
-  if (!replyDomain) throw new ConfigurationError("Invalid configuration: MAIL_REPLY_DOMAIN is required (MAIL_FROM has no domain)");
+  const replyDomain = replyDomainFrom(environment);
   return {
     transport,
     from,

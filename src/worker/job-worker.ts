@@ -47,8 +47,9 @@ async function maintainDeliveries(
   const { rows } = await client.query<{ pruned: number; requeued: number; mails: number | null }>(
     `select app_private.prune_webhook_deliveries() as pruned,
             app_private.requeue_stalled_webhook_deliveries() as requeued,
-            case when to_regprocedure('app_private.prune_email_tokens(integer)') is not null
-              then app_private.prune_outbound_mails() + app_private.prune_email_tokens() end as mails`,
+            case when to_regprocedure('app_private.prune_inbound_emails(integer)') is not null
+              then app_private.prune_outbound_mails() + app_private.prune_email_tokens() + app_private.prune_inbound_emails()
+            end as mails`,
   );
   return rows[0];
 }

@@ -23,6 +23,9 @@ const AUTH_FUNCTION_CALLS: Record<string, string> = {
   begin_password_reset: `select * from app_private.begin_password_reset('${DIGEST}', '192.0.2.1')`,
   reset_password: `select app_private.reset_password('${DIGEST}', 'x')`,
   verify_email: `select * from app_private.verify_email('${DIGEST}', '${DIGEST}', '192.0.2.1')`,
+  // POST /inbound/email: SQL decides and logs; the API then acts as the sender under the sender's policies.
+  route_inbound_email: "select * from app_private.route_inbound_email('a@example.com', 'A', null, 'S', '{}', '{}', '{}', 'test', 'reject')",
+  record_inbound_outcome: `select app_private.record_inbound_outcome('${USER_ID}', 'ignored', 'test', null, null)`,
   is_acting_admin: `select app_private.is_acting_admin('${USER_ID}', 'ticketing_admin')`,
   admin_create_user: `select app_private.admin_create_user('${USER_ID}', 'ticketing_admin', '${USER_ID}', 'a@example.com', 'A', 'admin', 'x')`,
   // Housekeeping: the API prunes expired security rows on a schedule (no input, deletes only what expired).
@@ -45,6 +48,8 @@ const SECRET_TABLES = [
   "app_private.email_tokens",
   "app_private.outbound_mails",
   "app_private.mail_templates",
+  "app_private.inbound_emails",
+  "app_private.notification_preferences",
 ];
 
 describe("web roles and app_private", () => {
