@@ -39,19 +39,23 @@ export const HOUSEKEEPING_CRONTAB = "*/10 * * * * housekeeping ?max=1\n";
  */
 async function maintainDeliveries(
   client: Pick<pg.ClientBase, "query">,
-): Promise<{ pruned: number; requeued: number; mails: number | null } | undefined> {
-  const { rows: present } = await client.query<{ webhooks: boolean }>(
-    "select to_regprocedure('app_private.requeue_stalled_webhook_deliveries()') is not null as webhooks",
+): Promise<{ pruned: number; requeued: number; mails?: number } | undefined> {
+  const { rows: present } = await client.query<{ webhooks: boolean; mail: boolean }>(
+    `select to_regprocedure('app_private.requeue_stalled_webhook_deliveries()') is not null as webhooks,
+            to_regprocedure('app_private.prune_inbound_emails(integer)') is not null as mail`,
   );
   if (!present[0]?.webhooks) return undefined;
-  const { rows } = await client.query<{ pruned: number; requeued: number; mails: number | null }>(
+  const { rows } = await client.query<{ pruned: number; requeued: number }>(
     `select app_private.prune_webhook_deliveries() as pruned,
-            app_private.requeue_stalled_webhook_deliveries() as requeued,
-            case when to_regprocedure('app_private.prune_inbound_emails(integer)') is not null
-              then app_private.prune_outbound_mails() + app_private.prune_email_tokens() + app_private.prune_inbound_emails()
-            end as mails`,
+            app_private.requeue_stalled_webhook_deliveries() as requeued`,
   );
-  return rows[0];
+  const deliveries = rows[0];
+  if (!deliveries || !present[0]?.mail) return deliveries;
+  // Mail (docs/email.md): finished mails, expired links and old inbound log rows.
+  const { rows: mail } = await client.query<{ mails: number }>(
+    `select app_private.prune_outbound_mails() + app_private.prune_email_tokens() + app_private.prune_inbound_emails() as mails`,
+  );
+  return { ...deliveries, mails: mail[0]?.mails ?? 0 };
 }
 
 /** Partitions, expired rows and old deliveries pruned, stalled deliveries queued again. */
