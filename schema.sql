@@ -1867,6 +1867,70 @@ end;
 $function$;
 comment on function app_private.register_customer(text,text,text,bytea,inet) is 'Self-registration: creates an active customer and opens their first session, all or nothing; the session start is recorded in login_attempts (purpose registration). Raises TKEML when the email is taken, 23514 when the input breaks a rule. The caller counts the registration first (reserve_registration).';
 
+CREATE OR REPLACE FUNCTION app_private.request_email_change(attempt_id uuid, new_email text)
+ RETURNS void
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  attempt app_private.login_attempts;
+  account record;
+  typed_email citext := app_private.normalized_input(left(request_email_change.new_email, 1000), 320);
+  token text;
+begin
+  select l.* into attempt
+  from app_private.login_attempts as l
+  where l.id = request_email_change.attempt_id
+    and l.purpose = 'password_change'
+    and l.reason = 'success'
+    and l.decided_xact = pg_current_xact_id()
+    and l.consumed_at is null
+  for update;
+  if not found then
+    raise exception using errcode = 'TKFBD', message = 'The current password must be proven in the same transaction';
+  end if;
+  update app_private.login_attempts as l set consumed_at = app_private.auth_now() where l.id = attempt.id;
+
+  if typed_email is null or char_length(typed_email) > 320 or typed_email !~ '^[^@[:space:]]+@[^@[:space:]]+$' then
+    raise exception using errcode = 'TKVAL', message = 'The email address is not valid';
+  end if;
+
+  select a.user_id, a.email, u.display_name into account
+  from app_private.user_accounts as a
+  join app_public.users as u on u.id = a.user_id
+  where a.user_id = attempt.user_id and u.is_active;
+  if not found then
+    raise exception using errcode = 'TKNTF', message = 'No active user with this id';
+  end if;
+
+  -- Unchanged, or held by another account: answered the same, nothing sent.
+  if typed_email = account.email or exists (select from app_private.user_accounts as a where a.email = typed_email) then
+    return;
+  end if;
+  perform pg_advisory_xact_lock(hashtextextended('email-token:' || account.user_id::text, 0));
+  if app_private.account_links_exhausted('email_verification', account.user_id) then
+    return;
+  end if;
+
+  token := app_private.new_email_token('email_verification', account.user_id, typed_email);
+  perform app_private.queue_mail(
+    'email_change', typed_email::text, account.user_id, null,
+    jsonb_build_object(
+      'displayName', account.display_name,
+      'token', token,
+      'days', extract(epoch from (select p.verification_lifetime from app_private.email_token_policy() as p))::integer / 86400
+    )
+  );
+  perform app_private.queue_mail(
+    'email_change_notice', account.email::text, account.user_id, null,
+    jsonb_build_object('displayName', account.display_name, 'newEmail', typed_email::text)
+  );
+end;
+$function$;
+grant execute on function app_private.request_email_change(uuid,text) to ticketing_authenticator;
+comment on function app_private.request_email_change(uuid,text) is 'requestEmailChange: for a successful current-password check made in this same transaction (begin_password_check, finish_login), mails a verification link to the new address (verifyEmail then makes it the account''s email) and a notice to the old one. TKVAL for a malformed address; an unchanged address, one held by another account or an account over its link limit is answered the same with nothing sent.';
+
 CREATE OR REPLACE FUNCTION app_private.request_password_reset(email text, ip inet)
  RETURNS void
  LANGUAGE plpgsql

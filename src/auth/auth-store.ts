@@ -246,3 +246,8 @@ export async function verifyEmail(
   if (!row) throw new Error("verify_email returned no row");
   return toSession(row);
 }
+
+/** requestEmailChange, after the current password was proven in this transaction: a link to the new address. */
+export async function requestEmailChange(db: Queryable, attemptId: string, newEmail: string): Promise<void> {
+  await db.query("select app_private.request_email_change($1, $2)", [attemptId, newEmail]);
+}

@@ -276,3 +276,30 @@ function rethrowLinkError(error: unknown): never {
   if ((error as { code?: unknown } | null)?.code === "TKTOK") invalidLink();
   return rethrowAsAuthError(error);
 }
+
+/**
+ * Mails a verification link to a new address after the current password is
+ * proven (as changePassword does); the email changes when the link is followed.
+ */
+export async function requestEmailChange(
+  deps: AuthenticationDependencies,
+  auth: AccessClaims | undefined,
+  input: { newEmail: string; currentPassword: string },
+  ip: string | undefined,
+): Promise<boolean> {
+  const caller = requireSignedIn(auth);
+  if (input.currentPassword.length > MAX_PASSWORD_LENGTH * 2) throw authError("INVALID_CREDENTIALS");
+  const newEmail = boundedText(input.newEmail);
+  const check = await store.beginPasswordCheck(deps.pool, caller.userId, ip).catch(rethrowAsAuthError);
+  const presented = await hashing(() =>
+    recomputeHash(check.passwordSalt, check.hashLength, input.currentPassword, clientKey(ip)),
+  );
+  const outcome = await inTransactionWithSettings(deps.pool, {}, async (db) => {
+    const decided = await store.finishLogin(db, check.attemptId, presented);
+    if (decided === "success") await store.requestEmailChange(db, check.attemptId, newEmail).catch(rethrowAsAuthError);
+    return decided;
+  });
+  if (outcome === "locked") throw authError("ACCOUNT_LOCKED");
+  if (outcome !== "success") throw authError("INVALID_CREDENTIALS");
+  return true;
+}

@@ -154,6 +154,20 @@ const typeDefs = gql`
     success: Boolean!
   }
 
+  input RequestEmailChangeInput {
+    newEmail: String!
+    currentPassword: String!
+  }
+
+  """
+  A verification link is on its way to the new address (the email changes
+  when verifyEmail follows it) and a notice to the old one. An address held by
+  another account is answered the same, with nothing sent.
+  """
+  type RequestEmailChangePayload {
+    success: Boolean!
+  }
+
   extend type Mutation {
     "Creates a customer account, unverified until the mailed link is followed (verifyEmail). The answer does not tell whether the email was taken."
     register(input: RegisterInput!): RegisterPayload
@@ -173,6 +187,8 @@ const typeDefs = gql`
     requestPasswordReset(input: RequestPasswordResetInput!): RequestPasswordResetPayload
     "Sets a new password with the token of a reset link: the link is used up, every session of the account ends and its lockout is cleared."
     resetPassword(input: ResetPasswordInput!): ResetPasswordPayload
+    "Asks to change the signed-in user's email (current password required); the new address must be verified with the mailed link."
+    requestEmailChange(input: RequestEmailChangeInput!): RequestEmailChangePayload
   }
 `;
 
@@ -262,6 +278,13 @@ export function authenticationPlugin(deps: AuthenticationDependencies): Graphile
             requestPasswordReset(_$root, fieldArgs) {
               const $success = authOperation<{ email: string }, boolean>(fieldArgs, (args, _auth, ip) =>
                 authentication.requestPasswordReset(deps, args, ip),
+              );
+              return lambda($success, (success) => ({ success }), true);
+            },
+            requestEmailChange(_$root, fieldArgs) {
+              const $success = authOperation<{ newEmail: string; currentPassword: string }, boolean>(
+                fieldArgs,
+                (args, auth, ip) => authentication.requestEmailChange(deps, auth, args, ip),
               );
               return lambda($success, (success) => ({ success }), true);
             },

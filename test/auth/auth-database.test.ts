@@ -23,6 +23,7 @@ const AUTH_FUNCTION_CALLS: Record<string, string> = {
   begin_password_reset: `select * from app_private.begin_password_reset('${DIGEST}', '192.0.2.1')`,
   reset_password: `select app_private.reset_password('${DIGEST}', 'x')`,
   verify_email: `select * from app_private.verify_email('${DIGEST}', '${DIGEST}', '192.0.2.1')`,
+  request_email_change: `select app_private.request_email_change('${USER_ID}', 'b@example.com')`,
   // POST /inbound/email: SQL decides and logs; the API then acts as the sender under the sender's policies.
   route_inbound_email: "select * from app_private.route_inbound_email('a@example.com', 'A', null, 'S', '{}', '{}', '{}', 'test', 'reject')",
   record_inbound_outcome: `select app_private.record_inbound_outcome('${USER_ID}', 'ignored', 'test', null, null)`,

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLogger } from "../../src/observability/logger.ts";
 import { startJobWorker, type JobWorker } from "../../src/worker/job-worker.ts";
-import { errorCode, login, PASSWORD, REGISTER, VERIFY_EMAIL } from "../auth/auth-helpers.ts";
+import { createAccount, errorCode, login, PASSWORD, REGISTER, VERIFY_EMAIL } from "../auth/auth-helpers.ts";
 import { graphql, useTestApi } from "../support/test-api.ts";
 import { useTestDatabase } from "../support/test-database.ts";
 import { linkToken, mailsTo, startSmtpSink, testMailConfig, useFastMailPolicy, type SmtpSink } from "./mail-helpers.ts";
@@ -63,3 +63,43 @@ describe("verified email", () => {
     );
   });
 });
+
+describe("changing the email", () => {
+  const CHANGE = `mutation($newEmail: String!, $currentPassword: String!) {
+    requestEmailChange(input: { newEmail: $newEmail, currentPassword: $currentPassword }) { success }
+  }`;
+
+  it("needs the current password, verifies the new address from its mail, and tells the old one", async () => {
+    const session = await login(testApi.current.request, "vera@example.com");
+    const auth = `Bearer ${session.body.data.login.accessToken}`;
+    const wrong = await graphql(testApi.current.request, CHANGE, { newEmail: "vera.new@example.com", currentPassword: "not-the-password-at-all" }, auth);
+    expect(errorCode(wrong)).toBe("INVALID_CREDENTIALS");
+    const asked = await graphql(testApi.current.request, CHANGE, { newEmail: "vera.new@example.com", currentPassword: PASSWORD }, auth);
+    expect(asked.body).toEqual({ data: { requestEmailChange: { success: true } } });
+
+    const [link] = await mailsTo(sink, "vera.new@example.com");
+    expect(link!.parsed.subject).toBe("Confirm your new email address");
+    const notices = await mailsTo(sink, "vera@example.com", 3);
+    expect(notices[2]!.parsed.subject).toBe("Your email address is about to change");
+    // Nothing changes before the link is followed.
+    expect((await login(testApi.current.request, "vera@example.com")).body.errors).toBeUndefined();
+
+    const verified = await graphql(testApi.current.request, VERIFY_EMAIL, { input: { token: linkToken(link!, "/verify-email") } });
+    expect(verified.body.errors).toBeUndefined();
+    expect((await login(testApi.current.request, "vera.new@example.com")).body.errors).toBeUndefined();
+    expect(errorCode(await login(testApi.current.request, "vera@example.com"))).toBe("INVALID_CREDENTIALS");
+  });
+
+  it("answers an address held by another account the same, and sends nothing", async () => {
+    await createAccount(database.current.owner, { email: "taken.address@example.com", role: "customer" });
+    const session = await login(testApi.current.request, "vera.new@example.com");
+    const auth = `Bearer ${session.body.data.login.accessToken}`;
+    const asked = await graphql(testApi.current.request, CHANGE, { newEmail: "Taken.Address@example.com", currentPassword: PASSWORD }, auth);
+    expect(asked.body).toEqual({ data: { requestEmailChange: { success: true } } });
+    const { rows } = await database.current.owner.query(
+      "select count(*)::integer as n from app_private.outbound_mails where to_address = 'taken.address@example.com'",
+    );
+    expect(rows[0].n).toBe(0);
+  });
+});
+
