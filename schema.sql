@@ -209,12 +209,12 @@ create table app_private.notification_preferences (
   updated_at timestamp with time zone default now() not null
 );
 alter table app_private.notification_preferences enable row level security;
-alter table app_private.notification_preferences add constraint notification_preferences_kind CHECK (kind = ANY (ARRAY['ticket_created'::text, 'ticket_reply'::text, 'ticket_status'::text, 'ticket_assigned'::text, 'customer_reply'::text]));
+alter table app_private.notification_preferences add constraint notification_preferences_kind CHECK (kind = ANY (ARRAY['ticket_created'::text, 'ticket_reply'::text, 'ticket_status'::text, 'ticket_assigned'::text, 'customer_reply'::text, 'sla_breach'::text]));
 alter table app_private.notification_preferences add constraint notification_preferences_pkey PRIMARY KEY (user_id, kind);
 alter table app_private.notification_preferences add constraint notification_preferences_user_id_fkey FOREIGN KEY (user_id) REFERENCES app_public.users(id) ON DELETE CASCADE;
 comment on table app_private.notification_preferences is 'A user''s choice per kind of notification mail; a kind without a row is on. At most one row per user and kind. Owner only: users read and change their own through my_notification_preferences and set_notification_preference.';
 comment on column app_private.notification_preferences.user_id is 'Whose choice.';
-comment on column app_private.notification_preferences.kind is 'ticket_created, ticket_reply, ticket_status (customers), ticket_assigned, customer_reply (agents and admins).';
+comment on column app_private.notification_preferences.kind is 'ticket_created, ticket_reply, ticket_status (customers), ticket_assigned, customer_reply, sla_breach (agents and admins).';
 comment on column app_private.notification_preferences.enabled is 'Whether mails of this kind are sent to the user.';
 comment on column app_private.notification_preferences.updated_at is 'When the choice was last made.';
 
@@ -334,6 +334,20 @@ comment on column app_private.refresh_tokens.replaced_by is 'The token issued in
 comment on column app_private.refresh_tokens.revoked_at is 'When the token was revoked (its whole family is revoked together).';
 comment on column app_private.refresh_tokens.revoked_reason is 'Why: logout, reuse, password_change, deactivated, role_changed or inactive.';
 comment on column app_private.refresh_tokens.session_started_at is 'When the session (family) began; copied to each rotated token. refreshSession refuses a family older than the maximum session age.';
+
+create table app_private.sla_breach_notices (
+  ticket_id uuid not null,
+  target text not null,
+  noticed_at timestamp with time zone default now() not null
+);
+alter table app_private.sla_breach_notices enable row level security;
+alter table app_private.sla_breach_notices add constraint sla_breach_notices_pkey PRIMARY KEY (ticket_id, target);
+alter table app_private.sla_breach_notices add constraint sla_breach_notices_target CHECK (target = ANY (ARRAY['first_response'::text, 'resolution'::text]));
+alter table app_private.sla_breach_notices add constraint sla_breach_notices_ticket_id_fkey FOREIGN KEY (ticket_id) REFERENCES app_public.tickets(id) ON DELETE CASCADE;
+comment on table app_private.sla_breach_notices is 'Which breaches were already mailed: one row per ticket and SLA target, so each breach is told once. Owner only.';
+comment on column app_private.sla_breach_notices.ticket_id is 'The ticket whose target was missed.';
+comment on column app_private.sla_breach_notices.target is 'first_response or resolution.';
+comment on column app_private.sla_breach_notices.noticed_at is 'When the breach was found and mailed.';
 
 create table app_private.user_accounts (
   user_id uuid not null,
@@ -1515,6 +1529,51 @@ begin
 end;
 $function$;
 comment on function app_private.queue_mail_attempt(uuid,timestamp with time zone) is 'Queues the graphile-worker job send_mail for one attempt of a mail at run_at (now by default); one job per mail (job key). Retries are queued by record_mail_attempt, following mail_policy().';
+
+CREATE OR REPLACE FUNCTION app_private.queue_sla_breach_mails(max_rows integer DEFAULT 500)
+ RETURNS integer
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  breach record;
+  queued integer := 0;
+begin
+  for breach in
+    select t.*, targets.target
+    from app_public.tickets as t
+    cross join lateral (
+      values
+        ('first_response', app_private.sla_breached(t.first_response_due_at, coalesce(t.first_responded_at, t.resolved_at, t.closed_at, now()))),
+        ('resolution', app_private.sla_breached(t.resolution_due_at, coalesce(t.resolved_at, t.closed_at, now())))
+    ) as targets (target, breached)
+    where t.status in ('open', 'in_progress', 'waiting_on_customer')
+      and t.agent_id is not null
+      and t.resolution_due_at is not null
+      and targets.breached
+      and not exists (
+        select from app_private.sla_breach_notices as n
+        where n.ticket_id = t.id and n.target = targets.target
+      )
+    order by t.resolution_due_at, t.id
+    limit max_rows
+  loop
+    insert into app_private.sla_breach_notices (ticket_id, target) values (breach.id, breach.target)
+    on conflict on constraint sla_breach_notices_pkey do nothing;
+    continue when not found;
+    perform app_private.notify_user(
+      'sla_breach',
+      breach.agent_id,
+      (select t from app_public.tickets as t where t.id = breach.id),
+      jsonb_build_object('targetText', replace(breach.target, '_', ' '))
+    );
+    queued := queued + 1;
+  end loop;
+  return queued;
+end;
+$function$;
+comment on function app_private.queue_sla_breach_mails(integer) is 'Housekeeping: for unfinished assigned tickets whose first-response or resolution target is breached (app_private.sla_breached) and not yet told, records the notice and mails the assigned agent (sla_breach, subject to their preferences); at most max_rows per call. Returns how many breaches were found.';
 
 CREATE OR REPLACE FUNCTION app_private.queue_webhook_attempt(delivery_id uuid, run_at timestamp with time zone DEFAULT NULL::timestamp with time zone)
  RETURNS void
@@ -4060,7 +4119,7 @@ CREATE OR REPLACE FUNCTION app_public.my_notification_preferences()
  SET search_path TO 'pg_catalog', 'public', 'pg_temp'
 AS $function$
   select k.kind, coalesce(p.enabled, true)
-  from unnest(array['ticket_created', 'ticket_reply', 'ticket_status', 'ticket_assigned', 'customer_reply']) with ordinality as k (kind, n)
+  from unnest(array['ticket_created', 'ticket_reply', 'ticket_status', 'ticket_assigned', 'customer_reply', 'sla_breach']) with ordinality as k (kind, n)
   left join app_private.notification_preferences as p
     on p.user_id = app_private.current_user_id() and p.kind = k.kind
   where app_private.current_user_id() is not null
@@ -4069,7 +4128,7 @@ $function$;
 grant execute on function app_public.my_notification_preferences() to ticketing_admin;
 grant execute on function app_public.my_notification_preferences() to ticketing_agent;
 grant execute on function app_public.my_notification_preferences() to ticketing_customer;
-comment on function app_public.my_notification_preferences() is 'The signed-in user''s notification mails, one row per kind (five rows; none when anonymous).';
+comment on function app_public.my_notification_preferences() is 'The signed-in user''s notification mails, one row per kind (six rows; none when anonymous).';
 
 CREATE OR REPLACE FUNCTION app_public.my_open_ticket_count()
  RETURNS integer

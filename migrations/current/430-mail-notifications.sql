@@ -21,7 +21,7 @@
 create table if not exists app_private.notification_preferences (
   user_id uuid not null references app_public.users (id) on delete cascade,
   kind text not null
-    constraint notification_preferences_kind check (kind in ('ticket_created', 'ticket_reply', 'ticket_status', 'ticket_assigned', 'customer_reply')),
+    constraint notification_preferences_kind check (kind in ('ticket_created', 'ticket_reply', 'ticket_status', 'ticket_assigned', 'customer_reply', 'sla_breach')),
   enabled boolean not null,
   updated_at timestamptz not null default now(),
   primary key (user_id, kind)
@@ -30,7 +30,7 @@ create table if not exists app_private.notification_preferences (
 comment on table app_private.notification_preferences is
   'A user''s choice per kind of notification mail; a kind without a row is on. At most one row per user and kind. Owner only: users read and change their own through my_notification_preferences and set_notification_preference.';
 comment on column app_private.notification_preferences.user_id is 'Whose choice.';
-comment on column app_private.notification_preferences.kind is 'ticket_created, ticket_reply, ticket_status (customers), ticket_assigned, customer_reply (agents and admins).';
+comment on column app_private.notification_preferences.kind is 'ticket_created, ticket_reply, ticket_status (customers), ticket_assigned, customer_reply, sla_breach (agents and admins).';
 comment on column app_private.notification_preferences.enabled is 'Whether mails of this kind are sent to the user.';
 comment on column app_private.notification_preferences.updated_at is 'When the choice was last made.';
 
@@ -44,7 +44,7 @@ create type app_public.notification_preference as (
 );
 
 comment on type app_public.notification_preference is 'Whether notification mails of a kind are sent to the signed-in user.';
-comment on column app_public.notification_preference.kind is 'ticket_created, ticket_reply, ticket_status, ticket_assigned or customer_reply.';
+comment on column app_public.notification_preference.kind is 'ticket_created, ticket_reply, ticket_status, ticket_assigned, customer_reply or sla_breach.';
 comment on column app_public.notification_preference.enabled is 'On unless turned off.';
 
 create or replace function app_public.my_notification_preferences()
@@ -55,7 +55,7 @@ security definer
 set search_path = pg_catalog, public, pg_temp
 as $$
   select k.kind, coalesce(p.enabled, true)
-  from unnest(array['ticket_created', 'ticket_reply', 'ticket_status', 'ticket_assigned', 'customer_reply']) with ordinality as k (kind, n)
+  from unnest(array['ticket_created', 'ticket_reply', 'ticket_status', 'ticket_assigned', 'customer_reply', 'sla_breach']) with ordinality as k (kind, n)
   left join app_private.notification_preferences as p
     on p.user_id = app_private.current_user_id() and p.kind = k.kind
   where app_private.current_user_id() is not null
@@ -63,7 +63,7 @@ as $$
 $$;
 
 comment on function app_public.my_notification_preferences() is
-  'The signed-in user''s notification mails, one row per kind (five rows; none when anonymous).';
+  'The signed-in user''s notification mails, one row per kind (six rows; none when anonymous).';
 
 revoke all on function app_public.my_notification_preferences() from public;
 grant execute on function app_public.my_notification_preferences() to ticketing_customer, ticketing_agent, ticketing_admin;

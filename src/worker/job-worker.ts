@@ -39,10 +39,10 @@ export const HOUSEKEEPING_CRONTAB = "*/10 * * * * housekeeping ?max=1\n";
  */
 async function maintainDeliveries(
   client: Pick<pg.ClientBase, "query">,
-): Promise<{ pruned: number; requeued: number; mails?: number } | undefined> {
+): Promise<{ pruned: number; requeued: number; mails?: number; breaches?: number } | undefined> {
   const { rows: present } = await client.query<{ webhooks: boolean; mail: boolean }>(
     `select to_regprocedure('app_private.requeue_stalled_webhook_deliveries()') is not null as webhooks,
-            to_regprocedure('app_private.prune_inbound_emails(integer)') is not null as mail`,
+            to_regprocedure('app_private.queue_sla_breach_mails(integer)') is not null as mail`,
   );
   if (!present[0]?.webhooks) return undefined;
   const { rows } = await client.query<{ pruned: number; requeued: number }>(
@@ -51,11 +51,13 @@ async function maintainDeliveries(
   );
   const deliveries = rows[0];
   if (!deliveries || !present[0]?.mail) return deliveries;
-  // Mail (docs/email.md): finished mails, expired links and old inbound log rows.
-  const { rows: mail } = await client.query<{ mails: number }>(
-    `select app_private.prune_outbound_mails() + app_private.prune_email_tokens() + app_private.prune_inbound_emails() as mails`,
+  // Mail (docs/email.md): finished mails, expired links and old inbound log
+  // rows pruned; SLA breaches found since the last run mailed to their agents.
+  const { rows: mail } = await client.query<{ mails: number; breaches: number }>(
+    `select app_private.prune_outbound_mails() + app_private.prune_email_tokens() + app_private.prune_inbound_emails() as mails,
+            app_private.queue_sla_breach_mails() as breaches`,
   );
-  return { ...deliveries, mails: mail[0]?.mails ?? 0 };
+  return { ...deliveries, mails: mail[0]?.mails ?? 0, breaches: mail[0]?.breaches ?? 0 };
 }
 
 /** Partitions, expired rows and old deliveries pruned, stalled deliveries queued again. */

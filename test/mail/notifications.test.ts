@@ -148,4 +148,25 @@ describe("notification mails", () => {
     const replies = sink.received.filter((mail) => mail.envelopeTo.includes(address.customer!) && kindOf(mail) === "ticket_reply");
     expect(replies).toHaveLength(1);
   });
+
+  it("a missed SLA target tells the assigned agent once, found by the worker's housekeeping", async () => {
+    const owner = database.current.owner;
+    const late = await fileTicketAs(database.current.authenticator, customer, "Payroll export fails");
+    await owner.query(
+      `update app_public.tickets set agent_id = $2, status = 'in_progress', created_at = now() - interval '1 day',
+         first_response_due_at = now() - interval '2 hours', resolution_due_at = now() - interval '1 hour'
+       where id = $1`,
+      [late, agent.id],
+    );
+    const { rows: first } = await owner.query<{ n: number }>("select app_private.queue_sla_breach_mails() as n");
+    expect(first[0]!.n).toBe(2);
+    const { rows: again } = await owner.query<{ n: number }>("select app_private.queue_sla_breach_mails() as n");
+    expect(again[0]!.n).toBe(0);
+    await waitForOutboxSettled(owner);
+    const breaches = sink.received.filter((mail) => mail.envelopeTo.includes(address.agent!) && kindOf(mail) === "sla_breach");
+    expect(breaches.map((mail) => mail.parsed.subject).sort()).toEqual([
+      expect.stringMatching(/SLA missed \(first response\): Payroll export fails$/),
+      expect.stringMatching(/SLA missed \(resolution\): Payroll export fails$/),
+    ]);
+  });
 });
