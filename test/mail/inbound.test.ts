@@ -196,4 +196,18 @@ describe("POST /inbound/email", () => {
     );
     expect(logged).toEqual([{ decision: "refused", reason: expect.stringMatching(/may not/) }]);
   });
+
+  it("with INBOUND_UNKNOWN_SENDER=create, an unknown sender becomes an unverified customer without a password", async () => {
+    const { rows } = await database.current.authenticator.query(
+      `select action, user_role, reason from app_private.route_inbound_email(
+         'new.person@elsewhere.example.com', 'New Person', '<n-1@elsewhere>', 'Hello', '{}', '{}', '{}', null, 'create')`,
+    );
+    expect(rows).toEqual([{ action: "ticket", user_role: "customer", reason: expect.stringMatching(/unverified customer created/) }]);
+    const { rows: account } = await database.current.owner.query(
+      `select u.display_name, a.password_hash, a.email_verified_at from app_private.user_accounts as a
+       join app_public.users as u on u.id = a.user_id where a.email = 'new.person@elsewhere.example.com'`,
+    );
+    expect(account).toEqual([{ display_name: "New Person", password_hash: null, email_verified_at: null }]);
+  });
 });
+
