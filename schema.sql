@@ -982,7 +982,7 @@ CREATE OR REPLACE FUNCTION app_private.inbound_email_policy(OUT sender_max integ
 AS $function$
   select 30, interval '1 hour', interval '30 days';
 $function$;
-comment on function app_private.inbound_email_policy() is 'Inbound mail limits, in one place: at most sender_max messages from one sender are acted on within sender_window (more are ignored and logged); the log is kept retention.';
+comment on function app_private.inbound_email_policy() is 'Inbound mail limits, in one place: once sender_max messages from one sender were logged within sender_window, further ones are ignored (and logged); the log is kept retention.';
 
 CREATE OR REPLACE FUNCTION app_private.is_acting_admin(actor_id uuid, actor_role text)
  RETURNS boolean

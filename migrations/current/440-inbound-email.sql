@@ -59,7 +59,7 @@ as $$
 $$;
 
 comment on function app_private.inbound_email_policy() is
-  'Inbound mail limits, in one place: at most sender_max messages from one sender are acted on within sender_window (more are ignored and logged); the log is kept retention.';
+  'Inbound mail limits, in one place: once sender_max messages from one sender were logged within sender_window, further ones are ignored (and logged); the log is kept retention.';
 
 revoke all on function app_private.inbound_email_policy() from public;
 
