@@ -23,6 +23,9 @@ export const CONSTRAINT_MESSAGES: Readonly<Record<string, string>> = {
   webhook_endpoints_url_format: "The webhook URL must be an http(s) URL of at most 2000 characters",
   webhook_endpoints_event_kinds_known:
     "Event kinds must be one or more of ticket.created, ticket.status_changed, ticket.assigned, ticket.commented, ticket.updated, user.deactivated, user.role_changed",
+  notification_preferences_kind:
+    "The kind must be one of ticket_created, ticket_reply, ticket_status, ticket_assigned, customer_reply, sla_breach",
+  outbound_mails_to_address_format: "The email address is not valid (printable ASCII, at most 320 characters, one @)",
 };
 
 export function constraintMessage(constraint: string | undefined): string | undefined {
