@@ -68,6 +68,12 @@ describe("reading an inbound message", () => {
     expect(facts).toMatchObject({ mailIds: [], ticketNumbers: [], autoReason: undefined, body: "Hi" });
   });
 
+  it("reads the text of an HTML-only message", async () => {
+    const raw = "From: h@example.com\r\nSubject: html\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<p>It works <b>now</b>.</p><blockquote>old</blockquote>";
+    const facts = inboundFacts(await simpleParser(raw), "support.example.test");
+    expect(facts.body).toContain("It works now.");
+  });
+
   it("makes a ticket subject without reply prefixes and tags", () => {
     expect(ticketSubject("Re: Fwd: [#12] Printer")).toBe("Printer");
     expect(ticketSubject("   ")).toBe("(no subject)");
