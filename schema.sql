@@ -19,7 +19,7 @@ create table app_private.address_events (
   occurred_at timestamp with time zone default app_private.auth_now() not null
 );
 alter table app_private.address_events enable row level security;
-alter table app_private.address_events add constraint address_events_action CHECK (action = ANY (ARRAY['register'::text, 'refresh'::text, 'password_change'::text]));
+alter table app_private.address_events add constraint address_events_action CHECK (action = ANY (ARRAY['register'::text, 'refresh'::text, 'password_change'::text, 'password_reset'::text, 'email_verification'::text]));
 alter table app_private.address_events add constraint address_events_pkey PRIMARY KEY (id);
 CREATE INDEX address_events_action_ip_idx ON app_private.address_events USING btree (action, ip, occurred_at);
 comment on table app_private.address_events is 'One row per register, refreshSession or changePassword call that passed its per-address limit: what the limits count. Append-only; old rows may be pruned once past the longest window.';
@@ -34,12 +34,12 @@ create table app_private.address_rate_limits (
   per_interval interval not null
 );
 alter table app_private.address_rate_limits enable row level security;
-alter table app_private.address_rate_limits add constraint address_rate_limits_action CHECK (action = ANY (ARRAY['login'::text, 'login_email'::text, 'register'::text, 'refresh'::text, 'password_change'::text]));
+alter table app_private.address_rate_limits add constraint address_rate_limits_action CHECK (action = ANY (ARRAY['login'::text, 'login_email'::text, 'register'::text, 'refresh'::text, 'password_change'::text, 'password_reset'::text, 'email_verification'::text]));
 alter table app_private.address_rate_limits add constraint address_rate_limits_interval_positive CHECK (per_interval > '00:00:00'::interval);
 alter table app_private.address_rate_limits add constraint address_rate_limits_max_count_positive CHECK (max_count > 0);
 alter table app_private.address_rate_limits add constraint address_rate_limits_pkey PRIMARY KEY (action);
 comment on table app_private.address_rate_limits is 'How often each authentication action may happen: at most max_count within per_interval, per client address (per email for login_email). Read by app_private.take_address_quota and begin_login. Owner only.';
-comment on column app_private.address_rate_limits.action is 'login (attempts per address), login_email (unresolved or failed attempts per email), register, refresh or password_change (per address).';
+comment on column app_private.address_rate_limits.action is 'login (attempts per address), login_email (unresolved or failed attempts per email), register, refresh, password_change, password_reset (requestPasswordReset and resetPassword calls) or email_verification (verifyEmail calls), per address.';
 comment on column app_private.address_rate_limits.max_count is 'Allowed occurrences within per_interval.';
 comment on column app_private.address_rate_limits.per_interval is 'The sliding window the count covers.';
 
@@ -87,6 +87,67 @@ comment on table app_private.auth_clock is 'One row: an offset added to now() by
 comment on column app_private.auth_clock.singleton is 'Always true: keeps the table to a single row.';
 comment on column app_private.auth_clock.offset_by is 'Added to the transaction time by auth_now().';
 
+create table app_private.email_tokens (
+  id uuid default app_private.uuid_generate_v7() not null,
+  purpose text not null,
+  user_id uuid not null,
+  email public.citext not null,
+  token_digest bytea not null,
+  created_at timestamp with time zone default app_private.auth_now() not null,
+  expires_at timestamp with time zone not null,
+  used_at timestamp with time zone
+);
+alter table app_private.email_tokens enable row level security;
+alter table app_private.email_tokens add constraint email_tokens_digest_unique UNIQUE (token_digest);
+alter table app_private.email_tokens add constraint email_tokens_expiry_after_creation CHECK (expires_at > created_at);
+alter table app_private.email_tokens add constraint email_tokens_pkey PRIMARY KEY (id);
+alter table app_private.email_tokens add constraint email_tokens_purpose CHECK (purpose = ANY (ARRAY['password_reset'::text, 'email_verification'::text]));
+alter table app_private.email_tokens add constraint email_tokens_user_id_fkey FOREIGN KEY (user_id) REFERENCES app_public.users(id) ON DELETE CASCADE;
+CREATE INDEX email_tokens_user_idx ON app_private.email_tokens USING btree (user_id, purpose, created_at);
+comment on table app_private.email_tokens is 'One-time links sent by mail: password resets and email verifications, by SHA-256 digest of the token (the token itself is only in the mail). Owner only; pruned once expired.';
+comment on column app_private.email_tokens.id is 'Primary key (time-ordered UUID).';
+comment on column app_private.email_tokens.purpose is 'password_reset or email_verification.';
+comment on column app_private.email_tokens.user_id is 'The account the link is for.';
+comment on column app_private.email_tokens.email is 'The address the link was sent to (the one a verification proves).';
+comment on column app_private.email_tokens.token_digest is 'SHA-256 of the token.';
+comment on column app_private.email_tokens.created_at is 'When the link was made.';
+comment on column app_private.email_tokens.expires_at is 'The link is refused after this time.';
+comment on column app_private.email_tokens.used_at is 'When the link was used, or made void by a newer use; a link works once.';
+
+create table app_private.inbound_emails (
+  id uuid default app_private.uuid_generate_v7() not null,
+  received_at timestamp with time zone default now() not null,
+  message_id text,
+  sender text,
+  subject text,
+  decision text not null,
+  reason text,
+  user_id uuid,
+  ticket_id uuid,
+  comment_id uuid
+);
+alter table app_private.inbound_emails enable row level security;
+alter table app_private.inbound_emails add constraint inbound_emails_decision CHECK (decision = ANY (ARRAY['comment'::text, 'ticket'::text, 'ignored'::text, 'refused'::text]));
+alter table app_private.inbound_emails add constraint inbound_emails_message_id_length CHECK (char_length(message_id) <= 1000);
+alter table app_private.inbound_emails add constraint inbound_emails_pkey PRIMARY KEY (id);
+alter table app_private.inbound_emails add constraint inbound_emails_sender_length CHECK (char_length(sender) <= 320);
+alter table app_private.inbound_emails add constraint inbound_emails_subject_length CHECK (char_length(subject) <= 300);
+alter table app_private.inbound_emails add constraint inbound_emails_ticket_id_fkey FOREIGN KEY (ticket_id) REFERENCES app_public.tickets(id) ON DELETE SET NULL;
+alter table app_private.inbound_emails add constraint inbound_emails_user_id_fkey FOREIGN KEY (user_id) REFERENCES app_public.users(id) ON DELETE SET NULL;
+CREATE INDEX inbound_emails_message_id_idx ON app_private.inbound_emails USING btree (message_id);
+CREATE INDEX inbound_emails_sender_idx ON app_private.inbound_emails USING btree (sender, received_at);
+comment on table app_private.inbound_emails is 'Every message posted to /inbound/email and what was decided: comment (added to a ticket), ticket (opened one), ignored (auto-reply, bounce, duplicate, over the sender''s limit) or refused (unknown sender, not allowed), with the reason. Owner only.';
+comment on column app_private.inbound_emails.id is 'Primary key (time-ordered UUID).';
+comment on column app_private.inbound_emails.received_at is 'When the message was posted.';
+comment on column app_private.inbound_emails.message_id is 'Its Message-ID header; a message seen before is ignored as a duplicate.';
+comment on column app_private.inbound_emails.sender is 'The From address.';
+comment on column app_private.inbound_emails.subject is 'The subject line (first 300 characters).';
+comment on column app_private.inbound_emails.decision is 'comment, ticket, ignored or refused.';
+comment on column app_private.inbound_emails.reason is 'Why it was ignored or refused, or how the ticket was found.';
+comment on column app_private.inbound_emails.user_id is 'The sender''s account, when there is one.';
+comment on column app_private.inbound_emails.ticket_id is 'The ticket commented on or opened.';
+comment on column app_private.inbound_emails.comment_id is 'The comment added.';
+
 create table app_private.login_attempts (
   id uuid default app_private.uuid_generate_v7() not null,
   email public.citext not null,
@@ -125,6 +186,77 @@ comment on column app_private.login_attempts.decided_xact is 'Transaction that r
 comment on column app_private.login_attempts.consumed_at is 'When the success was used (a session started or the password changed); a success is used at most once.';
 comment on column app_private.login_attempts.session_id is 'The session (refresh-token family) this success started: the audit trail of session starts.';
 
+create table app_private.mail_templates (
+  kind text not null,
+  subject text not null,
+  text_body text not null,
+  html_body text not null
+);
+alter table app_private.mail_templates enable row level security;
+alter table app_private.mail_templates add constraint mail_templates_kind_format CHECK (kind ~ '^[a-z][a-z_]{1,40}$'::text);
+alter table app_private.mail_templates add constraint mail_templates_pkey PRIMARY KEY (kind);
+alter table app_private.mail_templates add constraint mail_templates_subject_line CHECK (subject !~ '[\r\n]'::text AND char_length(subject) <= 300);
+comment on table app_private.mail_templates is 'One template per kind of mail. {{name}} is replaced by the mail''s parameter name: as is in the text body, HTML-escaped in the HTML body, without line breaks in the subject. Change a template with an update as the owner (in a migration). Owner only.';
+comment on column app_private.mail_templates.kind is 'What the mail is for, e.g. password_reset, ticket_reply.';
+comment on column app_private.mail_templates.subject is 'Subject line; ticket mails get [#number] put in front by the sender.';
+comment on column app_private.mail_templates.text_body is 'Plain-text body.';
+comment on column app_private.mail_templates.html_body is 'HTML body; parameters are escaped when inserted.';
+
+create table app_private.notification_preferences (
+  user_id uuid not null,
+  kind text not null,
+  enabled boolean not null,
+  updated_at timestamp with time zone default now() not null
+);
+alter table app_private.notification_preferences enable row level security;
+alter table app_private.notification_preferences add constraint notification_preferences_kind CHECK (kind = ANY (ARRAY['ticket_created'::text, 'ticket_reply'::text, 'ticket_status'::text, 'ticket_assigned'::text, 'customer_reply'::text, 'sla_breach'::text]));
+alter table app_private.notification_preferences add constraint notification_preferences_pkey PRIMARY KEY (user_id, kind);
+alter table app_private.notification_preferences add constraint notification_preferences_user_id_fkey FOREIGN KEY (user_id) REFERENCES app_public.users(id) ON DELETE CASCADE;
+comment on table app_private.notification_preferences is 'A user''s choice per kind of notification mail; a kind without a row is on. At most one row per user and kind. Owner only: users read and change their own through my_notification_preferences and set_notification_preference.';
+comment on column app_private.notification_preferences.user_id is 'Whose choice.';
+comment on column app_private.notification_preferences.kind is 'ticket_created, ticket_reply, ticket_status (customers), ticket_assigned, customer_reply, sla_breach (agents and admins).';
+comment on column app_private.notification_preferences.enabled is 'Whether mails of this kind are sent to the user.';
+comment on column app_private.notification_preferences.updated_at is 'When the choice was last made.';
+
+create table app_private.outbound_mails (
+  id uuid default app_private.uuid_generate_v7() not null,
+  kind text not null,
+  user_id uuid,
+  to_address text not null,
+  ticket_id uuid,
+  params jsonb default '{}'::jsonb not null,
+  status text default 'pending'::text not null,
+  attempts integer default 0 not null,
+  last_error text,
+  created_at timestamp with time zone default now() not null,
+  next_attempt_at timestamp with time zone,
+  sent_at timestamp with time zone
+);
+alter table app_private.outbound_mails enable row level security;
+alter table app_private.outbound_mails add constraint outbound_mails_attempts_positive CHECK (attempts >= 0);
+alter table app_private.outbound_mails add constraint outbound_mails_kind_fkey FOREIGN KEY (kind) REFERENCES app_private.mail_templates(kind);
+alter table app_private.outbound_mails add constraint outbound_mails_params_object CHECK (jsonb_typeof(params) = 'object'::text);
+alter table app_private.outbound_mails add constraint outbound_mails_pkey PRIMARY KEY (id);
+alter table app_private.outbound_mails add constraint outbound_mails_status_known CHECK (status = ANY (ARRAY['pending'::text, 'sent'::text, 'failed'::text, 'discarded'::text]));
+alter table app_private.outbound_mails add constraint outbound_mails_ticket_id_fkey FOREIGN KEY (ticket_id) REFERENCES app_public.tickets(id);
+alter table app_private.outbound_mails add constraint outbound_mails_to_address_format CHECK (to_address ~ '^[^@[:space:]]+@[^@[:space:]]+$'::text AND char_length(to_address) <= 320);
+alter table app_private.outbound_mails add constraint outbound_mails_user_id_fkey FOREIGN KEY (user_id) REFERENCES app_public.users(id);
+CREATE INDEX outbound_mails_created_at_idx ON app_private.outbound_mails USING btree (created_at);
+CREATE INDEX outbound_mails_ticket_idx ON app_private.outbound_mails USING btree (ticket_id) WHERE (ticket_id IS NOT NULL);
+comment on table app_private.outbound_mails is 'Every mail the application sends, from its cause to its delivery. Its parameters (which may hold a one-time link) are cleared once it is sent or given up. Owner only: the worker reads and reports through the functions below.';
+comment on column app_private.outbound_mails.id is 'Mail id; the Message-ID is built from it.';
+comment on column app_private.outbound_mails.kind is 'The template (app_private.mail_templates).';
+comment on column app_private.outbound_mails.user_id is 'The recipient''s account, when the mail is for a user.';
+comment on column app_private.outbound_mails.to_address is 'The recipient''s address.';
+comment on column app_private.outbound_mails.ticket_id is 'The ticket the mail is about: it is threaded on the ticket and carries its [#number] and reply address.';
+comment on column app_private.outbound_mails.params is 'Values of the template''s {{placeholders}}; emptied once the mail is sent or given up.';
+comment on column app_private.outbound_mails.status is 'pending (to send, retries to come), sent, failed (attempts used up) or discarded (mail is disabled).';
+comment on column app_private.outbound_mails.attempts is 'Attempts made so far.';
+comment on column app_private.outbound_mails.last_error is 'Why the last attempt failed, when it did.';
+comment on column app_private.outbound_mails.created_at is 'When its cause happened.';
+comment on column app_private.outbound_mails.next_attempt_at is 'When the next attempt is due (pending mails).';
+comment on column app_private.outbound_mails.sent_at is 'When the transport accepted it.';
+
 create table app_private.realtime_events (
   id bigint generated always as identity not null,
   occurred_at timestamp with time zone default clock_timestamp() not null,
@@ -150,6 +282,7 @@ CASE
     ELSE user_id IS NULL AND ticket_id IS NOT NULL AND customer_id IS NOT NULL
 END);
 CREATE INDEX realtime_events_occurred_at ON app_private.realtime_events USING btree (occurred_at);
+CREATE TRIGGER _400_queue_mail AFTER INSERT ON app_private.realtime_events FOR EACH ROW EXECUTE FUNCTION app_private.tg_realtime_events_queue_mail();
 CREATE TRIGGER _600_queue_webhooks AFTER INSERT ON app_private.realtime_events FOR EACH ROW EXECUTE FUNCTION app_private.tg_realtime_events_queue_webhooks();
 comment on table app_private.realtime_events is 'The event log: one row per announced change (append-only; kept event_log_policy().retention, a week). NOTIFY on ticketing_events carries only the id; the API reads fresh rows through realtime_events_by_id, webhooks are queued from new rows, analysts read ticket events through app_reporting.ticket_events. Owner only.';
 comment on column app_private.realtime_events.id is 'Event id: the whole payload of its notification.';
@@ -204,6 +337,20 @@ comment on column app_private.refresh_tokens.revoked_at is 'When the token was r
 comment on column app_private.refresh_tokens.revoked_reason is 'Why: logout, reuse, password_change, deactivated, role_changed or inactive.';
 comment on column app_private.refresh_tokens.session_started_at is 'When the session (family) began; copied to each rotated token. refreshSession refuses a family older than the maximum session age.';
 
+create table app_private.sla_breach_notices (
+  ticket_id uuid not null,
+  target text not null,
+  noticed_at timestamp with time zone default now() not null
+);
+alter table app_private.sla_breach_notices enable row level security;
+alter table app_private.sla_breach_notices add constraint sla_breach_notices_pkey PRIMARY KEY (ticket_id, target);
+alter table app_private.sla_breach_notices add constraint sla_breach_notices_target CHECK (target = ANY (ARRAY['first_response'::text, 'resolution'::text]));
+alter table app_private.sla_breach_notices add constraint sla_breach_notices_ticket_id_fkey FOREIGN KEY (ticket_id) REFERENCES app_public.tickets(id) ON DELETE CASCADE;
+comment on table app_private.sla_breach_notices is 'Which breaches were already mailed: one row per ticket and SLA target, so each breach is told once. Owner only.';
+comment on column app_private.sla_breach_notices.ticket_id is 'The ticket whose target was missed.';
+comment on column app_private.sla_breach_notices.target is 'first_response or resolution.';
+comment on column app_private.sla_breach_notices.noticed_at is 'When the breach was found and mailed.';
+
 create table app_private.user_accounts (
   user_id uuid not null,
   email public.citext not null,
@@ -212,7 +359,8 @@ create table app_private.user_accounts (
   locked_until timestamp with time zone,
   last_login_at timestamp with time zone,
   created_at timestamp with time zone default now() not null,
-  updated_at timestamp with time zone default now() not null
+  updated_at timestamp with time zone default now() not null,
+  email_verified_at timestamp with time zone default now()
 );
 alter table app_private.user_accounts enable row level security;
 alter table app_private.user_accounts add constraint user_accounts_email_format CHECK (char_length(email::text) <= 320 AND email::text ~ '^[!-?A-~]+@[!-?A-~]+$'::text);
@@ -233,6 +381,7 @@ comment on column app_private.user_accounts.locked_until is 'Login refused until
 comment on column app_private.user_accounts.last_login_at is 'Time of the last successful login.';
 comment on column app_private.user_accounts.created_at is 'When the account was created.';
 comment on column app_private.user_accounts.updated_at is 'When the account row last changed.';
+comment on column app_private.user_accounts.email_verified_at is 'When the address was proven or vouched for; null: not verified (a self-registered account whose verification link was not followed yet: it cannot sign in). Accounts made by an admin or the operator, and those that existed before verification, count as verified from their creation.';
 
 create table app_private.write_events (
   user_id uuid not null,
@@ -246,6 +395,20 @@ comment on table app_private.write_events is 'One row per write counted by a wri
 comment on column app_private.write_events.user_id is 'The user who wrote.';
 comment on column app_private.write_events.kind is 'What was written: ticket, comment or edit.';
 comment on column app_private.write_events.occurred_at is 'When (transaction time).';
+
+CREATE OR REPLACE FUNCTION app_private.account_links_exhausted(purpose text, user_id uuid)
+ RETURNS boolean
+ LANGUAGE sql
+ STABLE SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+  select count(*) >= (select p.per_account_max from app_private.email_token_policy() as p)
+  from app_private.email_tokens as t
+  where t.user_id = account_links_exhausted.user_id
+    and t.purpose = account_links_exhausted.purpose
+    and t.created_at > app_private.auth_now() - (select p.per_account_window from app_private.email_token_policy() as p);
+$function$;
+comment on function app_private.account_links_exhausted(text,uuid) is 'Whether an account already got email_token_policy().per_account_max links of purpose within the window.';
 
 CREATE OR REPLACE FUNCTION app_private.acting_user_id(as_role app_public.user_role)
  RETURNS uuid
@@ -481,7 +644,8 @@ begin
   join app_public.users as u on u.id = a.user_id
   where a.email = typed_email
     and u.is_active
-    and a.password_hash is not null;
+    and a.password_hash is not null
+    and a.email_verified_at is not null;
 
   insert into app_private.login_attempts (email, user_id, ip, success, reason, purpose)
   values (left(typed_email::text, 320), account_user_id, begin_login.ip, false, 'pending', 'login')
@@ -492,7 +656,7 @@ begin
 end;
 $function$;
 grant execute on function app_private.begin_login(text,inet) to ticketing_authenticator;
-comment on function app_private.begin_login(text,inet) is 'Step 1 of login, before any hashing: refuses (TKRAT, with a retry hint) when the address or the email reached its limit, otherwise reserves the attempt (pending) and returns its id with the salt and parameters of the account''s hash (null when no active account with a password has the email). Never returns the hash.';
+comment on function app_private.begin_login(text,inet) is 'Step 1 of login, before any hashing: refuses (TKRAT, with a retry hint) when the address or the email reached its limit, otherwise reserves the attempt (pending) and returns its id with the salt and parameters of the account''s hash (null when no active, verified account with a password has the email: an unverified account fails like an unknown email). Never returns the hash.';
 
 CREATE OR REPLACE FUNCTION app_private.begin_password_check(user_id uuid, ip inet, OUT attempt_id uuid, OUT email text, OUT password_salt text, OUT hash_length integer)
  RETURNS record
@@ -526,6 +690,26 @@ end;
 $function$;
 grant execute on function app_private.begin_password_check(uuid,inet) to ticketing_authenticator;
 comment on function app_private.begin_password_check(uuid,inet) is 'Step 1 of changePassword, before any hashing: counts the call against the ''password_change'' limit of ip (TKRAT beyond it), reserves a check of the user''s current password and returns its id, the email (for the password policy) and the salt and parameters of the hash (never the hash). TKFBD for an inactive user or one without a password.';
+
+CREATE OR REPLACE FUNCTION app_private.begin_password_reset(token_digest bytea, ip inet, OUT email text)
+ RETURNS text
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  link app_private.email_tokens;
+begin
+  perform app_private.take_address_quota('password_reset', begin_password_reset.ip);
+  link := app_private.valid_email_token('password_reset', begin_password_reset.token_digest);
+  if link.id is null then
+    raise exception using errcode = 'TKTOK', message = 'Invalid or expired link';
+  end if;
+  email := link.email::text;
+end;
+$function$;
+grant execute on function app_private.begin_password_reset(bytea,inet) to ticketing_authenticator;
+comment on function app_private.begin_password_reset(bytea,inet) is 'Step 1 of resetPassword, before any hashing: counts the call against the ''password_reset'' limit of ip (TKRAT beyond it) and checks the link (TKTOK when unknown, used or expired); returns the account''s email, for the password policy.';
 
 CREATE OR REPLACE FUNCTION app_private.change_password(attempt_id uuid, new_hash text, keep_session_id uuid)
  RETURNS app_public.users
@@ -932,6 +1116,16 @@ end;
 $function$;
 comment on function app_private.email_login_limit_reached(public.citext) is 'When the ''login_email'' limit of the email is reached (unresolved or failed attempts, from any address): the time it lifts; null otherwise. Known and unknown emails are counted alike.';
 
+CREATE OR REPLACE FUNCTION app_private.email_token_policy(OUT reset_lifetime interval, OUT verification_lifetime interval, OUT per_account_max integer, OUT per_account_window interval)
+ RETURNS record
+ LANGUAGE sql
+ IMMUTABLE
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+  select interval '30 minutes', interval '7 days', 3, interval '1 hour';
+$function$;
+comment on function app_private.email_token_policy() is 'One-time mail links, in one place: a password reset link lives reset_lifetime, a verification link verification_lifetime; at most per_account_max links of one kind are sent to one account within per_account_window (more requests are answered the same and send nothing). Replace this function in a migration to change them.';
+
 CREATE OR REPLACE FUNCTION app_private.event_log_policy(OUT retention interval)
  RETURNS interval
  LANGUAGE sql
@@ -985,6 +1179,16 @@ AS $function$
   select interval '7 days', interval '1 hour', interval '7 days', interval '7 days', 1000;
 $function$;
 comment on function app_private.housekeeping_policy() is 'Retention of security rows, in one place: login attempts are kept login_attempt_retention (the lockout and per-address windows need minutes; the rest is for investigation), attempts refused by the rate limit (which count for nothing) refused_login_retention; a session (refresh-token family) that can no longer be used is deleted ended_session_retention after it ended; in a live session a rotated token is kept rotated_token_retention after its rotation and at most the newest rotated_tokens_per_session, for reuse detection. Replace this function in a migration to change them.';
+
+CREATE OR REPLACE FUNCTION app_private.inbound_email_policy(OUT sender_max integer, OUT sender_window interval, OUT retention interval)
+ RETURNS record
+ LANGUAGE sql
+ IMMUTABLE
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+  select 30, interval '1 hour', interval '30 days';
+$function$;
+comment on function app_private.inbound_email_policy() is 'Inbound mail limits, in one place: once sender_max messages from one sender were logged within sender_window, further ones are ignored (and logged); the log is kept retention.';
 
 CREATE OR REPLACE FUNCTION app_private.is_acting_admin(actor_id uuid, actor_role text)
  RETURNS boolean
@@ -1047,6 +1251,32 @@ AS $function$
 $function$;
 comment on function app_private.login_policy() is 'The login rules in one place: lock an account for lock_duration after max_failures failed logins within failure_window; refresh tokens expire after refresh_token_lifetime. ip_max_attempts and ip_window are the ''login'' row of app_private.address_rate_limits.';
 
+CREATE OR REPLACE FUNCTION app_private.mail_policy(OUT max_attempts integer, OUT first_retry interval, OUT max_retry interval, OUT retention interval)
+ RETURNS record
+ LANGUAGE sql
+ IMMUTABLE
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+  select 15, interval '10 seconds', interval '1 hour', interval '30 days';
+$function$;
+comment on function app_private.mail_policy() is 'Outbound mail policy, in one place: a mail is attempted at most max_attempts times; the n-th retry waits first_retry * 2^(n-1), at most max_retry; finished mails are kept retention. Replace this function in a migration to change them.';
+
+CREATE OR REPLACE FUNCTION app_private.mail_to_send(mail_id uuid)
+ RETURNS TABLE(id uuid, kind text, to_address text, subject text, text_body text, html_body text, params jsonb, ticket_id uuid, ticket_number bigint, attempts integer)
+ LANGUAGE sql
+ STABLE SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+  select m.id, m.kind, m.to_address, tpl.subject, tpl.text_body, tpl.html_body, m.params,
+         m.ticket_id, t.number, m.attempts
+  from app_private.outbound_mails as m
+  join app_private.mail_templates as tpl on tpl.kind = m.kind
+  left join app_public.tickets as t on t.id = m.ticket_id
+  where m.id = mail_to_send.mail_id
+    and m.status = 'pending';
+$function$;
+comment on function app_private.mail_to_send(uuid) is 'Worker: a pending mail with its template and parameters, and the number of its ticket; nothing once it is sent or given up.';
+
 CREATE OR REPLACE FUNCTION app_private.make_append_only(target regclass)
  RETURNS void
  LANGUAGE plpgsql
@@ -1092,6 +1322,31 @@ end;
 $function$;
 comment on function app_private.make_append_only(regclass) is 'Makes a table append-only: a trigger refusing UPDATE and DELETE (not repeated on partitions, which inherit it), one refusing TRUNCATE, nothing granted to PUBLIC, and UPDATE, DELETE and TRUNCATE revoked from the owner. Idempotent. Every new append-only table calls it (docs/conventions.md).';
 
+CREATE OR REPLACE FUNCTION app_private.new_email_token(purpose text, user_id uuid, email public.citext)
+ RETURNS text
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  token text := replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', '');
+  policy record;
+begin
+  select * into policy from app_private.email_token_policy();
+  insert into app_private.email_tokens (purpose, user_id, email, token_digest, expires_at)
+  values (
+    new_email_token.purpose,
+    new_email_token.user_id,
+    new_email_token.email,
+    sha256(convert_to(token, 'UTF8')),
+    app_private.auth_now() + case when new_email_token.purpose = 'password_reset'
+      then policy.reset_lifetime else policy.verification_lifetime end
+  );
+  return token;
+end;
+$function$;
+comment on function app_private.new_email_token(text,uuid,public.citext) is 'Makes a one-time link token of purpose for an account and address; stores its digest and returns the token (64 hex digits, 244 random bits) for the mail.';
+
 CREATE OR REPLACE FUNCTION app_private.normalized_input(value text, max_length integer)
  RETURNS text
  LANGUAGE sql
@@ -1130,6 +1385,48 @@ begin
 end;
 $function$;
 comment on function app_private.notify_ticket_event(app_public.tickets,text,app_public.tickets,uuid) is 'Records one realtime event of a ticket (kind, comment id, the customer and agent before and after, its organization, whether it is or was in the open pool; never content) and notifies its id on ticketing_events.';
+
+CREATE OR REPLACE FUNCTION app_private.notify_user(kind text, recipient_id uuid, ticket app_public.tickets, params jsonb DEFAULT '{}'::jsonb, even_to_actor boolean DEFAULT false)
+ RETURNS void
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  recipient record;
+begin
+  if recipient_id is null or (not even_to_actor and recipient_id is not distinct from app_private.current_user_id()) then
+    return;
+  end if;
+  select a.email, u.display_name into recipient
+  from app_public.users as u
+  join app_private.user_accounts as a on a.user_id = u.id
+  where u.id = recipient_id
+    and u.is_active
+    and a.email_verified_at is not null
+    and not exists (
+      select from app_private.notification_preferences as p
+      where p.user_id = u.id and p.kind = notify_user.kind and not p.enabled
+    );
+  if not found then
+    return;
+  end if;
+  perform app_private.queue_mail(
+    notify_user.kind,
+    recipient.email::text,
+    recipient_id,
+    ticket.id,
+    jsonb_build_object(
+      'displayName', recipient.display_name,
+      'number', ticket.number,
+      'subject', ticket.subject,
+      'priority', ticket.priority,
+      'status', ticket.status
+    ) || coalesce(params, '{}')
+  );
+end;
+$function$;
+comment on function app_private.notify_user(text,uuid,app_public.tickets,jsonb,boolean) is 'Queues a notification mail of kind about ticket to recipient_id, with the ticket''s number, subject, priority and status and params as template parameters; nothing when the recipient is inactive, unverified, turned the kind off, or is the acting user (unless even_to_actor: a receipt).';
 
 CREATE OR REPLACE FUNCTION app_private.open_session(user_id uuid, token_digest bytea)
  RETURNS TABLE(session_id uuid, user_role app_public.user_role, refresh_expires_at timestamp with time zone, user_record app_public.users)
@@ -1214,6 +1511,76 @@ begin
 end;
 $function$;
 comment on function app_private.prune_attachments() is 'Rejects pending attachments abandoned for attachment_retention().abandoned_after and deletes rejected rows older than rejected_retention; returns the storage keys of both, whose files the caller then removes.';
+
+CREATE OR REPLACE FUNCTION app_private.prune_email_tokens(max_rows integer DEFAULT 10000)
+ RETURNS integer
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  pruned integer;
+begin
+  -- Kept a day past expiry: the per-account limit counts recent links.
+  delete from app_private.email_tokens as t
+  where t.id in (
+    select o.id
+    from app_private.email_tokens as o
+    where o.expires_at < app_private.auth_now() - interval '1 day'
+    order by o.expires_at
+    limit max_rows
+  );
+  get diagnostics pruned = row_count;
+  return pruned;
+end;
+$function$;
+comment on function app_private.prune_email_tokens(integer) is 'Housekeeping: deletes mail links expired more than a day ago, at most max_rows per call. Returns how many.';
+
+CREATE OR REPLACE FUNCTION app_private.prune_inbound_emails(max_rows integer DEFAULT 10000)
+ RETURNS integer
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  pruned integer;
+begin
+  delete from app_private.inbound_emails as e
+  where e.id in (
+    select o.id from app_private.inbound_emails as o
+    where o.received_at < now() - (select p.retention from app_private.inbound_email_policy() as p)
+    order by o.received_at
+    limit max_rows
+  );
+  get diagnostics pruned = row_count;
+  return pruned;
+end;
+$function$;
+comment on function app_private.prune_inbound_emails(integer) is 'Housekeeping: deletes inbound log rows older than inbound_email_policy().retention, at most max_rows per call. Returns how many.';
+
+CREATE OR REPLACE FUNCTION app_private.prune_outbound_mails(max_rows integer DEFAULT 10000)
+ RETURNS integer
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+declare
+  pruned integer;
+begin
+  delete from app_private.outbound_mails as m
+  where m.id in (
+    select o.id
+    from app_private.outbound_mails as o
+    where o.status <> 'pending'
+      and o.created_at < now() - (select p.retention from app_private.mail_policy() as p)
+    order by o.created_at
+    limit max_rows
+  );
+  get diagnostics pruned = row_count;
+  return pruned;
+end;
+$function$;
+comment on function app_private.prune_outbound_mails(integer) is 'Housekeeping: deletes finished mails older than mail_policy().retention, at most max_rows per call. Returns how many.';
 
 CREATE OR REPLACE FUNCTION app_private.prune_realtime_events(max_rows integer DEFAULT 1000)
  RETURNS integer
@@ -1357,6 +1724,87 @@ AS $function$
   select count(*)::integer from deleted;
 $function$;
 comment on function app_private.prune_webhook_deliveries(integer) is 'Deletes finished deliveries older than webhook_policy().delivery_retention, at most max_rows a call; returns how many. Run by the worker''s housekeeping task.';
+
+CREATE OR REPLACE FUNCTION app_private.queue_mail(kind text, to_address text, user_id uuid DEFAULT NULL::uuid, ticket_id uuid DEFAULT NULL::uuid, params jsonb DEFAULT '{}'::jsonb)
+ RETURNS uuid
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+declare
+  mail_id uuid;
+begin
+  insert into app_private.outbound_mails (kind, to_address, user_id, ticket_id, params, next_attempt_at)
+  values (queue_mail.kind, queue_mail.to_address, queue_mail.user_id, queue_mail.ticket_id, coalesce(queue_mail.params, '{}'), now())
+  returning id into mail_id;
+  perform app_private.queue_mail_attempt(mail_id);
+  return mail_id;
+end;
+$function$;
+comment on function app_private.queue_mail(text,text,uuid,uuid,jsonb) is 'Records a mail of a kind (template) to an address, with its template parameters, and queues its first attempt, in the caller''s transaction. Returns the mail id.';
+
+CREATE OR REPLACE FUNCTION app_private.queue_mail_attempt(mail_id uuid, run_at timestamp with time zone DEFAULT NULL::timestamp with time zone)
+ RETURNS void
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+begin
+  perform graphile_worker.add_job(
+    'send_mail',
+    json_build_object('mailId', mail_id),
+    run_at => coalesce(run_at, now()),
+    max_attempts => 1,
+    job_key => 'mail:' || mail_id::text
+  );
+end;
+$function$;
+comment on function app_private.queue_mail_attempt(uuid,timestamp with time zone) is 'Queues the graphile-worker job send_mail for one attempt of a mail at run_at (now by default); one job per mail (job key). Retries are queued by record_mail_attempt, following mail_policy().';
+
+CREATE OR REPLACE FUNCTION app_private.queue_sla_breach_mails(max_rows integer DEFAULT 500)
+ RETURNS integer
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  breach record;
+  queued integer := 0;
+begin
+  for breach in
+    select t.*, targets.target
+    from app_public.tickets as t
+    cross join lateral (
+      values
+        ('first_response', app_private.sla_breached(t.first_response_due_at, coalesce(t.first_responded_at, t.resolved_at, t.closed_at, now()))),
+        ('resolution', app_private.sla_breached(t.resolution_due_at, coalesce(t.resolved_at, t.closed_at, now())))
+    ) as targets (target, breached)
+    where t.status in ('open', 'in_progress', 'waiting_on_customer')
+      and t.agent_id is not null
+      and t.resolution_due_at is not null
+      and targets.breached
+      and not exists (
+        select from app_private.sla_breach_notices as n
+        where n.ticket_id = t.id and n.target = targets.target
+      )
+    order by t.resolution_due_at, t.id
+    limit max_rows
+  loop
+    insert into app_private.sla_breach_notices (ticket_id, target) values (breach.id, breach.target)
+    on conflict on constraint sla_breach_notices_pkey do nothing;
+    continue when not found;
+    perform app_private.notify_user(
+      'sla_breach',
+      breach.agent_id,
+      (select t from app_public.tickets as t where t.id = breach.id),
+      jsonb_build_object('targetText', replace(breach.target, '_', ' '))
+    );
+    queued := queued + 1;
+  end loop;
+  return queued;
+end;
+$function$;
+comment on function app_private.queue_sla_breach_mails(integer) is 'Housekeeping: for unfinished assigned tickets whose first-response or resolution target is breached (app_private.sla_breached) and not yet told, records the notice and mails the assigned agent (sla_breach, subject to their preferences); at most max_rows per call. Returns how many breaches were found.';
 
 CREATE OR REPLACE FUNCTION app_private.queue_webhook_attempt(delivery_id uuid, run_at timestamp with time zone DEFAULT NULL::timestamp with time zone)
  RETURNS void
@@ -1524,6 +1972,67 @@ $function$;
 grant execute on function app_private.realtime_routes(uuid) to ticketing_authenticator;
 comment on function app_private.realtime_routes(uuid) is 'Realtime routing (not visibility): the organizations whose tickets an active customer sees and the tickets an active user takes part in (cc or follower, at most 1000). The API re-checks every event against the subscriber''s row-level security before delivering it.';
 
+CREATE OR REPLACE FUNCTION app_private.record_inbound_outcome(inbound_id uuid, decision text, reason text, ticket_id uuid, comment_id uuid)
+ RETURNS void
+ LANGUAGE sql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+  update app_private.inbound_emails as e
+  set decision = record_inbound_outcome.decision,
+      reason = coalesce(record_inbound_outcome.reason, e.reason),
+      ticket_id = coalesce(record_inbound_outcome.ticket_id, e.ticket_id),
+      comment_id = record_inbound_outcome.comment_id
+  where e.id = record_inbound_outcome.inbound_id;
+$function$;
+grant execute on function app_private.record_inbound_outcome(uuid,text,text,uuid,uuid) to ticketing_authenticator;
+comment on function app_private.record_inbound_outcome(uuid,text,text,uuid,uuid) is 'POST /inbound/email: the outcome of acting as the sender (the comment or ticket made, or refused by the sender''s rights), on the message''s log row.';
+
+CREATE OR REPLACE FUNCTION app_private.record_mail_attempt(mail_id uuid, outcome text, error text)
+ RETURNS text
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+declare
+  policy record;
+  mail app_private.outbound_mails;
+  delay interval;
+begin
+  if outcome not in ('sent', 'failed', 'discarded') then
+    raise exception 'unknown mail outcome %', outcome using errcode = 'TKVAL';
+  end if;
+  select * into policy from app_private.mail_policy();
+
+  update app_private.outbound_mails as m
+  set attempts = m.attempts + 1,
+      last_error = left(record_mail_attempt.error, 500),
+      sent_at = case when outcome = 'sent' then now() end,
+      status = case
+        when outcome in ('sent', 'discarded') then outcome
+        when m.attempts + 1 >= policy.max_attempts then 'failed'
+        else 'pending'
+      end
+  where m.id = record_mail_attempt.mail_id
+    and m.status = 'pending'
+  returning m.* into mail;
+  if mail.id is null then
+    return null;
+  end if;
+
+  if mail.status = 'pending' then
+    delay := least(policy.max_retry, policy.first_retry * power(2, mail.attempts - 1));
+    update app_private.outbound_mails as m set next_attempt_at = now() + delay where m.id = mail.id;
+    perform app_private.queue_mail_attempt(mail.id, now() + delay);
+  else
+    -- A one-time link in the parameters lives on only in the recipient's mailbox.
+    update app_private.outbound_mails as m set next_attempt_at = null, params = '{}' where m.id = mail.id;
+  end if;
+  return mail.status;
+end;
+$function$;
+comment on function app_private.record_mail_attempt(uuid,text,text) is 'Worker: records one attempt of a mail: sent, discarded (mail disabled) or failed (error); a failure is retried with exponential backoff while mail_policy().max_attempts allow, then the mail is failed. Parameters are cleared once the mail is finished. Returns the mail''s status.';
+
 CREATE OR REPLACE FUNCTION app_private.record_webhook_attempt(delivery_id uuid, succeeded boolean, response_code integer, latency_ms integer, error text)
  RETURNS text
  LANGUAGE plpgsql
@@ -1586,6 +2095,71 @@ end;
 $function$;
 comment on function app_private.record_webhook_attempt(uuid,boolean,integer,integer,text) is 'Worker: records one attempt of a delivery (outcome, response code, latency, error); counts the endpoint''s consecutive failures and disables it (with an audit log entry) at webhook_policy().failures_before_disable; queues the next attempt with exponential backoff and jitter while attempts remain. Returns the delivery''s status.';
 
+CREATE OR REPLACE FUNCTION app_private.register_account(email text, display_name text, password_hash text)
+ RETURNS void
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  typed_email citext := app_private.normalized_input(left(register_account.email, 1000), 320);
+  existing record;
+  created app_public.users;
+  token text;
+begin
+  select a.user_id, a.email, u.display_name into existing
+  from app_private.user_accounts as a
+  join app_public.users as u on u.id = a.user_id
+  where a.email = typed_email;
+
+  if found then
+    -- The input is held to the same rules as for a new account (a broken
+    -- rule answers the same in both cases), then the trial row is undone.
+    begin
+      insert into app_public.users (display_name, role) values (btrim(register_account.display_name), 'customer');
+      raise exception using errcode = 'TKUND';
+    exception
+      when sqlstate 'TKUND' then null;
+    end;
+    perform pg_advisory_xact_lock(hashtextextended('email-token:' || existing.user_id::text, 0));
+    if (
+      select count(*)
+      from app_private.outbound_mails as m
+      where m.user_id = existing.user_id
+        and m.kind = 'registration_attempt'
+        and m.created_at > now() - (select p.per_account_window from app_private.email_token_policy() as p)
+    ) < (select p.per_account_max from app_private.email_token_policy() as p) then
+      perform app_private.queue_mail(
+        'registration_attempt', existing.email::text, existing.user_id, null,
+        jsonb_build_object('displayName', existing.display_name)
+      );
+    end if;
+    return;
+  end if;
+
+  begin
+    created := app_private.create_user_account(typed_email, register_account.display_name, 'customer', register_account.password_hash);
+  exception
+    -- Registered a moment ago by a concurrent call: answered the same.
+    when sqlstate 'TKEML' then
+      return;
+  end;
+
+  update app_private.user_accounts as a set email_verified_at = null where a.user_id = created.id;
+  token := app_private.new_email_token('email_verification', created.id, typed_email);
+  perform app_private.queue_mail(
+    'email_verification', typed_email::text, created.id, null,
+    jsonb_build_object(
+      'displayName', created.display_name,
+      'token', token,
+      'days', extract(epoch from (select p.verification_lifetime from app_private.email_token_policy() as p))::integer / 86400
+    )
+  );
+end;
+$function$;
+grant execute on function app_private.register_account(text,text,text) to ticketing_authenticator;
+comment on function app_private.register_account(text,text,text) is 'register: for a free email, creates an unverified customer with the argon2id hash computed by the API and mails a verification link; for a taken one, mails its owner that someone tried to register (at most email_token_policy().per_account_max such mails per window). Returns nothing either way; input that breaks a rule raises 23514 in both cases. The caller counts the registration first (reserve_registration).';
+
 CREATE OR REPLACE FUNCTION app_private.register_customer(email text, display_name text, password_hash text, token_digest bytea, ip inet)
  RETURNS TABLE(session_id uuid, user_role app_public.user_role, refresh_expires_at timestamp with time zone, user_record app_public.users)
  LANGUAGE plpgsql
@@ -1617,8 +2191,116 @@ begin
   return next;
 end;
 $function$;
-grant execute on function app_private.register_customer(text,text,text,bytea,inet) to ticketing_authenticator;
 comment on function app_private.register_customer(text,text,text,bytea,inet) is 'Self-registration: creates an active customer and opens their first session, all or nothing; the session start is recorded in login_attempts (purpose registration). Raises TKEML when the email is taken, 23514 when the input breaks a rule. The caller counts the registration first (reserve_registration).';
+
+CREATE OR REPLACE FUNCTION app_private.request_email_change(attempt_id uuid, new_email text)
+ RETURNS void
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  attempt app_private.login_attempts;
+  account record;
+  typed_email citext := app_private.normalized_input(left(request_email_change.new_email, 1000), 320);
+  token text;
+begin
+  select l.* into attempt
+  from app_private.login_attempts as l
+  where l.id = request_email_change.attempt_id
+    and l.purpose = 'password_change'
+    and l.reason = 'success'
+    and l.decided_xact = pg_current_xact_id()
+    and l.consumed_at is null
+  for update;
+  if not found then
+    raise exception using errcode = 'TKFBD', message = 'The current password must be proven in the same transaction';
+  end if;
+  update app_private.login_attempts as l set consumed_at = app_private.auth_now() where l.id = attempt.id;
+
+  if typed_email is null or char_length(typed_email) > 320 or typed_email !~ '^[^@[:space:]]+@[^@[:space:]]+$' then
+    raise exception using errcode = 'TKVAL', message = 'The email address is not valid';
+  end if;
+
+  select a.user_id, a.email, u.display_name into account
+  from app_private.user_accounts as a
+  join app_public.users as u on u.id = a.user_id
+  where a.user_id = attempt.user_id and u.is_active;
+  if not found then
+    raise exception using errcode = 'TKNTF', message = 'No active user with this id';
+  end if;
+
+  -- Unchanged, or held by another account: answered the same, nothing sent.
+  if typed_email = account.email or exists (select from app_private.user_accounts as a where a.email = typed_email) then
+    return;
+  end if;
+  perform pg_advisory_xact_lock(hashtextextended('email-token:' || account.user_id::text, 0));
+  if app_private.account_links_exhausted('email_verification', account.user_id) then
+    return;
+  end if;
+
+  token := app_private.new_email_token('email_verification', account.user_id, typed_email);
+  perform app_private.queue_mail(
+    'email_change', typed_email::text, account.user_id, null,
+    jsonb_build_object(
+      'displayName', account.display_name,
+      'token', token,
+      'days', extract(epoch from (select p.verification_lifetime from app_private.email_token_policy() as p))::integer / 86400
+    )
+  );
+  perform app_private.queue_mail(
+    'email_change_notice', account.email::text, account.user_id, null,
+    jsonb_build_object('displayName', account.display_name, 'newEmail', typed_email::text)
+  );
+end;
+$function$;
+grant execute on function app_private.request_email_change(uuid,text) to ticketing_authenticator;
+comment on function app_private.request_email_change(uuid,text) is 'requestEmailChange: for a successful current-password check made in this same transaction (begin_password_check, finish_login), mails a verification link to the new address (verifyEmail then makes it the account''s email) and a notice to the old one. TKVAL for a malformed address; an unchanged address, one held by another account or an account over its link limit is answered the same with nothing sent.';
+
+CREATE OR REPLACE FUNCTION app_private.request_password_reset(email text, ip inet)
+ RETURNS void
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  typed_email citext := app_private.normalized_input(left(request_password_reset.email, 1000), 320);
+  account record;
+  token text;
+begin
+  perform app_private.take_address_quota('password_reset', request_password_reset.ip);
+
+  select a.user_id, a.email, u.display_name into account
+  from app_private.user_accounts as a
+  join app_public.users as u on u.id = a.user_id
+  where a.email = typed_email
+    and u.is_active;
+  if not found then
+    return;
+  end if;
+
+  -- One account's requests one at a time, so the per-account count holds.
+  perform pg_advisory_xact_lock(hashtextextended('email-token:' || account.user_id::text, 0));
+  if app_private.account_links_exhausted('password_reset', account.user_id) then
+    return;
+  end if;
+
+  token := app_private.new_email_token('password_reset', account.user_id, account.email);
+  perform app_private.queue_mail(
+    'password_reset',
+    account.email::text,
+    account.user_id,
+    null,
+    jsonb_build_object(
+      'displayName', account.display_name,
+      'token', token,
+      'minutes', extract(epoch from (select p.reset_lifetime from app_private.email_token_policy() as p))::integer / 60
+    )
+  );
+end;
+$function$;
+grant execute on function app_private.request_password_reset(text,inet) to ticketing_authenticator;
+comment on function app_private.request_password_reset(text,inet) is 'requestPasswordReset: counts the call against the ''password_reset'' limit of ip (TKRAT beyond it); for an active account with this email, unless it reached the per-account limit, makes a reset link and queues its mail. Returns nothing either way, so the answer never tells whether the email has an account.';
 
 CREATE OR REPLACE FUNCTION app_private.requeue_stalled_webhook_deliveries()
  RETURNS integer
@@ -1677,6 +2359,57 @@ AS $function$
 $function$;
 grant execute on function app_private.reserve_registration(inet) to ticketing_authenticator;
 comment on function app_private.reserve_registration(inet) is 'register: counts a registration from ip before the password is hashed (refused attempts, such as a taken email, count too), or raises TKRAT when the address reached its limit.';
+
+CREATE OR REPLACE FUNCTION app_private.reset_password(token_digest bytea, new_hash text)
+ RETURNS app_public.users
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  link app_private.email_tokens;
+  account_user app_public.users;
+begin
+  select t.* into link
+  from app_private.email_tokens as t
+  where t.token_digest = reset_password.token_digest
+    and t.purpose = 'password_reset'
+  for update;
+  link := app_private.valid_email_token('password_reset', reset_password.token_digest);
+  if link.id is null then
+    raise exception using errcode = 'TKTOK', message = 'Invalid or expired link';
+  end if;
+
+  -- This link is used; the account's other reset links are void.
+  update app_private.email_tokens as t
+  set used_at = app_private.auth_now()
+  where t.user_id = link.user_id
+    and t.purpose = 'password_reset'
+    and t.used_at is null;
+
+  -- Following the link proved the address, if it is still the account's.
+  update app_private.user_accounts as a
+  set password_hash = reset_password.new_hash,
+      failed_login_count = 0,
+      locked_until = null,
+      email_verified_at = case when a.email = link.email then coalesce(a.email_verified_at, app_private.auth_now()) else a.email_verified_at end
+  where a.user_id = link.user_id;
+
+  perform app_private.revoke_user_sessions(link.user_id, 'password_change');
+
+  insert into app_private.audit_log (actor_id, db_role, table_name, operation, record_id, old_data, new_data)
+  values (
+    link.user_id, current_user, 'app_private.user_accounts', 'UPDATE', link.user_id,
+    jsonb_build_object('password', 'replaced'),
+    jsonb_build_object('password', 'reset by mail link', 'sessions', 'revoked', 'lockout', 'cleared', 'link_id', link.id)
+  );
+
+  select u.* into account_user from app_public.users as u where u.id = link.user_id;
+  return account_user;
+end;
+$function$;
+grant execute on function app_private.reset_password(bytea,text) to ticketing_authenticator;
+comment on function app_private.reset_password(bytea,text) is 'Step 2 of resetPassword: for a valid reset link (TKTOK otherwise), stores the new argon2id hash computed by the API, clears the lockout, marks the address verified, voids the account''s reset links, revokes every session and writes the audit log. Returns the user.';
 
 CREATE OR REPLACE FUNCTION app_private.revoke_refresh_token(token_digest bytea)
  RETURNS boolean
@@ -1805,6 +2538,134 @@ end;
 $function$;
 grant execute on function app_private.rotate_refresh_token(bytea,bytea,inet,interval) to ticketing_authenticator;
 comment on function app_private.rotate_refresh_token(bytea,bytea,inet,interval) is 'refreshSession: counts the call against the ''refresh'' limit of ip (TKRAT beyond it), then exchanges a refresh token (by digest) for a new one in the same family. outcome: rotated (with claims and user row), reused (the token was already rotated: the whole family is now revoked) or invalid (unknown, revoked, expired, the session older than session_max_age (at most 365 days), or the user inactive).';
+
+CREATE OR REPLACE FUNCTION app_private.route_inbound_email(sender text, display_name text, message_id text, subject text, mail_ids uuid[], ticket_ids uuid[], ticket_numbers bigint[], auto_reason text, unknown_sender text)
+ RETURNS TABLE(inbound_id uuid, action text, user_id uuid, user_role app_public.user_role, ticket_id uuid, reason text)
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  typed_sender citext := app_private.normalized_input(left(route_inbound_email.sender, 1000), 320);
+  policy record;
+  account record;
+  found_ticket uuid;
+  found_by text;
+  created app_public.users;
+begin
+  select * into policy from app_private.inbound_email_policy();
+  perform pg_advisory_xact_lock(hashtextextended('inbound:' || lower(coalesce(typed_sender::text, '')), 0));
+
+  select u.id, u.role into account
+  from app_private.user_accounts as a
+  join app_public.users as u on u.id = a.user_id
+  where a.email = typed_sender
+    and u.is_active;
+  user_id := account.id;
+  user_role := account.role;
+
+  if route_inbound_email.auto_reason is not null then
+    action := 'ignored';
+    reason := route_inbound_email.auto_reason;
+  elsif route_inbound_email.message_id is not null and exists (
+    select from app_private.inbound_emails as e
+    where e.message_id = route_inbound_email.message_id and e.decision in ('comment', 'ticket')
+  ) then
+    action := 'ignored';
+    reason := 'duplicate Message-ID';
+  elsif (
+    select count(*) from app_private.inbound_emails as e
+    where e.sender = typed_sender::text and e.received_at > now() - policy.sender_window
+  ) >= policy.sender_max then
+    action := 'ignored';
+    reason := 'over the sender''s limit';
+  else
+    -- The ticket: by a mail of ours it answers, by the ticket's thread id,
+    -- then by number (the reply address first, then [#number] in the subject).
+    select m.ticket_id into found_ticket
+    from unnest(route_inbound_email.mail_ids) with ordinality as r (id, n)
+    join app_private.outbound_mails as m on m.id = r.id
+    where m.ticket_id is not null
+    order by r.n
+    limit 1;
+    found_by := 'In-Reply-To/References';
+    if found_ticket is null then
+      select t.id into found_ticket
+      from unnest(route_inbound_email.ticket_ids) with ordinality as r (id, n)
+      join app_public.tickets as t on t.id = r.id
+      order by r.n
+      limit 1;
+    end if;
+    if found_ticket is null then
+      select t.id into found_ticket
+      from unnest(route_inbound_email.ticket_numbers) with ordinality as r (number, n)
+      join app_public.tickets as t on t.number = r.number
+      order by r.n
+      limit 1;
+      found_by := 'ticket number';
+    end if;
+
+    if found_ticket is not null then
+      ticket_id := found_ticket;
+      if account.id is null then
+        action := 'refused';
+        reason := 'a reply from an address with no account';
+      else
+        action := 'comment';
+        reason := 'reply found by ' || found_by;
+      end if;
+    elsif account.id is not null then
+      if account.role = 'customer' then
+        action := 'ticket';
+        reason := 'new message from a customer';
+      else
+        action := 'refused';
+        reason := 'staff open tickets in the console, not by mail';
+      end if;
+    elsif route_inbound_email.unknown_sender = 'create' then
+      begin
+        created := app_private.create_user_account(
+          typed_sender,
+          coalesce(nullif(btrim(left(route_inbound_email.display_name, 100)), ''), split_part(typed_sender::text, '@', 1)),
+          'customer',
+          null
+        );
+      exception
+        when check_violation or sqlstate 'TKEML' then
+          created := null;
+      end;
+      if created.id is null then
+        action := 'refused';
+        reason := 'an unknown sender whose address or name cannot make an account';
+      else
+        update app_private.user_accounts as a set email_verified_at = null where a.user_id = created.id;
+        user_id := created.id;
+        user_role := created.role;
+        action := 'ticket';
+        reason := 'new message from an unknown sender: unverified customer created';
+      end if;
+    else
+      action := 'refused';
+      reason := 'an unknown sender (INBOUND_UNKNOWN_SENDER=reject)';
+    end if;
+  end if;
+
+  insert into app_private.inbound_emails (message_id, sender, subject, decision, reason, user_id, ticket_id)
+  values (
+    left(route_inbound_email.message_id, 1000),
+    left(typed_sender::text, 320),
+    left(route_inbound_email.subject, 300),
+    action,
+    reason,
+    user_id,
+    ticket_id
+  )
+  returning id into inbound_id;
+  return next;
+end;
+$function$;
+grant execute on function app_private.route_inbound_email(text,text,text,text,uuid[],uuid[],bigint[],text,text) to ticketing_authenticator;
+comment on function app_private.route_inbound_email(text,text,text,text,uuid[],uuid[],bigint[],text,text) is 'POST /inbound/email: decides what a parsed message is and logs it: ignored (auto_reason given: auto-reply or bounce; a Message-ID seen before; over the sender''s limit), comment (a reply, its ticket found by a mail of ours it answers, the ticket''s thread id, the reply address''s number or [#number], from an active account), ticket (a new message from a customer, or from an unknown sender when unknown_sender is create: an unverified customer is made) or refused. The API then acts as the returned user.';
 
 CREATE OR REPLACE FUNCTION app_private.sanitize_file_name(name text)
  RETURNS text
@@ -2123,6 +2984,58 @@ begin
 end;
 $function$;
 comment on function app_private.tg_forbid_change() is 'Trigger: refuses UPDATE, DELETE and TRUNCATE on append-only tables (history, audit log), whoever runs them, the owner included.';
+
+CREATE OR REPLACE FUNCTION app_private.tg_realtime_events_queue_mail()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  ticket app_public.tickets;
+  note app_public.ticket_comments;
+  author record;
+begin
+  if new.ticket_id is null or new.kind not in ('created', 'status_changed', 'assigned', 'commented') then
+    return null;
+  end if;
+  select t.* into ticket from app_public.tickets as t where t.id = new.ticket_id;
+  if not found then
+    return null;
+  end if;
+
+  if new.kind = 'created' then
+    perform app_private.notify_user('ticket_created', ticket.customer_id, ticket, '{}', true);
+  elsif new.kind = 'status_changed' and ticket.status in ('waiting_on_customer', 'resolved') then
+    perform app_private.notify_user(
+      'ticket_status', ticket.customer_id, ticket,
+      jsonb_build_object('statusText', case ticket.status when 'resolved' then 'resolved' else 'waiting for your answer' end)
+    );
+  elsif new.kind = 'assigned' and ticket.agent_id is not null and ticket.agent_id is distinct from new.previous_agent_id then
+    perform app_private.notify_user('ticket_assigned', ticket.agent_id, ticket);
+  elsif new.kind = 'commented' then
+    select c.* into note from app_public.ticket_comments as c where c.id = new.comment_id;
+    -- Internal notes are for staff; no mail carries them.
+    if not found or note.is_internal then
+      return null;
+    end if;
+    select u.display_name, u.role into author from app_public.users as u where u.id = note.author_id;
+    if note.author_id = ticket.customer_id then
+      perform app_private.notify_user(
+        'customer_reply', ticket.agent_id, ticket,
+        jsonb_build_object('authorName', author.display_name, 'body', note.body)
+      );
+    else
+      perform app_private.notify_user(
+        'ticket_reply', ticket.customer_id, ticket,
+        jsonb_build_object('authorName', author.display_name, 'body', note.body)
+      );
+    end if;
+  end if;
+  return null;
+end;
+$function$;
+comment on function app_private.tg_realtime_events_queue_mail() is 'Trigger: queues the notification mails of a ticket event (see the table at the top of this migration): receipts, public replies and status changes to the customer; assignments and customer replies to the agent. Never for internal notes.';
 
 CREATE OR REPLACE FUNCTION app_private.tg_realtime_events_queue_webhooks()
  RETURNS trigger
@@ -2645,6 +3558,74 @@ grant execute on function app_private.uuid_generate_v7() to ticketing_agent;
 grant execute on function app_private.uuid_generate_v7() to ticketing_customer;
 comment on function app_private.uuid_generate_v7() is 'Returns a version 7 UUID: 48-bit Unix millisecond timestamp, 12-bit sub-millisecond fraction, 62 random bits. Default of every primary key, so keys sort by creation time and index inserts stay local.';
 
+CREATE OR REPLACE FUNCTION app_private.valid_email_token(purpose text, token_digest bytea)
+ RETURNS app_private.email_tokens
+ LANGUAGE sql
+ STABLE SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+  select t.*
+  from app_private.email_tokens as t
+  join app_public.users as u on u.id = t.user_id
+  where t.token_digest = valid_email_token.token_digest
+    and t.purpose = valid_email_token.purpose
+    and t.used_at is null
+    and t.expires_at > app_private.auth_now()
+    and u.is_active;
+$function$;
+comment on function app_private.valid_email_token(text,bytea) is 'The unused, unexpired link of purpose with this digest, for an active user; null otherwise.';
+
+CREATE OR REPLACE FUNCTION app_private.verify_email(token_digest bytea, session_token_digest bytea, ip inet)
+ RETURNS TABLE(session_id uuid, user_role app_public.user_role, refresh_expires_at timestamp with time zone, user_record app_public.users)
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  link app_private.email_tokens;
+  opened record;
+begin
+  perform app_private.take_address_quota('email_verification', verify_email.ip);
+  perform 1
+  from app_private.email_tokens as t
+  where t.token_digest = verify_email.token_digest
+  for update;
+  link := app_private.valid_email_token('email_verification', verify_email.token_digest);
+  if link.id is null then
+    raise exception using errcode = 'TKTOK', message = 'Invalid or expired link';
+  end if;
+
+  update app_private.email_tokens as t
+  set used_at = app_private.auth_now()
+  where t.id = link.id;
+
+  -- The link proves the address it was sent to; the account takes it (an
+  -- email change completes here) unless another account holds it by now.
+  begin
+    update app_private.user_accounts as a
+    set email = link.email,
+        email_verified_at = app_private.auth_now()
+    where a.user_id = link.user_id;
+  exception
+    when unique_violation then
+      raise exception using errcode = 'TKTOK', message = 'Invalid or expired link';
+  end;
+
+  select s.* into opened
+  from app_private.open_session(link.user_id, verify_email.session_token_digest) as s;
+  session_id := opened.session_id;
+  user_role := opened.user_role;
+  refresh_expires_at := opened.refresh_expires_at;
+  user_record := opened.user_record;
+
+  insert into app_private.login_attempts (email, user_id, ip, success, reason, purpose, consumed_at, session_id)
+  values (link.email::text, link.user_id, verify_email.ip, true, 'success', 'registration', app_private.auth_now(), verify_email.session_id);
+  return next;
+end;
+$function$;
+grant execute on function app_private.verify_email(bytea,bytea,inet) to ticketing_authenticator;
+comment on function app_private.verify_email(bytea,bytea,inet) is 'verifyEmail: counts the call against the ''email_verification'' limit of ip (TKRAT beyond it); for a valid verification link (TKTOK otherwise) marks the address verified, uses the link up and opens a session (the first refresh token''s digest given by the API), recorded in login_attempts.';
+
 CREATE OR REPLACE FUNCTION app_private.webhook_delivery_to_send(delivery_id uuid)
  RETURNS TABLE(id uuid, url text, secret text, payload jsonb, attempts integer)
  LANGUAGE sql
@@ -2729,6 +3710,8 @@ grant usage on schema app_public to ticketing_customer;
 comment on schema app_public is 'Everything the GraphQL API exposes.';
 create type app_public.attachment_state as enum ('pending', 'ready', 'rejected');
 comment on type app_public.attachment_state is 'Where an attachment is in its life: pending (the upload URL was issued, the bytes are not verified yet), ready (size, checksum and type verified; downloadable), rejected (the stored bytes did not match what was declared; never downloadable).';
+create type app_public.notification_preference as (kind text, enabled boolean);
+comment on type app_public.notification_preference is 'Whether notification mails of a kind are sent to the signed-in user.';
 create type app_public.organization_role as enum ('member', 'manager');
 comment on type app_public.organization_role is 'A customer''s role in an organization: member, or manager (sees the organization''s tickets and may comment on, resolve and close them as their requester can).';
 create type app_public.participant_kind as enum ('cc', 'follower');
@@ -3992,6 +4975,24 @@ grant execute on function app_public.deactivate_user(uuid) to ticketing_admin;
 comment on function app_public.deactivate_user(uuid) is '@resultFieldName user
 Admins: deactivates a user. Their tokens stop working at once (they see nothing) and every session is revoked. Refused when it would leave no active admin. Idempotent.';
 
+CREATE OR REPLACE FUNCTION app_public.my_notification_preferences()
+ RETURNS SETOF app_public.notification_preference
+ LANGUAGE sql
+ STABLE SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+  select k.kind, coalesce(p.enabled, true)
+  from unnest(array['ticket_created', 'ticket_reply', 'ticket_status', 'ticket_assigned', 'customer_reply', 'sla_breach']) with ordinality as k (kind, n)
+  left join app_private.notification_preferences as p
+    on p.user_id = app_private.current_user_id() and p.kind = k.kind
+  where app_private.current_user_id() is not null
+  order by k.n;
+$function$;
+grant execute on function app_public.my_notification_preferences() to ticketing_admin;
+grant execute on function app_public.my_notification_preferences() to ticketing_agent;
+grant execute on function app_public.my_notification_preferences() to ticketing_customer;
+comment on function app_public.my_notification_preferences() is 'The signed-in user''s notification mails, one row per kind (six rows; none when anonymous).';
+
 CREATE OR REPLACE FUNCTION app_public.my_open_ticket_count()
  RETURNS integer
  LANGUAGE sql
@@ -4173,6 +5174,34 @@ grant execute on function app_public.search_tickets(text) to ticketing_admin;
 grant execute on function app_public.search_tickets(text) to ticketing_agent;
 grant execute on function app_public.search_tickets(text) to ticketing_customer;
 comment on function app_public.search_tickets(text) is 'Full-text search (web-search syntax: words, "phrases", or, -exclusions) over subject, description and comments of the tickets you can read; internal notes count only for staff. Best matches first. Empty text returns nothing. Errors: INVALID_INPUT (more than 500 characters).';
+
+CREATE OR REPLACE FUNCTION app_public.set_notification_preference(kind text, enabled boolean)
+ RETURNS app_public.notification_preference
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  caller uuid := app_private.current_user_id();
+  result app_public.notification_preference;
+begin
+  if caller is null then
+    raise exception using errcode = 'TKFBD', message = 'You must be signed in';
+  end if;
+  -- One row per user and kind (the primary key): changing it again and
+  -- again stores nothing more, so there is nothing to exhaust.
+  insert into app_private.notification_preferences as p (user_id, kind, enabled)
+  values (caller, set_notification_preference.kind, set_notification_preference.enabled)
+  on conflict on constraint notification_preferences_pkey do update set enabled = excluded.enabled, updated_at = now();
+  result.kind := set_notification_preference.kind;
+  result.enabled := set_notification_preference.enabled;
+  return result;
+end;
+$function$;
+grant execute on function app_public.set_notification_preference(text,boolean) to ticketing_admin;
+grant execute on function app_public.set_notification_preference(text,boolean) to ticketing_agent;
+grant execute on function app_public.set_notification_preference(text,boolean) to ticketing_customer;
+comment on function app_public.set_notification_preference(text,boolean) is 'Turns the signed-in user''s notification mails of a kind on or off (kinds: see myNotificationPreferences; another kind is INVALID_INPUT).';
 
 CREATE OR REPLACE FUNCTION app_public.set_user_role(user_id uuid, role app_public.user_role)
  RETURNS app_public.users

@@ -22,6 +22,8 @@ export interface World {
   stopAt: number;
   /** Run-wide counters of session events. */
   sessions: { logins: number; registrations: number; refreshes: number; relogins: number };
+  /** The token of the newest verification link mailed to an address (read from the outbox as the owner). */
+  verificationToken(email: string): Promise<string | undefined>;
 }
 
 interface Session {
@@ -208,16 +210,22 @@ export class Customer extends Actor {
       { input: { email: this.email, password: SOAK_PASSWORD, displayName: this.name } },
       { ip: this.ip },
     );
-    const payload = data<{ accessToken: string; refreshToken: string; user: { rowId: string } }>(answer, "register");
+    // Answered the same whether or not the email was taken; the account is
+    // unverified until the mailed link is followed (verifyEmail signs it in).
+    if (!data<{ success: boolean }>(answer, "register")?.success) return false;
+    const token = await this.world.verificationToken(this.email);
+    // Registered before (an answer lost): the account exists, so sign in.
+    if (!token) return this.signIn();
+    const verified = await this.world.traffic.graphql("verifyEmail", op.VERIFY_EMAIL, { input: { token } }, { ip: this.ip });
+    const payload = data<{ accessToken: string; refreshToken: string; user: { rowId: string } }>(verified, "verifyEmail");
     if (payload) {
       this.world.sessions.registrations += 1;
       this.session = { userId: payload.user.rowId, token: payload.accessToken, refreshToken: payload.refreshToken };
       this.world.journal.record({ kind: "register", at: this.world.traffic.now(), userId: payload.user.rowId, email: this.email });
       return true;
     }
-    // Registered, but the answer was lost: the account exists, so sign in.
-    if (answer.code === "EMAIL_TAKEN") return this.signIn();
-    return false;
+    // Verified before (an answer lost): sign in.
+    return verified.code === "INVALID_TOKEN" ? this.signIn() : false;
   }
 
   protected async step(): Promise<Answer | undefined> {

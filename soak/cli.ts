@@ -3,6 +3,7 @@ import { cpus, loadavg, tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import pg from "pg";
 import { signAccessToken } from "../src/auth/access-tokens.ts";
 import { ROLE } from "../src/database/web-roles.ts";
 import { createLogger } from "../src/observability/logger.ts";
@@ -121,6 +122,20 @@ async function main(): Promise<boolean> {
     agentIds: agents.map((agent) => agent.userId),
     stopAt: durationMs,
     sessions: { logins: 0, registrations: 0, refreshes: 0, relogins: 0 },
+    async verificationToken(email) {
+      const owner = new pg.Client({ connectionString: urls.owner });
+      await owner.connect();
+      try {
+        const { rows } = await owner.query<{ token: string }>(
+          `select params ->> 'token' as token from app_private.outbound_mails
+           where kind = 'email_verification' and to_address = lower($1) order by created_at desc limit 1`,
+          [email],
+        );
+        return rows[0]?.token ?? undefined;
+      } finally {
+        await owner.end();
+      }
+    },
   };
   const actors: Actor[] = [];
   let index = 0;

@@ -2,7 +2,8 @@
 const SESSION = "accessToken refreshToken user { rowId role }";
 const TICKET = "rowId number status agentId customerId";
 
-export const REGISTER = `mutation Register($input: RegisterInput!) { register(input: $input) { ${SESSION} } }`;
+export const REGISTER = `mutation Register($input: RegisterInput!) { register(input: $input) { success } }`;
+export const VERIFY_EMAIL = `mutation VerifyEmail($input: VerifyEmailInput!) { verifyEmail(input: $input) { ${SESSION} } }`;
 export const LOGIN = `mutation Login($input: LoginInput!) { login(input: $input) { ${SESSION} } }`;
 export const REFRESH = `mutation Refresh($input: RefreshSessionInput!) { refreshSession(input: $input) { ${SESSION} } }`;
 

@@ -162,20 +162,6 @@ export async function revokeRefreshToken(db: Queryable, digest: Buffer): Promise
   return row?.revoked === true;
 }
 
-/** Creates a customer and opens their first session, in one statement (TKEML, 23514 when refused). */
-export async function registerCustomer(
-  db: Queryable,
-  account: { email: string; displayName: string; passwordHash: string; tokenDigest: Buffer; ip: string | undefined },
-): Promise<Session> {
-  const row = await single<SessionRow>(
-    db,
-    `select ${SESSION_COLUMNS} from app_private.register_customer($1, $2, $3, $4, $5)`,
-    [account.email, account.displayName, account.passwordHash, account.tokenDigest, account.ip ?? null],
-  );
-  if (!row) throw new Error("register_customer returned no row");
-  return toSession(row);
-}
-
 export async function isActingAdmin(db: Queryable, actor: { userId: string; role: string }): Promise<boolean> {
   const row = await single<{ admin: boolean }>(db, "select app_private.is_acting_admin($1, $2) as admin", [
     actor.userId,
@@ -211,4 +197,57 @@ export async function createUserAccount(
   );
   if (!row) throw new Error("create_user_account returned no row");
   return { id: row.id };
+}
+
+/** requestPasswordReset: counted per address (TKRAT), and a link mailed only when the account exists and is under its limit. */
+export async function requestPasswordReset(db: Queryable, email: string, ip: string | undefined): Promise<void> {
+  await db.query("select app_private.request_password_reset($1, $2)", [email, ip ?? null]);
+}
+
+/** Step 1 of resetPassword, before hashing: the link's account email (TKTOK for a bad link, TKRAT beyond the limit). */
+export async function beginPasswordReset(db: Queryable, tokenDigest: Buffer, ip: string | undefined): Promise<string> {
+  const row = await single<{ email: string }>(db, "select email from app_private.begin_password_reset($1, $2)", [
+    tokenDigest,
+    ip ?? null,
+  ]);
+  if (!row) throw new Error("begin_password_reset returned no row");
+  return row.email;
+}
+
+/** Step 2 of resetPassword: stores the hash, ends every session, voids the link (TKTOK when it is no longer valid). */
+export async function resetPassword(db: Queryable, tokenDigest: Buffer, newHash: string): Promise<UserRow> {
+  const row = await single<{ user_record: UserRow }>(
+    db,
+    "select to_json(app_private.reset_password($1, $2)) as user_record",
+    [tokenDigest, newHash],
+  );
+  if (!row) throw new Error("reset_password returned no row");
+  return row.user_record;
+}
+
+/** register: a new unverified customer and a verification mail, or a mail to the owner of a taken email; nothing tells which. */
+export async function registerAccount(
+  db: Queryable,
+  account: { email: string; displayName: string; passwordHash: string },
+): Promise<void> {
+  await db.query("select app_private.register_account($1, $2, $3)", [account.email, account.displayName, account.passwordHash]);
+}
+
+/** verifyEmail: proves the address of a verification link and opens a session (TKTOK for a bad link). */
+export async function verifyEmail(
+  db: Queryable,
+  link: { tokenDigest: Buffer; sessionTokenDigest: Buffer; ip: string | undefined },
+): Promise<Session> {
+  const row = await single<SessionRow>(db, `select ${SESSION_COLUMNS} from app_private.verify_email($1, $2, $3)`, [
+    link.tokenDigest,
+    link.sessionTokenDigest,
+    link.ip ?? null,
+  ]);
+  if (!row) throw new Error("verify_email returned no row");
+  return toSession(row);
+}
+
+/** requestEmailChange, after the current password was proven in this transaction: a link to the new address. */
+export async function requestEmailChange(db: Queryable, attemptId: string, newEmail: string): Promise<void> {
+  await db.query("select app_private.request_email_change($1, $2)", [attemptId, newEmail]);
 }

@@ -12,6 +12,7 @@ import * as store from "./auth-store.ts";
 import { MAX_PASSWORD_LENGTH, passwordWeakness } from "./password-policy.ts";
 import { HashQueueFullError, hashPassword, needsRehash, recomputeHash } from "./passwords.ts";
 import { digestRefreshToken, isWellFormedRefreshToken, newRefreshToken } from "./refresh-tokens.ts";
+import { digestMailToken, isWellFormedMailToken } from "./mail-tokens.ts";
 
 /**
  * The authentication flows behind the GraphQL mutations. Passwords are
@@ -100,22 +101,37 @@ export interface CreateUserArguments {
   password: string;
 }
 
+/**
+ * Answers the same whether or not the email is taken: a free one gets an
+ * unverified customer and a verification link (verifyEmail signs it in), a
+ * taken one a mail to its owner. The password is hashed in both cases.
+ */
 export async function register(
   deps: AuthenticationDependencies,
   input: RegisterArguments,
   ip: string | undefined,
-): Promise<IssuedSession> {
+): Promise<boolean> {
   const email = boundedText(input.email);
   const displayName = boundedText(input.displayName);
   requireStrongPassword(input.password, email);
-  // Counted before the hash, refused registrations (a taken email) included.
+  // Counted before the hash, registrations of a taken email included.
   await store.reserveRegistration(deps.pool, ip).catch(rethrowAsAuthError);
   const passwordHash = await hashing(() => hashPassword(input.password, clientKey(ip)));
-  // The account and its first session are one statement: all or nothing.
+  await store.registerAccount(deps.pool, { email, displayName, passwordHash }).catch(rethrowAsAuthError);
+  return true;
+}
+
+/** Proves the address of a verification link and signs the account in. */
+export async function verifyEmail(
+  deps: AuthenticationDependencies,
+  input: { token: string },
+  ip: string | undefined,
+): Promise<IssuedSession> {
+  if (!isWellFormedMailToken(input.token)) invalidLink();
   const refresh = newRefreshToken();
   const session = await store
-    .registerCustomer(deps.pool, { email, displayName, passwordHash, tokenDigest: refresh.digest, ip })
-    .catch(rethrowAsAuthError);
+    .verifyEmail(deps.pool, { tokenDigest: digestMailToken(input.token), sessionTokenDigest: refresh.digest, ip })
+    .catch(rethrowLinkError);
   return issue(deps, refresh.token, session);
 }
 
@@ -223,4 +239,67 @@ export async function createUser(
   return store
     .adminCreateUser(deps.pool, caller, { email, displayName, role: input.role, passwordHash })
     .catch(rethrowAsAuthError);
+}
+
+/** Mails a reset link when the email has an active account; answers the same either way. */
+export async function requestPasswordReset(
+  deps: AuthenticationDependencies,
+  input: { email: string },
+  ip: string | undefined,
+): Promise<boolean> {
+  const email = loggableEmail(input.email);
+  if (email.length > MAX_TYPED_LENGTH) throw authError("INVALID_INPUT");
+  await store.requestPasswordReset(deps.pool, email, ip).catch(rethrowAsAuthError);
+  return true;
+}
+
+function invalidLink(): never {
+  throw authError("INVALID_TOKEN", "Invalid or expired link");
+}
+
+/** Sets a new password from a reset link; every session of the account ends. */
+export async function resetPassword(
+  deps: AuthenticationDependencies,
+  input: { token: string; newPassword: string },
+  ip: string | undefined,
+): Promise<store.UserRow> {
+  if (!isWellFormedMailToken(input.token)) invalidLink();
+  const digest = digestMailToken(input.token);
+  const email = await store.beginPasswordReset(deps.pool, digest, ip).catch(rethrowLinkError);
+  requireStrongPassword(input.newPassword, email);
+  const newHash = await hashing(() => hashPassword(input.newPassword, clientKey(ip)));
+  return store.resetPassword(deps.pool, digest, newHash).catch(rethrowLinkError);
+}
+
+/** A refused link answers INVALID_TOKEN with the link's message; other refusals as usual. */
+function rethrowLinkError(error: unknown): never {
+  if ((error as { code?: unknown } | null)?.code === "TKTOK") invalidLink();
+  return rethrowAsAuthError(error);
+}
+
+/**
+ * Mails a verification link to a new address after the current password is
+ * proven (as changePassword does); the email changes when the link is followed.
+ */
+export async function requestEmailChange(
+  deps: AuthenticationDependencies,
+  auth: AccessClaims | undefined,
+  input: { newEmail: string; currentPassword: string },
+  ip: string | undefined,
+): Promise<boolean> {
+  const caller = requireSignedIn(auth);
+  if (input.currentPassword.length > MAX_PASSWORD_LENGTH * 2) throw authError("INVALID_CREDENTIALS");
+  const newEmail = boundedText(input.newEmail);
+  const check = await store.beginPasswordCheck(deps.pool, caller.userId, ip).catch(rethrowAsAuthError);
+  const presented = await hashing(() =>
+    recomputeHash(check.passwordSalt, check.hashLength, input.currentPassword, clientKey(ip)),
+  );
+  const outcome = await inTransactionWithSettings(deps.pool, {}, async (db) => {
+    const decided = await store.finishLogin(db, check.attemptId, presented);
+    if (decided === "success") await store.requestEmailChange(db, check.attemptId, newEmail).catch(rethrowAsAuthError);
+    return decided;
+  });
+  if (outcome === "locked") throw authError("ACCOUNT_LOCKED");
+  if (outcome !== "success") throw authError("INVALID_CREDENTIALS");
+  return true;
 }

@@ -9,6 +9,7 @@ import { ConfigurationError, type Environment } from "../config/environment.ts";
 import { createLogger, type Logger } from "../observability/logger.ts";
 import { startJobWorker, type JobWorker } from "../worker/job-worker.ts";
 import { workerConfigFrom } from "../worker/worker-config.ts";
+import { inboundSettingsFrom, mailConfigFrom } from "../mail/mail-config.ts";
 import { runCli } from "./run-cli.ts";
 
 /**
@@ -24,7 +25,13 @@ function metricsLine(config: AppConfig, base: string, metricsPort: number | unde
   return "  Metrics   not served (set METRICS_PORT or METRICS_TOKEN)";
 }
 
-function banner(config: AppConfig, port: number, metricsPort: number | undefined, local: LocalDatabase | undefined): string {
+function banner(
+  config: AppConfig,
+  port: number,
+  metricsPort: number | undefined,
+  local: LocalDatabase | undefined,
+  mail: string | undefined,
+): string {
   const host = config.host === "0.0.0.0" || config.host === "::" ? "localhost" : config.host;
   const base = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
   const lines = [
@@ -34,10 +41,19 @@ function banner(config: AppConfig, port: number, metricsPort: number | undefined
     `  Health    ${base}/healthz  ${base}/readyz`,
     metricsLine(config, base, metricsPort),
     local ? `  Database  embedded PostgreSQL 18, ${new URL(local.urls.owner).host}` : undefined,
+    mail ? `  Mail      ${mail}` : undefined,
     "",
     ...(local ? demoLogins(local.secrets.demoPassword) : []),
   ];
   return `${lines.filter((line) => line !== undefined).join("\n")}\n`;
+}
+
+/** Where the in-process worker sends mail (docs/email.md). */
+function mailLine(environment: Environment): string {
+  const transport = mailConfigFrom(environment).transport;
+  if (transport.kind === "outbox") return `local outbox ${transport.directory} (npm run mail:list)`;
+  if (transport.kind === "disabled") return "disabled (MAIL_DISABLED)";
+  return `SMTP ${new URL(transport.url).host}`;
 }
 
 function demoLogins(password: string): string[] {
@@ -110,11 +126,15 @@ await runCli(async () => {
   const jwtSecret = environment.JWT_SECRET ?? (await loadLocalSecrets(environment.DATA_DIR)).jwtSecret;
   const workerUrl = inProcessWorkerUrl(environment, parts.local);
   const config = appConfigFrom(environment, { databaseUrl, jwtSecret });
+  const inbound = inboundSettingsFrom(environment);
+  if (inbound) config.inbound = inbound;
   // The worker's crontab runs housekeeping; the API's own timer only without it.
   if (workerUrl) config.housekeepingMinutes = 0;
+  // Checked before anything starts: in production the worker needs SMTP_URL or MAIL_DISABLED.
+  const workerConfig = workerUrl ? workerConfigFrom(environment, workerUrl) : undefined;
   parts.api = await createApiServer(config, logger);
-  if (workerUrl) parts.worker = await startJobWorker(workerConfigFrom(environment, workerUrl), logger);
+  if (workerConfig) parts.worker = await startJobWorker(workerConfig, logger);
   const { port, metricsPort } = await parts.api.listen();
   logger.info({ port, metricsPort }, "ticketing API listening");
-  process.stdout.write(banner(config, port, metricsPort, parts.local));
+  process.stdout.write(banner(config, port, metricsPort, parts.local, workerUrl ? mailLine(environment) : undefined));
 });

@@ -2,6 +2,7 @@ import type { DocumentLimits } from "../graphql/document-limits.ts";
 import type { WebsocketLimits } from "../graphql/realtime-socket.ts";
 import { type StorageConfig, storageConfigFrom } from "../storage/storage-config.ts";
 import type { Environment } from "./environment.ts";
+import type { InboundSettings } from "../mail/mail-config.ts";
 
 /** Everything the HTTP server needs, resolved from the environment (and, locally, generated secrets). */
 export interface AppConfig {
@@ -34,6 +35,8 @@ export interface AppConfig {
   websocketLimits?: Partial<WebsocketLimits>;
   /** Where attachments are stored (STORAGE_DRIVER, S3_*); unset: the local driver under .data/attachments. */
   storage?: StorageConfig;
+  /** POST /inbound/email (INBOUND_EMAIL_*, set by the start command from mail-config.ts); absent: the route answers 404. */
+  inbound?: InboundSettings;
 }
 
 /** Bounds on time and connections. All durations in milliseconds. */

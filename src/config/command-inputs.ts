@@ -25,6 +25,7 @@ export const COMMAND_INPUTS = {
   "user:create": { production: ["DATABASE_OWNER_URL"] },
   "analyst:create": { production: ["ROOT_DATABASE_URL"] },
   "analyst:drop": { production: ["ROOT_DATABASE_URL"] },
+  "mail:list": {},
 } satisfies Record<string, Inputs>;
 
 export type Command = keyof typeof COMMAND_INPUTS;

@@ -150,6 +150,24 @@ const environmentSchema = z.object({
   WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(1_000).max(60_000).default(10_000),
   // Hosts (names or addresses) webhooks may reach even when they resolve to
   // private, loopback or link-local addresses.
+  // Mail (docs/email.md). SMTP_URL unset outside production: mails are written to
+  // DATA_DIR/mail/*.eml (`npm run mail:list`); in production SMTP_URL or
+  // MAIL_DISABLED=true is required.
+  SMTP_URL: z
+    .string()
+    .url()
+    .refine((value) => /^smtps?:\/\//.test(value), "must be an smtp:// or smtps:// URL")
+    .optional(),
+  MAIL_FROM: z.string().min(3).max(320).regex(/^[^\r\n]*@[^\r\n]*$/, "must be an address, e.g. Helpdesk <help@example.com>").optional(),
+  MAIL_REPLY_DOMAIN: z.string().regex(/^[a-z0-9.-]+\.?[a-z0-9-]*$/i, "must be a domain name").optional(),
+  MAIL_DISABLED: booleanFlag.default(false),
+  APP_URL: z.string().url().optional(),
+  INBOUND_EMAIL_MAX_BYTES: z.coerce.number().int().min(10_000).max(50_000_000).default(10_000_000),
+  INBOUND_UNKNOWN_SENDER: z.enum(["reject", "create"]).default("reject"),
+  INBOUND_EMAIL_SECRET: z
+    .string()
+    .refine((value) => Buffer.byteLength(value) >= 24, "must be at least 24 bytes")
+    .optional(),
   WEBHOOK_ALLOWED_HOSTS: commaSeparated((host) => host.toLowerCase().replace(/^\[|\]$/g, "")).pipe(z.array(z.string().regex(/^[a-z0-9.:-]+$/, "must be a comma-separated list of host names or addresses"))),
   // Attachments (docs/attachments.md): the local filesystem by default, or
   // S3-compatible object storage. Incomplete S3 settings stop start-up

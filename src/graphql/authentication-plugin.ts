@@ -9,8 +9,9 @@ import type { AuthenticationDependencies, IssuedSession } from "../auth/authenti
 import type { UserRow } from "../auth/auth-store.ts";
 
 /**
- * The authentication mutations of DESIGN.md: register, login,
- * refreshSession, logout, changePassword and the admin's createUser
+ * The authentication mutations of DESIGN.md: register, verifyEmail, login,
+ * refreshSession, logout, changePassword, requestPasswordReset,
+ * resetPassword and the admin's createUser
  * (setUserRole and deactivateUser are plain SQL functions in app_public).
  *
  * Each mutation is a side effect calling auth/authentication.ts, which talks
@@ -74,11 +75,25 @@ const typeDefs = gql`
   }
 
   """
+  Always the same answer, whether or not the email was free: a new account
+  gets a verification link by mail (verifyEmail then signs it in); the owner
+  of a taken email is told that someone tried to register with it.
+  """
+  type RegisterPayload {
+    success: Boolean!
+  }
+
+  input VerifyEmailInput {
+    "The token of the mailed verification link."
+    token: String!
+  }
+
+  """
   A new session: a short-lived access token (send it as a Bearer token) and a
   single-use refresh token (exchange it with refreshSession before the access
   token expires).
   """
-  type RegisterPayload {
+  type VerifyEmailPayload {
     accessToken: String!
     refreshToken: String!
     accessTokenExpiresAt: Datetime!
@@ -86,7 +101,7 @@ const typeDefs = gql`
   }
 
   """
-  A new session; see RegisterPayload.
+  A new session; see VerifyEmailPayload.
   """
   type LoginPayload {
     accessToken: String!
@@ -117,9 +132,47 @@ const typeDefs = gql`
     user: User
   }
 
+  input RequestPasswordResetInput {
+    email: String!
+  }
+
+  """
+  Always the same answer, whether or not the email has an account: when it
+  has one, a reset link (valid 30 minutes, usable once) is on its way.
+  """
+  type RequestPasswordResetPayload {
+    success: Boolean!
+  }
+
+  input ResetPasswordInput {
+    "The token of the mailed link."
+    token: String!
+    newPassword: String!
+  }
+
+  type ResetPasswordPayload {
+    success: Boolean!
+  }
+
+  input RequestEmailChangeInput {
+    newEmail: String!
+    currentPassword: String!
+  }
+
+  """
+  A verification link is on its way to the new address (the email changes
+  when verifyEmail follows it) and a notice to the old one. An address held by
+  another account is answered the same, with nothing sent.
+  """
+  type RequestEmailChangePayload {
+    success: Boolean!
+  }
+
   extend type Mutation {
-    "Creates a customer account and signs it in."
+    "Creates a customer account, unverified until the mailed link is followed (verifyEmail). The answer does not tell whether the email was taken."
     register(input: RegisterInput!): RegisterPayload
+    "Proves the address with the token of a verification link and signs the account in. The link works once."
+    verifyEmail(input: VerifyEmailInput!): VerifyEmailPayload
     "Signs in with email and password. Unknown email and wrong password give the same error."
     login(input: LoginInput!): LoginPayload
     "Exchanges a refresh token for new tokens. Reusing a refresh token ends its whole session."
@@ -130,6 +183,12 @@ const typeDefs = gql`
     changePassword(input: ChangePasswordInput!): ChangePasswordPayload
     "Admins: creates a user with any role."
     createUser(input: CreateUserInput!): CreateUserPayload
+    "Mails a password reset link to the account with this email, if there is one; the answer is the same either way."
+    requestPasswordReset(input: RequestPasswordResetInput!): RequestPasswordResetPayload
+    "Sets a new password with the token of a reset link: the link is used up, every session of the account ends and its lockout is cleared."
+    resetPassword(input: ResetPasswordInput!): ResetPasswordPayload
+    "Asks to change the signed-in user's email (current password required); the new address must be verified with the mailed link."
+    requestEmailChange(input: RequestEmailChangeInput!): RequestEmailChangePayload
   }
 `;
 
@@ -180,8 +239,14 @@ export function authenticationPlugin(deps: AuthenticationDependencies): Graphile
         Mutation: {
           plans: {
             register(_$root, fieldArgs) {
-              return authOperation<authentication.RegisterArguments, IssuedSession>(fieldArgs, (args, _auth, ip) =>
+              const $success = authOperation<authentication.RegisterArguments, boolean>(fieldArgs, (args, _auth, ip) =>
                 authentication.register(deps, args, ip),
+              );
+              return lambda($success, (success) => ({ success }), true);
+            },
+            verifyEmail(_$root, fieldArgs) {
+              return authOperation<{ token: string }, IssuedSession>(fieldArgs, (args, _auth, ip) =>
+                authentication.verifyEmail(deps, args, ip),
               );
             },
             login(_$root, fieldArgs) {
@@ -210,9 +275,28 @@ export function authenticationPlugin(deps: AuthenticationDependencies): Graphile
                 authentication.createUser(deps, auth, args, ip),
               );
             },
+            requestPasswordReset(_$root, fieldArgs) {
+              const $success = authOperation<{ email: string }, boolean>(fieldArgs, (args, _auth, ip) =>
+                authentication.requestPasswordReset(deps, args, ip),
+              );
+              return lambda($success, (success) => ({ success }), true);
+            },
+            requestEmailChange(_$root, fieldArgs) {
+              const $success = authOperation<{ newEmail: string; currentPassword: string }, boolean>(
+                fieldArgs,
+                (args, auth, ip) => authentication.requestEmailChange(deps, auth, args, ip),
+              );
+              return lambda($success, (success) => ({ success }), true);
+            },
+            resetPassword(_$root, fieldArgs) {
+              const $done = authOperation<{ token: string; newPassword: string }, UserRow>(fieldArgs, (args, _auth, ip) =>
+                authentication.resetPassword(deps, args, ip),
+              );
+              return lambda($done, () => ({ success: true }), true);
+            },
           },
         },
-        RegisterPayload: { plans: { user: userOfSession } },
+        VerifyEmailPayload: { plans: { user: userOfSession } },
         LoginPayload: { plans: { user: userOfSession } },
         RefreshSessionPayload: { plans: { user: userOfSession } },
         ChangePasswordPayload: { plans: { user: userFrom } },

@@ -35,6 +35,9 @@ export const CONSTRAINT_MESSAGES: Readonly<Record<string, string>> = {
   attachment_quotas_max_count_range: "A quota allows 1 to 100000 uploads",
   attachment_quotas_max_bytes_range: "A quota allows 1 byte to 1 TiB",
   attachment_quotas_per_interval_range: "A quota's interval must be between 1 minute and 7 days",
+  notification_preferences_kind:
+    "The kind must be one of ticket_created, ticket_reply, ticket_status, ticket_assigned, customer_reply, sla_breach",
+  outbound_mails_to_address_format: "The email address is not valid (printable ASCII, at most 320 characters, one @)",
 };
 
 export function constraintMessage(constraint: string | undefined): string | undefined {

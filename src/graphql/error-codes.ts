@@ -26,6 +26,7 @@ const RAISED_ON_PURPOSE: Record<string, string> = {
   TKVAL: "INVALID_INPUT",
   TKEML: "EMAIL_TAKEN",
   TKRAT: "RATE_LIMITED",
+  TKTOK: "INVALID_TOKEN",
 };
 
 /** Standard SQLSTATEs a client may cause, with a generic message. */

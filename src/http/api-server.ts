@@ -101,6 +101,7 @@ export async function createApiServer(config: AppConfig, logger: Logger, options
     metrics,
     drain,
     readinessPool,
+    pool,
     committedMigrations: await committedMigrationFiles(),
     storage,
     async mountGraphql() {

@@ -15,6 +15,7 @@ import { recordHttpMetrics } from "./metrics-routes.ts";
 import { localFileRoutes } from "../storage/local-storage.ts";
 import type { AttachmentStorage } from "../storage/attachment-storage.ts";
 import { requestAuth } from "./request-auth.ts";
+import { inboundEmailRoutes } from "../mail/inbound-route.ts";
 import type { Drain } from "./server-lifecycle.ts";
 
 /**
@@ -69,6 +70,8 @@ export interface ExpressAppOptions {
   storage?: AttachmentStorage;
   /** Mounts the GraphQL endpoint (and its websockets) behind the routes above it. */
   mountGraphql: (app: express.Express) => Promise<void>;
+  /** The API's own pool (as ticketing_authenticator), for POST /inbound/email. */
+  pool: pg.Pool;
 }
 
 /** Fills `app` (already handed to its http.Server) with every route and middleware of the API. */
@@ -101,6 +104,7 @@ export async function assembleExpressApp(app: express.Express, options: ExpressA
   if (metricsOnMainPort(config)) app.use(configuredMetricsRoutes(config, metrics));
   // Signed upload and download URLs of the local attachment driver (no token: the signature is the right).
   if (options.storage) app.use(localFileRoutes(options.storage));
+  app.use(inboundEmailRoutes({ pool: options.pool, settings: config.inbound, logger }));
   app.use("/graphql", requestAuth(config.jwt));
   app.post("/graphql", express.json({ limit: BODY_LIMIT }));
   await options.mountGraphql(app);

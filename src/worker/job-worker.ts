@@ -6,6 +6,9 @@ import { ATTACHMENT_CRONTAB, attachmentTasks } from "../storage/attachment-tasks
 import { defaultStorageConfig, type StorageConfig } from "../storage/storage-config.ts";
 import { workerLogger } from "./job-queue-schema.ts";
 import { deliverWebhookTask, type WebhookSettings } from "./webhook-delivery.ts";
+import type { MailConfig } from "../mail/mail-config.ts";
+import { sendMailTask } from "../mail/mail-delivery.ts";
+import { createMailSender } from "../mail/mail-transport.ts";
 
 /**
  * The graphile-worker runner: webhook deliveries (`deliver_webhook`, queued
@@ -23,6 +26,8 @@ export interface WorkerConfig {
   webhooks: WebhookSettings;
   /** Attachment storage, for the clean-up job (storage/attachment-tasks.ts); unset: the local default. */
   storage?: StorageConfig;
+  /** Outbound mail (docs/email.md); absent: this worker leaves send_mail jobs to others. */
+  mail?: MailConfig;
 }
 
 export interface JobWorker {
@@ -36,16 +41,27 @@ export const HOUSEKEEPING_CRONTAB = "*/10 * * * * housekeeping ?max=1\n";
  * Stalled deliveries queued again, finished ones past retention pruned; a
  * database migrated to an older release has no webhooks, and nothing to do.
  */
-async function maintainDeliveries(client: Pick<pg.ClientBase, "query">): Promise<{ pruned: number; requeued: number } | undefined> {
-  const { rows: present } = await client.query<{ webhooks: boolean }>(
-    "select to_regprocedure('app_private.requeue_stalled_webhook_deliveries()') is not null as webhooks",
+async function maintainDeliveries(
+  client: Pick<pg.ClientBase, "query">,
+): Promise<{ pruned: number; requeued: number; mails?: number; breaches?: number } | undefined> {
+  const { rows: present } = await client.query<{ webhooks: boolean; mail: boolean }>(
+    `select to_regprocedure('app_private.requeue_stalled_webhook_deliveries()') is not null as webhooks,
+            to_regprocedure('app_private.queue_sla_breach_mails(integer)') is not null as mail`,
   );
   if (!present[0]?.webhooks) return undefined;
   const { rows } = await client.query<{ pruned: number; requeued: number }>(
     `select app_private.prune_webhook_deliveries() as pruned,
             app_private.requeue_stalled_webhook_deliveries() as requeued`,
   );
-  return rows[0];
+  const deliveries = rows[0];
+  if (!deliveries || !present[0]?.mail) return deliveries;
+  // Mail (docs/email.md): finished mails, expired links and old inbound log
+  // rows pruned; SLA breaches found since the last run mailed to their agents.
+  const { rows: mail } = await client.query<{ mails: number; breaches: number }>(
+    `select app_private.prune_outbound_mails() + app_private.prune_email_tokens() + app_private.prune_inbound_emails() as mails,
+            app_private.queue_sla_breach_mails() as breaches`,
+  );
+  return { ...deliveries, mails: mail[0]?.mails ?? 0, breaches: mail[0]?.breaches ?? 0 };
 }
 
 /** Partitions, expired rows and old deliveries pruned, stalled deliveries queued again. */
@@ -67,6 +83,7 @@ export async function startJobWorker(config: WorkerConfig, logger: Logger): Prom
   });
   pool.on("error", (error) => logger.warn({ scope: "worker", err: error }, "idle worker connection lost"));
   let runner: Runner;
+  const mailSender = config.mail ? createMailSender(config.mail.transport) : undefined;
   try {
     // Deliveries left pending by a worker that died mid-attempt go first.
     await maintainDeliveries(pool);
@@ -81,9 +98,11 @@ export async function startJobWorker(config: WorkerConfig, logger: Logger): Prom
         deliver_webhook: deliverWebhookTask(config.webhooks),
         housekeeping: housekeepingTask(logger),
         ...attachmentTasks(config.storage ?? defaultStorageConfig(), logger),
+        ...(config.mail && mailSender ? { send_mail: sendMailTask(config.mail, mailSender) } : {}),
       },
     });
   } catch (error) {
+    mailSender?.close();
     await pool.end();
     throw error;
   }
@@ -91,6 +110,7 @@ export async function startJobWorker(config: WorkerConfig, logger: Logger): Prom
   return {
     async stop() {
       await runner.stop();
+      mailSender?.close();
       await pool.end();
     },
   };

@@ -1,5 +1,6 @@
 import type { Environment } from "../config/environment.ts";
 import { storageConfigFrom } from "../storage/storage-config.ts";
+import { mailConfigFrom } from "../mail/mail-config.ts";
 import type { WorkerConfig } from "./job-worker.ts";
 
 /** The worker's configuration from the environment and the owner's URL. */
@@ -13,5 +14,6 @@ export function workerConfigFrom(environment: Environment, ownerUrl: string): Wo
       timeoutMs: environment.WEBHOOK_TIMEOUT_MS,
     },
     storage: storageConfigFrom(environment),
+    mail: mailConfigFrom(environment),
   };
 }

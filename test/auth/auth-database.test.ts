@@ -17,7 +17,16 @@ const AUTH_FUNCTION_CALLS: Record<string, string> = {
   rotate_refresh_token: `select * from app_private.rotate_refresh_token('${DIGEST}', '${DIGEST}', '192.0.2.1', '30 days')`,
   revoke_refresh_token: `select app_private.revoke_refresh_token('${DIGEST}')`,
   reserve_registration: "select app_private.reserve_registration('192.0.2.1')",
-  register_customer: `select * from app_private.register_customer('a@example.com', 'A', 'x', '${DIGEST}', '192.0.2.1')`,
+  register_account: "select app_private.register_account('a@example.com', 'A', 'x')",
+  // Mailed links (docs/email.md): reset and verification, each checked in SQL by the token's digest.
+  request_password_reset: "select app_private.request_password_reset('a@example.com', '192.0.2.1')",
+  begin_password_reset: `select * from app_private.begin_password_reset('${DIGEST}', '192.0.2.1')`,
+  reset_password: `select app_private.reset_password('${DIGEST}', 'x')`,
+  verify_email: `select * from app_private.verify_email('${DIGEST}', '${DIGEST}', '192.0.2.1')`,
+  request_email_change: `select app_private.request_email_change('${USER_ID}', 'b@example.com')`,
+  // POST /inbound/email: SQL decides and logs; the API then acts as the sender under the sender's policies.
+  route_inbound_email: "select * from app_private.route_inbound_email('a@example.com', 'A', null, 'S', '{}', '{}', '{}', 'test', 'reject')",
+  record_inbound_outcome: `select app_private.record_inbound_outcome('${USER_ID}', 'ignored', 'test', null, null)`,
   is_acting_admin: `select app_private.is_acting_admin('${USER_ID}', 'ticketing_admin')`,
   admin_create_user: `select app_private.admin_create_user('${USER_ID}', 'ticketing_admin', '${USER_ID}', 'a@example.com', 'A', 'admin', 'x')`,
   // Housekeeping: the API prunes expired security rows on a schedule (no input, deletes only what expired).
@@ -39,6 +48,11 @@ const SECRET_TABLES = [
   "app_private.address_events",
   "app_private.address_rate_limits",
   "app_private.realtime_events",
+  "app_private.email_tokens",
+  "app_private.outbound_mails",
+  "app_private.mail_templates",
+  "app_private.inbound_emails",
+  "app_private.notification_preferences",
 ];
 
 describe("web roles and app_private", () => {
@@ -94,6 +108,10 @@ describe("web roles and app_private", () => {
       `select * from app_private.open_session('${USER_ID}', '${DIGEST}')`,
       `select app_private.decide_attempt('${USER_ID}', 'x', null)`,
       "select app_private.take_address_quota('refresh', null)",
+      // The old one-step registration made a verified account with a session.
+      `select * from app_private.register_customer('a@example.com', 'A', 'x', '${DIGEST}', '192.0.2.1')`,
+      "select app_private.queue_mail('password_reset', 'a@example.com')",
+      "select app_private.new_email_token('password_reset', null, 'a@example.com')",
     ];
     for (const call of forbidden) expect(await sqlState(() => database.current.authenticator.query(call))).toBe("42501");
   });

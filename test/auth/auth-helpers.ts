@@ -9,7 +9,8 @@ export const PASSWORD = "violet-harbour-lantern-42";
 
 const SESSION_FIELDS = "accessToken refreshToken accessTokenExpiresAt user { rowId displayName role isActive }";
 
-export const REGISTER = `mutation Register($input: RegisterInput!) { register(input: $input) { ${SESSION_FIELDS} } }`;
+export const REGISTER = `mutation Register($input: RegisterInput!) { register(input: $input) { success } }`;
+export const VERIFY_EMAIL = `mutation VerifyEmail($input: VerifyEmailInput!) { verifyEmail(input: $input) { ${SESSION_FIELDS} } }`;
 export const LOGIN = `mutation Login($input: LoginInput!) { login(input: $input) { ${SESSION_FIELDS} } }`;
 export const REFRESH = `mutation Refresh($input: RefreshSessionInput!) { refreshSession(input: $input) { ${SESSION_FIELDS} } }`;
 export const LOGOUT = `mutation Logout($input: LogoutInput!) { logout(input: $input) { success } }`;
@@ -105,4 +106,30 @@ export async function setAddressLimit(owner: pg.Pool, action: string, maxCount: 
   return async () => {
     await owner.query("update app_private.address_rate_limits set max_count = $2 where action = $1", [action, rows[0]!.max_count]);
   };
+}
+
+/**
+ * The token of the newest verification link queued for `email`, read from
+ * the outbox as the owner (no worker runs in these tests, so the mail's
+ * parameters are still there).
+ */
+export async function verificationToken(owner: pg.Pool, email: string): Promise<string> {
+  const { rows } = await owner.query<{ token: string }>(
+    `select params ->> 'token' as token from app_private.outbound_mails
+     where kind = 'email_verification' and to_address = lower($1) order by created_at desc limit 1`,
+    [email],
+  );
+  if (!rows[0]?.token) throw new Error(`no verification mail for ${email}`);
+  return rows[0].token;
+}
+
+/** register, then verifyEmail with the mailed token: the response of verifyEmail (a new session). */
+export async function registerAndVerify(
+  request: supertest.Agent,
+  owner: pg.Pool,
+  input: { email: string; password: string; displayName: string },
+) {
+  const registered = await graphql(request, REGISTER, { input });
+  if (registered.body.errors) return registered;
+  return graphql(request, VERIFY_EMAIL, { input: { token: await verificationToken(owner, input.email) } });
 }

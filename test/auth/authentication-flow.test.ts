@@ -9,6 +9,8 @@ import {
   LOGOUT,
   PASSWORD,
   REGISTER,
+  VERIFY_EMAIL,
+  verificationToken,
   SET_USER_ROLE,
   createAccount,
   errorCode,
@@ -26,13 +28,21 @@ describe("the whole flow over HTTP", () => {
   let refreshToken = "";
   let userId = "";
 
-  it("registers a customer and signs them in", async () => {
-    const before = Date.now();
+  it("registers an unverified customer who cannot sign in until the mailed link is followed", async () => {
     const response = await graphql(request(), REGISTER, {
       input: { email: "ada@example.com", password: PASSWORD, displayName: "Ada Lovelace" },
     });
+    expect(response.body).toEqual({ data: { register: { success: true } } });
+    // An unverified account fails like an unknown email.
+    expect(errorCode(await login(request(), "ada@example.com"))).toBe("INVALID_CREDENTIALS");
+  });
+
+  it("verifyEmail proves the address and signs the customer in; the link works once", async () => {
+    const before = Date.now();
+    const token = await verificationToken(database.current.owner, "ada@example.com");
+    const response = await graphql(request(), VERIFY_EMAIL, { input: { token } });
     expect(response.body.errors).toBeUndefined();
-    const session = response.body.data.register;
+    const session = response.body.data.verifyEmail;
     expect(session.user).toMatchObject({ displayName: "Ada Lovelace", role: "customer", isActive: true });
     expect(session.refreshToken).toMatch(/^[A-Za-z0-9_-]{43}$/);
     // 15 minutes from issue, in whole seconds.
@@ -41,6 +51,7 @@ describe("the whole flow over HTTP", () => {
     expect(expiresAt).toBeLessThanOrEqual(Date.now() + 15 * 60_000);
     ({ accessToken, refreshToken } = session);
     userId = session.user.rowId;
+    expect(errorCode(await graphql(request(), VERIFY_EMAIL, { input: { token } }))).toBe("INVALID_TOKEN");
   });
 
   it("stores only an argon2id hash and a SHA-256 digest", async () => {
@@ -85,11 +96,26 @@ describe("the whole flow over HTTP", () => {
     expect((await graphql(request(), LOGOUT, { input: { refreshToken } })).body.data.logout.success).toBe(true);
   });
 
-  it("refuses registering the same email twice, in any case", async () => {
+  it("answers registering a taken email (in any case) as any registration, and mails the owner instead", async () => {
     const response = await graphql(request(), REGISTER, {
       input: { email: "Ada@EXAMPLE.com", password: "another-fine-passphrase", displayName: "Impostor" },
     });
-    expect(errorCode(response)).toBe("EMAIL_TAKEN");
+    expect(response.body).toEqual({ data: { register: { success: true } } });
+    const { rows } = await database.current.owner.query(
+      "select kind, user_id from app_private.outbound_mails where to_address = 'ada@example.com' order by created_at",
+    );
+    expect(rows.map((row) => row.kind)).toEqual(["email_verification", "registration_attempt"]);
+    expect(rows[1].user_id).toBe(userId);
+    // Nothing changed: the owner's password still works, the impostor's does not.
+    expect((await signIn(request(), "ada@example.com")).userId).toBe(userId);
+    expect(errorCode(await login(request(), "ada@example.com", "another-fine-passphrase"))).toBe("INVALID_CREDENTIALS");
+  });
+
+  it("holds a taken email's registration to the same input rules as a free one's", async () => {
+    const response = await graphql(request(), REGISTER, {
+      input: { email: "ada@example.com", password: PASSWORD, displayName: "   " },
+    });
+    expect(errorCode(response)).toBe("INVALID_INPUT");
   });
 
   it.each([

@@ -3,7 +3,7 @@ import { recomputeHash } from "../../src/auth/passwords.ts";
 import { newRefreshToken } from "../../src/auth/refresh-tokens.ts";
 import { graphql, useTestApi } from "../support/test-api.ts";
 import { sqlState, useTestDatabase } from "../support/test-database.ts";
-import { CREATE_USER, CURRENT_USER, LOGOUT, PASSWORD, createAccount, errorCode, forgetAuthLimits, login, refresh, signIn } from "./auth-helpers.ts";
+import { CREATE_USER, LOGOUT, PASSWORD, createAccount, errorCode, forgetAuthLimits, login, signIn } from "./auth-helpers.ts";
 
 /**
  * The API's database credential (DATABASE_URL, ticketing_authenticator) used
@@ -105,18 +105,24 @@ describe("the authenticator cannot open a session without the password", () => {
     ).toBe("TKFBD");
   });
 
-  it("so refreshSession has nothing to turn into an admin token; register makes customers only", async () => {
-    const { authenticator } = database.current;
-    const refreshToken = newRefreshToken();
-    const { rows } = await authenticator.query(
-      "select user_role from app_private.register_customer('mallory@example.com', 'Mallory', $1, $2, '192.0.2.4')",
-      ["$argon2id$v=19$m=65536,p=1,t=3$c2FsdHNhbHRzYWx0$aGFzaA", refreshToken.digest],
+  it("so refreshSession has nothing to turn into an admin token; register makes unverified customers only", async () => {
+    const { authenticator, owner } = database.current;
+    await authenticator.query("select app_private.register_account('mallory@example.com', 'Mallory', $1)", [
+      "$argon2id$v=19$m=65536,p=1,t=3$c2FsdHNhbHRzYWx0$aGFzaA",
+    ]);
+    const { rows } = await owner.query(
+      `select u.role, a.email_verified_at,
+              (select count(*)::integer from app_private.refresh_tokens as t where t.user_id = u.id) as sessions
+       from app_private.user_accounts as a join app_public.users as u on u.id = a.user_id where a.email = 'mallory@example.com'`,
     );
-    expect(rows[0].user_role).toBe("customer");
-    const refreshed = await refresh(api.current.request, refreshToken.token);
-    expect(refreshed.body.data.refreshSession.user.role).toBe("customer");
-    const me = await graphql(api.current.request, CURRENT_USER, {}, `Bearer ${refreshed.body.data.refreshSession.accessToken}`);
-    expect(me.body.data.currentUser.role).toBe("customer");
+    expect(rows).toEqual([{ role: "customer", email_verified_at: null, sessions: 0 }]);
+    // Its session comes only from the mailed link, which the connection role never sees.
+    const refreshToken = newRefreshToken();
+    expect(
+      await sqlState(() =>
+        authenticator.query("select * from app_private.verify_email($1, $2, '192.0.2.4')", [refreshToken.digest, refreshToken.digest]),
+      ),
+    ).toBe("TKTOK");
   });
 
   it("and changing a password needs the current one proven in the same transaction", async () => {

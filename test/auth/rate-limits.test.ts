@@ -155,14 +155,14 @@ describe("at most one authentication mutation per request", () => {
     const aliases = Array.from(
       { length: 10 },
       (_, i) =>
-        `r${i}: register(input: { email: "alias-${i}@example.com", password: "${PASSWORD}", displayName: "Alias ${i}" }) { user { rowId } }`,
+        `r${i}: register(input: { email: "alias-${i}@example.com", password: "${PASSWORD}", displayName: "Alias ${i}" }) { success }`,
     ).join("\n");
     const response = await graphql(request(), `mutation { ${aliases} }`);
     const { rows } = await database.current.owner.query<{ n: number }>(
       "select count(*)::int as n from app_private.user_accounts where email like 'alias-%'",
     );
     expect(rows[0]!.n).toBe(1);
-    expect(response.body.data.r0.user.rowId).toEqual(expect.any(String));
+    expect(response.body.data.r0.success).toBe(true);
     const codes = response.body.errors.map((error: { extensions: { code: string } }) => error.extensions.code);
     expect(codes).toEqual(Array.from({ length: 9 }, () => "TOO_MANY_AUTH_OPERATIONS"));
   });
@@ -184,13 +184,13 @@ describe("at most one authentication mutation per request", () => {
 });
 
 describe("per-address limits of registration, refresh and password change", () => {
-  it("registration: the limit counts refused registrations too, so EMAIL_TAKEN cannot enumerate without limit", async () => {
+  it("registration: the limit counts registrations of a taken email too", async () => {
     const restore = await setAddressLimit(database.current.owner, "register", 3);
     try {
       const register = (email: string, ip: string) =>
         graphql(request(), REGISTER, { input: { email, password: PASSWORD, displayName: "Limited" } }).set("X-Forwarded-For", ip);
       expect((await register("limit-1@example.com", "192.0.2.77")).body.errors).toBeUndefined();
-      expect(errorCode(await register("limit-1@example.com", "192.0.2.77"))).toBe("EMAIL_TAKEN");
+      expect((await register("limit-1@example.com", "192.0.2.77")).body).toEqual({ data: { register: { success: true } } });
       expect(errorCode(await register("limit-2@example.com", "192.0.2.77"))).toBeUndefined();
       const refused = await register("limit-3@example.com", "192.0.2.77");
       expect(errorCode(refused)).toBe("RATE_LIMITED");

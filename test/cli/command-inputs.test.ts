@@ -51,6 +51,12 @@ describe("each command needs only its own inputs, in production too", () => {
     ["start", { DATABASE_URL: "postgres://a@b/c" }, "JWT_SECRET is required in production"],
     ["analyst-create", { DATABASE_OWNER_URL: "postgres://a@b/c" }, "ROOT_DATABASE_URL is required in production"],
     ["worker", { DATABASE_URL: "postgres://a@b/c" }, "DATABASE_OWNER_URL is required in production"],
+    ["worker", { DATABASE_OWNER_URL: "postgres://a@127.0.0.1:9/c" }, "SMTP_URL is required in production (or MAIL_DISABLED=true)"],
+    [
+      "start",
+      { DATABASE_URL: "postgres://a@127.0.0.1:9/c", DATABASE_OWNER_URL: "postgres://a@127.0.0.1:9/c", JWT_SECRET: SECRET },
+      "SMTP_URL is required in production (or MAIL_DISABLED=true)",
+    ],
     [
       "start",
       { DATABASE_URL: "postgres://a@b/c", JWT_SECRET: SECRET, WORKER_IN_PROCESS: "true" },

@@ -34,7 +34,7 @@ describe("worker and webhook variables", () => {
     const config = workerConfigFrom(environment, "postgres://o@h/d");
     expect(config).toMatchObject({ concurrency: 8, webhooks: { httpsOnly: false, timeoutMs: 2_500 } });
     expect([...config.webhooks.allowedHosts]).toEqual(["127.0.0.1", "hooks.internal", "::1"]);
-    expect(workerConfigFrom(parseEnvironment({ NODE_ENV: "production" }), "postgres://o@h/d").webhooks.httpsOnly).toBe(true);
+    expect(workerConfigFrom(parseEnvironment({ NODE_ENV: "production", MAIL_DISABLED: "true" }), "postgres://o@h/d").webhooks.httpsOnly).toBe(true);
   });
 
   it.each([

@@ -61,6 +61,12 @@ describe("demo data", () => {
     expect(await loadDemoDataIfEmpty(database.current.urls, PASSWORD)).toBe(false);
     const again = await owner.query("select count(*)::int as n from app_public.tickets");
     expect(again.rows[0].n).toBe(tickets);
+    // Its past mails nobody (docs/email.md); the demo logins are verified, so they can sign in.
+    const { rows: mail } = await owner.query(
+      `select (select count(*)::int from app_private.outbound_mails) as mails,
+              (select count(*)::int from app_private.user_accounts where email_verified_at is null) as unverified`,
+    );
+    expect(mail[0]).toEqual({ mails: 0, unverified: 0 });
   });
 
   it("spreads five weeks of past tickets with consistent histories", async () => {

@@ -1,0 +1,150 @@
+import { createHash, timingSafeEqual } from "node:crypto";
+import express, { type Request, type Response, type Router } from "express";
+import { simpleParser } from "mailparser";
+import type pg from "pg";
+import { applySettings, inTransactionWithSettings } from "../database/request-transaction.ts";
+import { pgSettingsFor, webRoleOf, type UserRole } from "../database/web-roles.ts";
+import type { Logger } from "../observability/logger.ts";
+import type { InboundSettings } from "./mail-config.ts";
+import { inboundFacts, ticketSubject, type InboundFacts } from "./inbound-message.ts";
+
+/**
+ * POST /inbound/email: a raw RFC 5322 message, as an MTA pipe or a hosted
+ * inbound-parse service delivers it, authenticated with
+ * `Authorization: Bearer <INBOUND_EMAIL_SECRET>` (checked before the body is
+ * read; compared in constant time). The message is parsed with mailparser;
+ * SQL decides what it is and logs the decision
+ * (app_private.route_inbound_email); a reply or a new ticket is then written
+ * as the sender, under the sender's own policies, in the same transaction.
+ * The answer is 200 with the decision for every message read (an MTA must
+ * not retry a refused one), 401 without the secret, 413 beyond
+ * INBOUND_EMAIL_MAX_BYTES.
+ */
+export interface InboundResult {
+  decision: "comment" | "ticket" | "ignored" | "refused";
+  reason: string;
+  ticketId?: string | null;
+  commentId?: string | null;
+}
+
+interface Route {
+  inbound_id: string;
+  action: InboundResult["decision"];
+  user_id: string | null;
+  user_role: UserRole | null;
+  ticket_id: string | null;
+  reason: string;
+}
+
+function digest(value: string): Buffer {
+  return createHash("sha256").update(value).digest();
+}
+
+/** Writes the reply or the ticket as the sender, in a savepoint: a refusal by their rights undoes only this. */
+async function actAsSender(
+  client: pg.ClientBase,
+  route: Route,
+  facts: InboundFacts,
+): Promise<{ ticketId: string | null; commentId: string | null } | { refusal: string }> {
+  if (!route.user_id || !route.user_role) return { refusal: "no sender account" };
+  await client.query("savepoint inbound_act");
+  try {
+    await applySettings(client, pgSettingsFor({ role: webRoleOf(route.user_role), userId: route.user_id }));
+    let result: { ticketId: string | null; commentId: string | null };
+    if (route.action === "comment") {
+      const { rows } = await client.query<{ id: string }>("select (app_public.add_comment($1, $2, false)).id", [
+        route.ticket_id,
+        facts.body.slice(0, 20_000),
+      ]);
+      result = { ticketId: route.ticket_id, commentId: rows[0]?.id ?? null };
+    } else {
+      const { rows } = await client.query<{ id: string }>(
+        "insert into app_public.tickets (subject, description) values ($1, $2) returning id",
+        [ticketSubject(facts.subject), facts.body.slice(0, 20_000)],
+      );
+      result = { ticketId: rows[0]?.id ?? null, commentId: null };
+    }
+    await client.query("reset role");
+    await client.query("release savepoint inbound_act");
+    return result;
+  } catch (error) {
+    await client.query("rollback to savepoint inbound_act");
+    await client.query("reset role");
+    const code = (error as { code?: unknown }).code;
+    if (typeof code !== "string" || !/^(42501|TK...|23...|22...)$/.test(code)) throw error;
+    return { refusal: `the sender may not do this (SQLSTATE ${code})` };
+  }
+}
+
+export async function receiveInboundEmail(
+  pool: pg.Pool,
+  settings: InboundSettings,
+  raw: Buffer,
+): Promise<InboundResult> {
+  const mail = await simpleParser(raw, { skipImageLinks: true, skipTextLinks: true, skipTextToHtml: true });
+  const facts = inboundFacts(mail, settings.replyDomain);
+  let autoReason = facts.autoReason;
+  if (!autoReason && facts.body.length === 0) autoReason = "no new text (only quoted history or a signature)";
+  return inTransactionWithSettings(pool, {}, async (client) => {
+    const { rows } = await client.query<Route>(
+      `select inbound_id, action, user_id, user_role, ticket_id, reason
+       from app_private.route_inbound_email($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+      [
+        facts.sender ?? null,
+        facts.displayName ?? null,
+        facts.messageId?.slice(0, 1000) ?? null,
+        facts.subject.slice(0, 300),
+        facts.mailIds,
+        facts.ticketIds,
+        facts.ticketNumbers,
+        autoReason ?? null,
+        settings.unknownSender,
+      ],
+    );
+    const route = rows[0];
+    if (!route) throw new Error("route_inbound_email returned no row");
+    if (route.action !== "comment" && route.action !== "ticket") {
+      return { decision: route.action, reason: route.reason, ticketId: route.ticket_id };
+    }
+    const acted = await actAsSender(client, route, facts);
+    const outcome: InboundResult =
+      "refusal" in acted
+        ? { decision: "refused", reason: acted.refusal, ticketId: route.ticket_id }
+        : { decision: route.action, reason: route.reason, ...acted };
+    await client.query("select app_private.record_inbound_outcome($1, $2, $3, $4, $5)", [
+      route.inbound_id,
+      outcome.decision,
+      outcome.reason,
+      outcome.ticketId ?? null,
+      outcome.commentId ?? null,
+    ]);
+    return outcome;
+  });
+}
+
+export function inboundEmailRoutes(options: { pool: pg.Pool; settings: InboundSettings | undefined; logger: Logger }): Router {
+  const router = express.Router();
+  const { settings } = options;
+  if (!settings) return router;
+  const expected = digest(settings.secret);
+  router.post(
+    "/inbound/email",
+    (req: Request, res: Response, next) => {
+      const header = req.headers.authorization;
+      const match = typeof header === "string" ? /^Bearer (.+)$/.exec(header) : null;
+      if (match === null || !timingSafeEqual(digest(match[1]!), expected)) {
+        res.status(401).json({ errors: [{ message: "Unauthorized", extensions: { code: "UNAUTHENTICATED" } }] });
+        return;
+      }
+      next();
+    },
+    express.raw({ type: () => true, limit: settings.maxBytes }),
+    async (req: Request, res: Response) => {
+      const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+      const result = await receiveInboundEmail(options.pool, settings, raw);
+      options.logger.info({ scope: "inbound-email", requestId: req.id, bytes: raw.length, ...result }, "inbound email");
+      res.status(200).json(result);
+    },
+  );
+  return router;
+}
