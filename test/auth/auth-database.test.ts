@@ -38,6 +38,9 @@ const AUTH_FUNCTION_CALLS: Record<string, string> = {
   realtime_events_after: "select * from app_private.realtime_events_after(0, null, gen_random_uuid(), null)",
   // Realtime routing: the organizations and participations a subscription also listens to (routing, not visibility).
   realtime_routes: "select * from app_private.realtime_routes(gen_random_uuid())",
+  // Not authentication: completeAttachmentUpload reads what was declared and records the verdict (docs/attachments.md).
+  attachment_to_verify: `select * from app_private.attachment_to_verify('${USER_ID}', gen_random_uuid())`,
+  finish_attachment_upload: `select app_private.finish_attachment_upload('${USER_ID}', gen_random_uuid(), null)`,
 };
 
 const SECRET_TABLES = [
