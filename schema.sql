@@ -455,6 +455,122 @@ $function$;
 grant execute on function app_private.begin_password_check(uuid,inet) to ticketing_authenticator;
 comment on function app_private.begin_password_check(uuid,inet) is 'Step 1 of changePassword, before any hashing: counts the call against the ''password_change'' limit of ip (TKRAT beyond it), reserves a check of the user''s current password and returns its id, the email (for the password policy) and the salt and parameters of the hash (never the hash). TKFBD for an inactive user or one without a password.';
 
+CREATE OR REPLACE FUNCTION app_private.business_spans(calendar_id uuid, from_at timestamp with time zone, to_at timestamp with time zone)
+ RETURNS tstzmultirange
+ LANGUAGE plpgsql
+ STABLE
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  zone text;
+  first_day date;
+  last_day date;
+  local_open tsmultirange;
+  closures tsmultirange;
+  spans tstzmultirange;
+begin
+  if from_at is null or to_at is null or from_at >= to_at then
+    return '{}'::tstzmultirange;
+  end if;
+  if not isfinite(from_at) or not isfinite(to_at) then
+    raise exception using errcode = 'TKVAL', message = 'Business time is counted between finite instants';
+  end if;
+
+  select c.time_zone into zone from app_public.business_calendars as c where c.id = business_spans.calendar_id;
+  if zone is null then
+    raise exception using errcode = 'TKNTF', message = 'Calendar not found';
+  end if;
+
+  -- Local dates that can hold an opening interval reaching [from_at, to_at).
+  first_day := (from_at at time zone zone)::date - 2;
+  last_day := (to_at at time zone zone)::date + 1;
+
+  -- Opening intervals as local wall-clock ranges, each from the version in
+  -- force on the local date it starts.
+  select coalesce(range_agg(tsrange(
+      d.day + h.starts_at,
+      case when h.ends_at > h.starts_at then d.day + h.ends_at else d.day + 1 + h.ends_at end
+    )), '{}'::tsmultirange)
+  into local_open
+  from (
+    select g::date as day
+    from generate_series(first_day::timestamp, last_day::timestamp, interval '1 day') as g
+  ) as d
+  cross join lateral (
+    select v.id
+    from app_public.business_calendar_versions as v
+    where v.calendar_id = business_spans.calendar_id
+      and v.effective_from <= d.day
+    order by v.effective_from desc
+    limit 1
+  ) as v
+  join app_public.business_calendar_hours as h
+    on h.version_id = v.id
+   and h.weekday = extract(isodow from d.day);
+
+  select coalesce(range_agg(tsrange(
+      ho.holiday_date + coalesce(ho.starts_at, time '00:00'),
+      ho.holiday_date + coalesce(ho.ends_at, time '24:00')
+    )), '{}'::tsmultirange)
+  into closures
+  from app_public.business_calendar_holidays as ho
+  where ho.calendar_id = business_spans.calendar_id
+    and ho.holiday_date between first_day and last_day + 1;
+
+  local_open := local_open - closures;
+
+  -- Stretches of constant UTC offset covering [from_at, to_at): sample the
+  -- offset every 24 hours and find each change to the minute.
+  with samples as (
+    select s.at, app_private.utc_offset_at(zone, s.at) as utc_offset
+    from (
+      select g as at from generate_series(from_at, to_at, interval '24 hours') as g
+      union
+      select to_at
+    ) as s
+  ),
+  steps as (
+    select at, utc_offset, lead(at) over (order by at) as next_at, lead(utc_offset) over (order by at) as next_offset
+    from samples
+  ),
+  changes as (
+    select (
+      select min(m)
+      from generate_series(date_trunc('minute', st.at) + interval '1 minute', st.next_at, interval '1 minute') as m
+      where app_private.utc_offset_at(zone, m) = st.next_offset
+    ) as at
+    from steps as st
+    where st.next_at is not null and st.next_offset <> st.utc_offset
+  ),
+  bounds as (
+    select from_at as at
+    union
+    select at from changes where at > from_at and at < to_at
+    union
+    select to_at
+  ),
+  pieces as (
+    select at as piece_from, lead(at) over (order by at) as piece_to, app_private.utc_offset_at(zone, at) as utc_offset
+    from bounds
+  ),
+  mapped as (
+    select
+      greatest(p.piece_from, (lower(r) - p.utc_offset) at time zone 'UTC') as lo,
+      least(p.piece_to, (upper(r) - p.utc_offset) at time zone 'UTC') as hi
+    from pieces as p
+    cross join unnest(local_open) as r
+    where p.piece_to is not null
+  )
+  select coalesce(range_agg(tstzrange(lo, hi)), '{}'::tstzmultirange)
+  into spans
+  from mapped
+  where lo < hi;
+
+  return spans;
+end;
+$function$;
+comment on function app_private.business_spans(uuid,timestamp with time zone,timestamp with time zone) is 'The business time of a calendar within [from_at, to_at), as UTC ranges: opening intervals (of the version in force on each local date) minus holiday closures, mapped from local wall-clock time to instants across time zone transitions.';
+
 CREATE OR REPLACE FUNCTION app_private.change_password(attempt_id uuid, new_hash text, keep_session_id uuid)
  RETURNS app_public.users
  LANGUAGE plpgsql
@@ -724,6 +840,14 @@ end;
 $function$;
 comment on function app_private.decide_attempt(uuid,text,text) is 'Decides a pending attempt: success only when presented_hash (argon2id of the typed password with the stored salt, computed by the API) equals the stored hash and the account is not locked; applies the lockout rule (login_policy), clears it on success and stores upgraded_hash if given. Returns success, invalid_credentials or locked (locked only for the right password). Internal: reached through finish_login.';
 
+CREATE OR REPLACE FUNCTION app_private.default_business_calendar_id()
+ RETURNS uuid
+ LANGUAGE sql
+ IMMUTABLE
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$ select '00000000-0000-7000-8000-000000002407'::uuid $function$;
+comment on function app_private.default_business_calendar_id() is 'The id of the 24x7 calendar, the default of every SLA policy.';
+
 CREATE OR REPLACE FUNCTION app_private.email_login_limit_reached(email public.citext)
  RETURNS timestamp with time zone
  LANGUAGE plpgsql
@@ -815,6 +939,18 @@ AS $function$
 $function$;
 comment on function app_private.is_active_agent(uuid) is 'True when user_id is an active user with role agent.';
 
+CREATE OR REPLACE FUNCTION app_private.is_time_zone_name(zone text)
+ RETURNS boolean
+ LANGUAGE sql
+ IMMUTABLE
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+  select exists (select 1 from pg_catalog.pg_timezone_names as z where z.name = zone)
+    and zone !~* '^(posix|right)/';
+$function$;
+grant execute on function app_private.is_time_zone_name(text) to ticketing_admin;
+comment on function app_private.is_time_zone_name(text) is 'True when zone is an IANA time zone name the server knows (e.g. Europe/Berlin), not an abbreviation or POSIX rule.';
+
 CREATE OR REPLACE FUNCTION app_private.jwt_user_id()
  RETURNS uuid
  LANGUAGE sql
@@ -885,6 +1021,17 @@ begin
 end;
 $function$;
 comment on function app_private.make_append_only(regclass) is 'Makes a table append-only: a trigger refusing UPDATE and DELETE (not repeated on partitions, which inherit it), one refusing TRUNCATE, nothing granted to PUBLIC, and UPDATE, DELETE and TRUNCATE revoked from the owner. Idempotent. Every new append-only table calls it (docs/conventions.md).';
+
+CREATE OR REPLACE FUNCTION app_private.multirange_minutes(spans tstzmultirange)
+ RETURNS numeric
+ LANGUAGE sql
+ IMMUTABLE
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+  select coalesce(sum(extract(epoch from upper(r) - lower(r))), 0) / 60
+  from unnest(spans) as r;
+$function$;
+comment on function app_private.multirange_minutes(tstzmultirange) is 'Total length of finite UTC ranges, in minutes.';
 
 CREATE OR REPLACE FUNCTION app_private.normalized_input(value text, max_length integer)
  RETURNS text
@@ -1257,6 +1404,42 @@ AS $function$
 $function$;
 comment on function app_private.realtime_replay_policy() is 'Realtime resume bounds: a replay reaches back at most max_age (a day) and delivers at most max_rows (500) events; beyond either a subscription fails with CURSOR_EXPIRED.';
 
+CREATE OR REPLACE FUNCTION app_private.recompute_sla_due_times(calendar_ids uuid[] DEFAULT NULL::uuid[])
+ RETURNS integer
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  changed integer;
+begin
+  -- One statement for all unfinished tickets of the calendars (all when null);
+  -- resolved and closed tickets keep the due times they were judged by.
+  with due as (
+    select
+      t.id,
+      app_private.sla_due_at(p.calendar_id, p.first_response_minutes,
+        app_private.ticket_sla_active_time(t.id, t.created_at, t.status, t.status_changed_at, 'first_response', t.first_responded_at)) as first_response_due_at,
+      app_private.sla_due_at(p.calendar_id, p.resolution_minutes,
+        app_private.ticket_sla_active_time(t.id, t.created_at, t.status, t.status_changed_at, 'resolution', null)) as resolution_due_at
+    from app_public.tickets as t
+    join app_public.sla_policies as p on p.priority = t.priority
+    where t.status in ('open', 'in_progress', 'waiting_on_customer')
+      and (calendar_ids is null or p.calendar_id = any (calendar_ids))
+  )
+  update app_public.tickets as t
+  set first_response_due_at = due.first_response_due_at,
+      resolution_due_at = due.resolution_due_at
+  from due
+  where t.id = due.id
+    and (t.first_response_due_at is distinct from due.first_response_due_at
+      or t.resolution_due_at is distinct from due.resolution_due_at);
+  get diagnostics changed = row_count;
+  return changed;
+end;
+$function$;
+comment on function app_private.recompute_sla_due_times(uuid[]) is 'Recomputes the stored SLA due times of every unfinished ticket whose policy uses one of the calendars (all calendars when null), in one statement; returns how many tickets changed.';
+
 CREATE OR REPLACE FUNCTION app_private.record_webhook_attempt(delivery_id uuid, succeeded boolean, response_code integer, latency_ms integer, error text)
  RETURNS text
  LANGUAGE plpgsql
@@ -1560,6 +1743,44 @@ grant execute on function app_private.search_matches(text) to ticketing_agent;
 grant execute on function app_private.search_matches(text) to ticketing_customer;
 comment on function app_private.search_matches(text) is 'Candidate matches of a search, ignoring access rights: ticket ids (comment_id null) and comment ids with their rank. Only search_tickets uses it, and filters the result through the caller''s policies.';
 
+CREATE OR REPLACE FUNCTION app_private.sla_active_time(created_at timestamp with time zone, statuses app_public.ticket_status[], changed_ats timestamp with time zone[], clock app_public.sla_clock, responded_at timestamp with time zone DEFAULT NULL::timestamp with time zone)
+ RETURNS tstzmultirange
+ LANGUAGE sql
+ STABLE
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+BEGIN ATOMIC
+ WITH timeline AS (
+          SELECT u.status,
+             u.at,
+             u.ord,
+             lead(u.at) OVER (ORDER BY u.at, u.ord) AS next_at,
+             max(
+                 CASE
+                     WHEN (u.status <> ALL (ARRAY['resolved'::app_public.ticket_status, 'closed'::app_public.ticket_status])) THEN u.ord
+                     ELSE NULL::bigint
+                 END) OVER () AS last_working
+            FROM UNNEST(sla_active_time.statuses, sla_active_time.changed_ats) WITH ORDINALITY u(status, at, ord)
+         ), stop AS (
+          SELECT LEAST(( SELECT min(t_1.at) AS min
+                    FROM timeline t_1
+                   WHERE (t_1.ord > COALESCE(t_1.last_working, (0)::bigint))),
+                 CASE
+                     WHEN (sla_active_time.clock = 'first_response'::app_public.sla_clock) THEN sla_active_time.responded_at
+                     ELSE NULL::timestamp with time zone
+                 END) AS at
+         )
+  SELECT ((COALESCE(range_agg(tstzrange(t.at, t.next_at)) FILTER (WHERE ((t.ord = 1) OR (NOT (EXISTS ( SELECT 1
+            FROM app_public.sla_pause_statuses p
+           WHERE ((p.status = t.status) AND (p.clock = sla_active_time.clock))))))), '{}'::tstzmultirange) + COALESCE(( SELECT tstzmultirange(tstzrange(stop.at, NULL::timestamp with time zone)) AS tstzmultirange
+            FROM stop
+           WHERE (stop.at IS NOT NULL)), '{}'::tstzmultirange)) * tstzmultirange(tstzrange(sla_active_time.created_at, NULL::timestamp with time zone)))
+    FROM timeline t;
+END;
+grant execute on function app_private.sla_active_time(timestamp with time zone,app_public.ticket_status[],timestamp with time zone[],app_public.sla_clock,timestamp with time zone) to ticketing_admin;
+grant execute on function app_private.sla_active_time(timestamp with time zone,app_public.ticket_status[],timestamp with time zone[],app_public.sla_clock,timestamp with time zone) to ticketing_agent;
+grant execute on function app_private.sla_active_time(timestamp with time zone,app_public.ticket_status[],timestamp with time zone[],app_public.sla_clock,timestamp with time zone) to ticketing_customer;
+comment on function app_private.sla_active_time(timestamp with time zone,app_public.ticket_status[],timestamp with time zone[],app_public.sla_clock,timestamp with time zone) is 'The time an SLA clock runs: from created_at on, every stretch of the status timeline (statuses[i] from changed_ats[i] to the next change, the last one open-ended) whose status does not pause the clock (sla_pause_statuses; the creation row never pauses); from the instant the clock stopped for good (the ticket entered its final run of resolved/closed statuses, or for the first response the reply at responded_at) it counts as running, so a finished ticket keeps the due time it was judged by.';
+
 CREATE OR REPLACE FUNCTION app_private.sla_breached(due timestamp with time zone, done timestamp with time zone)
  RETURNS boolean
  LANGUAGE sql
@@ -1570,6 +1791,51 @@ grant execute on function app_private.sla_breached(timestamp with time zone,time
 grant execute on function app_private.sla_breached(timestamp with time zone,timestamp with time zone) to ticketing_analyst;
 grant execute on function app_private.sla_breached(timestamp with time zone,timestamp with time zone) to ticketing_customer;
 comment on function app_private.sla_breached(timestamp with time zone,timestamp with time zone) is 'The SLA rule: a target due at `due` is breached when `done` (when it was met, or the time of judgement, usually now(), while it is not) comes after it. No target (due null): never breached.';
+
+CREATE OR REPLACE FUNCTION app_private.sla_due_at(calendar_id uuid, target_minutes numeric, active tstzmultirange)
+ RETURNS timestamp with time zone
+ LANGUAGE plpgsql
+ STABLE
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  spent numeric := 0;
+  stretch tstzrange;
+  stretch_minutes numeric;
+begin
+  if calendar_id is null or target_minutes is null then
+    return null;
+  end if;
+  for stretch in select r from unnest(active) as r order by lower(r) loop
+    if upper_inf(stretch) then
+      return app_public.add_business_minutes(calendar_id, lower(stretch), target_minutes - spent);
+    end if;
+    stretch_minutes := app_public.business_minutes_between(calendar_id, lower(stretch), upper(stretch));
+    if spent + stretch_minutes >= target_minutes then
+      return app_public.add_business_minutes(calendar_id, lower(stretch), target_minutes - spent);
+    end if;
+    spent := spent + stretch_minutes;
+  end loop;
+  -- Paused now, target not reached: no due time until the clock runs again.
+  return null;
+end;
+$function$;
+comment on function app_private.sla_due_at(uuid,numeric,tstzmultirange) is 'The instant at which target_minutes business minutes of the calendar have passed within the active time; null while the clock is paused short of the target.';
+
+CREATE OR REPLACE FUNCTION app_private.sla_elapsed_minutes(calendar_id uuid, active tstzmultirange, until_at timestamp with time zone)
+ RETURNS numeric
+ LANGUAGE sql
+ STABLE
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+BEGIN ATOMIC
+ SELECT COALESCE(sum(app_public.business_minutes_between(sla_elapsed_minutes.calendar_id, lower(r.r), LEAST(upper(r.r), sla_elapsed_minutes.until_at))), (0)::numeric) AS "coalesce"
+    FROM unnest(sla_elapsed_minutes.active) r(r)
+   WHERE (lower(r.r) < sla_elapsed_minutes.until_at);
+END;
+grant execute on function app_private.sla_elapsed_minutes(uuid,tstzmultirange,timestamp with time zone) to ticketing_admin;
+grant execute on function app_private.sla_elapsed_minutes(uuid,tstzmultirange,timestamp with time zone) to ticketing_agent;
+grant execute on function app_private.sla_elapsed_minutes(uuid,tstzmultirange,timestamp with time zone) to ticketing_customer;
+comment on function app_private.sla_elapsed_minutes(uuid,tstzmultirange,timestamp with time zone) is 'Business minutes of the calendar within the active time before until_at.';
 
 CREATE OR REPLACE FUNCTION app_private.start_session(attempt_id uuid, token_digest bytea)
  RETURNS TABLE(session_id uuid, user_role app_public.user_role, refresh_expires_at timestamp with time zone, user_record app_public.users)
@@ -1686,6 +1952,30 @@ begin
 end;
 $function$;
 comment on function app_private.tg_audit() is 'Trigger: records an insert or a real update (old and new values) in app_private.audit_log with the acting user and Postgres role.';
+
+CREATE OR REPLACE FUNCTION app_private.tg_business_calendar_hours_no_overlap()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+begin
+  -- One version's intervals are checked one writer at a time.
+  perform 1 from app_public.business_calendar_versions as v where v.id = new.version_id for update;
+  if exists (
+    select 1
+    from app_public.business_calendar_hours as h
+    where h.version_id = new.version_id
+      and h.id <> new.id
+      and app_private.week_minutes(h.weekday, h.starts_at, h.ends_at)
+        && app_private.week_minutes(new.weekday, new.starts_at, new.ends_at)
+  ) then
+    raise exception using errcode = 'TKVAL', message = 'Opening hours overlap another interval of the same calendar version';
+  end if;
+  return null;
+end;
+$function$;
+comment on function app_private.tg_business_calendar_hours_no_overlap() is 'Constraint trigger: refuses (TKVAL) an opening interval that overlaps another of the same calendar version.';
 
 CREATE OR REPLACE FUNCTION app_private.tg_enforce_write_quota()
  RETURNS trigger
@@ -1821,6 +2111,38 @@ begin
 end;
 $function$;
 comment on function app_private.tg_set_updated_at() is 'Trigger: keeps updated_at current on every update.';
+
+CREATE OR REPLACE FUNCTION app_private.tg_sla_rules_changed()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  calendar_ids uuid[];
+begin
+  case tg_table_name
+    when 'business_calendar_hours' then
+      select array_agg(distinct v.calendar_id) into calendar_ids
+      from changed_rows as r
+      join app_public.business_calendar_versions as v on v.id = r.version_id;
+    when 'business_calendar_versions' then
+      select array_agg(distinct r.calendar_id) into calendar_ids from changed_rows as r;
+    when 'business_calendar_holidays' then
+      select array_agg(distinct r.calendar_id) into calendar_ids from changed_rows as r;
+    else
+      -- Policies and pause rules: every calendar.
+      calendar_ids := null;
+  end case;
+  if tg_table_name in ('business_calendar_hours', 'business_calendar_versions', 'business_calendar_holidays')
+    and calendar_ids is null then
+    return null;
+  end if;
+  perform app_private.recompute_sla_due_times(calendar_ids);
+  return null;
+end;
+$function$;
+comment on function app_private.tg_sla_rules_changed() is 'Statement trigger: after an edit of calendar hours, versions, holidays, SLA policies or pause rules, recomputes the due times of the unfinished tickets it can affect.';
 
 CREATE OR REPLACE FUNCTION app_private.tg_ticket_comments_notify()
  RETURNS trigger
@@ -1973,18 +2295,30 @@ AS $function$
 declare
   sla app_public.sla_policies;
 begin
+  if tg_op = 'INSERT' then
+    new.status_changed_at := new.created_at;
+  elsif old.status is distinct from new.status then
+    new.status_changed_at := clock_timestamp();
+  end if;
+
   select p.* into sla
   from app_public.sla_policies as p
   where p.priority = new.priority;
 
   -- Due times count from creation, also after a priority change: raising the
   -- priority of an old ticket makes it due (or overdue) sooner.
-  new.first_response_due_at := new.created_at + make_interval(mins => sla.first_response_minutes);
-  new.resolution_due_at := new.created_at + make_interval(mins => sla.resolution_minutes);
+  new.first_response_due_at := app_private.sla_due_at(
+    sla.calendar_id, sla.first_response_minutes,
+    app_private.ticket_sla_active_time(new.id, new.created_at, new.status, new.status_changed_at, 'first_response', new.first_responded_at)
+  );
+  new.resolution_due_at := app_private.sla_due_at(
+    sla.calendar_id, sla.resolution_minutes,
+    app_private.ticket_sla_active_time(new.id, new.created_at, new.status, new.status_changed_at, 'resolution', null)
+  );
   return new;
 end;
 $function$;
-comment on function app_private.tg_tickets_sla_due_times() is 'Trigger: sets first_response_due_at and resolution_due_at from sla_policies when a ticket is created and when its priority changes (null when the priority has no policy).';
+comment on function app_private.tg_tickets_sla_due_times() is 'Trigger: sets first_response_due_at and resolution_due_at, in business time of the priority''s policy calendar, when a ticket is created and when its priority, status or first reply changes (null when the priority has no policy, or while a pausing status holds the clock short of its target).';
 
 CREATE OR REPLACE FUNCTION app_private.tg_tickets_status_history()
  RETURNS trigger
@@ -1999,16 +2333,17 @@ begin
     case when tg_op = 'UPDATE' then old.status end,
     new.status,
     app_private.current_user_id(),
-    -- Creation is dated like the ticket; later changes by the wall clock, so
-    -- several changes in one transaction still come out in order.
-    case when tg_op = 'INSERT' then new.created_at else clock_timestamp() end,
+    -- Creation is dated like the ticket; a change at the instant the ticket
+    -- row recorded (the wall clock, so several changes in one transaction
+    -- still come out in order), which its SLA due times were computed with.
+    case when tg_op = 'INSERT' then new.created_at else coalesce(new.status_changed_at, clock_timestamp()) end,
     -- transition_ticket and the automatic changes pass their note this way.
     nullif(current_setting('app.status_note', true), '')
   );
   return null;
 end;
 $function$;
-comment on function app_private.tg_tickets_status_history() is 'Trigger: writes one ticket_status_history row for the creation and for every status change of a ticket, whoever or whatever made it.';
+comment on function app_private.tg_tickets_status_history() is 'Trigger: writes one ticket_status_history row for the creation and for every status change of a ticket, whoever or whatever made it, dated by tickets.status_changed_at.';
 
 CREATE OR REPLACE FUNCTION app_private.tg_tickets_status_timestamps()
  RETURNS trigger
@@ -2162,6 +2497,29 @@ end;
 $function$;
 comment on function app_private.tg_webhook_endpoints_reenable() is 'Trigger: an endpoint set active again has its consecutive failure count and disabledAt cleared.';
 
+CREATE OR REPLACE FUNCTION app_private.ticket_sla_active_time(ticket_id uuid, created_at timestamp with time zone, status app_public.ticket_status, status_since timestamp with time zone, clock app_public.sla_clock, responded_at timestamp with time zone)
+ RETURNS tstzmultirange
+ LANGUAGE sql
+ STABLE
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+BEGIN ATOMIC
+ SELECT app_private.sla_active_time(ticket_sla_active_time.created_at, COALESCE(array_agg(x.status ORDER BY x.at, x.ord), '{}'::app_public.ticket_status[]), COALESCE(array_agg(x.at ORDER BY x.at, x.ord), '{}'::timestamp with time zone[]), ticket_sla_active_time.clock, ticket_sla_active_time.responded_at) AS sla_active_time
+    FROM ( SELECT h.to_status AS status,
+             h.changed_at AS at,
+             0 AS ord
+            FROM app_public.ticket_status_history h
+           WHERE ((h.ticket_id = ticket_sla_active_time.ticket_id) AND (h.changed_at < COALESCE(ticket_sla_active_time.status_since, 'infinity'::timestamp with time zone)))
+         UNION ALL
+          SELECT ticket_sla_active_time.status AS status,
+             ticket_sla_active_time.status_since AS status_since,
+             1
+           WHERE (ticket_sla_active_time.status_since IS NOT NULL)) x;
+END;
+grant execute on function app_private.ticket_sla_active_time(uuid,timestamp with time zone,app_public.ticket_status,timestamp with time zone,app_public.sla_clock,timestamp with time zone) to ticketing_admin;
+grant execute on function app_private.ticket_sla_active_time(uuid,timestamp with time zone,app_public.ticket_status,timestamp with time zone,app_public.sla_clock,timestamp with time zone) to ticketing_agent;
+grant execute on function app_private.ticket_sla_active_time(uuid,timestamp with time zone,app_public.ticket_status,timestamp with time zone,app_public.sla_clock,timestamp with time zone) to ticketing_customer;
+comment on function app_private.ticket_sla_active_time(uuid,timestamp with time zone,app_public.ticket_status,timestamp with time zone,app_public.sla_clock,timestamp with time zone) is 'A ticket''s active time for an SLA clock (sla_active_time), from its status history up to status_since and its current status from then on.';
+
 CREATE OR REPLACE FUNCTION app_private.transition_allowed(from_status app_public.ticket_status, to_status app_public.ticket_status, as_role app_public.user_role)
  RETURNS boolean
  LANGUAGE sql
@@ -2177,6 +2535,14 @@ AS $function$
   );
 $function$;
 comment on function app_private.transition_allowed(app_public.ticket_status,app_public.ticket_status,app_public.user_role) is 'True when ticket_transitions lets as_role move a ticket from from_status to to_status.';
+
+CREATE OR REPLACE FUNCTION app_private.utc_offset_at(zone text, at_time timestamp with time zone)
+ RETURNS interval
+ LANGUAGE sql
+ IMMUTABLE
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$ select (at_time at time zone zone) - (at_time at time zone 'UTC') $function$;
+comment on function app_private.utc_offset_at(text,timestamp with time zone) is 'The UTC offset of zone at an instant (local wall-clock time minus UTC).';
 
 CREATE OR REPLACE FUNCTION app_private.uuid_generate_v7()
  RETURNS uuid
@@ -2278,6 +2644,26 @@ AS $function$
 $function$;
 comment on function app_private.webhook_policy() is 'Webhook delivery policy, in one place: a delivery is attempted at most max_attempts times; the n-th retry waits first_retry * 2^(n-1), at most max_retry, times a random factor between 0.5 and 1 (jitter); an endpoint is disabled after failures_before_disable consecutive failed attempts; deliveries are kept delivery_retention; a pending delivery overdue by stalled_after (its worker died mid-attempt) is queued again. Replace this function in a migration to change them.';
 
+CREATE OR REPLACE FUNCTION app_private.week_minutes(weekday integer, starts_at time without time zone, ends_at time without time zone)
+ RETURNS int4multirange
+ LANGUAGE sql
+ IMMUTABLE
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+  with span as (
+    select
+      (weekday - 1) * 1440 + extract(epoch from starts_at)::integer / 60 as a,
+      (weekday - 1) * 1440 + extract(epoch from ends_at)::integer / 60
+        + case when ends_at <= starts_at then 1440 else 0 end as b
+  )
+  select case
+    when b <= 10080 then int4multirange(int4range(a, b))
+    else int4multirange(int4range(a, 10080), int4range(0, b - 10080))
+  end
+  from span;
+$function$;
+comment on function app_private.week_minutes(integer,time without time zone,time without time zone) is 'An opening interval as minutes of the ISO week [0, 10080), split where Sunday night runs into Monday.';
+
 -- ===========================================================================
 -- app_public
 -- ===========================================================================
@@ -2288,6 +2674,8 @@ grant usage on schema app_public to ticketing_agent;
 grant usage on schema app_public to ticketing_anonymous;
 grant usage on schema app_public to ticketing_customer;
 comment on schema app_public is 'Everything the GraphQL API exposes.';
+create type app_public.sla_clock as enum ('first_response', 'resolution');
+comment on type app_public.sla_clock is 'The two SLA clocks of a ticket: time to the first public staff reply, and time to resolution.';
 create type app_public.ticket_priority as enum ('low', 'normal', 'high', 'urgent');
 comment on type app_public.ticket_priority is 'How urgent a ticket is, from low to urgent. Drives the SLA due times (slaPolicies) and the order of the agents'' queue.';
 create type app_public.ticket_status as enum ('open', 'in_progress', 'waiting_on_customer', 'resolved', 'closed');
@@ -2299,15 +2687,227 @@ comment on type app_public.webhook_endpoint_secret is 'An endpoint and its new s
 create type app_public.write_kind as enum ('ticket', 'comment', 'edit');
 comment on type app_public.write_kind is 'A kind of write limited by a quota: ticket (a new ticket), comment (a new comment or internal note), edit (a change of a ticket''s subject, description or priority, or of a user''s display name).';
 
+create table app_public.business_calendar_holidays (
+  id uuid default app_private.uuid_generate_v7() not null,
+  calendar_id uuid not null,
+  holiday_date date not null,
+  name text default ''::text not null,
+  starts_at time without time zone,
+  ends_at time without time zone
+);
+alter table app_public.business_calendar_holidays enable row level security;
+alter table app_public.business_calendar_holidays add constraint business_calendar_holidays_calendar_id_fkey FOREIGN KEY (calendar_id) REFERENCES app_public.business_calendars(id);
+alter table app_public.business_calendar_holidays add constraint business_calendar_holidays_name_length CHECK (char_length(name) <= 100);
+alter table app_public.business_calendar_holidays add constraint business_calendar_holidays_one_per_date UNIQUE (calendar_id, holiday_date);
+alter table app_public.business_calendar_holidays add constraint business_calendar_holidays_partial_interval CHECK (starts_at IS NULL AND ends_at IS NULL OR starts_at IS NOT NULL AND ends_at IS NOT NULL AND starts_at < ends_at);
+alter table app_public.business_calendar_holidays add constraint business_calendar_holidays_pkey PRIMARY KEY (id);
+CREATE TRIGGER _700_recompute_sla_delete AFTER DELETE ON app_public.business_calendar_holidays REFERENCING OLD TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION app_private.tg_sla_rules_changed();
+CREATE TRIGGER _700_recompute_sla_insert AFTER INSERT ON app_public.business_calendar_holidays REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION app_private.tg_sla_rules_changed();
+CREATE TRIGGER _700_recompute_sla_update AFTER UPDATE ON app_public.business_calendar_holidays REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION app_private.tg_sla_rules_changed();
+CREATE TRIGGER _900_audit AFTER INSERT OR UPDATE ON app_public.business_calendar_holidays FOR EACH ROW EXECUTE FUNCTION app_private.tg_audit();
+create policy delete_admin on app_public.business_calendar_holidays
+  for delete to ticketing_admin
+  using ((( SELECT app_private.acting_user_id('admin'::app_public.user_role) AS acting_user_id)) IS NOT NULL);
+comment on policy delete_admin on app_public.business_calendar_holidays is 'Admins remove rows.';
+create policy insert_admin on app_public.business_calendar_holidays
+  for insert to ticketing_admin
+  with check ((( SELECT app_private.acting_user_id('admin'::app_public.user_role) AS acting_user_id)) IS NOT NULL);
+comment on policy insert_admin on app_public.business_calendar_holidays is 'Admins add rows.';
+create policy select_signed_in on app_public.business_calendar_holidays
+  for select to ticketing_customer, ticketing_agent, ticketing_admin
+  using ((( SELECT app_private.current_user_role() AS current_user_role)) IS NOT NULL);
+comment on policy select_signed_in on app_public.business_calendar_holidays is 'Every signed-in user reads the business calendars and SLA rules (they explain the due times).';
+create policy update_admin on app_public.business_calendar_holidays
+  for update to ticketing_admin
+  using ((( SELECT app_private.acting_user_id('admin'::app_public.user_role) AS acting_user_id)) IS NOT NULL)
+  with check ((( SELECT app_private.acting_user_id('admin'::app_public.user_role) AS acting_user_id)) IS NOT NULL);
+comment on policy update_admin on app_public.business_calendar_holidays is 'Admins change rows.';
+grant delete, select on table app_public.business_calendar_holidays to ticketing_admin;
+grant select on table app_public.business_calendar_holidays to ticketing_agent;
+grant select on table app_public.business_calendar_holidays to ticketing_customer;
+grant insert (calendar_id, holiday_date, name, starts_at, ends_at) on table app_public.business_calendar_holidays to ticketing_admin;
+grant update (holiday_date, name, starts_at, ends_at) on table app_public.business_calendar_holidays to ticketing_admin;
+comment on table app_public.business_calendar_holidays is 'A local date on which a calendar is closed: the whole day (00:00-24:00 local), or only from startsAt to endsAt (a partial day, e.g. 12:00-24:00 on 24 December). One row per date.';
+comment on column app_public.business_calendar_holidays.id is '@behavior -insert -update
+Primary key (time-ordered UUID).';
+comment on column app_public.business_calendar_holidays.calendar_id is '@behavior -update
+The calendar.';
+comment on column app_public.business_calendar_holidays.holiday_date is 'The local date.';
+comment on column app_public.business_calendar_holidays.name is 'What the day is (up to 100 characters).';
+comment on column app_public.business_calendar_holidays.starts_at is 'Start of a partial closure (local); null with endsAt null: the whole day.';
+comment on column app_public.business_calendar_holidays.ends_at is 'End of a partial closure (local, up to 24:00).';
+
+create table app_public.business_calendar_hours (
+  id uuid default app_private.uuid_generate_v7() not null,
+  version_id uuid not null,
+  weekday integer not null,
+  starts_at time without time zone not null,
+  ends_at time without time zone not null
+);
+alter table app_public.business_calendar_hours enable row level security;
+alter table app_public.business_calendar_hours add constraint _100_no_overlap TRIGGER;
+alter table app_public.business_calendar_hours add constraint business_calendar_hours_not_empty CHECK (ends_at <> starts_at);
+alter table app_public.business_calendar_hours add constraint business_calendar_hours_pkey PRIMARY KEY (id);
+alter table app_public.business_calendar_hours add constraint business_calendar_hours_starts_in_day CHECK (starts_at < '24:00:00'::time without time zone);
+alter table app_public.business_calendar_hours add constraint business_calendar_hours_version_id_fkey FOREIGN KEY (version_id) REFERENCES app_public.business_calendar_versions(id) ON DELETE CASCADE;
+alter table app_public.business_calendar_hours add constraint business_calendar_hours_weekday_iso CHECK (weekday >= 1 AND weekday <= 7);
+CREATE INDEX business_calendar_hours_version_idx ON app_public.business_calendar_hours USING btree (version_id, weekday);
+CREATE CONSTRAINT TRIGGER _100_no_overlap AFTER INSERT OR UPDATE ON app_public.business_calendar_hours NOT DEFERRABLE INITIALLY IMMEDIATE FOR EACH ROW EXECUTE FUNCTION app_private.tg_business_calendar_hours_no_overlap();
+CREATE TRIGGER _700_recompute_sla_delete AFTER DELETE ON app_public.business_calendar_hours REFERENCING OLD TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION app_private.tg_sla_rules_changed();
+CREATE TRIGGER _700_recompute_sla_insert AFTER INSERT ON app_public.business_calendar_hours REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION app_private.tg_sla_rules_changed();
+CREATE TRIGGER _700_recompute_sla_update AFTER UPDATE ON app_public.business_calendar_hours REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION app_private.tg_sla_rules_changed();
+CREATE TRIGGER _900_audit AFTER INSERT OR UPDATE ON app_public.business_calendar_hours FOR EACH ROW EXECUTE FUNCTION app_private.tg_audit();
+create policy delete_admin on app_public.business_calendar_hours
+  for delete to ticketing_admin
+  using ((( SELECT app_private.acting_user_id('admin'::app_public.user_role) AS acting_user_id)) IS NOT NULL);
+comment on policy delete_admin on app_public.business_calendar_hours is 'Admins remove rows.';
+create policy insert_admin on app_public.business_calendar_hours
+  for insert to ticketing_admin
+  with check ((( SELECT app_private.acting_user_id('admin'::app_public.user_role) AS acting_user_id)) IS NOT NULL);
+comment on policy insert_admin on app_public.business_calendar_hours is 'Admins add rows.';
+create policy select_signed_in on app_public.business_calendar_hours
+  for select to ticketing_customer, ticketing_agent, ticketing_admin
+  using ((( SELECT app_private.current_user_role() AS current_user_role)) IS NOT NULL);
+comment on policy select_signed_in on app_public.business_calendar_hours is 'Every signed-in user reads the business calendars and SLA rules (they explain the due times).';
+create policy update_admin on app_public.business_calendar_hours
+  for update to ticketing_admin
+  using ((( SELECT app_private.acting_user_id('admin'::app_public.user_role) AS acting_user_id)) IS NOT NULL)
+  with check ((( SELECT app_private.acting_user_id('admin'::app_public.user_role) AS acting_user_id)) IS NOT NULL);
+comment on policy update_admin on app_public.business_calendar_hours is 'Admins change rows.';
+grant delete, select on table app_public.business_calendar_hours to ticketing_admin;
+grant select on table app_public.business_calendar_hours to ticketing_agent;
+grant select on table app_public.business_calendar_hours to ticketing_customer;
+grant insert (version_id, weekday, starts_at, ends_at) on table app_public.business_calendar_hours to ticketing_admin;
+grant update (weekday, starts_at, ends_at) on table app_public.business_calendar_hours to ticketing_admin;
+comment on table app_public.business_calendar_hours is 'One opening interval of a calendar version: on an ISO weekday (1 Monday … 7 Sunday), local wall-clock time from startsAt to endsAt. Several per day are allowed; an interval whose end is not after its start runs overnight into the next day (22:00-06:00). 00:00-24:00 is a whole day. Intervals of one version never overlap (checked in weekly time, Sunday night into Monday included).';
+comment on column app_public.business_calendar_hours.id is '@behavior -insert -update
+Primary key (time-ordered UUID).';
+comment on column app_public.business_calendar_hours.version_id is '@behavior -update
+The calendar version.';
+comment on column app_public.business_calendar_hours.weekday is 'ISO weekday on which the interval starts: 1 Monday … 7 Sunday.';
+comment on column app_public.business_calendar_hours.starts_at is 'Local opening time (00:00-23:59:59).';
+comment on column app_public.business_calendar_hours.ends_at is 'Local closing time; 24:00 is midnight at the end of the day; earlier than (or equal to) the start means the next day.';
+
+create table app_public.business_calendar_versions (
+  id uuid default app_private.uuid_generate_v7() not null,
+  calendar_id uuid not null,
+  effective_from date not null
+);
+alter table app_public.business_calendar_versions enable row level security;
+alter table app_public.business_calendar_versions add constraint business_calendar_versions_calendar_id_fkey FOREIGN KEY (calendar_id) REFERENCES app_public.business_calendars(id);
+alter table app_public.business_calendar_versions add constraint business_calendar_versions_effective_unique UNIQUE (calendar_id, effective_from);
+alter table app_public.business_calendar_versions add constraint business_calendar_versions_pkey PRIMARY KEY (id);
+CREATE TRIGGER _700_recompute_sla_delete AFTER DELETE ON app_public.business_calendar_versions REFERENCING OLD TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION app_private.tg_sla_rules_changed();
+CREATE TRIGGER _700_recompute_sla_insert AFTER INSERT ON app_public.business_calendar_versions REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION app_private.tg_sla_rules_changed();
+CREATE TRIGGER _700_recompute_sla_update AFTER UPDATE ON app_public.business_calendar_versions REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION app_private.tg_sla_rules_changed();
+CREATE TRIGGER _900_audit AFTER INSERT OR UPDATE ON app_public.business_calendar_versions FOR EACH ROW EXECUTE FUNCTION app_private.tg_audit();
+create policy delete_admin on app_public.business_calendar_versions
+  for delete to ticketing_admin
+  using ((( SELECT app_private.acting_user_id('admin'::app_public.user_role) AS acting_user_id)) IS NOT NULL);
+comment on policy delete_admin on app_public.business_calendar_versions is 'Admins remove rows.';
+create policy insert_admin on app_public.business_calendar_versions
+  for insert to ticketing_admin
+  with check ((( SELECT app_private.acting_user_id('admin'::app_public.user_role) AS acting_user_id)) IS NOT NULL);
+comment on policy insert_admin on app_public.business_calendar_versions is 'Admins add rows.';
+create policy select_signed_in on app_public.business_calendar_versions
+  for select to ticketing_customer, ticketing_agent, ticketing_admin
+  using ((( SELECT app_private.current_user_role() AS current_user_role)) IS NOT NULL);
+comment on policy select_signed_in on app_public.business_calendar_versions is 'Every signed-in user reads the business calendars and SLA rules (they explain the due times).';
+grant delete, select on table app_public.business_calendar_versions to ticketing_admin;
+grant select on table app_public.business_calendar_versions to ticketing_agent;
+grant select on table app_public.business_calendar_versions to ticketing_customer;
+grant insert (calendar_id, effective_from) on table app_public.business_calendar_versions to ticketing_admin;
+comment on table app_public.business_calendar_versions is '@behavior -update
+A set of weekly opening hours valid from a local date (in the calendar''s time zone) until the next version. Days before the first version are closed. Adding a version for a future date changes future due times only, so past compliance is not rewritten.';
+comment on column app_public.business_calendar_versions.id is '@behavior -insert
+Primary key (time-ordered UUID).';
+comment on column app_public.business_calendar_versions.calendar_id is 'The calendar.';
+comment on column app_public.business_calendar_versions.effective_from is 'First local date on which these hours apply (-infinity: since always).';
+
+create table app_public.business_calendars (
+  id uuid default app_private.uuid_generate_v7() not null,
+  name text not null,
+  time_zone text not null,
+  created_at timestamp with time zone default now() not null
+);
+alter table app_public.business_calendars enable row level security;
+alter table app_public.business_calendars add constraint business_calendars_name_length CHECK (name ~ '[^[:space:]]'::text AND char_length(name) <= 100);
+alter table app_public.business_calendars add constraint business_calendars_name_unique UNIQUE (name);
+alter table app_public.business_calendars add constraint business_calendars_pkey PRIMARY KEY (id);
+alter table app_public.business_calendars add constraint business_calendars_time_zone_known CHECK (app_private.is_time_zone_name(time_zone));
+CREATE TRIGGER _900_audit AFTER INSERT OR UPDATE ON app_public.business_calendars FOR EACH ROW EXECUTE FUNCTION app_private.tg_audit();
+create policy insert_admin on app_public.business_calendars
+  for insert to ticketing_admin
+  with check ((( SELECT app_private.acting_user_id('admin'::app_public.user_role) AS acting_user_id)) IS NOT NULL);
+comment on policy insert_admin on app_public.business_calendars is 'Admins add rows.';
+create policy select_signed_in on app_public.business_calendars
+  for select to ticketing_customer, ticketing_agent, ticketing_admin
+  using ((( SELECT app_private.current_user_role() AS current_user_role)) IS NOT NULL);
+comment on policy select_signed_in on app_public.business_calendars is 'Every signed-in user reads the business calendars and SLA rules (they explain the due times).';
+create policy update_admin on app_public.business_calendars
+  for update to ticketing_admin
+  using ((( SELECT app_private.acting_user_id('admin'::app_public.user_role) AS acting_user_id)) IS NOT NULL)
+  with check ((( SELECT app_private.acting_user_id('admin'::app_public.user_role) AS acting_user_id)) IS NOT NULL);
+comment on policy update_admin on app_public.business_calendars is 'Admins change rows.';
+grant select on table app_public.business_calendars to ticketing_admin;
+grant select on table app_public.business_calendars to ticketing_agent;
+grant select on table app_public.business_calendars to ticketing_customer;
+grant insert (name, time_zone) on table app_public.business_calendars to ticketing_admin;
+grant update (name) on table app_public.business_calendars to ticketing_admin;
+comment on table app_public.business_calendars is '@behavior -delete
+A business calendar: a time zone, weekly opening hours (businessCalendarVersions, by effective date) and holidays. SLA policies count their targets in business minutes of a calendar. The calendar named 24x7 is always open. Admins edit calendars; every signed-in user reads them.';
+comment on column app_public.business_calendars.id is '@behavior -insert -update
+Primary key (time-ordered UUID).';
+comment on column app_public.business_calendars.name is 'Unique name, 1-100 characters.';
+comment on column app_public.business_calendars.time_zone is '@behavior -update
+IANA time zone of the opening hours and holidays (e.g. Europe/Berlin). Fixed at creation: create a new calendar to move to another zone.';
+comment on column app_public.business_calendars.created_at is '@behavior -insert -update
+When the calendar was created.';
+
+create table app_public.sla_pause_statuses (
+  status app_public.ticket_status not null,
+  clock app_public.sla_clock not null
+);
+alter table app_public.sla_pause_statuses enable row level security;
+alter table app_public.sla_pause_statuses add constraint sla_pause_statuses_pkey PRIMARY KEY (status, clock);
+CREATE TRIGGER _700_recompute_sla_delete AFTER DELETE ON app_public.sla_pause_statuses REFERENCING OLD TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION app_private.tg_sla_rules_changed();
+CREATE TRIGGER _700_recompute_sla_insert AFTER INSERT ON app_public.sla_pause_statuses REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION app_private.tg_sla_rules_changed();
+CREATE TRIGGER _700_recompute_sla_update AFTER UPDATE ON app_public.sla_pause_statuses REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION app_private.tg_sla_rules_changed();
+create policy delete_admin on app_public.sla_pause_statuses
+  for delete to ticketing_admin
+  using ((( SELECT app_private.acting_user_id('admin'::app_public.user_role) AS acting_user_id)) IS NOT NULL);
+comment on policy delete_admin on app_public.sla_pause_statuses is 'Admins remove rows.';
+create policy insert_admin on app_public.sla_pause_statuses
+  for insert to ticketing_admin
+  with check ((( SELECT app_private.acting_user_id('admin'::app_public.user_role) AS acting_user_id)) IS NOT NULL);
+comment on policy insert_admin on app_public.sla_pause_statuses is 'Admins add rows.';
+create policy select_signed_in on app_public.sla_pause_statuses
+  for select to ticketing_customer, ticketing_agent, ticketing_admin
+  using ((( SELECT app_private.current_user_role() AS current_user_role)) IS NOT NULL);
+comment on policy select_signed_in on app_public.sla_pause_statuses is 'Every signed-in user reads the business calendars and SLA rules (they explain the due times).';
+grant delete, insert, select on table app_public.sla_pause_statuses to ticketing_admin;
+grant select on table app_public.sla_pause_statuses to ticketing_agent;
+grant select on table app_public.sla_pause_statuses to ticketing_customer;
+comment on table app_public.sla_pause_statuses is '@behavior -update
+Which ticket statuses stop which SLA clock: while a ticket is in such a status, business time does not count towards that target. Defaults: waiting_on_customer pauses both clocks, resolved pauses resolution. Admins add or remove rows; due times of unfinished tickets follow.';
+comment on column app_public.sla_pause_statuses.status is 'A ticket status.';
+comment on column app_public.sla_pause_statuses.clock is 'The clock it pauses.';
+
 create table app_public.sla_policies (
   priority app_public.ticket_priority not null,
   first_response_minutes integer not null,
-  resolution_minutes integer not null
+  resolution_minutes integer not null,
+  calendar_id uuid default '00000000-0000-7000-8000-000000002407'::uuid not null
 );
 alter table app_public.sla_policies enable row level security;
+alter table app_public.sla_policies add constraint sla_policies_calendar_id_fkey FOREIGN KEY (calendar_id) REFERENCES app_public.business_calendars(id);
 alter table app_public.sla_policies add constraint sla_policies_first_response_positive CHECK (first_response_minutes > 0);
 alter table app_public.sla_policies add constraint sla_policies_pkey PRIMARY KEY (priority);
 alter table app_public.sla_policies add constraint sla_policies_resolution_after_first_response CHECK (resolution_minutes >= first_response_minutes);
+CREATE INDEX sla_policies_calendar_idx ON app_public.sla_policies USING btree (calendar_id);
+CREATE TRIGGER _700_recompute_sla_delete AFTER DELETE ON app_public.sla_policies REFERENCING OLD TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION app_private.tg_sla_rules_changed();
+CREATE TRIGGER _700_recompute_sla_insert AFTER INSERT ON app_public.sla_policies REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION app_private.tg_sla_rules_changed();
+CREATE TRIGGER _700_recompute_sla_update AFTER UPDATE ON app_public.sla_policies REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION app_private.tg_sla_rules_changed();
 create policy select_signed_in on app_public.sla_policies
   for select to ticketing_customer, ticketing_agent, ticketing_admin
   using ((( SELECT app_private.current_user_role() AS current_user_role)) IS NOT NULL);
@@ -2320,13 +2920,14 @@ comment on policy update_admin on app_public.sla_policies is 'Admins change the 
 grant select on table app_public.sla_policies to ticketing_admin;
 grant select on table app_public.sla_policies to ticketing_agent;
 grant select on table app_public.sla_policies to ticketing_customer;
-grant update (first_response_minutes, resolution_minutes) on table app_public.sla_policies to ticketing_admin;
+grant update (first_response_minutes, resolution_minutes, calendar_id) on table app_public.sla_policies to ticketing_admin;
 comment on table app_public.sla_policies is '@behavior -insert -delete
-Service-level targets per priority. A ticket''s due times are computed from its priority when it is created and whenever its priority changes; editing a policy does not move the due times of existing tickets. Admins may edit the minutes.';
+Service-level targets per priority, in business minutes of a calendar. A ticket''s due times are the instants when that many business minutes have passed since creation, not counting the time its status paused the clock (slaPauseStatuses); they are recomputed on every status or priority change and, for unfinished tickets, when a policy or calendar changes. Admins edit policies.';
 comment on column app_public.sla_policies.priority is '@behavior -update
 The priority this policy applies to (one row per priority).';
-comment on column app_public.sla_policies.first_response_minutes is 'Minutes after creation by which staff must have posted a first public reply.';
-comment on column app_public.sla_policies.resolution_minutes is 'Minutes after creation by which the ticket must be resolved.';
+comment on column app_public.sla_policies.first_response_minutes is 'Business minutes after creation by which staff must have posted a first public reply.';
+comment on column app_public.sla_policies.resolution_minutes is 'Business minutes after creation by which the ticket must be resolved.';
+comment on column app_public.sla_policies.calendar_id is 'The business calendar whose open time counts (default: 24x7).';
 
 create table app_public.ticket_assignment_history (
   id uuid default app_private.uuid_generate_v7() not null,
@@ -2530,7 +3131,8 @@ create table app_public.tickets (
   first_responded_at timestamp with time zone,
   resolved_at timestamp with time zone,
   closed_at timestamp with time zone,
-  search tsvector generated always as (setweight(to_tsvector('english'::regconfig, subject), 'A'::"char") || setweight(to_tsvector('english'::regconfig, description), 'B'::"char")) stored not null
+  search tsvector generated always as (setweight(to_tsvector('english'::regconfig, subject), 'A'::"char") || setweight(to_tsvector('english'::regconfig, description), 'B'::"char")) stored not null,
+  status_changed_at timestamp with time zone
 );
 alter table app_public.tickets enable row level security;
 alter table app_public.tickets add constraint tickets_agent_id_fkey FOREIGN KEY (agent_id) REFERENCES app_public.users(id);
@@ -2564,7 +3166,7 @@ CREATE TRIGGER _100_check_people_update BEFORE UPDATE ON app_public.tickets FOR 
 CREATE TRIGGER _200_status_timestamps_insert BEFORE INSERT ON app_public.tickets FOR EACH ROW EXECUTE FUNCTION app_private.tg_tickets_status_timestamps();
 CREATE TRIGGER _200_status_timestamps_update BEFORE UPDATE ON app_public.tickets FOR EACH ROW WHEN (old.status IS DISTINCT FROM new.status) EXECUTE FUNCTION app_private.tg_tickets_status_timestamps();
 CREATE TRIGGER _250_sla_due_times_insert BEFORE INSERT ON app_public.tickets FOR EACH ROW EXECUTE FUNCTION app_private.tg_tickets_sla_due_times();
-CREATE TRIGGER _250_sla_due_times_update BEFORE UPDATE ON app_public.tickets FOR EACH ROW WHEN (old.priority IS DISTINCT FROM new.priority) EXECUTE FUNCTION app_private.tg_tickets_sla_due_times();
+CREATE TRIGGER _250_sla_due_times_update BEFORE UPDATE ON app_public.tickets FOR EACH ROW WHEN (old.priority IS DISTINCT FROM new.priority OR old.status IS DISTINCT FROM new.status OR old.first_responded_at IS NULL AND new.first_responded_at IS NOT NULL AND new.first_response_due_at IS NULL) EXECUTE FUNCTION app_private.tg_tickets_sla_due_times();
 CREATE TRIGGER _300_set_updated_at BEFORE UPDATE ON app_public.tickets FOR EACH ROW EXECUTE FUNCTION app_private.tg_set_updated_at();
 CREATE TRIGGER _800_status_history_insert AFTER INSERT ON app_public.tickets FOR EACH ROW EXECUTE FUNCTION app_private.tg_tickets_status_history();
 CREATE TRIGGER _800_status_history_update AFTER UPDATE ON app_public.tickets FOR EACH ROW WHEN (old.status IS DISTINCT FROM new.status) EXECUTE FUNCTION app_private.tg_tickets_status_history();
@@ -2653,6 +3255,8 @@ comment on column app_public.tickets.closed_at is '@behavior -insert -update
 When the ticket was closed; cleared if an admin reopens it.';
 comment on column app_public.tickets.search is '@behavior -*
 Full-text document of subject (weight A) and description (weight B); used by searchTickets.';
+comment on column app_public.tickets.status_changed_at is '@behavior -insert -update
+When the ticket entered its current status (the changedAt of its newest status history row); null for tickets older than this column.';
 
 create table app_public.users (
   id uuid default app_private.uuid_generate_v7() not null,
@@ -2919,6 +3523,52 @@ grant execute on function app_public."current_user"() to ticketing_anonymous;
 grant execute on function app_public."current_user"() to ticketing_customer;
 comment on function app_public."current_user"() is 'The signed-in user, or null when anonymous or deactivated.';
 
+CREATE OR REPLACE FUNCTION app_public.add_business_minutes(calendar_id uuid, from_at timestamp with time zone, minutes numeric)
+ RETURNS timestamp with time zone
+ LANGUAGE plpgsql
+ STABLE SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  remaining numeric := minutes * 60;
+  window_start timestamptz := from_at;
+  window_length interval := interval '7 days';
+  span tstzrange;
+  span_seconds numeric;
+begin
+  if calendar_id is null or from_at is null or minutes is null then
+    return null;
+  end if;
+  if minutes < 0 then
+    raise exception using errcode = 'TKVAL', message = 'minutes must not be negative';
+  end if;
+  if remaining = 0 then
+    return from_at;
+  end if;
+
+  -- Widening windows; a calendar open less than that within 50 years never
+  -- reaches the target (null).
+  while window_start < from_at + interval '50 years' loop
+    for span in
+      select r from unnest(app_private.business_spans(calendar_id, window_start, window_start + window_length)) as r order by lower(r)
+    loop
+      span_seconds := extract(epoch from upper(span) - lower(span));
+      if span_seconds >= remaining then
+        return lower(span) + make_interval(secs => remaining);
+      end if;
+      remaining := remaining - span_seconds;
+    end loop;
+    window_start := window_start + window_length;
+    window_length := least(window_length * 2, interval '400 days');
+  end loop;
+  return null;
+end;
+$function$;
+grant execute on function app_public.add_business_minutes(uuid,timestamp with time zone,numeric) to ticketing_admin;
+grant execute on function app_public.add_business_minutes(uuid,timestamp with time zone,numeric) to ticketing_agent;
+grant execute on function app_public.add_business_minutes(uuid,timestamp with time zone,numeric) to ticketing_customer;
+comment on function app_public.add_business_minutes(uuid,timestamp with time zone,numeric) is 'The first instant at which the given business minutes of a calendar have passed since fromAt (fromAt itself for 0): the inverse of businessMinutesBetween. Null when the calendar is not open that long within 50 years.';
+
 CREATE OR REPLACE FUNCTION app_public.add_comment(ticket_id uuid, body text, is_internal boolean DEFAULT false)
  RETURNS app_public.ticket_comments
  LANGUAGE plpgsql
@@ -3056,6 +3706,22 @@ grant execute on function app_public.assign_ticket(uuid,uuid) to ticketing_admin
 grant execute on function app_public.assign_ticket(uuid,uuid) to ticketing_agent;
 grant execute on function app_public.assign_ticket(uuid,uuid) to ticketing_customer;
 comment on function app_public.assign_ticket(uuid,uuid) is 'Sets the agent of a ticket. Admins: any active agent, or null to unassign (an unassigned in_progress or waiting_on_customer ticket goes back to open). Agents: only themselves, and only on an unassigned open ticket. Closed tickets cannot be reassigned. Every change is recorded in the assignment history. Errors: FORBIDDEN, NOT_FOUND, INVALID_INPUT, INVALID_TRANSITION.';
+
+CREATE OR REPLACE FUNCTION app_public.business_minutes_between(calendar_id uuid, from_at timestamp with time zone, to_at timestamp with time zone)
+ RETURNS numeric
+ LANGUAGE sql
+ STABLE SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+  select case
+    when from_at <= to_at then app_private.multirange_minutes(app_private.business_spans(calendar_id, from_at, to_at))
+    else -app_private.multirange_minutes(app_private.business_spans(calendar_id, to_at, from_at))
+  end;
+$function$;
+grant execute on function app_public.business_minutes_between(uuid,timestamp with time zone,timestamp with time zone) to ticketing_admin;
+grant execute on function app_public.business_minutes_between(uuid,timestamp with time zone,timestamp with time zone) to ticketing_agent;
+grant execute on function app_public.business_minutes_between(uuid,timestamp with time zone,timestamp with time zone) to ticketing_customer;
+comment on function app_public.business_minutes_between(uuid,timestamp with time zone,timestamp with time zone) is 'Business minutes of a calendar between two instants (exact, fractions for seconds; negative when toAt is before fromAt): the open time by the calendar''s local opening hours, minus holidays, across midnight, time zone changes and calendar versions.';
 
 CREATE OR REPLACE FUNCTION app_public.create_webhook_endpoint(url text, event_kinds text[], include_internal boolean DEFAULT false, priorities app_public.ticket_priority[] DEFAULT NULL::app_public.ticket_priority[])
  RETURNS app_public.webhook_endpoint_secret
@@ -3346,12 +4012,16 @@ AS $function$
     and t.first_responded_at is null
     and t.status not in ('resolved', 'closed')
     and now() <= t.first_response_due_at
-    and now() >= t.first_response_due_at - (t.first_response_due_at - t.created_at) / 4;
+    and (
+      select app_public.business_minutes_between(p.calendar_id, now(), t.first_response_due_at) * 4 <= p.first_response_minutes
+      from app_public.sla_policies as p
+      where p.priority = t.priority
+    );
 $function$;
 grant execute on function app_public.tickets_first_response_at_risk(app_public.tickets) to ticketing_admin;
 grant execute on function app_public.tickets_first_response_at_risk(app_public.tickets) to ticketing_agent;
 grant execute on function app_public.tickets_first_response_at_risk(app_public.tickets) to ticketing_customer;
-comment on function app_public.tickets_first_response_at_risk(app_public.tickets) is 'True while no staff reply has been posted, the first-response deadline has not passed, and less than a quarter of its SLA window remains.';
+comment on function app_public.tickets_first_response_at_risk(app_public.tickets) is 'True while no staff reply has been posted, the first-response deadline has not passed, and at most a quarter of its business minutes remains until it.';
 
 CREATE OR REPLACE FUNCTION app_public.tickets_first_response_breached(t app_public.tickets)
  RETURNS boolean
@@ -3364,6 +4034,36 @@ grant execute on function app_public.tickets_first_response_breached(app_public.
 grant execute on function app_public.tickets_first_response_breached(app_public.tickets) to ticketing_customer;
 comment on function app_public.tickets_first_response_breached(app_public.tickets) is 'True when staff replied publicly after firstResponseDueAt, or have not replied and that time has passed (a ticket resolved or closed without a reply counts at that moment).';
 
+CREATE OR REPLACE FUNCTION app_public.tickets_first_response_business_minutes_elapsed(t app_public.tickets)
+ RETURNS integer
+ LANGUAGE sql
+ STABLE
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+BEGIN ATOMIC
+ SELECT (floor(app_private.sla_elapsed_minutes(p.calendar_id, app_private.ticket_sla_active_time((tickets_first_response_business_minutes_elapsed.t).id, (tickets_first_response_business_minutes_elapsed.t).created_at, (tickets_first_response_business_minutes_elapsed.t).status, (tickets_first_response_business_minutes_elapsed.t).status_changed_at, 'first_response'::app_public.sla_clock, (tickets_first_response_business_minutes_elapsed.t).first_responded_at), COALESCE((tickets_first_response_business_minutes_elapsed.t).first_responded_at, (tickets_first_response_business_minutes_elapsed.t).resolved_at, (tickets_first_response_business_minutes_elapsed.t).closed_at, now()))))::integer AS floor
+    FROM app_public.sla_policies p
+   WHERE (p.priority = (tickets_first_response_business_minutes_elapsed.t).priority);
+END;
+grant execute on function app_public.tickets_first_response_business_minutes_elapsed(app_public.tickets) to ticketing_admin;
+grant execute on function app_public.tickets_first_response_business_minutes_elapsed(app_public.tickets) to ticketing_agent;
+grant execute on function app_public.tickets_first_response_business_minutes_elapsed(app_public.tickets) to ticketing_customer;
+comment on function app_public.tickets_first_response_business_minutes_elapsed(app_public.tickets) is 'Whole business minutes the first-response clock has run: since creation, on the policy''s calendar, not counting paused statuses, until the first public staff reply (or resolution/closing, or now).';
+
+CREATE OR REPLACE FUNCTION app_public.tickets_first_response_business_minutes_left(t app_public.tickets)
+ RETURNS integer
+ LANGUAGE sql
+ STABLE
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+  select p.first_response_minutes - app_public.tickets_first_response_business_minutes_elapsed(t)
+  from app_public.sla_policies as p
+  where p.priority = t.priority;
+$function$;
+grant execute on function app_public.tickets_first_response_business_minutes_left(app_public.tickets) to ticketing_admin;
+grant execute on function app_public.tickets_first_response_business_minutes_left(app_public.tickets) to ticketing_agent;
+grant execute on function app_public.tickets_first_response_business_minutes_left(app_public.tickets) to ticketing_customer;
+comment on function app_public.tickets_first_response_business_minutes_left(app_public.tickets) is 'Business minutes left of the first-response target (negative when overdue by that many), frozen while the clock is paused or stopped.';
+
 CREATE OR REPLACE FUNCTION app_public.tickets_resolution_at_risk(t app_public.tickets)
  RETURNS boolean
  LANGUAGE sql
@@ -3373,12 +4073,16 @@ AS $function$
   select t.resolution_due_at is not null
     and t.status not in ('resolved', 'closed')
     and now() <= t.resolution_due_at
-    and now() >= t.resolution_due_at - (t.resolution_due_at - t.created_at) / 4;
+    and (
+      select app_public.business_minutes_between(p.calendar_id, now(), t.resolution_due_at) * 4 <= p.resolution_minutes
+      from app_public.sla_policies as p
+      where p.priority = t.priority
+    );
 $function$;
 grant execute on function app_public.tickets_resolution_at_risk(app_public.tickets) to ticketing_admin;
 grant execute on function app_public.tickets_resolution_at_risk(app_public.tickets) to ticketing_agent;
 grant execute on function app_public.tickets_resolution_at_risk(app_public.tickets) to ticketing_customer;
-comment on function app_public.tickets_resolution_at_risk(app_public.tickets) is 'True while the ticket is unresolved, the resolution deadline has not passed, and less than a quarter of its SLA window remains.';
+comment on function app_public.tickets_resolution_at_risk(app_public.tickets) is 'True while the ticket is unresolved, the resolution deadline has not passed, and at most a quarter of its business minutes remains until it.';
 
 CREATE OR REPLACE FUNCTION app_public.tickets_resolution_breached(t app_public.tickets)
  RETURNS boolean
@@ -3390,6 +4094,36 @@ grant execute on function app_public.tickets_resolution_breached(app_public.tick
 grant execute on function app_public.tickets_resolution_breached(app_public.tickets) to ticketing_agent;
 grant execute on function app_public.tickets_resolution_breached(app_public.tickets) to ticketing_customer;
 comment on function app_public.tickets_resolution_breached(app_public.tickets) is 'True when the ticket was resolved (or closed) after resolutionDueAt, or is still unresolved and that time has passed.';
+
+CREATE OR REPLACE FUNCTION app_public.tickets_resolution_business_minutes_elapsed(t app_public.tickets)
+ RETURNS integer
+ LANGUAGE sql
+ STABLE
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+BEGIN ATOMIC
+ SELECT (floor(app_private.sla_elapsed_minutes(p.calendar_id, app_private.ticket_sla_active_time((tickets_resolution_business_minutes_elapsed.t).id, (tickets_resolution_business_minutes_elapsed.t).created_at, (tickets_resolution_business_minutes_elapsed.t).status, (tickets_resolution_business_minutes_elapsed.t).status_changed_at, 'resolution'::app_public.sla_clock, NULL::timestamp with time zone), COALESCE((tickets_resolution_business_minutes_elapsed.t).resolved_at, (tickets_resolution_business_minutes_elapsed.t).closed_at, now()))))::integer AS floor
+    FROM app_public.sla_policies p
+   WHERE (p.priority = (tickets_resolution_business_minutes_elapsed.t).priority);
+END;
+grant execute on function app_public.tickets_resolution_business_minutes_elapsed(app_public.tickets) to ticketing_admin;
+grant execute on function app_public.tickets_resolution_business_minutes_elapsed(app_public.tickets) to ticketing_agent;
+grant execute on function app_public.tickets_resolution_business_minutes_elapsed(app_public.tickets) to ticketing_customer;
+comment on function app_public.tickets_resolution_business_minutes_elapsed(app_public.tickets) is 'Whole business minutes the resolution clock has run: since creation, on the policy''s calendar, not counting paused statuses, until resolution (or closing, or now).';
+
+CREATE OR REPLACE FUNCTION app_public.tickets_resolution_business_minutes_left(t app_public.tickets)
+ RETURNS integer
+ LANGUAGE sql
+ STABLE
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+  select p.resolution_minutes - app_public.tickets_resolution_business_minutes_elapsed(t)
+  from app_public.sla_policies as p
+  where p.priority = t.priority;
+$function$;
+grant execute on function app_public.tickets_resolution_business_minutes_left(app_public.tickets) to ticketing_admin;
+grant execute on function app_public.tickets_resolution_business_minutes_left(app_public.tickets) to ticketing_agent;
+grant execute on function app_public.tickets_resolution_business_minutes_left(app_public.tickets) to ticketing_customer;
+comment on function app_public.tickets_resolution_business_minutes_left(app_public.tickets) is 'Business minutes left of the resolution target (negative when overdue by that many), frozen while the clock is paused or stopped.';
 
 CREATE OR REPLACE FUNCTION app_public.transition_ticket(ticket_id uuid, to_status app_public.ticket_status, note text DEFAULT NULL::text)
  RETURNS app_public.tickets

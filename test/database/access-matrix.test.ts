@@ -96,6 +96,11 @@ beforeAll(async () => {
   comments.closedPublic = await commentBy(owner, tickets.closed, users.assignedAgent.id, "closed public");
   comments.gonePublic = await commentBy(owner, tickets.gone, users.otherAgent.id, "gone public");
 
+  // A holiday of the 24x7 calendar, long past (no due time moves).
+  await owner.query(
+    "insert into app_public.business_calendar_holidays (calendar_id, holiday_date, name) values ('00000000-0000-7000-8000-000000002407', '2000-01-01', 'Matrix')",
+  );
+
   // A webhook endpoint (inactive, so nothing is queued) and one delivery of it.
   const { rows: endpoints } = await owner.query<{ id: string }>(
     `insert into app_public.webhook_endpoints (url, event_kinds, is_active, secret)
@@ -263,6 +268,7 @@ const TABLES: TableSpec[] = [
       first_responded_at: "first_responded_at",
       resolved_at: "resolved_at",
       closed_at: "closed_at",
+      status_changed_at: "status_changed_at",
       search: "default",
     },
     update: {
@@ -384,16 +390,98 @@ const TABLES: TableSpec[] = [
       priority: "priority",
       first_response_minutes: "first_response_minutes",
       resolution_minutes: "resolution_minutes",
+      calendar_id: "calendar_id",
     },
     update: {
       first_response_minutes: per({ admin: count(4) }),
       resolution_minutes: per({ admin: count(4) }),
+      calendar_id: per({ admin: count(4) }),
     },
     insert: {
       sql: () => "insert into app_public.sla_policies (priority, first_response_minutes, resolution_minutes) values ('low', 1, 1)",
       expected: per({}),
     },
     delete: per({}),
+  },
+  {
+    table: "business_calendars",
+    label: null,
+    select: everySignedIn(1),
+    columns: { id: "id", name: "name", time_zone: "time_zone", created_at: "created_at" },
+    update: { name: per({ admin: count(1) }) },
+    insert: {
+      sql: () => "insert into app_public.business_calendars (name, time_zone) values ('Probe', 'Europe/Berlin')",
+      expected: per({ admin: count(1) }),
+    },
+    delete: per({}),
+  },
+  {
+    table: "business_calendar_versions",
+    label: null,
+    select: everySignedIn(1),
+    columns: { id: "id", calendar_id: "calendar_id", effective_from: "effective_from" },
+    update: {},
+    insert: {
+      sql: () =>
+        "insert into app_public.business_calendar_versions (calendar_id, effective_from) values ('00000000-0000-7000-8000-000000002407', '2040-01-01')",
+      expected: per({ admin: count(1) }),
+    },
+    delete: per({ admin: count(1) }),
+  },
+  {
+    table: "business_calendar_hours",
+    label: null,
+    select: everySignedIn(7),
+    columns: { id: "id", version_id: "version_id", weekday: "weekday", starts_at: "starts_at", ends_at: "ends_at" },
+    update: {
+      weekday: per({ admin: count(7) }),
+      starts_at: per({ admin: count(7) }),
+      ends_at: per({ admin: count(7) }),
+    },
+    insert: {
+      // The 24x7 calendar is open all week: another interval would overlap.
+      sql: () =>
+        "insert into app_public.business_calendar_hours (version_id, weekday, starts_at, ends_at) values ('00000000-0000-7000-8000-000000002408', 1, '09:00', '17:00')",
+      expected: per({ admin: refused("TKVAL") }),
+    },
+    delete: per({ admin: count(7) }),
+  },
+  {
+    table: "business_calendar_holidays",
+    label: null,
+    select: everySignedIn(1),
+    columns: {
+      id: "id",
+      calendar_id: "calendar_id",
+      holiday_date: "holiday_date",
+      name: "name",
+      starts_at: "starts_at",
+      ends_at: "ends_at",
+    },
+    update: {
+      holiday_date: per({ admin: count(1) }),
+      name: per({ admin: count(1) }),
+      starts_at: per({ admin: count(1) }),
+      ends_at: per({ admin: count(1) }),
+    },
+    insert: {
+      sql: () =>
+        "insert into app_public.business_calendar_holidays (calendar_id, holiday_date) values ('00000000-0000-7000-8000-000000002407', '2001-01-01')",
+      expected: per({ admin: count(1) }),
+    },
+    delete: per({ admin: count(1) }),
+  },
+  {
+    table: "sla_pause_statuses",
+    label: null,
+    select: everySignedIn(3),
+    columns: { status: "status", clock: "clock" },
+    update: {},
+    insert: {
+      sql: () => "insert into app_public.sla_pause_statuses (status, clock) values ('in_progress', 'first_response')",
+      expected: per({ admin: count(1) }),
+    },
+    delete: per({ admin: count(3) }),
   },
   {
     table: "write_quotas",
@@ -552,6 +640,7 @@ describe("INSERT", () => {
     first_responded_at: "now()",
     resolved_at: "now()",
     closed_at: "now()",
+    status_changed_at: "now()",
     search: "default",
   };
   it.each(
