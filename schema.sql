@@ -141,7 +141,7 @@ create table app_private.realtime_events (
 );
 alter table app_private.realtime_events enable row level security;
 alter table app_private.realtime_events add constraint realtime_events_comment_only_when_commented CHECK ((comment_id IS NOT NULL) = (kind = 'commented'::text));
-alter table app_private.realtime_events add constraint realtime_events_kind_known CHECK (kind = ANY (ARRAY['created'::text, 'status_changed'::text, 'assigned'::text, 'commented'::text, 'updated'::text, 'deactivated'::text, 'role_changed'::text]));
+alter table app_private.realtime_events add constraint realtime_events_kind_known CHECK (kind = ANY (ARRAY['created'::text, 'status_changed'::text, 'assigned'::text, 'commented'::text, 'updated'::text, 'deactivated'::text, 'role_changed'::text, 'sla_at_risk'::text, 'sla_breached'::text, 'sla_met'::text])) NOT VALID;
 alter table app_private.realtime_events add constraint realtime_events_pkey PRIMARY KEY (id);
 alter table app_private.realtime_events add constraint realtime_events_subject CHECK (
 CASE
@@ -1440,6 +1440,54 @@ end;
 $function$;
 comment on function app_private.recompute_sla_due_times(uuid[]) is 'Recomputes the stored SLA due times of every unfinished ticket whose policy uses one of the calendars (all calendars when null), in one statement; returns how many tickets changed.';
 
+CREATE OR REPLACE FUNCTION app_private.record_sla_events(ticket_ids uuid[] DEFAULT NULL::uuid[])
+ RETURNS integer
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  recorded integer;
+begin
+  -- The given tickets, or (the job) every unfinished ticket whose due time
+  -- has passed or comes within a day: at risk needs business minutes, which
+  -- are counted only for those.
+  insert into app_public.sla_events (ticket_id, clock, kind, due_at, priority, agent_id, calendar_id)
+  select t.id, c.clock, k.kind, c.due_at, t.priority, t.agent_id, p.calendar_id
+  from app_public.tickets as t
+  join app_public.sla_policies as p on p.priority = t.priority
+  cross join lateral (
+    values
+      ('first_response'::app_public.sla_clock, t.first_response_due_at,
+        coalesce(t.first_responded_at, t.resolved_at, t.closed_at), p.first_response_minutes),
+      ('resolution'::app_public.sla_clock, t.resolution_due_at,
+        coalesce(t.resolved_at, t.closed_at), p.resolution_minutes)
+  ) as c (clock, due_at, done_at, target)
+  cross join lateral (
+    select case
+      when c.due_at is null then null
+      when c.done_at is not null and not app_private.sla_breached(c.due_at, c.done_at) then 'met'
+      when app_private.sla_breached(c.due_at, coalesce(c.done_at, now())) then 'breached'
+      when c.done_at is null and c.due_at < now() + interval '1 day'
+        and app_public.business_minutes_between(p.calendar_id, now(), c.due_at) * 4 <= c.target then 'at_risk'
+    end::app_public.sla_event_kind as kind
+  ) as k
+  where k.kind is not null
+    and (
+      t.id = any (ticket_ids)
+      or (
+        ticket_ids is null
+        and t.status in ('open', 'in_progress', 'waiting_on_customer')
+        and (t.first_response_due_at < now() + interval '1 day' or t.resolution_due_at < now() + interval '1 day')
+      )
+    )
+  on conflict on constraint sla_events_once do nothing;
+  get diagnostics recorded = row_count;
+  return recorded;
+end;
+$function$;
+comment on function app_private.record_sla_events(uuid[]) is 'Records the SLA events due now (met, breached, at risk) of the given tickets, or, with null (the sla_clock job, every minute), of every unfinished ticket due within a day or overdue; each once per clock, kind and due time. Returns how many it recorded.';
+
 CREATE OR REPLACE FUNCTION app_private.record_webhook_attempt(delivery_id uuid, succeeded boolean, response_code integer, latency_ms integer, error text)
  RETURNS text
  LANGUAGE plpgsql
@@ -2112,6 +2160,22 @@ end;
 $function$;
 comment on function app_private.tg_set_updated_at() is 'Trigger: keeps updated_at current on every update.';
 
+CREATE OR REPLACE FUNCTION app_private.tg_sla_events_announce()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  ticket app_public.tickets;
+begin
+  select t.* into ticket from app_public.tickets as t where t.id = new.ticket_id;
+  perform app_private.notify_ticket_event(ticket, 'sla_' || new.kind::text);
+  return null;
+end;
+$function$;
+comment on function app_private.tg_sla_events_announce() is 'Trigger: puts each new SLA event into the event log (kind sla_at_risk, sla_breached or sla_met) for subscriptions and webhooks.';
+
 CREATE OR REPLACE FUNCTION app_private.tg_sla_rules_changed()
  RETURNS trigger
  LANGUAGE plpgsql
@@ -2285,6 +2349,19 @@ begin
 end;
 $function$;
 comment on function app_private.tg_tickets_notify() is 'Trigger: announces a ticket''s creation, assignment, status change or edit (subject, description, priority, customer) to realtime subscribers.';
+
+CREATE OR REPLACE FUNCTION app_private.tg_tickets_record_sla_events()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+begin
+  perform app_private.record_sla_events(array[new.id]);
+  return null;
+end;
+$function$;
+comment on function app_private.tg_tickets_record_sla_events() is 'Trigger: after a reply, a resolution or a status change, records the SLA events it brings (met, breached, at risk).';
 
 CREATE OR REPLACE FUNCTION app_private.tg_tickets_sla_due_times()
  RETURNS trigger
@@ -2676,6 +2753,8 @@ grant usage on schema app_public to ticketing_customer;
 comment on schema app_public is 'Everything the GraphQL API exposes.';
 create type app_public.sla_clock as enum ('first_response', 'resolution');
 comment on type app_public.sla_clock is 'The two SLA clocks of a ticket: time to the first public staff reply, and time to resolution.';
+create type app_public.sla_event_kind as enum ('at_risk', 'breached', 'met');
+comment on type app_public.sla_event_kind is 'What happened to an SLA clock: at_risk (at most a quarter of its business minutes left), breached (its due time passed before it was met), met (replied or resolved in time).';
 create type app_public.ticket_priority as enum ('low', 'normal', 'high', 'urgent');
 comment on type app_public.ticket_priority is 'How urgent a ticket is, from low to urgent. Drives the SLA due times (slaPolicies) and the order of the agents'' queue.';
 create type app_public.ticket_status as enum ('open', 'in_progress', 'waiting_on_customer', 'resolved', 'closed');
@@ -2863,6 +2942,50 @@ comment on column app_public.business_calendars.time_zone is '@behavior -update
 IANA time zone of the opening hours and holidays (e.g. Europe/Berlin). Fixed at creation: create a new calendar to move to another zone.';
 comment on column app_public.business_calendars.created_at is '@behavior -insert -update
 When the calendar was created.';
+
+create table app_public.sla_events (
+  id uuid default app_private.uuid_generate_v7() not null,
+  ticket_id uuid not null,
+  clock app_public.sla_clock not null,
+  kind app_public.sla_event_kind not null,
+  due_at timestamp with time zone not null,
+  occurred_at timestamp with time zone default clock_timestamp() not null,
+  priority app_public.ticket_priority not null,
+  agent_id uuid,
+  calendar_id uuid not null
+);
+alter table app_public.sla_events enable row level security;
+alter table app_public.sla_events add constraint sla_events_agent_id_fkey FOREIGN KEY (agent_id) REFERENCES app_public.users(id);
+alter table app_public.sla_events add constraint sla_events_calendar_id_fkey FOREIGN KEY (calendar_id) REFERENCES app_public.business_calendars(id);
+alter table app_public.sla_events add constraint sla_events_once UNIQUE (ticket_id, clock, kind, due_at);
+alter table app_public.sla_events add constraint sla_events_pkey PRIMARY KEY (id);
+alter table app_public.sla_events add constraint sla_events_ticket_id_fkey FOREIGN KEY (ticket_id) REFERENCES app_public.tickets(id);
+CREATE INDEX sla_events_agent_idx ON app_public.sla_events USING btree (agent_id);
+CREATE INDEX sla_events_calendar_idx ON app_public.sla_events USING btree (calendar_id);
+CREATE INDEX sla_events_occurred_at_idx ON app_public.sla_events USING btree (occurred_at);
+CREATE TRIGGER _100_append_only BEFORE DELETE OR UPDATE ON app_public.sla_events FOR EACH ROW EXECUTE FUNCTION app_private.tg_forbid_change();
+CREATE TRIGGER _100_append_only_truncate BEFORE TRUNCATE ON app_public.sla_events FOR EACH STATEMENT EXECUTE FUNCTION app_private.tg_forbid_change();
+CREATE TRIGGER _400_announce AFTER INSERT ON app_public.sla_events FOR EACH ROW EXECUTE FUNCTION app_private.tg_sla_events_announce();
+create policy select_staff on app_public.sla_events
+  for select to ticketing_agent, ticketing_admin
+  using ((EXISTS ( SELECT 1
+   FROM app_public.tickets t
+  WHERE t.id = sla_events.ticket_id)));
+comment on policy select_staff on app_public.sla_events is 'Agents and admins read the SLA events of the tickets they can read.';
+revoke delete, truncate, update on table app_public.sla_events from ticketing_owner;
+grant select on table app_public.sla_events to ticketing_admin;
+grant select on table app_public.sla_events to ticketing_agent;
+comment on table app_public.sla_events is '@behavior -insert -update -delete
+What happened to the SLA clocks of tickets: at risk, breached, met; written when it happens and by a job every minute for clocks that pass their due time unattended. Append-only. Staff read the events of the tickets they can read.';
+comment on column app_public.sla_events.id is 'Identifier (time-ordered UUID).';
+comment on column app_public.sla_events.ticket_id is 'The ticket.';
+comment on column app_public.sla_events.clock is 'The clock: first_response or resolution.';
+comment on column app_public.sla_events.kind is 'at_risk, breached or met.';
+comment on column app_public.sla_events.due_at is 'The due time the clock was judged against.';
+comment on column app_public.sla_events.occurred_at is 'When it was recorded.';
+comment on column app_public.sla_events.priority is 'The ticket''s priority then.';
+comment on column app_public.sla_events.agent_id is 'The ticket''s agent then (null: unassigned).';
+comment on column app_public.sla_events.calendar_id is 'The business calendar of the priority''s policy then.';
 
 create table app_public.sla_pause_statuses (
   status app_public.ticket_status not null,
@@ -3168,6 +3291,7 @@ CREATE TRIGGER _200_status_timestamps_update BEFORE UPDATE ON app_public.tickets
 CREATE TRIGGER _250_sla_due_times_insert BEFORE INSERT ON app_public.tickets FOR EACH ROW EXECUTE FUNCTION app_private.tg_tickets_sla_due_times();
 CREATE TRIGGER _250_sla_due_times_update BEFORE UPDATE ON app_public.tickets FOR EACH ROW WHEN (old.priority IS DISTINCT FROM new.priority OR old.status IS DISTINCT FROM new.status OR old.first_responded_at IS NULL AND new.first_responded_at IS NOT NULL AND new.first_response_due_at IS NULL) EXECUTE FUNCTION app_private.tg_tickets_sla_due_times();
 CREATE TRIGGER _300_set_updated_at BEFORE UPDATE ON app_public.tickets FOR EACH ROW EXECUTE FUNCTION app_private.tg_set_updated_at();
+CREATE TRIGGER _700_record_sla_events AFTER UPDATE ON app_public.tickets FOR EACH ROW WHEN (old.status IS DISTINCT FROM new.status OR old.first_responded_at IS DISTINCT FROM new.first_responded_at) EXECUTE FUNCTION app_private.tg_tickets_record_sla_events();
 CREATE TRIGGER _800_status_history_insert AFTER INSERT ON app_public.tickets FOR EACH ROW EXECUTE FUNCTION app_private.tg_tickets_status_history();
 CREATE TRIGGER _800_status_history_update AFTER UPDATE ON app_public.tickets FOR EACH ROW WHEN (old.status IS DISTINCT FROM new.status) EXECUTE FUNCTION app_private.tg_tickets_status_history();
 CREATE TRIGGER _810_assignment_history_insert AFTER INSERT ON app_public.tickets FOR EACH ROW WHEN (new.agent_id IS NOT NULL) EXECUTE FUNCTION app_private.tg_tickets_assignment_history();
@@ -3409,7 +3533,7 @@ create table app_public.webhook_endpoints (
 );
 alter table app_public.webhook_endpoints enable row level security;
 alter table app_public.webhook_endpoints add constraint webhook_endpoints_consecutive_failures_positive CHECK (consecutive_failures >= 0);
-alter table app_public.webhook_endpoints add constraint webhook_endpoints_event_kinds_known CHECK (cardinality(event_kinds) >= 1 AND event_kinds <@ ARRAY['ticket.created'::text, 'ticket.status_changed'::text, 'ticket.assigned'::text, 'ticket.commented'::text, 'ticket.updated'::text, 'user.deactivated'::text, 'user.role_changed'::text]);
+alter table app_public.webhook_endpoints add constraint webhook_endpoints_event_kinds_known CHECK (cardinality(event_kinds) >= 1 AND event_kinds <@ ARRAY['ticket.created'::text, 'ticket.status_changed'::text, 'ticket.assigned'::text, 'ticket.commented'::text, 'ticket.updated'::text, 'ticket.sla_at_risk'::text, 'ticket.sla_breached'::text, 'ticket.sla_met'::text, 'user.deactivated'::text, 'user.role_changed'::text]) NOT VALID;
 alter table app_public.webhook_endpoints add constraint webhook_endpoints_pkey PRIMARY KEY (id);
 alter table app_public.webhook_endpoints add constraint webhook_endpoints_secret_format CHECK (secret ~ '^whsec_[A-Za-z0-9+/=]{32,}$'::text);
 alter table app_public.webhook_endpoints add constraint webhook_endpoints_url_format CHECK (url ~ '^https?://[^[:space:]/?#]+'::text AND char_length(url) <= 2000);
@@ -3434,7 +3558,7 @@ comment on table app_public.webhook_endpoints is '@behavior -insert -delete
 Webhook endpoints: where events are delivered, signed with the endpoint''s secret (Standard Webhooks). Admins only; the secret is readable by nobody but the worker.';
 comment on column app_public.webhook_endpoints.id is 'Endpoint id.';
 comment on column app_public.webhook_endpoints.url is 'Where deliveries are POSTed; https in production, and never a private, loopback or link-local address unless WEBHOOK_ALLOWED_HOSTS names the host.';
-comment on column app_public.webhook_endpoints.event_kinds is 'Event types delivered: ticket.created, ticket.status_changed, ticket.assigned, ticket.commented, ticket.updated, user.deactivated, user.role_changed.';
+comment on column app_public.webhook_endpoints.event_kinds is 'Event types delivered: ticket.created, ticket.status_changed, ticket.assigned, ticket.commented, ticket.updated, ticket.sla_at_risk, ticket.sla_breached, ticket.sla_met, user.deactivated, user.role_changed.';
 comment on column app_public.webhook_endpoints.include_internal is 'Internal notes are delivered (ticket.commented) only to endpoints with this set.';
 comment on column app_public.webhook_endpoints.priorities is 'Only ticket events of tickets with one of these priorities; null: every priority.';
 comment on column app_public.webhook_endpoints.is_active is 'Deliveries are made only to active endpoints; set false after repeated failures (disabledAt says when); setting it true again resets the failure count.';
@@ -4404,6 +4528,35 @@ comment on column app_reporting.sla_compliance.resolution_met is 'Tickets resolv
 comment on column app_reporting.sla_compliance.resolution_breached is 'Tickets resolved late, or unresolved past their due time.';
 comment on column app_reporting.sla_compliance.resolution_pending is 'Tickets unresolved with time left (or no target).';
 comment on column app_reporting.sla_compliance.resolution_compliance is 'resolution_met / (resolution_met + resolution_breached); null when nothing is decided yet.';
+
+create view app_reporting.sla_event_compliance as
+ SELECT date_trunc('week'::text, (e.occurred_at AT TIME ZONE 'UTC'::text))::date AS week_start,
+    to_char((e.occurred_at AT TIME ZONE 'UTC'::text), 'IYYY-"W"IW'::text) AS iso_week,
+    e.clock::text AS clock,
+    e.priority::text AS priority,
+    e.agent_id,
+    e.calendar_id,
+    c.name AS calendar_name,
+    count(*) FILTER (WHERE e.kind = 'met'::app_public.sla_event_kind)::integer AS met,
+    count(*) FILTER (WHERE e.kind = 'breached'::app_public.sla_event_kind)::integer AS breached,
+    count(*) FILTER (WHERE e.kind = 'at_risk'::app_public.sla_event_kind)::integer AS at_risk,
+    round(count(*) FILTER (WHERE e.kind = 'met'::app_public.sla_event_kind)::numeric / NULLIF(count(*) FILTER (WHERE e.kind = ANY (ARRAY['met'::app_public.sla_event_kind, 'breached'::app_public.sla_event_kind])), 0)::numeric, 4) AS compliance
+   FROM app_public.sla_events e
+     JOIN app_public.business_calendars c ON c.id = e.calendar_id
+  GROUP BY (date_trunc('week'::text, (e.occurred_at AT TIME ZONE 'UTC'::text))::date), (to_char((e.occurred_at AT TIME ZONE 'UTC'::text), 'IYYY-"W"IW'::text)), (e.clock::text), (e.priority::text), e.agent_id, e.calendar_id, c.name;
+grant select on table app_reporting.sla_event_compliance to ticketing_analyst;
+comment on view app_reporting.sla_event_compliance is 'SLA outcomes on business time from the SLA events, per ISO week of the event (UTC), clock, priority, agent and calendar. Compliance = met / (met + breached). Events are never rewritten, so a later change of policy or calendar leaves past weeks as they were.';
+comment on column app_reporting.sla_event_compliance.week_start is 'Monday of the ISO week (UTC) of the events.';
+comment on column app_reporting.sla_event_compliance.iso_week is 'The same week as an ISO label, e.g. 2026-W22.';
+comment on column app_reporting.sla_event_compliance.clock is 'first_response or resolution.';
+comment on column app_reporting.sla_event_compliance.priority is 'The ticket''s priority at the event.';
+comment on column app_reporting.sla_event_compliance.agent_id is 'The ticket''s agent at the event (null: unassigned).';
+comment on column app_reporting.sla_event_compliance.calendar_id is 'The business calendar the clock counted on.';
+comment on column app_reporting.sla_event_compliance.calendar_name is 'Its name.';
+comment on column app_reporting.sla_event_compliance.met is 'Clocks met in time.';
+comment on column app_reporting.sla_event_compliance.breached is 'Clocks that passed their due time.';
+comment on column app_reporting.sla_event_compliance.at_risk is 'Clocks that came within a quarter of their target.';
+comment on column app_reporting.sla_event_compliance.compliance is 'met / (met + breached); null when nothing is decided.';
 
 create view app_reporting.ticket_events as
  SELECT id AS event_id,

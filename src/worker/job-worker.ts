@@ -7,9 +7,10 @@ import { deliverWebhookTask, type WebhookSettings } from "./webhook-delivery.ts"
 
 /**
  * The graphile-worker runner: webhook deliveries (`deliver_webhook`, queued
- * from SQL) and scheduled housekeeping (`housekeeping`, from the crontab
+ * from SQL), scheduled housekeeping (`housekeeping`, from the crontab
  * below: partitions, expired security rows, old deliveries, stalled
- * deliveries). It connects as the database owner, like migrations and
+ * deliveries) and the SLA clock (`sla_clock`, every minute: breaches and
+ * at-risk clocks that happen with no write become SLA events). It connects as the database owner, like migrations and
  * `db:maintain`. It runs inside `npm start` (WORKER_IN_PROCESS) or alone
  * (`npm run worker`); any number may run against one database: jobs are
  * taken with row locks, and a cron item runs once per tick across workers.
@@ -27,6 +28,27 @@ export interface JobWorker {
 }
 
 export const HOUSEKEEPING_CRONTAB = "*/10 * * * * housekeeping ?max=1\n";
+/** Every minute: SLA clocks that passed their due time (or came at risk) with no write are recorded. */
+export const SLA_CLOCK_CRONTAB = "* * * * * sla_clock ?max=1\n";
+
+/** The SLA events of clocks that passed a due time unattended; a database without them has nothing to do. */
+export async function recordSlaEvents(client: Pick<pg.ClientBase, "query">): Promise<number | undefined> {
+  const { rows: present } = await client.query<{ sla: boolean }>(
+    "select to_regprocedure('app_private.record_sla_events(uuid[])') is not null as sla",
+  );
+  if (!present[0]?.sla) return undefined;
+  const { rows } = await client.query<{ recorded: number }>("select app_private.record_sla_events() as recorded");
+  return rows[0]?.recorded;
+}
+
+const slaClockTask =
+  (logger: Logger): Task =>
+  async (_payload, helpers) => {
+    await helpers.withPgClient(async (client) => {
+      const recorded = await recordSlaEvents(client);
+      logger.debug({ scope: "sla_clock", recorded }, "SLA clocks checked");
+    });
+  };
 
 /**
  * Stalled deliveries queued again, finished ones past retention pruned; a
@@ -72,10 +94,11 @@ export async function startJobWorker(config: WorkerConfig, logger: Logger): Prom
       noHandleSignals: true,
       pollInterval: 1_000,
       logger: workerLogger(logger),
-      crontab: HOUSEKEEPING_CRONTAB,
+      crontab: HOUSEKEEPING_CRONTAB + SLA_CLOCK_CRONTAB,
       taskList: {
         deliver_webhook: deliverWebhookTask(config.webhooks),
         housekeeping: housekeepingTask(logger),
+        sla_clock: slaClockTask(logger),
       },
     });
   } catch (error) {

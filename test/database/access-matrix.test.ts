@@ -96,6 +96,12 @@ beforeAll(async () => {
   comments.closedPublic = await commentBy(owner, tickets.closed, users.assignedAgent.id, "closed public");
   comments.gonePublic = await commentBy(owner, tickets.gone, users.otherAgent.id, "gone public");
 
+  // An SLA event of the ticket being worked on.
+  await owner.query(
+    `insert into app_public.sla_events (ticket_id, clock, kind, due_at, priority, agent_id, calendar_id)
+     values ($1, 'resolution', 'at_risk', now(), 'high', $2, '00000000-0000-7000-8000-000000002407')`,
+    [tickets.work, users.assignedAgent.id],
+  );
   // A holiday of the 24x7 calendar, long past (no due time moves).
   await owner.query(
     "insert into app_public.business_calendar_holidays (calendar_id, holiday_date, name) values ('00000000-0000-7000-8000-000000002407', '2000-01-01', 'Matrix')",
@@ -470,6 +476,38 @@ const TABLES: TableSpec[] = [
       expected: per({ admin: count(1) }),
     },
     delete: per({ admin: count(1) }),
+  },
+  {
+    // Staff read the events of the tickets they can read; nobody writes them.
+    table: "sla_events",
+    label: "ticket_id",
+    // Events of the fixture tickets that went through replies and resolutions, plus one written here.
+    select: per({
+      agent: nobody,
+      assignedAgent: rows("work", "closed"),
+      otherAgent: rows("other", "gone"),
+      admin: rows("work", "closed", "other", "gone"),
+      deactivated: refused(),
+      demoted: nobody,
+    }),
+    columns: {
+      id: "id",
+      ticket_id: "ticket_id",
+      clock: "clock",
+      kind: "kind",
+      due_at: "due_at",
+      occurred_at: "occurred_at",
+      priority: "priority",
+      agent_id: "agent_id",
+      calendar_id: "calendar_id",
+    },
+    update: {},
+    insert: {
+      sql: () =>
+        `insert into app_public.sla_events (ticket_id, clock, kind, due_at, priority, calendar_id) values ('${tickets.work}', 'resolution', 'met', now(), 'high', '00000000-0000-7000-8000-000000002407')`,
+      expected: per({}),
+    },
+    delete: per({}),
   },
   {
     table: "sla_pause_statuses",

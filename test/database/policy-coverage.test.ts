@@ -72,6 +72,7 @@ const readPolicies: { table: string; policy: string; roles: readonly (typeof ROL
   ...["business_calendars", "business_calendar_versions", "business_calendar_hours", "business_calendar_holidays", "sla_pause_statuses"].map(
     (table) => ({ table, policy: "select_signed_in", roles: ROLES }),
   ),
+  { table: "sla_events", policy: "select_staff", roles: ["agent", "admin"] },
 ];
 const selectCases: PolicyCase[] = readPolicies.flatMap(({ table, policy, roles }) =>
   roles.map((role) => ({
@@ -348,6 +349,12 @@ beforeAll(async () => {
     ids.ticket,
     ids.agent,
   ]);
+  // An SLA event of the agent's ticket.
+  await owner.query(
+    `insert into app_public.sla_events (ticket_id, clock, kind, due_at, priority, agent_id, calendar_id)
+     values ($1, 'first_response', 'breached', now(), 'normal', $2, '00000000-0000-7000-8000-000000002407')`,
+    [ids.ticket, ids.agent],
+  );
   // A calendar version with one opening interval, and a holiday of the 24x7 calendar long ago.
   const { rows: calendars } = await owner.query<{ id: string }>(
     "insert into app_public.business_calendars (name, time_zone) values ('Probe calendar', 'Europe/Berlin') returning id",
