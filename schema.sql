@@ -1028,7 +1028,8 @@ CREATE OR REPLACE FUNCTION app_private.multirange_minutes(spans tstzmultirange)
  IMMUTABLE
  SET search_path TO 'pg_catalog', 'pg_temp'
 AS $function$
-  select coalesce(sum(extract(epoch from upper(r) - lower(r))), 0) / 60
+  -- Exact: seconds (with microseconds) over 60, without trailing zeros.
+  select trim_scale(coalesce(sum(extract(epoch from upper(r) - lower(r))), 0) / 60)
   from unnest(spans) as r;
 $function$;
 comment on function app_private.multirange_minutes(tstzmultirange) is 'Total length of finite UTC ranges, in minutes.';
@@ -2780,6 +2781,7 @@ alter table app_public.business_calendar_holidays add constraint business_calend
 alter table app_public.business_calendar_holidays add constraint business_calendar_holidays_one_per_date UNIQUE (calendar_id, holiday_date);
 alter table app_public.business_calendar_holidays add constraint business_calendar_holidays_partial_interval CHECK (starts_at IS NULL AND ends_at IS NULL OR starts_at IS NOT NULL AND ends_at IS NOT NULL AND starts_at < ends_at);
 alter table app_public.business_calendar_holidays add constraint business_calendar_holidays_pkey PRIMARY KEY (id);
+CREATE TRIGGER _050_write_quota BEFORE INSERT OR UPDATE ON app_public.business_calendar_holidays FOR EACH ROW EXECUTE FUNCTION app_private.tg_enforce_write_quota('edit');
 CREATE TRIGGER _700_recompute_sla_delete AFTER DELETE ON app_public.business_calendar_holidays REFERENCING OLD TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION app_private.tg_sla_rules_changed();
 CREATE TRIGGER _700_recompute_sla_insert AFTER INSERT ON app_public.business_calendar_holidays REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION app_private.tg_sla_rules_changed();
 CREATE TRIGGER _700_recompute_sla_update AFTER UPDATE ON app_public.business_calendar_holidays REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION app_private.tg_sla_rules_changed();
@@ -2831,6 +2833,7 @@ alter table app_public.business_calendar_hours add constraint business_calendar_
 alter table app_public.business_calendar_hours add constraint business_calendar_hours_version_id_fkey FOREIGN KEY (version_id) REFERENCES app_public.business_calendar_versions(id) ON DELETE CASCADE;
 alter table app_public.business_calendar_hours add constraint business_calendar_hours_weekday_iso CHECK (weekday >= 1 AND weekday <= 7);
 CREATE INDEX business_calendar_hours_version_idx ON app_public.business_calendar_hours USING btree (version_id, weekday);
+CREATE TRIGGER _050_write_quota BEFORE INSERT OR UPDATE ON app_public.business_calendar_hours FOR EACH ROW EXECUTE FUNCTION app_private.tg_enforce_write_quota('edit');
 CREATE CONSTRAINT TRIGGER _100_no_overlap AFTER INSERT OR UPDATE ON app_public.business_calendar_hours NOT DEFERRABLE INITIALLY IMMEDIATE FOR EACH ROW EXECUTE FUNCTION app_private.tg_business_calendar_hours_no_overlap();
 CREATE TRIGGER _700_recompute_sla_delete AFTER DELETE ON app_public.business_calendar_hours REFERENCING OLD TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION app_private.tg_sla_rules_changed();
 CREATE TRIGGER _700_recompute_sla_insert AFTER INSERT ON app_public.business_calendar_hours REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION app_private.tg_sla_rules_changed();
@@ -2876,6 +2879,7 @@ alter table app_public.business_calendar_versions enable row level security;
 alter table app_public.business_calendar_versions add constraint business_calendar_versions_calendar_id_fkey FOREIGN KEY (calendar_id) REFERENCES app_public.business_calendars(id);
 alter table app_public.business_calendar_versions add constraint business_calendar_versions_effective_unique UNIQUE (calendar_id, effective_from);
 alter table app_public.business_calendar_versions add constraint business_calendar_versions_pkey PRIMARY KEY (id);
+CREATE TRIGGER _050_write_quota BEFORE INSERT OR UPDATE ON app_public.business_calendar_versions FOR EACH ROW EXECUTE FUNCTION app_private.tg_enforce_write_quota('edit');
 CREATE TRIGGER _700_recompute_sla_delete AFTER DELETE ON app_public.business_calendar_versions REFERENCING OLD TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION app_private.tg_sla_rules_changed();
 CREATE TRIGGER _700_recompute_sla_insert AFTER INSERT ON app_public.business_calendar_versions REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION app_private.tg_sla_rules_changed();
 CREATE TRIGGER _700_recompute_sla_update AFTER UPDATE ON app_public.business_calendar_versions REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION app_private.tg_sla_rules_changed();
@@ -2914,6 +2918,7 @@ alter table app_public.business_calendars add constraint business_calendars_name
 alter table app_public.business_calendars add constraint business_calendars_name_unique UNIQUE (name);
 alter table app_public.business_calendars add constraint business_calendars_pkey PRIMARY KEY (id);
 alter table app_public.business_calendars add constraint business_calendars_time_zone_known CHECK (app_private.is_time_zone_name(time_zone));
+CREATE TRIGGER _050_write_quota BEFORE INSERT OR UPDATE ON app_public.business_calendars FOR EACH ROW EXECUTE FUNCTION app_private.tg_enforce_write_quota('edit');
 CREATE TRIGGER _900_audit AFTER INSERT OR UPDATE ON app_public.business_calendars FOR EACH ROW EXECUTE FUNCTION app_private.tg_audit();
 create policy insert_admin on app_public.business_calendars
   for insert to ticketing_admin
@@ -2993,6 +2998,7 @@ create table app_public.sla_pause_statuses (
 );
 alter table app_public.sla_pause_statuses enable row level security;
 alter table app_public.sla_pause_statuses add constraint sla_pause_statuses_pkey PRIMARY KEY (status, clock);
+CREATE TRIGGER _050_write_quota BEFORE INSERT ON app_public.sla_pause_statuses FOR EACH ROW EXECUTE FUNCTION app_private.tg_enforce_write_quota('edit');
 CREATE TRIGGER _700_recompute_sla_delete AFTER DELETE ON app_public.sla_pause_statuses REFERENCING OLD TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION app_private.tg_sla_rules_changed();
 CREATE TRIGGER _700_recompute_sla_insert AFTER INSERT ON app_public.sla_pause_statuses REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION app_private.tg_sla_rules_changed();
 CREATE TRIGGER _700_recompute_sla_update AFTER UPDATE ON app_public.sla_pause_statuses REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION app_private.tg_sla_rules_changed();

@@ -306,3 +306,20 @@ create trigger _900_audit after insert or update on app_public.business_calendar
 drop trigger if exists _900_audit on app_public.business_calendar_holidays;
 create trigger _900_audit after insert or update on app_public.business_calendar_holidays
   for each row execute function app_private.tg_audit();
+
+-- Admins' edits count against their write quota (kind edit).
+drop trigger if exists _050_write_quota on app_public.business_calendars;
+create trigger _050_write_quota before insert or update on app_public.business_calendars
+  for each row execute function app_private.tg_enforce_write_quota('edit');
+drop trigger if exists _050_write_quota on app_public.business_calendar_versions;
+create trigger _050_write_quota before insert or update on app_public.business_calendar_versions
+  for each row execute function app_private.tg_enforce_write_quota('edit');
+drop trigger if exists _050_write_quota on app_public.business_calendar_hours;
+create trigger _050_write_quota before insert or update on app_public.business_calendar_hours
+  for each row execute function app_private.tg_enforce_write_quota('edit');
+drop trigger if exists _050_write_quota on app_public.business_calendar_holidays;
+create trigger _050_write_quota before insert or update on app_public.business_calendar_holidays
+  for each row execute function app_private.tg_enforce_write_quota('edit');
+drop trigger if exists _050_write_quota on app_public.sla_pause_statuses;
+create trigger _050_write_quota before insert on app_public.sla_pause_statuses
+  for each row execute function app_private.tg_enforce_write_quota('edit');

@@ -148,7 +148,8 @@ language sql
 immutable
 set search_path = pg_catalog, pg_temp
 as $$
-  select coalesce(sum(extract(epoch from upper(r) - lower(r))), 0) / 60
+  -- Exact: seconds (with microseconds) over 60, without trailing zeros.
+  select trim_scale(coalesce(sum(extract(epoch from upper(r) - lower(r))), 0) / 60)
   from unnest(spans) as r;
 $$;
 
