@@ -27,7 +27,7 @@ beforeAll(async () => {
   // Europe/Berlin, Monday to Friday 09:00-17:00, Whit Monday 2026 a holiday.
   berlin = (await one<{ id: string }>("insert into app_public.business_calendars (name, time_zone) values ('Berlin office', 'Europe/Berlin') returning id")).id;
   const version = await one<{ id: string }>(
-    "insert into app_public.business_calendar_versions (calendar_id, effective_from) values ($1, '-infinity') returning id",
+    "insert into app_public.business_calendar_versions (calendar_id, effective_from) values ($1, '2026-01-01') returning id",
     [berlin],
   );
   await owner.query(
@@ -103,6 +103,15 @@ describe("the worked example (docs/business-hours.md)", () => {
     expect(after.paused_business_minutes).toBe(130);
     expect(after.resolution_elapsed_tuesday_evening).toBe(20 + 360);
     expect(after.resolution_due_at).toEqual(new Date("2026-05-28T08:40:00Z"));
+
+    // 4. At risk from Wednesday 14:40 CEST: 240 business minutes (a quarter
+    //    of 960) left until the due time, 140 on Wednesday and 100 on Thursday.
+    const risk = await one(
+      `select app_public.business_minutes_between($1, '2026-05-27T12:40:00Z', '2026-05-28T08:40:00Z')::integer as left_at_risk,
+              app_public.add_business_minutes($1, '2026-05-27T12:40:00Z', 240) as due`,
+      [berlin],
+    );
+    expect(risk).toEqual({ left_at_risk: 240, due: new Date("2026-05-28T08:40:00Z") });
   });
 });
 
