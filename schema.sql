@@ -468,6 +468,15 @@ declare
   local_open tsmultirange;
   closures tsmultirange;
   spans tstzmultirange;
+  bounds timestamptz[];
+  offsets interval[];
+  sample_at timestamptz;
+  sample_offset interval;
+  next_at timestamptz;
+  next_offset interval;
+  low_at timestamptz;
+  high_at timestamptz;
+  middle_at timestamptz;
 begin
   if from_at is null or to_at is null or from_at >= to_at then
     return '{}'::tstzmultirange;
@@ -519,39 +528,41 @@ begin
 
   local_open := local_open - closures;
 
-  -- Stretches of constant UTC offset covering [from_at, to_at): sample the
-  -- offset every 24 hours and find each change to the minute.
-  with samples as (
-    select s.at, app_private.utc_offset_at(zone, s.at) as utc_offset
-    from (
-      select g as at from generate_series(from_at, to_at, interval '24 hours') as g
-      union
-      select to_at
-    ) as s
-  ),
-  steps as (
-    select at, utc_offset, lead(at) over (order by at) as next_at, lead(utc_offset) over (order by at) as next_offset
-    from samples
-  ),
-  changes as (
-    select (
-      select min(m)
-      from generate_series(date_trunc('minute', st.at) + interval '1 minute', st.next_at, interval '1 minute') as m
-      where app_private.utc_offset_at(zone, m) = st.next_offset
-    ) as at
-    from steps as st
-    where st.next_at is not null and st.next_offset <> st.utc_offset
-  ),
-  bounds as (
-    select from_at as at
-    union
-    select at from changes where at > from_at and at < to_at
-    union
-    select to_at
-  ),
-  pieces as (
-    select at as piece_from, lead(at) over (order by at) as piece_to, app_private.utc_offset_at(zone, at) as utc_offset
-    from bounds
+  -- Stretches of constant UTC offset covering [from_at, to_at): the offset
+  -- sampled every 24 hours, each change found to the minute by bisection.
+  sample_at := from_at;
+  sample_offset := app_private.utc_offset_at(zone, from_at);
+  bounds := array[from_at];
+  offsets := array[sample_offset];
+  while sample_at < to_at loop
+    next_at := least(sample_at + interval '24 hours', to_at);
+    next_offset := app_private.utc_offset_at(zone, next_at);
+    if next_offset <> sample_offset then
+      -- The first whole minute after sample_at with the new offset.
+      low_at := date_trunc('minute', sample_at);
+      high_at := date_trunc('minute', next_at) + case when next_at > date_trunc('minute', next_at) then interval '1 minute' else interval '0' end;
+      while high_at - low_at > interval '1 minute' loop
+        middle_at := low_at + date_trunc('minute', (high_at - low_at) / 2);
+        if app_private.utc_offset_at(zone, middle_at) = next_offset then
+          high_at := middle_at;
+        else
+          low_at := middle_at;
+        end if;
+      end loop;
+      if high_at > from_at and high_at < to_at then
+        bounds := bounds || high_at;
+        offsets := offsets || next_offset;
+      end if;
+    end if;
+    sample_at := next_at;
+    sample_offset := next_offset;
+  end loop;
+  bounds := bounds || to_at;
+
+  with pieces as (
+    select b.piece_from, b.piece_to, o.utc_offset
+    from unnest(bounds[1:cardinality(bounds) - 1], bounds[2:]) with ordinality as b (piece_from, piece_to, n)
+    join unnest(offsets) with ordinality as o (utc_offset, n) using (n)
   ),
   mapped as (
     select
@@ -559,7 +570,6 @@ begin
       least(p.piece_to, (upper(r) - p.utc_offset) at time zone 'UTC') as hi
     from pieces as p
     cross join unnest(local_open) as r
-    where p.piece_to is not null
   )
   select coalesce(range_agg(tstzrange(lo, hi)), '{}'::tstzmultirange)
   into spans
@@ -1841,6 +1851,18 @@ grant execute on function app_private.sla_breached(timestamp with time zone,time
 grant execute on function app_private.sla_breached(timestamp with time zone,timestamp with time zone) to ticketing_customer;
 comment on function app_private.sla_breached(timestamp with time zone,timestamp with time zone) is 'The SLA rule: a target due at `due` is breached when `done` (when it was met, or the time of judgement, usually now(), while it is not) comes after it. No target (due null): never breached.';
 
+CREATE OR REPLACE FUNCTION app_private.sla_clock_runs_in(status app_public.ticket_status, clock app_public.sla_clock)
+ RETURNS boolean
+ LANGUAGE sql
+ STABLE
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+BEGIN ATOMIC
+ SELECT ((status <> ALL (ARRAY['resolved'::app_public.ticket_status, 'closed'::app_public.ticket_status])) AND (NOT (EXISTS ( SELECT 1
+            FROM app_public.sla_pause_statuses p
+           WHERE ((p.status = sla_clock_runs_in.status) AND (p.clock = sla_clock_runs_in.clock))))));
+END;
+comment on function app_private.sla_clock_runs_in(app_public.ticket_status,app_public.sla_clock) is 'True when a ticket in this status is working time for the clock: not paused by sla_pause_statuses, not resolved or closed.';
+
 CREATE OR REPLACE FUNCTION app_private.sla_due_at(calendar_id uuid, target_minutes numeric, active tstzmultirange)
  RETURNS timestamp with time zone
  LANGUAGE plpgsql
@@ -2372,6 +2394,10 @@ CREATE OR REPLACE FUNCTION app_private.tg_tickets_sla_due_times()
 AS $function$
 declare
   sla app_public.sla_policies;
+  everything boolean;
+  was_running boolean;
+  goes_on boolean;
+  pauses boolean;
 begin
   if tg_op = 'INSERT' then
     new.status_changed_at := new.created_at;
@@ -2385,14 +2411,46 @@ begin
 
   -- Due times count from creation, also after a priority change: raising the
   -- priority of an old ticket makes it due (or overdue) sooner.
-  new.first_response_due_at := app_private.sla_due_at(
-    sla.calendar_id, sla.first_response_minutes,
-    app_private.ticket_sla_active_time(new.id, new.created_at, new.status, new.status_changed_at, 'first_response', new.first_responded_at)
-  );
-  new.resolution_due_at := app_private.sla_due_at(
-    sla.calendar_id, sla.resolution_minutes,
-    app_private.ticket_sla_active_time(new.id, new.created_at, new.status, new.status_changed_at, 'resolution', null)
-  );
+  everything := tg_op = 'INSERT' or old.priority is distinct from new.priority;
+
+  -- A status change only matters to a clock that stops or starts running
+  -- (what the full computation from the history would find anyway): from
+  -- working time into working time or into resolved/closed (where the clock
+  -- stops for good and counts as running) nothing moves; from working time
+  -- into a pause the due time stays if it was reached already, else there is
+  -- none. Anything else (leaving a pause, reopening) is computed in full.
+  if not everything and old.status is distinct from new.status then
+    was_running := app_private.sla_clock_runs_in(old.status, 'first_response');
+    goes_on := app_private.sla_clock_runs_in(new.status, 'first_response') or new.status in ('resolved', 'closed');
+    pauses := not goes_on;
+  end if;
+  if everything
+    or (old.first_responded_at is null and new.first_responded_at is not null and new.first_response_due_at is null)
+    or (old.first_responded_at is null and old.status is distinct from new.status and not was_running)
+  then
+    new.first_response_due_at := app_private.sla_due_at(
+      sla.calendar_id, sla.first_response_minutes,
+      app_private.ticket_sla_active_time(new.id, new.created_at, new.status, new.status_changed_at, 'first_response', new.first_responded_at)
+    );
+  elsif old.first_responded_at is null and old.status is distinct from new.status and pauses
+    and not coalesce(new.first_response_due_at <= new.status_changed_at, false) then
+    new.first_response_due_at := null;
+  end if;
+
+  if not everything and old.status is distinct from new.status then
+    was_running := app_private.sla_clock_runs_in(old.status, 'resolution');
+    goes_on := app_private.sla_clock_runs_in(new.status, 'resolution') or new.status in ('resolved', 'closed');
+    pauses := not goes_on;
+  end if;
+  if everything or (old.status is distinct from new.status and not was_running) then
+    new.resolution_due_at := app_private.sla_due_at(
+      sla.calendar_id, sla.resolution_minutes,
+      app_private.ticket_sla_active_time(new.id, new.created_at, new.status, new.status_changed_at, 'resolution', null)
+    );
+  elsif old.status is distinct from new.status and pauses
+    and not coalesce(new.resolution_due_at <= new.status_changed_at, false) then
+    new.resolution_due_at := null;
+  end if;
   return new;
 end;
 $function$;
@@ -3662,7 +3720,8 @@ AS $function$
 declare
   remaining numeric := minutes * 60;
   window_start timestamptz := from_at;
-  window_length interval := interval '7 days';
+  -- A first window long enough for a working week of 40 hours in 168.
+  window_length interval := greatest(interval '7 days', make_interval(mins => least(minutes, 10000000)::integer * 5));
   span tstzrange;
   span_seconds numeric;
 begin
@@ -3689,7 +3748,7 @@ begin
       remaining := remaining - span_seconds;
     end loop;
     window_start := window_start + window_length;
-    window_length := least(window_length * 2, interval '400 days');
+    window_length := least(greatest(window_length * 2, interval '14 days'), interval '400 days');
   end loop;
   return null;
 end;

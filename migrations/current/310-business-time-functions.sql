@@ -35,6 +35,15 @@ declare
   local_open tsmultirange;
   closures tsmultirange;
   spans tstzmultirange;
+  bounds timestamptz[];
+  offsets interval[];
+  sample_at timestamptz;
+  sample_offset interval;
+  next_at timestamptz;
+  next_offset interval;
+  low_at timestamptz;
+  high_at timestamptz;
+  middle_at timestamptz;
 begin
   if from_at is null or to_at is null or from_at >= to_at then
     return '{}'::tstzmultirange;
@@ -86,39 +95,41 @@ begin
 
   local_open := local_open - closures;
 
-  -- Stretches of constant UTC offset covering [from_at, to_at): sample the
-  -- offset every 24 hours and find each change to the minute.
-  with samples as (
-    select s.at, app_private.utc_offset_at(zone, s.at) as utc_offset
-    from (
-      select g as at from generate_series(from_at, to_at, interval '24 hours') as g
-      union
-      select to_at
-    ) as s
-  ),
-  steps as (
-    select at, utc_offset, lead(at) over (order by at) as next_at, lead(utc_offset) over (order by at) as next_offset
-    from samples
-  ),
-  changes as (
-    select (
-      select min(m)
-      from generate_series(date_trunc('minute', st.at) + interval '1 minute', st.next_at, interval '1 minute') as m
-      where app_private.utc_offset_at(zone, m) = st.next_offset
-    ) as at
-    from steps as st
-    where st.next_at is not null and st.next_offset <> st.utc_offset
-  ),
-  bounds as (
-    select from_at as at
-    union
-    select at from changes where at > from_at and at < to_at
-    union
-    select to_at
-  ),
-  pieces as (
-    select at as piece_from, lead(at) over (order by at) as piece_to, app_private.utc_offset_at(zone, at) as utc_offset
-    from bounds
+  -- Stretches of constant UTC offset covering [from_at, to_at): the offset
+  -- sampled every 24 hours, each change found to the minute by bisection.
+  sample_at := from_at;
+  sample_offset := app_private.utc_offset_at(zone, from_at);
+  bounds := array[from_at];
+  offsets := array[sample_offset];
+  while sample_at < to_at loop
+    next_at := least(sample_at + interval '24 hours', to_at);
+    next_offset := app_private.utc_offset_at(zone, next_at);
+    if next_offset <> sample_offset then
+      -- The first whole minute after sample_at with the new offset.
+      low_at := date_trunc('minute', sample_at);
+      high_at := date_trunc('minute', next_at) + case when next_at > date_trunc('minute', next_at) then interval '1 minute' else interval '0' end;
+      while high_at - low_at > interval '1 minute' loop
+        middle_at := low_at + date_trunc('minute', (high_at - low_at) / 2);
+        if app_private.utc_offset_at(zone, middle_at) = next_offset then
+          high_at := middle_at;
+        else
+          low_at := middle_at;
+        end if;
+      end loop;
+      if high_at > from_at and high_at < to_at then
+        bounds := bounds || high_at;
+        offsets := offsets || next_offset;
+      end if;
+    end if;
+    sample_at := next_at;
+    sample_offset := next_offset;
+  end loop;
+  bounds := bounds || to_at;
+
+  with pieces as (
+    select b.piece_from, b.piece_to, o.utc_offset
+    from unnest(bounds[1:cardinality(bounds) - 1], bounds[2:]) with ordinality as b (piece_from, piece_to, n)
+    join unnest(offsets) with ordinality as o (utc_offset, n) using (n)
   ),
   mapped as (
     select
@@ -126,7 +137,6 @@ begin
       least(p.piece_to, (upper(r) - p.utc_offset) at time zone 'UTC') as hi
     from pieces as p
     cross join unnest(local_open) as r
-    where p.piece_to is not null
   )
   select coalesce(range_agg(tstzrange(lo, hi)), '{}'::tstzmultirange)
   into spans
@@ -190,7 +200,8 @@ as $$
 declare
   remaining numeric := minutes * 60;
   window_start timestamptz := from_at;
-  window_length interval := interval '7 days';
+  -- A first window long enough for a working week of 40 hours in 168.
+  window_length interval := greatest(interval '7 days', make_interval(mins => least(minutes, 10000000)::integer * 5));
   span tstzrange;
   span_seconds numeric;
 begin
@@ -217,7 +228,7 @@ begin
       remaining := remaining - span_seconds;
     end loop;
     window_start := window_start + window_length;
-    window_length := least(window_length * 2, interval '400 days');
+    window_length := least(greatest(window_length * 2, interval '14 days'), interval '400 days');
   end loop;
   return null;
 end;

@@ -194,6 +194,24 @@ grant execute on function app_private.sla_active_time(timestamptz, app_public.ti
 --------------------------------------------------------------------------------
 -- Stored due times
 --------------------------------------------------------------------------------
+create or replace function app_private.sla_clock_runs_in(status app_public.ticket_status, clock app_public.sla_clock)
+returns boolean
+language sql
+stable
+set search_path = pg_catalog, public, pg_temp
+begin atomic
+  select sla_clock_runs_in.status not in ('resolved', 'closed')
+    and not exists (
+      select 1 from app_public.sla_pause_statuses as p
+      where p.status = sla_clock_runs_in.status and p.clock = sla_clock_runs_in.clock
+    );
+end;
+
+comment on function app_private.sla_clock_runs_in(app_public.ticket_status, app_public.sla_clock) is
+  'True when a ticket in this status is working time for the clock: not paused by sla_pause_statuses, not resolved or closed.';
+
+revoke all on function app_private.sla_clock_runs_in(app_public.ticket_status, app_public.sla_clock) from public;
+
 create or replace function app_private.tg_tickets_sla_due_times()
 returns trigger
 language plpgsql
@@ -202,6 +220,10 @@ set search_path = pg_catalog, public, pg_temp
 as $$
 declare
   sla app_public.sla_policies;
+  everything boolean;
+  was_running boolean;
+  goes_on boolean;
+  pauses boolean;
 begin
   if tg_op = 'INSERT' then
     new.status_changed_at := new.created_at;
@@ -215,14 +237,46 @@ begin
 
   -- Due times count from creation, also after a priority change: raising the
   -- priority of an old ticket makes it due (or overdue) sooner.
-  new.first_response_due_at := app_private.sla_due_at(
-    sla.calendar_id, sla.first_response_minutes,
-    app_private.ticket_sla_active_time(new.id, new.created_at, new.status, new.status_changed_at, 'first_response', new.first_responded_at)
-  );
-  new.resolution_due_at := app_private.sla_due_at(
-    sla.calendar_id, sla.resolution_minutes,
-    app_private.ticket_sla_active_time(new.id, new.created_at, new.status, new.status_changed_at, 'resolution', null)
-  );
+  everything := tg_op = 'INSERT' or old.priority is distinct from new.priority;
+
+  -- A status change only matters to a clock that stops or starts running
+  -- (what the full computation from the history would find anyway): from
+  -- working time into working time or into resolved/closed (where the clock
+  -- stops for good and counts as running) nothing moves; from working time
+  -- into a pause the due time stays if it was reached already, else there is
+  -- none. Anything else (leaving a pause, reopening) is computed in full.
+  if not everything and old.status is distinct from new.status then
+    was_running := app_private.sla_clock_runs_in(old.status, 'first_response');
+    goes_on := app_private.sla_clock_runs_in(new.status, 'first_response') or new.status in ('resolved', 'closed');
+    pauses := not goes_on;
+  end if;
+  if everything
+    or (old.first_responded_at is null and new.first_responded_at is not null and new.first_response_due_at is null)
+    or (old.first_responded_at is null and old.status is distinct from new.status and not was_running)
+  then
+    new.first_response_due_at := app_private.sla_due_at(
+      sla.calendar_id, sla.first_response_minutes,
+      app_private.ticket_sla_active_time(new.id, new.created_at, new.status, new.status_changed_at, 'first_response', new.first_responded_at)
+    );
+  elsif old.first_responded_at is null and old.status is distinct from new.status and pauses
+    and not coalesce(new.first_response_due_at <= new.status_changed_at, false) then
+    new.first_response_due_at := null;
+  end if;
+
+  if not everything and old.status is distinct from new.status then
+    was_running := app_private.sla_clock_runs_in(old.status, 'resolution');
+    goes_on := app_private.sla_clock_runs_in(new.status, 'resolution') or new.status in ('resolved', 'closed');
+    pauses := not goes_on;
+  end if;
+  if everything or (old.status is distinct from new.status and not was_running) then
+    new.resolution_due_at := app_private.sla_due_at(
+      sla.calendar_id, sla.resolution_minutes,
+      app_private.ticket_sla_active_time(new.id, new.created_at, new.status, new.status_changed_at, 'resolution', null)
+    );
+  elsif old.status is distinct from new.status and pauses
+    and not coalesce(new.resolution_due_at <= new.status_changed_at, false) then
+    new.resolution_due_at := null;
+  end if;
   return new;
 end;
 $$;

@@ -249,6 +249,7 @@ describe("analyst privileges in the catalog", () => {
         "first_response_times",
         "resolution_times",
         "sla_compliance",
+        "sla_event_compliance",
         "ticket_events",
         "ticket_status_history",
         "tickets",

@@ -47,8 +47,15 @@ describe("app_reporting catalog", () => {
         "app_reporting.tickets",
         // The change feed (ticket_events): ids, kinds and times of the event log.
         "app_private.realtime_events",
+        // SLA compliance on business time: the SLA events and calendar names.
+        "app_public.sla_events",
+        "app_public.business_calendars",
       ]),
     );
+    expect(sources.filter((source) => source.startsWith("app_public.business_calendars.")).sort()).toEqual([
+      "app_public.business_calendars.id",
+      "app_public.business_calendars.name",
+    ]);
     expect(sources.filter((source) => source.startsWith("app_private.realtime_events.")).sort()).toEqual([
       "app_private.realtime_events.agent_id",
       "app_private.realtime_events.customer_id",
