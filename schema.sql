@@ -1870,25 +1870,38 @@ CREATE OR REPLACE FUNCTION app_private.sla_due_at(calendar_id uuid, target_minut
  SET search_path TO 'pg_catalog', 'public', 'pg_temp'
 AS $function$
 declare
-  spent numeric := 0;
+  running_from timestamptz;
+  finished tstzmultirange;
+  counted tstzmultirange;
+  remaining numeric := target_minutes * 60;
   stretch tstzrange;
-  stretch_minutes numeric;
+  stretch_seconds numeric;
 begin
   if calendar_id is null or target_minutes is null then
     return null;
   end if;
-  for stretch in select r from unnest(active) as r order by lower(r) loop
-    if upper_inf(stretch) then
-      return app_public.add_business_minutes(calendar_id, lower(stretch), target_minutes - spent);
-    end if;
-    stretch_minutes := app_public.business_minutes_between(calendar_id, lower(stretch), upper(stretch));
-    if spent + stretch_minutes >= target_minutes then
-      return app_public.add_business_minutes(calendar_id, lower(stretch), target_minutes - spent);
-    end if;
-    spent := spent + stretch_minutes;
-  end loop;
-  -- Paused now, target not reached: no due time until the clock runs again.
-  return null;
+  -- The open-ended stretch (the clock runs now), and the finished ones before it.
+  select lower(r) into running_from from unnest(active) as r where upper_inf(r);
+  finished := case
+    when running_from is null then active
+    else active - tstzmultirange(tstzrange(running_from, null))
+  end;
+  if not isempty(finished) then
+    -- Business time of all finished stretches in one pass over the calendar.
+    counted := app_private.business_spans(calendar_id, lower(finished), upper(finished)) * finished;
+    for stretch in select r from unnest(counted) as r order by lower(r) loop
+      stretch_seconds := extract(epoch from upper(stretch) - lower(stretch));
+      if stretch_seconds >= remaining then
+        return lower(stretch) + make_interval(secs => remaining);
+      end if;
+      remaining := remaining - stretch_seconds;
+    end loop;
+  end if;
+  if running_from is null then
+    -- Paused now, target not reached: no due time until the clock runs again.
+    return null;
+  end if;
+  return app_public.add_business_minutes(calendar_id, running_from, remaining / 60);
 end;
 $function$;
 comment on function app_private.sla_due_at(uuid,numeric,tstzmultirange) is 'The instant at which target_minutes business minutes of the calendar have passed within the active time; null while the clock is paused short of the target.';
