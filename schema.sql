@@ -1424,19 +1424,97 @@ AS $function$
 declare
   changed integer;
 begin
-  -- One statement for all unfinished tickets of the calendars (all when null);
-  -- resolved and closed tickets keep the due times they were judged by.
-  with due as (
-    select
-      t.id,
-      app_private.sla_due_at(p.calendar_id, p.first_response_minutes,
-        app_private.ticket_sla_active_time(t.id, t.created_at, t.status, t.status_changed_at, 'first_response', t.first_responded_at)) as first_response_due_at,
-      app_private.sla_due_at(p.calendar_id, p.resolution_minutes,
-        app_private.ticket_sla_active_time(t.id, t.created_at, t.status, t.status_changed_at, 'resolution', null)) as resolution_due_at
+  -- The business time of each calendar, once, from its oldest unfinished
+  -- ticket to 400 days after its newest, with the business seconds counted
+  -- up to the end of each stretch: a clock that never paused (most tickets)
+  -- then finds its due time with two index probes instead of a walk over
+  -- the calendar. The others (and any due time past the horizon) take the
+  -- full computation from their history, which gives the same instants.
+  create temporary table if not exists sla_recompute_spans (
+    calendar_id uuid not null,
+    starts_at timestamptz not null,
+    ends_at timestamptz not null,
+    seconds_before numeric not null,
+    seconds_after numeric not null
+  ) on commit drop;
+  truncate sla_recompute_spans;
+  insert into sla_recompute_spans (calendar_id, starts_at, ends_at, seconds_before, seconds_after)
+  select c.calendar_id, lower(r), upper(r),
+    sum(extract(epoch from upper(r) - lower(r))) over w - extract(epoch from upper(r) - lower(r)),
+    sum(extract(epoch from upper(r) - lower(r))) over w
+  from (
+    select p.calendar_id, min(t.created_at) as oldest, max(t.created_at) as newest
     from app_public.tickets as t
     join app_public.sla_policies as p on p.priority = t.priority
     where t.status in ('open', 'in_progress', 'waiting_on_customer')
       and (calendar_ids is null or p.calendar_id = any (calendar_ids))
+    group by p.calendar_id
+  ) as c
+  cross join lateral unnest(app_private.business_spans(c.calendar_id, c.oldest, c.newest + interval '400 days')) as r
+  window w as (partition by c.calendar_id order by lower(r));
+  create index if not exists sla_recompute_spans_starts on sla_recompute_spans (calendar_id, starts_at);
+  create index if not exists sla_recompute_spans_after on sla_recompute_spans (calendar_id, seconds_after);
+  analyze sla_recompute_spans;
+
+  -- One statement for all unfinished tickets of the calendars (all when null);
+  -- resolved and closed tickets keep the due times they were judged by.
+  with ticket as (
+    select
+      t.id, t.created_at, t.status, t.status_changed_at, t.first_responded_at,
+      p.calendar_id, p.first_response_minutes, p.resolution_minutes,
+      -- Business seconds of the calendar from its horizon start to creation.
+      coalesce((
+        select s.seconds_before + greatest(0, extract(epoch from least(t.created_at, s.ends_at) - s.starts_at))
+        from sla_recompute_spans as s
+        where s.calendar_id = p.calendar_id and s.starts_at <= t.created_at
+        order by s.starts_at desc
+        limit 1
+      ), 0) as seconds_at_creation,
+      -- Never paused since creation (the creation row never pauses)?
+      not exists (
+        select 1
+        from app_public.ticket_status_history as h
+        join app_public.sla_pause_statuses as ps on ps.status = h.to_status and ps.clock = 'first_response'
+        where h.ticket_id = t.id and h.from_status is not null
+      ) as first_response_ran,
+      not exists (
+        select 1
+        from app_public.ticket_status_history as h
+        join app_public.sla_pause_statuses as ps on ps.status = h.to_status and ps.clock = 'resolution'
+        where h.ticket_id = t.id and h.from_status is not null
+      ) as resolution_ran
+    from app_public.tickets as t
+    join app_public.sla_policies as p on p.priority = t.priority
+    where t.status in ('open', 'in_progress', 'waiting_on_customer')
+      and (calendar_ids is null or p.calendar_id = any (calendar_ids))
+  ),
+  quick as (
+    select
+      tk.*,
+      case when tk.first_response_ran then (
+        select s.starts_at + make_interval(secs => tk.seconds_at_creation + tk.first_response_minutes * 60 - s.seconds_before)
+        from sla_recompute_spans as s
+        where s.calendar_id = tk.calendar_id and s.seconds_after >= tk.seconds_at_creation + tk.first_response_minutes * 60
+        order by s.seconds_after
+        limit 1
+      ) end as first_response_quick,
+      case when tk.resolution_ran then (
+        select s.starts_at + make_interval(secs => tk.seconds_at_creation + tk.resolution_minutes * 60 - s.seconds_before)
+        from sla_recompute_spans as s
+        where s.calendar_id = tk.calendar_id and s.seconds_after >= tk.seconds_at_creation + tk.resolution_minutes * 60
+        order by s.seconds_after
+        limit 1
+      ) end as resolution_quick
+    from ticket as tk
+  ),
+  due as (
+    select
+      q.id,
+      coalesce(q.first_response_quick, app_private.sla_due_at(q.calendar_id, q.first_response_minutes,
+        app_private.ticket_sla_active_time(q.id, q.created_at, q.status, q.status_changed_at, 'first_response', q.first_responded_at))) as first_response_due_at,
+      coalesce(q.resolution_quick, app_private.sla_due_at(q.calendar_id, q.resolution_minutes,
+        app_private.ticket_sla_active_time(q.id, q.created_at, q.status, q.status_changed_at, 'resolution', null))) as resolution_due_at
+    from quick as q
   )
   update app_public.tickets as t
   set first_response_due_at = due.first_response_due_at,

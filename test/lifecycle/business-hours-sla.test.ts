@@ -177,6 +177,27 @@ describe("stored due times", () => {
     expect((await one("select app_private.recompute_sla_due_times() as changed")).changed).toBe(0);
   });
 
+  it("are recomputed set-based exactly as one by one, across a clock change", async () => {
+    const owner = database.current.owner;
+    // Sixty open tickets on the Berlin calendar (normal priority) created at
+    // odd instants around the March 2026 clock change; each got its due
+    // times one by one from the insert trigger.
+    await owner.query(
+      `insert into app_public.tickets (subject, customer_id, status, priority, created_at, updated_at)
+       select 'Around the clock change ' || g, $1, 'open', 'normal', at, at
+         from generate_series(1, 60) as g,
+              lateral (select timestamptz '2026-03-20T00:00:00Z' + g * interval '6 hours 7 minutes 13.5 seconds' as at) as x`,
+      [customer.id],
+    );
+    // The set-based recomputation (one pass over the calendar) finds the same instants.
+    expect((await one("select app_private.recompute_sla_due_times(array[$1::uuid]) as changed", [berlin])).changed).toBe(0);
+    // And it corrects a due time that is wrong.
+    await owner.query(
+      "update app_public.tickets set resolution_due_at = resolution_due_at + interval '1 second' where subject = 'Around the clock change 7'",
+    );
+    expect((await one("select app_private.recompute_sla_due_times(array[$1::uuid]) as changed", [berlin])).changed).toBe(1);
+  });
+
   it("move with a calendar edit, for unfinished tickets only, in one statement", async () => {
     const api = database.current.authenticator;
     const owner = database.current.owner;
