@@ -21,7 +21,8 @@ import { createLogger } from "../src/observability/logger.ts";
  *    case for the SLA (a resume recomputes from the history), with the SLA
  *    work of a status change (due-time recomputation, SLA events) and
  *    without it (those two triggers disabled: what a status change cost
- *    before), in alternating rounds;
+ *    before), in alternating rounds; and the usual step, in progress to
+ *    resolved, on fresh tickets, the same way;
  * 2. the set-based recomputation of SLA_BENCH_TICKETS (default 100 000) open
  *    tickets after a calendar edit (one holiday added), timed.
  */
@@ -127,6 +128,35 @@ async function measure(root: pg.Pool, api: pg.Pool): Promise<void> {
   log(`transitions/s with SLA recomputation: ${withSla.map((v) => v.toFixed(0)).join(", ")} (median ${median(withSla).toFixed(0)})`);
   log(`transitions/s without (before):       ${without.map((v) => v.toFixed(0)).join(", ")} (median ${median(without).toFixed(0)})`);
   log(`ratio: ${(median(withSla) / median(without)).toFixed(3)}`);
+
+  // 1b. The usual step of a ticket's life: in progress to resolved (the clock
+  //     stops; no calendar work), on fresh tickets each round.
+  const resolveRun = async (): Promise<number> => {
+    const { rows: fresh } = await root.query<{ id: string }>(
+      `insert into app_public.tickets (subject, customer_id, agent_id, status, priority)
+       select 'Resolve ' || g, $1, $2, 'in_progress', (array['low', 'normal', 'high', 'urgent'])[1 + g % 4]::app_public.ticket_priority
+         from generate_series(1, $3) as g
+       returning id`,
+      [customer, agent, TRANSITIONS],
+    );
+    const started = process.hrtime.bigint();
+    for (const { id } of fresh) {
+      await inTransactionWithSettings(api, settings, (client) => client.query("select 1 from app_public.transition_ticket($1, 'resolved')", [id]), "commit");
+    }
+    return fresh.length / (Number(process.hrtime.bigint() - started) / 1e9);
+  };
+  const resolveWith: number[] = [];
+  const resolveWithout: number[] = [];
+  await resolveRun(); // warm-up
+  for (let round = 0; round < ROUNDS; round++) {
+    resolveWith.push(await resolveRun());
+    await toggle(false);
+    resolveWithout.push(await resolveRun());
+    await toggle(true);
+  }
+  log(`resolutions/s with SLA work: ${resolveWith.map((v) => v.toFixed(0)).join(", ")} (median ${median(resolveWith).toFixed(0)})`);
+  log(`resolutions/s without (before): ${resolveWithout.map((v) => v.toFixed(0)).join(", ")} (median ${median(resolveWithout).toFixed(0)})`);
+  log(`ratio: ${(median(resolveWith) / median(resolveWithout)).toFixed(3)}`);
 
   // 2. Recompute OPEN_TICKETS open tickets after a calendar edit.
   await root.query("alter table app_public.tickets disable trigger _250_sla_due_times_insert");
