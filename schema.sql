@@ -3151,6 +3151,7 @@ CREATE TRIGGER _050_write_quota BEFORE INSERT ON app_public.sla_pause_statuses F
 CREATE TRIGGER _700_recompute_sla_delete AFTER DELETE ON app_public.sla_pause_statuses REFERENCING OLD TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION app_private.tg_sla_rules_changed();
 CREATE TRIGGER _700_recompute_sla_insert AFTER INSERT ON app_public.sla_pause_statuses REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION app_private.tg_sla_rules_changed();
 CREATE TRIGGER _700_recompute_sla_update AFTER UPDATE ON app_public.sla_pause_statuses REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION app_private.tg_sla_rules_changed();
+CREATE TRIGGER _900_audit AFTER INSERT OR UPDATE ON app_public.sla_pause_statuses FOR EACH ROW EXECUTE FUNCTION app_private.tg_audit();
 create policy delete_admin on app_public.sla_pause_statuses
   for delete to ticketing_admin
   using ((( SELECT app_private.acting_user_id('admin'::app_public.user_role) AS acting_user_id)) IS NOT NULL);
@@ -3186,6 +3187,7 @@ CREATE INDEX sla_policies_calendar_idx ON app_public.sla_policies USING btree (c
 CREATE TRIGGER _700_recompute_sla_delete AFTER DELETE ON app_public.sla_policies REFERENCING OLD TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION app_private.tg_sla_rules_changed();
 CREATE TRIGGER _700_recompute_sla_insert AFTER INSERT ON app_public.sla_policies REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION app_private.tg_sla_rules_changed();
 CREATE TRIGGER _700_recompute_sla_update AFTER UPDATE ON app_public.sla_policies REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION app_private.tg_sla_rules_changed();
+CREATE TRIGGER _900_audit AFTER INSERT OR UPDATE ON app_public.sla_policies FOR EACH ROW EXECUTE FUNCTION app_private.tg_audit();
 create policy select_signed_in on app_public.sla_policies
   for select to ticketing_customer, ticketing_agent, ticketing_admin
   using ((( SELECT app_private.current_user_role() AS current_user_role)) IS NOT NULL);

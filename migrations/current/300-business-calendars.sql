@@ -323,3 +323,11 @@ create trigger _050_write_quota before insert or update on app_public.business_c
 drop trigger if exists _050_write_quota on app_public.sla_pause_statuses;
 create trigger _050_write_quota before insert on app_public.sla_pause_statuses
   for each row execute function app_private.tg_enforce_write_quota('edit');
+
+-- Pause rules and policy edits are in the audit log too (record id null: keyed by status and clock, or priority).
+drop trigger if exists _900_audit on app_public.sla_pause_statuses;
+create trigger _900_audit after insert or update on app_public.sla_pause_statuses
+  for each row execute function app_private.tg_audit();
+drop trigger if exists _900_audit on app_public.sla_policies;
+create trigger _900_audit after insert or update on app_public.sla_policies
+  for each row execute function app_private.tg_audit();

@@ -137,6 +137,10 @@ describe("admins edit calendars", () => {
       { calendarId },
     );
     expect(policy.body.data.updateSlaPolicy.slaPolicy).toEqual({ priority: "low", calendarId, firstResponseMinutes: 60 });
+    const { rows: audited } = await database.current.owner.query(
+      "select actor_id, new_data ->> 'calendar_id' as calendar_id from app_private.audit_log where table_name = 'app_public.sla_policies' and operation = 'UPDATE'",
+    );
+    expect(audited).toEqual([{ actor_id: admin, calendar_id: calendarId }]);
     const read = await graphql(
       api.current.request,
       `query ($id: UUID!) {
