@@ -274,7 +274,7 @@ create table app_private.realtime_events (
 );
 alter table app_private.realtime_events enable row level security;
 alter table app_private.realtime_events add constraint realtime_events_comment_only_when_commented CHECK ((comment_id IS NOT NULL) = (kind = 'commented'::text));
-alter table app_private.realtime_events add constraint realtime_events_kind_known CHECK (kind = ANY (ARRAY['created'::text, 'status_changed'::text, 'assigned'::text, 'commented'::text, 'updated'::text, 'deactivated'::text, 'role_changed'::text]));
+alter table app_private.realtime_events add constraint realtime_events_kind_known CHECK (kind = ANY (ARRAY['created'::text, 'status_changed'::text, 'assigned'::text, 'commented'::text, 'updated'::text, 'deactivated'::text, 'role_changed'::text, 'sla_at_risk'::text, 'sla_breached'::text, 'sla_met'::text])) NOT VALID;
 alter table app_private.realtime_events add constraint realtime_events_pkey PRIMARY KEY (id);
 alter table app_private.realtime_events add constraint realtime_events_subject CHECK (
 CASE
@@ -336,20 +336,6 @@ comment on column app_private.refresh_tokens.replaced_by is 'The token issued in
 comment on column app_private.refresh_tokens.revoked_at is 'When the token was revoked (its whole family is revoked together).';
 comment on column app_private.refresh_tokens.revoked_reason is 'Why: logout, reuse, password_change, deactivated, role_changed or inactive.';
 comment on column app_private.refresh_tokens.session_started_at is 'When the session (family) began; copied to each rotated token. refreshSession refuses a family older than the maximum session age.';
-
-create table app_private.sla_breach_notices (
-  ticket_id uuid not null,
-  target text not null,
-  noticed_at timestamp with time zone default now() not null
-);
-alter table app_private.sla_breach_notices enable row level security;
-alter table app_private.sla_breach_notices add constraint sla_breach_notices_pkey PRIMARY KEY (ticket_id, target);
-alter table app_private.sla_breach_notices add constraint sla_breach_notices_target CHECK (target = ANY (ARRAY['first_response'::text, 'resolution'::text]));
-alter table app_private.sla_breach_notices add constraint sla_breach_notices_ticket_id_fkey FOREIGN KEY (ticket_id) REFERENCES app_public.tickets(id) ON DELETE CASCADE;
-comment on table app_private.sla_breach_notices is 'Which breaches were already mailed: one row per ticket and SLA target, so each breach is told once. Owner only.';
-comment on column app_private.sla_breach_notices.ticket_id is 'The ticket whose target was missed.';
-comment on column app_private.sla_breach_notices.target is 'first_response or resolution.';
-comment on column app_private.sla_breach_notices.noticed_at is 'When the breach was found and mailed.';
 
 create table app_private.user_accounts (
   user_id uuid not null,
@@ -710,6 +696,132 @@ end;
 $function$;
 grant execute on function app_private.begin_password_reset(bytea,inet) to ticketing_authenticator;
 comment on function app_private.begin_password_reset(bytea,inet) is 'Step 1 of resetPassword, before any hashing: counts the call against the ''password_reset'' limit of ip (TKRAT beyond it) and checks the link (TKTOK when unknown, used or expired); returns the account''s email, for the password policy.';
+
+CREATE OR REPLACE FUNCTION app_private.business_spans(calendar_id uuid, from_at timestamp with time zone, to_at timestamp with time zone)
+ RETURNS tstzmultirange
+ LANGUAGE plpgsql
+ STABLE
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  zone text;
+  first_day date;
+  last_day date;
+  local_open tsmultirange;
+  closures tsmultirange;
+  spans tstzmultirange;
+  bounds timestamptz[];
+  offsets interval[];
+  sample_at timestamptz;
+  sample_offset interval;
+  next_at timestamptz;
+  next_offset interval;
+  low_at timestamptz;
+  high_at timestamptz;
+  middle_at timestamptz;
+begin
+  if from_at is null or to_at is null or from_at >= to_at then
+    return '{}'::tstzmultirange;
+  end if;
+  if not isfinite(from_at) or not isfinite(to_at) then
+    raise exception using errcode = 'TKVAL', message = 'Business time is counted between finite instants';
+  end if;
+
+  select c.time_zone into zone from app_public.business_calendars as c where c.id = business_spans.calendar_id;
+  if zone is null then
+    raise exception using errcode = 'TKNTF', message = 'Calendar not found';
+  end if;
+
+  -- Local dates that can hold an opening interval reaching [from_at, to_at).
+  first_day := (from_at at time zone zone)::date - 2;
+  last_day := (to_at at time zone zone)::date + 1;
+
+  -- Opening intervals as local wall-clock ranges, each from the version in
+  -- force on the local date it starts.
+  select coalesce(range_agg(tsrange(
+      d.day + h.starts_at,
+      case when h.ends_at > h.starts_at then d.day + h.ends_at else d.day + 1 + h.ends_at end
+    )), '{}'::tsmultirange)
+  into local_open
+  from (
+    select g::date as day
+    from generate_series(first_day::timestamp, last_day::timestamp, interval '1 day') as g
+  ) as d
+  cross join lateral (
+    select v.id
+    from app_public.business_calendar_versions as v
+    where v.calendar_id = business_spans.calendar_id
+      and v.effective_from <= d.day
+    order by v.effective_from desc
+    limit 1
+  ) as v
+  join app_public.business_calendar_hours as h
+    on h.version_id = v.id
+   and h.weekday = extract(isodow from d.day);
+
+  select coalesce(range_agg(tsrange(
+      ho.holiday_date + coalesce(ho.starts_at, time '00:00'),
+      ho.holiday_date + coalesce(ho.ends_at, time '24:00')
+    )), '{}'::tsmultirange)
+  into closures
+  from app_public.business_calendar_holidays as ho
+  where ho.calendar_id = business_spans.calendar_id
+    and ho.holiday_date between first_day and last_day + 1;
+
+  local_open := local_open - closures;
+
+  -- Stretches of constant UTC offset covering [from_at, to_at): the offset
+  -- sampled every 24 hours, each change found to the minute by bisection.
+  sample_at := from_at;
+  sample_offset := app_private.utc_offset_at(zone, from_at);
+  bounds := array[from_at];
+  offsets := array[sample_offset];
+  while sample_at < to_at loop
+    next_at := least(sample_at + interval '24 hours', to_at);
+    next_offset := app_private.utc_offset_at(zone, next_at);
+    if next_offset <> sample_offset then
+      -- The first whole minute after sample_at with the new offset.
+      low_at := date_trunc('minute', sample_at);
+      high_at := date_trunc('minute', next_at) + case when next_at > date_trunc('minute', next_at) then interval '1 minute' else interval '0' end;
+      while high_at - low_at > interval '1 minute' loop
+        middle_at := low_at + date_trunc('minute', (high_at - low_at) / 2);
+        if app_private.utc_offset_at(zone, middle_at) = next_offset then
+          high_at := middle_at;
+        else
+          low_at := middle_at;
+        end if;
+      end loop;
+      if high_at > from_at and high_at < to_at then
+        bounds := bounds || high_at;
+        offsets := offsets || next_offset;
+      end if;
+    end if;
+    sample_at := next_at;
+    sample_offset := next_offset;
+  end loop;
+  bounds := bounds || to_at;
+
+  with pieces as (
+    select b.piece_from, b.piece_to, o.utc_offset
+    from unnest(bounds[1:cardinality(bounds) - 1], bounds[2:]) with ordinality as b (piece_from, piece_to, n)
+    join unnest(offsets) with ordinality as o (utc_offset, n) using (n)
+  ),
+  mapped as (
+    select
+      greatest(p.piece_from, (lower(r) - p.utc_offset) at time zone 'UTC') as lo,
+      least(p.piece_to, (upper(r) - p.utc_offset) at time zone 'UTC') as hi
+    from pieces as p
+    cross join unnest(local_open) as r
+  )
+  select coalesce(range_agg(tstzrange(lo, hi)), '{}'::tstzmultirange)
+  into spans
+  from mapped
+  where lo < hi;
+
+  return spans;
+end;
+$function$;
+comment on function app_private.business_spans(uuid,timestamp with time zone,timestamp with time zone) is 'The business time of a calendar within [from_at, to_at), as UTC ranges: opening intervals (of the version in force on each local date) minus holiday closures, mapped from local wall-clock time to instants across time zone transitions.';
 
 CREATE OR REPLACE FUNCTION app_private.change_password(attempt_id uuid, new_hash text, keep_session_id uuid)
  RETURNS app_public.users
@@ -1091,6 +1203,14 @@ end;
 $function$;
 comment on function app_private.decide_attempt(uuid,text,text) is 'Decides a pending attempt: success only when presented_hash (argon2id of the typed password with the stored salt, computed by the API) equals the stored hash and the account is not locked; applies the lockout rule (login_policy), clears it on success and stores upgraded_hash if given. Returns success, invalid_credentials or locked (locked only for the right password). Internal: reached through finish_login.';
 
+CREATE OR REPLACE FUNCTION app_private.default_business_calendar_id()
+ RETURNS uuid
+ LANGUAGE sql
+ IMMUTABLE
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$ select '00000000-0000-7000-8000-000000002407'::uuid $function$;
+comment on function app_private.default_business_calendar_id() is 'The id of the 24x7 calendar, the default of every SLA policy.';
+
 CREATE OR REPLACE FUNCTION app_private.email_login_limit_reached(email public.citext)
  RETURNS timestamp with time zone
  LANGUAGE plpgsql
@@ -1225,6 +1345,18 @@ AS $function$
 $function$;
 comment on function app_private.is_active_agent(uuid) is 'True when user_id is an active user with role agent.';
 
+CREATE OR REPLACE FUNCTION app_private.is_time_zone_name(zone text)
+ RETURNS boolean
+ LANGUAGE sql
+ IMMUTABLE
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+  select exists (select 1 from pg_catalog.pg_timezone_names as z where z.name = zone)
+    and zone !~* '^(posix|right)/';
+$function$;
+grant execute on function app_private.is_time_zone_name(text) to ticketing_admin;
+comment on function app_private.is_time_zone_name(text) is 'True when zone is an IANA time zone name the server knows (e.g. Europe/Berlin), not an abbreviation or POSIX rule.';
+
 CREATE OR REPLACE FUNCTION app_private.jwt_user_id()
  RETURNS uuid
  LANGUAGE sql
@@ -1321,6 +1453,18 @@ begin
 end;
 $function$;
 comment on function app_private.make_append_only(regclass) is 'Makes a table append-only: a trigger refusing UPDATE and DELETE (not repeated on partitions, which inherit it), one refusing TRUNCATE, nothing granted to PUBLIC, and UPDATE, DELETE and TRUNCATE revoked from the owner. Idempotent. Every new append-only table calls it (docs/conventions.md).';
+
+CREATE OR REPLACE FUNCTION app_private.multirange_minutes(spans tstzmultirange)
+ RETURNS numeric
+ LANGUAGE sql
+ IMMUTABLE
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+  -- Exact: seconds (with microseconds) over 60, without trailing zeros.
+  select trim_scale(coalesce(sum(extract(epoch from upper(r) - lower(r))), 0) / 60)
+  from unnest(spans) as r;
+$function$;
+comment on function app_private.multirange_minutes(tstzmultirange) is 'Total length of finite UTC ranges, in minutes.';
 
 CREATE OR REPLACE FUNCTION app_private.new_email_token(purpose text, user_id uuid, email public.citext)
  RETURNS text
@@ -1761,51 +1905,6 @@ end;
 $function$;
 comment on function app_private.queue_mail_attempt(uuid,timestamp with time zone) is 'Queues the graphile-worker job send_mail for one attempt of a mail at run_at (now by default); one job per mail (job key). Retries are queued by record_mail_attempt, following mail_policy().';
 
-CREATE OR REPLACE FUNCTION app_private.queue_sla_breach_mails(max_rows integer DEFAULT 500)
- RETURNS integer
- LANGUAGE plpgsql
- SECURITY DEFINER
- SET search_path TO 'pg_catalog', 'public', 'pg_temp'
-AS $function$
-declare
-  breach record;
-  queued integer := 0;
-begin
-  for breach in
-    select t.*, targets.target
-    from app_public.tickets as t
-    cross join lateral (
-      values
-        ('first_response', app_private.sla_breached(t.first_response_due_at, coalesce(t.first_responded_at, t.resolved_at, t.closed_at, now()))),
-        ('resolution', app_private.sla_breached(t.resolution_due_at, coalesce(t.resolved_at, t.closed_at, now())))
-    ) as targets (target, breached)
-    where t.status in ('open', 'in_progress', 'waiting_on_customer')
-      and t.agent_id is not null
-      and t.resolution_due_at is not null
-      and targets.breached
-      and not exists (
-        select from app_private.sla_breach_notices as n
-        where n.ticket_id = t.id and n.target = targets.target
-      )
-    order by t.resolution_due_at, t.id
-    limit max_rows
-  loop
-    insert into app_private.sla_breach_notices (ticket_id, target) values (breach.id, breach.target)
-    on conflict on constraint sla_breach_notices_pkey do nothing;
-    continue when not found;
-    perform app_private.notify_user(
-      'sla_breach',
-      breach.agent_id,
-      (select t from app_public.tickets as t where t.id = breach.id),
-      jsonb_build_object('targetText', replace(breach.target, '_', ' '))
-    );
-    queued := queued + 1;
-  end loop;
-  return queued;
-end;
-$function$;
-comment on function app_private.queue_sla_breach_mails(integer) is 'Housekeeping: for unfinished assigned tickets whose first-response or resolution target is breached (app_private.sla_breached) and not yet told, records the notice and mails the assigned agent (sla_breach, subject to their preferences); at most max_rows per call. Returns how many breaches were found.';
-
 CREATE OR REPLACE FUNCTION app_private.queue_webhook_attempt(delivery_id uuid, run_at timestamp with time zone DEFAULT NULL::timestamp with time zone)
  RETURNS void
  LANGUAGE plpgsql
@@ -1972,6 +2071,120 @@ $function$;
 grant execute on function app_private.realtime_routes(uuid) to ticketing_authenticator;
 comment on function app_private.realtime_routes(uuid) is 'Realtime routing (not visibility): the organizations whose tickets an active customer sees and the tickets an active user takes part in (cc or follower, at most 1000). The API re-checks every event against the subscriber''s row-level security before delivering it.';
 
+CREATE OR REPLACE FUNCTION app_private.recompute_sla_due_times(calendar_ids uuid[] DEFAULT NULL::uuid[])
+ RETURNS integer
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  changed integer;
+begin
+  -- The business time of each calendar, once, from its oldest unfinished
+  -- ticket to 400 days after its newest, with the business seconds counted
+  -- up to the end of each stretch: a clock that never paused (most tickets)
+  -- then finds its due time with two index probes instead of a walk over
+  -- the calendar. The others (and any due time past the horizon) take the
+  -- full computation from their history, which gives the same instants.
+  create temporary table if not exists sla_recompute_spans (
+    calendar_id uuid not null,
+    starts_at timestamptz not null,
+    ends_at timestamptz not null,
+    seconds_before numeric not null,
+    seconds_after numeric not null
+  ) on commit drop;
+  truncate sla_recompute_spans;
+  insert into sla_recompute_spans (calendar_id, starts_at, ends_at, seconds_before, seconds_after)
+  select c.calendar_id, lower(r), upper(r),
+    sum(extract(epoch from upper(r) - lower(r))) over w - extract(epoch from upper(r) - lower(r)),
+    sum(extract(epoch from upper(r) - lower(r))) over w
+  from (
+    select p.calendar_id, min(t.created_at) as oldest, max(t.created_at) as newest
+    from app_public.tickets as t
+    join app_public.sla_policies as p on p.priority = t.priority
+    where t.status in ('open', 'in_progress', 'waiting_on_customer')
+      and (calendar_ids is null or p.calendar_id = any (calendar_ids))
+    group by p.calendar_id
+  ) as c
+  cross join lateral unnest(app_private.business_spans(c.calendar_id, c.oldest, c.newest + interval '400 days')) as r
+  window w as (partition by c.calendar_id order by lower(r));
+  create index if not exists sla_recompute_spans_starts on sla_recompute_spans (calendar_id, starts_at);
+  create index if not exists sla_recompute_spans_after on sla_recompute_spans (calendar_id, seconds_after);
+  analyze sla_recompute_spans;
+
+  -- One statement for all unfinished tickets of the calendars (all when null);
+  -- resolved and closed tickets keep the due times they were judged by.
+  with ticket as (
+    select
+      t.id, t.created_at, t.status, t.status_changed_at, t.first_responded_at,
+      p.calendar_id, p.first_response_minutes, p.resolution_minutes,
+      -- Business seconds of the calendar from its horizon start to creation.
+      coalesce((
+        select s.seconds_before + greatest(0, extract(epoch from least(t.created_at, s.ends_at) - s.starts_at))
+        from sla_recompute_spans as s
+        where s.calendar_id = p.calendar_id and s.starts_at <= t.created_at
+        order by s.starts_at desc
+        limit 1
+      ), 0) as seconds_at_creation,
+      -- Never paused since creation (the creation row never pauses)?
+      not exists (
+        select 1
+        from app_public.ticket_status_history as h
+        join app_public.sla_pause_statuses as ps on ps.status = h.to_status and ps.clock = 'first_response'
+        where h.ticket_id = t.id and h.from_status is not null
+      ) as first_response_ran,
+      not exists (
+        select 1
+        from app_public.ticket_status_history as h
+        join app_public.sla_pause_statuses as ps on ps.status = h.to_status and ps.clock = 'resolution'
+        where h.ticket_id = t.id and h.from_status is not null
+      ) as resolution_ran
+    from app_public.tickets as t
+    join app_public.sla_policies as p on p.priority = t.priority
+    where t.status in ('open', 'in_progress', 'waiting_on_customer')
+      and (calendar_ids is null or p.calendar_id = any (calendar_ids))
+  ),
+  quick as (
+    select
+      tk.*,
+      case when tk.first_response_ran then (
+        select s.starts_at + make_interval(secs => tk.seconds_at_creation + tk.first_response_minutes * 60 - s.seconds_before)
+        from sla_recompute_spans as s
+        where s.calendar_id = tk.calendar_id and s.seconds_after >= tk.seconds_at_creation + tk.first_response_minutes * 60
+        order by s.seconds_after
+        limit 1
+      ) end as first_response_quick,
+      case when tk.resolution_ran then (
+        select s.starts_at + make_interval(secs => tk.seconds_at_creation + tk.resolution_minutes * 60 - s.seconds_before)
+        from sla_recompute_spans as s
+        where s.calendar_id = tk.calendar_id and s.seconds_after >= tk.seconds_at_creation + tk.resolution_minutes * 60
+        order by s.seconds_after
+        limit 1
+      ) end as resolution_quick
+    from ticket as tk
+  ),
+  due as (
+    select
+      q.id,
+      coalesce(q.first_response_quick, app_private.sla_due_at(q.calendar_id, q.first_response_minutes,
+        app_private.ticket_sla_active_time(q.id, q.created_at, q.status, q.status_changed_at, 'first_response', q.first_responded_at))) as first_response_due_at,
+      coalesce(q.resolution_quick, app_private.sla_due_at(q.calendar_id, q.resolution_minutes,
+        app_private.ticket_sla_active_time(q.id, q.created_at, q.status, q.status_changed_at, 'resolution', null))) as resolution_due_at
+    from quick as q
+  )
+  update app_public.tickets as t
+  set first_response_due_at = due.first_response_due_at,
+      resolution_due_at = due.resolution_due_at
+  from due
+  where t.id = due.id
+    and (t.first_response_due_at is distinct from due.first_response_due_at
+      or t.resolution_due_at is distinct from due.resolution_due_at);
+  get diagnostics changed = row_count;
+  return changed;
+end;
+$function$;
+comment on function app_private.recompute_sla_due_times(uuid[]) is 'Recomputes the stored SLA due times of every unfinished ticket whose policy uses one of the calendars (all calendars when null), in one statement; returns how many tickets changed.';
+
 CREATE OR REPLACE FUNCTION app_private.record_inbound_outcome(inbound_id uuid, decision text, reason text, ticket_id uuid, comment_id uuid)
  RETURNS void
  LANGUAGE sql
@@ -2032,6 +2245,54 @@ begin
 end;
 $function$;
 comment on function app_private.record_mail_attempt(uuid,text,text) is 'Worker: records one attempt of a mail: sent, discarded (mail disabled) or failed (error); a failure is retried with exponential backoff while mail_policy().max_attempts allow, then the mail is failed. Parameters are cleared once the mail is finished. Returns the mail''s status.';
+
+CREATE OR REPLACE FUNCTION app_private.record_sla_events(ticket_ids uuid[] DEFAULT NULL::uuid[])
+ RETURNS integer
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  recorded integer;
+begin
+  -- The given tickets, or (the job) every unfinished ticket whose due time
+  -- has passed or comes within a day: at risk needs business minutes, which
+  -- are counted only for those.
+  insert into app_public.sla_events (ticket_id, clock, kind, due_at, priority, agent_id, calendar_id)
+  select t.id, c.clock, k.kind, c.due_at, t.priority, t.agent_id, p.calendar_id
+  from app_public.tickets as t
+  join app_public.sla_policies as p on p.priority = t.priority
+  cross join lateral (
+    values
+      ('first_response'::app_public.sla_clock, t.first_response_due_at,
+        coalesce(t.first_responded_at, t.resolved_at, t.closed_at), p.first_response_minutes),
+      ('resolution'::app_public.sla_clock, t.resolution_due_at,
+        coalesce(t.resolved_at, t.closed_at), p.resolution_minutes)
+  ) as c (clock, due_at, done_at, target)
+  cross join lateral (
+    select case
+      when c.due_at is null then null
+      when c.done_at is not null and not app_private.sla_breached(c.due_at, c.done_at) then 'met'
+      when app_private.sla_breached(c.due_at, coalesce(c.done_at, now())) then 'breached'
+      when c.done_at is null and c.due_at < now() + interval '1 day'
+        and app_public.business_minutes_between(p.calendar_id, now(), c.due_at) * 4 <= c.target then 'at_risk'
+    end::app_public.sla_event_kind as kind
+  ) as k
+  where k.kind is not null
+    and (
+      t.id = any (ticket_ids)
+      or (
+        ticket_ids is null
+        and t.status in ('open', 'in_progress', 'waiting_on_customer')
+        and (t.first_response_due_at < now() + interval '1 day' or t.resolution_due_at < now() + interval '1 day')
+      )
+    )
+  on conflict on constraint sla_events_once do nothing;
+  get diagnostics recorded = row_count;
+  return recorded;
+end;
+$function$;
+comment on function app_private.record_sla_events(uuid[]) is 'Records the SLA events due now (met, breached, at risk) of the given tickets, or, with null (the sla_clock job, every minute), of every unfinished ticket due within a day or overdue; each once per clock, kind and due time. Returns how many it recorded.';
 
 CREATE OR REPLACE FUNCTION app_private.record_webhook_attempt(delivery_id uuid, succeeded boolean, response_code integer, latency_ms integer, error text)
  RETURNS text
@@ -2715,6 +2976,44 @@ grant execute on function app_private.search_matches(text) to ticketing_agent;
 grant execute on function app_private.search_matches(text) to ticketing_customer;
 comment on function app_private.search_matches(text) is 'Candidate matches of a search, ignoring access rights: ticket ids (comment_id null) and comment ids with their rank. Only search_tickets uses it, and filters the result through the caller''s policies.';
 
+CREATE OR REPLACE FUNCTION app_private.sla_active_time(created_at timestamp with time zone, statuses app_public.ticket_status[], changed_ats timestamp with time zone[], clock app_public.sla_clock, responded_at timestamp with time zone DEFAULT NULL::timestamp with time zone)
+ RETURNS tstzmultirange
+ LANGUAGE sql
+ STABLE
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+BEGIN ATOMIC
+ WITH timeline AS (
+          SELECT u.status,
+             u.at,
+             u.ord,
+             lead(u.at) OVER (ORDER BY u.at, u.ord) AS next_at,
+             max(
+                 CASE
+                     WHEN (u.status <> ALL (ARRAY['resolved'::app_public.ticket_status, 'closed'::app_public.ticket_status])) THEN u.ord
+                     ELSE NULL::bigint
+                 END) OVER () AS last_working
+            FROM UNNEST(sla_active_time.statuses, sla_active_time.changed_ats) WITH ORDINALITY u(status, at, ord)
+         ), stop AS (
+          SELECT LEAST(( SELECT min(t_1.at) AS min
+                    FROM timeline t_1
+                   WHERE (t_1.ord > COALESCE(t_1.last_working, (0)::bigint))),
+                 CASE
+                     WHEN (sla_active_time.clock = 'first_response'::app_public.sla_clock) THEN sla_active_time.responded_at
+                     ELSE NULL::timestamp with time zone
+                 END) AS at
+         )
+  SELECT ((COALESCE(range_agg(tstzrange(t.at, t.next_at)) FILTER (WHERE ((t.ord = 1) OR (NOT (EXISTS ( SELECT 1
+            FROM app_public.sla_pause_statuses p
+           WHERE ((p.status = t.status) AND (p.clock = sla_active_time.clock))))))), '{}'::tstzmultirange) + COALESCE(( SELECT tstzmultirange(tstzrange(stop.at, NULL::timestamp with time zone)) AS tstzmultirange
+            FROM stop
+           WHERE (stop.at IS NOT NULL)), '{}'::tstzmultirange)) * tstzmultirange(tstzrange(sla_active_time.created_at, NULL::timestamp with time zone)))
+    FROM timeline t;
+END;
+grant execute on function app_private.sla_active_time(timestamp with time zone,app_public.ticket_status[],timestamp with time zone[],app_public.sla_clock,timestamp with time zone) to ticketing_admin;
+grant execute on function app_private.sla_active_time(timestamp with time zone,app_public.ticket_status[],timestamp with time zone[],app_public.sla_clock,timestamp with time zone) to ticketing_agent;
+grant execute on function app_private.sla_active_time(timestamp with time zone,app_public.ticket_status[],timestamp with time zone[],app_public.sla_clock,timestamp with time zone) to ticketing_customer;
+comment on function app_private.sla_active_time(timestamp with time zone,app_public.ticket_status[],timestamp with time zone[],app_public.sla_clock,timestamp with time zone) is 'The time an SLA clock runs: from created_at on, every stretch of the status timeline (statuses[i] from changed_ats[i] to the next change, the last one open-ended) whose status does not pause the clock (sla_pause_statuses; the creation row never pauses); from the instant the clock stopped for good (the ticket entered its final run of resolved/closed statuses, or for the first response the reply at responded_at) it counts as running, so a finished ticket keeps the due time it was judged by.';
+
 CREATE OR REPLACE FUNCTION app_private.sla_breached(due timestamp with time zone, done timestamp with time zone)
  RETURNS boolean
  LANGUAGE sql
@@ -2725,6 +3024,76 @@ grant execute on function app_private.sla_breached(timestamp with time zone,time
 grant execute on function app_private.sla_breached(timestamp with time zone,timestamp with time zone) to ticketing_analyst;
 grant execute on function app_private.sla_breached(timestamp with time zone,timestamp with time zone) to ticketing_customer;
 comment on function app_private.sla_breached(timestamp with time zone,timestamp with time zone) is 'The SLA rule: a target due at `due` is breached when `done` (when it was met, or the time of judgement, usually now(), while it is not) comes after it. No target (due null): never breached.';
+
+CREATE OR REPLACE FUNCTION app_private.sla_clock_runs_in(status app_public.ticket_status, clock app_public.sla_clock)
+ RETURNS boolean
+ LANGUAGE sql
+ STABLE
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+BEGIN ATOMIC
+ SELECT ((status <> ALL (ARRAY['resolved'::app_public.ticket_status, 'closed'::app_public.ticket_status])) AND (NOT (EXISTS ( SELECT 1
+            FROM app_public.sla_pause_statuses p
+           WHERE ((p.status = sla_clock_runs_in.status) AND (p.clock = sla_clock_runs_in.clock))))));
+END;
+comment on function app_private.sla_clock_runs_in(app_public.ticket_status,app_public.sla_clock) is 'True when a ticket in this status is working time for the clock: not paused by sla_pause_statuses, not resolved or closed.';
+
+CREATE OR REPLACE FUNCTION app_private.sla_due_at(calendar_id uuid, target_minutes numeric, active tstzmultirange)
+ RETURNS timestamp with time zone
+ LANGUAGE plpgsql
+ STABLE
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  running_from timestamptz;
+  finished tstzmultirange;
+  counted tstzmultirange;
+  remaining numeric := target_minutes * 60;
+  stretch tstzrange;
+  stretch_seconds numeric;
+begin
+  if calendar_id is null or target_minutes is null then
+    return null;
+  end if;
+  -- The open-ended stretch (the clock runs now), and the finished ones before it.
+  select lower(r) into running_from from unnest(active) as r where upper_inf(r);
+  finished := case
+    when running_from is null then active
+    else active - tstzmultirange(tstzrange(running_from, null))
+  end;
+  if not isempty(finished) then
+    -- Business time of all finished stretches in one pass over the calendar.
+    counted := app_private.business_spans(calendar_id, lower(finished), upper(finished)) * finished;
+    for stretch in select r from unnest(counted) as r order by lower(r) loop
+      stretch_seconds := extract(epoch from upper(stretch) - lower(stretch));
+      if stretch_seconds >= remaining then
+        return lower(stretch) + make_interval(secs => remaining);
+      end if;
+      remaining := remaining - stretch_seconds;
+    end loop;
+  end if;
+  if running_from is null then
+    -- Paused now, target not reached: no due time until the clock runs again.
+    return null;
+  end if;
+  return app_public.add_business_minutes(calendar_id, running_from, remaining / 60);
+end;
+$function$;
+comment on function app_private.sla_due_at(uuid,numeric,tstzmultirange) is 'The instant at which target_minutes business minutes of the calendar have passed within the active time; null while the clock is paused short of the target.';
+
+CREATE OR REPLACE FUNCTION app_private.sla_elapsed_minutes(calendar_id uuid, active tstzmultirange, until_at timestamp with time zone)
+ RETURNS numeric
+ LANGUAGE sql
+ STABLE
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+BEGIN ATOMIC
+ SELECT COALESCE(sum(app_public.business_minutes_between(sla_elapsed_minutes.calendar_id, lower(r.r), LEAST(upper(r.r), sla_elapsed_minutes.until_at))), (0)::numeric) AS "coalesce"
+    FROM unnest(sla_elapsed_minutes.active) r(r)
+   WHERE (lower(r.r) < sla_elapsed_minutes.until_at);
+END;
+grant execute on function app_private.sla_elapsed_minutes(uuid,tstzmultirange,timestamp with time zone) to ticketing_admin;
+grant execute on function app_private.sla_elapsed_minutes(uuid,tstzmultirange,timestamp with time zone) to ticketing_agent;
+grant execute on function app_private.sla_elapsed_minutes(uuid,tstzmultirange,timestamp with time zone) to ticketing_customer;
+comment on function app_private.sla_elapsed_minutes(uuid,tstzmultirange,timestamp with time zone) is 'Business minutes of the calendar within the active time before until_at.';
 
 CREATE OR REPLACE FUNCTION app_private.start_session(attempt_id uuid, token_digest bytea)
  RETURNS TABLE(session_id uuid, user_role app_public.user_role, refresh_expires_at timestamp with time zone, user_record app_public.users)
@@ -2841,6 +3210,30 @@ begin
 end;
 $function$;
 comment on function app_private.tg_audit() is 'Trigger: records an insert or a real update (old and new values) in app_private.audit_log with the acting user and Postgres role.';
+
+CREATE OR REPLACE FUNCTION app_private.tg_business_calendar_hours_no_overlap()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+begin
+  -- One version's intervals are checked one writer at a time.
+  perform 1 from app_public.business_calendar_versions as v where v.id = new.version_id for update;
+  if exists (
+    select 1
+    from app_public.business_calendar_hours as h
+    where h.version_id = new.version_id
+      and h.id <> new.id
+      and app_private.week_minutes(h.weekday, h.starts_at, h.ends_at)
+        && app_private.week_minutes(new.weekday, new.starts_at, new.ends_at)
+  ) then
+    raise exception using errcode = 'TKVAL', message = 'Opening hours overlap another interval of the same calendar version';
+  end if;
+  return null;
+end;
+$function$;
+comment on function app_private.tg_business_calendar_hours_no_overlap() is 'Constraint trigger: refuses (TKVAL) an opening interval that overlaps another of the same calendar version.';
 
 CREATE OR REPLACE FUNCTION app_private.tg_enforce_attachment_quota()
  RETURNS trigger
@@ -3091,6 +3484,72 @@ end;
 $function$;
 comment on function app_private.tg_set_updated_at() is 'Trigger: keeps updated_at current on every update.';
 
+CREATE OR REPLACE FUNCTION app_private.tg_sla_events_announce()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  ticket app_public.tickets;
+begin
+  select t.* into ticket from app_public.tickets as t where t.id = new.ticket_id;
+  perform app_private.notify_ticket_event(ticket, 'sla_' || new.kind::text);
+  return null;
+end;
+$function$;
+comment on function app_private.tg_sla_events_announce() is 'Trigger: puts each new SLA event into the event log (kind sla_at_risk, sla_breached or sla_met) for subscriptions and webhooks.';
+
+CREATE OR REPLACE FUNCTION app_private.tg_sla_events_mail_breach()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+begin
+  perform app_private.notify_user(
+    'sla_breach',
+    new.agent_id,
+    (select t from app_public.tickets as t where t.id = new.ticket_id),
+    jsonb_build_object('targetText', replace(new.clock::text, '_', ' '))
+  );
+  return null;
+end;
+$function$;
+comment on function app_private.tg_sla_events_mail_breach() is 'Trigger: a breached SLA event of an assigned ticket mails its agent (sla_breach, subject to their preferences), once per event.';
+
+CREATE OR REPLACE FUNCTION app_private.tg_sla_rules_changed()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  calendar_ids uuid[];
+begin
+  case tg_table_name
+    when 'business_calendar_hours' then
+      select array_agg(distinct v.calendar_id) into calendar_ids
+      from changed_rows as r
+      join app_public.business_calendar_versions as v on v.id = r.version_id;
+    when 'business_calendar_versions' then
+      select array_agg(distinct r.calendar_id) into calendar_ids from changed_rows as r;
+    when 'business_calendar_holidays' then
+      select array_agg(distinct r.calendar_id) into calendar_ids from changed_rows as r;
+    else
+      -- Policies and pause rules: every calendar.
+      calendar_ids := null;
+  end case;
+  if tg_table_name in ('business_calendar_hours', 'business_calendar_versions', 'business_calendar_holidays')
+    and calendar_ids is null then
+    return null;
+  end if;
+  perform app_private.recompute_sla_due_times(calendar_ids);
+  return null;
+end;
+$function$;
+comment on function app_private.tg_sla_rules_changed() is 'Statement trigger: after an edit of calendar hours, versions, holidays, SLA policies or pause rules, recomputes the due times of the unfinished tickets it can affect.';
+
 CREATE OR REPLACE FUNCTION app_private.tg_ticket_comments_notify()
  RETURNS trigger
  LANGUAGE plpgsql
@@ -3267,6 +3726,19 @@ end;
 $function$;
 comment on function app_private.tg_tickets_organization() is 'Trigger: a new ticket without organization gets its customer''s primary one (the first active organization they joined); an organization given or changed must be active and have the ticket''s customer as a member (TKVAL otherwise).';
 
+CREATE OR REPLACE FUNCTION app_private.tg_tickets_record_sla_events()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+begin
+  perform app_private.record_sla_events(array[new.id]);
+  return null;
+end;
+$function$;
+comment on function app_private.tg_tickets_record_sla_events() is 'Trigger: after a reply, a resolution or a status change, records the SLA events it brings (met, breached, at risk).';
+
 CREATE OR REPLACE FUNCTION app_private.tg_tickets_sla_due_times()
  RETURNS trigger
  LANGUAGE plpgsql
@@ -3275,19 +3747,67 @@ CREATE OR REPLACE FUNCTION app_private.tg_tickets_sla_due_times()
 AS $function$
 declare
   sla app_public.sla_policies;
+  everything boolean;
+  was_running boolean;
+  goes_on boolean;
+  pauses boolean;
 begin
+  if tg_op = 'INSERT' then
+    new.status_changed_at := new.created_at;
+  elsif old.status is distinct from new.status then
+    new.status_changed_at := clock_timestamp();
+  end if;
+
   select p.* into sla
   from app_public.sla_policies as p
   where p.priority = new.priority;
 
   -- Due times count from creation, also after a priority change: raising the
   -- priority of an old ticket makes it due (or overdue) sooner.
-  new.first_response_due_at := new.created_at + make_interval(mins => sla.first_response_minutes);
-  new.resolution_due_at := new.created_at + make_interval(mins => sla.resolution_minutes);
+  everything := tg_op = 'INSERT' or old.priority is distinct from new.priority;
+
+  -- A status change only matters to a clock that stops or starts running
+  -- (what the full computation from the history would find anyway): from
+  -- working time into working time or into resolved/closed (where the clock
+  -- stops for good and counts as running) nothing moves; from working time
+  -- into a pause the due time stays if it was reached already, else there is
+  -- none. Anything else (leaving a pause, reopening) is computed in full.
+  if not everything and old.status is distinct from new.status then
+    was_running := app_private.sla_clock_runs_in(old.status, 'first_response');
+    goes_on := app_private.sla_clock_runs_in(new.status, 'first_response') or new.status in ('resolved', 'closed');
+    pauses := not goes_on;
+  end if;
+  if everything
+    or (old.first_responded_at is null and new.first_responded_at is not null and new.first_response_due_at is null)
+    or (old.first_responded_at is null and old.status is distinct from new.status and not was_running)
+  then
+    new.first_response_due_at := app_private.sla_due_at(
+      sla.calendar_id, sla.first_response_minutes,
+      app_private.ticket_sla_active_time(new.id, new.created_at, new.status, new.status_changed_at, 'first_response', new.first_responded_at)
+    );
+  elsif old.first_responded_at is null and old.status is distinct from new.status and pauses
+    and not coalesce(new.first_response_due_at <= new.status_changed_at, false) then
+    new.first_response_due_at := null;
+  end if;
+
+  if not everything and old.status is distinct from new.status then
+    was_running := app_private.sla_clock_runs_in(old.status, 'resolution');
+    goes_on := app_private.sla_clock_runs_in(new.status, 'resolution') or new.status in ('resolved', 'closed');
+    pauses := not goes_on;
+  end if;
+  if everything or (old.status is distinct from new.status and not was_running) then
+    new.resolution_due_at := app_private.sla_due_at(
+      sla.calendar_id, sla.resolution_minutes,
+      app_private.ticket_sla_active_time(new.id, new.created_at, new.status, new.status_changed_at, 'resolution', null)
+    );
+  elsif old.status is distinct from new.status and pauses
+    and not coalesce(new.resolution_due_at <= new.status_changed_at, false) then
+    new.resolution_due_at := null;
+  end if;
   return new;
 end;
 $function$;
-comment on function app_private.tg_tickets_sla_due_times() is 'Trigger: sets first_response_due_at and resolution_due_at from sla_policies when a ticket is created and when its priority changes (null when the priority has no policy).';
+comment on function app_private.tg_tickets_sla_due_times() is 'Trigger: sets first_response_due_at and resolution_due_at, in business time of the priority''s policy calendar, when a ticket is created and when its priority, status or first reply changes (null when the priority has no policy, or while a pausing status holds the clock short of its target).';
 
 CREATE OR REPLACE FUNCTION app_private.tg_tickets_status_history()
  RETURNS trigger
@@ -3302,16 +3822,17 @@ begin
     case when tg_op = 'UPDATE' then old.status end,
     new.status,
     app_private.current_user_id(),
-    -- Creation is dated like the ticket; later changes by the wall clock, so
-    -- several changes in one transaction still come out in order.
-    case when tg_op = 'INSERT' then new.created_at else clock_timestamp() end,
+    -- Creation is dated like the ticket; a change at the instant the ticket
+    -- row recorded (the wall clock, so several changes in one transaction
+    -- still come out in order), which its SLA due times were computed with.
+    case when tg_op = 'INSERT' then new.created_at else coalesce(new.status_changed_at, clock_timestamp()) end,
     -- transition_ticket and the automatic changes pass their note this way.
     nullif(current_setting('app.status_note', true), '')
   );
   return null;
 end;
 $function$;
-comment on function app_private.tg_tickets_status_history() is 'Trigger: writes one ticket_status_history row for the creation and for every status change of a ticket, whoever or whatever made it.';
+comment on function app_private.tg_tickets_status_history() is 'Trigger: writes one ticket_status_history row for the creation and for every status change of a ticket, whoever or whatever made it, dated by tickets.status_changed_at.';
 
 CREATE OR REPLACE FUNCTION app_private.tg_tickets_status_timestamps()
  RETURNS trigger
@@ -3514,6 +4035,29 @@ end;
 $function$;
 comment on function app_private.ticket_for_participants(uuid) is 'The ticket whose participants the requesting user changes, locked; TKNTF unless they act on it (app_private.acts_on_ticket: requester, organization manager, assigned agent, admin), TKFBD when it is closed (except for admins).';
 
+CREATE OR REPLACE FUNCTION app_private.ticket_sla_active_time(ticket_id uuid, created_at timestamp with time zone, status app_public.ticket_status, status_since timestamp with time zone, clock app_public.sla_clock, responded_at timestamp with time zone)
+ RETURNS tstzmultirange
+ LANGUAGE sql
+ STABLE
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+BEGIN ATOMIC
+ SELECT app_private.sla_active_time(ticket_sla_active_time.created_at, COALESCE(array_agg(x.status ORDER BY x.at, x.ord), '{}'::app_public.ticket_status[]), COALESCE(array_agg(x.at ORDER BY x.at, x.ord), '{}'::timestamp with time zone[]), ticket_sla_active_time.clock, ticket_sla_active_time.responded_at) AS sla_active_time
+    FROM ( SELECT h.to_status AS status,
+             h.changed_at AS at,
+             0 AS ord
+            FROM app_public.ticket_status_history h
+           WHERE ((h.ticket_id = ticket_sla_active_time.ticket_id) AND (h.changed_at < COALESCE(ticket_sla_active_time.status_since, 'infinity'::timestamp with time zone)))
+         UNION ALL
+          SELECT ticket_sla_active_time.status AS status,
+             ticket_sla_active_time.status_since AS status_since,
+             1
+           WHERE (ticket_sla_active_time.status_since IS NOT NULL)) x;
+END;
+grant execute on function app_private.ticket_sla_active_time(uuid,timestamp with time zone,app_public.ticket_status,timestamp with time zone,app_public.sla_clock,timestamp with time zone) to ticketing_admin;
+grant execute on function app_private.ticket_sla_active_time(uuid,timestamp with time zone,app_public.ticket_status,timestamp with time zone,app_public.sla_clock,timestamp with time zone) to ticketing_agent;
+grant execute on function app_private.ticket_sla_active_time(uuid,timestamp with time zone,app_public.ticket_status,timestamp with time zone,app_public.sla_clock,timestamp with time zone) to ticketing_customer;
+comment on function app_private.ticket_sla_active_time(uuid,timestamp with time zone,app_public.ticket_status,timestamp with time zone,app_public.sla_clock,timestamp with time zone) is 'A ticket''s active time for an SLA clock (sla_active_time), from its status history up to status_since and its current status from then on.';
+
 CREATE OR REPLACE FUNCTION app_private.transition_allowed(from_status app_public.ticket_status, to_status app_public.ticket_status, as_role app_public.user_role)
  RETURNS boolean
  LANGUAGE sql
@@ -3529,6 +4073,14 @@ AS $function$
   );
 $function$;
 comment on function app_private.transition_allowed(app_public.ticket_status,app_public.ticket_status,app_public.user_role) is 'True when ticket_transitions lets as_role move a ticket from from_status to to_status.';
+
+CREATE OR REPLACE FUNCTION app_private.utc_offset_at(zone text, at_time timestamp with time zone)
+ RETURNS interval
+ LANGUAGE sql
+ IMMUTABLE
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$ select (at_time at time zone zone) - (at_time at time zone 'UTC') $function$;
+comment on function app_private.utc_offset_at(text,timestamp with time zone) is 'The UTC offset of zone at an instant (local wall-clock time minus UTC).';
 
 CREATE OR REPLACE FUNCTION app_private.uuid_generate_v7()
  RETURNS uuid
@@ -3698,6 +4250,26 @@ AS $function$
 $function$;
 comment on function app_private.webhook_policy() is 'Webhook delivery policy, in one place: a delivery is attempted at most max_attempts times; the n-th retry waits first_retry * 2^(n-1), at most max_retry, times a random factor between 0.5 and 1 (jitter); an endpoint is disabled after failures_before_disable consecutive failed attempts; deliveries are kept delivery_retention; a pending delivery overdue by stalled_after (its worker died mid-attempt) is queued again. Replace this function in a migration to change them.';
 
+CREATE OR REPLACE FUNCTION app_private.week_minutes(weekday integer, starts_at time without time zone, ends_at time without time zone)
+ RETURNS int4multirange
+ LANGUAGE sql
+ IMMUTABLE
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+  with span as (
+    select
+      (weekday - 1) * 1440 + extract(epoch from starts_at)::integer / 60 as a,
+      (weekday - 1) * 1440 + extract(epoch from ends_at)::integer / 60
+        + case when ends_at <= starts_at then 1440 else 0 end as b
+  )
+  select case
+    when b <= 10080 then int4multirange(int4range(a, b))
+    else int4multirange(int4range(a, 10080), int4range(0, b - 10080))
+  end
+  from span;
+$function$;
+comment on function app_private.week_minutes(integer,time without time zone,time without time zone) is 'An opening interval as minutes of the ISO week [0, 10080), split where Sunday night runs into Monday.';
+
 -- ===========================================================================
 -- app_public
 -- ===========================================================================
@@ -3716,6 +4288,10 @@ create type app_public.organization_role as enum ('member', 'manager');
 comment on type app_public.organization_role is 'A customer''s role in an organization: member, or manager (sees the organization''s tickets and may comment on, resolve and close them as their requester can).';
 create type app_public.participant_kind as enum ('cc', 'follower');
 comment on type app_public.participant_kind is 'How a person takes part in a ticket besides its requester: cc (a customer who sees the ticket and its public comments and may reply) or follower (staff who get its events).';
+create type app_public.sla_clock as enum ('first_response', 'resolution');
+comment on type app_public.sla_clock is 'The two SLA clocks of a ticket: time to the first public staff reply, and time to resolution.';
+create type app_public.sla_event_kind as enum ('at_risk', 'breached', 'met');
+comment on type app_public.sla_event_kind is 'What happened to an SLA clock: at_risk (at most a quarter of its business minutes left), breached (its due time passed before it was met), met (replied or resolved in time).';
 create type app_public.ticket_priority as enum ('low', 'normal', 'high', 'urgent');
 comment on type app_public.ticket_priority is 'How urgent a ticket is, from low to urgent. Drives the SLA due times (slaPolicies) and the order of the agents'' queue.';
 create type app_public.ticket_status as enum ('open', 'in_progress', 'waiting_on_customer', 'resolved', 'closed');
@@ -3835,6 +4411,187 @@ comment on column app_public.attachments.rejection_reason is 'Why the upload was
 comment on column app_public.attachments.created_at is 'When the upload was requested.';
 comment on column app_public.attachments.completed_at is 'When the upload was verified (ready) or rejected; null while pending.';
 
+create table app_public.business_calendar_holidays (
+  id uuid default app_private.uuid_generate_v7() not null,
+  calendar_id uuid not null,
+  holiday_date date not null,
+  name text default ''::text not null,
+  starts_at time without time zone,
+  ends_at time without time zone
+);
+alter table app_public.business_calendar_holidays enable row level security;
+alter table app_public.business_calendar_holidays add constraint business_calendar_holidays_calendar_id_fkey FOREIGN KEY (calendar_id) REFERENCES app_public.business_calendars(id);
+alter table app_public.business_calendar_holidays add constraint business_calendar_holidays_name_length CHECK (char_length(name) <= 100);
+alter table app_public.business_calendar_holidays add constraint business_calendar_holidays_one_per_date UNIQUE (calendar_id, holiday_date);
+alter table app_public.business_calendar_holidays add constraint business_calendar_holidays_partial_interval CHECK (starts_at IS NULL AND ends_at IS NULL OR starts_at IS NOT NULL AND ends_at IS NOT NULL AND starts_at < ends_at);
+alter table app_public.business_calendar_holidays add constraint business_calendar_holidays_pkey PRIMARY KEY (id);
+CREATE TRIGGER _050_write_quota BEFORE INSERT OR UPDATE ON app_public.business_calendar_holidays FOR EACH ROW EXECUTE FUNCTION app_private.tg_enforce_write_quota('edit');
+CREATE TRIGGER _700_recompute_sla_delete AFTER DELETE ON app_public.business_calendar_holidays REFERENCING OLD TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION app_private.tg_sla_rules_changed();
+CREATE TRIGGER _700_recompute_sla_insert AFTER INSERT ON app_public.business_calendar_holidays REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION app_private.tg_sla_rules_changed();
+CREATE TRIGGER _700_recompute_sla_update AFTER UPDATE ON app_public.business_calendar_holidays REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION app_private.tg_sla_rules_changed();
+CREATE TRIGGER _900_audit AFTER INSERT OR UPDATE ON app_public.business_calendar_holidays FOR EACH ROW EXECUTE FUNCTION app_private.tg_audit();
+create policy delete_admin on app_public.business_calendar_holidays
+  for delete to ticketing_admin
+  using ((( SELECT app_private.acting_user_id('admin'::app_public.user_role) AS acting_user_id)) IS NOT NULL);
+comment on policy delete_admin on app_public.business_calendar_holidays is 'Admins remove rows.';
+create policy insert_admin on app_public.business_calendar_holidays
+  for insert to ticketing_admin
+  with check ((( SELECT app_private.acting_user_id('admin'::app_public.user_role) AS acting_user_id)) IS NOT NULL);
+comment on policy insert_admin on app_public.business_calendar_holidays is 'Admins add rows.';
+create policy select_signed_in on app_public.business_calendar_holidays
+  for select to ticketing_customer, ticketing_agent, ticketing_admin
+  using ((( SELECT app_private.current_user_role() AS current_user_role)) IS NOT NULL);
+comment on policy select_signed_in on app_public.business_calendar_holidays is 'Every signed-in user reads the business calendars and SLA rules (they explain the due times).';
+create policy update_admin on app_public.business_calendar_holidays
+  for update to ticketing_admin
+  using ((( SELECT app_private.acting_user_id('admin'::app_public.user_role) AS acting_user_id)) IS NOT NULL)
+  with check ((( SELECT app_private.acting_user_id('admin'::app_public.user_role) AS acting_user_id)) IS NOT NULL);
+comment on policy update_admin on app_public.business_calendar_holidays is 'Admins change rows.';
+grant delete, select on table app_public.business_calendar_holidays to ticketing_admin;
+grant select on table app_public.business_calendar_holidays to ticketing_agent;
+grant select on table app_public.business_calendar_holidays to ticketing_customer;
+grant insert (calendar_id, holiday_date, name, starts_at, ends_at) on table app_public.business_calendar_holidays to ticketing_admin;
+grant update (holiday_date, name, starts_at, ends_at) on table app_public.business_calendar_holidays to ticketing_admin;
+comment on table app_public.business_calendar_holidays is 'A local date on which a calendar is closed: the whole day (00:00-24:00 local), or only from startsAt to endsAt (a partial day, e.g. 12:00-24:00 on 24 December). One row per date.';
+comment on column app_public.business_calendar_holidays.id is '@behavior -insert -update
+Primary key (time-ordered UUID).';
+comment on column app_public.business_calendar_holidays.calendar_id is '@behavior -update
+The calendar.';
+comment on column app_public.business_calendar_holidays.holiday_date is 'The local date.';
+comment on column app_public.business_calendar_holidays.name is 'What the day is (up to 100 characters).';
+comment on column app_public.business_calendar_holidays.starts_at is 'Start of a partial closure (local); null with endsAt null: the whole day.';
+comment on column app_public.business_calendar_holidays.ends_at is 'End of a partial closure (local, up to 24:00).';
+
+create table app_public.business_calendar_hours (
+  id uuid default app_private.uuid_generate_v7() not null,
+  version_id uuid not null,
+  weekday integer not null,
+  starts_at time without time zone not null,
+  ends_at time without time zone not null
+);
+alter table app_public.business_calendar_hours enable row level security;
+alter table app_public.business_calendar_hours add constraint _100_no_overlap TRIGGER;
+alter table app_public.business_calendar_hours add constraint business_calendar_hours_not_empty CHECK (ends_at <> starts_at);
+alter table app_public.business_calendar_hours add constraint business_calendar_hours_pkey PRIMARY KEY (id);
+alter table app_public.business_calendar_hours add constraint business_calendar_hours_starts_in_day CHECK (starts_at < '24:00:00'::time without time zone);
+alter table app_public.business_calendar_hours add constraint business_calendar_hours_version_id_fkey FOREIGN KEY (version_id) REFERENCES app_public.business_calendar_versions(id) ON DELETE CASCADE;
+alter table app_public.business_calendar_hours add constraint business_calendar_hours_weekday_iso CHECK (weekday >= 1 AND weekday <= 7);
+CREATE INDEX business_calendar_hours_version_idx ON app_public.business_calendar_hours USING btree (version_id, weekday);
+CREATE TRIGGER _050_write_quota BEFORE INSERT OR UPDATE ON app_public.business_calendar_hours FOR EACH ROW EXECUTE FUNCTION app_private.tg_enforce_write_quota('edit');
+CREATE CONSTRAINT TRIGGER _100_no_overlap AFTER INSERT OR UPDATE ON app_public.business_calendar_hours NOT DEFERRABLE INITIALLY IMMEDIATE FOR EACH ROW EXECUTE FUNCTION app_private.tg_business_calendar_hours_no_overlap();
+CREATE TRIGGER _700_recompute_sla_delete AFTER DELETE ON app_public.business_calendar_hours REFERENCING OLD TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION app_private.tg_sla_rules_changed();
+CREATE TRIGGER _700_recompute_sla_insert AFTER INSERT ON app_public.business_calendar_hours REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION app_private.tg_sla_rules_changed();
+CREATE TRIGGER _700_recompute_sla_update AFTER UPDATE ON app_public.business_calendar_hours REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION app_private.tg_sla_rules_changed();
+CREATE TRIGGER _900_audit AFTER INSERT OR UPDATE ON app_public.business_calendar_hours FOR EACH ROW EXECUTE FUNCTION app_private.tg_audit();
+create policy delete_admin on app_public.business_calendar_hours
+  for delete to ticketing_admin
+  using ((( SELECT app_private.acting_user_id('admin'::app_public.user_role) AS acting_user_id)) IS NOT NULL);
+comment on policy delete_admin on app_public.business_calendar_hours is 'Admins remove rows.';
+create policy insert_admin on app_public.business_calendar_hours
+  for insert to ticketing_admin
+  with check ((( SELECT app_private.acting_user_id('admin'::app_public.user_role) AS acting_user_id)) IS NOT NULL);
+comment on policy insert_admin on app_public.business_calendar_hours is 'Admins add rows.';
+create policy select_signed_in on app_public.business_calendar_hours
+  for select to ticketing_customer, ticketing_agent, ticketing_admin
+  using ((( SELECT app_private.current_user_role() AS current_user_role)) IS NOT NULL);
+comment on policy select_signed_in on app_public.business_calendar_hours is 'Every signed-in user reads the business calendars and SLA rules (they explain the due times).';
+create policy update_admin on app_public.business_calendar_hours
+  for update to ticketing_admin
+  using ((( SELECT app_private.acting_user_id('admin'::app_public.user_role) AS acting_user_id)) IS NOT NULL)
+  with check ((( SELECT app_private.acting_user_id('admin'::app_public.user_role) AS acting_user_id)) IS NOT NULL);
+comment on policy update_admin on app_public.business_calendar_hours is 'Admins change rows.';
+grant delete, select on table app_public.business_calendar_hours to ticketing_admin;
+grant select on table app_public.business_calendar_hours to ticketing_agent;
+grant select on table app_public.business_calendar_hours to ticketing_customer;
+grant insert (version_id, weekday, starts_at, ends_at) on table app_public.business_calendar_hours to ticketing_admin;
+grant update (weekday, starts_at, ends_at) on table app_public.business_calendar_hours to ticketing_admin;
+comment on table app_public.business_calendar_hours is 'One opening interval of a calendar version: on an ISO weekday (1 Monday … 7 Sunday), local wall-clock time from startsAt to endsAt. Several per day are allowed; an interval whose end is not after its start runs overnight into the next day (22:00-06:00). 00:00-24:00 is a whole day. Intervals of one version never overlap (checked in weekly time, Sunday night into Monday included).';
+comment on column app_public.business_calendar_hours.id is '@behavior -insert -update
+Primary key (time-ordered UUID).';
+comment on column app_public.business_calendar_hours.version_id is '@behavior -update
+The calendar version.';
+comment on column app_public.business_calendar_hours.weekday is 'ISO weekday on which the interval starts: 1 Monday … 7 Sunday.';
+comment on column app_public.business_calendar_hours.starts_at is 'Local opening time (00:00-23:59:59).';
+comment on column app_public.business_calendar_hours.ends_at is 'Local closing time; 24:00 is midnight at the end of the day; earlier than (or equal to) the start means the next day.';
+
+create table app_public.business_calendar_versions (
+  id uuid default app_private.uuid_generate_v7() not null,
+  calendar_id uuid not null,
+  effective_from date not null
+);
+alter table app_public.business_calendar_versions enable row level security;
+alter table app_public.business_calendar_versions add constraint business_calendar_versions_calendar_id_fkey FOREIGN KEY (calendar_id) REFERENCES app_public.business_calendars(id);
+alter table app_public.business_calendar_versions add constraint business_calendar_versions_effective_unique UNIQUE (calendar_id, effective_from);
+alter table app_public.business_calendar_versions add constraint business_calendar_versions_pkey PRIMARY KEY (id);
+CREATE TRIGGER _050_write_quota BEFORE INSERT OR UPDATE ON app_public.business_calendar_versions FOR EACH ROW EXECUTE FUNCTION app_private.tg_enforce_write_quota('edit');
+CREATE TRIGGER _700_recompute_sla_delete AFTER DELETE ON app_public.business_calendar_versions REFERENCING OLD TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION app_private.tg_sla_rules_changed();
+CREATE TRIGGER _700_recompute_sla_insert AFTER INSERT ON app_public.business_calendar_versions REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION app_private.tg_sla_rules_changed();
+CREATE TRIGGER _700_recompute_sla_update AFTER UPDATE ON app_public.business_calendar_versions REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION app_private.tg_sla_rules_changed();
+CREATE TRIGGER _900_audit AFTER INSERT OR UPDATE ON app_public.business_calendar_versions FOR EACH ROW EXECUTE FUNCTION app_private.tg_audit();
+create policy delete_admin on app_public.business_calendar_versions
+  for delete to ticketing_admin
+  using ((( SELECT app_private.acting_user_id('admin'::app_public.user_role) AS acting_user_id)) IS NOT NULL);
+comment on policy delete_admin on app_public.business_calendar_versions is 'Admins remove rows.';
+create policy insert_admin on app_public.business_calendar_versions
+  for insert to ticketing_admin
+  with check ((( SELECT app_private.acting_user_id('admin'::app_public.user_role) AS acting_user_id)) IS NOT NULL);
+comment on policy insert_admin on app_public.business_calendar_versions is 'Admins add rows.';
+create policy select_signed_in on app_public.business_calendar_versions
+  for select to ticketing_customer, ticketing_agent, ticketing_admin
+  using ((( SELECT app_private.current_user_role() AS current_user_role)) IS NOT NULL);
+comment on policy select_signed_in on app_public.business_calendar_versions is 'Every signed-in user reads the business calendars and SLA rules (they explain the due times).';
+grant delete, select on table app_public.business_calendar_versions to ticketing_admin;
+grant select on table app_public.business_calendar_versions to ticketing_agent;
+grant select on table app_public.business_calendar_versions to ticketing_customer;
+grant insert (calendar_id, effective_from) on table app_public.business_calendar_versions to ticketing_admin;
+comment on table app_public.business_calendar_versions is '@behavior -update
+A set of weekly opening hours valid from a local date (in the calendar''s time zone) until the next version. Days before the first version are closed. Adding a version for a future date changes future due times only, so past compliance is not rewritten.';
+comment on column app_public.business_calendar_versions.id is '@behavior -insert
+Primary key (time-ordered UUID).';
+comment on column app_public.business_calendar_versions.calendar_id is 'The calendar.';
+comment on column app_public.business_calendar_versions.effective_from is 'First local date on which these hours apply (-infinity: since always).';
+
+create table app_public.business_calendars (
+  id uuid default app_private.uuid_generate_v7() not null,
+  name text not null,
+  time_zone text not null,
+  created_at timestamp with time zone default now() not null
+);
+alter table app_public.business_calendars enable row level security;
+alter table app_public.business_calendars add constraint business_calendars_name_length CHECK (name ~ '[^[:space:]]'::text AND char_length(name) <= 100);
+alter table app_public.business_calendars add constraint business_calendars_name_unique UNIQUE (name);
+alter table app_public.business_calendars add constraint business_calendars_pkey PRIMARY KEY (id);
+alter table app_public.business_calendars add constraint business_calendars_time_zone_known CHECK (app_private.is_time_zone_name(time_zone));
+CREATE TRIGGER _050_write_quota BEFORE INSERT OR UPDATE ON app_public.business_calendars FOR EACH ROW EXECUTE FUNCTION app_private.tg_enforce_write_quota('edit');
+CREATE TRIGGER _900_audit AFTER INSERT OR UPDATE ON app_public.business_calendars FOR EACH ROW EXECUTE FUNCTION app_private.tg_audit();
+create policy insert_admin on app_public.business_calendars
+  for insert to ticketing_admin
+  with check ((( SELECT app_private.acting_user_id('admin'::app_public.user_role) AS acting_user_id)) IS NOT NULL);
+comment on policy insert_admin on app_public.business_calendars is 'Admins add rows.';
+create policy select_signed_in on app_public.business_calendars
+  for select to ticketing_customer, ticketing_agent, ticketing_admin
+  using ((( SELECT app_private.current_user_role() AS current_user_role)) IS NOT NULL);
+comment on policy select_signed_in on app_public.business_calendars is 'Every signed-in user reads the business calendars and SLA rules (they explain the due times).';
+create policy update_admin on app_public.business_calendars
+  for update to ticketing_admin
+  using ((( SELECT app_private.acting_user_id('admin'::app_public.user_role) AS acting_user_id)) IS NOT NULL)
+  with check ((( SELECT app_private.acting_user_id('admin'::app_public.user_role) AS acting_user_id)) IS NOT NULL);
+comment on policy update_admin on app_public.business_calendars is 'Admins change rows.';
+grant select on table app_public.business_calendars to ticketing_admin;
+grant select on table app_public.business_calendars to ticketing_agent;
+grant select on table app_public.business_calendars to ticketing_customer;
+grant insert (name, time_zone) on table app_public.business_calendars to ticketing_admin;
+grant update (name) on table app_public.business_calendars to ticketing_admin;
+comment on table app_public.business_calendars is '@behavior -delete
+A business calendar: a time zone, weekly opening hours (businessCalendarVersions, by effective date) and holidays. SLA policies count their targets in business minutes of a calendar. The calendar named 24x7 is always open. Admins edit calendars; every signed-in user reads them.';
+comment on column app_public.business_calendars.id is '@behavior -insert -update
+Primary key (time-ordered UUID).';
+comment on column app_public.business_calendars.name is 'Unique name, 1-100 characters.';
+comment on column app_public.business_calendars.time_zone is '@behavior -update
+IANA time zone of the opening hours and holidays (e.g. Europe/Berlin). Fixed at creation: create a new calendar to move to another zone.';
+comment on column app_public.business_calendars.created_at is '@behavior -insert -update
+When the calendar was created.';
+
 create table app_public.organization_memberships (
   id uuid default app_private.uuid_generate_v7() not null,
   organization_id uuid not null,
@@ -3924,15 +4681,98 @@ comment on column app_public.organizations.is_active is 'False once deactivated:
 comment on column app_public.organizations.created_at is 'When the organization was created.';
 comment on column app_public.organizations.updated_at is 'When the organization row last changed.';
 
+create table app_public.sla_events (
+  id uuid default app_private.uuid_generate_v7() not null,
+  ticket_id uuid not null,
+  clock app_public.sla_clock not null,
+  kind app_public.sla_event_kind not null,
+  due_at timestamp with time zone not null,
+  occurred_at timestamp with time zone default clock_timestamp() not null,
+  priority app_public.ticket_priority not null,
+  agent_id uuid,
+  calendar_id uuid not null
+);
+alter table app_public.sla_events enable row level security;
+alter table app_public.sla_events add constraint sla_events_agent_id_fkey FOREIGN KEY (agent_id) REFERENCES app_public.users(id);
+alter table app_public.sla_events add constraint sla_events_calendar_id_fkey FOREIGN KEY (calendar_id) REFERENCES app_public.business_calendars(id);
+alter table app_public.sla_events add constraint sla_events_once UNIQUE (ticket_id, clock, kind, due_at);
+alter table app_public.sla_events add constraint sla_events_pkey PRIMARY KEY (id);
+alter table app_public.sla_events add constraint sla_events_ticket_id_fkey FOREIGN KEY (ticket_id) REFERENCES app_public.tickets(id);
+CREATE INDEX sla_events_agent_idx ON app_public.sla_events USING btree (agent_id);
+CREATE INDEX sla_events_calendar_idx ON app_public.sla_events USING btree (calendar_id);
+CREATE INDEX sla_events_occurred_at_idx ON app_public.sla_events USING btree (occurred_at);
+CREATE TRIGGER _100_append_only BEFORE DELETE OR UPDATE ON app_public.sla_events FOR EACH ROW EXECUTE FUNCTION app_private.tg_forbid_change();
+CREATE TRIGGER _100_append_only_truncate BEFORE TRUNCATE ON app_public.sla_events FOR EACH STATEMENT EXECUTE FUNCTION app_private.tg_forbid_change();
+CREATE TRIGGER _400_announce AFTER INSERT ON app_public.sla_events FOR EACH ROW EXECUTE FUNCTION app_private.tg_sla_events_announce();
+CREATE TRIGGER _500_mail_breach AFTER INSERT ON app_public.sla_events FOR EACH ROW WHEN (new.kind = 'breached'::app_public.sla_event_kind AND new.agent_id IS NOT NULL) EXECUTE FUNCTION app_private.tg_sla_events_mail_breach();
+create policy select_staff on app_public.sla_events
+  for select to ticketing_agent, ticketing_admin
+  using ((EXISTS ( SELECT 1
+   FROM app_public.tickets t
+  WHERE t.id = sla_events.ticket_id)));
+comment on policy select_staff on app_public.sla_events is 'Agents and admins read the SLA events of the tickets they can read.';
+revoke delete, truncate, update on table app_public.sla_events from ticketing_owner;
+grant select on table app_public.sla_events to ticketing_admin;
+grant select on table app_public.sla_events to ticketing_agent;
+comment on table app_public.sla_events is '@behavior -insert -update -delete
+What happened to the SLA clocks of tickets: at risk, breached, met; written when it happens and by a job every minute for clocks that pass their due time unattended. Append-only. Staff read the events of the tickets they can read.';
+comment on column app_public.sla_events.id is 'Identifier (time-ordered UUID).';
+comment on column app_public.sla_events.ticket_id is 'The ticket.';
+comment on column app_public.sla_events.clock is 'The clock: first_response or resolution.';
+comment on column app_public.sla_events.kind is 'at_risk, breached or met.';
+comment on column app_public.sla_events.due_at is 'The due time the clock was judged against.';
+comment on column app_public.sla_events.occurred_at is 'When it was recorded.';
+comment on column app_public.sla_events.priority is 'The ticket''s priority then.';
+comment on column app_public.sla_events.agent_id is 'The ticket''s agent then (null: unassigned).';
+comment on column app_public.sla_events.calendar_id is 'The business calendar of the priority''s policy then.';
+
+create table app_public.sla_pause_statuses (
+  status app_public.ticket_status not null,
+  clock app_public.sla_clock not null
+);
+alter table app_public.sla_pause_statuses enable row level security;
+alter table app_public.sla_pause_statuses add constraint sla_pause_statuses_pkey PRIMARY KEY (status, clock);
+CREATE TRIGGER _050_write_quota BEFORE INSERT ON app_public.sla_pause_statuses FOR EACH ROW EXECUTE FUNCTION app_private.tg_enforce_write_quota('edit');
+CREATE TRIGGER _700_recompute_sla_delete AFTER DELETE ON app_public.sla_pause_statuses REFERENCING OLD TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION app_private.tg_sla_rules_changed();
+CREATE TRIGGER _700_recompute_sla_insert AFTER INSERT ON app_public.sla_pause_statuses REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION app_private.tg_sla_rules_changed();
+CREATE TRIGGER _700_recompute_sla_update AFTER UPDATE ON app_public.sla_pause_statuses REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION app_private.tg_sla_rules_changed();
+CREATE TRIGGER _900_audit AFTER INSERT OR UPDATE ON app_public.sla_pause_statuses FOR EACH ROW EXECUTE FUNCTION app_private.tg_audit();
+create policy delete_admin on app_public.sla_pause_statuses
+  for delete to ticketing_admin
+  using ((( SELECT app_private.acting_user_id('admin'::app_public.user_role) AS acting_user_id)) IS NOT NULL);
+comment on policy delete_admin on app_public.sla_pause_statuses is 'Admins remove rows.';
+create policy insert_admin on app_public.sla_pause_statuses
+  for insert to ticketing_admin
+  with check ((( SELECT app_private.acting_user_id('admin'::app_public.user_role) AS acting_user_id)) IS NOT NULL);
+comment on policy insert_admin on app_public.sla_pause_statuses is 'Admins add rows.';
+create policy select_signed_in on app_public.sla_pause_statuses
+  for select to ticketing_customer, ticketing_agent, ticketing_admin
+  using ((( SELECT app_private.current_user_role() AS current_user_role)) IS NOT NULL);
+comment on policy select_signed_in on app_public.sla_pause_statuses is 'Every signed-in user reads the business calendars and SLA rules (they explain the due times).';
+grant delete, insert, select on table app_public.sla_pause_statuses to ticketing_admin;
+grant select on table app_public.sla_pause_statuses to ticketing_agent;
+grant select on table app_public.sla_pause_statuses to ticketing_customer;
+comment on table app_public.sla_pause_statuses is '@behavior -update
+Which ticket statuses stop which SLA clock: while a ticket is in such a status, business time does not count towards that target. Defaults: waiting_on_customer pauses both clocks, resolved pauses resolution. Admins add or remove rows; due times of unfinished tickets follow.';
+comment on column app_public.sla_pause_statuses.status is 'A ticket status.';
+comment on column app_public.sla_pause_statuses.clock is 'The clock it pauses.';
+
 create table app_public.sla_policies (
   priority app_public.ticket_priority not null,
   first_response_minutes integer not null,
-  resolution_minutes integer not null
+  resolution_minutes integer not null,
+  calendar_id uuid default '00000000-0000-7000-8000-000000002407'::uuid not null
 );
 alter table app_public.sla_policies enable row level security;
+alter table app_public.sla_policies add constraint sla_policies_calendar_id_fkey FOREIGN KEY (calendar_id) REFERENCES app_public.business_calendars(id);
 alter table app_public.sla_policies add constraint sla_policies_first_response_positive CHECK (first_response_minutes > 0);
 alter table app_public.sla_policies add constraint sla_policies_pkey PRIMARY KEY (priority);
 alter table app_public.sla_policies add constraint sla_policies_resolution_after_first_response CHECK (resolution_minutes >= first_response_minutes);
+CREATE INDEX sla_policies_calendar_idx ON app_public.sla_policies USING btree (calendar_id);
+CREATE TRIGGER _700_recompute_sla_delete AFTER DELETE ON app_public.sla_policies REFERENCING OLD TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION app_private.tg_sla_rules_changed();
+CREATE TRIGGER _700_recompute_sla_insert AFTER INSERT ON app_public.sla_policies REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION app_private.tg_sla_rules_changed();
+CREATE TRIGGER _700_recompute_sla_update AFTER UPDATE ON app_public.sla_policies REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION app_private.tg_sla_rules_changed();
+CREATE TRIGGER _900_audit AFTER INSERT OR UPDATE ON app_public.sla_policies FOR EACH ROW EXECUTE FUNCTION app_private.tg_audit();
 create policy select_signed_in on app_public.sla_policies
   for select to ticketing_customer, ticketing_agent, ticketing_admin
   using ((( SELECT app_private.current_user_role() AS current_user_role)) IS NOT NULL);
@@ -3945,13 +4785,14 @@ comment on policy update_admin on app_public.sla_policies is 'Admins change the 
 grant select on table app_public.sla_policies to ticketing_admin;
 grant select on table app_public.sla_policies to ticketing_agent;
 grant select on table app_public.sla_policies to ticketing_customer;
-grant update (first_response_minutes, resolution_minutes) on table app_public.sla_policies to ticketing_admin;
+grant update (first_response_minutes, resolution_minutes, calendar_id) on table app_public.sla_policies to ticketing_admin;
 comment on table app_public.sla_policies is '@behavior -insert -delete
-Service-level targets per priority. A ticket''s due times are computed from its priority when it is created and whenever its priority changes; editing a policy does not move the due times of existing tickets. Admins may edit the minutes.';
+Service-level targets per priority, in business minutes of a calendar. A ticket''s due times are the instants when that many business minutes have passed since creation, not counting the time its status paused the clock (slaPauseStatuses); they are recomputed on every status or priority change and, for unfinished tickets, when a policy or calendar changes. Admins edit policies.';
 comment on column app_public.sla_policies.priority is '@behavior -update
 The priority this policy applies to (one row per priority).';
-comment on column app_public.sla_policies.first_response_minutes is 'Minutes after creation by which staff must have posted a first public reply.';
-comment on column app_public.sla_policies.resolution_minutes is 'Minutes after creation by which the ticket must be resolved.';
+comment on column app_public.sla_policies.first_response_minutes is 'Business minutes after creation by which staff must have posted a first public reply.';
+comment on column app_public.sla_policies.resolution_minutes is 'Business minutes after creation by which the ticket must be resolved.';
+comment on column app_public.sla_policies.calendar_id is 'The business calendar whose open time counts (default: 24x7).';
 
 create table app_public.ticket_assignment_history (
   id uuid default app_private.uuid_generate_v7() not null,
@@ -4210,7 +5051,8 @@ create table app_public.tickets (
   resolved_at timestamp with time zone,
   closed_at timestamp with time zone,
   search tsvector generated always as (setweight(to_tsvector('english'::regconfig, subject), 'A'::"char") || setweight(to_tsvector('english'::regconfig, description), 'B'::"char")) stored not null,
-  organization_id uuid
+  organization_id uuid,
+  status_changed_at timestamp with time zone
 );
 alter table app_public.tickets enable row level security;
 alter table app_public.tickets add constraint tickets_agent_id_fkey FOREIGN KEY (agent_id) REFERENCES app_public.users(id);
@@ -4248,8 +5090,9 @@ CREATE TRIGGER _110_organization_update BEFORE UPDATE ON app_public.tickets FOR 
 CREATE TRIGGER _200_status_timestamps_insert BEFORE INSERT ON app_public.tickets FOR EACH ROW EXECUTE FUNCTION app_private.tg_tickets_status_timestamps();
 CREATE TRIGGER _200_status_timestamps_update BEFORE UPDATE ON app_public.tickets FOR EACH ROW WHEN (old.status IS DISTINCT FROM new.status) EXECUTE FUNCTION app_private.tg_tickets_status_timestamps();
 CREATE TRIGGER _250_sla_due_times_insert BEFORE INSERT ON app_public.tickets FOR EACH ROW EXECUTE FUNCTION app_private.tg_tickets_sla_due_times();
-CREATE TRIGGER _250_sla_due_times_update BEFORE UPDATE ON app_public.tickets FOR EACH ROW WHEN (old.priority IS DISTINCT FROM new.priority) EXECUTE FUNCTION app_private.tg_tickets_sla_due_times();
+CREATE TRIGGER _250_sla_due_times_update BEFORE UPDATE ON app_public.tickets FOR EACH ROW WHEN (old.priority IS DISTINCT FROM new.priority OR old.status IS DISTINCT FROM new.status OR old.first_responded_at IS NULL AND new.first_responded_at IS NOT NULL AND new.first_response_due_at IS NULL) EXECUTE FUNCTION app_private.tg_tickets_sla_due_times();
 CREATE TRIGGER _300_set_updated_at BEFORE UPDATE ON app_public.tickets FOR EACH ROW EXECUTE FUNCTION app_private.tg_set_updated_at();
+CREATE TRIGGER _700_record_sla_events AFTER UPDATE ON app_public.tickets FOR EACH ROW WHEN (old.status IS DISTINCT FROM new.status OR old.first_responded_at IS DISTINCT FROM new.first_responded_at) EXECUTE FUNCTION app_private.tg_tickets_record_sla_events();
 CREATE TRIGGER _800_status_history_insert AFTER INSERT ON app_public.tickets FOR EACH ROW EXECUTE FUNCTION app_private.tg_tickets_status_history();
 CREATE TRIGGER _800_status_history_update AFTER UPDATE ON app_public.tickets FOR EACH ROW WHEN (old.status IS DISTINCT FROM new.status) EXECUTE FUNCTION app_private.tg_tickets_status_history();
 CREATE TRIGGER _810_assignment_history_insert AFTER INSERT ON app_public.tickets FOR EACH ROW WHEN (new.agent_id IS NOT NULL) EXECUTE FUNCTION app_private.tg_tickets_assignment_history();
@@ -4338,6 +5181,8 @@ When the ticket was closed; cleared if an admin reopens it.';
 comment on column app_public.tickets.search is '@behavior -*
 Full-text document of subject (weight A) and description (weight B); used by searchTickets.';
 comment on column app_public.tickets.organization_id is 'The organization the ticket was filed for: one the customer belongs to (by default their first organization that is active), or null. Customers choose among theirs when filing; agents (on tickets assigned to them) and admins may change it.';
+comment on column app_public.tickets.status_changed_at is '@behavior -insert -update
+When the ticket entered its current status (the changedAt of its newest status history row); null for tickets older than this column.';
 
 create table app_public.users (
   id uuid default app_private.uuid_generate_v7() not null,
@@ -4490,7 +5335,7 @@ create table app_public.webhook_endpoints (
 );
 alter table app_public.webhook_endpoints enable row level security;
 alter table app_public.webhook_endpoints add constraint webhook_endpoints_consecutive_failures_positive CHECK (consecutive_failures >= 0);
-alter table app_public.webhook_endpoints add constraint webhook_endpoints_event_kinds_known CHECK (cardinality(event_kinds) >= 1 AND event_kinds <@ ARRAY['ticket.created'::text, 'ticket.status_changed'::text, 'ticket.assigned'::text, 'ticket.commented'::text, 'ticket.updated'::text, 'user.deactivated'::text, 'user.role_changed'::text]);
+alter table app_public.webhook_endpoints add constraint webhook_endpoints_event_kinds_known CHECK (cardinality(event_kinds) >= 1 AND event_kinds <@ ARRAY['ticket.created'::text, 'ticket.status_changed'::text, 'ticket.assigned'::text, 'ticket.commented'::text, 'ticket.updated'::text, 'ticket.sla_at_risk'::text, 'ticket.sla_breached'::text, 'ticket.sla_met'::text, 'user.deactivated'::text, 'user.role_changed'::text]) NOT VALID;
 alter table app_public.webhook_endpoints add constraint webhook_endpoints_pkey PRIMARY KEY (id);
 alter table app_public.webhook_endpoints add constraint webhook_endpoints_secret_format CHECK (secret ~ '^whsec_[A-Za-z0-9+/=]{32,}$'::text);
 alter table app_public.webhook_endpoints add constraint webhook_endpoints_url_format CHECK (url ~ '^https?://[^[:space:]/?#]+'::text AND char_length(url) <= 2000);
@@ -4515,7 +5360,7 @@ comment on table app_public.webhook_endpoints is '@behavior -insert -delete
 Webhook endpoints: where events are delivered, signed with the endpoint''s secret (Standard Webhooks). Admins only; the secret is readable by nobody but the worker.';
 comment on column app_public.webhook_endpoints.id is 'Endpoint id.';
 comment on column app_public.webhook_endpoints.url is 'Where deliveries are POSTed; https in production, and never a private, loopback or link-local address unless WEBHOOK_ALLOWED_HOSTS names the host.';
-comment on column app_public.webhook_endpoints.event_kinds is 'Event types delivered: ticket.created, ticket.status_changed, ticket.assigned, ticket.commented, ticket.updated, user.deactivated, user.role_changed.';
+comment on column app_public.webhook_endpoints.event_kinds is 'Event types delivered: ticket.created, ticket.status_changed, ticket.assigned, ticket.commented, ticket.updated, ticket.sla_at_risk, ticket.sla_breached, ticket.sla_met, user.deactivated, user.role_changed.';
 comment on column app_public.webhook_endpoints.include_internal is 'Internal notes are delivered (ticket.commented) only to endpoints with this set.';
 comment on column app_public.webhook_endpoints.priorities is 'Only ticket events of tickets with one of these priorities; null: every priority.';
 comment on column app_public.webhook_endpoints.is_active is 'Deliveries are made only to active endpoints; set false after repeated failures (disabledAt says when); setting it true again resets the failure count.';
@@ -4603,6 +5448,53 @@ grant execute on function app_public."current_user"() to ticketing_agent;
 grant execute on function app_public."current_user"() to ticketing_anonymous;
 grant execute on function app_public."current_user"() to ticketing_customer;
 comment on function app_public."current_user"() is 'The signed-in user, or null when anonymous or deactivated.';
+
+CREATE OR REPLACE FUNCTION app_public.add_business_minutes(calendar_id uuid, from_at timestamp with time zone, minutes numeric)
+ RETURNS timestamp with time zone
+ LANGUAGE plpgsql
+ STABLE SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  remaining numeric := minutes * 60;
+  window_start timestamptz := from_at;
+  -- A first window long enough for a working week of 40 hours in 168.
+  window_length interval := greatest(interval '7 days', make_interval(mins => least(minutes, 10000000)::integer * 5));
+  span tstzrange;
+  span_seconds numeric;
+begin
+  if calendar_id is null or from_at is null or minutes is null then
+    return null;
+  end if;
+  if minutes < 0 then
+    raise exception using errcode = 'TKVAL', message = 'minutes must not be negative';
+  end if;
+  if remaining = 0 then
+    return from_at;
+  end if;
+
+  -- Widening windows; a calendar open less than that within 50 years never
+  -- reaches the target (null).
+  while window_start < from_at + interval '50 years' loop
+    for span in
+      select r from unnest(app_private.business_spans(calendar_id, window_start, window_start + window_length)) as r order by lower(r)
+    loop
+      span_seconds := extract(epoch from upper(span) - lower(span));
+      if span_seconds >= remaining then
+        return lower(span) + make_interval(secs => remaining);
+      end if;
+      remaining := remaining - span_seconds;
+    end loop;
+    window_start := window_start + window_length;
+    window_length := least(greatest(window_length * 2, interval '14 days'), interval '400 days');
+  end loop;
+  return null;
+end;
+$function$;
+grant execute on function app_public.add_business_minutes(uuid,timestamp with time zone,numeric) to ticketing_admin;
+grant execute on function app_public.add_business_minutes(uuid,timestamp with time zone,numeric) to ticketing_agent;
+grant execute on function app_public.add_business_minutes(uuid,timestamp with time zone,numeric) to ticketing_customer;
+comment on function app_public.add_business_minutes(uuid,timestamp with time zone,numeric) is 'The first instant at which the given business minutes of a calendar have passed since fromAt (fromAt itself for 0): the inverse of businessMinutesBetween. Null when the calendar is not open that long within 50 years.';
 
 CREATE OR REPLACE FUNCTION app_public.add_comment(ticket_id uuid, body text, is_internal boolean DEFAULT false)
  RETURNS app_public.ticket_comments
@@ -4851,6 +5743,22 @@ grant execute on function app_public.assign_ticket(uuid,uuid) to ticketing_admin
 grant execute on function app_public.assign_ticket(uuid,uuid) to ticketing_agent;
 grant execute on function app_public.assign_ticket(uuid,uuid) to ticketing_customer;
 comment on function app_public.assign_ticket(uuid,uuid) is 'Sets the agent of a ticket. Admins: any active agent, or null to unassign (an unassigned in_progress or waiting_on_customer ticket goes back to open). Agents: only themselves, and only on an unassigned open ticket. Closed tickets cannot be reassigned. Every change is recorded in the assignment history. Errors: FORBIDDEN, NOT_FOUND, INVALID_INPUT, INVALID_TRANSITION.';
+
+CREATE OR REPLACE FUNCTION app_public.business_minutes_between(calendar_id uuid, from_at timestamp with time zone, to_at timestamp with time zone)
+ RETURNS numeric
+ LANGUAGE sql
+ STABLE SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+  select case
+    when from_at <= to_at then app_private.multirange_minutes(app_private.business_spans(calendar_id, from_at, to_at))
+    else -app_private.multirange_minutes(app_private.business_spans(calendar_id, to_at, from_at))
+  end;
+$function$;
+grant execute on function app_public.business_minutes_between(uuid,timestamp with time zone,timestamp with time zone) to ticketing_admin;
+grant execute on function app_public.business_minutes_between(uuid,timestamp with time zone,timestamp with time zone) to ticketing_agent;
+grant execute on function app_public.business_minutes_between(uuid,timestamp with time zone,timestamp with time zone) to ticketing_customer;
+comment on function app_public.business_minutes_between(uuid,timestamp with time zone,timestamp with time zone) is 'Business minutes of a calendar between two instants (exact, fractions for seconds; negative when toAt is before fromAt): the open time by the calendar''s local opening hours, minus holidays, across midnight, time zone changes and calendar versions.';
 
 CREATE OR REPLACE FUNCTION app_public.create_attachment_upload(ticket_id uuid, file_name text, content_type text, size bigint, sha256 text, comment_id uuid DEFAULT NULL::uuid)
  RETURNS app_public.attachments
@@ -5306,12 +6214,16 @@ AS $function$
     and t.first_responded_at is null
     and t.status not in ('resolved', 'closed')
     and now() <= t.first_response_due_at
-    and now() >= t.first_response_due_at - (t.first_response_due_at - t.created_at) / 4;
+    and (
+      select app_public.business_minutes_between(p.calendar_id, now(), t.first_response_due_at) * 4 <= p.first_response_minutes
+      from app_public.sla_policies as p
+      where p.priority = t.priority
+    );
 $function$;
 grant execute on function app_public.tickets_first_response_at_risk(app_public.tickets) to ticketing_admin;
 grant execute on function app_public.tickets_first_response_at_risk(app_public.tickets) to ticketing_agent;
 grant execute on function app_public.tickets_first_response_at_risk(app_public.tickets) to ticketing_customer;
-comment on function app_public.tickets_first_response_at_risk(app_public.tickets) is 'True while no staff reply has been posted, the first-response deadline has not passed, and less than a quarter of its SLA window remains.';
+comment on function app_public.tickets_first_response_at_risk(app_public.tickets) is 'True while no staff reply has been posted, the first-response deadline has not passed, and at most a quarter of its business minutes remains until it.';
 
 CREATE OR REPLACE FUNCTION app_public.tickets_first_response_breached(t app_public.tickets)
  RETURNS boolean
@@ -5324,6 +6236,36 @@ grant execute on function app_public.tickets_first_response_breached(app_public.
 grant execute on function app_public.tickets_first_response_breached(app_public.tickets) to ticketing_customer;
 comment on function app_public.tickets_first_response_breached(app_public.tickets) is 'True when staff replied publicly after firstResponseDueAt, or have not replied and that time has passed (a ticket resolved or closed without a reply counts at that moment).';
 
+CREATE OR REPLACE FUNCTION app_public.tickets_first_response_business_minutes_elapsed(t app_public.tickets)
+ RETURNS integer
+ LANGUAGE sql
+ STABLE
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+BEGIN ATOMIC
+ SELECT (floor(app_private.sla_elapsed_minutes(p.calendar_id, app_private.ticket_sla_active_time((tickets_first_response_business_minutes_elapsed.t).id, (tickets_first_response_business_minutes_elapsed.t).created_at, (tickets_first_response_business_minutes_elapsed.t).status, (tickets_first_response_business_minutes_elapsed.t).status_changed_at, 'first_response'::app_public.sla_clock, (tickets_first_response_business_minutes_elapsed.t).first_responded_at), COALESCE((tickets_first_response_business_minutes_elapsed.t).first_responded_at, (tickets_first_response_business_minutes_elapsed.t).resolved_at, (tickets_first_response_business_minutes_elapsed.t).closed_at, now()))))::integer AS floor
+    FROM app_public.sla_policies p
+   WHERE (p.priority = (tickets_first_response_business_minutes_elapsed.t).priority);
+END;
+grant execute on function app_public.tickets_first_response_business_minutes_elapsed(app_public.tickets) to ticketing_admin;
+grant execute on function app_public.tickets_first_response_business_minutes_elapsed(app_public.tickets) to ticketing_agent;
+grant execute on function app_public.tickets_first_response_business_minutes_elapsed(app_public.tickets) to ticketing_customer;
+comment on function app_public.tickets_first_response_business_minutes_elapsed(app_public.tickets) is 'Whole business minutes the first-response clock has run: since creation, on the policy''s calendar, not counting paused statuses, until the first public staff reply (or resolution/closing, or now).';
+
+CREATE OR REPLACE FUNCTION app_public.tickets_first_response_business_minutes_left(t app_public.tickets)
+ RETURNS integer
+ LANGUAGE sql
+ STABLE
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+  select p.first_response_minutes - app_public.tickets_first_response_business_minutes_elapsed(t)
+  from app_public.sla_policies as p
+  where p.priority = t.priority;
+$function$;
+grant execute on function app_public.tickets_first_response_business_minutes_left(app_public.tickets) to ticketing_admin;
+grant execute on function app_public.tickets_first_response_business_minutes_left(app_public.tickets) to ticketing_agent;
+grant execute on function app_public.tickets_first_response_business_minutes_left(app_public.tickets) to ticketing_customer;
+comment on function app_public.tickets_first_response_business_minutes_left(app_public.tickets) is 'Business minutes left of the first-response target (negative when overdue by that many), frozen while the clock is paused or stopped.';
+
 CREATE OR REPLACE FUNCTION app_public.tickets_resolution_at_risk(t app_public.tickets)
  RETURNS boolean
  LANGUAGE sql
@@ -5333,12 +6275,16 @@ AS $function$
   select t.resolution_due_at is not null
     and t.status not in ('resolved', 'closed')
     and now() <= t.resolution_due_at
-    and now() >= t.resolution_due_at - (t.resolution_due_at - t.created_at) / 4;
+    and (
+      select app_public.business_minutes_between(p.calendar_id, now(), t.resolution_due_at) * 4 <= p.resolution_minutes
+      from app_public.sla_policies as p
+      where p.priority = t.priority
+    );
 $function$;
 grant execute on function app_public.tickets_resolution_at_risk(app_public.tickets) to ticketing_admin;
 grant execute on function app_public.tickets_resolution_at_risk(app_public.tickets) to ticketing_agent;
 grant execute on function app_public.tickets_resolution_at_risk(app_public.tickets) to ticketing_customer;
-comment on function app_public.tickets_resolution_at_risk(app_public.tickets) is 'True while the ticket is unresolved, the resolution deadline has not passed, and less than a quarter of its SLA window remains.';
+comment on function app_public.tickets_resolution_at_risk(app_public.tickets) is 'True while the ticket is unresolved, the resolution deadline has not passed, and at most a quarter of its business minutes remains until it.';
 
 CREATE OR REPLACE FUNCTION app_public.tickets_resolution_breached(t app_public.tickets)
  RETURNS boolean
@@ -5350,6 +6296,36 @@ grant execute on function app_public.tickets_resolution_breached(app_public.tick
 grant execute on function app_public.tickets_resolution_breached(app_public.tickets) to ticketing_agent;
 grant execute on function app_public.tickets_resolution_breached(app_public.tickets) to ticketing_customer;
 comment on function app_public.tickets_resolution_breached(app_public.tickets) is 'True when the ticket was resolved (or closed) after resolutionDueAt, or is still unresolved and that time has passed.';
+
+CREATE OR REPLACE FUNCTION app_public.tickets_resolution_business_minutes_elapsed(t app_public.tickets)
+ RETURNS integer
+ LANGUAGE sql
+ STABLE
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+BEGIN ATOMIC
+ SELECT (floor(app_private.sla_elapsed_minutes(p.calendar_id, app_private.ticket_sla_active_time((tickets_resolution_business_minutes_elapsed.t).id, (tickets_resolution_business_minutes_elapsed.t).created_at, (tickets_resolution_business_minutes_elapsed.t).status, (tickets_resolution_business_minutes_elapsed.t).status_changed_at, 'resolution'::app_public.sla_clock, NULL::timestamp with time zone), COALESCE((tickets_resolution_business_minutes_elapsed.t).resolved_at, (tickets_resolution_business_minutes_elapsed.t).closed_at, now()))))::integer AS floor
+    FROM app_public.sla_policies p
+   WHERE (p.priority = (tickets_resolution_business_minutes_elapsed.t).priority);
+END;
+grant execute on function app_public.tickets_resolution_business_minutes_elapsed(app_public.tickets) to ticketing_admin;
+grant execute on function app_public.tickets_resolution_business_minutes_elapsed(app_public.tickets) to ticketing_agent;
+grant execute on function app_public.tickets_resolution_business_minutes_elapsed(app_public.tickets) to ticketing_customer;
+comment on function app_public.tickets_resolution_business_minutes_elapsed(app_public.tickets) is 'Whole business minutes the resolution clock has run: since creation, on the policy''s calendar, not counting paused statuses, until resolution (or closing, or now).';
+
+CREATE OR REPLACE FUNCTION app_public.tickets_resolution_business_minutes_left(t app_public.tickets)
+ RETURNS integer
+ LANGUAGE sql
+ STABLE
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+  select p.resolution_minutes - app_public.tickets_resolution_business_minutes_elapsed(t)
+  from app_public.sla_policies as p
+  where p.priority = t.priority;
+$function$;
+grant execute on function app_public.tickets_resolution_business_minutes_left(app_public.tickets) to ticketing_admin;
+grant execute on function app_public.tickets_resolution_business_minutes_left(app_public.tickets) to ticketing_agent;
+grant execute on function app_public.tickets_resolution_business_minutes_left(app_public.tickets) to ticketing_customer;
+comment on function app_public.tickets_resolution_business_minutes_left(app_public.tickets) is 'Business minutes left of the resolution target (negative when overdue by that many), frozen while the clock is paused or stopped.';
 
 CREATE OR REPLACE FUNCTION app_public.transition_ticket(ticket_id uuid, to_status app_public.ticket_status, note text DEFAULT NULL::text)
  RETURNS app_public.tickets
@@ -5699,6 +6675,35 @@ comment on column app_reporting.sla_compliance.resolution_met is 'Tickets resolv
 comment on column app_reporting.sla_compliance.resolution_breached is 'Tickets resolved late, or unresolved past their due time.';
 comment on column app_reporting.sla_compliance.resolution_pending is 'Tickets unresolved with time left (or no target).';
 comment on column app_reporting.sla_compliance.resolution_compliance is 'resolution_met / (resolution_met + resolution_breached); null when nothing is decided yet.';
+
+create view app_reporting.sla_event_compliance as
+ SELECT date_trunc('week'::text, (e.occurred_at AT TIME ZONE 'UTC'::text))::date AS week_start,
+    to_char((e.occurred_at AT TIME ZONE 'UTC'::text), 'IYYY-"W"IW'::text) AS iso_week,
+    e.clock::text AS clock,
+    e.priority::text AS priority,
+    e.agent_id,
+    e.calendar_id,
+    c.name AS calendar_name,
+    count(*) FILTER (WHERE e.kind = 'met'::app_public.sla_event_kind)::integer AS met,
+    count(*) FILTER (WHERE e.kind = 'breached'::app_public.sla_event_kind)::integer AS breached,
+    count(*) FILTER (WHERE e.kind = 'at_risk'::app_public.sla_event_kind)::integer AS at_risk,
+    round(count(*) FILTER (WHERE e.kind = 'met'::app_public.sla_event_kind)::numeric / NULLIF(count(*) FILTER (WHERE e.kind = ANY (ARRAY['met'::app_public.sla_event_kind, 'breached'::app_public.sla_event_kind])), 0)::numeric, 4) AS compliance
+   FROM app_public.sla_events e
+     JOIN app_public.business_calendars c ON c.id = e.calendar_id
+  GROUP BY (date_trunc('week'::text, (e.occurred_at AT TIME ZONE 'UTC'::text))::date), (to_char((e.occurred_at AT TIME ZONE 'UTC'::text), 'IYYY-"W"IW'::text)), (e.clock::text), (e.priority::text), e.agent_id, e.calendar_id, c.name;
+grant select on table app_reporting.sla_event_compliance to ticketing_analyst;
+comment on view app_reporting.sla_event_compliance is 'SLA outcomes on business time from the SLA events, per ISO week of the event (UTC), clock, priority, agent and calendar. Compliance = met / (met + breached). Events are never rewritten, so a later change of policy or calendar leaves past weeks as they were.';
+comment on column app_reporting.sla_event_compliance.week_start is 'Monday of the ISO week (UTC) of the events.';
+comment on column app_reporting.sla_event_compliance.iso_week is 'The same week as an ISO label, e.g. 2026-W22.';
+comment on column app_reporting.sla_event_compliance.clock is 'first_response or resolution.';
+comment on column app_reporting.sla_event_compliance.priority is 'The ticket''s priority at the event.';
+comment on column app_reporting.sla_event_compliance.agent_id is 'The ticket''s agent at the event (null: unassigned).';
+comment on column app_reporting.sla_event_compliance.calendar_id is 'The business calendar the clock counted on.';
+comment on column app_reporting.sla_event_compliance.calendar_name is 'Its name.';
+comment on column app_reporting.sla_event_compliance.met is 'Clocks met in time.';
+comment on column app_reporting.sla_event_compliance.breached is 'Clocks that passed their due time.';
+comment on column app_reporting.sla_event_compliance.at_risk is 'Clocks that came within a quarter of their target.';
+comment on column app_reporting.sla_event_compliance.compliance is 'met / (met + breached); null when nothing is decided.';
 
 create view app_reporting.ticket_events as
  SELECT id AS event_id,

@@ -22,7 +22,7 @@ export const CONSTRAINT_MESSAGES: Readonly<Record<string, string>> = {
   write_quotas_per_interval_range: "A quota's interval must be between 1 minute and 1 day",
   webhook_endpoints_url_format: "The webhook URL must be an http(s) URL of at most 2000 characters",
   webhook_endpoints_event_kinds_known:
-    "Event kinds must be one or more of ticket.created, ticket.status_changed, ticket.assigned, ticket.commented, ticket.updated, user.deactivated, user.role_changed",
+    "Event kinds must be one or more of ticket.created, ticket.status_changed, ticket.assigned, ticket.commented, ticket.updated, ticket.sla_at_risk, ticket.sla_breached, ticket.sla_met, user.deactivated, user.role_changed",
   organizations_name_length: "The organization's name must be 1 to 200 characters, not only white space",
   organizations_name_key: "An organization with this name already exists",
   organizations_domains_valid: "Domains must be at most 20 lower-case domain names such as example.com",
@@ -38,6 +38,17 @@ export const CONSTRAINT_MESSAGES: Readonly<Record<string, string>> = {
   notification_preferences_kind:
     "The kind must be one of ticket_created, ticket_reply, ticket_status, ticket_assigned, customer_reply, sla_breach",
   outbound_mails_to_address_format: "The email address is not valid (printable ASCII, at most 320 characters, one @)",
+  business_calendars_name_length: "A calendar name must have 1-100 characters, not only spaces",
+  business_calendars_time_zone_known: "The time zone must be an IANA time zone name such as Europe/Berlin",
+  business_calendars_name_unique: "A calendar with this name exists already",
+  business_calendar_versions_effective_unique: "The calendar has a version from this date already",
+  business_calendar_hours_weekday_iso: "The weekday must be 1 (Monday) to 7 (Sunday)",
+  business_calendar_hours_starts_in_day: "Opening hours must start between 00:00 and 23:59",
+  business_calendar_hours_not_empty: "Opening hours must end at another time than they start",
+  business_calendar_holidays_name_length: "A holiday name has at most 100 characters",
+  business_calendar_holidays_one_per_date: "The calendar has a holiday on this date already",
+  business_calendar_holidays_partial_interval: "A partial holiday needs a start before its end (or neither, for the whole day)",
+  sla_pause_statuses_pkey: "This status pauses this clock already",
 };
 
 export function constraintMessage(constraint: string | undefined): string | undefined {

@@ -18,7 +18,16 @@ import { cursorExpired, cursorOf } from "./realtime-cursor.ts";
  * event), and ids already dispatched are remembered so a replay within the
  * freshness window is dropped too.
  */
-export type TicketEventKind = "subscribed" | "created" | "status_changed" | "assigned" | "commented" | "updated";
+export type TicketEventKind =
+  | "subscribed"
+  | "created"
+  | "status_changed"
+  | "assigned"
+  | "commented"
+  | "updated"
+  | "sla_at_risk"
+  | "sla_breached"
+  | "sla_met";
 
 export interface TicketEvent {
   kind: TicketEventKind;

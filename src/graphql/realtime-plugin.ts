@@ -29,6 +29,12 @@ const typeDefs = gql`
     ASSIGNED
     COMMENTED
     UPDATED
+    "An SLA clock of the ticket has at most a quarter of its business minutes left."
+    SLA_AT_RISK
+    "An SLA clock of the ticket passed its due time before it was met."
+    SLA_BREACHED
+    "An SLA clock of the ticket was met in time."
+    SLA_MET
   }
 
   """
@@ -140,6 +146,9 @@ export function realtimeSchemaPlugin(dependencies: SchemaDependencies): Graphile
             ASSIGNED: "assigned",
             COMMENTED: "commented",
             UPDATED: "updated",
+            SLA_AT_RISK: "sla_at_risk",
+            SLA_BREACHED: "sla_breached",
+            SLA_MET: "sla_met",
           },
         },
       },

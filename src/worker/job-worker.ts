@@ -12,9 +12,10 @@ import { createMailSender } from "../mail/mail-transport.ts";
 
 /**
  * The graphile-worker runner: webhook deliveries (`deliver_webhook`, queued
- * from SQL) and scheduled housekeeping (`housekeeping`, from the crontab
+ * from SQL), scheduled housekeeping (`housekeeping`, from the crontab
  * below: partitions, expired security rows, old deliveries, stalled
- * deliveries). It connects as the database owner, like migrations and
+ * deliveries) and the SLA clock (`sla_clock`, every minute: breaches and
+ * at-risk clocks that happen with no write become SLA events). It connects as the database owner, like migrations and
  * `db:maintain`. It runs inside `npm start` (WORKER_IN_PROCESS) or alone
  * (`npm run worker`); any number may run against one database: jobs are
  * taken with row locks, and a cron item runs once per tick across workers.
@@ -36,6 +37,27 @@ export interface JobWorker {
 }
 
 export const HOUSEKEEPING_CRONTAB = "*/10 * * * * housekeeping ?max=1\n";
+/** Every minute: SLA clocks that passed their due time (or came at risk) with no write are recorded. */
+export const SLA_CLOCK_CRONTAB = "* * * * * sla_clock ?max=1\n";
+
+/** The SLA events of clocks that passed a due time unattended; a database without them has nothing to do. */
+export async function recordSlaEvents(client: Pick<pg.ClientBase, "query">): Promise<number | undefined> {
+  const { rows: present } = await client.query<{ sla: boolean }>(
+    "select to_regprocedure('app_private.record_sla_events(uuid[])') is not null as sla",
+  );
+  if (!present[0]?.sla) return undefined;
+  const { rows } = await client.query<{ recorded: number }>("select app_private.record_sla_events() as recorded");
+  return rows[0]?.recorded;
+}
+
+const slaClockTask =
+  (logger: Logger): Task =>
+  async (_payload, helpers) => {
+    await helpers.withPgClient(async (client) => {
+      const recorded = await recordSlaEvents(client);
+      logger.debug({ scope: "sla_clock", recorded }, "SLA clocks checked");
+    });
+  };
 
 /**
  * Stalled deliveries queued again, finished ones past retention pruned; a
@@ -43,10 +65,10 @@ export const HOUSEKEEPING_CRONTAB = "*/10 * * * * housekeeping ?max=1\n";
  */
 async function maintainDeliveries(
   client: Pick<pg.ClientBase, "query">,
-): Promise<{ pruned: number; requeued: number; mails?: number; breaches?: number } | undefined> {
+): Promise<{ pruned: number; requeued: number; mails?: number } | undefined> {
   const { rows: present } = await client.query<{ webhooks: boolean; mail: boolean }>(
     `select to_regprocedure('app_private.requeue_stalled_webhook_deliveries()') is not null as webhooks,
-            to_regprocedure('app_private.queue_sla_breach_mails(integer)') is not null as mail`,
+            to_regprocedure('app_private.prune_outbound_mails()') is not null as mail`,
   );
   if (!present[0]?.webhooks) return undefined;
   const { rows } = await client.query<{ pruned: number; requeued: number }>(
@@ -55,13 +77,11 @@ async function maintainDeliveries(
   );
   const deliveries = rows[0];
   if (!deliveries || !present[0]?.mail) return deliveries;
-  // Mail (docs/email.md): finished mails, expired links and old inbound log
-  // rows pruned; SLA breaches found since the last run mailed to their agents.
-  const { rows: mail } = await client.query<{ mails: number; breaches: number }>(
-    `select app_private.prune_outbound_mails() + app_private.prune_email_tokens() + app_private.prune_inbound_emails() as mails,
-            app_private.queue_sla_breach_mails() as breaches`,
+  // Mail (docs/email.md): finished mails, expired links and old inbound log rows pruned.
+  const { rows: mail } = await client.query<{ mails: number }>(
+    "select app_private.prune_outbound_mails() + app_private.prune_email_tokens() + app_private.prune_inbound_emails() as mails",
   );
-  return { ...deliveries, mails: mail[0]?.mails ?? 0, breaches: mail[0]?.breaches ?? 0 };
+  return { ...deliveries, mails: mail[0]?.mails ?? 0 };
 }
 
 /** Partitions, expired rows and old deliveries pruned, stalled deliveries queued again. */
@@ -93,10 +113,11 @@ export async function startJobWorker(config: WorkerConfig, logger: Logger): Prom
       noHandleSignals: true,
       pollInterval: 1_000,
       logger: workerLogger(logger),
-      crontab: HOUSEKEEPING_CRONTAB + ATTACHMENT_CRONTAB,
+      crontab: HOUSEKEEPING_CRONTAB + SLA_CLOCK_CRONTAB + ATTACHMENT_CRONTAB,
       taskList: {
         deliver_webhook: deliverWebhookTask(config.webhooks),
         housekeeping: housekeepingTask(logger),
+        sla_clock: slaClockTask(logger),
         ...attachmentTasks(config.storage ?? defaultStorageConfig(), logger),
         ...(config.mail && mailSender ? { send_mail: sendMailTask(config.mail, mailSender) } : {}),
       },

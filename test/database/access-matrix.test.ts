@@ -171,6 +171,16 @@ beforeAll(async () => {
   attachments.workInternalFile = await attach(tickets.work, comments.workInternal, users.assignedAgent.id);
   attachments.openInternalFile = await attach(tickets.open, comments.openInternal, users.agent.id);
   attachments.otherFile = await attach(tickets.other, null, users.otherCustomer.id);
+  // An SLA event of the ticket being worked on.
+  await owner.query(
+    `insert into app_public.sla_events (ticket_id, clock, kind, due_at, priority, agent_id, calendar_id)
+     values ($1, 'resolution', 'at_risk', now(), 'high', $2, '00000000-0000-7000-8000-000000002407')`,
+    [tickets.work, users.assignedAgent.id],
+  );
+  // A holiday of the 24x7 calendar, long past (no due time moves).
+  await owner.query(
+    "insert into app_public.business_calendar_holidays (calendar_id, holiday_date, name) values ('00000000-0000-7000-8000-000000002407', '2000-01-01', 'Matrix')",
+  );
 
   // A webhook endpoint (inactive, so nothing is queued) and one delivery of it.
   const { rows: endpoints } = await owner.query<{ id: string }>(
@@ -376,6 +386,7 @@ const TABLES: TableSpec[] = [
       first_responded_at: "first_responded_at",
       resolved_at: "resolved_at",
       closed_at: "closed_at",
+      status_changed_at: "status_changed_at",
       search: "default",
       organization_id: "organization_id",
     },
@@ -636,16 +647,130 @@ const TABLES: TableSpec[] = [
       priority: "priority",
       first_response_minutes: "first_response_minutes",
       resolution_minutes: "resolution_minutes",
+      calendar_id: "calendar_id",
     },
     update: {
       first_response_minutes: per({ admin: count(4) }),
       resolution_minutes: per({ admin: count(4) }),
+      calendar_id: per({ admin: count(4) }),
     },
     insert: {
       sql: () => "insert into app_public.sla_policies (priority, first_response_minutes, resolution_minutes) values ('low', 1, 1)",
       expected: per({}),
     },
     delete: per({}),
+  },
+  {
+    table: "business_calendars",
+    label: null,
+    select: everySignedIn(1),
+    columns: { id: "id", name: "name", time_zone: "time_zone", created_at: "created_at" },
+    update: { name: per({ admin: count(1) }) },
+    insert: {
+      sql: () => "insert into app_public.business_calendars (name, time_zone) values ('Probe', 'Europe/Berlin')",
+      expected: per({ admin: count(1) }),
+    },
+    delete: per({}),
+  },
+  {
+    table: "business_calendar_versions",
+    label: null,
+    select: everySignedIn(1),
+    columns: { id: "id", calendar_id: "calendar_id", effective_from: "effective_from" },
+    update: {},
+    insert: {
+      sql: () =>
+        "insert into app_public.business_calendar_versions (calendar_id, effective_from) values ('00000000-0000-7000-8000-000000002407', '2040-01-01')",
+      expected: per({ admin: count(1) }),
+    },
+    delete: per({ admin: count(1) }),
+  },
+  {
+    table: "business_calendar_hours",
+    label: null,
+    select: everySignedIn(7),
+    columns: { id: "id", version_id: "version_id", weekday: "weekday", starts_at: "starts_at", ends_at: "ends_at" },
+    update: {
+      weekday: per({ admin: count(7) }),
+      starts_at: per({ admin: count(7) }),
+      ends_at: per({ admin: count(7) }),
+    },
+    insert: {
+      // The 24x7 calendar is open all week: another interval would overlap.
+      sql: () =>
+        "insert into app_public.business_calendar_hours (version_id, weekday, starts_at, ends_at) values ('00000000-0000-7000-8000-000000002408', 1, '09:00', '17:00')",
+      expected: per({ admin: refused("TKVAL") }),
+    },
+    delete: per({ admin: count(7) }),
+  },
+  {
+    table: "business_calendar_holidays",
+    label: null,
+    select: everySignedIn(1),
+    columns: {
+      id: "id",
+      calendar_id: "calendar_id",
+      holiday_date: "holiday_date",
+      name: "name",
+      starts_at: "starts_at",
+      ends_at: "ends_at",
+    },
+    update: {
+      holiday_date: per({ admin: count(1) }),
+      name: per({ admin: count(1) }),
+      starts_at: per({ admin: count(1) }),
+      ends_at: per({ admin: count(1) }),
+    },
+    insert: {
+      sql: () =>
+        "insert into app_public.business_calendar_holidays (calendar_id, holiday_date) values ('00000000-0000-7000-8000-000000002407', '2001-01-01')",
+      expected: per({ admin: count(1) }),
+    },
+    delete: per({ admin: count(1) }),
+  },
+  {
+    // Staff read the events of the tickets they can read; nobody writes them.
+    table: "sla_events",
+    label: "ticket_id",
+    // Events of the fixture tickets that went through replies and resolutions, plus one written here.
+    select: per({
+      agent: nobody,
+      assignedAgent: rows("work", "closed"),
+      otherAgent: rows("other", "gone"),
+      admin: rows("work", "closed", "other", "gone"),
+      deactivated: refused(),
+      demoted: nobody,
+    }),
+    columns: {
+      id: "id",
+      ticket_id: "ticket_id",
+      clock: "clock",
+      kind: "kind",
+      due_at: "due_at",
+      occurred_at: "occurred_at",
+      priority: "priority",
+      agent_id: "agent_id",
+      calendar_id: "calendar_id",
+    },
+    update: {},
+    insert: {
+      sql: () =>
+        `insert into app_public.sla_events (ticket_id, clock, kind, due_at, priority, calendar_id) values ('${tickets.work}', 'resolution', 'met', now(), 'high', '00000000-0000-7000-8000-000000002407')`,
+      expected: per({}),
+    },
+    delete: per({}),
+  },
+  {
+    table: "sla_pause_statuses",
+    label: null,
+    select: everySignedIn(3),
+    columns: { status: "status", clock: "clock" },
+    update: {},
+    insert: {
+      sql: () => "insert into app_public.sla_pause_statuses (status, clock) values ('in_progress', 'first_response')",
+      expected: per({ admin: count(1) }),
+    },
+    delete: per({ admin: count(3) }),
   },
   {
     table: "write_quotas",
@@ -874,6 +999,7 @@ describe("INSERT", () => {
     first_responded_at: "now()",
     resolved_at: "now()",
     closed_at: "now()",
+    status_changed_at: "now()",
     search: "default",
   };
   it.each(

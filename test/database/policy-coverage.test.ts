@@ -74,6 +74,10 @@ const readPolicies: { table: string; policy: string; roles: readonly (typeof ROL
     { table, policy: "select_staff", roles: ["agent", "admin"] as const },
   ]),
   { table: "attachments", policy: "select_visible_ticket", roles: ROLES },
+  ...["business_calendars", "business_calendar_versions", "business_calendar_hours", "business_calendar_holidays", "sla_pause_statuses"].map(
+    (table) => ({ table, policy: "select_signed_in", roles: ROLES }),
+  ),
+  { table: "sla_events", policy: "select_staff", roles: ["agent", "admin"] },
 ];
 const selectCases: PolicyCase[] = readPolicies.flatMap(({ table, policy, roles }) =>
   roles.map((role) => ({
@@ -289,6 +293,85 @@ const writeCases: PolicyCase[] = [
     command: "UPDATE",
     permitted: { role: "admin", actor: "admin", sql: "update app_public.attachment_quotas set max_count = max_count" },
   },
+
+  // Business calendars and SLA pause rules: admins write, each command its own policy.
+  {
+    table: "business_calendars",
+    policy: "insert_admin",
+    command: "INSERT",
+    permitted: { role: "admin", actor: "admin", sql: "insert into app_public.business_calendars (name, time_zone) values ('Probe', 'UTC')" },
+    forbidden: { role: "admin", actor: "inactive_admin", sql: "insert into app_public.business_calendars (name, time_zone) values ('Probe', 'UTC')" },
+  },
+  {
+    table: "business_calendar_versions",
+    policy: "insert_admin",
+    command: "INSERT",
+    permitted: { role: "admin", actor: "admin", sql: "insert into app_public.business_calendar_versions (calendar_id, effective_from) values ('00000000-0000-7000-8000-000000002407', '2040-01-01')" },
+    forbidden: { role: "admin", actor: "inactive_admin", sql: "insert into app_public.business_calendar_versions (calendar_id, effective_from) values ('00000000-0000-7000-8000-000000002407', '2040-01-01')" },
+  },
+  {
+    table: "business_calendar_hours",
+    policy: "insert_admin",
+    command: "INSERT",
+    permitted: { role: "admin", actor: "admin", sql: "insert into app_public.business_calendar_hours (version_id, weekday, starts_at, ends_at) values (@{probe_version}, 2, '09:00', '17:00')" },
+    forbidden: { role: "admin", actor: "inactive_admin", sql: "insert into app_public.business_calendar_hours (version_id, weekday, starts_at, ends_at) values (@{probe_version}, 2, '09:00', '17:00')" },
+  },
+  {
+    table: "business_calendar_holidays",
+    policy: "insert_admin",
+    command: "INSERT",
+    permitted: { role: "admin", actor: "admin", sql: "insert into app_public.business_calendar_holidays (calendar_id, holiday_date) values ('00000000-0000-7000-8000-000000002407', '2040-01-01')" },
+    forbidden: { role: "admin", actor: "inactive_admin", sql: "insert into app_public.business_calendar_holidays (calendar_id, holiday_date) values ('00000000-0000-7000-8000-000000002407', '2040-01-01')" },
+  },
+  {
+    table: "sla_pause_statuses",
+    policy: "insert_admin",
+    command: "INSERT",
+    permitted: { role: "admin", actor: "admin", sql: "insert into app_public.sla_pause_statuses (status, clock) values ('in_progress', 'first_response')" },
+    forbidden: { role: "admin", actor: "inactive_admin", sql: "insert into app_public.sla_pause_statuses (status, clock) values ('in_progress', 'first_response')" },
+  },
+  {
+    table: "business_calendars",
+    policy: "update_admin",
+    command: "UPDATE",
+    permitted: { role: "admin", actor: "admin", sql: "update app_public.business_calendars set name = name" },
+  },
+  {
+    table: "business_calendar_hours",
+    policy: "update_admin",
+    command: "UPDATE",
+    permitted: { role: "admin", actor: "admin", sql: "update app_public.business_calendar_hours set weekday = weekday" },
+  },
+  {
+    table: "business_calendar_holidays",
+    policy: "update_admin",
+    command: "UPDATE",
+    permitted: { role: "admin", actor: "admin", sql: "update app_public.business_calendar_holidays set name = name" },
+  },
+  {
+    table: "business_calendar_versions",
+    policy: "delete_admin",
+    command: "DELETE",
+    permitted: { role: "admin", actor: "admin", sql: "delete from app_public.business_calendar_versions where id = @{probe_version}" },
+  },
+  {
+    table: "business_calendar_hours",
+    policy: "delete_admin",
+    command: "DELETE",
+    permitted: { role: "admin", actor: "admin", sql: "delete from app_public.business_calendar_hours where version_id = @{probe_version}" },
+  },
+  {
+    table: "business_calendar_holidays",
+    policy: "delete_admin",
+    command: "DELETE",
+    permitted: { role: "admin", actor: "admin", sql: "delete from app_public.business_calendar_holidays where calendar_id = '00000000-0000-7000-8000-000000002407'" },
+  },
+  {
+    table: "sla_pause_statuses",
+    policy: "delete_admin",
+    command: "DELETE",
+    permitted: { role: "admin", actor: "admin", sql: "delete from app_public.sla_pause_statuses where status = 'resolved'" },
+  },
 ];
 
 const CASES = [...selectCases, ...writeCases];
@@ -317,6 +400,28 @@ beforeAll(async () => {
   await owner.query(
     "insert into app_public.attachments (ticket_id, uploader_id, file_name, content_type, size, sha256) values ($1, $2, 'probe.txt', 'text/plain', 1, repeat('a', 64))",
     [ids.ticket, ids.customer],
+  );
+  // An SLA event of the agent's ticket.
+  await owner.query(
+    `insert into app_public.sla_events (ticket_id, clock, kind, due_at, priority, agent_id, calendar_id)
+     values ($1, 'first_response', 'breached', now(), 'normal', $2, '00000000-0000-7000-8000-000000002407')`,
+    [ids.ticket, ids.agent],
+  );
+  // A calendar version with one opening interval, and a holiday of the 24x7 calendar long ago.
+  const { rows: calendars } = await owner.query<{ id: string }>(
+    "insert into app_public.business_calendars (name, time_zone) values ('Probe calendar', 'Europe/Berlin') returning id",
+  );
+  const { rows: versions } = await owner.query<{ id: string }>(
+    "insert into app_public.business_calendar_versions (calendar_id, effective_from) values ($1, '-infinity') returning id",
+    [calendars[0]!.id],
+  );
+  ids.probe_version = versions[0]!.id;
+  await owner.query(
+    "insert into app_public.business_calendar_hours (version_id, weekday, starts_at, ends_at) values ($1, 1, '09:00', '17:00')",
+    [ids.probe_version],
+  );
+  await owner.query(
+    "insert into app_public.business_calendar_holidays (calendar_id, holiday_date) values ('00000000-0000-7000-8000-000000002407', '2000-01-01')",
   );
   // A webhook endpoint (inactive: nothing is delivered) and one delivery of it.
   const { rows: endpoints } = await owner.query<{ id: string }>(

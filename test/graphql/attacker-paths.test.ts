@@ -310,7 +310,7 @@ describe("schema shape", () => {
     expect(inputFields("TicketInput")).toEqual(["customerId", "description", "organizationId", "priority", "subject"]);
     expect(inputFields("TicketPatch")).toEqual(["description", "organizationId", "priority", "subject"]);
     expect(inputFields("UserPatch")).toEqual(["displayName"]);
-    expect(inputFields("SlaPolicyPatch")).toEqual(["firstResponseMinutes", "resolutionMinutes"]);
+    expect(inputFields("SlaPolicyPatch")).toEqual(["calendarId", "firstResponseMinutes", "resolutionMinutes"]);
   });
 
   it("sets status and agent only through the lifecycle functions", () => {
@@ -319,7 +319,8 @@ describe("schema shape", () => {
       .filter((type) => type.inputFields!.some((field) => ["status", "agentId"].includes(field.name)))
       .map((type) => type.name)
       .sort();
-    expect(writers).toEqual(["AssignTicketInput"]);
+    // The SLA pause rules name a status (which one pauses a clock); they set none.
+    expect(writers).toEqual(["AssignTicketInput", "DeleteSlaPauseStatusInput", "SlaPauseStatusInput"]);
   });
 
   it("has no raw create, update or delete for what must not be written directly", () => {

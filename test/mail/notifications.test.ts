@@ -149,19 +149,22 @@ describe("notification mails", () => {
     expect(replies).toHaveLength(1);
   });
 
-  it("a missed SLA target tells the assigned agent once, found by the worker's housekeeping", async () => {
+  it("a breached SLA clock tells the assigned agent once per breach; being at risk mails nobody", async () => {
     const owner = database.current.owner;
     const late = await fileTicketAs(database.current.authenticator, customer, "Payroll export fails");
-    await owner.query(
-      `update app_public.tickets set agent_id = $2, status = 'in_progress', created_at = now() - interval '1 day',
-         first_response_due_at = now() - interval '2 hours', resolution_due_at = now() - interval '1 hour'
-       where id = $1`,
-      [late, agent.id],
-    );
-    const { rows: first } = await owner.query<{ n: number }>("select app_private.queue_sla_breach_mails() as n");
-    expect(first[0]!.n).toBe(2);
-    const { rows: again } = await owner.query<{ n: number }>("select app_private.queue_sla_breach_mails() as n");
-    expect(again[0]!.n).toBe(0);
+    await owner.query("update app_public.tickets set agent_id = $2, status = 'in_progress' where id = $1", [late, agent.id]);
+    // As the sla_clock job records them (docs/business-hours.md): once per clock, kind and due time.
+    const record = (clock: string, kind: string) =>
+      owner.query(
+        `insert into app_public.sla_events (ticket_id, clock, kind, due_at, priority, agent_id, calendar_id)
+         values ($1, $2, $3, '2026-01-01T10:00:00Z', 'high', $4, '00000000-0000-7000-8000-000000002407')
+         on conflict on constraint sla_events_once do nothing`,
+        [late, clock, kind, agent.id],
+      );
+    await record("first_response", "at_risk");
+    await record("first_response", "breached");
+    await record("resolution", "breached");
+    await record("resolution", "breached");
     await waitForOutboxSettled(owner);
     const breaches = sink.received.filter((mail) => mail.envelopeTo.includes(address.agent!) && kindOf(mail) === "sla_breach");
     expect(breaches.map((mail) => mail.parsed.subject).sort()).toEqual([

@@ -48,18 +48,19 @@ describe("ticketChanged", () => {
     await Promise.all([forCustomer.untilCount(2), forAgent.untilCount(2)]);
     rowsOf(await runAs(db.authenticator, ROLE.agent, agent, "select app_public.add_comment($1, 'Customer seems angry', true)", [ticketId]));
     await forAgent.untilCount(3);
+    // The first public reply also meets the first-response target (SLA_MET).
     rowsOf(await runAs(db.authenticator, ROLE.agent, agent, "select app_public.add_comment($1, 'On my way')", [ticketId]));
-    await Promise.all([forCustomer.untilCount(3), forAgent.untilCount(4)]);
-    rowsOf(await runAs(db.authenticator, ROLE.agent, agent, "select app_public.transition_ticket($1, 'in_progress')", [ticketId]));
     await Promise.all([forCustomer.untilCount(4), forAgent.untilCount(5)]);
+    rowsOf(await runAs(db.authenticator, ROLE.agent, agent, "select app_public.transition_ticket($1, 'in_progress')", [ticketId]));
+    await Promise.all([forCustomer.untilCount(5), forAgent.untilCount(6)]);
     await sleep(QUIET_MS);
 
-    expect(forAgent.kinds()).toEqual(["SUBSCRIBED", "ASSIGNED", "COMMENTED", "COMMENTED", "STATUS_CHANGED"]);
+    expect(forAgent.kinds()).toEqual(["SUBSCRIBED", "ASSIGNED", "COMMENTED", "COMMENTED", "SLA_MET", "STATUS_CHANGED"]);
     expect(forAgent.events[2]?.comment).toMatchObject({ body: "Customer seems angry", isInternal: true });
-    expect(forCustomer.kinds()).toEqual(["SUBSCRIBED", "ASSIGNED", "COMMENTED", "STATUS_CHANGED"]);
+    expect(forCustomer.kinds()).toEqual(["SUBSCRIBED", "ASSIGNED", "COMMENTED", "SLA_MET", "STATUS_CHANGED"]);
     expect(forCustomer.events[1]?.ticket).toMatchObject({ rowId: ticketId, agentId: agent, status: "open" });
     expect(forCustomer.events[2]?.comment).toMatchObject({ body: "On my way", isInternal: false });
-    expect(forCustomer.events[3]?.ticket?.status).toBe("in_progress");
+    expect(forCustomer.events[4]?.ticket?.status).toBe("in_progress");
     expect(JSON.stringify(forCustomer.events)).not.toContain("angry");
     expect(forCustomer.errors).toEqual([]);
   });
@@ -128,12 +129,13 @@ describe("myQueueChanged", () => {
     // Reassigned to the second agent: now only they hear about it.
     rowsOf(await runAs(db.authenticator, ROLE.admin, admin, "select app_public.assign_ticket($1, $2)", [ticketId, second]));
     await forSecond.untilCount(4);
+    // The reply meets the first-response target too (SLA_MET).
     rowsOf(await runAs(db.authenticator, ROLE.agent, second, "select app_public.add_comment($1, 'Reset your password')", [ticketId]));
-    await forSecond.untilCount(5);
+    await forSecond.untilCount(6);
     await sleep(QUIET_MS);
 
     expect(forFirst.kinds()).toEqual(["SUBSCRIBED", "CREATED", "ASSIGNED", "STATUS_CHANGED"]);
-    expect(forSecond.kinds()).toEqual(["SUBSCRIBED", "CREATED", "ASSIGNED", "ASSIGNED", "COMMENTED"]);
+    expect(forSecond.kinds()).toEqual(["SUBSCRIBED", "CREATED", "ASSIGNED", "ASSIGNED", "COMMENTED", "SLA_MET"]);
     expect(forSecond.events[3]?.ticket).toMatchObject({ agentId: second, status: "in_progress" });
   });
 

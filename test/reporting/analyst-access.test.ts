@@ -251,6 +251,7 @@ describe("analyst privileges in the catalog", () => {
         "organizations",
         "resolution_times",
         "sla_compliance",
+        "sla_event_compliance",
         "ticket_events",
         "ticket_status_history",
         "tickets",

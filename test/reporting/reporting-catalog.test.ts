@@ -52,6 +52,9 @@ describe("app_reporting catalog", () => {
         "app_private.realtime_events",
         // Attachments: counts and sizes only.
         "app_public.attachments",
+        // SLA compliance on business time: the SLA events and calendar names.
+        "app_public.sla_events",
+        "app_public.business_calendars",
       ]),
     );
     expect(sources.filter((source) => source.startsWith("app_public.attachments.")).sort()).toEqual([
@@ -61,6 +64,10 @@ describe("app_reporting catalog", () => {
       "app_public.attachments.size",
       "app_public.attachments.state",
       "app_public.attachments.ticket_id",
+    ]);
+    expect(sources.filter((source) => source.startsWith("app_public.business_calendars.")).sort()).toEqual([
+      "app_public.business_calendars.id",
+      "app_public.business_calendars.name",
     ]);
     expect(sources.filter((source) => source.startsWith("app_private.realtime_events.")).sort()).toEqual([
       "app_private.realtime_events.agent_id",

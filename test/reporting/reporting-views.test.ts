@@ -33,6 +33,7 @@ const VIEWS = [
   "ticket_events",
   "organizations",
   "attachments",
+  "sla_event_compliance",
 ];
 
 async function rows<T = Record<string, unknown>>(sql: string, values: unknown[] = []): Promise<T[]> {
@@ -336,7 +337,7 @@ describe("app_reporting views, as an analyst", () => {
        where table_schema = 'app_reporting' and column_name in ('status', 'priority', 'from_status', 'to_status')
        order by table_name, column_name`,
     );
-    expect(column).toHaveLength(9);
+    expect(column).toHaveLength(10);
     for (const row of column) expect(row.data_type).toBe("text");
 
     const [plain] = await rows("select count(*)::integer as n from tickets where status = 'open'");

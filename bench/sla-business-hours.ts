@@ -1,0 +1,190 @@
+import { mkdtemp, rm, chmod } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import pg from "pg";
+import { startEmbeddedPostgres } from "../src/database/embedded-postgres.ts";
+import { withDatabase } from "../src/database/connection-urls.ts";
+import { databaseUrls, provision } from "../src/database/provision.ts";
+import { inTransactionWithSettings } from "../src/database/request-transaction.ts";
+import { pgSettingsFor } from "../src/database/web-roles.ts";
+import { freePort } from "../src/net/free-port.ts";
+import { createLogger } from "../src/observability/logger.ts";
+
+/**
+ * SLA on business hours, measured (`npm run bench:sla`): on a throw-away
+ * embedded PostgreSQL migrated with the work in progress, every policy on a
+ * Europe/Berlin 9-17 calendar with holidays,
+ *
+ * 1. status transitions per second through transition_ticket as the agent
+ *    (one connection, one request transaction each, like the API), every
+ *    ticket paused (waiting on the customer) and resumed again, the worst
+ *    case for the SLA (a resume recomputes from the history), with the SLA
+ *    work of a status change (due-time recomputation, SLA events) and
+ *    without it (those two triggers disabled: what a status change cost
+ *    before), in alternating rounds; and the usual step, in progress to
+ *    resolved, on fresh tickets, the same way;
+ * 2. the set-based recomputation of SLA_BENCH_TICKETS (default 100 000) open
+ *    tickets after a calendar edit (one holiday added), timed.
+ */
+const PASSWORD = "sla-bench-password";
+const TRANSITIONS = Number(process.env.SLA_BENCH_TRANSITIONS ?? 1000);
+const ROUNDS = Number(process.env.SLA_BENCH_ROUNDS ?? 3);
+const OPEN_TICKETS = Number(process.env.SLA_BENCH_TICKETS ?? 100_000);
+
+function log(message: string): void {
+  process.stdout.write(`${message}\n`);
+}
+
+async function main(): Promise<void> {
+  const dataDir = await mkdtemp(path.join(tmpdir(), "sla-bench-"));
+  await chmod(dataDir, 0o755);
+  const server = await startEmbeddedPostgres({
+    dataDir: path.join(dataDir, "postgres"),
+    port: await freePort(),
+    password: PASSWORD,
+    persistent: false,
+    extraFlags: ["-c", "shared_buffers=512MB", "-c", "max_wal_size=4GB", "-c", "synchronous_commit=on"],
+  });
+  try {
+    const name = "ticketing_sla_bench";
+    const urls = databaseUrls(server.rootUrl, name, { owner: PASSWORD, authenticator: PASSWORD });
+    await provision(urls, { logger: createLogger("warn"), current: true });
+    const root = new pg.Pool({ connectionString: withDatabase(server.rootUrl, name), max: 2 });
+    const api = new pg.Pool({ connectionString: urls.authenticator, max: 1 });
+    try {
+      await measure(root, api);
+    } finally {
+      await root.end();
+      await api.end();
+    }
+  } finally {
+    await server.stop();
+    await rm(dataDir, { recursive: true, force: true });
+  }
+}
+
+async function measure(root: pg.Pool, api: pg.Pool): Promise<void> {
+  const one = async (sql: string, values: unknown[] = []) => (await root.query(sql, values)).rows[0];
+  const user = async (name: string, role: string) =>
+    (await one("insert into app_public.users (display_name, role) values ($1, $2) returning id", [name, role])).id as string;
+  const customer = await user("Bench Customer", "customer");
+  const agent = await user("Bench Agent", "agent");
+  const berlin = (await one("insert into app_public.business_calendars (name, time_zone) values ('Berlin', 'Europe/Berlin') returning id")).id;
+  const version = (await one(
+    "insert into app_public.business_calendar_versions (calendar_id, effective_from) values ($1, '-infinity') returning id",
+    [berlin],
+  )).id;
+  await root.query(
+    "insert into app_public.business_calendar_hours (version_id, weekday, starts_at, ends_at) select $1, d, '09:00', '17:00' from generate_series(1, 5) as d",
+    [version],
+  );
+  await root.query(
+    `insert into app_public.business_calendar_holidays (calendar_id, holiday_date, name)
+     values ($1, '2026-12-25', 'Christmas'), ($1, '2026-12-26', 'Boxing Day'), ($1, '2027-01-01', 'New Year')`,
+    [berlin],
+  );
+  await root.query("update app_public.sla_policies set calendar_id = $1", [berlin]);
+
+  // 1. Transitions.
+  const { rows: tickets } = await root.query<{ id: string }>(
+    `insert into app_public.tickets (subject, customer_id, agent_id, status, priority)
+     select 'Transition ' || g, $1, $2, 'in_progress', (array['low', 'normal', 'high', 'urgent'])[1 + g % 4]::app_public.ticket_priority
+       from generate_series(1, $3) as g
+     returning id`,
+    [customer, agent, TRANSITIONS],
+  );
+  const settings = pgSettingsFor({ role: "ticketing_agent", userId: agent });
+  let toWaiting = true;
+  const run = async (): Promise<number> => {
+    const target = toWaiting ? "waiting_on_customer" : "in_progress";
+    toWaiting = !toWaiting;
+    const started = process.hrtime.bigint();
+    for (const { id } of tickets) {
+      await inTransactionWithSettings(api, settings, (client) => client.query("select 1 from app_public.transition_ticket($1, $2)", [id, target]), "commit");
+    }
+    return tickets.length / (Number(process.hrtime.bigint() - started) / 1e9);
+  };
+  const toggle = (enable: boolean) =>
+    root.query(
+      `alter table app_public.tickets ${enable ? "enable" : "disable"} trigger _250_sla_due_times_update;
+       alter table app_public.tickets ${enable ? "enable" : "disable"} trigger _700_record_sla_events`,
+    );
+  // A measurement is a pause and a resume of every ticket (there and back).
+  const pair = async () => {
+    const there = await run();
+    const back = await run();
+    return 2 / (1 / there + 1 / back);
+  };
+  const withSla: number[] = [];
+  const without: number[] = [];
+  await pair(); // warm-up
+  for (let round = 0; round < ROUNDS; round++) {
+    withSla.push(await pair());
+    await toggle(false);
+    without.push(await pair());
+    await toggle(true);
+  }
+  const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] as number;
+  log(`transitions/s with SLA recomputation: ${withSla.map((v) => v.toFixed(0)).join(", ")} (median ${median(withSla).toFixed(0)})`);
+  log(`transitions/s without (before):       ${without.map((v) => v.toFixed(0)).join(", ")} (median ${median(without).toFixed(0)})`);
+  log(`ratio: ${(median(withSla) / median(without)).toFixed(3)}`);
+
+  // 1b. The usual step of a ticket's life: in progress to resolved (the clock
+  //     stops; no calendar work), on fresh tickets each round.
+  const resolveRun = async (): Promise<number> => {
+    const { rows: fresh } = await root.query<{ id: string }>(
+      `insert into app_public.tickets (subject, customer_id, agent_id, status, priority)
+       select 'Resolve ' || g, $1, $2, 'in_progress', (array['low', 'normal', 'high', 'urgent'])[1 + g % 4]::app_public.ticket_priority
+         from generate_series(1, $3) as g
+       returning id`,
+      [customer, agent, TRANSITIONS],
+    );
+    const started = process.hrtime.bigint();
+    for (const { id } of fresh) {
+      await inTransactionWithSettings(api, settings, (client) => client.query("select 1 from app_public.transition_ticket($1, 'resolved')", [id]), "commit");
+    }
+    return fresh.length / (Number(process.hrtime.bigint() - started) / 1e9);
+  };
+  const resolveWith: number[] = [];
+  const resolveWithout: number[] = [];
+  await resolveRun(); // warm-up
+  for (let round = 0; round < ROUNDS; round++) {
+    resolveWith.push(await resolveRun());
+    await toggle(false);
+    resolveWithout.push(await resolveRun());
+    await toggle(true);
+  }
+  log(`resolutions/s with SLA work: ${resolveWith.map((v) => v.toFixed(0)).join(", ")} (median ${median(resolveWith).toFixed(0)})`);
+  log(`resolutions/s without (before): ${resolveWithout.map((v) => v.toFixed(0)).join(", ")} (median ${median(resolveWithout).toFixed(0)})`);
+  log(`ratio: ${(median(resolveWith) / median(resolveWithout)).toFixed(3)}`);
+
+  // 2. Recompute OPEN_TICKETS open tickets after a calendar edit.
+  await root.query("alter table app_public.tickets disable trigger _250_sla_due_times_insert");
+  let started = process.hrtime.bigint();
+  await root.query(
+    `insert into app_public.tickets (subject, customer_id, status, priority, created_at, updated_at)
+     select 'Open ' || g, $1, 'open', (array['low', 'normal', 'high', 'urgent'])[1 + g % 4]::app_public.ticket_priority,
+            now() - make_interval(mins => g % 20000), now() - make_interval(mins => g % 20000)
+       from generate_series(1, $2) as g`,
+    [customer, OPEN_TICKETS],
+  );
+  await root.query("alter table app_public.tickets enable trigger _250_sla_due_times_insert");
+  await root.query("analyze");
+  log(`inserted ${OPEN_TICKETS} open tickets (due times not yet computed) in ${(Number(process.hrtime.bigint() - started) / 1e9).toFixed(1)} s`);
+  started = process.hrtime.bigint();
+  const changed = (await one("select app_private.recompute_sla_due_times() as changed")).changed;
+  const first = Number(process.hrtime.bigint() - started) / 1e9;
+  log(`first computation of their due times: ${changed} tickets in ${first.toFixed(1)} s`);
+  started = process.hrtime.bigint();
+  await root.query("insert into app_public.business_calendar_holidays (calendar_id, holiday_date, name) values ($1, current_date + 1, 'Bench closure')", [
+    berlin,
+  ]);
+  const edit = Number(process.hrtime.bigint() - started) / 1e9;
+  const open = (await one("select count(*)::int as n from app_public.tickets where status in ('open', 'in_progress', 'waiting_on_customer')")).n;
+  log(`calendar edit (one holiday) recomputing ${open} unfinished tickets: ${edit.toFixed(1)} s (${((edit / open) * 1e6).toFixed(0)} µs per ticket)`);
+}
+
+main().catch((error) => {
+  process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.exit(1);
+});
