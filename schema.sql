@@ -274,7 +274,7 @@ create table app_private.realtime_events (
 );
 alter table app_private.realtime_events enable row level security;
 alter table app_private.realtime_events add constraint realtime_events_comment_only_when_commented CHECK ((comment_id IS NOT NULL) = (kind = 'commented'::text));
-alter table app_private.realtime_events add constraint realtime_events_kind_known CHECK (kind = ANY (ARRAY['created'::text, 'status_changed'::text, 'assigned'::text, 'commented'::text, 'updated'::text, 'deactivated'::text, 'role_changed'::text, 'sla_at_risk'::text, 'sla_breached'::text, 'sla_met'::text])) NOT VALID;
+alter table app_private.realtime_events add constraint realtime_events_kind_known CHECK (kind = ANY (ARRAY['created'::text, 'status_changed'::text, 'assigned'::text, 'commented'::text, 'updated'::text, 'deactivated'::text, 'role_changed'::text, 'sla_at_risk'::text, 'sla_breached'::text, 'sla_met'::text]));
 alter table app_private.realtime_events add constraint realtime_events_pkey PRIMARY KEY (id);
 alter table app_private.realtime_events add constraint realtime_events_subject CHECK (
 CASE
@@ -5064,7 +5064,7 @@ alter table app_public.tickets add constraint tickets_description_length CHECK (
 alter table app_public.tickets add constraint tickets_due_after_created CHECK (first_response_due_at >= created_at AND resolution_due_at >= created_at);
 alter table app_public.tickets add constraint tickets_first_response_after_created CHECK (first_responded_at >= created_at);
 alter table app_public.tickets add constraint tickets_number_key UNIQUE (number);
-alter table app_public.tickets add constraint tickets_organization_id_fkey FOREIGN KEY (organization_id) REFERENCES app_public.organizations(id) NOT VALID;
+alter table app_public.tickets add constraint tickets_organization_id_fkey FOREIGN KEY (organization_id) REFERENCES app_public.organizations(id);
 alter table app_public.tickets add constraint tickets_pkey PRIMARY KEY (id);
 alter table app_public.tickets add constraint tickets_resolved_after_created CHECK (resolved_at >= created_at);
 alter table app_public.tickets add constraint tickets_resolved_at_only_when_done CHECK ((status = ANY (ARRAY['resolved'::app_public.ticket_status, 'closed'::app_public.ticket_status])) OR resolved_at IS NULL);
@@ -5335,7 +5335,7 @@ create table app_public.webhook_endpoints (
 );
 alter table app_public.webhook_endpoints enable row level security;
 alter table app_public.webhook_endpoints add constraint webhook_endpoints_consecutive_failures_positive CHECK (consecutive_failures >= 0);
-alter table app_public.webhook_endpoints add constraint webhook_endpoints_event_kinds_known CHECK (cardinality(event_kinds) >= 1 AND event_kinds <@ ARRAY['ticket.created'::text, 'ticket.status_changed'::text, 'ticket.assigned'::text, 'ticket.commented'::text, 'ticket.updated'::text, 'ticket.sla_at_risk'::text, 'ticket.sla_breached'::text, 'ticket.sla_met'::text, 'user.deactivated'::text, 'user.role_changed'::text]) NOT VALID;
+alter table app_public.webhook_endpoints add constraint webhook_endpoints_event_kinds_known CHECK (cardinality(event_kinds) >= 1 AND event_kinds <@ ARRAY['ticket.created'::text, 'ticket.status_changed'::text, 'ticket.assigned'::text, 'ticket.commented'::text, 'ticket.updated'::text, 'ticket.sla_at_risk'::text, 'ticket.sla_breached'::text, 'ticket.sla_met'::text, 'user.deactivated'::text, 'user.role_changed'::text]);
 alter table app_public.webhook_endpoints add constraint webhook_endpoints_pkey PRIMARY KEY (id);
 alter table app_public.webhook_endpoints add constraint webhook_endpoints_secret_format CHECK (secret ~ '^whsec_[A-Za-z0-9+/=]{32,}$'::text);
 alter table app_public.webhook_endpoints add constraint webhook_endpoints_url_format CHECK (url ~ '^https?://[^[:space:]/?#]+'::text AND char_length(url) <= 2000);
