@@ -2,6 +2,7 @@ import { Buffer } from "node:buffer";
 import { SafeError } from "postgraphile/grafast";
 import { GraphQLError, parse, Source, type DocumentNode, type GraphQLSchema } from "postgraphile/graphql";
 import type { LogSampler } from "../observability/log-sampler.ts";
+import { WeightedLru } from "./document-cache.ts";
 import { measureDocument } from "./query-cost.ts";
 
 /**
@@ -68,11 +69,20 @@ function refusal(code: string, message: string): SafeError {
   return new SafeError(message, { statusCode: 400, code });
 }
 
+/**
+ * Syntax trees of documents that passed the size and token checks, by their
+ * text, so a document a client sends again is not parsed again (parsing is
+ * most of what the checks cost). Weighed at 20 bytes per character of text.
+ */
+export type ParsedDocuments = WeightedLru<string, DocumentNode>;
+const PARSED_BYTES_PER_CHARACTER = 20;
+
 /** Throws the coded refusal for a request body's document, or returns when it is within the limits. */
 export function checkDocument(
   schema: GraphQLSchema,
   limits: DocumentLimits,
   body: { query?: unknown; operationName?: unknown; variableValues?: unknown },
+  parsed?: ParsedDocuments,
 ): void {
   const { query } = body;
   // Not a string: grafserv answers that itself.
@@ -81,9 +91,12 @@ export function checkDocument(
   if (bytes > limits.maxDocumentBytes) {
     throw refusal(QUERY_TOO_COMPLEX, `The document is ${bytes} bytes; at most ${limits.maxDocumentBytes} are allowed`);
   }
-  let document: DocumentNode;
+  let document: DocumentNode | undefined = parsed?.get(query);
   try {
-    document = parse(new Source(query, "GraphQL request"), { maxTokens: limits.maxTokens, noLocation: true });
+    if (!document) {
+      document = parse(new Source(query, "GraphQL request"), { maxTokens: limits.maxTokens, noLocation: true });
+      parsed?.set(query, document, PARSED_BYTES_PER_CHARACTER * query.length);
+    }
   } catch (error) {
     if (error instanceof GraphQLError && TOO_MANY_TOKENS.test(error.message)) {
       throw refusal(QUERY_TOO_COMPLEX, `The document has more than ${limits.maxTokens} tokens`);
@@ -156,6 +169,8 @@ export function documentLimitsPlugin({ limits, sampler }: DocumentLimitsOptions)
   // The schema the checks measure against, kept when PostGraphile builds it. Requests that
   // arrive before it exists wait for it: none may skip the checks.
   let schema: GraphQLSchema | undefined;
+  // A quarter of the document cache's budget: trees without their plans.
+  const parsed: ParsedDocuments = new WeightedLru(Math.floor(limits.documentCacheBytes / 4));
   let schemaBuilt: (built: GraphQLSchema) => void = () => undefined;
   const firstSchema = new Promise<GraphQLSchema>((resolve) => (schemaBuilt = resolve));
   async function currentSchema(): Promise<GraphQLSchema> {
@@ -200,7 +215,7 @@ export function documentLimitsPlugin({ limits, sampler }: DocumentLimitsOptions)
           await next();
           const measuredAgainst = await currentSchema();
           try {
-            checkDocument(measuredAgainst, limits, event.body);
+            checkDocument(measuredAgainst, limits, event.body, parsed);
           } catch (error) {
             if (error instanceof SafeError) {
               sampler.warn(

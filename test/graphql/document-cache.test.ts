@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { buildSchema, specifiedRules } from "postgraphile/graphql";
 import { describe, expect, it } from "vitest";
 import { BYTES_PER_DOCUMENT, BYTES_PER_FIELD, makeCachedParseAndValidate, WeightedLru } from "../../src/graphql/document-cache.ts";
+import { checkDocument, DEFAULT_DOCUMENT_LIMITS, type ParsedDocuments } from "../../src/graphql/document-limits.ts";
 
 /** The document cache is bounded by the estimated memory of its entries, not their count. */
 const schema = buildSchema(readFileSync(new URL("../../schema.graphql", import.meta.url), "utf8"));
@@ -52,5 +53,31 @@ describe("cached parse and validate", () => {
     });
     expect(parseAndValidate("{ nope }").errors?.[0]?.message).toContain("nope");
     expect(parseAndValidate("{ nope").errors?.[0]?.message).toContain("Syntax Error");
+  });
+});
+
+describe("parsed documents of the limit checks", () => {
+  const query = "query Mine { tickets(first: 20) { nodes { rowId subject } } }";
+
+  it("parses a document once and checks it again from its tree, with each request's variables", () => {
+    const parsed: ParsedDocuments = new WeightedLru(1024 * 1024);
+    checkDocument(schema, DEFAULT_DOCUMENT_LIMITS, { query }, parsed);
+    const tree = parsed.get(query);
+    expect(tree).toBeDefined();
+    checkDocument(schema, DEFAULT_DOCUMENT_LIMITS, { query }, parsed);
+    expect(parsed.get(query)).toBe(tree);
+    expect(parsed.size).toBe(1);
+    // The tree is shared; the page sizes of each request still count.
+    const byVariable = "query Page($n: Int) { tickets(first: $n) { nodes { rowId } } }";
+    checkDocument(schema, DEFAULT_DOCUMENT_LIMITS, { query: byVariable, variableValues: { n: 5 } }, parsed);
+    expect(() => checkDocument(schema, DEFAULT_DOCUMENT_LIMITS, { query: byVariable, variableValues: { n: 5_000 } }, parsed)).toThrow(/at most 100/);
+  });
+
+  it("keeps no tree of a refused document", () => {
+    const parsed: ParsedDocuments = new WeightedLru(1024 * 1024);
+    const tooLong = `{ ${"__typename ".repeat(DEFAULT_DOCUMENT_LIMITS.maxTokens + 1)}}`;
+    expect(() => checkDocument(schema, DEFAULT_DOCUMENT_LIMITS, { query: tooLong }, parsed)).toThrow(/tokens/);
+    expect(() => checkDocument(schema, DEFAULT_DOCUMENT_LIMITS, { query: "{ tickets(" }, parsed)).toThrow();
+    expect(parsed.size).toBe(0);
   });
 });
