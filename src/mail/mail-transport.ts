@@ -30,6 +30,9 @@ export function createMailSender(setting: MailTransportSetting): MailSender {
     return {
       async send(message) {
         const info = await builder.sendMail(message);
+        // Only the outbox itself is private: a recursive mkdir would give its
+        // parents (the data directory, where the embedded server's files live) the same mode.
+        await mkdir(path.dirname(setting.directory), { recursive: true });
         await mkdir(setting.directory, { recursive: true, mode: 0o700 });
         await writeFile(path.join(setting.directory, outboxFileName(message)), info.message as Buffer, { mode: 0o600 });
         return "sent";
