@@ -18,6 +18,10 @@ import { WRITE_SCENARIOS } from "./scenarios.ts";
  * - `no event log`: the write scenarios with the triggers that record
  *   ticket and comment events disabled (no event row, no NOTIFY, nothing
  *   queued): the write as it was before the event log (goal: within 15 %).
+ * - `no notification mail`: the write scenarios with the event log but
+ *   without the trigger that turns its events into notification mails (a
+ *   mail row and a send_mail job, docs/email.md): against `no event log`,
+ *   the cost of the event log alone.
  * - `webhook queued`: the write scenarios with one active webhook endpoint
  *   for every ticket event, so each write also records a delivery with its
  *   payload and queues a graphile-worker job (no worker runs; the jobs and
@@ -26,7 +30,7 @@ import { WRITE_SCENARIOS } from "./scenarios.ts";
  * The API as served (event log on, no endpoint, limits on) is the figure in
  * the main table; a variant's ratio is served ÷ variant.
  */
-export type VariantName = "limits off" | "no event log" | "webhook queued";
+export type VariantName = "limits off" | "no event log" | "no notification mail" | "webhook queued";
 
 export interface VariantContext {
   rootUrl: string;
@@ -58,6 +62,9 @@ const EVENT_TRIGGERS = [
   ["app_public.tickets", "_950_notify_update"],
   ["app_public.ticket_comments", "_400_notify"],
 ] as const;
+
+/** The trigger that queues notification mails from events (migration 000025). */
+const MAIL_TRIGGER = "_400_queue_mail";
 
 const TICKET_EVENT_KINDS = ["ticket.created", "ticket.status_changed", "ticket.assigned", "ticket.commented", "ticket.updated"];
 
@@ -102,6 +109,17 @@ export const VARIANTS: Variant[] = [
         });
       await toggle("disable");
       return { api, undo: () => toggle("enable") };
+    },
+  },
+  {
+    name: "no notification mail",
+    group: "events",
+    applies: (scenario) => WRITE_SCENARIOS.has(scenario.name),
+    async setUp(context, api) {
+      const toggle = (action: "disable" | "enable") =>
+        withRoot(context.rootUrl, (client) => client.query(`alter table app_private.realtime_events ${action} trigger ${MAIL_TRIGGER}`));
+      await toggle("disable");
+      return { api, undo: async () => void (await toggle("enable")) };
     },
   },
   {
