@@ -3,7 +3,7 @@ import { randomBytes } from "node:crypto";
 import { availableParallelism, loadavg } from "node:os";
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
-import pg from "pg";
+import { withClient } from "../src/database/cluster-setup.ts";
 import { signAccessToken } from "../src/auth/access-tokens.ts";
 import { runCli } from "../src/cli/run-cli.ts";
 import { ConfigurationError } from "../src/config/environment.ts";
@@ -130,9 +130,7 @@ const MOVABLE_TICKETS = 256;
  */
 async function refreshMovable(cast: Cast, rootUrl: string): Promise<void> {
   await new Promise((resolve) => setTimeout(resolve, 500));
-  const client = new pg.Client({ connectionString: rootUrl });
-  await client.connect();
-  try {
+  await withClient(rootUrl, async (client) => {
     await client.query(
       `update app_public.tickets set agent_id = $1, status = 'in_progress'
         where id in (select id from app_public.tickets where status = 'open' and agent_id is null
@@ -145,9 +143,7 @@ async function refreshMovable(cast: Cast, rootUrl: string): Promise<void> {
       [cast.agent, MOVABLE_TICKETS * 4],
     );
     cast.movableTickets = rows;
-  } finally {
-    await client.end();
-  }
+  });
 }
 
 /**
@@ -161,9 +157,7 @@ async function refreshMovable(cast: Cast, rootUrl: string): Promise<void> {
 const QUEUE_SUBJECT = "Queued request";
 
 async function topUpOpenPool(rootUrl: string, duration: number): Promise<void> {
-  const client = new pg.Client({ connectionString: rootUrl });
-  await client.connect();
-  try {
+  await withClient(rootUrl, async (client) => {
     const wanted = 1_500 * duration;
     const { rows } = await client.query("select count(*)::int as n from app_public.tickets where status = 'open' and agent_id is null");
     const missing = wanted - rows[0].n;
@@ -175,34 +169,24 @@ async function topUpOpenPool(rootUrl: string, duration: number): Promise<void> {
          from generate_series(1, $1::int) as n`,
       [missing, QUEUE_SUBJECT],
     );
-  } finally {
-    await client.end();
-  }
+  });
 }
 
 async function returnTakenTickets(rootUrl: string, agentId: string, since: Date): Promise<void> {
-  const client = new pg.Client({ connectionString: rootUrl });
-  await client.connect();
-  try {
+  await withClient(rootUrl, async (client) => {
     await client.query("select set_config('app.status_note', 'Returned to the queue after the benchmark', false)");
     await client.query(
       "update app_public.tickets set agent_id = null, status = 'open' where agent_id = $1 and status = 'in_progress' and updated_at >= $2",
       [agentId, since],
     );
-  } finally {
-    await client.end();
-  }
+  });
 }
 
 async function openPoolSize(rootUrl: string): Promise<number> {
-  const client = new pg.Client({ connectionString: rootUrl });
-  await client.connect();
-  try {
+  return withClient(rootUrl, async (client) => {
     const { rows } = await client.query("select count(*)::int as n from app_public.tickets where status = 'open' and agent_id is null");
     return rows[0].n as number;
-  } finally {
-    await client.end();
-  }
+  });
 }
 
 /** The comment scenario writes far more than an agent's hourly quota allows. */
@@ -210,15 +194,7 @@ const RAISED_COMMENT_QUOTA = 1_000_000;
 
 /** Raises the agents' comment quota for the run; returns the undo. */
 async function raiseCommentQuota(rootUrl: string): Promise<() => Promise<void>> {
-  const withRoot = async (sql: string, values: unknown[]) => {
-    const client = new pg.Client({ connectionString: rootUrl });
-    await client.connect();
-    try {
-      return (await client.query(sql, values)).rows;
-    } finally {
-      await client.end();
-    }
-  };
+  const withRoot = (sql: string, values: unknown[]) => withClient(rootUrl, async (client) => (await client.query(sql, values)).rows);
   const [before] = await withRoot("select max_count, per_interval::text from app_public.write_quotas where role = 'agent' and kind = 'comment'", []);
   await withRoot("update app_public.write_quotas set max_count = $1, per_interval = interval '1 minute' where role = 'agent' and kind = 'comment'", [RAISED_COMMENT_QUOTA]);
   return async () => {
@@ -232,27 +208,17 @@ async function raiseCommentQuota(rootUrl: string): Promise<() => Promise<void>> 
  * comment scenario starts from none, as the first of a real agent's hour would.
  */
 async function forgetCountedWrites(rootUrl: string): Promise<void> {
-  const client = new pg.Client({ connectionString: rootUrl });
-  await client.connect();
-  try {
-    await client.query("delete from app_private.write_events");
-  } finally {
-    await client.end();
-  }
+  await withClient(rootUrl, (client) => client.query("delete from app_private.write_events"));
 }
 
 /** The PostgreSQL server's process id, when it runs on this machine (its postmaster.pid is readable). */
 async function postmasterPid(rootUrl: string): Promise<number | undefined> {
-  const client = new pg.Client({ connectionString: rootUrl });
-  await client.connect();
+  const { rows } = await withClient(rootUrl, (client) => client.query<{ dir: string }>("select current_setting('data_directory') as dir"));
   try {
-    const { rows } = await client.query<{ dir: string }>("select current_setting('data_directory') as dir");
     const pid = Number(readFileSync(`${rows[0]!.dir}/postmaster.pid`, "utf8").split("\n")[0]);
     return Number.isInteger(pid) && pid > 0 ? pid : undefined;
   } catch {
     return undefined;
-  } finally {
-    await client.end();
   }
 }
 

@@ -1,5 +1,6 @@
 import http from "node:http";
-import pg from "pg";
+import type pg from "pg";
+import { withClient } from "../src/database/cluster-setup.ts";
 import { createLogger } from "../src/observability/logger.ts";
 import { startJobWorker } from "../src/worker/job-worker.ts";
 import type { Cast } from "./database.ts";
@@ -47,16 +48,6 @@ export interface Variant {
   setUp(context: VariantContext, api: ServerProcess): Promise<{ api: ServerProcess; undo(): Promise<void> }>;
 }
 
-async function withRoot<T>(rootUrl: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: rootUrl });
-  await client.connect();
-  try {
-    return await work(client);
-  } finally {
-    await client.end();
-  }
-}
-
 /** The triggers that record a ticket's and a comment's events (migration 000008, rewritten by 000018). */
 const EVENT_TRIGGERS = [
   ["app_public.tickets", "_950_notify_update"],
@@ -64,7 +55,17 @@ const EVENT_TRIGGERS = [
 ] as const;
 
 /** The trigger that queues notification mails from events (migration 000025). */
-const MAIL_TRIGGER = "_400_queue_mail";
+const MAIL_TRIGGER = ["app_private.realtime_events", "_400_queue_mail"] as const;
+
+/** Disables these triggers for a variant's run; returns what enables them again. */
+async function withoutTriggers(rootUrl: string, triggers: readonly (readonly [string, string])[]): Promise<() => Promise<void>> {
+  const toggle = (action: "disable" | "enable") =>
+    withClient(rootUrl, async (client) => {
+      for (const [table, trigger] of triggers) await client.query(`alter table ${table} ${action} trigger ${trigger}`);
+    });
+  await toggle("disable");
+  return () => toggle("enable");
+}
 
 const TICKET_EVENT_KINDS = ["ticket.created", "ticket.status_changed", "ticket.assigned", "ticket.commented", "ticket.updated"];
 
@@ -103,12 +104,7 @@ export const VARIANTS: Variant[] = [
     group: "events",
     applies: (scenario) => WRITE_SCENARIOS.has(scenario.name),
     async setUp(context, api) {
-      const toggle = (action: "disable" | "enable") =>
-        withRoot(context.rootUrl, async (client) => {
-          for (const [table, trigger] of EVENT_TRIGGERS) await client.query(`alter table ${table} ${action} trigger ${trigger}`);
-        });
-      await toggle("disable");
-      return { api, undo: () => toggle("enable") };
+      return { api, undo: await withoutTriggers(context.rootUrl, EVENT_TRIGGERS) };
     },
   },
   {
@@ -116,10 +112,7 @@ export const VARIANTS: Variant[] = [
     group: "events",
     applies: (scenario) => WRITE_SCENARIOS.has(scenario.name),
     async setUp(context, api) {
-      const toggle = (action: "disable" | "enable") =>
-        withRoot(context.rootUrl, (client) => client.query(`alter table app_private.realtime_events ${action} trigger ${MAIL_TRIGGER}`));
-      await toggle("disable");
-      return { api, undo: async () => void (await toggle("enable")) };
+      return { api, undo: await withoutTriggers(context.rootUrl, [MAIL_TRIGGER]) };
     },
   },
   {
@@ -128,8 +121,8 @@ export const VARIANTS: Variant[] = [
     applies: (scenario) => WRITE_SCENARIOS.has(scenario.name),
     async setUp(context, api) {
       // Never contacted: no worker runs while the variant is measured.
-      const endpointId = await withRoot(context.rootUrl, (client) => createEndpoint(client, "https://webhooks.bench.invalid/hook", TICKET_EVENT_KINDS));
-      return { api, undo: () => withRoot(context.rootUrl, (client) => removeEndpoint(client, endpointId)) };
+      const endpointId = await withClient(context.rootUrl, (client) => createEndpoint(client, "https://webhooks.bench.invalid/hook", TICKET_EVENT_KINDS));
+      return { api, undo: () => withClient(context.rootUrl, (client) => removeEndpoint(client, endpointId)) };
     },
   },
 ];
@@ -163,7 +156,7 @@ export async function measureWebhookDeliveries(options: {
   await new Promise<void>((resolve) => receiver.listen(0, "127.0.0.1", resolve));
   const port = (receiver.address() as { port: number }).port;
   const ticket = options.cast.replyTickets[0]!;
-  const endpointId = await withRoot(options.rootUrl, async (client) => {
+  const endpointId = await withClient(options.rootUrl, async (client) => {
     const id = await createEndpoint(client, `http://127.0.0.1:${port}/bench`, ["ticket.commented"]);
     await client.query(
       `insert into app_public.ticket_comments (ticket_id, author_id, body)
@@ -182,7 +175,7 @@ export async function measureWebhookDeliveries(options: {
     createLogger("silent"),
   );
   try {
-    await withRoot(options.rootUrl, async (client) => {
+    await withClient(options.rootUrl, async (client) => {
       for (;;) {
         const { rows } = await client.query<{ n: number }>(
           "select count(*)::int as n from app_public.webhook_deliveries where endpoint_id = $1 and status = 'succeeded'",
@@ -199,6 +192,6 @@ export async function measureWebhookDeliveries(options: {
   } finally {
     await worker.stop();
     receiver.close();
-    await withRoot(options.rootUrl, (client) => removeEndpoint(client, endpointId));
+    await withClient(options.rootUrl, (client) => removeEndpoint(client, endpointId));
   }
 }
