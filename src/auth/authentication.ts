@@ -38,6 +38,16 @@ export interface IssuedSession {
   userRecord: store.UserRow;
 }
 
+/**
+ * Who asks: the verified access-token claims (absent when signed out) and the
+ * client address (undefined when unknown). Every flow takes
+ * `(deps, input, request)`, so the GraphQL layer calls them all alike.
+ */
+export interface AuthRequest {
+  auth?: AccessClaims | undefined;
+  ip?: string | undefined;
+}
+
 /** Seconds a client whose hashing queue is full should wait: a few jobs of about 0.2 s each. */
 const HASH_QUEUE_RETRY_SECONDS = 1;
 
@@ -109,7 +119,7 @@ export interface CreateUserArguments {
 export async function register(
   deps: AuthenticationDependencies,
   input: RegisterArguments,
-  ip: string | undefined,
+  { ip }: AuthRequest,
 ): Promise<boolean> {
   const email = boundedText(input.email);
   const displayName = boundedText(input.displayName);
@@ -125,7 +135,7 @@ export async function register(
 export async function verifyEmail(
   deps: AuthenticationDependencies,
   input: { token: string },
-  ip: string | undefined,
+  { ip }: AuthRequest,
 ): Promise<IssuedSession> {
   if (!isWellFormedMailToken(input.token)) invalidLink();
   const refresh = newRefreshToken();
@@ -138,7 +148,7 @@ export async function verifyEmail(
 export async function login(
   deps: AuthenticationDependencies,
   input: LoginArguments,
-  ip: string | undefined,
+  { ip }: AuthRequest,
 ): Promise<IssuedSession> {
   const email = loggableEmail(input.email);
   // No stored password can be this long or match such an email: refused before any work.
@@ -166,7 +176,7 @@ export async function login(
 export async function refreshSession(
   deps: AuthenticationDependencies,
   input: { refreshToken: string },
-  ip: string | undefined,
+  { ip }: AuthRequest,
 ): Promise<IssuedSession> {
   if (!isWellFormedRefreshToken(input.refreshToken)) throw authError("INVALID_TOKEN");
   const next = newRefreshToken();
@@ -195,39 +205,66 @@ function requireSignedIn(auth: AccessClaims | undefined): AccessClaims {
   return auth;
 }
 
-/** Returns the user record. Other sessions of the user end; the caller's stays. */
-export async function changePassword(
+/** What a change guarded by the caller's current password does, step by step. */
+interface PasswordGuardedChange<P, T> {
+  /** After the attempt is counted, before any hashing: checks that need the account's email. */
+  check?: (email: string) => void;
+  /** Work of the change done before its transaction (hashing a new password). */
+  prepare?: (client: string) => Promise<P>;
+  /** The change itself, in the transaction that records the successful attempt. */
+  apply: (db: pg.ClientBase, attemptId: string, prepared: P | undefined, caller: AccessClaims) => Promise<T>;
+}
+
+/**
+ * Applies a change only when the signed-in caller proves their current
+ * password. The proof is counted against the address's limit and reserved
+ * like a login, before any hashing, so a stolen access token cannot
+ * brute-force the password; a refused proof is committed and counts towards
+ * the lockout.
+ */
+async function withCurrentPassword<P, T>(
   deps: AuthenticationDependencies,
-  auth: AccessClaims | undefined,
-  input: ChangePasswordArguments,
-  ip: string | undefined,
-): Promise<store.UserRow> {
+  { auth, ip }: AuthRequest,
+  currentPassword: string,
+  change: PasswordGuardedChange<P, T>,
+): Promise<T> {
   const caller = requireSignedIn(auth);
-  if (input.currentPassword.length > MAX_PASSWORD_LENGTH * 2) throw authError("INVALID_CREDENTIALS");
-  // Counted against the address's limit and reserved like a login, before any hashing,
-  // so a stolen access token cannot brute-force the password.
+  if (currentPassword.length > MAX_PASSWORD_LENGTH * 2) throw authError("INVALID_CREDENTIALS");
   const check = await store.beginPasswordCheck(deps.pool, caller.userId, ip).catch(rethrowAsAuthError);
-  requireStrongPassword(input.newPassword, check.email);
+  change.check?.(check.email);
   const client = clientKey(ip);
-  const presented = await hashing(() => recomputeHash(check.passwordSalt, check.hashLength, input.currentPassword, client));
-  const newHash = await hashing(() => hashPassword(input.newPassword, client));
+  const presented = await hashing(() => recomputeHash(check.passwordSalt, check.hashLength, currentPassword, client));
+  const prepare = change.prepare;
+  const prepared = prepare ? await hashing(() => prepare(client)) : undefined;
   const result = await inTransactionWithSettings(deps.pool, {}, async (db) => {
     const outcome = await store.finishLogin(db, check.attemptId, presented);
     if (outcome !== "success") return { outcome };
-    const user = await store.changePassword(db, check.attemptId, newHash, caller.sessionId).catch(rethrowAsAuthError);
-    return { outcome, user };
+    return { outcome, value: await change.apply(db, check.attemptId, prepared, caller) };
   });
   if (result.outcome === "locked") throw authError("ACCOUNT_LOCKED");
-  if (!result.user) throw authError("INVALID_CREDENTIALS");
-  return result.user;
+  if (result.outcome !== "success") throw authError("INVALID_CREDENTIALS");
+  return result.value as T;
+}
+
+/** Returns the user record. Other sessions of the user end; the caller's stays. */
+export async function changePassword(
+  deps: AuthenticationDependencies,
+  input: ChangePasswordArguments,
+  request: AuthRequest,
+): Promise<store.UserRow> {
+  return withCurrentPassword(deps, request, input.currentPassword, {
+    check: (email) => requireStrongPassword(input.newPassword, email),
+    prepare: (client) => hashPassword(input.newPassword, client),
+    apply: (db, attemptId, newHash, caller) =>
+      store.changePassword(db, attemptId, newHash as string, caller.sessionId).catch(rethrowAsAuthError),
+  });
 }
 
 /** Admin only; returns the new user's record. */
 export async function createUser(
   deps: AuthenticationDependencies,
-  auth: AccessClaims | undefined,
   input: CreateUserArguments,
-  ip: string | undefined,
+  { auth, ip }: AuthRequest,
 ): Promise<store.UserRow> {
   const caller = requireSignedIn(auth);
   // Refused before any validation or hashing; admin_create_user checks again atomically.
@@ -245,7 +282,7 @@ export async function createUser(
 export async function requestPasswordReset(
   deps: AuthenticationDependencies,
   input: { email: string },
-  ip: string | undefined,
+  { ip }: AuthRequest,
 ): Promise<boolean> {
   const email = loggableEmail(input.email);
   if (email.length > MAX_TYPED_LENGTH) throw authError("INVALID_INPUT");
@@ -261,7 +298,7 @@ function invalidLink(): never {
 export async function resetPassword(
   deps: AuthenticationDependencies,
   input: { token: string; newPassword: string },
-  ip: string | undefined,
+  { ip }: AuthRequest,
 ): Promise<store.UserRow> {
   if (!isWellFormedMailToken(input.token)) invalidLink();
   const digest = digestMailToken(input.token);
@@ -283,23 +320,14 @@ function rethrowLinkError(error: unknown): never {
  */
 export async function requestEmailChange(
   deps: AuthenticationDependencies,
-  auth: AccessClaims | undefined,
   input: { newEmail: string; currentPassword: string },
-  ip: string | undefined,
+  request: AuthRequest,
 ): Promise<boolean> {
-  const caller = requireSignedIn(auth);
-  if (input.currentPassword.length > MAX_PASSWORD_LENGTH * 2) throw authError("INVALID_CREDENTIALS");
   const newEmail = boundedText(input.newEmail);
-  const check = await store.beginPasswordCheck(deps.pool, caller.userId, ip).catch(rethrowAsAuthError);
-  const presented = await hashing(() =>
-    recomputeHash(check.passwordSalt, check.hashLength, input.currentPassword, clientKey(ip)),
-  );
-  const outcome = await inTransactionWithSettings(deps.pool, {}, async (db) => {
-    const decided = await store.finishLogin(db, check.attemptId, presented);
-    if (decided === "success") await store.requestEmailChange(db, check.attemptId, newEmail).catch(rethrowAsAuthError);
-    return decided;
+  return withCurrentPassword(deps, request, input.currentPassword, {
+    apply: async (db, attemptId) => {
+      await store.requestEmailChange(db, attemptId, newEmail).catch(rethrowAsAuthError);
+      return true;
+    },
   });
-  if (outcome === "locked") throw authError("ACCOUNT_LOCKED");
-  if (outcome !== "success") throw authError("INVALID_CREDENTIALS");
-  return true;
 }

@@ -1,11 +1,12 @@
 import { pgSelectSingleFromRecord } from "postgraphile/@dataplan/pg";
 import { access, context, lambda, sideEffect, type FieldArgs, type Step } from "postgraphile/grafast";
+import { parse, type DocumentNode } from "postgraphile/graphql";
 import { extendSchema, gql } from "postgraphile/utils";
 import type { AccessClaims } from "../auth/access-tokens.ts";
 import { authError } from "../auth/auth-errors.ts";
 import { clientKey, withClientSlot } from "../auth/client-concurrency.ts";
 import * as authentication from "../auth/authentication.ts";
-import type { AuthenticationDependencies, IssuedSession } from "../auth/authentication.ts";
+import type { AuthenticationDependencies, AuthRequest, IssuedSession } from "../auth/authentication.ts";
 import type { UserRow } from "../auth/auth-store.ts";
 
 /**
@@ -42,7 +43,7 @@ declare global {
   }
 }
 
-const typeDefs = gql`
+const inputAndPayloadTypes = gql`
   input RegisterInput {
     email: String!
     password: String!
@@ -168,31 +169,7 @@ const typeDefs = gql`
     success: Boolean!
   }
 
-  extend type Mutation {
-    "Creates a customer account, unverified until the mailed link is followed (verifyEmail). The answer does not tell whether the email was taken."
-    register(input: RegisterInput!): RegisterPayload
-    "Proves the address with the token of a verification link and signs the account in. The link works once."
-    verifyEmail(input: VerifyEmailInput!): VerifyEmailPayload
-    "Signs in with email and password. Unknown email and wrong password give the same error."
-    login(input: LoginInput!): LoginPayload
-    "Exchanges a refresh token for new tokens. Reusing a refresh token ends its whole session."
-    refreshSession(input: RefreshSessionInput!): RefreshSessionPayload
-    "Ends the session of the refresh token."
-    logout(input: LogoutInput!): LogoutPayload
-    "Changes the signed-in user's password; their other sessions end."
-    changePassword(input: ChangePasswordInput!): ChangePasswordPayload
-    "Admins: creates a user with any role."
-    createUser(input: CreateUserInput!): CreateUserPayload
-    "Mails a password reset link to the account with this email, if there is one; the answer is the same either way."
-    requestPasswordReset(input: RequestPasswordResetInput!): RequestPasswordResetPayload
-    "Sets a new password with the token of a reset link: the link is used up, every session of the account ends and its lockout is cleared."
-    resetPassword(input: ResetPasswordInput!): ResetPasswordPayload
-    "Asks to change the signed-in user's email (current password required); the new address must be verified with the mailed link."
-    requestEmailChange(input: RequestEmailChangeInput!): RequestEmailChangePayload
-  }
 `;
-
-type Input<T> = Step<T>;
 
 /** Requests (by their GraphQL context) that already ran an authentication mutation. */
 const contextsWithAuthOperation = new WeakSet<object>();
@@ -203,26 +180,102 @@ function claimAuthOperation(graphqlContext: object): void {
   contextsWithAuthOperation.add(graphqlContext);
 }
 
-/**
- * A side effect that is the request's one authentication mutation; `run`
- * gets the field's input, the verified claims and the client address.
- */
-function authOperation<TInput, TResult>(
-  fieldArgs: FieldArgs,
-  run: (input: TInput, auth: AccessClaims | undefined, ip: string | undefined) => Promise<TResult>,
-): Step<TResult> {
-  const $context = context();
-  return sideEffect(
-    [input<TInput>(fieldArgs), $context, $context.get("auth"), $context.get("clientIp")],
-    ([args, graphqlContext, auth, ip]) => {
-      claimAuthOperation(graphqlContext);
-      return withClientSlot(clientKey(ip), () => run(args, auth, ip));
-    },
-  );
+/** A flow of auth/authentication.ts: `(deps, input, request)`. */
+type Flow<TResult> = (deps: AuthenticationDependencies, input: never, request: AuthRequest) => Promise<TResult>;
+
+/** One authentication mutation, `name(input: NameInput!): NamePayload`. */
+interface AuthMutation {
+  flow: Flow<unknown>;
+  /**
+   * How its payload is made: `session` and `user` payloads from what the flow
+   * returns (their `user` fields below), `success` payloads say only that the
+   * flow finished.
+   */
+  payload: "session" | "user" | "success";
+  /** The field's description in the schema. */
+  description: string;
 }
 
-function input<T>(fieldArgs: FieldArgs): Input<T> {
-  return fieldArgs.getRaw("input") as Input<T>;
+/** The mutations, each with its flow and documentation. */
+const MUTATIONS: Record<string, AuthMutation> = {
+  register: {
+    flow: authentication.register,
+    payload: "success",
+    description: "Creates a customer account, unverified until the mailed link is followed (verifyEmail). The answer does not tell whether the email was taken.",
+  },
+  verifyEmail: {
+    flow: authentication.verifyEmail,
+    payload: "session",
+    description: "Proves the address with the token of a verification link and signs the account in. The link works once.",
+  },
+  login: {
+    flow: authentication.login,
+    payload: "session",
+    description: "Signs in with email and password. Unknown email and wrong password give the same error.",
+  },
+  refreshSession: {
+    flow: authentication.refreshSession,
+    payload: "session",
+    description: "Exchanges a refresh token for new tokens. Reusing a refresh token ends its whole session.",
+  },
+  logout: {
+    flow: authentication.logout,
+    payload: "success",
+    description: "Ends the session of the refresh token.",
+  },
+  changePassword: {
+    flow: authentication.changePassword,
+    payload: "user",
+    description: "Changes the signed-in user's password; their other sessions end.",
+  },
+  createUser: {
+    flow: authentication.createUser,
+    payload: "user",
+    description: "Admins: creates a user with any role.",
+  },
+  requestPasswordReset: {
+    flow: authentication.requestPasswordReset,
+    payload: "success",
+    description: "Mails a password reset link to the account with this email, if there is one; the answer is the same either way.",
+  },
+  requestEmailChange: {
+    flow: authentication.requestEmailChange,
+    payload: "success",
+    description: "Asks to change the signed-in user's email (current password required); the new address must be verified with the mailed link.",
+  },
+  resetPassword: {
+    flow: authentication.resetPassword,
+    payload: "success",
+    description: "Sets a new password with the token of a reset link: the link is used up, every session of the account ends and its lockout is cleared.",
+  },
+};
+
+/**
+ * The plan of one mutation: a side effect that is the request's one
+ * authentication mutation, running the flow with the field's input, the
+ * verified claims and the client address.
+ */
+function authMutationPlan(deps: AuthenticationDependencies, { flow, payload }: AuthMutation) {
+  return (_$root: Step, fieldArgs: FieldArgs): Step => {
+    const $context = context();
+    const $result = sideEffect(
+      [fieldArgs.getRaw("input"), $context, $context.get("auth"), $context.get("clientIp")],
+      ([input, graphqlContext, auth, ip]) => {
+        claimAuthOperation(graphqlContext);
+        return withClientSlot(clientKey(ip), () => flow(deps, input as never, { auth, ip }));
+      },
+    );
+    return payload === "success" ? lambda($result, () => ({ success: true }), true) : $result;
+  };
+}
+
+/** `extend type Mutation { … }` with one field per entry of MUTATIONS. */
+function mutationFields(): DocumentNode {
+  const fields = Object.entries(MUTATIONS).map(([name, { description }]) => {
+    const type = name[0]!.toUpperCase() + name.slice(1);
+    return `${JSON.stringify(description)} ${name}(input: ${type}Input!): ${type}Payload`;
+  });
+  return parse(`extend type Mutation {\n${fields.join("\n")}\n}`);
 }
 
 export function authenticationPlugin(deps: AuthenticationDependencies): GraphileConfig.Plugin {
@@ -234,67 +287,12 @@ export function authenticationPlugin(deps: AuthenticationDependencies): Graphile
     const userOfSession = ($session: Step<IssuedSession>) => userFrom(access($session, "userRecord"));
 
     return {
-      typeDefs,
+      typeDefs: [inputAndPayloadTypes, mutationFields()],
       objects: {
         Mutation: {
-          plans: {
-            register(_$root, fieldArgs) {
-              const $success = authOperation<authentication.RegisterArguments, boolean>(fieldArgs, (args, _auth, ip) =>
-                authentication.register(deps, args, ip),
-              );
-              return lambda($success, (success) => ({ success }), true);
-            },
-            verifyEmail(_$root, fieldArgs) {
-              return authOperation<{ token: string }, IssuedSession>(fieldArgs, (args, _auth, ip) =>
-                authentication.verifyEmail(deps, args, ip),
-              );
-            },
-            login(_$root, fieldArgs) {
-              return authOperation<authentication.LoginArguments, IssuedSession>(fieldArgs, (args, _auth, ip) =>
-                authentication.login(deps, args, ip),
-              );
-            },
-            refreshSession(_$root, fieldArgs) {
-              return authOperation<{ refreshToken: string }, IssuedSession>(fieldArgs, (args, _auth, ip) =>
-                authentication.refreshSession(deps, args, ip),
-              );
-            },
-            logout(_$root, fieldArgs) {
-              const $success = authOperation<{ refreshToken: string }, boolean>(fieldArgs, (args) =>
-                authentication.logout(deps, args),
-              );
-              return lambda($success, (success) => ({ success }), true);
-            },
-            changePassword(_$root, fieldArgs) {
-              return authOperation<authentication.ChangePasswordArguments, UserRow>(fieldArgs, (args, auth, ip) =>
-                authentication.changePassword(deps, auth, args, ip),
-              );
-            },
-            createUser(_$root, fieldArgs) {
-              return authOperation<authentication.CreateUserArguments, UserRow>(fieldArgs, (args, auth, ip) =>
-                authentication.createUser(deps, auth, args, ip),
-              );
-            },
-            requestPasswordReset(_$root, fieldArgs) {
-              const $success = authOperation<{ email: string }, boolean>(fieldArgs, (args, _auth, ip) =>
-                authentication.requestPasswordReset(deps, args, ip),
-              );
-              return lambda($success, (success) => ({ success }), true);
-            },
-            requestEmailChange(_$root, fieldArgs) {
-              const $success = authOperation<{ newEmail: string; currentPassword: string }, boolean>(
-                fieldArgs,
-                (args, auth, ip) => authentication.requestEmailChange(deps, auth, args, ip),
-              );
-              return lambda($success, (success) => ({ success }), true);
-            },
-            resetPassword(_$root, fieldArgs) {
-              const $done = authOperation<{ token: string; newPassword: string }, UserRow>(fieldArgs, (args, _auth, ip) =>
-                authentication.resetPassword(deps, args, ip),
-              );
-              return lambda($done, () => ({ success: true }), true);
-            },
-          },
+          plans: Object.fromEntries(
+            Object.entries(MUTATIONS).map(([name, mutation]) => [name, authMutationPlan(deps, mutation)]),
+          ),
         },
         VerifyEmailPayload: { plans: { user: userOfSession } },
         LoginPayload: { plans: { user: userOfSession } },
