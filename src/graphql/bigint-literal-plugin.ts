@@ -1,4 +1,5 @@
 import { GraphQLError, Kind, type ValueNode } from "postgraphile/graphql";
+import { projectPlugin } from "./project-plugin.ts";
 
 /**
  * `BigInt` (PostgreSQL bigint, e.g. ticket numbers) also accepts integer
@@ -8,9 +9,7 @@ import { GraphQLError, Kind, type ValueNode } from "postgraphile/graphql";
  * it is taken as written, without passing through a JavaScript number.
  * Variables already accept numbers and strings; results stay strings.
  */
-export const BigIntLiteralPlugin: GraphileConfig.Plugin = {
-  name: "TicketingBigIntLiteralPlugin",
-  version: "1.0.0",
+export const BigIntLiteralPlugin: GraphileConfig.Plugin = projectPlugin("BigIntLiteral", {
   schema: {
     hooks: {
       GraphQLScalarType(config) {
@@ -28,4 +27,4 @@ export const BigIntLiteralPlugin: GraphileConfig.Plugin = {
       },
     },
   },
-};
+});

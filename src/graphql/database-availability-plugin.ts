@@ -7,6 +7,7 @@ import {
   RETRY_AFTER_SECONDS,
 } from "../database/availability.ts";
 import type { Logger } from "../observability/logger.ts";
+import { projectPlugin } from "./project-plugin.ts";
 
 /**
  * Behaviour of /graphql while the database is away (restart, failover,
@@ -57,9 +58,7 @@ export function databaseAvailabilityPlugin(options: AvailabilityOptions): Graphi
   // Express requests whose GraphQL result carried a database availability
   // or busy error, with the Retry-After to answer them with.
   const unavailable = new WeakMap<object, number>();
-  return {
-    name: "TicketingDatabaseAvailabilityPlugin",
-    version: "1.0.0",
+  return projectPlugin("DatabaseAvailability", {
     grafast: {
       middleware: {
         async execute(next, event) {
@@ -106,5 +105,5 @@ export function databaseAvailabilityPlugin(options: AvailabilityOptions): Graphi
         },
       },
     },
-  };
+  });
 }

@@ -1,4 +1,5 @@
 import { constant, ConstantStep, lambda, type FieldPlanResolver, type Step } from "postgraphile/grafast";
+import { projectPlugin } from "./project-plugin.ts";
 
 /**
  * Every connection (and list) of the schema reads one page: a request
@@ -59,9 +60,7 @@ function isCollectionField(scope: { isPgFieldConnection?: boolean; isPgFieldSimp
 }
 
 export function defaultPagePlugin({ defaultPageSize, maxPageSize }: PageOptions): GraphileConfig.Plugin {
-  return {
-    name: "TicketingDefaultPagePlugin",
-    version: "1.0.0",
+  return projectPlugin("DefaultPage", {
     schema: {
       hooks: {
         GraphQLObjectType_fields_field(field, _build, context) {
@@ -80,5 +79,5 @@ export function defaultPagePlugin({ defaultPageSize, maxPageSize }: PageOptions)
         },
       },
     },
-  };
+  });
 }

@@ -8,6 +8,7 @@ import {
   type ValidationRule,
 } from "postgraphile/graphql";
 import { measureDocument } from "./query-cost.ts";
+import { projectPlugin } from "./project-plugin.ts";
 
 /**
  * The parsed-document cache and the operation-plan cache, bounded by the
@@ -143,9 +144,7 @@ export function makeCachedParseAndValidate(
 
 /** The cache as a grafserv plugin: the execution config's parseAndValidate is replaced by the cached one. */
 export function documentCachePlugin(options: DocumentCacheOptions): GraphileConfig.Plugin {
-  return {
-    name: "TicketingDocumentCachePlugin",
-    version: "1.0.0",
+  return projectPlugin("DocumentCache", {
     grafserv: {
       middleware: {
         setPreset(next, event) {
@@ -169,5 +168,5 @@ export function documentCachePlugin(options: DocumentCacheOptions): GraphileConf
         },
       },
     },
-  };
+  });
 }

@@ -4,6 +4,7 @@ import { GraphQLError, parse, Source, type DocumentNode, type GraphQLSchema } fr
 import type { LogSampler } from "../observability/log-sampler.ts";
 import { WeightedLru } from "./document-cache.ts";
 import { measureDocument } from "./query-cost.ts";
+import { projectPlugin } from "./project-plugin.ts";
 
 /**
  * Bounds on GraphQL documents, checked for every request (HTTP and
@@ -182,9 +183,7 @@ export function documentLimitsPlugin({ limits, sampler }: DocumentLimitsOptions)
     if (!built) throw new SafeError("The API is starting; please retry", { statusCode: 503, code: "SERVICE_UNAVAILABLE" });
     return built;
   }
-  return {
-    name: "TicketingDocumentLimitsPlugin",
-    version: "1.0.0",
+  return projectPlugin("DocumentLimits", {
     schema: {
       hooks: {
         GraphQLSchema(spec) {
@@ -229,5 +228,5 @@ export function documentLimitsPlugin({ limits, sampler }: DocumentLimitsOptions)
         },
       },
     },
-  };
+  });
 }

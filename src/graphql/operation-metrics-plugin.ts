@@ -1,6 +1,7 @@
 import { getOperationAST, type ExecutionResult } from "postgraphile/graphql";
 import { isAsyncIterable } from "postgraphile/grafast";
 import type { Metrics } from "../observability/metrics.ts";
+import { projectPlugin } from "./project-plugin.ts";
 
 /**
  * Counts GraphQL operations by name, type and outcome. Executed operations
@@ -46,9 +47,7 @@ export function operationMetricsPlugin(
   // GraphQL requests seen and those that reached execution, keyed by their Express request.
   const received = new WeakSet<object>();
   const executed = new WeakSet<object>();
-  return {
-    name: "TicketingOperationMetricsPlugin",
-    version: "1.0.0",
+  return projectPlugin("OperationMetrics", {
     grafserv: {
       middleware: {
         processGraphQLRequestBody(next, event) {
@@ -87,5 +86,5 @@ export function operationMetricsPlugin(
         },
       },
     },
-  };
+  });
 }

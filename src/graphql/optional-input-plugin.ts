@@ -1,4 +1,5 @@
 import { GraphQLInputObjectType, GraphQLNonNull, isNonNullType } from "postgraphile/graphql";
+import { projectPlugin } from "./project-plugin.ts";
 
 /**
  * A mutation whose input has no required field may be called without
@@ -9,9 +10,7 @@ import { GraphQLInputObjectType, GraphQLNonNull, isNonNullType } from "postgraph
  * required comes from the SQL function (arguments without a default are
  * required, see preset.ts `pgStrictFunctions`), so this plugin restates no rule.
  */
-export const OptionalInputPlugin: GraphileConfig.Plugin = {
-  name: "TicketingOptionalInputPlugin",
-  version: "1.0.0",
+export const OptionalInputPlugin: GraphileConfig.Plugin = projectPlugin("OptionalInput", {
   schema: {
     hooks: {
       GraphQLObjectType_fields_field_args_arg(arg, _build, context) {
@@ -26,4 +25,4 @@ export const OptionalInputPlugin: GraphileConfig.Plugin = {
       },
     },
   },
-};
+});

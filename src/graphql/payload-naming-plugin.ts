@@ -1,3 +1,5 @@
+import { projectPlugin } from "./project-plugin.ts";
+
 /**
  * Names the result field of a mutation made from a SQL function after what
  * it returns: `transitionTicket { ticket }`, `addComment { ticketComment }`,
@@ -6,9 +8,7 @@
  * `@resultFieldName` smart tag on the function still wins, and functions
  * returning scalars keep `result`.
  */
-export const PayloadNamingPlugin: GraphileConfig.Plugin = {
-  name: "TicketingPayloadNamingPlugin",
-  version: "1.0.0",
+export const PayloadNamingPlugin: GraphileConfig.Plugin = projectPlugin("PayloadNaming", {
   inflection: {
     replace: {
       functionMutationResultFieldName(previous, _options, details) {
@@ -21,4 +21,4 @@ export const PayloadNamingPlugin: GraphileConfig.Plugin = {
       },
     },
   },
-};
+});

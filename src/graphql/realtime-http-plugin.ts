@@ -1,4 +1,5 @@
 import { GraphQLError, getOperationAST } from "postgraphile/graphql";
+import { projectPlugin } from "./project-plugin.ts";
 
 /**
  * Subscriptions are served over websockets only. Over plain HTTP grafserv
@@ -10,9 +11,7 @@ import { GraphQLError, getOperationAST } from "postgraphile/graphql";
  */
 export const SUBSCRIPTION_OVER_HTTP = "SUBSCRIPTIONS_REQUIRE_WEBSOCKET";
 
-export const realtimeHttpPlugin: GraphileConfig.Plugin = {
-  name: "TicketingSubscriptionsOverHttpRefusedPlugin",
-  version: "1.0.0",
+export const realtimeHttpPlugin: GraphileConfig.Plugin = projectPlugin("SubscriptionsOverHttpRefused", {
   grafast: {
     middleware: {
       execute(next, event) {
@@ -28,4 +27,4 @@ export const realtimeHttpPlugin: GraphileConfig.Plugin = {
       },
     },
   },
-};
+});

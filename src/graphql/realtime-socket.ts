@@ -6,6 +6,7 @@ import type { WebSocket } from "ws";
 import { InvalidTokenError, verifyAccessToken, type AccessClaims } from "../auth/access-tokens.ts";
 import type { JwtConfig } from "../config/app-config.ts";
 import type { Logger } from "../observability/logger.ts";
+import { projectPlugin } from "./project-plugin.ts";
 
 /**
  * Authentication and limits of GraphQL over websockets (graphql-ws on
@@ -229,9 +230,7 @@ function isSubscription(payload: { query?: unknown; operationName?: unknown }): 
  * refusing thousands of them then costs little.
  */
 export function realtimeSocketPlugin(subscriptions: SubscriptionLimit): GraphileConfig.Plugin {
-  return {
-    name: "TicketingRealtimeSocketPlugin",
-    version: "2.0.0",
+  return projectPlugin("RealtimeSocket", {
     grafserv: {
       middleware: {
         onSubscribe(next, event) {
@@ -252,5 +251,5 @@ export function realtimeSocketPlugin(subscriptions: SubscriptionLimit): Graphile
         },
       },
     },
-  };
+  });
 }

@@ -4,6 +4,7 @@ import client from "prom-client";
 import { SafeError } from "postgraphile/grafast";
 import type { Logger } from "../observability/logger.ts";
 import type { Metrics } from "../observability/metrics.ts";
+import { projectPlugin } from "./project-plugin.ts";
 
 /**
  * Bounds the life of each GraphQL request over HTTP:
@@ -176,9 +177,7 @@ export function requestDeadlinePlugin(options: RequestDeadlineOptions): Graphile
     work.stop(reason);
     stopped?.inc({ reason });
   };
-  return {
-    name: "TicketingRequestDeadlinePlugin",
-    version: "1.0.0",
+  return projectPlugin("RequestDeadline", {
     grafast: {
       middleware: {
         async prepareArgs(next, event) {
@@ -242,5 +241,5 @@ export function requestDeadlinePlugin(options: RequestDeadlineOptions): Graphile
         },
       },
     },
-  };
+  });
 }

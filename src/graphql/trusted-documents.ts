@@ -4,6 +4,7 @@ import { PersistedPlugin } from "@grafserv/persisted";
 import { SafeError } from "postgraphile/grafast";
 import { Kind, parse } from "postgraphile/graphql";
 import type { LogSampler } from "../observability/log-sampler.ts";
+import { projectPlugin } from "./project-plugin.ts";
 
 /**
  * Trusted documents (TRUSTED_DOCUMENTS): the API executes only operations a
@@ -84,9 +85,7 @@ export function documentIdOf(body: RequestBody): string | undefined {
 
 /** The plugins and grafserv options that make the API accept only the trusted documents. */
 export function trustedDocumentsPreset(documents: TrustedDocuments, sampler: LogSampler): GraphileConfig.Preset {
-  const gate: GraphileConfig.Plugin = {
-    name: "TicketingTrustedDocumentsGatePlugin",
-    version: "1.0.0",
+  const gate: GraphileConfig.Plugin = projectPlugin("TrustedDocumentsGate", {
     before: ["PersistedPlugin"],
     grafserv: {
       middleware: {
@@ -103,7 +102,7 @@ export function trustedDocumentsPreset(documents: TrustedDocuments, sampler: Log
         },
       },
     },
-  };
+  });
   return {
     plugins: [gate, PersistedPlugin],
     grafserv: {

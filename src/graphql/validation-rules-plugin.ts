@@ -4,6 +4,7 @@ import {
   type ValidationContext,
   type ValidationRule,
 } from "postgraphile/graphql";
+import { projectPlugin } from "./project-plugin.ts";
 
 /**
  * The graphql-js validation rules grafserv applies, adjusted:
@@ -48,9 +49,7 @@ function reportingCoded(rule: ValidationRule, production: boolean): ValidationRu
 }
 
 export function validationRulesPlugin({ production, introspection }: ValidationRulesOptions): GraphileConfig.Plugin {
-  return {
-    name: "TicketingValidationRulesPlugin",
-    version: "1.0.0",
+  return projectPlugin("ValidationRules", {
     grafserv: {
       middleware: {
         setPreset(next, event) {
@@ -60,5 +59,5 @@ export function validationRulesPlugin({ production, introspection }: ValidationR
         },
       },
     },
-  };
+  });
 }
