@@ -5,18 +5,9 @@ import path from "node:path";
 import { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import express from "express";
-import {
-  type AttachmentStorage,
-  type DeclaredUpload,
-  type DownloadRequest,
-  DOWNLOAD_URL_SECONDS,
-  STORAGE_KEY,
-  type StoredObject,
-  type UploadTarget,
-  UPLOAD_URL_SECONDS,
-  attachmentDisposition,
-  servedContentType,
-} from "./attachment-storage.ts";
+import type { AttachmentStorage, DeclaredUpload, DownloadRequest, StoredObject, UploadTarget } from "./attachment-storage.ts";
+import { DOWNLOAD_URL_SECONDS, STORAGE_KEY, UPLOAD_URL_SECONDS } from "./attachment-storage.ts";
+import { attachmentDisposition, servedContentType } from "./attachment-storage.ts";
 
 /**
  * The local driver: one file per attachment under a directory (by default
@@ -148,31 +139,47 @@ function queryString(value: unknown): string | undefined {
   return typeof value === "string" ? value : undefined;
 }
 
-/** Checks a request's signature and expiry; answers 403 and returns false when either fails. */
-function authorised(
+/** What a signed `/files/<key>` request names: the key and its two signed query values. */
+interface SignedFileRequest {
+  key: string;
+  /** `size` of an upload, `name` of a download. */
+  first: string;
+  type: string;
+}
+
+/**
+ * Reads a signed request for `/files/<key>`; answers 404 for a malformed key,
+ * 403 for a missing, altered or expired signature, and then returns undefined.
+ */
+function signedRequest(
   storage: LocalStorage,
   req: express.Request,
   res: express.Response,
   method: Method,
-  first: string | undefined,
-  second: string | undefined,
-): boolean {
+  firstParameter: "size" | "name",
+): SignedFileRequest | undefined {
   const key = String(req.params.key);
+  if (!STORAGE_KEY.test(key)) {
+    text(res, 404, "Not found");
+    return undefined;
+  }
+  const first = queryString(req.query[firstParameter]);
+  const type = queryString(req.query.type);
   const expires = queryString(req.query.exp);
   const given = queryString(req.query.sig);
-  if (expires === undefined || given === undefined || first === undefined || second === undefined || !/^\d{1,12}$/.test(expires)) {
+  const valid =
+    expires !== undefined &&
+    given !== undefined &&
+    first !== undefined &&
+    type !== undefined &&
+    /^\d{1,12}$/.test(expires) &&
+    sameSignature(given, signature(storage.secret(), method, key, expires, first, type)) &&
+    Number(expires) * 1000 >= storage.now();
+  if (!valid) {
     text(res, 403, "Invalid or expired link");
-    return false;
+    return undefined;
   }
-  if (!sameSignature(given, signature(storage.secret(), method, key, expires, first, second))) {
-    text(res, 403, "Invalid or expired link");
-    return false;
-  }
-  if (Number(expires) * 1000 < storage.now()) {
-    text(res, 403, "Invalid or expired link");
-    return false;
-  }
-  return true;
+  return { key, first, type };
 }
 
 /** Counts bytes through; fails the pipeline once more than `limit` have passed. */
@@ -192,63 +199,50 @@ export function localFileRoutes(storage: AttachmentStorage): express.Router {
   const router = express.Router();
   if (!(storage instanceof LocalStorage)) return router;
 
-  router.put(`${FILES_PATH}/:key`, async (req, res, next) => {
+  // Express 5 passes a rejected handler's error to the error handlers.
+  router.put(`${FILES_PATH}/:key`, async (req, res) => {
+    const request = signedRequest(storage, req, res, "PUT", "size");
+    if (!request) return;
+    const sentType = (req.headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase();
+    if (sentType !== request.type) return text(res, 403, "The Content-Type header must be the declared content type");
+    const declared = Number(request.first);
+    const length = req.headers["content-length"];
+    if (length !== undefined && Number(length) > declared) return text(res, 413, "Larger than the declared size");
+    await mkdir(storage.directory, { recursive: true });
+    const final = storage.pathOf(request.key);
+    const part = `${final}.part-${randomBytes(8).toString("hex")}`;
     try {
-      const key = String(req.params.key);
-      if (!STORAGE_KEY.test(key)) return text(res, 404, "Not found");
-      const size = queryString(req.query.size);
-      const type = queryString(req.query.type);
-      if (!authorised(storage, req, res, "PUT", size, type)) return;
-      const sentType = (req.headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase();
-      if (sentType !== type) return text(res, 403, "The Content-Type header must be the declared content type");
-      const declared = Number(size);
-      const length = req.headers["content-length"];
-      if (length !== undefined && Number(length) > declared) return text(res, 413, "Larger than the declared size");
-      await mkdir(storage.directory, { recursive: true });
-      const final = storage.pathOf(key);
-      const part = `${final}.part-${randomBytes(8).toString("hex")}`;
-      try {
-        await pipeline(req, byteLimit(declared), createWriteStream(part, { flags: "wx" }));
-        // link() refuses an existing name: an object is written once.
-        await link(part, final);
-      } catch (error) {
-        const failure = error as NodeJS.ErrnoException & { tooLarge?: boolean };
-        if (failure.tooLarge) return text(res, 413, "Larger than the declared size");
-        if (failure.code === "EEXIST") return text(res, 409, "This file was already uploaded");
-        throw error;
-      } finally {
-        await unlink(part).catch(() => {});
-      }
-      res.status(200).end();
+      await pipeline(req, byteLimit(declared), createWriteStream(part, { flags: "wx" }));
+      // link() refuses an existing name: an object is written once.
+      await link(part, final);
     } catch (error) {
-      next(error);
+      const failure = error as NodeJS.ErrnoException & { tooLarge?: boolean };
+      if (failure.tooLarge) return text(res, 413, "Larger than the declared size");
+      if (failure.code === "EEXIST") return text(res, 409, "This file was already uploaded");
+      throw error;
+    } finally {
+      await unlink(part).catch(() => {});
     }
+    res.status(200).end();
   });
 
-  router.get(`${FILES_PATH}/:key`, async (req, res, next) => {
+  router.get(`${FILES_PATH}/:key`, async (req, res) => {
+    const request = signedRequest(storage, req, res, "GET", "name");
+    if (!request) return;
+    const file = storage.pathOf(request.key);
+    let size: number;
     try {
-      const key = String(req.params.key);
-      if (!STORAGE_KEY.test(key)) return text(res, 404, "Not found");
-      const name = queryString(req.query.name);
-      const type = queryString(req.query.type);
-      if (!authorised(storage, req, res, "GET", name, type)) return;
-      const file = storage.pathOf(key);
-      let size: number;
-      try {
-        size = (await stat(file)).size;
-      } catch {
-        return text(res, 404, "Not found");
-      }
-      res.setHeader("Content-Type", servedContentType(type!));
-      res.setHeader("Content-Disposition", attachmentDisposition(name!));
-      res.setHeader("Content-Length", String(size));
-      res.setHeader("Content-Security-Policy", "default-src 'none'; sandbox");
-      res.setHeader("X-Content-Type-Options", "nosniff");
-      res.setHeader("Cache-Control", "private, no-store");
-      await pipeline(createReadStream(file), res);
-    } catch (error) {
-      next(error);
+      size = (await stat(file)).size;
+    } catch {
+      return text(res, 404, "Not found");
     }
+    res.setHeader("Content-Type", servedContentType(request.type));
+    res.setHeader("Content-Disposition", attachmentDisposition(request.first));
+    res.setHeader("Content-Length", String(size));
+    res.setHeader("Content-Security-Policy", "default-src 'none'; sandbox");
+    res.setHeader("X-Content-Type-Options", "nosniff");
+    res.setHeader("Cache-Control", "private, no-store");
+    await pipeline(createReadStream(file), res);
   });
   return router;
 }

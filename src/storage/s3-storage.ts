@@ -7,18 +7,9 @@ import {
   S3Client,
 } from "@aws-sdk/client-s3";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
-import {
-  type AttachmentStorage,
-  type DeclaredUpload,
-  type DownloadRequest,
-  DOWNLOAD_URL_SECONDS,
-  STORAGE_KEY,
-  type StoredObject,
-  type UploadTarget,
-  UPLOAD_URL_SECONDS,
-  attachmentDisposition,
-  servedContentType,
-} from "./attachment-storage.ts";
+import type { AttachmentStorage, DeclaredUpload, DownloadRequest, StoredObject, UploadTarget } from "./attachment-storage.ts";
+import { DOWNLOAD_URL_SECONDS, STORAGE_KEY, UPLOAD_URL_SECONDS } from "./attachment-storage.ts";
+import { attachmentDisposition, servedContentType } from "./attachment-storage.ts";
 
 /**
  * The S3 driver (AWS S3, MinIO, Cloudflare R2, any S3-compatible store):
