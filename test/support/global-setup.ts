@@ -1,12 +1,8 @@
-import { chmod, mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import path from "node:path";
 import type { TestProject } from "vitest/node";
 import { withClient } from "../../src/database/cluster-setup.ts";
-import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from "../../src/database/embedded-postgres.ts";
+import { startThrowawayPostgres, type EmbeddedPostgresHandle } from "../../src/database/embedded-postgres.ts";
 import { provision } from "../../src/database/provision.ts";
 import { createLogger } from "../../src/observability/logger.ts";
-import { freePort } from "../../src/net/free-port.ts";
 import { clusterUrls, TEST_CLUSTER_PASSWORD, type TestCluster } from "./cluster.ts";
 
 /**
@@ -34,26 +30,18 @@ function assertResetsRolesOptIn(): void {
   );
 }
 
-async function startServer(): Promise<{ rootUrl: string; embedded?: EmbeddedPostgresHandle; dataDir?: string }> {
+async function startServer(): Promise<{ rootUrl: string; embedded?: EmbeddedPostgresHandle }> {
   const given = process.env.TEST_DATABASE_URL;
   if (given) {
     assertResetsRolesOptIn();
     return { rootUrl: given };
   }
-  const dataDir = await mkdtemp(path.join(tmpdir(), "ticketing-test-"));
-  // As root the server runs as the `postgres` system user, which must reach the folder.
-  await chmod(dataDir, 0o755);
-  const embedded = await startEmbeddedPostgres({
-    dataDir: path.join(dataDir, "postgres"),
-    port: await freePort(),
-    password: TEST_CLUSTER_PASSWORD,
-    persistent: false,
-  });
-  return { rootUrl: embedded.rootUrl, embedded, dataDir };
+  const embedded = await startThrowawayPostgres({ prefix: "ticketing-test-", password: TEST_CLUSTER_PASSWORD });
+  return { rootUrl: embedded.rootUrl, embedded };
 }
 
 export default async function setup(project: TestProject) {
-  const { rootUrl, embedded, dataDir } = await startServer();
+  const { rootUrl, embedded } = await startServer();
   const cluster: TestCluster = { rootUrl, templateDatabase: `ticketing_template_${process.pid}` };
   const urls = clusterUrls(cluster, cluster.templateDatabase);
   const logger = createLogger(process.env.LOG_LEVEL ?? "warn");
@@ -71,6 +59,5 @@ export default async function setup(project: TestProject) {
       }
     });
     await embedded?.stop();
-    if (dataDir) await rm(dataDir, { recursive: true, force: true });
   };
 }
