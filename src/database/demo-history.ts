@@ -1,6 +1,7 @@
 import type pg from "pg";
 import { withClient } from "./cluster-setup.ts";
 import { databaseName, withDatabase, type DatabaseUrls } from "./connection-urls.ts";
+import demoTopics from "./demo-topics.json" with { type: "json" };
 
 /**
  * The past five weeks of the demo helpdesk: tickets filed on working days,
@@ -45,21 +46,8 @@ export interface HistoryPeople {
 const HOUR = 60;
 const DAY = 24 * HOUR;
 
-/** What customers write about, with a priority. */
-const TOPICS: [string, string, Priority][] = [
-  ["Cannot log in after password change", "The new password is refused on the portal.", "high"],
-  ["Invoice shows the wrong company name", "Our old name is still on the PDF invoices.", "normal"],
-  ["Dashboard loads slowly", "The main dashboard takes 20 seconds to open.", "normal"],
-  ["Payment failed twice", "Card payments end with an error; the bank shows nothing.", "urgent"],
-  ["How do I add a colleague?", "Where in the settings can I invite a second user?", "low"],
-  ["Export misses the last day", "CSV exports end one day before the chosen range.", "normal"],
-  ["Emails arrive twice", "Every notification reaches us in duplicate.", "low"],
-  ["API returns 500 on large uploads", "Uploads above 5 MB fail with an internal error.", "high"],
-  ["Cancel my subscription", "We would like to cancel at the end of the month.", "normal"],
-  ["Wrong time zone in reports", "Report times are one hour off since the clock change.", "low"],
-  ["Site down for our team", "Nobody in our office can reach the portal.", "urgent"],
-  ["Change of billing email", "Please send invoices to accounts@ from now on.", "low"],
-];
+/** What customers write about, with a priority (demo content, kept as data). */
+const TOPICS = demoTopics as { subject: string; description: string; priority: Priority }[];
 
 /** How a ticket's life went, in minutes after its creation. */
 function flow(index: number, priority: Priority): Step[] {
@@ -117,7 +105,7 @@ function stories(now: Date): { createdAt: Date; story: Story; index: number }[] 
     if (weekday === 0 || weekday === 6) continue;
     const perDay = daysAgo % 3 === 0 ? 2 : 1;
     for (let n = 0; n < perDay; n++) {
-      const [subject, description, priority] = TOPICS[index % TOPICS.length]!;
+      const { subject, description, priority } = TOPICS[index % TOPICS.length]!;
       const createdAt = new Date(day.getTime() + ((8 + ((index * 5) % 9)) * 60 + ((index * 17) % 60)) * 60_000);
       const steps = flow(index, priority).filter((step) => createdAt.getTime() + step.after * 60_000 < now.getTime());
       result.push({ createdAt, story: { subject, description, priority, steps }, index });
