@@ -1,10 +1,29 @@
 import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { appConfigFrom } from "../../src/config/app-config.ts";
 import { environmentFor } from "../../src/config/command-inputs.ts";
 import { ConfigurationError, parseEnvironment } from "../../src/config/environment.ts";
 
 const SECRET = "0123456789abcdef0123456789abcdef";
+
+/**
+ * The README's configuration table, rows whose defaults are all plain
+ * numbers: `| \`A\`, \`B\` | \`1\`, \`2\` | … |` gives A → 1 and B → 2.
+ */
+function documentedNumericDefaults(): Map<string, number> {
+  const defaults = new Map<string, number>();
+  const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
+  for (const line of readme.split("\n")) {
+    const cells = line.split("|").map((cell) => cell.trim());
+    if (cells.length < 4 || !/^`[A-Z][A-Z0-9_]*`/.test(cells[1]!)) continue;
+    const names = cells[1]!.split(",").map((name) => name.trim());
+    const values = cells[2]!.split(",").map((value) => value.trim());
+    if (names.length !== values.length || !values.every((value) => /^`\d+`$/.test(value))) continue;
+    names.forEach((name, index) => defaults.set(name.replaceAll("`", ""), Number(values[index]!.replaceAll("`", ""))));
+  }
+  return defaults;
+}
 
 function refusal(environment: NodeJS.ProcessEnv): string {
   try {
@@ -105,18 +124,31 @@ describe("environment validation", () => {
 });
 
 describe("time, connection and metrics limits", () => {
-  it("default to the documented values", () => {
-    const config = appConfigFrom(parseEnvironment({}), { databaseUrl: "postgres://a@b/c", jwtSecret: SECRET });
-    expect(config.limits).toEqual({
-      statementTimeoutAnonymousMs: 3_000,
-      statementTimeoutMs: 8_000,
-      requestTimeoutMs: 15_000,
-      poolWaitMs: 5_000,
-      maxConnections: 10_000,
-      maxConnectionsPerAddress: 256,
-      headersTimeoutMs: 10_000,
-      bodyTimeoutMs: 30_000,
-    });
+  it("default to the values the README's configuration table documents", () => {
+    const environment = parseEnvironment({});
+    const documented = documentedNumericDefaults();
+    // Every limit's variable is in the table with a plain number as its default.
+    const variables = [
+      "STATEMENT_TIMEOUT_ANONYMOUS_MS",
+      "STATEMENT_TIMEOUT_MS",
+      "REQUEST_TIMEOUT_MS",
+      "DATABASE_POOL_WAIT_MS",
+      "MAX_CONNECTIONS",
+      "MAX_CONNECTIONS_PER_ADDRESS",
+      "HTTP_HEADERS_TIMEOUT_MS",
+      "HTTP_BODY_TIMEOUT_MS",
+    ] as const;
+    for (const variable of variables) expect(documented.get(variable), variable).toBe(environment[variable]);
+    // And every other plain number the table gives as a default is the one the
+    // environment's schema applies, where the schema applies it (some apply
+    // where they are used, e.g. the websocket limits).
+    for (const [variable, value] of documented) {
+      const parsed = environment[variable as keyof typeof environment];
+      if (parsed !== undefined) expect(parsed, variable).toBe(value);
+    }
+    const config = appConfigFrom(environment, { databaseUrl: "postgres://a@b/c", jwtSecret: SECRET });
+    // In the order of TimeLimits: statement timeouts, request, pool wait, connections, HTTP timeouts.
+    expect(Object.values(config.limits ?? {})).toEqual(variables.map((variable) => environment[variable]));
     expect(config.metrics).toEqual({});
   });
 
