@@ -248,6 +248,33 @@ export function inboundAttachmentSuite(database: { readonly current: TestDatabas
       ]);
     });
 
+    it("counts the files against the sender's attachment quota like uploads", async () => {
+      const owner = database.current.owner;
+      // One more file allowed today.
+      await owner.query(
+        `update app_public.attachment_quotas
+            set max_count = (select count(*) + 1 from app_public.attachments where uploader_id = $1 and created_at > now() - interval '1 day')
+          where role = 'customer'`,
+        [customer.id],
+      );
+      let response: Awaited<ReturnType<typeof post>>;
+      try {
+        response = await post(
+          reply(customerEmail, "Two more.", [
+            { name: "first.txt", type: "text/plain", bytes: Buffer.from("first\n") },
+            { name: "second.txt", type: "text/plain", bytes: Buffer.from("second\n") },
+          ]),
+        );
+      } finally {
+        await owner.query("update app_public.attachment_quotas set max_count = 100 where role = 'customer'");
+      }
+      expect(response.body).toMatchObject({ decision: "comment" });
+      expect(response.body.attachmentIds).toHaveLength(1);
+      expect(response.body.refusedAttachments).toEqual([
+        { fileName: "second.txt", contentType: "text/plain", size: 7, reason: "The sender's attachment quota is used up" },
+      ]);
+    });
+
     it("a message from an unknown sender stores nothing", async () => {
       const owner = database.current.owner;
       const before = await storedFiles();
