@@ -188,7 +188,18 @@ export function inboundEmailRoutes(options: {
     async (req: Request, res: Response) => {
       const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
       const result = await receiveInboundEmail(options.pool, settings, raw, options.storage);
-      options.logger.info({ scope: "inbound-email", requestId: req.id, bytes: raw.length, ...result }, "inbound email");
+      // Counts of files, not their names: the log is not the place for what customers send.
+      const { attachmentIds, refusedAttachments, ...decision } = result;
+      options.logger.info(
+        {
+          scope: "inbound-email",
+          requestId: req.id,
+          bytes: raw.length,
+          ...decision,
+          ...(attachmentIds ? { attached: attachmentIds.length, refused: refusedAttachments?.length ?? 0 } : {}),
+        },
+        "inbound email",
+      );
       res.status(200).json(result);
     },
   );
