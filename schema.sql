@@ -124,17 +124,21 @@ create table app_private.inbound_emails (
   reason text,
   user_id uuid,
   ticket_id uuid,
-  comment_id uuid
+  comment_id uuid,
+  refused_attachments jsonb
 );
 alter table app_private.inbound_emails enable row level security;
 alter table app_private.inbound_emails add constraint inbound_emails_decision CHECK (decision = ANY (ARRAY['comment'::text, 'ticket'::text, 'ignored'::text, 'refused'::text]));
 alter table app_private.inbound_emails add constraint inbound_emails_message_id_length CHECK (char_length(message_id) <= 1000);
 alter table app_private.inbound_emails add constraint inbound_emails_pkey PRIMARY KEY (id);
+alter table app_private.inbound_emails add constraint inbound_emails_refused_attachments_list CHECK (jsonb_typeof(refused_attachments) = 'array'::text AND jsonb_array_length(refused_attachments) >= 1 AND jsonb_array_length(refused_attachments) <= 100) NOT VALID;
 alter table app_private.inbound_emails add constraint inbound_emails_sender_length CHECK (char_length(sender) <= 320);
 alter table app_private.inbound_emails add constraint inbound_emails_subject_length CHECK (char_length(subject) <= 300);
 alter table app_private.inbound_emails add constraint inbound_emails_ticket_id_fkey FOREIGN KEY (ticket_id) REFERENCES app_public.tickets(id) ON DELETE SET NULL;
 alter table app_private.inbound_emails add constraint inbound_emails_user_id_fkey FOREIGN KEY (user_id) REFERENCES app_public.users(id) ON DELETE SET NULL;
 CREATE INDEX inbound_emails_message_id_idx ON app_private.inbound_emails USING btree (message_id);
+CREATE INDEX inbound_emails_refused_comment_idx ON app_private.inbound_emails USING btree (comment_id) WHERE (refused_attachments IS NOT NULL);
+CREATE INDEX inbound_emails_refused_ticket_idx ON app_private.inbound_emails USING btree (ticket_id) WHERE (refused_attachments IS NOT NULL);
 CREATE INDEX inbound_emails_sender_idx ON app_private.inbound_emails USING btree (sender, received_at);
 comment on table app_private.inbound_emails is 'Every message posted to /inbound/email and what was decided: comment (added to a ticket), ticket (opened one), ignored (auto-reply, bounce, duplicate, over the sender''s limit) or refused (unknown sender, not allowed), with the reason. Owner only.';
 comment on column app_private.inbound_emails.id is 'Primary key (time-ordered UUID).';
@@ -147,6 +151,7 @@ comment on column app_private.inbound_emails.reason is 'Why it was ignored or re
 comment on column app_private.inbound_emails.user_id is 'The sender''s account, when there is one.';
 comment on column app_private.inbound_emails.ticket_id is 'The ticket commented on or opened.';
 comment on column app_private.inbound_emails.comment_id is 'The comment added.';
+comment on column app_private.inbound_emails.refused_attachments is 'Files of the message that did not become attachments: [{fileName, contentType, size, reason}], in the order of the message; null when none was refused.';
 
 create table app_private.login_attempts (
   id uuid default app_private.uuid_generate_v7() not null,
@@ -270,11 +275,13 @@ create table app_private.realtime_events (
   previous_agent_id uuid,
   in_open_pool boolean default false not null,
   user_id uuid,
-  organization_id uuid
+  organization_id uuid,
+  attachment_id uuid
 );
 alter table app_private.realtime_events enable row level security;
+alter table app_private.realtime_events add constraint realtime_events_attachment_only_when_added CHECK ((attachment_id IS NOT NULL) = (kind = 'attachment_added'::text)) NOT VALID;
 alter table app_private.realtime_events add constraint realtime_events_comment_only_when_commented CHECK ((comment_id IS NOT NULL) = (kind = 'commented'::text));
-alter table app_private.realtime_events add constraint realtime_events_kind_known CHECK (kind = ANY (ARRAY['created'::text, 'status_changed'::text, 'assigned'::text, 'commented'::text, 'updated'::text, 'deactivated'::text, 'role_changed'::text, 'sla_at_risk'::text, 'sla_breached'::text, 'sla_met'::text]));
+alter table app_private.realtime_events add constraint realtime_events_kind_known CHECK (kind = ANY (ARRAY['created'::text, 'status_changed'::text, 'assigned'::text, 'commented'::text, 'updated'::text, 'deactivated'::text, 'role_changed'::text, 'sla_at_risk'::text, 'sla_breached'::text, 'sla_met'::text, 'attachment_added'::text])) NOT VALID;
 alter table app_private.realtime_events add constraint realtime_events_pkey PRIMARY KEY (id);
 alter table app_private.realtime_events add constraint realtime_events_subject CHECK (
 CASE
@@ -288,7 +295,7 @@ comment on table app_private.realtime_events is 'The event log: one row per anno
 comment on column app_private.realtime_events.id is 'Event id: the whole payload of its notification.';
 comment on column app_private.realtime_events.occurred_at is 'When the change was made (clock time of the statement that made it).';
 comment on column app_private.realtime_events.tx is 'The transaction that made the change: a subscription hears only events its starting snapshot did not see.';
-comment on column app_private.realtime_events.kind is 'created, status_changed, assigned, commented or updated (tickets); deactivated or role_changed (users).';
+comment on column app_private.realtime_events.kind is 'created, status_changed, assigned, commented, updated, sla_at_risk, sla_breached, sla_met or attachment_added (tickets); deactivated or role_changed (users).';
 comment on column app_private.realtime_events.ticket_id is 'The ticket that changed (ticket events).';
 comment on column app_private.realtime_events.comment_id is 'The new comment or internal note (commented only).';
 comment on column app_private.realtime_events.customer_id is 'The ticket''s customer after the change.';
@@ -298,6 +305,7 @@ comment on column app_private.realtime_events.previous_agent_id is 'The ticket''
 comment on column app_private.realtime_events.in_open_pool is 'The ticket is, or just was, open and unassigned: agents watching the pool are interested.';
 comment on column app_private.realtime_events.user_id is 'The user deactivated or whose role changed (user events).';
 comment on column app_private.realtime_events.organization_id is 'The ticket''s organization after the change (ticket events), for routing to its members'' subscriptions.';
+comment on column app_private.realtime_events.attachment_id is 'The attachment that became available (attachment_added only).';
 
 create table app_private.refresh_tokens (
   id uuid default app_private.uuid_generate_v7() not null,
@@ -492,10 +500,10 @@ declare
   event_id bigint;
 begin
   insert into app_private.realtime_events (
-    kind, ticket_id, comment_id, customer_id, previous_customer_id,
+    kind, ticket_id, comment_id, attachment_id, customer_id, previous_customer_id,
     agent_id, previous_agent_id, organization_id, in_open_pool, user_id
   ) values (
-    event.kind, event.ticket_id, event.comment_id, event.customer_id, event.previous_customer_id,
+    event.kind, event.ticket_id, event.comment_id, event.attachment_id, event.customer_id, event.previous_customer_id,
     event.agent_id, event.previous_agent_id, event.organization_id, coalesce(event.in_open_pool, false), event.user_id
   )
   returning id into event_id;
@@ -507,7 +515,7 @@ begin
   end if;
 end;
 $function$;
-comment on function app_private.announce_realtime_event(app_private.realtime_events) is 'Records a realtime event (id and occurred_at assigned here, the organization included) and notifies its id on ticketing_events; prunes old events every 256th call.';
+comment on function app_private.announce_realtime_event(app_private.realtime_events) is 'Records a realtime event (id and occurred_at assigned here, the organization and attachment included) and notifies its id on ticketing_events; prunes old events every 256th call.';
 
 CREATE OR REPLACE FUNCTION app_private.assert_admin_remains(target_id uuid)
  RETURNS void
@@ -1506,7 +1514,7 @@ AS $function$
 $function$;
 comment on function app_private.normalized_input(text,integer) is 'NFKC-normalises a typed value and removes surrounding spaces, unless it is longer than 4 * max_length + 64 bytes (too long to be valid however normalised: returned unchanged, so the length check refuses it without work).';
 
-CREATE OR REPLACE FUNCTION app_private.notify_ticket_event(ticket app_public.tickets, kind text, previous app_public.tickets DEFAULT NULL::app_public.tickets, comment_id uuid DEFAULT NULL::uuid)
+CREATE OR REPLACE FUNCTION app_private.notify_ticket_event(ticket app_public.tickets, kind text, previous app_public.tickets DEFAULT NULL::app_public.tickets, comment_id uuid DEFAULT NULL::uuid, attachment_id uuid DEFAULT NULL::uuid)
  RETURNS void
  LANGUAGE plpgsql
  SECURITY DEFINER
@@ -1518,6 +1526,7 @@ begin
   event.kind := kind;
   event.ticket_id := ticket.id;
   event.comment_id := comment_id;
+  event.attachment_id := attachment_id;
   event.customer_id := ticket.customer_id;
   event.previous_customer_id := nullif(previous.customer_id, ticket.customer_id);
   event.agent_id := ticket.agent_id;
@@ -1528,7 +1537,7 @@ begin
   perform app_private.announce_realtime_event(event);
 end;
 $function$;
-comment on function app_private.notify_ticket_event(app_public.tickets,text,app_public.tickets,uuid) is 'Records one realtime event of a ticket (kind, comment id, the customer and agent before and after, its organization, whether it is or was in the open pool; never content) and notifies its id on ticketing_events.';
+comment on function app_private.notify_ticket_event(app_public.tickets,text,app_public.tickets,uuid,uuid) is 'Records one realtime event of a ticket (kind, comment or attachment id, the customer and agent before and after, its organization, whether it is or was in the open pool; never content) and notifies its id on ticketing_events.';
 
 CREATE OR REPLACE FUNCTION app_private.notify_user(kind text, recipient_id uuid, ticket app_public.tickets, params jsonb DEFAULT '{}'::jsonb, even_to_actor boolean DEFAULT false)
  RETURNS void
@@ -2200,6 +2209,19 @@ AS $function$
 $function$;
 grant execute on function app_private.record_inbound_outcome(uuid,text,text,uuid,uuid) to ticketing_authenticator;
 comment on function app_private.record_inbound_outcome(uuid,text,text,uuid,uuid) is 'POST /inbound/email: the outcome of acting as the sender (the comment or ticket made, or refused by the sender''s rights), on the message''s log row.';
+
+CREATE OR REPLACE FUNCTION app_private.record_inbound_refused_attachments(inbound_id uuid, refused jsonb)
+ RETURNS void
+ LANGUAGE sql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+  update app_private.inbound_emails as e
+  set refused_attachments = case when jsonb_array_length(refused) > 0 then refused end
+  where e.id = record_inbound_refused_attachments.inbound_id;
+$function$;
+grant execute on function app_private.record_inbound_refused_attachments(uuid,jsonb) to ticketing_authenticator;
+comment on function app_private.record_inbound_refused_attachments(uuid,jsonb) is 'POST /inbound/email: the files of the message that did not become attachments, with the reason of each, on the message''s log row.';
 
 CREATE OR REPLACE FUNCTION app_private.record_mail_attempt(mail_id uuid, outcome text, error text)
  RETURNS text
@@ -3178,6 +3200,25 @@ end;
 $function$;
 comment on function app_private.take_address_quota(text,inet) is 'Counts one occurrence of action (register, refresh, password_change) from ip, or raises TKRAT with a retry hint when the address_rate_limits row for it is already reached. A null ip is one shared bucket.';
 
+CREATE OR REPLACE FUNCTION app_private.tg_attachments_announce_ready()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  ticket app_public.tickets;
+begin
+  if tg_op = 'UPDATE' and old.state = 'ready' then
+    return null;
+  end if;
+  select t.* into ticket from app_public.tickets as t where t.id = new.ticket_id;
+  perform app_private.notify_ticket_event(ticket, 'attachment_added', attachment_id => new.id);
+  return null;
+end;
+$function$;
+comment on function app_private.tg_attachments_announce_ready() is 'Trigger: an attachment that becomes ready (finish_attachment_upload, or an inbound mail''s file) is put into the event log as attachment_added, in the same transaction.';
+
 CREATE OR REPLACE FUNCTION app_private.tg_audit()
  RETURNS trigger
  LANGUAGE plpgsql
@@ -3437,7 +3478,7 @@ CREATE OR REPLACE FUNCTION app_private.tg_realtime_events_queue_webhooks()
  SET search_path TO 'pg_catalog', 'public', 'pg_temp'
 AS $function$
 declare
-  event_type text := case when new.user_id is not null then 'user.' else 'ticket.' end || new.kind;
+  event_type text := app_private.webhook_event_type(new);
   ticket_priority app_public.ticket_priority;
   endpoint record;
   body jsonb;
@@ -4193,6 +4234,20 @@ AS $function$
 $function$;
 comment on function app_private.webhook_delivery_to_send(uuid) is 'Worker: what to send for a delivery (URL, secret, payload), if it is still pending and its endpoint active; otherwise nothing.';
 
+CREATE OR REPLACE FUNCTION app_private.webhook_event_type(event app_private.realtime_events)
+ RETURNS text
+ LANGUAGE sql
+ IMMUTABLE
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+  select case
+    when event.kind = 'attachment_added' then 'attachment.created'
+    when event.user_id is not null then 'user.' || event.kind
+    else 'ticket.' || event.kind
+  end;
+$function$;
+comment on function app_private.webhook_event_type(app_private.realtime_events) is 'The webhook type of an event: attachment.created for attachment_added, user.<kind> for user events, ticket.<kind> for the other ticket events.';
+
 CREATE OR REPLACE FUNCTION app_private.webhook_payload(event app_private.realtime_events, include_internal boolean)
  RETURNS jsonb
  LANGUAGE plpgsql
@@ -4200,9 +4255,10 @@ CREATE OR REPLACE FUNCTION app_private.webhook_payload(event app_private.realtim
  SET search_path TO 'pg_catalog', 'public', 'pg_temp'
 AS $function$
 declare
-  event_type text := case when event.user_id is not null then 'user.' else 'ticket.' end || event.kind;
+  event_type text := app_private.webhook_event_type(event);
   data jsonb;
   note app_public.ticket_comments;
+  file app_public.attachments;
 begin
   if event.user_id is not null then
     select jsonb_build_object(
@@ -4230,6 +4286,22 @@ begin
         'authorId', note.author_id, 'createdAt', note.created_at
       ));
     end if;
+    if event.attachment_id is not null then
+      select * into file from app_public.attachments as a where a.id = event.attachment_id;
+      if file.comment_id is not null then
+        select * into note from app_public.ticket_comments as c where c.id = file.comment_id;
+        -- The file of an internal note is as internal as the note.
+        if note.is_internal and not include_internal then
+          return null;
+        end if;
+      end if;
+      -- Metadata only: the bytes are reached through the API's short-lived URLs, never from here.
+      data := data || jsonb_build_object('attachment', jsonb_build_object(
+        'id', file.id, 'commentId', file.comment_id, 'isInternal', coalesce(note.is_internal, false),
+        'fileName', file.file_name, 'contentType', file.content_type, 'size', file.size,
+        'sha256', file.sha256, 'uploaderId', file.uploader_id, 'createdAt', file.created_at
+      ));
+    end if;
   end if;
   return jsonb_build_object(
     'type', event_type,
@@ -4238,7 +4310,7 @@ begin
   );
 end;
 $function$;
-comment on function app_private.webhook_payload(app_private.realtime_events,boolean) is 'The webhook body of an event: {type, timestamp, data: {eventId, ticket[, comment] | user}} with what a staff reader sees (no internal note unless include_internal: then null, and nothing is delivered).';
+comment on function app_private.webhook_payload(app_private.realtime_events,boolean) is 'The webhook body of an event: {type, timestamp, data: {eventId, ticket[, comment][, attachment] | user}} with what a staff reader sees (no internal note, nor a file of one, unless include_internal: then null, and nothing is delivered). An attachment is its metadata (id, comment, name, type, size, SHA-256, uploader, time), never a URL.';
 
 CREATE OR REPLACE FUNCTION app_private.webhook_policy(OUT max_attempts integer, OUT first_retry interval, OUT max_retry interval, OUT failures_before_disable integer, OUT delivery_retention interval, OUT stalled_after interval)
  RETURNS record
@@ -4370,6 +4442,7 @@ CREATE INDEX attachments_ticket_idx ON app_public.attachments USING btree (ticke
 CREATE INDEX attachments_unfinished_idx ON app_public.attachments USING btree (created_at) WHERE (state <> 'ready'::app_public.attachment_state);
 CREATE INDEX attachments_uploader_time_idx ON app_public.attachments USING btree (uploader_id, created_at) INCLUDE (size);
 CREATE TRIGGER _050_attachment_quota BEFORE INSERT ON app_public.attachments FOR EACH ROW EXECUTE FUNCTION app_private.tg_enforce_attachment_quota();
+CREATE TRIGGER _700_announce_ready AFTER INSERT OR UPDATE OF state ON app_public.attachments FOR EACH ROW WHEN (new.state = 'ready'::app_public.attachment_state) EXECUTE FUNCTION app_private.tg_attachments_announce_ready();
 create policy insert_uploader on app_public.attachments
   for insert to ticketing_customer, ticketing_agent, ticketing_admin
   with check (uploader_id = (( SELECT app_private.acting_user_id(( SELECT app_private.current_user_role() AS current_user_role)) AS acting_user_id)) AND (( SELECT app_private.current_user_role() AS current_user_role)) IS NOT NULL AND (EXISTS ( SELECT 1
@@ -5335,7 +5408,7 @@ create table app_public.webhook_endpoints (
 );
 alter table app_public.webhook_endpoints enable row level security;
 alter table app_public.webhook_endpoints add constraint webhook_endpoints_consecutive_failures_positive CHECK (consecutive_failures >= 0);
-alter table app_public.webhook_endpoints add constraint webhook_endpoints_event_kinds_known CHECK (cardinality(event_kinds) >= 1 AND event_kinds <@ ARRAY['ticket.created'::text, 'ticket.status_changed'::text, 'ticket.assigned'::text, 'ticket.commented'::text, 'ticket.updated'::text, 'ticket.sla_at_risk'::text, 'ticket.sla_breached'::text, 'ticket.sla_met'::text, 'user.deactivated'::text, 'user.role_changed'::text]);
+alter table app_public.webhook_endpoints add constraint webhook_endpoints_event_kinds_known CHECK (cardinality(event_kinds) >= 1 AND event_kinds <@ ARRAY['ticket.created'::text, 'ticket.status_changed'::text, 'ticket.assigned'::text, 'ticket.commented'::text, 'ticket.updated'::text, 'ticket.sla_at_risk'::text, 'ticket.sla_breached'::text, 'ticket.sla_met'::text, 'attachment.created'::text, 'user.deactivated'::text, 'user.role_changed'::text]) NOT VALID;
 alter table app_public.webhook_endpoints add constraint webhook_endpoints_pkey PRIMARY KEY (id);
 alter table app_public.webhook_endpoints add constraint webhook_endpoints_secret_format CHECK (secret ~ '^whsec_[A-Za-z0-9+/=]{32,}$'::text);
 alter table app_public.webhook_endpoints add constraint webhook_endpoints_url_format CHECK (url ~ '^https?://[^[:space:]/?#]+'::text AND char_length(url) <= 2000);
@@ -5360,7 +5433,7 @@ comment on table app_public.webhook_endpoints is '@behavior -insert -delete
 Webhook endpoints: where events are delivered, signed with the endpoint''s secret (Standard Webhooks). Admins only; the secret is readable by nobody but the worker.';
 comment on column app_public.webhook_endpoints.id is 'Endpoint id.';
 comment on column app_public.webhook_endpoints.url is 'Where deliveries are POSTed; https in production, and never a private, loopback or link-local address unless WEBHOOK_ALLOWED_HOSTS names the host.';
-comment on column app_public.webhook_endpoints.event_kinds is 'Event types delivered: ticket.created, ticket.status_changed, ticket.assigned, ticket.commented, ticket.updated, ticket.sla_at_risk, ticket.sla_breached, ticket.sla_met, user.deactivated, user.role_changed.';
+comment on column app_public.webhook_endpoints.event_kinds is 'Event types delivered: ticket.created, ticket.status_changed, ticket.assigned, ticket.commented, ticket.updated, ticket.sla_at_risk, ticket.sla_breached, ticket.sla_met, attachment.created, user.deactivated, user.role_changed.';
 comment on column app_public.webhook_endpoints.include_internal is 'Internal notes are delivered (ticket.commented) only to endpoints with this set.';
 comment on column app_public.webhook_endpoints.priorities is 'Only ticket events of tickets with one of these priorities; null: every priority.';
 comment on column app_public.webhook_endpoints.is_active is 'Deliveries are made only to active endpoints; set false after repeated failures (disabledAt says when); setting it true again resets the failure count.';
@@ -6204,6 +6277,25 @@ grant execute on function app_public.take_next_ticket() to ticketing_agent;
 grant execute on function app_public.take_next_ticket() to ticketing_customer;
 comment on function app_public.take_next_ticket() is 'Agents only: claims the most urgent, then oldest, open unassigned ticket, assigns it to you and moves it to in_progress. Safe under concurrency: two agents never get the same ticket and never wait for each other. Returns null when the queue is empty. Errors: FORBIDDEN.';
 
+CREATE OR REPLACE FUNCTION app_public.ticket_comments_refused_attachments(comment app_public.ticket_comments)
+ RETURNS jsonb
+ LANGUAGE sql
+ STABLE SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+  select e.refused_attachments
+  from app_private.inbound_emails as e
+  where e.comment_id = comment.id
+    and e.refused_attachments is not null
+    and (select app_private.current_user_role()) in ('agent', 'admin')
+  order by e.received_at
+  limit 1;
+$function$;
+grant execute on function app_public.ticket_comments_refused_attachments(app_public.ticket_comments) to ticketing_admin;
+grant execute on function app_public.ticket_comments_refused_attachments(app_public.ticket_comments) to ticketing_agent;
+grant execute on function app_public.ticket_comments_refused_attachments(app_public.ticket_comments) to ticketing_customer;
+comment on function app_public.ticket_comments_refused_attachments(app_public.ticket_comments) is 'Staff only: files of the mail that made this comment that were not accepted as attachments, as [{fileName, contentType, size, reason}] (too large, a type not accepted, the sender''s quota, more files than one mail may bring, content not matching its type); null for customers and when none was refused.';
+
 CREATE OR REPLACE FUNCTION app_public.tickets_first_response_at_risk(t app_public.tickets)
  RETURNS boolean
  LANGUAGE sql
@@ -6265,6 +6357,26 @@ grant execute on function app_public.tickets_first_response_business_minutes_lef
 grant execute on function app_public.tickets_first_response_business_minutes_left(app_public.tickets) to ticketing_agent;
 grant execute on function app_public.tickets_first_response_business_minutes_left(app_public.tickets) to ticketing_customer;
 comment on function app_public.tickets_first_response_business_minutes_left(app_public.tickets) is 'Business minutes left of the first-response target (negative when overdue by that many), frozen while the clock is paused or stopped.';
+
+CREATE OR REPLACE FUNCTION app_public.tickets_refused_attachments(ticket app_public.tickets)
+ RETURNS jsonb
+ LANGUAGE sql
+ STABLE SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+  select e.refused_attachments
+  from app_private.inbound_emails as e
+  where e.ticket_id = ticket.id
+    and e.decision = 'ticket'
+    and e.refused_attachments is not null
+    and (select app_private.current_user_role()) in ('agent', 'admin')
+  order by e.received_at
+  limit 1;
+$function$;
+grant execute on function app_public.tickets_refused_attachments(app_public.tickets) to ticketing_admin;
+grant execute on function app_public.tickets_refused_attachments(app_public.tickets) to ticketing_agent;
+grant execute on function app_public.tickets_refused_attachments(app_public.tickets) to ticketing_customer;
+comment on function app_public.tickets_refused_attachments(app_public.tickets) is 'Staff only: files of the mail that opened this ticket that were not accepted as attachments, as [{fileName, contentType, size, reason}]; null for customers and when none was refused.';
 
 CREATE OR REPLACE FUNCTION app_public.tickets_resolution_at_risk(t app_public.tickets)
  RETURNS boolean

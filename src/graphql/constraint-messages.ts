@@ -22,7 +22,7 @@ export const CONSTRAINT_MESSAGES: Readonly<Record<string, string>> = {
   write_quotas_per_interval_range: "A quota's interval must be between 1 minute and 1 day",
   webhook_endpoints_url_format: "The webhook URL must be an http(s) URL of at most 2000 characters",
   webhook_endpoints_event_kinds_known:
-    "Event kinds must be one or more of ticket.created, ticket.status_changed, ticket.assigned, ticket.commented, ticket.updated, ticket.sla_at_risk, ticket.sla_breached, ticket.sla_met, user.deactivated, user.role_changed",
+    "Event kinds must be one or more of ticket.created, ticket.status_changed, ticket.assigned, ticket.commented, ticket.updated, ticket.sla_at_risk, ticket.sla_breached, ticket.sla_met, attachment.created, user.deactivated, user.role_changed",
   organizations_name_length: "The organization's name must be 1 to 200 characters, not only white space",
   organizations_name_key: "An organization with this name already exists",
   organizations_domains_valid: "Domains must be at most 20 lower-case domain names such as example.com",

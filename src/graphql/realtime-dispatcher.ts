@@ -27,12 +27,15 @@ export type TicketEventKind =
   | "updated"
   | "sla_at_risk"
   | "sla_breached"
-  | "sla_met";
+  | "sla_met"
+  | "attachment_added";
 
 export interface TicketEvent {
   kind: TicketEventKind;
   ticketId: string | null;
   commentId: string | null;
+  /** The attachment that became available, for attachment_added. */
+  attachmentId: string | null;
   /** The event id as an opaque cursor; for SUBSCRIBED, the newest event id when the subscription went live. */
   cursor: string;
 }
@@ -90,6 +93,7 @@ interface EventRow {
   kind: string;
   ticket_id: string | null;
   comment_id: string | null;
+  attachment_id: string | null;
   customer_id: string | null;
   previous_customer_id: string | null;
   agent_id: string | null;
@@ -126,7 +130,8 @@ interface Audience {
 /**
  * One audience's check, as SQL text: switch to its role and claims (local to
  * the transaction), then ask whether the user is active under the role their
- * token names, and which of the events' tickets (and comments) they may read.
+ * token names, and which of the events' tickets (and comments and
+ * attachments) they may read.
  * Two statements, so the second is planned, and its row-level security
  * applied, under the role the first switched to. Values are JSON literals
  * escaped by the driver; a whole batch of audiences goes in one round trip.
@@ -134,16 +139,20 @@ interface Audience {
 function audienceCheck(client: pg.PoolClient, settings: Readonly<Record<string, string>>, events: Iterable<EventRow>): string {
   const settingsJson = client.escapeLiteral(JSON.stringify(settings));
   const eventsJson = client.escapeLiteral(
-    JSON.stringify([...events].map((event) => ({ id: event.id, ticket_id: event.ticket_id, comment_id: event.comment_id }))),
+    JSON.stringify(
+      [...events].map((event) => ({ id: event.id, ticket_id: event.ticket_id, comment_id: event.comment_id, attachment_id: event.attachment_id })),
+    ),
   );
   return `select set_config(s.key, s.value, true) from jsonb_each_text(${settingsJson}::jsonb) as s;
     select coalesce((select 'ticketing_' || u.role = current_setting('role')
                        from app_public.current_user() as u where u.id is not null), false) as active,
            array(select e.id::text
-                   from jsonb_to_recordset(${eventsJson}::jsonb) as e(id bigint, ticket_id uuid, comment_id uuid)
+                   from jsonb_to_recordset(${eventsJson}::jsonb) as e(id bigint, ticket_id uuid, comment_id uuid, attachment_id uuid)
                   where exists (select from app_public.tickets as t where t.id = e.ticket_id)
                     and (e.comment_id is null
-                         or exists (select from app_public.ticket_comments as c where c.id = e.comment_id))) as visible,
+                         or exists (select from app_public.ticket_comments as c where c.id = e.comment_id))
+                    and (e.attachment_id is null
+                         or exists (select from app_public.attachments as a where a.id = e.attachment_id))) as visible,
            pg_current_snapshot()::text as snapshot;`;
 }
 
@@ -555,5 +564,11 @@ async function readRoutes(client: pg.PoolClient, userId: string): Promise<Routes
 }
 
 function ticketEvent(row: EventRow): TicketEvent {
-  return { kind: row.kind as TicketEventKind, ticketId: row.ticket_id, commentId: row.comment_id, cursor: cursorOf(row.id) };
+  return {
+    kind: row.kind as TicketEventKind,
+    ticketId: row.ticket_id,
+    commentId: row.comment_id,
+    attachmentId: row.attachment_id,
+    cursor: cursorOf(row.id),
+  };
 }

@@ -126,7 +126,7 @@ export class TicketEventStream implements AsyncIterableIterator<TicketEvent>, Su
     // The start of the subscription, or the last replayed event if that is newer (it committed meanwhile).
     const last = this.backlog.at(-1)?.cursor;
     const cursor = last !== undefined && BigInt(eventIdOf(last)) > BigInt(eventIdOf(now)) ? last : now;
-    this.backlog.push({ kind: "subscribed", ticketId: null, commentId: null, cursor });
+    this.backlog.push({ kind: "subscribed", ticketId: null, commentId: null, attachmentId: null, cursor });
     return this.next();
   }
 

@@ -35,11 +35,14 @@ const typeDefs = gql`
     SLA_BREACHED
     "An SLA clock of the ticket was met in time."
     SLA_MET
+    "A file was attached to the ticket or to one of its comments and is ready to download; \`attachment\` is it."
+    ATTACHMENT_ADDED
   }
 
   """
   A change to a ticket you can see. Events carry no content; \`ticket\` and
-  \`comment\` are read with your own rights when the event is delivered.
+  \`comment\` (or \`attachment\`) are read with your own rights when the event is
+  delivered.
   """
   type TicketEvent {
     kind: TicketEventKind!
@@ -49,6 +52,8 @@ const typeDefs = gql`
     ticket: Ticket
     "The new comment or internal note, for COMMENTED."
     comment: TicketComment
+    "The new attachment, for ATTACHMENT_ADDED (its downloadUrl is issued when you ask for it)."
+    attachment: Attachment
     """
     Where this event is in the event log. Keep the last one received and pass
     it as \`after\` when subscribing again to receive what you missed. For
@@ -133,8 +138,8 @@ export function realtimeSchemaPlugin(dependencies: SchemaDependencies): Graphile
   const myTickets = ticketEvents("myTicketsChanged", [ROLE.customer], (c) => ({ customerId: c.userId }), dependencies);
 
   return extendSchema((build) => {
-    const { tickets, ticket_comments: comments } = build.input.pgRegistry.pgResources;
-    if (!tickets || !comments) throw new Error("realtime: tickets and ticket_comments must be exposed");
+    const { tickets, ticket_comments: comments, attachments } = build.input.pgRegistry.pgResources;
+    if (!tickets || !comments || !attachments) throw new Error("realtime: tickets, ticket_comments and attachments must be exposed");
     return {
       typeDefs,
       enums: {
@@ -149,6 +154,7 @@ export function realtimeSchemaPlugin(dependencies: SchemaDependencies): Graphile
             SLA_AT_RISK: "sla_at_risk",
             SLA_BREACHED: "sla_breached",
             SLA_MET: "sla_met",
+            ATTACHMENT_ADDED: "attachment_added",
           },
         },
       },
@@ -176,6 +182,7 @@ export function realtimeSchemaPlugin(dependencies: SchemaDependencies): Graphile
             cursor: ($event: Step<TicketEvent>) => access($event, "cursor"),
             ticket: ($event: Step<TicketEvent>) => tickets.get({ id: access($event, "ticketId") }),
             comment: ($event: Step<TicketEvent>) => comments.get({ id: access($event, "commentId") }),
+            attachment: ($event: Step<TicketEvent>) => attachments.get({ id: access($event, "attachmentId") }),
           },
         },
       },

@@ -104,7 +104,7 @@ export async function assembleExpressApp(app: express.Express, options: ExpressA
   if (metricsOnMainPort(config)) app.use(configuredMetricsRoutes(config, metrics));
   // Signed upload and download URLs of the local attachment driver (no token: the signature is the right).
   if (options.storage) app.use(localFileRoutes(options.storage));
-  app.use(inboundEmailRoutes({ pool: options.pool, settings: config.inbound, logger }));
+  app.use(inboundEmailRoutes({ pool: options.pool, settings: config.inbound, logger, storage: options.storage }));
   app.use("/graphql", requestAuth(config.jwt));
   app.post("/graphql", express.json({ limit: BODY_LIMIT }));
   await options.mountGraphql(app);

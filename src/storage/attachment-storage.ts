@@ -46,6 +46,11 @@ export interface AttachmentStorage {
   uploadTarget(upload: DeclaredUpload): Promise<UploadTarget>;
   /** A signed GET answering with `Content-Disposition: attachment` and a safe content type. */
   downloadUrl(download: DownloadRequest): Promise<string>;
+  /**
+   * Stores bytes the API received itself (the files of an inbound mail),
+   * written once like an upload: an existing object is never replaced.
+   */
+  put(key: string, bytes: Uint8Array, contentType: string): Promise<void>;
   /** The stored bytes, or undefined when nothing was uploaded under the key. */
   open(key: string): Promise<AsyncIterable<Uint8Array> | undefined>;
   /** Removes the object; nothing happens when it is absent. */

@@ -1,6 +1,6 @@
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import { createReadStream, createWriteStream } from "node:fs";
-import { link, mkdir, readdir, stat, unlink } from "node:fs/promises";
+import { link, mkdir, readdir, stat, unlink, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -87,6 +87,19 @@ class LocalStorage implements AttachmentStorage {
   async downloadUrl(download: DownloadRequest): Promise<string> {
     const params = { name: download.fileName, type: download.contentType };
     return this.#signed("GET", download.key, DOWNLOAD_URL_SECONDS, params, download.fileName, download.contentType).url;
+  }
+
+  async put(key: string, bytes: Uint8Array, _contentType: string): Promise<void> {
+    await mkdir(this.directory, { recursive: true });
+    const final = this.pathOf(key);
+    const part = `${final}.part-${randomBytes(8).toString("hex")}`;
+    try {
+      await writeFile(part, bytes, { flag: "wx" });
+      // link() refuses an existing name: an object is written once.
+      await link(part, final);
+    } finally {
+      await unlink(part).catch(() => {});
+    }
   }
 
   async open(key: string): Promise<AsyncIterable<Uint8Array> | undefined> {

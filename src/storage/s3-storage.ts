@@ -123,6 +123,19 @@ class S3Storage implements AttachmentStorage {
     return getSignedUrl(this.#client, command, { expiresIn: DOWNLOAD_URL_SECONDS, signingDate: this.#signingDate() });
   }
 
+  async put(key: string, bytes: Uint8Array, contentType: string): Promise<void> {
+    await this.#client.send(
+      new PutObjectCommand({
+        Bucket: this.#bucket,
+        Key: this.#objectKey(key),
+        Body: bytes,
+        ContentType: contentType,
+        // Written once, as an upload URL is.
+        IfNoneMatch: "*",
+      }),
+    );
+  }
+
   async open(key: string): Promise<AsyncIterable<Uint8Array> | undefined> {
     try {
       const object = await this.#client.send(new GetObjectCommand({ Bucket: this.#bucket, Key: this.#objectKey(key) }));

@@ -324,3 +324,37 @@ export async function removeMember(owner: pg.Pool, organizationId: string, userI
 export async function addParticipant(owner: pg.Pool, ticketId: string, userId: string, kind: "cc" | "follower" = "cc"): Promise<void> {
   await owner.query("insert into app_public.ticket_participants (ticket_id, user_id, kind) values ($1, $2, $3)", [ticketId, userId, kind]);
 }
+
+/**
+ * An attachment through its real state changes, without bytes: requested as
+ * the uploader (their policies and quota; `role` is a key of ROLE), then the
+ * verdict recorded as the API records it after reading the bytes back
+ * (ready, rejected, or left pending). Returns its id.
+ */
+export async function attachmentBy(
+  authenticator: pg.Pool,
+  uploader: { id: string; role: "customer" | "agent" | "admin" },
+  ticketId: string,
+  fileName: string,
+  commentId: string | null,
+  verdict: "ready" | "rejected" | "pending" = "ready",
+): Promise<string> {
+  const [row] = rowsOf(
+    await runAs(
+      authenticator,
+      ROLE[uploader.role],
+      uploader.id,
+      "select (app_public.create_attachment_upload($1, $2, 'image/png', 68, $3, $4)).id",
+      [ticketId, fileName, "ab".repeat(32), commentId],
+    ),
+  );
+  const id = row!.id as string;
+  if (verdict !== "pending") {
+    await authenticator.query("select app_private.finish_attachment_upload($1, $2, $3)", [
+      uploader.id,
+      id,
+      verdict === "ready" ? null : "The SHA-256 does not match",
+    ]);
+  }
+  return id;
+}
