@@ -11,6 +11,10 @@ export default defineConfig({
     exclude: [...configDefaults.exclude, "test/cluster/**"],
     globalSetup: ["test/support/global-setup.ts"],
     setupFiles: ["test/support/test-environment.ts"],
+    // Cheap argon2 parameters (src/auth/passwords.ts): most tests sign users in
+    // and need no real hashing cost. Tests of hashing itself opt back in
+    // (test/support/password-hashing.ts). Child processes get their own env.
+    env: { PASSWORD_HASHING: "fast" },
     pool: "forks",
     maxWorkers: 2,
     testTimeout: 30_000,

@@ -26,6 +26,27 @@ export const HASH_OPTIONS = {
   parallelism: 1,
 } as const;
 
+/**
+ * PASSWORD_HASHING=fast, for the test suite only: 1 MiB and one pass, about
+ * a millisecond per hash, so the many tests that sign users in do not spend
+ * most of their time hashing. The tests of hashing itself (parameters,
+ * timing, the fair queue, rate limits under a burst) run with the standard
+ * parameters. Refused in production, by the environment check at start-up
+ * and again here.
+ */
+export const FAST_HASH_OPTIONS = {
+  type: argon2.argon2id,
+  memoryCost: 1_024,
+  timeCost: 1,
+  parallelism: 1,
+} as const;
+
+/** The parameters new hashes are made with now. */
+export function currentHashOptions(): typeof HASH_OPTIONS | typeof FAST_HASH_OPTIONS {
+  const fast = process.env.PASSWORD_HASHING === "fast" && process.env.NODE_ENV !== "production";
+  return fast ? FAST_HASH_OPTIONS : HASH_OPTIONS;
+}
+
 const ARGON2_VERSION = 19;
 const HASH_LENGTH = 32;
 const SALT_LENGTH = 16;
@@ -117,7 +138,7 @@ export function hashesStartedTotal(): number {
 }
 
 export function hashPassword(password: string, client: string = LOCAL_CLIENT): Promise<string> {
-  return withHashSlot(client, () => argon2.hash(normalise(password), HASH_OPTIONS));
+  return withHashSlot(client, () => argon2.hash(normalise(password), currentHashOptions()));
 }
 
 /** False for a wrong password and for a malformed stored hash alike. (Local use: CLI checks and tests.) */
@@ -173,7 +194,7 @@ export function recomputeHash(
   client: string,
 ): Promise<string> {
   const parameters = (prefix ? parsePrefix(prefix) : undefined) ?? {
-    ...HASH_OPTIONS,
+    ...currentHashOptions(),
     version: ARGON2_VERSION,
     salt: randomBytes(SALT_LENGTH),
   };
@@ -190,11 +211,12 @@ export function recomputeHash(
 export function needsRehash(hashOrPrefix: string): boolean {
   const parameters = parsePrefix(hashOrPrefix.split("$").slice(0, 5).join("$"));
   if (!parameters) return false;
+  const current = currentHashOptions();
   return (
-    parameters.type !== HASH_OPTIONS.type ||
+    parameters.type !== current.type ||
     parameters.version !== ARGON2_VERSION ||
-    parameters.memoryCost !== HASH_OPTIONS.memoryCost ||
-    parameters.timeCost !== HASH_OPTIONS.timeCost ||
-    parameters.parallelism !== HASH_OPTIONS.parallelism
+    parameters.memoryCost !== current.memoryCost ||
+    parameters.timeCost !== current.timeCost ||
+    parameters.parallelism !== current.parallelism
   );
 }

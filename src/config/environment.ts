@@ -173,6 +173,9 @@ const environmentSchema = z.object({
   // S3-compatible object storage. Incomplete S3 settings stop start-up
   // (storage/storage-config.ts).
   STORAGE_DRIVER: z.enum(["local", "s3"]).default("local"),
+  // argon2 parameters (auth/passwords.ts): `fast` (1 MiB, one pass) is for the
+  // test suite only and refused in production.
+  PASSWORD_HASHING: z.enum(["standard", "fast"]).default("standard"),
   STORAGE_LOCAL_DIR: z.string().min(1).optional(),
   S3_ENDPOINT: z
     .string()
@@ -239,5 +242,8 @@ export function parseEnvironment(source: NodeJS.ProcessEnv = process.env): Envir
     throw new ConfigurationError("Invalid configuration: GRAPHQL_DEFAULT_PAGE_SIZE must not exceed GRAPHQL_MAX_PAGE_SIZE");
   }
   checkStorage(environment);
+  if (environment.PASSWORD_HASHING === "fast" && environment.NODE_ENV === "production") {
+    throw new ConfigurationError("Invalid configuration: PASSWORD_HASHING=fast is for tests only and refused in production");
+  }
   return environment;
 }

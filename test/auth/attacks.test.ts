@@ -3,6 +3,7 @@ import jwt from "jsonwebtoken";
 import { hashesStartedTotal } from "../../src/auth/passwords.ts";
 import { beforeEach, describe, expect, it } from "vitest";
 import { useTestDatabase } from "../support/test-database.ts";
+import { useStandardPasswordHashing } from "../support/password-hashing.ts";
 import { TEST_JWT, bearer, graphql, useTestApi } from "../support/test-api.ts";
 import {
   CREATE_USER,
@@ -285,6 +286,8 @@ describe("lockout", () => {
 });
 
 describe("unknown email and wrong password", () => {
+  useStandardPasswordHashing();
+
   beforeEach(() => forgetLoginAttempts(database.current.owner));
 
   it("give the same error and cost the same work", async () => {

@@ -27,6 +27,8 @@ const AUTH_FUNCTION_CALLS: Record<string, string> = {
   // POST /inbound/email: SQL decides and logs; the API then acts as the sender under the sender's policies.
   route_inbound_email: "select * from app_private.route_inbound_email('a@example.com', 'A', null, 'S', '{}', '{}', '{}', 'test', 'reject')",
   record_inbound_outcome: `select app_private.record_inbound_outcome('${USER_ID}', 'ignored', 'test', null, null)`,
+  // The files of an inbound message that did not become attachments, on its log row (staff read them).
+  record_inbound_refused_attachments: `select app_private.record_inbound_refused_attachments('${USER_ID}', '[]')`,
   is_acting_admin: `select app_private.is_acting_admin('${USER_ID}', 'ticketing_admin')`,
   admin_create_user: `select app_private.admin_create_user('${USER_ID}', 'ticketing_admin', '${USER_ID}', 'a@example.com', 'A', 'admin', 'x')`,
   // Housekeeping: the API prunes expired security rows on a schedule (no input, deletes only what expired).

@@ -1,7 +1,7 @@
 import type pg from "pg";
 import type supertest from "supertest";
 import { createUserAccount, type UserRole } from "../../src/auth/auth-store.ts";
-import { hashPassword } from "../../src/auth/passwords.ts";
+import { currentHashOptions, hashPassword } from "../../src/auth/passwords.ts";
 import { graphql } from "../support/test-api.ts";
 
 /** Shared helpers of the authentication tests. */
@@ -30,14 +30,20 @@ export const CURRENT_USER = "{ currentUser { rowId role email } }";
 
 const hashes = new Map<string, Promise<string>>();
 
-/** Creates an active user directly (as the owner), with a password hash made once per password. */
+/**
+ * Creates an active user directly (as the owner), with a password hash made
+ * once per password and hashing parameters (a file may switch them, see
+ * test/support/password-hashing.ts; a hash with other parameters would be
+ * upgraded at login, an extra hash).
+ */
 export async function createAccount(
   owner: pg.Pool,
   account: { email: string; role: UserRole; displayName?: string; password?: string },
 ): Promise<string> {
   const password = account.password ?? PASSWORD;
-  if (!hashes.has(password)) hashes.set(password, hashPassword(password));
-  const passwordHash = await hashes.get(password)!;
+  const key = `${currentHashOptions().memoryCost}:${password}`;
+  if (!hashes.has(key)) hashes.set(key, hashPassword(password));
+  const passwordHash = await hashes.get(key)!;
   const { id } = await createUserAccount(owner, {
     email: account.email,
     role: account.role,

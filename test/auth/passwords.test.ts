@@ -1,10 +1,11 @@
 import argon2 from "argon2";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { passwordWeakness } from "../../src/auth/password-policy.ts";
-import { HASH_OPTIONS, hashPassword, needsRehash, verifyPassword } from "../../src/auth/passwords.ts";
+import { currentHashOptions, FAST_HASH_OPTIONS, HASH_OPTIONS, hashPassword, needsRehash, verifyPassword } from "../../src/auth/passwords.ts";
 import { digestRefreshToken, isWellFormedRefreshToken, newRefreshToken } from "../../src/auth/refresh-tokens.ts";
 import { createUserAccount } from "../../src/auth/auth-store.ts";
 import { useTestDatabase } from "../support/test-database.ts";
+import { useStandardPasswordHashing } from "../support/password-hashing.ts";
 import { useTestApi } from "../support/test-api.ts";
 import { login } from "./auth-helpers.ts";
 
@@ -12,6 +13,8 @@ const database = useTestDatabase();
 const api = useTestApi(database);
 
 describe("argon2id hashing", () => {
+  useStandardPasswordHashing();
+
   it("uses argon2id at or above OWASP's parameters", async () => {
     expect(HASH_OPTIONS.memoryCost).toBeGreaterThanOrEqual(19_456);
     expect(HASH_OPTIONS.timeCost).toBeGreaterThanOrEqual(2);
@@ -20,6 +23,16 @@ describe("argon2id hashing", () => {
     expect(await verifyPassword(hash, "correct horse battery staple")).toBe(true);
     expect(await verifyPassword(hash, "correct horse battery staplE")).toBe(false);
     expect(await verifyPassword("not a hash", "anything")).toBe(false);
+  });
+
+  it("uses the fast test parameters only when asked and never in production", () => {
+    expect(currentHashOptions()).toBe(HASH_OPTIONS);
+    vi.stubEnv("PASSWORD_HASHING", "fast");
+    expect(currentHashOptions()).toBe(FAST_HASH_OPTIONS);
+    vi.stubEnv("NODE_ENV", "production");
+    expect(currentHashOptions()).toBe(HASH_OPTIONS);
+    vi.stubEnv("NODE_ENV", "test");
+    vi.stubEnv("PASSWORD_HASHING", "standard");
   });
 
   it("treats compatible Unicode forms of a password alike (NFKC)", async () => {

@@ -5,6 +5,7 @@ import { hashesInFlight, hashesQueued, hashesStartedTotal } from "../../src/auth
 import { connect } from "../realtime/realtime-helpers.ts";
 import { graphql, useTestApi } from "../support/test-api.ts";
 import { useTestDatabase } from "../support/test-database.ts";
+import { useStandardPasswordHashing } from "../support/password-hashing.ts";
 import {
   CHANGE_PASSWORD,
   LOGIN,
@@ -51,6 +52,8 @@ async function loginOverHttp(email: string, password: string, ip: string) {
 }
 
 describe("a burst of logins from one address", () => {
+  useStandardPasswordHashing();
+
   it("verifies at most the address's limit (30), and another address's login is not starved", async () => {
     const owner = database.current.owner;
     await createAccount(owner, { email: "bystander@example.com", role: "customer" });

@@ -36,6 +36,15 @@ function refusal(environment: NodeJS.ProcessEnv): string {
 }
 
 describe("environment validation", () => {
+  it("takes PASSWORD_HASHING=fast outside production only", () => {
+    expect(parseEnvironment({}).PASSWORD_HASHING).toBe("standard");
+    expect(parseEnvironment({ PASSWORD_HASHING: "fast" }).PASSWORD_HASHING).toBe("fast");
+    expect(() => parseEnvironment({ PASSWORD_HASHING: "fast", NODE_ENV: "production" })).toThrow(
+      "Invalid configuration: PASSWORD_HASHING=fast is for tests only and refused in production",
+    );
+    expect(() => parseEnvironment({ PASSWORD_HASHING: "cheap" })).toThrow(/^Invalid configuration: PASSWORD_HASHING /);
+  });
+
   it("applies defaults outside production", () => {
     const environment = parseEnvironment({});
     expect(environment.PORT).toBe(5678);
