@@ -519,7 +519,7 @@ declare
   person uuid;
   event app_private.realtime_events;
 begin
-  foreach person in array (select array_agg(distinct u) from unnest(user_ids) as u where u is not null) loop
+  foreach person in array array(select distinct u from unnest(user_ids) as u where u is not null) loop
     event := null;
     event.kind := 'sight_changed';
     event.user_id := person;

@@ -79,6 +79,9 @@ describe("realtime events", () => {
     rowsOf(await runAs(db.authenticator, ROLE.customer, colleague, "select app_public.remove_ticket_participant($1, $2)", [ticketId, colleague]));
     await db.owner.query("update app_public.organizations set is_active = false where id = $1", [acme]);
     expect(await sightEvents()).toBe(5);
+    // An organization without members changes without an event (and without failing).
+    await db.owner.query("insert into app_public.organizations (name, is_active) values ('Sight Events Empty', false)");
+    await db.owner.query("update app_public.organizations set is_active = true where name = 'Sight Events Empty'");
     expect(await eventRows("user_id = $1 and kind = 'sight_changed'", [requester])).toHaveLength(2);
     expect(await eventRows("user_id = $1 and kind = 'sight_changed'", [colleague])).toMatchObject(
       Array.from({ length: 5 }, () => ({ ticket_id: null, comment_id: null, customer_id: null })),
