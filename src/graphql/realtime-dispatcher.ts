@@ -108,8 +108,10 @@ interface EventRow {
  * tickets (app_private.realtime_routes, read when the subscription starts):
  * the organizations whose tickets they see and the tickets they take part in.
  * Routing only: every event is still checked under the subscriber's policies,
- * so a membership removed later stops delivery at once; one added later is
- * heard from the next subscription on.
+ * so a membership removed later stops delivery at once. When a user's
+ * memberships or participations change, a `sight_changed` user event names
+ * them and their routes are read again (one query for all the users named in
+ * a batch), so a membership or cc added later is heard from then on.
  */
 interface Routes {
   organizations: string[];
@@ -241,6 +243,8 @@ export class RealtimeDispatcher {
   private readonly byAgent = new Index();
   private readonly byOrganization = new Index();
   private readonly routes = new Map<Subscriber, Routes>();
+  /** Per user, how many times their routes were read again: a subscription starting meanwhile reads them once more. */
+  private readonly routeReads = new Map<string, number>();
   /** Agents' queues: they also watch open unassigned tickets. */
   private readonly openPool = new Set<Subscriber>();
   private readonly byUser = new Index();
@@ -284,12 +288,8 @@ export class RealtimeDispatcher {
 
   remove(subscriber: Subscriber): void {
     this.byUser.delete(subscriber.userId, subscriber);
-    const routes = this.routes.get(subscriber);
-    if (routes) {
-      this.routes.delete(subscriber);
-      for (const organization of routes.organizations) this.byOrganization.delete(organization, subscriber);
-      for (const ticket of routes.tickets) this.byTicket.delete(ticket, subscriber);
-    }
+    if (this.byUser.get(subscriber.userId).size === 0) this.routeReads.delete(subscriber.userId);
+    this.unroute(subscriber);
     const interest = subscriber.interest;
     if ("ticketId" in interest) this.byTicket.delete(interest.ticketId, subscriber);
     else if ("customerId" in interest) this.byCustomer.delete(interest.customerId, subscriber);
@@ -322,18 +322,25 @@ export class RealtimeDispatcher {
   async activate(subscriber: Subscriber): Promise<string | null> {
     await this.listening();
     const client = await this.options.pool.connect();
+    let reads = this.routeReads.get(subscriber.userId) ?? 0;
     try {
       await client.query("begin");
       // Read before the snapshot below (and as the API, before switching role):
       // every event after this id is either seen by that snapshot, so replayed
       // by a resume from this cursor, or delivered live.
       const { rows } = await client.query<{ latest: string }>("select app_private.realtime_events_latest_id()::text as latest");
-      const routes = "ticketId" in subscriber.interest ? null : await readRoutes(client, subscriber.userId);
+      const routes = "ticketId" in subscriber.interest ? null : ((await readRoutes(client, [subscriber.userId])).get(subscriber.userId) ?? null);
       const [answer] = await checkAudiences(client, [{ settings: subscriber.settings, events: [] }]);
       await client.query("commit");
       if (answer?.active !== true) return null;
       subscriber.since = Snapshot.parse(answer.snapshot);
-      if (routes && this.byUser.get(subscriber.userId).has(subscriber)) this.route(subscriber, routes);
+      // A sight_changed event dispatched meanwhile found no routes to refresh: read them again.
+      let current = routes;
+      while (current && (this.routeReads.get(subscriber.userId) ?? 0) !== reads) {
+        reads = this.routeReads.get(subscriber.userId) ?? 0;
+        current = (await readRoutes(client, [subscriber.userId])).get(subscriber.userId) ?? { organizations: [], tickets: [] };
+      }
+      if (current && this.byUser.get(subscriber.userId).has(subscriber)) this.route(subscriber, current);
       return cursorOf(rows[0]!.latest);
     } catch (error) {
       await client.query("rollback").catch(() => undefined);
@@ -384,11 +391,44 @@ export class RealtimeDispatcher {
     }
   }
 
-  /** Indexes a live subscriber under its organizations and participations too. */
+  /** Indexes a live subscriber under its organizations and participations too (in place of earlier ones). */
   private route(subscriber: Subscriber, routes: Routes): void {
+    this.unroute(subscriber);
     this.routes.set(subscriber, routes);
     for (const organization of routes.organizations) this.byOrganization.add(organization, subscriber);
     for (const ticket of routes.tickets) this.byTicket.add(ticket, subscriber);
+  }
+
+  private unroute(subscriber: Subscriber): void {
+    const routes = this.routes.get(subscriber);
+    if (!routes) return;
+    this.routes.delete(subscriber);
+    for (const organization of routes.organizations) this.byOrganization.delete(organization, subscriber);
+    for (const ticket of routes.tickets) this.byTicket.delete(ticket, subscriber);
+  }
+
+  /**
+   * Reads again, in the batch's transaction (as the API, before any role
+   * switch), the routes of the routed subscribers of users whose sight
+   * changed, and routes them anew before the batch is routed.
+   */
+  private async refreshRoutes(client: pg.PoolClient, events: readonly EventRow[]): Promise<void> {
+    const users = new Set<string>();
+    for (const event of events) {
+      if (event.kind === "sight_changed" && event.user_id !== null) {
+        const subscribers = [...this.byUser.get(event.user_id)];
+        if (subscribers.length === 0) continue;
+        this.routeReads.set(event.user_id, (this.routeReads.get(event.user_id) ?? 0) + 1);
+        if (subscribers.some((subscriber) => this.routes.has(subscriber))) users.add(event.user_id);
+      }
+    }
+    if (users.size === 0) return;
+    const fresh = await readRoutes(client, [...users]);
+    for (const user of users) {
+      for (const subscriber of this.byUser.get(user)) {
+        if (this.routes.has(subscriber)) this.route(subscriber, fresh.get(user) ?? { organizations: [], tickets: [] });
+      }
+    }
   }
 
   async close(): Promise<void> {
@@ -468,6 +508,7 @@ export class RealtimeDispatcher {
       const byId = new Map(rows.map((row) => [row.id, row]));
       const events = ids.flatMap((id) => byId.get(id) ?? []);
       this.remember(events);
+      await this.refreshRoutes(client, events);
 
       const audiences = new Map<string, Audience>();
       interested = new Map(events.map((event) => [event, this.interestedIn(event)]));
@@ -554,13 +595,14 @@ export class RealtimeDispatcher {
   }
 }
 
-/** The subscriber's routes, read as the API (before switching to the subscriber's role). */
-async function readRoutes(client: pg.PoolClient, userId: string): Promise<Routes> {
-  const { rows } = await client.query<{ organizations: string[]; tickets: string[] }>(
-    "select organization_ids::text[] as organizations, ticket_ids::text[] as tickets from app_private.realtime_routes($1::uuid)",
-    [userId],
+/** The users' routes, by user id, read as the API (before switching to a subscriber's role), in one query. */
+async function readRoutes(client: pg.PoolClient, userIds: readonly string[]): Promise<Map<string, Routes>> {
+  const { rows } = await client.query<{ user_id: string; organizations: string[]; tickets: string[] }>(
+    `select u.id::text as user_id, r.organization_ids::text[] as organizations, r.ticket_ids::text[] as tickets
+       from unnest($1::uuid[]) as u(id), app_private.realtime_routes(u.id) as r`,
+    [userIds],
   );
-  return { organizations: rows[0]?.organizations ?? [], tickets: rows[0]?.tickets ?? [] };
+  return new Map(rows.map((row) => [row.user_id, { organizations: row.organizations ?? [], tickets: row.tickets ?? [] }]));
 }
 
 function ticketEvent(row: EventRow): TicketEvent {

@@ -233,6 +233,42 @@ describe("participants", () => {
     expect([codeOf(removeFollower), codeOf(removeCc)]).toEqual(["TKFBD", "ok"]);
   });
 
+  it("lets a cc remove themselves (audited, even once closed) but not another cc; a follower leaves too", async () => {
+    const ticket = await ticketIn(owner(), people.requester.id, "in_progress", people.agent.id);
+    rowsOf(await call(people.requester, "select app_public.add_ticket_participant($1, $2, 'cc')", [ticket, people.colleague.id]));
+    rowsOf(await call(people.requester, "select app_public.add_ticket_participant($1, $2, 'cc')", [ticket, people.blind.id]));
+    rowsOf(await call(people.agent, "select app_public.add_ticket_participant($1, $2, 'follower')", [ticket, people.otherAgent.id]));
+
+    // A cc who neither requested nor manages the ticket: not another cc, not a follower, not someone absent.
+    const outcomes = {
+      otherCc: codeOf(await call(people.colleague, "select app_public.remove_ticket_participant($1, $2)", [ticket, people.blind.id])),
+      follower: codeOf(await call(people.colleague, "select app_public.remove_ticket_participant($1, $2)", [ticket, people.otherAgent.id])),
+      stranger: codeOf(await call(people.stranger, "select app_public.remove_ticket_participant($1, $2)", [ticket, people.stranger.id])),
+      themselves: codeOf(await call(people.colleague, "select app_public.remove_ticket_participant($1, $2)", [ticket, people.colleague.id])),
+      again: codeOf(await call(people.colleague, "select app_public.remove_ticket_participant($1, $2)", [ticket, people.colleague.id])),
+    };
+    expect(outcomes).toEqual({ otherCc: "TKNTF", follower: "TKNTF", stranger: "TKNTF", themselves: "ok", again: "TKNTF" });
+    expect(await sees(people.colleague, ticket)).toBe(false);
+    expect(await sees(people.blind, ticket)).toBe(true);
+
+    // Once the ticket is closed, nobody but admins changes its participants, yet a cc or a follower still leaves.
+    await owner().query("update app_public.tickets set status = 'closed' where id = $1", [ticket]);
+    expect(codeOf(await call(people.requester, "select app_public.remove_ticket_participant($1, $2)", [ticket, people.blind.id]))).toBe("TKFBD");
+    expect(codeOf(await call(people.blind, "select app_public.remove_ticket_participant($1, $2)", [ticket, people.blind.id]))).toBe("ok");
+    expect(codeOf(await call(people.otherAgent, "select app_public.remove_ticket_participant($1, $2)", [ticket, people.otherAgent.id]))).toBe("ok");
+
+    const { rows } = await owner().query(
+      `select new_data ->> 'user_id' as user_id, new_data ->> 'removed_by' as removed_by, actor_id
+         from app_private.audit_log
+        where table_name = 'app_public.ticket_participants' and new_data ->> 'ticket_id' = $1 and operation = 'UPDATE'
+        order by occurred_at, id`,
+      [ticket],
+    );
+    expect(rows).toEqual(
+      [people.colleague, people.blind, people.otherAgent].map((who) => ({ user_id: who.id, removed_by: who.id, actor_id: who.id })),
+    );
+  });
+
   it("counts participant changes against the edit quota", async () => {
     const ticket = await ticketIn(owner(), people.manager.id, "in_progress", people.agent.id);
     const tight = await activeUser(owner(), "Quota manager", "customer");

@@ -60,6 +60,34 @@ describe("realtime events", () => {
     expect(await eventRows("user_id = $1", [agent])).toMatchObject([{ kind: "deactivated", ticket_id: null }]);
   });
 
+  it("record sight_changed for the user whose memberships or participations change in what gives sight", async () => {
+    const db = database.current;
+    const { rows: organization } = await db.owner.query("insert into app_public.organizations (name) values ('Sight Events Ltd') returning id");
+    const acme = organization[0].id as string;
+    const requester = await makeUser(db.owner, "Sight Requester", "customer");
+    const colleague = await makeUser(db.owner, "Sight Colleague", "customer");
+    await db.owner.query("insert into app_public.organization_memberships (organization_id, user_id) values ($1, $2), ($1, $3)", [acme, requester, colleague]);
+    const sightEvents = async () => (await eventRows("user_id = $1 and kind = 'sight_changed'", [colleague])).length;
+    expect(await sightEvents()).toBe(1);
+    const ticketId = await createTicket(db, requester, "Sight ticket");
+    rowsOf(await runAs(db.authenticator, ROLE.customer, requester, "select app_public.add_ticket_participant($1, $2)", [ticketId, colleague]));
+    expect(await sightEvents()).toBe(2);
+    // Nothing that gives sight changed: no event.
+    await db.owner.query("update app_public.organization_memberships set updated_at = now() where user_id = $1", [colleague]);
+    expect(await sightEvents()).toBe(2);
+    await db.owner.query("update app_public.organization_memberships set sees_organization_tickets = true where user_id = $1", [colleague]);
+    rowsOf(await runAs(db.authenticator, ROLE.customer, colleague, "select app_public.remove_ticket_participant($1, $2)", [ticketId, colleague]));
+    await db.owner.query("update app_public.organizations set is_active = false where id = $1", [acme]);
+    expect(await sightEvents()).toBe(5);
+    // An organization without members changes without an event (and without failing).
+    await db.owner.query("insert into app_public.organizations (name, is_active) values ('Sight Events Empty', false)");
+    await db.owner.query("update app_public.organizations set is_active = true where name = 'Sight Events Empty'");
+    expect(await eventRows("user_id = $1 and kind = 'sight_changed'", [requester])).toHaveLength(2);
+    expect(await eventRows("user_id = $1 and kind = 'sight_changed'", [colleague])).toMatchObject(
+      Array.from({ length: 5 }, () => ({ ticket_id: null, comment_id: null, customer_id: null })),
+    );
+  });
+
   it("cannot be read or written by web roles, analysts or the authenticator", async () => {
     const db = database.current;
     for (const role of ["ticketing_customer", "ticketing_agent", "ticketing_admin", "ticketing_anonymous"]) {

@@ -2,7 +2,7 @@ import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { bearer, useTestApi } from "../support/test-api.ts";
 import { addMember, makeOrganization, makeUser, ROLE, rowsOf, runAs, ticketIn } from "../support/fixtures.ts";
 import { useTestDatabase } from "../support/test-database.ts";
-import { connect, createTicket, MY_TICKETS, MY_TICKETS_AFTER, Recorder, TICKET_CHANGED, type Connection } from "./realtime-helpers.ts";
+import { connect, createTicket, MY_QUEUE, MY_TICKETS, MY_TICKETS_AFTER, Recorder, TICKET_CHANGED, type Connection } from "./realtime-helpers.ts";
 
 /**
  * Subscriptions follow the organization visibility: a manager's and a sharing
@@ -97,6 +97,101 @@ describe("myTicketsChanged and organizations", () => {
     const after = Object.fromEntries(listeners.map((who) => [who, heardShared(who) - before[who]!]));
     expect(after).toEqual({ manager: 1, member: 0, cc: 0, outsider: 0 });
     for (const who of listeners) expect(recorders[who]!.errors).toEqual([]);
+  });
+
+  it("picks up sight gained after the subscription started (a cc, a shared membership), and drops it when lost", async () => {
+    const db = database.current;
+    const acme = await makeOrganization(db.owner, "Realtime Later Acme");
+    const people = {
+      requester: await makeUser(db.owner, "Lena Later", "customer"),
+      cc: await makeUser(db.owner, "Carl Copied Later", "customer"),
+      member: await makeUser(db.owner, "Mia Member Later", "customer"),
+    };
+    await addMember(db.owner, acme, people.requester);
+    await addMember(db.owner, acme, people.cc);
+    // A member without shared sight yet.
+    await addMember(db.owner, acme, people.member);
+    const shared = await createTicket(db, people.requester, "Seen later");
+    const listeners = ["cc", "member"] as const;
+    const own = Object.fromEntries(await Promise.all(listeners.map(async (who) => [who, await ticketIn(db.owner, people[who], "open")] as const)));
+    // Subscribed before any sight of the shared ticket.
+    const recorders = Object.fromEntries(await Promise.all(listeners.map(async (who) => [who, await subscribeAs(people[who], MY_TICKETS)] as const)));
+
+    let round = 0;
+    /**
+     * A comment on the shared ticket, then on each listener's own ticket (the control; counted as
+     * comments, since the first staff reply also brings SLA_MET); how many shared comments each heard.
+     */
+    async function commentRound(): Promise<Record<(typeof listeners)[number], number>> {
+      round += 1;
+      const before = Object.fromEntries(listeners.map((who) => [who, heardShared(who)]));
+      await asAdmin("select app_public.add_comment($1, $2)", [shared, `Later update ${round}`]);
+      for (const who of listeners) await asAdmin("select app_public.add_comment($1, $2)", [own[who], `Later control ${round}`]);
+      await Promise.all(
+        listeners.map((who) =>
+          recorders[who]!.until(
+            () => recorders[who]!.events.filter((event) => event.ticketId === own[who] && event.kind === "COMMENTED").length >= round,
+            5_000,
+            `control ${round} for ${who}`,
+          ),
+        ),
+      );
+      return { cc: heardShared("cc") - before.cc!, member: heardShared("member") - before.member! };
+    }
+    const heardShared = (who: (typeof listeners)[number]) =>
+      recorders[who]!.events.filter((event) => event.ticketId === shared && event.kind === "COMMENTED").length;
+
+    expect(await commentRound()).toEqual({ cc: 0, member: 0 });
+
+    // Sight gained while subscribed: copied in by the requester; the membership given shared sight by an admin.
+    rowsOf(await runAs(db.authenticator, ROLE.customer, people.requester, "select app_public.add_ticket_participant($1, $2)", [shared, people.cc]));
+    await asAdmin("select app_public.add_organization_member($1, $2, 'member', true)", [acme, people.member]);
+    expect(await commentRound()).toEqual({ cc: 1, member: 1 });
+    expect(recorders.cc!.events.find((event) => event.ticketId === shared)?.comment?.body).toBe(`Later update ${round}`);
+
+    // Sight lost: the cc leaves on their own, the membership stops sharing sight.
+    rowsOf(await runAs(db.authenticator, ROLE.customer, people.cc, "select app_public.remove_ticket_participant($1, $2)", [shared, people.cc]));
+    await asAdmin("select app_public.add_organization_member($1, $2, 'member', false)", [acme, people.member]);
+    expect(await commentRound()).toEqual({ cc: 0, member: 0 });
+
+    // And gained again, on the same subscriptions.
+    rowsOf(await runAs(db.authenticator, ROLE.customer, people.requester, "select app_public.add_ticket_participant($1, $2)", [shared, people.cc]));
+    await asAdmin("select app_public.add_organization_member($1, $2, 'manager', false)", [acme, people.member]);
+    expect(await commentRound()).toEqual({ cc: 1, member: 1 });
+    for (const who of listeners) expect(recorders[who]!.errors).toEqual([]);
+  });
+
+  it("a follower added after myQueueChanged started hears the ticket while they can read it, and nothing once it is in work for another agent", async () => {
+    const db = database.current;
+    const customer = await makeUser(db.owner, "Fay Followed", "customer");
+    const assignee = await makeUser(db.owner, "Abe Assignee", "agent");
+    const follower = await makeUser(db.owner, "Flo Follower", "agent");
+    // Open but assigned to someone else: agents read open tickets, but it is in nobody's pool.
+    const followed = await ticketIn(db.owner, customer, "open", assignee);
+    const own = await ticketIn(db.owner, customer, "in_progress", follower);
+    const connection = connect(port, bearer(follower, "ticketing_agent"));
+    connections.push(connection);
+    const queue = new Recorder(connection, MY_QUEUE);
+    await queue.ready();
+    expect(queue.kinds()).toEqual(["SUBSCRIBED"]);
+
+    let round = 0;
+    async function commentRound(): Promise<number> {
+      round += 1;
+      const before = queue.events.filter((event) => event.ticketId === followed && event.kind === "COMMENTED").length;
+      await asAdmin("select app_public.add_comment($1, $2, true)", [followed, `Followed ${round}`]);
+      await asAdmin("select app_public.add_comment($1, $2, true)", [own, `Own ${round}`]);
+      await queue.until(() => queue.events.filter((event) => event.ticketId === own && event.kind === "COMMENTED").length >= round, 5_000, `control ${round}`);
+      return queue.events.filter((event) => event.ticketId === followed && event.kind === "COMMENTED").length - before;
+    }
+
+    expect(await commentRound()).toBe(0);
+    await asAdmin("select app_public.add_ticket_participant($1, $2, 'follower')", [followed, follower]);
+    expect(await commentRound()).toBe(1);
+    // Following is not sight: once the ticket is no longer open (and not theirs), the follower hears nothing.
+    await db.owner.query("update app_public.tickets set status = 'in_progress' where id = $1", [followed]);
+    expect(await commentRound()).toBe(0);
+    expect(queue.errors).toEqual([]);
   });
 
   it("ticketChanged on an organization's ticket: heard by its manager, silent for a member without sight and another organization", async () => {
