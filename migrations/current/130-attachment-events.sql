@@ -17,7 +17,7 @@
 alter table app_private.realtime_events add column if not exists attachment_id uuid;
 
 comment on column app_private.realtime_events.attachment_id is 'The attachment that became available (attachment_added only).';
-comment on column app_private.realtime_events.kind is 'created, status_changed, assigned, commented, updated, sla_at_risk, sla_breached, sla_met or attachment_added (tickets); deactivated or role_changed (users).';
+comment on column app_private.realtime_events.kind is 'created, status_changed, assigned, commented, updated, sla_at_risk, sla_breached, sla_met or attachment_added (tickets); deactivated, role_changed or sight_changed (users).';
 
 -- realtime_events keeps a week of rows; the new rules check new rows now and
 -- are validated in the next migration.
@@ -25,7 +25,7 @@ alter table app_private.realtime_events drop constraint if exists realtime_event
 alter table app_private.realtime_events add constraint realtime_events_kind_known check (
   kind in (
     'created', 'status_changed', 'assigned', 'commented', 'updated', 'deactivated', 'role_changed',
-    'sla_at_risk', 'sla_breached', 'sla_met', 'attachment_added'
+    'sla_at_risk', 'sla_breached', 'sla_met', 'sight_changed', 'attachment_added'
   )
 ) not valid;
 
