@@ -37,7 +37,7 @@ describe("DATABASE_LISTEN_URL", () => {
       );
       expect(rows).toEqual([{ application_name: "ticketing-api-listen" }]);
       const ticketId = await createTicket(db, customer, "Heard on the listen connection");
-      await recorder.untilCount(2, 5_000);
+      await recorder.untilCount(2);
       expect(recorder.events[1]).toMatchObject({ kind: "CREATED", ticketId });
     } finally {
       await connection.client.dispose();

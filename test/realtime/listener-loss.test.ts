@@ -52,7 +52,7 @@ describe("the listening connection", () => {
     await again.ready();
     expect(again.kinds()).toEqual(["SUBSCRIBED"]);
     const ticketId = await createTicket(db, customer, "After the interruption");
-    await again.untilCount(2, 5_000);
+    await again.untilCount(2);
     expect(again.events[1]).toMatchObject({ kind: "CREATED", ticketId });
   });
 });

@@ -224,9 +224,9 @@ describe("myTicketsChanged and organizations", () => {
     );
     await asAdmin("select app_public.add_comment($1, 'For Acme')", [shared]);
     for (const snoop of snoops) await asAdmin("select app_public.add_comment($1, 'Control')", [snoop.own]);
-    await forManager.untilCount(2, 5_000);
+    await forManager.untilCount(2);
     for (const snoop of snoops) {
-      await snoop.onOwn.untilCount(2, 5_000);
+      await snoop.onOwn.untilCount(2);
       expect(snoop.onShared.kinds()).toEqual(["SUBSCRIBED"]);
     }
     expect(forManager.kinds().filter((kind) => !isSla(kind))).toEqual(["SUBSCRIBED", "COMMENTED"]);

@@ -125,13 +125,22 @@ export class Recorder {
     });
   }
 
-  /** Waits for the event count to reach `count` within `ms` (a second by default). */
-  untilCount(count: number, ms = 1_000): Promise<void> {
+  /**
+   * Waits for the event count to reach `count` within `ms`. The deadline only
+   * bounds a failing wait (a passing one returns as soon as the events are
+   * there); it is generous because a loaded machine delays delivery.
+   */
+  untilCount(count: number, ms = 10_000): Promise<void> {
     return this.until(() => this.events.length >= count, ms, `${count} events`);
   }
 
-  /** The subscription is live once SUBSCRIBED arrived: every later change is delivered. */
-  ready(ms = 5_000): Promise<void> {
+  /**
+   * The subscription is live once SUBSCRIBED arrived: every later change is
+   * delivered. A fresh API's first subscription (websocket, token, LISTEN,
+   * routes) can take seconds on a loaded machine; the deadline only bounds a
+   * failing wait.
+   */
+  ready(ms = 15_000): Promise<void> {
     return this.until(() => this.events.length > 0 || this.errors.length > 0 || this.completed, ms, "SUBSCRIBED");
   }
 }
