@@ -131,7 +131,7 @@ alter table app_private.inbound_emails enable row level security;
 alter table app_private.inbound_emails add constraint inbound_emails_decision CHECK (decision = ANY (ARRAY['comment'::text, 'ticket'::text, 'ignored'::text, 'refused'::text]));
 alter table app_private.inbound_emails add constraint inbound_emails_message_id_length CHECK (char_length(message_id) <= 1000);
 alter table app_private.inbound_emails add constraint inbound_emails_pkey PRIMARY KEY (id);
-alter table app_private.inbound_emails add constraint inbound_emails_refused_attachments_list CHECK (jsonb_typeof(refused_attachments) = 'array'::text AND jsonb_array_length(refused_attachments) >= 1 AND jsonb_array_length(refused_attachments) <= 100) NOT VALID;
+alter table app_private.inbound_emails add constraint inbound_emails_refused_attachments_list CHECK (jsonb_typeof(refused_attachments) = 'array'::text AND jsonb_array_length(refused_attachments) >= 1 AND jsonb_array_length(refused_attachments) <= 100);
 alter table app_private.inbound_emails add constraint inbound_emails_sender_length CHECK (char_length(sender) <= 320);
 alter table app_private.inbound_emails add constraint inbound_emails_subject_length CHECK (char_length(subject) <= 300);
 alter table app_private.inbound_emails add constraint inbound_emails_ticket_id_fkey FOREIGN KEY (ticket_id) REFERENCES app_public.tickets(id) ON DELETE SET NULL;
@@ -279,15 +279,15 @@ create table app_private.realtime_events (
   attachment_id uuid
 );
 alter table app_private.realtime_events enable row level security;
-alter table app_private.realtime_events add constraint realtime_events_attachment_only_when_added CHECK ((attachment_id IS NOT NULL) = (kind = 'attachment_added'::text)) NOT VALID;
+alter table app_private.realtime_events add constraint realtime_events_attachment_only_when_added CHECK ((attachment_id IS NOT NULL) = (kind = 'attachment_added'::text));
 alter table app_private.realtime_events add constraint realtime_events_comment_only_when_commented CHECK ((comment_id IS NOT NULL) = (kind = 'commented'::text));
-alter table app_private.realtime_events add constraint realtime_events_kind_known CHECK (kind = ANY (ARRAY['created'::text, 'status_changed'::text, 'assigned'::text, 'commented'::text, 'updated'::text, 'deactivated'::text, 'role_changed'::text, 'sla_at_risk'::text, 'sla_breached'::text, 'sla_met'::text, 'sight_changed'::text, 'attachment_added'::text])) NOT VALID;
+alter table app_private.realtime_events add constraint realtime_events_kind_known CHECK (kind = ANY (ARRAY['created'::text, 'status_changed'::text, 'assigned'::text, 'commented'::text, 'updated'::text, 'deactivated'::text, 'role_changed'::text, 'sla_at_risk'::text, 'sla_breached'::text, 'sla_met'::text, 'sight_changed'::text, 'attachment_added'::text]));
 alter table app_private.realtime_events add constraint realtime_events_pkey PRIMARY KEY (id);
 alter table app_private.realtime_events add constraint realtime_events_subject CHECK (
 CASE
     WHEN kind = ANY (ARRAY['deactivated'::text, 'role_changed'::text, 'sight_changed'::text]) THEN user_id IS NOT NULL AND ticket_id IS NULL AND comment_id IS NULL
     ELSE user_id IS NULL AND ticket_id IS NOT NULL AND customer_id IS NOT NULL
-END) NOT VALID;
+END);
 CREATE INDEX realtime_events_occurred_at ON app_private.realtime_events USING btree (occurred_at);
 CREATE TRIGGER _400_queue_mail AFTER INSERT ON app_private.realtime_events FOR EACH ROW EXECUTE FUNCTION app_private.tg_realtime_events_queue_mail();
 CREATE TRIGGER _600_queue_webhooks AFTER INSERT ON app_private.realtime_events FOR EACH ROW EXECUTE FUNCTION app_private.tg_realtime_events_queue_webhooks();
@@ -5464,7 +5464,7 @@ create table app_public.webhook_endpoints (
 );
 alter table app_public.webhook_endpoints enable row level security;
 alter table app_public.webhook_endpoints add constraint webhook_endpoints_consecutive_failures_positive CHECK (consecutive_failures >= 0);
-alter table app_public.webhook_endpoints add constraint webhook_endpoints_event_kinds_known CHECK (cardinality(event_kinds) >= 1 AND event_kinds <@ ARRAY['ticket.created'::text, 'ticket.status_changed'::text, 'ticket.assigned'::text, 'ticket.commented'::text, 'ticket.updated'::text, 'ticket.sla_at_risk'::text, 'ticket.sla_breached'::text, 'ticket.sla_met'::text, 'attachment.created'::text, 'user.deactivated'::text, 'user.role_changed'::text]) NOT VALID;
+alter table app_public.webhook_endpoints add constraint webhook_endpoints_event_kinds_known CHECK (cardinality(event_kinds) >= 1 AND event_kinds <@ ARRAY['ticket.created'::text, 'ticket.status_changed'::text, 'ticket.assigned'::text, 'ticket.commented'::text, 'ticket.updated'::text, 'ticket.sla_at_risk'::text, 'ticket.sla_breached'::text, 'ticket.sla_met'::text, 'attachment.created'::text, 'user.deactivated'::text, 'user.role_changed'::text]);
 alter table app_public.webhook_endpoints add constraint webhook_endpoints_pkey PRIMARY KEY (id);
 alter table app_public.webhook_endpoints add constraint webhook_endpoints_secret_format CHECK (secret ~ '^whsec_[A-Za-z0-9+/=]{32,}$'::text);
 alter table app_public.webhook_endpoints add constraint webhook_endpoints_url_format CHECK (url ~ '^https?://[^[:space:]/?#]+'::text AND char_length(url) <= 2000);
