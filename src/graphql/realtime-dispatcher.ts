@@ -277,12 +277,17 @@ export class RealtimeDispatcher {
   add(subscriber: Subscriber): void {
     if (this.isFull(subscriber.userId)) throw this.refusal();
     this.byUser.add(subscriber.userId, subscriber);
+    this.file(subscriber, "add");
+  }
+
+  /** Files a subscriber under (or takes it from) the index of its own interest. */
+  private file(subscriber: Subscriber, action: "add" | "delete"): void {
     const interest = subscriber.interest;
-    if ("ticketId" in interest) this.byTicket.add(interest.ticketId, subscriber);
-    else if ("customerId" in interest) this.byCustomer.add(interest.customerId, subscriber);
+    if ("ticketId" in interest) this.byTicket[action](interest.ticketId, subscriber);
+    else if ("customerId" in interest) this.byCustomer[action](interest.customerId, subscriber);
     else {
-      this.byAgent.add(interest.agentId, subscriber);
-      this.openPool.add(subscriber);
+      this.byAgent[action](interest.agentId, subscriber);
+      this.openPool[action](subscriber);
     }
   }
 
@@ -290,13 +295,7 @@ export class RealtimeDispatcher {
     this.byUser.delete(subscriber.userId, subscriber);
     if (this.byUser.get(subscriber.userId).size === 0) this.routeReads.delete(subscriber.userId);
     this.unroute(subscriber);
-    const interest = subscriber.interest;
-    if ("ticketId" in interest) this.byTicket.delete(interest.ticketId, subscriber);
-    else if ("customerId" in interest) this.byCustomer.delete(interest.customerId, subscriber);
-    else {
-      this.byAgent.delete(interest.agentId, subscriber);
-      this.openPool.delete(subscriber);
-    }
+    this.file(subscriber, "delete");
   }
 
   /** Resolves once LISTEN is in effect: every event committed from then on is heard. */
