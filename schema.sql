@@ -3000,6 +3000,32 @@ grant execute on function app_private.search_matches(tsquery) to ticketing_agent
 grant execute on function app_private.search_matches(tsquery) to ticketing_customer;
 comment on function app_private.search_matches(tsquery) is 'Candidate matches of a staff search, ignoring access rights: ticket ids (comment_id null) and comment ids with their rank, through the GIN indexes. Only search_tickets uses it, for agents and admins, and filters the result through the caller''s policies.';
 
+CREATE OR REPLACE FUNCTION app_private.search_matches_within(tsq tsquery, ticket_ids uuid[])
+ RETURNS TABLE(ticket_id uuid, comment_id uuid, rank real)
+ LANGUAGE sql
+ STABLE SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+  -- ts_match_vq is @@ spelt as a function: never an index condition, so the
+  -- rows are found by their ticket (primary key, ticket_id index) whatever
+  -- the word, and the text is tested on those rows only. Through the GIN
+  -- indexes, the plan and its cost would follow the word's frequency in
+  -- everybody's tickets.
+  select tk.id, null::uuid, ts_rank(tk.search, search_matches_within.tsq)
+  from app_public.tickets as tk
+  where tk.id = any (search_matches_within.ticket_ids)
+    and ts_match_vq(tk.search, search_matches_within.tsq)
+  union all
+  select c.ticket_id, c.id, (ts_rank(c.search, search_matches_within.tsq) * 0.5)::real
+  from app_public.ticket_comments as c
+  where c.ticket_id = any (search_matches_within.ticket_ids)
+    and ts_match_vq(c.search, search_matches_within.tsq);
+$function$;
+grant execute on function app_private.search_matches_within(tsquery,uuid[]) to ticketing_admin;
+grant execute on function app_private.search_matches_within(tsquery,uuid[]) to ticketing_agent;
+grant execute on function app_private.search_matches_within(tsquery,uuid[]) to ticketing_customer;
+comment on function app_private.search_matches_within(tsquery,uuid[]) is 'Candidate matches of a search among the given tickets and their comments, ignoring access rights: ticket ids (comment_id null) and comment ids with their rank, found by ticket, never through the text indexes, so the cost is that of the given tickets whatever the word. Only search_tickets uses it, for customers, with the tickets their policy returns, and filters the result through the caller''s policies.';
+
 CREATE OR REPLACE FUNCTION app_private.search_query(query text)
  RETURNS tsquery
  LANGUAGE plpgsql
@@ -6227,16 +6253,13 @@ BEGIN ATOMIC
  SELECT tk.*::app_public.tickets AS tk
     FROM (( SELECT m.ticket_id,
              sum(m.rank) AS rank
-            FROM ( SELECT t.id AS ticket_id,
-                     ts_rank(t.search, ( SELECT app_private.search_query(search_tickets.query) AS search_query)) AS rank
-                    FROM app_public.tickets t
-                   WHERE ((CURRENT_USER = 'ticketing_customer'::name) AND (t.search @@ ( SELECT app_private.search_query(search_tickets.query) AS search_query)))
-                 UNION ALL
-                  SELECT c.ticket_id,
-                     ((ts_rank(c.search, ( SELECT app_private.search_query(search_tickets.query) AS search_query)) * (0.5)::double precision))::real AS float4
-                    FROM (app_public.tickets t
-                      JOIN app_public.ticket_comments c ON ((c.ticket_id = t.id)))
-                   WHERE ((CURRENT_USER = 'ticketing_customer'::name) AND (c.search @@ ( SELECT app_private.search_query(search_tickets.query) AS search_query)))
+            FROM ( SELECT s.ticket_id,
+                     s.rank
+                    FROM app_private.search_matches_within(( SELECT app_private.search_query(search_tickets.query) AS search_query), ARRAY( SELECT t.id
+                            FROM app_public.tickets t)) s(ticket_id, comment_id, rank)
+                   WHERE ((CURRENT_USER = 'ticketing_customer'::name) AND ((s.comment_id IS NULL) OR (EXISTS ( SELECT 1
+                            FROM app_public.ticket_comments c
+                           WHERE (c.id = s.comment_id)))))
                  UNION ALL
                   SELECT s.ticket_id,
                      s.rank

@@ -8,23 +8,25 @@
 -- word a few dozen, which both grows with the data and tells a customer, by
 -- its time, whether other customers wrote a word.
 --
--- Customers now search through their own policies: the text test is an
--- ordinary condition on tickets and comments read as the caller, so the
--- tickets policy (own, organizations with sight, cc) picks the rows through
--- its indexes (customer_id, organization_id, id) and the text is tested only
--- on those; comments are reached through those tickets (ticket_id index) and
--- their own policy. Nothing here restates who sees what: the policies decide
--- which rows are read, and the cost is that of the caller's own tickets and
--- comments, the same for any word (a word absent from the whole database
--- costs what a word in every other customer's ticket costs).
+-- Customers now search within the tickets their own policy returns: the
+-- tickets policy (own, organizations with sight, cc) picks them through its
+-- indexes (customer_id, organization_id, id), and only those tickets and
+-- their comments are tested for the text (search_matches_within, by ticket,
+-- never through the text indexes). As before, a comment counts only when the
+-- comments policy lets the caller read it (no internal notes) and the ticket
+-- only when the tickets policy does: nothing here restates who sees what. The
+-- cost is that of the caller's own tickets and comments, the same for any word
+-- (a word absent from the whole database costs what a word in every other
+-- customer's ticket costs).
 --
 -- Staff keep the GIN matching of search_matches (agents read every open
 -- ticket, admins all): there the matches of the word are what the caller may
 -- mostly read anyway, and the policies still filter them.
 --
--- Why not the GIN indexes under the policies: the match operator (@@) is not
--- leakproof, so PostgreSQL never evaluates it before a row's policy and cannot
--- use it as an index condition of a table whose policy reads a column.
+-- Why not the text test as the caller: the match operator (@@) is not
+-- leakproof, so PostgreSQL evaluates it only after a row's policy, on every
+-- comment of the caller's tickets, each comment paying its policy's probe of
+-- the ticket (twice the buffers of this shape, measured).
 
 --------------------------------------------------------------------------------
 -- The query text, checked once
@@ -64,6 +66,8 @@ grant execute on function app_private.search_query(text)
 --------------------------------------------------------------------------------
 drop function if exists app_public.search_tickets(text);
 drop function if exists app_private.search_matches(text);
+drop function if exists app_private.search_matches(tsquery);
+drop function if exists app_private.search_matches_within(tsquery, uuid[]);
 
 create or replace function app_private.search_matches(tsq tsquery)
 returns table (ticket_id uuid, comment_id uuid, rank real)
@@ -90,6 +94,39 @@ grant execute on function app_private.search_matches(tsquery)
   to ticketing_customer, ticketing_agent, ticketing_admin;
 
 --------------------------------------------------------------------------------
+-- Customer matching: within the tickets the caller's policy returned
+--------------------------------------------------------------------------------
+create or replace function app_private.search_matches_within(tsq tsquery, ticket_ids uuid[])
+returns table (ticket_id uuid, comment_id uuid, rank real)
+language sql
+stable
+security definer
+set search_path = pg_catalog, public, pg_temp
+as $$
+  -- ts_match_vq is @@ spelt as a function: never an index condition, so the
+  -- rows are found by their ticket (primary key, ticket_id index) whatever
+  -- the word, and the text is tested on those rows only. Through the GIN
+  -- indexes, the plan and its cost would follow the word's frequency in
+  -- everybody's tickets.
+  select tk.id, null::uuid, ts_rank(tk.search, search_matches_within.tsq)
+  from app_public.tickets as tk
+  where tk.id = any (search_matches_within.ticket_ids)
+    and ts_match_vq(tk.search, search_matches_within.tsq)
+  union all
+  select c.ticket_id, c.id, (ts_rank(c.search, search_matches_within.tsq) * 0.5)::real
+  from app_public.ticket_comments as c
+  where c.ticket_id = any (search_matches_within.ticket_ids)
+    and ts_match_vq(c.search, search_matches_within.tsq);
+$$;
+
+comment on function app_private.search_matches_within(tsquery, uuid[]) is
+  'Candidate matches of a search among the given tickets and their comments, ignoring access rights: ticket ids (comment_id null) and comment ids with their rank, found by ticket, never through the text indexes, so the cost is that of the given tickets whatever the word. Only search_tickets uses it, for customers, with the tickets their policy returns, and filters the result through the caller''s policies.';
+
+revoke all on function app_private.search_matches_within(tsquery, uuid[]) from public;
+grant execute on function app_private.search_matches_within(tsquery, uuid[])
+  to ticketing_customer, ticketing_agent, ticketing_admin;
+
+--------------------------------------------------------------------------------
 -- search_tickets: customers within their sight, staff through search_matches
 --------------------------------------------------------------------------------
 -- Security invoker, SQL-standard body. Which branch runs is a choice of plan
@@ -104,18 +141,15 @@ begin atomic
   from (
     select m.ticket_id, sum(m.rank) as rank
     from (
-      -- Customers: the tickets policy chooses the tickets, the text is tested on them.
-      select t.id as ticket_id, ts_rank(t.search, (select app_private.search_query(search_tickets.query))) as rank
-      from app_public.tickets as t
+      -- Customers: the tickets their policy returns are the candidates; comments
+      -- kept when readable (no internal notes), tickets checked below.
+      select s.ticket_id, s.rank
+      from app_private.search_matches_within(
+        (select app_private.search_query(search_tickets.query)),
+        array(select t.id from app_public.tickets as t)
+      ) as s
       where current_user = 'ticketing_customer'
-        and t.search @@ (select app_private.search_query(search_tickets.query))
-      union all
-      -- Their comments: through those tickets, under the comments policy (no internal notes).
-      select c.ticket_id, (ts_rank(c.search, (select app_private.search_query(search_tickets.query))) * 0.5)::real
-      from app_public.tickets as t
-      join app_public.ticket_comments as c on c.ticket_id = t.id
-      where current_user = 'ticketing_customer'
-        and c.search @@ (select app_private.search_query(search_tickets.query))
+        and (s.comment_id is null or exists (select 1 from app_public.ticket_comments as c where c.id = s.comment_id))
       union all
       -- Staff: the GIN matches, kept when the comment is readable (the ticket is checked below).
       select s.ticket_id, s.rank
