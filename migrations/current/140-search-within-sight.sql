@@ -19,9 +19,10 @@
 -- (a word absent from the whole database costs what a word in every other
 -- customer's ticket costs).
 --
--- Staff keep the GIN matching of search_matches (agents read every open
--- ticket, admins all): there the matches of the word are what the caller may
--- mostly read anyway, and the policies still filter them.
+-- Staff keep the GIN matching of search_matches, filtered by their policies:
+-- admins read everything, and an agent's sight (every open ticket plus their
+-- own) is too wide to be read ticket by ticket. Their cost still follows the
+-- word's matches in all tickets (docs/performance.md, "What is left").
 --
 -- Why not the text test as the caller: the match operator (@@) is not
 -- leakproof, so PostgreSQL evaluates it only after a row's policy, on every
