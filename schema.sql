@@ -287,7 +287,7 @@ alter table app_private.realtime_events add constraint realtime_events_subject C
 CASE
     WHEN kind = ANY (ARRAY['deactivated'::text, 'role_changed'::text, 'sight_changed'::text]) THEN user_id IS NOT NULL AND ticket_id IS NULL AND comment_id IS NULL
     ELSE user_id IS NULL AND ticket_id IS NOT NULL AND customer_id IS NOT NULL
-END);
+END) NOT VALID;
 CREATE INDEX realtime_events_occurred_at ON app_private.realtime_events USING btree (occurred_at);
 CREATE TRIGGER _400_queue_mail AFTER INSERT ON app_private.realtime_events FOR EACH ROW EXECUTE FUNCTION app_private.tg_realtime_events_queue_mail();
 CREATE TRIGGER _600_queue_webhooks AFTER INSERT ON app_private.realtime_events FOR EACH ROW EXECUTE FUNCTION app_private.tg_realtime_events_queue_webhooks();
@@ -2980,43 +2980,77 @@ grant execute on function app_private.sanitize_file_name(text) to ticketing_agen
 grant execute on function app_private.sanitize_file_name(text) to ticketing_customer;
 comment on function app_private.sanitize_file_name(text) is 'A file name safe to store and to send in Content-Disposition: the last path component, NFC-normalised, with control, bidirectional-override and reserved characters replaced by "_", leading dots and spaces and trailing dots and spaces removed, cut to 200 characters; "file" when nothing is left.';
 
-CREATE OR REPLACE FUNCTION app_private.search_matches(query text)
+CREATE OR REPLACE FUNCTION app_private.search_matches(tsq tsquery)
  RETURNS TABLE(ticket_id uuid, comment_id uuid, rank real)
- LANGUAGE plpgsql
+ LANGUAGE sql
  STABLE SECURITY DEFINER
  SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+  select tk.id, null::uuid, ts_rank(tk.search, search_matches.tsq)
+  from app_public.tickets as tk
+  where tk.search @@ search_matches.tsq
+  union all
+  -- A match in the conversation counts, a bit less than one in the ticket.
+  select c.ticket_id, c.id, (ts_rank(c.search, search_matches.tsq) * 0.5)::real
+  from app_public.ticket_comments as c
+  where c.search @@ search_matches.tsq;
+$function$;
+grant execute on function app_private.search_matches(tsquery) to ticketing_admin;
+grant execute on function app_private.search_matches(tsquery) to ticketing_agent;
+grant execute on function app_private.search_matches(tsquery) to ticketing_customer;
+comment on function app_private.search_matches(tsquery) is 'Candidate matches of a staff search, ignoring access rights: ticket ids (comment_id null) and comment ids with their rank, through the GIN indexes. Only search_tickets uses it, for agents and admins, and filters the result through the caller''s policies.';
+
+CREATE OR REPLACE FUNCTION app_private.search_matches_within(tsq tsquery, ticket_ids uuid[])
+ RETURNS TABLE(ticket_id uuid, comment_id uuid, rank real)
+ LANGUAGE sql
+ STABLE SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+  -- ts_match_vq is @@ spelt as a function: never an index condition, so the
+  -- rows are found by their ticket (primary key, ticket_id index) whatever
+  -- the word, and the text is tested on those rows only. Through the GIN
+  -- indexes, the plan and its cost would follow the word's frequency in
+  -- everybody's tickets.
+  select tk.id, null::uuid, ts_rank(tk.search, search_matches_within.tsq)
+  from app_public.tickets as tk
+  where tk.id = any (search_matches_within.ticket_ids)
+    and ts_match_vq(tk.search, search_matches_within.tsq)
+  union all
+  select c.ticket_id, c.id, (ts_rank(c.search, search_matches_within.tsq) * 0.5)::real
+  from app_public.ticket_comments as c
+  where c.ticket_id = any (search_matches_within.ticket_ids)
+    and ts_match_vq(c.search, search_matches_within.tsq);
+$function$;
+grant execute on function app_private.search_matches_within(tsquery,uuid[]) to ticketing_admin;
+grant execute on function app_private.search_matches_within(tsquery,uuid[]) to ticketing_agent;
+grant execute on function app_private.search_matches_within(tsquery,uuid[]) to ticketing_customer;
+comment on function app_private.search_matches_within(tsquery,uuid[]) is 'Candidate matches of a search among the given tickets and their comments, ignoring access rights: ticket ids (comment_id null) and comment ids with their rank, found by ticket, never through the text indexes, so the cost is that of the given tickets whatever the word. Only search_tickets uses it, for customers, with the tickets their policy returns, and filters the result through the caller''s policies.';
+
+CREATE OR REPLACE FUNCTION app_private.search_query(query text)
+ RETURNS tsquery
+ LANGUAGE plpgsql
+ STABLE
+ SET search_path TO 'pg_catalog', 'pg_temp'
 AS $function$
 declare
   tsq tsquery;
 begin
-  if search_matches.query is null or btrim(search_matches.query) = '' then
-    return;
+  if search_query.query is null or btrim(search_query.query) = '' then
+    return null;
   end if;
-  if char_length(search_matches.query) > 500 then
+  if char_length(search_query.query) > 500 then
     raise exception using errcode = 'TKVAL', message = 'The search text is too long (at most 500 characters)';
   end if;
-
   -- websearch syntax never fails: any input is just text ("quotes", or, -not).
-  tsq := websearch_to_tsquery('english', search_matches.query);
-  if numnode(tsq) = 0 then
-    return;
-  end if;
-
-  return query
-    select tk.id, null::uuid, ts_rank(tk.search, tsq)
-    from app_public.tickets as tk
-    where tk.search @@ tsq
-    union all
-    -- A match in the conversation counts, a bit less than one in the ticket.
-    select c.ticket_id, c.id, (ts_rank(c.search, tsq) * 0.5)::real
-    from app_public.ticket_comments as c
-    where c.search @@ tsq;
+  -- A query of stop words alone has no node and matches nothing.
+  tsq := websearch_to_tsquery('english', search_query.query);
+  return case when numnode(tsq) = 0 then null else tsq end;
 end;
 $function$;
-grant execute on function app_private.search_matches(text) to ticketing_admin;
-grant execute on function app_private.search_matches(text) to ticketing_agent;
-grant execute on function app_private.search_matches(text) to ticketing_customer;
-comment on function app_private.search_matches(text) is 'Candidate matches of a search, ignoring access rights: ticket ids (comment_id null) and comment ids with their rank. Only search_tickets uses it, and filters the result through the caller''s policies.';
+grant execute on function app_private.search_query(text) to ticketing_admin;
+grant execute on function app_private.search_query(text) to ticketing_agent;
+grant execute on function app_private.search_query(text) to ticketing_customer;
+comment on function app_private.search_query(text) is 'The full-text query of a search text (web-search syntax, English configuration); null when the text is empty or only stop words. Errors: TKVAL over 500 characters. Runs with the caller''s rights: it reads no table.';
 
 CREATE OR REPLACE FUNCTION app_private.sla_active_time(created_at timestamp with time zone, statuses app_public.ticket_status[], changed_ats timestamp with time zone[], clock app_public.sla_clock, responded_at timestamp with time zone DEFAULT NULL::timestamp with time zone)
  RETURNS tstzmultirange
@@ -6219,12 +6253,23 @@ BEGIN ATOMIC
  SELECT tk.*::app_public.tickets AS tk
     FROM (( SELECT m.ticket_id,
              sum(m.rank) AS rank
-            FROM app_private.search_matches(search_tickets.query) m(ticket_id, comment_id, rank)
-           WHERE ((m.comment_id IS NULL) OR (EXISTS ( SELECT 1
-                    FROM app_public.ticket_comments c
-                   WHERE (c.id = m.comment_id))))
+            FROM ( SELECT s.ticket_id,
+                     s.rank
+                    FROM app_private.search_matches_within(( SELECT app_private.search_query(search_tickets.query) AS search_query), ARRAY( SELECT t.id
+                            FROM app_public.tickets t)) s(ticket_id, comment_id, rank)
+                   WHERE ((CURRENT_USER = 'ticketing_customer'::name) AND ((s.comment_id IS NULL) OR (EXISTS ( SELECT 1
+                            FROM app_public.ticket_comments c
+                           WHERE (c.id = s.comment_id)))))
+                 UNION ALL
+                  SELECT s.ticket_id,
+                     s.rank
+                    FROM app_private.search_matches(( SELECT app_private.search_query(search_tickets.query) AS search_query)) s(ticket_id, comment_id, rank)
+                   WHERE ((CURRENT_USER <> 'ticketing_customer'::name) AND ((s.comment_id IS NULL) OR (EXISTS ( SELECT 1
+                            FROM app_public.ticket_comments c
+                           WHERE (c.id = s.comment_id)))))) m
            GROUP BY m.ticket_id) r
       JOIN app_public.tickets tk ON ((tk.id = r.ticket_id)))
+   WHERE (( SELECT app_private.search_query(search_tickets.query) AS search_query) IS NOT NULL)
    ORDER BY r.rank DESC, tk.number DESC;
 END;
 grant execute on function app_public.search_tickets(text) to ticketing_admin;

@@ -2,6 +2,7 @@ import pg from "pg";
 import { inRequestTransaction, inTransactionWithSettings } from "../src/database/request-transaction.ts";
 import type { Cast } from "./database.ts";
 import type { CapturedRequest, Statement } from "./generated-sql.ts";
+import { ROLE } from "../src/database/web-roles.ts";
 import { CEILING_SQL, type Scenario } from "./scenarios.ts";
 
 /**
@@ -54,7 +55,7 @@ function compact(names: string[]): string[] {
 }
 
 /**
- * search_tickets matches inside a security definer helper (see migration
+ * A staff search_tickets matches inside a security definer helper (see migration
  * 000005): its index scans do not show in the caller's plan, so the
  * helper's matching query is explained on its own, as the owner it runs as.
  */
@@ -114,6 +115,15 @@ export async function explainScenarios(
     }
     const search = scenarios.find((entry) => entry.name === "search");
     if (search) {
+      // A customer's search reads their own readable tickets whatever the word:
+      // the scenario's word and a word found nowhere should cost the same.
+      const asCustomer: Scenario = { ...search, role: ROLE.customer, actor: (c) => c.customer.id };
+      for (const [label, word] of [
+        ["the same word", search.ceiling(cast)()[0]],
+        ["an absent word", "qzxvbnq"],
+      ] as const) {
+        plans.push({ scenario: `search as the busiest customer, ${label}`, ceiling: await explain(client, asCustomer, cast, { text: CEILING_SQL.search!, values: [word] }) });
+      }
       const owner = new pg.Client({ connectionString: urls.owner });
       await owner.connect();
       try {

@@ -113,6 +113,8 @@ describe("functions", () => {
       "customer_writes_on",
       "sanitize_file_name",
       "search_matches",
+      "search_matches_within",
+      "search_query",
       "sla_active_time",
       "sla_breached",
       "sla_elapsed_minutes",
