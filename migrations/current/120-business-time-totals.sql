@@ -305,20 +305,25 @@ begin
     else active - tstzmultirange(tstzrange(running_from, null))
   end;
   if not isempty(finished) then
-    materialized := app_private.business_seconds_at(calendar_id, lower(finished)) is not null
-      and app_private.business_seconds_at(calendar_id, upper(finished)) is not null;
-    if materialized then
-      -- Each finished stretch by two index probes.
-      for stretch in select r from unnest(finished) as r order by lower(r) loop
-        seconds_from := app_private.business_seconds_at(calendar_id, lower(stretch));
-        seconds_to := app_private.business_seconds_at(calendar_id, upper(stretch));
-        stretch_seconds := seconds_to - seconds_from;
-        if stretch_seconds > 0 and stretch_seconds >= remaining then
-          return app_private.business_instant_at(calendar_id, seconds_from + remaining);
-        end if;
-        remaining := remaining - stretch_seconds;
-      end loop;
-    else
+    -- Each finished stretch by two index probes of the materialized business
+    -- time; a stretch outside its horizon sends the whole count to the
+    -- computation on the fly.
+    materialized := true;
+    for stretch in select r from unnest(finished) as r order by lower(r) loop
+      seconds_from := app_private.business_seconds_at(calendar_id, lower(stretch));
+      seconds_to := app_private.business_seconds_at(calendar_id, upper(stretch));
+      if seconds_from is null or seconds_to is null then
+        materialized := false;
+        remaining := target_minutes * 60;
+        exit;
+      end if;
+      stretch_seconds := seconds_to - seconds_from;
+      if stretch_seconds > 0 and stretch_seconds >= remaining then
+        return app_private.business_instant_at(calendar_id, seconds_from + remaining);
+      end if;
+      remaining := remaining - stretch_seconds;
+    end loop;
+    if not materialized then
       -- Business time of all finished stretches in one pass over the calendar.
       counted := app_private.business_spans(calendar_id, lower(finished), upper(finished)) * finished;
       for stretch in select r from unnest(counted) as r order by lower(r) loop
