@@ -44,7 +44,11 @@ comment on column app_private.business_time_totals.seconds_after is 'Business se
 -- squawk-ignore require-concurrent-index-creation
 create index if not exists business_time_totals_after_idx on app_private.business_time_totals (calendar_id, seconds_after);
 
+-- Internal: read and written only by the owner's functions (the owner is
+-- not subject to row-level security; nobody else gets a row).
 revoke all on app_private.business_time_horizons, app_private.business_time_totals from public;
+alter table app_private.business_time_horizons enable row level security;
+alter table app_private.business_time_totals enable row level security;
 
 --------------------------------------------------------------------------------
 -- Building
