@@ -124,7 +124,17 @@ begin
   -- instant has passed (overdue ones too: it is never after the due time).
   insert into app_public.sla_events (ticket_id, clock, kind, due_at, priority, agent_id, calendar_id)
   select t.id, c.clock, k.kind, c.due_at, t.priority, t.agent_id, p.calendar_id
-  from app_public.tickets as t
+  from (
+    -- The given tickets by their key (a status change: one), or the job's
+    -- scan of the at-risk index; a branch whose condition on ticket_ids is
+    -- false is never run, whatever plan is cached.
+    select tk.* from app_public.tickets as tk where tk.id = any (ticket_ids)
+    union all
+    select tk.* from app_public.tickets as tk
+    where ticket_ids is null
+      and tk.status in ('open', 'in_progress', 'waiting_on_customer')
+      and least(tk.first_response_at_risk_at, tk.resolution_at_risk_at) <= now()
+  ) as t
   join app_public.sla_policies as p on p.priority = t.priority
   cross join lateral (
     values
@@ -143,14 +153,6 @@ begin
     end::app_public.sla_event_kind as kind
   ) as k
   where k.kind is not null
-    and (
-      t.id = any (ticket_ids)
-      or (
-        ticket_ids is null
-        and t.status in ('open', 'in_progress', 'waiting_on_customer')
-        and least(t.first_response_at_risk_at, t.resolution_at_risk_at) <= now()
-      )
-    )
   on conflict on constraint sla_events_once do nothing;
   get diagnostics recorded = row_count;
   return recorded;
