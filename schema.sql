@@ -809,18 +809,13 @@ CREATE OR REPLACE FUNCTION app_private.business_instant_at(calendar_id uuid, sec
  RETURNS timestamp with time zone
  LANGUAGE sql
  STABLE
- SET search_path TO 'pg_catalog', 'public', 'pg_temp'
-AS $function$
-  -- The first instant at which the running total reaches seconds, inside a
-  -- stretch that has business time after the total (seconds > 0 past its
-  -- start), so reaching a total exactly at a stretch's end gives that end.
-  select s.starts_at + make_interval(secs => business_instant_at.seconds - s.seconds_before)
-  from app_private.business_time_totals as s
-  where s.calendar_id = business_instant_at.calendar_id
-    and s.seconds_after >= business_instant_at.seconds
-  order by s.seconds_after
-  limit 1;
-$function$;
+BEGIN ATOMIC
+ SELECT (s.starts_at + make_interval(secs => ((business_instant_at.seconds - s.seconds_before))::double precision))
+    FROM app_private.business_time_totals s
+   WHERE ((s.calendar_id = business_instant_at.calendar_id) AND (s.seconds_after >= business_instant_at.seconds))
+   ORDER BY s.seconds_after
+  LIMIT 1;
+END;
 comment on function app_private.business_instant_at(uuid,numeric) is 'The first instant at which the calendar''s running total of business seconds (from its horizon''s start) reaches seconds (one index probe); null beyond the horizon.';
 
 CREATE OR REPLACE FUNCTION app_private.business_minutes_computed(calendar_id uuid, from_at timestamp with time zone, to_at timestamp with time zone)
@@ -840,20 +835,15 @@ CREATE OR REPLACE FUNCTION app_private.business_seconds_at(calendar_id uuid, at_
  RETURNS numeric
  LANGUAGE sql
  STABLE
- SET search_path TO 'pg_catalog', 'public', 'pg_temp'
-AS $function$
-  -- Business seconds from the horizon start to at_time; null outside the horizon.
-  select coalesce((
-      select s.seconds_before + least(extract(epoch from at_time - s.starts_at), s.seconds_after - s.seconds_before)
-      from app_private.business_time_totals as s
-      where s.calendar_id = h.calendar_id and s.starts_at <= at_time
-      order by s.starts_at desc
-      limit 1
-    ), 0)
-  from app_private.business_time_horizons as h
-  where h.calendar_id = business_seconds_at.calendar_id
-    and at_time between h.from_at and h.to_at;
-$function$;
+BEGIN ATOMIC
+ SELECT COALESCE(( SELECT (s.seconds_before + LEAST(EXTRACT(epoch FROM (business_seconds_at.at_time - s.starts_at)), (s.seconds_after - s.seconds_before)))
+            FROM app_private.business_time_totals s
+           WHERE ((s.calendar_id = h.calendar_id) AND (s.starts_at <= business_seconds_at.at_time))
+           ORDER BY s.starts_at DESC
+          LIMIT 1), (0)::numeric) AS "coalesce"
+    FROM app_private.business_time_horizons h
+   WHERE ((h.calendar_id = business_seconds_at.calendar_id) AND ((business_seconds_at.at_time >= h.from_at) AND (business_seconds_at.at_time <= h.to_at)));
+END;
 comment on function app_private.business_seconds_at(uuid,timestamp with time zone) is 'Business seconds of the calendar from its materialized horizon''s start to at_time (one index probe); null when at_time lies outside the horizon.';
 
 CREATE OR REPLACE FUNCTION app_private.business_spans(calendar_id uuid, from_at timestamp with time zone, to_at timestamp with time zone)
@@ -2445,7 +2435,17 @@ begin
   -- instant has passed (overdue ones too: it is never after the due time).
   insert into app_public.sla_events (ticket_id, clock, kind, due_at, priority, agent_id, calendar_id)
   select t.id, c.clock, k.kind, c.due_at, t.priority, t.agent_id, p.calendar_id
-  from app_public.tickets as t
+  from (
+    -- The given tickets by their key (a status change: one), or the job's
+    -- scan of the at-risk index; a branch whose condition on ticket_ids is
+    -- false is never run, whatever plan is cached.
+    select tk.* from app_public.tickets as tk where tk.id = any (ticket_ids)
+    union all
+    select tk.* from app_public.tickets as tk
+    where ticket_ids is null
+      and tk.status in ('open', 'in_progress', 'waiting_on_customer')
+      and least(tk.first_response_at_risk_at, tk.resolution_at_risk_at) <= now()
+  ) as t
   join app_public.sla_policies as p on p.priority = t.priority
   cross join lateral (
     values
@@ -2464,14 +2464,6 @@ begin
     end::app_public.sla_event_kind as kind
   ) as k
   where k.kind is not null
-    and (
-      t.id = any (ticket_ids)
-      or (
-        ticket_ids is null
-        and t.status in ('open', 'in_progress', 'waiting_on_customer')
-        and least(t.first_response_at_risk_at, t.resolution_at_risk_at) <= now()
-      )
-    )
   on conflict on constraint sla_events_once do nothing;
   get diagnostics recorded = row_count;
   return recorded;
@@ -4355,6 +4347,7 @@ CREATE OR REPLACE FUNCTION app_private.ticket_sla_active_time(ticket_id uuid, cr
  LANGUAGE sql
  STABLE
  SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+ SET plan_cache_mode TO 'force_generic_plan'
 BEGIN ATOMIC
  SELECT app_private.sla_active_time(ticket_sla_active_time.created_at, COALESCE(array_agg(x.status ORDER BY x.at, x.ord), '{}'::app_public.ticket_status[]), COALESCE(array_agg(x.at ORDER BY x.at, x.ord), '{}'::timestamp with time zone[]), ticket_sla_active_time.clock, ticket_sla_active_time.responded_at) AS sla_active_time
     FROM ( SELECT h.to_status AS status,

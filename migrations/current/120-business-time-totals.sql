@@ -119,24 +119,25 @@ revoke all on function app_private.extend_business_time() from public;
 --------------------------------------------------------------------------------
 -- Probing
 --------------------------------------------------------------------------------
+-- The two probes are SQL-standard bodies without SET (names resolved when
+-- created), so the planner inlines them into the statements that call them.
 create or replace function app_private.business_seconds_at(calendar_id uuid, at_time timestamptz)
 returns numeric
 language sql
 stable
-set search_path = pg_catalog, public, pg_temp
-as $$
+begin atomic
   -- Business seconds from the horizon start to at_time; null outside the horizon.
   select coalesce((
-      select s.seconds_before + least(extract(epoch from at_time - s.starts_at), s.seconds_after - s.seconds_before)
+      select s.seconds_before + least(extract(epoch from business_seconds_at.at_time - s.starts_at), s.seconds_after - s.seconds_before)
       from app_private.business_time_totals as s
-      where s.calendar_id = h.calendar_id and s.starts_at <= at_time
+      where s.calendar_id = h.calendar_id and s.starts_at <= business_seconds_at.at_time
       order by s.starts_at desc
       limit 1
     ), 0)
   from app_private.business_time_horizons as h
   where h.calendar_id = business_seconds_at.calendar_id
-    and at_time between h.from_at and h.to_at;
-$$;
+    and business_seconds_at.at_time between h.from_at and h.to_at;
+end;
 
 comment on function app_private.business_seconds_at(uuid, timestamptz) is
   'Business seconds of the calendar from its materialized horizon''s start to at_time (one index probe); null when at_time lies outside the horizon.';
@@ -147,18 +148,17 @@ create or replace function app_private.business_instant_at(calendar_id uuid, sec
 returns timestamptz
 language sql
 stable
-set search_path = pg_catalog, public, pg_temp
-as $$
-  -- The first instant at which the running total reaches seconds, inside a
-  -- stretch that has business time after the total (seconds > 0 past its
-  -- start), so reaching a total exactly at a stretch's end gives that end.
+begin atomic
+  -- The first instant at which the running total reaches seconds: in the
+  -- first stretch whose total at its end reaches it (a total reached exactly
+  -- at a stretch's end gives that end).
   select s.starts_at + make_interval(secs => business_instant_at.seconds - s.seconds_before)
   from app_private.business_time_totals as s
   where s.calendar_id = business_instant_at.calendar_id
     and s.seconds_after >= business_instant_at.seconds
   order by s.seconds_after
   limit 1;
-$$;
+end;
 
 comment on function app_private.business_instant_at(uuid, numeric) is
   'The first instant at which the calendar''s running total of business seconds (from its horizon''s start) reaches seconds (one index probe); null beyond the horizon.';
