@@ -53,10 +53,11 @@ create table app_private.audit_log (
   operation text not null,
   record_id uuid,
   old_data jsonb,
-  new_data jsonb not null
+  new_data jsonb
 );
 alter table app_private.audit_log enable row level security;
-alter table app_private.audit_log add constraint audit_log_operation CHECK (operation = ANY (ARRAY['INSERT'::text, 'UPDATE'::text]));
+alter table app_private.audit_log add constraint audit_log_new_data_present CHECK (operation = 'DELETE'::text OR new_data IS NOT NULL) NOT VALID;
+alter table app_private.audit_log add constraint audit_log_operation CHECK (operation = ANY (ARRAY['INSERT'::text, 'UPDATE'::text, 'DELETE'::text])) NOT VALID;
 alter table app_private.audit_log add constraint audit_log_pkey PRIMARY KEY (id);
 CREATE INDEX audit_log_actor_idx ON app_private.audit_log USING btree (actor_id, occurred_at);
 CREATE INDEX audit_log_occurred_at_idx ON app_private.audit_log USING btree (occurred_at);
@@ -71,10 +72,10 @@ comment on column app_private.audit_log.actor_id is 'User id claimed by the requ
 comment on column app_private.audit_log.db_role is 'Postgres role the request ran as (e.g. ticketing_agent); null when no role was set.';
 comment on column app_private.audit_log.transaction_id is 'Transaction id, to group the entries of one operation.';
 comment on column app_private.audit_log.table_name is 'Schema-qualified table changed.';
-comment on column app_private.audit_log.operation is 'INSERT or UPDATE.';
+comment on column app_private.audit_log.operation is 'INSERT, UPDATE or DELETE.';
 comment on column app_private.audit_log.record_id is 'Primary key of the changed row.';
 comment on column app_private.audit_log.old_data is 'Row before an update (null for inserts).';
-comment on column app_private.audit_log.new_data is 'Row after the change.';
+comment on column app_private.audit_log.new_data is 'Row after the change (null for a delete).';
 
 create table app_private.auth_clock (
   singleton boolean default true not null,
@@ -86,6 +87,39 @@ alter table app_private.auth_clock add constraint auth_clock_singleton CHECK (si
 comment on table app_private.auth_clock is 'One row: an offset added to now() by app_private.auth_now(). Always zero in production; tests shift it to expire locks and tokens without sleeping. Only the owner can change it.';
 comment on column app_private.auth_clock.singleton is 'Always true: keeps the table to a single row.';
 comment on column app_private.auth_clock.offset_by is 'Added to the transaction time by auth_now().';
+
+create table app_private.business_time_horizons (
+  calendar_id uuid not null,
+  from_at timestamp with time zone not null,
+  to_at timestamp with time zone not null
+);
+alter table app_private.business_time_horizons enable row level security;
+alter table app_private.business_time_horizons add constraint business_time_horizons_calendar_id_fkey FOREIGN KEY (calendar_id) REFERENCES app_public.business_calendars(id);
+alter table app_private.business_time_horizons add constraint business_time_horizons_ordered CHECK (from_at < to_at);
+alter table app_private.business_time_horizons add constraint business_time_horizons_pkey PRIMARY KEY (calendar_id);
+comment on table app_private.business_time_horizons is 'The span of instants [from_at, to_at] over which a calendar''s business time is materialized in business_time_totals.';
+comment on column app_private.business_time_horizons.calendar_id is 'The calendar.';
+comment on column app_private.business_time_horizons.from_at is 'Start of the horizon: running totals count business seconds from here.';
+comment on column app_private.business_time_horizons.to_at is 'End of the horizon.';
+
+create table app_private.business_time_totals (
+  calendar_id uuid not null,
+  starts_at timestamp with time zone not null,
+  ends_at timestamp with time zone not null,
+  seconds_before numeric not null,
+  seconds_after numeric not null
+);
+alter table app_private.business_time_totals enable row level security;
+alter table app_private.business_time_totals add constraint business_time_totals_calendar_id_fkey FOREIGN KEY (calendar_id) REFERENCES app_public.business_calendars(id);
+alter table app_private.business_time_totals add constraint business_time_totals_ordered CHECK (starts_at < ends_at);
+alter table app_private.business_time_totals add constraint business_time_totals_pkey PRIMARY KEY (calendar_id, starts_at);
+CREATE INDEX business_time_totals_after_idx ON app_private.business_time_totals USING btree (calendar_id, seconds_after);
+comment on table app_private.business_time_totals is 'A calendar''s business time within its horizon as maximal UTC stretches (app_private.business_spans), each with the business seconds from the horizon start to its start (seconds_before) and to its end (seconds_after).';
+comment on column app_private.business_time_totals.calendar_id is 'The calendar.';
+comment on column app_private.business_time_totals.starts_at is 'Start of the business stretch.';
+comment on column app_private.business_time_totals.ends_at is 'End of the business stretch.';
+comment on column app_private.business_time_totals.seconds_before is 'Business seconds from the horizon start to starts_at.';
+comment on column app_private.business_time_totals.seconds_after is 'Business seconds from the horizon start to ends_at.';
 
 create table app_private.email_tokens (
   id uuid default app_private.uuid_generate_v7() not null,
@@ -438,6 +472,50 @@ AS $function$
 $function$;
 comment on function app_private.acts_on_ticket(app_public.tickets) is 'Whether the requesting user may act on the ticket as its owner: admins on any, agents on those assigned to them, customers as its requester or as a manager of its (active) organization. The one rule behind transitionTicket and participants (public comments and files from the customer side also admit a cc: customer_writes_on).';
 
+CREATE OR REPLACE FUNCTION app_private.add_business_minutes_computed(calendar_id uuid, from_at timestamp with time zone, minutes numeric)
+ RETURNS timestamp with time zone
+ LANGUAGE plpgsql
+ STABLE
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  remaining numeric := minutes * 60;
+  window_start timestamptz := from_at;
+  -- A first window long enough for a working week of 40 hours in 168.
+  window_length interval := greatest(interval '7 days', make_interval(mins => least(minutes, 10000000)::integer * 5));
+  span tstzrange;
+  span_seconds numeric;
+begin
+  if calendar_id is null or from_at is null or minutes is null then
+    return null;
+  end if;
+  if minutes < 0 then
+    raise exception using errcode = 'TKVAL', message = 'minutes must not be negative';
+  end if;
+  if remaining = 0 then
+    return from_at;
+  end if;
+
+  -- Widening windows; a calendar open less than that within 50 years never
+  -- reaches the target (null).
+  while window_start < from_at + interval '50 years' loop
+    for span in
+      select r from unnest(app_private.business_spans(calendar_id, window_start, window_start + window_length)) as r order by lower(r)
+    loop
+      span_seconds := extract(epoch from upper(span) - lower(span));
+      if span_seconds >= remaining then
+        return lower(span) + make_interval(secs => remaining);
+      end if;
+      remaining := remaining - span_seconds;
+    end loop;
+    window_start := window_start + window_length;
+    window_length := least(greatest(window_length * 2, interval '14 days'), interval '400 days');
+  end loop;
+  return null;
+end;
+$function$;
+comment on function app_private.add_business_minutes_computed(uuid,timestamp with time zone,numeric) is 'add_business_minutes computed on the fly from the calendar rows, in widening windows (outside the materialized horizon).';
+
 CREATE OR REPLACE FUNCTION app_private.address_login_limit_reached(ip inet)
  RETURNS timestamp with time zone
  LANGUAGE plpgsql
@@ -724,6 +802,77 @@ end;
 $function$;
 grant execute on function app_private.begin_password_reset(bytea,inet) to ticketing_authenticator;
 comment on function app_private.begin_password_reset(bytea,inet) is 'Step 1 of resetPassword, before any hashing: counts the call against the ''password_reset'' limit of ip (TKRAT beyond it) and checks the link (TKTOK when unknown, used or expired); returns the account''s email, for the password policy.';
+
+CREATE OR REPLACE FUNCTION app_private.build_business_time(calendar_ids uuid[], from_at timestamp with time zone DEFAULT NULL::timestamp with time zone, to_at timestamp with time zone DEFAULT NULL::timestamp with time zone)
+ RETURNS void
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  horizon_from timestamptz := coalesce(from_at, date_trunc('day', now()) - interval '400 days');
+  horizon_to timestamptz := coalesce(to_at, date_trunc('day', now()) + interval '800 days');
+begin
+  -- One builder per calendar at a time (an edit and the job).
+  perform 1 from app_public.business_calendars as c where c.id = any (calendar_ids) order by c.id for no key update;
+  delete from app_private.business_time_totals as s where s.calendar_id = any (calendar_ids);
+  delete from app_private.business_time_horizons as h where h.calendar_id = any (calendar_ids);
+  insert into app_private.business_time_horizons (calendar_id, from_at, to_at)
+  select c.id, horizon_from, horizon_to
+  from app_public.business_calendars as c
+  where c.id = any (calendar_ids);
+  insert into app_private.business_time_totals (calendar_id, starts_at, ends_at, seconds_before, seconds_after)
+  select c.id, lower(r), upper(r),
+    sum(extract(epoch from upper(r) - lower(r))) over w - extract(epoch from upper(r) - lower(r)),
+    sum(extract(epoch from upper(r) - lower(r))) over w
+  from app_public.business_calendars as c
+  cross join lateral unnest(app_private.business_spans(c.id, horizon_from, horizon_to)) as r
+  where c.id = any (calendar_ids)
+  window w as (partition by c.id order by lower(r));
+end;
+$function$;
+comment on function app_private.build_business_time(uuid[],timestamp with time zone,timestamp with time zone) is 'Materializes the business time of the calendars over [from_at, to_at] (default: 400 days before today to 800 days after) with running totals, replacing what was there.';
+
+CREATE OR REPLACE FUNCTION app_private.business_instant_at(calendar_id uuid, seconds numeric)
+ RETURNS timestamp with time zone
+ LANGUAGE sql
+ STABLE
+BEGIN ATOMIC
+ SELECT (s.starts_at + make_interval(secs => ((business_instant_at.seconds - s.seconds_before))::double precision))
+    FROM app_private.business_time_totals s
+   WHERE ((s.calendar_id = business_instant_at.calendar_id) AND (s.seconds_after >= business_instant_at.seconds))
+   ORDER BY s.seconds_after
+  LIMIT 1;
+END;
+comment on function app_private.business_instant_at(uuid,numeric) is 'The first instant at which the calendar''s running total of business seconds (from its horizon''s start) reaches seconds (one index probe); null beyond the horizon.';
+
+CREATE OR REPLACE FUNCTION app_private.business_minutes_computed(calendar_id uuid, from_at timestamp with time zone, to_at timestamp with time zone)
+ RETURNS numeric
+ LANGUAGE sql
+ STABLE
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+  select case
+    when from_at <= to_at then app_private.multirange_minutes(app_private.business_spans(calendar_id, from_at, to_at))
+    else -app_private.multirange_minutes(app_private.business_spans(calendar_id, to_at, from_at))
+  end;
+$function$;
+comment on function app_private.business_minutes_computed(uuid,timestamp with time zone,timestamp with time zone) is 'business_minutes_between computed on the fly from the calendar rows (outside the materialized horizon).';
+
+CREATE OR REPLACE FUNCTION app_private.business_seconds_at(calendar_id uuid, at_time timestamp with time zone)
+ RETURNS numeric
+ LANGUAGE sql
+ STABLE
+BEGIN ATOMIC
+ SELECT COALESCE(( SELECT (s.seconds_before + LEAST(EXTRACT(epoch FROM (business_seconds_at.at_time - s.starts_at)), (s.seconds_after - s.seconds_before)))
+            FROM app_private.business_time_totals s
+           WHERE ((s.calendar_id = h.calendar_id) AND (s.starts_at <= business_seconds_at.at_time))
+           ORDER BY s.starts_at DESC
+          LIMIT 1), (0)::numeric) AS "coalesce"
+    FROM app_private.business_time_horizons h
+   WHERE ((h.calendar_id = business_seconds_at.calendar_id) AND ((business_seconds_at.at_time >= h.from_at) AND (business_seconds_at.at_time <= h.to_at)));
+END;
+comment on function app_private.business_seconds_at(uuid,timestamp with time zone) is 'Business seconds of the calendar from its materialized horizon''s start to at_time (one index probe); null when at_time lies outside the horizon.';
 
 CREATE OR REPLACE FUNCTION app_private.business_spans(calendar_id uuid, from_at timestamp with time zone, to_at timestamp with time zone)
  RETURNS tstzmultirange
@@ -1283,6 +1432,29 @@ AS $function$
   select interval '7 days';
 $function$;
 comment on function app_private.event_log_policy() is 'How long the event log (app_private.realtime_events) is kept: retention. Replace this function in a migration to change it.';
+
+CREATE OR REPLACE FUNCTION app_private.extend_business_time()
+ RETURNS integer
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  stale uuid[];
+begin
+  -- Calendars whose horizon ends within 400 days (or that have none yet).
+  select array_agg(c.id) into stale
+  from app_public.business_calendars as c
+  left join app_private.business_time_horizons as h on h.calendar_id = c.id
+  where h.to_at is null or h.to_at < now() + interval '400 days';
+  if stale is null then
+    return 0;
+  end if;
+  perform app_private.build_business_time(stale);
+  return cardinality(stale);
+end;
+$function$;
+comment on function app_private.extend_business_time() is 'Rebuilds the materialized business time of every calendar whose horizon ends within 400 days, or that has none; returns how many. Called by the sla_clock job.';
 
 CREATE OR REPLACE FUNCTION app_private.finish_attachment_upload(user_id uuid, attachment_id uuid, rejection_reason text)
  RETURNS uuid
@@ -2297,44 +2469,49 @@ AS $function$
 declare
   recorded integer;
 begin
-  -- The given tickets, or (the job) every unfinished ticket whose due time
-  -- has passed or comes within a day: at risk needs business minutes, which
-  -- are counted only for those.
+  if ticket_ids is null then
+    -- The job also keeps the materialized business time ahead of the clock.
+    perform app_private.extend_business_time();
+  end if;
+  -- The given tickets, or (the job) every unfinished ticket whose at-risk
+  -- instant has passed (overdue ones too: it is never after the due time).
   insert into app_public.sla_events (ticket_id, clock, kind, due_at, priority, agent_id, calendar_id)
   select t.id, c.clock, k.kind, c.due_at, t.priority, t.agent_id, p.calendar_id
-  from app_public.tickets as t
+  from (
+    -- The given tickets by their key (a status change: one), or the job's
+    -- scan of the at-risk index; a branch whose condition on ticket_ids is
+    -- false is never run, whatever plan is cached.
+    select tk.* from app_public.tickets as tk where tk.id = any (ticket_ids)
+    union all
+    select tk.* from app_public.tickets as tk
+    where ticket_ids is null
+      and tk.status in ('open', 'in_progress', 'waiting_on_customer')
+      and least(tk.first_response_at_risk_at, tk.resolution_at_risk_at) <= now()
+  ) as t
   join app_public.sla_policies as p on p.priority = t.priority
   cross join lateral (
     values
       ('first_response'::app_public.sla_clock, t.first_response_due_at,
-        coalesce(t.first_responded_at, t.resolved_at, t.closed_at), p.first_response_minutes),
+        coalesce(t.first_responded_at, t.resolved_at, t.closed_at), p.first_response_minutes, t.first_response_at_risk_at),
       ('resolution'::app_public.sla_clock, t.resolution_due_at,
-        coalesce(t.resolved_at, t.closed_at), p.resolution_minutes)
-  ) as c (clock, due_at, done_at, target)
+        coalesce(t.resolved_at, t.closed_at), p.resolution_minutes, t.resolution_at_risk_at)
+  ) as c (clock, due_at, done_at, target, at_risk_at)
   cross join lateral (
     select case
       when c.due_at is null then null
       when c.done_at is not null and not app_private.sla_breached(c.due_at, c.done_at) then 'met'
       when app_private.sla_breached(c.due_at, coalesce(c.done_at, now())) then 'breached'
-      when c.done_at is null and c.due_at < now() + interval '1 day'
+      when c.done_at is null and c.at_risk_at <= now()
         and app_public.business_minutes_between(p.calendar_id, now(), c.due_at) * 4 <= c.target then 'at_risk'
     end::app_public.sla_event_kind as kind
   ) as k
   where k.kind is not null
-    and (
-      t.id = any (ticket_ids)
-      or (
-        ticket_ids is null
-        and t.status in ('open', 'in_progress', 'waiting_on_customer')
-        and (t.first_response_due_at < now() + interval '1 day' or t.resolution_due_at < now() + interval '1 day')
-      )
-    )
   on conflict on constraint sla_events_once do nothing;
   get diagnostics recorded = row_count;
   return recorded;
 end;
 $function$;
-comment on function app_private.record_sla_events(uuid[]) is 'Records the SLA events due now (met, breached, at risk) of the given tickets, or, with null (the sla_clock job, every minute), of every unfinished ticket due within a day or overdue; each once per clock, kind and due time. Returns how many it recorded.';
+comment on function app_private.record_sla_events(uuid[]) is 'Records the SLA events due now (met, breached, at risk) of the given tickets, or, with null (the sla_clock job, every minute), of every unfinished ticket whose at-risk instant has passed, however far its due time; each once per clock, kind and due time. With null it first extends the materialized business time of calendars whose horizon nears its end. Returns how many it recorded.';
 
 CREATE OR REPLACE FUNCTION app_private.record_webhook_attempt(delivery_id uuid, succeeded boolean, response_code integer, latency_ms integer, error text)
  RETURNS text
@@ -3054,41 +3231,91 @@ comment on function app_private.search_query(text) is 'The full-text query of a 
 
 CREATE OR REPLACE FUNCTION app_private.sla_active_time(created_at timestamp with time zone, statuses app_public.ticket_status[], changed_ats timestamp with time zone[], clock app_public.sla_clock, responded_at timestamp with time zone DEFAULT NULL::timestamp with time zone)
  RETURNS tstzmultirange
- LANGUAGE sql
+ LANGUAGE plpgsql
  STABLE
  SET search_path TO 'pg_catalog', 'public', 'pg_temp'
-BEGIN ATOMIC
- WITH timeline AS (
-          SELECT u.status,
-             u.at,
-             u.ord,
-             lead(u.at) OVER (ORDER BY u.at, u.ord) AS next_at,
-             max(
-                 CASE
-                     WHEN (u.status <> ALL (ARRAY['resolved'::app_public.ticket_status, 'closed'::app_public.ticket_status])) THEN u.ord
-                     ELSE NULL::bigint
-                 END) OVER () AS last_working
-            FROM UNNEST(sla_active_time.statuses, sla_active_time.changed_ats) WITH ORDINALITY u(status, at, ord)
-         ), stop AS (
-          SELECT LEAST(( SELECT min(t_1.at) AS min
-                    FROM timeline t_1
-                   WHERE (t_1.ord > COALESCE(t_1.last_working, (0)::bigint))),
-                 CASE
-                     WHEN (sla_active_time.clock = 'first_response'::app_public.sla_clock) THEN sla_active_time.responded_at
-                     ELSE NULL::timestamp with time zone
-                 END) AS at
-         )
-  SELECT ((COALESCE(range_agg(tstzrange(t.at, t.next_at)) FILTER (WHERE ((t.ord = 1) OR (NOT (EXISTS ( SELECT 1
-            FROM app_public.sla_pause_statuses p
-           WHERE ((p.status = t.status) AND (p.clock = sla_active_time.clock))))))), '{}'::tstzmultirange) + COALESCE(( SELECT tstzmultirange(tstzrange(stop.at, NULL::timestamp with time zone)) AS tstzmultirange
-            FROM stop
-           WHERE (stop.at IS NOT NULL)), '{}'::tstzmultirange)) * tstzmultirange(tstzrange(sla_active_time.created_at, NULL::timestamp with time zone)))
-    FROM timeline t;
-END;
+AS $function$
+declare
+  pausing app_public.ticket_status[];
+  -- Position of the last status that is not resolved or closed.
+  last_working bigint := 0;
+  stop_at timestamptz;
+  active tstzmultirange := '{}';
+  previous_at timestamptz;
+  previous_runs boolean := false;
+  change record;
+begin
+  select coalesce(array_agg(p.status), '{}') into pausing
+  from app_public.sla_pause_statuses as p
+  where p.clock = sla_active_time.clock;
+
+  select coalesce(max(u.ord), 0) into last_working
+  from unnest(statuses, changed_ats) with ordinality as u (status, at, ord)
+  where u.status not in ('resolved', 'closed');
+
+  for change in
+    select u.status, u.at, u.ord
+    from unnest(statuses, changed_ats) with ordinality as u (status, at, ord)
+    order by u.at, u.ord
+  loop
+    -- The previous status held until this change.
+    if previous_runs then
+      active := active + tstzmultirange(tstzrange(previous_at, change.at));
+    end if;
+    -- The clock stops for good when the ticket entered its final run of
+    -- resolved/closed statuses.
+    if change.ord > last_working and change.at is not null and (stop_at is null or change.at < stop_at) then
+      stop_at := change.at;
+    end if;
+    previous_at := change.at;
+    -- The creation row never pauses: a ticket created directly in a later
+    -- status (an import) runs its clock until its first recorded change.
+    previous_runs := change.ord = 1 or change.status is null or not (change.status = any (pausing));
+  end loop;
+  if previous_runs then
+    active := active + tstzmultirange(tstzrange(previous_at, null));
+  end if;
+
+  -- From the stop (or, for the first response, the reply) it counts as
+  -- running, so a finished ticket keeps the due time it was judged by.
+  stop_at := least(stop_at, case when clock = 'first_response' then responded_at end);
+  if stop_at is not null then
+    active := active + tstzmultirange(tstzrange(stop_at, null));
+  end if;
+  return active * tstzmultirange(tstzrange(created_at, null));
+end;
+$function$;
 grant execute on function app_private.sla_active_time(timestamp with time zone,app_public.ticket_status[],timestamp with time zone[],app_public.sla_clock,timestamp with time zone) to ticketing_admin;
 grant execute on function app_private.sla_active_time(timestamp with time zone,app_public.ticket_status[],timestamp with time zone[],app_public.sla_clock,timestamp with time zone) to ticketing_agent;
 grant execute on function app_private.sla_active_time(timestamp with time zone,app_public.ticket_status[],timestamp with time zone[],app_public.sla_clock,timestamp with time zone) to ticketing_customer;
 comment on function app_private.sla_active_time(timestamp with time zone,app_public.ticket_status[],timestamp with time zone[],app_public.sla_clock,timestamp with time zone) is 'The time an SLA clock runs: from created_at on, every stretch of the status timeline (statuses[i] from changed_ats[i] to the next change, the last one open-ended) whose status does not pause the clock (sla_pause_statuses; the creation row never pauses); from the instant the clock stopped for good (the ticket entered its final run of resolved/closed statuses, or for the first response the reply at responded_at) it counts as running, so a finished ticket keeps the due time it was judged by.';
+
+CREATE OR REPLACE FUNCTION app_private.sla_at_risk_at(calendar_id uuid, target_minutes numeric, due_at timestamp with time zone)
+ RETURNS timestamp with time zone
+ LANGUAGE plpgsql
+ STABLE
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  due_seconds numeric;
+  at_risk_seconds numeric;
+begin
+  if due_at is null or target_minutes is null or calendar_id is null then
+    return null;
+  end if;
+  -- The first instant t with business_minutes_between(t, due_at) * 4 <= target:
+  -- the running total of business seconds at due_at less a quarter of the target.
+  due_seconds := app_private.business_seconds_at(calendar_id, due_at);
+  at_risk_seconds := due_seconds - target_minutes * 15;
+  if at_risk_seconds > 0 then
+    return app_private.business_instant_at(calendar_id, at_risk_seconds);
+  end if;
+  -- Outside the materialized horizon: at risk as far as the job is
+  -- concerned, which checks the business minutes left itself.
+  return '-infinity';
+end;
+$function$;
+comment on function app_private.sla_at_risk_at(uuid,numeric,timestamp with time zone) is 'The instant from which at most a quarter of target_minutes business minutes of the calendar remain until due_at (-infinity when due_at lies outside the materialized business time: checked every time); null without a due time.';
 
 CREATE OR REPLACE FUNCTION app_private.sla_breached(due timestamp with time zone, done timestamp with time zone)
  RETURNS boolean
@@ -3126,6 +3353,9 @@ declare
   remaining numeric := target_minutes * 60;
   stretch tstzrange;
   stretch_seconds numeric;
+  seconds_from numeric;
+  seconds_to numeric;
+  materialized boolean;
 begin
   if calendar_id is null or target_minutes is null then
     return null;
@@ -3137,15 +3367,35 @@ begin
     else active - tstzmultirange(tstzrange(running_from, null))
   end;
   if not isempty(finished) then
-    -- Business time of all finished stretches in one pass over the calendar.
-    counted := app_private.business_spans(calendar_id, lower(finished), upper(finished)) * finished;
-    for stretch in select r from unnest(counted) as r order by lower(r) loop
-      stretch_seconds := extract(epoch from upper(stretch) - lower(stretch));
-      if stretch_seconds >= remaining then
-        return lower(stretch) + make_interval(secs => remaining);
+    -- Each finished stretch by two index probes of the materialized business
+    -- time; a stretch outside its horizon sends the whole count to the
+    -- computation on the fly.
+    materialized := true;
+    for stretch in select r from unnest(finished) as r order by lower(r) loop
+      seconds_from := app_private.business_seconds_at(calendar_id, lower(stretch));
+      seconds_to := app_private.business_seconds_at(calendar_id, upper(stretch));
+      if seconds_from is null or seconds_to is null then
+        materialized := false;
+        remaining := target_minutes * 60;
+        exit;
+      end if;
+      stretch_seconds := seconds_to - seconds_from;
+      if stretch_seconds > 0 and stretch_seconds >= remaining then
+        return app_private.business_instant_at(calendar_id, seconds_from + remaining);
       end if;
       remaining := remaining - stretch_seconds;
     end loop;
+    if not materialized then
+      -- Business time of all finished stretches in one pass over the calendar.
+      counted := app_private.business_spans(calendar_id, lower(finished), upper(finished)) * finished;
+      for stretch in select r from unnest(counted) as r order by lower(r) loop
+        stretch_seconds := extract(epoch from upper(stretch) - lower(stretch));
+        if stretch_seconds >= remaining then
+          return lower(stretch) + make_interval(secs => remaining);
+        end if;
+        remaining := remaining - stretch_seconds;
+      end loop;
+    end if;
   end if;
   if running_from is null then
     -- Paused now, target not reached: no due time until the clock runs again.
@@ -3281,14 +3531,17 @@ CREATE OR REPLACE FUNCTION app_private.tg_audit()
 AS $function$
 declare
   -- The generated search vectors are derived data: left out of the log.
-  new_row jsonb := to_jsonb(new) - 'search';
+  new_row jsonb;
   old_row jsonb;
 begin
-  if tg_op = 'UPDATE' then
+  if tg_op in ('INSERT', 'UPDATE') then
+    new_row := to_jsonb(new) - 'search';
+  end if;
+  if tg_op in ('UPDATE', 'DELETE') then
     old_row := to_jsonb(old) - 'search';
-    if old_row = new_row then
-      return null;
-    end if;
+  end if;
+  if tg_op = 'UPDATE' and old_row = new_row then
+    return null;
   end if;
 
   insert into app_private.audit_log (actor_id, db_role, table_name, operation, record_id, old_data, new_data)
@@ -3297,14 +3550,14 @@ begin
     nullif(current_setting('role'), 'none'),
     tg_table_schema || '.' || tg_table_name,
     tg_op,
-    (new_row ->> 'id')::uuid,
+    (coalesce(new_row, old_row) ->> 'id')::uuid,
     old_row,
     new_row
   );
   return null;
 end;
 $function$;
-comment on function app_private.tg_audit() is 'Trigger: records an insert or a real update (old and new values) in app_private.audit_log with the acting user and Postgres role.';
+comment on function app_private.tg_audit() is 'Trigger: records an insert, a real update (old and new values) or a delete (the removed row) in app_private.audit_log with the acting user and Postgres role.';
 
 CREATE OR REPLACE FUNCTION app_private.tg_business_calendar_hours_no_overlap()
  RETURNS trigger
@@ -3329,6 +3582,33 @@ begin
 end;
 $function$;
 comment on function app_private.tg_business_calendar_hours_no_overlap() is 'Constraint trigger: refuses (TKVAL) an opening interval that overlaps another of the same calendar version.';
+
+CREATE OR REPLACE FUNCTION app_private.tg_business_time_rebuild()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  calendar_ids uuid[];
+begin
+  case tg_table_name
+    when 'business_calendars' then
+      select array_agg(distinct r.id) into calendar_ids from changed_rows as r;
+    when 'business_calendar_hours' then
+      select array_agg(distinct v.calendar_id) into calendar_ids
+      from changed_rows as r
+      join app_public.business_calendar_versions as v on v.id = r.version_id;
+    else
+      select array_agg(distinct r.calendar_id) into calendar_ids from changed_rows as r;
+  end case;
+  if calendar_ids is not null then
+    perform app_private.build_business_time(calendar_ids);
+  end if;
+  return null;
+end;
+$function$;
+comment on function app_private.tg_business_time_rebuild() is 'Statement trigger: after an edit of calendars, hours, versions or holidays, rebuilds the materialized business time of the calendars it touched (before the due times are recomputed from it).';
 
 CREATE OR REPLACE FUNCTION app_private.tg_enforce_attachment_quota()
  RETURNS trigger
@@ -3859,11 +4139,38 @@ CREATE OR REPLACE FUNCTION app_private.tg_tickets_record_sla_events()
  SET search_path TO 'pg_catalog', 'public', 'pg_temp'
 AS $function$
 begin
-  perform app_private.record_sla_events(array[new.id]);
+  -- Only a resolution or closing (met or breached), a first reply (met or
+  -- breached) or a clock whose at-risk instant has passed (at risk or
+  -- breached) brings an event: a pause or a resume before that brings none.
+  if new.status in ('resolved', 'closed')
+    or (old.first_responded_at is null and new.first_responded_at is not null)
+    or least(new.first_response_at_risk_at, new.resolution_at_risk_at) <= now()
+  then
+    perform app_private.record_sla_events(array[new.id]);
+  end if;
   return null;
 end;
 $function$;
 comment on function app_private.tg_tickets_record_sla_events() is 'Trigger: after a reply, a resolution or a status change, records the SLA events it brings (met, breached, at risk).';
+
+CREATE OR REPLACE FUNCTION app_private.tg_tickets_sla_at_risk()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  sla app_public.sla_policies;
+begin
+  select p.* into sla from app_public.sla_policies as p where p.priority = new.priority;
+  -- A replied ticket's first-response clock is done: never at risk again.
+  new.first_response_at_risk_at := case when new.first_responded_at is null
+    then app_private.sla_at_risk_at(sla.calendar_id, sla.first_response_minutes, new.first_response_due_at) end;
+  new.resolution_at_risk_at := app_private.sla_at_risk_at(sla.calendar_id, sla.resolution_minutes, new.resolution_due_at);
+  return new;
+end;
+$function$;
+comment on function app_private.tg_tickets_sla_at_risk() is 'Trigger: sets first_response_at_risk_at (null once replied) and resolution_at_risk_at whenever a due time is set or changes, or the first reply comes (after the due times are computed, by the row trigger or the set-based recomputation).';
 
 CREATE OR REPLACE FUNCTION app_private.tg_tickets_sla_due_times()
  RETURNS trigger
@@ -4166,6 +4473,7 @@ CREATE OR REPLACE FUNCTION app_private.ticket_sla_active_time(ticket_id uuid, cr
  LANGUAGE sql
  STABLE
  SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+ SET plan_cache_mode TO 'force_generic_plan'
 BEGIN ATOMIC
  SELECT app_private.sla_active_time(ticket_sla_active_time.created_at, COALESCE(array_agg(x.status ORDER BY x.at, x.ord), '{}'::app_public.ticket_status[]), COALESCE(array_agg(x.at ORDER BY x.at, x.ord), '{}'::timestamp with time zone[]), ticket_sla_active_time.clock, ticket_sla_active_time.responded_at) AS sla_active_time
     FROM ( SELECT h.to_status AS status,
@@ -4584,10 +4892,13 @@ alter table app_public.business_calendar_holidays add constraint business_calend
 alter table app_public.business_calendar_holidays add constraint business_calendar_holidays_partial_interval CHECK (starts_at IS NULL AND ends_at IS NULL OR starts_at IS NOT NULL AND ends_at IS NOT NULL AND starts_at < ends_at);
 alter table app_public.business_calendar_holidays add constraint business_calendar_holidays_pkey PRIMARY KEY (id);
 CREATE TRIGGER _050_write_quota BEFORE INSERT OR UPDATE ON app_public.business_calendar_holidays FOR EACH ROW EXECUTE FUNCTION app_private.tg_enforce_write_quota('edit');
+CREATE TRIGGER _600_business_time_delete AFTER DELETE ON app_public.business_calendar_holidays REFERENCING OLD TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION app_private.tg_business_time_rebuild();
+CREATE TRIGGER _600_business_time_insert AFTER INSERT ON app_public.business_calendar_holidays REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION app_private.tg_business_time_rebuild();
+CREATE TRIGGER _600_business_time_update AFTER UPDATE ON app_public.business_calendar_holidays REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION app_private.tg_business_time_rebuild();
 CREATE TRIGGER _700_recompute_sla_delete AFTER DELETE ON app_public.business_calendar_holidays REFERENCING OLD TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION app_private.tg_sla_rules_changed();
 CREATE TRIGGER _700_recompute_sla_insert AFTER INSERT ON app_public.business_calendar_holidays REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION app_private.tg_sla_rules_changed();
 CREATE TRIGGER _700_recompute_sla_update AFTER UPDATE ON app_public.business_calendar_holidays REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION app_private.tg_sla_rules_changed();
-CREATE TRIGGER _900_audit AFTER INSERT OR UPDATE ON app_public.business_calendar_holidays FOR EACH ROW EXECUTE FUNCTION app_private.tg_audit();
+CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.business_calendar_holidays FOR EACH ROW EXECUTE FUNCTION app_private.tg_audit();
 create policy delete_admin on app_public.business_calendar_holidays
   for delete to ticketing_admin
   using ((( SELECT app_private.acting_user_id('admin'::app_public.user_role) AS acting_user_id)) IS NOT NULL);
@@ -4637,10 +4948,13 @@ alter table app_public.business_calendar_hours add constraint business_calendar_
 CREATE INDEX business_calendar_hours_version_idx ON app_public.business_calendar_hours USING btree (version_id, weekday);
 CREATE TRIGGER _050_write_quota BEFORE INSERT OR UPDATE ON app_public.business_calendar_hours FOR EACH ROW EXECUTE FUNCTION app_private.tg_enforce_write_quota('edit');
 CREATE CONSTRAINT TRIGGER _100_no_overlap AFTER INSERT OR UPDATE ON app_public.business_calendar_hours NOT DEFERRABLE INITIALLY IMMEDIATE FOR EACH ROW EXECUTE FUNCTION app_private.tg_business_calendar_hours_no_overlap();
+CREATE TRIGGER _600_business_time_delete AFTER DELETE ON app_public.business_calendar_hours REFERENCING OLD TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION app_private.tg_business_time_rebuild();
+CREATE TRIGGER _600_business_time_insert AFTER INSERT ON app_public.business_calendar_hours REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION app_private.tg_business_time_rebuild();
+CREATE TRIGGER _600_business_time_update AFTER UPDATE ON app_public.business_calendar_hours REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION app_private.tg_business_time_rebuild();
 CREATE TRIGGER _700_recompute_sla_delete AFTER DELETE ON app_public.business_calendar_hours REFERENCING OLD TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION app_private.tg_sla_rules_changed();
 CREATE TRIGGER _700_recompute_sla_insert AFTER INSERT ON app_public.business_calendar_hours REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION app_private.tg_sla_rules_changed();
 CREATE TRIGGER _700_recompute_sla_update AFTER UPDATE ON app_public.business_calendar_hours REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION app_private.tg_sla_rules_changed();
-CREATE TRIGGER _900_audit AFTER INSERT OR UPDATE ON app_public.business_calendar_hours FOR EACH ROW EXECUTE FUNCTION app_private.tg_audit();
+CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.business_calendar_hours FOR EACH ROW EXECUTE FUNCTION app_private.tg_audit();
 create policy delete_admin on app_public.business_calendar_hours
   for delete to ticketing_admin
   using ((( SELECT app_private.acting_user_id('admin'::app_public.user_role) AS acting_user_id)) IS NOT NULL);
@@ -4682,10 +4996,13 @@ alter table app_public.business_calendar_versions add constraint business_calend
 alter table app_public.business_calendar_versions add constraint business_calendar_versions_effective_unique UNIQUE (calendar_id, effective_from);
 alter table app_public.business_calendar_versions add constraint business_calendar_versions_pkey PRIMARY KEY (id);
 CREATE TRIGGER _050_write_quota BEFORE INSERT OR UPDATE ON app_public.business_calendar_versions FOR EACH ROW EXECUTE FUNCTION app_private.tg_enforce_write_quota('edit');
+CREATE TRIGGER _600_business_time_delete AFTER DELETE ON app_public.business_calendar_versions REFERENCING OLD TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION app_private.tg_business_time_rebuild();
+CREATE TRIGGER _600_business_time_insert AFTER INSERT ON app_public.business_calendar_versions REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION app_private.tg_business_time_rebuild();
+CREATE TRIGGER _600_business_time_update AFTER UPDATE ON app_public.business_calendar_versions REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION app_private.tg_business_time_rebuild();
 CREATE TRIGGER _700_recompute_sla_delete AFTER DELETE ON app_public.business_calendar_versions REFERENCING OLD TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION app_private.tg_sla_rules_changed();
 CREATE TRIGGER _700_recompute_sla_insert AFTER INSERT ON app_public.business_calendar_versions REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION app_private.tg_sla_rules_changed();
 CREATE TRIGGER _700_recompute_sla_update AFTER UPDATE ON app_public.business_calendar_versions REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION app_private.tg_sla_rules_changed();
-CREATE TRIGGER _900_audit AFTER INSERT OR UPDATE ON app_public.business_calendar_versions FOR EACH ROW EXECUTE FUNCTION app_private.tg_audit();
+CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.business_calendar_versions FOR EACH ROW EXECUTE FUNCTION app_private.tg_audit();
 create policy delete_admin on app_public.business_calendar_versions
   for delete to ticketing_admin
   using ((( SELECT app_private.acting_user_id('admin'::app_public.user_role) AS acting_user_id)) IS NOT NULL);
@@ -4721,7 +5038,8 @@ alter table app_public.business_calendars add constraint business_calendars_name
 alter table app_public.business_calendars add constraint business_calendars_pkey PRIMARY KEY (id);
 alter table app_public.business_calendars add constraint business_calendars_time_zone_known CHECK (app_private.is_time_zone_name(time_zone));
 CREATE TRIGGER _050_write_quota BEFORE INSERT OR UPDATE ON app_public.business_calendars FOR EACH ROW EXECUTE FUNCTION app_private.tg_enforce_write_quota('edit');
-CREATE TRIGGER _900_audit AFTER INSERT OR UPDATE ON app_public.business_calendars FOR EACH ROW EXECUTE FUNCTION app_private.tg_audit();
+CREATE TRIGGER _600_business_time_insert AFTER INSERT ON app_public.business_calendars REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION app_private.tg_business_time_rebuild();
+CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.business_calendars FOR EACH ROW EXECUTE FUNCTION app_private.tg_audit();
 create policy insert_admin on app_public.business_calendars
   for insert to ticketing_admin
   with check ((( SELECT app_private.acting_user_id('admin'::app_public.user_role) AS acting_user_id)) IS NOT NULL);
@@ -4897,7 +5215,7 @@ CREATE TRIGGER _050_write_quota BEFORE INSERT ON app_public.sla_pause_statuses F
 CREATE TRIGGER _700_recompute_sla_delete AFTER DELETE ON app_public.sla_pause_statuses REFERENCING OLD TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION app_private.tg_sla_rules_changed();
 CREATE TRIGGER _700_recompute_sla_insert AFTER INSERT ON app_public.sla_pause_statuses REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION app_private.tg_sla_rules_changed();
 CREATE TRIGGER _700_recompute_sla_update AFTER UPDATE ON app_public.sla_pause_statuses REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION app_private.tg_sla_rules_changed();
-CREATE TRIGGER _900_audit AFTER INSERT OR UPDATE ON app_public.sla_pause_statuses FOR EACH ROW EXECUTE FUNCTION app_private.tg_audit();
+CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.sla_pause_statuses FOR EACH ROW EXECUTE FUNCTION app_private.tg_audit();
 create policy delete_admin on app_public.sla_pause_statuses
   for delete to ticketing_admin
   using ((( SELECT app_private.acting_user_id('admin'::app_public.user_role) AS acting_user_id)) IS NOT NULL);
@@ -4933,7 +5251,7 @@ CREATE INDEX sla_policies_calendar_idx ON app_public.sla_policies USING btree (c
 CREATE TRIGGER _700_recompute_sla_delete AFTER DELETE ON app_public.sla_policies REFERENCING OLD TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION app_private.tg_sla_rules_changed();
 CREATE TRIGGER _700_recompute_sla_insert AFTER INSERT ON app_public.sla_policies REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION app_private.tg_sla_rules_changed();
 CREATE TRIGGER _700_recompute_sla_update AFTER UPDATE ON app_public.sla_policies REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION app_private.tg_sla_rules_changed();
-CREATE TRIGGER _900_audit AFTER INSERT OR UPDATE ON app_public.sla_policies FOR EACH ROW EXECUTE FUNCTION app_private.tg_audit();
+CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.sla_policies FOR EACH ROW EXECUTE FUNCTION app_private.tg_audit();
 create policy select_signed_in on app_public.sla_policies
   for select to ticketing_customer, ticketing_agent, ticketing_admin
   using ((( SELECT app_private.current_user_role() AS current_user_role)) IS NOT NULL);
@@ -5215,7 +5533,9 @@ create table app_public.tickets (
   closed_at timestamp with time zone,
   search tsvector generated always as (setweight(to_tsvector('english'::regconfig, subject), 'A'::"char") || setweight(to_tsvector('english'::regconfig, description), 'B'::"char")) stored not null,
   organization_id uuid,
-  status_changed_at timestamp with time zone
+  status_changed_at timestamp with time zone,
+  first_response_at_risk_at timestamp with time zone,
+  resolution_at_risk_at timestamp with time zone
 );
 alter table app_public.tickets enable row level security;
 alter table app_public.tickets add constraint tickets_agent_id_fkey FOREIGN KEY (agent_id) REFERENCES app_public.users(id);
@@ -5242,6 +5562,7 @@ CREATE INDEX tickets_organization_created_idx ON app_public.tickets USING btree 
 CREATE INDEX tickets_search_idx ON app_public.tickets USING gin (search);
 CREATE INDEX tickets_status_created_idx ON app_public.tickets USING btree (status, created_at DESC);
 CREATE INDEX tickets_unassigned_queue_idx ON app_public.tickets USING btree (priority DESC, created_at, id) WHERE ((status = 'open'::app_public.ticket_status) AND (agent_id IS NULL));
+CREATE INDEX tickets_unfinished_at_risk_idx ON app_public.tickets USING btree (LEAST(first_response_at_risk_at, resolution_at_risk_at)) WHERE (status = ANY (ARRAY['open'::app_public.ticket_status, 'in_progress'::app_public.ticket_status, 'waiting_on_customer'::app_public.ticket_status]));
 CREATE INDEX tickets_unfinished_due_idx ON app_public.tickets USING btree (resolution_due_at, id) WHERE (status = ANY (ARRAY['open'::app_public.ticket_status, 'in_progress'::app_public.ticket_status, 'waiting_on_customer'::app_public.ticket_status]));
 CREATE INDEX tickets_visibility_idx ON app_public.tickets USING btree (id) INCLUDE (customer_id, agent_id, status, organization_id);
 CREATE TRIGGER _050_write_quota BEFORE INSERT ON app_public.tickets FOR EACH ROW EXECUTE FUNCTION app_private.tg_enforce_write_quota('ticket');
@@ -5254,6 +5575,8 @@ CREATE TRIGGER _200_status_timestamps_insert BEFORE INSERT ON app_public.tickets
 CREATE TRIGGER _200_status_timestamps_update BEFORE UPDATE ON app_public.tickets FOR EACH ROW WHEN (old.status IS DISTINCT FROM new.status) EXECUTE FUNCTION app_private.tg_tickets_status_timestamps();
 CREATE TRIGGER _250_sla_due_times_insert BEFORE INSERT ON app_public.tickets FOR EACH ROW EXECUTE FUNCTION app_private.tg_tickets_sla_due_times();
 CREATE TRIGGER _250_sla_due_times_update BEFORE UPDATE ON app_public.tickets FOR EACH ROW WHEN (old.priority IS DISTINCT FROM new.priority OR old.status IS DISTINCT FROM new.status OR old.first_responded_at IS NULL AND new.first_responded_at IS NOT NULL AND new.first_response_due_at IS NULL) EXECUTE FUNCTION app_private.tg_tickets_sla_due_times();
+CREATE TRIGGER _260_sla_at_risk_insert BEFORE INSERT ON app_public.tickets FOR EACH ROW EXECUTE FUNCTION app_private.tg_tickets_sla_at_risk();
+CREATE TRIGGER _260_sla_at_risk_update BEFORE UPDATE ON app_public.tickets FOR EACH ROW WHEN (old.first_response_due_at IS DISTINCT FROM new.first_response_due_at OR old.resolution_due_at IS DISTINCT FROM new.resolution_due_at OR old.priority IS DISTINCT FROM new.priority OR old.first_responded_at IS DISTINCT FROM new.first_responded_at) EXECUTE FUNCTION app_private.tg_tickets_sla_at_risk();
 CREATE TRIGGER _300_set_updated_at BEFORE UPDATE ON app_public.tickets FOR EACH ROW EXECUTE FUNCTION app_private.tg_set_updated_at();
 CREATE TRIGGER _700_record_sla_events AFTER UPDATE ON app_public.tickets FOR EACH ROW WHEN (old.status IS DISTINCT FROM new.status OR old.first_responded_at IS DISTINCT FROM new.first_responded_at) EXECUTE FUNCTION app_private.tg_tickets_record_sla_events();
 CREATE TRIGGER _800_status_history_insert AFTER INSERT ON app_public.tickets FOR EACH ROW EXECUTE FUNCTION app_private.tg_tickets_status_history();
@@ -5346,6 +5669,10 @@ Full-text document of subject (weight A) and description (weight B); used by sea
 comment on column app_public.tickets.organization_id is 'The organization the ticket was filed for: one the customer belongs to (by default their first organization that is active), or null. Customers choose among theirs when filing; agents (on tickets assigned to them) and admins may change it.';
 comment on column app_public.tickets.status_changed_at is '@behavior -insert -update
 When the ticket entered its current status (the changedAt of its newest status history row); null for tickets older than this column.';
+comment on column app_public.tickets.first_response_at_risk_at is '@behavior -insert -update
+From when the first-response clock is at risk if it keeps running: at most a quarter of its business minutes then remain until firstResponseDueAt (null without a due time or once replied).';
+comment on column app_public.tickets.resolution_at_risk_at is '@behavior -insert -update
+From when the resolution clock is at risk if it keeps running: at most a quarter of its business minutes then remain until resolutionDueAt (null without a due time).';
 
 create table app_public.users (
   id uuid default app_private.uuid_generate_v7() not null,
@@ -5591,10 +5918,10 @@ comment on column app_public.audit_log_entries.actor_id is 'User who made the ch
 comment on column app_public.audit_log_entries.db_role is 'Postgres role the request ran as.';
 comment on column app_public.audit_log_entries.transaction_id is 'Transaction id, to group the entries of one operation.';
 comment on column app_public.audit_log_entries.table_name is 'Table changed, e.g. app_public.tickets.';
-comment on column app_public.audit_log_entries.operation is 'INSERT or UPDATE.';
+comment on column app_public.audit_log_entries.operation is 'INSERT, UPDATE or DELETE.';
 comment on column app_public.audit_log_entries.record_id is 'Primary key of the changed row.';
-comment on column app_public.audit_log_entries.old_data is 'Row before an update (null for inserts).';
-comment on column app_public.audit_log_entries.new_data is 'Row after the change.';
+comment on column app_public.audit_log_entries.old_data is 'Row before an update or a delete (null for inserts).';
+comment on column app_public.audit_log_entries.new_data is 'Row after the change (null for a delete).';
 
 CREATE OR REPLACE FUNCTION app_public."current_user"()
  RETURNS app_public.users
@@ -5619,39 +5946,20 @@ CREATE OR REPLACE FUNCTION app_public.add_business_minutes(calendar_id uuid, fro
  SET search_path TO 'pg_catalog', 'public', 'pg_temp'
 AS $function$
 declare
-  remaining numeric := minutes * 60;
-  window_start timestamptz := from_at;
-  -- A first window long enough for a working week of 40 hours in 168.
-  window_length interval := greatest(interval '7 days', make_interval(mins => least(minutes, 10000000)::integer * 5));
-  span tstzrange;
-  span_seconds numeric;
+  seconds_from numeric;
+  found_at timestamptz;
 begin
-  if calendar_id is null or from_at is null or minutes is null then
-    return null;
-  end if;
-  if minutes < 0 then
-    raise exception using errcode = 'TKVAL', message = 'minutes must not be negative';
-  end if;
-  if remaining = 0 then
-    return from_at;
-  end if;
-
-  -- Widening windows; a calendar open less than that within 50 years never
-  -- reaches the target (null).
-  while window_start < from_at + interval '50 years' loop
-    for span in
-      select r from unnest(app_private.business_spans(calendar_id, window_start, window_start + window_length)) as r order by lower(r)
-    loop
-      span_seconds := extract(epoch from upper(span) - lower(span));
-      if span_seconds >= remaining then
-        return lower(span) + make_interval(secs => remaining);
+  if calendar_id is not null and minutes > 0 then
+    -- Inside the materialized horizon: two index probes.
+    seconds_from := app_private.business_seconds_at(calendar_id, from_at);
+    if seconds_from is not null then
+      found_at := app_private.business_instant_at(calendar_id, seconds_from + minutes * 60);
+      if found_at is not null then
+        return found_at;
       end if;
-      remaining := remaining - span_seconds;
-    end loop;
-    window_start := window_start + window_length;
-    window_length := least(greatest(window_length * 2, interval '14 days'), interval '400 days');
-  end loop;
-  return null;
+    end if;
+  end if;
+  return app_private.add_business_minutes_computed(calendar_id, from_at, minutes);
 end;
 $function$;
 grant execute on function app_public.add_business_minutes(uuid,timestamp with time zone,numeric) to ticketing_admin;
@@ -5909,14 +6217,20 @@ comment on function app_public.assign_ticket(uuid,uuid) is 'Sets the agent of a 
 
 CREATE OR REPLACE FUNCTION app_public.business_minutes_between(calendar_id uuid, from_at timestamp with time zone, to_at timestamp with time zone)
  RETURNS numeric
- LANGUAGE sql
+ LANGUAGE plpgsql
  STABLE SECURITY DEFINER
  SET search_path TO 'pg_catalog', 'public', 'pg_temp'
 AS $function$
-  select case
-    when from_at <= to_at then app_private.multirange_minutes(app_private.business_spans(calendar_id, from_at, to_at))
-    else -app_private.multirange_minutes(app_private.business_spans(calendar_id, to_at, from_at))
-  end;
+declare
+  seconds_from numeric := app_private.business_seconds_at(calendar_id, from_at);
+  seconds_to numeric := app_private.business_seconds_at(calendar_id, to_at);
+begin
+  if seconds_from is not null and seconds_to is not null then
+    -- Inside the materialized horizon: two index probes.
+    return trim_scale((seconds_to - seconds_from) / 60);
+  end if;
+  return app_private.business_minutes_computed(calendar_id, from_at, to_at);
+end;
 $function$;
 grant execute on function app_public.business_minutes_between(uuid,timestamp with time zone,timestamp with time zone) to ticketing_admin;
 grant execute on function app_public.business_minutes_between(uuid,timestamp with time zone,timestamp with time zone) to ticketing_agent;

@@ -27,6 +27,13 @@ const TRANSITIONS = Number(process.env.SLA_BENCH_TRANSITIONS ?? 1000);
 const ROUNDS = Number(process.env.SLA_BENCH_ROUNDS ?? 3);
 const OPEN_TICKETS = Number(process.env.SLA_BENCH_TICKETS ?? 100_000);
 
+/** Each round's with/without ratio, and their median. */
+function roundRatios(withSla: number[], without: number[]): string {
+  const ratios = withSla.map((value, i) => value / (without[i] as number));
+  const sorted = [...ratios].sort((a, b) => a - b);
+  return `${ratios.map((r) => r.toFixed(2)).join(", ")} (median ${(sorted[Math.floor(sorted.length / 2)] as number).toFixed(3)})`;
+}
+
 function log(message: string): void {
   process.stdout.write(`${message}\n`);
 }
@@ -119,6 +126,7 @@ async function measure(root: pg.Pool, api: pg.Pool): Promise<void> {
   log(`transitions/s with SLA recomputation: ${withSla.map((v) => v.toFixed(0)).join(", ")} (median ${median(withSla).toFixed(0)})`);
   log(`transitions/s without (before):       ${without.map((v) => v.toFixed(0)).join(", ")} (median ${median(without).toFixed(0)})`);
   log(`ratio: ${(median(withSla) / median(without)).toFixed(3)}`);
+  log(`ratio per round (adjacent in time, so load drift cancels): ${roundRatios(withSla, without)}`);
 
   // 1b. The usual step of a ticket's life: in progress to resolved (the clock
   //     stops; no calendar work), on fresh tickets each round.
@@ -148,6 +156,7 @@ async function measure(root: pg.Pool, api: pg.Pool): Promise<void> {
   log(`resolutions/s with SLA work: ${resolveWith.map((v) => v.toFixed(0)).join(", ")} (median ${median(resolveWith).toFixed(0)})`);
   log(`resolutions/s without (before): ${resolveWithout.map((v) => v.toFixed(0)).join(", ")} (median ${median(resolveWithout).toFixed(0)})`);
   log(`ratio: ${(median(resolveWith) / median(resolveWithout)).toFixed(3)}`);
+  log(`ratio per round (adjacent in time, so load drift cancels): ${roundRatios(resolveWith, resolveWithout)}`);
 
   // 2. Recompute OPEN_TICKETS open tickets after a calendar edit.
   await root.query("alter table app_public.tickets disable trigger _250_sla_due_times_insert");

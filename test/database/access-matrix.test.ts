@@ -387,6 +387,8 @@ const TABLES: TableSpec[] = [
       resolved_at: "resolved_at",
       closed_at: "closed_at",
       status_changed_at: "status_changed_at",
+      first_response_at_risk_at: "first_response_at_risk_at",
+      resolution_at_risk_at: "resolution_at_risk_at",
       search: "default",
       organization_id: "organization_id",
     },
@@ -1000,6 +1002,8 @@ describe("INSERT", () => {
     resolved_at: "now()",
     closed_at: "now()",
     status_changed_at: "now()",
+    first_response_at_risk_at: "now()",
+    resolution_at_risk_at: "now()",
     search: "default",
   };
   it.each(

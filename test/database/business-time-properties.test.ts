@@ -284,6 +284,73 @@ describe("business time against the minute-by-minute model", () => {
   });
 });
 
+describe("materialized business time", () => {
+  /** The public functions (index probes in the horizon) against the computation on the fly, exactly. */
+  async function compareWithComputed(calendarIds: string[], count: number) {
+    const cases = Array.from({ length: count }, (_, i) => {
+      const from = randomInstant() + integer(0, 59_999) * (random() < 0.3 ? 1 : 0);
+      return {
+        i,
+        calendar_id: pick(calendarIds),
+        from_at: new Date(from).toISOString(),
+        to_at: new Date(from + integer(-2 * 1440, 6 * 1440) * MINUTE + integer(0, 999)).toISOString(),
+        minutes: random() < 0.05 ? 0 : integer(1, 3000) + (random() < 0.2 ? integer(1, 999_999) / 1_000_000 : 0),
+      };
+    });
+    const { rows } = await database.current.owner.query(
+      `select c.i,
+              app_public.business_minutes_between(c.calendar_id, c.from_at, c.to_at)::text as fast_minutes,
+              app_private.business_minutes_computed(c.calendar_id, c.from_at, c.to_at)::text as computed_minutes,
+              app_public.add_business_minutes(c.calendar_id, c.from_at, c.minutes)::text as fast_due,
+              app_private.add_business_minutes_computed(c.calendar_id, c.from_at, c.minutes)::text as computed_due,
+              app_private.business_seconds_at(c.calendar_id, c.from_at) is not null as materialized
+         from jsonb_to_recordset($1) as c (i integer, calendar_id uuid, from_at timestamptz, to_at timestamptz, minutes numeric)
+        order by c.i`,
+      [JSON.stringify(cases)],
+    );
+    // The cases lie inside the horizon: the probes answered, not the fallback.
+    expect(rows.every((r) => r.materialized)).toBe(true);
+    const mismatches = rows.filter((r) => r.fast_minutes !== r.computed_minutes || r.fast_due !== r.computed_due);
+    expect(mismatches.slice(0, 3).map((r) => ({ ...r, case: cases[r.i] }))).toEqual([]);
+  }
+
+  it("gives exactly what the computation on the fly gives", { timeout: 120_000 }, async () => {
+    await compareWithComputed(
+      calendars.map((c) => c.id),
+      2000,
+    );
+  });
+
+  it("follows edits of hours, holidays and versions", { timeout: 120_000 }, async () => {
+    const owner = database.current.owner;
+    const edited = calendars.slice(0, 4).map((c) => c.id);
+    await owner.query(
+      `update app_public.business_calendar_hours as h set ends_at = h.starts_at + interval '30 minutes'
+        where h.id = (select h2.id from app_public.business_calendar_hours as h2
+                        join app_public.business_calendar_versions as v on v.id = h2.version_id
+                       where v.calendar_id = $1 and h2.starts_at < '23:00' order by h2.id limit 1)`,
+      [edited[0]],
+    );
+    await owner.query(
+      `delete from app_public.business_calendar_hours as h using app_public.business_calendar_versions as v
+        where v.id = h.version_id and v.calendar_id = $1 and h.weekday in (2, 4)`,
+      [edited[1]],
+    );
+    await owner.query(
+      `insert into app_public.business_calendar_holidays (calendar_id, holiday_date, name)
+       select $1, d::date, 'edit' from generate_series(date '2026-03-27', date '2026-04-06', interval '1 day') as d
+       on conflict do nothing`,
+      [edited[2]],
+    );
+    await owner.query("delete from app_public.business_calendar_holidays where calendar_id = $1", [edited[3]]);
+    await owner.query(
+      "insert into app_public.business_calendar_versions (calendar_id, effective_from) values ($1, '2026-08-20')",
+      [edited[3]],
+    );
+    await compareWithComputed(edited, 600);
+  });
+});
+
 /**
  * add_business_minutes from an instant inside a minute (seconds past it): the
  * model counts the partial first minute's seconds when it is business time.

@@ -172,4 +172,53 @@ describe("admins edit calendars", () => {
     );
     expect(errorOf(events.body).code).toBe("FORBIDDEN");
   });
+  it("audits deletes of hours, holidays, versions and pause rules with the removed row", async () => {
+    const version = await asAdmin(CREATE_VERSION, { calendarId, from: "2026-07-01" });
+    const laterVersionId = version.body.data.createBusinessCalendarVersion.businessCalendarVersion.rowId;
+    const hour = await asAdmin(CREATE_HOUR, { versionId: laterVersionId, weekday: 2, start: "08:00", end: "16:00" });
+    const hourId = hour.body.data.createBusinessCalendarHour.businessCalendarHour.rowId;
+    const holiday = await asAdmin(
+      `mutation ($calendarId: UUID!) {
+        createBusinessCalendarHoliday(input: { businessCalendarHoliday: { calendarId: $calendarId, holidayDate: "2026-08-15", name: "Assumption" } }) {
+          businessCalendarHoliday { rowId }
+        }
+      }`,
+      { calendarId },
+    );
+    const holidayId = holiday.body.data.createBusinessCalendarHoliday.businessCalendarHoliday.rowId;
+    const otherHour = await asAdmin(CREATE_HOUR, { versionId: laterVersionId, weekday: 3, start: "08:00", end: "16:00" });
+    const otherHourId = otherHour.body.data.createBusinessCalendarHour.businessCalendarHour.rowId;
+
+    for (const [mutation, variables] of [
+      ["mutation ($id: UUID!) { deleteBusinessCalendarHour(input: { rowId: $id }) { clientMutationId } }", { id: hourId }],
+      ["mutation ($id: UUID!) { deleteBusinessCalendarHoliday(input: { rowId: $id }) { clientMutationId } }", { id: holidayId }],
+      ["mutation ($id: UUID!) { deleteBusinessCalendarVersion(input: { rowId: $id }) { clientMutationId } }", { id: laterVersionId }],
+      ["mutation { deleteSlaPauseStatus(input: { status: resolved, clock: resolution }) { clientMutationId } }", {}],
+    ] as const) {
+      const deleted = await asAdmin(mutation, variables);
+      expect(deleted.body.errors).toBeUndefined();
+    }
+    const { rows } = await database.current.owner.query(
+      `select table_name, record_id, actor_id, old_data ->> 'id' as old_id, old_data ->> 'status' as old_status, new_data
+         from app_private.audit_log where operation = 'DELETE' order by occurred_at, table_name`,
+    );
+    const removed = (table: string, id: string | null, status: string | null = null) => ({
+      table_name: `app_public.${table}`,
+      record_id: id,
+      actor_id: admin,
+      old_id: id,
+      old_status: status,
+      new_data: null,
+    });
+    // The version's remaining hour goes with it (a cascade), audited as well.
+    expect(rows).toEqual([
+      removed("business_calendar_hours", hourId),
+      removed("business_calendar_holidays", holidayId),
+      removed("business_calendar_versions", laterVersionId),
+      removed("business_calendar_hours", otherHourId),
+      removed("sla_pause_statuses", null, "resolved"),
+    ]);
+    // Put the default pause rule back for the tests after this one.
+    await database.current.owner.query("insert into app_public.sla_pause_statuses (status, clock) values ('resolved', 'resolution')");
+  });
 });

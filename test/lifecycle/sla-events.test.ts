@@ -128,4 +128,41 @@ describe("SLA events", () => {
     );
     expect(state).toBe("ok");
   });
+  it("records at risk from the job when the at-risk instant passes, however far the due time", async () => {
+    const api = database.current.authenticator;
+    const owner = database.current.owner;
+    // Forty days to resolve: at risk ten days before the due time (24x7).
+    await owner.query("update app_public.sla_policies set resolution_minutes = 57600 where priority = 'high'");
+    const id = await fileTicketAs(api, customer, "Long haul", undefined, "high");
+    await assignAs(api, admin, id, agent.id);
+    await transitionAs(api, agent, id, "in_progress");
+    await commentAs(api, agent, id, "Looking into it");
+    const stored = async () =>
+      (
+        await owner.query(
+          `select extract(epoch from resolution_due_at - resolution_at_risk_at)::integer as before_due,
+                  first_response_at_risk_at
+             from app_public.tickets where id = $1`,
+          [id],
+        )
+      ).rows[0];
+    // The instant is stored with the due time; the reply ended the first-response clock.
+    expect(await stored()).toEqual({ before_due: 10 * 86_400, first_response_at_risk_at: null });
+    const client = await owner.connect();
+    try {
+      await recordSlaEvents(client);
+      expect(await events(id)).toEqual(["first_response:met"]);
+      // Thirty-four days pass: due in six days, at risk since four days ago.
+      await owner.query("update app_public.tickets set resolution_due_at = now() + interval '6 days' where id = $1", [id]);
+      expect((await stored()).before_due).toBe(10 * 86_400);
+      await recordSlaEvents(client);
+      expect(await events(id)).toEqual(["first_response:met", "resolution:at_risk"]);
+      // A pause clears it; nothing more is recorded.
+      await transitionAs(api, agent, id, "waiting_on_customer");
+      expect(await stored()).toEqual({ before_due: null, first_response_at_risk_at: null });
+      expect(await recordSlaEvents(client)).toBe(0);
+    } finally {
+      client.release();
+    }
+  });
 });
