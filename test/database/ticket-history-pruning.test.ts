@@ -200,6 +200,29 @@ describe("ticket detail reads the status history from the ticket's creation on",
     expect(probes).toBe(1 + 3 + 1 + 1);
   });
 
+  it("keeps the field's shape: count, default order by primary key, cursors both ways, condition", async () => {
+    const auth = bearer(customer.id, customer.tokenRole);
+    const read = async (args: string, selection = "nodes { toStatus }") => {
+      const response = await graphql(
+        api.current.request,
+        `query ($id: UUID!) { ticket(rowId: $id) { ticketStatusHistories${args} { ${selection} } } }`,
+        { id: ticket.id },
+        auth,
+      );
+      expect(response.body.errors).toBeUndefined();
+      return response.body.data.ticket.ticketStatusHistories;
+    };
+    const first = await read("(first: 2)", "totalCount pageInfo { hasNextPage endCursor } nodes { toStatus }");
+    // Ids are time-ordered, so the primary-key order is the order of the changes.
+    expect(first.totalCount).toBe(3);
+    expect(first.nodes.map((node: { toStatus: string }) => node.toStatus)).toEqual(["open", "in_progress"]);
+    expect(first.pageInfo.hasNextPage).toBe(true);
+    const rest = await read(`(first: 2, after: "${first.pageInfo.endCursor}")`);
+    expect(rest.nodes).toEqual([{ toStatus: "resolved" }]);
+    expect((await read("(last: 1, orderBy: [CHANGED_AT_ASC])")).nodes).toEqual([{ toStatus: "resolved" }]);
+    expect((await read("(condition: { toStatus: in_progress })")).nodes).toEqual([{ toStatus: "in_progress" }]);
+  });
+
   it("the same history through the foreign key alone (the field before) reads every partition", async () => {
     // The control: what ticketStatusHistories sent before, as @dataplan/pg wrote it for the relation.
     const { plan } = await explainAsCustomer({
