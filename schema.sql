@@ -321,7 +321,7 @@ alter table app_private.realtime_events add constraint realtime_events_subject C
 CASE
     WHEN kind = ANY (ARRAY['deactivated'::text, 'role_changed'::text, 'sight_changed'::text]) THEN user_id IS NOT NULL AND ticket_id IS NULL AND comment_id IS NULL
     ELSE user_id IS NULL AND ticket_id IS NOT NULL AND customer_id IS NOT NULL
-END);
+END) NOT VALID;
 CREATE INDEX realtime_events_occurred_at ON app_private.realtime_events USING btree (occurred_at);
 CREATE TRIGGER _400_queue_mail AFTER INSERT ON app_private.realtime_events FOR EACH ROW EXECUTE FUNCTION app_private.tg_realtime_events_queue_mail();
 CREATE TRIGGER _600_queue_webhooks AFTER INSERT ON app_private.realtime_events FOR EACH ROW EXECUTE FUNCTION app_private.tg_realtime_events_queue_webhooks();
@@ -5552,6 +5552,7 @@ alter table app_public.tickets add constraint tickets_pkey PRIMARY KEY (id);
 alter table app_public.tickets add constraint tickets_resolved_after_created CHECK (resolved_at >= created_at);
 alter table app_public.tickets add constraint tickets_resolved_at_only_when_done CHECK ((status = ANY (ARRAY['resolved'::app_public.ticket_status, 'closed'::app_public.ticket_status])) OR resolved_at IS NULL);
 alter table app_public.tickets add constraint tickets_resolved_has_resolved_at CHECK (status <> 'resolved'::app_public.ticket_status OR resolved_at IS NOT NULL);
+alter table app_public.tickets add constraint tickets_status_changed_after_created CHECK (status_changed_at >= created_at) NOT VALID;
 alter table app_public.tickets add constraint tickets_subject_length CHECK (subject ~ '[^[:space:]]'::text AND char_length(subject) <= 200);
 alter table app_public.tickets add constraint tickets_updated_after_created CHECK (updated_at >= created_at);
 alter table app_public.tickets add constraint tickets_work_has_agent CHECK (agent_id IS NOT NULL OR (status = ANY (ARRAY['open'::app_public.ticket_status, 'resolved'::app_public.ticket_status, 'closed'::app_public.ticket_status])));
@@ -6873,6 +6874,23 @@ grant execute on function app_public.tickets_resolution_business_minutes_left(ap
 grant execute on function app_public.tickets_resolution_business_minutes_left(app_public.tickets) to ticketing_agent;
 grant execute on function app_public.tickets_resolution_business_minutes_left(app_public.tickets) to ticketing_customer;
 comment on function app_public.tickets_resolution_business_minutes_left(app_public.tickets) is 'Business minutes left of the resolution target (negative when overdue by that many), frozen while the clock is paused or stopped.';
+
+CREATE OR REPLACE FUNCTION app_public.tickets_ticket_status_histories(ticket app_public.tickets)
+ RETURNS SETOF app_public.ticket_status_history
+ LANGUAGE sql
+ STABLE
+AS $function$
+  select h.*
+  from app_public.ticket_status_history as h
+  where h.ticket_id = ticket.id
+    and h.changed_at >= ticket.created_at
+$function$;
+grant execute on function app_public.tickets_ticket_status_histories(app_public.tickets) to ticketing_admin;
+grant execute on function app_public.tickets_ticket_status_histories(app_public.tickets) to ticketing_agent;
+grant execute on function app_public.tickets_ticket_status_histories(app_public.tickets) to ticketing_customer;
+comment on function app_public.tickets_ticket_status_histories(app_public.tickets) is '@behavior +order +filter +resource:connection:backwards
+@uniqueRows
+Every status change of this ticket, creation included (fromStatus null). Reads only the months of history from the ticket''s creation on.';
 
 CREATE OR REPLACE FUNCTION app_public.transition_ticket(ticket_id uuid, to_status app_public.ticket_status, note text DEFAULT NULL::text)
  RETURNS app_public.tickets

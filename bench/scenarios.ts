@@ -45,7 +45,7 @@ export const CEILING_SQL: Record<string, string> = {
         'history', (select coalesce(json_agg(json_build_object(
               'fromStatus', h.from_status, 'toStatus', h.to_status, 'changedAt', h.changed_at, 'note', h.note)
               order by h.changed_at, h.id), '[]')
-            from app_public.ticket_status_history as h where h.ticket_id = t.id),
+            from app_public.ticket_status_history as h where h.ticket_id = t.id and h.changed_at >= t.created_at),
         'comments', (select coalesce(json_agg(json_build_object(
               'body', c.body, 'isInternal', c.is_internal, 'createdAt', c.created_at)
               order by c.created_at, c.id), '[]')

@@ -10,6 +10,7 @@ import { BigIntLiteralPlugin } from "./bigint-literal-plugin.ts";
 import { OptionalInputPlugin } from "./optional-input-plugin.ts";
 import { PayloadNamingPlugin } from "./payload-naming-plugin.ts";
 import { realtimePlugins } from "./realtime-plugin.ts";
+import { UniqueRowsPlugin } from "./unique-rows-plugin.ts";
 import { RealtimeDispatcher } from "./realtime-dispatcher.ts";
 import { DEFAULT_WEBSOCKET_LIMITS } from "./realtime-socket.ts";
 
@@ -41,6 +42,7 @@ export function graphqlPlugins(dependencies: PluginDependencies): GraphileConfig
     PayloadNamingPlugin,
     OptionalInputPlugin,
     BigIntLiteralPlugin,
+    UniqueRowsPlugin,
     authenticationPlugin(dependencies),
     attachmentsPlugin({ pool, storage: dependencies.storage ?? createAttachmentStorage(defaultStorageConfig()) }),
     ...realtime,
