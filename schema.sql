@@ -321,7 +321,7 @@ alter table app_private.realtime_events add constraint realtime_events_subject C
 CASE
     WHEN kind = ANY (ARRAY['deactivated'::text, 'role_changed'::text, 'sight_changed'::text]) THEN user_id IS NOT NULL AND ticket_id IS NULL AND comment_id IS NULL
     ELSE user_id IS NULL AND ticket_id IS NOT NULL AND customer_id IS NOT NULL
-END) NOT VALID;
+END);
 CREATE INDEX realtime_events_occurred_at ON app_private.realtime_events USING btree (occurred_at);
 CREATE TRIGGER _400_queue_mail AFTER INSERT ON app_private.realtime_events FOR EACH ROW EXECUTE FUNCTION app_private.tg_realtime_events_queue_mail();
 CREATE TRIGGER _600_queue_webhooks AFTER INSERT ON app_private.realtime_events FOR EACH ROW EXECUTE FUNCTION app_private.tg_realtime_events_queue_webhooks();
