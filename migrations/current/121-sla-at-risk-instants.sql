@@ -99,12 +99,8 @@ where p.priority = t.priority
   and t.resolution_at_risk_at is null;
 
 -- The job's scan: unfinished tickets by their earlier at-risk instant.
--- Built in the transaction of the work in progress; when it is committed on a
--- large installation, build this one concurrently in a migration of its own.
--- squawk-ignore require-concurrent-index-creation
-create index if not exists tickets_unfinished_at_risk_idx
-  on app_public.tickets (least(first_response_at_risk_at, resolution_at_risk_at))
-  where status in ('open', 'in_progress', 'waiting_on_customer');
+-- The index the clock job finds them by, tickets_unfinished_at_risk_idx, is
+-- built concurrently in the migration after this one (tickets may be big).
 
 create or replace function app_private.record_sla_events(ticket_ids uuid[] default null)
 returns integer
