@@ -285,9 +285,9 @@ alter table app_private.realtime_events add constraint realtime_events_kind_know
 alter table app_private.realtime_events add constraint realtime_events_pkey PRIMARY KEY (id);
 alter table app_private.realtime_events add constraint realtime_events_subject CHECK (
 CASE
-    WHEN kind = ANY (ARRAY['deactivated'::text, 'role_changed'::text]) THEN user_id IS NOT NULL AND ticket_id IS NULL AND comment_id IS NULL
+    WHEN kind = ANY (ARRAY['deactivated'::text, 'role_changed'::text, 'sight_changed'::text]) THEN user_id IS NOT NULL AND ticket_id IS NULL AND comment_id IS NULL
     ELSE user_id IS NULL AND ticket_id IS NOT NULL AND customer_id IS NOT NULL
-END);
+END) NOT VALID;
 CREATE INDEX realtime_events_occurred_at ON app_private.realtime_events USING btree (occurred_at);
 CREATE TRIGGER _400_queue_mail AFTER INSERT ON app_private.realtime_events FOR EACH ROW EXECUTE FUNCTION app_private.tg_realtime_events_queue_mail();
 CREATE TRIGGER _600_queue_webhooks AFTER INSERT ON app_private.realtime_events FOR EACH ROW EXECUTE FUNCTION app_private.tg_realtime_events_queue_webhooks();
@@ -303,7 +303,7 @@ comment on column app_private.realtime_events.previous_customer_id is 'The ticke
 comment on column app_private.realtime_events.agent_id is 'The ticket''s agent after the change.';
 comment on column app_private.realtime_events.previous_agent_id is 'The ticket''s agent before the change, when there was one.';
 comment on column app_private.realtime_events.in_open_pool is 'The ticket is, or just was, open and unassigned: agents watching the pool are interested.';
-comment on column app_private.realtime_events.user_id is 'The user deactivated or whose role changed (user events).';
+comment on column app_private.realtime_events.user_id is 'The user deactivated, whose role changed, or whose organizations or ticket participations changed (user events).';
 comment on column app_private.realtime_events.organization_id is 'The ticket''s organization after the change (ticket events), for routing to its members'' subscriptions.';
 comment on column app_private.realtime_events.attachment_id is 'The attachment that became available (attachment_added only).';
 
@@ -516,6 +516,26 @@ begin
 end;
 $function$;
 comment on function app_private.announce_realtime_event(app_private.realtime_events) is 'Records a realtime event (id and occurred_at assigned here, the organization and attachment included) and notifies its id on ticketing_events; prunes old events every 256th call.';
+
+CREATE OR REPLACE FUNCTION app_private.announce_sight_changed(user_ids uuid[])
+ RETURNS void
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  person uuid;
+  event app_private.realtime_events;
+begin
+  foreach person in array array(select distinct u from unnest(user_ids) as u where u is not null) loop
+    event := null;
+    event.kind := 'sight_changed';
+    event.user_id := person;
+    perform app_private.announce_realtime_event(event);
+  end loop;
+end;
+$function$;
+comment on function app_private.announce_sight_changed(uuid[]) is 'Records a sight_changed user event for each of the users (once each): their organizations or ticket participations changed, so the API reads their realtime routes again.';
 
 CREATE OR REPLACE FUNCTION app_private.assert_admin_remains(target_id uuid)
  RETURNS void
@@ -3419,6 +3439,24 @@ end;
 $function$;
 comment on function app_private.tg_forbid_change() is 'Trigger: refuses UPDATE, DELETE and TRUNCATE on append-only tables (history, audit log), whoever runs them, the owner included.';
 
+CREATE OR REPLACE FUNCTION app_private.tg_organizations_sight_changed()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+begin
+  perform app_private.announce_sight_changed(array(
+    select m.user_id
+    from app_public.organization_memberships as m
+    where m.organization_id = new.id
+      and m.removed_at is null
+  ));
+  return null;
+end;
+$function$;
+comment on function app_private.tg_organizations_sight_changed() is 'Trigger: announces sight_changed for every member in force of an organization that was deactivated or reactivated.';
+
 CREATE OR REPLACE FUNCTION app_private.tg_realtime_events_queue_mail()
  RETURNS trigger
  LANGUAGE plpgsql
@@ -3524,6 +3562,19 @@ begin
 end;
 $function$;
 comment on function app_private.tg_set_updated_at() is 'Trigger: keeps updated_at current on every update.';
+
+CREATE OR REPLACE FUNCTION app_private.tg_sight_changed()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+begin
+  perform app_private.announce_sight_changed(array[new.user_id]);
+  return null;
+end;
+$function$;
+comment on function app_private.tg_sight_changed() is 'Trigger: announces sight_changed for the user of a membership or participation that was added or changed in what gives sight.';
 
 CREATE OR REPLACE FUNCTION app_private.tg_sla_events_announce()
  RETURNS trigger
@@ -4691,6 +4742,8 @@ CREATE INDEX organization_memberships_user_idx ON app_public.organization_member
 CREATE TRIGGER _050_write_quota_edit BEFORE INSERT OR UPDATE ON app_public.organization_memberships FOR EACH ROW EXECUTE FUNCTION app_private.tg_enforce_write_quota('edit');
 CREATE TRIGGER _100_set_updated_at BEFORE UPDATE ON app_public.organization_memberships FOR EACH ROW EXECUTE FUNCTION app_private.tg_set_updated_at();
 CREATE TRIGGER _900_audit AFTER INSERT OR UPDATE ON app_public.organization_memberships FOR EACH ROW EXECUTE FUNCTION app_private.tg_audit();
+CREATE TRIGGER _900_sight_changed AFTER INSERT ON app_public.organization_memberships FOR EACH ROW EXECUTE FUNCTION app_private.tg_sight_changed();
+CREATE TRIGGER _900_sight_changed_update AFTER UPDATE OF role, sees_organization_tickets, removed_at ON app_public.organization_memberships FOR EACH ROW WHEN (old.role IS DISTINCT FROM new.role OR old.sees_organization_tickets IS DISTINCT FROM new.sees_organization_tickets OR (old.removed_at IS NULL) IS DISTINCT FROM (new.removed_at IS NULL)) EXECUTE FUNCTION app_private.tg_sight_changed();
 create policy select_customer on app_public.organization_memberships
   for select to ticketing_customer
   using (removed_at IS NULL AND (user_id = (( SELECT app_private.acting_user_id('customer'::app_public.user_role) AS acting_user_id)) AND (organization_id = ANY ((( SELECT app_private.customer_organization_ids() AS customer_organization_ids))::uuid[])) OR (organization_id = ANY ((( SELECT app_private.customer_managed_organization_ids() AS customer_managed_organization_ids))::uuid[]))));
@@ -4733,6 +4786,7 @@ alter table app_public.organizations add constraint organizations_timestamps_ord
 CREATE TRIGGER _050_write_quota_edit BEFORE INSERT OR UPDATE ON app_public.organizations FOR EACH ROW EXECUTE FUNCTION app_private.tg_enforce_write_quota('edit');
 CREATE TRIGGER _100_set_updated_at BEFORE UPDATE ON app_public.organizations FOR EACH ROW EXECUTE FUNCTION app_private.tg_set_updated_at();
 CREATE TRIGGER _900_audit AFTER INSERT OR UPDATE ON app_public.organizations FOR EACH ROW EXECUTE FUNCTION app_private.tg_audit();
+CREATE TRIGGER _900_sight_changed AFTER UPDATE OF is_active ON app_public.organizations FOR EACH ROW WHEN (old.is_active IS DISTINCT FROM new.is_active) EXECUTE FUNCTION app_private.tg_organizations_sight_changed();
 create policy select_customer on app_public.organizations
   for select to ticketing_customer
   using (id = ANY ((( SELECT app_private.customer_organization_ids() AS customer_organization_ids))::uuid[]));
@@ -5002,6 +5056,8 @@ CREATE INDEX ticket_participants_user_idx ON app_public.ticket_participants USIN
 CREATE TRIGGER _050_write_quota_edit BEFORE INSERT OR UPDATE ON app_public.ticket_participants FOR EACH ROW EXECUTE FUNCTION app_private.tg_enforce_write_quota('edit');
 CREATE TRIGGER _100_set_updated_at BEFORE UPDATE ON app_public.ticket_participants FOR EACH ROW EXECUTE FUNCTION app_private.tg_set_updated_at();
 CREATE TRIGGER _900_audit AFTER INSERT OR UPDATE ON app_public.ticket_participants FOR EACH ROW EXECUTE FUNCTION app_private.tg_audit();
+CREATE TRIGGER _900_sight_changed AFTER INSERT ON app_public.ticket_participants FOR EACH ROW EXECUTE FUNCTION app_private.tg_sight_changed();
+CREATE TRIGGER _900_sight_changed_update AFTER UPDATE OF kind, removed_at ON app_public.ticket_participants FOR EACH ROW WHEN (old.kind IS DISTINCT FROM new.kind OR (old.removed_at IS NULL) IS DISTINCT FROM (new.removed_at IS NULL)) EXECUTE FUNCTION app_private.tg_sight_changed();
 create policy select_customer on app_public.ticket_participants
   for select to ticketing_customer
   using (removed_at IS NULL AND (EXISTS ( SELECT 1
@@ -6078,9 +6134,29 @@ CREATE OR REPLACE FUNCTION app_public.remove_ticket_participant(ticket_id uuid, 
  SET search_path TO 'pg_catalog', 'public', 'pg_temp'
 AS $function$
 declare
-  ticket app_public.tickets := app_private.ticket_for_participants(remove_ticket_participant.ticket_id);
+  me uuid := app_private.current_user_id();
+  ticket app_public.tickets;
   participant app_public.ticket_participants;
 begin
+  -- Leaving: the caller is signed in (their role matches their token) and takes part in the ticket.
+  if me is not null
+    and remove_ticket_participant.user_id = me
+    and app_private.current_user_role() is not null
+  then
+    update app_public.ticket_participants as p
+    set removed_at = now(),
+        removed_by = me
+    where p.ticket_id = remove_ticket_participant.ticket_id
+      and p.user_id = me
+      and p.removed_at is null
+    returning p.* into participant;
+    if found then
+      return participant;
+    end if;
+  end if;
+
+  ticket := app_private.ticket_for_participants(remove_ticket_participant.ticket_id);
+
   -- Customers take off the people they may add (cc), not staff who follow the ticket.
   if app_private.current_user_role() = 'customer' and exists (
     select 1
@@ -6095,7 +6171,7 @@ begin
 
   update app_public.ticket_participants as p
   set removed_at = now(),
-      removed_by = app_private.current_user_id()
+      removed_by = me
   where p.ticket_id = ticket.id
     and p.user_id = remove_ticket_participant.user_id
     and p.removed_at is null
@@ -6110,7 +6186,7 @@ $function$;
 grant execute on function app_public.remove_ticket_participant(uuid,uuid) to ticketing_admin;
 grant execute on function app_public.remove_ticket_participant(uuid,uuid) to ticketing_agent;
 grant execute on function app_public.remove_ticket_participant(uuid,uuid) to ticketing_customer;
-comment on function app_public.remove_ticket_participant(uuid,uuid) is 'Removes a participant from a ticket you act on (requester, organization manager, assigned agent, admin; customers remove cc only, not staff followers); a removed cc no longer sees the ticket. The row stays, with removedAt, for the audit. Errors: FORBIDDEN, NOT_FOUND, RATE_LIMITED.';
+comment on function app_public.remove_ticket_participant(uuid,uuid) is 'Removes a participant from a ticket. Anyone who takes part (a cc, a follower) may remove themselves, even from a closed ticket; others are removed by whoever acts on the ticket (requester, organization manager, assigned agent, admin; customers remove cc only, not staff followers; not on closed tickets, except admins). A removed cc no longer sees the ticket. The row stays, with removedAt and removedBy, for the audit. Errors: FORBIDDEN, NOT_FOUND, RATE_LIMITED.';
 
 CREATE OR REPLACE FUNCTION app_public.rotate_webhook_secret(webhook_endpoint_id uuid)
  RETURNS app_public.webhook_endpoint_secret
