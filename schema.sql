@@ -281,7 +281,7 @@ create table app_private.realtime_events (
 alter table app_private.realtime_events enable row level security;
 alter table app_private.realtime_events add constraint realtime_events_attachment_only_when_added CHECK ((attachment_id IS NOT NULL) = (kind = 'attachment_added'::text)) NOT VALID;
 alter table app_private.realtime_events add constraint realtime_events_comment_only_when_commented CHECK ((comment_id IS NOT NULL) = (kind = 'commented'::text));
-alter table app_private.realtime_events add constraint realtime_events_kind_known CHECK (kind = ANY (ARRAY['created'::text, 'status_changed'::text, 'assigned'::text, 'commented'::text, 'updated'::text, 'deactivated'::text, 'role_changed'::text, 'sla_at_risk'::text, 'sla_breached'::text, 'sla_met'::text, 'attachment_added'::text])) NOT VALID;
+alter table app_private.realtime_events add constraint realtime_events_kind_known CHECK (kind = ANY (ARRAY['created'::text, 'status_changed'::text, 'assigned'::text, 'commented'::text, 'updated'::text, 'deactivated'::text, 'role_changed'::text, 'sla_at_risk'::text, 'sla_breached'::text, 'sla_met'::text, 'sight_changed'::text, 'attachment_added'::text])) NOT VALID;
 alter table app_private.realtime_events add constraint realtime_events_pkey PRIMARY KEY (id);
 alter table app_private.realtime_events add constraint realtime_events_subject CHECK (
 CASE
@@ -295,7 +295,7 @@ comment on table app_private.realtime_events is 'The event log: one row per anno
 comment on column app_private.realtime_events.id is 'Event id: the whole payload of its notification.';
 comment on column app_private.realtime_events.occurred_at is 'When the change was made (clock time of the statement that made it).';
 comment on column app_private.realtime_events.tx is 'The transaction that made the change: a subscription hears only events its starting snapshot did not see.';
-comment on column app_private.realtime_events.kind is 'created, status_changed, assigned, commented, updated, sla_at_risk, sla_breached, sla_met or attachment_added (tickets); deactivated or role_changed (users).';
+comment on column app_private.realtime_events.kind is 'created, status_changed, assigned, commented, updated, sla_at_risk, sla_breached, sla_met or attachment_added (tickets); deactivated, role_changed or sight_changed (users).';
 comment on column app_private.realtime_events.ticket_id is 'The ticket that changed (ticket events).';
 comment on column app_private.realtime_events.comment_id is 'The new comment or internal note (commented only).';
 comment on column app_private.realtime_events.customer_id is 'The ticket''s customer after the change.';
