@@ -24,4 +24,6 @@ USER node
 EXPOSE 5678
 HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + process.env.PORT + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
-CMD ["node", "src/cli/start.ts"]
+# The API's memory budget (docs/performance.md, "Memory"): the same V8 flags as
+# `npm start`, which test/abuse/memory-budget.test.ts keeps in agreement.
+CMD ["node", "--max-old-space-size=192", "--max-semi-space-size=8", "src/cli/start.ts"]

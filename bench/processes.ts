@@ -101,6 +101,17 @@ async function waitFor(url: string, child: ChildProcess, seconds: number): Promi
   throw new Error(`${url} not ready after ${seconds} s`);
 }
 
+/**
+ * The Node flags `npm start` gives the API (its memory budget, see
+ * docs/performance.md "Memory"), read from package.json so the API measured
+ * here runs as deployed; the Dockerfile's CMD repeats them.
+ */
+export function startScriptNodeFlags(): string[] {
+  const { scripts } = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { scripts: { start: string } };
+  const words = scripts.start.split(/\s+/);
+  return words.slice(1, words.indexOf("src/cli/start.ts"));
+}
+
 export async function startApi(options: {
   databaseUrl: string;
   jwtSecret: string;
@@ -117,7 +128,7 @@ export async function startApi(options: {
   entry?: string;
 }): Promise<ServerProcess> {
   const hook = options.captureFile ? ["--import", "./bench/capture-sql-hook.ts"] : [];
-  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), ...hook, options.entry ?? "src/cli/start.ts"], {
+  const child = spawn(process.execPath, [...startScriptNodeFlags(), ...(options.nodeArgs ?? []), ...hook, options.entry ?? "src/cli/start.ts"], {
     env: {
       ...(options.captureFile ? { BENCH_CAPTURE_SQL: options.captureFile } : {}),
       PATH: process.env.PATH,
