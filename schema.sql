@@ -5563,7 +5563,6 @@ CREATE INDEX tickets_organization_created_idx ON app_public.tickets USING btree 
 CREATE INDEX tickets_search_idx ON app_public.tickets USING gin (search);
 CREATE INDEX tickets_status_created_idx ON app_public.tickets USING btree (status, created_at DESC);
 CREATE INDEX tickets_unassigned_queue_idx ON app_public.tickets USING btree (priority DESC, created_at, id) WHERE ((status = 'open'::app_public.ticket_status) AND (agent_id IS NULL));
-CREATE INDEX tickets_unfinished_at_risk_idx ON app_public.tickets USING btree (LEAST(first_response_at_risk_at, resolution_at_risk_at)) WHERE (status = ANY (ARRAY['open'::app_public.ticket_status, 'in_progress'::app_public.ticket_status, 'waiting_on_customer'::app_public.ticket_status]));
 CREATE INDEX tickets_unfinished_due_idx ON app_public.tickets USING btree (resolution_due_at, id) WHERE (status = ANY (ARRAY['open'::app_public.ticket_status, 'in_progress'::app_public.ticket_status, 'waiting_on_customer'::app_public.ticket_status]));
 CREATE INDEX tickets_visibility_idx ON app_public.tickets USING btree (id) INCLUDE (customer_id, agent_id, status, organization_id);
 CREATE TRIGGER _050_write_quota BEFORE INSERT ON app_public.tickets FOR EACH ROW EXECUTE FUNCTION app_private.tg_enforce_write_quota('ticket');
