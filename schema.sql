@@ -56,8 +56,8 @@ create table app_private.audit_log (
   new_data jsonb
 );
 alter table app_private.audit_log enable row level security;
-alter table app_private.audit_log add constraint audit_log_new_data_present CHECK (operation = 'DELETE'::text OR new_data IS NOT NULL) NOT VALID;
-alter table app_private.audit_log add constraint audit_log_operation CHECK (operation = ANY (ARRAY['INSERT'::text, 'UPDATE'::text, 'DELETE'::text])) NOT VALID;
+alter table app_private.audit_log add constraint audit_log_new_data_present CHECK (operation = 'DELETE'::text OR new_data IS NOT NULL);
+alter table app_private.audit_log add constraint audit_log_operation CHECK (operation = ANY (ARRAY['INSERT'::text, 'UPDATE'::text, 'DELETE'::text]));
 alter table app_private.audit_log add constraint audit_log_pkey PRIMARY KEY (id);
 CREATE INDEX audit_log_actor_idx ON app_private.audit_log USING btree (actor_id, occurred_at);
 CREATE INDEX audit_log_occurred_at_idx ON app_private.audit_log USING btree (occurred_at);
@@ -5552,7 +5552,7 @@ alter table app_public.tickets add constraint tickets_pkey PRIMARY KEY (id);
 alter table app_public.tickets add constraint tickets_resolved_after_created CHECK (resolved_at >= created_at);
 alter table app_public.tickets add constraint tickets_resolved_at_only_when_done CHECK ((status = ANY (ARRAY['resolved'::app_public.ticket_status, 'closed'::app_public.ticket_status])) OR resolved_at IS NULL);
 alter table app_public.tickets add constraint tickets_resolved_has_resolved_at CHECK (status <> 'resolved'::app_public.ticket_status OR resolved_at IS NOT NULL);
-alter table app_public.tickets add constraint tickets_status_changed_after_created CHECK (status_changed_at >= created_at) NOT VALID;
+alter table app_public.tickets add constraint tickets_status_changed_after_created CHECK (status_changed_at >= created_at);
 alter table app_public.tickets add constraint tickets_subject_length CHECK (subject ~ '[^[:space:]]'::text AND char_length(subject) <= 200);
 alter table app_public.tickets add constraint tickets_updated_after_created CHECK (updated_at >= created_at);
 alter table app_public.tickets add constraint tickets_work_has_agent CHECK (agent_id IS NOT NULL OR (status = ANY (ARRAY['open'::app_public.ticket_status, 'resolved'::app_public.ticket_status, 'closed'::app_public.ticket_status])));
@@ -5563,6 +5563,7 @@ CREATE INDEX tickets_organization_created_idx ON app_public.tickets USING btree 
 CREATE INDEX tickets_search_idx ON app_public.tickets USING gin (search);
 CREATE INDEX tickets_status_created_idx ON app_public.tickets USING btree (status, created_at DESC);
 CREATE INDEX tickets_unassigned_queue_idx ON app_public.tickets USING btree (priority DESC, created_at, id) WHERE ((status = 'open'::app_public.ticket_status) AND (agent_id IS NULL));
+CREATE INDEX tickets_unfinished_at_risk_idx ON app_public.tickets USING btree (LEAST(first_response_at_risk_at, resolution_at_risk_at)) WHERE (status = ANY (ARRAY['open'::app_public.ticket_status, 'in_progress'::app_public.ticket_status, 'waiting_on_customer'::app_public.ticket_status]));
 CREATE INDEX tickets_unfinished_due_idx ON app_public.tickets USING btree (resolution_due_at, id) WHERE (status = ANY (ARRAY['open'::app_public.ticket_status, 'in_progress'::app_public.ticket_status, 'waiting_on_customer'::app_public.ticket_status]));
 CREATE INDEX tickets_visibility_idx ON app_public.tickets USING btree (id) INCLUDE (customer_id, agent_id, status, organization_id);
 CREATE TRIGGER _050_write_quota BEFORE INSERT ON app_public.tickets FOR EACH ROW EXECUTE FUNCTION app_private.tg_enforce_write_quota('ticket');
