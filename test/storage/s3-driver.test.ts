@@ -1,10 +1,7 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import path from "node:path";
-import S3rver from "@20minutes/s3rver";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { cleanUpAttachments, ORPHAN_GRACE_MS } from "../../src/storage/attachment-tasks.ts";
-import { createAttachmentStorage, type StorageConfig } from "../../src/storage/storage-config.ts";
+import { createAttachmentStorage } from "../../src/storage/storage-config.ts";
+import { useS3Server } from "../support/s3-server.ts";
 import { useTestDatabase } from "../support/test-database.ts";
 import { attachmentSuite } from "./attachment-suite.ts";
 
@@ -14,36 +11,13 @@ import { attachmentSuite } from "./attachment-suite.ts";
  * or expired presigned URL is refused as S3 refuses it).
  */
 const database = useTestDatabase();
-const directory = mkdtempSync(path.join(tmpdir(), "ticketing-s3-"));
-let server: S3rver | undefined;
-let config: StorageConfig | undefined;
+const config = useS3Server("ticketing-attachments");
 
-beforeAll(async () => {
-  server = new S3rver({ port: 0, address: "127.0.0.1", silent: true, directory, configureBuckets: [{ name: "ticketing-attachments" }] });
-  const { port } = await server.run();
-  config = {
-    driver: "s3",
-    endpoint: `http://127.0.0.1:${port}`,
-    bucket: "ticketing-attachments",
-    region: "us-east-1",
-    accessKeyId: "S3RVER",
-    secretAccessKey: "S3RVER",
-    forcePathStyle: true,
-  };
-});
-afterAll(async () => {
-  await server?.close();
-  rmSync(directory, { recursive: true, force: true });
-});
-
-attachmentSuite(database, () => {
-  if (!config) throw new Error("the S3 server has not started");
-  return config;
-});
+attachmentSuite(database, config);
 
 describe("the clean-up job on S3", () => {
   it("lists the bucket's attachment objects and removes those without a pending or ready row", async () => {
-    const storage = createAttachmentStorage(config!);
+    const storage = createAttachmentStorage(config());
     const orphan = "9".repeat(32);
     const target = await storage.uploadTarget({ key: orphan, size: 3, contentType: "text/plain" });
     expect((await fetch(target.url, { method: "PUT", headers: target.headers, body: "old" })).status).toBe(200);

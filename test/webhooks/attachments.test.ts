@@ -1,9 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { createLogger } from "../../src/observability/logger.ts";
-import { startJobWorker, type JobWorker } from "../../src/worker/job-worker.ts";
-import { activeUser, attachmentBy, commentAs, ticketIn, type FixtureUser } from "../support/fixtures.ts";
+import type { JobWorker } from "../../src/worker/job-worker.ts";
+import { attachmentBy, commentAs, ticketIn, type FixtureUser } from "../support/fixtures.ts";
 import { useTestDatabase } from "../support/test-database.ts";
-import { registerEndpoint, startReceiver, useFastWebhookPolicy, verifyStandardWebhook, type Receiver } from "./webhook-helpers.ts";
+import { registerEndpoint, startWebhookStage, stopWebhookStage, verifyStandardWebhook, type Receiver } from "./webhook-helpers.ts";
 
 /**
  * attachment.created end to end: an attachment made ready by the real state
@@ -19,26 +18,10 @@ let agent: FixtureUser;
 let customer: FixtureUser;
 
 beforeAll(async () => {
-  const owner = database.current.owner;
-  await useFastWebhookPolicy(owner);
-  admin = await activeUser(owner, "Hook Admin", "admin");
-  agent = await activeUser(owner, "Hook Agent", "agent");
-  customer = await activeUser(owner, "Hook Customer", "customer");
-  receiver = await startReceiver();
-  worker = await startJobWorker(
-    {
-      ownerUrl: database.current.urls.owner,
-      concurrency: 2,
-      webhooks: { httpsOnly: false, allowedHosts: new Set(["127.0.0.1"]), timeoutMs: 1_000 },
-    },
-    createLogger("silent"),
-  );
+  ({ admin, agent, customer, receiver, worker } = await startWebhookStage(database.current, 2));
 });
 
-afterAll(async () => {
-  await worker?.stop();
-  await receiver?.close();
-});
+afterAll(() => stopWebhookStage({ worker, receiver }));
 
 const bodiesAt = (path: string) => receiver.received.filter((r) => r.path === path);
 

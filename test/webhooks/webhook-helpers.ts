@@ -2,6 +2,10 @@ import { createHmac, timingSafeEqual } from "node:crypto";
 import http from "node:http";
 import type pg from "pg";
 import { freePort } from "../../src/net/free-port.ts";
+import { createLogger } from "../../src/observability/logger.ts";
+import { startJobWorker, type JobWorker } from "../../src/worker/job-worker.ts";
+import { activeUser, type FixtureUser } from "../support/fixtures.ts";
+import type { TestDatabase } from "../support/test-database.ts";
 
 /**
  * A real webhook receiver on 127.0.0.1 and a Standard Webhooks verifier
@@ -116,4 +120,41 @@ export async function registerEndpoint(
   } finally {
     client.release();
   }
+}
+
+/** What a webhook test file works with: its cast, a receiver and a worker delivering to it. */
+export interface WebhookStage {
+  admin: FixtureUser;
+  agent: FixtureUser;
+  customer: FixtureUser;
+  receiver: Receiver;
+  worker: JobWorker;
+}
+
+/**
+ * An admin, an agent and a customer, a receiver on 127.0.0.1 and a job worker
+ * that may deliver to it (plain http, 127.0.0.1 allowed, 1 s timeout), with
+ * the fast retry policy. Stop it with stopWebhookStage.
+ */
+export async function startWebhookStage(database: TestDatabase, concurrency: number): Promise<WebhookStage> {
+  const owner = database.owner;
+  await useFastWebhookPolicy(owner);
+  const admin = await activeUser(owner, "Hook Admin", "admin");
+  const agent = await activeUser(owner, "Hook Agent", "agent");
+  const customer = await activeUser(owner, "Hook Customer", "customer");
+  const receiver = await startReceiver();
+  const worker = await startJobWorker(
+    {
+      ownerUrl: database.urls.owner,
+      concurrency,
+      webhooks: { httpsOnly: false, allowedHosts: new Set(["127.0.0.1"]), timeoutMs: 1_000 },
+    },
+    createLogger("silent"),
+  );
+  return { admin, agent, customer, receiver, worker };
+}
+
+export async function stopWebhookStage(stage: Partial<Pick<WebhookStage, "receiver" | "worker">>): Promise<void> {
+  await stage.worker?.stop();
+  await stage.receiver?.close();
 }

@@ -2,13 +2,12 @@ import http from "node:http";
 import type pg from "pg";
 import { freePort } from "../../src/net/free-port.ts";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { startJobWorker, type JobWorker } from "../../src/worker/job-worker.ts";
-import { createLogger } from "../../src/observability/logger.ts";
-import { activeUser, actorOf, commentAs, ticketIn, type FixtureUser } from "../support/fixtures.ts";
+import type { JobWorker } from "../../src/worker/job-worker.ts";
+import { actorOf, commentAs, ticketIn, type FixtureUser } from "../support/fixtures.ts";
 import { actAs } from "../support/test-database.ts";
 import { bearer, graphql, useTestApi } from "../support/test-api.ts";
 import { useTestDatabase } from "../support/test-database.ts";
-import { registerEndpoint, startReceiver, useFastWebhookPolicy, verifyStandardWebhook, type Receiver } from "./webhook-helpers.ts";
+import { registerEndpoint, startWebhookStage, stopWebhookStage, verifyStandardWebhook, type Receiver } from "./webhook-helpers.ts";
 
 /**
  * Webhooks end to end: events written by real changes, queued in their
@@ -41,26 +40,10 @@ async function deliveriesOf(endpointId: string): Promise<DeliveryRow[]> {
 }
 
 beforeAll(async () => {
-  const owner = database.current.owner;
-  await useFastWebhookPolicy(owner);
-  admin = await activeUser(owner, "Hook Admin", "admin");
-  agent = await activeUser(owner, "Hook Agent", "agent");
-  customer = await activeUser(owner, "Hook Customer", "customer");
-  receiver = await startReceiver();
-  worker = await startJobWorker(
-    {
-      ownerUrl: database.current.urls.owner,
-      concurrency: 4,
-      webhooks: { httpsOnly: false, allowedHosts: new Set(["127.0.0.1"]), timeoutMs: 1_000 },
-    },
-    createLogger("silent"),
-  );
+  ({ admin, agent, customer, receiver, worker } = await startWebhookStage(database.current, 4));
 });
 
-afterAll(async () => {
-  await worker?.stop();
-  await receiver?.close();
-});
+afterAll(() => stopWebhookStage({ worker, receiver }));
 
 describe("registering endpoints", () => {
   it("admins register an endpoint over GraphQL and see its secret once, never again", async () => {
