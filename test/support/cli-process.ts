@@ -109,3 +109,18 @@ export async function outputOnceReady(child: ChildProcess, marker: string, secon
   });
   return () => output;
 }
+
+/**
+ * The status `/readyz` settles on within `seconds`: a just-started server's
+ * first readiness probe opens a new database connection, which on a loaded
+ * machine can outlast the probe's 2 s timeout (503, then 200 on the next).
+ * Ready means 200 within a few seconds of listening, not at the first probe.
+ */
+export async function settledReadiness(base: string, seconds = 15): Promise<number> {
+  const deadline = Date.now() + seconds * 1000;
+  for (;;) {
+    const status = (await fetch(`${base}/readyz`)).status;
+    if (status === 200 || Date.now() > deadline) return status;
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
