@@ -90,12 +90,20 @@ class LocalStorage implements AttachmentStorage {
   }
 
   async put(key: string, bytes: Uint8Array, _contentType: string): Promise<void> {
+    await this.writeOnce(key, (part) => writeFile(part, bytes, { flag: "wx" }));
+  }
+
+  /**
+   * Writes an object once: `write` fills a private part file, which then takes
+   * the key's name with link(), refused (EEXIST) when the name exists; the part
+   * is removed either way. Shared by put() and the signed PUT route.
+   */
+  async writeOnce(key: string, write: (part: string) => Promise<void>): Promise<void> {
     await mkdir(this.directory, { recursive: true });
     const final = this.pathOf(key);
     const part = `${final}.part-${randomBytes(8).toString("hex")}`;
     try {
-      await writeFile(part, bytes, { flag: "wx" });
-      // link() refuses an existing name: an object is written once.
+      await write(part);
       await link(part, final);
     } finally {
       await unlink(part).catch(() => {});
@@ -221,20 +229,13 @@ export function localFileRoutes(storage: AttachmentStorage): express.Router {
     const declared = Number(request.first);
     const length = req.headers["content-length"];
     if (length !== undefined && Number(length) > declared) return text(res, 413, "Larger than the declared size");
-    await mkdir(storage.directory, { recursive: true });
-    const final = storage.pathOf(request.key);
-    const part = `${final}.part-${randomBytes(8).toString("hex")}`;
     try {
-      await pipeline(req, byteLimit(declared), createWriteStream(part, { flags: "wx" }));
-      // link() refuses an existing name: an object is written once.
-      await link(part, final);
+      await storage.writeOnce(request.key, (part) => pipeline(req, byteLimit(declared), createWriteStream(part, { flags: "wx" })));
     } catch (error) {
       const failure = error as NodeJS.ErrnoException & { tooLarge?: boolean };
       if (failure.tooLarge) return text(res, 413, "Larger than the declared size");
       if (failure.code === "EEXIST") return text(res, 409, "This file was already uploaded");
       throw error;
-    } finally {
-      await unlink(part).catch(() => {});
     }
     res.status(200).end();
   });
