@@ -56,15 +56,17 @@ it("retries through an outage and delivers exactly once afterwards", async () =>
   sink.setDown(false);
   const [mail] = await mailsTo(sink, "outage@example.com");
   expect(mail!.parsed.text).toContain(`token=${"ab".repeat(32)}`);
+  // Recorded as sent, and no attempt left queued: one delivery, no duplicate
+  // later. The task records the attempt in its own transaction; the worker
+  // removes the finished job just after, so both are awaited.
   await vi.waitFor(
     async () => {
       const { rows: state } = await owner.query("select status, params from app_private.outbound_mails where id = $1", [mailId]);
       expect(state[0]).toEqual({ status: "sent", params: {} });
+      const { rows: jobs } = await owner.query("select count(*)::integer as n from graphile_worker.jobs where key = $1", [`mail:${mailId}`]);
+      expect(jobs[0].n).toBe(0);
     },
     { timeout: 30_000, interval: 100 },
   );
-  // No attempt is left queued: one delivery, no duplicate later.
-  const { rows: jobs } = await owner.query("select count(*)::integer as n from graphile_worker.jobs where key = $1", [`mail:${mailId}`]);
-  expect(jobs[0].n).toBe(0);
   expect(sink.received.filter((m) => m.envelopeTo.includes("outage@example.com"))).toHaveLength(1);
 });
