@@ -5,10 +5,12 @@
  * (src/<folder>), by Node's own modules and by V8's pseudo-nodes (garbage
  * collector, idle, program), and the functions with the most self time.
  *
- *   node bench/cpu-profile-summary.ts /tmp/prof/*.cpuprofile [--requests N] [--top 25]
+ *   node bench/cpu-profile-summary.ts /tmp/prof/*.cpuprofile [--after S] [--requests N] [--top 25]
  *
- * With --requests (how many requests the profiled process served), times are
- * also given per request.
+ * --after S counts only what was sampled S seconds or more after the
+ * profile began (leaving out start-up: module loading, schema build). With
+ * --requests (how many requests the profiled process served meanwhile),
+ * times are also given per request.
  */
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
@@ -16,6 +18,7 @@ import { parseArgs } from "node:util";
 interface ProfileNode {
   id: number;
   callFrame: { functionName: string; url: string; lineNumber: number };
+  children?: number[];
 }
 
 interface CpuProfile {
@@ -40,50 +43,87 @@ export function placeOf(url: string, functionName: string): string {
   return "other";
 }
 
-/** Self time in microseconds per node id. */
-function selfTimes(profile: CpuProfile): Map<number, number> {
+/** Self time in microseconds per node id, of the samples taken `afterMicros` or later after the profile began. */
+function selfTimes(profile: CpuProfile, afterMicros: number): Map<number, number> {
   const times = new Map<number, number>();
-  profile.samples.forEach((id, index) => times.set(id, (times.get(id) ?? 0) + (profile.timeDeltas[index] ?? 0)));
+  let at = 0;
+  profile.samples.forEach((id, index) => {
+    const delta = profile.timeDeltas[index] ?? 0;
+    at += delta;
+    if (at >= afterMicros) times.set(id, (times.get(id) ?? 0) + delta);
+  });
   return times;
 }
 
-export function summarize(profiles: CpuProfile[]): { total: number; busy: number; places: Map<string, number>; functions: Map<string, number> } {
+/** Places that only do work for their callers: Node's modules, V8's builtins, unknown scripts. */
+const SERVANTS = new Set(["node: (Node's own modules)", "(V8 builtins and native code)", "other"]);
+
+export interface Summary {
+  total: number;
+  busy: number;
+  /** Self time per place. */
+  places: Map<string, number>;
+  /** Self time per place, Node's and V8's work counted for the nearest package or project folder that called it. */
+  owners: Map<string, number>;
+  /** Self time per function. */
+  functions: Map<string, number>;
+}
+
+export function summarize(profiles: CpuProfile[], afterMicros = 0): Summary {
   const places = new Map<string, number>();
+  const owners = new Map<string, number>();
   const functions = new Map<string, number>();
   let total = 0;
   for (const profile of profiles) {
     const byId = new Map(profile.nodes.map((node) => [node.id, node]));
-    for (const [id, micros] of selfTimes(profile)) {
+    const parents = new Map<number, number>();
+    for (const node of profile.nodes) for (const child of node.children ?? []) parents.set(child, node.id);
+    const ownerOf = (id: number, place: string): string => {
+      for (let at = parents.get(id); SERVANTS.has(place) && at !== undefined; at = parents.get(at)) {
+        const caller = byId.get(at)!.callFrame;
+        const callerPlace = placeOf(caller.url, caller.functionName);
+        if (!SERVANTS.has(callerPlace) && !callerPlace.startsWith("(")) return callerPlace;
+      }
+      return place;
+    };
+    for (const [id, micros] of selfTimes(profile, afterMicros)) {
       const frame = byId.get(id)!.callFrame;
       const place = placeOf(frame.url, frame.functionName);
       places.set(place, (places.get(place) ?? 0) + micros);
+      const owner = ownerOf(id, place);
+      owners.set(owner, (owners.get(owner) ?? 0) + micros);
       const name = `${frame.functionName || "(anonymous)"} ${place}${frame.url ? `:${frame.url.split("/").pop()}:${frame.lineNumber + 1}` : ""}`;
       functions.set(name, (functions.get(name) ?? 0) + micros);
       total += micros;
     }
   }
   const busy = total - (places.get("(idle)") ?? 0);
-  return { total, busy, places, functions };
+  return { total, busy, places, owners, functions };
 }
 
 function main(): void {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
-    options: { requests: { type: "string" }, top: { type: "string", default: "25" } },
+    options: { after: { type: "string", default: "0" }, requests: { type: "string" }, top: { type: "string", default: "25" } },
   });
   if (positionals.length === 0) throw new Error("usage: node bench/cpu-profile-summary.ts <file.cpuprofile>... [--requests N] [--top N]");
   const profiles = positionals.map((file) => JSON.parse(readFileSync(file, "utf8")) as CpuProfile);
-  const { total, busy, places, functions } = summarize(profiles);
+  const { total, busy, places, owners, functions } = summarize(profiles, Number(values.after) * 1_000_000);
   const requests = values.requests ? Number(values.requests) : undefined;
   const ms = (micros: number) => (micros / 1000).toFixed(0);
   const perRequest = (micros: number) => (requests ? ` | ${(micros / 1000 / requests).toFixed(3)}` : "");
   const share = (micros: number) => `${((100 * micros) / busy).toFixed(1)} %`;
   console.log(`profiled ${ms(total)} ms, of which busy (not idle) ${ms(busy)} ms${requests ? `, ${requests} requests` : ""}\n`);
-  console.log(`| where (self time) | ms | share of busy${requests ? " | ms per request" : ""} |`);
-  console.log(`|---|---:|---:|${requests ? "---:|" : ""}`);
-  for (const [place, micros] of [...places].filter(([place]) => place !== "(idle)").sort((a, b) => b[1] - a[1])) {
-    console.log(`| ${place} | ${ms(micros)} | ${share(micros)}${perRequest(micros)} |`);
-  }
+  const table = (title: string, rows: Map<string, number>) => {
+    console.log(`| ${title} | ms | share of busy${requests ? " | ms per request" : ""} |`);
+    console.log(`|---|---:|---:|${requests ? "---:|" : ""}`);
+    for (const [place, micros] of [...rows].filter(([place]) => place !== "(idle)").sort((a, b) => b[1] - a[1])) {
+      console.log(`| ${place} | ${ms(micros)} | ${share(micros)}${perRequest(micros)} |`);
+    }
+  };
+  table("where (self time)", places);
+  console.log("");
+  table("who asked for it (self time; Node's and V8's work counted for the package that called it)", owners);
   console.log(`\n| function (self time) | ms | share of busy |`);
   console.log("|---|---:|---:|");
   for (const [name, micros] of [...functions]
