@@ -3,22 +3,12 @@ import { randomUUID } from "node:crypto";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
-import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { makeUser, ROLE, rowsOf, runAs } from "../support/fixtures.ts";
 import WebSocket from "ws";
 import type { WebsocketLimits } from "../../src/graphql/realtime-socket.ts";
 import { createAccount, LOGIN } from "../auth/auth-helpers.ts";
-import {
-  connect,
-  createTicket,
-  MY_QUEUE,
-  MY_TICKETS,
-  Recorder,
-  sleep,
-  TICKET_CHANGED,
-  websocketFrom,
-  type Connection,
-} from "../realtime/realtime-helpers.ts";
+import { type Connection, createTicket, MY_QUEUE, MY_TICKETS, Recorder, sleep, TICKET_CHANGED, useSockets, websocketFrom } from "../realtime/realtime-helpers.ts";
 import { useAnalystSession } from "../reporting/analyst-session.ts";
 import { bearer, graphql, useTestApi } from "../support/test-api.ts";
 import { memoryGrowth, MIB, sampleMemory } from "../support/memory.ts";
@@ -44,23 +34,15 @@ const analyst = useAnalystSession(database);
 // Trusting the loopback proxy lets each test speak for its own client address (X-Forwarded-For).
 const api = useTestApi(database, { production: true, graphiql: false, trustProxy: "loopback", websocketLimits: LIMITS });
 
-let port: number;
-const connections: Connection[] = [];
+const websockets = useSockets(api);
 const rawSockets: WebSocket[] = [];
 
-beforeAll(async () => {
-  port = (await api.current.api.listen()).port;
-});
-
 afterEach(async () => {
-  await Promise.all(connections.splice(0).map((connection) => connection.client.dispose()));
   for (const socket of rawSockets.splice(0)) socket.terminate();
 });
 
 function open(authorization?: string, address?: string): Connection {
-  const connection = connect(port, authorization, address);
-  connections.push(connection);
-  return connection;
+  return websockets.connect(authorization, address);
 }
 
 interface RawSocket {
@@ -73,7 +55,7 @@ interface RawSocket {
 function rawSocket(address: string): RawSocket {
   const started = performance.now();
   const Socket = websocketFrom(address);
-  const socket = new Socket(`ws://127.0.0.1:${port}/graphql`, "graphql-transport-ws");
+  const socket = new Socket(`ws://127.0.0.1:${websockets.port}/graphql`, "graphql-transport-ws");
   socket.on("error", () => undefined);
   rawSockets.push(socket);
   return {
@@ -113,7 +95,7 @@ function startFlood(authorization: string, address: string, ticketId: string, so
   const script = fileURLToPath(new URL("./subscription-flood.ts", import.meta.url));
   const child = spawn(
     process.execPath,
-    [script, `ws://127.0.0.1:${port}/graphql`, authorization, address, ticketId, String(sockets), String(perSocket)],
+    [script, `ws://127.0.0.1:${websockets.port}/graphql`, authorization, address, ticketId, String(sockets), String(perSocket)],
     { stdio: ["pipe", "pipe", "inherit"] },
   );
   const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();

@@ -10,7 +10,7 @@ import { freePort } from "../../src/net/free-port.ts";
  */
 it("hands out distinct, bindable ports below the ephemeral range", async () => {
   const ephemeralLow = Number(readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/)[0]);
-  const ports = [];
+  const ports: number[] = [];
   for (let i = 0; i < 50; i++) ports.push(await freePort());
   expect(new Set(ports).size).toBe(ports.length);
   for (const port of ports) {

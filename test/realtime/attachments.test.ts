@@ -1,8 +1,8 @@
-import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { attachmentBy, commentBy, makeTicket, makeUser } from "../support/fixtures.ts";
 import { bearer, useTestApi } from "../support/test-api.ts";
 import { useTestDatabase } from "../support/test-database.ts";
-import { connect, Recorder, sleep, type Connection } from "./realtime-helpers.ts";
+import { Recorder, sleep, useSockets } from "./realtime-helpers.ts";
 
 /**
  * ATTACHMENT_ADDED: an attachment that becomes ready is announced to the
@@ -27,21 +27,10 @@ interface AttachmentEvent {
   attachment: { rowId: string; fileName: string; contentType: string; size: string; commentId: string | null } | null;
 }
 
-let port: number;
-const connections: Connection[] = [];
-
-beforeAll(async () => {
-  port = (await api.current.api.listen()).port;
-});
-
-afterEach(async () => {
-  await Promise.all(connections.splice(0).map((connection) => connection.client.dispose()));
-});
+const sockets = useSockets(api);
 
 function subscribe(userId: string, role: "customer" | "agent", query: string, variables: Record<string, unknown> = {}): Recorder {
-  const connection = connect(port, bearer(userId, `ticketing_${role}`));
-  connections.push(connection);
-  return new Recorder(connection, query, variables);
+  return new Recorder(sockets.connect(bearer(userId, `ticketing_${role}`)), query, variables);
 }
 
 function live(recorder: Recorder): Promise<void> {
@@ -113,7 +102,7 @@ describe("ATTACHMENT_ADDED", () => {
     expect(JSON.stringify(all.map((recorder) => recorder.events))).not.toMatch(/\/files\/|sig=|X-Amz/);
 
     // Replay from the cursors taken before the uploads: the same, under the same rules.
-    await Promise.all(connections.splice(0).map((connection) => connection.client.dispose()));
+    await sockets.disposeAll();
     const customerAgain = subscribe(customer, "customer", MY_TICKETS, { after: before.customer });
     const agentAgain = subscribe(agent, "agent", MY_QUEUE, { after: before.agent });
     const strangerAgain = subscribe(stranger, "customer", TICKET_CHANGED, { id: ticketId, after: before.customer });

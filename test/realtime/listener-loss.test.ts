@@ -1,8 +1,8 @@
-import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { makeUser } from "../support/fixtures.ts";
 import { bearer, useTestApi } from "../support/test-api.ts";
 import { useTestDatabase } from "../support/test-database.ts";
-import { connect, createTicket, MY_TICKETS, Recorder, type Connection } from "./realtime-helpers.ts";
+import { createTicket, MY_TICKETS, Recorder, useSockets } from "./realtime-helpers.ts";
 
 /**
  * The process's one LISTEN connection (realtime-dispatcher.ts): when it is
@@ -12,20 +12,10 @@ import { connect, createTicket, MY_TICKETS, Recorder, type Connection } from "./
 const database = useTestDatabase();
 const api = useTestApi(database);
 
-let port: number;
-const connections: Connection[] = [];
-
-beforeAll(async () => {
-  port = (await api.current.api.listen()).port;
-});
-
-afterEach(async () => {
-  await Promise.all(connections.splice(0).map((connection) => connection.client.dispose()));
-});
+const sockets = useSockets(api);
 
 function subscribe(userId: string): Recorder {
-  const connection = connect(port, bearer(userId, "ticketing_customer"));
-  connections.push(connection);
+  const connection = sockets.connect(bearer(userId, "ticketing_customer"));
   return new Recorder(connection, MY_TICKETS);
 }
 

@@ -1,8 +1,8 @@
-import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { bearer, useTestApi } from "../support/test-api.ts";
 import { addMember, makeOrganization, makeUser, ROLE, rowsOf, runAs, ticketIn } from "../support/fixtures.ts";
 import { useTestDatabase } from "../support/test-database.ts";
-import { connect, createTicket, MY_QUEUE, MY_TICKETS, MY_TICKETS_AFTER, Recorder, TICKET_CHANGED, type Connection } from "./realtime-helpers.ts";
+import { createTicket, MY_QUEUE, MY_TICKETS, MY_TICKETS_AFTER, Recorder, TICKET_CHANGED, useSockets } from "./realtime-helpers.ts";
 
 /**
  * Subscriptions follow the organization visibility: a manager's and a sharing
@@ -16,22 +16,15 @@ import { connect, createTicket, MY_QUEUE, MY_TICKETS, MY_TICKETS_AFTER, Recorder
 const database = useTestDatabase();
 const api = useTestApi(database);
 
-let port: number;
 let admin: string;
-const connections: Connection[] = [];
+const sockets = useSockets(api);
 
 beforeAll(async () => {
-  port = (await api.current.api.listen()).port;
   admin = await makeUser(database.current.owner, "Ada Admin", "admin");
 });
 
-afterEach(async () => {
-  await Promise.all(connections.splice(0).map((connection) => connection.client.dispose()));
-});
-
 async function subscribeAs(userId: string, query: string, variables = {}) {
-  const connection = connect(port, bearer(userId, "ticketing_customer"));
-  connections.push(connection);
+  const connection = sockets.connect(bearer(userId, "ticketing_customer"));
   const recorder = new Recorder(connection, query, variables);
   await recorder.ready();
   expect(recorder.kinds()).toEqual(["SUBSCRIBED"]);
@@ -177,8 +170,7 @@ describe("myTicketsChanged and organizations", () => {
     // Open but assigned to someone else: agents read open tickets, but it is in nobody's pool.
     const followed = await ticketIn(db.owner, customer, "open", assignee);
     const own = await ticketIn(db.owner, customer, "in_progress", follower);
-    const connection = connect(port, bearer(follower, "ticketing_agent"));
-    connections.push(connection);
+    const connection = sockets.connect(bearer(follower, "ticketing_agent"));
     const queue = new Recorder(connection, MY_QUEUE);
     await queue.ready();
     expect(queue.kinds()).toEqual(["SUBSCRIBED"]);
@@ -222,8 +214,7 @@ describe("myTicketsChanged and organizations", () => {
     const snoops = await Promise.all(
       [blind, outsider].map(async (userId) => {
         const own = await ticketIn(db.owner, userId, "open");
-        const connection = connect(port, bearer(userId, "ticketing_customer"));
-        connections.push(connection);
+        const connection = sockets.connect(bearer(userId, "ticketing_customer"));
         const onShared = new Recorder(connection, TICKET_CHANGED, { id: shared });
         const onOwn = new Recorder(connection, TICKET_CHANGED, { id: own });
         await Promise.all([onShared.ready(), onOwn.ready()]);
@@ -253,8 +244,7 @@ describe("myTicketsChanged and organizations", () => {
     first.unsubscribe();
     await asAdmin("select app_public.add_comment($1, 'While you were away')", [ticket]);
     // A resume replays before SUBSCRIBED: the first event is the missed comment.
-    const connection = connect(port, bearer(manager, "ticketing_customer"));
-    connections.push(connection);
+    const connection = sockets.connect(bearer(manager, "ticketing_customer"));
     const recorder = new Recorder(connection, MY_TICKETS_AFTER, { after: cursor });
     await recorder.until(() => recorder.kinds().includes("SUBSCRIBED"), 5_000, "SUBSCRIBED");
     expect(recorder.kinds().filter((kind) => !isSla(kind))).toEqual(["COMMENTED", "SUBSCRIBED"]);

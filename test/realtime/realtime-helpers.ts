@@ -1,10 +1,11 @@
 import jwt from "jsonwebtoken";
+import { afterEach, beforeAll } from "vitest";
 import { createClient, type Client } from "graphql-ws";
 import WebSocket from "ws";
 import type { WebRole } from "../../src/database/web-roles.ts";
 import { ROLE, rowsOf, runAs } from "../support/fixtures.ts";
 import type { TestDatabase } from "../support/test-database.ts";
-import { TEST_JWT } from "../support/test-api.ts";
+import { TEST_JWT, type TestApi } from "../support/test-api.ts";
 
 /** A real graphql-ws client against the running test API, and fixtures for the realtime tests. */
 export interface TicketEventData {
@@ -61,6 +62,43 @@ export function connect(port: number, authorization?: string, address?: string):
     },
   });
   return { client, closed };
+}
+
+export interface Sockets {
+  /** The test API's port (once its file's tests run). */
+  readonly port: number;
+  /** A graphql-ws connection, closed after the test. */
+  connect(authorization?: string, address?: string): Connection;
+  /** Closes every connection opened so far. */
+  disposeAll(): Promise<void>;
+}
+
+/**
+ * The websocket side of a file's test API: it listens before the file's
+ * tests, and every connection opened through `connect` is closed after
+ * each test.
+ */
+export function useSockets(api: { readonly current: TestApi }): Sockets {
+  let port = 0;
+  const open: Connection[] = [];
+  const disposeAll = async () => {
+    await Promise.all(open.splice(0).map((connection) => connection.client.dispose()));
+  };
+  beforeAll(async () => {
+    port = (await api.current.api.listen()).port;
+  });
+  afterEach(disposeAll);
+  return {
+    get port() {
+      return port;
+    },
+    connect(authorization, address) {
+      const connection = connect(port, authorization, address);
+      open.push(connection);
+      return connection;
+    },
+    disposeAll,
+  };
 }
 
 /** Records what one subscription receives, with the time each event arrived. */

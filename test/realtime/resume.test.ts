@@ -1,21 +1,11 @@
-import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { cursorOf } from "../../src/graphql/realtime-cursor.ts";
 import { DEFAULT_WEBSOCKET_LIMITS } from "../../src/graphql/realtime-socket.ts";
 import { useAnalystSession } from "../reporting/analyst-session.ts";
 import { makeUser, ROLE, rowsOf, runAs } from "../support/fixtures.ts";
 import { bearer, useTestApi } from "../support/test-api.ts";
 import { useTestDatabase } from "../support/test-database.ts";
-import {
-  connect,
-  createTicket,
-  MY_QUEUE_AFTER,
-  MY_TICKETS,
-  MY_TICKETS_AFTER,
-  Recorder,
-  sleep,
-  TICKET_CHANGED_AFTER,
-  type Connection,
-} from "./realtime-helpers.ts";
+import { createTicket, MY_QUEUE_AFTER, MY_TICKETS, MY_TICKETS_AFTER, Recorder, sleep, TICKET_CHANGED_AFTER, useSockets } from "./realtime-helpers.ts";
 
 /**
  * Resuming a subscription with `after: <cursor>`: the events missed while
@@ -29,22 +19,15 @@ const analyst = useAnalystSession(database);
 const api = useTestApi(database, { websocketLimits: { ...DEFAULT_WEBSOCKET_LIMITS, maxSubscriptionsPerUser: MAX_SUBSCRIPTIONS_PER_USER } });
 const QUIET_MS = 1_500;
 
-let port: number;
 let admin: string;
-const connections: Connection[] = [];
+const sockets = useSockets(api);
 
 beforeAll(async () => {
-  port = (await api.current.api.listen()).port;
   admin = await makeUser(database.current.owner, "Resume Admin", "admin");
 });
 
-afterEach(async () => {
-  await Promise.all(connections.splice(0).map((connection) => connection.client.dispose()));
-});
-
 function subscribe(userId: string, role: "customer" | "agent", query: string, variables: Record<string, unknown> = {}): Recorder {
-  const connection = connect(port, bearer(userId, `ticketing_${role}`));
-  connections.push(connection);
+  const connection = sockets.connect(bearer(userId, `ticketing_${role}`));
   return new Recorder(connection, query, variables);
 }
 

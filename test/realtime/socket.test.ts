@@ -1,35 +1,27 @@
-import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { bearer, startTestApi, useTestApi } from "../support/test-api.ts";
 import { makeUser, ROLE, rowsOf, runAs } from "../support/fixtures.ts";
 import { useTestDatabase } from "../support/test-database.ts";
-import { connect, createTicket, MY_QUEUE, MY_TICKETS, Recorder, TICKET_CHANGED, tokenExpiringIn, type Connection } from "./realtime-helpers.ts";
+import { connect, type Connection, createTicket, MY_QUEUE, MY_TICKETS, Recorder, TICKET_CHANGED, tokenExpiringIn, useSockets } from "./realtime-helpers.ts";
 
 /** The websocket itself: tokens, expiry, deactivation, limits, metrics and shutdown. */
 const database = useTestDatabase();
 const api = useTestApi(database);
 
-let port: number;
 let admin: string;
 let customer: string;
 let ticketId: string;
-const connections: Connection[] = [];
+const sockets = useSockets(api);
 
 beforeAll(async () => {
-  port = (await api.current.api.listen()).port;
   admin = await makeUser(database.current.owner, "Socket Admin", "admin");
   customer = await makeUser(database.current.owner, "Socket Customer", "customer");
   ticketId = await createTicket(database.current, customer, "Socket ticket");
 });
 
-afterEach(async () => {
-  await Promise.all(connections.splice(0).map((connection) => connection.client.dispose()));
-});
-
 function open(authorization?: string): Connection {
-  const connection = connect(port, authorization);
-  connections.push(connection);
-  return connection;
+  return sockets.connect(authorization);
 }
 
 describe("tokens on the socket", () => {

@@ -1,8 +1,8 @@
-import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { bearer, useTestApi } from "../support/test-api.ts";
 import { makeUser, ROLE, rowsOf, runAs } from "../support/fixtures.ts";
 import { useTestDatabase } from "../support/test-database.ts";
-import { connect, createTicket, MY_QUEUE, MY_TICKETS, Recorder, sleep, TICKET_CHANGED, type Connection } from "./realtime-helpers.ts";
+import { createTicket, MY_QUEUE, MY_TICKETS, Recorder, sleep, TICKET_CHANGED, useSockets } from "./realtime-helpers.ts";
 
 /**
  * Subscriptions deliver each change, in order and within a second, to those
@@ -13,22 +13,15 @@ const database = useTestDatabase();
 const api = useTestApi(database);
 const QUIET_MS = 1_500;
 
-let port: number;
 let admin: string;
-const connections: Connection[] = [];
+const sockets = useSockets(api);
 
 beforeAll(async () => {
-  port = (await api.current.api.listen()).port;
   admin = await makeUser(database.current.owner, "Ada Admin", "admin");
 });
 
-afterEach(async () => {
-  await Promise.all(connections.splice(0).map((connection) => connection.client.dispose()));
-});
-
 async function subscribeAs(userId: string, role: "customer" | "agent" | "admin", query: string, variables = {}) {
-  const connection = connect(port, bearer(userId, `ticketing_${role}`));
-  connections.push(connection);
+  const connection = sockets.connect(bearer(userId, `ticketing_${role}`));
   const recorder = new Recorder(connection, query, variables);
   await recorder.ready();
   expect(recorder.kinds()).toEqual(["SUBSCRIBED"]);
@@ -142,9 +135,8 @@ describe("myQueueChanged", () => {
   it("refuses customers and anonymous visitors", async () => {
     const db = database.current;
     const customer = await makeUser(db.owner, "Curious Customer", "customer");
-    const asCustomer = connect(port, bearer(customer, "ticketing_customer"));
-    const anonymous = connect(port);
-    connections.push(asCustomer, anonymous);
+    const asCustomer = sockets.connect(bearer(customer, "ticketing_customer"));
+    const anonymous = sockets.connect();
     const customerQueue = new Recorder(asCustomer, MY_QUEUE);
     const anonymousTicket = new Recorder(anonymous, TICKET_CHANGED, { id: customer });
     await Promise.all([customerQueue.ready(), anonymousTicket.ready()]);
