@@ -5558,8 +5558,8 @@ alter table app_public.tickets add constraint tickets_updated_after_created CHEC
 alter table app_public.tickets add constraint tickets_work_has_agent CHECK (agent_id IS NOT NULL OR (status = ANY (ARRAY['open'::app_public.ticket_status, 'resolved'::app_public.ticket_status, 'closed'::app_public.ticket_status])));
 CREATE INDEX tickets_agent_due_idx ON app_public.tickets USING btree (agent_id, resolution_due_at) WHERE (status = ANY (ARRAY['open'::app_public.ticket_status, 'in_progress'::app_public.ticket_status, 'waiting_on_customer'::app_public.ticket_status]));
 CREATE INDEX tickets_agent_queue_idx ON app_public.tickets USING btree (agent_id, priority DESC, created_at) WHERE (agent_id IS NOT NULL);
-CREATE INDEX tickets_customer_created_idx ON app_public.tickets USING btree (customer_id, created_at DESC);
-CREATE INDEX tickets_organization_created_idx ON app_public.tickets USING btree (organization_id, created_at DESC);
+CREATE INDEX tickets_customer_list_idx ON app_public.tickets USING btree (customer_id, created_at DESC, id DESC) INCLUDE (organization_id, number, subject, status, priority);
+CREATE INDEX tickets_organization_list_idx ON app_public.tickets USING btree (organization_id, created_at DESC, id DESC) INCLUDE (customer_id, number, subject, status, priority);
 CREATE INDEX tickets_search_idx ON app_public.tickets USING gin (search);
 CREATE INDEX tickets_status_created_idx ON app_public.tickets USING btree (status, created_at DESC);
 CREATE INDEX tickets_unassigned_queue_idx ON app_public.tickets USING btree (priority DESC, created_at, id) WHERE ((status = 'open'::app_public.ticket_status) AND (agent_id IS NULL));
@@ -5641,7 +5641,8 @@ comment on column app_public.tickets.id is '@behavior -insert -update
 Primary key (time-ordered UUID).';
 comment on column app_public.tickets.number is '@behavior -insert -update
 Human reference shown to users (e.g. #1042); unique and increasing.';
-comment on column app_public.tickets.subject is 'One-line summary, 1-200 characters.';
+comment on column app_public.tickets.subject is '@behavior -orderBy -filterBy
+One-line summary, 1-200 characters.';
 comment on column app_public.tickets.description is 'Full description of the problem, up to 20 000 characters.';
 comment on column app_public.tickets.status is '@behavior -insert -update +orderBy
 Current status; always equal to the newest row of the ticket''s status history. Change it with transitionTicket.';
