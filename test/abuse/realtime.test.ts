@@ -8,7 +8,7 @@ import { makeUser, ROLE, rowsOf, runAs } from "../support/fixtures.ts";
 import WebSocket from "ws";
 import type { WebsocketLimits } from "../../src/graphql/realtime-socket.ts";
 import { createAccount, LOGIN } from "../auth/auth-helpers.ts";
-import { type Connection, createTicket, MY_QUEUE, MY_TICKETS, Recorder, sleep, TICKET_CHANGED, useSockets, websocketFrom } from "../realtime/realtime-helpers.ts";
+import { createTicket, MY_QUEUE, MY_TICKETS, Recorder, sleep, TICKET_CHANGED, useSockets, websocketFrom } from "../realtime/realtime-helpers.ts";
 import { useAnalystSession } from "../reporting/analyst-session.ts";
 import { bearer, graphql, useTestApi } from "../support/test-api.ts";
 import { memoryGrowth, MIB, sampleMemory } from "../support/memory.ts";
@@ -40,10 +40,6 @@ const rawSockets: WebSocket[] = [];
 afterEach(async () => {
   for (const socket of rawSockets.splice(0)) socket.terminate();
 });
-
-function open(authorization?: string, address?: string): Connection {
-  return websockets.connect(authorization, address);
-}
 
 interface RawSocket {
   socket: WebSocket;
@@ -77,7 +73,7 @@ async function healthy(): Promise<number> {
 
 /** One websocket operation first, so RSS growth measures the attack, not the first use of the code. */
 async function warmUp(): Promise<void> {
-  const connection = open(undefined, "198.51.100.99");
+  const connection = websockets.connect(undefined, "198.51.100.99");
   await new Promise((resolve, reject) =>
     connection.client.subscribe({ query: "{ __typename }" }, { next: resolve, error: reject, complete: () => undefined }),
   );
@@ -268,7 +264,7 @@ describe("websocket messages and sockets", () => {
   it("counts authentication over the websocket against the forwarded client address", async () => {
     const email = `ws-${randomUUID()}@example.com`;
     await createAccount(database.current.owner, { email, role: "customer" });
-    const connection = open(undefined, "203.0.113.9");
+    const connection = websockets.connect(undefined, "203.0.113.9");
     const result = await new Promise<{ errors?: { extensions?: { code?: string } }[] }>((resolve) => {
       connection.client.subscribe(
         { query: LOGIN, variables: { input: { email, password: "not-the-password-at-all" } } },
@@ -361,9 +357,9 @@ describe("subscriptions", () => {
     const agent = await makeUser(db.owner, "Watched Agent", "agent");
     const ticketId = await createTicket(db, customer, "Forgery target");
     const customerToken = bearer(customer, "ticketing_customer");
-    const mine = new Recorder(open(customerToken), MY_TICKETS);
-    const watched = new Recorder(open(customerToken), TICKET_CHANGED, { id: ticketId });
-    const queue = new Recorder(open(bearer(agent, "ticketing_agent")), MY_QUEUE);
+    const mine = new Recorder(websockets.connect(customerToken), MY_TICKETS);
+    const watched = new Recorder(websockets.connect(customerToken), TICKET_CHANGED, { id: ticketId });
+    const queue = new Recorder(websockets.connect(bearer(agent, "ticketing_agent")), MY_QUEUE);
     await Promise.all([mine.ready(), watched.ready(), queue.ready()]);
 
     // The analyst listens too, and so learns a real event id.

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { attachmentBy, commentBy, makeTicket, makeUser } from "../support/fixtures.ts";
-import { bearer, useTestApi } from "../support/test-api.ts";
+import { useTestApi } from "../support/test-api.ts";
 import { useTestDatabase } from "../support/test-database.ts";
-import { Recorder, sleep, useSockets } from "./realtime-helpers.ts";
+import { type Recorder, sleep, useSockets } from "./realtime-helpers.ts";
 
 /**
  * ATTACHMENT_ADDED: an attachment that becomes ready is announced to the
@@ -28,10 +28,6 @@ interface AttachmentEvent {
 }
 
 const sockets = useSockets(api);
-
-function subscribe(userId: string, role: "customer" | "agent", query: string, variables: Record<string, unknown> = {}): Recorder {
-  return new Recorder(sockets.connect(bearer(userId, `ticketing_${role}`)), query, variables);
-}
 
 function live(recorder: Recorder): Promise<void> {
   return recorder.until(() => recorder.kinds().includes("SUBSCRIBED") || recorder.errors.length > 0, 10_000, "SUBSCRIBED");
@@ -61,12 +57,12 @@ describe("ATTACHMENT_ADDED", () => {
     const publicComment = await commentBy(db.owner, ticketId, customer, "Screenshot attached");
     const internalNote = await commentBy(db.owner, ticketId, agent, "Server logs", true);
 
-    const agentTicket = subscribe(agent, "agent", TICKET_CHANGED, { id: ticketId });
-    const agentQueue = subscribe(agent, "agent", MY_QUEUE);
-    const customerTicket = subscribe(customer, "customer", TICKET_CHANGED, { id: ticketId });
-    const customerTickets = subscribe(customer, "customer", MY_TICKETS);
-    const strangerTicket = subscribe(stranger, "customer", TICKET_CHANGED, { id: ticketId });
-    const strangerTickets = subscribe(stranger, "customer", MY_TICKETS);
+    const agentTicket = sockets.subscribe(agent, "agent", TICKET_CHANGED, { id: ticketId });
+    const agentQueue = sockets.subscribe(agent, "agent", MY_QUEUE);
+    const customerTicket = sockets.subscribe(customer, "customer", TICKET_CHANGED, { id: ticketId });
+    const customerTickets = sockets.subscribe(customer, "customer", MY_TICKETS);
+    const strangerTicket = sockets.subscribe(stranger, "customer", TICKET_CHANGED, { id: ticketId });
+    const strangerTickets = sockets.subscribe(stranger, "customer", MY_TICKETS);
     const all = [agentTicket, agentQueue, customerTicket, customerTickets, strangerTicket, strangerTickets];
     await Promise.all(all.map(live));
     const before = { customer: customerTickets.events[0]!.cursor, agent: agentQueue.events[0]!.cursor };
@@ -103,9 +99,9 @@ describe("ATTACHMENT_ADDED", () => {
 
     // Replay from the cursors taken before the uploads: the same, under the same rules.
     await sockets.disposeAll();
-    const customerAgain = subscribe(customer, "customer", MY_TICKETS, { after: before.customer });
-    const agentAgain = subscribe(agent, "agent", MY_QUEUE, { after: before.agent });
-    const strangerAgain = subscribe(stranger, "customer", TICKET_CHANGED, { id: ticketId, after: before.customer });
+    const customerAgain = sockets.subscribe(customer, "customer", MY_TICKETS, { after: before.customer });
+    const agentAgain = sockets.subscribe(agent, "agent", MY_QUEUE, { after: before.agent });
+    const strangerAgain = sockets.subscribe(stranger, "customer", TICKET_CHANGED, { id: ticketId, after: before.customer });
     await Promise.all([live(customerAgain), live(agentAgain), live(strangerAgain)]);
     expect(customerAgain.kinds()).toEqual(["ATTACHMENT_ADDED", "ATTACHMENT_ADDED", "SUBSCRIBED"]);
     expect(added(customerAgain).map((event) => event.attachment?.rowId)).toEqual([publicFile, ticketFile]);

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { makeUser } from "../support/fixtures.ts";
-import { bearer, useTestApi } from "../support/test-api.ts";
+import { useTestApi } from "../support/test-api.ts";
 import { useTestDatabase } from "../support/test-database.ts";
-import { createTicket, MY_TICKETS, Recorder, useSockets } from "./realtime-helpers.ts";
+import { createTicket, MY_TICKETS, useSockets } from "./realtime-helpers.ts";
 
 /**
  * The process's one LISTEN connection (realtime-dispatcher.ts): when it is
@@ -14,17 +14,12 @@ const api = useTestApi(database);
 
 const sockets = useSockets(api);
 
-function subscribe(userId: string): Recorder {
-  const connection = sockets.connect(bearer(userId, "ticketing_customer"));
-  return new Recorder(connection, MY_TICKETS);
-}
-
 describe("the listening connection", () => {
   it("ends every subscription with an error when lost, and listens again for the next", async () => {
     const db = database.current;
     const customer = await makeUser(db.owner, "Interrupted Customer", "customer");
-    const first = subscribe(customer);
-    const second = subscribe(customer);
+    const first = sockets.subscribe(customer, "customer", MY_TICKETS);
+    const second = sockets.subscribe(customer, "customer", MY_TICKETS);
     await Promise.all([first.ready(), second.ready()]);
 
     const { rows } = await db.root.query<{ terminated: boolean }>(
@@ -38,7 +33,7 @@ describe("the listening connection", () => {
       [{ extensions: { code: "SUBSCRIPTION_INTERRUPTED" } }],
     ]);
 
-    const again = subscribe(customer);
+    const again = sockets.subscribe(customer, "customer", MY_TICKETS);
     await again.ready();
     expect(again.kinds()).toEqual(["SUBSCRIBED"]);
     const ticketId = await createTicket(db, customer, "After the interruption");

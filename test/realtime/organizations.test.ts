@@ -24,8 +24,7 @@ beforeAll(async () => {
 });
 
 async function subscribeAs(userId: string, query: string, variables = {}) {
-  const connection = sockets.connect(bearer(userId, "ticketing_customer"));
-  const recorder = new Recorder(connection, query, variables);
+  const recorder = sockets.subscribe(userId, "customer", query, variables);
   await recorder.ready();
   expect(recorder.kinds()).toEqual(["SUBSCRIBED"]);
   return recorder;

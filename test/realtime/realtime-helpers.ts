@@ -5,7 +5,7 @@ import WebSocket from "ws";
 import type { WebRole } from "../../src/database/web-roles.ts";
 import { ROLE, rowsOf, runAs } from "../support/fixtures.ts";
 import type { TestDatabase } from "../support/test-database.ts";
-import { TEST_JWT, type TestApi } from "../support/test-api.ts";
+import { bearer, TEST_JWT, type TestApi } from "../support/test-api.ts";
 
 /** A real graphql-ws client against the running test API, and fixtures for the realtime tests. */
 export interface TicketEventData {
@@ -69,6 +69,8 @@ export interface Sockets {
   readonly port: number;
   /** A graphql-ws connection, closed after the test. */
   connect(authorization?: string, address?: string): Connection;
+  /** `query` subscribed on a connection of its own, as the user with a token of `role`; what it receives is recorded. */
+  subscribe(userId: string, role: "customer" | "agent" | "admin", query: string, variables?: Record<string, unknown>): Recorder;
   /** Closes every connection opened so far. */
   disposeAll(): Promise<void>;
 }
@@ -96,6 +98,9 @@ export function useSockets(api: { readonly current: TestApi }): Sockets {
       const connection = connect(port, authorization, address);
       open.push(connection);
       return connection;
+    },
+    subscribe(userId, role, query, variables = {}) {
+      return new Recorder(this.connect(bearer(userId, `ticketing_${role}`)), query, variables);
     },
     disposeAll,
   };

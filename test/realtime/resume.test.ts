@@ -3,9 +3,9 @@ import { cursorOf } from "../../src/graphql/realtime-cursor.ts";
 import { DEFAULT_WEBSOCKET_LIMITS } from "../../src/graphql/realtime-socket.ts";
 import { useAnalystSession } from "../reporting/analyst-session.ts";
 import { makeUser, ROLE, rowsOf, runAs } from "../support/fixtures.ts";
-import { bearer, useTestApi } from "../support/test-api.ts";
+import { useTestApi } from "../support/test-api.ts";
 import { useTestDatabase } from "../support/test-database.ts";
-import { createTicket, MY_QUEUE_AFTER, MY_TICKETS, MY_TICKETS_AFTER, Recorder, sleep, TICKET_CHANGED_AFTER, useSockets } from "./realtime-helpers.ts";
+import { createTicket, MY_QUEUE_AFTER, MY_TICKETS, MY_TICKETS_AFTER, type Recorder, sleep, TICKET_CHANGED_AFTER, useSockets } from "./realtime-helpers.ts";
 
 /**
  * Resuming a subscription with `after: <cursor>`: the events missed while
@@ -26,11 +26,6 @@ beforeAll(async () => {
   admin = await makeUser(database.current.owner, "Resume Admin", "admin");
 });
 
-function subscribe(userId: string, role: "customer" | "agent", query: string, variables: Record<string, unknown> = {}): Recorder {
-  const connection = sockets.connect(bearer(userId, `ticketing_${role}`));
-  return new Recorder(connection, query, variables);
-}
-
 /** Waits for SUBSCRIBED (after any replayed events), an error or completion. */
 function live(recorder: Recorder, ms = 10_000): Promise<void> {
   return recorder.until(() => recorder.kinds().includes("SUBSCRIBED") || recorder.errors.length > 0 || recorder.completed, ms, "SUBSCRIBED");
@@ -48,7 +43,7 @@ describe("resuming with after", () => {
     const mine = await createTicket(db, customer, "Laptop will not boot");
     const theirs = await createTicket(db, other, "Someone else's printer");
 
-    const first = subscribe(customer, "customer", MY_TICKETS);
+    const first = sockets.subscribe(customer, "customer", MY_TICKETS);
     await first.ready();
     expect(first.kinds()).toEqual(["SUBSCRIBED"]);
     const cursor = first.events[0]!.cursor;
@@ -63,7 +58,7 @@ describe("resuming with after", () => {
       expected.push(`visible ${index}`);
     }
 
-    const back = subscribe(customer, "customer", MY_TICKETS_AFTER, { after: cursor });
+    const back = sockets.subscribe(customer, "customer", MY_TICKETS_AFTER, { after: cursor });
     await live(back);
     expect(back.errors).toEqual([]);
     expect(back.kinds()).toEqual([...expected.map(() => "COMMENTED"), "SUBSCRIBED"]);
@@ -84,7 +79,7 @@ describe("resuming with after", () => {
     expect(back.events[51]?.comment?.body).toBe("live again");
 
     // Resuming from a replayed event's cursor delivers only what followed it.
-    const middle = subscribe(customer, "customer", MY_TICKETS_AFTER, { after: back.events[39]!.cursor });
+    const middle = sockets.subscribe(customer, "customer", MY_TICKETS_AFTER, { after: back.events[39]!.cursor });
     await live(middle);
     expect(middle.events.slice(0, -1).map((event) => event.comment?.body)).toEqual([...expected.slice(40), "live again"]);
   });
@@ -94,7 +89,7 @@ describe("resuming with after", () => {
     const owner = await makeUser(db.owner, "Ticket Owner", "customer");
     const snoop = await makeUser(db.owner, "Ticket Snoop", "customer");
     const ticketId = await createTicket(db, owner, "Private matter");
-    const start = subscribe(snoop, "customer", TICKET_CHANGED_AFTER, { id: ticketId });
+    const start = sockets.subscribe(snoop, "customer", TICKET_CHANGED_AFTER, { id: ticketId });
     await start.ready();
     const cursor = start.events[0]!.cursor;
     start.unsubscribe();
@@ -102,7 +97,7 @@ describe("resuming with after", () => {
     await comment("customer", owner, ticketId, "my secret");
     await comment("customer", owner, ticketId, "another secret");
 
-    const resumed = subscribe(snoop, "customer", TICKET_CHANGED_AFTER, { id: ticketId, after: cursor });
+    const resumed = sockets.subscribe(snoop, "customer", TICKET_CHANGED_AFTER, { id: ticketId, after: cursor });
     await live(resumed);
     await sleep(QUIET_MS);
     expect(resumed.kinds()).toEqual(["SUBSCRIBED"]);
@@ -113,7 +108,7 @@ describe("resuming with after", () => {
     const db = database.current;
     const customer = await makeUser(db.owner, "Queue Customer", "customer");
     const agent = await makeUser(db.owner, "Queue Agent", "agent");
-    const start = subscribe(agent, "agent", MY_QUEUE_AFTER);
+    const start = sockets.subscribe(agent, "agent", MY_QUEUE_AFTER);
     await start.ready();
     const cursor = start.events[0]!.cursor;
     start.unsubscribe();
@@ -122,7 +117,7 @@ describe("resuming with after", () => {
     rowsOf(await runAs(db.authenticator, ROLE.admin, admin, "select app_public.assign_ticket($1, $2)", [ticketId, agent]));
     await comment("agent", agent, ticketId, "Looking into it", true);
 
-    const resumed = subscribe(agent, "agent", MY_QUEUE_AFTER, { after: cursor });
+    const resumed = sockets.subscribe(agent, "agent", MY_QUEUE_AFTER, { after: cursor });
     await live(resumed);
     expect(resumed.kinds()).toEqual(["CREATED", "ASSIGNED", "COMMENTED", "SUBSCRIBED"]);
     expect(resumed.events[2]?.comment).toMatchObject({ body: "Looking into it", isInternal: true });
@@ -131,7 +126,7 @@ describe("resuming with after", () => {
 
 describe("cursors that cannot be resumed from", () => {
   async function refusal(userId: string, after: string): Promise<unknown[]> {
-    const recorder = subscribe(userId, "customer", MY_TICKETS_AFTER, { after });
+    const recorder = sockets.subscribe(userId, "customer", MY_TICKETS_AFTER, { after });
     await live(recorder);
     expect(recorder.events).toEqual([]);
     return recorder.errors;
@@ -149,7 +144,7 @@ describe("cursors that cannot be resumed from", () => {
     const db = database.current;
     const customer = await makeUser(db.owner, "Away Customer", "customer");
     const ticketId = await createTicket(db, customer, "Old news");
-    const start = subscribe(customer, "customer", MY_TICKETS);
+    const start = sockets.subscribe(customer, "customer", MY_TICKETS);
     await start.ready();
     const cursor = start.events[0]!.cursor;
     start.unsubscribe();
@@ -167,7 +162,7 @@ describe("cursors that cannot be resumed from", () => {
     const db = database.current;
     const customer = await makeUser(db.owner, "Busy Customer", "customer");
     const ticketId = await createTicket(db, customer, "Very busy ticket");
-    const start = subscribe(customer, "customer", MY_TICKETS);
+    const start = sockets.subscribe(customer, "customer", MY_TICKETS);
     await start.ready();
     const cursor = start.events[0]!.cursor;
     start.unsubscribe();
@@ -182,7 +177,7 @@ describe("cursors that cannot be resumed from", () => {
       "select min(id)::text as id from app_private.realtime_events where ticket_id = $1 and kind = 'updated'",
       [ticketId],
     );
-    const resumed = subscribe(customer, "customer", MY_TICKETS_AFTER, { after: cursorOf(rows[0]!.id) });
+    const resumed = sockets.subscribe(customer, "customer", MY_TICKETS_AFTER, { after: cursorOf(rows[0]!.id) });
     // 500 replayed events, each run through the subscription's selection: seconds on a loaded machine.
     await live(resumed, 25_000);
     expect(resumed.errors).toEqual([]);
@@ -194,14 +189,14 @@ describe("limits that still apply", () => {
   it("counts resumed subscriptions against the per-user cap", async () => {
     const db = database.current;
     const customer = await makeUser(db.owner, "Capped Customer", "customer");
-    const start = subscribe(customer, "customer", MY_TICKETS);
+    const start = sockets.subscribe(customer, "customer", MY_TICKETS);
     await start.ready();
     const cursor = start.events[0]!.cursor;
 
-    const resumed = Array.from({ length: MAX_SUBSCRIPTIONS_PER_USER - 1 }, () => subscribe(customer, "customer", MY_TICKETS_AFTER, { after: cursor }));
+    const resumed = Array.from({ length: MAX_SUBSCRIPTIONS_PER_USER - 1 }, () => sockets.subscribe(customer, "customer", MY_TICKETS_AFTER, { after: cursor }));
     await Promise.all(resumed.map((recorder) => live(recorder)));
     expect(resumed.map((recorder) => recorder.errors)).toEqual(resumed.map(() => []));
-    const extra = subscribe(customer, "customer", MY_TICKETS_AFTER, { after: cursor });
+    const extra = sockets.subscribe(customer, "customer", MY_TICKETS_AFTER, { after: cursor });
     await live(extra);
     expect(extra.errors).toMatchObject([{ extensions: { code: "TOO_MANY_SUBSCRIPTIONS" } }]);
   });
@@ -210,7 +205,7 @@ describe("limits that still apply", () => {
     const db = database.current;
     const customer = await makeUser(db.owner, "Forged Customer", "customer");
     const ticketId = await createTicket(db, customer, "Forgery target");
-    const start = subscribe(customer, "customer", MY_TICKETS);
+    const start = sockets.subscribe(customer, "customer", MY_TICKETS);
     await start.ready();
     const cursor = start.events[0]!.cursor;
     start.unsubscribe();
@@ -220,7 +215,7 @@ describe("limits that still apply", () => {
       [ticketId],
     );
 
-    const resumed = subscribe(customer, "customer", MY_TICKETS_AFTER, { after: cursor });
+    const resumed = sockets.subscribe(customer, "customer", MY_TICKETS_AFTER, { after: cursor });
     await live(resumed);
     expect(resumed.kinds()).toEqual(["COMMENTED", "SUBSCRIBED"]);
     // The analyst replays the id of the event just replayed, and invents others.

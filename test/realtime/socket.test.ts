@@ -3,7 +3,7 @@ import WebSocket from "ws";
 import { bearer, startTestApi, useTestApi } from "../support/test-api.ts";
 import { makeUser, ROLE, rowsOf, runAs } from "../support/fixtures.ts";
 import { useTestDatabase } from "../support/test-database.ts";
-import { connect, type Connection, createTicket, MY_QUEUE, MY_TICKETS, Recorder, TICKET_CHANGED, tokenExpiringIn, useSockets } from "./realtime-helpers.ts";
+import { connect, createTicket, MY_QUEUE, MY_TICKETS, Recorder, TICKET_CHANGED, tokenExpiringIn, useSockets } from "./realtime-helpers.ts";
 
 /** The websocket itself: tokens, expiry, deactivation, limits, metrics and shutdown. */
 const database = useTestDatabase();
@@ -20,10 +20,6 @@ beforeAll(async () => {
   ticketId = await createTicket(database.current, customer, "Socket ticket");
 });
 
-function open(authorization?: string): Connection {
-  return sockets.connect(authorization);
-}
-
 describe("tokens on the socket", () => {
   it.each([
     ["a forged signature", () => `Bearer ${tokenExpiringIn(customer, "ticketing_customer", 600, "another-secret-that-is-32-bytes-long!!")}`],
@@ -31,7 +27,7 @@ describe("tokens on the socket", () => {
     ["a non-bearer value", () => "Basic dXNlcjpwYXNz"],
     ["garbage", () => "Bearer not.a.jwt"],
   ])("closes the socket with 4401 for %s", async (_label, authorization) => {
-    const connection = open(authorization());
+    const connection = sockets.connect(authorization());
     const recorder = new Recorder(connection, TICKET_CHANGED, { id: ticketId });
     const closed = await connection.closed;
 
@@ -41,9 +37,9 @@ describe("tokens on the socket", () => {
 
   it("closes the socket with 4401 when the token expires during a subscription", async () => {
     // A first subscription waits for the API's schema; this one must not spend its token on that.
-    const warm = new Recorder(open(bearer(customer, "ticketing_customer")), TICKET_CHANGED, { id: ticketId });
+    const warm = new Recorder(sockets.connect(bearer(customer, "ticketing_customer")), TICKET_CHANGED, { id: ticketId });
     await warm.ready();
-    const connection = open(`Bearer ${tokenExpiringIn(customer, "ticketing_customer", 4)}`);
+    const connection = sockets.connect(`Bearer ${tokenExpiringIn(customer, "ticketing_customer", 4)}`);
     const recorder = new Recorder(connection, TICKET_CHANGED, { id: ticketId });
     await recorder.ready();
     expect(recorder.kinds()).toEqual(["SUBSCRIBED"]);
@@ -55,7 +51,7 @@ describe("tokens on the socket", () => {
   it("ends the subscriptions of a user who is deactivated", async () => {
     const db = database.current;
     const agent = await makeUser(db.owner, "Leaving Agent", "agent");
-    const queue = new Recorder(open(bearer(agent, "ticketing_agent")), MY_QUEUE);
+    const queue = new Recorder(sockets.connect(bearer(agent, "ticketing_agent")), MY_QUEUE);
     await queue.ready();
 
     rowsOf(await runAs(db.authenticator, ROLE.admin, admin, "select app_public.deactivate_user($1)", [agent]));
@@ -63,7 +59,7 @@ describe("tokens on the socket", () => {
     expect(queue.kinds()).toEqual(["SUBSCRIBED"]);
 
     // A token still within its lifetime opens nothing for a deactivated user.
-    const again = new Recorder(open(bearer(agent, "ticketing_agent")), MY_QUEUE);
+    const again = new Recorder(sockets.connect(bearer(agent, "ticketing_agent")), MY_QUEUE);
     await again.until(() => again.completed, 2_000, "completion");
     expect(again.events).toEqual([]);
   });
@@ -71,7 +67,7 @@ describe("tokens on the socket", () => {
   it("ends the subscriptions of a user whose role changed", async () => {
     const db = database.current;
     const promoted = await makeUser(db.owner, "Promoted Customer", "customer");
-    const mine = new Recorder(open(bearer(promoted, "ticketing_customer")), MY_TICKETS);
+    const mine = new Recorder(sockets.connect(bearer(promoted, "ticketing_customer")), MY_TICKETS);
     await mine.ready();
 
     rowsOf(await runAs(db.authenticator, ROLE.admin, admin, "select app_public.set_user_role($1, 'agent')", [promoted]));
@@ -81,7 +77,7 @@ describe("tokens on the socket", () => {
 
 describe("limits and metrics", () => {
   it("allows 20 subscriptions per connection and refuses the 21st", async () => {
-    const connection = open(bearer(customer, "ticketing_customer"));
+    const connection = sockets.connect(bearer(customer, "ticketing_customer"));
     const recorders = Array.from({ length: 20 }, () => new Recorder(connection, TICKET_CHANGED, { id: ticketId }));
     await Promise.all(recorders.map((recorder) => recorder.ready()));
     expect(recorders.every((recorder) => recorder.kinds().join() === "SUBSCRIBED")).toBe(true);
@@ -105,7 +101,7 @@ describe("limits and metrics", () => {
     // Sockets of earlier tests close asynchronously.
     await expect.poll(gauge, { timeout: 2_000 }).toBe(0);
     const before = 0;
-    const connection = open(bearer(customer, "ticketing_customer"));
+    const connection = sockets.connect(bearer(customer, "ticketing_customer"));
     const recorders = [new Recorder(connection, TICKET_CHANGED, { id: ticketId }), new Recorder(connection, MY_TICKETS)];
     await Promise.all(recorders.map((recorder) => recorder.ready()));
     expect(await gauge()).toBe(before + 2);

@@ -21,8 +21,7 @@ beforeAll(async () => {
 });
 
 async function subscribeAs(userId: string, role: "customer" | "agent" | "admin", query: string, variables = {}) {
-  const connection = sockets.connect(bearer(userId, `ticketing_${role}`));
-  const recorder = new Recorder(connection, query, variables);
+  const recorder = sockets.subscribe(userId, role, query, variables);
   await recorder.ready();
   expect(recorder.kinds()).toEqual(["SUBSCRIBED"]);
   return recorder;
