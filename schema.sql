@@ -2367,24 +2367,49 @@ begin
   due as (
     select
       q.id,
-      coalesce(q.first_response_quick, app_private.sla_due_at(q.calendar_id, q.first_response_minutes,
-        app_private.ticket_sla_active_time(q.id, q.created_at, q.status, q.status_changed_at, 'first_response', q.first_responded_at))) as first_response_due_at,
-      coalesce(q.resolution_quick, app_private.sla_due_at(q.calendar_id, q.resolution_minutes,
-        app_private.ticket_sla_active_time(q.id, q.created_at, q.status, q.status_changed_at, 'resolution', null))) as resolution_due_at
+      fr.due_at as first_response_due_at,
+      fr.paused_seconds_left as first_response_paused_seconds_left,
+      rs.due_at as resolution_due_at,
+      rs.paused_seconds_left as resolution_paused_seconds_left
     from quick as q
+    -- The quick due time (never paused: nothing kept), else the full count;
+    -- each branch's condition is on the outer row only, so the other one
+    -- does not run.
+    cross join lateral (
+      select q.first_response_quick as due_at, null::numeric as paused_seconds_left
+      where q.first_response_quick is not null
+      union all
+      select s.due_at, s.paused_seconds_left
+      from app_private.sla_clock_state(q.calendar_id, q.first_response_minutes,
+        app_private.ticket_sla_active_time(q.id, q.created_at, q.status, q.status_changed_at, 'first_response', q.first_responded_at)) as s
+      where q.first_response_quick is null
+    ) as fr
+    cross join lateral (
+      select q.resolution_quick as due_at, null::numeric as paused_seconds_left
+      where q.resolution_quick is not null
+      union all
+      select s.due_at, s.paused_seconds_left
+      from app_private.sla_clock_state(q.calendar_id, q.resolution_minutes,
+        app_private.ticket_sla_active_time(q.id, q.created_at, q.status, q.status_changed_at, 'resolution', null)) as s
+      where q.resolution_quick is null
+    ) as rs
   )
   update app_public.tickets as t
   set first_response_due_at = due.first_response_due_at,
-      resolution_due_at = due.resolution_due_at
+      resolution_due_at = due.resolution_due_at,
+      first_response_paused_seconds_left = due.first_response_paused_seconds_left,
+      resolution_paused_seconds_left = due.resolution_paused_seconds_left
   from due
   where t.id = due.id
     and (t.first_response_due_at is distinct from due.first_response_due_at
-      or t.resolution_due_at is distinct from due.resolution_due_at);
+      or t.resolution_due_at is distinct from due.resolution_due_at
+      or t.first_response_paused_seconds_left is distinct from due.first_response_paused_seconds_left
+      or t.resolution_paused_seconds_left is distinct from due.resolution_paused_seconds_left);
   get diagnostics changed = row_count;
   return changed;
 end;
 $function$;
-comment on function app_private.recompute_sla_due_times(uuid[]) is 'Recomputes the stored SLA due times of every unfinished ticket whose policy uses one of the calendars (all calendars when null), in one statement; returns how many tickets changed.';
+comment on function app_private.recompute_sla_due_times(uuid[]) is 'Recomputes the stored SLA due times, and the seconds left of paused clocks, of every unfinished ticket whose policy uses one of the calendars (all calendars when null), in one statement; returns how many tickets changed.';
 
 CREATE OR REPLACE FUNCTION app_private.record_inbound_outcome(inbound_id uuid, decision text, reason text, ticket_id uuid, comment_id uuid)
  RETURNS void
@@ -3240,7 +3265,7 @@ declare
   -- Position of the last status that is not resolved or closed.
   last_working bigint := 0;
   stop_at timestamptz;
-  active tstzmultirange := '{}';
+  stretches tstzrange[] := '{}';
   previous_at timestamptz;
   previous_runs boolean := false;
   change record;
@@ -3260,7 +3285,7 @@ begin
   loop
     -- The previous status held until this change.
     if previous_runs then
-      active := active + tstzmultirange(tstzrange(previous_at, change.at));
+      stretches := stretches || tstzrange(previous_at, change.at);
     end if;
     -- The clock stops for good when the ticket entered its final run of
     -- resolved/closed statuses.
@@ -3273,16 +3298,16 @@ begin
     previous_runs := change.ord = 1 or change.status is null or not (change.status = any (pausing));
   end loop;
   if previous_runs then
-    active := active + tstzmultirange(tstzrange(previous_at, null));
+    stretches := stretches || tstzrange(previous_at, null);
   end if;
 
   -- From the stop (or, for the first response, the reply) it counts as
   -- running, so a finished ticket keeps the due time it was judged by.
   stop_at := least(stop_at, case when clock = 'first_response' then responded_at end);
   if stop_at is not null then
-    active := active + tstzmultirange(tstzrange(stop_at, null));
+    stretches := stretches || tstzrange(stop_at, null);
   end if;
-  return active * tstzmultirange(tstzrange(created_at, null));
+  return tstzmultirange(variadic stretches) * tstzmultirange(tstzrange(created_at, null));
 end;
 $function$;
 grant execute on function app_private.sla_active_time(timestamp with time zone,app_public.ticket_status[],timestamp with time zone[],app_public.sla_clock,timestamp with time zone) to ticketing_admin;
@@ -3340,8 +3365,8 @@ BEGIN ATOMIC
 END;
 comment on function app_private.sla_clock_runs_in(app_public.ticket_status,app_public.sla_clock) is 'True when a ticket in this status is working time for the clock: not paused by sla_pause_statuses, not resolved or closed.';
 
-CREATE OR REPLACE FUNCTION app_private.sla_due_at(calendar_id uuid, target_minutes numeric, active tstzmultirange)
- RETURNS timestamp with time zone
+CREATE OR REPLACE FUNCTION app_private.sla_clock_state(calendar_id uuid, target_minutes numeric, active tstzmultirange, OUT due_at timestamp with time zone, OUT paused_seconds_left numeric)
+ RETURNS record
  LANGUAGE plpgsql
  STABLE
  SET search_path TO 'pg_catalog', 'public', 'pg_temp'
@@ -3358,7 +3383,7 @@ declare
   materialized boolean;
 begin
   if calendar_id is null or target_minutes is null then
-    return null;
+    return;
   end if;
   -- The open-ended stretch (the clock runs now), and the finished ones before it.
   select lower(r) into running_from from unnest(active) as r where upper_inf(r);
@@ -3381,7 +3406,8 @@ begin
       end if;
       stretch_seconds := seconds_to - seconds_from;
       if stretch_seconds > 0 and stretch_seconds >= remaining then
-        return app_private.business_instant_at(calendar_id, seconds_from + remaining);
+        due_at := app_private.business_instant_at(calendar_id, seconds_from + remaining);
+        return;
       end if;
       remaining := remaining - stretch_seconds;
     end loop;
@@ -3391,7 +3417,8 @@ begin
       for stretch in select r from unnest(counted) as r order by lower(r) loop
         stretch_seconds := extract(epoch from upper(stretch) - lower(stretch));
         if stretch_seconds >= remaining then
-          return lower(stretch) + make_interval(secs => remaining);
+          due_at := lower(stretch) + make_interval(secs => remaining);
+          return;
         end if;
         remaining := remaining - stretch_seconds;
       end loop;
@@ -3399,11 +3426,22 @@ begin
   end if;
   if running_from is null then
     -- Paused now, target not reached: no due time until the clock runs again.
-    return null;
+    paused_seconds_left := remaining;
+    return;
   end if;
-  return app_public.add_business_minutes(calendar_id, running_from, remaining / 60);
+  due_at := app_public.add_business_minutes(calendar_id, running_from, remaining / 60);
 end;
 $function$;
+comment on function app_private.sla_clock_state(uuid,numeric,tstzmultirange) is 'An SLA clock from its active time: due_at, the instant at which target_minutes business minutes of the calendar have passed within it (null while the clock is paused short of the target), and paused_seconds_left, the business seconds still to run while it is paused short of the target (null otherwise).';
+
+CREATE OR REPLACE FUNCTION app_private.sla_due_at(calendar_id uuid, target_minutes numeric, active tstzmultirange)
+ RETURNS timestamp with time zone
+ LANGUAGE sql
+ STABLE
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+BEGIN ATOMIC
+ SELECT (app_private.sla_clock_state(calendar_id, target_minutes, active)).due_at AS due_at;
+END;
 comment on function app_private.sla_due_at(uuid,numeric,tstzmultirange) is 'The instant at which target_minutes business minutes of the calendar have passed within the active time; null while the clock is paused short of the target.';
 
 CREATE OR REPLACE FUNCTION app_private.sla_elapsed_minutes(calendar_id uuid, active tstzmultirange, until_at timestamp with time zone)
@@ -3420,6 +3458,26 @@ grant execute on function app_private.sla_elapsed_minutes(uuid,tstzmultirange,ti
 grant execute on function app_private.sla_elapsed_minutes(uuid,tstzmultirange,timestamp with time zone) to ticketing_agent;
 grant execute on function app_private.sla_elapsed_minutes(uuid,tstzmultirange,timestamp with time zone) to ticketing_customer;
 comment on function app_private.sla_elapsed_minutes(uuid,tstzmultirange,timestamp with time zone) is 'Business minutes of the calendar within the active time before until_at.';
+
+CREATE OR REPLACE FUNCTION app_private.sla_instant_after(calendar_id uuid, from_at timestamp with time zone, seconds numeric)
+ RETURNS timestamp with time zone
+ LANGUAGE sql
+ STABLE
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+BEGIN ATOMIC
+ SELECT app_private.business_instant_at(calendar_id, (app_private.business_seconds_at(calendar_id, from_at) + seconds)) AS business_instant_at;
+END;
+comment on function app_private.sla_instant_after(uuid,timestamp with time zone,numeric) is 'The first instant at which seconds business seconds of the calendar have passed after from_at, from the materialized running totals (two index probes); null outside the horizon.';
+
+CREATE OR REPLACE FUNCTION app_private.sla_seconds_until(calendar_id uuid, from_at timestamp with time zone, due_at timestamp with time zone)
+ RETURNS numeric
+ LANGUAGE sql
+ STABLE
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+BEGIN ATOMIC
+ SELECT (app_private.business_seconds_at(calendar_id, due_at) - app_private.business_seconds_at(calendar_id, from_at));
+END;
+comment on function app_private.sla_seconds_until(uuid,timestamp with time zone,timestamp with time zone) is 'Business seconds of the calendar from from_at to due_at, from the materialized running totals (two index probes); null outside the horizon.';
 
 CREATE OR REPLACE FUNCTION app_private.start_session(attempt_id uuid, token_digest bytea)
  RETURNS TABLE(session_id uuid, user_role app_public.user_role, refresh_expires_at timestamp with time zone, user_record app_public.users)
@@ -4139,19 +4197,18 @@ CREATE OR REPLACE FUNCTION app_private.tg_tickets_record_sla_events()
  SET search_path TO 'pg_catalog', 'public', 'pg_temp'
 AS $function$
 begin
-  -- Only a resolution or closing (met or breached), a first reply (met or
-  -- breached) or a clock whose at-risk instant has passed (at risk or
-  -- breached) brings an event: a pause or a resume before that brings none.
   if new.status in ('resolved', 'closed')
     or (old.first_responded_at is null and new.first_responded_at is not null)
-    or least(new.first_response_at_risk_at, new.resolution_at_risk_at) <= now()
+    or ((old.first_response_at_risk_at is distinct from new.first_response_at_risk_at
+        or old.resolution_at_risk_at is distinct from new.resolution_at_risk_at)
+      and least(new.first_response_at_risk_at, new.resolution_at_risk_at) <= now())
   then
     perform app_private.record_sla_events(array[new.id]);
   end if;
   return null;
 end;
 $function$;
-comment on function app_private.tg_tickets_record_sla_events() is 'Trigger: after a reply, a resolution or a status change, records the SLA events it brings (met, breached, at risk).';
+comment on function app_private.tg_tickets_record_sla_events() is 'Trigger: after a reply, a resolution or a status change, records the SLA events it brings: met or breached on a first reply, a resolution or a closing; at risk or breached when the change moved an at-risk instant that has passed (those of unmoved instants come from the sla_clock job within a minute).';
 
 CREATE OR REPLACE FUNCTION app_private.tg_tickets_sla_at_risk()
  RETURNS trigger
@@ -4184,6 +4241,7 @@ declare
   was_running boolean;
   goes_on boolean;
   pauses boolean;
+  full_count boolean;
 begin
   if tg_op = 'INSERT' then
     new.status_changed_at := new.created_at;
@@ -4204,43 +4262,105 @@ begin
   -- working time into working time or into resolved/closed (where the clock
   -- stops for good and counts as running) nothing moves; from working time
   -- into a pause the due time stays if it was reached already, else there is
-  -- none. Anything else (leaving a pause, reopening) is computed in full.
+  -- none and the business seconds left until it are kept. Leaving a status
+  -- in which the clock stood still: a due time reached before that status
+  -- began stays (the target was reached within the time already counted);
+  -- else the kept seconds are added to the resume (from one pause into
+  -- another they stay kept). Anything else (reopening a ticket resolved in
+  -- time, a pause whose seconds are not kept, a probe outside the
+  -- materialized horizon) is computed in full.
+
+  -- The first-response clock.
   if not everything and old.status is distinct from new.status then
     was_running := app_private.sla_clock_runs_in(old.status, 'first_response');
     goes_on := app_private.sla_clock_runs_in(new.status, 'first_response') or new.status in ('resolved', 'closed');
     pauses := not goes_on;
   end if;
+  full_count := false;
   if everything
     or (old.first_responded_at is null and new.first_responded_at is not null and new.first_response_due_at is null)
     or (old.first_responded_at is null and old.status is distinct from new.status and not was_running)
   then
-    new.first_response_due_at := app_private.sla_due_at(
-      sla.calendar_id, sla.first_response_minutes,
-      app_private.ticket_sla_active_time(new.id, new.created_at, new.status, new.status_changed_at, 'first_response', new.first_responded_at)
-    );
+    full_count := true;
+    if not everything and new.first_responded_at is null and not was_running
+      and old.first_response_due_at <= old.status_changed_at then
+      -- Reached before the status it leaves began: the running time after
+      -- it moves nothing.
+      full_count := false;
+    -- Leaving a pause (no reply in the same change): the seconds kept.
+    elsif not everything and new.first_responded_at is null and not was_running
+      and old.first_response_paused_seconds_left is not null then
+      if goes_on then
+        new.first_response_due_at := app_private.sla_instant_after(
+          sla.calendar_id, new.status_changed_at, old.first_response_paused_seconds_left);
+        new.first_response_paused_seconds_left := null;
+        full_count := new.first_response_due_at is null;
+      else
+        full_count := false;
+      end if;
+    end if;
   elsif old.first_responded_at is null and old.status is distinct from new.status and pauses
     and not coalesce(new.first_response_due_at <= new.status_changed_at, false) then
+    if new.first_responded_at is null then
+      new.first_response_paused_seconds_left := app_private.sla_seconds_until(
+        sla.calendar_id, new.status_changed_at, new.first_response_due_at);
+      full_count := new.first_response_paused_seconds_left is null and sla.first_response_minutes is not null;
+    end if;
     new.first_response_due_at := null;
   end if;
+  if full_count then
+    select s.due_at, s.paused_seconds_left
+    into new.first_response_due_at, new.first_response_paused_seconds_left
+    from app_private.sla_clock_state(
+      sla.calendar_id, sla.first_response_minutes,
+      app_private.ticket_sla_active_time(new.id, new.created_at, new.status, new.status_changed_at, 'first_response', new.first_responded_at)
+    ) as s;
+  end if;
+  if new.first_responded_at is not null then
+    -- Replied: the clock is done and never paused again.
+    new.first_response_paused_seconds_left := null;
+  end if;
 
+  -- The resolution clock.
   if not everything and old.status is distinct from new.status then
     was_running := app_private.sla_clock_runs_in(old.status, 'resolution');
     goes_on := app_private.sla_clock_runs_in(new.status, 'resolution') or new.status in ('resolved', 'closed');
     pauses := not goes_on;
   end if;
+  full_count := false;
   if everything or (old.status is distinct from new.status and not was_running) then
-    new.resolution_due_at := app_private.sla_due_at(
-      sla.calendar_id, sla.resolution_minutes,
-      app_private.ticket_sla_active_time(new.id, new.created_at, new.status, new.status_changed_at, 'resolution', null)
-    );
+    full_count := true;
+    if not everything and old.resolution_due_at <= old.status_changed_at then
+      full_count := false;
+    elsif not everything and old.resolution_paused_seconds_left is not null then
+      if goes_on then
+        new.resolution_due_at := app_private.sla_instant_after(
+          sla.calendar_id, new.status_changed_at, old.resolution_paused_seconds_left);
+        new.resolution_paused_seconds_left := null;
+        full_count := new.resolution_due_at is null;
+      else
+        full_count := false;
+      end if;
+    end if;
   elsif old.status is distinct from new.status and pauses
     and not coalesce(new.resolution_due_at <= new.status_changed_at, false) then
+    new.resolution_paused_seconds_left := app_private.sla_seconds_until(
+      sla.calendar_id, new.status_changed_at, new.resolution_due_at);
+    full_count := new.resolution_paused_seconds_left is null and sla.resolution_minutes is not null;
     new.resolution_due_at := null;
+  end if;
+  if full_count then
+    select s.due_at, s.paused_seconds_left
+    into new.resolution_due_at, new.resolution_paused_seconds_left
+    from app_private.sla_clock_state(
+      sla.calendar_id, sla.resolution_minutes,
+      app_private.ticket_sla_active_time(new.id, new.created_at, new.status, new.status_changed_at, 'resolution', null)
+    ) as s;
   end if;
   return new;
 end;
 $function$;
-comment on function app_private.tg_tickets_sla_due_times() is 'Trigger: sets first_response_due_at and resolution_due_at, in business time of the priority''s policy calendar, when a ticket is created and when its priority, status or first reply changes (null when the priority has no policy, or while a pausing status holds the clock short of its target).';
+comment on function app_private.tg_tickets_sla_due_times() is 'Trigger: sets first_response_due_at and resolution_due_at, in business time of the priority''s policy calendar, when a ticket is created and when its priority, status or first reply changes (null when the priority has no policy, or while a pausing status holds the clock short of its target, when the seconds left are kept in *_paused_seconds_left and added back on leaving the pause).';
 
 CREATE OR REPLACE FUNCTION app_private.tg_tickets_status_history()
  RETURNS trigger
@@ -4480,7 +4600,7 @@ BEGIN ATOMIC
              h.changed_at AS at,
              0 AS ord
             FROM app_public.ticket_status_history h
-           WHERE ((h.ticket_id = ticket_sla_active_time.ticket_id) AND (h.changed_at < COALESCE(ticket_sla_active_time.status_since, 'infinity'::timestamp with time zone)))
+           WHERE ((h.ticket_id = ticket_sla_active_time.ticket_id) AND (h.changed_at >= ticket_sla_active_time.created_at) AND (h.changed_at < COALESCE(ticket_sla_active_time.status_since, 'infinity'::timestamp with time zone)))
          UNION ALL
           SELECT ticket_sla_active_time.status AS status,
              ticket_sla_active_time.status_since AS status_since,
@@ -4490,7 +4610,7 @@ END;
 grant execute on function app_private.ticket_sla_active_time(uuid,timestamp with time zone,app_public.ticket_status,timestamp with time zone,app_public.sla_clock,timestamp with time zone) to ticketing_admin;
 grant execute on function app_private.ticket_sla_active_time(uuid,timestamp with time zone,app_public.ticket_status,timestamp with time zone,app_public.sla_clock,timestamp with time zone) to ticketing_agent;
 grant execute on function app_private.ticket_sla_active_time(uuid,timestamp with time zone,app_public.ticket_status,timestamp with time zone,app_public.sla_clock,timestamp with time zone) to ticketing_customer;
-comment on function app_private.ticket_sla_active_time(uuid,timestamp with time zone,app_public.ticket_status,timestamp with time zone,app_public.sla_clock,timestamp with time zone) is 'A ticket''s active time for an SLA clock (sla_active_time), from its status history up to status_since and its current status from then on.';
+comment on function app_private.ticket_sla_active_time(uuid,timestamp with time zone,app_public.ticket_status,timestamp with time zone,app_public.sla_clock,timestamp with time zone) is 'A ticket''s active time for an SLA clock (sla_active_time), from its status history (the months from created_at on) up to status_since and its current status from then on.';
 
 CREATE OR REPLACE FUNCTION app_private.transition_allowed(from_status app_public.ticket_status, to_status app_public.ticket_status, as_role app_public.user_role)
  RETURNS boolean
@@ -5535,7 +5655,9 @@ create table app_public.tickets (
   organization_id uuid,
   status_changed_at timestamp with time zone,
   first_response_at_risk_at timestamp with time zone,
-  resolution_at_risk_at timestamp with time zone
+  resolution_at_risk_at timestamp with time zone,
+  first_response_paused_seconds_left numeric,
+  resolution_paused_seconds_left numeric
 );
 alter table app_public.tickets enable row level security;
 alter table app_public.tickets add constraint tickets_agent_id_fkey FOREIGN KEY (agent_id) REFERENCES app_public.users(id);
@@ -5675,6 +5797,10 @@ comment on column app_public.tickets.first_response_at_risk_at is '@behavior -in
 From when the first-response clock is at risk if it keeps running: at most a quarter of its business minutes then remain until firstResponseDueAt (null without a due time or once replied).';
 comment on column app_public.tickets.resolution_at_risk_at is '@behavior -insert -update
 From when the resolution clock is at risk if it keeps running: at most a quarter of its business minutes then remain until resolutionDueAt (null without a due time).';
+comment on column app_public.tickets.first_response_paused_seconds_left is '@behavior -*
+While the first-response clock is paused short of its target: the business seconds left until it is reached (the due time is null then); null otherwise (also for a ticket paused before they were kept: its resume is computed in full). Kept by the SLA triggers and recompute_sla_due_times, so that leaving the pause needs no walk over the status history.';
+comment on column app_public.tickets.resolution_paused_seconds_left is '@behavior -*
+While the resolution clock is paused short of its target: the business seconds left until it is reached (the due time is null then); null otherwise (also for a ticket paused before they were kept: its resume is computed in full). Kept by the SLA triggers and recompute_sla_due_times, so that leaving the pause needs no walk over the status history.';
 
 create table app_public.users (
   id uuid default app_private.uuid_generate_v7() not null,

@@ -15,7 +15,7 @@ import { captureFile, captureRequests, type CapturedRequest } from "./generated-
 import { explainScenarios } from "./plans.ts";
 import { progressReporter } from "./progress.ts";
 import { freePort } from "../src/net/free-port.ts";
-import { cpuMillis, residentHighWaterMiB, sampleMemory, serverCpuMillis, startApi, startCeiling, type ServerProcess } from "./processes.ts";
+import { cpuMillis, postmasterPid, residentHighWaterMiB, sampleMemory, serverCpuMillis, startApi, startCeiling, type ServerProcess } from "./processes.ts";
 import { writeReport, type Measurement, type Report } from "./report.ts";
 import { BENCH_PASSWORD, SCALES, type ScaleName } from "./scale.ts";
 import { SCENARIOS, type Scenario } from "./scenarios.ts";
@@ -42,7 +42,7 @@ function options() {
       "seed-only": { type: "boolean", default: false },
       "api-node-args": { type: "string", default: "" },
       results: { type: "string", default: "bench/results" },
-      compare: { type: "string", default: "limits,events" },
+      compare: { type: "string", default: "limits,events,sla" },
       "webhook-deliveries": { type: "string", default: "2000" },
       strict: { type: "boolean", default: false },
     },
@@ -209,17 +209,6 @@ async function raiseCommentQuota(rootUrl: string): Promise<() => Promise<void>> 
  */
 async function forgetCountedWrites(rootUrl: string): Promise<void> {
   await withClient(rootUrl, (client) => client.query("delete from app_private.write_events"));
-}
-
-/** The PostgreSQL server's process id, when it runs on this machine (its postmaster.pid is readable). */
-async function postmasterPid(rootUrl: string): Promise<number | undefined> {
-  const { rows } = await withClient(rootUrl, (client) => client.query<{ dir: string }>("select current_setting('data_directory') as dir"));
-  try {
-    const pid = Number(readFileSync(`${rows[0]!.dir}/postmaster.pid`, "utf8").split("\n")[0]);
-    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 /** The worker's default (WORKER_CONCURRENCY) for the delivery rate. */

@@ -1,5 +1,6 @@
 import { fork, spawn, type ChildProcess } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
+import { withClient } from "../src/database/cluster-setup.ts";
 
 /**
  * The two servers under test run as child processes of the benchmark, so
@@ -79,6 +80,17 @@ export function serverCpuMillis(postmasterPid: number): number {
     if (fields && Number(fields[1]) === postmasterPid) total += cpuMillis(Number(entry));
   }
   return total;
+}
+
+/** The PostgreSQL server's process id, when it runs on this machine (its postmaster.pid is readable). */
+export async function postmasterPid(rootUrl: string): Promise<number | undefined> {
+  const { rows } = await withClient(rootUrl, (client) => client.query<{ dir: string }>("select current_setting('data_directory') as dir"));
+  try {
+    const pid = Number(readFileSync(`${rows[0]!.dir}/postmaster.pid`, "utf8").split("\n")[0]);
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function stopper(child: ChildProcess): () => Promise<void> {

@@ -23,6 +23,11 @@ import { WRITE_SCENARIOS } from "./scenarios.ts";
  *   without the trigger that turns its events into notification mails (a
  *   mail row and a send_mail job, docs/email.md): against `no event log`,
  *   the cost of the event log alone.
+ * - `no SLA work`: the write scenarios with the triggers that recompute a
+ *   ticket's SLA due times on a status change and record its SLA events
+ *   disabled: a transition as it was before business-hours SLAs (goal:
+ *   within 15 %, docs/business-hours.md). The bench's transitions pause and
+ *   resume (in progress and waiting on the customer), the SLA's worst case.
  * - `webhook queued`: the write scenarios with one active webhook endpoint
  *   for every ticket event, so each write also records a delivery with its
  *   payload and queues a graphile-worker job (no worker runs; the jobs and
@@ -31,7 +36,7 @@ import { WRITE_SCENARIOS } from "./scenarios.ts";
  * The API as served (event log on, no endpoint, limits on) is the figure in
  * the main table; a variant's ratio is served ÷ variant.
  */
-export type VariantName = "limits off" | "no event log" | "no notification mail" | "webhook queued";
+export type VariantName = "limits off" | "no event log" | "no notification mail" | "no SLA work" | "webhook queued";
 
 export interface VariantContext {
   rootUrl: string;
@@ -42,7 +47,7 @@ export interface VariantContext {
 export interface Variant {
   name: VariantName;
   /** Which `--compare` group turns it on. */
-  group: "limits" | "events";
+  group: "limits" | "events" | "sla";
   applies(scenario: Scenario): boolean;
   /** The API to load, after changing the database if the variant needs it; returns the undo. */
   setUp(context: VariantContext, api: ServerProcess): Promise<{ api: ServerProcess; undo(): Promise<void> }>;
@@ -57,8 +62,18 @@ const EVENT_TRIGGERS = [
 /** The trigger that queues notification mails from events (migration 000025). */
 const MAIL_TRIGGER = ["app_private.realtime_events", "_400_queue_mail"] as const;
 
+/**
+ * The triggers that do a status change's SLA work (migration 000024, their
+ * functions rewritten by 000029): due times recomputed, SLA events recorded.
+ * The at-risk trigger stays: it runs only when a due time changes.
+ */
+export const SLA_TRIGGERS = [
+  ["app_public.tickets", "_250_sla_due_times_update"],
+  ["app_public.tickets", "_700_record_sla_events"],
+] as const;
+
 /** Disables these triggers for a variant's run; returns what enables them again. */
-async function withoutTriggers(rootUrl: string, triggers: readonly (readonly [string, string])[]): Promise<() => Promise<void>> {
+export async function withoutTriggers(rootUrl: string, triggers: readonly (readonly [string, string])[]): Promise<() => Promise<void>> {
   const toggle = (action: "disable" | "enable") =>
     withClient(rootUrl, async (client) => {
       for (const [table, trigger] of triggers) await client.query(`alter table ${table} ${action} trigger ${trigger}`);
@@ -113,6 +128,14 @@ export const VARIANTS: Variant[] = [
     applies: (scenario) => WRITE_SCENARIOS.has(scenario.name),
     async setUp(context, api) {
       return { api, undo: await withoutTriggers(context.rootUrl, [MAIL_TRIGGER]) };
+    },
+  },
+  {
+    name: "no SLA work",
+    group: "sla",
+    applies: (scenario) => WRITE_SCENARIOS.has(scenario.name),
+    async setUp(context, api) {
+      return { api, undo: await withoutTriggers(context.rootUrl, SLA_TRIGGERS) };
     },
   },
   {

@@ -389,6 +389,8 @@ const TABLES: TableSpec[] = [
       status_changed_at: "status_changed_at",
       first_response_at_risk_at: "first_response_at_risk_at",
       resolution_at_risk_at: "resolution_at_risk_at",
+      first_response_paused_seconds_left: "first_response_paused_seconds_left",
+      resolution_paused_seconds_left: "resolution_paused_seconds_left",
       search: "default",
       organization_id: "organization_id",
     },
@@ -1004,6 +1006,8 @@ describe("INSERT", () => {
     status_changed_at: "now()",
     first_response_at_risk_at: "now()",
     resolution_at_risk_at: "now()",
+    first_response_paused_seconds_left: "1",
+    resolution_paused_seconds_left: "1",
     search: "default",
   };
   it.each(

@@ -229,4 +229,73 @@ describe("stored due times", () => {
     );
     expect((await one("select app_private.recompute_sla_due_times() as changed")).changed).toBe(0);
   });
+
+  it("keep a paused clock's business seconds left and add them on resume, equal to the full computation at every step", async () => {
+    const api = database.current.authenticator;
+    const owner = database.current.owner;
+    // Twelve tickets in progress, created up to five days ago: normal on the
+    // Berlin calendar (a target may already be reached), high on 24x7.
+    const { rows: made } = await owner.query<{ id: string }>(
+      `insert into app_public.tickets (subject, customer_id, agent_id, status, priority, created_at, updated_at)
+       select 'Paused and resumed ' || g, $1, $2, 'in_progress', case when g % 2 = 0 then 'normal' else 'high' end::app_public.ticket_priority,
+              now() - g * interval '9 hours 17 minutes', now() - g * interval '9 hours 17 minutes'
+         from generate_series(1, 12) as g
+       returning id`,
+      [customer.id, agent.id],
+    );
+    const ids = made.map((row) => row.id);
+    // Stored due times and seconds left against the full computation from the history.
+    const check = async () => {
+      const { rows } = await owner.query(
+        `select t.id,
+                t.first_response_due_at is not distinct from fr.due_at
+                  and t.first_response_paused_seconds_left is not distinct from fr.paused_seconds_left as first_response_agrees,
+                t.resolution_due_at is not distinct from rs.due_at
+                  and t.resolution_paused_seconds_left is not distinct from rs.paused_seconds_left as resolution_agrees,
+                t.resolution_paused_seconds_left is not null as kept
+           from app_public.tickets as t
+           join app_public.sla_policies as p on p.priority = t.priority
+           cross join lateral app_private.sla_clock_state(p.calendar_id, p.first_response_minutes,
+             app_private.ticket_sla_active_time(t.id, t.created_at, t.status, t.status_changed_at, 'first_response', t.first_responded_at)) as fr
+           cross join lateral app_private.sla_clock_state(p.calendar_id, p.resolution_minutes,
+             app_private.ticket_sla_active_time(t.id, t.created_at, t.status, t.status_changed_at, 'resolution', null)) as rs
+          where t.id = any ($1)`,
+        [ids],
+      );
+      expect(rows.filter((row) => !row.first_response_agrees || !row.resolution_agrees)).toEqual([]);
+      return rows.filter((row) => row.kept).length;
+    };
+    const moveAll = async (to: "waiting_on_customer" | "in_progress" | "resolved", which = ids) => {
+      for (const id of which) await transitionAs(api, agent, id, to);
+    };
+
+    expect(await check()).toBe(0);
+    for (let round = 0; round < 3; round++) {
+      await moveAll("waiting_on_customer");
+      // Paused short of its target, the seconds left are kept: at least the
+      // first ticket's (24x7, 9 h 17 min of its 24 h used).
+      expect(await check()).toBeGreaterThan(0);
+      await moveAll("in_progress");
+      expect(await check()).toBe(0);
+    }
+    // Paused, then: a priority change (computed in full), holidays on the
+    // last three days (business time already used shrinks: the set-based
+    // recomputation) and a resolution straight from the pause.
+    await moveAll("waiting_on_customer");
+    await owner.query("update app_public.tickets set priority = 'urgent' where id = $1", [ids[4]]);
+    await owner.query(
+      `insert into app_public.business_calendar_holidays (calendar_id, holiday_date, name)
+       select $1, (now() at time zone 'Europe/Berlin')::date - d, 'Paused clocks closure' from generate_series(1, 3) as d`,
+      [berlin],
+    );
+    await check();
+    await moveAll("resolved", ids.slice(0, 4));
+    await moveAll("in_progress", ids.slice(4));
+    expect(await check()).toBe(0);
+    // Reopened: the first ticket was resolved in time (24x7, 9 h 17 min of
+    // 24 h), so its clock runs again from the history.
+    await moveAll("in_progress", ids.slice(0, 2));
+    expect(await check()).toBe(0);
+    expect((await one("select app_private.recompute_sla_due_times() as changed")).changed).toBe(0);
+  });
 });

@@ -132,6 +132,9 @@ export async function arrangeFixture(owner: pg.Pool): Promise<Fixture> {
       "insert into app_public.ticket_comments (ticket_id, author_id, body, is_internal) values ($1, $2, $3, true)",
       [tickets.t1, ada, `${SECRET} internal note`],
     );
+    // The sla_clock job's run (every minute in a running system): the
+    // breaches of these back-dated tickets happened before any write.
+    await client.query("select app_private.record_sla_events()");
     await client.query("commit");
     return { now, users, tickets };
   } catch (error) {
