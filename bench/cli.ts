@@ -47,7 +47,7 @@ function options() {
       strict: { type: "boolean", default: false },
     },
   });
-  if (!(values.scale! in SCALES)) throw new ConfigurationError("--scale must be tiny, small, medium or large");
+  if (!(values.scale! in SCALES)) throw new ConfigurationError(`--scale must be one of ${Object.keys(SCALES).join(", ")}`);
   const wanted = values.scenarios?.split(",");
   return {
     scale: values.scale as ScaleName,

@@ -106,6 +106,8 @@ export interface Cast {
   replyTickets: { id: string; agentId: string }[];
   takeAgent: string;
   detailTicket: string;
+  /** The customer's newest ticket with attachments. */
+  attachmentTicket: string;
   movableTickets: { id: string; status: string }[];
   loginEmails: string[];
   searchWord: string;
@@ -142,6 +144,12 @@ export async function castFor(rootOfDatabase: string): Promise<Cast> {
       "select id from app_public.tickets where customer_id = $1 and status = 'closed' order by created_at desc limit 1",
       [customer.id],
     )).id;
+    const attachmentTicket = (await one(
+      `select t.id from app_public.tickets as t
+        where t.customer_id = $1 and exists (select from app_public.attachments as a where a.ticket_id = t.id)
+        order by t.created_at desc limit 1`,
+      [customer.id],
+    )).id;
     const movable = await client.query(
       "select id, status from app_public.tickets where agent_id = $1 and status in ('in_progress', 'waiting_on_customer') order by id limit 2000",
       [agent],
@@ -158,6 +166,7 @@ export async function castFor(rootOfDatabase: string): Promise<Cast> {
       replyTickets: replyTickets.rows,
       takeAgent,
       detailTicket,
+      attachmentTicket,
       movableTickets: movable.rows,
       loginEmails: logins.rows.map((row) => row.email),
       // A part number: selective, like what users really search for.

@@ -51,6 +51,12 @@ export const CEILING_SQL: Record<string, string> = {
               order by c.created_at, c.id), '[]')
             from app_public.ticket_comments as c where c.ticket_id = t.id)) as result
       from app_public.tickets as t where t.id = $1`,
+  ticket_attachments: `select json_build_object('attachments', (
+        select coalesce(json_agg(json_build_object(
+              'id', a.id, 'fileName', a.file_name, 'contentType', a.content_type, 'size', a.size,
+              'state', a.state, 'createdAt', a.created_at) order by a.id), '[]')
+          from (select * from app_public.attachments as a where a.ticket_id = t.id order by a.id limit 20) as a)) as result
+      from app_public.tickets as t where t.id = $1`,
   search: `select coalesce(json_agg(t), '[]') as result from (
       select id, number, subject, status from app_public.search_tickets($1) limit 20) as t`,
   transition: `select json_build_object('id', t.id, 'status', t.status) as result
@@ -131,6 +137,18 @@ export const SCENARIOS: Scenario[] = [
       variables: { id: cast.detailTicket },
     }),
     ceiling: (cast) => () => [cast.detailTicket],
+    explain: true,
+  },
+  {
+    name: "ticket_attachments",
+    title: "customer: a ticket's attachments (metadata)",
+    role: ROLE.customer,
+    actor: (cast) => cast.customer.id,
+    graphql: (cast) => () => ({
+      query: `query Files($id: UUID!) { ticket(rowId: $id) { attachments(first: 20) { nodes { rowId fileName contentType size state createdAt } } } }`,
+      variables: { id: cast.attachmentTicket },
+    }),
+    ceiling: (cast) => () => [cast.attachmentTicket],
     explain: true,
   },
   {

@@ -24,7 +24,8 @@ import { BENCH_PASSWORD, type Scale } from "./scale.ts";
  * to the current status (creation, start of work, a round of waiting on the
  * customer, resolution, closing — about 5 rows for a closed ticket), the
  * assignment of the agent, and the conversation (the customer's question,
- * the agent's answer, an internal note). Event times are spread over the
+ * the agent's answer, an internal note; one ticket in three has two
+ * verified attachments on the customer's question). Event times are spread over the
  * ticket's life and never lie in the future; the newest history row always
  * equals the status.
  *
@@ -41,7 +42,7 @@ import type { ProgressReporter as Progress } from "./progress.ts";
 export type { Progress };
 
 /** Bumped whenever the generated data changes: a database seeded by another version is seeded again. */
-export const SEED_VERSION = 3;
+export const SEED_VERSION = 4;
 
 /** Months of history: tickets are created evenly over this span, up to now. */
 export const DEFAULT_MONTHS = 24;
@@ -250,12 +251,30 @@ comments as (
     from lived as l
     cross join lateral (values ('question', 300), ('answer', 2100), ('note', 2400)) as c(kind, offset_seconds)
    where l.agent_id is not null or c.kind = 'question'
+  returning id, ticket_id, author_id, is_internal, created_at
+),
+attachments as (
+  -- One ticket in three: the customer's question brings a screenshot and a
+  -- log file, uploaded and verified with the comment.
+  insert into app_public.attachments
+    (id, ticket_id, comment_id, uploader_id, file_name, content_type, size, sha256, state, created_at, completed_at)
+  select ${idExpression("c.created_at")},
+         c.ticket_id, c.id, c.author_id, f.file_name || l.number || f.extension, f.content_type,
+         f.base_size + l.number % 9973,
+         encode(sha256(convert_to(c.id::text || f.extension, 'UTF8')), 'hex'),
+         'ready', c.created_at, c.created_at
+    from comments as c
+    join lived as l on l.id = c.ticket_id
+    cross join lateral (values ('screenshot-', '.png', 'image/png', 180000),
+                               ('error-log-', '.txt', 'text/plain', 4000)) as f(file_name, extension, content_type, base_size)
+   where c.author_id = l.customer_id and l.number % 3 = 0
   returning 1
 )
 select (select count(*) from tickets)::int as tickets,
        (select count(*) from history)::int as history,
        (select count(*) from assignments)::int as assignments,
-       (select count(*) from comments)::int as comments`;
+       (select count(*) from comments)::int as comments,
+       (select count(*) from attachments)::int as attachments`;
 }
 
 async function seedTickets(db: pg.Client, scale: Scale, reference: Date, months: number, progress: Progress): Promise<void> {

@@ -52,6 +52,7 @@ describe("benchmark seeder", () => {
     const shape = await owner.query(
       `select (select count(*) from app_public.ticket_status_history)::float / $1 as history,
               (select count(*) from app_public.ticket_comments)::float / $1 as comments,
+              (select count(*) from app_public.attachments)::float / $1 as attachments,
               (select count(*) from app_private.ticket_status_history_default)::int as in_default,
               (select count(distinct tableoid) from app_public.ticket_status_history)::int as partitions_used,
               (select count(*) from app_public.tickets t1 join app_public.tickets t2
@@ -60,6 +61,9 @@ describe("benchmark seeder", () => {
     );
     expect(shape.rows[0].history).toBeGreaterThan(3.5);
     expect(shape.rows[0].comments).toBeGreaterThan(2);
+    // Two files on the question of one ticket in three.
+    expect(shape.rows[0].attachments).toBeGreaterThan(0.6);
+    expect(shape.rows[0].attachments).toBeLessThan(0.7);
     expect(shape.rows[0].in_default).toBe(0);
     expect(shape.rows[0].partitions_used).toBeGreaterThanOrEqual(3);
     expect(shape.rows[0].numbers_out_of_order).toBe(0);
@@ -82,9 +86,14 @@ describe("benchmark seeder", () => {
                                              union all select agent_id from app_public.tickets where id = c.ticket_id)))::int as comments,
          (select count(*) from app_public.tickets as t
            where not exists (select 1 from app_public.users where id = t.customer_id and role = 'customer')
-              or (agent_id is not null and not exists (select 1 from app_public.users where id = t.agent_id and role = 'agent')))::int as people`,
+              or (agent_id is not null and not exists (select 1 from app_public.users where id = t.agent_id and role = 'agent')))::int as people,
+         (select count(*) from app_public.attachments as a
+           where a.state <> 'ready' or a.created_at > now()
+              or not exists (select 1 from app_public.ticket_comments as c join app_public.tickets as t on t.id = c.ticket_id
+                              where c.id = a.comment_id and c.ticket_id = a.ticket_id and not c.is_internal
+                                and a.uploader_id = c.author_id and c.author_id = t.customer_id))::int as attachments`,
     );
-    expect(broken.rows[0]).toEqual({ tickets: 0, history: 0, comments: 0, people: 0 });
+    expect(broken.rows[0]).toEqual({ tickets: 0, history: 0, comments: 0, people: 0, attachments: 0 });
 
     // Organizations of ten customers, one manager each; every ticket filed for its customer's organization.
     const organizations = await owner.query(
@@ -117,6 +126,7 @@ describe("benchmark seeder", () => {
       const answer = await graphql(api.current.request, body.query, body.variables, token);
       expect(answer.body.errors, scenario.name).toBeUndefined();
       if (scenario.name === "organization_tickets") expect(answer.body.data.tickets.nodes.length).toBeGreaterThan(0);
+      if (scenario.name === "ticket_attachments") expect(answer.body.data.ticket.attachments.nodes.length).toBe(2);
 
       const { rows } = await inRequestTransaction(
         database.current.authenticator,
@@ -125,6 +135,7 @@ describe("benchmark seeder", () => {
         { ending: "rollback" },
       );
       expect(rows[0]?.result, scenario.name).toBeDefined();
+      if (scenario.name === "ticket_attachments") expect(rows[0].result.attachments).toHaveLength(2);
     }
   });
 });
