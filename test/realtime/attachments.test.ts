@@ -29,10 +29,6 @@ interface AttachmentEvent {
 
 const sockets = useSockets(api);
 
-function live(recorder: Recorder): Promise<void> {
-  return recorder.until(() => recorder.kinds().includes("SUBSCRIBED") || recorder.errors.length > 0, 10_000, "SUBSCRIBED");
-}
-
 const events = (recorder: Recorder) => recorder.events as unknown as AttachmentEvent[];
 const added = (recorder: Recorder) => events(recorder).filter((event) => event.kind === "ATTACHMENT_ADDED");
 
@@ -64,7 +60,7 @@ describe("ATTACHMENT_ADDED", () => {
     const strangerTicket = sockets.subscribe(stranger, "customer", TICKET_CHANGED, { id: ticketId });
     const strangerTickets = sockets.subscribe(stranger, "customer", MY_TICKETS);
     const all = [agentTicket, agentQueue, customerTicket, customerTickets, strangerTicket, strangerTickets];
-    await Promise.all(all.map(live));
+    await Promise.all(all.map((recorder) => recorder.live()));
     const before = { customer: customerTickets.events[0]!.cursor, agent: agentQueue.events[0]!.cursor };
 
     const publicFile = await attach(customer, "customer", ticketId, "screen.png", publicComment);
@@ -102,7 +98,7 @@ describe("ATTACHMENT_ADDED", () => {
     const customerAgain = sockets.subscribe(customer, "customer", MY_TICKETS, { after: before.customer });
     const agentAgain = sockets.subscribe(agent, "agent", MY_QUEUE, { after: before.agent });
     const strangerAgain = sockets.subscribe(stranger, "customer", TICKET_CHANGED, { id: ticketId, after: before.customer });
-    await Promise.all([live(customerAgain), live(agentAgain), live(strangerAgain)]);
+    await Promise.all([customerAgain.live(), agentAgain.live(), strangerAgain.live()]);
     expect(customerAgain.kinds()).toEqual(["ATTACHMENT_ADDED", "ATTACHMENT_ADDED", "SUBSCRIBED"]);
     expect(added(customerAgain).map((event) => event.attachment?.rowId)).toEqual([publicFile, ticketFile]);
     expect(agentAgain.kinds()).toEqual(["ATTACHMENT_ADDED", "ATTACHMENT_ADDED", "ATTACHMENT_ADDED", "SUBSCRIBED"]);

@@ -150,6 +150,14 @@ export class Recorder {
     for (const listener of this.listeners) listener();
   }
 
+  /**
+   * Waits until the subscription is live: SUBSCRIBED has arrived (after any
+   * replayed events), or it ended (an error, or completion).
+   */
+  live(ms = 10_000): Promise<void> {
+    return this.until(() => this.kinds().includes("SUBSCRIBED") || this.errors.length > 0 || this.completed, ms, "SUBSCRIBED");
+  }
+
   /** Waits until `done()` holds, failing after `ms`. */
   until(done: () => boolean, ms: number, what: string): Promise<void> {
     if (done()) return Promise.resolve();

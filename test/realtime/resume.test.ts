@@ -5,7 +5,7 @@ import { useAnalystSession } from "../reporting/analyst-session.ts";
 import { makeUser, ROLE, rowsOf, runAs } from "../support/fixtures.ts";
 import { useTestApi } from "../support/test-api.ts";
 import { useTestDatabase } from "../support/test-database.ts";
-import { createTicket, MY_QUEUE_AFTER, MY_TICKETS, MY_TICKETS_AFTER, type Recorder, sleep, TICKET_CHANGED_AFTER, useSockets } from "./realtime-helpers.ts";
+import { createTicket, MY_QUEUE_AFTER, MY_TICKETS, MY_TICKETS_AFTER, sleep, TICKET_CHANGED_AFTER, useSockets } from "./realtime-helpers.ts";
 
 /**
  * Resuming a subscription with `after: <cursor>`: the events missed while
@@ -25,11 +25,6 @@ const sockets = useSockets(api);
 beforeAll(async () => {
   admin = await makeUser(database.current.owner, "Resume Admin", "admin");
 });
-
-/** Waits for SUBSCRIBED (after any replayed events), an error or completion. */
-function live(recorder: Recorder, ms = 10_000): Promise<void> {
-  return recorder.until(() => recorder.kinds().includes("SUBSCRIBED") || recorder.errors.length > 0 || recorder.completed, ms, "SUBSCRIBED");
-}
 
 async function comment(role: keyof typeof ROLE, userId: string, ticketId: string, body: string, internal = false): Promise<void> {
   rowsOf(await runAs(database.current.authenticator, ROLE[role], userId, "select app_public.add_comment($1, $2, $3)", [ticketId, body, internal]));
@@ -59,7 +54,7 @@ describe("resuming with after", () => {
     }
 
     const back = sockets.subscribe(customer, "customer", MY_TICKETS_AFTER, { after: cursor });
-    await live(back);
+    await back.live();
     expect(back.errors).toEqual([]);
     expect(back.kinds()).toEqual([...expected.map(() => "COMMENTED"), "SUBSCRIBED"]);
     expect(back.events.slice(0, 50).map((event) => event.comment?.body)).toEqual(expected);
@@ -80,7 +75,7 @@ describe("resuming with after", () => {
 
     // Resuming from a replayed event's cursor delivers only what followed it.
     const middle = sockets.subscribe(customer, "customer", MY_TICKETS_AFTER, { after: back.events[39]!.cursor });
-    await live(middle);
+    await middle.live();
     expect(middle.events.slice(0, -1).map((event) => event.comment?.body)).toEqual([...expected.slice(40), "live again"]);
   });
 
@@ -98,7 +93,7 @@ describe("resuming with after", () => {
     await comment("customer", owner, ticketId, "another secret");
 
     const resumed = sockets.subscribe(snoop, "customer", TICKET_CHANGED_AFTER, { id: ticketId, after: cursor });
-    await live(resumed);
+    await resumed.live();
     await sleep(QUIET_MS);
     expect(resumed.kinds()).toEqual(["SUBSCRIBED"]);
     expect(resumed.errors).toEqual([]);
@@ -118,7 +113,7 @@ describe("resuming with after", () => {
     await comment("agent", agent, ticketId, "Looking into it", true);
 
     const resumed = sockets.subscribe(agent, "agent", MY_QUEUE_AFTER, { after: cursor });
-    await live(resumed);
+    await resumed.live();
     expect(resumed.kinds()).toEqual(["CREATED", "ASSIGNED", "COMMENTED", "SUBSCRIBED"]);
     expect(resumed.events[2]?.comment).toMatchObject({ body: "Looking into it", isInternal: true });
   });
@@ -127,7 +122,7 @@ describe("resuming with after", () => {
 describe("cursors that cannot be resumed from", () => {
   async function refusal(userId: string, after: string): Promise<unknown[]> {
     const recorder = sockets.subscribe(userId, "customer", MY_TICKETS_AFTER, { after });
-    await live(recorder);
+    await recorder.live();
     expect(recorder.events).toEqual([]);
     return recorder.errors;
   }
@@ -179,7 +174,7 @@ describe("cursors that cannot be resumed from", () => {
     );
     const resumed = sockets.subscribe(customer, "customer", MY_TICKETS_AFTER, { after: cursorOf(rows[0]!.id) });
     // 500 replayed events, each run through the subscription's selection: seconds on a loaded machine.
-    await live(resumed, 25_000);
+    await resumed.live(25_000);
     expect(resumed.errors).toEqual([]);
     expect(resumed.kinds().filter((kind) => kind === "UPDATED")).toHaveLength(500);
   });
@@ -194,10 +189,10 @@ describe("limits that still apply", () => {
     const cursor = start.events[0]!.cursor;
 
     const resumed = Array.from({ length: MAX_SUBSCRIPTIONS_PER_USER - 1 }, () => sockets.subscribe(customer, "customer", MY_TICKETS_AFTER, { after: cursor }));
-    await Promise.all(resumed.map((recorder) => live(recorder)));
+    await Promise.all(resumed.map((recorder) => recorder.live()));
     expect(resumed.map((recorder) => recorder.errors)).toEqual(resumed.map(() => []));
     const extra = sockets.subscribe(customer, "customer", MY_TICKETS_AFTER, { after: cursor });
-    await live(extra);
+    await extra.live();
     expect(extra.errors).toMatchObject([{ extensions: { code: "TOO_MANY_SUBSCRIPTIONS" } }]);
   });
 
@@ -216,7 +211,7 @@ describe("limits that still apply", () => {
     );
 
     const resumed = sockets.subscribe(customer, "customer", MY_TICKETS_AFTER, { after: cursor });
-    await live(resumed);
+    await resumed.live();
     expect(resumed.kinds()).toEqual(["COMMENTED", "SUBSCRIBED"]);
     // The analyst replays the id of the event just replayed, and invents others.
     const { client } = analyst.current;
