@@ -6,7 +6,7 @@ import { inTransactionWithSettings } from "../src/database/request-transaction.t
 import { pgSettingsFor } from "../src/database/web-roles.ts";
 import { createLogger } from "../src/observability/logger.ts";
 import { postmasterPid, serverCpuMillis } from "./processes.ts";
-import { SLA_TRIGGERS } from "./variants.ts";
+import { SLA_TRIGGERS, withoutTriggers } from "./variants.ts";
 
 /**
  * SLA on business hours, measured (`npm run bench:sla`): on a throw-away
@@ -53,10 +53,11 @@ async function main(): Promise<void> {
     const name = "ticketing_sla_bench";
     const urls = databaseUrls(server.rootUrl, name, { owner: PASSWORD, authenticator: PASSWORD });
     await provision(urls, { logger: createLogger("warn"), current: true });
-    const root = new pg.Pool({ connectionString: withDatabase(server.rootUrl, name), max: 2 });
+    const rootOfDatabase = withDatabase(server.rootUrl, name);
+    const root = new pg.Pool({ connectionString: rootOfDatabase, max: 2 });
     const api = new pg.Pool({ connectionString: urls.authenticator, max: 1 });
     try {
-      await measure(root, api, await postmasterPid(server.rootUrl));
+      await measure(root, rootOfDatabase, api, await postmasterPid(server.rootUrl));
     } finally {
       await root.end();
       await api.end();
@@ -90,7 +91,7 @@ function cpuRatio(withSla: Run[], without: Run[]): string {
   return `PostgreSQL CPU ms per transition: ${total(withSla).toFixed(3)} with, ${total(without).toFixed(3)} without; without ÷ with ${(total(without) / total(withSla)).toFixed(3)}`;
 }
 
-async function measure(root: pg.Pool, api: pg.Pool, postmaster: number | undefined): Promise<void> {
+async function measure(root: pg.Pool, rootOfDatabase: string, api: pg.Pool, postmaster: number | undefined): Promise<void> {
   const one = async (sql: string, values: unknown[] = []) => (await root.query(sql, values)).rows[0];
   const user = async (name: string, role: string) =>
     (await one("insert into app_public.users (display_name, role) values ($1, $2) returning id", [name, role])).id as string;
@@ -131,8 +132,15 @@ async function measure(root: pg.Pool, api: pg.Pool, postmaster: number | undefin
       }
     });
   };
-  const toggle = (enable: boolean) =>
-    root.query(SLA_TRIGGERS.map(([table, trigger]) => `alter table ${table} ${enable ? "enable" : "disable"} trigger ${trigger}`).join(";\n"));
+  // "Without": the same run with the SLA triggers off (as the API bench's no SLA work variant).
+  const withoutSla = async (work: () => Promise<Run>): Promise<Run> => {
+    const undo = await withoutTriggers(rootOfDatabase, SLA_TRIGGERS);
+    try {
+      return await work();
+    } finally {
+      await undo();
+    }
+  };
   // A measurement is a pause and a resume of every ticket (there and back).
   const pair = async (): Promise<Run> => {
     const there = await run();
@@ -144,9 +152,7 @@ async function measure(root: pg.Pool, api: pg.Pool, postmaster: number | undefin
   await pair(); // warm-up
   for (let round = 0; round < ROUNDS; round++) {
     withSla.push(await pair());
-    await toggle(false);
-    without.push(await pair());
-    await toggle(true);
+    without.push(await withoutSla(pair));
   }
   const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] as number;
   const rates = (runs: Run[]) => runs.map((run) => run.perSecond);
@@ -177,9 +183,7 @@ async function measure(root: pg.Pool, api: pg.Pool, postmaster: number | undefin
   await resolveRun(); // warm-up
   for (let round = 0; round < ROUNDS; round++) {
     resolveWith.push(await resolveRun());
-    await toggle(false);
-    resolveWithout.push(await resolveRun());
-    await toggle(true);
+    resolveWithout.push(await withoutSla(resolveRun));
   }
   log(`resolutions/s with SLA work: ${rates(resolveWith).map((v) => v.toFixed(0)).join(", ")} (median ${median(rates(resolveWith)).toFixed(0)})`);
   log(`resolutions/s without (before): ${rates(resolveWithout).map((v) => v.toFixed(0)).join(", ")} (median ${median(rates(resolveWithout)).toFixed(0)})`);
