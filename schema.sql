@@ -2302,7 +2302,7 @@ begin
   from (
     select p.calendar_id, min(t.created_at) as oldest, max(t.created_at) as newest
     from app_public.tickets as t
-    join app_public.sla_policies as p on p.priority = t.priority
+    cross join lateral app_private.sla_policy_for(t.organization_id, t.priority) as p
     where t.status in ('open', 'in_progress', 'waiting_on_customer')
       and (calendar_ids is null or p.calendar_id = any (calendar_ids))
     group by p.calendar_id
@@ -2341,7 +2341,7 @@ begin
         where h.ticket_id = t.id and h.from_status is not null
       ) as resolution_ran
     from app_public.tickets as t
-    join app_public.sla_policies as p on p.priority = t.priority
+    cross join lateral app_private.sla_policy_for(t.organization_id, t.priority) as p
     where t.status in ('open', 'in_progress', 'waiting_on_customer')
       and (calendar_ids is null or p.calendar_id = any (calendar_ids))
   ),
@@ -2409,7 +2409,7 @@ begin
   return changed;
 end;
 $function$;
-comment on function app_private.recompute_sla_due_times(uuid[]) is 'Recomputes the stored SLA due times, and the seconds left of paused clocks, of every unfinished ticket whose policy uses one of the calendars (all calendars when null), in one statement; returns how many tickets changed.';
+comment on function app_private.recompute_sla_due_times(uuid[]) is 'Recomputes the stored SLA due times, and the seconds left of paused clocks, of every unfinished ticket whose policy (sla_policy_for) uses one of the calendars (all calendars when null), in one statement; returns how many tickets changed.';
 
 CREATE OR REPLACE FUNCTION app_private.record_inbound_outcome(inbound_id uuid, decision text, reason text, ticket_id uuid, comment_id uuid)
  RETURNS void
@@ -2500,8 +2500,8 @@ begin
   end if;
   -- The given tickets, or (the job) every unfinished ticket whose at-risk
   -- instant has passed (overdue ones too: it is never after the due time).
-  insert into app_public.sla_events (ticket_id, clock, kind, due_at, priority, agent_id, calendar_id)
-  select t.id, c.clock, k.kind, c.due_at, t.priority, t.agent_id, p.calendar_id
+  insert into app_public.sla_events (ticket_id, clock, kind, due_at, priority, agent_id, calendar_id, organization_id)
+  select t.id, c.clock, k.kind, c.due_at, t.priority, t.agent_id, p.calendar_id, t.organization_id
   from (
     -- The given tickets by their key (a status change: one), or the job's
     -- scan of the at-risk index; a branch whose condition on ticket_ids is
@@ -2513,7 +2513,7 @@ begin
       and tk.status in ('open', 'in_progress', 'waiting_on_customer')
       and least(tk.first_response_at_risk_at, tk.resolution_at_risk_at) <= now()
   ) as t
-  join app_public.sla_policies as p on p.priority = t.priority
+  cross join lateral app_private.sla_policy_for(t.organization_id, t.priority) as p
   cross join lateral (
     values
       ('first_response'::app_public.sla_clock, t.first_response_due_at,
@@ -3469,6 +3469,24 @@ BEGIN ATOMIC
 END;
 comment on function app_private.sla_instant_after(uuid,timestamp with time zone,numeric) is 'The first instant at which seconds business seconds of the calendar have passed after from_at, from the materialized running totals (two index probes); null outside the horizon.';
 
+CREATE OR REPLACE FUNCTION app_private.sla_policy_for(organization_id uuid, priority app_public.ticket_priority)
+ RETURNS SETOF app_public.sla_policies
+ LANGUAGE sql
+ STABLE ROWS 1
+AS $function$
+  select
+    d.priority,
+    coalesce(o.first_response_minutes, d.first_response_minutes),
+    coalesce(o.resolution_minutes, d.resolution_minutes),
+    coalesce(o.calendar_id, d.calendar_id)
+  from app_public.sla_policies as d
+  left join app_public.organization_sla_policies as o
+    on o.organization_id = sla_policy_for.organization_id
+    and o.priority = d.priority
+  where d.priority = sla_policy_for.priority;
+$function$;
+comment on function app_private.sla_policy_for(uuid,app_public.ticket_priority) is 'The SLA targets and calendar that hold for a ticket of this organization (may be null) and priority: the organization''s own row of organization_sla_policies, else the default row of sla_policies. Inlined where it is called; with the caller''s rights (ticket_sla_policy is the one for the web roles).';
+
 CREATE OR REPLACE FUNCTION app_private.sla_seconds_until(calendar_id uuid, from_at timestamp with time zone, due_at timestamp with time zone)
  RETURNS numeric
  LANGUAGE sql
@@ -4219,7 +4237,7 @@ AS $function$
 declare
   sla app_public.sla_policies;
 begin
-  select p.* into sla from app_public.sla_policies as p where p.priority = new.priority;
+  select p.* into sla from app_private.sla_policy_for(new.organization_id, new.priority) as p;
   -- A replied ticket's first-response clock is done: never at risk again.
   new.first_response_at_risk_at := case when new.first_responded_at is null
     then app_private.sla_at_risk_at(sla.calendar_id, sla.first_response_minutes, new.first_response_due_at) end;
@@ -4250,12 +4268,13 @@ begin
   end if;
 
   select p.* into sla
-  from app_public.sla_policies as p
-  where p.priority = new.priority;
+  from app_private.sla_policy_for(new.organization_id, new.priority) as p;
 
   -- Due times count from creation, also after a priority change: raising the
-  -- priority of an old ticket makes it due (or overdue) sooner.
-  everything := tg_op = 'INSERT' or old.priority is distinct from new.priority;
+  -- priority of an old ticket makes it due (or overdue) sooner. A change of
+  -- organization may change the targets the same way.
+  everything := tg_op = 'INSERT' or old.priority is distinct from new.priority
+    or old.organization_id is distinct from new.organization_id;
 
   -- A status change only matters to a clock that stops or starts running
   -- (what the full computation from the history would find anyway): from
@@ -4360,7 +4379,7 @@ begin
   return new;
 end;
 $function$;
-comment on function app_private.tg_tickets_sla_due_times() is 'Trigger: sets first_response_due_at and resolution_due_at, in business time of the priority''s policy calendar, when a ticket is created and when its priority, status or first reply changes (null when the priority has no policy, or while a pausing status holds the clock short of its target, when the seconds left are kept in *_paused_seconds_left and added back on leaving the pause).';
+comment on function app_private.tg_tickets_sla_due_times() is 'Trigger: sets first_response_due_at and resolution_due_at, in business time of the calendar of the policy that holds for it (sla_policy_for), when a ticket is created and when its priority, organization, status or first reply changes (null when no policy holds, or while a pausing status holds the clock short of its target, when the seconds left are kept in *_paused_seconds_left and added back on leaving the pause).';
 
 CREATE OR REPLACE FUNCTION app_private.tg_tickets_status_history()
  RETURNS trigger
@@ -4611,6 +4630,19 @@ grant execute on function app_private.ticket_sla_active_time(uuid,timestamp with
 grant execute on function app_private.ticket_sla_active_time(uuid,timestamp with time zone,app_public.ticket_status,timestamp with time zone,app_public.sla_clock,timestamp with time zone) to ticketing_agent;
 grant execute on function app_private.ticket_sla_active_time(uuid,timestamp with time zone,app_public.ticket_status,timestamp with time zone,app_public.sla_clock,timestamp with time zone) to ticketing_customer;
 comment on function app_private.ticket_sla_active_time(uuid,timestamp with time zone,app_public.ticket_status,timestamp with time zone,app_public.sla_clock,timestamp with time zone) is 'A ticket''s active time for an SLA clock (sla_active_time), from its status history (the months from created_at on) up to status_since and its current status from then on.';
+
+CREATE OR REPLACE FUNCTION app_private.ticket_sla_policy(organization_id uuid, priority app_public.ticket_priority)
+ RETURNS SETOF app_public.sla_policies
+ LANGUAGE sql
+ STABLE SECURITY DEFINER ROWS 1
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+  select * from app_private.sla_policy_for(ticket_sla_policy.organization_id, ticket_sla_policy.priority);
+$function$;
+grant execute on function app_private.ticket_sla_policy(uuid,app_public.ticket_priority) to ticketing_admin;
+grant execute on function app_private.ticket_sla_policy(uuid,app_public.ticket_priority) to ticketing_agent;
+grant execute on function app_private.ticket_sla_policy(uuid,app_public.ticket_priority) to ticketing_customer;
+comment on function app_private.ticket_sla_policy(uuid,app_public.ticket_priority) is 'sla_policy_for with the owner''s rights, for the ticket fields the web roles read (a customer sees the targets of their ticket''s organization, never its row).';
 
 CREATE OR REPLACE FUNCTION app_private.transition_allowed(from_status app_public.ticket_status, to_status app_public.ticket_status, as_role app_public.user_role)
  RETURNS boolean
@@ -5240,6 +5272,63 @@ comment on column app_public.organization_memberships.updated_at is 'When the me
 comment on column app_public.organization_memberships.removed_at is 'When the membership was removed; null while it is in force.';
 comment on column app_public.organization_memberships.removed_by is 'Who removed the membership.';
 
+create table app_public.organization_sla_policies (
+  id uuid default app_private.uuid_generate_v7() not null,
+  organization_id uuid not null,
+  priority app_public.ticket_priority not null,
+  first_response_minutes integer not null,
+  resolution_minutes integer not null,
+  calendar_id uuid default '00000000-0000-7000-8000-000000002407'::uuid not null
+);
+alter table app_public.organization_sla_policies enable row level security;
+alter table app_public.organization_sla_policies add constraint organization_sla_policies_calendar_id_fkey FOREIGN KEY (calendar_id) REFERENCES app_public.business_calendars(id);
+alter table app_public.organization_sla_policies add constraint organization_sla_policies_first_response_positive CHECK (first_response_minutes > 0);
+alter table app_public.organization_sla_policies add constraint organization_sla_policies_one_per_priority UNIQUE (organization_id, priority);
+alter table app_public.organization_sla_policies add constraint organization_sla_policies_organization_id_fkey FOREIGN KEY (organization_id) REFERENCES app_public.organizations(id);
+alter table app_public.organization_sla_policies add constraint organization_sla_policies_pkey PRIMARY KEY (id);
+alter table app_public.organization_sla_policies add constraint organization_sla_policies_resolution_after_first_response CHECK (resolution_minutes >= first_response_minutes);
+CREATE INDEX organization_sla_policies_calendar_idx ON app_public.organization_sla_policies USING btree (calendar_id);
+CREATE TRIGGER _050_write_quota BEFORE INSERT OR UPDATE ON app_public.organization_sla_policies FOR EACH ROW EXECUTE FUNCTION app_private.tg_enforce_write_quota('edit');
+CREATE TRIGGER _700_recompute_sla_delete AFTER DELETE ON app_public.organization_sla_policies REFERENCING OLD TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION app_private.tg_sla_rules_changed();
+CREATE TRIGGER _700_recompute_sla_insert AFTER INSERT ON app_public.organization_sla_policies REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION app_private.tg_sla_rules_changed();
+CREATE TRIGGER _700_recompute_sla_update AFTER UPDATE ON app_public.organization_sla_policies REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION app_private.tg_sla_rules_changed();
+CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.organization_sla_policies FOR EACH ROW EXECUTE FUNCTION app_private.tg_audit();
+create policy delete_admin on app_public.organization_sla_policies
+  for delete to ticketing_admin
+  using ((( SELECT app_private.acting_user_id('admin'::app_public.user_role) AS acting_user_id)) IS NOT NULL);
+comment on policy delete_admin on app_public.organization_sla_policies is 'Admins remove an organization''s targets (its tickets return to the defaults).';
+create policy insert_admin on app_public.organization_sla_policies
+  for insert to ticketing_admin
+  with check ((( SELECT app_private.acting_user_id('admin'::app_public.user_role) AS acting_user_id)) IS NOT NULL);
+comment on policy insert_admin on app_public.organization_sla_policies is 'Admins add an organization''s targets.';
+create policy select_customer on app_public.organization_sla_policies
+  for select to ticketing_customer
+  using (organization_id = ANY ((( SELECT app_private.customer_organization_ids() AS customer_organization_ids))::uuid[]));
+comment on policy select_customer on app_public.organization_sla_policies is 'Customers read the targets of the active organizations they belong to, never another organization''s contract.';
+create policy select_staff on app_public.organization_sla_policies
+  for select to ticketing_agent, ticketing_admin
+  using ((( SELECT app_private.current_user_role() AS current_user_role)) = ANY (ARRAY['agent'::app_public.user_role, 'admin'::app_public.user_role]));
+comment on policy select_staff on app_public.organization_sla_policies is 'Agents and admins read every organization''s targets (they explain due times on any ticket they see).';
+create policy update_admin on app_public.organization_sla_policies
+  for update to ticketing_admin
+  using ((( SELECT app_private.acting_user_id('admin'::app_public.user_role) AS acting_user_id)) IS NOT NULL)
+  with check ((( SELECT app_private.acting_user_id('admin'::app_public.user_role) AS acting_user_id)) IS NOT NULL);
+comment on policy update_admin on app_public.organization_sla_policies is 'Admins change an organization''s targets.';
+grant delete, select on table app_public.organization_sla_policies to ticketing_admin;
+grant select on table app_public.organization_sla_policies to ticketing_agent;
+grant select on table app_public.organization_sla_policies to ticketing_customer;
+grant insert (organization_id, priority, first_response_minutes, resolution_minutes, calendar_id) on table app_public.organization_sla_policies to ticketing_admin;
+grant update (first_response_minutes, resolution_minutes, calendar_id) on table app_public.organization_sla_policies to ticketing_admin;
+comment on table app_public.organization_sla_policies is 'SLA targets of one organization for one priority, replacing the default policy (slaPolicies) for the tickets filed for that organization; a priority without a row here keeps the default. Due times of unfinished tickets follow every change. Staff read all; customers read those of their organizations; admins edit.';
+comment on column app_public.organization_sla_policies.id is 'Primary key (time-ordered UUID).';
+comment on column app_public.organization_sla_policies.organization_id is '@behavior -update
+The organization whose tickets these targets apply to.';
+comment on column app_public.organization_sla_policies.priority is '@behavior -update
+The ticket priority these targets apply to (one row per organization and priority).';
+comment on column app_public.organization_sla_policies.first_response_minutes is 'Business minutes after creation by which staff must have posted a first public reply.';
+comment on column app_public.organization_sla_policies.resolution_minutes is 'Business minutes after creation by which the ticket must be resolved.';
+comment on column app_public.organization_sla_policies.calendar_id is 'The business calendar whose open time counts (default: 24x7).';
+
 create table app_public.organizations (
   id uuid default app_private.uuid_generate_v7() not null,
   name text not null,
@@ -5289,12 +5378,14 @@ create table app_public.sla_events (
   occurred_at timestamp with time zone default clock_timestamp() not null,
   priority app_public.ticket_priority not null,
   agent_id uuid,
-  calendar_id uuid not null
+  calendar_id uuid not null,
+  organization_id uuid
 );
 alter table app_public.sla_events enable row level security;
 alter table app_public.sla_events add constraint sla_events_agent_id_fkey FOREIGN KEY (agent_id) REFERENCES app_public.users(id);
 alter table app_public.sla_events add constraint sla_events_calendar_id_fkey FOREIGN KEY (calendar_id) REFERENCES app_public.business_calendars(id);
 alter table app_public.sla_events add constraint sla_events_once UNIQUE (ticket_id, clock, kind, due_at);
+alter table app_public.sla_events add constraint sla_events_organization_id_fkey FOREIGN KEY (organization_id) REFERENCES app_public.organizations(id);
 alter table app_public.sla_events add constraint sla_events_pkey PRIMARY KEY (id);
 alter table app_public.sla_events add constraint sla_events_ticket_id_fkey FOREIGN KEY (ticket_id) REFERENCES app_public.tickets(id);
 CREATE INDEX sla_events_agent_idx ON app_public.sla_events USING btree (agent_id);
@@ -5324,6 +5415,7 @@ comment on column app_public.sla_events.occurred_at is 'When it was recorded.';
 comment on column app_public.sla_events.priority is 'The ticket''s priority then.';
 comment on column app_public.sla_events.agent_id is 'The ticket''s agent then (null: unassigned).';
 comment on column app_public.sla_events.calendar_id is 'The business calendar of the priority''s policy then.';
+comment on column app_public.sla_events.organization_id is 'The organization the ticket was filed for at the event (null: none, or an event recorded before events named it).';
 
 create table app_public.sla_pause_statuses (
   status app_public.ticket_status not null,
@@ -5697,9 +5789,9 @@ CREATE TRIGGER _110_organization_update BEFORE UPDATE ON app_public.tickets FOR 
 CREATE TRIGGER _200_status_timestamps_insert BEFORE INSERT ON app_public.tickets FOR EACH ROW EXECUTE FUNCTION app_private.tg_tickets_status_timestamps();
 CREATE TRIGGER _200_status_timestamps_update BEFORE UPDATE ON app_public.tickets FOR EACH ROW WHEN (old.status IS DISTINCT FROM new.status) EXECUTE FUNCTION app_private.tg_tickets_status_timestamps();
 CREATE TRIGGER _250_sla_due_times_insert BEFORE INSERT ON app_public.tickets FOR EACH ROW EXECUTE FUNCTION app_private.tg_tickets_sla_due_times();
-CREATE TRIGGER _250_sla_due_times_update BEFORE UPDATE ON app_public.tickets FOR EACH ROW WHEN (old.priority IS DISTINCT FROM new.priority OR old.status IS DISTINCT FROM new.status OR old.first_responded_at IS NULL AND new.first_responded_at IS NOT NULL AND new.first_response_due_at IS NULL) EXECUTE FUNCTION app_private.tg_tickets_sla_due_times();
+CREATE TRIGGER _250_sla_due_times_update BEFORE UPDATE ON app_public.tickets FOR EACH ROW WHEN (old.priority IS DISTINCT FROM new.priority OR old.organization_id IS DISTINCT FROM new.organization_id OR old.status IS DISTINCT FROM new.status OR old.first_responded_at IS NULL AND new.first_responded_at IS NOT NULL AND new.first_response_due_at IS NULL) EXECUTE FUNCTION app_private.tg_tickets_sla_due_times();
 CREATE TRIGGER _260_sla_at_risk_insert BEFORE INSERT ON app_public.tickets FOR EACH ROW EXECUTE FUNCTION app_private.tg_tickets_sla_at_risk();
-CREATE TRIGGER _260_sla_at_risk_update BEFORE UPDATE ON app_public.tickets FOR EACH ROW WHEN (old.first_response_due_at IS DISTINCT FROM new.first_response_due_at OR old.resolution_due_at IS DISTINCT FROM new.resolution_due_at OR old.priority IS DISTINCT FROM new.priority OR old.first_responded_at IS DISTINCT FROM new.first_responded_at) EXECUTE FUNCTION app_private.tg_tickets_sla_at_risk();
+CREATE TRIGGER _260_sla_at_risk_update BEFORE UPDATE ON app_public.tickets FOR EACH ROW WHEN (old.first_response_due_at IS DISTINCT FROM new.first_response_due_at OR old.resolution_due_at IS DISTINCT FROM new.resolution_due_at OR old.priority IS DISTINCT FROM new.priority OR old.organization_id IS DISTINCT FROM new.organization_id OR old.first_responded_at IS DISTINCT FROM new.first_responded_at) EXECUTE FUNCTION app_private.tg_tickets_sla_at_risk();
 CREATE TRIGGER _300_set_updated_at BEFORE UPDATE ON app_public.tickets FOR EACH ROW EXECUTE FUNCTION app_private.tg_set_updated_at();
 CREATE TRIGGER _700_record_sla_events AFTER UPDATE ON app_public.tickets FOR EACH ROW WHEN (old.status IS DISTINCT FROM new.status OR old.first_responded_at IS DISTINCT FROM new.first_responded_at) EXECUTE FUNCTION app_private.tg_tickets_record_sla_events();
 CREATE TRIGGER _800_status_history_insert AFTER INSERT ON app_public.tickets FOR EACH ROW EXECUTE FUNCTION app_private.tg_tickets_status_history();
@@ -6864,17 +6956,10 @@ CREATE OR REPLACE FUNCTION app_public.tickets_first_response_at_risk(t app_publi
  LANGUAGE sql
  STABLE
  SET search_path TO 'pg_catalog', 'public', 'pg_temp'
-AS $function$
-  select t.first_response_due_at is not null
-    and t.first_responded_at is null
-    and t.status not in ('resolved', 'closed')
-    and now() <= t.first_response_due_at
-    and (
-      select app_public.business_minutes_between(p.calendar_id, now(), t.first_response_due_at) * 4 <= p.first_response_minutes
-      from app_public.sla_policies as p
-      where p.priority = t.priority
-    );
-$function$;
+BEGIN ATOMIC
+ SELECT (((t).first_response_due_at IS NOT NULL) AND ((t).first_responded_at IS NULL) AND ((t).status <> ALL (ARRAY['resolved'::app_public.ticket_status, 'closed'::app_public.ticket_status])) AND (now() <= (t).first_response_due_at) AND ( SELECT ((app_public.business_minutes_between(p.calendar_id, now(), (tickets_first_response_at_risk.t).first_response_due_at) * (4)::numeric) <= (p.first_response_minutes)::numeric)
+            FROM app_private.ticket_sla_policy((tickets_first_response_at_risk.t).organization_id, (tickets_first_response_at_risk.t).priority) p(priority, first_response_minutes, resolution_minutes, calendar_id)));
+END;
 grant execute on function app_public.tickets_first_response_at_risk(app_public.tickets) to ticketing_admin;
 grant execute on function app_public.tickets_first_response_at_risk(app_public.tickets) to ticketing_agent;
 grant execute on function app_public.tickets_first_response_at_risk(app_public.tickets) to ticketing_customer;
@@ -6898,8 +6983,7 @@ CREATE OR REPLACE FUNCTION app_public.tickets_first_response_business_minutes_el
  SET search_path TO 'pg_catalog', 'public', 'pg_temp'
 BEGIN ATOMIC
  SELECT (floor(app_private.sla_elapsed_minutes(p.calendar_id, app_private.ticket_sla_active_time((tickets_first_response_business_minutes_elapsed.t).id, (tickets_first_response_business_minutes_elapsed.t).created_at, (tickets_first_response_business_minutes_elapsed.t).status, (tickets_first_response_business_minutes_elapsed.t).status_changed_at, 'first_response'::app_public.sla_clock, (tickets_first_response_business_minutes_elapsed.t).first_responded_at), COALESCE((tickets_first_response_business_minutes_elapsed.t).first_responded_at, (tickets_first_response_business_minutes_elapsed.t).resolved_at, (tickets_first_response_business_minutes_elapsed.t).closed_at, now()))))::integer AS floor
-    FROM app_public.sla_policies p
-   WHERE (p.priority = (tickets_first_response_business_minutes_elapsed.t).priority);
+    FROM app_private.ticket_sla_policy((tickets_first_response_business_minutes_elapsed.t).organization_id, (tickets_first_response_business_minutes_elapsed.t).priority) p(priority, first_response_minutes, resolution_minutes, calendar_id);
 END;
 grant execute on function app_public.tickets_first_response_business_minutes_elapsed(app_public.tickets) to ticketing_admin;
 grant execute on function app_public.tickets_first_response_business_minutes_elapsed(app_public.tickets) to ticketing_agent;
@@ -6911,11 +6995,10 @@ CREATE OR REPLACE FUNCTION app_public.tickets_first_response_business_minutes_le
  LANGUAGE sql
  STABLE
  SET search_path TO 'pg_catalog', 'public', 'pg_temp'
-AS $function$
-  select p.first_response_minutes - app_public.tickets_first_response_business_minutes_elapsed(t)
-  from app_public.sla_policies as p
-  where p.priority = t.priority;
-$function$;
+BEGIN ATOMIC
+ SELECT (p.first_response_minutes - app_public.tickets_first_response_business_minutes_elapsed(tickets_first_response_business_minutes_left.t))
+    FROM app_private.ticket_sla_policy((tickets_first_response_business_minutes_left.t).organization_id, (tickets_first_response_business_minutes_left.t).priority) p(priority, first_response_minutes, resolution_minutes, calendar_id);
+END;
 grant execute on function app_public.tickets_first_response_business_minutes_left(app_public.tickets) to ticketing_admin;
 grant execute on function app_public.tickets_first_response_business_minutes_left(app_public.tickets) to ticketing_agent;
 grant execute on function app_public.tickets_first_response_business_minutes_left(app_public.tickets) to ticketing_customer;
@@ -6946,16 +7029,10 @@ CREATE OR REPLACE FUNCTION app_public.tickets_resolution_at_risk(t app_public.ti
  LANGUAGE sql
  STABLE
  SET search_path TO 'pg_catalog', 'public', 'pg_temp'
-AS $function$
-  select t.resolution_due_at is not null
-    and t.status not in ('resolved', 'closed')
-    and now() <= t.resolution_due_at
-    and (
-      select app_public.business_minutes_between(p.calendar_id, now(), t.resolution_due_at) * 4 <= p.resolution_minutes
-      from app_public.sla_policies as p
-      where p.priority = t.priority
-    );
-$function$;
+BEGIN ATOMIC
+ SELECT (((t).resolution_due_at IS NOT NULL) AND ((t).status <> ALL (ARRAY['resolved'::app_public.ticket_status, 'closed'::app_public.ticket_status])) AND (now() <= (t).resolution_due_at) AND ( SELECT ((app_public.business_minutes_between(p.calendar_id, now(), (tickets_resolution_at_risk.t).resolution_due_at) * (4)::numeric) <= (p.resolution_minutes)::numeric)
+            FROM app_private.ticket_sla_policy((tickets_resolution_at_risk.t).organization_id, (tickets_resolution_at_risk.t).priority) p(priority, first_response_minutes, resolution_minutes, calendar_id)));
+END;
 grant execute on function app_public.tickets_resolution_at_risk(app_public.tickets) to ticketing_admin;
 grant execute on function app_public.tickets_resolution_at_risk(app_public.tickets) to ticketing_agent;
 grant execute on function app_public.tickets_resolution_at_risk(app_public.tickets) to ticketing_customer;
@@ -6979,8 +7056,7 @@ CREATE OR REPLACE FUNCTION app_public.tickets_resolution_business_minutes_elapse
  SET search_path TO 'pg_catalog', 'public', 'pg_temp'
 BEGIN ATOMIC
  SELECT (floor(app_private.sla_elapsed_minutes(p.calendar_id, app_private.ticket_sla_active_time((tickets_resolution_business_minutes_elapsed.t).id, (tickets_resolution_business_minutes_elapsed.t).created_at, (tickets_resolution_business_minutes_elapsed.t).status, (tickets_resolution_business_minutes_elapsed.t).status_changed_at, 'resolution'::app_public.sla_clock, NULL::timestamp with time zone), COALESCE((tickets_resolution_business_minutes_elapsed.t).resolved_at, (tickets_resolution_business_minutes_elapsed.t).closed_at, now()))))::integer AS floor
-    FROM app_public.sla_policies p
-   WHERE (p.priority = (tickets_resolution_business_minutes_elapsed.t).priority);
+    FROM app_private.ticket_sla_policy((tickets_resolution_business_minutes_elapsed.t).organization_id, (tickets_resolution_business_minutes_elapsed.t).priority) p(priority, first_response_minutes, resolution_minutes, calendar_id);
 END;
 grant execute on function app_public.tickets_resolution_business_minutes_elapsed(app_public.tickets) to ticketing_admin;
 grant execute on function app_public.tickets_resolution_business_minutes_elapsed(app_public.tickets) to ticketing_agent;
@@ -6992,11 +7068,10 @@ CREATE OR REPLACE FUNCTION app_public.tickets_resolution_business_minutes_left(t
  LANGUAGE sql
  STABLE
  SET search_path TO 'pg_catalog', 'public', 'pg_temp'
-AS $function$
-  select p.resolution_minutes - app_public.tickets_resolution_business_minutes_elapsed(t)
-  from app_public.sla_policies as p
-  where p.priority = t.priority;
-$function$;
+BEGIN ATOMIC
+ SELECT (p.resolution_minutes - app_public.tickets_resolution_business_minutes_elapsed(tickets_resolution_business_minutes_left.t))
+    FROM app_private.ticket_sla_policy((tickets_resolution_business_minutes_left.t).organization_id, (tickets_resolution_business_minutes_left.t).priority) p(priority, first_response_minutes, resolution_minutes, calendar_id);
+END;
 grant execute on function app_public.tickets_resolution_business_minutes_left(app_public.tickets) to ticketing_admin;
 grant execute on function app_public.tickets_resolution_business_minutes_left(app_public.tickets) to ticketing_agent;
 grant execute on function app_public.tickets_resolution_business_minutes_left(app_public.tickets) to ticketing_customer;
@@ -7379,12 +7454,15 @@ create view app_reporting.sla_event_compliance as
     count(*) FILTER (WHERE e.kind = 'met'::app_public.sla_event_kind)::integer AS met,
     count(*) FILTER (WHERE e.kind = 'breached'::app_public.sla_event_kind)::integer AS breached,
     count(*) FILTER (WHERE e.kind = 'at_risk'::app_public.sla_event_kind)::integer AS at_risk,
-    round(count(*) FILTER (WHERE e.kind = 'met'::app_public.sla_event_kind)::numeric / NULLIF(count(*) FILTER (WHERE e.kind = ANY (ARRAY['met'::app_public.sla_event_kind, 'breached'::app_public.sla_event_kind])), 0)::numeric, 4) AS compliance
+    round(count(*) FILTER (WHERE e.kind = 'met'::app_public.sla_event_kind)::numeric / NULLIF(count(*) FILTER (WHERE e.kind = ANY (ARRAY['met'::app_public.sla_event_kind, 'breached'::app_public.sla_event_kind])), 0)::numeric, 4) AS compliance,
+    e.organization_id,
+    o.name AS organization_name
    FROM app_public.sla_events e
      JOIN app_public.business_calendars c ON c.id = e.calendar_id
-  GROUP BY (date_trunc('week'::text, (e.occurred_at AT TIME ZONE 'UTC'::text))::date), (to_char((e.occurred_at AT TIME ZONE 'UTC'::text), 'IYYY-"W"IW'::text)), (e.clock::text), (e.priority::text), e.agent_id, e.calendar_id, c.name;
+     LEFT JOIN app_public.organizations o ON o.id = e.organization_id
+  GROUP BY (date_trunc('week'::text, (e.occurred_at AT TIME ZONE 'UTC'::text))::date), (to_char((e.occurred_at AT TIME ZONE 'UTC'::text), 'IYYY-"W"IW'::text)), (e.clock::text), (e.priority::text), e.agent_id, e.calendar_id, c.name, e.organization_id, o.name;
 grant select on table app_reporting.sla_event_compliance to ticketing_analyst;
-comment on view app_reporting.sla_event_compliance is 'SLA outcomes on business time from the SLA events, per ISO week of the event (UTC), clock, priority, agent and calendar. Compliance = met / (met + breached). Events are never rewritten, so a later change of policy or calendar leaves past weeks as they were.';
+comment on view app_reporting.sla_event_compliance is 'SLA outcomes on business time from the SLA events, per ISO week of the event (UTC), clock, priority, agent, calendar and organization. Compliance = met / (met + breached). Events are never rewritten, so a later change of policy or calendar leaves past weeks as they were.';
 comment on column app_reporting.sla_event_compliance.week_start is 'Monday of the ISO week (UTC) of the events.';
 comment on column app_reporting.sla_event_compliance.iso_week is 'The same week as an ISO label, e.g. 2026-W22.';
 comment on column app_reporting.sla_event_compliance.clock is 'first_response or resolution.';
@@ -7396,6 +7474,8 @@ comment on column app_reporting.sla_event_compliance.met is 'Clocks met in time.
 comment on column app_reporting.sla_event_compliance.breached is 'Clocks that passed their due time.';
 comment on column app_reporting.sla_event_compliance.at_risk is 'Clocks that came within a quarter of their target.';
 comment on column app_reporting.sla_event_compliance.compliance is 'met / (met + breached); null when nothing is decided.';
+comment on column app_reporting.sla_event_compliance.organization_id is 'The organization the tickets were filed for at the events (null: none, or events recorded before events named it).';
+comment on column app_reporting.sla_event_compliance.organization_name is 'Its name.';
 
 create view app_reporting.ticket_events as
  SELECT id AS event_id,

@@ -4,6 +4,10 @@
  * constraint and the API never reveals constraint or table names. A
  * constraint missing here still answers a generic "Invalid input".
  */
+/** The default SLA policies and an organization's own share their target rules. */
+const POSITIVE_TARGETS = "Targets must be positive numbers of minutes";
+const RESOLUTION_AFTER_FIRST_RESPONSE = "The resolution target must not be shorter than the first-response target";
+
 export const CONSTRAINT_MESSAGES: Readonly<Record<string, string>> = {
   tickets_subject_length: "The subject must be 1 to 200 characters, not only white space",
   tickets_description_length: "The description is too long or only white space",
@@ -13,8 +17,11 @@ export const CONSTRAINT_MESSAGES: Readonly<Record<string, string>> = {
   users_display_name_normalized: "The display name must not start or end with spaces",
   users_display_name_visible: "The display name must not contain control, invisible or text-direction characters",
   user_accounts_email_format: "The email address is not valid (printable ASCII, at most 320 characters, one @)",
-  sla_policies_first_response_positive: "Targets must be positive numbers of minutes",
-  sla_policies_resolution_after_first_response: "The resolution target must not be shorter than the first-response target",
+  sla_policies_first_response_positive: POSITIVE_TARGETS,
+  sla_policies_resolution_after_first_response: RESOLUTION_AFTER_FIRST_RESPONSE,
+  organization_sla_policies_first_response_positive: POSITIVE_TARGETS,
+  organization_sla_policies_resolution_after_first_response: RESOLUTION_AFTER_FIRST_RESPONSE,
+  organization_sla_policies_one_per_priority: "The organization has targets for this priority already",
   ticket_transitions_distinct_statuses: "A transition must go to a different status",
   ticket_transitions_roles_not_empty: "A transition must allow at least one role",
   ticket_transitions_roles_no_nulls: "A transition's roles must not contain null",

@@ -177,6 +177,12 @@ beforeAll(async () => {
      values ($1, 'resolution', 'at_risk', now(), 'high', $2, '00000000-0000-7000-8000-000000002407')`,
     [tickets.work, users.assignedAgent.id],
   );
+  // Contract targets of Acme and Globex (high priority).
+  await owner.query(
+    `insert into app_public.organization_sla_policies (organization_id, priority, first_response_minutes, resolution_minutes)
+     values ($1, 'high', 30, 240), ($2, 'high', 45, 300)`,
+    [organizations.acme, organizations.globex],
+  );
   // A holiday of the 24x7 calendar, long past (no due time moves).
   await owner.query(
     "insert into app_public.business_calendar_holidays (calendar_id, holiday_date, name) values ('00000000-0000-7000-8000-000000002407', '2000-01-01', 'Matrix')",
@@ -665,6 +671,47 @@ const TABLES: TableSpec[] = [
     delete: per({}),
   },
   {
+    // Customers read their active organizations' targets; staff read all; admins write.
+    table: "organization_sla_policies",
+    label: "organization_id",
+    select: per({
+      customer: rows("acme"),
+      otherCustomer: rows("globex"),
+      manager: rows("acme"),
+      sighted: rows("acme"),
+      blind: rows("acme"),
+      cc: rows("acme"),
+      removed: nobody,
+      outsider: rows("globex"),
+      closedOrgMember: nobody,
+      agent: rows("acme", "globex"),
+      assignedAgent: rows("acme", "globex"),
+      otherAgent: rows("acme", "globex"),
+      admin: rows("acme", "globex"),
+      deactivated: nobody,
+      demoted: nobody,
+    }),
+    columns: {
+      id: "id",
+      organization_id: "organization_id",
+      priority: "priority",
+      first_response_minutes: "first_response_minutes",
+      resolution_minutes: "resolution_minutes",
+      calendar_id: "calendar_id",
+    },
+    update: {
+      first_response_minutes: per({ admin: rows("acme", "globex") }),
+      resolution_minutes: per({ admin: rows("acme", "globex") }),
+      calendar_id: per({ admin: rows("acme", "globex") }),
+    },
+    insert: {
+      sql: () =>
+        `insert into app_public.organization_sla_policies (organization_id, priority, first_response_minutes, resolution_minutes) values ('${organizations.acme}', 'low', 60, 600)`,
+      expected: per({ admin: count(1) }),
+    },
+    delete: per({ admin: count(2) }),
+  },
+  {
     table: "business_calendars",
     label: null,
     select: everySignedIn(1),
@@ -755,6 +802,7 @@ const TABLES: TableSpec[] = [
       priority: "priority",
       agent_id: "agent_id",
       calendar_id: "calendar_id",
+      organization_id: "organization_id",
     },
     update: {},
     insert: {

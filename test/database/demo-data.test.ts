@@ -47,6 +47,16 @@ describe("demo data", () => {
       { name: "Contoso", roles: ["member", "manager"], has_tickets: true },
       { name: "Northwind Traders", roles: ["member", "manager"], has_tickets: true },
     ]);
+    // Northwind's contract: its own targets for high and urgent tickets.
+    const contract = await owner.query(
+      `select o.name, p.priority::text, p.first_response_minutes, p.resolution_minutes
+         from app_public.organization_sla_policies as p join app_public.organizations as o on o.id = p.organization_id
+        order by p.priority`,
+    );
+    expect(contract.rows).toEqual([
+      { name: "Northwind Traders", priority: "high", first_response_minutes: 30, resolution_minutes: 240 },
+      { name: "Northwind Traders", priority: "urgent", first_response_minutes: 15, resolution_minutes: 120 },
+    ]);
     const cc = await owner.query("select count(*)::int as n from app_public.ticket_participants where kind = 'cc' and removed_at is null");
     expect(cc.rows[0].n).toBe(1);
     const { rows } = await owner.query<{ password_hash: string }>(

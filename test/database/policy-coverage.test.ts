@@ -69,7 +69,7 @@ const readPolicies: { table: string; policy: string; roles: readonly (typeof ROL
   { table: "ticket_assignment_history", policy: "select_visible_ticket", roles: ROLES },
   { table: "ticket_transitions", policy: "select_signed_in", roles: ROLES },
   { table: "sla_policies", policy: "select_signed_in", roles: ROLES },
-  ...["organizations", "organization_memberships", "ticket_participants"].flatMap((table) => [
+  ...["organizations", "organization_memberships", "ticket_participants", "organization_sla_policies"].flatMap((table) => [
     { table, policy: "select_customer", roles: ["customer"] as const },
     { table, policy: "select_staff", roles: ["agent", "admin"] as const },
   ]),
@@ -367,6 +367,25 @@ const writeCases: PolicyCase[] = [
     permitted: { role: "admin", actor: "admin", sql: "delete from app_public.business_calendar_holidays where calendar_id = '00000000-0000-7000-8000-000000002407'" },
   },
   {
+    table: "organization_sla_policies",
+    policy: "insert_admin",
+    command: "INSERT",
+    permitted: { role: "admin", actor: "admin", sql: "insert into app_public.organization_sla_policies (organization_id, priority, first_response_minutes, resolution_minutes) values (@{organization}, 'low', 60, 600)" },
+    forbidden: { role: "admin", actor: "inactive_admin", sql: "insert into app_public.organization_sla_policies (organization_id, priority, first_response_minutes, resolution_minutes) values (@{organization}, 'low', 60, 600)" },
+  },
+  {
+    table: "organization_sla_policies",
+    policy: "update_admin",
+    command: "UPDATE",
+    permitted: { role: "admin", actor: "admin", sql: "update app_public.organization_sla_policies set resolution_minutes = resolution_minutes" },
+  },
+  {
+    table: "organization_sla_policies",
+    policy: "delete_admin",
+    command: "DELETE",
+    permitted: { role: "admin", actor: "admin", sql: "delete from app_public.organization_sla_policies" },
+  },
+  {
     table: "sla_pause_statuses",
     policy: "delete_admin",
     command: "DELETE",
@@ -387,6 +406,11 @@ beforeAll(async () => {
   const organization = await makeOrganization(owner, "Probe Organization");
   await addMember(owner, organization, ids.customer!, "manager");
   await addMember(owner, organization, ids.inactive_customer!, "manager");
+  ids.organization = organization;
+  await owner.query(
+    "insert into app_public.organization_sla_policies (organization_id, priority, first_response_minutes, resolution_minutes) values ($1, 'high', 30, 240)",
+    [organization],
+  );
   ids.ticket = (await makeTicket(owner, ids.customer!, "in_progress", ids.agent!)).id;
   ids.other_ticket = (await makeTicket(owner, ids.other_customer!, "in_progress", ids.other_agent!)).id;
   ids.open_ticket = (await makeTicket(owner, ids.customer!, "open")).id;

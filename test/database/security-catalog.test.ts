@@ -101,7 +101,8 @@ describe("functions", () => {
     );
     // sanitize_file_name: create_attachment_upload's SQL-standard body calls it as the caller.
     // The SLA clock pieces run with the caller's rights: the ticket fields
-    // (elapsed and remaining business minutes) call them.
+    // (elapsed and remaining business minutes) call them, and ticket_sla_policy
+    // (a security definer) gives them the targets of the ticket's organization.
     const helpers = [
       "acting_user_id",
       "current_user_role",
@@ -119,6 +120,7 @@ describe("functions", () => {
       "sla_breached",
       "sla_elapsed_minutes",
       "ticket_sla_active_time",
+      "ticket_sla_policy",
       "uuid_generate_v7",
     ];
     expect(granted).toEqual([
