@@ -2490,6 +2490,7 @@ CREATE OR REPLACE FUNCTION app_private.record_sla_events(ticket_ids uuid[] DEFAU
  LANGUAGE plpgsql
  SECURITY DEFINER
  SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+ SET plan_cache_mode TO 'force_generic_plan'
 AS $function$
 declare
   recorded integer;

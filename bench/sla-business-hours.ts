@@ -132,15 +132,18 @@ async function measure(root: pg.Pool, rootOfDatabase: string, api: pg.Pool, post
       }
     });
   };
+  const offDuring =
+    (triggers: readonly (readonly [string, string])[]) =>
+    async (work: () => Promise<Run>): Promise<Run> => {
+      const undo = await withoutTriggers(rootOfDatabase, triggers);
+      try {
+        return await work();
+      } finally {
+        await undo();
+      }
+    };
   // "Without": the same run with the SLA triggers off (as the API bench's no SLA work variant).
-  const withoutSla = async (work: () => Promise<Run>): Promise<Run> => {
-    const undo = await withoutTriggers(rootOfDatabase, SLA_TRIGGERS);
-    try {
-      return await work();
-    } finally {
-      await undo();
-    }
-  };
+  const withoutSla = offDuring(SLA_TRIGGERS);
   // A measurement is a pause and a resume of every ticket (there and back).
   const pair = async (): Promise<Run> => {
     const there = await run();
@@ -178,18 +181,26 @@ async function measure(root: pg.Pool, rootOfDatabase: string, api: pg.Pool, post
       }
     });
   };
+  // A third side splits the SLA work of a resolution: its due-time trigger
+  // on, the recording of its met (or breached) events off.
+  const withoutEvents = offDuring(SLA_TRIGGERS.filter(([, trigger]) => trigger === "_700_record_sla_events"));
   const resolveWith: Run[] = [];
   const resolveWithout: Run[] = [];
+  const resolveNoEvents: Run[] = [];
   await resolveRun(); // warm-up
   for (let round = 0; round < ROUNDS; round++) {
     resolveWith.push(await resolveRun());
     resolveWithout.push(await withoutSla(resolveRun));
+    resolveNoEvents.push(await withoutEvents(resolveRun));
   }
   log(`resolutions/s with SLA work: ${rates(resolveWith).map((v) => v.toFixed(0)).join(", ")} (median ${median(rates(resolveWith)).toFixed(0)})`);
   log(`resolutions/s without (before): ${rates(resolveWithout).map((v) => v.toFixed(0)).join(", ")} (median ${median(rates(resolveWithout)).toFixed(0)})`);
   log(`ratio: ${(median(rates(resolveWith)) / median(rates(resolveWithout))).toFixed(3)}`);
   log(`ratio per round (adjacent in time, so load drift cancels): ${roundRatios(rates(resolveWith), rates(resolveWithout))}`);
   log(cpuRatio(resolveWith, resolveWithout));
+  log(`resolutions/s with the due-time work but no SLA events: ${rates(resolveNoEvents).map((v) => v.toFixed(0)).join(", ")} (median ${median(rates(resolveNoEvents)).toFixed(0)})`);
+  log(`ratio to without: ${(median(rates(resolveNoEvents)) / median(rates(resolveWithout))).toFixed(3)}; per round: ${roundRatios(rates(resolveNoEvents), rates(resolveWithout))}`);
+  log(cpuRatio(resolveNoEvents, resolveWithout));
 
   // 2. Recompute OPEN_TICKETS open tickets after a calendar edit.
   await root.query("alter table app_public.tickets disable trigger _250_sla_due_times_insert");
