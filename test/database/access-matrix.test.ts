@@ -279,6 +279,20 @@ const ticketsSeen = {
   demoted: nobody,
   ...organizationTicketsSeen,
 };
+/** Customers see their active organizations (Initech is deactivated), nobody else's. */
+const customersSeeTheirOrganizations = {
+  customer: rows("acme"),
+  otherCustomer: rows("globex"),
+  manager: rows("acme"),
+  sighted: rows("acme"),
+  blind: rows("acme"),
+  cc: rows("acme"),
+  removed: nobody,
+  outsider: rows("globex"),
+  closedOrgMember: nobody,
+  deactivated: nobody,
+  demoted: nobody,
+};
 const noOrganizationEdits = Object.fromEntries(ORGANIZATION_CUSTOMERS.map((key) => [key, nobody]));
 const ticketTextEditable = {
   customer: rows("open", "work", "initech"),
@@ -510,21 +524,11 @@ const TABLES: TableSpec[] = [
     table: "organizations",
     label: "id",
     select: per({
-      customer: rows("acme"),
-      otherCustomer: rows("globex"),
-      manager: rows("acme"),
-      sighted: rows("acme"),
-      blind: rows("acme"),
-      cc: rows("acme"),
-      removed: nobody,
-      outsider: rows("globex"),
-      closedOrgMember: nobody,
+      ...customersSeeTheirOrganizations,
       agent: rows("acme", "globex", "initech"),
       assignedAgent: rows("acme", "globex", "initech"),
       otherAgent: rows("acme", "globex", "initech"),
       admin: rows("acme", "globex", "initech"),
-      deactivated: nobody,
-      demoted: nobody,
     }),
     columns: {
       id: "id",
@@ -675,21 +679,11 @@ const TABLES: TableSpec[] = [
     table: "organization_sla_policies",
     label: "organization_id",
     select: per({
-      customer: rows("acme"),
-      otherCustomer: rows("globex"),
-      manager: rows("acme"),
-      sighted: rows("acme"),
-      blind: rows("acme"),
-      cc: rows("acme"),
-      removed: nobody,
-      outsider: rows("globex"),
-      closedOrgMember: nobody,
+      ...customersSeeTheirOrganizations,
       agent: rows("acme", "globex"),
       assignedAgent: rows("acme", "globex"),
       otherAgent: rows("acme", "globex"),
       admin: rows("acme", "globex"),
-      deactivated: nobody,
-      demoted: nobody,
     }),
     columns: {
       id: "id",

@@ -287,36 +287,21 @@ describe("in GraphQL", () => {
       resolutionMinutes: 120,
       organization: { name: "Globex" },
     });
-    const shorter = await graphql(
-      request,
-      CREATE,
-      { organizationId: globex, priority: "normal", first: 60, resolution: 30 },
-      as(admin),
-    );
-    expect(errorOf(shorter.body)).toEqual({
-      code: "INVALID_INPUT",
-      message: "The resolution target must not be shorter than the first-response target",
-    });
-    const zero = await graphql(
-      request,
-      CREATE,
-      { organizationId: globex, priority: "normal", first: 0, resolution: 30 },
-      as(admin),
-    );
-    expect(errorOf(zero.body)).toEqual({
-      code: "INVALID_INPUT",
-      message: "Targets must be positive numbers of minutes",
-    });
-    const twice = await graphql(
-      request,
-      CREATE,
-      { organizationId: globex, priority: "urgent", first: 10, resolution: 120 },
-      as(admin),
-    );
-    expect(errorOf(twice.body)).toEqual({
-      code: "CONFLICT",
-      message: "The organization has targets for this priority already",
-    });
+    const refusals: [Record<string, unknown>, { code: string; message: string }][] = [
+      [
+        { priority: "normal", first: 60, resolution: 30 },
+        { code: "INVALID_INPUT", message: "The resolution target must not be shorter than the first-response target" },
+      ],
+      [{ priority: "normal", first: 0, resolution: 30 }, { code: "INVALID_INPUT", message: "Targets must be positive numbers of minutes" }],
+      [
+        { priority: "urgent", first: 10, resolution: 120 },
+        { code: "CONFLICT", message: "The organization has targets for this priority already" },
+      ],
+    ];
+    for (const [targets, expected] of refusals) {
+      const refused = await graphql(request, CREATE, { organizationId: globex, ...targets }, as(admin));
+      expect(errorOf(refused.body)).toEqual(expected);
+    }
     const { rows } = await database.current.owner.query(
       "select count(*)::int as n from app_public.organization_sla_policies where organization_id = $1",
       [globex],
