@@ -217,4 +217,19 @@ describe("query plans under row-level security", () => {
       expect(seqScans(plan), sql).toEqual([]);
     }
   });
+
+  it("the SLA targets of many tickets are a join of the two policy tables (sla_policy_for is inlined, not called per ticket)", async () => {
+    // As the set-based recomputation and the event recorder ask it.
+    const { rows } = await database.current.owner.query(
+      `explain (format json)
+       select t.id, p.calendar_id, p.first_response_minutes, p.resolution_minutes
+         from app_public.tickets as t
+        cross join lateral app_private.sla_policy_for(t.organization_id, t.priority) as p
+        where t.status in ('open', 'in_progress', 'waiting_on_customer')`,
+    );
+    const plan = nodes(rows[0]["QUERY PLAN"][0].Plan);
+    expect(plan.filter((node) => node["Node Type"] === "Function Scan")).toEqual([]);
+    const relations = new Set(plan.map((node) => node["Relation Name"]).filter(Boolean));
+    expect(relations).toEqual(new Set(["tickets", "sla_policies", "organization_sla_policies"]));
+  });
 });
