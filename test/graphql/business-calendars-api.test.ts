@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { useTestDatabase } from "../support/test-database.ts";
-import { bearer, graphql, useTestApi } from "../support/test-api.ts";
+import { bearer, firstError, graphql, useTestApi } from "../support/test-api.ts";
 import { makeTicket, makeUser } from "../support/fixtures.ts";
 
 /**
@@ -37,10 +37,6 @@ const CREATE_HOUR = `mutation ($versionId: UUID!, $weekday: Int!, $start: Time!,
   }
 }`;
 
-function errorOf(body: { errors?: { message: string; extensions?: { code?: string } }[] }) {
-  return { code: body.errors?.[0]?.extensions?.code, message: body.errors?.[0]?.message };
-}
-
 describe("admins edit calendars", () => {
   let calendarId: string;
   let versionId: string;
@@ -67,22 +63,22 @@ describe("admins edit calendars", () => {
 
   it("refuses overlapping hours, unknown zones, bad ranges and duplicates with coded errors", async () => {
     const overlap = await asAdmin(CREATE_HOUR, { versionId, weekday: 1, start: "11:00", end: "14:00" });
-    expect(errorOf(overlap.body)).toEqual({
+    expect(firstError(overlap.body)).toEqual({
       code: "INVALID_INPUT",
       message: "Opening hours overlap another interval of the same calendar version",
     });
     // Friday 22:00-06:00 runs into Saturday morning.
     const overnight = await asAdmin(CREATE_HOUR, { versionId, weekday: 6, start: "05:00", end: "07:00" });
-    expect(errorOf(overnight.body).code).toBe("INVALID_INPUT");
+    expect(firstError(overnight.body).code).toBe("INVALID_INPUT");
     const weekday = await asAdmin(CREATE_HOUR, { versionId, weekday: 8, start: "09:00", end: "10:00" });
-    expect(errorOf(weekday.body)).toEqual({ code: "INVALID_INPUT", message: "The weekday must be 1 (Monday) to 7 (Sunday)" });
+    expect(firstError(weekday.body)).toEqual({ code: "INVALID_INPUT", message: "The weekday must be 1 (Monday) to 7 (Sunday)" });
     const zone = await asAdmin(CREATE_CALENDAR, { name: "Nowhere", zone: "Mars/Olympus" });
-    expect(errorOf(zone.body)).toEqual({
+    expect(firstError(zone.body)).toEqual({
       code: "INVALID_INPUT",
       message: "The time zone must be an IANA time zone name such as Europe/Berlin",
     });
     const duplicate = await asAdmin(CREATE_CALENDAR, { name: "Vienna desk", zone: "UTC" });
-    expect(errorOf(duplicate.body).code).toBe("CONFLICT");
+    expect(firstError(duplicate.body).code).toBe("CONFLICT");
     const holiday = await asAdmin(
       `mutation ($calendarId: UUID!) {
         createBusinessCalendarHoliday(input: { businessCalendarHoliday: { calendarId: $calendarId, holidayDate: "2026-12-24", startsAt: "14:00", endsAt: "12:00" } }) {
@@ -91,7 +87,7 @@ describe("admins edit calendars", () => {
       }`,
       { calendarId },
     );
-    expect(errorOf(holiday.body)).toEqual({
+    expect(firstError(holiday.body)).toEqual({
       code: "INVALID_INPUT",
       message: "A partial holiday needs a start before its end (or neither, for the whole day)",
     });
@@ -109,7 +105,7 @@ describe("admins edit calendars", () => {
       [customer, "ticketing_customer"],
     ] as const) {
       const write = await graphql(api.current.request, CREATE_CALENDAR, { name: "Mine", zone: "UTC" }, bearer(user, role));
-      expect(errorOf(write.body).code).toBe("FORBIDDEN");
+      expect(firstError(write.body).code).toBe("FORBIDDEN");
       const read = await graphql(
         api.current.request,
         `query ($id: UUID!, $from: Datetime!, $to: Datetime!) {
@@ -170,7 +166,7 @@ describe("admins edit calendars", () => {
       {},
       bearer(customer, "ticketing_customer"),
     );
-    expect(errorOf(events.body).code).toBe("FORBIDDEN");
+    expect(firstError(events.body).code).toBe("FORBIDDEN");
   });
   it("audits deletes of hours, holidays, versions and pause rules with the removed row", async () => {
     const version = await asAdmin(CREATE_VERSION, { calendarId, from: "2026-07-01" });

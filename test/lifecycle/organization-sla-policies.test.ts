@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { actAs, commitAs, sqlState, useTestDatabase } from "../support/test-database.ts";
-import { bearer, graphql, useTestApi } from "../support/test-api.ts";
+import { bearer, firstError, graphql, useTestApi } from "../support/test-api.ts";
 import {
   activeUser,
   actorOf,
@@ -267,10 +267,6 @@ describe("in GraphQL", () => {
     } }) { organizationSlaPolicy { rowId priority firstResponseMinutes resolutionMinutes organization { name } } }
   }`;
   const as = (user: FixtureUser) => bearer(user.id, user.tokenRole);
-  const errorOf = (body: { errors?: { message: string; extensions?: { code?: string } }[] }) => ({
-    code: body.errors?.[0]?.extensions?.code,
-    message: body.errors?.[0]?.message,
-  });
 
   it("admins add targets; bad ones and duplicates get coded errors that name no constraint", async () => {
     const request = api.current.request;
@@ -300,7 +296,7 @@ describe("in GraphQL", () => {
     ];
     for (const [targets, expected] of refusals) {
       const refused = await graphql(request, CREATE, { organizationId: globex, ...targets }, as(admin));
-      expect(errorOf(refused.body)).toEqual(expected);
+      expect(firstError(refused.body)).toEqual(expected);
     }
     const { rows } = await database.current.owner.query(
       "select count(*)::int as n from app_public.organization_sla_policies where organization_id = $1",
@@ -321,7 +317,7 @@ describe("in GraphQL", () => {
       resolutionMinutes: 180,
     });
     const shorter = await graphql(request, UPDATE, { organizationId: globex, resolution: 5 }, as(admin));
-    expect(errorOf(shorter.body)).toEqual({
+    expect(firstError(shorter.body)).toEqual({
       code: "INVALID_INPUT",
       message: "The resolution target must not be shorter than the first-response target",
     });
@@ -356,7 +352,7 @@ describe("in GraphQL", () => {
         { organizationId: globex, priority: "low", first: 10, resolution: 20 },
         as(user),
       );
-      expect(errorOf(refused.body)).toEqual({ code: "FORBIDDEN", message: "Permission denied" });
+      expect(firstError(refused.body)).toEqual({ code: "FORBIDDEN", message: "Permission denied" });
       expect(JSON.stringify(refused.body)).not.toMatch(/organization_sla_policies|constraint/i);
     }
     const list = `{ organizationSlaPolicies { nodes { organizationId priority } } }`;

@@ -62,6 +62,11 @@ export function bearer(userId: string, role: WebRole): string {
   return `Bearer ${signAccessToken(TEST_JWT, { userId, role }).token}`;
 }
 
+/** The code and message of a GraphQL answer's first error (both undefined without one). */
+export function firstError(body: { errors?: { message: string; extensions?: { code?: string } }[] }) {
+  return { code: body.errors?.[0]?.extensions?.code, message: body.errors?.[0]?.message };
+}
+
 /** POSTs a GraphQL operation; returns the supertest response. */
 export function graphql(
   request: supertest.Agent,
