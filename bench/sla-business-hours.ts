@@ -6,7 +6,7 @@ import { inTransactionWithSettings } from "../src/database/request-transaction.t
 import { pgSettingsFor } from "../src/database/web-roles.ts";
 import { createLogger } from "../src/observability/logger.ts";
 import { postmasterPid, serverCpuMillis } from "./processes.ts";
-import { SLA_TRIGGERS, withoutTriggers } from "./variants.ts";
+import { SLA_EVENTS_TRIGGER, SLA_TRIGGERS, withoutTriggers } from "./variants.ts";
 
 /**
  * SLA on business hours, measured (`npm run bench:sla`): on a throw-away
@@ -183,7 +183,7 @@ async function measure(root: pg.Pool, rootOfDatabase: string, api: pg.Pool, post
   };
   // A third side splits the SLA work of a resolution: its due-time trigger
   // on, the recording of its met (or breached) events off.
-  const withoutEvents = offDuring(SLA_TRIGGERS.filter(([, trigger]) => trigger === "_700_record_sla_events"));
+  const withoutEvents = offDuring([SLA_EVENTS_TRIGGER]);
   const resolveWith: Run[] = [];
   const resolveWithout: Run[] = [];
   const resolveNoEvents: Run[] = [];

@@ -67,10 +67,9 @@ const MAIL_TRIGGER = ["app_private.realtime_events", "_400_queue_mail"] as const
  * functions rewritten by 000029): due times recomputed, SLA events recorded.
  * The at-risk trigger stays: it runs only when a due time changes.
  */
-export const SLA_TRIGGERS = [
-  ["app_public.tickets", "_250_sla_due_times_update"],
-  ["app_public.tickets", "_700_record_sla_events"],
-] as const;
+/** The one that records a status change's SLA events (bench:sla also turns it off alone). */
+export const SLA_EVENTS_TRIGGER = ["app_public.tickets", "_700_record_sla_events"] as const;
+export const SLA_TRIGGERS = [["app_public.tickets", "_250_sla_due_times_update"], SLA_EVENTS_TRIGGER] as const;
 
 /** Disables these triggers for a variant's run; returns what enables them again. */
 export async function withoutTriggers(rootUrl: string, triggers: readonly (readonly [string, string])[]): Promise<() => Promise<void>> {
