@@ -288,7 +288,10 @@ describe("in GraphQL", () => {
         { priority: "normal", first: 60, resolution: 30 },
         { code: "INVALID_INPUT", message: "The resolution target must not be shorter than the first-response target" },
       ],
-      [{ priority: "normal", first: 0, resolution: 30 }, { code: "INVALID_INPUT", message: "Targets must be positive numbers of minutes" }],
+      [
+        { priority: "normal", first: 0, resolution: 30 },
+        { code: "INVALID_INPUT", message: "Targets must be positive numbers of minutes" },
+      ],
       [
         { priority: "urgent", first: 10, resolution: 120 },
         { code: "CONFLICT", message: "The organization has targets for this priority already" },
@@ -341,6 +344,31 @@ describe("in GraphQL", () => {
       as(admin),
     );
     expect(again.body.errors).toBeUndefined();
+  });
+
+  it("count against the admin's edit quota: at the quota the next one is refused and nothing is written", async () => {
+    const owner = database.current.owner;
+    const busy = await activeUser(owner, "Busy Contract Admin", "admin");
+    const { rows: quota } = await owner.query<{ max_count: number }>(
+      "select max_count from app_public.write_quotas where role = 'admin' and kind = 'edit'",
+    );
+    // The quota's worth of edits in the last minute, as if this admin had made them.
+    await owner.query(
+      "insert into app_private.write_events (user_id, kind, occurred_at) select $1, 'edit', now() - interval '1 minute' from generate_series(1, $2)",
+      [busy.id, quota[0]!.max_count],
+    );
+    const refused = await graphql(
+      api.current.request,
+      CREATE,
+      { organizationId: globex, priority: "low", first: 10, resolution: 20 },
+      as(busy),
+    );
+    expect(firstError(refused.body).code).toBe("RATE_LIMITED");
+    const { rows } = await owner.query(
+      "select count(*)::int as n from app_public.organization_sla_policies where organization_id = $1 and priority = 'low'",
+      [globex],
+    );
+    expect(rows[0].n).toBe(0);
   });
 
   it("agents and customers cannot add targets, and customers see only their organizations'", async () => {
