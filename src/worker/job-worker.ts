@@ -29,6 +29,12 @@ export interface WorkerConfig {
   storage?: StorageConfig;
   /** Outbound mail (docs/email.md); absent: this worker leaves send_mail jobs to others. */
   mail?: MailConfig;
+  /**
+   * How often the worker looks for jobs that became due (retries after their
+   * backoff, scheduled runs); new jobs arrive at once by LISTEN/NOTIFY.
+   * Default 1 s; tests of retries shorten it.
+   */
+  pollIntervalMs?: number;
 }
 
 export interface JobWorker {
@@ -111,7 +117,7 @@ export async function startJobWorker(config: WorkerConfig, logger: Logger): Prom
       pgPool: pool,
       concurrency: config.concurrency,
       noHandleSignals: true,
-      pollInterval: 1_000,
+      pollInterval: config.pollIntervalMs ?? 1_000,
       logger: workerLogger(logger),
       crontab: HOUSEKEEPING_CRONTAB + SLA_CLOCK_CRONTAB + ATTACHMENT_CRONTAB,
       taskList: {

@@ -87,7 +87,7 @@ export function verifyStandardWebhook(secret: string, headers: http.IncomingHttp
 /**
  * The delivery policy made fast for tests (the documented way to change it:
  * replace app_private.webhook_policy()): retries after 0.2 s doubling up to
- * 2 s, 10 attempts, an endpoint disabled after 8 consecutive failures, a
+ * 0.5 s, 10 attempts, an endpoint disabled after 8 consecutive failures, a
  * pending delivery stalled after 2 s.
  */
 export async function useFastWebhookPolicy(owner: pg.Pool): Promise<void> {
@@ -96,7 +96,7 @@ export async function useFastWebhookPolicy(owner: pg.Pool): Promise<void> {
       out max_attempts integer, out first_retry interval, out max_retry interval,
       out failures_before_disable integer, out delivery_retention interval, out stalled_after interval)
     language sql immutable set search_path = pg_catalog, pg_temp
-    as $$ select 10, interval '200 milliseconds', interval '2 seconds', 8, interval '30 days', interval '2 seconds' $$`);
+    as $$ select 10, interval '200 milliseconds', interval '500 milliseconds', 8, interval '30 days', interval '2 seconds' $$`);
 }
 
 /** Registers an endpoint through the real function as an admin (committed); returns its id and secret. */
@@ -148,6 +148,8 @@ export async function startWebhookStage(database: TestDatabase, concurrency: num
       ownerUrl: database.urls.owner,
       concurrency,
       webhooks: { httpsOnly: false, allowedHosts: new Set(["127.0.0.1"]), timeoutMs: 1_000 },
+      // Retries come after 0.2-2 s (the fast policy): look for them often.
+      pollIntervalMs: 100,
     },
     createLogger("silent"),
   );
