@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort } from "../../src/net/free-port.ts";
-import { outputOnceReady, postgresProcessesFor, settledReadiness } from "../support/cli-process.ts";
+import { nodeCompileCache, outputOnceReady, postgresProcessesFor, settledReadiness } from "../support/cli-process.ts";
 
 /**
  * `npm start` as a user runs it: no database URL, so an embedded PostgreSQL
@@ -33,6 +33,7 @@ async function startApi(): Promise<Started> {
   const child = spawn(process.execPath, ["src/cli/start.ts"], {
     env: {
       PATH: process.env.PATH,
+      ...nodeCompileCache(),
       PORT: String(port),
       HOST: "127.0.0.1",
       DATA_DIR: dataDir,

@@ -2,6 +2,7 @@ import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { verifyPassword } from "../../src/auth/passwords.ts";
+import { nodeCompileCache } from "../support/cli-process.ts";
 import { useTestDatabase } from "../support/test-database.ts";
 
 const database = useTestDatabase();
@@ -18,6 +19,7 @@ function run(args: string[], stdin: string, env: Record<string, string> = {}): P
     const child = spawn(process.execPath, [SCRIPT, ...args], {
       env: {
         PATH: process.env.PATH ?? "",
+        ...nodeCompileCache(),
         NODE_ENV: "test",
         LOG_LEVEL: "silent",
         DATABASE_OWNER_URL: database.current.urls.owner,
