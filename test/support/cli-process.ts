@@ -70,7 +70,13 @@ export function runCli(
     stdout: () => stdout,
     stderr: () => stderr,
     exited,
-    interrupt: () => process.kill(-child.pid!, "SIGINT"),
+    interrupt: () => {
+      // A command that is gone already cannot be interrupted: say why, with its output.
+      if (child.exitCode !== null || child.signalCode !== null) {
+        throw new Error(`${name} had already exited (${child.exitCode ?? child.signalCode}) before Ctrl-C:\n${output()}`);
+      }
+      process.kill(-child.pid!, "SIGINT");
+    },
     waitFor(text, seconds = 90) {
       const found = () => (typeof text === "string" ? output().includes(text) : text.test(output()));
       return new Promise<void>((resolve, reject) => {
