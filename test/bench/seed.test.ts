@@ -30,13 +30,35 @@ describe("benchmark seeder", () => {
     const root = new pg.Client({ connectionString: rootOfDatabase() });
     await root.connect();
     const steps: string[] = [];
+    // The seeder sets secondary indexes aside while loading: all of them come
+    // back, valid, with their comments, on every history partition too.
+    const indexes = () =>
+      root.query(
+        `select indexrelid::regclass::text as name, pg_get_indexdef(indexrelid) as definition, indisvalid as valid,
+                obj_description(indexrelid, 'pg_class') as comment
+           from pg_catalog.pg_index join pg_catalog.pg_class on pg_class.oid = indexrelid
+          where relnamespace = 'app_public'::regnamespace order by 1`,
+      );
+    // Index counts of the history table and of each of its partitions.
+    const historyIndexCounts = () =>
+      root.query(
+        `select count(*)::int as n from pg_catalog.pg_index where indrelid = 'app_public.ticket_status_history'::regclass
+         union
+         select count(i.indexrelid)::int from pg_catalog.pg_inherits as p
+           left join pg_catalog.pg_index as i on i.indrelid = p.inhrelid and i.indisvalid
+          where p.inhparent = 'app_public.ticket_status_history'::regclass group by p.inhrelid`,
+      );
     try {
+      const before = (await indexes()).rows;
       // Three months instead of two years: at this size every status still shows up.
       await seed(root, { tickets: TICKETS, customers: 40, agents: 6 }, (step) => steps.push(step), 3);
       expect(await readSeedMarker(root)).toMatchObject({ version: SEED_VERSION, tickets: TICKETS, customers: 40, agents: 6 });
+      expect((await indexes()).rows).toEqual(before);
+      expect((await historyIndexCounts()).rows).toHaveLength(1);
     } finally {
       await root.end();
     }
+    expect(steps).toContain("indexes");
     expect(steps).toContain("vacuum analyze");
 
     const owner = database.current.owner;
