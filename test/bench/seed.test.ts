@@ -39,7 +39,8 @@ describe("benchmark seeder", () => {
            from pg_catalog.pg_index join pg_catalog.pg_class on pg_class.oid = indexrelid
           where relnamespace = 'app_public'::regnamespace order by 1`,
       );
-    // Index counts of the history table and of each of its partitions.
+    // The history table's index count and each partition's count of valid
+    // indexes, distinct: one row when every partition has all of the parent's.
     const historyIndexCounts = () =>
       root.query(
         `select count(*)::int as n from pg_catalog.pg_index where indrelid = 'app_public.ticket_status_history'::regclass

@@ -148,7 +148,7 @@ export async function startWebhookStage(database: TestDatabase, concurrency: num
       ownerUrl: database.urls.owner,
       concurrency,
       webhooks: { httpsOnly: false, allowedHosts: new Set(["127.0.0.1"]), timeoutMs: 1_000 },
-      // Retries come after 0.2-2 s (the fast policy): look for them often.
+      // Retries come after 0.2-0.5 s (the fast policy): look for them often.
       pollIntervalMs: 100,
     },
     createLogger("silent"),
