@@ -123,13 +123,24 @@ async function createTickets(api: pg.Client, ids: Ids): Promise<void> {
   await as(api, "customer", ids.erin, "select id from app_public.add_ticket_participant($1, $2, 'cc')", [password, ids.frank]);
 }
 
-/** Loads the demo data once: only when the database has no users yet. Returns whether it did. */
+/**
+ * Loads the demo data once: only when the database has no users yet. Returns
+ * whether it did. Two local commands started together (`npm start` and
+ * `db:dev watch`) both call this on the shared database; the first holds a
+ * session advisory lock while it loads, so the second waits and then finds
+ * the users there, instead of creating them a second time.
+ */
 export async function loadDemoDataIfEmpty(urls: DatabaseUrls, password: string): Promise<boolean> {
-  const ids = await withClient(urls.owner, async (owner) => {
+  return withClient(urls.owner, async (owner) => {
+    await owner.query("select pg_advisory_lock(hashtext('ticketing: demo data'))");
     const { rows } = await owner.query<{ empty: boolean }>("select not exists (select from app_public.users) as empty");
-    return rows[0]?.empty ? createUsers(owner, password) : undefined;
+    if (!rows[0]?.empty) return false;
+    await loadDemoData(urls, await createUsers(owner, password));
+    return true;
   });
-  if (!ids) return false;
+}
+
+async function loadDemoData(urls: DatabaseUrls, ids: Ids): Promise<void> {
   // Mail goes only to verified addresses (docs/email.md): the demo accounts are
   // verified once their past is written, so it mails nobody.
   // (A database migrated to an older release has no verification, and no mail.)
@@ -146,7 +157,6 @@ export async function loadDemoDataIfEmpty(urls: DatabaseUrls, password: string):
   await loadDemoHistory(urls, { customers: [ids.carol, ids.dan, ids.erin], agents: [ids.alice, ids.bob] });
   await withClient(urls.authenticator, (api) => createTickets(api, ids));
   await verified("now()");
-  return true;
 }
 
 /**

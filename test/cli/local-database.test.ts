@@ -2,9 +2,9 @@ import { readFile } from "node:fs/promises";
 import { chmod, mkdtemp, rm } from "node:fs/promises";
 import { networkInterfaces, tmpdir } from "node:os";
 import path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { readPostmaster } from "../../src/database/postmaster.ts";
-import { postgresProcessesFor, runCli, settledReadiness, type CliProcess } from "../support/cli-process.ts";
+import { postgresProcessesFor, runCli as startCli, settledReadiness, type CliProcess } from "../support/cli-process.ts";
 import { freePort } from "../../src/net/free-port.ts";
 
 /**
@@ -23,6 +23,21 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await rm(dataDir, { recursive: true, force: true });
+});
+
+/** Every command a case started, so that a failed case leaves none running into the next. */
+const started: CliProcess[] = [];
+
+function runCli(...args: Parameters<typeof startCli>): CliProcess {
+  const cli = startCli(...args);
+  started.push(cli);
+  return cli;
+}
+
+afterEach(async () => {
+  const running = started.splice(0).filter((cli) => cli.child.exitCode === null && cli.child.signalCode === null);
+  for (const cli of running) process.kill(-cli.child.pid!, "SIGTERM");
+  await Promise.all(running.map((cli) => cli.exited));
 });
 
 const databaseDir = () => path.join(dataDir, "postgres");
