@@ -3188,6 +3188,7 @@ CREATE OR REPLACE FUNCTION app_private.search_matches(tsq tsquery)
  LANGUAGE sql
  STABLE SECURITY DEFINER
  SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+ SET max_parallel_workers_per_gather TO '0'
 AS $function$
   select tk.id, null::uuid, ts_rank(tk.search, search_matches.tsq)
   from app_public.tickets as tk
@@ -3201,13 +3202,14 @@ $function$;
 grant execute on function app_private.search_matches(tsquery) to ticketing_admin;
 grant execute on function app_private.search_matches(tsquery) to ticketing_agent;
 grant execute on function app_private.search_matches(tsquery) to ticketing_customer;
-comment on function app_private.search_matches(tsquery) is 'Candidate matches of a staff search, ignoring access rights: ticket ids (comment_id null) and comment ids with their rank, through the GIN indexes. Only search_tickets uses it, for agents and admins, and filters the result through the caller''s policies.';
+comment on function app_private.search_matches(tsquery) is 'Candidate matches of a staff search, ignoring access rights: ticket ids (comment_id null) and comment ids with their rank, through the GIN indexes. Only search_tickets uses it, for agents and admins, and filters the result through the caller''s policies. Runs without parallel workers (max_parallel_workers_per_gather = 0): starting them cost more than a search.';
 
 CREATE OR REPLACE FUNCTION app_private.search_matches_within(tsq tsquery, ticket_ids uuid[])
  RETURNS TABLE(ticket_id uuid, comment_id uuid, rank real)
  LANGUAGE sql
  STABLE SECURITY DEFINER
  SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+ SET max_parallel_workers_per_gather TO '0'
 AS $function$
   -- ts_match_vq is @@ spelt as a function: never an index condition, so the
   -- rows are found by their ticket (primary key, ticket_id index) whatever
@@ -3227,7 +3229,7 @@ $function$;
 grant execute on function app_private.search_matches_within(tsquery,uuid[]) to ticketing_admin;
 grant execute on function app_private.search_matches_within(tsquery,uuid[]) to ticketing_agent;
 grant execute on function app_private.search_matches_within(tsquery,uuid[]) to ticketing_customer;
-comment on function app_private.search_matches_within(tsquery,uuid[]) is 'Candidate matches of a search among the given tickets and their comments, ignoring access rights: ticket ids (comment_id null) and comment ids with their rank, found by ticket, never through the text indexes, so the cost is that of the given tickets whatever the word. Only search_tickets uses it, for customers, with the tickets their policy returns, and filters the result through the caller''s policies.';
+comment on function app_private.search_matches_within(tsquery,uuid[]) is 'Candidate matches of a search among the given tickets and their comments, ignoring access rights: ticket ids (comment_id null) and comment ids with their rank, found by ticket, never through the text indexes, so the cost is that of the given tickets whatever the word. Only search_tickets uses it, for customers, with the tickets their policy returns, and filters the result through the caller''s policies. Runs without parallel workers (max_parallel_workers_per_gather = 0): starting them cost more than a search.';
 
 CREATE OR REPLACE FUNCTION app_private.search_query(query text)
  RETURNS tsquery
@@ -6786,26 +6788,32 @@ CREATE OR REPLACE FUNCTION app_public.search_tickets(query text)
  STABLE
 BEGIN ATOMIC
  SELECT tk.*::app_public.tickets AS tk
-    FROM (( SELECT m.ticket_id,
-             sum(m.rank) AS rank
+    FROM ((( SELECT m.ticket_id,
+             sum(m.rank) FILTER (WHERE (m.comment_id IS NULL)) AS ticket_rank,
+             array_agg(m.comment_id) FILTER (WHERE (m.comment_id IS NOT NULL)) AS comment_ids,
+             array_agg(m.rank) FILTER (WHERE (m.comment_id IS NOT NULL)) AS comment_ranks
             FROM ( SELECT s.ticket_id,
+                     s.comment_id,
                      s.rank
                     FROM app_private.search_matches_within(( SELECT app_private.search_query(search_tickets.query) AS search_query), ARRAY( SELECT t.id
                             FROM app_public.tickets t)) s(ticket_id, comment_id, rank)
-                   WHERE ((CURRENT_USER = 'ticketing_customer'::name) AND ((s.comment_id IS NULL) OR (EXISTS ( SELECT 1
-                            FROM app_public.ticket_comments c
-                           WHERE (c.id = s.comment_id)))))
+                   WHERE (CURRENT_USER = 'ticketing_customer'::name)
                  UNION ALL
                   SELECT s.ticket_id,
+                     s.comment_id,
                      s.rank
                     FROM app_private.search_matches(( SELECT app_private.search_query(search_tickets.query) AS search_query)) s(ticket_id, comment_id, rank)
-                   WHERE ((CURRENT_USER <> 'ticketing_customer'::name) AND ((s.comment_id IS NULL) OR (EXISTS ( SELECT 1
-                            FROM app_public.ticket_comments c
-                           WHERE (c.id = s.comment_id)))))) m
+                   WHERE (CURRENT_USER <> 'ticketing_customer'::name)) m
            GROUP BY m.ticket_id) r
       JOIN app_public.tickets tk ON ((tk.id = r.ticket_id)))
-   WHERE (( SELECT app_private.search_query(search_tickets.query) AS search_query) IS NOT NULL)
-   ORDER BY r.rank DESC, tk.number DESC;
+      CROSS JOIN LATERAL ( SELECT sum(c.rank) AS rank
+            FROM UNNEST(r.comment_ids, r.comment_ranks) c(id, rank)
+           WHERE (EXISTS ( SELECT 1
+                    FROM app_public.ticket_comments tc
+                   WHERE ((tc.id = c.id) AND (tc.ticket_id = tk.id))
+                  OFFSET 0))) readable)
+   WHERE ((( SELECT app_private.search_query(search_tickets.query) AS search_query) IS NOT NULL) AND ((r.ticket_rank IS NOT NULL) OR (readable.rank IS NOT NULL)))
+   ORDER BY (COALESCE(r.ticket_rank, (0)::real) + COALESCE(readable.rank, (0)::real)) DESC, tk.number DESC;
 END;
 grant execute on function app_public.search_tickets(text) to ticketing_admin;
 grant execute on function app_public.search_tickets(text) to ticketing_agent;
