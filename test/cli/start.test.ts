@@ -1,10 +1,9 @@
-import { spawn, type ChildProcess } from "node:child_process";
 import { chmod, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort } from "../../src/net/free-port.ts";
-import { nodeCompileCache, outputOnceReady, postgresProcessesFor, settledReadiness } from "../support/cli-process.ts";
+import { postgresProcessesFor, runCli, settledReadiness, type CliProcess } from "../support/cli-process.ts";
 
 /**
  * `npm start` as a user runs it: no database URL, so an embedded PostgreSQL
@@ -23,34 +22,26 @@ afterAll(async () => {
 });
 
 interface Started {
-  child: ChildProcess;
-  output: () => string;
+  cli: CliProcess;
   port: number;
 }
 
 async function startApi(): Promise<Started> {
   const port = await freePort();
-  const child = spawn(process.execPath, ["src/cli/start.ts"], {
-    env: {
-      PATH: process.env.PATH,
-      ...nodeCompileCache(),
-      PORT: String(port),
-      HOST: "127.0.0.1",
-      DATA_DIR: dataDir,
-      EMBEDDED_POSTGRES_PORT: String(await freePort()),
-      LOG_LEVEL: "warn",
-    },
-    stdio: ["ignore", "pipe", "pipe"],
+  const cli = runCli("start", [], {
+    PORT: String(port),
+    HOST: "127.0.0.1",
+    DATA_DIR: dataDir,
+    EMBEDDED_POSTGRES_PORT: String(await freePort()),
+    LOG_LEVEL: "warn",
   });
-  const output = await outputOnceReady(child, "/graphql");
-  return { child, output, port };
+  await cli.waitFor("/graphql");
+  return { cli, port };
 }
 
 function stop(started: Started): Promise<number | null> {
-  return new Promise((resolve) => {
-    started.child.once("exit", (code) => resolve(code));
-    started.child.kill("SIGTERM");
-  });
+  started.cli.child.kill("SIGTERM");
+  return started.cli.exited;
 }
 
 describe("npm start with no configuration", () => {

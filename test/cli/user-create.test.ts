@@ -1,12 +1,9 @@
-import { spawn } from "node:child_process";
-import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { verifyPassword } from "../../src/auth/passwords.ts";
-import { nodeCompileCache } from "../support/cli-process.ts";
+import { runCli } from "../support/cli-process.ts";
 import { useTestDatabase } from "../support/test-database.ts";
 
 const database = useTestDatabase();
-const SCRIPT = fileURLToPath(new URL("../../src/cli/user-create.ts", import.meta.url));
 
 interface Run {
   code: number | null;
@@ -14,26 +11,15 @@ interface Run {
   stderr: string;
 }
 
-function run(args: string[], stdin: string, env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [SCRIPT, ...args], {
-      env: {
-        PATH: process.env.PATH ?? "",
-        ...nodeCompileCache(),
-        NODE_ENV: "test",
-        LOG_LEVEL: "silent",
-        DATABASE_OWNER_URL: database.current.urls.owner,
-        ...env,
-      },
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk) => (stdout += chunk));
-    child.stderr.on("data", (chunk) => (stderr += chunk));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(stdin);
-  });
+async function run(args: string[], stdin: string, env: Record<string, string> = {}): Promise<Run> {
+  const cli = runCli(
+    "user-create",
+    args,
+    { NODE_ENV: "test", LOG_LEVEL: "silent", DATABASE_OWNER_URL: database.current.urls.owner, ...env },
+    stdin,
+  );
+  const code = await cli.exited;
+  return { code, stdout: cli.stdout(), stderr: cli.stderr() };
 }
 
 describe("npm run user:create", () => {
