@@ -40,4 +40,15 @@ describe("local secrets", () => {
     expect(JSON.parse(await readFile(path.join(dataDir, "secrets.json"), "utf8"))).toEqual(secrets);
     expect((await ensureLocalSecrets(dataDir)).addedToExisting).toEqual([]);
   });
+
+  it("are the same for commands started together on a new data directory", async () => {
+    // npm start and db:dev in two terminals at once: each reads no file and generates secrets.
+    const results = await Promise.all(Array.from({ length: 4 }, () => ensureLocalSecrets(dataDir)));
+    const stored = JSON.parse(await readFile(path.join(dataDir, "secrets.json"), "utf8"));
+    for (const { secrets, addedToExisting } of results) {
+      expect(secrets).toEqual(stored);
+      expect(addedToExisting).toEqual([]);
+    }
+    expect((await stat(path.join(dataDir, "secrets.json"))).mode & 0o777).toBe(0o600);
+  });
 });
