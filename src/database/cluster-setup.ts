@@ -61,7 +61,14 @@ export async function createDatabase(root: pg.Client, name: string): Promise<voi
   await root.query(`grant connect on database ${database} to ${AUTHENTICATOR_ROLE}, ticketing_analyst`);
 }
 
-/** Roles, passwords and the database named in the owner URL. */
+/**
+ * Roles, passwords and the database named in the owner URL. Commands
+ * started together on one server (`npm start` and `db:dev` on a new local
+ * database) both run this: the roles' grants and the database's creation
+ * fail when two sessions do them at once ("tuple concurrently updated",
+ * "already exists"), so each holds a session advisory lock of the server's
+ * maintenance database while it sets up, and the next one finds it done.
+ */
 export async function setupCluster(urls: DatabaseUrls): Promise<void> {
   assertRole(urls.owner, DATABASE_OWNER_ROLE, "DATABASE_OWNER_URL");
   assertRole(urls.authenticator, AUTHENTICATOR_ROLE, "DATABASE_URL");
@@ -69,6 +76,7 @@ export async function setupCluster(urls: DatabaseUrls): Promise<void> {
     throw new Error("DATABASE_URL and DATABASE_OWNER_URL must name the same database");
   }
   await withClient(urls.root, async (root) => {
+    await root.query("select pg_advisory_lock(hashtext('ticketing: cluster setup'))");
     await createRoles(root);
     await setRolePassword(root, DATABASE_OWNER_ROLE, urls.owner);
     await setRolePassword(root, AUTHENTICATOR_ROLE, urls.authenticator);

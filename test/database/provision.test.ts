@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { afterAll, describe, expect, it, inject } from "vitest";
-import { withClient } from "../../src/database/cluster-setup.ts";
+import { setupCluster, withClient } from "../../src/database/cluster-setup.ts";
 import { databaseName, password, userName } from "../../src/database/connection-urls.ts";
 import { PARTITION_MONTHS_AHEAD } from "../../src/database/maintenance.ts";
 import { committedMigrationFiles } from "../../src/database/migration-files.ts";
@@ -62,3 +62,23 @@ describe("provision", () => {
     expect(await state()).toEqual(first);
   });
 });
+
+describe("setupCluster", () => {
+  const name = `ticketing_test_${process.ppid}_together_${randomBytes(3).toString("hex")}`;
+  const urls = databaseUrls(inject("cluster").rootUrl, name, { owner: TEST_CLUSTER_PASSWORD, authenticator: TEST_CLUSTER_PASSWORD });
+
+  afterAll(async () => {
+    await withClient(urls.root, (root) => root.query(`drop database if exists ${root.escapeIdentifier(name)} with (force)`));
+  });
+
+  it("sets up one new database when commands run it at the same time", async () => {
+    // npm start and db:dev started together on a new local server: both find no database.
+    await Promise.all(Array.from({ length: 4 }, () => setupCluster(urls)));
+    const { rows } = await withClient(urls.root, (root) =>
+      root.query("select count(*)::int as n from pg_catalog.pg_database where datname = $1", [name]),
+    );
+    expect(rows[0].n).toBe(1);
+    await withClient(urls.authenticator, (client) => client.query("select 1"));
+  });
+});
+
