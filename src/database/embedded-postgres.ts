@@ -99,6 +99,30 @@ async function initialise(databaseDir: string, password: string, log: (message: 
   await server.initialise();
 }
 
+/**
+ * `initdb` into a staging folder beside the data directory, then renamed into
+ * place. Two commands started at once on a new data directory both find it
+ * empty; run into one folder, the `initdb` that fails removes what the other
+ * wrote, server lock file included. Here each works in its own folder, the
+ * first rename wins, and the others use its cluster.
+ */
+async function initialiseOnce(databaseDir: string, password: string, log: (message: string) => void): Promise<void> {
+  const staging = `${databaseDir}.initdb-${process.pid}`;
+  await rm(staging, { recursive: true, force: true });
+  try {
+    await initialise(staging, password, log);
+    await rename(staging, databaseDir).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== "ENOTEMPTY" && error.code !== "EEXIST") throw error;
+      if (!existsSync(path.join(databaseDir, "PG_VERSION"))) {
+        throw new Error(`${databaseDir} is not empty and holds no PostgreSQL cluster; move it away or choose another DATA_DIR`);
+      }
+      log(`${databaseDir} was initialised meanwhile by another command; using it`);
+    });
+  } finally {
+    await rm(staging, { recursive: true, force: true });
+  }
+}
+
 const shellQuote = (value: string) => `'${value.replaceAll("'", "'\\''")}'`;
 
 /** The last non-empty line of the server log, to say why a start failed. */
@@ -168,7 +192,7 @@ async function startOrReuse(
   if (running) {
     log(`reusing the PostgreSQL already running on ${databaseDir} (pid ${running.pid}, port ${running.port})`);
   } else {
-    if (!existsSync(path.join(databaseDir, "PG_VERSION"))) await initialise(databaseDir, options.password, log);
+    if (!existsSync(path.join(databaseDir, "PG_VERSION"))) await initialiseOnce(databaseDir, options.password, log);
     const flags = ["-c", "listen_addresses=127.0.0.1", "-c", "max_connections=200", ...(options.extraFlags ?? [])];
     try {
       await startServer(databaseDir, options.port, flags);

@@ -144,6 +144,37 @@ describe("one local database for every command", () => {
   });
 });
 
+describe("a new data directory", () => {
+  it("serves npm start and db:dev status started at the same moment in two terminals", { timeout: 240_000 }, async () => {
+    const fresh = await mkdtemp(path.join(tmpdir(), "ticketing-together-"));
+    await chmod(fresh, 0o755);
+    try {
+      const port = await freePort();
+      const env = async (extra: Record<string, string> = {}) => ({
+        DATA_DIR: fresh,
+        EMBEDDED_POSTGRES_PORT: String(await freePort()),
+        LOG_LEVEL: "info",
+        ...extra,
+      });
+      // Both find nothing: no secrets, no cluster, no database, no demo data.
+      const api = runCli("start", [], await env({ PORT: String(port) }));
+      const status = runCli("db-dev", ["status"], await env());
+      expect(await status.exited, `${status.stdout()}${status.stderr()}`).toBe(0);
+      expect(JSON.parse(status.stdout())).toMatchObject({ remainingMigrations: [] });
+      await api.waitFor("/graphql");
+      const secrets = JSON.parse(await readFile(path.join(fresh, "secrets.json"), "utf8")) as { demoPassword: string };
+      expect(await login(`http://127.0.0.1:${port}`, "admin@demo.test", secrets.demoPassword)).toEqual({
+        data: { login: { user: { role: "admin" } } },
+      });
+      api.interrupt();
+      expect(await api.exited).toBe(0);
+      expect(postgresProcessesFor(fresh)).toEqual([]);
+    } finally {
+      await rm(fresh, { recursive: true, force: true });
+    }
+  });
+});
+
 describe("safe local defaults", () => {
   it("listens on loopback only and logs demo users in with this data directory's own password", { timeout: 120_000 }, async () => {
     const api = await startApi();

@@ -67,6 +67,21 @@ describe("a lock file naming a process that is not the server", () => {
   });
 });
 
+describe("a data directory that is neither empty nor a cluster", () => {
+  it("stops start-up with a line naming it, and leaves no staging folder", { timeout: 60_000 }, async () => {
+    const databaseDir = path.join(dataDir, "postgres");
+    await mkdir(databaseDir, { recursive: true });
+    await writeFile(path.join(databaseDir, "notes.txt"), "not a database");
+    // As root the server runs as the `postgres` system user, which must reach the folder.
+    await chmod(dataDir, 0o755);
+    await expect(
+      startEmbeddedPostgres({ dataDir: databaseDir, port: await freePort(), password: "unused", persistent: true }),
+    ).rejects.toThrow(`${databaseDir} is not empty and holds no PostgreSQL cluster; move it away or choose another DATA_DIR`);
+    expect((await readdir(dataDir)).filter((name) => name.includes(".initdb-"))).toEqual([]);
+    expect(await readdir(databaseDir)).toEqual(["notes.txt"]);
+  });
+});
+
 describe("a command arriving while the last user stops the server", () => {
   it("waits until it has stopped and starts a new one", { timeout: 120_000 }, async () => {
     // As root the server runs as the `postgres` system user, which must reach the folder.
