@@ -483,6 +483,10 @@ declare
   window_start timestamptz := from_at;
   -- A first window long enough for a working week of 40 hours in 168.
   window_length interval := greatest(interval '7 days', make_interval(mins => least(minutes, 10000000)::integer * 5));
+  -- A calendar open less than the target within 50 years never reaches it (null).
+  walk_until timestamptz := from_at + interval '50 years';
+  latest_from date;
+  latest_open boolean;
   span tstzrange;
   span_seconds numeric;
 begin
@@ -496,9 +500,25 @@ begin
     return from_at;
   end if;
 
-  -- Widening windows; a calendar open less than that within 50 years never
-  -- reaches the target (null).
-  while window_start < from_at + interval '50 years' loop
+  -- The latest version decides whether the calendar is ever open again.
+  select v.effective_from, exists (select 1 from app_public.business_calendar_hours as h where h.version_id = v.id)
+  into latest_from, latest_open
+  from app_public.business_calendar_versions as v
+  where v.calendar_id = add_business_minutes_computed.calendar_id
+  order by v.effective_from desc
+  limit 1;
+  if not found then
+    return null;
+  end if;
+  if not latest_open then
+    select least(walk_until, (latest_from + 2)::timestamp at time zone c.time_zone)
+    into walk_until
+    from app_public.business_calendars as c
+    where c.id = add_business_minutes_computed.calendar_id;
+  end if;
+
+  -- Widening windows until the limit (a closed calendar has no spans past it).
+  while window_start < walk_until loop
     for span in
       select r from unnest(app_private.business_spans(calendar_id, window_start, window_start + window_length)) as r order by lower(r)
     loop
@@ -514,7 +534,7 @@ begin
   return null;
 end;
 $function$;
-comment on function app_private.add_business_minutes_computed(uuid,timestamp with time zone,numeric) is 'add_business_minutes computed on the fly from the calendar rows, in widening windows (outside the materialized horizon).';
+comment on function app_private.add_business_minutes_computed(uuid,timestamp with time zone,numeric) is 'add_business_minutes computed on the fly from the calendar rows, in widening windows (outside the materialized horizon), up to 50 years, or to two local days after the start of a latest version without opening hours (the calendar is closed from there on).';
 
 CREATE OR REPLACE FUNCTION app_private.address_login_limit_reached(ip inet)
  RETURNS timestamp with time zone

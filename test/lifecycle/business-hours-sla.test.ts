@@ -299,3 +299,49 @@ describe("stored due times", () => {
     expect((await one("select app_private.recompute_sla_due_times() as changed")).changed).toBe(0);
   });
 });
+
+describe("a calendar closed from a date on", () => {
+  /**
+   * Its latest version has no opening hours: no due time after that date is
+   * ever reached. The computation on the fly stops at the closure instead of
+   * walking 50 years of windows; counted in calls of business_spans (one per
+   * window) in the transaction, not in time.
+   */
+  it("answers null at once for a target past the closure, and the same due time before it", async () => {
+    const owner = database.current.owner;
+    const closing = (await one<{ id: string }>("insert into app_public.business_calendars (name, time_zone) values ('Closing office', 'Europe/Berlin') returning id")).id;
+    const open = await one<{ id: string }>(
+      "insert into app_public.business_calendar_versions (calendar_id, effective_from) values ($1, '2026-01-01') returning id",
+      [closing],
+    );
+    await owner.query(
+      "insert into app_public.business_calendar_hours (version_id, weekday, starts_at, ends_at) select $1, d, '09:00', '17:00' from generate_series(1, 5) as d",
+      [open.id],
+    );
+    await owner.query("insert into app_public.business_calendar_versions (calendar_id, effective_from) values ($1, '2026-08-20')", [closing]);
+    const never = (await one<{ id: string }>("insert into app_public.business_calendars (name, time_zone) values ('Never open', 'UTC') returning id")).id;
+
+    const client = await database.current.root.connect();
+    try {
+      await client.query("begin");
+      await client.query("set local track_functions = 'pl'");
+      const { rows } = await client.query(
+        `select app_public.add_business_minutes($1, '2026-08-10T07:00:00Z', 600) as reached,
+                app_public.add_business_minutes($1, '2026-08-10T07:00:00Z', 10000) as past_closure,
+                app_public.add_business_minutes($1, '2026-09-01T07:00:00Z', 60) as after_closure,
+                app_public.add_business_minutes($2, '2026-08-10T07:00:00Z', 60) as no_version`,
+        [closing, never],
+      );
+      // Monday 10 August 09:00 in Berlin: 8 hours that day, 2 the next. Eight working days before the closure hold 3 840 minutes.
+      expect(rows[0]).toEqual({ reached: new Date("2026-08-11T09:00:00Z"), past_closure: null, after_closure: null, no_version: null });
+      const { rows: calls } = await client.query(
+        "select coalesce(pg_stat_get_xact_function_calls('app_private.business_spans(uuid, timestamptz, timestamptz)'::regprocedure), 0)::int as n",
+      );
+      // One window reaches past the closure; walking 50 years, the three nulls took 151.
+      expect(calls[0].n).toBeLessThanOrEqual(2);
+      await client.query("rollback");
+    } finally {
+      client.release();
+    }
+  });
+});
