@@ -482,7 +482,9 @@ declare
   remaining numeric := minutes * 60;
   window_start timestamptz := from_at;
   -- A first window long enough for a working week of 40 hours in 168.
-  window_length interval := greatest(interval '7 days', make_interval(mins => least(minutes, 10000000)::integer * 5));
+  -- At most 400 days, like the later windows: one call of business_spans never
+  -- covers decades, whatever the minutes asked for.
+  window_length interval := least(greatest(interval '7 days', make_interval(mins => least(minutes, 10000000)::integer * 5)), interval '400 days');
   -- A calendar open less than the target within 50 years never reaches it (null).
   walk_until timestamptz := from_at + interval '50 years';
   latest_from date;
@@ -865,6 +867,28 @@ BEGIN ATOMIC
   LIMIT 1;
 END;
 comment on function app_private.business_instant_at(uuid,numeric) is 'The first instant at which the calendar''s running total of business seconds (from its horizon''s start) reaches seconds (one index probe); null beyond the horizon.';
+
+CREATE OR REPLACE FUNCTION app_private.business_minutes_between(calendar_id uuid, from_at timestamp with time zone, to_at timestamp with time zone)
+ RETURNS numeric
+ LANGUAGE plpgsql
+ STABLE SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  seconds_from numeric := app_private.business_seconds_at(calendar_id, from_at);
+  seconds_to numeric := app_private.business_seconds_at(calendar_id, to_at);
+begin
+  if seconds_from is not null and seconds_to is not null then
+    -- Inside the materialized horizon: two index probes.
+    return trim_scale((seconds_to - seconds_from) / 60);
+  end if;
+  return app_private.business_minutes_computed(calendar_id, from_at, to_at);
+end;
+$function$;
+grant execute on function app_private.business_minutes_between(uuid,timestamp with time zone,timestamp with time zone) to ticketing_admin;
+grant execute on function app_private.business_minutes_between(uuid,timestamp with time zone,timestamp with time zone) to ticketing_agent;
+grant execute on function app_private.business_minutes_between(uuid,timestamp with time zone,timestamp with time zone) to ticketing_customer;
+comment on function app_private.business_minutes_between(uuid,timestamp with time zone,timestamp with time zone) is 'business_minutes_between without a bound on the span: for the SLA''s own computations (due times, elapsed time, at-risk flags), never for a caller''s question.';
 
 CREATE OR REPLACE FUNCTION app_private.business_minutes_computed(calendar_id uuid, from_at timestamp with time zone, to_at timestamp with time zone)
  RETURNS numeric
@@ -2548,7 +2572,7 @@ begin
       when c.done_at is not null and not app_private.sla_breached(c.due_at, c.done_at) then 'met'
       when app_private.sla_breached(c.due_at, coalesce(c.done_at, now())) then 'breached'
       when c.done_at is null and c.at_risk_at <= now()
-        and app_public.business_minutes_between(p.calendar_id, now(), c.due_at) * 4 <= c.target then 'at_risk'
+        and app_private.business_minutes_between(p.calendar_id, now(), c.due_at) * 4 <= c.target then 'at_risk'
     end::app_public.sla_event_kind as kind
   ) as k
   where k.kind is not null
@@ -3473,7 +3497,7 @@ CREATE OR REPLACE FUNCTION app_private.sla_elapsed_minutes(calendar_id uuid, act
  STABLE
  SET search_path TO 'pg_catalog', 'public', 'pg_temp'
 BEGIN ATOMIC
- SELECT COALESCE(sum(app_public.business_minutes_between(sla_elapsed_minutes.calendar_id, lower(r.r), LEAST(upper(r.r), sla_elapsed_minutes.until_at))), (0)::numeric) AS "coalesce"
+ SELECT COALESCE(sum(app_private.business_minutes_between(sla_elapsed_minutes.calendar_id, lower(r.r), LEAST(upper(r.r), sla_elapsed_minutes.until_at))), (0)::numeric) AS "coalesce"
     FROM unnest(sla_elapsed_minutes.active) r(r)
    WHERE (lower(r.r) < sla_elapsed_minutes.until_at);
 END;
@@ -6464,21 +6488,17 @@ CREATE OR REPLACE FUNCTION app_public.business_minutes_between(calendar_id uuid,
  STABLE SECURITY DEFINER
  SET search_path TO 'pg_catalog', 'public', 'pg_temp'
 AS $function$
-declare
-  seconds_from numeric := app_private.business_seconds_at(calendar_id, from_at);
-  seconds_to numeric := app_private.business_seconds_at(calendar_id, to_at);
 begin
-  if seconds_from is not null and seconds_to is not null then
-    -- Inside the materialized horizon: two index probes.
-    return trim_scale((seconds_to - seconds_from) / 60);
+  if greatest(from_at, to_at) > least(from_at, to_at) + interval '10 years' then
+    raise exception using errcode = 'TKVAL', message = 'Business minutes are counted over at most 10 years';
   end if;
-  return app_private.business_minutes_computed(calendar_id, from_at, to_at);
+  return app_private.business_minutes_between(calendar_id, from_at, to_at);
 end;
 $function$;
 grant execute on function app_public.business_minutes_between(uuid,timestamp with time zone,timestamp with time zone) to ticketing_admin;
 grant execute on function app_public.business_minutes_between(uuid,timestamp with time zone,timestamp with time zone) to ticketing_agent;
 grant execute on function app_public.business_minutes_between(uuid,timestamp with time zone,timestamp with time zone) to ticketing_customer;
-comment on function app_public.business_minutes_between(uuid,timestamp with time zone,timestamp with time zone) is 'Business minutes of a calendar between two instants (exact, fractions for seconds; negative when toAt is before fromAt): the open time by the calendar''s local opening hours, minus holidays, across midnight, time zone changes and calendar versions.';
+comment on function app_public.business_minutes_between(uuid,timestamp with time zone,timestamp with time zone) is 'Business minutes of a calendar between two instants (exact, fractions for seconds; negative when toAt is before fromAt): the open time by the calendar''s local opening hours, minus holidays, across midnight, time zone changes and calendar versions. Errors: INVALID_INPUT (the instants more than 10 years apart).';
 
 CREATE OR REPLACE FUNCTION app_public.create_attachment_upload(ticket_id uuid, file_name text, content_type text, size bigint, sha256 text, comment_id uuid DEFAULT NULL::uuid)
  RETURNS app_public.attachments
@@ -6986,7 +7006,7 @@ CREATE OR REPLACE FUNCTION app_public.tickets_first_response_at_risk(t app_publi
  STABLE
  SET search_path TO 'pg_catalog', 'public', 'pg_temp'
 BEGIN ATOMIC
- SELECT (((t).first_response_due_at IS NOT NULL) AND ((t).first_responded_at IS NULL) AND ((t).status <> ALL (ARRAY['resolved'::app_public.ticket_status, 'closed'::app_public.ticket_status])) AND (now() <= (t).first_response_due_at) AND ( SELECT ((app_public.business_minutes_between(p.calendar_id, now(), (tickets_first_response_at_risk.t).first_response_due_at) * (4)::numeric) <= (p.first_response_minutes)::numeric)
+ SELECT (((t).first_response_due_at IS NOT NULL) AND ((t).first_responded_at IS NULL) AND ((t).status <> ALL (ARRAY['resolved'::app_public.ticket_status, 'closed'::app_public.ticket_status])) AND (now() <= (t).first_response_due_at) AND ( SELECT ((app_private.business_minutes_between(p.calendar_id, now(), (tickets_first_response_at_risk.t).first_response_due_at) * (4)::numeric) <= (p.first_response_minutes)::numeric)
             FROM app_private.ticket_sla_policy((tickets_first_response_at_risk.t).organization_id, (tickets_first_response_at_risk.t).priority) p(priority, first_response_minutes, resolution_minutes, calendar_id)));
 END;
 grant execute on function app_public.tickets_first_response_at_risk(app_public.tickets) to ticketing_admin;
@@ -7059,7 +7079,7 @@ CREATE OR REPLACE FUNCTION app_public.tickets_resolution_at_risk(t app_public.ti
  STABLE
  SET search_path TO 'pg_catalog', 'public', 'pg_temp'
 BEGIN ATOMIC
- SELECT (((t).resolution_due_at IS NOT NULL) AND ((t).status <> ALL (ARRAY['resolved'::app_public.ticket_status, 'closed'::app_public.ticket_status])) AND (now() <= (t).resolution_due_at) AND ( SELECT ((app_public.business_minutes_between(p.calendar_id, now(), (tickets_resolution_at_risk.t).resolution_due_at) * (4)::numeric) <= (p.resolution_minutes)::numeric)
+ SELECT (((t).resolution_due_at IS NOT NULL) AND ((t).status <> ALL (ARRAY['resolved'::app_public.ticket_status, 'closed'::app_public.ticket_status])) AND (now() <= (t).resolution_due_at) AND ( SELECT ((app_private.business_minutes_between(p.calendar_id, now(), (tickets_resolution_at_risk.t).resolution_due_at) * (4)::numeric) <= (p.resolution_minutes)::numeric)
             FROM app_private.ticket_sla_policy((tickets_resolution_at_risk.t).organization_id, (tickets_resolution_at_risk.t).priority) p(priority, first_response_minutes, resolution_minutes, calendar_id)));
 END;
 grant execute on function app_public.tickets_resolution_at_risk(app_public.tickets) to ticketing_admin;

@@ -102,9 +102,12 @@ describe("functions", () => {
     // sanitize_file_name: create_attachment_upload's SQL-standard body calls it as the caller.
     // The SLA clock pieces run with the caller's rights: the ticket fields
     // (elapsed and remaining business minutes) call them, and ticket_sla_policy
-    // (a security definer) gives them the targets of the ticket's organization.
+    // (a security definer) gives them the targets of the ticket's organization;
+    // business_minutes_between is the SLA's own unbounded count, which the
+    // at-risk fields and elapsed minutes call (the caller's is bounded).
     const helpers = [
       "acting_user_id",
+      "business_minutes_between",
       "current_user_role",
       "customer_cc_ticket_ids",
       "customer_colleague_ids",

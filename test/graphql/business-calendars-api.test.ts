@@ -122,6 +122,26 @@ describe("admins edit calendars", () => {
     }
   });
 
+  it("answers business minutes over at most 10 years; a longer span is INVALID_INPUT, not minutes of work", async () => {
+    const ask = (from: string, to: string) =>
+      graphql(
+        api.current.request,
+        "query ($id: UUID!, $from: Datetime!, $to: Datetime!) { businessMinutesBetween(calendarId: $id, fromAt: $from, toAt: $to) }",
+        { id: calendarId, from, to },
+        bearer(customer, "ticketing_customer"),
+      );
+    const decade = await ask("2020-01-01T00:00:00Z", "2030-01-01T00:00:00Z");
+    expect(Number(decade.body.data.businessMinutesBetween)).toBeGreaterThan(0);
+    for (const [from, to] of [
+      ["2020-01-01T00:00:00Z", "2030-01-02T00:00:00Z"],
+      ["3000-01-01T00:00:00Z", "0001-01-01T00:00:00Z"],
+    ]) {
+      const refused = await ask(from!, to!);
+      expect(refused.body.data).toEqual({ businessMinutesBetween: null });
+      expect(firstError(refused.body)).toEqual({ code: "INVALID_INPUT", message: "Business minutes are counted over at most 10 years" });
+    }
+  });
+
   it("moves a policy to a calendar; tickets show business minutes and staff read SLA events", async () => {
     const ticket = await makeTicket(database.current.owner, customer, "open", null, { priority: "low" });
     const policy = await asAdmin(

@@ -345,3 +345,18 @@ describe("a calendar closed from a date on", () => {
     }
   });
 });
+
+describe("the SLA's own business-time questions", () => {
+  it("are not bounded like a caller's: elapsed business time over 12 years of a ticket's life", async () => {
+    // A caller's businessMinutesBetween refuses more than 10 years; the SLA's computations must not fail on old data.
+    await expect(one("select app_public.business_minutes_between($1, '2014-01-01', '2026-01-01')", [berlin])).rejects.toThrow(
+      "Business minutes are counted over at most 10 years",
+    );
+    const { minutes } = await one<{ minutes: string }>(
+      "select app_private.sla_elapsed_minutes($1, tstzmultirange(tstzrange('2014-01-01', '2026-01-01')), '2026-01-01')::text as minutes",
+      [berlin],
+    );
+    // Berlin has hours from 2026 on only: nothing before, and no error.
+    expect(minutes).toBe("0");
+  });
+});
