@@ -135,23 +135,23 @@ export async function loadDemoDataIfEmpty(urls: DatabaseUrls, password: string):
     await owner.query("select pg_advisory_lock(hashtext('ticketing: demo data'))");
     const { rows } = await owner.query<{ empty: boolean }>("select not exists (select from app_public.users) as empty");
     if (!rows[0]?.empty) return false;
-    await loadDemoData(urls, await createUsers(owner, password));
+    await loadDemoData(urls, owner, await createUsers(owner, password));
     return true;
   });
 }
 
-async function loadDemoData(urls: DatabaseUrls, ids: Ids): Promise<void> {
+/** The rest of the demo data, for the users just created; `owner` is the loader's own connection. */
+async function loadDemoData(urls: DatabaseUrls, owner: pg.Client, ids: Ids): Promise<void> {
   // Mail goes only to verified addresses (docs/email.md): the demo accounts are
   // verified once their past is written, so it mails nobody.
   // (A database migrated to an older release has no verification, and no mail.)
-  const verified = (value: "null" | "now()") =>
-    withClient(urls.owner, async (owner) => {
-      const { rows } = await owner.query<{ present: boolean }>(
-        `select exists (select from pg_catalog.pg_attribute
-           where attrelid = 'app_private.user_accounts'::regclass and attname = 'email_verified_at' and not attisdropped) as present`,
-      );
-      if (rows[0]?.present) await owner.query(`update app_private.user_accounts set email_verified_at = ${value}`);
-    });
+  const { rows } = await owner.query<{ present: boolean }>(
+    `select exists (select from pg_catalog.pg_attribute
+       where attrelid = 'app_private.user_accounts'::regclass and attname = 'email_verified_at' and not attisdropped) as present`,
+  );
+  const verified = async (value: "null" | "now()") => {
+    if (rows[0]?.present) await owner.query(`update app_private.user_accounts set email_verified_at = ${value}`);
+  };
   await verified("null");
   await withClient(urls.authenticator, (api) => createOrganizations(api, ids));
   await loadDemoHistory(urls, { customers: [ids.carol, ids.dan, ids.erin], agents: [ids.alice, ids.bob] });
