@@ -42,8 +42,9 @@ afterEach(async () => {
 
 const databaseDir = () => path.join(dataDir, "postgres");
 
-async function environment(extra: Record<string, string> = {}): Promise<Record<string, string>> {
-  return { DATA_DIR: dataDir, EMBEDDED_POSTGRES_PORT: String(await freePort()), LOG_LEVEL: "info", ...extra };
+/** A command's environment on the data directory `directory` (the file's, unless a case makes its own). */
+async function environment(extra: Record<string, string> = {}, directory = dataDir): Promise<Record<string, string>> {
+  return { DATA_DIR: directory, EMBEDDED_POSTGRES_PORT: String(await freePort()), LOG_LEVEL: "info", ...extra };
 }
 
 async function startApi(extra: Record<string, string> = {}): Promise<{ cli: CliProcess; base: string }> {
@@ -150,15 +151,9 @@ describe("a new data directory", () => {
     await chmod(fresh, 0o755);
     try {
       const port = await freePort();
-      const env = async (extra: Record<string, string> = {}) => ({
-        DATA_DIR: fresh,
-        EMBEDDED_POSTGRES_PORT: String(await freePort()),
-        LOG_LEVEL: "info",
-        ...extra,
-      });
       // Both find nothing: no secrets, no cluster, no database, no demo data.
-      const api = runCli("start", [], await env({ PORT: String(port) }));
-      const status = runCli("db-dev", ["status"], await env());
+      const api = runCli("start", [], await environment({ PORT: String(port) }, fresh));
+      const status = runCli("db-dev", ["status"], await environment({}, fresh));
       expect(await status.exited, `${status.stdout()}${status.stderr()}`).toBe(0);
       expect(JSON.parse(status.stdout())).toMatchObject({ remainingMigrations: [] });
       await api.waitFor("/graphql");

@@ -81,4 +81,3 @@ describe("setupCluster", () => {
     await withClient(urls.authenticator, (client) => client.query("select 1"));
   });
 });
-

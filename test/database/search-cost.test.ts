@@ -157,4 +157,3 @@ describe("an agent's search", () => {
     expect(buffers).toBeLessThanOrEqual(HIDDEN_TICKETS * 2);
   });
 });
-
