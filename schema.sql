@@ -379,6 +379,26 @@ comment on column app_private.refresh_tokens.revoked_at is 'When the token was r
 comment on column app_private.refresh_tokens.revoked_reason is 'Why: logout, reuse, password_change, deactivated, role_changed or inactive.';
 comment on column app_private.refresh_tokens.session_started_at is 'When the session (family) began; copied to each rotated token. refreshSession refuses a family older than the maximum session age.';
 
+create table app_private.searchable_comments (
+  comment_id uuid not null,
+  ticket_id uuid not null,
+  ticket_open smallint not null,
+  ticket_agent_id uuid,
+  search tsvector not null
+);
+alter table app_private.searchable_comments enable row level security;
+alter table app_private.searchable_comments add constraint searchable_comments_comment_id_fkey FOREIGN KEY (comment_id) REFERENCES app_public.ticket_comments(id) ON DELETE CASCADE;
+alter table app_private.searchable_comments add constraint searchable_comments_pkey PRIMARY KEY (comment_id);
+alter table app_private.searchable_comments add constraint searchable_comments_ticket_open_flag CHECK (ticket_open = ANY (ARRAY[0, 1]));
+CREATE INDEX searchable_comments_sight_search_idx ON app_private.searchable_comments USING gin (ticket_open, ticket_agent_id, search);
+CREATE INDEX searchable_comments_ticket_idx ON app_private.searchable_comments USING btree (ticket_id);
+comment on table app_private.searchable_comments is 'The text of each comment for search, with the two facts of its ticket an agent''s sight depends on (open; its agent), indexed together so that an agent''s search matches only within the tickets they can read. Kept in step by triggers on ticket_comments (insert, edit) and tickets (a change of those two facts). Owner only: search_matches and search_matches_in_sight read it; the policies of search_tickets decide what a caller gets.';
+comment on column app_private.searchable_comments.comment_id is 'The comment.';
+comment on column app_private.searchable_comments.ticket_id is 'Its ticket.';
+comment on column app_private.searchable_comments.ticket_open is '1 while the ticket is open (in the pool every agent reads), else 0, as of now.';
+comment on column app_private.searchable_comments.ticket_agent_id is 'The ticket''s agent, as of now.';
+comment on column app_private.searchable_comments.search is 'The comment''s text vector (ticket_comments.search).';
+
 create table app_private.user_accounts (
   user_id uuid not null,
   email public.citext not null,
@@ -2316,6 +2336,25 @@ $function$;
 grant execute on function app_private.realtime_routes(uuid) to ticketing_authenticator;
 comment on function app_private.realtime_routes(uuid) is 'Realtime routing (not visibility): the organizations whose tickets an active customer sees and the tickets an active user takes part in (cc or follower, at most 1000). The API re-checks every event against the subscriber''s row-level security before delivering it.';
 
+CREATE OR REPLACE FUNCTION app_private.rebuild_searchable_comments()
+ RETURNS bigint
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  written bigint;
+begin
+  truncate app_private.searchable_comments;
+  insert into app_private.searchable_comments (comment_id, ticket_id, ticket_open, ticket_agent_id, search)
+  select c.id, c.ticket_id, (t.status = 'open')::int::smallint, t.agent_id, c.search
+  from app_public.ticket_comments as c
+  join app_public.tickets as t on t.id = c.ticket_id;
+  get diagnostics written = row_count;
+  return written;
+end;
+$function$;
+comment on function app_private.rebuild_searchable_comments() is 'Writes app_private.searchable_comments again from the comments and their tickets; returns the rows written. For the backfill, after a bulk load that skipped the triggers, or to repair. Owner only; takes the table''s exclusive lock (truncate).';
+
 CREATE OR REPLACE FUNCTION app_private.recompute_sla_due_times(calendar_ids uuid[] DEFAULT NULL::uuid[])
  RETURNS integer
  LANGUAGE plpgsql
@@ -3239,14 +3278,36 @@ AS $function$
   where tk.search @@ search_matches.tsq
   union all
   -- A match in the conversation counts, a bit less than one in the ticket.
-  select c.ticket_id, c.id, (ts_rank(c.search, search_matches.tsq) * 0.5)::real
-  from app_public.ticket_comments as c
+  select c.ticket_id, c.comment_id, (ts_rank(c.search, search_matches.tsq) * 0.5)::real
+  from app_private.searchable_comments as c
   where c.search @@ search_matches.tsq;
 $function$;
 grant execute on function app_private.search_matches(tsquery) to ticketing_admin;
 grant execute on function app_private.search_matches(tsquery) to ticketing_agent;
 grant execute on function app_private.search_matches(tsquery) to ticketing_customer;
-comment on function app_private.search_matches(tsquery) is 'Candidate matches of a staff search, ignoring access rights: ticket ids (comment_id null) and comment ids with their rank, through the GIN indexes. Only search_tickets uses it, for agents and admins, and filters the result through the caller''s policies. Runs without parallel workers (max_parallel_workers_per_gather = 0): starting them cost more than a search.';
+comment on function app_private.search_matches(tsquery) is 'Candidate matches of an admin''s search, ignoring access rights: ticket ids (comment_id null) and comment ids with their rank, through the GIN indexes. Only search_tickets uses it, and filters the result through the caller''s policies. Runs without parallel workers (max_parallel_workers_per_gather = 0): starting them cost more than a search.';
+
+CREATE OR REPLACE FUNCTION app_private.search_matches_in_sight(tsq tsquery)
+ RETURNS TABLE(ticket_id uuid, comment_id uuid, rank real)
+ LANGUAGE sql
+ STABLE SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+ SET max_parallel_workers_per_gather TO '0'
+AS $function$
+  select tk.id, null::uuid, ts_rank(tk.search, search_matches_in_sight.tsq)
+  from app_public.tickets as tk
+  where tk.search @@ search_matches_in_sight.tsq
+    and (tk.status = 'open' or tk.agent_id = (select app_private.acting_user_id('agent')))
+  union all
+  select c.ticket_id, c.comment_id, (ts_rank(c.search, search_matches_in_sight.tsq) * 0.5)::real
+  from app_private.searchable_comments as c
+  where c.search @@ search_matches_in_sight.tsq
+    and (c.ticket_open = 1::smallint or c.ticket_agent_id = (select app_private.acting_user_id('agent')));
+$function$;
+grant execute on function app_private.search_matches_in_sight(tsquery) to ticketing_admin;
+grant execute on function app_private.search_matches_in_sight(tsquery) to ticketing_agent;
+grant execute on function app_private.search_matches_in_sight(tsquery) to ticketing_customer;
+comment on function app_private.search_matches_in_sight(tsquery) is 'Candidate matches of an agent''s search: ticket ids (comment_id null) and comment ids with their rank, among the open tickets and those assigned to the calling agent (the select_agent policy''s sight), through the indexes that carry it, so the cost does not follow the word''s use in other tickets. Only search_tickets uses it, and filters the result through the caller''s policies; test/database/search-sight.test.ts checks it returns what the policies let an agent read. Runs without parallel workers.';
 
 CREATE OR REPLACE FUNCTION app_private.search_matches_within(tsq tsquery, ticket_ids uuid[])
  RETURNS TABLE(ticket_id uuid, comment_id uuid, rank real)
@@ -4100,6 +4161,27 @@ end;
 $function$;
 comment on function app_private.tg_ticket_comments_notify() is 'Trigger: announces a new comment or internal note (kind commented, with its id but not its text) on the channels of its ticket.';
 
+CREATE OR REPLACE FUNCTION app_private.tg_ticket_comments_searchable()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+begin
+  insert into app_private.searchable_comments as s (comment_id, ticket_id, ticket_open, ticket_agent_id, search)
+  select new.id, new.ticket_id, (t.status = 'open')::int::smallint, t.agent_id, new.search
+  from app_public.tickets as t
+  where t.id = new.ticket_id
+  on conflict (comment_id) do update
+    set ticket_id = excluded.ticket_id,
+        ticket_open = excluded.ticket_open,
+        ticket_agent_id = excluded.ticket_agent_id,
+        search = excluded.search;
+  return null;
+end;
+$function$;
+comment on function app_private.tg_ticket_comments_searchable() is 'Trigger: after a comment is written or its text or ticket changes, its row of app_private.searchable_comments, with the ticket''s open state and agent.';
+
 CREATE OR REPLACE FUNCTION app_private.tg_ticket_comments_side_effects()
  RETURNS trigger
  LANGUAGE plpgsql
@@ -4274,6 +4356,22 @@ begin
 end;
 $function$;
 comment on function app_private.tg_tickets_record_sla_events() is 'Trigger: after a reply, a resolution or a status change, records the SLA events it brings: met or breached on a first reply, a resolution or a closing; at risk or breached when the change moved an at-risk instant that has passed (those of unmoved instants come from the sla_clock job within a minute).';
+
+CREATE OR REPLACE FUNCTION app_private.tg_tickets_searchable_comments()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+begin
+  update app_private.searchable_comments as s
+  set ticket_open = (new.status = 'open')::int::smallint,
+      ticket_agent_id = new.agent_id
+  where s.ticket_id = new.id;
+  return null;
+end;
+$function$;
+comment on function app_private.tg_tickets_searchable_comments() is 'Trigger: after a ticket''s open state or agent changes, the rows of its comments in app_private.searchable_comments follow.';
 
 CREATE OR REPLACE FUNCTION app_private.tg_tickets_sla_at_risk()
  RETURNS trigger
@@ -5588,10 +5686,10 @@ alter table app_public.ticket_comments add constraint ticket_comments_body_lengt
 alter table app_public.ticket_comments add constraint ticket_comments_pkey PRIMARY KEY (id);
 alter table app_public.ticket_comments add constraint ticket_comments_ticket_id_fkey FOREIGN KEY (ticket_id) REFERENCES app_public.tickets(id);
 CREATE INDEX ticket_comments_author_idx ON app_public.ticket_comments USING btree (author_id);
-CREATE INDEX ticket_comments_search_idx ON app_public.ticket_comments USING gin (search);
 CREATE INDEX ticket_comments_ticket_created_idx ON app_public.ticket_comments USING btree (ticket_id, created_at) INCLUDE (is_internal);
 CREATE TRIGGER _050_write_quota BEFORE INSERT ON app_public.ticket_comments FOR EACH ROW EXECUTE FUNCTION app_private.tg_enforce_write_quota('comment');
 CREATE TRIGGER _400_notify AFTER INSERT ON app_public.ticket_comments FOR EACH ROW EXECUTE FUNCTION app_private.tg_ticket_comments_notify();
+CREATE TRIGGER _450_searchable AFTER INSERT OR UPDATE OF ticket_id, body ON app_public.ticket_comments FOR EACH ROW EXECUTE FUNCTION app_private.tg_ticket_comments_searchable();
 CREATE TRIGGER _500_side_effects AFTER INSERT ON app_public.ticket_comments FOR EACH ROW EXECUTE FUNCTION app_private.tg_ticket_comments_side_effects();
 CREATE TRIGGER _900_audit AFTER INSERT OR UPDATE ON app_public.ticket_comments FOR EACH ROW EXECUTE FUNCTION app_private.tg_audit();
 create policy insert_admin on app_public.ticket_comments
@@ -5821,7 +5919,7 @@ CREATE INDEX tickets_agent_due_idx ON app_public.tickets USING btree (agent_id, 
 CREATE INDEX tickets_agent_queue_idx ON app_public.tickets USING btree (agent_id, priority DESC, created_at) WHERE (agent_id IS NOT NULL);
 CREATE INDEX tickets_customer_list_idx ON app_public.tickets USING btree (customer_id, created_at DESC, id DESC) INCLUDE (organization_id, number, subject, status, priority);
 CREATE INDEX tickets_organization_list_idx ON app_public.tickets USING btree (organization_id, created_at DESC, id DESC) INCLUDE (customer_id, number, subject, status, priority);
-CREATE INDEX tickets_search_idx ON app_public.tickets USING gin (search);
+CREATE INDEX tickets_sight_search_idx ON app_public.tickets USING gin (status, agent_id, search);
 CREATE INDEX tickets_status_created_idx ON app_public.tickets USING btree (status, created_at DESC);
 CREATE INDEX tickets_unassigned_queue_idx ON app_public.tickets USING btree (priority DESC, created_at, id) WHERE ((status = 'open'::app_public.ticket_status) AND (agent_id IS NULL));
 CREATE INDEX tickets_unfinished_at_risk_idx ON app_public.tickets USING btree (LEAST(first_response_at_risk_at, resolution_at_risk_at)) WHERE (status = ANY (ARRAY['open'::app_public.ticket_status, 'in_progress'::app_public.ticket_status, 'waiting_on_customer'::app_public.ticket_status]));
@@ -5840,6 +5938,7 @@ CREATE TRIGGER _250_sla_due_times_update BEFORE UPDATE ON app_public.tickets FOR
 CREATE TRIGGER _260_sla_at_risk_insert BEFORE INSERT ON app_public.tickets FOR EACH ROW EXECUTE FUNCTION app_private.tg_tickets_sla_at_risk();
 CREATE TRIGGER _260_sla_at_risk_update BEFORE UPDATE ON app_public.tickets FOR EACH ROW WHEN (old.first_response_due_at IS DISTINCT FROM new.first_response_due_at OR old.resolution_due_at IS DISTINCT FROM new.resolution_due_at OR old.priority IS DISTINCT FROM new.priority OR old.organization_id IS DISTINCT FROM new.organization_id OR old.first_responded_at IS DISTINCT FROM new.first_responded_at) EXECUTE FUNCTION app_private.tg_tickets_sla_at_risk();
 CREATE TRIGGER _300_set_updated_at BEFORE UPDATE ON app_public.tickets FOR EACH ROW EXECUTE FUNCTION app_private.tg_set_updated_at();
+CREATE TRIGGER _450_searchable_comments AFTER UPDATE OF status, agent_id ON app_public.tickets FOR EACH ROW WHEN ((old.status = 'open'::app_public.ticket_status) IS DISTINCT FROM (new.status = 'open'::app_public.ticket_status) OR old.agent_id IS DISTINCT FROM new.agent_id) EXECUTE FUNCTION app_private.tg_tickets_searchable_comments();
 CREATE TRIGGER _700_record_sla_events AFTER UPDATE ON app_public.tickets FOR EACH ROW WHEN (old.status IS DISTINCT FROM new.status OR old.first_responded_at IS DISTINCT FROM new.first_responded_at) EXECUTE FUNCTION app_private.tg_tickets_record_sla_events();
 CREATE TRIGGER _800_status_history_insert AFTER INSERT ON app_public.tickets FOR EACH ROW EXECUTE FUNCTION app_private.tg_tickets_status_history();
 CREATE TRIGGER _800_status_history_update AFTER UPDATE ON app_public.tickets FOR EACH ROW WHEN (old.status IS DISTINCT FROM new.status) EXECUTE FUNCTION app_private.tg_tickets_status_history();
@@ -6842,8 +6941,14 @@ BEGIN ATOMIC
                   SELECT s.ticket_id,
                      s.comment_id,
                      s.rank
+                    FROM app_private.search_matches_in_sight(( SELECT app_private.search_query(search_tickets.query) AS search_query)) s(ticket_id, comment_id, rank)
+                   WHERE (CURRENT_USER = 'ticketing_agent'::name)
+                 UNION ALL
+                  SELECT s.ticket_id,
+                     s.comment_id,
+                     s.rank
                     FROM app_private.search_matches(( SELECT app_private.search_query(search_tickets.query) AS search_query)) s(ticket_id, comment_id, rank)
-                   WHERE (CURRENT_USER <> 'ticketing_customer'::name)) m
+                   WHERE (CURRENT_USER <> ALL (ARRAY['ticketing_customer'::name, 'ticketing_agent'::name]))) m
            GROUP BY m.ticket_id) r
       JOIN app_public.tickets tk ON ((tk.id = r.ticket_id)))
       CROSS JOIN LATERAL ( SELECT sum(c.rank) AS rank

@@ -127,6 +127,16 @@ describe("benchmark seeder", () => {
                                    where m.organization_id = t.organization_id and m.user_id = t.customer_id))::int as misfiled`,
     );
     expect(organizations.rows[0]).toEqual({ organizations: 4, managers: 4, misfiled: 0 });
+
+    // What the comments' search trigger would have written: a row per comment, with its ticket's sight.
+    const searchable = await owner.query(
+      `select (select count(*) from app_public.ticket_comments)::int - (select count(*) from app_private.searchable_comments)::int as missing,
+              (select count(*) from app_private.searchable_comments as s
+                 join app_public.ticket_comments as c on c.id = s.comment_id
+                 join app_public.tickets as t on t.id = c.ticket_id
+                where s.ticket_open <> (t.status = 'open')::int or s.ticket_agent_id is distinct from t.agent_id or s.search <> c.search)::int as wrong`,
+    );
+    expect(searchable.rows[0]).toEqual({ missing: 0, wrong: 0 });
   });
 
   it("gives the bench users who can log in and scenarios that run", { timeout: 60_000 }, async () => {

@@ -105,6 +105,8 @@ describe("functions", () => {
     // (a security definer) gives them the targets of the ticket's organization;
     // business_minutes_between is the SLA's own unbounded count, which the
     // at-risk fields and elapsed minutes call (the caller's is bounded).
+    // search_tickets holds all three matching helpers (one per kind of
+    // caller, the others skipped at run time), so every web role executes them.
     const helpers = [
       "acting_user_id",
       "business_minutes_between",
@@ -117,6 +119,7 @@ describe("functions", () => {
       "customer_writes_on",
       "sanitize_file_name",
       "search_matches",
+      "search_matches_in_sight",
       "search_matches_within",
       "search_query",
       "sla_active_time",
