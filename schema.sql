@@ -390,7 +390,7 @@ alter table app_private.searchable_comments enable row level security;
 alter table app_private.searchable_comments add constraint searchable_comments_comment_id_fkey FOREIGN KEY (comment_id) REFERENCES app_public.ticket_comments(id) ON DELETE CASCADE;
 alter table app_private.searchable_comments add constraint searchable_comments_pkey PRIMARY KEY (comment_id);
 alter table app_private.searchable_comments add constraint searchable_comments_ticket_open_flag CHECK (ticket_open = ANY (ARRAY[0, 1]));
-CREATE INDEX searchable_comments_sight_search_idx ON app_private.searchable_comments USING gin (ticket_open, ticket_agent_id, search);
+CREATE INDEX searchable_comments_sight_search_idx ON app_private.searchable_comments USING gin (ticket_open, ticket_agent_id, search) WITH (gin_pending_list_limit='256');
 CREATE INDEX searchable_comments_ticket_idx ON app_private.searchable_comments USING btree (ticket_id);
 comment on table app_private.searchable_comments is 'The text of each comment for search, with the two facts of its ticket an agent''s sight depends on (open; its agent), indexed together so that an agent''s search matches only within the tickets they can read. Kept in step by triggers on ticket_comments (insert, edit) and tickets (a change of those two facts). Owner only: search_matches and search_matches_in_sight read it; the policies of search_tickets decide what a caller gets.';
 comment on column app_private.searchable_comments.comment_id is 'The comment.';
@@ -5919,7 +5919,7 @@ CREATE INDEX tickets_agent_due_idx ON app_public.tickets USING btree (agent_id, 
 CREATE INDEX tickets_agent_queue_idx ON app_public.tickets USING btree (agent_id, priority DESC, created_at) WHERE (agent_id IS NOT NULL);
 CREATE INDEX tickets_customer_list_idx ON app_public.tickets USING btree (customer_id, created_at DESC, id DESC) INCLUDE (organization_id, number, subject, status, priority);
 CREATE INDEX tickets_organization_list_idx ON app_public.tickets USING btree (organization_id, created_at DESC, id DESC) INCLUDE (customer_id, number, subject, status, priority);
-CREATE INDEX tickets_sight_search_idx ON app_public.tickets USING gin (status, agent_id, search);
+CREATE INDEX tickets_sight_search_idx ON app_public.tickets USING gin (status, agent_id, search) WITH (gin_pending_list_limit='256');
 CREATE INDEX tickets_status_created_idx ON app_public.tickets USING btree (status, created_at DESC);
 CREATE INDEX tickets_unassigned_queue_idx ON app_public.tickets USING btree (priority DESC, created_at, id) WHERE ((status = 'open'::app_public.ticket_status) AND (agent_id IS NULL));
 CREATE INDEX tickets_unfinished_at_risk_idx ON app_public.tickets USING btree (LEAST(first_response_at_risk_at, resolution_at_risk_at)) WHERE (status = ANY (ARRAY['open'::app_public.ticket_status, 'in_progress'::app_public.ticket_status, 'waiting_on_customer'::app_public.ticket_status]));
