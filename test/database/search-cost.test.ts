@@ -1,7 +1,7 @@
-import pg from "pg";
+import type pg from "pg";
 import { beforeAll, describe, expect, it } from "vitest";
 import { makeTicket, makeUser, ROLE, rowsOf, runAs } from "../support/fixtures.ts";
-import { useTestDatabase } from "../support/test-database.ts";
+import { testPool, useTestDatabase } from "../support/test-database.ts";
 
 /**
  * What a customer's search reads does not depend on other customers' tickets:
@@ -91,7 +91,7 @@ describe("search without parallel workers", () => {
    */
   it("plans the matching of a customer's and an admin's search serially, even where parallel workers look free", async () => {
     const plans: string[] = [];
-    const pool = new pg.Pool({ connectionString: (database.current.root.options as { connectionString: string }).connectionString, max: 1 });
+    const pool = testPool((database.current.root.options as { connectionString: string }).connectionString, 1);
     pool.on("connect", (client) => {
       client.on("notice", (notice) => plans.push(notice.message ?? ""));
       void client.query(
@@ -160,7 +160,7 @@ describe("an agent's search", () => {
     // nested statements): web roles cannot call app_private by name.
     const candidates = async (word: string): Promise<number> => {
       const plans: string[] = [];
-      const pool = new pg.Pool({ connectionString: (database.current.root.options as { connectionString: string }).connectionString, max: 1 });
+      const pool = testPool((database.current.root.options as { connectionString: string }).connectionString, 1);
       pool.on("connect", (client) => {
         client.on("notice", (notice) => plans.push(notice.message ?? ""));
         void client.query(

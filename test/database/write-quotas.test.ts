@@ -1,7 +1,6 @@
-import pg from "pg";
 import { beforeAll, describe, expect, it } from "vitest";
 import { codeOf, makeTicket, makeUser, ROLE, rowsOf, runAs } from "../support/fixtures.ts";
-import { useTestDatabase } from "../support/test-database.ts";
+import { testPool, useTestDatabase } from "../support/test-database.ts";
 
 /**
  * Write quotas (migrations/committed/000015-write-quotas-per-user-and-kind-pruning-of-expired-security-r.sql): per user, role and
@@ -70,7 +69,7 @@ describe("new tickets", () => {
 
   it("parallel requests of one user cannot overshoot the quota", async () => {
     const customer = await makeUser(database.current.owner, "Parallel Customer", "customer");
-    const pool = new pg.Pool({ connectionString: database.current.urls.authenticator, max: 8 });
+    const pool = testPool(database.current.urls.authenticator, 8);
     try {
       const outcomes = await Promise.all(
         Array.from({ length: 8 }, async () => {

@@ -1,7 +1,7 @@
-import pg from "pg";
+import type pg from "pg";
 import { beforeAll, describe, expect, it } from "vitest";
 import { beginWithSettings } from "../../src/database/request-transaction.ts";
-import { actorSettings, useTestDatabase } from "../support/test-database.ts";
+import { actorSettings, testPool, useTestDatabase } from "../support/test-database.ts";
 import { type Cast, codeOf, expectAssignmentInvariant, expectHistoryInvariant, makeTicket, makeUser, ROLE, rowsOf, runAs, standardCast } from "../support/fixtures.ts";
 
 /**
@@ -204,7 +204,7 @@ describe("take_next_ticket", () => {
       [people.customer, TICKETS],
     );
     const agents = await Promise.all(Array.from({ length: AGENTS }, (_, n) => makeUser(owner, `Load Agent ${n}`, "agent")));
-    const connections = new pg.Pool({ connectionString: database.current.urls.authenticator, max: AGENTS });
+    const connections = testPool(database.current.urls.authenticator, AGENTS);
     const claims: { agent: string; ticket: string }[] = [];
     const errors: string[] = [];
     try {

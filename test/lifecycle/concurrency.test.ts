@@ -1,7 +1,7 @@
-import pg from "pg";
+import type pg from "pg";
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { beginWithSettings } from "../../src/database/request-transaction.ts";
-import { actorSettings, useTestDatabase } from "../support/test-database.ts";
+import { actorSettings, testPool, useTestDatabase } from "../support/test-database.ts";
 import {
   codeOf,
   expectAssignmentInvariant,
@@ -267,7 +267,7 @@ describe("a mix of operations on many connections", () => {
       }),
     );
 
-    const connections = new pg.Pool({ connectionString: database.current.urls.authenticator, max: WORKERS });
+    const connections = testPool(database.current.urls.authenticator, WORKERS);
     const codes = new Map<string, number>();
     try {
       await Promise.all(

@@ -60,8 +60,9 @@ export async function createTestDatabase(): Promise<TestDatabase> {
  * `drop database … with (force)` that follows may terminate one of them
  * (57P01); the pool then emits "error", which must not become an
  * uncaught exception. Any other idle-connection error still surfaces.
+ * A test that opens a pool of its own on its database uses this too.
  */
-function testPool(connectionString: string, max: number): pg.Pool {
+export function testPool(connectionString: string, max: number): pg.Pool {
   const pool = new pg.Pool({ connectionString, max });
   pool.on("error", (error: Error & { code?: string }) => {
     if (error.code !== "57P01") throw error;
