@@ -5,7 +5,7 @@ import { BENCH_PASSWORD } from "../../bench/scale.ts";
 import { CEILING_SQL, SCENARIOS } from "../../bench/scenarios.ts";
 import { inRequestTransaction } from "../../src/database/request-transaction.ts";
 import { readSeedMarker, SEED_VERSION, seed } from "../../bench/seed.ts";
-import { expectAssignmentInvariant, expectHistoryInvariant } from "../support/fixtures.ts";
+import { expectAssignmentInvariant, expectHistoryInvariant, expectSearchableCommentsInStep } from "../support/fixtures.ts";
 import { useTestDatabase } from "../support/test-database.ts";
 import { bearer, graphql, useTestApi } from "../support/test-api.ts";
 
@@ -129,14 +129,7 @@ describe("benchmark seeder", () => {
     expect(organizations.rows[0]).toEqual({ organizations: 4, managers: 4, misfiled: 0 });
 
     // What the comments' search trigger would have written: a row per comment, with its ticket's sight.
-    const searchable = await owner.query(
-      `select (select count(*) from app_public.ticket_comments)::int - (select count(*) from app_private.searchable_comments)::int as missing,
-              (select count(*) from app_private.searchable_comments as s
-                 join app_public.ticket_comments as c on c.id = s.comment_id
-                 join app_public.tickets as t on t.id = c.ticket_id
-                where s.ticket_open <> (t.status = 'open')::int or s.ticket_agent_id is distinct from t.agent_id or s.search <> c.search)::int as wrong`,
-    );
-    expect(searchable.rows[0]).toEqual({ missing: 0, wrong: 0 });
+    await expectSearchableCommentsInStep(owner);
   });
 
   it("gives the bench users who can log in and scenarios that run", { timeout: 60_000 }, async () => {

@@ -160,6 +160,26 @@ export async function expectAssignmentInvariant(owner: pg.Pool): Promise<void> {
   expect(await ticketsDisagreeingWithHistory(owner, "ticket_assignment_history", "agent_id", "to_agent_id")).toEqual([]);
 }
 
+/**
+ * The search copies are in step: every comment has its row in
+ * app_private.searchable_comments, with its ticket, its text vector, and its
+ * ticket's open state and agent as they are now (migration 000043).
+ */
+export async function expectSearchableCommentsInStep(owner: pg.Pool): Promise<void> {
+  const { rows } = await owner.query(
+    `select c.id
+       from app_public.ticket_comments as c
+       join app_public.tickets as t on t.id = c.ticket_id
+       left join app_private.searchable_comments as s on s.comment_id = c.id
+      where s.comment_id is null
+         or s.ticket_id <> c.ticket_id
+         or s.search <> c.search
+         or s.ticket_open <> (t.status = 'open')::int
+         or s.ticket_agent_id is distinct from t.agent_id`,
+  );
+  expect(rows).toEqual([]);
+}
+
 export type { UserRole };
 export type TicketStatus = "open" | "in_progress" | "waiting_on_customer" | "resolved" | "closed";
 
