@@ -30,13 +30,26 @@ function assertResetsRolesOptIn(): void {
   );
 }
 
+/**
+ * The suite's own server is thrown away after the run, so it skips what only
+ * protects data across a crash of the machine: flushing to disk (fsync), the
+ * wait for the WAL flush at commit, and full-page images. Each test file's
+ * commits and its `create database` would otherwise wait on the disk. Tests
+ * of crash behaviour start servers of their own.
+ */
+const THROWAWAY_SERVER_FLAGS = ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"];
+
 async function startServer(): Promise<{ rootUrl: string; embedded?: EmbeddedPostgresHandle }> {
   const given = process.env.TEST_DATABASE_URL;
   if (given) {
     assertResetsRolesOptIn();
     return { rootUrl: given };
   }
-  const embedded = await startThrowawayPostgres({ prefix: "ticketing-test-", password: TEST_CLUSTER_PASSWORD });
+  const embedded = await startThrowawayPostgres({
+    prefix: "ticketing-test-",
+    password: TEST_CLUSTER_PASSWORD,
+    extraFlags: THROWAWAY_SERVER_FLAGS,
+  });
   return { rootUrl: embedded.rootUrl, embedded };
 }
 
