@@ -1,5 +1,5 @@
 import type { Client } from "graphql-ws";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { MAX_IN_FLIGHT_PER_CLIENT } from "../../src/auth/client-concurrency.ts";
 import { hashesInFlight, hashesQueued, hashesStartedTotal } from "../../src/auth/passwords.ts";
 import { connect } from "../realtime/realtime-helpers.ts";
@@ -69,11 +69,7 @@ describe("a burst of logins from one address", () => {
     );
 
     // Another client logs in while the attacker's passwords are being checked.
-    let waited = 0;
-    while (hashesInFlight() + hashesQueued() === 0 && waited < 20_000) {
-      await new Promise((resolve) => setTimeout(resolve, 5));
-      waited += 5;
-    }
+    await vi.waitFor(() => expect(hashesInFlight() + hashesQueued()).toBeGreaterThan(0), { timeout: 20_000, interval: 5 });
     expect(hashesInFlight()).toBeGreaterThan(0);
     const hashesBeforeBystander = hashesStartedTotal();
     const bystanderStarted = performance.now();

@@ -4,7 +4,7 @@ import { networkInterfaces, tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { readPostmaster } from "../../src/database/postmaster.ts";
-import { postgresProcessesFor, runCli as startCli, settledReadiness, type CliProcess } from "../support/cli-process.ts";
+import { postgresProcessesFor, runCli as startCli, expectReadySoon, type CliProcess } from "../support/cli-process.ts";
 import { freePort } from "../../src/net/free-port.ts";
 
 /**
@@ -113,7 +113,7 @@ describe("one local database for every command", () => {
     watch.interrupt();
     expect(await watch.exited).toBe(0);
     expectQuiet(watch.stderr());
-    expect(await settledReadiness(api.base)).toBe(200);
+    await expectReadySoon(api.base);
     expect(readPostmaster(databaseDir())?.pid).toBe(server!.pid);
 
     // Ctrl-C in terminal 2: the last user stops the server; nobody's connection was cut.
@@ -136,7 +136,7 @@ describe("one local database for every command", () => {
     // Another port asked for: the running server is still the one used.
     const second = await startApi();
     expect(second.cli.stdout()).toContain(`127.0.0.1:${orphan!.port}`);
-    expect(await settledReadiness(second.base)).toBe(200);
+    await expectReadySoon(second.base);
     expect(readPostmaster(databaseDir())?.pid).toBe(orphan!.pid);
 
     second.cli.child.kill("SIGTERM");

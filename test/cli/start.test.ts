@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort } from "../../src/net/free-port.ts";
-import { postgresProcessesFor, runCli, settledReadiness, type CliProcess } from "../support/cli-process.ts";
+import { postgresProcessesFor, runCli, expectReadySoon, type CliProcess } from "../support/cli-process.ts";
 
 /**
  * `npm start` as a user runs it: no database URL, so an embedded PostgreSQL
@@ -50,7 +50,7 @@ describe("npm start with no configuration", () => {
     const base = `http://127.0.0.1:${started.port}`;
     try {
       expect((await fetch(`${base}/healthz`)).status).toBe(200);
-      expect(await settledReadiness(base)).toBe(200);
+      await expectReadySoon(base);
       expect((await fetch(`${base}/metrics`)).status).toBe(200);
       expect((await fetch(`${base}/graphiql`, { headers: { accept: "text/html" } })).status).toBe(200);
       const graphql = await fetch(`${base}/graphql`, {
@@ -66,7 +66,7 @@ describe("npm start with no configuration", () => {
 
     const again = await startApi();
     try {
-      expect(await settledReadiness(`http://127.0.0.1:${again.port}`)).toBe(200);
+      await expectReadySoon(`http://127.0.0.1:${again.port}`);
     } finally {
       expect(await stop(again)).toBe(0);
     }

@@ -5,6 +5,7 @@ import { connect } from "node:net";
 import { tmpdir, userInfo } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
+import { vi } from "vitest";
 import { withClient } from "../../src/database/cluster-setup.ts";
 import { buildUrl, type DatabaseUrls } from "../../src/database/connection-urls.ts";
 import { provision, databaseUrls } from "../../src/database/provision.ts";
@@ -45,22 +46,26 @@ async function asService(command: string, args: string[], env: Record<string, st
   return stdout;
 }
 
+/** Whether something accepts TCP connections on the port now. */
+function accepts(port: number): Promise<boolean> {
+  return new Promise<boolean>((resolve) => {
+    const socket = connect(port, "127.0.0.1");
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once("error", () => resolve(false));
+  });
+}
+
 /** Resolves once something accepts TCP connections on the port. */
 async function untilListening(port: number, seconds = 30): Promise<void> {
-  const deadline = Date.now() + seconds * 1000;
-  for (;;) {
-    const open = await new Promise<boolean>((resolve) => {
-      const socket = connect(port, "127.0.0.1");
-      socket.once("connect", () => {
-        socket.destroy();
-        resolve(true);
-      });
-      socket.once("error", () => resolve(false));
-    });
-    if (open) return;
-    if (Date.now() > deadline) throw new Error(`nothing listens on port ${port} after ${seconds} s`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+  await vi.waitFor(
+    async () => {
+      if (!(await accepts(port))) throw new Error(`nothing listens on port ${port}`);
+    },
+    { timeout: seconds * 1000, interval: 100 },
+  );
 }
 
 export interface PostgresServer {
@@ -267,12 +272,12 @@ export async function replicaCaughtUp(cluster: Cluster, seconds = 60): Promise<v
     return rows[0]!.lsn;
   });
   await withClient(cluster.replica.rootUrl, async (client) => {
-    const deadline = Date.now() + seconds * 1000;
-    for (;;) {
-      const { rows } = await client.query<{ done: boolean }>("select pg_last_wal_replay_lsn() >= $1::pg_lsn as done", [target]);
-      if (rows[0]!.done) return;
-      if (Date.now() > deadline) throw new Error(`the replica has not replayed ${target} after ${seconds} s`);
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+    await vi.waitFor(
+      async () => {
+        const { rows } = await client.query<{ done: boolean }>("select pg_last_wal_replay_lsn() >= $1::pg_lsn as done", [target]);
+        if (!rows[0]!.done) throw new Error(`the replica has not replayed ${target}`);
+      },
+      { timeout: seconds * 1000, interval: 50 },
+    );
   });
 }

@@ -362,11 +362,7 @@ describe("an instance stops", () => {
 
 /** Polls `done` until it holds (within a minute: a bound for a broken run, not a timing claim). */
 async function eventually(done: () => Promise<boolean>, what: string): Promise<void> {
-  const deadline = Date.now() + 60_000;
-  while (!(await done())) {
-    if (Date.now() > deadline) throw new Error(`still not so after a minute: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+  await expect.poll(done, { timeout: 60_000, interval: 100, message: what }).toBe(true);
 }
 
 async function withRootClient<T>(work: (client: pg.ClientBase) => Promise<T>): Promise<T> {

@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { bearer, startTestApi } from "../support/test-api.ts";
 import { useTestDatabase } from "../support/test-database.ts";
 
@@ -41,12 +41,15 @@ describe("graceful shutdown", () => {
       await locker.query("lock table app_public.tickets in access exclusive mode");
       // More requests than pooled connections: some wait for the lock, some for a connection.
       const inFlight = Array.from({ length: 10 }, call);
-      await waitFor(async () => {
-        const { rows: waiting } = await database.current.root.query<{ count: number }>(
-          "select count(*)::int as count from pg_stat_activity where application_name = 'ticketing-api' and wait_event_type = 'Lock'",
-        );
-        return waiting[0]!.count >= 4;
-      });
+      await vi.waitFor(
+        async () => {
+          const { rows: waiting } = await database.current.root.query<{ count: number }>(
+            "select count(*)::int as count from pg_stat_activity where application_name = 'ticketing-api' and wait_event_type = 'Lock'",
+          );
+          expect(waiting[0]!.count).toBeGreaterThanOrEqual(4);
+        },
+        { timeout: 10_000, interval: 50 },
+      );
       closing = api.close();
       await new Promise((resolve) => setTimeout(resolve, 200));
       await locker.query("commit");
@@ -64,11 +67,3 @@ describe("graceful shutdown", () => {
     await expect(call()).rejects.toThrow();
   });
 });
-
-async function waitFor(check: () => Promise<boolean>): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    if (await check()) return;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error("condition not met");
-}

@@ -1,6 +1,7 @@
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { expect } from "vitest";
 
 /**
  * A project command run as a user runs it: a real child process (Node from
@@ -127,16 +128,13 @@ export async function outputOnceReady(child: ChildProcess, marker: string, secon
 }
 
 /**
- * The status `/readyz` settles on within `seconds`: a just-started server's
- * first readiness probe opens a new database connection, which on a loaded
- * machine can outlast the probe's 2 s timeout (503, then 200 on the next).
- * Ready means 200 within a few seconds of listening, not at the first probe.
+ * `/readyz` answers 200 within `seconds`: a just-started server's first
+ * readiness probe opens a new database connection, which on a loaded machine
+ * can outlast the probe's 2 s timeout (503, then 200 on the next). Ready
+ * means 200 within a few seconds of listening, not at the first probe.
  */
-export async function settledReadiness(base: string, seconds = 15): Promise<number> {
-  const deadline = Date.now() + seconds * 1000;
-  for (;;) {
-    const status = (await fetch(`${base}/readyz`)).status;
-    if (status === 200 || Date.now() > deadline) return status;
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
+export async function expectReadySoon(base: string, seconds = 15): Promise<void> {
+  await expect
+    .poll(async () => (await fetch(`${base}/readyz`)).status, { timeout: seconds * 1000, interval: 250, message: `${base}/readyz` })
+    .toBe(200);
 }
