@@ -16,7 +16,10 @@ import { createLogger } from "../src/observability/logger.ts";
 await runCli(async () => {
   const environment = environmentFor("start");
   const logger = createLogger(environment.LOG_LEVEL);
-  const config = appConfigFrom(environment, { databaseUrl: environment.DATABASE_URL!, jwtSecret: environment.JWT_SECRET! });
+  const config = appConfigFrom(environment, {
+    databaseUrl: environment.DATABASE_URL!,
+    jwtSecret: environment.JWT_SECRET!,
+  });
   const api = await createApiServer(config, logger, { requestLimits: false });
   process.once("SIGTERM", () => {
     void api.close().then(() => process.exit(0));

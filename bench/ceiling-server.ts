@@ -47,7 +47,10 @@ const server = http.createServer(async (req, res) => {
     const scenario = (req.url ?? "/").slice(1);
     const data =
       scenario === "login"
-        ? { accessToken: (await login({ pool, jwt, logger }, body, { ip: req.headers["x-forwarded-for"] as string })).accessToken }
+        ? {
+            accessToken: (await login({ pool, jwt, logger }, body, { ip: req.headers["x-forwarded-for"] as string }))
+              .accessToken,
+          }
         : await runScenario(scenario, req.headers.authorization, body.params ?? []);
     res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ data }));
   } catch (error) {

@@ -15,7 +15,16 @@ import { captureFile, captureRequests, type CapturedRequest } from "./generated-
 import { explainScenarios } from "./plans.ts";
 import { progressReporter } from "./progress.ts";
 import { freePort } from "../src/net/free-port.ts";
-import { cpuMillis, postmasterPid, residentHighWaterMiB, sampleMemory, serverCpuMillis, startApi, startCeiling, type ServerProcess } from "./processes.ts";
+import {
+  cpuMillis,
+  postmasterPid,
+  residentHighWaterMiB,
+  sampleMemory,
+  serverCpuMillis,
+  startApi,
+  startCeiling,
+  type ServerProcess,
+} from "./processes.ts";
 import { writeReport, type Measurement, type Report } from "./report.ts";
 import { BENCH_PASSWORD, SCALES, type ScaleName } from "./scale.ts";
 import { SCENARIOS, type Scenario } from "./scenarios.ts";
@@ -47,7 +56,8 @@ function options() {
       strict: { type: "boolean", default: false },
     },
   });
-  if (!(values.scale! in SCALES)) throw new ConfigurationError(`--scale must be one of ${Object.keys(SCALES).join(", ")}`);
+  if (!(values.scale! in SCALES))
+    throw new ConfigurationError(`--scale must be one of ${Object.keys(SCALES).join(", ")}`);
   const wanted = values.scenarios?.split(",");
   return {
     scale: values.scale as ScaleName,
@@ -84,7 +94,11 @@ function loginRequests(cast: Cast, graphql: boolean) {
     const email = cast.loginEmails[n % cast.loginEmails.length]!;
     const forwarded = `198.51.${100 + (n % 2)}.${n % 250}`;
     const body = graphql
-      ? { query: "mutation Login($email: String!, $password: String!) { login(input: { email: $email, password: $password }) { accessToken } }", variables: { email, password: BENCH_PASSWORD } }
+      ? {
+          query:
+            "mutation Login($email: String!, $password: String!) { login(input: { email: $email, password: $password }) { accessToken } }",
+          variables: { email, password: BENCH_PASSWORD },
+        }
       : { email, password: BENCH_PASSWORD };
     return { body: JSON.stringify(body), headers: { "x-forwarded-for": forwarded } };
   };
@@ -113,8 +127,16 @@ function requestsFor(scenario: Scenario, cast: Cast, graphql: boolean) {
 }
 
 /** One request first: a run only counts if the answer has no errors. */
-async function firstAnswerError(url: string, headers: Record<string, string>, request: { body: string; headers?: Record<string, string> }) {
-  const response = await fetch(url, { method: "POST", headers: { "content-type": "application/json", ...headers, ...request.headers }, body: request.body });
+async function firstAnswerError(
+  url: string,
+  headers: Record<string, string>,
+  request: { body: string; headers?: Record<string, string> },
+) {
+  const response = await fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...headers, ...request.headers },
+    body: request.body,
+  });
   const json = (await response.json()) as { errors?: unknown; error?: unknown };
   return json.errors || json.error ? JSON.stringify(json.errors ?? json.error).slice(0, 300) : undefined;
 }
@@ -159,7 +181,9 @@ const QUEUE_SUBJECT = "Queued request";
 async function topUpOpenPool(rootUrl: string, duration: number): Promise<void> {
   await withClient(rootUrl, async (client) => {
     const wanted = 1_500 * duration;
-    const { rows } = await client.query("select count(*)::int as n from app_public.tickets where status = 'open' and agent_id is null");
+    const { rows } = await client.query(
+      "select count(*)::int as n from app_public.tickets where status = 'open' and agent_id is null",
+    );
     const missing = wanted - rows[0].n;
     if (missing <= 0) return;
     await client.query(
@@ -188,7 +212,9 @@ async function returnTakenTickets(rootUrl: string, agentId: string, since: Date)
 
 async function openPoolSize(rootUrl: string): Promise<number> {
   return withClient(rootUrl, async (client) => {
-    const { rows } = await client.query("select count(*)::int as n from app_public.tickets where status = 'open' and agent_id is null");
+    const { rows } = await client.query(
+      "select count(*)::int as n from app_public.tickets where status = 'open' and agent_id is null",
+    );
     return rows[0].n as number;
   });
 }
@@ -198,11 +224,22 @@ const RAISED_COMMENT_QUOTA = 1_000_000;
 
 /** Raises the agents' comment quota for the run; returns the undo. */
 async function raiseCommentQuota(rootUrl: string): Promise<() => Promise<void>> {
-  const withRoot = (sql: string, values: unknown[]) => withClient(rootUrl, async (client) => (await client.query(sql, values)).rows);
-  const [before] = await withRoot("select max_count, per_interval::text from app_public.write_quotas where role = 'agent' and kind = 'comment'", []);
-  await withRoot("update app_public.write_quotas set max_count = $1, per_interval = interval '1 minute' where role = 'agent' and kind = 'comment'", [RAISED_COMMENT_QUOTA]);
+  const withRoot = (sql: string, values: unknown[]) =>
+    withClient(rootUrl, async (client) => (await client.query(sql, values)).rows);
+  const [before] = await withRoot(
+    "select max_count, per_interval::text from app_public.write_quotas where role = 'agent' and kind = 'comment'",
+    [],
+  );
+  await withRoot(
+    "update app_public.write_quotas set max_count = $1, per_interval = interval '1 minute' where role = 'agent' and kind = 'comment'",
+    [RAISED_COMMENT_QUOTA],
+  );
   return async () => {
-    if (before) await withRoot("update app_public.write_quotas set max_count = $1, per_interval = $2::interval where role = 'agent' and kind = 'comment'", [before.max_count, before.per_interval]);
+    if (before)
+      await withRoot(
+        "update app_public.write_quotas set max_count = $1, per_interval = $2::interval where role = 'agent' and kind = 'comment'",
+        [before.max_count, before.per_interval],
+      );
   };
 }
 
@@ -229,7 +266,9 @@ function failuresOf(report: Report): string[] {
   const failed = report.measurements.flatMap((m) => [
     ...(m.graphql.failures > 0 ? [`${m.scenario} GraphQL: ${m.graphql.failures} failed`] : []),
     ...(m.ceiling.failures > 0 ? [`${m.scenario} ceiling: ${m.ceiling.failures} failed`] : []),
-    ...(m.variants ?? []).filter((v) => v.graphql.failures > 0).map((v) => `${m.scenario} ${v.name}: ${v.graphql.failures} failed`),
+    ...(m.variants ?? [])
+      .filter((v) => v.graphql.failures > 0)
+      .map((v) => `${m.scenario} ${v.name}: ${v.graphql.failures} failed`),
   ]);
   return [...failed, ...report.notes.filter((note) => note.includes("had an error"))];
 }
@@ -240,10 +279,17 @@ async function measure(
   connections: number,
   cast: Cast,
   servers: { api: ServerProcess; ceiling: ServerProcess },
-  settings: { duration: number; rootUrl: string; variants: Variant[]; variantContext: VariantContext; postmasterPid: number | undefined },
+  settings: {
+    duration: number;
+    rootUrl: string;
+    variants: Variant[];
+    variantContext: VariantContext;
+    postmasterPid: number | undefined;
+  },
   notes: string[],
 ): Promise<Measurement> {
-  const headers: Record<string, string> = scenario.name === "login" ? {} : { authorization: tokenOf(scenario, scenario.actor(cast)) };
+  const headers: Record<string, string> =
+    scenario.name === "login" ? {} : { authorization: tokenOf(scenario, scenario.actor(cast)) };
   // Never longer than a measured run (a short smoke run stays short).
   const warmUp = Math.min(WARM_UP_SECONDS, settings.duration);
   const run = async (graphql: boolean, api = servers.api): Promise<LoadResult> => {
@@ -253,22 +299,30 @@ async function measure(
     const url = graphql ? `${api.baseUrl}/graphql` : `${servers.ceiling.baseUrl}/${scenario.name}`;
     const next = requestsFor(scenario, cast, graphql);
     const problem = await firstAnswerError(url, headers, next());
-    if (problem) notes.push(`${scenario.name} (${graphql ? "GraphQL" : "ceiling"}): first answer had an error: ${problem}`);
+    if (problem)
+      notes.push(`${scenario.name} (${graphql ? "GraphQL" : "ceiling"}): first answer had an error: ${problem}`);
     const since = new Date(Date.now() - 1_000);
     const server = graphql ? api : servers.ceiling;
-    const cpuBefore = { server: cpuMillis(server.child.pid!), database: settings.postmasterPid ? serverCpuMillis(settings.postmasterPid) : 0 };
+    const cpuBefore = {
+      server: cpuMillis(server.child.pid!),
+      database: settings.postmasterPid ? serverCpuMillis(settings.postmasterPid) : 0,
+    };
     const loaded = await runLoad({ url, connections, durationSeconds: settings.duration, headers, next });
     const perRequest = (ms: number) => (loaded.requests > 0 ? Math.round((ms / loaded.requests) * 1000) / 1000 : 0);
     const result: LoadResult = {
       ...loaded,
       cpu: {
         serverMsPerRequest: perRequest(cpuMillis(server.child.pid!) - cpuBefore.server),
-        ...(settings.postmasterPid ? { databaseMsPerRequest: perRequest(serverCpuMillis(settings.postmasterPid) - cpuBefore.database) } : {}),
+        ...(settings.postmasterPid
+          ? { databaseMsPerRequest: perRequest(serverCpuMillis(settings.postmasterPid) - cpuBefore.database) }
+          : {}),
       },
     };
     if (scenario.name === "take_next") {
       if ((await openPoolSize(settings.rootUrl)) === 0) {
-        notes.push(`take_next (${graphql ? "GraphQL" : "ceiling"}, ${connections} connections): the open pool ran empty; later requests returned null`);
+        notes.push(
+          `take_next (${graphql ? "GraphQL" : "ceiling"}, ${connections} connections): the open pool ran empty; later requests returned null`,
+        );
       }
       await new Promise((resolve) => setTimeout(resolve, 500));
       await returnTakenTickets(settings.rootUrl, cast.takeAgent, since);
@@ -284,7 +338,13 @@ async function measure(
       if (MOVES_TICKETS.has(scenario.name)) await refreshMovable(cast, settings.rootUrl);
       if (scenario.name === "take_next") await topUpOpenPool(settings.rootUrl, warmUp);
       const since = new Date(Date.now() - 1_000);
-      await runLoad({ url, connections: 8, durationSeconds: warmUp, headers, next: requestsFor(scenario, cast, graphql) });
+      await runLoad({
+        url,
+        connections: 8,
+        durationSeconds: warmUp,
+        headers,
+        next: requestsFor(scenario, cast, graphql),
+      });
       if (scenario.name === "take_next") {
         await new Promise((resolve) => setTimeout(resolve, 500));
         await returnTakenTickets(settings.rootUrl, cast.takeAgent, since);
@@ -303,14 +363,29 @@ async function measure(
       // Another API process compiles its code paths afresh.
       if (api !== servers.api && !warmedUp.has(`${scenario.name}/${variant.name}`)) {
         warmedUp.add(`${scenario.name}/${variant.name}`);
-        await runLoad({ url: `${api.baseUrl}/graphql`, connections: 8, durationSeconds: warmUp, headers, next: requestsFor(scenario, cast, true) });
+        await runLoad({
+          url: `${api.baseUrl}/graphql`,
+          connections: 8,
+          durationSeconds: warmUp,
+          headers,
+          next: requestsFor(scenario, cast, true),
+        });
       }
       variants.push({ name: variant.name, graphql: await run(true, api) });
     } finally {
       await undo();
     }
   }
-  return { scenario: scenario.name, title: scenario.title, connections, graphql, ceiling, apiPeakRssMiB, apiHighWaterMiB, ...(variants.length > 0 ? { variants } : {}) };
+  return {
+    scenario: scenario.name,
+    title: scenario.title,
+    connections,
+    graphql,
+    ceiling,
+    apiPeakRssMiB,
+    apiHighWaterMiB,
+    ...(variants.length > 0 ? { variants } : {}),
+  };
 }
 
 /** Scenarios that act on the agent's tickets in work (refreshed before each run). */
@@ -371,7 +446,12 @@ await runCli(async () => {
       logLevel: settings.logLevel,
       nodeArgs: settings.apiNodeArgs,
     });
-    servers.ceiling = await startCeiling({ databaseUrl: database.urls.authenticator, jwtSecret: JWT_SECRET, port: await freePort(), poolSize: settings.poolSize });
+    servers.ceiling = await startCeiling({
+      databaseUrl: database.urls.authenticator,
+      jwtSecret: JWT_SECRET,
+      port: await freePort(),
+      poolSize: settings.poolSize,
+    });
     if (settings.variants.some((variant) => variant.name === "limits off")) {
       servers.withoutLimits = await startApi({
         databaseUrl: database.urls.authenticator,
@@ -389,21 +469,33 @@ await runCli(async () => {
     const measurements: Measurement[] = [];
     const notes: string[] = [];
     const databasePid = await postmasterPid(database.rootOfDatabase);
-    if (!databasePid) notes.push("PostgreSQL runs elsewhere (its postmaster.pid is not readable here): CPU per request counts the server processes only.");
+    if (!databasePid)
+      notes.push(
+        "PostgreSQL runs elsewhere (its postmaster.pid is not readable here): CPU per request counts the server processes only.",
+      );
     if (settings.scenarios.some((scenario) => scenario.name === "comment")) {
-      notes.push(`comment: the agents' comment quota is raised to ${RAISED_COMMENT_QUOTA} a minute for the run (and restored), so the load is not refused; the quota check still runs.`);
+      notes.push(
+        `comment: the agents' comment quota is raised to ${RAISED_COMMENT_QUOTA} a minute for the run (and restored), so the load is not refused; the quota check still runs.`,
+      );
     }
     for (const scenario of settings.scenarios) {
       for (const connections of settings.connections) {
         progress(`${scenario.name} at ${connections} connection(s)`);
         measurements.push(
-          await measure(scenario, connections, cast, servers as Required<typeof servers>, {
-            duration: settings.duration,
-            rootUrl: database.rootOfDatabase,
-            variants: settings.variants,
-            variantContext,
-            postmasterPid: databasePid,
-          }, notes),
+          await measure(
+            scenario,
+            connections,
+            cast,
+            servers as Required<typeof servers>,
+            {
+              duration: settings.duration,
+              rootUrl: database.rootOfDatabase,
+              variants: settings.variants,
+              variantContext,
+              postmasterPid: databasePid,
+            },
+            notes,
+          ),
         );
       }
     }
@@ -442,7 +534,8 @@ await runCli(async () => {
     };
     process.stdout.write(await writeReport(report, settings.resultsDir));
     const problems = failuresOf(report);
-    if (settings.strict && problems.length > 0) throw new Error(`the benchmark saw failures (--strict): ${problems.join("; ")}`);
+    if (settings.strict && problems.length > 0)
+      throw new Error(`the benchmark saw failures (--strict): ${problems.join("; ")}`);
   } finally {
     await servers.api?.stop();
     await servers.ceiling?.stop();

@@ -104,16 +104,23 @@ export function summarize(profiles: CpuProfile[], afterMicros = 0): Summary {
 function main(): void {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
-    options: { after: { type: "string", default: "0" }, requests: { type: "string" }, top: { type: "string", default: "25" } },
+    options: {
+      after: { type: "string", default: "0" },
+      requests: { type: "string" },
+      top: { type: "string", default: "25" },
+    },
   });
-  if (positionals.length === 0) throw new Error("usage: node bench/cpu-profile-summary.ts <file.cpuprofile>... [--requests N] [--top N]");
+  if (positionals.length === 0)
+    throw new Error("usage: node bench/cpu-profile-summary.ts <file.cpuprofile>... [--requests N] [--top N]");
   const profiles = positionals.map((file) => JSON.parse(readFileSync(file, "utf8")) as CpuProfile);
   const { total, busy, places, owners, functions } = summarize(profiles, Number(values.after) * 1_000_000);
   const requests = values.requests ? Number(values.requests) : undefined;
   const ms = (micros: number) => (micros / 1000).toFixed(0);
   const perRequest = (micros: number) => (requests ? ` | ${(micros / 1000 / requests).toFixed(3)}` : "");
   const share = (micros: number) => `${((100 * micros) / busy).toFixed(1)} %`;
-  console.log(`profiled ${ms(total)} ms, of which busy (not idle) ${ms(busy)} ms${requests ? `, ${requests} requests` : ""}\n`);
+  console.log(
+    `profiled ${ms(total)} ms, of which busy (not idle) ${ms(busy)} ms${requests ? `, ${requests} requests` : ""}\n`,
+  );
   const table = (title: string, rows: Map<string, number>) => {
     console.log(`| ${title} | ms | share of busy${requests ? " | ms per request" : ""} |`);
     console.log(`|---|---:|---:|${requests ? "---:|" : ""}`);

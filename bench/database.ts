@@ -40,12 +40,18 @@ async function startServer(): Promise<{ rootUrl: string; stop: () => Promise<voi
     // A server sized for the machine, as an operator would: the data set's hot
     // part in shared buffers, and checkpoints spaced out for the bulk load.
     extraFlags: [
-      "-c", "shared_buffers=2GB",
-      "-c", "effective_cache_size=12GB",
-      "-c", "max_connections=300",
-      "-c", "work_mem=16MB",
-      "-c", "max_wal_size=8GB",
-      "-c", "checkpoint_timeout=30min",
+      "-c",
+      "shared_buffers=2GB",
+      "-c",
+      "effective_cache_size=12GB",
+      "-c",
+      "max_connections=300",
+      "-c",
+      "work_mem=16MB",
+      "-c",
+      "max_wal_size=8GB",
+      "-c",
+      "checkpoint_timeout=30min",
     ],
   });
   return { rootUrl: server.rootUrl, stop: () => server.stop() };
@@ -55,7 +61,9 @@ async function seedState(url: string, tickets: number): Promise<"seeded" | "empt
   return withClient(url, async (client) => {
     const marker = await readSeedMarker(client);
     if (marker?.version === SEED_VERSION && marker.tickets === tickets) return "seeded";
-    const { rows } = await client.query("select exists (select 1 from app_public.tickets) or exists (select 1 from app_public.users) as any");
+    const { rows } = await client.query(
+      "select exists (select 1 from app_public.tickets) or exists (select 1 from app_public.users) as any",
+    );
     return rows[0].any ? "other" : "empty";
   });
 }
@@ -72,14 +80,18 @@ export async function prepareDatabase(options: {
   const rootOfDatabase = withDatabase(server.rootUrl, name);
   const scale = SCALES[options.scale];
   if (options.reseed) {
-    await withClient(server.rootUrl, (client) => client.query(`drop database if exists ${client.escapeIdentifier(name)} with (force)`));
+    await withClient(server.rootUrl, (client) =>
+      client.query(`drop database if exists ${client.escapeIdentifier(name)} with (force)`),
+    );
   }
   // No database yet reads as empty.
   let state = await seedState(rootOfDatabase, scale.tickets).catch(() => "empty" as const);
   if (state === "other") {
     // Another seed version, or a load that did not finish: start again.
     options.progress(`${name} holds another data set; seeding it again`);
-    await withClient(server.rootUrl, (client) => client.query(`drop database if exists ${client.escapeIdentifier(name)} with (force)`));
+    await withClient(server.rootUrl, (client) =>
+      client.query(`drop database if exists ${client.escapeIdentifier(name)} with (force)`),
+    );
     state = "empty";
   }
   await provision(urls, { logger: options.logger, current: true });
@@ -92,7 +104,10 @@ export async function prepareDatabase(options: {
     // Migrations may have changed indexes or functions since: fresh statistics.
     await withClient(rootOfDatabase, (client) => client.query("analyze"));
   }
-  const serverVersion = await withClient(rootOfDatabase, async (client) => (await client.query("show server_version")).rows[0].server_version);
+  const serverVersion = await withClient(
+    rootOfDatabase,
+    async (client) => (await client.query("show server_version")).rows[0].server_version,
+  );
   return { urls, rootOfDatabase, serverVersion, stop: server.stop };
 }
 
@@ -133,23 +148,31 @@ export async function castFor(rootOfDatabase: string): Promise<Cast> {
                                     group by organization_id order by count(*) desc, organization_id limit 1)
         order by m.user_id limit 1`,
     );
-    const agent = (await one(
-      "select agent_id as id from app_public.tickets where status = 'in_progress' group by agent_id order by count(*) desc limit 1",
-    )).id;
-    const takeAgent = (await one(
-      "select u.id from app_public.users as u where role = 'agent' and u.id <> $1 order by display_name limit 1",
-      [agent],
-    )).id;
-    const detailTicket = (await one(
-      "select id from app_public.tickets where customer_id = $1 and status = 'closed' order by created_at desc limit 1",
-      [customer.id],
-    )).id;
-    const attachmentTicket = (await one(
-      `select t.id from app_public.tickets as t
+    const agent = (
+      await one(
+        "select agent_id as id from app_public.tickets where status = 'in_progress' group by agent_id order by count(*) desc limit 1",
+      )
+    ).id;
+    const takeAgent = (
+      await one(
+        "select u.id from app_public.users as u where role = 'agent' and u.id <> $1 order by display_name limit 1",
+        [agent],
+      )
+    ).id;
+    const detailTicket = (
+      await one(
+        "select id from app_public.tickets where customer_id = $1 and status = 'closed' order by created_at desc limit 1",
+        [customer.id],
+      )
+    ).id;
+    const attachmentTicket = (
+      await one(
+        `select t.id from app_public.tickets as t
         where t.customer_id = $1 and exists (select from app_public.attachments as a where a.ticket_id = t.id)
         order by t.created_at desc limit 1`,
-      [customer.id],
-    )).id;
+        [customer.id],
+      )
+    ).id;
     const movable = await client.query(
       "select id, status from app_public.tickets where agent_id = $1 and status in ('in_progress', 'waiting_on_customer') order by id limit 2000",
       [agent],

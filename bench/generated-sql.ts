@@ -48,7 +48,10 @@ export async function captureRequests(
       await send(request);
       const lines = (await readFile(file, "utf8")).split("\n").filter(Boolean);
       const all = lines.map((line) => JSON.parse(line) as Statement);
-      captured[request.name] = { roundTrips: all.length, statements: all.filter((statement) => !WRAPPER.test(statement.text)) };
+      captured[request.name] = {
+        roundTrips: all.length,
+        statements: all.filter((statement) => !WRAPPER.test(statement.text)),
+      };
     }
   } finally {
     await rm(file, { force: true });

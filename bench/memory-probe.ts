@@ -36,7 +36,8 @@ const timer = setInterval(() => {
   // Every 5 s a line, so phases (start-up, reads, logins) can be told apart.
   if (++ticks % 50 === 0) writeSync(2, `memory-probe ${JSON.stringify(summary(now))}\n`);
   if (now.rss > atPeak.rss) atPeak = now;
-  for (const key of ["rss", "heapTotal", "heapUsed", "external", "arrayBuffers"] as const) peaks[key] = Math.max(peaks[key], now[key]);
+  for (const key of ["rss", "heapTotal", "heapUsed", "external", "arrayBuffers"] as const)
+    peaks[key] = Math.max(peaks[key], now[key]);
   for (const [name, size] of Object.entries(now.spaces)) peaks.spaces[name] = Math.max(peaks.spaces[name] ?? 0, size);
 }, 100);
 timer.unref();
@@ -56,5 +57,8 @@ function summary(of: Sample) {
 
 process.on("exit", () => {
   const limit = mib(v8.getHeapStatistics().heap_size_limit);
-  writeSync(2, `memory-probe ${JSON.stringify({ heapSizeLimit: limit, atPeakRss: summary(atPeak), peaks: summary(peaks) })}\n`);
+  writeSync(
+    2,
+    `memory-probe ${JSON.stringify({ heapSizeLimit: limit, atPeakRss: summary(atPeak), peaks: summary(peaks) })}\n`,
+  );
 });

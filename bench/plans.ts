@@ -67,20 +67,31 @@ const SEARCH_MATCHING_SQL = `select tk.id, ts_rank(tk.search, q) from app_public
   select c.ticket_id, ts_rank(c.search, q) * 0.5 from app_private.searchable_comments as c, websearch_to_tsquery('english', $1) as q
    where c.search @@ q and (c.ticket_open = 1::smallint or c.ticket_agent_id = $2)`;
 
-async function explain(client: pg.Client, scenario: Scenario | undefined, cast: Cast, statement: Statement): Promise<PlanSummary> {
+async function explain(
+  client: pg.Client,
+  scenario: Scenario | undefined,
+  cast: Cast,
+  statement: Statement,
+): Promise<PlanSummary> {
   let plan: { Plan: PlanNode; "Planning Time": number; "Execution Time": number } | undefined;
   const explainOnce = async (c: pg.ClientBase) =>
-    (await c.query(`explain (analyze, buffers, format json) ${statement.text}`, statement.values)).rows[0]["QUERY PLAN"][0];
+    (await c.query(`explain (analyze, buffers, format json) ${statement.text}`, statement.values)).rows[0][
+      "QUERY PLAN"
+    ][0];
   // The second of two runs is kept: the first warms the caches.
   for (let attempt = 0; attempt < 2; attempt += 1) {
     plan = scenario
-      ? await inRequestTransaction(client, { role: scenario.role, userId: scenario.actor(cast) }, explainOnce, { ending: "rollback" })
+      ? await inRequestTransaction(client, { role: scenario.role, userId: scenario.actor(cast) }, explainOnce, {
+          ending: "rollback",
+        })
       : await inTransactionWithSettings(client, {}, explainOnce, "rollback");
   }
   const nodes = flatten(plan!.Plan);
   return {
     indexScans: compact([...new Set(nodes.filter((node) => node["Index Name"]).map((node) => node["Index Name"]!))]),
-    seqScans: compact([...new Set(nodes.filter((node) => node["Node Type"] === "Seq Scan").map((node) => node["Relation Name"]!))]),
+    seqScans: compact([
+      ...new Set(nodes.filter((node) => node["Node Type"] === "Seq Scan").map((node) => node["Relation Name"]!)),
+    ]),
     sharedBuffers: (plan!.Plan["Shared Hit Blocks"] ?? 0) + (plan!.Plan["Shared Read Blocks"] ?? 0),
     planningMs: Math.round(plan!["Planning Time"] * 100) / 100,
     executionMs: Math.round(plan!["Execution Time"] * 100) / 100,
@@ -89,7 +100,10 @@ async function explain(client: pg.Client, scenario: Scenario | undefined, cast: 
 
 /** The statement that does a request's work: the longest one (PostGraphile sends one per request here). */
 function mainStatement(captured: CapturedRequest | undefined): Statement | undefined {
-  return captured?.statements.reduce<Statement | undefined>((longest, statement) => (!longest || statement.text.length > longest.text.length ? statement : longest), undefined);
+  return captured?.statements.reduce<Statement | undefined>(
+    (longest, statement) => (!longest || statement.text.length > longest.text.length ? statement : longest),
+    undefined,
+  );
 }
 
 export async function explainScenarios(
@@ -103,7 +117,10 @@ export async function explainScenarios(
   const plans: ScenarioPlans[] = [];
   try {
     for (const scenario of scenarios.filter((entry) => entry.explain)) {
-      const ceiling = await explain(client, scenario, cast, { text: CEILING_SQL[scenario.name]!, values: scenario.ceiling(cast)() });
+      const ceiling = await explain(client, scenario, cast, {
+        text: CEILING_SQL[scenario.name]!,
+        values: scenario.ceiling(cast)(),
+      });
       const statement = mainStatement(generated[scenario.name]);
       plans.push({
         scenario: scenario.name,
@@ -126,14 +143,20 @@ export async function explainScenarios(
         ["the same word", search.ceiling(cast)()[0]],
         ["an absent word", "qzxvbnq"],
       ] as const) {
-        plans.push({ scenario: `search as the busiest customer, ${label}`, ceiling: await explain(client, asCustomer, cast, { text: CEILING_SQL.search!, values: [word] }) });
+        plans.push({
+          scenario: `search as the busiest customer, ${label}`,
+          ceiling: await explain(client, asCustomer, cast, { text: CEILING_SQL.search!, values: [word] }),
+        });
       }
       const owner = new pg.Client({ connectionString: urls.owner });
       await owner.connect();
       try {
         plans.push({
           scenario: "search: matching in search_matches_in_sight (as its owner, for the agent)",
-          ceiling: await explain(owner, undefined, cast, { text: SEARCH_MATCHING_SQL, values: [...search.ceiling(cast)(), cast.agent] }),
+          ceiling: await explain(owner, undefined, cast, {
+            text: SEARCH_MATCHING_SQL,
+            values: [...search.ceiling(cast)(), cast.agent],
+          }),
         });
       } finally {
         await owner.end();

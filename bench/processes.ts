@@ -64,7 +64,8 @@ export function cpuMillis(pid: number, reapedChildren = false): number {
   const fields = statFields(pid);
   if (!fields) return 0;
   // After the name: state(0) ppid(1) … utime(11) stime(12) cutime(13) cstime(14).
-  const ticks = Number(fields[11]) + Number(fields[12]) + (reapedChildren ? Number(fields[13]) + Number(fields[14]) : 0);
+  const ticks =
+    Number(fields[11]) + Number(fields[12]) + (reapedChildren ? Number(fields[13]) + Number(fields[14]) : 0);
   return (ticks * 1000) / TICKS_PER_SECOND;
 }
 
@@ -84,7 +85,9 @@ export function serverCpuMillis(postmasterPid: number): number {
 
 /** The PostgreSQL server's process id, when it runs on this machine (its postmaster.pid is readable). */
 export async function postmasterPid(rootUrl: string): Promise<number | undefined> {
-  const { rows } = await withClient(rootUrl, (client) => client.query<{ dir: string }>("select current_setting('data_directory') as dir"));
+  const { rows } = await withClient(rootUrl, (client) =>
+    client.query<{ dir: string }>("select current_setting('data_directory') as dir"),
+  );
   try {
     const pid = Number(readFileSync(`${rows[0]!.dir}/postmaster.pid`, "utf8").split("\n")[0]);
     return Number.isInteger(pid) && pid > 0 ? pid : undefined;
@@ -106,7 +109,10 @@ async function waitFor(url: string, child: ChildProcess, seconds: number): Promi
   const deadline = Date.now() + seconds * 1000;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}`);
-    const ok = await fetch(url).then((response) => response.ok, () => false);
+    const ok = await fetch(url).then(
+      (response) => response.ok,
+      () => false,
+    );
     if (ok) return;
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
@@ -119,7 +125,9 @@ async function waitFor(url: string, child: ChildProcess, seconds: number): Promi
  * here runs as deployed; the Dockerfile's CMD repeats them.
  */
 export function startScriptNodeFlags(): string[] {
-  const { scripts } = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { scripts: { start: string } };
+  const { scripts } = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as {
+    scripts: { start: string };
+  };
   const words = scripts.start.split(/\s+/);
   return words.slice(1, words.indexOf("src/cli/start.ts"));
 }
@@ -140,24 +148,28 @@ export async function startApi(options: {
   entry?: string;
 }): Promise<ServerProcess> {
   const hook = options.captureFile ? ["--import", "./bench/capture-sql-hook.ts"] : [];
-  const child = spawn(process.execPath, [...startScriptNodeFlags(), ...(options.nodeArgs ?? []), ...hook, options.entry ?? "src/cli/start.ts"], {
-    env: {
-      ...(options.captureFile ? { BENCH_CAPTURE_SQL: options.captureFile } : {}),
-      PATH: process.env.PATH,
-      NODE_ENV: "production",
-      HOST: "127.0.0.1",
-      PORT: String(options.port),
-      DATABASE_URL: options.databaseUrl,
-      JWT_SECRET: options.jwtSecret,
-      JWT_ACCESS_TOKEN_SECONDS: "3600",
-      DATABASE_POOL_SIZE: String(options.poolSize),
-      LOG_LEVEL: options.logLevel,
-      // Login load comes from one machine; each request names its client in X-Forwarded-For.
-      TRUST_PROXY: "loopback",
-      ...(options.metricsToken ? { METRICS_TOKEN: options.metricsToken } : {}),
+  const child = spawn(
+    process.execPath,
+    [...startScriptNodeFlags(), ...(options.nodeArgs ?? []), ...hook, options.entry ?? "src/cli/start.ts"],
+    {
+      env: {
+        ...(options.captureFile ? { BENCH_CAPTURE_SQL: options.captureFile } : {}),
+        PATH: process.env.PATH,
+        NODE_ENV: "production",
+        HOST: "127.0.0.1",
+        PORT: String(options.port),
+        DATABASE_URL: options.databaseUrl,
+        JWT_SECRET: options.jwtSecret,
+        JWT_ACCESS_TOKEN_SECONDS: "3600",
+        DATABASE_POOL_SIZE: String(options.poolSize),
+        LOG_LEVEL: options.logLevel,
+        // Login load comes from one machine; each request names its client in X-Forwarded-For.
+        TRUST_PROXY: "loopback",
+        ...(options.metricsToken ? { METRICS_TOKEN: options.metricsToken } : {}),
+      },
+      stdio: ["ignore", "ignore", "inherit"],
     },
-    stdio: ["ignore", "ignore", "inherit"],
-  });
+  );
   const baseUrl = `http://127.0.0.1:${options.port}`;
   const stop = stopper(child);
   await waitFor(`${baseUrl}/readyz`, child, 60).catch(async (error: unknown) => {

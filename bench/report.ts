@@ -51,13 +51,18 @@ const round = (value: number, digits = 2) => Math.round(value * 10 ** digits) / 
 function cpuCell(result: LoadResult): string {
   if (!result.cpu) return "-";
   const { serverMsPerRequest, databaseMsPerRequest } = result.cpu;
-  return databaseMsPerRequest === undefined ? `${serverMsPerRequest}` : `${serverMsPerRequest} + ${databaseMsPerRequest}`;
+  return databaseMsPerRequest === undefined
+    ? `${serverMsPerRequest}`
+    : `${serverMsPerRequest} + ${databaseMsPerRequest}`;
 }
 
-const cpuTotal = (result: LoadResult) => (result.cpu ? result.cpu.serverMsPerRequest + (result.cpu.databaseMsPerRequest ?? 0) : 0);
+const cpuTotal = (result: LoadResult) =>
+  result.cpu ? result.cpu.serverMsPerRequest + (result.cpu.databaseMsPerRequest ?? 0) : 0;
 
 const ratio = (measurement: Measurement) =>
-  measurement.ceiling.requestsPerSecond > 0 ? round(measurement.graphql.requestsPerSecond / measurement.ceiling.requestsPerSecond) : 0;
+  measurement.ceiling.requestsPerSecond > 0
+    ? round(measurement.graphql.requestsPerSecond / measurement.ceiling.requestsPerSecond)
+    : 0;
 
 function loginPerCore(report: Report): string[] {
   const logins = report.measurements.filter((m) => m.scenario === "login");

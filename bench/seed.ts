@@ -65,7 +65,10 @@ async function createPartitions(db: pg.Client, reference: Date, months: number):
 async function seedUsers(db: pg.Client, scale: Scale, reference: Date, months: number): Promise<void> {
   // One argon2 hash for everybody: hashing is the slow part of creating a user.
   const hash = await hashPassword(BENCH_PASSWORD);
-  for (const [role, count] of [["agent", scale.agents], ["customer", scale.customers]] as const) {
+  for (const [role, count] of [
+    ["agent", scale.agents],
+    ["customer", scale.customers],
+  ] as const) {
     // Emails: customer1@bench.test, agent1@bench.test, ... (see scale.ts).
     await db.query(
       `with made as (
@@ -277,7 +280,13 @@ select (select count(*) from tickets)::int as tickets,
        (select count(*) from attachments)::int as attachments`;
 }
 
-async function seedTickets(db: pg.Client, scale: Scale, reference: Date, months: number, progress: Progress): Promise<void> {
+async function seedTickets(
+  db: pg.Client,
+  scale: Scale,
+  reference: Date,
+  months: number,
+  progress: Progress,
+): Promise<void> {
   await db.query("select setseed(0.42)");
   // PostgreSQL 18 makes version-7 UUIDs for any time: ids then follow the
   // back-dated creation times, as they would have when the rows were made.
@@ -303,7 +312,13 @@ interface SetAsideIndex {
 }
 
 /** The tables a batch writes. */
-const LOADED_TABLES = ["tickets", "ticket_status_history", "ticket_assignment_history", "ticket_comments", "attachments"];
+const LOADED_TABLES = [
+  "tickets",
+  "ticket_status_history",
+  "ticket_assignment_history",
+  "ticket_comments",
+  "attachments",
+];
 
 /**
  * Drops the plain secondary indexes of the loaded tables (not primary keys,
@@ -353,7 +368,9 @@ export interface SeedMarker {
 }
 
 export async function readSeedMarker(db: pg.Client): Promise<SeedMarker | undefined> {
-  const { rows } = await db.query("select shobj_description(oid, 'pg_database') as text from pg_database where datname = current_database()");
+  const { rows } = await db.query(
+    "select shobj_description(oid, 'pg_database') as text from pg_database where datname = current_database()",
+  );
   try {
     const marker = JSON.parse(rows[0]?.text ?? "") as { benchSeed?: SeedMarker };
     return marker.benchSeed;
@@ -365,7 +382,9 @@ export async function readSeedMarker(db: pg.Client): Promise<SeedMarker | undefi
 async function writeSeedMarker(db: pg.Client, scale: Scale): Promise<void> {
   const marker: SeedMarker = { version: SEED_VERSION, ...scale, seededAt: new Date().toISOString() };
   const { rows } = await db.query("select current_database() as name");
-  await db.query(`comment on database ${db.escapeIdentifier(rows[0].name)} is ${db.escapeLiteral(JSON.stringify({ benchSeed: marker }))}`);
+  await db.query(
+    `comment on database ${db.escapeIdentifier(rows[0].name)} is ${db.escapeLiteral(JSON.stringify({ benchSeed: marker }))}`,
+  );
 }
 
 /**

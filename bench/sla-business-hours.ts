@@ -82,7 +82,10 @@ async function timed(count: number, postmaster: number | undefined, work: () => 
   const started = process.hrtime.bigint();
   await work();
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  return { perSecond: count / seconds, cpuMs: postmaster ? (serverCpuMillis(postmaster) - cpuBefore) / count : Number.NaN };
+  return {
+    perSecond: count / seconds,
+    cpuMs: postmaster ? (serverCpuMillis(postmaster) - cpuBefore) / count : Number.NaN,
+  };
 }
 
 /** "with ÷ without" of the CPU per transition, inverted, so 1.00 means no cost and 0.85 the goal's edge. */
@@ -91,17 +94,29 @@ function cpuRatio(withSla: Run[], without: Run[]): string {
   return `PostgreSQL CPU ms per transition: ${total(withSla).toFixed(3)} with, ${total(without).toFixed(3)} without; without ÷ with ${(total(without) / total(withSla)).toFixed(3)}`;
 }
 
-async function measure(root: pg.Pool, rootOfDatabase: string, api: pg.Pool, postmaster: number | undefined): Promise<void> {
+async function measure(
+  root: pg.Pool,
+  rootOfDatabase: string,
+  api: pg.Pool,
+  postmaster: number | undefined,
+): Promise<void> {
   const one = async (sql: string, values: unknown[] = []) => (await root.query(sql, values)).rows[0];
   const user = async (name: string, role: string) =>
-    (await one("insert into app_public.users (display_name, role) values ($1, $2) returning id", [name, role])).id as string;
+    (await one("insert into app_public.users (display_name, role) values ($1, $2) returning id", [name, role]))
+      .id as string;
   const customer = await user("Bench Customer", "customer");
   const agent = await user("Bench Agent", "agent");
-  const berlin = (await one("insert into app_public.business_calendars (name, time_zone) values ('Berlin', 'Europe/Berlin') returning id")).id;
-  const version = (await one(
-    "insert into app_public.business_calendar_versions (calendar_id, effective_from) values ($1, '-infinity') returning id",
-    [berlin],
-  )).id;
+  const berlin = (
+    await one(
+      "insert into app_public.business_calendars (name, time_zone) values ('Berlin', 'Europe/Berlin') returning id",
+    )
+  ).id;
+  const version = (
+    await one(
+      "insert into app_public.business_calendar_versions (calendar_id, effective_from) values ($1, '-infinity') returning id",
+      [berlin],
+    )
+  ).id;
   await root.query(
     "insert into app_public.business_calendar_hours (version_id, weekday, starts_at, ends_at) select $1, d, '09:00', '17:00' from generate_series(1, 5) as d",
     [version],
@@ -128,7 +143,12 @@ async function measure(root: pg.Pool, rootOfDatabase: string, api: pg.Pool, post
     toWaiting = !toWaiting;
     return timed(tickets.length, postmaster, async () => {
       for (const { id } of tickets) {
-        await inTransactionWithSettings(api, settings, (client) => client.query("select 1 from app_public.transition_ticket($1, $2)", [id, target]), "commit");
+        await inTransactionWithSettings(
+          api,
+          settings,
+          (client) => client.query("select 1 from app_public.transition_ticket($1, $2)", [id, target]),
+          "commit",
+        );
       }
     });
   };
@@ -159,8 +179,16 @@ async function measure(root: pg.Pool, rootOfDatabase: string, api: pg.Pool, post
   }
   const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] as number;
   const rates = (runs: Run[]) => runs.map((run) => run.perSecond);
-  log(`transitions/s with SLA recomputation: ${rates(withSla).map((v) => v.toFixed(0)).join(", ")} (median ${median(rates(withSla)).toFixed(0)})`);
-  log(`transitions/s without (before):       ${rates(without).map((v) => v.toFixed(0)).join(", ")} (median ${median(rates(without)).toFixed(0)})`);
+  log(
+    `transitions/s with SLA recomputation: ${rates(withSla)
+      .map((v) => v.toFixed(0))
+      .join(", ")} (median ${median(rates(withSla)).toFixed(0)})`,
+  );
+  log(
+    `transitions/s without (before):       ${rates(without)
+      .map((v) => v.toFixed(0))
+      .join(", ")} (median ${median(rates(without)).toFixed(0)})`,
+  );
   log(`ratio: ${(median(rates(withSla)) / median(rates(without))).toFixed(3)}`);
   log(`ratio per round (adjacent in time, so load drift cancels): ${roundRatios(rates(withSla), rates(without))}`);
   log(cpuRatio(withSla, without));
@@ -177,7 +205,12 @@ async function measure(root: pg.Pool, rootOfDatabase: string, api: pg.Pool, post
     );
     return timed(fresh.length, postmaster, async () => {
       for (const { id } of fresh) {
-        await inTransactionWithSettings(api, settings, (client) => client.query("select 1 from app_public.transition_ticket($1, 'resolved')", [id]), "commit");
+        await inTransactionWithSettings(
+          api,
+          settings,
+          (client) => client.query("select 1 from app_public.transition_ticket($1, 'resolved')", [id]),
+          "commit",
+        );
       }
     });
   };
@@ -193,13 +226,29 @@ async function measure(root: pg.Pool, rootOfDatabase: string, api: pg.Pool, post
     resolveWithout.push(await withoutSla(resolveRun));
     resolveNoEvents.push(await withoutEvents(resolveRun));
   }
-  log(`resolutions/s with SLA work: ${rates(resolveWith).map((v) => v.toFixed(0)).join(", ")} (median ${median(rates(resolveWith)).toFixed(0)})`);
-  log(`resolutions/s without (before): ${rates(resolveWithout).map((v) => v.toFixed(0)).join(", ")} (median ${median(rates(resolveWithout)).toFixed(0)})`);
+  log(
+    `resolutions/s with SLA work: ${rates(resolveWith)
+      .map((v) => v.toFixed(0))
+      .join(", ")} (median ${median(rates(resolveWith)).toFixed(0)})`,
+  );
+  log(
+    `resolutions/s without (before): ${rates(resolveWithout)
+      .map((v) => v.toFixed(0))
+      .join(", ")} (median ${median(rates(resolveWithout)).toFixed(0)})`,
+  );
   log(`ratio: ${(median(rates(resolveWith)) / median(rates(resolveWithout))).toFixed(3)}`);
-  log(`ratio per round (adjacent in time, so load drift cancels): ${roundRatios(rates(resolveWith), rates(resolveWithout))}`);
+  log(
+    `ratio per round (adjacent in time, so load drift cancels): ${roundRatios(rates(resolveWith), rates(resolveWithout))}`,
+  );
   log(cpuRatio(resolveWith, resolveWithout));
-  log(`resolutions/s with the due-time work but no SLA events: ${rates(resolveNoEvents).map((v) => v.toFixed(0)).join(", ")} (median ${median(rates(resolveNoEvents)).toFixed(0)})`);
-  log(`ratio to without: ${(median(rates(resolveNoEvents)) / median(rates(resolveWithout))).toFixed(3)}; per round: ${roundRatios(rates(resolveNoEvents), rates(resolveWithout))}`);
+  log(
+    `resolutions/s with the due-time work but no SLA events: ${rates(resolveNoEvents)
+      .map((v) => v.toFixed(0))
+      .join(", ")} (median ${median(rates(resolveNoEvents)).toFixed(0)})`,
+  );
+  log(
+    `ratio to without: ${(median(rates(resolveNoEvents)) / median(rates(resolveWithout))).toFixed(3)}; per round: ${roundRatios(rates(resolveNoEvents), rates(resolveWithout))}`,
+  );
   log(cpuRatio(resolveNoEvents, resolveWithout));
 
   // 2. Recompute OPEN_TICKETS open tickets after a calendar edit.
@@ -214,18 +263,27 @@ async function measure(root: pg.Pool, rootOfDatabase: string, api: pg.Pool, post
   );
   await root.query("alter table app_public.tickets enable trigger _250_sla_due_times_insert");
   await root.query("analyze");
-  log(`inserted ${OPEN_TICKETS} open tickets (due times not yet computed) in ${(Number(process.hrtime.bigint() - started) / 1e9).toFixed(1)} s`);
+  log(
+    `inserted ${OPEN_TICKETS} open tickets (due times not yet computed) in ${(Number(process.hrtime.bigint() - started) / 1e9).toFixed(1)} s`,
+  );
   started = process.hrtime.bigint();
   const changed = (await one("select app_private.recompute_sla_due_times() as changed")).changed;
   const first = Number(process.hrtime.bigint() - started) / 1e9;
   log(`first computation of their due times: ${changed} tickets in ${first.toFixed(1)} s`);
   started = process.hrtime.bigint();
-  await root.query("insert into app_public.business_calendar_holidays (calendar_id, holiday_date, name) values ($1, current_date + 1, 'Bench closure')", [
-    berlin,
-  ]);
+  await root.query(
+    "insert into app_public.business_calendar_holidays (calendar_id, holiday_date, name) values ($1, current_date + 1, 'Bench closure')",
+    [berlin],
+  );
   const edit = Number(process.hrtime.bigint() - started) / 1e9;
-  const open = (await one("select count(*)::int as n from app_public.tickets where status in ('open', 'in_progress', 'waiting_on_customer')")).n;
-  log(`calendar edit (one holiday) recomputing ${open} unfinished tickets: ${edit.toFixed(1)} s (${((edit / open) * 1e6).toFixed(0)} µs per ticket)`);
+  const open = (
+    await one(
+      "select count(*)::int as n from app_public.tickets where status in ('open', 'in_progress', 'waiting_on_customer')",
+    )
+  ).n;
+  log(
+    `calendar edit (one holiday) recomputing ${open} unfinished tickets: ${edit.toFixed(1)} s (${((edit / open) * 1e6).toFixed(0)} µs per ticket)`,
+  );
 }
 
 main().catch((error) => {

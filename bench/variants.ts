@@ -72,7 +72,10 @@ export const SLA_EVENTS_TRIGGER = ["app_public.tickets", "_700_record_sla_events
 export const SLA_TRIGGERS = [["app_public.tickets", "_250_sla_due_times_update"], SLA_EVENTS_TRIGGER] as const;
 
 /** Disables these triggers for a variant's run; returns what enables them again. */
-export async function withoutTriggers(rootUrl: string, triggers: readonly (readonly [string, string])[]): Promise<() => Promise<void>> {
+export async function withoutTriggers(
+  rootUrl: string,
+  triggers: readonly (readonly [string, string])[],
+): Promise<() => Promise<void>> {
   const toggle = (action: "disable" | "enable") =>
     withClient(rootUrl, async (client) => {
       for (const [table, trigger] of triggers) await client.query(`alter table ${table} ${action} trigger ${trigger}`);
@@ -81,7 +84,13 @@ export async function withoutTriggers(rootUrl: string, triggers: readonly (reado
   return () => toggle("enable");
 }
 
-const TICKET_EVENT_KINDS = ["ticket.created", "ticket.status_changed", "ticket.assigned", "ticket.commented", "ticket.updated"];
+const TICKET_EVENT_KINDS = [
+  "ticket.created",
+  "ticket.status_changed",
+  "ticket.assigned",
+  "ticket.commented",
+  "ticket.updated",
+];
 
 /** Registers an endpoint as the database owner would (create_webhook_endpoint); returns its id. */
 export async function createEndpoint(client: pg.ClientBase, url: string, kinds: string[]): Promise<string> {
@@ -143,7 +152,9 @@ export const VARIANTS: Variant[] = [
     applies: (scenario) => WRITE_SCENARIOS.has(scenario.name),
     async setUp(context, api) {
       // Never contacted: no worker runs while the variant is measured.
-      const endpointId = await withClient(context.rootUrl, (client) => createEndpoint(client, "https://webhooks.bench.invalid/hook", TICKET_EVENT_KINDS));
+      const endpointId = await withClient(context.rootUrl, (client) =>
+        createEndpoint(client, "https://webhooks.bench.invalid/hook", TICKET_EVENT_KINDS),
+      );
       return { api, undo: () => withClient(context.rootUrl, (client) => removeEndpoint(client, endpointId)) };
     },
   },
@@ -204,13 +215,19 @@ export async function measureWebhookDeliveries(options: {
           [endpointId],
         );
         if (rows[0]!.n >= options.count) return;
-        if (performance.now() - started > 300_000) throw new Error(`only ${rows[0]!.n} of ${options.count} deliveries succeeded in 300 s`);
+        if (performance.now() - started > 300_000)
+          throw new Error(`only ${rows[0]!.n} of ${options.count} deliveries succeeded in 300 s`);
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
     });
     const seconds = (performance.now() - started) / 1000;
     if (received < options.count) throw new Error(`the receiver saw ${received} of ${options.count} deliveries`);
-    return { deliveries: options.count, seconds: Math.round(seconds * 10) / 10, perSecond: Math.round(options.count / seconds), concurrency: options.concurrency };
+    return {
+      deliveries: options.count,
+      seconds: Math.round(seconds * 10) / 10,
+      perSecond: Math.round(options.count / seconds),
+      concurrency: options.concurrency,
+    };
   } finally {
     await worker.stop();
     receiver.close();

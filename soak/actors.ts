@@ -118,7 +118,10 @@ export abstract class Actor {
       { input: { refreshToken: this.session!.refreshToken } },
       { ip: this.ip },
     );
-    const payload = data<{ accessToken: string; refreshToken: string; user: { rowId: string } }>(answer, "refreshSession");
+    const payload = data<{ accessToken: string; refreshToken: string; user: { rowId: string } }>(
+      answer,
+      "refreshSession",
+    );
     if (payload) {
       this.world.sessions.refreshes += 1;
       this.adopt(payload);
@@ -151,7 +154,13 @@ export abstract class Actor {
         else answer = await this.step();
       } catch (error) {
         // A bug in the simulation, not in the API: visible in the report, never fatal.
-        traffic.samples.push({ start: traffic.now(), end: traffic.now(), op: `actor-bug:${String(error)}`.slice(0, 80), status: -1, outcome: "rejected" });
+        traffic.samples.push({
+          start: traffic.now(),
+          end: traffic.now(),
+          op: `actor-bug:${String(error)}`.slice(0, 80),
+          status: -1,
+          outcome: "rejected",
+        });
       }
       if (answer?.status === 401) {
         this.world.sessions.relogins += 1;
@@ -165,7 +174,10 @@ export abstract class Actor {
   protected async comment(ticketId: string, isInternal: boolean): Promise<Answer> {
     const body = `soak ${this.tag()} ${this.words(4)}`;
     const answer = await this.call("addComment", op.ADD_COMMENT, { ticketId, body, isInternal });
-    const comment = data<{ ticketComment: { rowId: string; ticketId: string; authorId: string } }>(answer, "addComment");
+    const comment = data<{ ticketComment: { rowId: string; ticketId: string; authorId: string } }>(
+      answer,
+      "addComment",
+    );
     if (comment?.ticketComment) {
       this.world.journal.record({
         kind: "comment",
@@ -185,7 +197,14 @@ export abstract class Actor {
     const answer = await this.call("transitionTicket", op.TRANSITION, { ticketId, toStatus: toEnum(to), note });
     const result = data<{ ticket: TicketView }>(answer, "transitionTicket");
     if (result?.ticket && fromEnum(result.ticket.status) === to) {
-      this.world.journal.record({ kind: "transition", at: this.world.traffic.now(), ticketId, actorId: this.userId, toStatus: to, note });
+      this.world.journal.record({
+        kind: "transition",
+        at: this.world.traffic.now(),
+        ticketId,
+        actorId: this.userId,
+        toStatus: to,
+        note,
+      });
     }
     return answer;
   }
@@ -216,12 +235,25 @@ export class Customer extends Actor {
     const token = await this.world.verificationToken(this.email);
     // Registered before (an answer lost): the account exists, so sign in.
     if (!token) return this.signIn();
-    const verified = await this.world.traffic.graphql("verifyEmail", op.VERIFY_EMAIL, { input: { token } }, { ip: this.ip });
-    const payload = data<{ accessToken: string; refreshToken: string; user: { rowId: string } }>(verified, "verifyEmail");
+    const verified = await this.world.traffic.graphql(
+      "verifyEmail",
+      op.VERIFY_EMAIL,
+      { input: { token } },
+      { ip: this.ip },
+    );
+    const payload = data<{ accessToken: string; refreshToken: string; user: { rowId: string } }>(
+      verified,
+      "verifyEmail",
+    );
     if (payload) {
       this.world.sessions.registrations += 1;
       this.session = { userId: payload.user.rowId, token: payload.accessToken, refreshToken: payload.refreshToken };
-      this.world.journal.record({ kind: "register", at: this.world.traffic.now(), userId: payload.user.rowId, email: this.email });
+      this.world.journal.record({
+        kind: "register",
+        at: this.world.traffic.now(),
+        userId: payload.user.rowId,
+        email: this.email,
+      });
       return true;
     }
     // Verified before (an answer lost): sign in.
@@ -287,7 +319,12 @@ export class Agent extends Actor {
       const taken = data<{ ticket: TicketView | null }>(answer, "takeNextTicket");
       if (taken?.ticket && taken.ticket.agentId === this.userId) {
         this.mine.push(taken.ticket.rowId);
-        this.world.journal.record({ kind: "take", at: this.world.traffic.now(), ticketId: taken.ticket.rowId, agentId: this.userId });
+        this.world.journal.record({
+          kind: "take",
+          at: this.world.traffic.now(),
+          ticketId: taken.ticket.rowId,
+          agentId: this.userId,
+        });
       }
       return answer;
     }
@@ -337,7 +374,13 @@ export class Agent extends Actor {
     const result = data<{ ticket: TicketView }>(answer, "assignTicket");
     if (result?.ticket && result.ticket.agentId === agentId) {
       onSuccess(ticketId);
-      this.world.journal.record({ kind: "assign", at: this.world.traffic.now(), ticketId, actorId: this.userId, agentId });
+      this.world.journal.record({
+        kind: "assign",
+        at: this.world.traffic.now(),
+        ticketId,
+        actorId: this.userId,
+        agentId,
+      });
     }
     return answer;
   }
@@ -345,7 +388,15 @@ export class Agent extends Actor {
 
 export class Admin extends Agent {
   protected override async step(): Promise<Answer | undefined> {
-    const choice = this.rng.weighted({ assign: 15, transition: 10, list: 25, audit: 10, search: 15, detail: 15, comment: 10 });
+    const choice = this.rng.weighted({
+      assign: 15,
+      transition: 10,
+      list: 25,
+      audit: 10,
+      search: 15,
+      detail: 15,
+      comment: 10,
+    });
     // Recent tickets are the busy ones.
     const recent = this.world.tickets.slice(-200);
     const ticketId = this.rng.pick(recent);

@@ -84,9 +84,16 @@ async function main(): Promise<boolean> {
   await prepareDatabase(urls, logger);
   const cast = castFor(users);
   const staff = await createStaff(urls.owner, cast);
-  say(`database ready: ${cast.customers} customers, ${cast.agents} agents, ${cast.admins} admins; pool ${poolSize}; seed ${seed}`);
+  say(
+    `database ready: ${cast.customers} customers, ${cast.agents} agents, ${cast.admins} admins; pool ${poolSize}; seed ${seed}`,
+  );
 
-  const jwt = { secret: randomSecret() + randomSecret(), issuer: "ticketing-api", audience: "ticketing-clients", accessTokenSeconds: 900 };
+  const jwt = {
+    secret: randomSecret() + randomSecret(),
+    issuer: "ticketing-api",
+    audience: "ticketing-clients",
+    accessTokenSeconds: 900,
+  };
   let traffic: Traffic | undefined;
   const clock = () => traffic?.now() ?? 0;
   const api = new ApiProcess({
@@ -110,10 +117,13 @@ async function main(): Promise<boolean> {
   traffic = new Traffic(api.baseUrl);
   const admins = staff.filter((account) => account.role === "admin");
   const agents = staff.filter((account) => account.role === "agent");
-  const probeToken = signAccessToken({ ...jwt, accessTokenSeconds: Math.ceil(durationMs / 1_000) + 3_600 }, {
-    userId: admins[0]!.userId,
-    role: ROLE.admin,
-  }).token;
+  const probeToken = signAccessToken(
+    { ...jwt, accessTokenSeconds: Math.ceil(durationMs / 1_000) + 3_600 },
+    {
+      userId: admins[0]!.userId,
+      role: ROLE.admin,
+    },
+  ).token;
   const journal = new Journal();
   const world: World = {
     traffic,
@@ -144,7 +154,9 @@ async function main(): Promise<boolean> {
   for (const agent of agents) actors.push(new Agent(`agent${++index}`, "agent", agent.email, index, rng(), world));
   for (let i = 1; i <= cast.customers; i++) {
     index += 1;
-    actors.push(new Customer(`customer${index}`, "customer", `customer${i}-seed${seed}@soak.example.com`, index, rng(), world));
+    actors.push(
+      new Customer(`customer${index}`, "customer", `customer${i}-seed${seed}@soak.example.com`, index, rng(), world),
+    );
   }
 
   // Sign-ins cost argon2 (about 180 ms, two at a time): users arrive 150 ms apart.
@@ -157,7 +169,9 @@ async function main(): Promise<boolean> {
   const context: FaultContext = { traffic, cluster, api, ownerUrl: urls.owner, poolSize, probeToken };
   const windows: FaultWindow[] = [];
   const plan = schedule(durationMs, cycles);
-  say(`running ${minutes} min with ${actors.length} users; ${plan.length} faults at ${plan.map((fault) => `${(fault.at / 1_000).toFixed(1)}s ${fault.kind}`).join(", ")}`);
+  say(
+    `running ${minutes} min with ${actors.length} users; ${plan.length} faults at ${plan.map((fault) => `${(fault.at / 1_000).toFixed(1)}s ${fault.kind}`).join(", ")}`,
+  );
 
   const faults = (async () => {
     for (const fault of plan) {
@@ -190,7 +204,9 @@ async function main(): Promise<boolean> {
         ...(recoveredAt === undefined ? {} : { recoveredAt, recoveryMs: recoveredAt - actionEnd }),
       };
       windows.push(window);
-      say(`${(start / 1_000).toFixed(1)}s ${fault.kind}: ${detail}; recovered ${window.recoveryMs ?? "never"} ms after`);
+      say(
+        `${(start / 1_000).toFixed(1)}s ${fault.kind}: ${detail}; recovered ${window.recoveryMs ?? "never"} ms after`,
+      );
     }
   })();
 
@@ -207,7 +223,12 @@ async function main(): Promise<boolean> {
     }
   })();
 
-  await Promise.all([...actors.map((actor) => actor.run()), runMalformed(traffic, new Random(seed * 31 + 7), durationMs), faults, watchdog]);
+  await Promise.all([
+    ...actors.map((actor) => actor.run()),
+    runMalformed(traffic, new Random(seed * 31 + 7), durationMs),
+    faults,
+    watchdog,
+  ]);
   await monitor.stop();
   const runMs = traffic.now();
 
@@ -228,7 +249,11 @@ async function main(): Promise<boolean> {
     startedAt: new Date(wallStart).toISOString(),
     command: `npm run soak -- --minutes ${minutes} --users ${users}${seed === 1 ? "" : ` --seed ${seed}`}${poolSize === 10 ? "" : ` --pool ${poolSize}`}`,
     parameters: { minutes, users, seed, poolSize, cast, graceMs: GRACE_MS, faultCycles: cycles },
-    machine: { node: process.version, cpus: cpus().length, loadAverageAtEnd: loadavg().map((load) => Math.round(load * 100) / 100) },
+    machine: {
+      node: process.version,
+      cpus: cpus().length,
+      loadAverageAtEnd: loadavg().map((load) => Math.round(load * 100) / 100),
+    },
     wallTimeSeconds: Math.round((Date.now() - wallStart) / 1_000),
     runSeconds: Math.round(runMs / 1_000),
     requests: {
@@ -258,11 +283,17 @@ async function main(): Promise<boolean> {
   await writeFile(path.join(RESULTS, "journal.ndjson"), journal.toNdjson());
 
   for (const each of checks) {
-    say(`${each.passed ? "PASS" : "FAIL"} ${each.name} (${each.checked} checked${each.passed ? "" : `, ${each.failures} failed: ${JSON.stringify(each.examples).slice(0, 400)}`})`);
+    say(
+      `${each.passed ? "PASS" : "FAIL"} ${each.name} (${each.checked} checked${each.passed ? "" : `, ${each.failures} failed: ${JSON.stringify(each.examples).slice(0, 400)}`})`,
+    );
   }
-  say(`${samples.length} requests (${summary.requests.perSecond}/s), outcomes ${JSON.stringify(summary.requests.outcomes)}, latency ${JSON.stringify(summary.requests.latencyMs)}`);
+  say(
+    `${samples.length} requests (${summary.requests.perSecond}/s), outcomes ${JSON.stringify(summary.requests.outcomes)}, latency ${JSON.stringify(summary.requests.latencyMs)}`,
+  );
   say(`journal ${JSON.stringify(summary.journal)}; sessions ${JSON.stringify(world.sessions)}`);
-  say(`results in ${path.relative(process.cwd(), RESULTS)}/latest.json and latest.svg; wall time ${summary.wallTimeSeconds}s`);
+  say(
+    `results in ${path.relative(process.cwd(), RESULTS)}/latest.json and latest.svg; wall time ${summary.wallTimeSeconds}s`,
+  );
   return passed;
 }
 

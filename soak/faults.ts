@@ -10,7 +10,12 @@ import type { Traffic } from "./traffic.ts";
  * ready again (/readyz 200 and a database-backed GraphQL query answered),
  * which is how long the API took to recover by itself.
  */
-export type FaultKind = "connection-burst" | "lock-hold" | "postgres-fast-restart" | "api-sigkill" | "postgres-immediate-restart";
+export type FaultKind =
+  | "connection-burst"
+  | "lock-hold"
+  | "postgres-fast-restart"
+  | "api-sigkill"
+  | "postgres-immediate-restart";
 
 export interface FaultWindow {
   kind: FaultKind;
@@ -69,7 +74,12 @@ async function connectionBurst(context: FaultContext): Promise<string> {
     Array.from({ length: workers }, async (_, index) => {
       while (context.traffic.now() < until) {
         sent += 1;
-        await context.traffic.graphql("burst:heavyList", op.HEAVY_LIST, {}, { ip: `10.250.0.${index % 250}`, token: context.probeToken });
+        await context.traffic.graphql(
+          "burst:heavyList",
+          op.HEAVY_LIST,
+          {},
+          { ip: `10.250.0.${index % 250}`, token: context.probeToken },
+        );
       }
     }),
   );

@@ -6,7 +6,15 @@
 export type JournalEntry =
   | { kind: "register"; at: number; userId: string; email: string }
   | { kind: "ticket"; at: number; ticketId: string; customerId: string; actorId: string; subject: string }
-  | { kind: "comment"; at: number; commentId: string; ticketId: string; authorId: string; body: string; isInternal: boolean }
+  | {
+      kind: "comment";
+      at: number;
+      commentId: string;
+      ticketId: string;
+      authorId: string;
+      body: string;
+      isInternal: boolean;
+    }
   | { kind: "transition"; at: number; ticketId: string; actorId: string; toStatus: string; note: string }
   | { kind: "take"; at: number; ticketId: string; agentId: string }
   | { kind: "assign"; at: number; ticketId: string; actorId: string; agentId: string };

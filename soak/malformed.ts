@@ -23,10 +23,19 @@ const KINDS: Malformed[] = [
   { name: "invalid-json", init: () => ({ path: "/graphql", init: json('{"query": "{ currentUser { rowId } ') }) },
   {
     name: "oversized",
-    init: () => ({ path: "/graphql", init: json(JSON.stringify({ query: "{ currentUser { rowId } }", padding: "x".repeat(1_200_000) })) }),
+    init: () => ({
+      path: "/graphql",
+      init: json(JSON.stringify({ query: "{ currentUser { rowId } }", padding: "x".repeat(1_200_000) })),
+    }),
   },
-  { name: "syntax-error", init: () => ({ path: "/graphql", init: json(JSON.stringify({ query: "{ tickets { nodes { rowId }" })) }) },
-  { name: "unknown-field", init: () => ({ path: "/graphql", init: json(JSON.stringify({ query: "{ ticketz { nodes { rowId } } }" })) }) },
+  {
+    name: "syntax-error",
+    init: () => ({ path: "/graphql", init: json(JSON.stringify({ query: "{ tickets { nodes { rowId }" })) }),
+  },
+  {
+    name: "unknown-field",
+    init: () => ({ path: "/graphql", init: json(JSON.stringify({ query: "{ ticketz { nodes { rowId } } }" })) }),
+  },
   { name: "no-query", init: () => ({ path: "/graphql", init: json(JSON.stringify({ variables: {} })) }) },
   {
     name: "bad-variable",
@@ -42,13 +51,20 @@ const KINDS: Malformed[] = [
   },
   {
     name: "garbage-token",
-    init: () => ({ path: "/graphql", init: json(JSON.stringify({ query: "{ currentUser { rowId } }" }), { Authorization: "Bearer not.a.jwt" }) }),
+    init: () => ({
+      path: "/graphql",
+      init: json(JSON.stringify({ query: "{ currentUser { rowId } }" }), { Authorization: "Bearer not.a.jwt" }),
+    }),
   },
   {
     name: "wrong-content-type",
     init: () => ({
       path: "/graphql",
-      init: { method: "POST", headers: { "Content-Type": "text/plain", Accept: GRAPHQL_RESPONSE }, body: "{ currentUser { rowId } }" },
+      init: {
+        method: "POST",
+        headers: { "Content-Type": "text/plain", Accept: GRAPHQL_RESPONSE },
+        body: "{ currentUser { rowId } }",
+      },
     }),
   },
   {

@@ -45,6 +45,24 @@ export const HEAVY_LIST = `query Heavy {
 
 /** A word list for subjects, comments and searches, so full-text search finds something. */
 export const WORDS = [
-  "printer", "invoice", "password", "laptop", "network", "refund", "delivery", "account", "screen", "battery",
-  "email", "login", "shipment", "warranty", "update", "crash", "slow", "billing", "license", "backup",
+  "printer",
+  "invoice",
+  "password",
+  "laptop",
+  "network",
+  "refund",
+  "delivery",
+  "account",
+  "screen",
+  "battery",
+  "email",
+  "login",
+  "shipment",
+  "warranty",
+  "update",
+  "crash",
+  "slow",
+  "billing",
+  "license",
+  "backup",
 ];

@@ -86,7 +86,13 @@ const FAULT_COLOURS: Record<string, string> = {
   "api-sigkill": "#d7bde2",
 };
 
-export function svgChart(data: { buckets: Bucket[]; sizeMs: number; windows: readonly FaultWindow[]; durationMs: number; title: string }): string {
+export function svgChart(data: {
+  buckets: Bucket[];
+  sizeMs: number;
+  windows: readonly FaultWindow[];
+  durationMs: number;
+  title: string;
+}): string {
   const width = 960;
   const left = 60;
   const right = 20;
@@ -106,10 +112,15 @@ export function svgChart(data: { buckets: Bucket[]; sizeMs: number; windows: rea
     `<polyline fill="none" stroke="${colour}" stroke-width="1.5" points="${points.map(([px, py]) => `${px.toFixed(1)},${py.toFixed(1)}`).join(" ")}"/>`;
 
   const parts: string[] = [];
-  parts.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="11">`);
+  parts.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="11">`,
+  );
   parts.push(`<rect width="${width}" height="${height}" fill="white"/>`);
   parts.push(`<text x="${left}" y="20" font-size="14" font-weight="bold">${escapeXml(data.title)}</text>`);
-  for (const [top, label] of [[errorTop, "error rate (5xx, 503, no answer)"], [latencyTop, "latency, ms (p50 blue, p95 red)"]] as const) {
+  for (const [top, label] of [
+    [errorTop, "error rate (5xx, 503, no answer)"],
+    [latencyTop, "latency, ms (p50 blue, p95 red)"],
+  ] as const) {
     parts.push(`<rect x="${left}" y="${top}" width="${plotWidth}" height="${panelHeight}" fill="none" stroke="#999"/>`);
     parts.push(`<text x="${left}" y="${top - 6}">${label}</text>`);
   }
@@ -118,22 +129,45 @@ export function svgChart(data: { buckets: Bucket[]; sizeMs: number; windows: rea
     const end = x((window.recoveredAt ?? data.durationMs) / 1_000);
     const colour = FAULT_COLOURS[window.kind] ?? "#ddd";
     for (const top of [errorTop, latencyTop]) {
-      parts.push(`<rect x="${start.toFixed(1)}" y="${top}" width="${Math.max(1, end - start).toFixed(1)}" height="${panelHeight}" fill="${colour}" fill-opacity="0.55"><title>${escapeXml(window.kind)}</title></rect>`);
+      parts.push(
+        `<rect x="${start.toFixed(1)}" y="${top}" width="${Math.max(1, end - start).toFixed(1)}" height="${panelHeight}" fill="${colour}" fill-opacity="0.55"><title>${escapeXml(window.kind)}</title></rect>`,
+      );
     }
   }
   for (const fraction of [0, 0.5, 1]) {
-    parts.push(`<text x="${left - 6}" y="${yError(fraction) + 4}" text-anchor="end">${Math.round(fraction * 100)}%</text>`);
-    parts.push(`<text x="${left - 6}" y="${yLatency(fraction * latencyCeiling) + 4}" text-anchor="end">${Math.round(fraction * latencyCeiling)}</text>`);
+    parts.push(
+      `<text x="${left - 6}" y="${yError(fraction) + 4}" text-anchor="end">${Math.round(fraction * 100)}%</text>`,
+    );
+    parts.push(
+      `<text x="${left - 6}" y="${yLatency(fraction * latencyCeiling) + 4}" text-anchor="end">${Math.round(fraction * latencyCeiling)}</text>`,
+    );
   }
   const ticks = 10;
   for (let i = 0; i <= ticks; i++) {
     const t = (seconds * i) / ticks;
-    parts.push(`<text x="${x(t).toFixed(1)}" y="${latencyTop + panelHeight + 16}" text-anchor="middle">${Math.round(t)}s</text>`);
+    parts.push(
+      `<text x="${x(t).toFixed(1)}" y="${latencyTop + panelHeight + 16}" text-anchor="middle">${Math.round(t)}s</text>`,
+    );
   }
   const active = data.buckets.filter((bucket) => bucket.requests > 0);
-  parts.push(line(active.map((bucket) => [x(mid(bucket)), yError(bucket.errorRate)]), "#c0392b"));
-  parts.push(line(active.map((bucket) => [x(mid(bucket)), yLatency(bucket.p50)]), "#2471a3"));
-  parts.push(line(active.map((bucket) => [x(mid(bucket)), yLatency(bucket.p95)]), "#c0392b"));
+  parts.push(
+    line(
+      active.map((bucket) => [x(mid(bucket)), yError(bucket.errorRate)]),
+      "#c0392b",
+    ),
+  );
+  parts.push(
+    line(
+      active.map((bucket) => [x(mid(bucket)), yLatency(bucket.p50)]),
+      "#2471a3",
+    ),
+  );
+  parts.push(
+    line(
+      active.map((bucket) => [x(mid(bucket)), yLatency(bucket.p95)]),
+      "#c0392b",
+    ),
+  );
   let legendX = left;
   for (const [kind, colour] of Object.entries(FAULT_COLOURS)) {
     parts.push(`<rect x="${legendX}" y="${height - 24}" width="12" height="12" fill="${colour}"/>`);

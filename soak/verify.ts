@@ -43,8 +43,13 @@ export async function verifyDatabase(databaseUrl: string, journal: Journal): Pro
        where u.id = any($1::uuid[])`,
       [registrations.map((entry) => entry.userId)],
     );
-    checks.push(check("acknowledged registrations exist", registrations.length,
-      registrations.filter((entry) => !users.has(`${entry.userId}|${entry.email}`))));
+    checks.push(
+      check(
+        "acknowledged registrations exist",
+        registrations.length,
+        registrations.filter((entry) => !users.has(`${entry.userId}|${entry.email}`)),
+      ),
+    );
 
     const tickets = journal.ofKind("ticket");
     const ticketRows = await ids(
@@ -52,8 +57,13 @@ export async function verifyDatabase(databaseUrl: string, journal: Journal): Pro
       "select id || '|' || customer_id || '|' || subject as key from app_public.tickets where id = any($1::uuid[])",
       [tickets.map((entry) => entry.ticketId)],
     );
-    checks.push(check("acknowledged tickets exist", tickets.length,
-      tickets.filter((entry) => !ticketRows.has(`${entry.ticketId}|${entry.customerId}|${entry.subject}`))));
+    checks.push(
+      check(
+        "acknowledged tickets exist",
+        tickets.length,
+        tickets.filter((entry) => !ticketRows.has(`${entry.ticketId}|${entry.customerId}|${entry.subject}`)),
+      ),
+    );
 
     const comments = journal.ofKind("comment");
     const commentRows = await ids(
@@ -62,8 +72,18 @@ export async function verifyDatabase(databaseUrl: string, journal: Journal): Pro
        from app_public.ticket_comments where id = any($1::uuid[])`,
       [comments.map((entry) => entry.commentId)],
     );
-    checks.push(check("acknowledged comments exist", comments.length,
-      comments.filter((entry) => !commentRows.has(`${entry.commentId}|${entry.ticketId}|${entry.authorId}|${entry.isInternal}|${entry.body}`))));
+    checks.push(
+      check(
+        "acknowledged comments exist",
+        comments.length,
+        comments.filter(
+          (entry) =>
+            !commentRows.has(
+              `${entry.commentId}|${entry.ticketId}|${entry.authorId}|${entry.isInternal}|${entry.body}`,
+            ),
+        ),
+      ),
+    );
 
     const transitions = journal.ofKind("transition");
     const historyRows = await ids(
@@ -72,8 +92,15 @@ export async function verifyDatabase(databaseUrl: string, journal: Journal): Pro
        from app_public.ticket_status_history where note = any($1::text[])`,
       [transitions.map((entry) => entry.note)],
     );
-    checks.push(check("acknowledged transitions are status history rows", transitions.length,
-      transitions.filter((entry) => !historyRows.has(`${entry.ticketId}|${entry.toStatus}|${entry.actorId}|${entry.note}`))));
+    checks.push(
+      check(
+        "acknowledged transitions are status history rows",
+        transitions.length,
+        transitions.filter(
+          (entry) => !historyRows.has(`${entry.ticketId}|${entry.toStatus}|${entry.actorId}|${entry.note}`),
+        ),
+      ),
+    );
 
     const takes = journal.ofKind("take");
     const assigns = journal.ofKind("assign");
@@ -83,12 +110,24 @@ export async function verifyDatabase(databaseUrl: string, journal: Journal): Pro
        from app_public.ticket_assignment_history where ticket_id = any($1::uuid[])`,
       [[...takes, ...assigns].map((entry) => entry.ticketId)],
     );
-    checks.push(check("acknowledged take_next claims are assignment history rows", takes.length,
-      takes.filter((entry) => !assignmentRows.has(`${entry.ticketId}|-|${entry.agentId}|${entry.agentId}`))));
+    checks.push(
+      check(
+        "acknowledged take_next claims are assignment history rows",
+        takes.length,
+        takes.filter((entry) => !assignmentRows.has(`${entry.ticketId}|-|${entry.agentId}|${entry.agentId}`)),
+      ),
+    );
     // assign_ticket to the agent a ticket already has is a no-op: then an earlier row (by anyone) shows the agent.
-    const assignedTo = new Set([...assignmentRows].map((key) => key.split("|")).map(([ticket, , to]) => `${ticket}|${to}`));
-    checks.push(check("acknowledged assignments are assignment history rows", assigns.length,
-      assigns.filter((entry) => !assignedTo.has(`${entry.ticketId}|${entry.agentId}`))));
+    const assignedTo = new Set(
+      [...assignmentRows].map((key) => key.split("|")).map(([ticket, , to]) => `${ticket}|${to}`),
+    );
+    checks.push(
+      check(
+        "acknowledged assignments are assignment history rows",
+        assigns.length,
+        assigns.filter((entry) => !assignedTo.has(`${entry.ticketId}|${entry.agentId}`)),
+      ),
+    );
 
     const claimedBy = new Map<string, string>();
     const doubleClaims: unknown[] = [];
@@ -99,7 +138,12 @@ export async function verifyDatabase(databaseUrl: string, journal: Journal): Pro
     }
     checks.push(check("no ticket acknowledged to two agents by take_next", takes.length, doubleClaims));
 
-    const { rows: statusRows } = await client.query<{ id: string; status: string; newest: string | null; total: number }>(
+    const { rows: statusRows } = await client.query<{
+      id: string;
+      status: string;
+      newest: string | null;
+      total: number;
+    }>(
       `select t.id, t.status::text as status, h.to_status::text as newest, count(*) over ()::int as total
        from app_public.tickets t
        left join lateral (
@@ -107,22 +151,44 @@ export async function verifyDatabase(databaseUrl: string, journal: Journal): Pro
          where h.ticket_id = t.id order by h.changed_at desc, h.id desc limit 1
        ) h on true`,
     );
-    checks.push(check("newest status history row equals the ticket's status (all tickets)", statusRows[0]?.total ?? 0,
-      statusRows.filter((row) => row.newest !== row.status)));
+    checks.push(
+      check(
+        "newest status history row equals the ticket's status (all tickets)",
+        statusRows[0]?.total ?? 0,
+        statusRows.filter((row) => row.newest !== row.status),
+      ),
+    );
 
     const audited = await ids(
       client,
       `select table_name || '|' || operation || '|' || record_id as key from app_private.audit_log
        where operation = 'INSERT' and record_id = any($1::uuid[])`,
-      [[...tickets.map((entry) => entry.ticketId), ...comments.map((entry) => entry.commentId), ...registrations.map((entry) => entry.userId)]],
+      [
+        [
+          ...tickets.map((entry) => entry.ticketId),
+          ...comments.map((entry) => entry.commentId),
+          ...registrations.map((entry) => entry.userId),
+        ],
+      ],
     );
     const auditMissing = [
-      ...tickets.filter((entry) => !audited.has(`app_public.tickets|INSERT|${entry.ticketId}`)).map((entry) => ({ ticket: entry.ticketId })),
-      ...comments.filter((entry) => !audited.has(`app_public.ticket_comments|INSERT|${entry.commentId}`)).map((entry) => ({ comment: entry.commentId })),
-      ...registrations.filter((entry) => !audited.has(`app_public.users|INSERT|${entry.userId}`)).map((entry) => ({ user: entry.userId })),
+      ...tickets
+        .filter((entry) => !audited.has(`app_public.tickets|INSERT|${entry.ticketId}`))
+        .map((entry) => ({ ticket: entry.ticketId })),
+      ...comments
+        .filter((entry) => !audited.has(`app_public.ticket_comments|INSERT|${entry.commentId}`))
+        .map((entry) => ({ comment: entry.commentId })),
+      ...registrations
+        .filter((entry) => !audited.has(`app_public.users|INSERT|${entry.userId}`))
+        .map((entry) => ({ user: entry.userId })),
     ];
-    checks.push(check("audit log has the insert of every acknowledged ticket, comment and registration",
-      tickets.length + comments.length + registrations.length, auditMissing));
+    checks.push(
+      check(
+        "audit log has the insert of every acknowledged ticket, comment and registration",
+        tickets.length + comments.length + registrations.length,
+        auditMissing,
+      ),
+    );
 
     const statusUpdates = await ids(
       client,
@@ -131,8 +197,13 @@ export async function verifyDatabase(databaseUrl: string, journal: Journal): Pro
          and old_data ->> 'status' is distinct from new_data ->> 'status'`,
       [transitions.map((entry) => entry.ticketId)],
     );
-    checks.push(check("audit log has a status update by the actor for every acknowledged transition", transitions.length,
-      transitions.filter((entry) => !statusUpdates.has(`${entry.ticketId}|${entry.toStatus}|${entry.actorId}`))));
+    checks.push(
+      check(
+        "audit log has a status update by the actor for every acknowledged transition",
+        transitions.length,
+        transitions.filter((entry) => !statusUpdates.has(`${entry.ticketId}|${entry.toStatus}|${entry.actorId}`)),
+      ),
+    );
 
     return checks;
   } finally {
@@ -154,13 +225,20 @@ export function verifyTraffic(
   recoveryLimitMs: number,
 ): Check[] {
   const failing = (sample: Sample) =>
-    sample.outcome === "server_error" || sample.outcome === "unavailable" || sample.outcome === "network" || sample.status >= 500;
+    sample.outcome === "server_error" ||
+    sample.outcome === "unavailable" ||
+    sample.outcome === "network" ||
+    sample.status >= 500;
   const outside = samples.filter((sample) => failing(sample) && !inWindow(sample, windows, GRACE_MS));
-  const internal = samples.filter((sample) => sample.code === "INTERNAL_SERVER_ERROR" || (sample.code === "UNKNOWN" && sample.status === 200));
+  const internal = samples.filter(
+    (sample) => sample.code === "INTERNAL_SERVER_ERROR" || (sample.code === "UNKNOWN" && sample.status === 200),
+  );
   const unavailableStatus = samples.filter((sample) => sample.code === "SERVICE_UNAVAILABLE" && sample.status !== 503);
   const malformed = samples.filter((sample) => sample.op.startsWith(MALFORMED_PREFIX));
   const badMalformed = malformed.filter(
-    (sample) => !(sample.status >= 400 && sample.status < 500) && !(sample.outcome === "network" && inWindow(sample, windows, GRACE_MS)),
+    (sample) =>
+      !(sample.status >= 400 && sample.status < 500) &&
+      !(sample.outcome === "network" && inWindow(sample, windows, GRACE_MS)),
   );
   const bugs = samples.filter((sample) => sample.op.startsWith("actor-bug:"));
   return [
@@ -168,11 +246,17 @@ export function verifyTraffic(
     check("no INTERNAL_SERVER_ERROR anywhere (database outages are SERVICE_UNAVAILABLE)", samples.length, internal),
     check("SERVICE_UNAVAILABLE is always HTTP 503", samples.length, unavailableStatus),
     check("malformed and oversized requests are 4xx", malformed.length, badMalformed),
-    check("API recovered by itself after every fault", windows.length,
-      windows.filter((window) => window.recoveredAt === undefined || (window.recoveryMs ?? 0) > recoveryLimitMs)),
+    check(
+      "API recovered by itself after every fault",
+      windows.length,
+      windows.filter((window) => window.recoveredAt === undefined || (window.recoveryMs ?? 0) > recoveryLimitMs),
+    ),
     check("API process never exited unless killed by the soak", exits.length, [...exits]),
     check("simulation ran without bugs", samples.length, bugs),
-    check("the simulated users' operations are valid GraphQL", samples.length,
-      samples.filter((sample) => !sample.op.startsWith(MALFORMED_PREFIX) && sample.status === 400)),
+    check(
+      "the simulated users' operations are valid GraphQL",
+      samples.length,
+      samples.filter((sample) => !sample.op.startsWith(MALFORMED_PREFIX) && sample.status === 400),
+    ),
   ];
 }

@@ -15,7 +15,6 @@ export type UserRow = Record<string, unknown>;
 
 export type { UserRole };
 
-
 /** A reserved password check: the attempt to decide, and what recomputing the stored hash needs. */
 export interface PasswordCheck {
   attemptId: string;
@@ -56,7 +55,11 @@ function toSession(row: SessionRow): Session {
   };
 }
 
-async function single<T extends pg.QueryResultRow>(db: Queryable, sql: string, values: unknown[]): Promise<T | undefined> {
+async function single<T extends pg.QueryResultRow>(
+  db: Queryable,
+  sql: string,
+  values: unknown[],
+): Promise<T | undefined> {
   const { rows } = await db.query<T>(sql, values);
   return rows[0];
 }
@@ -158,7 +161,9 @@ export async function rotateRefreshToken(
 }
 
 export async function revokeRefreshToken(db: Queryable, digest: Buffer): Promise<boolean> {
-  const row = await single<{ revoked: boolean }>(db, "select app_private.revoke_refresh_token($1) as revoked", [digest]);
+  const row = await single<{ revoked: boolean }>(db, "select app_private.revoke_refresh_token($1) as revoked", [
+    digest,
+  ]);
   return row?.revoked === true;
 }
 
@@ -179,7 +184,15 @@ export async function adminCreateUser(
   const row = await single<{ user_record: UserRow }>(
     db,
     "select to_json(app_private.admin_create_user($1, $2, $3, $4, $5, $6, $7)) as user_record",
-    [actor.userId, actor.role, actor.sessionId ?? null, account.email, account.displayName, account.role, account.passwordHash],
+    [
+      actor.userId,
+      actor.role,
+      actor.sessionId ?? null,
+      account.email,
+      account.displayName,
+      account.role,
+      account.passwordHash,
+    ],
   );
   if (!row) throw new Error("admin_create_user returned no row");
   return row.user_record;
@@ -230,7 +243,11 @@ export async function registerAccount(
   db: Queryable,
   account: { email: string; displayName: string; passwordHash: string },
 ): Promise<void> {
-  await db.query("select app_private.register_account($1, $2, $3)", [account.email, account.displayName, account.passwordHash]);
+  await db.query("select app_private.register_account($1, $2, $3)", [
+    account.email,
+    account.displayName,
+    account.passwordHash,
+  ]);
 }
 
 /** verifyEmail: proves the address of a verification link and opens a session (TKTOK for a bad link). */

@@ -155,7 +155,9 @@ export async function login(
   if (email.length > 1_000 || input.password.length > MAX_PASSWORD_LENGTH * 2) throw authError("INVALID_CREDENTIALS");
   const check = await store.beginLogin(deps.pool, email, ip).catch(rethrowAsAuthError);
   // Unknown emails are hashed with a random salt: same work, same time.
-  const presented = await hashing(() => recomputeHash(check.passwordSalt, check.hashLength, input.password, clientKey(ip)));
+  const presented = await hashing(() =>
+    recomputeHash(check.passwordSalt, check.hashLength, input.password, clientKey(ip)),
+  );
   // Made before the decision, and only for accounts whose hash has outdated parameters.
   const upgraded =
     check.passwordSalt && needsRehash(check.passwordSalt)

@@ -110,7 +110,8 @@ async function withHashSlot<T>(client: string, work: () => Promise<T>): Promise<
     hashesActive += 1;
   } else {
     const queue = waiting.get(client) ?? [];
-    if (queue.length >= MAX_QUEUED_PER_CLIENT) throw new HashQueueFullError("Too many password checks queued for this client");
+    if (queue.length >= MAX_QUEUED_PER_CLIENT)
+      throw new HashQueueFullError("Too many password checks queued for this client");
     waiting.set(client, queue);
     // The slot is handed over by releaseSlot: hashesActive already counts it.
     await new Promise<void>((resolve) => queue.push(resolve));

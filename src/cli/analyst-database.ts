@@ -33,11 +33,16 @@ export async function withAnalystDatabase<T>(
   if (databaseUrl || rootUrl) {
     if (!rootUrl) throw new ConfigurationError(`Invalid configuration: ROOT_DATABASE_URL is required by ${command}`);
     if (!databaseUrl) {
-      throw new ConfigurationError(`Invalid configuration: DATABASE_OWNER_URL or DATABASE_URL is required by ${command}`);
+      throw new ConfigurationError(
+        `Invalid configuration: DATABASE_OWNER_URL or DATABASE_URL is required by ${command}`,
+      );
     }
     return onDatabase(rootUrl, databaseUrl, work);
   }
-  const local = await startLocalDatabase(environment, commandLogger(environment.LOG_LEVEL === "info" ? "warn" : environment.LOG_LEVEL));
+  const local = await startLocalDatabase(
+    environment,
+    commandLogger(environment.LOG_LEVEL === "info" ? "warn" : environment.LOG_LEVEL),
+  );
   try {
     return await onDatabase(local.urls.root, local.urls.owner, work);
   } finally {

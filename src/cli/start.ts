@@ -20,7 +20,8 @@ import { runCli } from "./run-cli.ts";
 /** Where /metrics is answered (docs/security.md, "Time and connections"). */
 function metricsLine(config: AppConfig, base: string, metricsPort: number | undefined): string | undefined {
   const protectedBy = config.metrics?.token === undefined ? "" : "  (Bearer METRICS_TOKEN)";
-  if (metricsPort !== undefined) return `  Metrics   http://${config.metrics?.host ?? "127.0.0.1"}:${metricsPort}/metrics${protectedBy}`;
+  if (metricsPort !== undefined)
+    return `  Metrics   http://${config.metrics?.host ?? "127.0.0.1"}:${metricsPort}/metrics${protectedBy}`;
   if (config.metrics?.token !== undefined || !config.production) return `  Metrics   ${base}/metrics${protectedBy}`;
   return "  Metrics   not served (set METRICS_PORT or METRICS_TOKEN)";
 }
@@ -108,7 +109,9 @@ function inProcessWorkerUrl(environment: Environment, local: LocalDatabase | und
   const ownerUrl = environment.DATABASE_OWNER_URL ?? local?.urls.owner;
   if (environment.WORKER_IN_PROCESS === false) return undefined;
   if (environment.WORKER_IN_PROCESS === true && ownerUrl === undefined) {
-    throw new ConfigurationError("Invalid configuration: DATABASE_OWNER_URL is required when WORKER_IN_PROCESS is true");
+    throw new ConfigurationError(
+      "Invalid configuration: DATABASE_OWNER_URL is required when WORKER_IN_PROCESS is true",
+    );
   }
   return ownerUrl;
 }

@@ -68,13 +68,18 @@ async function readPassword(): Promise<string> {
     chunks.push(buffer);
   }
   // One trailing newline comes from `echo` or a here-string; it is not part of the password.
-  return Buffer.concat(chunks).toString("utf8").replace(/\r?\n$/, "");
+  return Buffer.concat(chunks)
+    .toString("utf8")
+    .replace(/\r?\n$/, "");
 }
 
 async function ownerConnection(): Promise<{ url: string; local?: LocalDatabase }> {
   const environment = environmentFor("user:create");
   if (environment.DATABASE_OWNER_URL) return { url: environment.DATABASE_OWNER_URL };
-  const local = await startLocalDatabase(environment, commandLogger(environment.LOG_LEVEL === "info" ? "warn" : environment.LOG_LEVEL));
+  const local = await startLocalDatabase(
+    environment,
+    commandLogger(environment.LOG_LEVEL === "info" ? "warn" : environment.LOG_LEVEL),
+  );
   return { url: local.urls.owner, local };
 }
 

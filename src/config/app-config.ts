@@ -131,7 +131,9 @@ export function appConfigFrom(
       bodyTimeoutMs: environment.HTTP_BODY_TIMEOUT_MS,
     },
     metrics: {
-      ...(environment.METRICS_PORT === undefined ? {} : { port: environment.METRICS_PORT, host: environment.METRICS_HOST }),
+      ...(environment.METRICS_PORT === undefined
+        ? {}
+        : { port: environment.METRICS_PORT, host: environment.METRICS_HOST }),
       ...(environment.METRICS_TOKEN === undefined ? {} : { token: environment.METRICS_TOKEN }),
     },
     documentLimits: {

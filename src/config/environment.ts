@@ -6,9 +6,7 @@ import { DEFAULT_TIME_LIMITS } from "./app-config.ts";
  * The environment variables the API reads, validated once at start-up.
  * Each refusal names the variable so the operator can fix it in one go.
  */
-const booleanFlag = z
-  .enum(["true", "false", "1", "0"])
-  .transform((value) => value === "true" || value === "1");
+const booleanFlag = z.enum(["true", "false", "1", "0"]).transform((value) => value === "true" || value === "1");
 
 /** A comma-separated list (empty by default): each item trimmed, then `normalise`d; empty items dropped. */
 function commaSeparated(normalise: (item: string) => string) {
@@ -90,7 +88,10 @@ const environmentSchema = z.object({
       (value) => value.toLowerCase() !== "true",
       "must not be true (it trusts any client's X-Forwarded-For); give a hop count or the proxies' addresses",
     )
-    .refine(isTrustProxySetting, "must be a hop count (0 to 10) or a comma-separated list of proxy addresses or subnets")
+    .refine(
+      isTrustProxySetting,
+      "must be a hop count (0 to 10) or a comma-separated list of proxy addresses or subnets",
+    )
     .transform((value): number | string | undefined => {
       if (value === "false") return undefined;
       return /^\d+$/.test(value) ? Number(value) : value;
@@ -105,13 +106,28 @@ const environmentSchema = z.object({
   WS_MESSAGES_PER_SECOND: z.coerce.number().int().min(1).max(10_000).optional(),
   DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(500).default(20),
   // Time and connection limits (docs/security.md, "Time and connections").
-  STATEMENT_TIMEOUT_ANONYMOUS_MS: z.coerce.number().int().min(100).max(600_000).default(DEFAULT_TIME_LIMITS.statementTimeoutAnonymousMs),
+  STATEMENT_TIMEOUT_ANONYMOUS_MS: z.coerce
+    .number()
+    .int()
+    .min(100)
+    .max(600_000)
+    .default(DEFAULT_TIME_LIMITS.statementTimeoutAnonymousMs),
   STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(DEFAULT_TIME_LIMITS.statementTimeoutMs),
   REQUEST_TIMEOUT_MS: z.coerce.number().int().min(500).max(600_000).default(DEFAULT_TIME_LIMITS.requestTimeoutMs),
   DATABASE_POOL_WAIT_MS: z.coerce.number().int().min(100).max(60_000).default(DEFAULT_TIME_LIMITS.poolWaitMs),
   MAX_CONNECTIONS: z.coerce.number().int().min(1).max(1_000_000).default(DEFAULT_TIME_LIMITS.maxConnections),
-  MAX_CONNECTIONS_PER_ADDRESS: z.coerce.number().int().min(1).max(1_000_000).default(DEFAULT_TIME_LIMITS.maxConnectionsPerAddress),
-  HTTP_HEADERS_TIMEOUT_MS: z.coerce.number().int().min(1_000).max(600_000).default(DEFAULT_TIME_LIMITS.headersTimeoutMs),
+  MAX_CONNECTIONS_PER_ADDRESS: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(1_000_000)
+    .default(DEFAULT_TIME_LIMITS.maxConnectionsPerAddress),
+  HTTP_HEADERS_TIMEOUT_MS: z.coerce
+    .number()
+    .int()
+    .min(1_000)
+    .max(600_000)
+    .default(DEFAULT_TIME_LIMITS.headersTimeoutMs),
   HTTP_BODY_TIMEOUT_MS: z.coerce.number().int().min(1_000).max(600_000).default(DEFAULT_TIME_LIMITS.bodyTimeoutMs),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(1_000).max(600_000).default(30_000),
   // Where /metrics is served: its own listener (METRICS_PORT, on METRICS_HOST)
@@ -158,8 +174,16 @@ const environmentSchema = z.object({
     .url()
     .refine((value) => /^smtps?:\/\//.test(value), "must be an smtp:// or smtps:// URL")
     .optional(),
-  MAIL_FROM: z.string().min(3).max(320).regex(/^[^\r\n]*@[^\r\n]*$/, "must be an address, e.g. Helpdesk <help@example.com>").optional(),
-  MAIL_REPLY_DOMAIN: z.string().regex(/^[a-z0-9.-]+\.?[a-z0-9-]*$/i, "must be a domain name").optional(),
+  MAIL_FROM: z
+    .string()
+    .min(3)
+    .max(320)
+    .regex(/^[^\r\n]*@[^\r\n]*$/, "must be an address, e.g. Helpdesk <help@example.com>")
+    .optional(),
+  MAIL_REPLY_DOMAIN: z
+    .string()
+    .regex(/^[a-z0-9.-]+\.?[a-z0-9-]*$/i, "must be a domain name")
+    .optional(),
   MAIL_DISABLED: booleanFlag.default(false),
   APP_URL: z.string().url().optional(),
   INBOUND_EMAIL_MAX_BYTES: z.coerce.number().int().min(10_000).max(50_000_000).default(10_000_000),
@@ -168,7 +192,9 @@ const environmentSchema = z.object({
     .string()
     .refine((value) => Buffer.byteLength(value) >= 24, "must be at least 24 bytes")
     .optional(),
-  WEBHOOK_ALLOWED_HOSTS: commaSeparated((host) => host.toLowerCase().replace(/^\[|\]$/g, "")).pipe(z.array(z.string().regex(/^[a-z0-9.:-]+$/, "must be a comma-separated list of host names or addresses"))),
+  WEBHOOK_ALLOWED_HOSTS: commaSeparated((host) => host.toLowerCase().replace(/^\[|\]$/g, "")).pipe(
+    z.array(z.string().regex(/^[a-z0-9.:-]+$/, "must be a comma-separated list of host names or addresses")),
+  ),
   // Attachments (docs/attachments.md): the local filesystem by default, or
   // S3-compatible object storage. Incomplete S3 settings stop start-up
   // (storage/storage-config.ts).
@@ -184,7 +210,10 @@ const environmentSchema = z.object({
     .optional(),
   S3_BUCKET: z
     .string()
-    .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "must be an S3 bucket name (3 to 63 lower-case letters, digits, dots, hyphens)")
+    .regex(
+      /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/,
+      "must be an S3 bucket name (3 to 63 lower-case letters, digits, dots, hyphens)",
+    )
     .optional(),
   S3_REGION: z.string().min(1).optional(),
   S3_ACCESS_KEY_ID: z.string().min(1).optional(),
@@ -209,9 +238,13 @@ export class ConfigurationError extends Error {
 function checkStorage(environment: Environment): void {
   if (environment.STORAGE_DRIVER !== "s3") return;
   for (const variable of ["S3_BUCKET", "S3_REGION"] as const) {
-    if (!environment[variable]) throw new ConfigurationError(`Invalid configuration: ${variable} is required when STORAGE_DRIVER is s3`);
+    if (!environment[variable])
+      throw new ConfigurationError(`Invalid configuration: ${variable} is required when STORAGE_DRIVER is s3`);
   }
-  const pairs = [["S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY"], ["S3_SECRET_ACCESS_KEY", "S3_ACCESS_KEY_ID"]] as const;
+  const pairs = [
+    ["S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY"],
+    ["S3_SECRET_ACCESS_KEY", "S3_ACCESS_KEY_ID"],
+  ] as const;
   for (const [given, needed] of pairs) {
     if (environment[given] && !environment[needed]) {
       throw new ConfigurationError(`Invalid configuration: ${needed} is required when ${given} is set`);
@@ -239,11 +272,15 @@ export function parseEnvironment(source: NodeJS.ProcessEnv = process.env): Envir
   }
   const environment = withDefaults(result.data);
   if (environment.GRAPHQL_DEFAULT_PAGE_SIZE > environment.GRAPHQL_MAX_PAGE_SIZE) {
-    throw new ConfigurationError("Invalid configuration: GRAPHQL_DEFAULT_PAGE_SIZE must not exceed GRAPHQL_MAX_PAGE_SIZE");
+    throw new ConfigurationError(
+      "Invalid configuration: GRAPHQL_DEFAULT_PAGE_SIZE must not exceed GRAPHQL_MAX_PAGE_SIZE",
+    );
   }
   checkStorage(environment);
   if (environment.PASSWORD_HASHING === "fast" && environment.NODE_ENV === "production") {
-    throw new ConfigurationError("Invalid configuration: PASSWORD_HASHING=fast is for tests only and refused in production");
+    throw new ConfigurationError(
+      "Invalid configuration: PASSWORD_HASHING=fast is for tests only and refused in production",
+    );
   }
   return environment;
 }

@@ -29,7 +29,10 @@ export const ANALYST_LIMITS = {
 } as const;
 
 /** The per-session limits of a login (defaults: ANALYST_LIMITS). */
-export type AnalystSessionLimits = Record<"statementTimeout" | "idleInTransactionSessionTimeout" | "lockTimeout", string>;
+export type AnalystSessionLimits = Record<
+  "statementTimeout" | "idleInTransactionSessionTimeout" | "lockTimeout",
+  string
+>;
 
 /**
  * Roles that keep the right to take advisory locks once PUBLIC loses it:
@@ -148,7 +151,8 @@ export async function createAnalystLogin(
 ): Promise<AnalystLogin> {
   const limits: AnalystSessionLimits = {
     statementTimeout: options.limits?.statementTimeout ?? ANALYST_LIMITS.statementTimeout,
-    idleInTransactionSessionTimeout: options.limits?.idleInTransactionSessionTimeout ?? ANALYST_LIMITS.idleInTransactionSessionTimeout,
+    idleInTransactionSessionTimeout:
+      options.limits?.idleInTransactionSessionTimeout ?? ANALYST_LIMITS.idleInTransactionSessionTimeout,
     lockTimeout: options.limits?.lockTimeout ?? ANALYST_LIMITS.lockTimeout,
   };
   for (const [setting, value] of Object.entries(limits)) {
@@ -171,7 +175,9 @@ export async function createAnalystLogin(
     );
     await root.query(`alter role ${id} set default_transaction_read_only = on`);
     await root.query(`alter role ${id} set statement_timeout = '${limits.statementTimeout}'`);
-    await root.query(`alter role ${id} set idle_in_transaction_session_timeout = '${limits.idleInTransactionSessionTimeout}'`);
+    await root.query(
+      `alter role ${id} set idle_in_transaction_session_timeout = '${limits.idleInTransactionSessionTimeout}'`,
+    );
     await root.query(`alter role ${id} set lock_timeout = '${limits.lockTimeout}'`);
     await root.query(`alter role ${id} set search_path = app_reporting`);
     await root.query(`grant connect on database ${root.escapeIdentifier(database)} to ${id}`);

@@ -57,5 +57,9 @@ export function createReadinessPool(config: AppConfig, logger: Logger): pg.Pool 
  */
 export function createListenPool(config: AppConfig, logger: Logger): pg.Pool | undefined {
   if (config.listenDatabaseUrl === undefined) return undefined;
-  return createPool(config, logger, { max: 1, applicationName: "ticketing-api-listen", connectionString: config.listenDatabaseUrl });
+  return createPool(config, logger, {
+    max: 1,
+    applicationName: "ticketing-api-listen",
+    connectionString: config.listenDatabaseUrl,
+  });
 }

@@ -12,7 +12,15 @@
  */
 
 /** Socket-level failures reported by Node for the database connection. */
-const NETWORK_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "EPIPE", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH", "EAI_AGAIN"]);
+const NETWORK_CODES = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "EPIPE",
+  "ETIMEDOUT",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "EAI_AGAIN",
+]);
 
 /**
  * SQLSTATEs: class 08 (connection exception), 57P01 admin_shutdown,
@@ -51,7 +59,10 @@ function* errorChain(error: unknown): Generator<object> {
 export function isDatabaseUnavailable(error: unknown): boolean {
   for (const current of errorChain(error)) {
     const code = ownCode(current);
-    if (code !== undefined && (NETWORK_CODES.has(code) || (/^[0-9A-Z]{5}$/.test(code) && isUnavailableSqlState(code)))) {
+    if (
+      code !== undefined &&
+      (NETWORK_CODES.has(code) || (/^[0-9A-Z]{5}$/.test(code) && isUnavailableSqlState(code)))
+    ) {
       return true;
     }
     const message = (current as { message?: unknown }).message;

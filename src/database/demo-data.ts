@@ -52,7 +52,11 @@ async function as<T extends pg.QueryResultRow>(
   sql: string,
   values: unknown[] = [],
 ): Promise<T | undefined> {
-  return inRequestTransaction(client, { userId, role: webRoleOf(role) }, async (c) => (await c.query<T>(sql, values)).rows[0]);
+  return inRequestTransaction(
+    client,
+    { userId, role: webRoleOf(role) },
+    async (c) => (await c.query<T>(sql, values)).rows[0],
+  );
 }
 
 /**
@@ -64,9 +68,17 @@ async function as<T extends pg.QueryResultRow>(
  */
 async function createOrganizations(api: pg.Client, ids: Ids): Promise<void> {
   const organization = async (name: string, domain: string) =>
-    (await as<{ id: string }>(api, "admin", ids.admin, "select id from app_public.create_organization($1, array[$2])", [name, domain]))!.id;
+    (await as<{ id: string }>(api, "admin", ids.admin, "select id from app_public.create_organization($1, array[$2])", [
+      name,
+      domain,
+    ]))!.id;
   const member = (organizationId: string, user: UserKey, role: "member" | "manager", sees: boolean) =>
-    as(api, "admin", ids.admin, "select id from app_public.add_organization_member($1, $2, $3, $4)", [organizationId, ids[user], role, sees]);
+    as(api, "admin", ids.admin, "select id from app_public.add_organization_member($1, $2, $3, $4)", [
+      organizationId,
+      ids[user],
+      role,
+      sees,
+    ]);
   const northwind = await organization("Northwind Traders", "northwind.example");
   const contoso = await organization("Contoso", "contoso.example");
   await member(northwind, "carol", "manager", true);
@@ -98,14 +110,29 @@ async function createTickets(api: pg.Client, ids: Ids): Promise<void> {
   const reply = (role: UserRole, user: UserKey, ticket: string, body: string, internal = false) =>
     as(api, role, ids[user], "select * from app_public.add_comment($1, $2, $3)", [ticket, body, internal]);
 
-  const outage = await file("carol", "Checkout page returns an error", "Since this morning every payment fails with error 502.", "urgent");
-  const invoice = await file("dan", "Wrong VAT on invoice #2291", "The invoice shows 19% VAT; we are VAT-exempt.", "high");
+  const outage = await file(
+    "carol",
+    "Checkout page returns an error",
+    "Since this morning every payment fails with error 502.",
+    "urgent",
+  );
+  const invoice = await file(
+    "dan",
+    "Wrong VAT on invoice #2291",
+    "The invoice shows 19% VAT; we are VAT-exempt.",
+    "high",
+  );
   const password = await file("erin", "Cannot reset my password", "The reset email never arrives.", "normal");
   await file("carol", "Export to CSV is slow", "Exporting 10k rows takes minutes.", "normal");
   await file("dan", "Change company address", "Please update our billing address.", "low");
   const duplicate = await file("erin", "Duplicate: login issue", "Filed twice by mistake.", "low");
   await file("carol", "Feature request: dark mode", "Would love a dark theme for the portal.", "low");
-  const question = await file("dan", "Question about API limits", "What is the rate limit of the public API?", "normal");
+  const question = await file(
+    "dan",
+    "Question about API limits",
+    "What is the rate limit of the public API?",
+    "normal",
+  );
 
   // Agents claim the most urgent, oldest work first: outage, invoice, then the normal ones.
   for (const agent of ["alice", "bob", "alice", "bob", "alice"] as const) await take(agent);
@@ -120,7 +147,10 @@ async function createTickets(api: pg.Client, ids: Ids): Promise<void> {
   await move("customer", "dan", question, "closed", "Thanks!");
   await move("customer", "erin", duplicate, "closed", "Filed twice");
   // Erin copies in her colleague Frank, who cannot otherwise see her tickets.
-  await as(api, "customer", ids.erin, "select id from app_public.add_ticket_participant($1, $2, 'cc')", [password, ids.frank]);
+  await as(api, "customer", ids.erin, "select id from app_public.add_ticket_participant($1, $2, 'cc')", [
+    password,
+    ids.frank,
+  ]);
 }
 
 /**

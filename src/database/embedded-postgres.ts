@@ -114,7 +114,9 @@ async function initialiseOnce(databaseDir: string, password: string, log: (messa
     await rename(staging, databaseDir).catch((error: NodeJS.ErrnoException) => {
       if (error.code !== "ENOTEMPTY" && error.code !== "EEXIST") throw error;
       if (!existsSync(path.join(databaseDir, "PG_VERSION"))) {
-        throw new Error(`${databaseDir} is not empty and holds no PostgreSQL cluster; move it away or choose another DATA_DIR`);
+        throw new Error(
+          `${databaseDir} is not empty and holds no PostgreSQL cluster; move it away or choose another DATA_DIR`,
+        );
       }
       log(`${databaseDir} was initialised meanwhile by another command; using it`);
     });
@@ -133,7 +135,10 @@ async function lastLogLine(databaseDir: string): Promise<string> {
 
 async function rotateLog(databaseDir: string): Promise<void> {
   const file = path.join(databaseDir, LOG_FILE);
-  const size = await stat(file).then((info) => info.size, () => 0);
+  const size = await stat(file).then(
+    (info) => info.size,
+    () => 0,
+  );
   if (size > LOG_ROTATE_BYTES) await rename(file, `${file}.1`);
 }
 
@@ -143,7 +148,19 @@ async function startServer(databaseDir: string, port: number, flags: string[]): 
   const postgresOptions = ["-p", String(port), ...flags].map(shellQuote).join(" ");
   const child = spawn(
     await pgCtlPath(),
-    ["start", "-D", databaseDir, "-w", "-t", "120", "-s", "-l", path.join(databaseDir, LOG_FILE), "-o", postgresOptions],
+    [
+      "start",
+      "-D",
+      databaseDir,
+      "-w",
+      "-t",
+      "120",
+      "-s",
+      "-l",
+      path.join(databaseDir, LOG_FILE),
+      "-o",
+      postgresOptions,
+    ],
     { ...(await serverUser()), cwd: databaseDir, stdio: ["ignore", "pipe", "pipe"] },
   );
   let output = "";
@@ -155,7 +172,9 @@ async function startServer(databaseDir: string, port: number, flags: string[]): 
   });
   if (code !== 0) {
     const reason = (await lastLogLine(databaseDir)) || output.trim().split("\n").at(-1) || `pg_ctl exited with ${code}`;
-    throw new Error(`Embedded PostgreSQL did not start on port ${port}: ${reason} (log: ${path.join(databaseDir, LOG_FILE)})`);
+    throw new Error(
+      `Embedded PostgreSQL did not start on port ${port}: ${reason} (log: ${path.join(databaseDir, LOG_FILE)})`,
+    );
   }
 }
 
@@ -173,7 +192,9 @@ async function checkPassword(rootUrl: string, databaseDir: string, pid: number):
           `on port ${new URL(rootUrl).port}; if no PostgreSQL runs on ${databaseDir}, delete that file`,
       );
     }
-    throw new Error(`The PostgreSQL running on ${databaseDir} does not accept this data directory's password: ${(error as Error).message}`);
+    throw new Error(
+      `The PostgreSQL running on ${databaseDir} does not accept this data directory's password: ${(error as Error).message}`,
+    );
   } finally {
     await client.end().catch(() => undefined);
   }

@@ -30,7 +30,10 @@ export interface LocalDatabase {
 /** Where the local database lives and listens, as the environment says. */
 type LocalDatabaseEnvironment = Pick<Environment, "DATA_DIR" | "EMBEDDED_POSTGRES_PORT">;
 
-export async function startLocalDatabase(environment: LocalDatabaseEnvironment, logger: Logger): Promise<LocalDatabase> {
+export async function startLocalDatabase(
+  environment: LocalDatabaseEnvironment,
+  logger: Logger,
+): Promise<LocalDatabase> {
   const dataDir = path.resolve(environment.DATA_DIR);
   const { secrets, addedToExisting } = await ensureLocalSecrets(dataDir);
   const postgres = await startEmbeddedPostgres({
@@ -40,7 +43,8 @@ export async function startLocalDatabase(environment: LocalDatabaseEnvironment, 
     persistent: true,
     onLog: (message) => logger.trace({ scope: "postgres" }, message.trim()),
   });
-  if (postgres.reused) logger.info({ port: postgres.port }, "using the embedded PostgreSQL already running on the data directory");
+  if (postgres.reused)
+    logger.info({ port: postgres.port }, "using the embedded PostgreSQL already running on the data directory");
   const urls = databaseUrls(postgres.rootUrl, LOCAL_DATABASE_NAME, {
     owner: secrets.ownerPassword,
     authenticator: secrets.authenticatorPassword,

@@ -69,7 +69,9 @@ export async function runningPostmaster(databaseDir: string, timeoutMs = 60_000)
     if (!postmaster) return undefined;
     if (postmaster.status === "ready" && postmaster.port > 0) return postmaster;
     if (Date.now() > deadline) {
-      throw new Error(`PostgreSQL (pid ${postmaster.pid}) on ${databaseDir} is still ${postmaster.status} after ${timeoutMs / 1000} s`);
+      throw new Error(
+        `PostgreSQL (pid ${postmaster.pid}) on ${databaseDir} is still ${postmaster.status} after ${timeoutMs / 1000} s`,
+      );
     }
     await sleep(POLL_MS);
   }

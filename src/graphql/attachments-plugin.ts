@@ -114,7 +114,10 @@ export function attachmentsPlugin(deps: AttachmentDependencies): GraphileConfig.
 
     const $uploadTarget = ($payload: ObjectStep) => {
       const $row = $payload.get("result") as unknown as AttachmentRow;
-      return lambda(list([$row.get("storage_key"), $row.get("size"), $row.get("content_type"), $row.get("state")]), uploadTarget);
+      return lambda(
+        list([$row.get("storage_key"), $row.get("size"), $row.get("content_type"), $row.get("state")]),
+        uploadTarget,
+      );
     };
 
     return {
@@ -132,7 +135,12 @@ export function attachmentsPlugin(deps: AttachmentDependencies): GraphileConfig.
           plans: {
             downloadUrl($attachment: AttachmentRow) {
               return lambda(
-                list([$attachment.get("storage_key"), $attachment.get("state"), $attachment.get("file_name"), $attachment.get("content_type")]),
+                list([
+                  $attachment.get("storage_key"),
+                  $attachment.get("state"),
+                  $attachment.get("file_name"),
+                  $attachment.get("content_type"),
+                ]),
                 downloadUrl,
               );
             },

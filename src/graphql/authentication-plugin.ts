@@ -201,12 +201,14 @@ const MUTATIONS: Record<string, AuthMutation> = {
   register: {
     flow: authentication.register,
     payload: "success",
-    description: "Creates a customer account, unverified until the mailed link is followed (verifyEmail). The answer does not tell whether the email was taken.",
+    description:
+      "Creates a customer account, unverified until the mailed link is followed (verifyEmail). The answer does not tell whether the email was taken.",
   },
   verifyEmail: {
     flow: authentication.verifyEmail,
     payload: "session",
-    description: "Proves the address with the token of a verification link and signs the account in. The link works once.",
+    description:
+      "Proves the address with the token of a verification link and signs the account in. The link works once.",
   },
   login: {
     flow: authentication.login,
@@ -236,17 +238,20 @@ const MUTATIONS: Record<string, AuthMutation> = {
   requestPasswordReset: {
     flow: authentication.requestPasswordReset,
     payload: "success",
-    description: "Mails a password reset link to the account with this email, if there is one; the answer is the same either way.",
+    description:
+      "Mails a password reset link to the account with this email, if there is one; the answer is the same either way.",
   },
   requestEmailChange: {
     flow: authentication.requestEmailChange,
     payload: "success",
-    description: "Asks to change the signed-in user's email (current password required); the new address must be verified with the mailed link.",
+    description:
+      "Asks to change the signed-in user's email (current password required); the new address must be verified with the mailed link.",
   },
   resetPassword: {
     flow: authentication.resetPassword,
     payload: "success",
-    description: "Sets a new password with the token of a reset link: the link is used up, every session of the account ends and its lockout is cleared.",
+    description:
+      "Sets a new password with the token of a reset link: the link is used up, every session of the account ends and its lockout is cleared.",
   },
 };
 

@@ -54,7 +54,8 @@ export const CONSTRAINT_MESSAGES: Readonly<Record<string, string>> = {
   business_calendar_hours_not_empty: "Opening hours must end at another time than they start",
   business_calendar_holidays_name_length: "A holiday name has at most 100 characters",
   business_calendar_holidays_one_per_date: "The calendar has a holiday on this date already",
-  business_calendar_holidays_partial_interval: "A partial holiday needs a start before its end (or neither, for the whole day)",
+  business_calendar_holidays_partial_interval:
+    "A partial holiday needs a start before its end (or neither, for the whole day)",
   sla_pause_statuses_pkey: "This status pauses this clock already",
 };
 

@@ -79,7 +79,13 @@ export function databaseAvailabilityPlugin(options: AvailabilityOptions): Graphi
             }
             const errors = unavailableErrors(result);
             const delay = delays[attempt];
-            if (isQuery && errors.all && !errors.busy && delay !== undefined && Date.now() - started + delay <= budget) {
+            if (
+              isQuery &&
+              errors.all &&
+              !errors.busy &&
+              delay !== undefined &&
+              Date.now() - started + delay <= budget
+            ) {
               options.logger.info({ attempt: attempt + 1, operationName }, "database unavailable; retrying query");
               await sleep(delay);
               continue;

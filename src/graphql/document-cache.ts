@@ -38,7 +38,9 @@ export const BYTES_PER_DOCUMENT = 32 * 1024;
 export const BYTES_PER_FIELD = 8 * 1024;
 const PLAN_CACHE_SYMBOL = "cacheByOperation";
 
-export type ParseAndValidateResult = { document: DocumentNode; errors?: undefined } | { errors: readonly GraphQLError[]; document?: undefined };
+export type ParseAndValidateResult =
+  | { document: DocumentNode; errors?: undefined }
+  | { errors: readonly GraphQLError[]; document?: undefined };
 
 export interface DocumentCacheOptions {
   budgetBytes: number;

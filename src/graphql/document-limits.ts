@@ -118,10 +118,16 @@ export function checkDocument(
     );
   }
   if (whole.depth > limits.maxDepth) {
-    throw refusal(QUERY_TOO_COMPLEX, `The document nests fields ${whole.depth} levels deep; at most ${limits.maxDepth} are allowed`);
+    throw refusal(
+      QUERY_TOO_COMPLEX,
+      `The document nests fields ${whole.depth} levels deep; at most ${limits.maxDepth} are allowed`,
+    );
   }
   if (whole.introspectionCycle) {
-    throw refusal(QUERY_TOO_COMPLEX, `Introspection field '${whole.introspectionCycle}' may not be nested inside itself`);
+    throw refusal(
+      QUERY_TOO_COMPLEX,
+      `Introspection field '${whole.introspectionCycle}' may not be nested inside itself`,
+    );
   }
   const operation = measure.operation;
   if (!operation) return;
@@ -180,7 +186,8 @@ export function documentLimitsPlugin({ limits, sampler }: DocumentLimitsOptions)
     const timeout = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), SCHEMA_WAIT_MS)));
     const built = await Promise.race([firstSchema, timeout]);
     clearTimeout(timer);
-    if (!built) throw new SafeError("The API is starting; please retry", { statusCode: 503, code: "SERVICE_UNAVAILABLE" });
+    if (!built)
+      throw new SafeError("The API is starting; please retry", { statusCode: 503, code: "SERVICE_UNAVAILABLE" });
     return built;
   }
   return projectPlugin("DocumentLimits", {

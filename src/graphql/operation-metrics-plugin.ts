@@ -43,7 +43,8 @@ export function operationMetricsPlugin(
   metrics: Metrics,
   allowedNames: ReadonlySet<string> = DOCUMENTED_OPERATION_NAMES,
 ): GraphileConfig.Plugin {
-  const label = (name: string | null | undefined) => (name && allowedNames.has(name) ? name : name ? OTHER_OPERATION : "");
+  const label = (name: string | null | undefined) =>
+    name && allowedNames.has(name) ? name : name ? OTHER_OPERATION : "";
   // GraphQL requests seen and those that reached execution, keyed by their Express request.
   const received = new WeakSet<object>();
   const executed = new WeakSet<object>();

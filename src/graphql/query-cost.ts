@@ -172,7 +172,8 @@ class Measurer {
       else if (argument.name.value === "offset") offset = this.intValue(argument.value);
     }
     // Skipped rows are read all the same: a large offset is refused like a large page.
-    if (offset !== undefined && offset > (this.largestOffset?.size ?? -Infinity)) this.largestOffset = { field: node.name.value, size: offset };
+    if (offset !== undefined && offset > (this.largestOffset?.size ?? -Infinity))
+      this.largestOffset = { field: node.name.value, size: offset };
     const asked = Math.max(first ?? -Infinity, last ?? -Infinity);
     if (asked > (this.largestPage?.size ?? -Infinity)) this.largestPage = { field: node.name.value, size: asked };
     const page = first ?? last ?? this.options.defaultPageSize;

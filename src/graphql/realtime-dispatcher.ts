@@ -138,11 +138,20 @@ interface Audience {
  * applied, under the role the first switched to. Values are JSON literals
  * escaped by the driver; a whole batch of audiences goes in one round trip.
  */
-function audienceCheck(client: pg.PoolClient, settings: Readonly<Record<string, string>>, events: Iterable<EventRow>): string {
+function audienceCheck(
+  client: pg.PoolClient,
+  settings: Readonly<Record<string, string>>,
+  events: Iterable<EventRow>,
+): string {
   const settingsJson = client.escapeLiteral(JSON.stringify(settings));
   const eventsJson = client.escapeLiteral(
     JSON.stringify(
-      [...events].map((event) => ({ id: event.id, ticket_id: event.ticket_id, comment_id: event.comment_id, attachment_id: event.attachment_id })),
+      [...events].map((event) => ({
+        id: event.id,
+        ticket_id: event.ticket_id,
+        comment_id: event.comment_id,
+        attachment_id: event.attachment_id,
+      })),
     ),
   );
   return `select set_config(s.key, s.value, true) from jsonb_each_text(${settingsJson}::jsonb) as s;
@@ -327,8 +336,13 @@ export class RealtimeDispatcher {
       // Read before the snapshot below (and as the API, before switching role):
       // every event after this id is either seen by that snapshot, so replayed
       // by a resume from this cursor, or delivered live.
-      const { rows } = await client.query<{ latest: string }>("select app_private.realtime_events_latest_id()::text as latest");
-      const routes = "ticketId" in subscriber.interest ? null : ((await readRoutes(client, [subscriber.userId])).get(subscriber.userId) ?? null);
+      const { rows } = await client.query<{ latest: string }>(
+        "select app_private.realtime_events_latest_id()::text as latest",
+      );
+      const routes =
+        "ticketId" in subscriber.interest
+          ? null
+          : ((await readRoutes(client, [subscriber.userId])).get(subscriber.userId) ?? null);
       const [answer] = await checkAudiences(client, [{ settings: subscriber.settings, events: [] }]);
       await client.query("commit");
       if (answer?.active !== true) return null;
@@ -337,7 +351,10 @@ export class RealtimeDispatcher {
       let current = routes;
       while (current && (this.routeReads.get(subscriber.userId) ?? 0) !== reads) {
         reads = this.routeReads.get(subscriber.userId) ?? 0;
-        current = (await readRoutes(client, [subscriber.userId])).get(subscriber.userId) ?? { organizations: [], tickets: [] };
+        current = (await readRoutes(client, [subscriber.userId])).get(subscriber.userId) ?? {
+          organizations: [],
+          tickets: [],
+        };
       }
       if (current && this.byUser.get(subscriber.userId).has(subscriber)) this.route(subscriber, current);
       return cursorOf(rows[0]!.latest);
@@ -469,7 +486,9 @@ export class RealtimeDispatcher {
     });
     if (this.closed) return;
     this.options.logger.warn({ err: error }, "realtime notifications interrupted");
-    const failure = new SafeError("Realtime notifications were interrupted; subscribe again", { code: "SUBSCRIPTION_INTERRUPTED" });
+    const failure = new SafeError("Realtime notifications were interrupted; subscribe again", {
+      code: "SUBSCRIPTION_INTERRUPTED",
+    });
     for (const subscriber of this.byUser.all()) subscriber.fail(failure);
   }
 
@@ -503,7 +522,9 @@ export class RealtimeDispatcher {
     try {
       client = await this.options.pool.connect();
       await client.query("begin");
-      const { rows } = await client.query<EventRow>("select * from app_private.realtime_events_by_id($1::bigint[])", [ids]);
+      const { rows } = await client.query<EventRow>("select * from app_private.realtime_events_by_id($1::bigint[])", [
+        ids,
+      ]);
       const byId = new Map(rows.map((row) => [row.id, row]));
       const events = ids.flatMap((id) => byId.get(id) ?? []);
       this.remember(events);
@@ -516,7 +537,13 @@ export class RealtimeDispatcher {
           const key = identityOf(subscriber.settings);
           let audience = audiences.get(key);
           if (!audience) {
-            audience = { settings: subscriber.settings, events: new Set(), recheckUser: false, active: true, visible: new Set() };
+            audience = {
+              settings: subscriber.settings,
+              events: new Set(),
+              recheckUser: false,
+              active: true,
+              visible: new Set(),
+            };
             audiences.set(key, audience);
           }
           if (event.user_id !== null) audience.recheckUser = true;
@@ -545,9 +572,13 @@ export class RealtimeDispatcher {
     } catch (error) {
       await client?.query("rollback").catch(() => undefined);
       this.options.logger.warn({ err: error }, "realtime events could not be dispatched");
-      const failure = new SafeError("Realtime events could not be checked; subscribe again", { code: "SUBSCRIPTION_INTERRUPTED" });
+      const failure = new SafeError("Realtime events could not be checked; subscribe again", {
+        code: "SUBSCRIPTION_INTERRUPTED",
+      });
       // Those who may have missed an event; everyone, when the events could not even be read.
-      const missed = interested ? [...interested.values()].flatMap((subscribers) => [...subscribers]) : this.byUser.all();
+      const missed = interested
+        ? [...interested.values()].flatMap((subscribers) => [...subscribers])
+        : this.byUser.all();
       for (const subscriber of missed) subscriber.fail(failure);
     } finally {
       client?.release();
@@ -601,7 +632,9 @@ async function readRoutes(client: pg.PoolClient, userIds: readonly string[]): Pr
        from unnest($1::uuid[]) as u(id), app_private.realtime_routes(u.id) as r`,
     [userIds],
   );
-  return new Map(rows.map((row) => [row.user_id, { organizations: row.organizations ?? [], tickets: row.tickets ?? [] }]));
+  return new Map(
+    rows.map((row) => [row.user_id, { organizations: row.organizations ?? [], tickets: row.tickets ?? [] }]),
+  );
 }
 
 function ticketEvent(row: EventRow): TicketEvent {

@@ -64,7 +64,9 @@ export class TicketEventStream implements AsyncIterableIterator<TicketEvent>, Su
   deliver(event: TicketEvent): void {
     if (this.finished || this.ended || this.failure) return;
     if (this.queue.length >= MAX_QUEUED_EVENTS) {
-      this.fail(new SafeError("Events are not being read fast enough; subscribe again", { code: "SUBSCRIPTION_OVERFLOW" }));
+      this.fail(
+        new SafeError("Events are not being read fast enough; subscribe again", { code: "SUBSCRIPTION_OVERFLOW" }),
+      );
       return;
     }
     this.queue.push(event);

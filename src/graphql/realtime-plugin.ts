@@ -103,7 +103,12 @@ function requireRole(claims: AccessClaims | undefined, field: string, roles: rea
  * stream registers with the process's dispatcher, so the topic given to
  * listen() is only a label.
  */
-function ticketEvents(field: string, roles: readonly WebRole[], interestOf: InterestOf, dependencies: SchemaDependencies) {
+function ticketEvents(
+  field: string,
+  roles: readonly WebRole[],
+  interestOf: InterestOf,
+  dependencies: SchemaDependencies,
+) {
   return ($ticketId: Step<string | null>, $after: Step<string | null | undefined>) => {
     const $source = lambda([context(), $ticketId, $after], ([ctx, ticketId, after]) => {
       const claims = requireRole(ctx.auth, field, roles);
@@ -133,13 +138,19 @@ interface SchemaDependencies {
 }
 
 export function realtimeSchemaPlugin(dependencies: SchemaDependencies): GraphileConfig.Plugin {
-  const ticketChanged = ticketEvents("ticketChanged", STAFF_AND_CUSTOMERS, (_c, id) => ({ ticketId: id! }), dependencies);
+  const ticketChanged = ticketEvents(
+    "ticketChanged",
+    STAFF_AND_CUSTOMERS,
+    (_c, id) => ({ ticketId: id! }),
+    dependencies,
+  );
   const myQueue = ticketEvents("myQueueChanged", [ROLE.agent], (c) => ({ agentId: c.userId }), dependencies);
   const myTickets = ticketEvents("myTicketsChanged", [ROLE.customer], (c) => ({ customerId: c.userId }), dependencies);
 
   return extendSchema((build) => {
     const { tickets, ticket_comments: comments, attachments } = build.input.pgRegistry.pgResources;
-    if (!tickets || !comments || !attachments) throw new Error("realtime: tickets, ticket_comments and attachments must be exposed");
+    if (!tickets || !comments || !attachments)
+      throw new Error("realtime: tickets, ticket_comments and attachments must be exposed");
     return {
       typeDefs,
       enums: {
@@ -162,7 +173,8 @@ export function realtimeSchemaPlugin(dependencies: SchemaDependencies): Graphile
         Subscription: {
           plans: {
             ticketChanged: {
-              subscribePlan: (_$root, { $ticketId, $after }) => ticketChanged($ticketId as Step<string>, $after as Step<string | null>),
+              subscribePlan: (_$root, { $ticketId, $after }) =>
+                ticketChanged($ticketId as Step<string>, $after as Step<string | null>),
               plan: ($event: Step) => $event,
             },
             myQueueChanged: {

@@ -196,10 +196,11 @@ export class SocketRegistry {
   /** Closes every socket with 1001, and cuts those that do not finish the close handshake in time. */
   async closeAll(): Promise<void> {
     const closing = [...this.sockets].map(
-      (socket) => new Promise<void>((resolve) => {
-        socket.once("close", () => resolve());
-        socket.close(CLOSE_GOING_AWAY, "Server shutting down");
-      }),
+      (socket) =>
+        new Promise<void>((resolve) => {
+          socket.once("close", () => resolve());
+          socket.close(CLOSE_GOING_AWAY, "Server shutting down");
+        }),
     );
     const grace = setTimeout(() => this.sockets.forEach((socket) => socket.terminate()), SHUTDOWN_GRACE_MS);
     await Promise.all(closing);

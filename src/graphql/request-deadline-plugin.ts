@@ -74,7 +74,8 @@ class RequestWork {
     sendCancelRequest(client, this.logger);
     const force = setTimeout(() => {
       // Still held: the database did not end the statement (hung, or unreachable).
-      if (this.active.has(client)) (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
+      if (this.active.has(client))
+        (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
     }, FORCE_CLOSE_MS);
     force.unref();
   }
@@ -83,7 +84,8 @@ class RequestWork {
 /** On its next release the connection is closed rather than pooled (pg-pool drops a client released with an error). */
 function discardOnRelease(client: pg.PoolClient): void {
   const release = client.release.bind(client);
-  client.release = ((error?: Error | boolean) => release(error ?? new Error("statement cancelled"))) as pg.PoolClient["release"];
+  client.release = ((error?: Error | boolean) =>
+    release(error ?? new Error("statement cancelled"))) as pg.PoolClient["release"];
 }
 
 /**
@@ -118,7 +120,10 @@ interface CancelConnection {
   cancel(processID: number, secretKey: number): void;
 }
 
-type WithPgClient = (pgSettings: Record<string, string> | null, callback: (client: unknown) => Promise<unknown>) => Promise<unknown>;
+type WithPgClient = (
+  pgSettings: Record<string, string> | null,
+  callback: (client: unknown) => Promise<unknown>,
+) => Promise<unknown>;
 
 function stoppedError(): SafeError {
   return new SafeError(TIMEOUT_MESSAGE, { code: REQUEST_TIMEOUT });
@@ -232,7 +237,10 @@ export function requestDeadlinePlugin(options: RequestDeadlineOptions): Graphile
             return {
               type: "json",
               statusCode: 503,
-              headers: { "content-type": "application/json; charset=utf-8", "retry-after": String(RETRY_AFTER_SECONDS) },
+              headers: {
+                "content-type": "application/json; charset=utf-8",
+                "retry-after": String(RETRY_AFTER_SECONDS),
+              },
               json: { errors: [{ message: TIMEOUT_MESSAGE, extensions: { code: REQUEST_TIMEOUT } }] },
             };
           } finally {

@@ -92,7 +92,11 @@ export function trustedDocumentsPreset(documents: TrustedDocuments, sampler: Log
         processGraphQLRequestBody(next, event) {
           const id = documentIdOf(event.body);
           if (id === undefined || !documents.byId.has(id)) {
-            sampler.warn(TRUSTED_DOCUMENT_REQUIRED, { documentId: id?.slice(0, 80) }, "untrusted GraphQL document refused");
+            sampler.warn(
+              TRUSTED_DOCUMENT_REQUIRED,
+              { documentId: id?.slice(0, 80) },
+              "untrusted GraphQL document refused",
+            );
             throw new SafeError("This API accepts only trusted documents: send the id of a registered operation", {
               statusCode: 400,
               code: TRUSTED_DOCUMENT_REQUIRED,

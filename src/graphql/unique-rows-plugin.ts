@@ -17,7 +17,8 @@ export const UniqueRowsPlugin = projectPlugin("UniqueRows", {
         const { tags } = event.pgProc.getTagsAndDescription();
         if (!tags.uniqueRows) return;
         const primaryKey = event.baseResourceOptions.uniques?.filter((unique) => unique.isPrimary) ?? [];
-        if (primaryKey.length === 0) throw new Error(`@uniqueRows on ${event.pgProc.proname}: its table has no primary key`);
+        if (primaryKey.length === 0)
+          throw new Error(`@uniqueRows on ${event.pgProc.proname}: its table has no primary key`);
         Object.assign(event.functionResourceOptions, { uniques: primaryKey });
       },
     },
@@ -27,10 +28,14 @@ export const UniqueRowsPlugin = projectPlugin("UniqueRows", {
       GraphQLObjectType_fields_field_args_arg(argument, build, context) {
         const { argName, isPgFieldConnection, pgFieldResource: resource } = context.scope;
         if (argName !== "orderBy" || !isPgFieldConnection || !resource?.parameters) return argument;
-        if (!resource.uniques.some((unique: { isPrimary?: boolean }) => unique.isPrimary) || !resource.codec.attributes) return argument;
+        if (!resource.uniques.some((unique: { isPrimary?: boolean }) => unique.isPrimary) || !resource.codec.attributes)
+          return argument;
         const orderBy = build.getTypeByName(build.inflection.orderByType(build.inflection.tableType(resource.codec)));
         const primaryKeyAsc = build.inflection.builtin("PRIMARY_KEY_ASC");
-        const value = orderBy && "getValues" in orderBy ? orderBy.getValues().find((entry) => entry.name === primaryKeyAsc) : undefined;
+        const value =
+          orderBy && "getValues" in orderBy
+            ? orderBy.getValues().find((entry) => entry.name === primaryKeyAsc)
+            : undefined;
         return value ? { ...argument, defaultValue: [value.value] } : argument;
       },
     },

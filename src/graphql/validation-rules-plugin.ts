@@ -53,7 +53,9 @@ export function validationRulesPlugin({ production, introspection }: ValidationR
     grafserv: {
       middleware: {
         setPreset(next, event) {
-          const rules = introspection ? event.validationRules : [...event.validationRules, NoSchemaIntrospectionCustomRule];
+          const rules = introspection
+            ? event.validationRules
+            : [...event.validationRules, NoSchemaIntrospectionCustomRule];
           event.validationRules = rules.map((rule) => reportingCoded(rule, production));
           return next();
         },

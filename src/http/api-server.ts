@@ -56,7 +56,11 @@ export interface ApiServerOptions {
   requestLimits?: boolean;
 }
 
-export async function createApiServer(config: AppConfig, logger: Logger, options: ApiServerOptions = {}): Promise<ApiServer> {
+export async function createApiServer(
+  config: AppConfig,
+  logger: Logger,
+  options: ApiServerOptions = {},
+): Promise<ApiServer> {
   const requestLimits = options.requestLimits ?? true;
   const trustedDocuments = trustedDocumentsOf(config);
   const limits = limitsOf(config);
@@ -68,7 +72,12 @@ export async function createApiServer(config: AppConfig, logger: Logger, options
   const websocketLimits = { ...DEFAULT_WEBSOCKET_LIMITS, ...config.websocketLimits };
   const sockets = new SocketRegistry({ jwt: config.jwt, logger, limits: websocketLimits });
   const storage = createAttachmentStorage(config.storage ?? defaultStorageConfig(), config.jwt.secret);
-  const dispatcher = new RealtimeDispatcher({ pool, ...(listenPool ? { listenPool } : {}), logger, maxSubscriptionsPerUser: websocketLimits.maxSubscriptionsPerUser });
+  const dispatcher = new RealtimeDispatcher({
+    pool,
+    ...(listenPool ? { listenPool } : {}),
+    logger,
+    maxSubscriptionsPerUser: websocketLimits.maxSubscriptionsPerUser,
+  });
 
   const preset = createPreset({
     pool,
@@ -117,7 +126,11 @@ export async function createApiServer(config: AppConfig, logger: Logger, options
     },
   });
   const upgraded = trackUpgradedSockets(server);
-  const housekeeping = startHousekeeping({ pool, logger, minutes: config.housekeepingMinutes ?? DEFAULT_HOUSEKEEPING_MINUTES });
+  const housekeeping = startHousekeeping({
+    pool,
+    logger,
+    minutes: config.housekeepingMinutes ?? DEFAULT_HOUSEKEEPING_MINUTES,
+  });
 
   return {
     app,

@@ -27,6 +27,8 @@ export function errorHandler(logger: Logger) {
     }
     logger.error({ err: error, requestId: req.id }, "unhandled HTTP error");
     if (res.headersSent) return;
-    res.status(500).json({ errors: [{ message: "Internal server error", extensions: { code: "INTERNAL_SERVER_ERROR" } }] });
+    res
+      .status(500)
+      .json({ errors: [{ message: "Internal server error", extensions: { code: "INTERNAL_SERVER_ERROR" } }] });
   };
 }

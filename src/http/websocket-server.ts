@@ -68,7 +68,8 @@ export function attachWebsockets(options: WebsocketServerOptions): () => void {
       const closed = graphqlWs.opened(
         {
           protocol: ws.protocol,
-          send: (data) => new Promise<void>((resolve, reject) => ws.send(data, (error) => (error ? reject(error) : resolve()))),
+          send: (data) =>
+            new Promise<void>((resolve, reject) => ws.send(data, (error) => (error ? reject(error) : resolve()))),
           close: (code, reason) => ws.close(code, reason),
           // At a steady rate per socket, each message in its own turn of the
           // event loop (websocket-throttle.ts).

@@ -101,7 +101,12 @@ export async function attachInboundFiles(
   for (const [index, file] of files.entries()) {
     const contentType = await declaredType(file);
     const refuse = (reason: string) =>
-      outcome.refused.push({ fileName: file.fileName.slice(0, 200), contentType: contentType.slice(0, 255), size: file.content.length, reason });
+      outcome.refused.push({
+        fileName: file.fileName.slice(0, 200),
+        contentType: contentType.slice(0, 255),
+        size: file.content.length,
+        reason,
+      });
     if (index >= MAX_INBOUND_ATTACHMENTS) {
       refuse(`At most ${MAX_INBOUND_ATTACHMENTS} files of one message are attached`);
       continue;
@@ -130,7 +135,12 @@ export async function attachInboundFiles(
     try {
       stored.push(row.storage_key);
       await storage.put(row.storage_key, file.content, row.content_type);
-      verdict = await verifyUpload(storage, { key: row.storage_key, size: file.content.length, sha256, contentType: row.content_type });
+      verdict = await verifyUpload(storage, {
+        key: row.storage_key,
+        size: file.content.length,
+        sha256,
+        contentType: row.content_type,
+      });
       await client.query("select app_private.finish_attachment_upload($1, $2, $3)", [target.userId, row.id, verdict]);
     } catch {
       // The row goes with the savepoint, and the bytes with it: nothing half-stored.

@@ -34,7 +34,9 @@ function addresses(value: AddressObject | AddressObject[] | undefined): { addres
   return objects.flatMap((object) =>
     object.value.flatMap((entry) => [
       ...(entry.address ? [{ address: entry.address.toLowerCase(), name: entry.name ?? "" }] : []),
-      ...(entry.group ?? []).flatMap((member) => (member.address ? [{ address: member.address.toLowerCase(), name: member.name ?? "" }] : [])),
+      ...(entry.group ?? []).flatMap((member) =>
+        member.address ? [{ address: member.address.toLowerCase(), name: member.name ?? "" }] : [],
+      ),
     ]),
   );
 }
@@ -57,7 +59,8 @@ export function automaticReason(mail: ParsedMail, sender: string | undefined, re
   if (mail.headers.has("x-autoreply") || mail.headers.has("x-autorespond")) return "X-Autoreply";
   if (mail.headers.has("list-id") || mail.headers.has("list-unsubscribe")) return "mailing list";
   const contentType = header(mail, "content-type").toLowerCase();
-  if (contentType.includes("multipart/report") || contentType.includes("message/delivery-status")) return "delivery status notification";
+  if (contentType.includes("multipart/report") || contentType.includes("message/delivery-status"))
+    return "delivery status notification";
   if (!sender) return "no sender address";
   const local = sender.split("@")[0] ?? "";
   if (/^(mailer-daemon|postmaster|no-?reply|do-?not-?reply)$/i.test(local)) return `sent by ${local}`;
@@ -91,11 +94,16 @@ export function inboundFacts(mail: ParsedMail, replyDomain: string): InboundFact
   const from = addresses(mail.from)[0];
   const sender = from?.address;
   const domain = escapeRegExp(replyDomain.toLowerCase());
-  const threadText = [header(mail, "in-reply-to"), Array.isArray(mail.references) ? mail.references.join(" ") : (mail.references ?? "")]
+  const threadText = [
+    header(mail, "in-reply-to"),
+    Array.isArray(mail.references) ? mail.references.join(" ") : (mail.references ?? ""),
+  ]
     .join(" ")
     .toLowerCase();
   const mailIds = [...threadText.matchAll(new RegExp(`<mail\\.(${UUID})@${domain}>`, "g"))].map((match) => match[1]!);
-  const ticketIds = [...threadText.matchAll(new RegExp(`<ticket\\.(${UUID})@${domain}>`, "g"))].map((match) => match[1]!);
+  const ticketIds = [...threadText.matchAll(new RegExp(`<ticket\\.(${UUID})@${domain}>`, "g"))].map(
+    (match) => match[1]!,
+  );
   const recipients = [...addresses(mail.to), ...addresses(mail.cc)].map((entry) => entry.address);
   for (const delivered of [header(mail, "delivered-to"), header(mail, "x-original-to")]) {
     if (delivered) recipients.push(delivered.trim().toLowerCase());

@@ -148,13 +148,21 @@ async function decide(
   ]);
   if ("refusal" in acted || files.length === 0 || !acted.ticketId || !route.user_id || !route.user_role) return outcome;
   // The files: attachments of the comment (or of the new ticket), as the sender.
-  const target = { userId: route.user_id, userRole: route.user_role, ticketId: acted.ticketId, commentId: acted.commentId };
+  const target = {
+    userId: route.user_id,
+    userRole: route.user_role,
+    ticketId: acted.ticketId,
+    commentId: acted.commentId,
+  };
   const attached = storage
     ? await attachInboundFiles(client, storage, target, files, stored)
     : { attached: [], refused: files.map((file) => refusedWithout(file, "No attachment storage is configured")) };
   // The first 100 refusals are listed (inbound_emails_refused_attachments_list); a mail of more files is an oddity.
   const refused = attached.refused.slice(0, 100);
-  await client.query("select app_private.record_inbound_refused_attachments($1, $2::jsonb)", [route.inbound_id, JSON.stringify(refused)]);
+  await client.query("select app_private.record_inbound_refused_attachments($1, $2::jsonb)", [
+    route.inbound_id,
+    JSON.stringify(refused),
+  ]);
   return { ...outcome, attachmentIds: attached.attached, refusedAttachments: refused };
 }
 

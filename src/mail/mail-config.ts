@@ -42,7 +42,8 @@ export function outboxDirectory(dataDir: string): string {
 /** MAIL_REPLY_DOMAIN, or the domain of MAIL_FROM. */
 export function replyDomainFrom(environment: Environment): string {
   const replyDomain = environment.MAIL_REPLY_DOMAIN ?? domainOf(environment.MAIL_FROM ?? DEVELOPMENT_FROM);
-  if (!replyDomain) throw new ConfigurationError("Invalid configuration: MAIL_REPLY_DOMAIN is required (MAIL_FROM has no domain)");
+  if (!replyDomain)
+    throw new ConfigurationError("Invalid configuration: MAIL_REPLY_DOMAIN is required (MAIL_FROM has no domain)");
   return replyDomain.toLowerCase();
 }
 

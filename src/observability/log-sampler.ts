@@ -35,7 +35,10 @@ export function createLogSampler(logger: Logger, options: LogSamplerOptions = {}
       let window = windows.get(kind);
       if (!window || time - window.startedAt >= windowMs) {
         if (window && window.suppressed > 0) {
-          logger.warn({ kind, suppressed: window.suppressed, windowSeconds: windowMs / 1000 }, "similar warnings suppressed");
+          logger.warn(
+            { kind, suppressed: window.suppressed, windowSeconds: windowMs / 1000 },
+            "similar warnings suppressed",
+          );
         }
         window = { startedAt: time, written: 0, suppressed: 0 };
         windows.set(kind, window);

@@ -11,13 +11,7 @@ export function createLogger(level: string, stream: "stdout" | "stderr" = "stdou
     level,
     base: { service: "ticketing-api" },
     redact: {
-      paths: [
-        "req.headers.authorization",
-        "req.headers.cookie",
-        "*.password",
-        "*.refreshToken",
-        "*.accessToken",
-      ],
+      paths: ["req.headers.authorization", "req.headers.cookie", "*.password", "*.refreshToken", "*.accessToken"],
       censor: "[redacted]",
     },
   };

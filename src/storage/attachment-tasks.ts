@@ -37,7 +37,11 @@ async function removeOrphans(client: Queryable, storage: AttachmentStorage, keys
   return orphans.length;
 }
 
-export async function cleanUpAttachments(client: Queryable, storage: AttachmentStorage, now = Date.now()): Promise<CleanUpOutcome | undefined> {
+export async function cleanUpAttachments(
+  client: Queryable,
+  storage: AttachmentStorage,
+  now = Date.now(),
+): Promise<CleanUpOutcome | undefined> {
   const { rows: present } = await client.query<{ attachments: boolean }>(
     "select to_regprocedure('app_private.prune_attachments()') is not null as attachments",
   );

@@ -5,7 +5,13 @@ import path from "node:path";
 import { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import express from "express";
-import type { AttachmentStorage, DeclaredUpload, DownloadRequest, StoredObject, UploadTarget } from "./attachment-storage.ts";
+import type {
+  AttachmentStorage,
+  DeclaredUpload,
+  DownloadRequest,
+  StoredObject,
+  UploadTarget,
+} from "./attachment-storage.ts";
 import { DOWNLOAD_URL_SECONDS, STORAGE_KEY, UPLOAD_URL_SECONDS } from "./attachment-storage.ts";
 import { attachmentDisposition, servedContentType } from "./attachment-storage.ts";
 
@@ -36,7 +42,14 @@ export function localSigningSecret(jwtSecret: string): string {
 
 type Method = "GET" | "PUT";
 
-function signature(secret: string, method: Method, key: string, expires: string, first: string, second: string): string {
+function signature(
+  secret: string,
+  method: Method,
+  key: string,
+  expires: string,
+  first: string,
+  second: string,
+): string {
   return createHmac("sha256", secret).update([method, key, expires, first, second].join("\n")).digest("base64url");
 }
 
@@ -74,13 +87,24 @@ class LocalStorage implements AttachmentStorage {
 
   #signed(method: Method, key: string, seconds: number, params: Record<string, string>, first: string, second: string) {
     const expires = String(Math.floor(this.#now() / 1000) + seconds);
-    const query = new URLSearchParams({ ...params, exp: expires, sig: signature(this.secret(), method, key, expires, first, second) });
+    const query = new URLSearchParams({
+      ...params,
+      exp: expires,
+      sig: signature(this.secret(), method, key, expires, first, second),
+    });
     return { url: `${FILES_PATH}/${key}?${query}`, expiresAt: new Date(Number(expires) * 1000) };
   }
 
   async uploadTarget(upload: DeclaredUpload): Promise<UploadTarget> {
     const size = String(upload.size);
-    const { url, expiresAt } = this.#signed("PUT", upload.key, UPLOAD_URL_SECONDS, { size, type: upload.contentType }, size, upload.contentType);
+    const { url, expiresAt } = this.#signed(
+      "PUT",
+      upload.key,
+      UPLOAD_URL_SECONDS,
+      { size, type: upload.contentType },
+      size,
+      upload.contentType,
+    );
     return { url, headers: { "content-type": upload.contentType }, expiresAt };
   }
 
@@ -230,7 +254,9 @@ export function localFileRoutes(storage: AttachmentStorage): express.Router {
     const length = req.headers["content-length"];
     if (length !== undefined && Number(length) > declared) return text(res, 413, "Larger than the declared size");
     try {
-      await storage.writeOnce(request.key, (part) => pipeline(req, byteLimit(declared), createWriteStream(part, { flags: "wx" })));
+      await storage.writeOnce(request.key, (part) =>
+        pipeline(req, byteLimit(declared), createWriteStream(part, { flags: "wx" })),
+      );
     } catch (error) {
       const failure = error as NodeJS.ErrnoException & { tooLarge?: boolean };
       if (failure.tooLarge) return text(res, 413, "Larger than the declared size");

@@ -7,7 +7,13 @@ import {
   S3Client,
 } from "@aws-sdk/client-s3";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
-import type { AttachmentStorage, DeclaredUpload, DownloadRequest, StoredObject, UploadTarget } from "./attachment-storage.ts";
+import type {
+  AttachmentStorage,
+  DeclaredUpload,
+  DownloadRequest,
+  StoredObject,
+  UploadTarget,
+} from "./attachment-storage.ts";
 import { DOWNLOAD_URL_SECONDS, STORAGE_KEY, UPLOAD_URL_SECONDS } from "./attachment-storage.ts";
 import { attachmentDisposition, servedContentType } from "./attachment-storage.ts";
 
@@ -154,7 +160,11 @@ class S3Storage implements AttachmentStorage {
     let token: string | undefined;
     do {
       const page = await this.#client.send(
-        new ListObjectsV2Command({ Bucket: this.#bucket, Prefix: PREFIX, ...(token ? { ContinuationToken: token } : {}) }),
+        new ListObjectsV2Command({
+          Bucket: this.#bucket,
+          Prefix: PREFIX,
+          ...(token ? { ContinuationToken: token } : {}),
+        }),
       );
       for (const object of page.Contents ?? []) {
         const key = object.Key?.slice(PREFIX.length);

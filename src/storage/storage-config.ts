@@ -5,9 +5,7 @@ import { createLocalStorage, localSigningSecret } from "./local-storage.ts";
 import { createS3Storage, type S3StorageOptions } from "./s3-storage.ts";
 
 /** Where attachments are stored (STORAGE_DRIVER and its variables; docs/attachments.md). */
-export type StorageConfig =
-  | { driver: "local"; directory: string }
-  | ({ driver: "s3" } & Omit<S3StorageOptions, "now">);
+export type StorageConfig = { driver: "local"; directory: string } | ({ driver: "s3" } & Omit<S3StorageOptions, "now">);
 
 /** The default when nothing is configured: files under the data directory. */
 export function defaultStorageConfig(dataDirectory = ".data"): StorageConfig {
@@ -21,7 +19,10 @@ export function defaultStorageConfig(dataDirectory = ".data"): StorageConfig {
  */
 export function storageConfigFrom(environment: Environment): StorageConfig {
   if (environment.STORAGE_DRIVER === "local") {
-    return { driver: "local", directory: environment.STORAGE_LOCAL_DIR ?? path.join(environment.DATA_DIR, "attachments") };
+    return {
+      driver: "local",
+      directory: environment.STORAGE_LOCAL_DIR ?? path.join(environment.DATA_DIR, "attachments"),
+    };
   }
   return {
     driver: "s3",
@@ -39,7 +40,11 @@ export function storageConfigFrom(environment: Environment): StorageConfig {
  * The driver for a configuration. `jwtSecret` keys the local driver's URL
  * signatures; without it (the worker) the local driver reads and removes only.
  */
-export function createAttachmentStorage(config: StorageConfig, jwtSecret?: string, now?: () => number): AttachmentStorage {
+export function createAttachmentStorage(
+  config: StorageConfig,
+  jwtSecret?: string,
+  now?: () => number,
+): AttachmentStorage {
   if (config.driver === "local") {
     return createLocalStorage({
       directory: config.directory,

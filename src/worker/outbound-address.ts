@@ -57,7 +57,8 @@ export function guardedLookup(allowedHosts: ReadonlySet<string>): LookupFunction
     dns.lookup(hostname, { ...options, all: true }, (error, addresses) => {
       if (error) return callback(error, "", 4);
       const list = addresses as dns.LookupAddress[];
-      const refused = !allowedHosts.has(hostname.toLowerCase()) && list.some((entry) => isInternalAddress(entry.address));
+      const refused =
+        !allowedHosts.has(hostname.toLowerCase()) && list.some((entry) => isInternalAddress(entry.address));
       if (refused || list.length === 0) {
         return callback(new RefusedAddressError(`refused address for ${hostname}`), "", 4);
       }

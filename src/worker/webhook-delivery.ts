@@ -47,7 +47,10 @@ function post(url: URL, body: string, headers: Record<string, string>, settings:
       timeout: settings.timeoutMs,
       agent: false,
     });
-    const deadline = setTimeout(() => request.destroy(new Error(`no answer within ${settings.timeoutMs} ms`)), settings.timeoutMs);
+    const deadline = setTimeout(
+      () => request.destroy(new Error(`no answer within ${settings.timeoutMs} ms`)),
+      settings.timeoutMs,
+    );
     request.on("timeout", () => request.destroy(new Error(`no answer within ${settings.timeoutMs} ms`)));
     request.on("error", (error) => {
       clearTimeout(deadline);
@@ -82,7 +85,8 @@ async function attempt(delivery: DeliveryRow, settings: WebhookSettings): Promis
     const succeeded = status >= 200 && status < 300;
     return { succeeded, responseCode: status, latencyMs: latency(), error: succeeded ? null : `answered ${status}` };
   } catch (error) {
-    const message = error instanceof RefusedAddressError ? error.message : `request failed: ${(error as Error).message}`;
+    const message =
+      error instanceof RefusedAddressError ? error.message : `request failed: ${(error as Error).message}`;
     return { succeeded: false, responseCode: null, latencyMs: latency(), error: message };
   }
 }
@@ -107,6 +111,8 @@ export function deliverWebhookTask(settings: WebhookSettings): Task {
       "select app_private.record_webhook_attempt($1, $2, $3, $4, $5) as status",
       [delivery.id, result.succeeded, result.responseCode, result.latencyMs, result.error],
     );
-    helpers.logger.debug(`webhook delivery ${delivery.id}: ${recorded[0]?.status} (${result.error ?? result.responseCode})`);
+    helpers.logger.debug(
+      `webhook delivery ${delivery.id}: ${recorded[0]?.status} (${result.error ?? result.responseCode})`,
+    );
   };
 }

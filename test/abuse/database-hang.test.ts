@@ -49,7 +49,10 @@ afterAll(async () => {
 describe("a hung database", () => {
   it("answers 503 REQUEST_TIMEOUT at the deadline, keeps /healthz, reports not ready, and recovers", async () => {
     // Warm (the first request plans the operation and opens connections; on a loaded machine that may pass the deadline).
-    await vi.waitFor(async () => expect((await postGraphQL(url, TICKETS, { authorization })).status).toBe(200), { timeout: 20_000, interval: 200 });
+    await vi.waitFor(async () => expect((await postGraphQL(url, TICKETS, { authorization })).status).toBe(200), {
+      timeout: 20_000,
+      interval: 200,
+    });
     proxy.freeze();
     try {
       const answers = await Promise.all(Array.from({ length: 5 }, () => postGraphQL(url, TICKETS, { authorization })));
@@ -60,13 +63,18 @@ describe("a hung database", () => {
         // Generous: the deadline is 1.5 s; a loaded machine may add a few seconds, never the hang itself.
         expect(answer.milliseconds).toBeLessThan(10_000);
       }
-      console.info(`hung database: answered at ${Math.max(...answers.map((a) => a.milliseconds)).toFixed(0)} ms (deadline 1500 ms)`);
+      console.info(
+        `hung database: answered at ${Math.max(...answers.map((a) => a.milliseconds)).toFixed(0)} ms (deadline 1500 ms)`,
+      );
       expect((await timedGet(url, "/healthz")).status).toBe(200);
       expect((await timedGet(url, "/readyz")).status).toBe(503);
     } finally {
       proxy.thaw();
     }
-    await vi.waitFor(async () => expect((await postGraphQL(url, TICKETS, { authorization })).status).toBe(200), { timeout: 20_000, interval: 200 });
+    await vi.waitFor(async () => expect((await postGraphQL(url, TICKETS, { authorization })).status).toBe(200), {
+      timeout: 20_000,
+      interval: 200,
+    });
     expect((await timedGet(url, "/readyz")).status).toBe(200);
   });
 
@@ -74,13 +82,18 @@ describe("a hung database", () => {
     const started = await startApiProcess({ DATABASE_URL: urlViaProxy, SHUTDOWN_TIMEOUT_MS: "3000" });
     try {
       const base = `http://127.0.0.1:${started.port}`;
-      await vi.waitFor(async () => expect((await postGraphQL(base, TICKETS, { authorization })).status).toBe(200), { timeout: 20_000, interval: 200 });
+      await vi.waitFor(async () => expect((await postGraphQL(base, TICKETS, { authorization })).status).toBe(200), {
+        timeout: 20_000,
+        interval: 200,
+      });
       proxy.freeze();
       const stuck = postGraphQL(base, TICKETS, { authorization }).catch((error: Error) => error);
       await sleep(300);
       // Without the shutdown timeout this exit took 38 s (and code 0) in a measured run.
       const exit = await started.terminate();
-      console.info(`SIGTERM with a request stuck on a hung database: exit ${exit.code} after ${exit.milliseconds.toFixed(0)} ms`);
+      console.info(
+        `SIGTERM with a request stuck on a hung database: exit ${exit.code} after ${exit.milliseconds.toFixed(0)} ms`,
+      );
       expect(exit.code).toBe(1);
       expect(exit.milliseconds).toBeLessThan(15_000);
       expect(started.output()).toContain("shutdown did not finish in time");

@@ -3,7 +3,13 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { makeUser } from "../support/fixtures.ts";
 import { bearer } from "../support/test-api.ts";
 import { useTestDatabase } from "../support/test-database.ts";
-import { openRaw, sleep, startApiProcess, type ApiProcess, type RawConnection } from "./time-and-connections-helpers.ts";
+import {
+  openRaw,
+  sleep,
+  startApiProcess,
+  type ApiProcess,
+  type RawConnection,
+} from "./time-and-connections-helpers.ts";
 
 /**
  * The API out of file descriptors, for real: `npm start` in production mode
@@ -70,12 +76,18 @@ function request(
 
 describe("out of file descriptors", () => {
   it("neither crashes nor answers an internal error, and recovers", async () => {
-    const authorization = bearer(await makeUser(database.current.owner, "Casey Customer", "customer"), "ticketing_customer");
+    const authorization = bearer(
+      await makeUser(database.current.owner, "Casey Customer", "customer"),
+      "ticketing_customer",
+    );
     // Connections opened before the flood, kept alive for the requests made during it.
     const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
     await Promise.all(Array.from({ length: 8 }, () => request(agent, { method: "GET", path: "/healthz" })));
     // One request first: the JSON body decoder loads its code on first use, which needs descriptors too.
-    expect((await request(agent, { method: "POST", path: "/graphql", body: JSON.stringify({ query: "{ __typename }" }) })).status).toBe(200);
+    expect(
+      (await request(agent, { method: "POST", path: "/graphql", body: JSON.stringify({ query: "{ __typename }" }) }))
+        .status,
+    ).toBe(200);
     const flood: RawConnection[] = [];
     try {
       for (let i = 0; i < 2 * DESCRIPTOR_LIMIT; i++) {
@@ -84,14 +96,19 @@ describe("out of file descriptors", () => {
 
       const query = JSON.stringify({ query: "query Tickets { tickets(first: 1) { totalCount } }" });
       const answers = await Promise.all(
-        Array.from({ length: 8 }, () => request(agent, { method: "POST", path: "/graphql", body: query, authorization })),
+        Array.from({ length: 8 }, () =>
+          request(agent, { method: "POST", path: "/graphql", body: query, authorization }),
+        ),
       );
       const statuses = answers.map((answer) => answer.status);
       // The server accepts what it can, then closes the rest with libuv's spare-descriptor trick.
-      const closedOnAccept = () => flood.filter((connection) => connection && connection.closedAfter !== undefined).length;
+      const closedOnAccept = () =>
+        flood.filter((connection) => connection && connection.closedAfter !== undefined).length;
       await vi.waitFor(async () => expect(closedOnAccept()).toBeGreaterThan(0), { timeout: 10_000, interval: 200 });
       const refused = closedOnAccept();
-      console.info(`flood: ${flood.length} connections, ${refused} closed on accept; GraphQL during it: ${statuses.join(",")}`);
+      console.info(
+        `flood: ${flood.length} connections, ${refused} closed on accept; GraphQL during it: ${statuses.join(",")}`,
+      );
       for (const answer of answers) {
         if (answer.status === 200) {
           expect(JSON.parse(answer.body)).toEqual({ data: { tickets: { totalCount: 0 } } });

@@ -74,7 +74,9 @@ beforeAll(async () => {
     metricsToken: METRICS_TOKEN,
   });
   base = server.baseUrl;
-  const targets = (await (await fetch(`http://127.0.0.1:${inspectorPort}/json/list`)).json()) as { webSocketDebuggerUrl: string }[];
+  const targets = (await (await fetch(`http://127.0.0.1:${inspectorPort}/json/list`)).json()) as {
+    webSocketDebuggerUrl: string;
+  }[];
   inspector = new WebSocket(targets[0]!.webSocketDebuggerUrl);
   await new Promise((resolve, reject) => inspector.once("open", resolve).once("error", reject));
   const customerId = await makeUser(database.current.owner, "Flooding Customer", "customer");
@@ -192,7 +194,8 @@ function aliases(count: number, salt: string): string {
 
 function fragmentDoubling(levels: number, salt: string): string {
   const fragments = [`fragment F0 on Query { __typename }`];
-  for (let level = 1; level <= levels; level++) fragments.push(`fragment F${level} on Query { ...F${level - 1} ...F${level - 1} }`);
+  for (let level = 1; level <= levels; level++)
+    fragments.push(`fragment F${level} on Query { ...F${level - 1} ...F${level - 1} }`);
   return `query D${salt} { ...F${levels} } ${fragments.join(" ")}`;
 }
 
@@ -285,11 +288,15 @@ describe("documents over HTTP", () => {
         if (answer.status !== 200) throw new Error(`request ${index} answered ${answer.status}`);
       }),
     );
-    const scrape = await (await fetch(`${base}/metrics`, { headers: { Authorization: `Bearer ${METRICS_TOKEN}` } })).text();
+    const scrape = await (
+      await fetch(`${base}/metrics`, { headers: { Authorization: `Bearer ${METRICS_TOKEN}` } })
+    ).text();
     const series = scrape.split("\n").filter((line) => line.startsWith("graphql_operations_total{"));
     console.log(`[abuse] 1k operation names: ${series.length} series, scrape ${Buffer.byteLength(scrape)} bytes`);
     expect(series.length).toBeLessThan(10);
-    expect(scrape).toMatch(/graphql_operations_total\{operation_name="other",operation_type="query",outcome="success"\} (\d+)/);
+    expect(scrape).toMatch(
+      /graphql_operations_total\{operation_name="other",operation_type="query",outcome="success"\} (\d+)/,
+    );
     expect(Buffer.byteLength(scrape)).toBeLessThan(100_000);
   });
 });
@@ -326,7 +333,9 @@ describe("documents over websocket", () => {
 });
 
 describe("caches under distinct documents", () => {
-  it("150 documents at the limits, each different, leave memory within the cache budget", { timeout: 60_000 }, async () => {
+  it("150 documents at the limits, each different, leave memory within the cache budget", {
+    timeout: 60_000,
+  }, async () => {
     // About 980 tokens and 245 fields each: inside every limit, so parsed, validated, planned and cached.
     const within = (index: number) =>
       `query C${index} { ${Array.from({ length: 245 }, (_, field) => `f${field}: __typename`).join(" ")} }`;

@@ -52,7 +52,9 @@ function inspect<T>(method: string, params: Record<string, unknown> = {}): Promi
 /** Evaluates `expression` in the API process (after a full garbage collection) and returns its JSON value. */
 async function inApi<T>(expression: string): Promise<T> {
   await inspect("HeapProfiler.collectGarbage");
-  const { result } = await inspect<{ result: { value: string } }>("Runtime.evaluate", { expression: `JSON.stringify(${expression})` });
+  const { result } = await inspect<{ result: { value: string } }>("Runtime.evaluate", {
+    expression: `JSON.stringify(${expression})`,
+  });
   return JSON.parse(result.value) as T;
 }
 
@@ -68,7 +70,9 @@ beforeAll(async () => {
     logLevel: "silent",
     nodeArgs: [`--inspect=127.0.0.1:${inspectorPort}`],
   });
-  const targets = (await (await fetch(`http://127.0.0.1:${inspectorPort}/json/list`)).json()) as { webSocketDebuggerUrl: string }[];
+  const targets = (await (await fetch(`http://127.0.0.1:${inspectorPort}/json/list`)).json()) as {
+    webSocketDebuggerUrl: string;
+  }[];
   inspector = new WebSocket(targets[0]!.webSocketDebuggerUrl);
   await new Promise((resolve, reject) => inspector.once("open", resolve).once("error", reject));
   customerId = await makeUser(database.current.owner, "Budget Customer", "customer");
@@ -100,7 +104,11 @@ const READS = [
       ticketComments(orderBy: [CREATED_AT_ASC]) { nodes { body isInternal createdAt } } } }`,
     variables: { id: detailTicket },
   }),
-  () => ({ token: agentToken, query: `query Queue { myQueue(first: 50) { nodes { rowId number subject status priority resolutionDueAt } } }`, variables: {} }),
+  () => ({
+    token: agentToken,
+    query: `query Queue { myQueue(first: 50) { nodes { rowId number subject status priority resolutionDueAt } } }`,
+    variables: {},
+  }),
   () => ({
     token: agentToken,
     query: `query Search($q: String!) { searchTickets(query: $q, first: 20) { nodes { rowId number subject status } } }`,
@@ -114,13 +122,17 @@ describe("the API's memory budget", () => {
     expect(flags).toEqual(["--max-old-space-size=192", "--max-semi-space-size=8"]);
     const cmd = /^CMD (\[.*\])$/m.exec(readFileSync(new URL("../../Dockerfile", import.meta.url), "utf8"))?.[1];
     expect(JSON.parse(cmd ?? "[]")).toEqual(["node", ...flags, "src/cli/start.ts"]);
-    const limitMiB = (await inApi<{ heap_size_limit: number }>(`process.getBuiltinModule("node:v8").getHeapStatistics()`)).heap_size_limit / MIB;
+    const limitMiB =
+      (await inApi<{ heap_size_limit: number }>(`process.getBuiltinModule("node:v8").getHeapStatistics()`))
+        .heap_size_limit / MIB;
     // The old space's 192 MiB plus the young generation's (three semi-spaces of 8 MiB).
     expect(limitMiB).toBeGreaterThanOrEqual(192);
     expect(limitMiB).toBeLessThanOrEqual(192 + 3 * 8);
   });
 
-  it(`${REQUESTS} reads at ${CONNECTIONS} connections: none fails, and the heap after GC stays under ${HEAP_AFTER_BURST_MIB} MiB`, { timeout: 240_000 }, async () => {
+  it(`${REQUESTS} reads at ${CONNECTIONS} connections: none fails, and the heap after GC stays under ${HEAP_AFTER_BURST_MIB} MiB`, {
+    timeout: 240_000,
+  }, async () => {
     const before = await heapUsedMiB();
     let next = 0;
     const failures: string[] = [];
@@ -134,12 +146,15 @@ describe("the API's memory budget", () => {
             body: JSON.stringify({ query, variables }),
           });
           const body = (await response.json()) as { errors?: unknown };
-          if (response.status !== 200 || body.errors) failures.push(`${response.status} ${JSON.stringify(body.errors)}`);
+          if (response.status !== 200 || body.errors)
+            failures.push(`${response.status} ${JSON.stringify(body.errors)}`);
         }
       }),
     );
     const after = await heapUsedMiB();
-    console.log(`[memory] heap after GC: ${before.toFixed(1)} MiB before, ${after.toFixed(1)} MiB after ${REQUESTS} reads`);
+    console.log(
+      `[memory] heap after GC: ${before.toFixed(1)} MiB before, ${after.toFixed(1)} MiB after ${REQUESTS} reads`,
+    );
     expect(failures).toEqual([]);
     expect(after).toBeLessThan(HEAP_AFTER_BURST_MIB);
   });

@@ -8,7 +8,16 @@ import { makeUser, ROLE, rowsOf, runAs } from "../support/fixtures.ts";
 import WebSocket from "ws";
 import type { WebsocketLimits } from "../../src/graphql/realtime-socket.ts";
 import { createAccount, LOGIN } from "../auth/auth-helpers.ts";
-import { createTicket, MY_QUEUE, MY_TICKETS, Recorder, sleep, TICKET_CHANGED, useSockets, websocketFrom } from "../realtime/realtime-helpers.ts";
+import {
+  createTicket,
+  MY_QUEUE,
+  MY_TICKETS,
+  Recorder,
+  sleep,
+  TICKET_CHANGED,
+  useSockets,
+  websocketFrom,
+} from "../realtime/realtime-helpers.ts";
 import { useAnalystSession } from "../reporting/analyst-session.ts";
 import { bearer, graphql, useTestApi } from "../support/test-api.ts";
 import { memoryGrowth, MIB, sampleMemory } from "../support/memory.ts";
@@ -32,7 +41,12 @@ const LIMITS: WebsocketLimits = {
 const database = useTestDatabase();
 const analyst = useAnalystSession(database);
 // Trusting the loopback proxy lets each test speak for its own client address (X-Forwarded-For).
-const api = useTestApi(database, { production: true, graphiql: false, trustProxy: "loopback", websocketLimits: LIMITS });
+const api = useTestApi(database, {
+  production: true,
+  graphiql: false,
+  trustProxy: "loopback",
+  websocketLimits: LIMITS,
+});
 
 const websockets = useSockets(api);
 const rawSockets: WebSocket[] = [];
@@ -58,7 +72,9 @@ function rawSocket(address: string): RawSocket {
     socket,
     opened: new Promise((resolve) => socket.once("open", () => resolve())),
     closed: new Promise((resolve) =>
-      socket.once("close", (code, reason) => resolve({ code, reason: String(reason), afterMs: performance.now() - started })),
+      socket.once("close", (code, reason) =>
+        resolve({ code, reason: String(reason), afterMs: performance.now() - started }),
+      ),
     ),
   };
 }
@@ -70,12 +86,14 @@ async function healthy(): Promise<number> {
   return performance.now() - started;
 }
 
-
 /** One websocket operation first, so RSS growth measures the attack, not the first use of the code. */
 async function warmUp(): Promise<void> {
   const connection = websockets.connect(undefined, "198.51.100.99");
   await new Promise((resolve, reject) =>
-    connection.client.subscribe({ query: "{ __typename }" }, { next: resolve, error: reject, complete: () => undefined }),
+    connection.client.subscribe(
+      { query: "{ __typename }" },
+      { next: resolve, error: reject, complete: () => undefined },
+    ),
   );
   await connection.client.dispose();
 }
@@ -87,11 +105,25 @@ interface Flood {
 }
 
 /** Runs subscription-flood.ts in its own process: the API's RSS is then the API's alone. */
-function startFlood(authorization: string, address: string, ticketId: string, sockets: number, perSocket: number): Flood {
+function startFlood(
+  authorization: string,
+  address: string,
+  ticketId: string,
+  sockets: number,
+  perSocket: number,
+): Flood {
   const script = fileURLToPath(new URL("./subscription-flood.ts", import.meta.url));
   const child = spawn(
     process.execPath,
-    [script, `ws://127.0.0.1:${websockets.port}/graphql`, authorization, address, ticketId, String(sockets), String(perSocket)],
+    [
+      script,
+      `ws://127.0.0.1:${websockets.port}/graphql`,
+      authorization,
+      address,
+      ticketId,
+      String(sockets),
+      String(perSocket),
+    ],
     { stdio: ["pipe", "pipe", "inherit"] },
   );
   const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
@@ -167,7 +199,9 @@ describe("websocket messages and sockets", () => {
     const customer = await makeUser(database.current.owner, "Patient Customer", "customer");
     const signedIn = rawSocket("198.51.100.2");
     await signedIn.opened;
-    signedIn.socket.send(JSON.stringify({ type: "connection_init", payload: { authorization: bearer(customer, "ticketing_customer") } }));
+    signedIn.socket.send(
+      JSON.stringify({ type: "connection_init", payload: { authorization: bearer(customer, "ticketing_customer") } }),
+    );
 
     const silentClosed = await Promise.all(silent.map(({ closed }) => closed));
     const initOnlyClosed = await Promise.all(initOnly.map(({ closed }) => closed));
@@ -180,7 +214,9 @@ describe("websocket messages and sockets", () => {
     expect(initOnlyClosed.map(({ code, reason }) => ({ code, reason }))).toEqual(
       Array(10).fill({ code: 4002, reason: "Idle without authentication" }),
     );
-    expect(Math.min(...initOnlyClosed.map((closed) => closed.afterMs))).toBeGreaterThanOrEqual(LIMITS.unauthenticatedIdleMs - 100);
+    expect(Math.min(...initOnlyClosed.map((closed) => closed.afterMs))).toBeGreaterThanOrEqual(
+      LIMITS.unauthenticatedIdleMs - 100,
+    );
     expect(signedIn.socket.readyState).toBe(WebSocket.OPEN);
   });
 
@@ -204,7 +240,9 @@ describe("websocket messages and sockets", () => {
     const withinASecond = answered.filter((at) => at - started <= 1_000).length;
     await expect.poll(() => answered.length, { timeout: 10_000, interval: 100 }).toBe(100);
     const lastMs = Math.max(...answered) - started;
-    console.info(`100 operations in one burst: ${withinASecond} answered within a second, the last after ${Math.round(lastMs)} ms`);
+    console.info(
+      `100 operations in one burst: ${withinASecond} answered within a second, the last after ${Math.round(lastMs)} ms`,
+    );
     expect(withinASecond).toBeLessThanOrEqual(40 + 20 + 5);
     expect(lastMs).toBeGreaterThan(2_000);
     // Then 2 MB queued in 1 KB messages: more than the 1 MB a socket may have waiting.
@@ -239,7 +277,8 @@ describe("websocket messages and sockets", () => {
     const address = "198.51.100.4";
     const admitted = Array.from({ length: LIMITS.maxSocketsPerAddress }, () => rawSocket(address));
     await Promise.all(admitted.map(({ opened }) => opened));
-    for (const { socket } of admitted) socket.send(JSON.stringify({ type: "connection_init", payload: { authorization: token } }));
+    for (const { socket } of admitted)
+      socket.send(JSON.stringify({ type: "connection_init", payload: { authorization: token } }));
 
     const extra = Array.from({ length: 10 }, () => rawSocket(address));
     const refused = await Promise.all(extra.map(({ closed }) => closed));
@@ -256,7 +295,9 @@ describe("websocket messages and sockets", () => {
     const again = rawSocket(address);
     await again.opened;
     again.socket.send(JSON.stringify({ type: "connection_init" }));
-    const ack = await new Promise((resolve) => again.socket.once("message", (data) => resolve(JSON.parse(String(data)))));
+    const ack = await new Promise((resolve) =>
+      again.socket.once("message", (data) => resolve(JSON.parse(String(data)))),
+    );
     expect(ack).toEqual({ type: "connection_ack" });
     await healthy();
   });
@@ -268,7 +309,11 @@ describe("websocket messages and sockets", () => {
     const result = await new Promise<{ errors?: { extensions?: { code?: string } }[] }>((resolve) => {
       connection.client.subscribe(
         { query: LOGIN, variables: { input: { email, password: "not-the-password-at-all" } } },
-        { next: (value) => resolve(value as never), error: (errors) => resolve({ errors: errors as never }), complete: () => undefined },
+        {
+          next: (value) => resolve(value as never),
+          error: (errors) => resolve({ errors: errors as never }),
+          complete: () => undefined,
+        },
       );
     });
     expect(result.errors?.[0]?.extensions?.code).toBeDefined();
@@ -281,7 +326,9 @@ describe("websocket messages and sockets", () => {
 });
 
 describe("subscriptions", () => {
-  it("caps one customer's 5,000 subscriptions at 20, and other users' latency stays flat", { timeout: 120_000 }, async () => {
+  it("caps one customer's 5,000 subscriptions at 20, and other users' latency stays flat", {
+    timeout: 120_000,
+  }, async () => {
     const db = database.current;
     const attacker = await makeUser(db.owner, "Greedy Customer", "customer");
     const bystander = await makeUser(db.owner, "Bystander", "customer");
@@ -290,7 +337,12 @@ describe("subscriptions", () => {
     const bystanderToken = bearer(bystander, "ticketing_customer");
     const probe = async () => {
       const started = performance.now();
-      const response = await graphql(api.current.request, "{ tickets(first: 20) { nodes { rowId subject } } }", {}, bystanderToken);
+      const response = await graphql(
+        api.current.request,
+        "{ tickets(first: 20) { nodes { rowId subject } } }",
+        {},
+        bystanderToken,
+      );
       expect(response.body.errors, JSON.stringify(response.body.errors)).toBeUndefined();
       return performance.now() - started;
     };
@@ -318,11 +370,20 @@ describe("subscriptions", () => {
     const refusalStarted = performance.now();
     const answered = JSON.parse(await flood.nextLine()) as { live: number; refused: number; other: number };
     const refusalMs = performance.now() - refusalStarted;
-    expect(answered).toEqual({ live: LIMITS.maxSubscriptionsPerUser, refused: 5_000 - LIMITS.maxSubscriptionsPerUser, other: 0 });
+    expect(answered).toEqual({
+      live: LIMITS.maxSubscriptionsPerUser,
+      refused: 5_000 - LIMITS.maxSubscriptionsPerUser,
+      other: 0,
+    });
 
     // Then a comment a second on the watched ticket.
     for (let i = 0; i < 5; i++) {
-      rowsOf(await runAs(db.authenticator, ROLE.customer, attacker, "select app_public.add_comment($1, $2)", [ticketId, `Comment ${i}`]));
+      rowsOf(
+        await runAs(db.authenticator, ROLE.customer, attacker, "select app_public.add_comment($1, $2)", [
+          ticketId,
+          `Comment ${i}`,
+        ]),
+      );
       await sleep(1_000);
     }
     attacking = false;
@@ -373,7 +434,11 @@ describe("subscriptions", () => {
     const heard: string[] = [];
     client.on("notification", (message) => heard.push(message.payload ?? ""));
     await client.query("listen ticketing_events");
-    rowsOf(await runAs(db.authenticator, ROLE.customer, customer, "select app_public.add_comment($1, 'Real comment')", [ticketId]));
+    rowsOf(
+      await runAs(db.authenticator, ROLE.customer, customer, "select app_public.add_comment($1, 'Real comment')", [
+        ticketId,
+      ]),
+    );
     await Promise.all([mine.untilCount(2, 5_000), watched.untilCount(2, 5_000), queue.untilCount(2, 5_000)]);
     await expect.poll(() => heard.length).toBeGreaterThan(0);
     const realId = heard.at(-1)!;
@@ -396,7 +461,10 @@ describe("subscriptions", () => {
     for (const [channel, payload] of forged) await client.query("select pg_notify($1, $2)", [channel, payload]);
     await client.query("commit");
     // Even a genuine row claiming a deactivation is re-checked against the users table first.
-    await db.owner.query("insert into app_private.realtime_events (kind, user_id) values ('deactivated', $1) returning id", [customer]);
+    await db.owner.query(
+      "insert into app_private.realtime_events (kind, user_id) values ('deactivated', $1) returning id",
+      [customer],
+    );
     const { rows } = await db.owner.query<{ id: string }>(
       "select id::text from app_private.realtime_events where user_id = $1 order by id desc limit 1",
       [customer],
@@ -411,33 +479,37 @@ describe("subscriptions", () => {
     ]);
     expect([mine.completed, watched.completed, queue.completed]).toEqual([false, false, false]);
     // Still live: the next real change arrives.
-    rowsOf(await runAs(db.authenticator, ROLE.agent, agent, "select app_public.assign_ticket($1, $2)", [ticketId, agent]));
+    rowsOf(
+      await runAs(db.authenticator, ROLE.agent, agent, "select app_public.assign_ticket($1, $2)", [ticketId, agent]),
+    );
     await Promise.all([mine.untilCount(3, 5_000), watched.untilCount(3, 5_000), queue.untilCount(3, 5_000)]);
     expect(mine.kinds().at(-1)).toBe("ASSIGNED");
     await client.query("unlisten ticketing_events");
   });
 
-  it.each([["application/json"], ["application/graphql-response+json"], ["multipart/mixed, application/json"], ["text/event-stream"]])(
-    "refuses a subscription over plain HTTP (Accept: %s) without opening a stream",
-    async (accept) => {
-      const customer = await makeUser(database.current.owner, "HTTP Subscriber", "customer");
-      const response = await api.current.request
-        .post("/graphql")
-        .set("Content-Type", "application/json")
-        .set("Accept", accept)
-        .set("Authorization", bearer(customer, "ticketing_customer"))
-        .send({ query: "subscription { myTicketsChanged { kind } }" })
-        .timeout(5_000)
-        .buffer(true)
-        .parse((res, done) => {
-          let text = "";
-          res.on("data", (chunk: Buffer) => (text += String(chunk)));
-          res.on("end", () => done(null, text));
-        });
-      expect(response.headers["content-type"]).not.toMatch(/multipart|event-stream/);
-      // Accept types grafserv cannot answer are refused before the operation is even read.
-      const expected = accept === "text/event-stream" ? "errors" : "SUBSCRIPTIONS_REQUIRE_WEBSOCKET";
-      expect(String(response.body)).toContain(expected);
-    },
-  );
+  it.each([
+    ["application/json"],
+    ["application/graphql-response+json"],
+    ["multipart/mixed, application/json"],
+    ["text/event-stream"],
+  ])("refuses a subscription over plain HTTP (Accept: %s) without opening a stream", async (accept) => {
+    const customer = await makeUser(database.current.owner, "HTTP Subscriber", "customer");
+    const response = await api.current.request
+      .post("/graphql")
+      .set("Content-Type", "application/json")
+      .set("Accept", accept)
+      .set("Authorization", bearer(customer, "ticketing_customer"))
+      .send({ query: "subscription { myTicketsChanged { kind } }" })
+      .timeout(5_000)
+      .buffer(true)
+      .parse((res, done) => {
+        let text = "";
+        res.on("data", (chunk: Buffer) => (text += String(chunk)));
+        res.on("end", () => done(null, text));
+      });
+    expect(response.headers["content-type"]).not.toMatch(/multipart|event-stream/);
+    // Accept types grafserv cannot answer are refused before the operation is even read.
+    const expected = accept === "text/event-stream" ? "errors" : "SUBSCRIPTIONS_REQUIRE_WEBSOCKET";
+    expect(String(response.body)).toContain(expected);
+  });
 });

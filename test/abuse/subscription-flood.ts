@@ -37,7 +37,9 @@ let events = 0;
 const otherReasons: string[] = [];
 
 function codeOf(errors: unknown): string | undefined {
-  return Array.isArray(errors) ? (errors[0] as { extensions?: { code?: string } } | undefined)?.extensions?.code : undefined;
+  return Array.isArray(errors)
+    ? (errors[0] as { extensions?: { code?: string } } | undefined)?.extensions?.code
+    : undefined;
 }
 
 // All sockets first (connection_init answered), then the subscriptions.
@@ -78,7 +80,8 @@ const answers = clients.flatMap((client) =>
           {
             next: (result) => {
               // A refusal raised while subscribing arrives as a result with errors, then complete.
-              if (result.errors && codeOf(result.errors) !== "TOO_MANY_SUBSCRIPTIONS") otherReasons.push(JSON.stringify(result.errors));
+              if (result.errors && codeOf(result.errors) !== "TOO_MANY_SUBSCRIPTIONS")
+                otherReasons.push(JSON.stringify(result.errors));
               if (result.errors) settle(codeOf(result.errors) === "TOO_MANY_SUBSCRIPTIONS" ? "refused" : "other");
               else if (!subscribed) settle("live");
               else events += 1;

@@ -34,7 +34,9 @@ const METRICS_TOKEN = "scrape-token-0123456789";
 /** The API's count of requests stopped for `reason`, read from /metrics. */
 async function stoppedRequests(url: string, reason: string): Promise<number> {
   const response = await fetch(`${url}/metrics`, { headers: { Authorization: `Bearer ${METRICS_TOKEN}` } });
-  const line = (await response.text()).split("\n").find((row) => row.startsWith(`graphql_requests_stopped_total{reason="${reason}"}`));
+  const line = (await response.text())
+    .split("\n")
+    .find((row) => row.startsWith(`graphql_requests_stopped_total{reason="${reason}"}`));
   return line ? Number(line.split(" ")[1]) : 0;
 }
 
@@ -116,14 +118,18 @@ describe("cancellation", () => {
       const socket = new WebSocket(`ws://127.0.0.1:${port}/graphql`, "graphql-transport-ws");
       await new Promise((resolve, reject) => socket.once("open", resolve).once("error", reject));
       const acknowledged = new Promise((resolve) => socket.once("message", resolve));
-      socket.send(JSON.stringify({ type: "connection_init", payload: { authorization: bearer(customer, "ticketing_customer") } }));
+      socket.send(
+        JSON.stringify({ type: "connection_init", payload: { authorization: bearer(customer, "ticketing_customer") } }),
+      );
       await acknowledged;
       socket.send(JSON.stringify({ id: "1", type: "subscribe", payload: { query: SLOW, variables: { seconds: 30 } } }));
       await vi.waitFor(async () => expect(await sleepingStatements()).toBe(1), { timeout: 10_000, interval: 200 });
       const left = performance.now();
       socket.terminate();
       await vi.waitFor(async () => expect(await sleepingStatements()).toBe(0), { timeout: 5_000, interval: 200 });
-      console.info(`websocket query's statement cancelled ${(performance.now() - left).toFixed(0)} ms after its socket closed (would have run 30 s)`);
+      console.info(
+        `websocket query's statement cancelled ${(performance.now() - left).toFixed(0)} ms after its socket closed (would have run 30 s)`,
+      );
       expect(await stoppedRequests(url, "client_gone")).toBe(1);
     } finally {
       await api.close();
@@ -179,7 +185,12 @@ describe("cancellation", () => {
       expect(answer.status).toBe(503);
       expect(answer.retryAfter).toMatch(/^\d+$/);
       expect(answer.body).toEqual({
-        errors: [{ message: "The request took too long and was stopped; please retry", extensions: { code: "REQUEST_TIMEOUT" } }],
+        errors: [
+          {
+            message: "The request took too long and was stopped; please retry",
+            extensions: { code: "REQUEST_TIMEOUT" },
+          },
+        ],
       });
       expect(answer.milliseconds).toBeLessThan(10_000);
       await vi.waitFor(async () => expect(await sleepingStatements()).toBe(0), { timeout: 5_000, interval: 200 });

@@ -24,7 +24,8 @@ const description = () => randomBytes(14_000).toString("base64").slice(0, 18_000
 function flood(): string {
   const fields = Array.from(
     { length: PER_REQUEST },
-    (_, n) => `t${n}: createTicket(input: { ticket: { subject: "Flood ${n}", description: $d${n} } }) { ticket { rowId } }`,
+    (_, n) =>
+      `t${n}: createTicket(input: { ticket: { subject: "Flood ${n}", description: $d${n} } }) { ticket { rowId } }`,
   );
   const variables = Array.from({ length: PER_REQUEST }, (_, n) => `$d${n}: String!`).join(", ");
   return `mutation Flood(${variables}) { ${fields.join(" ")} }`;
@@ -58,7 +59,8 @@ describe("500 createTicket mutations from one customer", () => {
       created += Object.values(body.data ?? {}).filter((field) => field !== null).length;
       for (const error of body.errors ?? []) {
         codes.set(error.extensions?.code, (codes.get(error.extensions?.code) ?? 0) + 1);
-        if (typeof error.extensions?.retryAfterSeconds === "number") retryHints.push(error.extensions.retryAfterSeconds);
+        if (typeof error.extensions?.retryAfterSeconds === "number")
+          retryHints.push(error.extensions.retryAfterSeconds);
         // No SQL, table or trigger names leak.
         expect(error.message).not.toMatch(/write_events|write_quotas|trigger|app_private|TKRAT/);
       }
@@ -70,7 +72,10 @@ describe("500 createTicket mutations from one customer", () => {
     expect(retryHints).toHaveLength(ATTEMPTS - QUOTA);
     expect(Math.min(...retryHints)).toBeGreaterThan(3000);
     expect(Math.max(...retryHints)).toBeLessThanOrEqual(3600);
-    const { rows } = await database.current.owner.query("select count(*)::int as n from app_public.tickets where customer_id = $1", [customer]);
+    const { rows } = await database.current.owner.query(
+      "select count(*)::int as n from app_public.tickets where customer_id = $1",
+      [customer],
+    );
     expect(rows[0].n).toBe(QUOTA);
     // Measured: 30 tickets of 18 KB (with audit copies and search vectors)
     // add about 2.7 MiB; the 500 without a quota added 47 MiB.
@@ -114,7 +119,9 @@ describe("quotas over GraphQL", () => {
       const update = await graphql(api.current.request, UPDATE, {}, bearer(user, token));
       expect(update.body.errors?.[0]?.extensions?.code).toBe("FORBIDDEN");
     }
-    const { rows } = await database.current.owner.query("select max_count from app_public.write_quotas where role = 'customer' and kind = 'comment'");
+    const { rows } = await database.current.owner.query(
+      "select max_count from app_public.write_quotas where role = 'customer' and kind = 'comment'",
+    );
     expect(rows[0].max_count).toBe(200);
   });
 });

@@ -52,7 +52,11 @@ function validClaims(overrides: Record<string, unknown> = {}): Record<string, un
 }
 
 /** Signs any header and payload with HMAC-SHA256, bypassing the library's own checks. */
-function hs256(payload: Record<string, unknown>, key: string | Buffer = TEST_JWT.secret, header: object = { alg: "HS256", typ: "JWT" }) {
+function hs256(
+  payload: Record<string, unknown>,
+  key: string | Buffer = TEST_JWT.secret,
+  header: object = { alg: "HS256", typ: "JWT" },
+) {
   const body = `${base64url(header)}.${base64url(payload)}`;
   return `${body}.${createHmac("sha256", key).update(body).digest("base64url")}`;
 }
@@ -83,9 +87,15 @@ describe("access token attacks: every one is a 401 with the same clean body", ()
     ["a tampered payload", () => tamper(bearer(USER_ID, "ticketing_customer").slice(7), { role: "ticketing_admin" })],
     ["a subject that is not a uuid", () => hs256(validClaims({ sub: "1 or 1=1" }))],
     ["a malformed session id", () => hs256(validClaims({ sid: "x'; drop table users; --" }))],
-    ...["postgres", "ticketing_owner", "ticketing_authenticator", "ticketing_analyst", "ticketing_anonymous", "pg_read_all_data", "TICKETING_ADMIN"].map(
-      (role): [string, () => string] => [`role claim ${role}`, () => hs256(validClaims({ role }))],
-    ),
+    ...[
+      "postgres",
+      "ticketing_owner",
+      "ticketing_authenticator",
+      "ticketing_analyst",
+      "ticketing_anonymous",
+      "pg_read_all_data",
+      "TICKETING_ADMIN",
+    ].map((role): [string, () => string] => [`role claim ${role}`, () => hs256(validClaims({ role }))]),
     ["garbage", () => "not.a.jwt"],
   ];
 
@@ -119,7 +129,12 @@ describe("tokens of users who changed since", () => {
     expect(me.body).toEqual({ data: { currentUser: null } });
     const users = await graphql(request(), "{ users { nodes { rowId } } }", {}, leaver.bearer);
     expect(users.body.data.users.nodes).toEqual([]);
-    const promote = await graphql(request(), SET_USER_ROLE, { input: { userId: leaver.userId, role: "admin" } }, leaver.bearer);
+    const promote = await graphql(
+      request(),
+      SET_USER_ROLE,
+      { input: { userId: leaver.userId, role: "admin" } },
+      leaver.bearer,
+    );
     expect(errorCode(promote)).toBe("FORBIDDEN");
     const create = await graphql(
       request(),
@@ -135,12 +150,22 @@ describe("tokens of users who changed since", () => {
     await createAccount(database.current.owner, { email: "former-admin@example.com", role: "admin" });
     const boss = await signIn(request(), "boss@example.com");
     const former = await signIn(request(), "former-admin@example.com");
-    const demoted = await graphql(request(), SET_USER_ROLE, { input: { userId: former.userId, role: "customer" } }, boss.bearer);
+    const demoted = await graphql(
+      request(),
+      SET_USER_ROLE,
+      { input: { userId: former.userId, role: "customer" } },
+      boss.bearer,
+    );
     expect(demoted.body.data.setUserRole.user.role).toBe("customer");
 
     const users = await graphql(request(), "{ users { nodes { rowId } } }", {}, former.bearer);
     expect(users.body.data.users.nodes).toEqual([]);
-    const restore = await graphql(request(), SET_USER_ROLE, { input: { userId: former.userId, role: "admin" } }, former.bearer);
+    const restore = await graphql(
+      request(),
+      SET_USER_ROLE,
+      { input: { userId: former.userId, role: "admin" } },
+      former.bearer,
+    );
     expect(errorCode(restore)).toBe("FORBIDDEN");
     const create = await graphql(
       request(),
@@ -193,11 +218,16 @@ describe("password and email attacks", () => {
     const huge = "p".repeat(100_000);
     const hashesBefore = hashesStartedTotal();
     let started = performance.now();
-    const registered = await graphql(request(), REGISTER, { input: { email: "new-huge@example.com", password: huge, displayName: "H" } });
+    const registered = await graphql(request(), REGISTER, {
+      input: { email: "new-huge@example.com", password: huge, displayName: "H" },
+    });
     // Generous bound: a loaded machine must not break it; the hash count below is the exact check.
     expect(performance.now() - started).toBeLessThan(2_000);
     expect(registered.body.errors).toEqual([
-      expect.objectContaining({ message: "Password must be at most 256 characters", extensions: { code: "WEAK_PASSWORD" } }),
+      expect.objectContaining({
+        message: "Password must be at most 256 characters",
+        extensions: { code: "WEAK_PASSWORD" },
+      }),
     ]);
     started = performance.now();
     const loggedIn = await login(request(), "huge@example.com", huge);
@@ -219,7 +249,7 @@ describe("password and email attacks", () => {
     "' or 1=1 --",
     "admin@example.com' --",
     "x@example.com'; drop table app_public.users; --",
-    "\" or \"\"=\"",
+    '" or ""="',
     "*)(uid=*))(|(uid=*",
     "huge@example.com\u0000",
   ])("answers the SQL-looking email %j like any wrong login", async (email) => {
@@ -227,15 +257,24 @@ describe("password and email attacks", () => {
     expect(response.status).toBe(200);
     expect(response.body).toEqual({
       data: { login: null },
-      errors: [expect.objectContaining({ message: "Invalid email or password", extensions: { code: "INVALID_CREDENTIALS" } })],
+      errors: [
+        expect.objectContaining({ message: "Invalid email or password", extensions: { code: "INVALID_CREDENTIALS" } }),
+      ],
     });
   });
 
   it("stores an odd but valid email verbatim and leaves the tables alone", async () => {
     const email = "robert');drop_table_users;--@example.com";
-    const response = await registerAndVerify(request(), database.current.owner, { email, password: PASSWORD, displayName: "Bobby Tables" });
+    const response = await registerAndVerify(request(), database.current.owner, {
+      email,
+      password: PASSWORD,
+      displayName: "Bobby Tables",
+    });
     expect(response.body.errors).toBeUndefined();
-    const { rows } = await database.current.owner.query("select count(*)::int as n from app_private.user_accounts where email = $1", [email]);
+    const { rows } = await database.current.owner.query(
+      "select count(*)::int as n from app_private.user_accounts where email = $1",
+      [email],
+    );
     expect(rows[0].n).toBe(1);
     expect((await login(request(), email)).body.data.login.user.displayName).toBe("Bobby Tables");
   });
@@ -248,7 +287,9 @@ describe("lockout", () => {
     const owner = database.current.owner;
     await createAccount(owner, { email: "target@example.com", role: "customer" });
     for (let attempt = 1; attempt <= 5; attempt += 1) {
-      expect(errorCode(await login(request(), "target@example.com", `wrong-guess-number-${attempt}`))).toBe("INVALID_CREDENTIALS");
+      expect(errorCode(await login(request(), "target@example.com", `wrong-guess-number-${attempt}`))).toBe(
+        "INVALID_CREDENTIALS",
+      );
     }
     expect(errorCode(await login(request(), "target@example.com"))).toBe("ACCOUNT_LOCKED");
     expect(errorCode(await login(request(), "target@example.com", "wrong-guess-again"))).toBe("INVALID_CREDENTIALS");
@@ -266,9 +307,11 @@ describe("lockout", () => {
   it("does not count failures older than 15 minutes", async () => {
     const owner = database.current.owner;
     await createAccount(owner, { email: "slow@example.com", role: "customer" });
-    for (let attempt = 1; attempt <= 4; attempt += 1) await login(request(), "slow@example.com", `wrong-${attempt}-guess-pw`);
+    for (let attempt = 1; attempt <= 4; attempt += 1)
+      await login(request(), "slow@example.com", `wrong-${attempt}-guess-pw`);
     await advanceClock(owner, "16 minutes");
-    for (let attempt = 1; attempt <= 4; attempt += 1) await login(request(), "slow@example.com", `wrong-${attempt}-guess-pw`);
+    for (let attempt = 1; attempt <= 4; attempt += 1)
+      await login(request(), "slow@example.com", `wrong-${attempt}-guess-pw`);
     expect((await login(request(), "slow@example.com")).body.errors).toBeUndefined();
   });
 
@@ -280,7 +323,13 @@ describe("lockout", () => {
     );
     expect(rows).toEqual([
       { email: "slow@example.com", known: true, ip: "198.51.100.23", success: false, reason: "invalid_credentials" },
-      { email: "nobody-here@example.com", known: false, ip: "198.51.100.23", success: false, reason: "invalid_credentials" },
+      {
+        email: "nobody-here@example.com",
+        known: false,
+        ip: "198.51.100.23",
+        success: false,
+        reason: "invalid_credentials",
+      },
     ]);
   });
 });

@@ -25,7 +25,8 @@ const AUTH_FUNCTION_CALLS: Record<string, string> = {
   verify_email: `select * from app_private.verify_email('${DIGEST}', '${DIGEST}', '192.0.2.1')`,
   request_email_change: `select app_private.request_email_change('${USER_ID}', 'b@example.com')`,
   // POST /inbound/email: SQL decides and logs; the API then acts as the sender under the sender's policies.
-  route_inbound_email: "select * from app_private.route_inbound_email('a@example.com', 'A', null, 'S', '{}', '{}', '{}', 'test', 'reject')",
+  route_inbound_email:
+    "select * from app_private.route_inbound_email('a@example.com', 'A', null, 'S', '{}', '{}', '{}', 'test', 'reject')",
   record_inbound_outcome: `select app_private.record_inbound_outcome('${USER_ID}', 'ignored', 'test', null, null)`,
   // The files of an inbound message that did not become attachments, on its log row (staff read them).
   record_inbound_refused_attachments: `select app_private.record_inbound_refused_attachments('${USER_ID}', '[]')`,
@@ -79,7 +80,9 @@ describe("web roles and app_private", () => {
   for (const role of WEB_ROLES) {
     it(`${role} cannot call any authentication function`, async () => {
       for (const [name, call] of Object.entries(AUTH_FUNCTION_CALLS)) {
-        const state = await sqlState(() => actAs(database.current.authenticator, { role, userId: USER_ID }, (c) => c.query(call)));
+        const state = await sqlState(() =>
+          actAs(database.current.authenticator, { role, userId: USER_ID }, (c) => c.query(call)),
+        );
         expect(`${name}: ${state}`).toBe(`${name}: 42501`);
       }
     });
@@ -118,7 +121,8 @@ describe("web roles and app_private", () => {
       "select app_private.queue_mail('password_reset', 'a@example.com')",
       "select app_private.new_email_token('password_reset', null, 'a@example.com')",
     ];
-    for (const call of forbidden) expect(await sqlState(() => database.current.authenticator.query(call))).toBe("42501");
+    for (const call of forbidden)
+      expect(await sqlState(() => database.current.authenticator.query(call))).toBe("42501");
   });
 
   it("the connection role's calls work without any role switch", async () => {
@@ -165,7 +169,12 @@ describe("catalogue hygiene of the authentication objects", () => {
     );
     expect(rows).toHaveLength(names.length);
     for (const row of rows) {
-      expect(row, row.proname).toMatchObject({ prosecdef: true, owner: "ticketing_owner", pinned: true, commented: true });
+      expect(row, row.proname).toMatchObject({
+        prosecdef: true,
+        owner: "ticketing_owner",
+        pinned: true,
+        commented: true,
+      });
     }
   });
 

@@ -82,7 +82,9 @@ export function refresh(request: supertest.Agent, refreshToken: string) {
 }
 
 /** The `extensions.code` of the first error of a GraphQL response. */
-export function errorCode(response: { body: { errors?: Array<{ extensions?: { code?: string } }> } }): string | undefined {
+export function errorCode(response: {
+  body: { errors?: Array<{ extensions?: { code?: string } }> };
+}): string | undefined {
   return response.body.errors?.[0]?.extensions?.code;
 }
 
@@ -110,7 +112,10 @@ export async function setAddressLimit(owner: pg.Pool, action: string, maxCount: 
   );
   await owner.query("update app_private.address_rate_limits set max_count = $2 where action = $1", [action, maxCount]);
   return async () => {
-    await owner.query("update app_private.address_rate_limits set max_count = $2 where action = $1", [action, rows[0]!.max_count]);
+    await owner.query("update app_private.address_rate_limits set max_count = $2 where action = $1", [
+      action,
+      rows[0]!.max_count,
+    ]);
   };
 }
 

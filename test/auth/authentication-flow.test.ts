@@ -63,14 +63,18 @@ describe("the whole flow over HTTP", () => {
       [userId],
     );
     // argon2id with the parameters in force (the suite's fast ones; test/auth/passwords.test.ts checks production's).
-    expect(rows[0].password_hash).toMatch(/^\$argon2id\$v=19\$m=\d+,p=\d+,t=\d+\$[A-Za-z0-9+/]{22}\$[A-Za-z0-9+/]{43}$/);
+    expect(rows[0].password_hash).toMatch(
+      /^\$argon2id\$v=19\$m=\d+,p=\d+,t=\d+\$[A-Za-z0-9+/]{22}\$[A-Za-z0-9+/]{43}$/,
+    );
     expect(rows[0].token_digest).toHaveLength(32);
     expect(rows[0].password_hash).not.toContain(PASSWORD);
   });
 
   it("serves currentUser to the access token", async () => {
     const response = await graphql(request(), CURRENT_USER, {}, `Bearer ${accessToken}`);
-    expect(response.body).toEqual({ data: { currentUser: { rowId: userId, role: "customer", email: "ada@example.com" } } });
+    expect(response.body).toEqual({
+      data: { currentUser: { rowId: userId, role: "customer", email: "ada@example.com" } },
+    });
   });
 
   it("logs in with the email in any case", async () => {
@@ -205,8 +209,19 @@ describe("admin user management", () => {
       agent.bearer,
     );
     expect(errorCode(create)).toBe("FORBIDDEN");
-    expect(errorCode(await graphql(request(), CREATE_USER, { input: { email: "eve@example.com", displayName: "Eve", role: "admin", password: "enigma-bombe-colossus" } }))).toBe("UNAUTHENTICATED");
-    const promote = await graphql(request(), SET_USER_ROLE, { input: { userId: agentId, role: "admin" } }, agent.bearer);
+    expect(
+      errorCode(
+        await graphql(request(), CREATE_USER, {
+          input: { email: "eve@example.com", displayName: "Eve", role: "admin", password: "enigma-bombe-colossus" },
+        }),
+      ),
+    ).toBe("UNAUTHENTICATED");
+    const promote = await graphql(
+      request(),
+      SET_USER_ROLE,
+      { input: { userId: agentId, role: "admin" } },
+      agent.bearer,
+    );
     expect(errorCode(promote)).toBe("FORBIDDEN");
     const deactivate = await graphql(request(), DEACTIVATE_USER, { input: { userId: admin.userId } }, agent.bearer);
     expect(errorCode(deactivate)).toBe("FORBIDDEN");
@@ -219,7 +234,12 @@ describe("admin user management", () => {
   });
 
   it("refuses createUser with a taken email or a weak password", async () => {
-    const input = { email: "ALAN@example.com", displayName: "Alan 2", role: "agent", password: "enigma-bombe-colossus" };
+    const input = {
+      email: "ALAN@example.com",
+      displayName: "Alan 2",
+      role: "agent",
+      password: "enigma-bombe-colossus",
+    };
     expect(errorCode(await graphql(request(), CREATE_USER, { input }, admin.bearer))).toBe("EMAIL_TAKEN");
     const weak = { ...input, email: "new@example.com", password: "letmein123456" };
     expect(errorCode(await graphql(request(), CREATE_USER, { input: weak }, admin.bearer))).toBe("WEAK_PASSWORD");
@@ -227,7 +247,12 @@ describe("admin user management", () => {
 
   it("changes a role and ends the user's sessions", async () => {
     const agent = await signIn(request(), "alan@example.com", "enigma-bombe-colossus");
-    const response = await graphql(request(), SET_USER_ROLE, { input: { userId: agentId, role: "customer" } }, admin.bearer);
+    const response = await graphql(
+      request(),
+      SET_USER_ROLE,
+      { input: { userId: agentId, role: "customer" } },
+      admin.bearer,
+    );
     expect(response.body).toEqual({ data: { setUserRole: { user: { rowId: agentId, role: "customer" } } } });
     expect(errorCode(await refresh(request(), agent.refreshToken))).toBe("INVALID_TOKEN");
     // A new login gets a token for the new role.
@@ -250,7 +275,12 @@ describe("admin user management", () => {
   });
 
   it("never leaves the helpdesk without an active admin", async () => {
-    const demoteSelf = await graphql(request(), SET_USER_ROLE, { input: { userId: admin.userId, role: "agent" } }, admin.bearer);
+    const demoteSelf = await graphql(
+      request(),
+      SET_USER_ROLE,
+      { input: { userId: admin.userId, role: "agent" } },
+      admin.bearer,
+    );
     expect(errorCode(demoteSelf)).toBe("INVALID_INPUT");
     const deactivateSelf = await graphql(request(), DEACTIVATE_USER, { input: { userId: admin.userId } }, admin.bearer);
     expect(errorCode(deactivateSelf)).toBe("INVALID_INPUT");

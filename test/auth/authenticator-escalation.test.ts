@@ -3,7 +3,16 @@ import { recomputeHash } from "../../src/auth/passwords.ts";
 import { newRefreshToken } from "../../src/auth/refresh-tokens.ts";
 import { graphql, useTestApi } from "../support/test-api.ts";
 import { sqlState, useTestDatabase } from "../support/test-database.ts";
-import { CREATE_USER, LOGOUT, PASSWORD, createAccount, errorCode, forgetAuthLimits, login, signIn } from "./auth-helpers.ts";
+import {
+  CREATE_USER,
+  LOGOUT,
+  PASSWORD,
+  createAccount,
+  errorCode,
+  forgetAuthLimits,
+  login,
+  signIn,
+} from "./auth-helpers.ts";
 
 /**
  * The API's database credential (DATABASE_URL, ticketing_authenticator) used
@@ -31,14 +40,20 @@ describe("the authenticator cannot read a password hash", () => {
     const secretPart = hash.slice(hash.lastIndexOf("$") + 1);
 
     const byEmail = await authenticator.query("select * from app_private.begin_login('root@example.com', '192.0.2.1')");
-    const byId = await authenticator.query("select * from app_private.begin_password_check($1, '192.0.2.1')", [adminId]);
+    const byId = await authenticator.query("select * from app_private.begin_password_check($1, '192.0.2.1')", [
+      adminId,
+    ]);
     for (const row of [byEmail.rows[0], byId.rows[0]]) {
       expect(row.password_salt).toBe(hash.slice(0, hash.lastIndexOf("$")));
       expect(JSON.stringify(row)).not.toContain(secretPart);
     }
     // The old lookups are gone.
-    expect(await sqlState(() => authenticator.query("select * from app_private.find_user_account($1)", [adminId]))).toBe("42883");
-    expect(await sqlState(() => authenticator.query("select * from app_private.find_login_account('root@example.com')"))).toBe("42883");
+    expect(
+      await sqlState(() => authenticator.query("select * from app_private.find_user_account($1)", [adminId])),
+    ).toBe("42883");
+    expect(
+      await sqlState(() => authenticator.query("select * from app_private.find_login_account('root@example.com')")),
+    ).toBe("42883");
     expect(await sqlState(() => authenticator.query("select * from app_private.user_accounts"))).toBe("42501");
   });
 
@@ -67,7 +82,10 @@ describe("the authenticator cannot open a session without the password", () => {
       const { rows } = await client.query("select * from app_private.begin_login('root@example.com', '192.0.2.2')");
       const attempt = rows[0].attempt_id as string;
       const salt = rows[0].password_salt as string;
-      const claimed = await client.query("select app_private.finish_login($1, $2) as outcome", [attempt, `${salt}$${"A".repeat(43)}`]);
+      const claimed = await client.query("select app_private.finish_login($1, $2) as outcome", [
+        attempt,
+        `${salt}$${"A".repeat(43)}`,
+      ]);
       expect(claimed.rows[0].outcome).toBe("invalid_credentials");
       expect(
         await sqlState(() => client.query("select * from app_private.start_session($1, $2)", [attempt, DIGEST()])),
@@ -86,21 +104,33 @@ describe("the authenticator cannot open a session without the password", () => {
       "select id from app_private.login_attempts where reason = 'success' and purpose = 'login' order by attempted_at desc limit 1",
     );
     const used = rows[0].id as string;
-    expect(await sqlState(() => authenticator.query("select * from app_private.start_session($1, $2)", [used, DIGEST()]))).toBe("TKFBD");
+    expect(
+      await sqlState(() => authenticator.query("select * from app_private.start_session($1, $2)", [used, DIGEST()])),
+    ).toBe("TKFBD");
 
     // A success decided in another transaction (committed, not yet used) does not open one either.
-    const reserved = await authenticator.query("select * from app_private.begin_login('root@example.com', '192.0.2.3')");
+    const reserved = await authenticator.query(
+      "select * from app_private.begin_login('root@example.com', '192.0.2.3')",
+    );
     const { attempt_id: attemptId, password_salt: salt, hash_length: hashLength } = reserved.rows[0];
     const presented = await recomputeHash(salt, hashLength, PASSWORD, "test");
-    const decided = await authenticator.query("select app_private.finish_login($1, $2) as outcome", [attemptId, presented]);
+    const decided = await authenticator.query("select app_private.finish_login($1, $2) as outcome", [
+      attemptId,
+      presented,
+    ]);
     expect(decided.rows[0].outcome).toBe("success");
     expect(
-      await sqlState(() => authenticator.query("select * from app_private.start_session($1, $2)", [attemptId, DIGEST()])),
+      await sqlState(() =>
+        authenticator.query("select * from app_private.start_session($1, $2)", [attemptId, DIGEST()]),
+      ),
     ).toBe("TKFBD");
     // Nor a random id.
     expect(
       await sqlState(() =>
-        authenticator.query("select * from app_private.start_session($1, $2)", ["01900000-0000-7000-8000-0000000000ff", DIGEST()]),
+        authenticator.query("select * from app_private.start_session($1, $2)", [
+          "01900000-0000-7000-8000-0000000000ff",
+          DIGEST(),
+        ]),
       ),
     ).toBe("TKFBD");
   });
@@ -120,7 +150,10 @@ describe("the authenticator cannot open a session without the password", () => {
     const refreshToken = newRefreshToken();
     expect(
       await sqlState(() =>
-        authenticator.query("select * from app_private.verify_email($1, $2, '192.0.2.4')", [refreshToken.digest, refreshToken.digest]),
+        authenticator.query("select * from app_private.verify_email($1, $2, '192.0.2.4')", [
+          refreshToken.digest,
+          refreshToken.digest,
+        ]),
       ),
     ).toBe("TKTOK");
   });
@@ -129,7 +162,9 @@ describe("the authenticator cannot open a session without the password", () => {
     const { authenticator } = database.current;
     const adminId = await adminIdOf("root@example.com");
     const before = await storedHash(adminId);
-    const reserved = await authenticator.query("select * from app_private.begin_password_check($1, '192.0.2.5')", [adminId]);
+    const reserved = await authenticator.query("select * from app_private.begin_password_check($1, '192.0.2.5')", [
+      adminId,
+    ]);
     expect(
       await sqlState(() =>
         authenticator.query("select app_private.change_password($1, 'x', null)", [reserved.rows[0].attempt_id]),
@@ -140,7 +175,10 @@ describe("the authenticator cannot open a session without the password", () => {
 });
 
 async function adminIdOf(email: string): Promise<string> {
-  const { rows } = await database.current.owner.query("select user_id from app_private.user_accounts where email = $1", [email]);
+  const { rows } = await database.current.owner.query(
+    "select user_id from app_private.user_accounts where email = $1",
+    [email],
+  );
   return rows[0].user_id as string;
 }
 
@@ -150,24 +188,33 @@ describe("the authenticator cannot clear a lockout", () => {
     await forgetAuthLimits(owner);
     const userId = await createAccount(owner, { email: "locked-out@example.com", role: "customer" });
     for (let i = 1; i <= 5; i += 1) {
-      expect(errorCode(await login(api.current.request, "locked-out@example.com", `wrong-guess-${i}-pw`))).toBe("INVALID_CREDENTIALS");
+      expect(errorCode(await login(api.current.request, "locked-out@example.com", `wrong-guess-${i}-pw`))).toBe(
+        "INVALID_CREDENTIALS",
+      );
     }
     const lockedUntil = async () =>
-      (await owner.query("select locked_until from app_private.user_accounts where user_id = $1", [userId])).rows[0].locked_until;
+      (await owner.query("select locked_until from app_private.user_accounts where user_id = $1", [userId])).rows[0]
+        .locked_until;
     const lock = await lockedUntil();
     expect(lock).not.toBeNull();
 
     // A "fake success": any claim the authenticator can make without the password.
-    const reserved = await authenticator.query("select * from app_private.begin_login('locked-out@example.com', '192.0.2.6')");
+    const reserved = await authenticator.query(
+      "select * from app_private.begin_login('locked-out@example.com', '192.0.2.6')",
+    );
     const outcome = await authenticator.query("select app_private.finish_login($1, $2) as outcome", [
       reserved.rows[0].attempt_id,
       "success",
     ]);
     expect(outcome.rows[0].outcome).toBe("invalid_credentials");
     expect(await lockedUntil()).toEqual(lock);
-    expect(await sqlState(() => authenticator.query("select app_private.record_login_attempt('locked-out@example.com', $1, null, true)", [userId]))).toBe(
-      "42883",
-    );
+    expect(
+      await sqlState(() =>
+        authenticator.query("select app_private.record_login_attempt('locked-out@example.com', $1, null, true)", [
+          userId,
+        ]),
+      ),
+    ).toBe("42883");
     expect(errorCode(await login(api.current.request, "locked-out@example.com"))).toBe("ACCOUNT_LOCKED");
   });
 });
@@ -184,7 +231,14 @@ describe("session starts are recorded", () => {
       [session.userId],
     );
     expect(rows).toEqual([
-      { purpose: "login", reason: "success", ip: expect.any(String), has_session: true, consumed: true, session_matches: true },
+      {
+        purpose: "login",
+        reason: "success",
+        ip: expect.any(String),
+        has_session: true,
+        consumed: true,
+        session_matches: true,
+      },
     ]);
   });
 });
@@ -205,7 +259,12 @@ describe("the authenticator cannot create an admin by naming one", () => {
     expect(await create("01900000-0000-7000-8000-0000000000ee")).toBe("TKFBD");
     // Through the API, with the admin's real token (control), it works; after logout it does not.
     const session = await signIn(api.current.request, "root@example.com");
-    const input = { email: "made-by-admin@example.com", displayName: "Made", role: "agent", password: "enigma-bombe-colossus" };
+    const input = {
+      email: "made-by-admin@example.com",
+      displayName: "Made",
+      role: "agent",
+      password: "enigma-bombe-colossus",
+    };
     const created = await graphql(api.current.request, CREATE_USER, { input }, session.bearer);
     expect(created.body.errors).toBeUndefined();
     await graphql(api.current.request, LOGOUT, { input: { refreshToken: session.refreshToken } });
@@ -216,7 +275,9 @@ describe("the authenticator cannot create an admin by naming one", () => {
       session.bearer,
     );
     expect(errorCode(afterLogout)).toBe("FORBIDDEN");
-    const { rowCount } = await owner.query("select 1 from app_private.user_accounts where email = 'backdoor@example.com'");
+    const { rowCount } = await owner.query(
+      "select 1 from app_private.user_accounts where email = 'backdoor@example.com'",
+    );
     expect(rowCount).toBe(0);
   });
 });

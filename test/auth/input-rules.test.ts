@@ -2,7 +2,17 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { createUserAccount } from "../../src/auth/auth-store.ts";
 import { graphql, useTestApi } from "../support/test-api.ts";
 import { sqlState, useTestDatabase } from "../support/test-database.ts";
-import { CREATE_USER, PASSWORD, REGISTER, createAccount, errorCode, forgetAuthLimits, login, signIn, type SessionTokens } from "./auth-helpers.ts";
+import {
+  CREATE_USER,
+  PASSWORD,
+  REGISTER,
+  createAccount,
+  errorCode,
+  forgetAuthLimits,
+  login,
+  signIn,
+  type SessionTokens,
+} from "./auth-helpers.ts";
 
 /**
  * One rule for emails and display names, held by constraints, so every
@@ -46,14 +56,21 @@ function displayNameIn(code: string | undefined, response: { body: { errors?: Ar
 describe("display names: invisible, control and bidi characters are refused on every path", () => {
   it.each(HIDDEN)("%s", async (_label, name) => {
     await forgetAuthLimits(database.current.owner);
-    const registered = await graphql(request(), REGISTER, { input: { email: `r-${Math.random()}@example.com`, password: PASSWORD, displayName: name } });
+    const registered = await graphql(request(), REGISTER, {
+      input: { email: `r-${Math.random()}@example.com`, password: PASSWORD, displayName: name },
+    });
     const created = await graphql(
       request(),
       CREATE_USER,
       { input: { email: `c-${Math.random()}@example.com`, displayName: name, role: "agent", password: PASSWORD } },
       admin.bearer,
     );
-    const updated = await graphql(request(), UPDATE_USER, { input: { rowId: customer.userId, patch: { displayName: name } } }, customer.bearer);
+    const updated = await graphql(
+      request(),
+      UPDATE_USER,
+      { input: { rowId: customer.userId, patch: { displayName: name } } },
+      customer.bearer,
+    );
     for (const response of [registered, created, updated]) {
       expect(displayNameIn(errorCode(response), response)).toEqual({
         code: "INVALID_INPUT",
@@ -65,7 +82,12 @@ describe("display names: invisible, control and bidi characters are refused on e
   it("and by the owner's own function (user:create)", async () => {
     expect(
       await sqlState(() =>
-        createUserAccount(database.current.owner, { email: "cli@example.com", displayName: "Ev\u202Eil", role: "admin", passwordHash: "x" }),
+        createUserAccount(database.current.owner, {
+          email: "cli@example.com",
+          displayName: "Ev\u202Eil",
+          role: "admin",
+          passwordHash: "x",
+        }),
       ),
     ).toBe("23514");
   });
@@ -73,12 +95,21 @@ describe("display names: invisible, control and bidi characters are refused on e
   it("a 900 KB name padded with spaces is refused, cheaply, on updateUser and register", async () => {
     const padded = `Bob${" ".repeat(900_000)}`;
     const started = performance.now();
-    const updated = await graphql(request(), UPDATE_USER, { input: { rowId: customer.userId, patch: { displayName: padded } } }, customer.bearer);
-    const registered = await graphql(request(), REGISTER, { input: { email: "padded@example.com", password: PASSWORD, displayName: padded } });
+    const updated = await graphql(
+      request(),
+      UPDATE_USER,
+      { input: { rowId: customer.userId, patch: { displayName: padded } } },
+      customer.bearer,
+    );
+    const registered = await graphql(request(), REGISTER, {
+      input: { email: "padded@example.com", password: PASSWORD, displayName: padded },
+    });
     const elapsed = performance.now() - started;
     expect(errorCode(updated)).toBe("INVALID_INPUT");
     expect(errorCode(registered)).toBe("INVALID_INPUT");
-    const { rows } = await database.current.owner.query("select max(octet_length(display_name))::int as longest from app_public.users");
+    const { rows } = await database.current.owner.query(
+      "select max(octet_length(display_name))::int as longest from app_public.users",
+    );
     expect(rows[0].longest).toBeLessThanOrEqual(400);
     console.info(`two 900 KB padded names refused in ${Math.round(elapsed)} ms`);
     // Generous: refused without hashing or normalising the padding.
@@ -98,16 +129,31 @@ describe("display names: invisible, control and bidi characters are refused on e
 
   it("still accepts names in any script, accents and emoji", async () => {
     for (const name of ["Анна Петрова", "José Ñúñez", "李小龍", "Zoë 🚀", "O'Brien-Smith"]) {
-      const updated = await graphql(request(), UPDATE_USER, { input: { rowId: customer.userId, patch: { displayName: name } } }, customer.bearer);
+      const updated = await graphql(
+        request(),
+        UPDATE_USER,
+        { input: { rowId: customer.userId, patch: { displayName: name } } },
+        customer.bearer,
+      );
       expect(updated.body.errors, name).toBeUndefined();
       expect(updated.body.data.updateUser.user.displayName).toBe(name.normalize("NFKC"));
     }
   });
 
   it("keeps the length limit after trimming: 100 characters", async () => {
-    const ok = await graphql(request(), UPDATE_USER, { input: { rowId: customer.userId, patch: { displayName: ` ${"n".repeat(100)} ` } } }, customer.bearer);
+    const ok = await graphql(
+      request(),
+      UPDATE_USER,
+      { input: { rowId: customer.userId, patch: { displayName: ` ${"n".repeat(100)} ` } } },
+      customer.bearer,
+    );
     expect(ok.body.errors).toBeUndefined();
-    const tooLong = await graphql(request(), UPDATE_USER, { input: { rowId: customer.userId, patch: { displayName: "n".repeat(101) } } }, customer.bearer);
+    const tooLong = await graphql(
+      request(),
+      UPDATE_USER,
+      { input: { rowId: customer.userId, patch: { displayName: "n".repeat(101) } } },
+      customer.bearer,
+    );
     expect(errorCode(tooLong)).toBe("INVALID_INPUT");
   });
 });
@@ -121,10 +167,17 @@ describe("emails: look-alikes of an existing address", () => {
     ["a right-to-left override", "first\u202E@example.com"],
   ])("with %s are refused", async (_label, email) => {
     await forgetAuthLimits(database.current.owner);
-    const registered = await graphql(request(), REGISTER, { input: { email, password: PASSWORD, displayName: "Look Alike" } });
+    const registered = await graphql(request(), REGISTER, {
+      input: { email, password: PASSWORD, displayName: "Look Alike" },
+    });
     expect(errorCode(registered)).toBe("INVALID_INPUT");
     expect(registered.body.errors[0].message).toMatch(/^The email address is not valid/);
-    const created = await graphql(request(), CREATE_USER, { input: { email, displayName: "Look Alike", role: "agent", password: PASSWORD } }, admin.bearer);
+    const created = await graphql(
+      request(),
+      CREATE_USER,
+      { input: { email, displayName: "Look Alike", role: "agent", password: PASSWORD } },
+      admin.bearer,
+    );
     expect(errorCode(created)).toBe("INVALID_INPUT");
   });
 
@@ -135,7 +188,9 @@ describe("emails: look-alikes of an existing address", () => {
     await forgetAuthLimits(database.current.owner);
     for (const email of ["ｆｉｒｓｔ@ｅｘａｍｐｌｅ.ｃｏｍ", "  FIRST@example.com ", "ＦＩＲＳＴ@example.com"]) {
       // Answered as any registration; the owner is mailed instead.
-      const registered = await graphql(request(), REGISTER, { input: { email, password: PASSWORD, displayName: "Twin" } });
+      const registered = await graphql(request(), REGISTER, {
+        input: { email, password: PASSWORD, displayName: "Twin" },
+      });
       expect(registered.body, email).toEqual({ data: { register: { success: true } } });
       const loggedIn = await login(request(), email);
       expect(loggedIn.body.data.login?.user.rowId, email).toBe(customer.userId);
@@ -150,13 +205,21 @@ describe("emails: look-alikes of an existing address", () => {
     const created = await graphql(
       request(),
       CREATE_USER,
-      { input: { email: " ｎｅｗ．ａｇｅｎｔ@example.com", displayName: "New Agent", role: "agent", password: PASSWORD } },
+      {
+        input: {
+          email: " ｎｅｗ．ａｇｅｎｔ@example.com",
+          displayName: "New Agent",
+          role: "agent",
+          password: PASSWORD,
+        },
+      },
       admin.bearer,
     );
     expect(created.body.errors).toBeUndefined();
-    const { rows } = await database.current.owner.query("select email::text from app_private.user_accounts where user_id = $1", [
-      created.body.data.createUser.user.rowId,
-    ]);
+    const { rows } = await database.current.owner.query(
+      "select email::text from app_private.user_accounts where user_id = $1",
+      [created.body.data.createUser.user.rowId],
+    );
     expect(rows[0].email).toBe("new.agent@example.com");
   });
 });

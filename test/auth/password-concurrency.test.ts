@@ -25,8 +25,12 @@ describe("argon2 concurrency", () => {
       peak = Math.max(peak, hashesInFlight());
     }, 5);
     try {
-      const hashes = await Promise.all(Array.from({ length: 5 }, (_, i) => hashPassword(`burst-password-${i}-long-enough`)));
-      const verified = await Promise.all(hashes.map((hash, i) => verifyPassword(hash, `burst-password-${i}-long-enough`)));
+      const hashes = await Promise.all(
+        Array.from({ length: 5 }, (_, i) => hashPassword(`burst-password-${i}-long-enough`)),
+      );
+      const verified = await Promise.all(
+        hashes.map((hash, i) => verifyPassword(hash, `burst-password-${i}-long-enough`)),
+      );
       expect(verified).toEqual([true, true, true, true, true]);
     } finally {
       clearInterval(sampler);

@@ -1,7 +1,14 @@
 import argon2 from "argon2";
 import { describe, expect, it, vi } from "vitest";
 import { passwordWeakness } from "../../src/auth/password-policy.ts";
-import { currentHashOptions, FAST_HASH_OPTIONS, HASH_OPTIONS, hashPassword, needsRehash, verifyPassword } from "../../src/auth/passwords.ts";
+import {
+  currentHashOptions,
+  FAST_HASH_OPTIONS,
+  HASH_OPTIONS,
+  hashPassword,
+  needsRehash,
+  verifyPassword,
+} from "../../src/auth/passwords.ts";
 import { digestRefreshToken, isWellFormedRefreshToken, newRefreshToken } from "../../src/auth/refresh-tokens.ts";
 import { createUserAccount } from "../../src/auth/auth-store.ts";
 import { useTestDatabase } from "../support/test-database.ts";
@@ -41,13 +48,23 @@ describe("argon2id hashing", () => {
   });
 
   it("flags hashes made with weaker parameters for rehashing", async () => {
-    const old = await argon2.hash("correct horse battery staple", { type: argon2.argon2id, memoryCost: 19_456, timeCost: 2, parallelism: 1 });
+    const old = await argon2.hash("correct horse battery staple", {
+      type: argon2.argon2id,
+      memoryCost: 19_456,
+      timeCost: 2,
+      parallelism: 1,
+    });
     expect(needsRehash(old)).toBe(true);
     expect(needsRehash(await hashPassword("a-current-passphrase-1"))).toBe(false);
   });
 
   it("upgrades an old hash at the next successful login", async () => {
-    const old = await argon2.hash("an-old-but-fine-passphrase", { type: argon2.argon2id, memoryCost: 19_456, timeCost: 2, parallelism: 1 });
+    const old = await argon2.hash("an-old-but-fine-passphrase", {
+      type: argon2.argon2id,
+      memoryCost: 19_456,
+      timeCost: 2,
+      parallelism: 1,
+    });
     const { id } = await createUserAccount(database.current.owner, {
       email: "legacy@example.com",
       displayName: "Legacy",
@@ -56,9 +73,14 @@ describe("argon2id hashing", () => {
     });
     const response = await login(api.current.request, "legacy@example.com", "an-old-but-fine-passphrase");
     expect(response.body.errors).toBeUndefined();
-    const { rows } = await database.current.owner.query("select password_hash from app_private.user_accounts where user_id = $1", [id]);
+    const { rows } = await database.current.owner.query(
+      "select password_hash from app_private.user_accounts where user_id = $1",
+      [id],
+    );
     expect(rows[0].password_hash).toMatch(/^\$argon2id\$v=19\$m=65536,p=1,t=3\$/);
-    expect((await login(api.current.request, "legacy@example.com", "an-old-but-fine-passphrase")).body.errors).toBeUndefined();
+    expect(
+      (await login(api.current.request, "legacy@example.com", "an-old-but-fine-passphrase")).body.errors,
+    ).toBeUndefined();
   });
 });
 

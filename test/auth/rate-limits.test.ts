@@ -69,7 +69,10 @@ describe("a burst of logins from one address", () => {
     );
 
     // Another client logs in while the attacker's passwords are being checked.
-    await vi.waitFor(() => expect(hashesInFlight() + hashesQueued()).toBeGreaterThan(0), { timeout: 20_000, interval: 5 });
+    await vi.waitFor(() => expect(hashesInFlight() + hashesQueued()).toBeGreaterThan(0), {
+      timeout: 20_000,
+      interval: 5,
+    });
     expect(hashesInFlight()).toBeGreaterThan(0);
     const hashesBeforeBystander = hashesStartedTotal();
     const bystanderStarted = performance.now();
@@ -113,7 +116,10 @@ describe("a burst of logins from one address", () => {
       for (const email of ["popular@example.com", "nobody-by-this-name@example.com"]) {
         codes[email] = [];
         for (let i = 0; i < 4; i += 1) {
-          const response = await login(request(), email, `wrong-password-${i}`).set("X-Forwarded-For", `198.51.100.${100 + i}`);
+          const response = await login(request(), email, `wrong-password-${i}`).set(
+            "X-Forwarded-For",
+            `198.51.100.${100 + i}`,
+          );
           codes[email]!.push(errorCode(response));
         }
       }
@@ -136,11 +142,15 @@ describe("the SQL count and the reservation are one step", () => {
       );
     const logins = await Promise.all(
       Array.from({ length: 60 }, (_, i) =>
-        outcome(authenticator.query("select * from app_private.begin_login($1, '192.0.2.200')", [`race-${i}@example.com`])),
+        outcome(
+          authenticator.query("select * from app_private.begin_login($1, '192.0.2.200')", [`race-${i}@example.com`]),
+        ),
       ),
     );
     const registrations = await Promise.all(
-      Array.from({ length: 30 }, () => outcome(authenticator.query("select app_private.reserve_registration('192.0.2.201')"))),
+      Array.from({ length: 30 }, () =>
+        outcome(authenticator.query("select app_private.reserve_registration('192.0.2.201')")),
+      ),
     );
     expect(logins.filter((o) => o === "reserved")).toHaveLength(30);
     expect(logins.filter((o) => o === "TKRAT:true")).toHaveLength(30);
@@ -172,7 +182,8 @@ describe("at most one authentication mutation per request", () => {
     const aliases = Array.from(
       // Ten: the most mutation fields one request may hold (GRAPHQL_MAX_MUTATIONS).
       { length: 10 },
-      (_, i) => `l${i}: login(input: { email: "aliased@example.com", password: "wrong-password-${i}" }) { accessToken }`,
+      (_, i) =>
+        `l${i}: login(input: { email: "aliased@example.com", password: "wrong-password-${i}" }) { accessToken }`,
     ).join("\n");
     const response = await graphql(request(), `mutation { ${aliases} }`);
     expect(hashesStartedTotal() - startedBefore).toBe(1);
@@ -187,9 +198,14 @@ describe("per-address limits of registration, refresh and password change", () =
     const restore = await setAddressLimit(database.current.owner, "register", 3);
     try {
       const register = (email: string, ip: string) =>
-        graphql(request(), REGISTER, { input: { email, password: PASSWORD, displayName: "Limited" } }).set("X-Forwarded-For", ip);
+        graphql(request(), REGISTER, { input: { email, password: PASSWORD, displayName: "Limited" } }).set(
+          "X-Forwarded-For",
+          ip,
+        );
       expect((await register("limit-1@example.com", "192.0.2.77")).body.errors).toBeUndefined();
-      expect((await register("limit-1@example.com", "192.0.2.77")).body).toEqual({ data: { register: { success: true } } });
+      expect((await register("limit-1@example.com", "192.0.2.77")).body).toEqual({
+        data: { register: { success: true } },
+      });
       expect(errorCode(await register("limit-2@example.com", "192.0.2.77"))).toBeUndefined();
       const refused = await register("limit-3@example.com", "192.0.2.77");
       expect(errorCode(refused)).toBe("RATE_LIMITED");
@@ -228,10 +244,12 @@ describe("per-address limits of registration, refresh and password change", () =
     try {
       const session = await signIn(request(), "changer@example.com");
       const change = () =>
-        graphql(request(), CHANGE_PASSWORD, { input: { currentPassword: "not-the-password-1", newPassword: "a-new-long-passphrase" } }, session.bearer).set(
-          "X-Forwarded-For",
-          "192.0.2.95",
-        );
+        graphql(
+          request(),
+          CHANGE_PASSWORD,
+          { input: { currentPassword: "not-the-password-1", newPassword: "a-new-long-passphrase" } },
+          session.bearer,
+        ).set("X-Forwarded-For", "192.0.2.95");
       expect(errorCode(await change())).toBe("INVALID_CREDENTIALS");
       expect(errorCode(await change())).toBe("INVALID_CREDENTIALS");
       const startedBefore = hashesStartedTotal();
@@ -253,13 +271,15 @@ describe("over the websocket", () => {
   });
 
   function execute(query: string, variables: Record<string, unknown>) {
-    return new Promise<{ data?: Record<string, unknown>; errors?: Array<{ extensions?: { code?: string } }> }>((resolve, reject) => {
-      let result: unknown;
-      client.subscribe(
-        { query, variables },
-        { next: (value) => (result = value), error: reject, complete: () => resolve(result as never) },
-      );
-    });
+    return new Promise<{ data?: Record<string, unknown>; errors?: Array<{ extensions?: { code?: string } }> }>(
+      (resolve, reject) => {
+        let result: unknown;
+        client.subscribe(
+          { query, variables },
+          { next: (value) => (result = value), error: reject, complete: () => resolve(result as never) },
+        );
+      },
+    );
   }
 
   it("a login is counted against the address of the socket's upgrade request, never unlimited", async () => {

@@ -2,7 +2,15 @@ import { createHmac } from "node:crypto";
 import { beforeEach, describe, expect, it } from "vitest";
 import { TEST_JWT, graphql, useTestApi } from "../support/test-api.ts";
 import { useTestDatabase } from "../support/test-database.ts";
-import { CURRENT_USER, advanceClock, createAccount, errorCode, forgetAuthLimits, refresh, signIn } from "./auth-helpers.ts";
+import {
+  CURRENT_USER,
+  advanceClock,
+  createAccount,
+  errorCode,
+  forgetAuthLimits,
+  refresh,
+  signIn,
+} from "./auth-helpers.ts";
 
 /** Tokens have a bounded age: no access token from the future, no session older than SESSION_MAX_AGE_DAYS. */
 const database = useTestDatabase();
@@ -25,7 +33,10 @@ describe("access tokens", () => {
     ["an iat two minutes in the future", { iat: now() + 120, exp: now() + 600 }],
     ["no iat", { exp: now() + 600 }],
     ["an nbf in the future", { iat: now(), nbf: now() + 120, exp: now() + 600 }],
-    ["a lifetime far beyond the configured one (iat long ago, exp far ahead)", { iat: now() - 7200, exp: now() + 86_400 * 365 }],
+    [
+      "a lifetime far beyond the configured one (iat long ago, exp far ahead)",
+      { iat: now() - 7200, exp: now() + 86_400 * 365 },
+    ],
   ])("refuses %s", async (_label, claims) => {
     const response = await graphql(request(), CURRENT_USER, {}, signed(claims));
     expect(response.status).toBe(401);
@@ -60,7 +71,9 @@ describe("refresh-token families", () => {
       await advanceClock(owner, "1 day 1 hour");
       expect(errorCode(await refresh(request(), token))).toBe("INVALID_TOKEN");
       // A new login starts a new session.
-      expect((await refresh(request(), (await signIn(request(), "long-session@example.com")).refreshToken)).body.errors).toBeUndefined();
+      expect(
+        (await refresh(request(), (await signIn(request(), "long-session@example.com")).refreshToken)).body.errors,
+      ).toBeUndefined();
     } finally {
       await owner.query("update app_private.auth_clock set offset_by = interval '0'");
     }

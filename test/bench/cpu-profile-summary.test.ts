@@ -30,9 +30,17 @@ it("attributes each function's self time to its package, project folder, Node or
   const { total, busy, places, owners } = summarize(profile);
   expect(total).toBe(200);
   expect(busy).toBe(150);
-  expect(Object.fromEntries(places)).toEqual({ "(idle)": 50, grafast: 110, pg: 10, "(V8 builtins and native code)": 30 });
+  expect(Object.fromEntries(places)).toEqual({
+    "(idle)": 50,
+    grafast: 110,
+    pg: 10,
+    "(V8 builtins and native code)": 30,
+  });
   // The socket write is pg's.
   expect(Object.fromEntries(owners)).toEqual({ "(idle)": 50, grafast: 110, pg: 40 });
   // Samples before 100 µs left out: the last three remain.
-  expect(Object.fromEntries(summarize(profile, 100).places)).toEqual({ grafast: 90, "(V8 builtins and native code)": 30 });
+  expect(Object.fromEntries(summarize(profile, 100).places)).toEqual({
+    grafast: 90,
+    "(V8 builtins and native code)": 30,
+  });
 });

@@ -5,7 +5,11 @@ import { BENCH_PASSWORD } from "../../bench/scale.ts";
 import { CEILING_SQL, SCENARIOS } from "../../bench/scenarios.ts";
 import { inRequestTransaction } from "../../src/database/request-transaction.ts";
 import { readSeedMarker, SEED_VERSION, seed } from "../../bench/seed.ts";
-import { expectAssignmentInvariant, expectHistoryInvariant, expectSearchableCommentsInStep } from "../support/fixtures.ts";
+import {
+  expectAssignmentInvariant,
+  expectHistoryInvariant,
+  expectSearchableCommentsInStep,
+} from "../support/fixtures.ts";
 import { useTestDatabase } from "../support/test-database.ts";
 import { bearer, graphql, useTestApi } from "../support/test-api.ts";
 
@@ -53,7 +57,12 @@ describe("benchmark seeder", () => {
       const before = (await indexes()).rows;
       // Three months instead of two years: at this size every status still shows up.
       await seed(root, { tickets: TICKETS, customers: 40, agents: 6 }, (step) => steps.push(step), 3);
-      expect(await readSeedMarker(root)).toMatchObject({ version: SEED_VERSION, tickets: TICKETS, customers: 40, agents: 6 });
+      expect(await readSeedMarker(root)).toMatchObject({
+        version: SEED_VERSION,
+        tickets: TICKETS,
+        customers: 40,
+        agents: 6,
+      });
       expect((await indexes()).rows).toEqual(before);
       expect((await historyIndexCounts()).rows).toHaveLength(1);
     } finally {
@@ -67,7 +76,13 @@ describe("benchmark seeder", () => {
     await expectAssignmentInvariant(owner);
 
     const statuses = await owner.query("select status, count(*)::int as n from app_public.tickets group by status");
-    expect(statuses.rows.map((row) => row.status).sort()).toEqual(["closed", "in_progress", "open", "resolved", "waiting_on_customer"]);
+    expect(statuses.rows.map((row) => row.status).sort()).toEqual([
+      "closed",
+      "in_progress",
+      "open",
+      "resolved",
+      "waiting_on_customer",
+    ]);
     expect(statuses.rows.find((row) => row.status === "closed")!.n / TICKETS).toBeGreaterThan(0.4);
     const priorities = await owner.query("select count(distinct priority)::int as n from app_public.tickets");
     expect(priorities.rows[0].n).toBe(4);

@@ -37,24 +37,48 @@ describe("each command needs only its own inputs, in production too", () => {
 
   it("db:setup runs with the root URL and the two role URLs alone", { timeout: 60_000 }, async () => {
     const { root, owner, authenticator } = database.current.urls;
-    const result = await run("db-setup", [], { ROOT_DATABASE_URL: root, DATABASE_OWNER_URL: owner, DATABASE_URL: authenticator });
+    const result = await run("db-setup", [], {
+      ROOT_DATABASE_URL: root,
+      DATABASE_OWNER_URL: owner,
+      DATABASE_URL: authenticator,
+    });
     expect(result.code, result.stderr).toBe(0);
     expect(result.stderr).toContain("migrations applied");
   });
 
   it.each([
-    ["db-migrate", { DATABASE_URL: "postgres://a@b/c", JWT_SECRET: SECRET }, "DATABASE_OWNER_URL is required in production"],
-    ["db-maintain", { DATABASE_URL: "postgres://a@b/c", JWT_SECRET: SECRET }, "DATABASE_OWNER_URL is required in production"],
-    ["db-setup", { ROOT_DATABASE_URL: "postgres://a@b/c", DATABASE_OWNER_URL: "postgres://a@b/c" }, "DATABASE_URL is required by db:setup"],
+    [
+      "db-migrate",
+      { DATABASE_URL: "postgres://a@b/c", JWT_SECRET: SECRET },
+      "DATABASE_OWNER_URL is required in production",
+    ],
+    [
+      "db-maintain",
+      { DATABASE_URL: "postgres://a@b/c", JWT_SECRET: SECRET },
+      "DATABASE_OWNER_URL is required in production",
+    ],
+    [
+      "db-setup",
+      { ROOT_DATABASE_URL: "postgres://a@b/c", DATABASE_OWNER_URL: "postgres://a@b/c" },
+      "DATABASE_URL is required by db:setup",
+    ],
     ["db-dev", { ROOT_DATABASE_URL: "postgres://a@b/c" }, "DATABASE_OWNER_URL is required in production"],
     ["start", { JWT_SECRET: SECRET }, "DATABASE_URL is required in production"],
     ["start", { DATABASE_URL: "postgres://a@b/c" }, "JWT_SECRET is required in production"],
     ["analyst-create", { DATABASE_OWNER_URL: "postgres://a@b/c" }, "ROOT_DATABASE_URL is required in production"],
     ["worker", { DATABASE_URL: "postgres://a@b/c" }, "DATABASE_OWNER_URL is required in production"],
-    ["worker", { DATABASE_OWNER_URL: "postgres://a@127.0.0.1:9/c" }, "SMTP_URL is required in production (or MAIL_DISABLED=true)"],
+    [
+      "worker",
+      { DATABASE_OWNER_URL: "postgres://a@127.0.0.1:9/c" },
+      "SMTP_URL is required in production (or MAIL_DISABLED=true)",
+    ],
     [
       "start",
-      { DATABASE_URL: "postgres://a@127.0.0.1:9/c", DATABASE_OWNER_URL: "postgres://a@127.0.0.1:9/c", JWT_SECRET: SECRET },
+      {
+        DATABASE_URL: "postgres://a@127.0.0.1:9/c",
+        DATABASE_OWNER_URL: "postgres://a@127.0.0.1:9/c",
+        JWT_SECRET: SECRET,
+      },
       "SMTP_URL is required in production (or MAIL_DISABLED=true)",
     ],
     [

@@ -65,7 +65,8 @@ async function login(base: string, email: string, password: string): Promise<unk
     method: "POST",
     headers: { "content-type": "application/json" },
     body: JSON.stringify({
-      query: "mutation ($email: String!, $password: String!) { login(input: { email: $email, password: $password }) { user { role } } }",
+      query:
+        "mutation ($email: String!, $password: String!) { login(input: { email: $email, password: $password }) { user { role } } }",
       variables: { email, password },
     }),
   });
@@ -73,7 +74,9 @@ async function login(base: string, email: string, password: string): Promise<unk
 }
 
 describe("one local database for every command", () => {
-  it("serves npm start, db:dev watch, status and user:create from one server; the last to finish stops it", { timeout: 240_000 }, async () => {
+  it("serves npm start, db:dev watch, status and user:create from one server; the last to finish stops it", {
+    timeout: 240_000,
+  }, async () => {
     // Terminal 1: the migration watcher starts the server.
     const watch = runCli("db-dev", ["watch"], await environment({ LOG_LEVEL: "debug" }));
     await watch.waitFor(/current/);
@@ -146,7 +149,9 @@ describe("one local database for every command", () => {
 });
 
 describe("a new data directory", () => {
-  it("serves npm start and db:dev status started at the same moment in two terminals", { timeout: 240_000 }, async () => {
+  it("serves npm start and db:dev status started at the same moment in two terminals", {
+    timeout: 240_000,
+  }, async () => {
     const fresh = await mkdtemp(path.join(tmpdir(), "ticketing-together-"));
     await chmod(fresh, 0o755);
     try {
@@ -171,13 +176,19 @@ describe("a new data directory", () => {
 });
 
 describe("safe local defaults", () => {
-  it("listens on loopback only and logs demo users in with this data directory's own password", { timeout: 120_000 }, async () => {
+  it("listens on loopback only and logs demo users in with this data directory's own password", {
+    timeout: 120_000,
+  }, async () => {
     const api = await startApi();
     try {
-      const secrets = JSON.parse(await readFile(path.join(dataDir, "secrets.json"), "utf8")) as { demoPassword: string };
+      const secrets = JSON.parse(await readFile(path.join(dataDir, "secrets.json"), "utf8")) as {
+        demoPassword: string;
+      };
       expect(secrets.demoPassword).toMatch(/^demo-[\w-]{16}$/);
       expect(api.cli.stdout()).toContain(`password "${secrets.demoPassword}"`);
-      expect(await login(api.base, "admin@demo.test", secrets.demoPassword)).toEqual({ data: { login: { user: { role: "admin" } } } });
+      expect(await login(api.base, "admin@demo.test", secrets.demoPassword)).toEqual({
+        data: { login: { user: { role: "admin" } } },
+      });
       const published = (await login(api.base, "admin@demo.test", "helpdesk-demo-2026")) as { errors?: unknown[] };
       expect(published.errors).toHaveLength(1);
 

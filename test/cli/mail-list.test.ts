@@ -24,7 +24,9 @@ it("lists the outbox's mails with their links, and says so when there are none",
     sender.close();
     const listed = runCli("mail-list", ["--full"], { DATA_DIR: dataDir });
     expect(await listed.exited).toBe(0);
-    expect(listed.stdout()).toContain("carol@example.com\n  Reset your password\n  http://127.0.0.1:5678/reset-password?token=abc\n");
+    expect(listed.stdout()).toContain(
+      "carol@example.com\n  Reset your password\n  http://127.0.0.1:5678/reset-password?token=abc\n",
+    );
     expect(listed.stdout()).toContain("  | Open http://127.0.0.1:5678/reset-password?token=abc within 30 minutes.");
   } finally {
     await rm(dataDir, { recursive: true, force: true });

@@ -24,7 +24,10 @@ async function run(args: string[], stdin: string, env: Record<string, string> = 
 
 describe("npm run user:create", () => {
   it("creates an admin with the password from standard input", async () => {
-    const result = await run(["--email", "first-admin@example.com", "--role", "admin", "--name", "First Admin", "--password-stdin"], "a-strong-admin-passphrase\n");
+    const result = await run(
+      ["--email", "first-admin@example.com", "--role", "admin", "--name", "First Admin", "--password-stdin"],
+      "a-strong-admin-passphrase\n",
+    );
     expect(result.stderr).toBe("");
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/^Created admin first-admin@example.com \(id [0-9a-f-]{36}\)\n$/);
@@ -41,12 +44,28 @@ describe("npm run user:create", () => {
   it.each([
     [["--email", "x@example.com", "--role", "admin"], "a-strong-admin-passphrase", /--password-stdin is required/],
     [["--role", "admin", "--password-stdin"], "a-strong-admin-passphrase", /--email is required/],
-    [["--email", "x@example.com", "--role", "root", "--password-stdin"], "a-strong-admin-passphrase", /--role must be one of customer, agent, admin/],
-    [["--email", "not-an-email", "--role", "agent", "--password-stdin"], "a-strong-admin-passphrase", /The email address is not valid/],
+    [
+      ["--email", "x@example.com", "--role", "root", "--password-stdin"],
+      "a-strong-admin-passphrase",
+      /--role must be one of customer, agent, admin/,
+    ],
+    [
+      ["--email", "not-an-email", "--role", "agent", "--password-stdin"],
+      "a-strong-admin-passphrase",
+      /The email address is not valid/,
+    ],
     [["--email", "x@example.com", "--role", "agent", "--password-stdin"], "password123456", /Password is too common/],
     [["--email", "x@example.com", "--role", "agent", "--password-stdin"], "", /at least 12 characters/],
-    [["--email", "x@example.com", "--role", "agent", "--password", "secret", "--password-stdin"], "", /Unknown option '--password'/],
-    [["--email", "first-admin@example.com", "--role", "agent", "--password-stdin"], "a-strong-admin-passphrase", /first-admin@example.com is already registered/],
+    [
+      ["--email", "x@example.com", "--role", "agent", "--password", "secret", "--password-stdin"],
+      "",
+      /Unknown option '--password'/,
+    ],
+    [
+      ["--email", "first-admin@example.com", "--role", "agent", "--password-stdin"],
+      "a-strong-admin-passphrase",
+      /first-admin@example.com is already registered/,
+    ],
   ])("refuses %j with one clear line", async (args, stdin, message) => {
     const result = await run(args, stdin);
     expect(result.code).not.toBe(0);
@@ -56,12 +75,16 @@ describe("npm run user:create", () => {
   });
 
   it("requires DATABASE_OWNER_URL in production", async () => {
-    const result = await run(["--email", "y@example.com", "--role", "agent", "--password-stdin"], "a-strong-admin-passphrase", {
-      NODE_ENV: "production",
-      DATABASE_OWNER_URL: "",
-      DATABASE_URL: "postgres://u@localhost/db",
-      JWT_SECRET: "x".repeat(32),
-    });
+    const result = await run(
+      ["--email", "y@example.com", "--role", "agent", "--password-stdin"],
+      "a-strong-admin-passphrase",
+      {
+        NODE_ENV: "production",
+        DATABASE_OWNER_URL: "",
+        DATABASE_URL: "postgres://u@localhost/db",
+        JWT_SECRET: "x".repeat(32),
+      },
+    );
     expect(result.code).toBe(2);
     expect(result.stderr).toBe("Invalid configuration: DATABASE_OWNER_URL is required in production\n");
   });

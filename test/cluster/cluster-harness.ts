@@ -42,7 +42,11 @@ async function ownedByService(file: string): Promise<void> {
 }
 
 async function asService(command: string, args: string[], env: Record<string, string> = {}): Promise<string> {
-  const { stdout } = await run(command, args, { ...(await serviceUser()), env: { ...process.env, ...env }, maxBuffer: 16 * 1024 * 1024 });
+  const { stdout } = await run(command, args, {
+    ...(await serviceUser()),
+    env: { ...process.env, ...env },
+    maxBuffer: 16 * 1024 * 1024,
+  });
   return stdout;
 }
 
@@ -76,14 +80,33 @@ export interface PostgresServer {
 }
 
 async function startServer(dir: string, port: number): Promise<PostgresServer> {
-  const options = ["-c listen_addresses=127.0.0.1", `-c port=${port}`, `-c unix_socket_directories=${dir}`, "-c max_connections=200"];
-  await asService(path.join(PG_BIN, "pg_ctl"), ["start", "-w", "-t", "120", "-s", "-D", dir, "-l", `${dir}.log`, "-o", options.join(" ")]);
+  const options = [
+    "-c listen_addresses=127.0.0.1",
+    `-c port=${port}`,
+    `-c unix_socket_directories=${dir}`,
+    "-c max_connections=200",
+  ];
+  await asService(path.join(PG_BIN, "pg_ctl"), [
+    "start",
+    "-w",
+    "-t",
+    "120",
+    "-s",
+    "-D",
+    dir,
+    "-l",
+    `${dir}.log`,
+    "-o",
+    options.join(" "),
+  ]);
   return {
     dir,
     port,
     rootUrl: buildUrl({ user: "postgres", password: CLUSTER_PASSWORD, host: "127.0.0.1", port, database: "postgres" }),
     stop: async () => {
-      await asService(path.join(PG_BIN, "pg_ctl"), ["stop", "-w", "-s", "-m", "fast", "-D", dir]).catch(() => undefined);
+      await asService(path.join(PG_BIN, "pg_ctl"), ["stop", "-w", "-s", "-m", "fast", "-D", dir]).catch(
+        () => undefined,
+      );
     },
   };
 }
@@ -91,7 +114,9 @@ async function startServer(dir: string, port: number): Promise<PostgresServer> {
 /** initdb with SCRAM for TCP (replication included, as initdb's pg_hba.conf allows it from 127.0.0.1), then start. */
 export async function startPrimary(root: string): Promise<PostgresServer> {
   if (!existsSync(path.join(PG_BIN, "pg_basebackup"))) {
-    throw new Error(`No PostgreSQL server binaries in ${PG_BIN} (set CLUSTER_PG_BIN; Debian: apt-get install postgresql)`);
+    throw new Error(
+      `No PostgreSQL server binaries in ${PG_BIN} (set CLUSTER_PG_BIN; Debian: apt-get install postgresql)`,
+    );
   }
   const dir = path.join(root, "primary");
   const passwordFile = path.join(root, "password");
@@ -158,8 +183,12 @@ export async function startPgbouncer(root: string, primary: PostgresServer): Pro
   const child = spawn(PGBOUNCER, [ini], { ...(await serviceUser()), stdio: "ignore" });
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   const failed = new Promise<never>((_resolve, reject) => {
-    child.once("error", (error) => reject(new Error(`${PGBOUNCER} did not start (Debian: apt-get install pgbouncer): ${error.message}`)));
-    child.once("exit", (code) => reject(new Error(`${PGBOUNCER} exited with ${code}; see ${path.join(dir, "pgbouncer.log")}`)));
+    child.once("error", (error) =>
+      reject(new Error(`${PGBOUNCER} did not start (Debian: apt-get install pgbouncer): ${error.message}`)),
+    );
+    child.once("exit", (code) =>
+      reject(new Error(`${PGBOUNCER} exited with ${code}; see ${path.join(dir, "pgbouncer.log")}`)),
+    );
   });
   failed.catch(() => undefined);
   await Promise.race([untilListening(port), failed]);
@@ -274,7 +303,10 @@ export async function replicaCaughtUp(cluster: Cluster, seconds = 60): Promise<v
   await withClient(cluster.replica.rootUrl, async (client) => {
     await vi.waitFor(
       async () => {
-        const { rows } = await client.query<{ done: boolean }>("select pg_last_wal_replay_lsn() >= $1::pg_lsn as done", [target]);
+        const { rows } = await client.query<{ done: boolean }>(
+          "select pg_last_wal_replay_lsn() >= $1::pg_lsn as done",
+          [target],
+        );
         if (!rows[0]!.done) throw new Error(`the replica has not replayed ${target}`);
       },
       { timeout: seconds * 1000, interval: 50 },

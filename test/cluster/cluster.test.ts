@@ -9,7 +9,15 @@ import { connect, MY_TICKETS, MY_TICKETS_AFTER, Recorder } from "../realtime/rea
 import { startReceiver } from "../webhooks/webhook-helpers.ts";
 import { seededRandom } from "../support/seeded-random.ts";
 import type { CliProcess } from "../support/cli-process.ts";
-import { type ApiInstance, type Cluster, JWT_SECRET, replicaCaughtUp, startApi, startCluster, startWorker } from "./cluster-harness.ts";
+import {
+  type ApiInstance,
+  type Cluster,
+  JWT_SECRET,
+  replicaCaughtUp,
+  startApi,
+  startCluster,
+  startWorker,
+} from "./cluster-harness.ts";
 
 /**
  * Two API instances behind no balancer but the test itself, through
@@ -78,7 +86,12 @@ function bearer(userId: string, role: UserRole): Record<string, string> {
 const passwordHash = hashPassword(PASSWORD);
 
 async function account(email: string, role: UserRole): Promise<string> {
-  const { id } = await createUserAccount(owner, { email, role, displayName: email.split("@")[0]!, passwordHash: await passwordHash });
+  const { id } = await createUserAccount(owner, {
+    email,
+    role,
+    displayName: email.split("@")[0]!,
+    passwordHash: await passwordHash,
+  });
   return id;
 }
 
@@ -110,13 +123,17 @@ describe("one deployment, whichever instance a client reaches", () => {
     const reused = await graphql(a, REFRESH, { input: { refreshToken: session.refreshToken } });
     expect(reused.body.errors?.[0]?.extensions?.code).toBe("TOKEN_REUSED");
     // A reuse ends the whole session, on every instance: B's rotated token is refused too.
-    const after = await graphql(b, REFRESH, { input: { refreshToken: refreshed.body.data?.refreshSession.refreshToken } });
+    const after = await graphql(b, REFRESH, {
+      input: { refreshToken: refreshed.body.data?.refreshSession.refreshToken },
+    });
     expect(after.body.data?.refreshSession ?? null).toBeNull();
   });
 
   it("the login limit per email counts the attempts made on both instances", async () => {
     await account("popular@example.com", "customer");
-    const { rows } = await owner.query<{ max_count: number }>("select max_count from app_private.address_rate_limits where action = 'login_email'");
+    const { rows } = await owner.query<{ max_count: number }>(
+      "select max_count from app_private.address_rate_limits where action = 'login_email'",
+    );
     // The default is 10 per 15 minutes; 3 shows the same rule with fewer hashes.
     await owner.query("update app_private.address_rate_limits set max_count = 3 where action = 'login_email'");
     try {
@@ -132,7 +149,9 @@ describe("one deployment, whichever instance a client reaches", () => {
       }
       expect(codes).toEqual(["INVALID_CREDENTIALS", "INVALID_CREDENTIALS", "INVALID_CREDENTIALS", "RATE_LIMITED"]);
     } finally {
-      await owner.query("update app_private.address_rate_limits set max_count = $1 where action = 'login_email'", [rows[0]!.max_count]);
+      await owner.query("update app_private.address_rate_limits set max_count = $1 where action = 'login_email'", [
+        rows[0]!.max_count,
+      ]);
     }
   });
 
@@ -144,12 +163,19 @@ describe("one deployment, whichever instance a client reaches", () => {
       const recorder = new Recorder(connection, MY_TICKETS);
       await recorder.ready(20_000);
       expect(recorder.kinds()).toEqual(["SUBSCRIBED"]);
-      const created = await graphql(b, CREATE_TICKET, { subject: "Heard across instances" }, bearer(customer, "customer"));
+      const created = await graphql(
+        b,
+        CREATE_TICKET,
+        { subject: "Heard across instances" },
+        bearer(customer, "customer"),
+      );
       const ticketId = created.body.data?.createTicket.ticket.rowId as string;
       const taken = await graphql(b, TAKE_NEXT, {}, bearer(agent, "agent"));
       expect(taken.body.data?.takeNextTicket.ticket.rowId).toBe(ticketId);
       await recorder.until(() => recorder.kinds().includes("ASSIGNED"), 20_000, "the assignment made on B");
-      expect(recorder.events.filter((event) => event.kind !== "SUBSCRIBED").every((event) => event.ticketId === ticketId)).toBe(true);
+      expect(
+        recorder.events.filter((event) => event.kind !== "SUBSCRIBED").every((event) => event.ticketId === ticketId),
+      ).toBe(true);
       expect(recorder.kinds().slice(0, 2)).toEqual(["SUBSCRIBED", "CREATED"]);
       recorder.unsubscribe();
     } finally {
@@ -165,7 +191,9 @@ describe("one deployment, whichever instance a client reaches", () => {
        select 'Queued ' || n, 'x', $1, 'open' from generate_series(1, $2) as n`,
       [customer, tickets],
     );
-    const agents = await Promise.all(Array.from({ length: 12 }, (_, n) => account(`queue-agent-${n}@example.com`, "agent")));
+    const agents = await Promise.all(
+      Array.from({ length: 12 }, (_, n) => account(`queue-agent-${n}@example.com`, "agent")),
+    );
     const taken = new Map<string, string[]>();
     await Promise.all(
       agents.map(async (agent, n) => {
@@ -206,7 +234,12 @@ describe("one deployment, whichever instance a client reaches", () => {
       expect(endpoint.body.errors).toBeUndefined();
       const ids: string[] = [];
       for (const instance of [a, b, a, b]) {
-        const created = await graphql(instance, CREATE_TICKET, { subject: `Hooked on ${instance.name}` }, bearer(customer, "customer"));
+        const created = await graphql(
+          instance,
+          CREATE_TICKET,
+          { subject: `Hooked on ${instance.name}` },
+          bearer(customer, "customer"),
+        );
         ids.push(created.body.data?.createTicket.ticket.rowId as string);
       }
       await eventually(async () => receiver.received.length >= ids.length, "four deliveries");
@@ -219,12 +252,19 @@ describe("one deployment, whichever instance a client reaches", () => {
   });
 
   it("analysts read the replica: a row written on the primary becomes readable there by an analyst login", async () => {
-    const login = await withRootClient((root) => createAnalystLogin(root, { name: "cluster_reader", databaseUrl: cluster.urls.owner }));
+    const login = await withRootClient((root) =>
+      createAnalystLogin(root, { name: "cluster_reader", databaseUrl: cluster.urls.owner }),
+    );
     // Made on the primary (a replica is read-only), used on the replica: `analyst:create --host/--port`.
     const onReplica = new URL(login.connectionString);
     onReplica.port = String(cluster.replica.port);
     const customer = await account("reported@example.com", "customer");
-    const created = await graphql(a, CREATE_TICKET, { subject: "Reported from the replica" }, bearer(customer, "customer"));
+    const created = await graphql(
+      a,
+      CREATE_TICKET,
+      { subject: "Reported from the replica" },
+      bearer(customer, "customer"),
+    );
     const ticketId = created.body.data?.createTicket.ticket.rowId as string;
     await replicaCaughtUp(cluster);
     const analyst = new pg.Client({ connectionString: onReplica.toString() });
@@ -289,9 +329,10 @@ async function createLoad(
 }
 
 async function expectAllStored(acknowledged: Map<string, string>): Promise<void> {
-  const { rows } = await owner.query<{ id: string; subject: string }>("select id, subject from app_public.tickets where id = any($1::uuid[])", [
-    [...acknowledged.keys()],
-  ]);
+  const { rows } = await owner.query<{ id: string; subject: string }>(
+    "select id, subject from app_public.tickets where id = any($1::uuid[])",
+    [[...acknowledged.keys()]],
+  );
   expect(new Map(rows.map((row) => [row.id, row.subject]))).toEqual(acknowledged);
 }
 
@@ -305,7 +346,9 @@ describe("an instance stops", () => {
     await first.until(() => first.kinds().includes("CREATED"), 20_000, "the ticket created on A");
     const cursor = first.events.at(-1)!.cursor;
 
-    const customers = await Promise.all(Array.from({ length: 4 }, (_, n) => account(`drain-${n}@example.com`, "customer")));
+    const customers = await Promise.all(
+      Array.from({ length: 4 }, (_, n) => account(`drain-${n}@example.com`, "customer")),
+    );
     let draining: ApiInstance | undefined;
     const acknowledged = await createLoad(customers, 15, {
       seed: 1,
@@ -337,7 +380,9 @@ describe("an instance stops", () => {
   });
 
   it("SIGKILLed mid-load, the other serves on and nothing acknowledged is lost", async () => {
-    const customers = await Promise.all(Array.from({ length: 6 }, (_, n) => account(`load-${n}@example.com`, "customer")));
+    const customers = await Promise.all(
+      Array.from({ length: 6 }, (_, n) => account(`load-${n}@example.com`, "customer")),
+    );
     let killed: ApiInstance | undefined;
     const acknowledged = await createLoad(customers, 25, {
       seed: 21,
@@ -354,7 +399,9 @@ describe("an instance stops", () => {
     await expectAllStored(acknowledged);
     // What A was doing when it died is rolled back once PgBouncer sees its clients gone: no transaction is left open.
     await eventually(async () => {
-      const { rows: open } = await owner.query("select 1 from pg_stat_activity where state like 'idle in transaction%' and datname = 'ticketing'");
+      const { rows: open } = await owner.query(
+        "select 1 from pg_stat_activity where state like 'idle in transaction%' and datname = 'ticketing'",
+      );
       return open.length === 0;
     }, "no transaction left open");
   });

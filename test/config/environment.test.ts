@@ -64,7 +64,9 @@ describe("environment validation", () => {
   it("asks each command only for its own inputs", () => {
     const production = { NODE_ENV: "production" };
     expect(() => environmentFor("db:migrate", { ...production, DATABASE_OWNER_URL: "postgres://o@h/d" })).not.toThrow();
-    expect(() => environmentFor("user:create", { ...production, DATABASE_OWNER_URL: "postgres://o@h/d" })).not.toThrow();
+    expect(() =>
+      environmentFor("user:create", { ...production, DATABASE_OWNER_URL: "postgres://o@h/d" }),
+    ).not.toThrow();
     expect(() => environmentFor("start", production)).toThrow("DATABASE_URL is required in production");
     expect(() => environmentFor("db:setup", {})).toThrow("ROOT_DATABASE_URL is required by db:setup");
     // Outside production a missing URL means the local embedded database.
@@ -172,7 +174,11 @@ describe("time, connection and metrics limits", () => {
       }),
       { databaseUrl: "postgres://a@b/c", jwtSecret: SECRET },
     );
-    expect(config.limits).toMatchObject({ statementTimeoutAnonymousMs: 1_000, statementTimeoutMs: 5_000, maxConnectionsPerAddress: 64 });
+    expect(config.limits).toMatchObject({
+      statementTimeoutAnonymousMs: 1_000,
+      statementTimeoutMs: 5_000,
+      maxConnectionsPerAddress: 64,
+    });
     expect(config.metrics).toEqual({ port: 9464, host: "127.0.0.1", token: "a-long-enough-scrape-token" });
   });
 });
@@ -183,7 +189,10 @@ describe("attachment storage", () => {
 
   it("is the local directory under the data directory by default", () => {
     expect(config({})).toEqual({ driver: "local", directory: ".data/attachments" });
-    expect(config({ DATA_DIR: "/var/lib/helpdesk" })).toEqual({ driver: "local", directory: "/var/lib/helpdesk/attachments" });
+    expect(config({ DATA_DIR: "/var/lib/helpdesk" })).toEqual({
+      driver: "local",
+      directory: "/var/lib/helpdesk/attachments",
+    });
     expect(config({ STORAGE_LOCAL_DIR: "/srv/files" })).toEqual({ driver: "local", directory: "/srv/files" });
   });
 
@@ -191,7 +200,12 @@ describe("attachment storage", () => {
     const s3 = { STORAGE_DRIVER: "s3", S3_BUCKET: "helpdesk-files", S3_REGION: "eu-west-1" };
     expect(config(s3)).toEqual({ driver: "s3", bucket: "helpdesk-files", region: "eu-west-1", forcePathStyle: false });
     expect(
-      config({ ...s3, S3_ENDPOINT: "http://127.0.0.1:9000", S3_ACCESS_KEY_ID: "minio", S3_SECRET_ACCESS_KEY: "minio-secret" }),
+      config({
+        ...s3,
+        S3_ENDPOINT: "http://127.0.0.1:9000",
+        S3_ACCESS_KEY_ID: "minio",
+        S3_SECRET_ACCESS_KEY: "minio-secret",
+      }),
     ).toEqual({
       driver: "s3",
       bucket: "helpdesk-files",
@@ -204,14 +218,22 @@ describe("attachment storage", () => {
   });
 
   it("refuses incomplete S3 settings with one line naming the variable", () => {
-    expect(refusal({ STORAGE_DRIVER: "s3", S3_REGION: "eu-west-1" })).toBe("Invalid configuration: S3_BUCKET is required when STORAGE_DRIVER is s3");
-    expect(refusal({ STORAGE_DRIVER: "s3", S3_BUCKET: "files" })).toBe("Invalid configuration: S3_REGION is required when STORAGE_DRIVER is s3");
+    expect(refusal({ STORAGE_DRIVER: "s3", S3_REGION: "eu-west-1" })).toBe(
+      "Invalid configuration: S3_BUCKET is required when STORAGE_DRIVER is s3",
+    );
+    expect(refusal({ STORAGE_DRIVER: "s3", S3_BUCKET: "files" })).toBe(
+      "Invalid configuration: S3_REGION is required when STORAGE_DRIVER is s3",
+    );
     expect(refusal({ STORAGE_DRIVER: "s3", S3_BUCKET: "files", S3_REGION: "x", S3_ACCESS_KEY_ID: "id" })).toBe(
       "Invalid configuration: S3_SECRET_ACCESS_KEY is required when S3_ACCESS_KEY_ID is set",
     );
     expect(refusal({ STORAGE_DRIVER: "gcs" })).toMatch(/^Invalid configuration: STORAGE_DRIVER /);
-    expect(refusal({ S3_BUCKET: "Not A Bucket" })).toMatch(/^Invalid configuration: S3_BUCKET must be an S3 bucket name/);
-    expect(refusal({ S3_ENDPOINT: "ftp://files.example.com" })).toBe("Invalid configuration: S3_ENDPOINT must be an http(s) URL");
+    expect(refusal({ S3_BUCKET: "Not A Bucket" })).toMatch(
+      /^Invalid configuration: S3_BUCKET must be an S3 bucket name/,
+    );
+    expect(refusal({ S3_ENDPOINT: "ftp://files.example.com" })).toBe(
+      "Invalid configuration: S3_ENDPOINT must be an http(s) URL",
+    );
   });
 });
 
@@ -233,8 +255,16 @@ describe("DATABASE_PREPARED_STATEMENTS", () => {
   function cacheSizeWith(value: string | undefined): string {
     const result = spawnSync(
       process.execPath,
-      ["--input-type=module", "-e", 'await import("./src/cli/graphile-env.ts"); process.stdout.write(String(process.env.DATAPLAN_PG_PREPARED_STATEMENT_CACHE_SIZE))'],
-      { env: { PATH: process.env.PATH, ...(value === undefined ? {} : { DATABASE_PREPARED_STATEMENTS: value }) }, encoding: "utf8", timeout: 20_000 },
+      [
+        "--input-type=module",
+        "-e",
+        'await import("./src/cli/graphile-env.ts"); process.stdout.write(String(process.env.DATAPLAN_PG_PREPARED_STATEMENT_CACHE_SIZE))',
+      ],
+      {
+        env: { PATH: process.env.PATH, ...(value === undefined ? {} : { DATABASE_PREPARED_STATEMENTS: value }) },
+        encoding: "utf8",
+        timeout: 20_000,
+      },
     );
     expect(result.stderr).toBe("");
     return result.stdout;

@@ -25,7 +25,8 @@ describe("local secrets", () => {
     const other = await mkdtemp(path.join(tmpdir(), "ticketing-secrets-"));
     try {
       const secrets = await loadLocalSecrets(other);
-      for (const key of Object.keys(secrets) as (keyof typeof secrets)[]) expect(secrets[key]).not.toBe(first.secrets[key]);
+      for (const key of Object.keys(secrets) as (keyof typeof secrets)[])
+        expect(secrets[key]).not.toBe(first.secrets[key]);
     } finally {
       await rm(other, { recursive: true, force: true });
     }

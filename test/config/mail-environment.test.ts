@@ -46,26 +46,38 @@ describe("mail configuration", () => {
       replyDomain: "example.com",
       appUrl: "https://help.example.com",
     });
-    expect(mailConfigFrom(parseEnvironment({ MAIL_REPLY_DOMAIN: "reply.example.com" })).replyDomain).toBe("reply.example.com");
+    expect(mailConfigFrom(parseEnvironment({ MAIL_REPLY_DOMAIN: "reply.example.com" })).replyDomain).toBe(
+      "reply.example.com",
+    );
   });
 
   it("in production, needs SMTP_URL (with MAIL_FROM and APP_URL) or MAIL_DISABLED=true, with one line naming the variable", () => {
     expect(mailRefusal({ NODE_ENV: "production" })).toBe(
       "Invalid configuration: SMTP_URL is required in production (or MAIL_DISABLED=true)",
     );
-    expect(mailRefusal({ NODE_ENV: "production", SMTP_URL: "smtp://relay:25" })).toMatch(/^Invalid configuration: MAIL_FROM /);
+    expect(mailRefusal({ NODE_ENV: "production", SMTP_URL: "smtp://relay:25" })).toMatch(
+      /^Invalid configuration: MAIL_FROM /,
+    );
     expect(mailRefusal({ NODE_ENV: "production", SMTP_URL: "smtp://relay:25", MAIL_FROM: "a@example.com" })).toMatch(
       /^Invalid configuration: APP_URL /,
     );
-    expect(mailConfigFrom(parseEnvironment({ NODE_ENV: "production", MAIL_DISABLED: "true" })).transport).toEqual({ kind: "disabled" });
-    expect(() => workerConfigFrom(parseEnvironment({ NODE_ENV: "production" }), "postgres://o@h/d")).toThrow("SMTP_URL");
+    expect(mailConfigFrom(parseEnvironment({ NODE_ENV: "production", MAIL_DISABLED: "true" })).transport).toEqual({
+      kind: "disabled",
+    });
+    expect(() => workerConfigFrom(parseEnvironment({ NODE_ENV: "production" }), "postgres://o@h/d")).toThrow(
+      "SMTP_URL",
+    );
   });
 
   it("refuses malformed values, naming the variable", () => {
-    expect(() => parseEnvironment({ SMTP_URL: "http://smtp.example.com" })).toThrow(/^Invalid configuration: SMTP_URL /);
+    expect(() => parseEnvironment({ SMTP_URL: "http://smtp.example.com" })).toThrow(
+      /^Invalid configuration: SMTP_URL /,
+    );
     expect(() => parseEnvironment({ MAIL_FROM: "no address" })).toThrow(/^Invalid configuration: MAIL_FROM /);
     expect(() => parseEnvironment({ MAIL_DISABLED: "maybe" })).toThrow(/^Invalid configuration: MAIL_DISABLED /);
-    expect(() => parseEnvironment({ INBOUND_EMAIL_SECRET: "short" })).toThrow(/^Invalid configuration: INBOUND_EMAIL_SECRET /);
+    expect(() => parseEnvironment({ INBOUND_EMAIL_SECRET: "short" })).toThrow(
+      /^Invalid configuration: INBOUND_EMAIL_SECRET /,
+    );
   });
 });
 
@@ -97,6 +109,8 @@ describe("the local outbox", () => {
   });
 
   it("a disabled transport discards", async () => {
-    expect(await createMailSender({ kind: "disabled" }).send({ messageId: "<x@y>", to: "a@example.com" })).toBe("discarded");
+    expect(await createMailSender({ kind: "disabled" }).send({ messageId: "<x@y>", to: "a@example.com" })).toBe(
+      "discarded",
+    );
   });
 });

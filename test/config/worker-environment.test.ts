@@ -34,7 +34,10 @@ describe("worker and webhook variables", () => {
     const config = workerConfigFrom(environment, "postgres://o@h/d");
     expect(config).toMatchObject({ concurrency: 8, webhooks: { httpsOnly: false, timeoutMs: 2_500 } });
     expect([...config.webhooks.allowedHosts]).toEqual(["127.0.0.1", "hooks.internal", "::1"]);
-    expect(workerConfigFrom(parseEnvironment({ NODE_ENV: "production", MAIL_DISABLED: "true" }), "postgres://o@h/d").webhooks.httpsOnly).toBe(true);
+    expect(
+      workerConfigFrom(parseEnvironment({ NODE_ENV: "production", MAIL_DISABLED: "true" }), "postgres://o@h/d").webhooks
+        .httpsOnly,
+    ).toBe(true);
   });
 
   it.each([
@@ -47,7 +50,11 @@ describe("worker and webhook variables", () => {
   });
 
   it("npm run worker needs the owner's URL in production", () => {
-    expect(() => environmentFor("worker", { NODE_ENV: "production" })).toThrow("DATABASE_OWNER_URL is required in production");
-    expect(() => environmentFor("worker", { NODE_ENV: "production", DATABASE_OWNER_URL: "postgres://o@h/d" })).not.toThrow();
+    expect(() => environmentFor("worker", { NODE_ENV: "production" })).toThrow(
+      "DATABASE_OWNER_URL is required in production",
+    );
+    expect(() =>
+      environmentFor("worker", { NODE_ENV: "production", DATABASE_OWNER_URL: "postgres://o@h/d" }),
+    ).not.toThrow();
   });
 });

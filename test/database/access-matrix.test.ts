@@ -91,7 +91,9 @@ beforeAll(async () => {
   users.admin = await activeUser(owner, "Matrix Admin", "admin");
   // Deactivated after filing a ticket: even their own ticket disappears.
   users.deactivated = await activeUser(owner, "Matrix Gone Customer", "customer");
-  tickets.gone = await ticketIn(owner, users.deactivated.id, "resolved", users.otherAgent.id, { subject: "Gone customer" });
+  tickets.gone = await ticketIn(owner, users.deactivated.id, "resolved", users.otherAgent.id, {
+    subject: "Gone customer",
+  });
   await owner.query("update app_public.users set is_active = false where id = $1", [users.deactivated.id]);
   // Token says agent, row says customer (and owns a ticket as a customer now).
   users.demoted = await demotedUser(owner, "Matrix Demoted Agent", "agent", "customer");
@@ -133,8 +135,12 @@ beforeAll(async () => {
   comments.workInternal = await commentAs(api, users.assignedAgent, tickets.work, "work internal note", true);
   await transitionAs(api, users.assignedAgent, tickets.work, "waiting_on_customer");
   comments.workReply = await commentAs(api, users.customer, tickets.work, "work reply by the customer");
-  tickets.closed = await ticketIn(owner, users.customer.id, "closed", users.assignedAgent.id, { subject: "Closed long ago" });
-  tickets.other = await ticketIn(owner, users.otherCustomer.id, "in_progress", users.otherAgent.id, { subject: "Someone else's" });
+  tickets.closed = await ticketIn(owner, users.customer.id, "closed", users.assignedAgent.id, {
+    subject: "Closed long ago",
+  });
+  tickets.other = await ticketIn(owner, users.otherCustomer.id, "in_progress", users.otherAgent.id, {
+    subject: "Someone else's",
+  });
   comments.openInternal = await commentAs(api, users.agent, tickets.open, "open internal note", true);
   comments.otherPublic = await commentAs(api, users.otherAgent, tickets.other, "other public");
   comments.otherInternal = await commentAs(api, users.otherAgent, tickets.other, "other internal", true);
@@ -145,8 +151,12 @@ beforeAll(async () => {
   await addParticipant(owner, tickets.work, users.removed.id);
   await addParticipant(owner, tickets.other, users.otherAgent.id, "follower");
   await removeMember(owner, organizations.acme, users.removed.id);
-  await owner.query("update app_public.ticket_participants set removed_at = now() where user_id = $1", [users.removed.id]);
-  const { rows: participantRows } = await owner.query<{ id: string; user_id: string }>("select id, user_id from app_public.ticket_participants");
+  await owner.query("update app_public.ticket_participants set removed_at = now() where user_id = $1", [
+    users.removed.id,
+  ]);
+  const { rows: participantRows } = await owner.query<{ id: string; user_id: string }>(
+    "select id, user_id from app_public.ticket_participants",
+  );
   const participantName: Record<string, string> = {
     [users.cc.id]: "ccOnWork",
     [users.removed.id]: "removedOnWork",
@@ -257,7 +267,14 @@ interface TableSpec {
 }
 
 const ORGANIZATION_CUSTOMERS = ["manager", "sighted", "blind", "cc", "removed", "outsider", "closedOrgMember"] as const;
-const CUSTOMER_TOKENS: ActorKey[] = ["customer", "otherCustomer", "deactivated", "anonymous", "analyst", ...ORGANIZATION_CUSTOMERS];
+const CUSTOMER_TOKENS: ActorKey[] = [
+  "customer",
+  "otherCustomer",
+  "deactivated",
+  "anonymous",
+  "analyst",
+  ...ORGANIZATION_CUSTOMERS,
+];
 /** What the organization actors see of the tickets (and the rows that follow a ticket). */
 const organizationTicketsSeen = {
   manager: rows("open", "work", "closed"),
@@ -324,7 +341,12 @@ const assignedSeen = {
 };
 /** Customers' columns that only staff may write (no privilege: refused). */
 const staffOnlyColumn = (expected: Partial<Record<ActorKey, Result>>) =>
-  per({ ...expected, ...Object.fromEntries(CUSTOMER_TOKENS.filter((key) => key !== "anonymous" && key !== "analyst").map((key) => [key, refused()])) });
+  per({
+    ...expected,
+    ...Object.fromEntries(
+      CUSTOMER_TOKENS.filter((key) => key !== "anonymous" && key !== "analyst").map((key) => [key, refused()]),
+    ),
+  });
 const everySignedIn = (n: number) =>
   per({
     customer: count(n),
@@ -383,7 +405,10 @@ const TABLES: TableSpec[] = [
         ...Object.fromEntries(ORGANIZATION_CUSTOMERS.map((key) => [key, rows(key)])),
       }),
     },
-    insert: { sql: () => "insert into app_public.users (display_name, role) values ('Intruder', 'admin')", expected: per({}) },
+    insert: {
+      sql: () => "insert into app_public.users (display_name, role) values ('Intruder', 'admin')",
+      expected: per({}),
+    },
     delete: per({}),
   },
   {
@@ -492,7 +517,8 @@ const TABLES: TableSpec[] = [
     },
     update: {},
     insert: {
-      sql: () => `insert into app_public.ticket_status_history (ticket_id, from_status, to_status) values ('${tickets.work}', 'in_progress', 'closed')`,
+      sql: () =>
+        `insert into app_public.ticket_status_history (ticket_id, from_status, to_status) values ('${tickets.work}', 'in_progress', 'closed')`,
       expected: per({}),
     },
     delete: per({}),
@@ -632,7 +658,8 @@ const TABLES: TableSpec[] = [
     },
     update: {},
     insert: {
-      sql: () => `insert into app_public.ticket_participants (ticket_id, user_id, kind) values ('${tickets.other}', '${users.blind.id}', 'cc')`,
+      sql: () =>
+        `insert into app_public.ticket_participants (ticket_id, user_id, kind) values ('${tickets.other}', '${users.blind.id}', 'cc')`,
       expected: per({}),
     },
     delete: per({}),
@@ -648,7 +675,8 @@ const TABLES: TableSpec[] = [
       allowed_roles: per({ admin: count(12) }),
     },
     insert: {
-      sql: () => "insert into app_public.ticket_transitions (from_status, to_status, allowed_roles) values ('open', 'resolved', '{customer}')",
+      sql: () =>
+        "insert into app_public.ticket_transitions (from_status, to_status, allowed_roles) values ('open', 'resolved', '{customer}')",
       expected: per({ admin: count(1) }),
     },
     delete: per({ admin: count(12) }),
@@ -669,7 +697,8 @@ const TABLES: TableSpec[] = [
       calendar_id: per({ admin: count(4) }),
     },
     insert: {
-      sql: () => "insert into app_public.sla_policies (priority, first_response_minutes, resolution_minutes) values ('low', 1, 1)",
+      sql: () =>
+        "insert into app_public.sla_policies (priority, first_response_minutes, resolution_minutes) values ('low', 1, 1)",
       expected: per({}),
     },
     delete: per({}),
@@ -828,7 +857,8 @@ const TABLES: TableSpec[] = [
       per_interval: per({ admin: count(9) }),
     },
     insert: {
-      sql: () => "insert into app_public.write_quotas (role, kind, max_count, per_interval) values ('customer', 'ticket', 1, '1 hour')",
+      sql: () =>
+        "insert into app_public.write_quotas (role, kind, max_count, per_interval) values ('customer', 'ticket', 1, '1 hour')",
       expected: per({}),
     },
     delete: per({}),
@@ -918,7 +948,8 @@ const TABLES: TableSpec[] = [
     },
     update: {},
     insert: {
-      sql: () => "insert into app_public.audit_log_entries (table_name, operation, new_data) values ('app_public.tickets', 'INSERT', '{}')",
+      sql: () =>
+        "insert into app_public.audit_log_entries (table_name, operation, new_data) values ('app_public.tickets', 'INSERT', '{}')",
       expected: per({}),
     },
     delete: per({}),
@@ -998,17 +1029,24 @@ const TABLES: TableSpec[] = [
 const spec = (table: string) => TABLES.find((entry) => entry.table === table)!;
 
 describe("SELECT: exactly the rows DESIGN allows", () => {
-  it.each(TABLES.flatMap((entry) => ACTORS.map((key) => [key, entry.table] as const)))("%s SELECT %s", async (key, table) => {
-    const entry = spec(table);
-    let expected = entry.select[key];
-    if (table === "audit_log_entries" && key === "admin") {
-      const { rows: all } = await database.current.owner.query("select count(*)::int as n from app_private.audit_log");
-      expect(all[0].n).toBeGreaterThan(0);
-      expected = count(all[0].n);
-    }
-    const sql = entry.label ? `select ${entry.label} as label from app_public.${table}` : `select 1 from app_public.${table}`;
-    expect(await probe(key, sql, entry.label !== null)).toEqual(expected);
-  });
+  it.each(TABLES.flatMap((entry) => ACTORS.map((key) => [key, entry.table] as const)))(
+    "%s SELECT %s",
+    async (key, table) => {
+      const entry = spec(table);
+      let expected = entry.select[key];
+      if (table === "audit_log_entries" && key === "admin") {
+        const { rows: all } = await database.current.owner.query(
+          "select count(*)::int as n from app_private.audit_log",
+        );
+        expect(all[0].n).toBeGreaterThan(0);
+        expected = count(all[0].n);
+      }
+      const sql = entry.label
+        ? `select ${entry.label} as label from app_public.${table}`
+        : `select 1 from app_public.${table}`;
+      expect(await probe(key, sql, entry.label !== null)).toEqual(expected);
+    },
+  );
 });
 
 describe("UPDATE of each column on its own", () => {
@@ -1026,10 +1064,13 @@ describe("UPDATE of each column on its own", () => {
 });
 
 describe("INSERT", () => {
-  it.each(TABLES.flatMap((entry) => ACTORS.map((key) => [key, entry.table] as const)))("%s INSERT %s", async (key, table) => {
-    const entry = spec(table);
-    expect(await probe(key, entry.insert.sql(key), false)).toEqual(entry.insert.expected[key]);
-  });
+  it.each(TABLES.flatMap((entry) => ACTORS.map((key) => [key, entry.table] as const)))(
+    "%s INSERT %s",
+    async (key, table) => {
+      const entry = spec(table);
+      expect(await probe(key, entry.insert.sql(key), false)).toEqual(entry.insert.expected[key]);
+    },
+  );
 
   // Columns a writer may never name, added one at a time to an insert that is
   // otherwise allowed (or would be, for actors refused anyway).
@@ -1053,7 +1094,9 @@ describe("INSERT", () => {
     search: "default",
   };
   it.each(
-    [...Object.keys(ticketExtras), "customer_id"].flatMap((column) => ACTORS.map((key) => [key, `tickets.${column}`] as const)),
+    [...Object.keys(ticketExtras), "customer_id"].flatMap((column) =>
+      ACTORS.map((key) => [key, `tickets.${column}`] as const),
+    ),
   )("%s INSERT naming %s", async (key, qualified) => {
     const column = qualified.split(".")[1]!;
     const staff = !CUSTOMER_TOKENS.includes(key);
@@ -1071,14 +1114,13 @@ describe("INSERT", () => {
     created_at: "now()",
     search: "default",
   };
-  it.each(Object.keys(commentExtras).flatMap((column) => ACTORS.map((key) => [key, `ticket_comments.${column}`] as const)))(
-    "%s INSERT naming %s",
-    async (key, qualified) => {
-      const column = qualified.split(".")[1]!;
-      const sql = `insert into app_public.ticket_comments (ticket_id, body, ${column}) values ('${tickets.work}', 'Probe', ${commentExtras[column]})`;
-      expect(await probe(key, sql, false)).toEqual(refused());
-    },
-  );
+  it.each(
+    Object.keys(commentExtras).flatMap((column) => ACTORS.map((key) => [key, `ticket_comments.${column}`] as const)),
+  )("%s INSERT naming %s", async (key, qualified) => {
+    const column = qualified.split(".")[1]!;
+    const sql = `insert into app_public.ticket_comments (ticket_id, body, ${column}) values ('${tickets.work}', 'Probe', ${commentExtras[column]})`;
+    expect(await probe(key, sql, false)).toEqual(refused());
+  });
 
   it.each(ACTORS)("%s INSERT an internal note (is_internal = true)", async (key) => {
     const sql = `insert into app_public.ticket_comments (ticket_id, body, is_internal) values ('${tickets.work}', 'Probe', true)`;
@@ -1111,18 +1153,25 @@ describe("INSERT", () => {
       const sql = `insert into app_public.ticket_comments (ticket_id, body) values ('${tickets[ticket]}', 'Probe')`;
       outcomes[ticket] = (await probe(key, sql, false)).code;
     }
-    const expected = Object.fromEntries(TICKETS.map((ticket) => [ticket, commentable[key].includes(ticket) ? "ok" : "42501"]));
+    const expected = Object.fromEntries(
+      TICKETS.map((ticket) => [ticket, commentable[key].includes(ticket) ? "ok" : "42501"]),
+    );
     expect(outcomes).toEqual(expected);
   });
 });
 
 describe("DELETE and TRUNCATE", () => {
-  it.each(TABLES.flatMap((entry) => ACTORS.map((key) => [key, entry.table] as const)))("%s DELETE %s", async (key, table) => {
-    expect(await probe(key, `delete from app_public.${table}`, false)).toEqual(spec(table).delete[key]);
-  });
+  it.each(TABLES.flatMap((entry) => ACTORS.map((key) => [key, entry.table] as const)))(
+    "%s DELETE %s",
+    async (key, table) => {
+      expect(await probe(key, `delete from app_public.${table}`, false)).toEqual(spec(table).delete[key]);
+    },
+  );
 
   it.each(
-    TABLES.filter((entry) => entry.table !== "audit_log_entries").flatMap((entry) => ACTORS.map((key) => [key, entry.table] as const)),
+    TABLES.filter((entry) => entry.table !== "audit_log_entries").flatMap((entry) =>
+      ACTORS.map((key) => [key, entry.table] as const),
+    ),
   )("%s TRUNCATE %s", async (key, table) => {
     expect(await probe(key, `truncate app_public.${table}`, false)).toEqual(refused());
   });
@@ -1137,8 +1186,8 @@ describe("the matrix itself", () => {
         where c.relnamespace = 'app_public'::regnamespace and c.relkind in ('r', 'p', 'v', 'm')
         group by c.relname order by c.relname`,
     );
-    const covered = TABLES.map((entry) => ({ table: entry.table, columns: Object.keys(entry.columns).sort() })).sort((a, b) =>
-      a.table.localeCompare(b.table),
+    const covered = TABLES.map((entry) => ({ table: entry.table, columns: Object.keys(entry.columns).sort() })).sort(
+      (a, b) => a.table.localeCompare(b.table),
     );
     expect(covered).toEqual(catalog.map((row) => ({ table: row.table, columns: [...row.columns].sort() })));
   });

@@ -53,7 +53,12 @@ describe("append-only tables", () => {
     );
     expect(rows.length).toBeGreaterThanOrEqual(5);
     for (const row of rows) {
-      expect(row, row.table).toMatchObject({ row_trigger: true, truncate_trigger: true, owner_may_change: false, public_granted: false });
+      expect(row, row.table).toMatchObject({
+        row_trigger: true,
+        truncate_trigger: true,
+        owner_may_change: false,
+        public_granted: false,
+      });
     }
   });
 
@@ -65,7 +70,12 @@ describe("append-only tables", () => {
       await client.query("select app_private.make_append_only('app_private.probe_records')");
 
       const { rows } = await client.query(`${PROTECTION} where c.oid = 'app_private.probe_records'::regclass`);
-      expect(rows[0]).toMatchObject({ row_trigger: true, truncate_trigger: true, owner_may_change: false, public_granted: false });
+      expect(rows[0]).toMatchObject({
+        row_trigger: true,
+        truncate_trigger: true,
+        owner_may_change: false,
+        public_granted: false,
+      });
       const { rows: triggers } = await client.query(
         "select count(*)::int as n from pg_catalog.pg_trigger where tgrelid = 'app_private.probe_records'::regclass",
       );

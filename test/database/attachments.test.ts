@@ -57,12 +57,19 @@ describe("the attachment quota", () => {
   });
 
   it("counts files and bytes in the window and says when to retry", async () => {
-    await database.current.owner.query("update app_public.attachment_quotas set max_count = 3, max_bytes = 100 where role = 'customer'");
+    await database.current.owner.query(
+      "update app_public.attachment_quotas set max_count = 3, max_bytes = 100 where role = 'customer'",
+    );
     const other = await activeUser(database.current.owner, "Quota Other", "customer");
     const otherTicket = (await makeTicket(database.current.owner, other.id, "open")).id as string;
     const upload = (size: number) =>
-      runAs(database.current.authenticator, "ticketing_customer", other.id,
-        "select id from app_public.create_attachment_upload($1, 'f.txt', 'text/plain', $2, repeat('a', 64))", [otherTicket, size]);
+      runAs(
+        database.current.authenticator,
+        "ticketing_customer",
+        other.id,
+        "select id from app_public.create_attachment_upload($1, 'f.txt', 'text/plain', $2, repeat('a', 64))",
+        [otherTicket, size],
+      );
     expect(codeOf(await upload(60))).toBe("ok");
     const overBytes = await upload(41);
     expect(overBytes).toMatchObject({ ok: false, code: "TKRAT" });
@@ -81,23 +88,37 @@ describe("the verdict on the bytes", () => {
       "select app_private.finish_attachment_upload($1, gen_random_uuid(), null)",
       "select * from app_private.attachment_to_verify($1, gen_random_uuid())",
     ]) {
-      expect(codeOf(await runAs(database.current.authenticator, "ticketing_customer", customer.id, sql, [customer.id]))).toBe("42501");
+      expect(
+        codeOf(await runAs(database.current.authenticator, "ticketing_customer", customer.id, sql, [customer.id])),
+      ).toBe("42501");
     }
   });
 
   it("is given once, by the API's connection, for the uploader's pending upload only", async () => {
     const id = rowsOf(
-      await runAs(database.current.authenticator, "ticketing_customer", customer.id,
-        "select id from app_public.create_attachment_upload($1, 'v.txt', 'text/plain', 5, repeat('a', 64))", [ticket]),
+      await runAs(
+        database.current.authenticator,
+        "ticketing_customer",
+        customer.id,
+        "select id from app_public.create_attachment_upload($1, 'v.txt', 'text/plain', 5, repeat('a', 64))",
+        [ticket],
+      ),
     )[0]!.id;
     const api = database.current.authenticator;
     const stranger = await activeUser(database.current.owner, "Stranger", "customer");
-    await expect(api.query("select * from app_private.attachment_to_verify($1, $2)", [stranger.id, id])).rejects.toMatchObject({ code: "TKNTF" });
+    await expect(
+      api.query("select * from app_private.attachment_to_verify($1, $2)", [stranger.id, id]),
+    ).rejects.toMatchObject({ code: "TKNTF" });
     const { rows } = await api.query("select * from app_private.attachment_to_verify($1, $2)", [customer.id, id]);
     expect(rows[0]).toMatchObject({ size: "5", content_type: "text/plain" });
     await api.query("select app_private.finish_attachment_upload($1, $2, null)", [customer.id, id]);
-    await expect(api.query("select app_private.finish_attachment_upload($1, $2, 'late')", [customer.id, id])).rejects.toMatchObject({ code: "TKINV" });
-    const { rows: state } = await database.current.owner.query("select state::text, completed_at is not null as done from app_public.attachments where id = $1", [id]);
+    await expect(
+      api.query("select app_private.finish_attachment_upload($1, $2, 'late')", [customer.id, id]),
+    ).rejects.toMatchObject({ code: "TKINV" });
+    const { rows: state } = await database.current.owner.query(
+      "select state::text, completed_at is not null as done from app_public.attachments where id = $1",
+      [id],
+    );
     expect(state[0]).toEqual({ state: "ready", done: true });
   });
 });

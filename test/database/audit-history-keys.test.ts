@@ -69,7 +69,10 @@ describe("audit log", () => {
       ["app_public.users", "INSERT"],
       ["app_public.users", "UPDATE"],
     ]);
-    expect(entries[0]).toMatchObject({ old_data: null, new_data: { id, display_name: "New Person", role: "customer" } });
+    expect(entries[0]).toMatchObject({
+      old_data: null,
+      new_data: { id, display_name: "New Person", role: "customer" },
+    });
     expect(entries[1]).toMatchObject({
       actor_id: id,
       db_role: "ticketing_customer",
@@ -96,7 +99,13 @@ describe("audit log", () => {
       db_role: "ticketing_customer",
       operation: "INSERT",
       old_data: null,
-      new_data: { id: ticket, subject: "Audited ticket", status: "open", priority: "urgent", customer_id: people.customer.id },
+      new_data: {
+        id: ticket,
+        subject: "Audited ticket",
+        status: "open",
+        priority: "urgent",
+        customer_id: people.customer.id,
+      },
     });
     expect(ticketEntries[0]!.new_data).not.toHaveProperty("search");
     const assigned = ticketEntries.find((entry) => entry.actor_id === people.admin.id);
@@ -106,7 +115,9 @@ describe("audit log", () => {
       old_data: { agent_id: null },
       new_data: { agent_id: people.agent.id },
     });
-    const moved = ticketEntries.find((entry) => entry.old_data?.status === "open" && entry.new_data.status === "in_progress");
+    const moved = ticketEntries.find(
+      (entry) => entry.old_data?.status === "open" && entry.new_data.status === "in_progress",
+    );
     expect(moved).toMatchObject({ actor_id: people.agent.id, db_role: "ticketing_agent" });
 
     const commentEntries = await entriesFor(comment);
@@ -171,11 +182,15 @@ describe("status history partitions", () => {
       `select 'ticket_status_history_p' || to_char(date_trunc('month', now() at time zone 'UTC') + make_interval(months => n), 'YYYYMM') as name
          from generate_series(0, 14) as n`,
     );
-    const { rows: first } = await owner.query<{ created: number }>("select app_private.create_status_history_partitions(14) as created");
+    const { rows: first } = await owner.query<{ created: number }>(
+      "select app_private.create_status_history_partitions(14) as created",
+    );
     expect(first[0]!.created).toBeGreaterThan(0);
     const after = await partitions();
     expect(after).toEqual(expect.arrayContaining(months.map((row) => row.name)));
-    const { rows: again } = await owner.query<{ created: number }>("select app_private.create_status_history_partitions(14) as created");
+    const { rows: again } = await owner.query<{ created: number }>(
+      "select app_private.create_status_history_partitions(14) as created",
+    );
     expect(again[0]!.created).toBe(0);
     expect(await partitions()).toEqual(after);
 
@@ -199,7 +214,11 @@ describe("status history partitions", () => {
       truncate_trigger: true,
       row_trigger: true,
     });
-    for (const sql of [`update app_private.${newest} set note = 'x'`, `delete from app_private.${newest}`, `truncate app_private.${newest}`]) {
+    for (const sql of [
+      `update app_private.${newest} set note = 'x'`,
+      `delete from app_private.${newest}`,
+      `truncate app_private.${newest}`,
+    ]) {
       expect(await sqlState(() => owner.query(sql)), sql).toBe("42501");
     }
     const client = await owner.connect();
@@ -217,13 +236,17 @@ describe("status history partitions", () => {
   it("refuses silly horizons and is not callable by web roles", async () => {
     for (const months of [-1, 121, null]) {
       expect(
-        await sqlState(() => database.current.owner.query("select app_private.create_status_history_partitions($1)", [months])),
+        await sqlState(() =>
+          database.current.owner.query("select app_private.create_status_history_partitions($1)", [months]),
+        ),
         String(months),
       ).toBe("TKVAL");
     }
     for (const who of [people.customer, people.agent, people.admin]) {
       expect(
-        await sqlState(() => readAs(database.current.authenticator, who, "select app_private.create_status_history_partitions(1)")),
+        await sqlState(() =>
+          readAs(database.current.authenticator, who, "select app_private.create_status_history_partitions(1)"),
+        ),
       ).toBe("42501");
     }
   });

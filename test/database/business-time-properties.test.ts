@@ -194,7 +194,12 @@ describe("business time against the minute-by-minute model", () => {
         order by c.i`,
       [
         JSON.stringify(
-          cases.map((c) => ({ i: c.i, calendar_id: c.calendar.id, from_at: new Date(c.from).toISOString(), to_at: new Date(c.to).toISOString() })),
+          cases.map((c) => ({
+            i: c.i,
+            calendar_id: c.calendar.id,
+            from_at: new Date(c.from).toISOString(),
+            to_at: new Date(c.to).toISOString(),
+          })),
         ),
       ],
     );
@@ -221,7 +226,12 @@ describe("business time against the minute-by-minute model", () => {
         order by c.i`,
       [
         JSON.stringify(
-          cases.map((c) => ({ i: c.i, calendar_id: c.calendar.id, from_at: new Date(c.from).toISOString(), minutes: c.minutes })),
+          cases.map((c) => ({
+            i: c.i,
+            calendar_id: c.calendar.id,
+            from_at: new Date(c.from).toISOString(),
+            minutes: c.minutes,
+          })),
         ),
       ],
     );
@@ -403,5 +413,7 @@ function oracleAddFractional(calendar: OracleCalendar, from: number, minutes: nu
 }
 
 function describeCase(m: { c: unknown; sql: unknown; oracle: unknown }): string {
-  return JSON.stringify(m, (key, value) => (key === "calendar" ? { zone: value.model.zone, model: value.model } : value));
+  return JSON.stringify(m, (key, value) =>
+    key === "calendar" ? { zone: value.model.zone, model: value.model } : value,
+  );
 }

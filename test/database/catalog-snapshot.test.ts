@@ -21,8 +21,12 @@ describe("database catalog", () => {
       expect(snapshot).toMatch(/^CREATE OR REPLACE FUNCTION app_public\.add_comment\(/m);
       expect(snapshot).toMatch(/^create policy select_customer on app_public\.tickets$/m);
       expect(snapshot).toMatch(/^alter table app_public\.tickets enable row level security;$/m);
-      expect(snapshot).toMatch(/^grant update \(subject, description\) on table app_public\.tickets to ticketing_customer;$/m);
-      expect(snapshot).toMatch(/^revoke delete, truncate, update on table app_private\.audit_log from ticketing_owner;$/m);
+      expect(snapshot).toMatch(
+        /^grant update \(subject, description\) on table app_public\.tickets to ticketing_customer;$/m,
+      );
+      expect(snapshot).toMatch(
+        /^revoke delete, truncate, update on table app_private\.audit_log from ticketing_owner;$/m,
+      );
       await expect(snapshot).toMatchFileSnapshot("../../schema.sql");
     } finally {
       client.release(true);
@@ -60,9 +64,13 @@ describe("database catalog", () => {
         "  GROUP BY o.week_start;",
       ].join("\n");
       expect(unqualifySingleRelationView(before)).toBe(
-        before.replace(" SELECT o.week_start,", " SELECT week_start,").replace("WHERE o.priority", "WHERE priority").replace("BY o.week_start", "BY week_start"),
+        before
+          .replace(" SELECT o.week_start,", " SELECT week_start,")
+          .replace("WHERE o.priority", "WHERE priority")
+          .replace("BY o.week_start", "BY week_start"),
       );
-      const fromFunction = " SELECT p.priority\n   FROM unnest(enum_range(NULL::app_public.ticket_priority)) p(priority);";
+      const fromFunction =
+        " SELECT p.priority\n   FROM unnest(enum_range(NULL::app_public.ticket_priority)) p(priority);";
       expect(unqualifySingleRelationView(fromFunction)).toBe(
         " SELECT priority\n   FROM unnest(enum_range(NULL::app_public.ticket_priority)) p(priority);",
       );

@@ -62,7 +62,9 @@ describe("demo data", () => {
       { name: "Northwind Traders", priority: "high", first_response_minutes: 30, resolution_minutes: 240 },
       { name: "Northwind Traders", priority: "urgent", first_response_minutes: 15, resolution_minutes: 120 },
     ]);
-    const cc = await owner.query("select count(*)::int as n from app_public.ticket_participants where kind = 'cc' and removed_at is null");
+    const cc = await owner.query(
+      "select count(*)::int as n from app_public.ticket_participants where kind = 'cc' and removed_at is null",
+    );
     expect(cc.rows[0].n).toBe(1);
     const { rows } = await owner.query<{ password_hash: string }>(
       "select password_hash from app_private.user_accounts where email = $1",

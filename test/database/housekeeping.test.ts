@@ -52,7 +52,8 @@ describe("days of simulated use", () => {
         await setClock(`${day} days`);
         await loginTraffic(user, 300, 1_500);
         // db:maintain on the last day, the API's round on the others.
-        if (day === 11) expect(await runMaintenance(database.current.urls.owner)).toHaveProperty(["app_private.login_attempts"]);
+        if (day === 11)
+          expect(await runMaintenance(database.current.urls.owner)).toHaveProperty(["app_private.login_attempts"]);
         else await pruneSecurityRows(database.current.owner);
         sizes.push(await count("select count(*)::int as n from app_private.login_attempts"));
       }
@@ -75,7 +76,9 @@ describe("days of simulated use", () => {
     );
     const plan = JSON.stringify(rows[0]!["QUERY PLAN"]);
     expect(plan).toContain("login_attempts_ip_counted_idx");
-    const buffers = (rows[0]!["QUERY PLAN"] as [{ Plan: { "Shared Hit Blocks": number; "Shared Read Blocks": number } }])[0].Plan;
+    const buffers = (
+      rows[0]!["QUERY PLAN"] as [{ Plan: { "Shared Hit Blocks": number; "Shared Read Blocks": number } }]
+    )[0].Plan;
     expect(buffers["Shared Hit Blocks"] + buffers["Shared Read Blocks"]).toBeLessThan(20);
   });
 
@@ -92,7 +95,9 @@ describe("days of simulated use", () => {
     ).rows[0]!.id;
     // 1,500 rotations through the real function, as the API's connection role
     // (from one address: its refresh rate limit is lifted for this test).
-    await database.current.owner.query("update app_private.address_rate_limits set max_count = 100000 where action = 'refresh'");
+    await database.current.owner.query(
+      "update app_private.address_rate_limits set max_count = 100000 where action = 'refresh'",
+    );
     const token = (n: number) => (n === 0 ? first : createHash("sha256").update(`rotation ${n}`).digest());
     await database.current.authenticator.query(
       `do $$
@@ -108,7 +113,8 @@ describe("days of simulated use", () => {
        end
        $$`,
     );
-    const familySize = () => count("select count(*)::int as n from app_private.refresh_tokens where family_id = $1", [family]);
+    const familySize = () =>
+      count("select count(*)::int as n from app_private.refresh_tokens where family_id = $1", [family]);
     expect(await familySize()).toBe(1_501);
 
     const pruned = await pruneSecurityRows(database.current.owner);
@@ -118,11 +124,20 @@ describe("days of simulated use", () => {
 
     // A pruned token is refused as unknown; a kept rotated one still trips reuse detection.
     const outcome = async (token: Buffer) =>
-      (await database.current.authenticator.query<{ outcome: string }>("select outcome from app_private.rotate_refresh_token($1, $2, '198.51.100.1', interval '30 days')", [token, digest()]))
-        .rows[0]!.outcome;
+      (
+        await database.current.authenticator.query<{ outcome: string }>(
+          "select outcome from app_private.rotate_refresh_token($1, $2, '198.51.100.1', interval '30 days')",
+          [token, digest()],
+        )
+      ).rows[0]!.outcome;
     expect(await outcome(token(10))).toBe("invalid");
     expect(await outcome(token(1_400))).toBe("reused");
-    expect(await count("select count(*)::int as n from app_private.refresh_tokens where family_id = $1 and revoked_at is null", [family])).toBe(0);
+    expect(
+      await count(
+        "select count(*)::int as n from app_private.refresh_tokens where family_id = $1 and revoked_at is null",
+        [family],
+      ),
+    ).toBe(0);
 
     // Once the session has ended, it goes entirely after the retention.
     try {
@@ -147,9 +162,11 @@ describe("days of simulated use", () => {
       [user],
     );
     // A live session: a token rotated 8 days ago, one 2 days ago, and the current one.
-    const ids = (await database.current.owner.query<{ id: string }>("select app_private.uuid_generate_v7() as id from generate_series(1, 3)")).rows.map(
-      (row) => row.id,
-    );
+    const ids = (
+      await database.current.owner.query<{ id: string }>(
+        "select app_private.uuid_generate_v7() as id from generate_series(1, 3)",
+      )
+    ).rows.map((row) => row.id);
     const [old, recent, live] = ids as [string, string, string];
     await database.current.owner.query(
       `insert into app_private.refresh_tokens (id, user_id, family_id, token_digest, created_at, expires_at, rotated_at, replaced_by, session_started_at)
@@ -159,7 +176,10 @@ describe("days of simulated use", () => {
       [user, old, live, recent],
     );
     await pruneSecurityRows(database.current.owner);
-    const left = await database.current.owner.query<{ id: string }>("select id from app_private.refresh_tokens where user_id = $1 order by id", [user]);
+    const left = await database.current.owner.query<{ id: string }>(
+      "select id from app_private.refresh_tokens where user_id = $1 order by id",
+      [user],
+    );
     expect(left.rows.map((row) => row.id).sort()).toEqual([recent, live].sort());
   });
 
@@ -173,7 +193,9 @@ describe("days of simulated use", () => {
     const pruned = await pruneSecurityRows(database.current.owner);
     // Kept: the last hour (59 whole minutes back, the 60th is on the edge).
     expect(pruned["app_private.write_events"]).toBeGreaterThanOrEqual(2_940);
-    expect(await count("select count(*)::int as n from app_private.write_events where user_id = $1", [user])).toBeLessThanOrEqual(60);
+    expect(
+      await count("select count(*)::int as n from app_private.write_events where user_id = $1", [user]),
+    ).toBeLessThanOrEqual(60);
   });
 
   it("deletes per-address authentication events older than the longest address window, and keeps the ones still counted", async () => {
@@ -205,7 +227,8 @@ describe("running it", () => {
   });
 
   it("the API prunes by itself on its schedule, and stops with the server", async () => {
-    const oldAttempts = () => count("select count(*)::int as n from app_private.login_attempts where email = 'old@example.com'");
+    const oldAttempts = () =>
+      count("select count(*)::int as n from app_private.login_attempts where email = 'old@example.com'");
     const addOldAttempts = () =>
       database.current.owner.query(
         `insert into app_private.login_attempts (email, ip, success, reason, attempted_at)
@@ -226,14 +249,20 @@ describe("running it", () => {
   });
 
   it("a schedule of 0 minutes never runs", async () => {
-    const housekeeping = startHousekeeping({ pool: database.current.authenticator, minutes: 0, logger: createLogger("silent") });
+    const housekeeping = startHousekeeping({
+      pool: database.current.authenticator,
+      minutes: 0,
+      logger: createLogger("silent"),
+    });
     await database.current.owner.query(
       `insert into app_private.login_attempts (email, ip, success, reason, attempted_at)
        values ('older@example.com', '198.51.100.8', false, 'invalid_credentials', now() - interval '30 days')`,
     );
     await new Promise((resolve) => setTimeout(resolve, 300));
     await housekeeping.stop();
-    expect(await count("select count(*)::int as n from app_private.login_attempts where email = 'older@example.com'")).toBe(1);
+    expect(
+      await count("select count(*)::int as n from app_private.login_attempts where email = 'older@example.com'"),
+    ).toBe(1);
   });
 });
 
@@ -246,6 +275,8 @@ describe("HOUSEKEEPING_INTERVAL_MINUTES", () => {
 
   it.each(["-1", "1.5", "1441", "often"])("refuses %s with one line naming the variable", (value) => {
     expect(() => parseEnvironment({ HOUSEKEEPING_INTERVAL_MINUTES: value })).toThrow(ConfigurationError);
-    expect(() => parseEnvironment({ HOUSEKEEPING_INTERVAL_MINUTES: value })).toThrow(/^Invalid configuration: HOUSEKEEPING_INTERVAL_MINUTES [^\n]+$/);
+    expect(() => parseEnvironment({ HOUSEKEEPING_INTERVAL_MINUTES: value })).toThrow(
+      /^Invalid configuration: HOUSEKEEPING_INTERVAL_MINUTES [^\n]+$/,
+    );
   });
 });

@@ -85,7 +85,10 @@ describe("migration lint", () => {
     });
     const result = await lintCurrentMigration(folder);
     expect(result.report).not.toMatch(/warning|error/i);
-    expect(result).toMatchObject({ clean: true, files: ["migrations/current/100-quotas.sql", "migrations/current/101-name-rule.sql"] });
+    expect(result).toMatchObject({
+      clean: true,
+      files: ["migrations/current/100-quotas.sql", "migrations/current/101-name-rule.sql"],
+    });
   });
 
   it("accepts a statement excused in place with a reasoned squawk-ignore", async () => {

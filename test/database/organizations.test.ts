@@ -28,7 +28,16 @@ import {
  */
 const database = useTestDatabase();
 const people = {} as Record<
-  "admin" | "agent" | "otherAgent" | "requester" | "manager" | "sighted" | "blind" | "colleague" | "stranger" | "outsider",
+  | "admin"
+  | "agent"
+  | "otherAgent"
+  | "requester"
+  | "manager"
+  | "sighted"
+  | "blind"
+  | "colleague"
+  | "stranger"
+  | "outsider",
   FixtureUser
 >;
 const ids = {} as Record<string, string>;
@@ -63,15 +72,19 @@ beforeAll(async () => {
   await addMember(pool, ids.acme, people.blind.id);
   await addMember(pool, ids.acme, people.colleague.id);
   await addMember(pool, ids.globex, people.outsider.id, "manager");
-  ids.ticket = await ticketIn(pool, people.requester.id, "in_progress", people.agent.id, { subject: "Acme printer on fire" });
+  ids.ticket = await ticketIn(pool, people.requester.id, "in_progress", people.agent.id, {
+    subject: "Acme printer on fire",
+  });
 });
 
 describe("the organization a ticket is filed for", () => {
   it("defaults to the customer's first active organization, or the one they choose among theirs", async () => {
     const first = await fileTicketAs(api(), people.requester, "Default organization");
-    const chosen = await call(people.requester, "insert into app_public.tickets (subject, organization_id) values ('Chosen', $1) returning organization_id", [
-      ids.acmeLabs,
-    ]);
+    const chosen = await call(
+      people.requester,
+      "insert into app_public.tickets (subject, organization_id) values ('Chosen', $1) returning organization_id",
+      [ids.acmeLabs],
+    );
     const { rows } = await owner().query("select organization_id from app_public.tickets where id = $1", [first]);
     expect(rows[0].organization_id).toBe(ids.acme);
     expect(rowsOf(chosen)[0]!.organization_id).toBe(ids.acmeLabs);
@@ -79,22 +92,32 @@ describe("the organization a ticket is filed for", () => {
   });
 
   it("refuses an organization the customer does not belong to, whoever files it", async () => {
-    const customer = await call(people.requester, "insert into app_public.tickets (subject, organization_id) values ('Not mine', $1)", [ids.globex]);
-    const staff = await call(people.agent, "insert into app_public.tickets (subject, customer_id, organization_id) values ('Not theirs', $1, $2)", [
-      people.stranger.id,
-      ids.acme,
-    ]);
+    const customer = await call(
+      people.requester,
+      "insert into app_public.tickets (subject, organization_id) values ('Not mine', $1)",
+      [ids.globex],
+    );
+    const staff = await call(
+      people.agent,
+      "insert into app_public.tickets (subject, customer_id, organization_id) values ('Not theirs', $1, $2)",
+      [people.stranger.id, ids.acme],
+    );
     expect([codeOf(customer), codeOf(staff)]).toEqual(["TKVAL", "TKVAL"]);
   });
 
   it("lets the assigned agent move it to another of the customer's organizations, not customers", async () => {
     const ticket = await ticketIn(owner(), people.requester.id, "in_progress", people.agent.id);
-    const moved = await call(people.agent, "update app_public.tickets set organization_id = $2 where id = $1 returning organization_id", [
-      ticket,
-      ids.acmeLabs,
-    ]);
+    const moved = await call(
+      people.agent,
+      "update app_public.tickets set organization_id = $2 where id = $1 returning organization_id",
+      [ticket, ids.acmeLabs],
+    );
     expect(rowsOf(moved)[0]!.organization_id).toBe(ids.acmeLabs);
-    const byCustomer = await call(people.requester, "update app_public.tickets set organization_id = $2 where id = $1", [ticket, ids.acme]);
+    const byCustomer = await call(
+      people.requester,
+      "update app_public.tickets set organization_id = $2 where id = $1",
+      [ticket, ids.acme],
+    );
     expect(codeOf(byCustomer)).toBe("42501");
   });
 });
@@ -142,7 +165,12 @@ describe("who sees and acts on an organization's ticket", () => {
 
   it("never shows internal notes to the manager", async () => {
     await commentAs(api(), people.agent, ids.ticket!, "Internal only", true);
-    const notes = await readAs(api(), people.manager, "select id from app_public.ticket_comments where ticket_id = $1 and is_internal", [ids.ticket]);
+    const notes = await readAs(
+      api(),
+      people.manager,
+      "select id from app_public.ticket_comments where ticket_id = $1 and is_internal",
+      [ids.ticket],
+    );
     expect(notes).toEqual([]);
   });
 
@@ -178,12 +206,24 @@ describe("who sees and acts on an organization's ticket", () => {
 describe("participants", () => {
   it("lets the requester copy in a colleague, who then reads the ticket and may reply but not resolve", async () => {
     const ticket = await ticketIn(owner(), people.requester.id, "in_progress", people.agent.id);
-    rowsOf(await call(people.requester, "select app_public.add_ticket_participant($1, $2, 'cc')", [ticket, people.colleague.id]));
+    rowsOf(
+      await call(people.requester, "select app_public.add_ticket_participant($1, $2, 'cc')", [
+        ticket,
+        people.colleague.id,
+      ]),
+    );
     expect(await sees(people.colleague, ticket)).toBe(true);
     expect(await commentAs(api(), people.colleague, ticket, "Copied in, replying")).toBeTruthy();
-    expect(codeOf(await call(people.colleague, "select app_public.transition_ticket($1, 'closed')", [ticket]))).toBe("TKNTF");
+    expect(codeOf(await call(people.colleague, "select app_public.transition_ticket($1, 'closed')", [ticket]))).toBe(
+      "TKNTF",
+    );
 
-    rowsOf(await call(people.requester, "select app_public.remove_ticket_participant($1, $2)", [ticket, people.colleague.id]));
+    rowsOf(
+      await call(people.requester, "select app_public.remove_ticket_participant($1, $2)", [
+        ticket,
+        people.colleague.id,
+      ]),
+    );
     expect(await sees(people.colleague, ticket)).toBe(false);
 
     const audit = await owner().query(
@@ -200,12 +240,27 @@ describe("participants", () => {
   it("refuses customers who copy in strangers, ask for followers, or only share sight", async () => {
     const ticket = await ticketIn(owner(), people.requester.id, "in_progress", people.agent.id);
     const outcomes = {
-      stranger: codeOf(await call(people.requester, "select app_public.add_ticket_participant($1, $2)", [ticket, people.stranger.id])),
-      otherOrganization: codeOf(await call(people.requester, "select app_public.add_ticket_participant($1, $2)", [ticket, people.outsider.id])),
-      follower: codeOf(await call(people.requester, "select app_public.add_ticket_participant($1, $2, 'follower')", [ticket, people.agent.id])),
-      bySighted: codeOf(await call(people.sighted, "select app_public.add_ticket_participant($1, $2)", [ticket, people.colleague.id])),
-      byStranger: codeOf(await call(people.stranger, "select app_public.add_ticket_participant($1, $2)", [ticket, people.colleague.id])),
-      byManager: codeOf(await call(people.manager, "select app_public.add_ticket_participant($1, $2)", [ticket, people.blind.id])),
+      stranger: codeOf(
+        await call(people.requester, "select app_public.add_ticket_participant($1, $2)", [ticket, people.stranger.id]),
+      ),
+      otherOrganization: codeOf(
+        await call(people.requester, "select app_public.add_ticket_participant($1, $2)", [ticket, people.outsider.id]),
+      ),
+      follower: codeOf(
+        await call(people.requester, "select app_public.add_ticket_participant($1, $2, 'follower')", [
+          ticket,
+          people.agent.id,
+        ]),
+      ),
+      bySighted: codeOf(
+        await call(people.sighted, "select app_public.add_ticket_participant($1, $2)", [ticket, people.colleague.id]),
+      ),
+      byStranger: codeOf(
+        await call(people.stranger, "select app_public.add_ticket_participant($1, $2)", [ticket, people.colleague.id]),
+      ),
+      byManager: codeOf(
+        await call(people.manager, "select app_public.add_ticket_participant($1, $2)", [ticket, people.blind.id]),
+      ),
     };
     expect(outcomes).toEqual({
       stranger: "TKFBD",
@@ -220,42 +275,131 @@ describe("participants", () => {
   it("lets staff add followers (staff) and cc (customers), on tickets they act on", async () => {
     const ticket = await ticketIn(owner(), people.requester.id, "in_progress", people.agent.id);
     const outcomes = {
-      follower: codeOf(await call(people.agent, "select app_public.add_ticket_participant($1, $2, 'follower')", [ticket, people.otherAgent.id])),
-      customerFollower: codeOf(await call(people.agent, "select app_public.add_ticket_participant($1, $2, 'follower')", [ticket, people.stranger.id])),
-      staffCc: codeOf(await call(people.agent, "select app_public.add_ticket_participant($1, $2, 'cc')", [ticket, people.admin.id])),
-      notAssigned: codeOf(await call(people.otherAgent, "select app_public.add_ticket_participant($1, $2, 'cc')", [ticket, people.stranger.id])),
-      admin: codeOf(await call(people.admin, "select app_public.add_ticket_participant($1, $2, 'cc')", [ticket, people.stranger.id])),
+      follower: codeOf(
+        await call(people.agent, "select app_public.add_ticket_participant($1, $2, 'follower')", [
+          ticket,
+          people.otherAgent.id,
+        ]),
+      ),
+      customerFollower: codeOf(
+        await call(people.agent, "select app_public.add_ticket_participant($1, $2, 'follower')", [
+          ticket,
+          people.stranger.id,
+        ]),
+      ),
+      staffCc: codeOf(
+        await call(people.agent, "select app_public.add_ticket_participant($1, $2, 'cc')", [ticket, people.admin.id]),
+      ),
+      notAssigned: codeOf(
+        await call(people.otherAgent, "select app_public.add_ticket_participant($1, $2, 'cc')", [
+          ticket,
+          people.stranger.id,
+        ]),
+      ),
+      admin: codeOf(
+        await call(people.admin, "select app_public.add_ticket_participant($1, $2, 'cc')", [
+          ticket,
+          people.stranger.id,
+        ]),
+      ),
     };
-    expect(outcomes).toEqual({ follower: "ok", customerFollower: "TKVAL", staffCc: "TKVAL", notAssigned: "TKNTF", admin: "ok" });
+    expect(outcomes).toEqual({
+      follower: "ok",
+      customerFollower: "TKVAL",
+      staffCc: "TKVAL",
+      notAssigned: "TKNTF",
+      admin: "ok",
+    });
     // The requester may take off a cc, not the staff follower.
-    const removeFollower = await call(people.requester, "select app_public.remove_ticket_participant($1, $2)", [ticket, people.otherAgent.id]);
-    const removeCc = await call(people.requester, "select app_public.remove_ticket_participant($1, $2)", [ticket, people.stranger.id]);
+    const removeFollower = await call(people.requester, "select app_public.remove_ticket_participant($1, $2)", [
+      ticket,
+      people.otherAgent.id,
+    ]);
+    const removeCc = await call(people.requester, "select app_public.remove_ticket_participant($1, $2)", [
+      ticket,
+      people.stranger.id,
+    ]);
     expect([codeOf(removeFollower), codeOf(removeCc)]).toEqual(["TKFBD", "ok"]);
   });
 
   it("lets a cc remove themselves (audited, even once closed) but not another cc; a follower leaves too", async () => {
     const ticket = await ticketIn(owner(), people.requester.id, "in_progress", people.agent.id);
-    rowsOf(await call(people.requester, "select app_public.add_ticket_participant($1, $2, 'cc')", [ticket, people.colleague.id]));
-    rowsOf(await call(people.requester, "select app_public.add_ticket_participant($1, $2, 'cc')", [ticket, people.blind.id]));
-    rowsOf(await call(people.agent, "select app_public.add_ticket_participant($1, $2, 'follower')", [ticket, people.otherAgent.id]));
+    rowsOf(
+      await call(people.requester, "select app_public.add_ticket_participant($1, $2, 'cc')", [
+        ticket,
+        people.colleague.id,
+      ]),
+    );
+    rowsOf(
+      await call(people.requester, "select app_public.add_ticket_participant($1, $2, 'cc')", [ticket, people.blind.id]),
+    );
+    rowsOf(
+      await call(people.agent, "select app_public.add_ticket_participant($1, $2, 'follower')", [
+        ticket,
+        people.otherAgent.id,
+      ]),
+    );
 
     // A cc who neither requested nor manages the ticket: not another cc, not a follower, not someone absent.
     const outcomes = {
-      otherCc: codeOf(await call(people.colleague, "select app_public.remove_ticket_participant($1, $2)", [ticket, people.blind.id])),
-      follower: codeOf(await call(people.colleague, "select app_public.remove_ticket_participant($1, $2)", [ticket, people.otherAgent.id])),
-      stranger: codeOf(await call(people.stranger, "select app_public.remove_ticket_participant($1, $2)", [ticket, people.stranger.id])),
-      themselves: codeOf(await call(people.colleague, "select app_public.remove_ticket_participant($1, $2)", [ticket, people.colleague.id])),
-      again: codeOf(await call(people.colleague, "select app_public.remove_ticket_participant($1, $2)", [ticket, people.colleague.id])),
+      otherCc: codeOf(
+        await call(people.colleague, "select app_public.remove_ticket_participant($1, $2)", [ticket, people.blind.id]),
+      ),
+      follower: codeOf(
+        await call(people.colleague, "select app_public.remove_ticket_participant($1, $2)", [
+          ticket,
+          people.otherAgent.id,
+        ]),
+      ),
+      stranger: codeOf(
+        await call(people.stranger, "select app_public.remove_ticket_participant($1, $2)", [
+          ticket,
+          people.stranger.id,
+        ]),
+      ),
+      themselves: codeOf(
+        await call(people.colleague, "select app_public.remove_ticket_participant($1, $2)", [
+          ticket,
+          people.colleague.id,
+        ]),
+      ),
+      again: codeOf(
+        await call(people.colleague, "select app_public.remove_ticket_participant($1, $2)", [
+          ticket,
+          people.colleague.id,
+        ]),
+      ),
     };
-    expect(outcomes).toEqual({ otherCc: "TKNTF", follower: "TKNTF", stranger: "TKNTF", themselves: "ok", again: "TKNTF" });
+    expect(outcomes).toEqual({
+      otherCc: "TKNTF",
+      follower: "TKNTF",
+      stranger: "TKNTF",
+      themselves: "ok",
+      again: "TKNTF",
+    });
     expect(await sees(people.colleague, ticket)).toBe(false);
     expect(await sees(people.blind, ticket)).toBe(true);
 
     // Once the ticket is closed, nobody but admins changes its participants, yet a cc or a follower still leaves.
     await owner().query("update app_public.tickets set status = 'closed' where id = $1", [ticket]);
-    expect(codeOf(await call(people.requester, "select app_public.remove_ticket_participant($1, $2)", [ticket, people.blind.id]))).toBe("TKFBD");
-    expect(codeOf(await call(people.blind, "select app_public.remove_ticket_participant($1, $2)", [ticket, people.blind.id]))).toBe("ok");
-    expect(codeOf(await call(people.otherAgent, "select app_public.remove_ticket_participant($1, $2)", [ticket, people.otherAgent.id]))).toBe("ok");
+    expect(
+      codeOf(
+        await call(people.requester, "select app_public.remove_ticket_participant($1, $2)", [ticket, people.blind.id]),
+      ),
+    ).toBe("TKFBD");
+    expect(
+      codeOf(
+        await call(people.blind, "select app_public.remove_ticket_participant($1, $2)", [ticket, people.blind.id]),
+      ),
+    ).toBe("ok");
+    expect(
+      codeOf(
+        await call(people.otherAgent, "select app_public.remove_ticket_participant($1, $2)", [
+          ticket,
+          people.otherAgent.id,
+        ]),
+      ),
+    ).toBe("ok");
 
     const { rows } = await owner().query(
       `select new_data ->> 'user_id' as user_id, new_data ->> 'removed_by' as removed_by, actor_id
@@ -265,7 +409,11 @@ describe("participants", () => {
       [ticket],
     );
     expect(rows).toEqual(
-      [people.colleague, people.blind, people.otherAgent].map((who) => ({ user_id: who.id, removed_by: who.id, actor_id: who.id })),
+      [people.colleague, people.blind, people.otherAgent].map((who) => ({
+        user_id: who.id,
+        removed_by: who.id,
+        actor_id: who.id,
+      })),
     );
   });
 
@@ -276,10 +424,15 @@ describe("participants", () => {
     await owner().query("update app_public.write_quotas set max_count = 1 where role = 'customer' and kind = 'edit'");
     try {
       const first = await call(tight, "select app_public.add_ticket_participant($1, $2)", [ticket, people.blind.id]);
-      const second = await call(tight, "select app_public.add_ticket_participant($1, $2)", [ticket, people.colleague.id]);
+      const second = await call(tight, "select app_public.add_ticket_participant($1, $2)", [
+        ticket,
+        people.colleague.id,
+      ]);
       expect([codeOf(first), codeOf(second)]).toEqual(["ok", "TKRAT"]);
     } finally {
-      await owner().query("update app_public.write_quotas set max_count = 60 where role = 'customer' and kind = 'edit'");
+      await owner().query(
+        "update app_public.write_quotas set max_count = 60 where role = 'customer' and kind = 'edit'",
+      );
     }
   });
 });
@@ -292,13 +445,26 @@ describe("organization administration", () => {
       ),
     );
     expect(outcomes).toEqual(["42501", "42501"]);
-    const add = await call(people.manager, "select app_public.add_organization_member($1, $2, 'manager', true)", [ids.acme, people.stranger.id]);
+    const add = await call(people.manager, "select app_public.add_organization_member($1, $2, 'manager', true)", [
+      ids.acme,
+      people.stranger.id,
+    ]);
     expect(codeOf(add)).toBe("42501");
   });
 
   it("creates an organization with normalised domains and refuses bad names and domains", async () => {
-    const created = rowsOf(await call(people.admin, "select * from app_public.create_organization('Initech', array[' Initech.example ', 'initech.example'])"));
-    expect(created[0]).toMatchObject({ name: "Initech", domains: ["initech.example"], auto_join: false, is_active: true });
+    const created = rowsOf(
+      await call(
+        people.admin,
+        "select * from app_public.create_organization('Initech', array[' Initech.example ', 'initech.example'])",
+      ),
+    );
+    expect(created[0]).toMatchObject({
+      name: "Initech",
+      domains: ["initech.example"],
+      auto_join: false,
+      is_active: true,
+    });
     const duplicate = await call(people.admin, "select app_public.create_organization('Initech')");
     const badDomain = await call(people.admin, "select app_public.create_organization('Bad', array['not a domain'])");
     const blank = await call(people.admin, "select app_public.create_organization('   ')");
@@ -307,14 +473,29 @@ describe("organization administration", () => {
 
   it("adds only active customers, brings a removed member back, and audits every change", async () => {
     const member = await activeUser(owner(), "Returning member", "customer");
-    const staff = await call(people.admin, "select app_public.add_organization_member($1, $2)", [ids.acme, people.agent.id]);
-    const unknown = await call(people.admin, "select app_public.add_organization_member($1, $2)", [people.agent.id, member.id]);
+    const staff = await call(people.admin, "select app_public.add_organization_member($1, $2)", [
+      ids.acme,
+      people.agent.id,
+    ]);
+    const unknown = await call(people.admin, "select app_public.add_organization_member($1, $2)", [
+      people.agent.id,
+      member.id,
+    ]);
     expect([codeOf(staff), codeOf(unknown)]).toEqual(["TKVAL", "TKNTF"]);
 
-    rowsOf(await call(people.admin, "select app_public.add_organization_member($1, $2, 'member', true)", [ids.acme, member.id]));
+    rowsOf(
+      await call(people.admin, "select app_public.add_organization_member($1, $2, 'member', true)", [
+        ids.acme,
+        member.id,
+      ]),
+    );
     rowsOf(await call(people.admin, "select app_public.remove_organization_member($1, $2)", [ids.acme, member.id]));
-    expect(codeOf(await call(people.admin, "select app_public.remove_organization_member($1, $2)", [ids.acme, member.id]))).toBe("TKNTF");
-    rowsOf(await call(people.admin, "select app_public.add_organization_member($1, $2, 'manager')", [ids.acme, member.id]));
+    expect(
+      codeOf(await call(people.admin, "select app_public.remove_organization_member($1, $2)", [ids.acme, member.id])),
+    ).toBe("TKNTF");
+    rowsOf(
+      await call(people.admin, "select app_public.add_organization_member($1, $2, 'manager')", [ids.acme, member.id]),
+    );
     const { rows } = await owner().query(
       `select operation, new_data ->> 'role' as role, new_data ->> 'removed_at' is not null as removed
          from app_private.audit_log
@@ -334,7 +515,14 @@ describe("organization administration", () => {
     expect(await names(people.requester)).toEqual(["Acme", "Acme Labs"]);
     expect(await names(people.stranger)).toEqual([]);
     const members = async (user: FixtureUser) =>
-      (await readAs(api(), user, "select user_id from app_public.organization_memberships where organization_id = $1", [ids.acme])).length;
+      (
+        await readAs(
+          api(),
+          user,
+          "select user_id from app_public.organization_memberships where organization_id = $1",
+          [ids.acme],
+        )
+      ).length;
     expect(await members(people.manager)).toBeGreaterThan(4);
     expect(await members(people.blind)).toBe(1);
     expect(await members(people.outsider)).toBe(0);
@@ -348,15 +536,18 @@ describe("domain auto-join", () => {
     const { rows } = await owner().query<{ id: string }>(
       "select (app_private.create_user_account('new.person@Umbrella.example', 'New Person', 'customer', 'unusable')).id",
     );
-    const joined = await owner().query("select organization_id, role, sees_organization_tickets from app_public.organization_memberships where user_id = $1", [
-      rows[0]!.id,
-    ]);
+    const joined = await owner().query(
+      "select organization_id, role, sees_organization_tickets from app_public.organization_memberships where user_id = $1",
+      [rows[0]!.id],
+    );
     expect(joined.rows).toEqual([{ organization_id: optedIn, role: "member", sees_organization_tickets: false }]);
     expect(optedOut).toBeTruthy();
     const staff = await owner().query<{ id: string }>(
       "select (app_private.create_user_account('agent@umbrella.example', 'Umbrella Agent', 'agent', 'unusable')).id",
     );
-    const staffJoined = await owner().query("select 1 from app_public.organization_memberships where user_id = $1", [staff.rows[0]!.id]);
+    const staffJoined = await owner().query("select 1 from app_public.organization_memberships where user_id = $1", [
+      staff.rows[0]!.id,
+    ]);
     expect(staffJoined.rowCount).toBe(0);
   });
 });
@@ -364,7 +555,9 @@ describe("domain auto-join", () => {
 describe("in one statement", () => {
   it("reads the caller's organizations once per statement, not per row", async () => {
     const plan = await actAs(api(), actorOf(people.manager), async (client) => {
-      const { rows } = await client.query("explain (format json) select id from app_public.tickets order by created_at desc limit 20");
+      const { rows } = await client.query(
+        "explain (format json) select id from app_public.tickets order by created_at desc limit 20",
+      );
       return JSON.stringify(rows[0]["QUERY PLAN"]);
     });
     expect(plan).toContain("InitPlan");

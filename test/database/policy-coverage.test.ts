@@ -69,14 +69,20 @@ const readPolicies: { table: string; policy: string; roles: readonly (typeof ROL
   { table: "ticket_assignment_history", policy: "select_visible_ticket", roles: ROLES },
   { table: "ticket_transitions", policy: "select_signed_in", roles: ROLES },
   { table: "sla_policies", policy: "select_signed_in", roles: ROLES },
-  ...["organizations", "organization_memberships", "ticket_participants", "organization_sla_policies"].flatMap((table) => [
-    { table, policy: "select_customer", roles: ["customer"] as const },
-    { table, policy: "select_staff", roles: ["agent", "admin"] as const },
-  ]),
-  { table: "attachments", policy: "select_visible_ticket", roles: ROLES },
-  ...["business_calendars", "business_calendar_versions", "business_calendar_hours", "business_calendar_holidays", "sla_pause_statuses"].map(
-    (table) => ({ table, policy: "select_signed_in", roles: ROLES }),
+  ...["organizations", "organization_memberships", "ticket_participants", "organization_sla_policies"].flatMap(
+    (table) => [
+      { table, policy: "select_customer", roles: ["customer"] as const },
+      { table, policy: "select_staff", roles: ["agent", "admin"] as const },
+    ],
   ),
+  { table: "attachments", policy: "select_visible_ticket", roles: ROLES },
+  ...[
+    "business_calendars",
+    "business_calendar_versions",
+    "business_calendar_hours",
+    "business_calendar_holidays",
+    "sla_pause_statuses",
+  ].map((table) => ({ table, policy: "select_signed_in", roles: ROLES })),
   { table: "sla_events", policy: "select_staff", roles: ["agent", "admin"] },
 ];
 const selectCases: PolicyCase[] = readPolicies.flatMap(({ table, policy, roles }) =>
@@ -95,99 +101,191 @@ const writeCases: PolicyCase[] = [
     table: "tickets",
     policy: "insert_customer",
     command: "INSERT",
-    permitted: { role: "customer", actor: "customer", sql: "insert into app_public.tickets (subject) values ('probe')" },
+    permitted: {
+      role: "customer",
+      actor: "customer",
+      sql: "insert into app_public.tickets (subject) values ('probe')",
+    },
   },
   {
     table: "tickets",
     policy: "insert_agent",
     command: "INSERT",
-    permitted: { role: "agent", actor: "agent", sql: "insert into app_public.tickets (subject, customer_id) values ('probe', @{customer})" },
+    permitted: {
+      role: "agent",
+      actor: "agent",
+      sql: "insert into app_public.tickets (subject, customer_id) values ('probe', @{customer})",
+    },
     // A deactivated agent's token names a valid customer: only the policy stands in the way.
-    forbidden: { role: "agent", actor: "inactive_agent", sql: "insert into app_public.tickets (subject, customer_id) values ('probe', @{customer})" },
+    forbidden: {
+      role: "agent",
+      actor: "inactive_agent",
+      sql: "insert into app_public.tickets (subject, customer_id) values ('probe', @{customer})",
+    },
   },
   {
     table: "tickets",
     policy: "insert_admin",
     command: "INSERT",
-    permitted: { role: "admin", actor: "admin", sql: "insert into app_public.tickets (subject, customer_id) values ('probe', @{customer})" },
-    forbidden: { role: "admin", actor: "inactive_admin", sql: "insert into app_public.tickets (subject, customer_id) values ('probe', @{customer})" },
+    permitted: {
+      role: "admin",
+      actor: "admin",
+      sql: "insert into app_public.tickets (subject, customer_id) values ('probe', @{customer})",
+    },
+    forbidden: {
+      role: "admin",
+      actor: "inactive_admin",
+      sql: "insert into app_public.tickets (subject, customer_id) values ('probe', @{customer})",
+    },
   },
   {
     table: "tickets",
     policy: "update_customer",
     command: "UPDATE",
-    permitted: { role: "customer", actor: "customer", sql: "update app_public.tickets set subject = 'probe' where id = @{ticket}" },
+    permitted: {
+      role: "customer",
+      actor: "customer",
+      sql: "update app_public.tickets set subject = 'probe' where id = @{ticket}",
+    },
     // Visible to its customer, but closed: not editable.
-    forbidden: { role: "customer", actor: "customer", sql: "update app_public.tickets set subject = 'probe' where id = @{closed_ticket}" },
+    forbidden: {
+      role: "customer",
+      actor: "customer",
+      sql: "update app_public.tickets set subject = 'probe' where id = @{closed_ticket}",
+    },
   },
   {
     table: "tickets",
     policy: "update_agent",
     command: "UPDATE",
-    permitted: { role: "agent", actor: "agent", sql: "update app_public.tickets set subject = 'probe' where id = @{ticket}" },
+    permitted: {
+      role: "agent",
+      actor: "agent",
+      sql: "update app_public.tickets set subject = 'probe' where id = @{ticket}",
+    },
     // Open and unassigned: every agent sees it, none may edit it.
-    forbidden: { role: "agent", actor: "agent", sql: "update app_public.tickets set subject = 'probe' where id = @{open_ticket}" },
+    forbidden: {
+      role: "agent",
+      actor: "agent",
+      sql: "update app_public.tickets set subject = 'probe' where id = @{open_ticket}",
+    },
   },
   {
     table: "tickets",
     policy: "update_admin",
     command: "UPDATE",
-    permitted: { role: "admin", actor: "admin", sql: "update app_public.tickets set subject = 'probe' where id = @{ticket}" },
+    permitted: {
+      role: "admin",
+      actor: "admin",
+      sql: "update app_public.tickets set subject = 'probe' where id = @{ticket}",
+    },
   },
   {
     table: "ticket_comments",
     policy: "insert_customer",
     command: "INSERT",
-    permitted: { role: "customer", actor: "customer", sql: "insert into app_public.ticket_comments (ticket_id, body) values (@{ticket}, 'probe')" },
-    forbidden: { role: "customer", actor: "customer", sql: "insert into app_public.ticket_comments (ticket_id, body) values (@{other_ticket}, 'probe')" },
+    permitted: {
+      role: "customer",
+      actor: "customer",
+      sql: "insert into app_public.ticket_comments (ticket_id, body) values (@{ticket}, 'probe')",
+    },
+    forbidden: {
+      role: "customer",
+      actor: "customer",
+      sql: "insert into app_public.ticket_comments (ticket_id, body) values (@{other_ticket}, 'probe')",
+    },
   },
   {
     table: "ticket_comments",
     policy: "insert_agent",
     command: "INSERT",
-    permitted: { role: "agent", actor: "agent", sql: "insert into app_public.ticket_comments (ticket_id, body, is_internal) values (@{ticket}, 'probe', true)" },
-    forbidden: { role: "agent", actor: "agent", sql: "insert into app_public.ticket_comments (ticket_id, body, is_internal) values (@{other_ticket}, 'probe', true)" },
+    permitted: {
+      role: "agent",
+      actor: "agent",
+      sql: "insert into app_public.ticket_comments (ticket_id, body, is_internal) values (@{ticket}, 'probe', true)",
+    },
+    forbidden: {
+      role: "agent",
+      actor: "agent",
+      sql: "insert into app_public.ticket_comments (ticket_id, body, is_internal) values (@{other_ticket}, 'probe', true)",
+    },
   },
   {
     table: "ticket_comments",
     policy: "insert_admin",
     command: "INSERT",
-    permitted: { role: "admin", actor: "admin", sql: "insert into app_public.ticket_comments (ticket_id, body, is_internal) values (@{ticket}, 'probe', true)" },
+    permitted: {
+      role: "admin",
+      actor: "admin",
+      sql: "insert into app_public.ticket_comments (ticket_id, body, is_internal) values (@{ticket}, 'probe', true)",
+    },
     // An admin token of a user whose row now says agent: the author is set, only the policy refuses.
-    forbidden: { role: "admin", actor: "agent", sql: "insert into app_public.ticket_comments (ticket_id, body, is_internal) values (@{other_ticket}, 'probe', true)" },
+    forbidden: {
+      role: "admin",
+      actor: "agent",
+      sql: "insert into app_public.ticket_comments (ticket_id, body, is_internal) values (@{other_ticket}, 'probe', true)",
+    },
   },
   {
     table: "users",
     policy: "update_customer",
     command: "UPDATE",
-    permitted: { role: "customer", actor: "customer", sql: "update app_public.users set display_name = 'Probe' where id = @{customer}" },
-    forbidden: { role: "customer", actor: "customer", sql: "update app_public.users set display_name = 'Probe' where id = @{agent}" },
+    permitted: {
+      role: "customer",
+      actor: "customer",
+      sql: "update app_public.users set display_name = 'Probe' where id = @{customer}",
+    },
+    forbidden: {
+      role: "customer",
+      actor: "customer",
+      sql: "update app_public.users set display_name = 'Probe' where id = @{agent}",
+    },
   },
   {
     table: "users",
     policy: "update_agent",
     command: "UPDATE",
-    permitted: { role: "agent", actor: "agent", sql: "update app_public.users set display_name = 'Probe' where id = @{agent}" },
-    forbidden: { role: "agent", actor: "agent", sql: "update app_public.users set display_name = 'Probe' where id = @{other_agent}" },
+    permitted: {
+      role: "agent",
+      actor: "agent",
+      sql: "update app_public.users set display_name = 'Probe' where id = @{agent}",
+    },
+    forbidden: {
+      role: "agent",
+      actor: "agent",
+      sql: "update app_public.users set display_name = 'Probe' where id = @{other_agent}",
+    },
   },
   {
     table: "users",
     policy: "update_admin",
     command: "UPDATE",
-    permitted: { role: "admin", actor: "admin", sql: "update app_public.users set display_name = 'Probe' where id = @{agent}" },
+    permitted: {
+      role: "admin",
+      actor: "admin",
+      sql: "update app_public.users set display_name = 'Probe' where id = @{agent}",
+    },
   },
   {
     table: "sla_policies",
     policy: "update_admin",
     command: "UPDATE",
-    permitted: { role: "admin", actor: "admin", sql: "update app_public.sla_policies set resolution_minutes = resolution_minutes" },
+    permitted: {
+      role: "admin",
+      actor: "admin",
+      sql: "update app_public.sla_policies set resolution_minutes = resolution_minutes",
+    },
   },
   {
     table: "write_quotas",
     policy: "select_admin",
     command: "SELECT",
     permitted: { role: "admin", actor: "admin", sql: "select count(*)::int as n from app_public.write_quotas" },
-    forbidden: { role: "admin", actor: "inactive_admin", sql: "select count(*)::int as n from app_public.write_quotas" },
+    forbidden: {
+      role: "admin",
+      actor: "inactive_admin",
+      sql: "select count(*)::int as n from app_public.write_quotas",
+    },
   },
   {
     table: "write_quotas",
@@ -199,27 +297,47 @@ const writeCases: PolicyCase[] = [
     table: "ticket_transitions",
     policy: "insert_admin",
     command: "INSERT",
-    permitted: { role: "admin", actor: "admin", sql: "insert into app_public.ticket_transitions values ('open', 'resolved', '{agent}')" },
-    forbidden: { role: "admin", actor: "inactive_admin", sql: "insert into app_public.ticket_transitions values ('open', 'resolved', '{agent}')" },
+    permitted: {
+      role: "admin",
+      actor: "admin",
+      sql: "insert into app_public.ticket_transitions values ('open', 'resolved', '{agent}')",
+    },
+    forbidden: {
+      role: "admin",
+      actor: "inactive_admin",
+      sql: "insert into app_public.ticket_transitions values ('open', 'resolved', '{agent}')",
+    },
   },
   {
     table: "ticket_transitions",
     policy: "update_admin",
     command: "UPDATE",
-    permitted: { role: "admin", actor: "admin", sql: "update app_public.ticket_transitions set allowed_roles = allowed_roles" },
+    permitted: {
+      role: "admin",
+      actor: "admin",
+      sql: "update app_public.ticket_transitions set allowed_roles = allowed_roles",
+    },
   },
   {
     table: "ticket_transitions",
     policy: "delete_admin",
     command: "DELETE",
-    permitted: { role: "admin", actor: "admin", sql: "delete from app_public.ticket_transitions where from_status = 'closed'" },
+    permitted: {
+      role: "admin",
+      actor: "admin",
+      sql: "delete from app_public.ticket_transitions where from_status = 'closed'",
+    },
   },
   {
     table: "webhook_endpoints",
     policy: "select_admin",
     command: "SELECT",
     permitted: { role: "admin", actor: "admin", sql: "select count(*)::int as n from app_public.webhook_endpoints" },
-    forbidden: { role: "admin", actor: "inactive_admin", sql: "select count(*)::int as n from app_public.webhook_endpoints" },
+    forbidden: {
+      role: "admin",
+      actor: "inactive_admin",
+      sql: "select count(*)::int as n from app_public.webhook_endpoints",
+    },
   },
   {
     table: "webhook_endpoints",
@@ -247,45 +365,81 @@ const writeCases: PolicyCase[] = [
     policy: "select_admin",
     command: "SELECT",
     permitted: { role: "admin", actor: "admin", sql: "select count(*)::int as n from app_public.webhook_deliveries" },
-    forbidden: { role: "admin", actor: "inactive_admin", sql: "select count(*)::int as n from app_public.webhook_deliveries" },
+    forbidden: {
+      role: "admin",
+      actor: "inactive_admin",
+      sql: "select count(*)::int as n from app_public.webhook_deliveries",
+    },
   },
   {
     table: "webhook_deliveries",
     policy: "update_admin",
     command: "UPDATE",
-    permitted: { role: "admin", actor: "admin", sql: "update app_public.webhook_deliveries set redelivery_requested_at = now()" },
+    permitted: {
+      role: "admin",
+      actor: "admin",
+      sql: "update app_public.webhook_deliveries set redelivery_requested_at = now()",
+    },
   },
   {
     table: "attachments",
     policy: "insert_uploader",
     role: "customer",
     command: "INSERT",
-    permitted: { role: "customer", actor: "customer", sql: "insert into app_public.attachments (ticket_id, file_name, content_type, size, sha256) values (@{ticket}, 'probe.txt', 'text/plain', 1, repeat('a', 64))" },
-    forbidden: { role: "customer", actor: "customer", sql: "insert into app_public.attachments (ticket_id, file_name, content_type, size, sha256) values (@{other_ticket}, 'probe.txt', 'text/plain', 1, repeat('a', 64))" },
+    permitted: {
+      role: "customer",
+      actor: "customer",
+      sql: "insert into app_public.attachments (ticket_id, file_name, content_type, size, sha256) values (@{ticket}, 'probe.txt', 'text/plain', 1, repeat('a', 64))",
+    },
+    forbidden: {
+      role: "customer",
+      actor: "customer",
+      sql: "insert into app_public.attachments (ticket_id, file_name, content_type, size, sha256) values (@{other_ticket}, 'probe.txt', 'text/plain', 1, repeat('a', 64))",
+    },
   },
   {
     table: "attachments",
     policy: "insert_uploader",
     role: "agent",
     command: "INSERT",
-    permitted: { role: "agent", actor: "agent", sql: "insert into app_public.attachments (ticket_id, file_name, content_type, size, sha256) values (@{ticket}, 'probe.txt', 'text/plain', 1, repeat('a', 64))" },
-    forbidden: { role: "agent", actor: "agent", sql: "insert into app_public.attachments (ticket_id, file_name, content_type, size, sha256) values (@{other_ticket}, 'probe.txt', 'text/plain', 1, repeat('a', 64))" },
+    permitted: {
+      role: "agent",
+      actor: "agent",
+      sql: "insert into app_public.attachments (ticket_id, file_name, content_type, size, sha256) values (@{ticket}, 'probe.txt', 'text/plain', 1, repeat('a', 64))",
+    },
+    forbidden: {
+      role: "agent",
+      actor: "agent",
+      sql: "insert into app_public.attachments (ticket_id, file_name, content_type, size, sha256) values (@{other_ticket}, 'probe.txt', 'text/plain', 1, repeat('a', 64))",
+    },
   },
   {
     table: "attachments",
     policy: "insert_uploader",
     role: "admin",
     command: "INSERT",
-    permitted: { role: "admin", actor: "admin", sql: "insert into app_public.attachments (ticket_id, file_name, content_type, size, sha256) values (@{ticket}, 'probe.txt', 'text/plain', 1, repeat('a', 64))" },
+    permitted: {
+      role: "admin",
+      actor: "admin",
+      sql: "insert into app_public.attachments (ticket_id, file_name, content_type, size, sha256) values (@{ticket}, 'probe.txt', 'text/plain', 1, repeat('a', 64))",
+    },
     // An admin token of a user whose row now says agent: only the policy refuses.
-    forbidden: { role: "admin", actor: "agent", sql: "insert into app_public.attachments (ticket_id, file_name, content_type, size, sha256) values (@{other_ticket}, 'probe.txt', 'text/plain', 1, repeat('a', 64))" },
+    forbidden: {
+      role: "admin",
+      actor: "agent",
+      sql: "insert into app_public.attachments (ticket_id, file_name, content_type, size, sha256) values (@{other_ticket}, 'probe.txt', 'text/plain', 1, repeat('a', 64))",
+    },
   },
   {
     table: "attachment_quotas",
     policy: "select_admin",
     command: "SELECT",
     permitted: { role: "admin", actor: "admin", sql: "select count(*)::int as n from app_public.attachment_quotas" },
-    forbidden: { role: "admin", actor: "inactive_admin", sql: "select count(*)::int as n from app_public.attachment_quotas" },
+    forbidden: {
+      role: "admin",
+      actor: "inactive_admin",
+      sql: "select count(*)::int as n from app_public.attachment_quotas",
+    },
   },
   {
     table: "attachment_quotas",
@@ -299,36 +453,76 @@ const writeCases: PolicyCase[] = [
     table: "business_calendars",
     policy: "insert_admin",
     command: "INSERT",
-    permitted: { role: "admin", actor: "admin", sql: "insert into app_public.business_calendars (name, time_zone) values ('Probe', 'UTC')" },
-    forbidden: { role: "admin", actor: "inactive_admin", sql: "insert into app_public.business_calendars (name, time_zone) values ('Probe', 'UTC')" },
+    permitted: {
+      role: "admin",
+      actor: "admin",
+      sql: "insert into app_public.business_calendars (name, time_zone) values ('Probe', 'UTC')",
+    },
+    forbidden: {
+      role: "admin",
+      actor: "inactive_admin",
+      sql: "insert into app_public.business_calendars (name, time_zone) values ('Probe', 'UTC')",
+    },
   },
   {
     table: "business_calendar_versions",
     policy: "insert_admin",
     command: "INSERT",
-    permitted: { role: "admin", actor: "admin", sql: "insert into app_public.business_calendar_versions (calendar_id, effective_from) values ('00000000-0000-7000-8000-000000002407', '2040-01-01')" },
-    forbidden: { role: "admin", actor: "inactive_admin", sql: "insert into app_public.business_calendar_versions (calendar_id, effective_from) values ('00000000-0000-7000-8000-000000002407', '2040-01-01')" },
+    permitted: {
+      role: "admin",
+      actor: "admin",
+      sql: "insert into app_public.business_calendar_versions (calendar_id, effective_from) values ('00000000-0000-7000-8000-000000002407', '2040-01-01')",
+    },
+    forbidden: {
+      role: "admin",
+      actor: "inactive_admin",
+      sql: "insert into app_public.business_calendar_versions (calendar_id, effective_from) values ('00000000-0000-7000-8000-000000002407', '2040-01-01')",
+    },
   },
   {
     table: "business_calendar_hours",
     policy: "insert_admin",
     command: "INSERT",
-    permitted: { role: "admin", actor: "admin", sql: "insert into app_public.business_calendar_hours (version_id, weekday, starts_at, ends_at) values (@{probe_version}, 2, '09:00', '17:00')" },
-    forbidden: { role: "admin", actor: "inactive_admin", sql: "insert into app_public.business_calendar_hours (version_id, weekday, starts_at, ends_at) values (@{probe_version}, 2, '09:00', '17:00')" },
+    permitted: {
+      role: "admin",
+      actor: "admin",
+      sql: "insert into app_public.business_calendar_hours (version_id, weekday, starts_at, ends_at) values (@{probe_version}, 2, '09:00', '17:00')",
+    },
+    forbidden: {
+      role: "admin",
+      actor: "inactive_admin",
+      sql: "insert into app_public.business_calendar_hours (version_id, weekday, starts_at, ends_at) values (@{probe_version}, 2, '09:00', '17:00')",
+    },
   },
   {
     table: "business_calendar_holidays",
     policy: "insert_admin",
     command: "INSERT",
-    permitted: { role: "admin", actor: "admin", sql: "insert into app_public.business_calendar_holidays (calendar_id, holiday_date) values ('00000000-0000-7000-8000-000000002407', '2040-01-01')" },
-    forbidden: { role: "admin", actor: "inactive_admin", sql: "insert into app_public.business_calendar_holidays (calendar_id, holiday_date) values ('00000000-0000-7000-8000-000000002407', '2040-01-01')" },
+    permitted: {
+      role: "admin",
+      actor: "admin",
+      sql: "insert into app_public.business_calendar_holidays (calendar_id, holiday_date) values ('00000000-0000-7000-8000-000000002407', '2040-01-01')",
+    },
+    forbidden: {
+      role: "admin",
+      actor: "inactive_admin",
+      sql: "insert into app_public.business_calendar_holidays (calendar_id, holiday_date) values ('00000000-0000-7000-8000-000000002407', '2040-01-01')",
+    },
   },
   {
     table: "sla_pause_statuses",
     policy: "insert_admin",
     command: "INSERT",
-    permitted: { role: "admin", actor: "admin", sql: "insert into app_public.sla_pause_statuses (status, clock) values ('in_progress', 'first_response')" },
-    forbidden: { role: "admin", actor: "inactive_admin", sql: "insert into app_public.sla_pause_statuses (status, clock) values ('in_progress', 'first_response')" },
+    permitted: {
+      role: "admin",
+      actor: "admin",
+      sql: "insert into app_public.sla_pause_statuses (status, clock) values ('in_progress', 'first_response')",
+    },
+    forbidden: {
+      role: "admin",
+      actor: "inactive_admin",
+      sql: "insert into app_public.sla_pause_statuses (status, clock) values ('in_progress', 'first_response')",
+    },
   },
   {
     table: "business_calendars",
@@ -340,7 +534,11 @@ const writeCases: PolicyCase[] = [
     table: "business_calendar_hours",
     policy: "update_admin",
     command: "UPDATE",
-    permitted: { role: "admin", actor: "admin", sql: "update app_public.business_calendar_hours set weekday = weekday" },
+    permitted: {
+      role: "admin",
+      actor: "admin",
+      sql: "update app_public.business_calendar_hours set weekday = weekday",
+    },
   },
   {
     table: "business_calendar_holidays",
@@ -352,32 +550,56 @@ const writeCases: PolicyCase[] = [
     table: "business_calendar_versions",
     policy: "delete_admin",
     command: "DELETE",
-    permitted: { role: "admin", actor: "admin", sql: "delete from app_public.business_calendar_versions where id = @{probe_version}" },
+    permitted: {
+      role: "admin",
+      actor: "admin",
+      sql: "delete from app_public.business_calendar_versions where id = @{probe_version}",
+    },
   },
   {
     table: "business_calendar_hours",
     policy: "delete_admin",
     command: "DELETE",
-    permitted: { role: "admin", actor: "admin", sql: "delete from app_public.business_calendar_hours where version_id = @{probe_version}" },
+    permitted: {
+      role: "admin",
+      actor: "admin",
+      sql: "delete from app_public.business_calendar_hours where version_id = @{probe_version}",
+    },
   },
   {
     table: "business_calendar_holidays",
     policy: "delete_admin",
     command: "DELETE",
-    permitted: { role: "admin", actor: "admin", sql: "delete from app_public.business_calendar_holidays where calendar_id = '00000000-0000-7000-8000-000000002407'" },
+    permitted: {
+      role: "admin",
+      actor: "admin",
+      sql: "delete from app_public.business_calendar_holidays where calendar_id = '00000000-0000-7000-8000-000000002407'",
+    },
   },
   {
     table: "organization_sla_policies",
     policy: "insert_admin",
     command: "INSERT",
-    permitted: { role: "admin", actor: "admin", sql: "insert into app_public.organization_sla_policies (organization_id, priority, first_response_minutes, resolution_minutes) values (@{organization}, 'low', 60, 600)" },
-    forbidden: { role: "admin", actor: "inactive_admin", sql: "insert into app_public.organization_sla_policies (organization_id, priority, first_response_minutes, resolution_minutes) values (@{organization}, 'low', 60, 600)" },
+    permitted: {
+      role: "admin",
+      actor: "admin",
+      sql: "insert into app_public.organization_sla_policies (organization_id, priority, first_response_minutes, resolution_minutes) values (@{organization}, 'low', 60, 600)",
+    },
+    forbidden: {
+      role: "admin",
+      actor: "inactive_admin",
+      sql: "insert into app_public.organization_sla_policies (organization_id, priority, first_response_minutes, resolution_minutes) values (@{organization}, 'low', 60, 600)",
+    },
   },
   {
     table: "organization_sla_policies",
     policy: "update_admin",
     command: "UPDATE",
-    permitted: { role: "admin", actor: "admin", sql: "update app_public.organization_sla_policies set resolution_minutes = resolution_minutes" },
+    permitted: {
+      role: "admin",
+      actor: "admin",
+      sql: "update app_public.organization_sla_policies set resolution_minutes = resolution_minutes",
+    },
   },
   {
     table: "organization_sla_policies",
@@ -389,7 +611,11 @@ const writeCases: PolicyCase[] = [
     table: "sla_pause_statuses",
     policy: "delete_admin",
     command: "DELETE",
-    permitted: { role: "admin", actor: "admin", sql: "delete from app_public.sla_pause_statuses where status = 'resolved'" },
+    permitted: {
+      role: "admin",
+      actor: "admin",
+      sql: "delete from app_public.sla_pause_statuses where status = 'resolved'",
+    },
   },
 ];
 
@@ -415,10 +641,10 @@ beforeAll(async () => {
   ids.other_ticket = (await makeTicket(owner, ids.other_customer!, "in_progress", ids.other_agent!)).id;
   ids.open_ticket = (await makeTicket(owner, ids.customer!, "open")).id;
   ids.closed_ticket = (await makeTicket(owner, ids.customer!, "closed", ids.agent!)).id;
-  await owner.query("insert into app_public.ticket_comments (ticket_id, author_id, body) values ($1, $2, 'Public reply')", [
-    ids.ticket,
-    ids.agent,
-  ]);
+  await owner.query(
+    "insert into app_public.ticket_comments (ticket_id, author_id, body) values ($1, $2, 'Public reply')",
+    [ids.ticket, ids.agent],
+  );
   await addParticipant(owner, ids.ticket!, ids.other_agent!, "follower");
   // An attachment of the ticket, readable exactly where the ticket is.
   await owner.query(
@@ -483,20 +709,25 @@ describe("every policy is load-bearing", () => {
     },
   );
 
-  it.each(
-    CASES.filter((entry) => entry.forbidden).map((entry) => [label(entry), entry] as const),
-  )("%s: loosening it lets through what it forbids", async (_name, entry) => {
-    const root = await database.current.root.connect();
-    try {
-      expect(passed(await probe(root, null, entry.forbidden!))).toBe(false);
-      const clauses =
-        entry.command === "INSERT" ? "with check (true)" : entry.command === "UPDATE" ? "using (true) with check (true)" : "using (true)";
-      const loosen = `alter policy ${entry.policy} on app_public.${entry.table} ${clauses}`;
-      expect(passed(await probe(root, loosen, entry.forbidden!))).toBe(true);
-    } finally {
-      root.release();
-    }
-  });
+  it.each(CASES.filter((entry) => entry.forbidden).map((entry) => [label(entry), entry] as const))(
+    "%s: loosening it lets through what it forbids",
+    async (_name, entry) => {
+      const root = await database.current.root.connect();
+      try {
+        expect(passed(await probe(root, null, entry.forbidden!))).toBe(false);
+        const clauses =
+          entry.command === "INSERT"
+            ? "with check (true)"
+            : entry.command === "UPDATE"
+              ? "using (true) with check (true)"
+              : "using (true)";
+        const loosen = `alter policy ${entry.policy} on app_public.${entry.table} ${clauses}`;
+        expect(passed(await probe(root, loosen, entry.forbidden!))).toBe(true);
+      } finally {
+        root.release();
+      }
+    },
+  );
 });
 
 describe("grants and policies agree", () => {
@@ -509,7 +740,13 @@ describe("grants and policies agree", () => {
   });
 
   it("has a policy for every role and command a grant allows, and no policy without a grant", async () => {
-    const { rows } = await database.current.owner.query<{ table: string; role: string; command: string; granted: boolean; policy: boolean }>(
+    const { rows } = await database.current.owner.query<{
+      table: string;
+      role: string;
+      command: string;
+      granted: boolean;
+      policy: boolean;
+    }>(
       `with commands(command, privilege) as (values ('SELECT', 'SELECT'), ('INSERT', 'INSERT'), ('UPDATE', 'UPDATE'), ('DELETE', 'DELETE'))
        select c.relname as table, r.rolname as role, commands.command,
               (has_table_privilege(r.oid, c.oid, commands.privilege)

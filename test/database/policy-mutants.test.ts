@@ -60,7 +60,17 @@ beforeAll(async () => {
   ids.internal = await commentBy(owner, ids.work, people.assigned.id, "Internal note", true);
   ids.public = await commentBy(owner, ids.work, people.assigned.id, "Public reply");
 
-  for (const name of ["requester", "manager", "sighted", "blind", "removed", "deactivatedOrgMember", "outsider", "cc", "exCc"] as const) {
+  for (const name of [
+    "requester",
+    "manager",
+    "sighted",
+    "blind",
+    "removed",
+    "deactivatedOrgMember",
+    "outsider",
+    "cc",
+    "exCc",
+  ] as const) {
     people[name] = await activeUser(owner, `Mutant ${name}`, "customer");
   }
   ids.org = await makeOrganization(owner, "Mutant Org");
@@ -75,12 +85,16 @@ beforeAll(async () => {
   await addMember(owner, ids.otherOrg, people.outsider.id, "manager");
   ids.orgWork = await ticketIn(owner, people.requester.id, "in_progress", people.assigned.id);
   await addMember(owner, ids.closedOrg, people.requester.id);
-  ids.closedOrgTicket = await ticketIn(owner, people.requester.id, "in_progress", people.assigned.id, { organizationId: ids.closedOrg });
+  ids.closedOrgTicket = await ticketIn(owner, people.requester.id, "in_progress", people.assigned.id, {
+    organizationId: ids.closedOrg,
+  });
   await removeMember(owner, ids.org, people.removed.id);
   await owner.query("update app_public.organizations set is_active = false where id = $1", [ids.closedOrg]);
   await addParticipant(owner, ids.orgWork, people.cc.id);
   await addParticipant(owner, ids.orgWork, people.exCc.id);
-  await owner.query("update app_public.ticket_participants set removed_at = now() where user_id = $1", [people.exCc.id]);
+  await owner.query("update app_public.ticket_participants set removed_at = now() where user_id = $1", [
+    people.exCc.id,
+  ]);
   // Attachments: one of the ticket itself, one of the internal note.
   for (const commentId of [null, ids.internal]) {
     await owner.query(
@@ -137,7 +151,8 @@ const MUTANTS: Mutant[] = [
     policy: "insert_customer",
     mutation: `with check (author_id = ${me("customer")} and not is_internal and exists (select 1 from app_public.tickets as t where t.id = ticket_comments.ticket_id))`,
     who: "customer",
-    probe: "with c as (insert into app_public.ticket_comments (ticket_id, body) values (@closed, 'late') returning 1) select count(*)::int as n from c",
+    probe:
+      "with c as (insert into app_public.ticket_comments (ticket_id, body) values (@closed, 'late') returning 1) select count(*)::int as n from c",
   },
   {
     name: "customers may comment as somebody else's ticket",
@@ -145,7 +160,8 @@ const MUTANTS: Mutant[] = [
     policy: "insert_customer",
     mutation: `with check (author_id = ${me("customer")} and not is_internal)`,
     who: "customer",
-    probe: "with c as (insert into app_public.ticket_comments (ticket_id, body) values (@other, 'hi') returning 1) select count(*)::int as n from c",
+    probe:
+      "with c as (insert into app_public.ticket_comments (ticket_id, body) values (@other, 'hi') returning 1) select count(*)::int as n from c",
   },
   {
     name: "agents may comment on closed tickets",
@@ -153,7 +169,8 @@ const MUTANTS: Mutant[] = [
     policy: "insert_agent",
     mutation: `with check (author_id = ${me("agent")} and exists (select 1 from app_public.tickets as t where t.id = ticket_comments.ticket_id))`,
     who: "assigned",
-    probe: "with c as (insert into app_public.ticket_comments (ticket_id, body, is_internal) values (@closed, 'late', true) returning 1) select count(*)::int as n from c",
+    probe:
+      "with c as (insert into app_public.ticket_comments (ticket_id, body, is_internal) values (@closed, 'late', true) returning 1) select count(*)::int as n from c",
   },
   {
     name: "staff's comment filter shows every ticket's notes",
@@ -185,7 +202,8 @@ const MUTANTS: Mutant[] = [
     policy: "update_customer",
     mutation: `using (customer_id = ${me("customer")}) with check (customer_id = ${me("customer")})`,
     who: "customer",
-    probe: "with u as (update app_public.tickets set subject = 'Rewritten' where id = @closed returning 1) select count(*)::int as n from u",
+    probe:
+      "with u as (update app_public.tickets set subject = 'Rewritten' where id = @closed returning 1) select count(*)::int as n from u",
   },
   {
     name: "agents may edit the open tickets they can merely see",
@@ -193,7 +211,8 @@ const MUTANTS: Mutant[] = [
     policy: "update_agent",
     mutation: `using (${me("agent")} is not null) with check (${me("agent")} is not null)`,
     who: "agent",
-    probe: "with u as (update app_public.tickets set subject = 'Rewritten' where id = @open returning 1) select count(*)::int as n from u",
+    probe:
+      "with u as (update app_public.tickets set subject = 'Rewritten' where id = @open returning 1) select count(*)::int as n from u",
   },
   {
     name: "customers see other customers",
@@ -209,7 +228,8 @@ const MUTANTS: Mutant[] = [
     policy: "update_customer",
     mutation: `using (${me("customer")} is not null) with check (${me("customer")} is not null)`,
     who: "customer",
-    probe: "with u as (update app_public.users set display_name = 'Pwned' where id = @admin returning 1) select count(*)::int as n from u",
+    probe:
+      "with u as (update app_public.users set display_name = 'Pwned' where id = @admin returning 1) select count(*)::int as n from u",
   },
   {
     name: "customers read the status history of any ticket",
@@ -310,7 +330,8 @@ const MUTANTS: Mutant[] = [
     policy: "insert_customer",
     mutation: `with check (author_id = ${me("customer")} and not is_internal and exists (select 1 from app_public.tickets as t where t.id = ticket_comments.ticket_id and t.status <> 'closed'))`,
     who: "sighted",
-    probe: "with c as (insert into app_public.ticket_comments (ticket_id, body) values (@orgWork, 'me too') returning 1) select count(*)::int as n from c",
+    probe:
+      "with c as (insert into app_public.ticket_comments (ticket_id, body) values (@orgWork, 'me too') returning 1) select count(*)::int as n from c",
   },
   {
     name: "every member counts as a manager (comments as a plain member who shares sight)",
@@ -323,7 +344,8 @@ const MUTANTS: Mutant[] = [
         where m.user_id = app_private.acting_user_id('customer') and m.removed_at is null and o.is_active`,
     ),
     who: "sighted",
-    probe: "with c as (insert into app_public.ticket_comments (ticket_id, body) values (@orgWork, 'me too') returning 1) select count(*)::int as n from c",
+    probe:
+      "with c as (insert into app_public.ticket_comments (ticket_id, body) values (@orgWork, 'me too') returning 1) select count(*)::int as n from c",
   },
   {
     name: "customers see the customers of other organizations",
@@ -340,7 +362,8 @@ const MUTANTS: Mutant[] = [
     name: "members who do not manage see their colleagues' memberships",
     table: "organization_memberships",
     policy: "select_customer",
-    mutation: "using (removed_at is null and organization_id = any ((select app_private.customer_organization_ids())::uuid[]))",
+    mutation:
+      "using (removed_at is null and organization_id = any ((select app_private.customer_organization_ids())::uuid[]))",
     who: "blind",
     probe: "select count(*)::int as n from app_public.organization_memberships where user_id = @manager",
   },
@@ -402,7 +425,8 @@ const MUTANTS: Mutant[] = [
     mutation: `with check (uploader_id = (select app_private.acting_user_id((select app_private.current_user_role())))
       and exists (select 1 from app_public.tickets as t where t.id = attachments.ticket_id) and attachments.comment_id is null)`,
     who: "customer",
-    probe: "with a as (insert into app_public.attachments (ticket_id, comment_id, file_name, content_type, size, sha256) values (@closed, null, 'f.txt', 'text/plain', 1, repeat('a', 64)) returning 1) select count(*)::int as n from a",
+    probe:
+      "with a as (insert into app_public.attachments (ticket_id, comment_id, file_name, content_type, size, sha256) values (@closed, null, 'f.txt', 'text/plain', 1, repeat('a', 64)) returning 1) select count(*)::int as n from a",
   },
   {
     name: "uploads forget that the comment must be the uploader's own",
@@ -413,12 +437,16 @@ const MUTANTS: Mutant[] = [
       and (attachments.comment_id is null or exists (select 1 from app_public.ticket_comments as c
         where c.id = attachments.comment_id and c.ticket_id = attachments.ticket_id)))`,
     who: "customer",
-    probe: "with a as (insert into app_public.attachments (ticket_id, comment_id, file_name, content_type, size, sha256) values (@work, @public, 'f.txt', 'text/plain', 1, repeat('a', 64)) returning 1) select count(*)::int as n from a",
+    probe:
+      "with a as (insert into app_public.attachments (ticket_id, comment_id, file_name, content_type, size, sha256) values (@work, @public, 'f.txt', 'text/plain', 1, repeat('a', 64)) returning 1) select count(*)::int as n from a",
   },
 ];
 
 function fill(sql: string): string {
-  const values: Record<string, string> = { ...ids, ...Object.fromEntries(Object.entries(people).map(([key, user]) => [key, user.id])) };
+  const values: Record<string, string> = {
+    ...ids,
+    ...Object.fromEntries(Object.entries(people).map(([key, user]) => [key, user.id])),
+  };
   return sql.replaceAll(/@(\w+)/g, (_, key: string) => `'${values[key]!}'`);
 }
 
@@ -427,7 +455,10 @@ type Outcome = { code: string; n?: number };
 async function run(root: pg.PoolClient, mutant: Mutant, mutate: boolean): Promise<Outcome> {
   await root.query("begin");
   try {
-    if (mutate) await root.query(mutant.change ?? `alter policy ${mutant.policy} on app_public.${mutant.table} ${mutant.mutation}`);
+    if (mutate)
+      await root.query(
+        mutant.change ?? `alter policy ${mutant.policy} on app_public.${mutant.table} ${mutant.mutation}`,
+      );
     if (mutant.name.startsWith("identity by token")) {
       await root.query("update app_public.users set is_active = false where id = $1", [people[mutant.who].id]);
     }

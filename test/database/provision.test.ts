@@ -24,18 +24,26 @@ describe("databaseUrls", () => {
   });
 
   it("takes PostgreSQL's default port when the root URL names none", () => {
-    const urls = databaseUrls("postgres://postgres@db.internal/postgres", "ticketing", { owner: "a", authenticator: "b" });
+    const urls = databaseUrls("postgres://postgres@db.internal/postgres", "ticketing", {
+      owner: "a",
+      authenticator: "b",
+    });
     expect(new URL(urls.owner).port).toBe("5432");
   });
 });
 
 describe("provision", () => {
   const name = `ticketing_test_${process.ppid}_provision_${randomBytes(3).toString("hex")}`;
-  const urls = databaseUrls(inject("cluster").rootUrl, name, { owner: TEST_CLUSTER_PASSWORD, authenticator: TEST_CLUSTER_PASSWORD });
+  const urls = databaseUrls(inject("cluster").rootUrl, name, {
+    owner: TEST_CLUSTER_PASSWORD,
+    authenticator: TEST_CLUSTER_PASSWORD,
+  });
   const logger = createLogger("silent");
 
   afterAll(async () => {
-    await withClient(urls.root, (root) => root.query(`drop database if exists ${root.escapeIdentifier(name)} with (force)`));
+    await withClient(urls.root, (root) =>
+      root.query(`drop database if exists ${root.escapeIdentifier(name)} with (force)`),
+    );
   });
 
   it("makes a new database ready (roles, migrations, partitions ahead), and makes it ready again", async () => {
@@ -65,10 +73,15 @@ describe("provision", () => {
 
 describe("setupCluster", () => {
   const name = `ticketing_test_${process.ppid}_together_${randomBytes(3).toString("hex")}`;
-  const urls = databaseUrls(inject("cluster").rootUrl, name, { owner: TEST_CLUSTER_PASSWORD, authenticator: TEST_CLUSTER_PASSWORD });
+  const urls = databaseUrls(inject("cluster").rootUrl, name, {
+    owner: TEST_CLUSTER_PASSWORD,
+    authenticator: TEST_CLUSTER_PASSWORD,
+  });
 
   afterAll(async () => {
-    await withClient(urls.root, (root) => root.query(`drop database if exists ${root.escapeIdentifier(name)} with (force)`));
+    await withClient(urls.root, (root) =>
+      root.query(`drop database if exists ${root.escapeIdentifier(name)} with (force)`),
+    );
   });
 
   it("sets up one new database when commands run it at the same time", async () => {

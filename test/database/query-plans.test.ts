@@ -38,7 +38,10 @@ let emptyRelations = new Set<string>();
 
 function seqScans(plan: PlanNode[]): string[] {
   return plan
-    .filter((node) => node["Node Type"] === "Seq Scan" && BIG_TABLES.some((table) => node["Relation Name"]?.startsWith(table)))
+    .filter(
+      (node) =>
+        node["Node Type"] === "Seq Scan" && BIG_TABLES.some((table) => node["Relation Name"]?.startsWith(table)),
+    )
     .map((node) => node["Relation Name"]!)
     .filter((relation) => !emptyRelations.has(relation));
 }
@@ -70,10 +73,10 @@ beforeAll(async () => {
   );
   manager = await makeUser(owner, "Planned Manager", "customer");
   organization = (await owner.query("select id from app_public.organizations order by id limit 1")).rows[0].id;
-  await owner.query("insert into app_public.organization_memberships (organization_id, user_id, role) values ($1, $2, 'manager')", [
-    organization,
-    manager,
-  ]);
+  await owner.query(
+    "insert into app_public.organization_memberships (organization_id, user_id, role) values ($1, $2, 'manager')",
+    [organization, manager],
+  );
   // 4 000 tickets spread over customers and agents, most of them closed.
   await owner.query(
     `insert into app_public.tickets (subject, description, customer_id, priority, status, agent_id)
@@ -126,8 +129,18 @@ describe("query plans under row-level security", () => {
   it("a customer's and a manager's list pages, as the list reads them, come from the index alone in order", async () => {
     const columns = "id, number, subject, status, priority, created_at";
     const lists = [
-      { who: customer, index: "tickets_customer_list_idx", sql: `select ${columns} from app_public.tickets where customer_id = $1 order by created_at desc, id desc limit 20`, key: customer },
-      { who: manager, index: "tickets_organization_list_idx", sql: `select ${columns} from app_public.tickets where organization_id = $1 order by created_at desc, id desc limit 20`, key: organization },
+      {
+        who: customer,
+        index: "tickets_customer_list_idx",
+        sql: `select ${columns} from app_public.tickets where customer_id = $1 order by created_at desc, id desc limit 20`,
+        key: customer,
+      },
+      {
+        who: manager,
+        index: "tickets_organization_list_idx",
+        sql: `select ${columns} from app_public.tickets where organization_id = $1 order by created_at desc, id desc limit 20`,
+        key: organization,
+      },
     ];
     for (const list of lists) {
       const plan = await planAs(ROLE.customer, list.who, list.sql, [list.key]);
@@ -139,13 +152,22 @@ describe("query plans under row-level security", () => {
 
   it("a customer's or manager's whole list (own, organizations', cc) uses indexes", async () => {
     for (const who of [customer, manager]) {
-      const plan = await planAs(ROLE.customer, who, "select * from app_public.tickets order by created_at desc limit 20");
+      const plan = await planAs(
+        ROLE.customer,
+        who,
+        "select * from app_public.tickets order by created_at desc limit 20",
+      );
       expect(seqScans(plan)).toEqual([]);
     }
   });
 
   it("a ticket's participants use their ticket index", async () => {
-    const plan = await planAs(ROLE.customer, customer, "select * from app_public.ticket_participants where ticket_id = $1", [ticket]);
+    const plan = await planAs(
+      ROLE.customer,
+      customer,
+      "select * from app_public.ticket_participants where ticket_id = $1",
+      [ticket],
+    );
     expect(seqScans(plan)).toEqual([]);
   });
 

@@ -28,7 +28,10 @@ afterAll(async () => {
 });
 
 async function eventRows(where: string, values: unknown[]) {
-  const { rows } = await database.current.owner.query(`select * from app_private.realtime_events where ${where} order by id`, values);
+  const { rows } = await database.current.owner.query(
+    `select * from app_private.realtime_events where ${where} order by id`,
+    values,
+  );
   return rows as Record<string, unknown>[];
 }
 
@@ -39,8 +42,12 @@ describe("realtime events", () => {
     const agent = await makeUser(db.owner, "Event Agent", "agent");
     heard.length = 0;
     const ticketId = await createTicket(db, customer, "Event ticket");
-    rowsOf(await runAs(db.authenticator, ROLE.agent, agent, "select app_public.assign_ticket($1, $2)", [ticketId, agent]));
-    rowsOf(await runAs(db.authenticator, ROLE.agent, agent, "select app_public.add_comment($1, 'A note', true)", [ticketId]));
+    rowsOf(
+      await runAs(db.authenticator, ROLE.agent, agent, "select app_public.assign_ticket($1, $2)", [ticketId, agent]),
+    );
+    rowsOf(
+      await runAs(db.authenticator, ROLE.agent, agent, "select app_public.add_comment($1, 'A note', true)", [ticketId]),
+    );
 
     const rows = await eventRows("ticket_id = $1", [ticketId]);
     expect(rows).toMatchObject([
@@ -62,21 +69,41 @@ describe("realtime events", () => {
 
   it("record sight_changed for the user whose memberships or participations change in what gives sight", async () => {
     const db = database.current;
-    const { rows: organization } = await db.owner.query("insert into app_public.organizations (name) values ('Sight Events Ltd') returning id");
+    const { rows: organization } = await db.owner.query(
+      "insert into app_public.organizations (name) values ('Sight Events Ltd') returning id",
+    );
     const acme = organization[0].id as string;
     const requester = await makeUser(db.owner, "Sight Requester", "customer");
     const colleague = await makeUser(db.owner, "Sight Colleague", "customer");
-    await db.owner.query("insert into app_public.organization_memberships (organization_id, user_id) values ($1, $2), ($1, $3)", [acme, requester, colleague]);
+    await db.owner.query(
+      "insert into app_public.organization_memberships (organization_id, user_id) values ($1, $2), ($1, $3)",
+      [acme, requester, colleague],
+    );
     const sightEvents = async () => (await eventRows("user_id = $1 and kind = 'sight_changed'", [colleague])).length;
     expect(await sightEvents()).toBe(1);
     const ticketId = await createTicket(db, requester, "Sight ticket");
-    rowsOf(await runAs(db.authenticator, ROLE.customer, requester, "select app_public.add_ticket_participant($1, $2)", [ticketId, colleague]));
+    rowsOf(
+      await runAs(db.authenticator, ROLE.customer, requester, "select app_public.add_ticket_participant($1, $2)", [
+        ticketId,
+        colleague,
+      ]),
+    );
     expect(await sightEvents()).toBe(2);
     // Nothing that gives sight changed: no event.
-    await db.owner.query("update app_public.organization_memberships set updated_at = now() where user_id = $1", [colleague]);
+    await db.owner.query("update app_public.organization_memberships set updated_at = now() where user_id = $1", [
+      colleague,
+    ]);
     expect(await sightEvents()).toBe(2);
-    await db.owner.query("update app_public.organization_memberships set sees_organization_tickets = true where user_id = $1", [colleague]);
-    rowsOf(await runAs(db.authenticator, ROLE.customer, colleague, "select app_public.remove_ticket_participant($1, $2)", [ticketId, colleague]));
+    await db.owner.query(
+      "update app_public.organization_memberships set sees_organization_tickets = true where user_id = $1",
+      [colleague],
+    );
+    rowsOf(
+      await runAs(db.authenticator, ROLE.customer, colleague, "select app_public.remove_ticket_participant($1, $2)", [
+        ticketId,
+        colleague,
+      ]),
+    );
     await db.owner.query("update app_public.organizations set is_active = false where id = $1", [acme]);
     expect(await sightEvents()).toBe(5);
     // An organization without members changes without an event (and without failing).
@@ -92,18 +119,32 @@ describe("realtime events", () => {
     const db = database.current;
     for (const role of ["ticketing_customer", "ticketing_agent", "ticketing_admin", "ticketing_anonymous"]) {
       const state = await sqlState(() =>
-        commitAs(db.authenticator, { role, userId: "01900000-0000-7000-8000-000000000001" }, (c) => c.query("select * from app_private.realtime_events")),
+        commitAs(db.authenticator, { role, userId: "01900000-0000-7000-8000-000000000001" }, (c) =>
+          c.query("select * from app_private.realtime_events"),
+        ),
       );
       expect(state, role).toBe("42501");
     }
     expect(await sqlState(() => db.authenticator.query("select * from app_private.realtime_events"))).toBe("42501");
     expect(
-      await sqlState(() => db.authenticator.query("insert into app_private.realtime_events (kind, user_id) values ('deactivated', gen_random_uuid())")),
+      await sqlState(() =>
+        db.authenticator.query(
+          "insert into app_private.realtime_events (kind, user_id) values ('deactivated', gen_random_uuid())",
+        ),
+      ),
     ).toBe("42501");
-    expect(await sqlState(() => analyst.current.client.query("select * from app_private.realtime_events"))).toBe("42501");
-    expect(await sqlState(() => analyst.current.client.query("select * from app_private.realtime_events_by_id('{1}')"))).toBe("42501");
+    expect(await sqlState(() => analyst.current.client.query("select * from app_private.realtime_events"))).toBe(
+      "42501",
+    );
     expect(
-      await sqlState(() => commitAs(db.authenticator, { role: "ticketing_admin" }, (c) => c.query("select * from app_private.realtime_events_by_id('{1}')"))),
+      await sqlState(() => analyst.current.client.query("select * from app_private.realtime_events_by_id('{1}')")),
+    ).toBe("42501");
+    expect(
+      await sqlState(() =>
+        commitAs(db.authenticator, { role: "ticketing_admin" }, (c) =>
+          c.query("select * from app_private.realtime_events_by_id('{1}')"),
+        ),
+      ),
     ).toBe("42501");
   });
 
@@ -113,13 +154,18 @@ describe("realtime events", () => {
     const ticketId = await createTicket(db, customer, "Fresh ticket");
     const [row] = await eventRows("ticket_id = $1", [ticketId]);
     const read = async (ids: unknown[]) =>
-      (await db.authenticator.query<{ id: string }>("select id from app_private.realtime_events_by_id($1::bigint[])", [ids])).rows;
+      (
+        await db.authenticator.query<{ id: string }>("select id from app_private.realtime_events_by_id($1::bigint[])", [
+          ids,
+        ])
+      ).rows;
 
     expect(await read([row!.id, 0, -5, "9223372036854775807"])).toEqual([{ id: row!.id }]);
     // A replay of an old id finds nothing.
-    await db.owner.query("update app_private.realtime_events set occurred_at = occurred_at - interval '3 minutes' where id = $1", [
-      row!.id,
-    ]);
+    await db.owner.query(
+      "update app_private.realtime_events set occurred_at = occurred_at - interval '3 minutes' where id = $1",
+      [row!.id],
+    );
     expect(await read([row!.id])).toEqual([]);
 
     const { rows: recent } = await db.owner.query<{ id: string }>(

@@ -48,7 +48,9 @@ describe("role passwords", () => {
     const root = await database.current.root.connect();
     try {
       await root.query(`create role ${root.escapeIdentifier(role)} login`);
-      await root.query(`grant connect on database ${root.escapeIdentifier(database.current.name)} to ${root.escapeIdentifier(role)}`);
+      await root.query(
+        `grant connect on database ${root.escapeIdentifier(database.current.name)} to ${root.escapeIdentifier(role)}`,
+      );
       // A server whose pg_hba.conf trusts local connections (as the CI machine's
       // PostgreSQL 15 does) lets a role with no password at all log in: there a
       // wrong password cannot be refused, so that one check needs password auth.
@@ -73,7 +75,9 @@ describe("role passwords", () => {
     const before = await storedVerifier("ticketing_authenticator");
     await setupCluster(database.current.urls);
     for (const role of ["ticketing_owner", "ticketing_authenticator"]) {
-      expect(await storedVerifier(role)).toMatch(/^SCRAM-SHA-256\$4096:[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+:[A-Za-z0-9+/=]+$/);
+      expect(await storedVerifier(role)).toMatch(
+        /^SCRAM-SHA-256\$4096:[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+:[A-Za-z0-9+/=]+$/,
+      );
       expect(await canLogIn(role, TEST_CLUSTER_PASSWORD)).toBe(true);
     }
     // Set again with a fresh salt.
@@ -107,7 +111,10 @@ describe("with log_statement = ddl", () => {
       extraFlags: ["-c", "log_statement=ddl"],
     });
     try {
-      const secrets = { owner: randomBytes(18).toString("base64url"), authenticator: randomBytes(18).toString("base64url") };
+      const secrets = {
+        owner: randomBytes(18).toString("base64url"),
+        authenticator: randomBytes(18).toString("base64url"),
+      };
       await setupCluster(databaseUrls(server.rootUrl, "ticketing", secrets));
       // The control: a password given in clear text does reach this log.
       const control = randomBytes(18).toString("base64url");

@@ -1,14 +1,6 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { useTestDatabase } from "../support/test-database.ts";
-import {
-  codeOf,
-  expectHistoryInvariant,
-  makeTicket,
-  makeUser,
-  ROLE,
-  rowsOf,
-  runAs,
-} from "../support/fixtures.ts";
+import { codeOf, expectHistoryInvariant, makeTicket, makeUser, ROLE, rowsOf, runAs } from "../support/fixtures.ts";
 
 /**
  * The attacker's matrix: every actor against every app_public table and
@@ -51,7 +43,9 @@ beforeAll(async () => {
   people.deactivated = await makeUser(owner, "Gone Customer", "customer", false);
   people.demoted = await makeUser(owner, "Demoted Agent", "agent");
   people.inactiveAgent = await makeUser(owner, "Gone Agent", "agent", false);
-  tickets.assigned = await makeTicket(owner, people.customer, "in_progress", people.agent, { subject: "Laptop overheating" });
+  tickets.assigned = await makeTicket(owner, people.customer, "in_progress", people.agent, {
+    subject: "Laptop overheating",
+  });
   tickets.ofOther = await makeTicket(owner, people.otherCustomer, "in_progress", people.otherAgent, {
     subject: "Secret project of customer two",
   });
@@ -83,8 +77,12 @@ describe("anonymous visitors and analysts", () => {
 
   it("resolves the current user only from a valid claim of an active user", async () => {
     expect(rowsOf(await as(ROLE.anonymous, null, "select app_public.current_user_id() as id"))[0]!.id).toBeNull();
-    expect(rowsOf(await as(ROLE.customer, "not-a-uuid", "select app_public.current_user_id() as id"))[0]!.id).toBeNull();
-    expect(rowsOf(await as(ROLE.customer, people.deactivated, "select app_public.current_user_id() as id"))[0]!.id).toBeNull();
+    expect(
+      rowsOf(await as(ROLE.customer, "not-a-uuid", "select app_public.current_user_id() as id"))[0]!.id,
+    ).toBeNull();
+    expect(
+      rowsOf(await as(ROLE.customer, people.deactivated, "select app_public.current_user_id() as id"))[0]!.id,
+    ).toBeNull();
     expect(rowsOf(await as(ROLE.customer, people.customer, "select (app_public.current_user()).id as id"))[0]!.id).toBe(
       people.customer,
     );
@@ -130,9 +128,17 @@ describe("users", () => {
   });
 
   it("shows emails to their owner and to staff only", async () => {
-    const own = rowsOf(await as(ROLE.customer, people.customer, "select u.id, app_public.users_email(u) as email from app_public.users as u"));
+    const own = rowsOf(
+      await as(
+        ROLE.customer,
+        people.customer,
+        "select u.id, app_public.users_email(u) as email from app_public.users as u",
+      ),
+    );
     expect(own.every((row) => (row.id === people.customer) === (row.email !== null))).toBe(true);
-    const staff = rowsOf(await as(ROLE.agent, people.agent, "select app_public.users_email(u) as email from app_public.users as u"));
+    const staff = rowsOf(
+      await as(ROLE.agent, people.agent, "select app_public.users_email(u) as email from app_public.users as u"),
+    );
     expect(staff.every((row) => row.email !== null)).toBe(true);
   });
 
@@ -153,13 +159,19 @@ describe("users", () => {
       ),
     ),
   )("%s cannot set %s directly", async (who, assignment) => {
-    const outcome = await as(ROLE[who], people[who], `update app_public.users set ${assignment} where id = $1`, [people[who]]);
+    const outcome = await as(ROLE[who], people[who], `update app_public.users set ${assignment} where id = $1`, [
+      people[who],
+    ]);
     expect(codeOf(outcome)).toBe("42501");
   });
 
   it.each(["customer", "agent", "admin"] as const)("%s cannot insert or delete users", async (who) => {
-    expect(codeOf(await as(ROLE[who], people[who], "insert into app_public.users (display_name) values ('x')"))).toBe("42501");
-    expect(codeOf(await as(ROLE[who], people[who], "delete from app_public.users where id = $1", [people[who]]))).toBe("42501");
+    expect(codeOf(await as(ROLE[who], people[who], "insert into app_public.users (display_name) values ('x')"))).toBe(
+      "42501",
+    );
+    expect(codeOf(await as(ROLE[who], people[who], "delete from app_public.users where id = $1", [people[who]]))).toBe(
+      "42501",
+    );
   });
 });
 
@@ -178,7 +190,9 @@ describe("tickets", () => {
       ),
     );
     expect(ticket).toMatchObject({ customer_id: people.customer, status: "open", agent_id: null });
-    expect(new Date(ticket!.first_response_due_at).getTime() - new Date(ticket!.created_at).getTime()).toBe(120 * 60_000);
+    expect(new Date(ticket!.first_response_due_at).getTime() - new Date(ticket!.created_at).getTime()).toBe(
+      120 * 60_000,
+    );
     tickets.own = ticket!;
   });
 
@@ -215,7 +229,9 @@ describe("tickets", () => {
     expect(codeOf(await as(ROLE.admin, people.admin, forCustomer, [people.otherCustomer]))).toBe("ok");
     expect(codeOf(await as(ROLE.agent, people.agent, forCustomer, [people.otherAgent]))).toBe("TKVAL");
     expect(codeOf(await as(ROLE.agent, people.agent, forCustomer, [people.deactivated]))).toBe("TKVAL");
-    expect(codeOf(await as(ROLE.customer, people.deactivated, "insert into app_public.tickets (subject) values ('x')"))).toBe("TKVAL");
+    expect(
+      codeOf(await as(ROLE.customer, people.deactivated, "insert into app_public.tickets (subject) values ('x')")),
+    ).toBe("TKVAL");
     for (const who of ["agent", "admin"] as const) {
       const withStatus = "insert into app_public.tickets (subject, customer_id, status) values ('x', $1, 'closed')";
       const withAgent = "insert into app_public.tickets (subject, customer_id, agent_id) values ('x', $1, $2)";
@@ -239,7 +255,9 @@ describe("tickets", () => {
     const otherAgent = await visible(ROLE.agent, people.otherAgent);
     expect(otherAgent).toContain(tickets.own!.id);
     expect(otherAgent).not.toContain(tickets.assigned!.id);
-    expect(await visible(ROLE.admin, people.admin)).toEqual(expect.arrayContaining([tickets.assigned!.id, tickets.ofOther!.id]));
+    expect(await visible(ROLE.admin, people.admin)).toEqual(
+      expect.arrayContaining([tickets.assigned!.id, tickets.ofOther!.id]),
+    );
     expect(await visible(ROLE.customer, people.deactivated)).toEqual([]);
     expect(await visible(ROLE.admin, people.customer)).toEqual([]);
     expect(await visible(ROLE.agent, people.customer)).toEqual([]);
@@ -298,17 +316,22 @@ describe("tickets", () => {
 
   it("recomputes SLA due times when staff change the priority", async () => {
     const [ticket] = rowsOf(
-      await as(ROLE.agent, people.agent, "update app_public.tickets set priority = 'urgent' where id = $1 returning *", [
-        tickets.assigned!.id,
-      ]),
+      await as(
+        ROLE.agent,
+        people.agent,
+        "update app_public.tickets set priority = 'urgent' where id = $1 returning *",
+        [tickets.assigned!.id],
+      ),
     );
-    expect(new Date(ticket!.first_response_due_at).getTime() - new Date(ticket!.created_at).getTime()).toBe(30 * 60_000);
+    expect(new Date(ticket!.first_response_due_at).getTime() - new Date(ticket!.created_at).getTime()).toBe(
+      30 * 60_000,
+    );
   });
 
   it.each(["customer", "agent", "admin"] as const)("%s cannot delete tickets", async (who) => {
-    expect(codeOf(await as(ROLE[who], people[who], "delete from app_public.tickets where id = $1", [tickets.own!.id]))).toBe(
-      "42501",
-    );
+    expect(
+      codeOf(await as(ROLE[who], people[who], "delete from app_public.tickets where id = $1", [tickets.own!.id])),
+    ).toBe("42501");
   });
 });
 
@@ -338,8 +361,14 @@ describe("comments", () => {
     expect(agentSees.sort()).toEqual([tickets.assigned!.id, tickets.openOfOwn!.id].sort());
     const count = "select count(*)::int as n from app_public.ticket_comments where ticket_id = $1";
     expect(rowsOf(await as(ROLE.agent, people.otherAgent, count, [tickets.assigned!.id]))[0]!.n).toBe(0);
-    expect(rowsOf(await as(ROLE.admin, people.admin, "select count(*)::int as n from app_public.ticket_comments"))[0]!.n).toBe(5);
-    expect(rowsOf(await as(ROLE.customer, people.deactivated, "select count(*)::int as n from app_public.ticket_comments"))[0]!.n).toBe(0);
+    expect(
+      rowsOf(await as(ROLE.admin, people.admin, "select count(*)::int as n from app_public.ticket_comments"))[0]!.n,
+    ).toBe(5);
+    expect(
+      rowsOf(
+        await as(ROLE.customer, people.deactivated, "select count(*)::int as n from app_public.ticket_comments"),
+      )[0]!.n,
+    ).toBe(0);
   });
 
   it("refuses comments outside each role's rights", async () => {
@@ -359,11 +388,38 @@ describe("comments", () => {
   it("guards direct inserts with the same rules", async () => {
     const insert = (role: string, actor: string, sql: string, params: unknown[]) => as(role, actor, sql, params);
     const plain = "insert into app_public.ticket_comments (ticket_id, body) values ($1, 'direct')";
-    expect(codeOf(await insert(ROLE.customer, people.customer, "insert into app_public.ticket_comments (ticket_id, body, is_internal) values ($1, 'x', false)", [tickets.assigned!.id]))).toBe("42501");
-    expect(codeOf(await insert(ROLE.customer, people.customer, "insert into app_public.ticket_comments (ticket_id, body, author_id) values ($1, 'x', $2)", [tickets.assigned!.id, people.agent]))).toBe("42501");
+    expect(
+      codeOf(
+        await insert(
+          ROLE.customer,
+          people.customer,
+          "insert into app_public.ticket_comments (ticket_id, body, is_internal) values ($1, 'x', false)",
+          [tickets.assigned!.id],
+        ),
+      ),
+    ).toBe("42501");
+    expect(
+      codeOf(
+        await insert(
+          ROLE.customer,
+          people.customer,
+          "insert into app_public.ticket_comments (ticket_id, body, author_id) values ($1, 'x', $2)",
+          [tickets.assigned!.id, people.agent],
+        ),
+      ),
+    ).toBe("42501");
     expect(codeOf(await insert(ROLE.customer, people.customer, plain, [tickets.ofOther!.id]))).toBe("42501");
     expect(rowsCount(await insert(ROLE.customer, people.customer, plain, [tickets.assigned!.id]))).toBe(1);
-    expect(codeOf(await insert(ROLE.agent, people.agent, "insert into app_public.ticket_comments (ticket_id, body, is_internal) values ($1, 'x', true)", [tickets.ofOther!.id]))).toBe("42501");
+    expect(
+      codeOf(
+        await insert(
+          ROLE.agent,
+          people.agent,
+          "insert into app_public.ticket_comments (ticket_id, body, is_internal) values ($1, 'x', true)",
+          [tickets.ofOther!.id],
+        ),
+      ),
+    ).toBe("42501");
   });
 
   it.each(["customer", "agent", "admin"] as const)("%s can neither edit nor delete comments", async (who) => {
@@ -430,7 +486,11 @@ describe("histories and the audit log", () => {
         expect(["42501", "TKFBD"], sql).toContain(codeOf(await asOwner(sql)));
       }
     }
-    for (const sql of ["update app_private.audit_log set occurred_at = occurred_at", "delete from app_private.audit_log", "truncate app_private.audit_log"]) {
+    for (const sql of [
+      "update app_private.audit_log set occurred_at = occurred_at",
+      "delete from app_private.audit_log",
+      "truncate app_private.audit_log",
+    ]) {
       expect(["42501", "TKFBD"], sql).toContain(codeOf(await asOwner(sql)));
     }
     const privileges = await database.current.owner.query(
@@ -487,20 +547,32 @@ describe("histories and the audit log", () => {
     for (const who of ["customer", "agent"] as const) {
       expect(codeOf(await as(ROLE[who], people[who], "select * from app_public.audit_log_entries"))).toBe("42501");
     }
-    expect(rowsOf(await as(ROLE.admin, people.agent, "select count(*)::int as n from app_public.audit_log_entries"))[0]!.n).toBe(0);
-    expect(codeOf(await as(ROLE.admin, people.admin, "update app_public.audit_log_entries set table_name = 'x'"))).toBe("42501");
+    expect(
+      rowsOf(await as(ROLE.admin, people.agent, "select count(*)::int as n from app_public.audit_log_entries"))[0]!.n,
+    ).toBe(0);
+    expect(codeOf(await as(ROLE.admin, people.admin, "update app_public.audit_log_entries set table_name = 'x'"))).toBe(
+      "42501",
+    );
     expect(codeOf(await as(ROLE.admin, people.admin, "delete from app_public.audit_log_entries"))).toBe("42501");
   });
 });
 
 describe("workflow and SLA tables", () => {
   it.each(["customer", "agent", "admin"] as const)("%s reads the workflow and SLA policies", async (who) => {
-    expect(rowsOf(await as(ROLE[who], people[who], "select count(*)::int as n from app_public.ticket_transitions"))[0]!.n).toBe(12);
-    expect(rowsOf(await as(ROLE[who], people[who], "select count(*)::int as n from app_public.sla_policies"))[0]!.n).toBe(4);
+    expect(
+      rowsOf(await as(ROLE[who], people[who], "select count(*)::int as n from app_public.ticket_transitions"))[0]!.n,
+    ).toBe(12);
+    expect(
+      rowsOf(await as(ROLE[who], people[who], "select count(*)::int as n from app_public.sla_policies"))[0]!.n,
+    ).toBe(4);
   });
 
   it("hides them from deactivated users", async () => {
-    expect(rowsOf(await as(ROLE.customer, people.deactivated, "select count(*)::int as n from app_public.ticket_transitions"))[0]!.n).toBe(0);
+    expect(
+      rowsOf(
+        await as(ROLE.customer, people.deactivated, "select count(*)::int as n from app_public.ticket_transitions"),
+      )[0]!.n,
+    ).toBe(0);
   });
 
   it.each(["customer", "agent"] as const)("%s cannot change them", async (who) => {
@@ -515,9 +587,13 @@ describe("workflow and SLA tables", () => {
   });
 
   it("lets admins edit SLA minutes only", async () => {
-    expect(codeOf(await as(ROLE.admin, people.admin, "update app_public.sla_policies set priority = 'low'"))).toBe("42501");
+    expect(codeOf(await as(ROLE.admin, people.admin, "update app_public.sla_policies set priority = 'low'"))).toBe(
+      "42501",
+    );
     expect(codeOf(await as(ROLE.admin, people.admin, "delete from app_public.sla_policies"))).toBe("42501");
-    expect(codeOf(await as(ROLE.admin, people.admin, "insert into app_public.sla_policies values ('low', 1, 1)"))).toBe("42501");
+    expect(codeOf(await as(ROLE.admin, people.admin, "insert into app_public.sla_policies values ('low', 1, 1)"))).toBe(
+      "42501",
+    );
     const same = "update app_public.sla_policies set resolution_minutes = resolution_minutes where priority = 'low'";
     expect(rowsCount(await as(ROLE.admin, people.admin, same))).toBe(1);
     expect(rowsCount(await as(ROLE.admin, people.deactivated, same))).toBe(0);

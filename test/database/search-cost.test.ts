@@ -24,11 +24,14 @@ beforeAll(async () => {
   customer = await makeUser(owner, "Searching Customer", "customer");
   admin = await makeUser(owner, "Search Admin", "admin");
   for (let n = 0; n < 30; n += 1) {
-    const ticket = await makeTicket(owner, customer, "open", null, { subject: `Printer number ${n} jams`, description: "Paper everywhere" });
-    await owner.query("insert into app_public.ticket_comments (ticket_id, author_id, body) values ($1, $2, 'Still jammed'), ($1, $2, 'Tried again')", [
-      ticket.id,
-      customer,
-    ]);
+    const ticket = await makeTicket(owner, customer, "open", null, {
+      subject: `Printer number ${n} jams`,
+      description: "Paper everywhere",
+    });
+    await owner.query(
+      "insert into app_public.ticket_comments (ticket_id, author_id, body) values ($1, $2, 'Still jammed'), ($1, $2, 'Tried again')",
+      [ticket.id, customer],
+    );
   }
   // Other customers write the word "zanzibar" in 2 000 tickets and as many comments.
   await owner.query(
@@ -51,9 +54,13 @@ async function buffersOf(role: string, userId: string, word: string): Promise<nu
   let buffers = 0;
   for (let run = 0; run < 2; run += 1) {
     const [row] = rowsOf(
-      await runAs(database.current.authenticator, role, userId, "explain (analyze, buffers, format json) select * from app_public.search_tickets($1) limit 21", [
-        word,
-      ]),
+      await runAs(
+        database.current.authenticator,
+        role,
+        userId,
+        "explain (analyze, buffers, format json) select * from app_public.search_tickets($1) limit 21",
+        [word],
+      ),
     );
     const plan = row!["QUERY PLAN"][0].Plan;
     buffers = (plan["Shared Hit Blocks"] ?? 0) + (plan["Shared Read Blocks"] ?? 0);
@@ -87,7 +94,11 @@ async function nestedPlans(settings: string, work: (pool: pg.Pool) => Promise<vo
 }
 
 const search = async (role: string, userId: string, word: string) =>
-  rowsOf(await runAs(database.current.authenticator, role, userId, "select subject from app_public.search_tickets($1)", [word])).map((row) => row.subject);
+  rowsOf(
+    await runAs(database.current.authenticator, role, userId, "select subject from app_public.search_tickets($1)", [
+      word,
+    ]),
+  ).map((row) => row.subject);
 
 describe("search cost", () => {
   it("the word is everywhere but in the customer's tickets", async () => {
@@ -118,10 +129,14 @@ describe("search without parallel workers", () => {
     const plans = await nestedPlans(
       "set parallel_setup_cost = 0; set parallel_tuple_cost = 0; set min_parallel_table_scan_size = 0; set min_parallel_index_scan_size = 0",
       async (pool) => {
-        expect(rowsOf(await runAs(pool, ROLE.customer, customer, "select subject from app_public.search_tickets('printer 7')"))).toHaveLength(1);
-        expect(rowsOf(await runAs(pool, ROLE.admin, admin, "select subject from app_public.search_tickets('zanzibar')"))).toHaveLength(
-          OTHER_CUSTOMERS * TICKETS_EACH,
-        );
+        expect(
+          rowsOf(
+            await runAs(pool, ROLE.customer, customer, "select subject from app_public.search_tickets('printer 7')"),
+          ),
+        ).toHaveLength(1);
+        expect(
+          rowsOf(await runAs(pool, ROLE.admin, admin, "select subject from app_public.search_tickets('zanzibar')")),
+        ).toHaveLength(OTHER_CUSTOMERS * TICKETS_EACH);
       },
     );
     const matching = plans.filter((plan) => /search_matches(_within)?\./.test(plan));
@@ -150,8 +165,14 @@ describe("an agent's search", () => {
     const owner = database.current.owner;
     agent = await makeUser(owner, "Searching Agent", "agent");
     const other = await makeUser(owner, "Other Agent", "agent");
-    const open = await makeTicket(owner, customer, "open", null, { subject: "Scanner offline", description: "No light" });
-    await owner.query("insert into app_public.ticket_comments (ticket_id, author_id, body) values ($1, $2, 'Quokka wombat sticker on it')", [open.id, customer]);
+    const open = await makeTicket(owner, customer, "open", null, {
+      subject: "Scanner offline",
+      description: "No light",
+    });
+    await owner.query(
+      "insert into app_public.ticket_comments (ticket_id, author_id, body) values ($1, $2, 'Quokka wombat sticker on it')",
+      [open.id, customer],
+    );
     await owner.query(
       `with made as (
          insert into app_public.tickets (subject, description, customer_id, status, agent_id)
@@ -175,10 +196,20 @@ describe("an agent's search", () => {
     // Counted from the plan of search_tickets' statement (auto_explain of
     // nested statements): web roles cannot call app_private by name.
     const candidates = async (word: string): Promise<number> => {
-      const plans = await nestedPlans("set auto_explain.log_analyze = on; set auto_explain.log_timing = off", async (pool) => {
-        expect(rowsOf(await runAs(pool, ROLE.agent, agent, "select subject from app_public.search_tickets($1)", [word])).length).toBeLessThanOrEqual(1);
-      });
-      const counts = plans.flatMap((plan) => [...plan.matchAll(/Function Scan on search_matches_in_sight \S+ .*?\(actual rows=(\d+)/g)].map((m) => Number(m[1])));
+      const plans = await nestedPlans(
+        "set auto_explain.log_analyze = on; set auto_explain.log_timing = off",
+        async (pool) => {
+          expect(
+            rowsOf(await runAs(pool, ROLE.agent, agent, "select subject from app_public.search_tickets($1)", [word]))
+              .length,
+          ).toBeLessThanOrEqual(1);
+        },
+      );
+      const counts = plans.flatMap((plan) =>
+        [...plan.matchAll(/Function Scan on search_matches_in_sight \S+ .*?\(actual rows=(\d+)/g)].map((m) =>
+          Number(m[1]),
+        ),
+      );
       expect(counts).toHaveLength(1);
       return counts[0]!;
     };

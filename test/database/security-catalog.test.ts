@@ -9,7 +9,13 @@ import { useTestDatabase } from "../support/test-database.ts";
  * what the web roles may execute and read by name is an explicit list.
  */
 const database = useTestDatabase();
-const WEB_ROLES = ["ticketing_anonymous", "ticketing_customer", "ticketing_agent", "ticketing_admin", "ticketing_analyst"];
+const WEB_ROLES = [
+  "ticketing_anonymous",
+  "ticketing_customer",
+  "ticketing_agent",
+  "ticketing_admin",
+  "ticketing_analyst",
+];
 
 async function query<T extends Record<string, any>>(sql: string, params: unknown[] = []): Promise<T[]> {
   return (await database.current.owner.query<T>(sql, params)).rows;
@@ -36,7 +42,14 @@ describe("policy helpers", () => {
   });
 
   it("are app_private, stable, security definer, owned by the owner, with a pinned search_path", async () => {
-    const helpers = await query<{ name: string; schema: string; stable: boolean; definer: boolean; owner: string; config: string[] | null }>(
+    const helpers = await query<{
+      name: string;
+      schema: string;
+      stable: boolean;
+      definer: boolean;
+      owner: string;
+      config: string[] | null;
+    }>(
       `select distinct p.proname as name, n.nspname as schema, p.provolatile = 's' as stable, p.prosecdef as definer,
               pg_get_userbyid(p.proowner) as owner, p.proconfig as config
          from pg_catalog.pg_policy as pol
@@ -49,8 +62,16 @@ describe("policy helpers", () => {
     );
     expect(helpers.map((helper) => helper.name)).toContain("acting_user_id");
     for (const helper of helpers) {
-      expect(helper, helper.name).toMatchObject({ schema: "app_private", stable: true, definer: true, owner: "ticketing_owner" });
-      expect(helper.config?.some((setting) => /^search_path=pg_catalog,.*pg_temp$/.test(setting)), helper.name).toBe(true);
+      expect(helper, helper.name).toMatchObject({
+        schema: "app_private",
+        stable: true,
+        definer: true,
+        owner: "ticketing_owner",
+      });
+      expect(
+        helper.config?.some((setting) => /^search_path=pg_catalog,.*pg_temp$/.test(setting)),
+        helper.name,
+      ).toBe(true);
     }
   });
 });
@@ -170,7 +191,9 @@ describe("schemas and views", () => {
         where c.relnamespace = 'app_public'::regnamespace and c.relkind in ('v', 'm')`,
       [WEB_ROLES],
     );
-    expect(views).toEqual([{ name: "audit_log_entries", options: ["security_barrier=true"], readers: ["ticketing_admin"] }]);
+    expect(views).toEqual([
+      { name: "audit_log_entries", options: ["security_barrier=true"], readers: ["ticketing_admin"] },
+    ]);
   });
 
   it("partitions and every other table outside app_public are out of the web roles' reach", async () => {

@@ -42,14 +42,17 @@ describe("create_status_history_partitions_from", () => {
     }
     const partitions = await monthlyPartitions();
     const expected: string[] = [];
-    for (let offset = -14; offset <= 2; offset += 1) expected.push(`ticket_status_history_p${await monthFromNow(offset)}`);
+    for (let offset = -14; offset <= 2; offset += 1)
+      expected.push(`ticket_status_history_p${await monthFromNow(offset)}`);
     expect(partitions.map((p) => p.name)).toEqual(expect.arrayContaining(expected));
     for (const { name, bound } of partitions) {
       const month = name.slice(-6);
       const next = new Date(Date.UTC(Number(month.slice(0, 4)), Number(month.slice(4)), 1));
       const nextMonth = `${next.getUTCFullYear()}-${String(next.getUTCMonth() + 1).padStart(2, "0")}`;
       // pg_get_expr prints bounds in the reading session's zone (UTC for the pool): midnight of the 1st, both ends.
-      expect(bound, name).toBe(`FOR VALUES FROM ('${month.slice(0, 4)}-${month.slice(4)}-01 00:00:00+00') TO ('${nextMonth}-01 00:00:00+00')`);
+      expect(bound, name).toBe(
+        `FOR VALUES FROM ('${month.slice(0, 4)}-${month.slice(4)}-01 00:00:00+00') TO ('${nextMonth}-01 00:00:00+00')`,
+      );
     }
 
     const { rows: again } = await database.current.owner.query<{ created: number }>(
@@ -61,7 +64,10 @@ describe("create_status_history_partitions_from", () => {
 
   it("refuses a missing, future or far-past first month and a silly horizon", async () => {
     const call = (first: string | null, ahead: number | null) => () =>
-      database.current.owner.query("select app_private.create_status_history_partitions_from($1::date, $2)", [first, ahead]);
+      database.current.owner.query("select app_private.create_status_history_partitions_from($1::date, $2)", [
+        first,
+        ahead,
+      ]);
     const nextMonth = await monthFromNow(1);
     for (const [first, ahead] of [
       [null, 3],
@@ -93,7 +99,11 @@ describe("create_status_history_partitions_from", () => {
     const admin = await activeUser(database.current.owner, "Partition Admin", "admin");
     expect(
       await sqlState(() =>
-        readAs(database.current.authenticator, admin, "select app_private.create_status_history_partitions_from(current_date, 1)"),
+        readAs(
+          database.current.authenticator,
+          admin,
+          "select app_private.create_status_history_partitions_from(current_date, 1)",
+        ),
       ),
     ).toBe("42501");
   });

@@ -25,15 +25,24 @@ interface PlanNode {
 }
 
 async function serverVersionNum(): Promise<number> {
-  const { rows } = await database.current.owner.query<{ v: string }>("select current_setting('server_version_num') as v");
+  const { rows } = await database.current.owner.query<{ v: string }>(
+    "select current_setting('server_version_num') as v",
+  );
   return Number(rows[0]!.v);
 }
 
-async function buffersAs(user: FixtureUser, sql: string, params: unknown[]): Promise<{ buffers: number; rows: number }> {
+async function buffersAs(
+  user: FixtureUser,
+  sql: string,
+  params: unknown[],
+): Promise<{ buffers: number; rows: number }> {
   return actAs(database.current.authenticator, actorOf(user), async (client) => {
     // A first run warms the caches, so the measured run reads from shared buffers only.
     await client.query(sql, params);
-    const { rows } = await client.query(`explain (analyze, buffers, costs off, timing off, format json) ${sql}`, params);
+    const { rows } = await client.query(
+      `explain (analyze, buffers, costs off, timing off, format json) ${sql}`,
+      params,
+    );
     const plan = rows[0]["QUERY PLAN"][0] as { Plan: PlanNode; Planning?: { "Shared Hit Blocks"?: number } };
     return {
       buffers: (plan.Plan["Shared Hit Blocks"] ?? 0) + (plan.Plan["Shared Read Blocks"] ?? 0),
@@ -96,8 +105,16 @@ beforeAll(async () => {
 describe(`ticket detail for a customer with ${TICKETS} tickets`, () => {
   it.each([
     ["status history", "select * from app_public.ticket_status_history where ticket_id = $1 order by changed_at", 1],
-    ["assignment history", "select * from app_public.ticket_assignment_history where ticket_id = $1 order by changed_at", 1],
-    ["comments (internal notes hidden)", "select * from app_public.ticket_comments where ticket_id = $1 order by created_at", 2],
+    [
+      "assignment history",
+      "select * from app_public.ticket_assignment_history where ticket_id = $1 order by changed_at",
+      1,
+    ],
+    [
+      "comments (internal notes hidden)",
+      "select * from app_public.ticket_comments where ticket_id = $1 order by created_at",
+      2,
+    ],
   ])("%s reads a few dozen buffers", async (_what, sql, expectedRows) => {
     const { buffers, rows } = await buffersAs(customer, sql, [ticket]);
     console.info(`${_what}: ${buffers} shared buffers, ${rows} rows`);
@@ -109,22 +126,26 @@ describe(`ticket detail for a customer with ${TICKETS} tickets`, () => {
     ["status history", "ticket_status_history", "changed_at", 1],
     ["assignment history", "ticket_assignment_history", "changed_at", 1],
     ["comments", "ticket_comments", "created_at", 2],
-  ] as const)("%s fetched the way the API batches it (ids as a JSON list, one lateral query) reads a few dozen buffers", async ([_what, table, order, expectedRows], { skip }) => {
-    // PostgreSQL 15 keeps the row-level-security check ahead of the lateral
-    // clause `ticket_id = (ids.value ->> 0)::uuid` and scans the partition
-    // (about 21,000 buffers here); 18 probes the index (16 and 17 not measured).
-    // Documented in docs/database.md; asserted where the planner does it.
-    if ((await serverVersionNum()) < 160000) skip("PostgreSQL 15 does not push the batched clause below row-level security");
-    // The shape @dataplan/pg uses for a relation of a fetched ticket.
-    const sql = `select r.*
+  ] as const)(
+    "%s fetched the way the API batches it (ids as a JSON list, one lateral query) reads a few dozen buffers",
+    async ([_what, table, order, expectedRows], { skip }) => {
+      // PostgreSQL 15 keeps the row-level-security check ahead of the lateral
+      // clause `ticket_id = (ids.value ->> 0)::uuid` and scans the partition
+      // (about 21,000 buffers here); 18 probes the index (16 and 17 not measured).
+      // Documented in docs/database.md; asserted where the planner does it.
+      if ((await serverVersionNum()) < 160000)
+        skip("PostgreSQL 15 does not push the batched clause below row-level security");
+      // The shape @dataplan/pg uses for a relation of a fetched ticket.
+      const sql = `select r.*
                    from (select ids.ordinality - 1 as idx, (ids.value ->> 0)::uuid as id0
                            from json_array_elements($1::json) with ordinality as ids) as i,
                         lateral (select x.* from app_public.${table} as x where x.ticket_id = i.id0 order by x.${order}) as r`;
-    const { buffers, rows } = await buffersAs(customer, sql, [JSON.stringify([[ticket]])]);
-    console.info(`${_what}, batched: ${buffers} shared buffers, ${rows} rows`);
-    expect(rows).toBe(expectedRows);
-    expect(buffers).toBeLessThan(100);
-  });
+      const { buffers, rows } = await buffersAs(customer, sql, [JSON.stringify([[ticket]])]);
+      console.info(`${_what}, batched: ${buffers} shared buffers, ${rows} rows`);
+      expect(rows).toBe(expectedRows);
+      expect(buffers).toBeLessThan(100);
+    },
+  );
 
   it("the whole detail (ticket, both histories, comments) in one statement stays small", async () => {
     const { buffers } = await buffersAs(
@@ -193,7 +214,10 @@ describe(`ticket detail for a customer with ${TICKETS} tickets`, () => {
       "select id from app_public.tickets where customer_id = $1 and created_at < now() - interval '1 year' limit 1",
       [customer.id],
     );
-    for (const [which, id] of [["a new ticket", ticket], ["a ticket over a year old", old[0].id]] as const) {
+    for (const [which, id] of [
+      ["a new ticket", ticket],
+      ["a ticket over a year old", old[0].id],
+    ] as const) {
       const { buffers, rows } = await buffersAs(
         customer,
         "select * from app_public.ticket_status_history where ticket_id = $1 order by changed_at",

@@ -144,7 +144,10 @@ beforeAll(async () => {
     [customer.id],
   );
   ticket = { id: rows[0]!.id, createdAt: rows[0]!.created_at };
-  await owner.query("update app_public.tickets set status = 'in_progress', agent_id = $2 where id = $1", [ticket.id, agent.id]);
+  await owner.query("update app_public.tickets set status = 'in_progress', agent_id = $2 where id = $1", [
+    ticket.id,
+    agent.id,
+  ]);
   await owner.query(
     "insert into app_public.ticket_comments (ticket_id, author_id, body, is_internal) values ($1, $2, 'Looking', false), ($1, $2, 'Note', true)",
     [ticket.id, agent.id],
@@ -156,11 +159,21 @@ beforeAll(async () => {
 describe("ticket detail reads the status history from the ticket's creation on", () => {
   it("executes only the history partitions from the month of creation on, and each policy probes the ticket once per row", async () => {
     const statements = await capturing(async () => {
-      const response = await graphql(api.current.request, DETAIL, { id: ticket.id }, bearer(customer.id, customer.tokenRole));
+      const response = await graphql(
+        api.current.request,
+        DETAIL,
+        { id: ticket.id },
+        bearer(customer.id, customer.tokenRole),
+      );
       expect(response.body.errors).toBeUndefined();
       const detail = response.body.data.ticket;
       // The whole history, creation row first: nothing before created_at exists to be hidden.
-      expect(detail.ticketStatusHistories.nodes.map((node: { fromStatus: string | null; toStatus: string }) => [node.fromStatus, node.toStatus])).toEqual([
+      expect(
+        detail.ticketStatusHistories.nodes.map((node: { fromStatus: string | null; toStatus: string }) => [
+          node.fromStatus,
+          node.toStatus,
+        ]),
+      ).toEqual([
         [null, "open"],
         ["open", "in_progress"],
         ["in_progress", "resolved"],

@@ -25,7 +25,8 @@ async function count(sql: string, params: unknown[] = []): Promise<number> {
   return rows[0]!.n;
 }
 
-const ticketsOf = (customerId: string) => count("select count(*)::int as n from app_public.tickets where customer_id = $1", [customerId]);
+const ticketsOf = (customerId: string) =>
+  count("select count(*)::int as n from app_public.tickets where customer_id = $1", [customerId]);
 const eventsOf = (userId: string, kind: string) =>
   count("select count(*)::int as n from app_private.write_events where user_id = $1 and kind = $2", [userId, kind]);
 
@@ -91,7 +92,12 @@ describe("new tickets", () => {
     const agent = await makeUser(database.current.owner, "Phone Agent", "agent");
     const customer = await makeUser(database.current.owner, "Caller", "customer");
     await pastEvents(agent, "ticket", 30, "1 minute");
-    const filed = await attempt(ROLE.agent, agent, "insert into app_public.tickets (subject, customer_id) values ('By phone', $1) returning id", [customer]);
+    const filed = await attempt(
+      ROLE.agent,
+      agent,
+      "insert into app_public.tickets (subject, customer_id) values ('By phone', $1) returning id",
+      [customer],
+    );
     expect(codeOf(filed)).toBe("ok");
     // Counted to the writer, not to the customer the ticket is for.
     expect(await eventsOf(agent, "ticket")).toBe(31);
@@ -111,11 +117,17 @@ describe("comments and edits", () => {
     const customer = await makeUser(database.current.owner, "Chatty Customer", "customer");
     const ticket = (await makeTicket(database.current.owner, customer, "open")).id as string;
     await pastEvents(customer, "comment", 119, "5 minutes");
-    expect(codeOf(await attempt(ROLE.customer, customer, "select app_public.add_comment($1, 'one more')", [ticket]))).toBe("ok");
-    const refused = await attempt(ROLE.customer, customer, "select app_public.add_comment($1, 'and another')", [ticket]);
+    expect(
+      codeOf(await attempt(ROLE.customer, customer, "select app_public.add_comment($1, 'one more')", [ticket])),
+    ).toBe("ok");
+    const refused = await attempt(ROLE.customer, customer, "select app_public.add_comment($1, 'and another')", [
+      ticket,
+    ]);
     expect(codeOf(refused)).toBe("TKRAT");
     expect(refused.ok ? "" : refused.message).toMatch(/too many comments/i);
-    expect(await count("select count(*)::int as n from app_public.ticket_comments where ticket_id = $1", [ticket])).toBe(1);
+    expect(
+      await count("select count(*)::int as n from app_public.ticket_comments where ticket_id = $1", [ticket]),
+    ).toBe(1);
   });
 
   it("ticket text edits are counted, no-op updates included; lifecycle changes are not", async () => {
@@ -125,9 +137,17 @@ describe("comments and edits", () => {
     const edit = "update app_public.tickets set subject = subject where id = $1 returning id";
     expect(rowsOf(await attempt(ROLE.customer, customer, edit, [ticket]))).toHaveLength(1);
     expect(codeOf(await attempt(ROLE.customer, customer, edit, [ticket]))).toBe("TKRAT");
-    expect(codeOf(await attempt(ROLE.customer, customer, "update app_public.tickets set description = 'x' where id = $1", [ticket]))).toBe("TKRAT");
+    expect(
+      codeOf(
+        await attempt(ROLE.customer, customer, "update app_public.tickets set description = 'x' where id = $1", [
+          ticket,
+        ]),
+      ),
+    ).toBe("TKRAT");
     // Withdrawing the ticket is a lifecycle change, not an edit.
-    expect(codeOf(await attempt(ROLE.customer, customer, "select app_public.transition_ticket($1, 'closed')", [ticket]))).toBe("ok");
+    expect(
+      codeOf(await attempt(ROLE.customer, customer, "select app_public.transition_ticket($1, 'closed')", [ticket])),
+    ).toBe("ok");
   });
 
   it("display-name changes are counted as edits of the writer", async () => {
@@ -143,17 +163,29 @@ describe("comments and edits", () => {
 
 describe("quotas are data", () => {
   it("admins read and change the numbers; the next write obeys them", async () => {
-    const rows = rowsOf(await attempt(ROLE.admin, admin, "select role, kind, max_count from app_public.write_quotas order by role, kind"));
+    const rows = rowsOf(
+      await attempt(ROLE.admin, admin, "select role, kind, max_count from app_public.write_quotas order by role, kind"),
+    );
     expect(rows).toHaveLength(9);
     expect(rows).toContainEqual({ role: "customer", kind: "ticket", max_count: 30 });
 
     const customer = await makeUser(database.current.owner, "Limited Customer", "customer");
     await pastEvents(customer, "ticket", 2, "1 minute");
-    expect(codeOf(await attempt(ROLE.admin, admin, "update app_public.write_quotas set max_count = 2 where role = 'customer' and kind = 'ticket'"))).toBe("ok");
+    expect(
+      codeOf(
+        await attempt(
+          ROLE.admin,
+          admin,
+          "update app_public.write_quotas set max_count = 2 where role = 'customer' and kind = 'ticket'",
+        ),
+      ),
+    ).toBe("ok");
     try {
       expect(codeOf(await attempt(ROLE.customer, customer, NEW_TICKET))).toBe("TKRAT");
     } finally {
-      await database.current.owner.query("update app_public.write_quotas set max_count = 30 where role = 'customer' and kind = 'ticket'");
+      await database.current.owner.query(
+        "update app_public.write_quotas set max_count = 30 where role = 'customer' and kind = 'ticket'",
+      );
     }
     expect(codeOf(await attempt(ROLE.customer, customer, NEW_TICKET))).toBe("ok");
   });
@@ -162,9 +194,13 @@ describe("quotas are data", () => {
     const customer = await makeUser(database.current.owner, "Curious Customer", "customer");
     const agent = await makeUser(database.current.owner, "Curious Agent", "agent");
     expect(codeOf(await attempt(ROLE.customer, customer, "select * from app_public.write_quotas"))).toBe("42501");
-    expect(codeOf(await attempt(ROLE.agent, agent, "update app_public.write_quotas set max_count = 1000000"))).toBe("42501");
+    expect(codeOf(await attempt(ROLE.agent, agent, "update app_public.write_quotas set max_count = 1000000"))).toBe(
+      "42501",
+    );
     expect(codeOf(await attempt(ROLE.admin, admin, "delete from app_public.write_quotas"))).toBe("42501");
     expect(codeOf(await attempt(ROLE.admin, admin, "update app_public.write_quotas set max_count = 0"))).toBe("23514");
-    expect(codeOf(await attempt(ROLE.admin, admin, "update app_public.write_quotas set per_interval = '1 year'"))).toBe("23514");
+    expect(codeOf(await attempt(ROLE.admin, admin, "update app_public.write_quotas set per_interval = '1 year'"))).toBe(
+      "23514",
+    );
   });
 });

@@ -35,10 +35,13 @@ interface ComposeService {
 /** The compose file with ${VAR:?…} and ${VAR:-default} filled in as `docker compose` would from an .env. */
 function compose(): { services: Record<string, ComposeService>; raw: unknown } {
   const text = readFileSync(path.join(DEPLOY, "compose.yaml"), "utf8");
-  const filled = text.replace(/\$\{(\w+)(?::([?-])([^}]*))?\}/g, (_match, name: string, operator?: string, fallback?: string) => {
-    if (operator === "-") return fallback ?? "";
-    return name === "JWT_SECRET" ? "a-jwt-secret-of-at-least-thirty-two-bytes" : `sample-${name.toLowerCase()}`;
-  });
+  const filled = text.replace(
+    /\$\{(\w+)(?::([?-])([^}]*))?\}/g,
+    (_match, name: string, operator?: string, fallback?: string) => {
+      if (operator === "-") return fallback ?? "";
+      return name === "JWT_SECRET" ? "a-jwt-secret-of-at-least-thirty-two-bytes" : `sample-${name.toLowerCase()}`;
+    },
+  );
   const raw = parseYaml(filled, { merge: true }) as { services: Record<string, ComposeService> };
   return { services: raw.services, raw };
 }
@@ -77,7 +80,15 @@ describe("deploy/compose.yaml", () => {
 
   it("has two API instances, a worker, PgBouncer, a primary and a replica, and migrations as a one-shot job", () => {
     const { services } = compose();
-    expect(Object.keys(services).sort()).toEqual(["api-1", "api-2", "migrate", "pgbouncer", "primary", "replica", "worker"]);
+    expect(Object.keys(services).sort()).toEqual([
+      "api-1",
+      "api-2",
+      "migrate",
+      "pgbouncer",
+      "primary",
+      "replica",
+      "worker",
+    ]);
     expect(services.migrate!.restart).toBe("no");
     expect(services.migrate!.command).toEqual(["node", "src/cli/db-setup.ts"]);
     for (const name of ["api-1", "api-2", "worker", "pgbouncer"]) {
@@ -142,10 +153,18 @@ const MODELS: Record<string, new (data: any) => { validate(): void }> = {
 describe("deploy/k8s", () => {
   it("every manifest is valid against the Kubernetes schema of its kind", () => {
     const kinds = manifests();
-    expect([...kinds.keys()].sort()).toEqual(["Deployment", "HorizontalPodAutoscaler", "Job", "PodDisruptionBudget", "Secret", "Service"]);
+    expect([...kinds.keys()].sort()).toEqual([
+      "Deployment",
+      "HorizontalPodAutoscaler",
+      "Job",
+      "PodDisruptionBudget",
+      "Secret",
+      "Service",
+    ]);
     for (const [kind, objects] of kinds) {
       const Model = MODELS[kind]!;
-      for (const object of objects) expect(() => new Model(object).validate(), `${kind} ${object.metadata.name}`).not.toThrow();
+      for (const object of objects)
+        expect(() => new Model(object).validate(), `${kind} ${object.metadata.name}`).not.toThrow();
     }
   });
 
@@ -156,7 +175,9 @@ describe("deploy/k8s", () => {
     expect(container.livenessProbe.httpGet).toEqual({ path: "/healthz", port: "http" });
     expect(container.ports).toContainEqual({ name: "http", containerPort: 5678 });
     // Draining (SHUTDOWN_TIMEOUT_MS plus the preStop pause) ends before the kill.
-    const shutdownMs = Number(container.env.find((entry: { name: string }) => entry.name === "SHUTDOWN_TIMEOUT_MS").value);
+    const shutdownMs = Number(
+      container.env.find((entry: { name: string }) => entry.name === "SHUTDOWN_TIMEOUT_MS").value,
+    );
     expect(api.spec.template.spec.terminationGracePeriodSeconds * 1000).toBeGreaterThan(shutdownMs + 5_000);
   });
 
@@ -168,7 +189,11 @@ describe("deploy/k8s", () => {
     expect(budget.spec.selector.matchLabels).toEqual(labels);
     expect(budget.spec.minAvailable).toBeLessThan(api.spec.replicas);
     const autoscaler = one("HorizontalPodAutoscaler", "ticketing-api");
-    expect(autoscaler.spec.scaleTargetRef).toEqual({ apiVersion: "apps/v1", kind: "Deployment", name: "ticketing-api" });
+    expect(autoscaler.spec.scaleTargetRef).toEqual({
+      apiVersion: "apps/v1",
+      kind: "Deployment",
+      name: "ticketing-api",
+    });
     expect(autoscaler.spec.minReplicas).toBeGreaterThan(budget.spec.minAvailable);
     expect(one("Service", "ticketing-api").spec.selector).toEqual(labels);
   });
@@ -178,7 +203,9 @@ describe("deploy/k8s", () => {
     expect(job.spec.template.spec.restartPolicy).toBe("Never");
     expect(job.spec.template.spec.containers[0].command).toEqual(["node", "src/cli/db-migrate.ts"]);
     const secret = one("Secret", "ticketing-secrets");
-    const containers = [...(manifests().get("Deployment") ?? []), job].flatMap((object) => object.spec.template.spec.containers);
+    const containers = [...(manifests().get("Deployment") ?? []), job].flatMap(
+      (object) => object.spec.template.spec.containers,
+    );
     for (const container of containers) {
       const env: Env = {};
       for (const entry of container.env) {

@@ -23,7 +23,16 @@ import {
 const database = useTestDatabase();
 const api = useTestApi(database);
 
-const WHO = ["anonymous", "customer", "otherCustomer", "agent", "assignedAgent", "admin", "deactivated", "demoted"] as const;
+const WHO = [
+  "anonymous",
+  "customer",
+  "otherCustomer",
+  "agent",
+  "assignedAgent",
+  "admin",
+  "deactivated",
+  "demoted",
+] as const;
 type Who = (typeof WHO)[number];
 const users = {} as Record<Exclude<Who, "anonymous">, FixtureUser>;
 const tickets = {} as Record<"open" | "work" | "other" | "gone" | "demotedOwn", string>;
@@ -43,10 +52,16 @@ beforeAll(async () => {
   tickets.gone = await ticketIn(owner, users.deactivated.id, "open", null, { subject: "Filed before leaving" });
   await owner.query("update app_public.users set is_active = false where id = $1", [users.deactivated.id]);
   users.demoted = await demotedUser(owner, "Http Demoted Agent", "agent", "customer");
-  tickets.demotedOwn = await ticketIn(owner, users.demoted.id, "in_progress", users.assignedAgent.id, { subject: "Filed after demotion" });
+  tickets.demotedOwn = await ticketIn(owner, users.demoted.id, "in_progress", users.assignedAgent.id, {
+    subject: "Filed after demotion",
+  });
   tickets.open = await ticketIn(owner, users.customer.id, "open", null, { subject: "Open one" });
-  tickets.work = await ticketIn(owner, users.customer.id, "in_progress", users.assignedAgent.id, { subject: "Worked one" });
-  tickets.other = await ticketIn(owner, users.otherCustomer.id, "in_progress", users.assignedAgent.id, { subject: "Not yours" });
+  tickets.work = await ticketIn(owner, users.customer.id, "in_progress", users.assignedAgent.id, {
+    subject: "Worked one",
+  });
+  tickets.other = await ticketIn(owner, users.otherCustomer.id, "in_progress", users.assignedAgent.id, {
+    subject: "Not yours",
+  });
   internalId = await commentBy(owner, tickets.work, users.assignedAgent.id, `Internal ${SECRET}: do not tell`, true);
   publicId = await commentBy(owner, tickets.work, users.assignedAgent.id, "Public reply: we are on it");
   await commentBy(owner, tickets.open, users.agent.id, `Internal ${SECRET} on the open ticket`, true);
@@ -132,16 +147,28 @@ describe("internal notes never reach a customer", () => {
   const searchHits = () => [tickets.work, tickets.open];
   const PATHS: LeakPath[] = [
     { path: "the comments list", query: "{ ticketComments { nodes { rowId body isInternal } } }" },
-    { path: "a condition on isInternal", query: "{ ticketComments(condition: { isInternal: true }) { totalCount nodes { rowId body } } }" },
-    { path: "the ticket's nested comments", query: `{ ticket(rowId: "@work") { ticketComments { totalCount nodes { rowId body } } } }` },
-    { path: "the ticket by number", query: `{ ticketByNumber(number: "@number") { ticketComments { nodes { rowId body } } } }` },
+    {
+      path: "a condition on isInternal",
+      query: "{ ticketComments(condition: { isInternal: true }) { totalCount nodes { rowId body } } }",
+    },
+    {
+      path: "the ticket's nested comments",
+      query: `{ ticket(rowId: "@work") { ticketComments { totalCount nodes { rowId body } } } }`,
+    },
+    {
+      path: "the ticket by number",
+      query: `{ ticketByNumber(number: "@number") { ticketComments { nodes { rowId body } } } }`,
+    },
     { path: "every ticket's comments", query: "{ tickets { nodes { ticketComments { nodes { rowId body } } } } }" },
     {
       path: "the current user's tickets",
       query: "{ currentUser { ticketsByCustomerId { nodes { ticketComments { nodes { rowId body } } } } } }",
       staffControl: false,
     },
-    { path: "the author's comments", query: `{ user(rowId: "@author") { authoredTicketComments { totalCount nodes { rowId body } } } }` },
+    {
+      path: "the author's comments",
+      query: `{ user(rowId: "@author") { authoredTicketComments { totalCount nodes { rowId body } } } }`,
+    },
     { path: "every user's comments", query: "{ users { nodes { authoredTicketComments { nodes { rowId body } } } } }" },
     {
       path: "status history back to the ticket",
@@ -160,7 +187,10 @@ describe("internal notes never reach a customer", () => {
     { path: "the comment by its node id field", query: `{ ticketCommentById(id: "@node") { rowId body } }` },
     // A ticket found only through the note's words would betray the note.
     { path: "search", query: `{ searchTickets(query: "${SECRET}") { nodes { rowId subject } } }`, markers: searchHits },
-    { path: "search, nested", query: `{ searchTickets(query: "worked") { nodes { ticketComments { nodes { rowId body } } } } }` },
+    {
+      path: "search, nested",
+      query: `{ searchTickets(query: "worked") { nodes { ticketComments { nodes { rowId body } } } } }`,
+    },
   ];
   const fill = (query: string) =>
     query
@@ -242,11 +272,36 @@ describe("another customer's ticket stays invisible and untouchable", () => {
 
   // RLS filters an UPDATE silently: the payload is empty; the functions answer NOT_FOUND.
   it.each([
-    ["updateTicket", () => `mutation { updateTicket(input: { rowId: "${tickets.work}", patch: { subject: "Hijacked" } }) { ticket { rowId } } }`, null],
-    ["updateTicketById", () => `mutation { updateTicketById(input: { id: "${ticketNode()}", patch: { subject: "Hijacked" } }) { ticket { rowId } } }`, null],
-    ["updateTicketByNumber", () => `mutation { updateTicketByNumber(input: { number: "${workNumber}", patch: { subject: "Hijacked" } }) { ticket { rowId } } }`, null],
-    ["addComment", () => `mutation { addComment(input: { ticketId: "${tickets.work}", body: "Hijacked" }) { ticketComment { rowId } } }`, "NOT_FOUND"],
-    ["transitionTicket", () => `mutation { transitionTicket(input: { ticketId: "${tickets.work}", toStatus: closed }) { ticket { rowId } } }`, "NOT_FOUND"],
+    [
+      "updateTicket",
+      () =>
+        `mutation { updateTicket(input: { rowId: "${tickets.work}", patch: { subject: "Hijacked" } }) { ticket { rowId } } }`,
+      null,
+    ],
+    [
+      "updateTicketById",
+      () =>
+        `mutation { updateTicketById(input: { id: "${ticketNode()}", patch: { subject: "Hijacked" } }) { ticket { rowId } } }`,
+      null,
+    ],
+    [
+      "updateTicketByNumber",
+      () =>
+        `mutation { updateTicketByNumber(input: { number: "${workNumber}", patch: { subject: "Hijacked" } }) { ticket { rowId } } }`,
+      null,
+    ],
+    [
+      "addComment",
+      () =>
+        `mutation { addComment(input: { ticketId: "${tickets.work}", body: "Hijacked" }) { ticketComment { rowId } } }`,
+      "NOT_FOUND",
+    ],
+    [
+      "transitionTicket",
+      () =>
+        `mutation { transitionTicket(input: { ticketId: "${tickets.work}", toStatus: closed }) { ticket { rowId } } }`,
+      "NOT_FOUND",
+    ],
   ] as const)("%s is refused and changes nothing", async (name, mutation, code) => {
     const body = await gql("otherCustomer", mutation());
     if (code) expect(body.errors?.[0]?.extensions?.code).toBe(code);
@@ -261,20 +316,31 @@ describe("another customer's ticket stays invisible and untouchable", () => {
 
 describe("stale tokens: deactivated and demoted users", () => {
   it("a deactivated customer's valid token sees nothing, not even their own ticket, and writes nothing", async () => {
-    expect((await gql("deactivated", "{ currentUser { rowId } currentUserId }")).data).toEqual({ currentUser: null, currentUserId: null });
+    expect((await gql("deactivated", "{ currentUser { rowId } currentUserId }")).data).toEqual({
+      currentUser: null,
+      currentUserId: null,
+    });
     expect((await gql("deactivated", `{ ticket(rowId: "${tickets.gone}") { rowId } }`)).data!.ticket).toBeNull();
     expect((await gql("deactivated", "{ ticketTransitions { totalCount } slaPolicies { totalCount } }")).data).toEqual({
       ticketTransitions: { totalCount: 0 },
       slaPolicies: { totalCount: 0 },
     });
-    const create = await gql("deactivated", `mutation { createTicket(input: { ticket: { subject: "Still here?" } }) { ticket { rowId } } }`);
+    const create = await gql(
+      "deactivated",
+      `mutation { createTicket(input: { ticket: { subject: "Still here?" } }) { ticket { rowId } } }`,
+    );
     expect(create.errors?.[0]?.extensions?.code).toBe("INVALID_INPUT");
-    const comment = await gql("deactivated", `mutation { addComment(input: { ticketId: "${tickets.gone}", body: "hello" }) { ticketComment { rowId } } }`);
+    const comment = await gql(
+      "deactivated",
+      `mutation { addComment(input: { ticketId: "${tickets.gone}", body: "hello" }) { ticketComment { rowId } } }`,
+    );
     expect(comment.errors?.[0]?.extensions?.code).toBe("FORBIDDEN");
   });
 
   it("a demoted agent's token (row now says customer) keeps no agent right and gains no customer one", async () => {
-    expect((await gql("demoted", "{ tickets { totalCount } ticketComments { totalCount } myQueue { totalCount } }")).data).toEqual({
+    expect(
+      (await gql("demoted", "{ tickets { totalCount } ticketComments { totalCount } myQueue { totalCount } }")).data,
+    ).toEqual({
       tickets: { totalCount: 0 },
       ticketComments: { totalCount: 0 },
       myQueue: { totalCount: 0 },
@@ -287,7 +353,9 @@ describe("stale tokens: deactivated and demoted users", () => {
       `mutation { assignTicket(input: { ticketId: "${tickets.open}", agentId: "${users.demoted.id}" }) { ticket { rowId } } }`,
     );
     expect(assign.errors?.[0]?.extensions?.code).toBe("FORBIDDEN");
-    const { rows } = await database.current.owner.query("select agent_id from app_public.tickets where id = $1", [tickets.open]);
+    const { rows } = await database.current.owner.query("select agent_id from app_public.tickets where id = $1", [
+      tickets.open,
+    ]);
     expect(rows[0].agent_id).toBeNull();
   });
 });
@@ -297,14 +365,20 @@ describe("schema shape", () => {
     types { name kind fields { name } inputFields { name } }
     mutationType { fields { name } }
   } }`;
-  let schema: { types: { name: string; kind: string; fields: { name: string }[] | null; inputFields: { name: string }[] | null }[]; mutationType: { fields: { name: string }[] } };
+  let schema: {
+    types: { name: string; kind: string; fields: { name: string }[] | null; inputFields: { name: string }[] | null }[];
+    mutationType: { fields: { name: string }[] };
+  };
 
   beforeAll(async () => {
     schema = (await gql("admin", INTROSPECTION)).data!.__schema;
   });
 
   const inputFields = (name: string) =>
-    schema.types.find((type) => type.name === name)!.inputFields!.map((field) => field.name).sort();
+    schema.types
+      .find((type) => type.name === name)!
+      .inputFields!.map((field) => field.name)
+      .sort();
 
   it("offers writes of exactly the columns each role may set", () => {
     expect(inputFields("TicketInput")).toEqual(["customerId", "description", "organizationId", "priority", "subject"]);
@@ -351,15 +425,31 @@ describe("schema shape", () => {
 
   it("never shows app_private: no account, session, attempt or raw audit types or secret fields", () => {
     const names = schema.types.map((type) => type.name);
-    expect(names.filter((name) => /UserAccount|RefreshToken(?!.*Input|.*Payload)|LoginAttempt|^AuditLog(?!Entr)/.test(name))).toEqual([]);
-    const fields = schema.types.flatMap((type) => [...(type.fields ?? []), ...(type.inputFields ?? [])].map((field) => `${type.name}.${field.name}`));
-    expect(fields.filter((field) => /passwordHash|failedLoginCount|lockedUntil|tokenHash|digest|\.search$/i.test(field))).toEqual([]);
+    expect(
+      names.filter((name) => /UserAccount|RefreshToken(?!.*Input|.*Payload)|LoginAttempt|^AuditLog(?!Entr)/.test(name)),
+    ).toEqual([]);
+    const fields = schema.types.flatMap((type) =>
+      [...(type.fields ?? []), ...(type.inputFields ?? [])].map((field) => `${type.name}.${field.name}`),
+    );
+    expect(
+      fields.filter((field) => /passwordHash|failedLoginCount|lockedUntil|tokenHash|digest|\.search$/i.test(field)),
+    ).toEqual([]);
     expect(JSON.stringify(schema)).not.toMatch(/app_?private/i);
   });
 });
 
 describe("organizations and participants: each new actor through every path", () => {
-  const ORG_WHO = ["requester", "manager", "sighted", "blind", "cc", "removed", "outsider", "closedOrgMember", "stranger"] as const;
+  const ORG_WHO = [
+    "requester",
+    "manager",
+    "sighted",
+    "blind",
+    "cc",
+    "removed",
+    "outsider",
+    "closedOrgMember",
+    "stranger",
+  ] as const;
   type OrgWho = (typeof ORG_WHO)[number];
   const orgUsers = {} as Record<OrgWho, FixtureUser>;
   const org = {} as Record<"acme" | "globex" | "initech" | "acmeWork" | "initechTicket", string>;
@@ -379,7 +469,9 @@ describe("organizations and participants: each new actor through every path", ()
     await addMember(owner, org.globex, orgUsers.outsider.id, "manager");
     await addMember(owner, org.initech, orgUsers.requester.id);
     await addMember(owner, org.initech, orgUsers.closedOrgMember.id, "manager");
-    org.acmeWork = await ticketIn(owner, orgUsers.requester.id, "in_progress", users.assignedAgent.id, { subject: "Acme quokka printer" });
+    org.acmeWork = await ticketIn(owner, orgUsers.requester.id, "in_progress", users.assignedAgent.id, {
+      subject: "Acme quokka printer",
+    });
     org.initechTicket = await ticketIn(owner, orgUsers.requester.id, "in_progress", users.assignedAgent.id, {
       subject: "Initech quokka stapler",
       organizationId: org.initech,
@@ -389,13 +481,20 @@ describe("organizations and participants: each new actor through every path", ()
     await addParticipant(owner, org.acmeWork, orgUsers.cc.id);
     await addParticipant(owner, org.acmeWork, orgUsers.removed.id);
     await removeMember(owner, org.acme, orgUsers.removed.id);
-    await owner.query("update app_public.ticket_participants set removed_at = now() where user_id = $1", [orgUsers.removed.id]);
+    await owner.query("update app_public.ticket_participants set removed_at = now() where user_id = $1", [
+      orgUsers.removed.id,
+    ]);
     await owner.query("update app_public.organizations set is_active = false where id = $1", [org.initech]);
   });
 
   async function orgGql(who: OrgWho | "admin", query: string) {
     const user = who === "admin" ? users.admin : orgUsers[who];
-    const response = await graphql(api.current.request, query, {}, bearer(user.id, user.tokenRole as "ticketing_customer"));
+    const response = await graphql(
+      api.current.request,
+      query,
+      {},
+      bearer(user.id, user.tokenRole as "ticketing_customer"),
+    );
     expect(response.status).toBe(200);
     return response.body as { data?: Record<string, any> | null; errors?: { extensions?: { code?: string } }[] };
   }
@@ -413,7 +512,12 @@ describe("organizations and participants: each new actor through every path", ()
   };
   /** `lists`: the path lists every ticket the caller sees (so the requester's Initech ticket too). */
   const PATHS: { path: string; query: () => string; reaches: (who: OrgWho) => boolean; lists?: boolean }[] = [
-    { path: "the tickets connection", query: () => "{ tickets { nodes { rowId } } }", reaches: (who) => seesAcmeWork[who], lists: true },
+    {
+      path: "the tickets connection",
+      query: () => "{ tickets { nodes { rowId } } }",
+      reaches: (who) => seesAcmeWork[who],
+      lists: true,
+    },
     {
       path: "a forged node id",
       query: () => `{ node(id: "${nodeId("Ticket", org.acmeWork)}") { ... on Ticket { rowId } } }`,
@@ -421,16 +525,23 @@ describe("organizations and participants: each new actor through every path", ()
     },
     {
       path: "the organization's nested tickets",
-      query: () => `{ organization(rowId: "${org.acme}") { tickets { nodes { rowId ticketComments { nodes { body } } } } } }`,
+      query: () =>
+        `{ organization(rowId: "${org.acme}") { tickets { nodes { rowId ticketComments { nodes { body } } } } } }`,
       // The cc reads the ticket, not the organization.
       reaches: (who) => seesAcmeWork[who] && who !== "cc",
     },
     {
       path: "the user's memberships, their organizations and tickets",
-      query: () => "{ currentUser { organizationMemberships { nodes { organization { tickets { nodes { rowId ticketComments { nodes { body } } } } } } } } }",
+      query: () =>
+        "{ currentUser { organizationMemberships { nodes { organization { tickets { nodes { rowId ticketComments { nodes { body } } } } } } } } }",
       reaches: (who) => seesAcmeWork[who] && who !== "cc",
     },
-    { path: "search", query: () => '{ searchTickets(query: "quokka") { nodes { rowId } } }', reaches: (who) => seesAcmeWork[who], lists: true },
+    {
+      path: "search",
+      query: () => '{ searchTickets(query: "quokka") { nodes { rowId } } }',
+      reaches: (who) => seesAcmeWork[who],
+      lists: true,
+    },
     {
       path: "the participants' tickets",
       query: () => "{ ticketParticipants { nodes { ticket { rowId ticketComments { nodes { body isInternal } } } } } }",
@@ -451,13 +562,15 @@ describe("organizations and participants: each new actor through every path", ()
 
   it("shows customers only their active organizations, and managers their members", async () => {
     const names = async (who: OrgWho) =>
-      ((await orgGql(who, "{ organizations { nodes { name } } }")).data!.organizations.nodes as { name: string }[]).map((node) => node.name).sort();
+      ((await orgGql(who, "{ organizations { nodes { name } } }")).data!.organizations.nodes as { name: string }[])
+        .map((node) => node.name)
+        .sort();
     expect(await names("requester")).toEqual(["Http Acme"]);
     expect(await names("closedOrgMember")).toEqual([]);
     expect(await names("stranger")).toEqual([]);
     const members = async (who: OrgWho) =>
-      (await orgGql(who, `{ organizationMemberships(condition: { organizationId: "${org.acme}" }) { totalCount } }`)).data!
-        .organizationMemberships.totalCount;
+      (await orgGql(who, `{ organizationMemberships(condition: { organizationId: "${org.acme}" }) { totalCount } }`))
+        .data!.organizationMemberships.totalCount;
     expect(await members("manager")).toBe(4);
     expect(await members("blind")).toBe(1);
     expect(await members("outsider")).toBe(0);
@@ -466,17 +579,23 @@ describe("organizations and participants: each new actor through every path", ()
   it("lets the manager and the cc reply, the manager close; refuses the others with stable codes", async () => {
     const ticket = await ticketIn(database.current.owner, orgUsers.requester.id, "in_progress", users.assignedAgent.id);
     const comment = (who: OrgWho) =>
-      orgGql(who, `mutation { addComment(input: { ticketId: "${ticket}", body: "From ${who}" }) { ticketComment { rowId } } }`);
-    await database.current.owner.query("insert into app_public.ticket_participants (ticket_id, user_id, kind) values ($1, $2, 'cc')", [
-      ticket,
-      orgUsers.cc.id,
-    ]);
+      orgGql(
+        who,
+        `mutation { addComment(input: { ticketId: "${ticket}", body: "From ${who}" }) { ticketComment { rowId } } }`,
+      );
+    await database.current.owner.query(
+      "insert into app_public.ticket_participants (ticket_id, user_id, kind) values ($1, $2, 'cc')",
+      [ticket, orgUsers.cc.id],
+    );
     expect((await comment("manager")).errors).toBeUndefined();
     expect((await comment("cc")).errors).toBeUndefined();
     expect((await comment("sighted")).errors?.[0]?.extensions?.code).toBe("FORBIDDEN");
     expect((await comment("blind")).errors?.[0]?.extensions?.code).toBe("NOT_FOUND");
     const close = (who: OrgWho) =>
-      orgGql(who, `mutation { transitionTicket(input: { ticketId: "${ticket}", toStatus: closed }) { ticket { status } } }`);
+      orgGql(
+        who,
+        `mutation { transitionTicket(input: { ticketId: "${ticket}", toStatus: closed }) { ticket { status } } }`,
+      );
     expect((await close("cc")).errors?.[0]?.extensions?.code).toBe("NOT_FOUND");
     expect((await close("sighted")).errors?.[0]?.extensions?.code).toBe("NOT_FOUND");
     expect((await close("manager")).data!.transitionTicket.ticket.status).toBe("closed");
@@ -492,7 +611,10 @@ describe("organizations and participants: each new actor through every path", ()
     expect((await add("requester", users.agent.id, "follower")).errors?.[0]?.extensions?.code).toBe("FORBIDDEN");
     expect((await add("outsider", orgUsers.outsider.id)).errors?.[0]?.extensions?.code).toBe("NOT_FOUND");
     expect((await add("sighted", orgUsers.blind.id)).errors?.[0]?.extensions?.code).toBe("NOT_FOUND");
-    const create = await orgGql("manager", 'mutation { createOrganization(input: { name: "Manager Inc" }) { organization { rowId } } }');
+    const create = await orgGql(
+      "manager",
+      'mutation { createOrganization(input: { name: "Manager Inc" }) { organization { rowId } } }',
+    );
     expect(create.errors?.[0]?.extensions?.code).toBe("FORBIDDEN");
     const foreign = await orgGql(
       "requester",
@@ -514,17 +636,26 @@ describe("organizations and participants: each new actor through every path", ()
     );
     const hooli = created.data!.createOrganization.organization;
     expect(hooli).toMatchObject({ name: "Http Hooli", domains: ["hooli.example"], autoJoin: false });
-    const duplicate = await orgGql("admin", 'mutation { createOrganization(input: { name: "Http Hooli" }) { organization { rowId } } }');
+    const duplicate = await orgGql(
+      "admin",
+      'mutation { createOrganization(input: { name: "Http Hooli" }) { organization { rowId } } }',
+    );
     expect(duplicate.errors?.[0]?.extensions?.code).toBe("CONFLICT");
     const member = await orgGql(
       "admin",
       `mutation { addOrganizationMember(input: { organizationId: "${hooli.rowId}", userId: "${orgUsers.stranger.id}", role: manager, seesOrganizationTickets: true }) {
          organizationMembership { role seesOrganizationTickets } } }`,
     );
-    expect(member.data!.addOrganizationMember.organizationMembership).toEqual({ role: "manager", seesOrganizationTickets: true });
+    expect(member.data!.addOrganizationMember.organizationMembership).toEqual({
+      role: "manager",
+      seesOrganizationTickets: true,
+    });
     const mine = await ticketIn(database.current.owner, orgUsers.blind.id, "open");
     await addMember(database.current.owner, hooli.rowId, orgUsers.blind.id);
-    await database.current.owner.query("update app_public.tickets set organization_id = $2 where id = $1", [mine, hooli.rowId]);
+    await database.current.owner.query("update app_public.tickets set organization_id = $2 where id = $1", [
+      mine,
+      hooli.rowId,
+    ]);
     const seen = async () => JSON.stringify(await orgGql("stranger", "{ tickets { nodes { rowId } } }")).includes(mine);
     expect(await seen()).toBe(true);
     const removed = await orgGql(

@@ -71,7 +71,10 @@ describe("admins edit calendars", () => {
     const overnight = await asAdmin(CREATE_HOUR, { versionId, weekday: 6, start: "05:00", end: "07:00" });
     expect(firstError(overnight.body).code).toBe("INVALID_INPUT");
     const weekday = await asAdmin(CREATE_HOUR, { versionId, weekday: 8, start: "09:00", end: "10:00" });
-    expect(firstError(weekday.body)).toEqual({ code: "INVALID_INPUT", message: "The weekday must be 1 (Monday) to 7 (Sunday)" });
+    expect(firstError(weekday.body)).toEqual({
+      code: "INVALID_INPUT",
+      message: "The weekday must be 1 (Monday) to 7 (Sunday)",
+    });
     const zone = await asAdmin(CREATE_CALENDAR, { name: "Nowhere", zone: "Mars/Olympus" });
     expect(firstError(zone.body)).toEqual({
       code: "INVALID_INPUT",
@@ -104,7 +107,12 @@ describe("admins edit calendars", () => {
       [agent, "ticketing_agent"],
       [customer, "ticketing_customer"],
     ] as const) {
-      const write = await graphql(api.current.request, CREATE_CALENDAR, { name: "Mine", zone: "UTC" }, bearer(user, role));
+      const write = await graphql(
+        api.current.request,
+        CREATE_CALENDAR,
+        { name: "Mine", zone: "UTC" },
+        bearer(user, role),
+      );
       expect(firstError(write.body).code).toBe("FORBIDDEN");
       const read = await graphql(
         api.current.request,
@@ -138,7 +146,10 @@ describe("admins edit calendars", () => {
     ]) {
       const refused = await ask(from!, to!);
       expect(refused.body.data).toEqual({ businessMinutesBetween: null });
-      expect(firstError(refused.body)).toEqual({ code: "INVALID_INPUT", message: "Business minutes are counted over at most 10 years" });
+      expect(firstError(refused.body)).toEqual({
+        code: "INVALID_INPUT",
+        message: "Business minutes are counted over at most 10 years",
+      });
     }
   });
 
@@ -152,7 +163,11 @@ describe("admins edit calendars", () => {
       }`,
       { calendarId },
     );
-    expect(policy.body.data.updateSlaPolicy.slaPolicy).toEqual({ priority: "low", calendarId, firstResponseMinutes: 60 });
+    expect(policy.body.data.updateSlaPolicy.slaPolicy).toEqual({
+      priority: "low",
+      calendarId,
+      firstResponseMinutes: 60,
+    });
     const { rows: audited } = await database.current.owner.query(
       "select actor_id, new_data ->> 'calendar_id' as calendar_id from app_private.audit_log where table_name = 'app_public.sla_policies' and operation = 'UPDATE'",
     );
@@ -202,13 +217,27 @@ describe("admins edit calendars", () => {
       { calendarId },
     );
     const holidayId = holiday.body.data.createBusinessCalendarHoliday.businessCalendarHoliday.rowId;
-    const otherHour = await asAdmin(CREATE_HOUR, { versionId: laterVersionId, weekday: 3, start: "08:00", end: "16:00" });
+    const otherHour = await asAdmin(CREATE_HOUR, {
+      versionId: laterVersionId,
+      weekday: 3,
+      start: "08:00",
+      end: "16:00",
+    });
     const otherHourId = otherHour.body.data.createBusinessCalendarHour.businessCalendarHour.rowId;
 
     for (const [mutation, variables] of [
-      ["mutation ($id: UUID!) { deleteBusinessCalendarHour(input: { rowId: $id }) { clientMutationId } }", { id: hourId }],
-      ["mutation ($id: UUID!) { deleteBusinessCalendarHoliday(input: { rowId: $id }) { clientMutationId } }", { id: holidayId }],
-      ["mutation ($id: UUID!) { deleteBusinessCalendarVersion(input: { rowId: $id }) { clientMutationId } }", { id: laterVersionId }],
+      [
+        "mutation ($id: UUID!) { deleteBusinessCalendarHour(input: { rowId: $id }) { clientMutationId } }",
+        { id: hourId },
+      ],
+      [
+        "mutation ($id: UUID!) { deleteBusinessCalendarHoliday(input: { rowId: $id }) { clientMutationId } }",
+        { id: holidayId },
+      ],
+      [
+        "mutation ($id: UUID!) { deleteBusinessCalendarVersion(input: { rowId: $id }) { clientMutationId } }",
+        { id: laterVersionId },
+      ],
       ["mutation { deleteSlaPauseStatus(input: { status: resolved, clock: resolution }) { clientMutationId } }", {}],
     ] as const) {
       const deleted = await asAdmin(mutation, variables);
@@ -235,6 +264,8 @@ describe("admins edit calendars", () => {
       removed("sla_pause_statuses", null, "resolved"),
     ]);
     // Put the default pause rule back for the tests after this one.
-    await database.current.owner.query("insert into app_public.sla_pause_statuses (status, clock) values ('resolved', 'resolution')");
+    await database.current.owner.query(
+      "insert into app_public.sla_pause_statuses (status, clock) values ('resolved', 'resolution')",
+    );
   });
 });

@@ -32,7 +32,12 @@ const CREATE_TICKET = `mutation File($subject: String!) {
 }`;
 
 function start(): Promise<EmbeddedPostgresHandle> {
-  return startEmbeddedPostgres({ dataDir: path.join(dataDir, "postgres"), port, password: TEST_CLUSTER_PASSWORD, persistent: true });
+  return startEmbeddedPostgres({
+    dataDir: path.join(dataDir, "postgres"),
+    port,
+    password: TEST_CLUSTER_PASSWORD,
+    persistent: true,
+  });
 }
 
 function post(query: string, variables: Record<string, unknown> = {}) {
@@ -78,7 +83,10 @@ beforeAll(async () => {
   await chmod(dataDir, 0o755);
   port = await freePort();
   postgres = await start();
-  urls = databaseUrls(postgres.rootUrl, "ticketing_availability", { owner: TEST_CLUSTER_PASSWORD, authenticator: TEST_CLUSTER_PASSWORD });
+  urls = databaseUrls(postgres.rootUrl, "ticketing_availability", {
+    owner: TEST_CLUSTER_PASSWORD,
+    authenticator: TEST_CLUSTER_PASSWORD,
+  });
   await provision(urls, { logger });
   const owner = new pg.Pool({ connectionString: urls.owner, max: 1 });
   try {
@@ -153,7 +161,10 @@ describe("GraphQL while the database is away", () => {
     // Liveness is unaffected.
     expect((await supertest(api.app).get("/healthz")).status).toBe(200);
     postgres = await start();
-    await vi.waitFor(async () => expect((await post(CURRENT_USER)).status).toBe(200), { timeout: 20_000, interval: 200 });
+    await vi.waitFor(async () => expect((await post(CURRENT_USER)).status).toBe(200), {
+      timeout: 20_000,
+      interval: 200,
+    });
     const filed = await post(CREATE_TICKET, { subject: "Printer on fire" });
     expect(filed.status).toBe(200);
     expect(filed.body.data.createTicket.ticket.rowId).toMatch(/^[0-9a-f-]{36}$/);

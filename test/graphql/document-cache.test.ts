@@ -1,7 +1,12 @@
 import { readFileSync } from "node:fs";
 import { buildSchema, specifiedRules } from "postgraphile/graphql";
 import { describe, expect, it } from "vitest";
-import { BYTES_PER_DOCUMENT, BYTES_PER_FIELD, makeCachedParseAndValidate, WeightedLru } from "../../src/graphql/document-cache.ts";
+import {
+  BYTES_PER_DOCUMENT,
+  BYTES_PER_FIELD,
+  makeCachedParseAndValidate,
+  WeightedLru,
+} from "../../src/graphql/document-cache.ts";
 import { checkDocument, DEFAULT_DOCUMENT_LIMITS, type ParsedDocuments } from "../../src/graphql/document-limits.ts";
 
 /** The document cache is bounded by the estimated memory of its entries, not their count. */
@@ -39,7 +44,8 @@ describe("cached parse and validate", () => {
     const first = parseAndValidate("{ currentUserId }");
     expect(first.document).toBeDefined();
     expect(parseAndValidate("{ currentUserId }")).toBe(first);
-    for (let index = 0; index < 50; index++) parseAndValidate(`query Q${index} { a: currentUserId b: currentUserId c: currentUserId }`);
+    for (let index = 0; index < 50; index++)
+      parseAndValidate(`query Q${index} { a: currentUserId b: currentUserId c: currentUserId }`);
     // 50 documents were parsed; only what fits the budget stays.
     expect(cache.size).toBeLessThanOrEqual(4);
     expect(cache.weight).toBeLessThanOrEqual(budget);
@@ -70,7 +76,9 @@ describe("parsed documents of the limit checks", () => {
     // The tree is shared; the page sizes of each request still count.
     const byVariable = "query Page($n: Int) { tickets(first: $n) { nodes { rowId } } }";
     checkDocument(schema, DEFAULT_DOCUMENT_LIMITS, { query: byVariable, variableValues: { n: 5 } }, parsed);
-    expect(() => checkDocument(schema, DEFAULT_DOCUMENT_LIMITS, { query: byVariable, variableValues: { n: 5_000 } }, parsed)).toThrow(/at most 100/);
+    expect(() =>
+      checkDocument(schema, DEFAULT_DOCUMENT_LIMITS, { query: byVariable, variableValues: { n: 5_000 } }, parsed),
+    ).toThrow(/at most 100/);
   });
 
   it("keeps no tree of a refused document", () => {

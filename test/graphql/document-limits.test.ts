@@ -116,9 +116,15 @@ describe("page sizes", () => {
   });
 
   it("refuses a page over the maximum, literal, variable or variable default", async () => {
-    expectRefused(await graphql(api.current.request, "{ tickets(first: 1000000) { nodes { rowId } } }", {}, customer), "PAGE_TOO_LARGE");
+    expectRefused(
+      await graphql(api.current.request, "{ tickets(first: 1000000) { nodes { rowId } } }", {}, customer),
+      "PAGE_TOO_LARGE",
+    );
     const byVariable = "query Page($n: Int) { tickets(first: $n) { nodes { rowId } } }";
-    expectRefused(await graphql(api.current.request, byVariable, { n: limits.maxPageSize + 1 }, customer), "PAGE_TOO_LARGE");
+    expectRefused(
+      await graphql(api.current.request, byVariable, { n: limits.maxPageSize + 1 }, customer),
+      "PAGE_TOO_LARGE",
+    );
     const byDefault = "query Page($n: Int = 5000) { tickets(last: $n) { nodes { rowId } } }";
     const response = await graphql(api.current.request, byDefault, {}, customer);
     expectRefused(response, "PAGE_TOO_LARGE");
@@ -156,7 +162,8 @@ describe("refusals before execution", () => {
     expectRefused(fields, "QUERY_TOO_COMPLEX");
     expect(fields.body.errors[0].message).toContain(`${limits.maxFields + 1} fields`);
     const doubling = ["fragment F0 on Query { __typename }"];
-    for (let level = 1; level <= 10; level++) doubling.push(`fragment F${level} on Query { ...F${level - 1} ...F${level - 1} }`);
+    for (let level = 1; level <= 10; level++)
+      doubling.push(`fragment F${level} on Query { ...F${level - 1} ...F${level - 1} }`);
     const response = await graphql(api.current.request, `{ ...F10 } ${doubling.join(" ")}`);
     expectRefused(response, "QUERY_TOO_COMPLEX");
     expect(response.body.errors[0].message).toContain("1024 fields");
@@ -186,12 +193,15 @@ describe("refusals before execution", () => {
   it("refuses more mutation fields than the limit in one request", async () => {
     const fields = Array.from(
       { length: limits.maxMutationFields + 1 },
-      (_, index) => `m${index}: createTicket(input: { ticket: { subject: "Spam ${index}", description: "x" } }) { ticket { rowId } }`,
+      (_, index) =>
+        `m${index}: createTicket(input: { ticket: { subject: "Spam ${index}", description: "x" } }) { ticket { rowId } }`,
     );
     const response = await graphql(api.current.request, `mutation { ${fields.join(" ")} }`, {}, customer);
     expectRefused(response, "QUERY_TOO_COMPLEX");
     expect(response.body.errors[0].message).toContain("mutations");
-    const { rows } = await database.current.owner.query("select count(*)::int as n from app_public.tickets where subject like 'Spam %'");
+    const { rows } = await database.current.owner.query(
+      "select count(*)::int as n from app_public.tickets where subject like 'Spam %'",
+    );
     expect(rows[0].n).toBe(0);
   });
 

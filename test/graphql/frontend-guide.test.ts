@@ -193,8 +193,17 @@ const RUNNERS: Record<string, () => Promise<void>> = {
     expect(data.searchTickets.nodes.map((t: { number: string }) => t.number)).toContain(state.ticketNumber);
   },
   async CreateOrganization() {
-    const data = await run("CreateOrganization", { name: "Portal Printing Ltd", domains: ["Printing.example"] }, state.adminToken);
-    expect(data.createOrganization.organization).toMatchObject({ name: "Portal Printing Ltd", domains: ["printing.example"], autoJoin: false, isActive: true });
+    const data = await run(
+      "CreateOrganization",
+      { name: "Portal Printing Ltd", domains: ["Printing.example"] },
+      state.adminToken,
+    );
+    expect(data.createOrganization.organization).toMatchObject({
+      name: "Portal Printing Ltd",
+      domains: ["printing.example"],
+      autoJoin: false,
+      isActive: true,
+    });
     state.organizationId = data.createOrganization.organization.rowId;
   },
   async AddOrganizationMember() {
@@ -205,37 +214,58 @@ const RUNNERS: Record<string, () => Promise<void>> = {
       { organizationId: state.organizationId, userId: state.customerId, role: "manager", sees: true },
       state.adminToken,
     );
-    expect(data.addOrganizationMember.organizationMembership).toMatchObject({ role: "manager", seesOrganizationTickets: true });
+    expect(data.addOrganizationMember.organizationMembership).toMatchObject({
+      role: "manager",
+      seesOrganizationTickets: true,
+    });
     // A colleague, a plain member, optional arguments left out.
     state.colleagueId = await makeUser(database.current.owner, "Casey Colleague", "customer");
     state.colleagueToken = bearer(state.colleagueId, "ticketing_customer");
-    const colleague = await run("AddOrganizationMember", { organizationId: state.organizationId, userId: state.colleagueId }, state.adminToken);
-    expect(colleague.addOrganizationMember.organizationMembership).toMatchObject({ role: "member", seesOrganizationTickets: false });
+    const colleague = await run(
+      "AddOrganizationMember",
+      { organizationId: state.organizationId, userId: state.colleagueId },
+      state.adminToken,
+    );
+    expect(colleague.addOrganizationMember.organizationMembership).toMatchObject({
+      role: "member",
+      seesOrganizationTickets: false,
+    });
   },
   async MyOrganizations() {
     const data = await run("MyOrganizations", {}, customer());
     expect(data.currentUser.organizationMemberships.nodes).toEqual([
-      { role: "manager", seesOrganizationTickets: true, organization: { rowId: state.organizationId, name: "Portal Printing Ltd" } },
+      {
+        role: "manager",
+        seesOrganizationTickets: true,
+        organization: { rowId: state.organizationId, name: "Portal Printing Ltd" },
+      },
     ]);
   },
   async OrganizationTickets() {
     // The colleague files a ticket: it is filed for their organization, so the manager sees it.
     await run("CreateTicket", { subject: "Toner order for the office" }, state.colleagueToken);
     const data = await run("OrganizationTickets", { organizationId: state.organizationId, first: 20 }, customer());
-    expect(data.organization.tickets.nodes.map((t: { subject: string; customer: { displayName: string } }) => [t.subject, t.customer.displayName])).toEqual([
-      ["Toner order for the office", "Casey Colleague"],
-    ]);
-    expect(data.organization.organizationMemberships.nodes.map((m: { user: { displayName: string } }) => m.user.displayName).sort()).toEqual([
-      "Casey Colleague",
-      "Pat Portal",
-    ]);
+    expect(
+      data.organization.tickets.nodes.map((t: { subject: string; customer: { displayName: string } }) => [
+        t.subject,
+        t.customer.displayName,
+      ]),
+    ).toEqual([["Toner order for the office", "Casey Colleague"]]);
+    expect(
+      data.organization.organizationMemberships.nodes
+        .map((m: { user: { displayName: string } }) => m.user.displayName)
+        .sort(),
+    ).toEqual(["Casey Colleague", "Pat Portal"]);
     // The colleague shares no sight: the manager's tickets stay hidden from them.
     const theirs = await run("MyTickets", { first: 10 }, state.colleagueToken);
     expect(theirs.tickets.totalCount).toBe(1);
   },
   async AddTicketParticipant() {
     const data = await run("AddTicketParticipant", { ticketId: state.ticketId, userId: state.colleagueId }, customer());
-    expect(data.addTicketParticipant.ticketParticipant).toMatchObject({ kind: "cc", user: { displayName: "Casey Colleague" } });
+    expect(data.addTicketParticipant.ticketParticipant).toMatchObject({
+      kind: "cc",
+      user: { displayName: "Casey Colleague" },
+    });
     const theirs = await run("TicketDetail", { number: state.ticketNumber }, state.colleagueToken);
     expect(theirs.ticketByNumber.rowId).toBe(state.ticketId);
     expect(theirs.ticketByNumber.ticketComments.nodes.every((c: { isInternal: boolean }) => !c.isInternal)).toBe(true);

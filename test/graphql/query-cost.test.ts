@@ -51,7 +51,9 @@ describe("ordinary queries", () => {
   });
 
   it("reports the measured numbers", () => {
-    const costs = Object.fromEntries(Object.entries(ORDINARY).map(([name, query]) => [name, measure(query).operation!.cost]));
+    const costs = Object.fromEntries(
+      Object.entries(ORDINARY).map(([name, query]) => [name, measure(query).operation!.cost]),
+    );
     // Pages of 20 tickets × 20 comments × 7 fields dominate the first.
     expect(costs["a page of 20 tickets with their comments"]).toBeGreaterThan(20 * 20 * 7);
   });
@@ -59,7 +61,8 @@ describe("ordinary queries", () => {
 
 describe("cost", () => {
   it("multiplies the pages of nested connections, counting the default page where none is given", () => {
-    const explicit = measure("{ tickets(first: 10) { nodes { ticketComments(first: 5) { nodes { body } } } } }").operation!;
+    const explicit = measure("{ tickets(first: 10) { nodes { ticketComments(first: 5) { nodes { body } } } } }")
+      .operation!;
     // tickets 1 + 10 × (nodes 1 + ticketComments 1 + 5 × (nodes 1 + body 1))
     expect(explicit.cost).toBe(1 + 10 * (1 + 1 + 5 * (1 + 1)));
     const implicit = measure("{ tickets { nodes { rowId } } }").operation!;
@@ -67,7 +70,8 @@ describe("cost", () => {
   });
 
   it("resolves first and last from variables and their defaults", () => {
-    const query = "query Q($n: Int, $m: Int = 70) { a: tickets(first: $n) { totalCount } b: tickets(last: $m) { totalCount } }";
+    const query =
+      "query Q($n: Int, $m: Int = 70) { a: tickets(first: $n) { totalCount } b: tickets(last: $m) { totalCount } }";
     expect(measure(query, { n: 40 }).operation!.largestPage).toEqual({ field: "tickets", size: 70 });
     expect(measure(query, { n: 900, m: 1 }).operation!.largestPage).toEqual({ field: "tickets", size: 900 });
   });
@@ -83,7 +87,8 @@ describe("cost", () => {
 describe("hostile documents are measured in linear time", () => {
   it("fragments doubling each other 30 levels deep: 2^30 fields, measured at once", () => {
     const fragments = ["fragment F0 on Query { __typename }"];
-    for (let level = 1; level <= 30; level++) fragments.push(`fragment F${level} on Query { ...F${level - 1} ...F${level - 1} }`);
+    for (let level = 1; level <= 30; level++)
+      fragments.push(`fragment F${level} on Query { ...F${level - 1} ...F${level - 1} }`);
     const started = performance.now();
     const { document } = measure(`{ ...F30 } ${fragments.join("\n")}`);
     const elapsed = performance.now() - started;
@@ -103,9 +108,12 @@ describe("hostile documents are measured in linear time", () => {
   });
 
   it("introspection lists nested inside themselves", () => {
-    expect(measure("{ __schema { types { fields { type { fields { name } } } } } }").document.introspectionCycle).toBe("fields");
-    expect(measure("{ __type(name: \"Query\") { interfaces { possibleTypes { interfaces { name } } } } }").document.introspectionCycle).toBe(
-      "interfaces",
+    expect(measure("{ __schema { types { fields { type { fields { name } } } } } }").document.introspectionCycle).toBe(
+      "fields",
     );
+    expect(
+      measure('{ __type(name: "Query") { interfaces { possibleTypes { interfaces { name } } } } }').document
+        .introspectionCycle,
+    ).toBe("interfaces");
   });
 });

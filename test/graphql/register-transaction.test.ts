@@ -12,7 +12,6 @@ import { useTestDatabase } from "../support/test-database.ts";
 const database = useTestDatabase();
 const api = useTestApi(database);
 
-
 describe("register is atomic", () => {
   it("leaves no account behind when the verification mail cannot be queued, so a retry succeeds", async () => {
     const input = { email: "rollback@example.com", password: PASSWORD, displayName: "Rolled Back" };

@@ -32,5 +32,4 @@ describe("GraphQL schema", () => {
     expect(sdl).not.toMatch(/passwordHash|tokenDigest|loginAttempt|userAccount|failedLoginCount|lockedUntil/i);
     await expect(`${sdl}\n`).toMatchFileSnapshot("../../schema.graphql");
   });
-
 });

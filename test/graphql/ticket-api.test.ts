@@ -28,16 +28,18 @@ beforeAll(async () => {
   tokens.otherCustomer = bearer(people.otherCustomer, "ticketing_customer");
   tokens.agent = bearer(people.agent, "ticketing_agent");
   tokens.admin = bearer(people.admin, "ticketing_admin");
-  working = await makeTicket(owner, people.customer, "in_progress", people.agent, { subject: "Quasar console flickers" });
+  working = await makeTicket(owner, people.customer, "in_progress", people.agent, {
+    subject: "Quasar console flickers",
+  });
   const { rows } = await owner.query(
     "insert into app_public.ticket_comments (ticket_id, author_id, body, is_internal) values ($1, $2, 'Internal: quasar vendor bug 77', true) returning id",
     [working.id, people.agent],
   );
   internalNoteId = rows[0].id;
-  await owner.query("insert into app_public.ticket_comments (ticket_id, author_id, body) values ($1, $2, 'Public: quasar fix coming')", [
-    working.id,
-    people.agent,
-  ]);
+  await owner.query(
+    "insert into app_public.ticket_comments (ticket_id, author_id, body) values ($1, $2, 'Public: quasar fix coming')",
+    [working.id, people.agent],
+  );
 });
 
 const TRANSITION = `mutation Move($ticketId: UUID!, $toStatus: TicketStatus!) {
@@ -72,8 +74,12 @@ describe("lifecycle errors over HTTP", () => {
     ["over 20,000 characters", "x".repeat(20_001)],
   ])("answers INVALID_INPUT with the constraint's message to a comment of %s, and writes nothing", async (_, body) => {
     const count = async () =>
-      (await database.current.owner.query("select count(*)::int as n from app_public.ticket_comments where ticket_id = $1", [working.id]))
-        .rows[0].n;
+      (
+        await database.current.owner.query(
+          "select count(*)::int as n from app_public.ticket_comments where ticket_id = $1",
+          [working.id],
+        )
+      ).rows[0].n;
     const before = await count();
     const response = await call(
       "mutation Reply($ticketId: UUID!, $body: String!) { addComment(input: { ticketId: $ticketId, body: $body }) { ticketComment { rowId } } }",
@@ -95,7 +101,9 @@ describe("lifecycle errors over HTTP", () => {
     );
     expect(response.body.errors[0].extensions.code).toBe("INVALID_INPUT");
     expect(response.body.errors[0].message).toBe("A note must be at most 2000 characters");
-    const { rows } = await database.current.owner.query("select status from app_public.tickets where id = $1", [ticket.id]);
+    const { rows } = await database.current.owner.query("select status from app_public.tickets where id = $1", [
+      ticket.id,
+    ]);
     expect(rows[0].status).toBe("in_progress");
   });
 
@@ -115,9 +123,14 @@ describe("the workflow as data", () => {
     const resolve = () => call(TRANSITION, { ticketId: ticket.id, toStatus: "resolved" }, "agent");
     expect((await resolve()).body.errors[0].extensions.code).toBe("INVALID_TRANSITION");
     expect((await call(ADD, {}, "agent")).body.errors[0].extensions.code).toBe("FORBIDDEN");
-    expect((await call(ADD, {}, "admin")).body.data.createTicketTransition.ticketTransition).toEqual({ fromStatus: "open", toStatus: "resolved" });
+    expect((await call(ADD, {}, "admin")).body.data.createTicketTransition.ticketTransition).toEqual({
+      fromStatus: "open",
+      toStatus: "resolved",
+    });
     expect((await resolve()).body.data.transitionTicket.ticket.status).toBe("resolved");
-    expect((await call(REMOVE, {}, "admin")).body.data.deleteTicketTransition.ticketTransition).toEqual({ fromStatus: "open" });
+    expect((await call(REMOVE, {}, "admin")).body.data.deleteTicketTransition.ticketTransition).toEqual({
+      fromStatus: "open",
+    });
     const another = await makeTicket(database.current.owner, people.customer, "open", people.agent);
     const refused = await call(TRANSITION, { ticketId: another.id, toStatus: "resolved" }, "agent");
     expect(refused.body.errors[0].extensions.code).toBe("INVALID_TRANSITION");
@@ -133,14 +146,17 @@ describe("queues and search", () => {
       { agentId: people.agent },
       "agent",
     );
-    const due = response.body.data.tickets.nodes.map((node: { resolutionDueAt: string }) => Date.parse(node.resolutionDueAt));
+    const due = response.body.data.tickets.nodes.map((node: { resolutionDueAt: string }) =>
+      Date.parse(node.resolutionDueAt),
+    );
     expect(due.length).toBeGreaterThan(2);
     expect(due).toEqual([...due].sort((a, b) => a - b));
   });
 
   it("pages through search results", async () => {
     const owner = database.current.owner;
-    for (let n = 0; n < 5; n += 1) await makeTicket(owner, people.customer, "open", null, { subject: `Nebula sync fails ${n}` });
+    for (let n = 0; n < 5; n += 1)
+      await makeTicket(owner, people.customer, "open", null, { subject: `Nebula sync fails ${n}` });
     const page = (after: string | null) =>
       call(
         `query Search($after: Cursor) { searchTickets(query: "nebula", first: 2, after: $after) { nodes { subject } pageInfo { hasNextPage endCursor } } }`,
@@ -181,22 +197,46 @@ describe("internal notes never reach a customer", () => {
   it("through the comments list, a lookup by id, a node id, and search", async () => {
     const list = await call(`{ ticketComments { nodes { body } } }`, {}, "customer");
     expect(JSON.stringify(list.body)).not.toMatch(BODIES);
-    const byRowId = await call(`query C($id: UUID!) { ticketComment(rowId: $id) { body } }`, { id: internalNoteId }, "customer");
+    const byRowId = await call(
+      `query C($id: UUID!) { ticketComment(rowId: $id) { body } }`,
+      { id: internalNoteId },
+      "customer",
+    );
     expect(byRowId.body.data.ticketComment).toBeNull();
-    const staff = await call(`query C($id: UUID!) { ticketComment(rowId: $id) { id body } }`, { id: internalNoteId }, "agent");
+    const staff = await call(
+      `query C($id: UUID!) { ticketComment(rowId: $id) { id body } }`,
+      { id: internalNoteId },
+      "agent",
+    );
     const nodeId = staff.body.data.ticketComment.id;
-    const byNode = await call(`query N($id: ID!) { node(id: $id) { ... on TicketComment { body } } }`, { id: nodeId }, "customer");
+    const byNode = await call(
+      `query N($id: ID!) { node(id: $id) { ... on TicketComment { body } } }`,
+      { id: nodeId },
+      "customer",
+    );
     expect(byNode.body.data.node).toBeNull();
-    const byNodeField = await call(`query N($id: ID!) { ticketCommentById(id: $id) { body } }`, { id: nodeId }, "customer");
+    const byNodeField = await call(
+      `query N($id: ID!) { ticketCommentById(id: $id) { body } }`,
+      { id: nodeId },
+      "customer",
+    );
     expect(byNodeField.body.data.ticketCommentById).toBeNull();
     const search = await call(`{ searchTickets(query: "vendor bug") { nodes { rowId } } }`, {}, "customer");
     expect(search.body.data.searchTickets.nodes).toEqual([]);
   });
 
   it("and another customer's ticket stays invisible by any lookup", async () => {
-    const byRowId = await call(`query T($id: UUID!) { ticket(rowId: $id) { subject } }`, { id: working.id }, "otherCustomer");
+    const byRowId = await call(
+      `query T($id: UUID!) { ticket(rowId: $id) { subject } }`,
+      { id: working.id },
+      "otherCustomer",
+    );
     expect(byRowId.body.data.ticket).toBeNull();
-    const byNumber = await call(`query T($n: BigInt!) { ticketByNumber(number: $n) { subject } }`, { n: String(working.number) }, "otherCustomer");
+    const byNumber = await call(
+      `query T($n: BigInt!) { ticketByNumber(number: $n) { subject } }`,
+      { n: String(working.number) },
+      "otherCustomer",
+    );
     expect(byNumber.body.data.ticketByNumber).toBeNull();
     const search = await call(`{ searchTickets(query: "quasar") { nodes { rowId } } }`, {}, "otherCustomer");
     expect(search.body.data.searchTickets.nodes).toEqual([]);

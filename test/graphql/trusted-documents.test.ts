@@ -27,7 +27,12 @@ writeFileSync(manifest, JSON.stringify(DOCUMENTS));
 const database = useTestDatabase();
 // In production /metrics needs its token (docs/security.md, "Time and connections").
 const METRICS_TOKEN = "metrics-token-for-this-test";
-const api = useTestApi(database, { production: true, graphiql: false, trustedDocuments: manifest, metrics: { token: METRICS_TOKEN } });
+const api = useTestApi(database, {
+  production: true,
+  graphiql: false,
+  trustedDocuments: manifest,
+  metrics: { token: METRICS_TOKEN },
+});
 let port: number;
 let socket: Connection;
 
@@ -75,13 +80,18 @@ describe("over HTTP", () => {
   it("labels metrics with the trusted documents' operation names", async () => {
     await post({ documentId: "a1b2c3" });
     const metrics = await api.current.request.get("/metrics").set("Authorization", `Bearer ${METRICS_TOKEN}`);
-    expect(metrics.text).toMatch(/graphql_operations_total\{operation_name="Ping",operation_type="query",outcome="success"\} \d+/);
+    expect(metrics.text).toMatch(
+      /graphql_operations_total\{operation_name="Ping",operation_type="query",outcome="success"\} \d+/,
+    );
   });
 });
 
 describe("over websocket", () => {
   it("executes a registered operation and refuses a document text", async () => {
-    const known = await wsRequest(socket.client, { query: "", extensions: { persistedQuery: { sha256Hash: "a1b2c3" } } });
+    const known = await wsRequest(socket.client, {
+      query: "",
+      extensions: { persistedQuery: { sha256Hash: "a1b2c3" } },
+    });
     expect(known).toEqual({ data: { __typename: "Query" } });
     const text = await wsRequest(socket.client, { query: "{ __typename }" });
     expect(text.errors?.[0].extensions.code).toBe("TRUSTED_DOCUMENT_REQUIRED");

@@ -43,7 +43,9 @@ describe("HTTP surface", () => {
       'graphql_operations_total{operation_name="Me",operation_type="query",outcome="success"} 1',
     );
     // Names off the allow-list (operation-metrics-plugin.ts) share one label.
-    expect(response.text).toContain('graphql_operations_total{operation_name="other",operation_type="query",outcome="success"} 1');
+    expect(response.text).toContain(
+      'graphql_operations_total{operation_name="other",operation_type="query",outcome="success"} 1',
+    );
     expect(response.text).toMatch(/graphql_operations_total\{[^}]*outcome="invalid"\} 1/);
     expect(response.text).toMatch(/pg_pool_connections_total \d+/);
     expect(response.text).toMatch(/pg_pool_connections_idle \d+/);

@@ -11,7 +11,10 @@ import { useTestDatabase } from "../support/test-database.ts";
 const database = useTestDatabase();
 const TOKEN = "scrape-token-0123456789";
 
-async function withApi(overrides: Partial<AppConfig>, work: (urls: { main: string; metrics?: string }) => Promise<void>) {
+async function withApi(
+  overrides: Partial<AppConfig>,
+  work: (urls: { main: string; metrics?: string }) => Promise<void>,
+) {
   const { api } = await startTestApi(database.current, overrides);
   try {
     const { port, metricsPort } = await api.listen();
@@ -58,14 +61,17 @@ describe("metrics exposure", () => {
   });
 
   it("moves to its own listener when METRICS_PORT is set, leaving the public port without it", async () => {
-    await withApi({ production: true, graphiql: false, metrics: { port: 0, host: "127.0.0.1" } }, async ({ main, metrics }) => {
-      expect((await scrape(main)).status).toBe(404);
-      const answer = await scrape(metrics!);
-      expect(answer.status).toBe(200);
-      expect(answer.text).toContain("graphql_operations_total");
-      // The metrics listener serves nothing else.
-      expect((await fetch(`${metrics!}/graphql`, { method: "POST" })).status).toBe(404);
-    });
+    await withApi(
+      { production: true, graphiql: false, metrics: { port: 0, host: "127.0.0.1" } },
+      async ({ main, metrics }) => {
+        expect((await scrape(main)).status).toBe(404);
+        const answer = await scrape(metrics!);
+        expect(answer.status).toBe(200);
+        expect(answer.text).toContain("graphql_operations_total");
+        // The metrics listener serves nothing else.
+        expect((await fetch(`${metrics!}/graphql`, { method: "POST" })).status).toBe(404);
+      },
+    );
   });
 
   it("with both a port and a token, is served only on the metrics port, and only with the token", async () => {

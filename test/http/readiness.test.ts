@@ -34,7 +34,10 @@ function start(): Promise<EmbeddedPostgresHandle> {
 }
 
 function urlsFor(database: string): DatabaseUrls {
-  return databaseUrls(postgres!.rootUrl, database, { owner: TEST_CLUSTER_PASSWORD, authenticator: TEST_CLUSTER_PASSWORD });
+  return databaseUrls(postgres!.rootUrl, database, {
+    owner: TEST_CLUSTER_PASSWORD,
+    authenticator: TEST_CLUSTER_PASSWORD,
+  });
 }
 
 async function apiOn(urls: DatabaseUrls): Promise<ApiServer> {

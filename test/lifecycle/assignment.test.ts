@@ -2,7 +2,18 @@ import type pg from "pg";
 import { beforeAll, describe, expect, it } from "vitest";
 import { beginWithSettings } from "../../src/database/request-transaction.ts";
 import { actorSettings, testPool, useTestDatabase } from "../support/test-database.ts";
-import { type Cast, codeOf, expectAssignmentInvariant, expectHistoryInvariant, makeTicket, makeUser, ROLE, rowsOf, runAs, standardCast } from "../support/fixtures.ts";
+import {
+  type Cast,
+  codeOf,
+  expectAssignmentInvariant,
+  expectHistoryInvariant,
+  makeTicket,
+  makeUser,
+  ROLE,
+  rowsOf,
+  runAs,
+  standardCast,
+} from "../support/fixtures.ts";
 
 /**
  * assign_ticket, the deactivation/demotion rule and take_next_ticket — the
@@ -28,12 +39,17 @@ describe("assign_ticket", () => {
     expect(codeOf(await assign(ROLE.customer, people.customer, people.agent))).toBe("TKFBD");
     expect(codeOf(await assign(ROLE.agent, people.agent, people.otherAgent))).toBe("TKFBD");
     expect(codeOf(await assign(ROLE.agent, people.agent, null))).toBe("TKFBD");
-    expect(rowsOf(await assign(ROLE.agent, people.agent, people.agent))[0]).toMatchObject({ agent_id: people.agent, status: "open" });
+    expect(rowsOf(await assign(ROLE.agent, people.agent, people.agent))[0]).toMatchObject({
+      agent_id: people.agent,
+      status: "open",
+    });
     expect(codeOf(await assign(ROLE.agent, people.otherAgent, people.otherAgent))).toBe("TKFBD");
     expect(codeOf(await assign(ROLE.admin, people.admin, people.customer))).toBe("TKVAL");
     expect(codeOf(await assign(ROLE.admin, people.admin, people.inactiveAgent))).toBe("TKVAL");
     expect(rowsOf(await assign(ROLE.admin, people.admin, people.otherAgent))[0]!.agent_id).toBe(people.otherAgent);
-    rowsOf(await as(ROLE.agent, people.otherAgent, "select app_public.transition_ticket($1, 'in_progress')", [ticket.id]));
+    rowsOf(
+      await as(ROLE.agent, people.otherAgent, "select app_public.transition_ticket($1, 'in_progress')", [ticket.id]),
+    );
     // Unassigning work in progress sends the ticket back to the queue.
     expect(rowsOf(await assign(ROLE.admin, people.admin, null))[0]).toMatchObject({ agent_id: null, status: "open" });
 
@@ -53,29 +69,52 @@ describe("assign_ticket", () => {
     const ticket = await makeTicket(owner, people.customer, "open");
     const demoted = await makeUser(owner, "Demoted Assignee", "agent");
     await owner.query("update app_public.users set role = 'customer' where id = $1", [demoted]);
-    const assign = (agent: string | null) => as(ROLE.admin, people.admin, "select app_public.assign_ticket($1, $2)", [ticket.id, agent]);
-    for (const target of [people.admin, demoted, people.inactiveAgent, people.customer, "00000000-0000-7000-8000-000000000000"]) {
+    const assign = (agent: string | null) =>
+      as(ROLE.admin, people.admin, "select app_public.assign_ticket($1, $2)", [ticket.id, agent]);
+    for (const target of [
+      people.admin,
+      demoted,
+      people.inactiveAgent,
+      people.customer,
+      "00000000-0000-7000-8000-000000000000",
+    ]) {
       expect(codeOf(await assign(target))).toBe("TKVAL");
     }
     const history = async () =>
-      (await owner.query("select count(*)::int as n from app_public.ticket_assignment_history where ticket_id = $1", [ticket.id])).rows[0].n;
+      (
+        await owner.query("select count(*)::int as n from app_public.ticket_assignment_history where ticket_id = $1", [
+          ticket.id,
+        ])
+      ).rows[0].n;
     expect(codeOf(await assign(null))).toBe("ok");
     expect(await history()).toBe(0);
     expect(codeOf(await assign(people.agent))).toBe("ok");
     expect(codeOf(await assign(people.agent))).toBe("ok");
-    expect(codeOf(await as(ROLE.agent, people.agent, "select app_public.assign_ticket($1, $2)", [ticket.id, people.agent]))).toBe("ok");
+    expect(
+      codeOf(await as(ROLE.agent, people.agent, "select app_public.assign_ticket($1, $2)", [ticket.id, people.agent])),
+    ).toBe("ok");
     expect(await history()).toBe(1);
     // A stale agent token of a demoted user carries no agent rights.
     const open = await makeTicket(owner, people.customer, "open");
-    expect(codeOf(await as(ROLE.agent, demoted, "select app_public.assign_ticket($1, $2)", [open.id, demoted]))).toBe("TKFBD");
+    expect(codeOf(await as(ROLE.agent, demoted, "select app_public.assign_ticket($1, $2)", [open.id, demoted]))).toBe(
+      "TKFBD",
+    );
   });
 
   it("refuses closed, unknown and invisible tickets", async () => {
     const closed = await makeTicket(database.current.owner, people.customer, "closed", people.agent);
-    expect(codeOf(await as(ROLE.admin, people.admin, "select app_public.assign_ticket($1, $2)", [closed.id, people.otherAgent]))).toBe("TKINV");
-    expect(codeOf(await as(ROLE.admin, people.admin, "select app_public.assign_ticket(gen_random_uuid(), null)"))).toBe("TKNTF");
+    expect(
+      codeOf(
+        await as(ROLE.admin, people.admin, "select app_public.assign_ticket($1, $2)", [closed.id, people.otherAgent]),
+      ),
+    ).toBe("TKINV");
+    expect(codeOf(await as(ROLE.admin, people.admin, "select app_public.assign_ticket(gen_random_uuid(), null)"))).toBe(
+      "TKNTF",
+    );
     const others = await makeTicket(database.current.owner, people.customer, "in_progress", people.otherAgent);
-    expect(codeOf(await as(ROLE.agent, people.agent, "select app_public.assign_ticket($1, $2)", [others.id, people.agent]))).toBe("TKNTF");
+    expect(
+      codeOf(await as(ROLE.agent, people.agent, "select app_public.assign_ticket($1, $2)", [others.id, people.agent])),
+    ).toBe("TKNTF");
   });
 });
 
@@ -92,10 +131,10 @@ describe("an agent who leaves keeps no tickets", () => {
     );
     // The change is made by an admin, so the histories name them.
     await runAs(owner, null, people.admin, change, [leaving]);
-    const { rows } = await owner.query("select id, status, agent_id from app_public.tickets where agent_id = $1 or id = any($2)", [
-      leaving,
-      [working!.id, waiting!.id, resolved!.id, closed!.id, open!.id],
-    ]);
+    const { rows } = await owner.query(
+      "select id, status, agent_id from app_public.tickets where agent_id = $1 or id = any($2)",
+      [leaving, [working!.id, waiting!.id, resolved!.id, closed!.id, open!.id]],
+    );
     const byId = Object.fromEntries(rows.map((row) => [row.id, row]));
     expect(byId[working!.id]).toMatchObject({ status: "open", agent_id: null });
     expect(byId[waiting!.id]).toMatchObject({ status: "open", agent_id: null });
@@ -114,7 +153,9 @@ describe("an agent who leaves keeps no tickets", () => {
       [leaving],
     );
     expect(released.rows).toEqual(
-      [working!.id, waiting!.id, resolved!.id, open!.id].sort().map((id) => ({ ticket_id: id, to_agent_id: null, changed_by: people.admin })),
+      [working!.id, waiting!.id, resolved!.id, open!.id]
+        .sort()
+        .map((id) => ({ ticket_id: id, to_agent_id: null, changed_by: people.admin })),
     );
     await expectAssignmentInvariant(owner);
     expect(codeOf(await as(ROLE.agent, leaving, "select app_public.take_next_ticket()"))).toBe("TKFBD");
@@ -159,7 +200,12 @@ describe("take_next_ticket", () => {
       expect(none!.id).toBeNull();
     } finally {
       rowsOf(
-        await as(ROLE.admin, people.admin, "insert into app_public.ticket_transitions values ('open', 'in_progress', $1)", [roles]),
+        await as(
+          ROLE.admin,
+          people.admin,
+          "insert into app_public.ticket_transitions values ('open', 'in_progress', $1)",
+          [roles],
+        ),
       );
     }
     await expectHistoryInvariant(owner);
@@ -192,9 +238,10 @@ describe("take_next_ticket", () => {
 
   it("under concurrency, claims every ticket exactly once with no deadlock", { timeout: 60_000 }, async () => {
     const owner = database.current.owner;
-    await owner.query("update app_public.tickets set agent_id = $1, status = 'in_progress' where status = 'open' and agent_id is null", [
-      people.otherAgent,
-    ]);
+    await owner.query(
+      "update app_public.tickets set agent_id = $1, status = 'in_progress' where status = 'open' and agent_id is null",
+      [people.otherAgent],
+    );
     const TICKETS = 400;
     const AGENTS = 12;
     await owner.query(
@@ -203,7 +250,9 @@ describe("take_next_ticket", () => {
          from generate_series(1, $2::int) as n`,
       [people.customer, TICKETS],
     );
-    const agents = await Promise.all(Array.from({ length: AGENTS }, (_, n) => makeUser(owner, `Load Agent ${n}`, "agent")));
+    const agents = await Promise.all(
+      Array.from({ length: AGENTS }, (_, n) => makeUser(owner, `Load Agent ${n}`, "agent")),
+    );
     const connections = testPool(database.current.urls.authenticator, AGENTS);
     const claims: { agent: string; ticket: string }[] = [];
     const errors: string[] = [];
@@ -211,7 +260,12 @@ describe("take_next_ticket", () => {
       await Promise.all(
         agents.map(async (agent) => {
           for (;;) {
-            const outcome = await runAs(connections, ROLE.agent, agent, "select id, agent_id from app_public.take_next_ticket()");
+            const outcome = await runAs(
+              connections,
+              ROLE.agent,
+              agent,
+              "select id, agent_id from app_public.take_next_ticket()",
+            );
             if (!outcome.ok) {
               errors.push(outcome.code);
               break;
@@ -230,7 +284,9 @@ describe("take_next_ticket", () => {
     expect(claims).toHaveLength(TICKETS);
     expect(new Set(claims.map((claim) => claim.ticket)).size).toBe(TICKETS);
     expect(new Set(claims.map((claim) => claim.agent)).size).toBeGreaterThan(1);
-    const left = await owner.query("select count(*)::int as n from app_public.tickets where status = 'open' and agent_id is null");
+    const left = await owner.query(
+      "select count(*)::int as n from app_public.tickets where status = 'open' and agent_id is null",
+    );
     expect(left.rows[0].n).toBe(0);
     // Each claim wrote exactly one assignment and one status change, by its agent.
     const trail = await owner.query(

@@ -47,7 +47,14 @@ async function state() {
            (select count(*) from app_public.ticket_assignment_history)::int as assignment_history,
            (select count(*) from app_public.ticket_comments)::int as comments,
            (select count(*) from app_private.audit_log)::int as audit`);
-  return rows[0] as { tickets: unknown; users: unknown; status_history: number; assignment_history: number; comments: number; audit: number };
+  return rows[0] as {
+    tickets: unknown;
+    users: unknown;
+    status_history: number;
+    assignment_history: number;
+    comments: number;
+    audit: number;
+  };
 }
 
 type Counts = Partial<Record<"status_history" | "assignment_history" | "comments" | "audit", number>>;
@@ -81,17 +88,25 @@ const plain = (status: string, agent: string | null, priority: "low" | "urgent" 
 
 describe("a lifecycle operation failing after its writes leaves nothing behind", () => {
   it("transition_ticket (status, timestamps, status history, audit)", async () => {
-    const transition = (id: string) => as(ROLE.agent, people.agent, "select app_public.transition_ticket($1, 'resolved', 'done')", [id]);
+    const transition = (id: string) =>
+      as(ROLE.agent, people.agent, "select app_public.transition_ticket($1, 'resolved', 'done')", [id]);
     const ok = await plain("in_progress", people.agent);
-    expect(await growth(async () => expect(codeOf(await transition(ok.id))).toBe("ok"))).toMatchObject({ status_history: 1, audit: 1 });
+    expect(await growth(async () => expect(codeOf(await transition(ok.id))).toBe("ok"))).toMatchObject({
+      status_history: 1,
+      audit: 1,
+    });
     const bad = await marked("in_progress", people.agent);
     await expectNoTrace(async () => codeOf(await transition(bad.id)));
   });
 
   it("assign_ticket, reassigning (agent, assignment history, audit)", async () => {
-    const reassign = (id: string) => as(ROLE.admin, people.admin, "select app_public.assign_ticket($1, $2)", [id, people.otherAgent]);
+    const reassign = (id: string) =>
+      as(ROLE.admin, people.admin, "select app_public.assign_ticket($1, $2)", [id, people.otherAgent]);
     const ok = await plain("in_progress", people.agent);
-    expect(await growth(async () => expect(codeOf(await reassign(ok.id))).toBe("ok"))).toMatchObject({ assignment_history: 1, audit: 1 });
+    expect(await growth(async () => expect(codeOf(await reassign(ok.id))).toBe("ok"))).toMatchObject({
+      assignment_history: 1,
+      audit: 1,
+    });
     const bad = await marked("in_progress", people.agent);
     await expectNoTrace(async () => codeOf(await reassign(bad.id)));
   });
@@ -110,7 +125,9 @@ describe("a lifecycle operation failing after its writes leaves nothing behind",
 
   it("take_next_ticket (claim, status, both histories, audit)", async () => {
     const take = () => as(ROLE.agent, people.agent, "select app_public.take_next_ticket()");
-    await database.current.owner.query("update app_public.tickets set status = 'closed' where status = 'open' and agent_id is null");
+    await database.current.owner.query(
+      "update app_public.tickets set status = 'closed' where status = 'open' and agent_id is null",
+    );
     await plain("open", null, "urgent");
     expect(await growth(async () => expect(codeOf(await take())).toBe("ok"))).toMatchObject({
       status_history: 1,
@@ -120,12 +137,16 @@ describe("a lifecycle operation failing after its writes leaves nothing behind",
     const bad = await marked("open", null, "urgent");
     await expectNoTrace(async () => codeOf(await take()));
     // The failed claim left the ticket at the head of the queue, unclaimed.
-    const { rows } = await database.current.owner.query("select status, agent_id from app_public.tickets where id = $1", [bad.id]);
+    const { rows } = await database.current.owner.query(
+      "select status, agent_id from app_public.tickets where id = $1",
+      [bad.id],
+    );
     expect(rows[0]).toEqual({ status: "open", agent_id: null });
   });
 
   it("add_comment by the customer on a waiting ticket (comment, status, history, first response, audit)", async () => {
-    const reply = (id: string, body: string) => as(ROLE.customer, people.customer, "select app_public.add_comment($1, $2)", [id, body]);
+    const reply = (id: string, body: string) =>
+      as(ROLE.customer, people.customer, "select app_public.add_comment($1, $2)", [id, body]);
     const ok = await plain("waiting_on_customer", people.agent);
     expect(await growth(async () => expect(codeOf(await reply(ok.id, "Here you go"))).toBe("ok"))).toMatchObject({
       comments: 1,
@@ -135,13 +156,21 @@ describe("a lifecycle operation failing after its writes leaves nothing behind",
     const bad = await plain("waiting_on_customer", people.agent);
     await expectNoTrace(async () => codeOf(await reply(bad.id, EXPLODE)));
     const staff = await plain("in_progress", people.agent);
-    await expectNoTrace(async () => codeOf(await as(ROLE.agent, people.agent, "select app_public.add_comment($1, $2)", [staff.id, EXPLODE])));
+    await expectNoTrace(async () =>
+      codeOf(await as(ROLE.agent, people.agent, "select app_public.add_comment($1, $2)", [staff.id, EXPLODE])),
+    );
   });
 
   it("deactivating an agent (user, released tickets, both histories, audit)", async () => {
     const owner = database.current.owner;
     const deactivate = (id: string, name: string) =>
-      runAs(owner, null, people.admin, "update app_public.users set is_active = false, display_name = $2 where id = $1", [id, name]);
+      runAs(
+        owner,
+        null,
+        people.admin,
+        "update app_public.users set is_active = false, display_name = $2 where id = $1",
+        [id, name],
+      );
     const leaving = await makeUser(owner, "Leaving Agent", "agent");
     await plain("in_progress", leaving);
     expect(await growth(async () => expect(codeOf(await deactivate(leaving, "Gone"))).toBe("ok"))).toMatchObject({
@@ -164,11 +193,18 @@ describe("over GraphQL", () => {
   it("an unexpected failure is answered with a masked error and leaves no trace", async () => {
     const bad = await marked("in_progress", people.agent);
     const before = await state();
-    const response = await graphql(api.current.request, TRANSITION, { ticketId: bad.id }, bearer(people.agent, "ticketing_agent"));
+    const response = await graphql(
+      api.current.request,
+      TRANSITION,
+      { ticketId: bad.id },
+      bearer(people.agent, "ticketing_agent"),
+    );
     expect(response.status).toBe(200);
     expect(response.body.data.transitionTicket).toBeNull();
     expect(response.body.errors).toHaveLength(1);
-    expect(JSON.stringify(response.body)).not.toMatch(/injected|explode|trigger|app_p|select|update|P0001|\.ts:\d+|\.js:\d+/i);
+    expect(JSON.stringify(response.body)).not.toMatch(
+      /injected|explode|trigger|app_p|select|update|P0001|\.ts:\d+|\.js:\d+/i,
+    );
     expect(await state()).toEqual(before);
   });
 
@@ -176,16 +212,24 @@ describe("over GraphQL", () => {
     ["INVALID_TRANSITION", "agent", "open"],
     ["FORBIDDEN", "otherAgent", "open"],
     ["NOT_FOUND", "otherAgent", "in_progress"],
-  ] as const)("a refusal (%s for %s on a %s ticket) has a stable code, a clean message and no trace", async (code, who, status) => {
-    // Nobody may resolve an open ticket in the seeded workflow; an open ticket is
-    // visible to every agent (FORBIDDEN), another agent's work is not (NOT_FOUND).
-    const ticket = await plain(status, people.agent);
-    const before = await state();
-    const response = await graphql(api.current.request, TRANSITION, { ticketId: ticket.id }, bearer(people[who], "ticketing_agent"));
-    expect(response.body.data.transitionTicket).toBeNull();
-    expect(response.body.errors[0].extensions).toEqual({ code });
-    expect(response.body.errors[0].message).toMatch(/^[A-Z][^\n]{5,120}$/);
-    expect(JSON.stringify(response.body)).not.toMatch(/TKINV|TKFBD|TKNTF|app_public|select|stack|\.ts:\d+/i);
-    expect(await state()).toEqual(before);
-  });
+  ] as const)(
+    "a refusal (%s for %s on a %s ticket) has a stable code, a clean message and no trace",
+    async (code, who, status) => {
+      // Nobody may resolve an open ticket in the seeded workflow; an open ticket is
+      // visible to every agent (FORBIDDEN), another agent's work is not (NOT_FOUND).
+      const ticket = await plain(status, people.agent);
+      const before = await state();
+      const response = await graphql(
+        api.current.request,
+        TRANSITION,
+        { ticketId: ticket.id },
+        bearer(people[who], "ticketing_agent"),
+      );
+      expect(response.body.data.transitionTicket).toBeNull();
+      expect(response.body.errors[0].extensions).toEqual({ code });
+      expect(response.body.errors[0].message).toMatch(/^[A-Z][^\n]{5,120}$/);
+      expect(JSON.stringify(response.body)).not.toMatch(/TKINV|TKFBD|TKNTF|app_public|select|stack|\.ts:\d+/i);
+      expect(await state()).toEqual(before);
+    },
+  );
 });

@@ -1,6 +1,14 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { actAs, useTestDatabase } from "../support/test-database.ts";
-import { activeUser, actorOf, commentAs, type FixtureUser, fileTicketAs, transitionAs, assignAs } from "../support/fixtures.ts";
+import {
+  activeUser,
+  actorOf,
+  commentAs,
+  type FixtureUser,
+  fileTicketAs,
+  transitionAs,
+  assignAs,
+} from "../support/fixtures.ts";
 
 /**
  * SLA due times on business hours, through the real tickets, history and
@@ -25,7 +33,11 @@ beforeAll(async () => {
   agent = await activeUser(owner, "Hours Agent", "agent");
   admin = await activeUser(owner, "Hours Admin", "admin");
   // Europe/Berlin, Monday to Friday 09:00-17:00, Whit Monday 2026 a holiday.
-  berlin = (await one<{ id: string }>("insert into app_public.business_calendars (name, time_zone) values ('Berlin office', 'Europe/Berlin') returning id")).id;
+  berlin = (
+    await one<{ id: string }>(
+      "insert into app_public.business_calendars (name, time_zone) values ('Berlin office', 'Europe/Berlin') returning id",
+    )
+  ).id;
   const version = await one<{ id: string }>(
     "insert into app_public.business_calendar_versions (calendar_id, effective_from) values ($1, '2026-01-01') returning id",
     [berlin],
@@ -78,7 +90,10 @@ describe("the worked example (docs/business-hours.md)", () => {
       "alter table app_public.tickets disable trigger _250_sla_due_times_update; alter table app_public.tickets disable trigger _800_status_history_update",
     );
     try {
-      await owner.query("update app_public.tickets set status = 'in_progress', status_changed_at = null where id = $1", [ticket.id]);
+      await owner.query(
+        "update app_public.tickets set status = 'in_progress', status_changed_at = null where id = $1",
+        [ticket.id],
+      );
     } finally {
       await owner.query(
         "alter table app_public.tickets enable trigger _250_sla_due_times_update; alter table app_public.tickets enable trigger _800_status_history_update",
@@ -121,7 +136,12 @@ describe("stored due times", () => {
     // High priority stays on the 24x7 calendar: 120 / 1440 minutes.
     const id = await fileTicketAs(api, customer, "VPN drops", undefined, "high");
     const read = () =>
-      one<{ first_response_due_at: Date | null; resolution_due_at: Date | null; created_at: Date; status_changed_at: Date }>(
+      one<{
+        first_response_due_at: Date | null;
+        resolution_due_at: Date | null;
+        created_at: Date;
+        status_changed_at: Date;
+      }>(
         "select first_response_due_at, resolution_due_at, created_at, status_changed_at from app_public.tickets where id = $1",
         [id],
       );
@@ -153,7 +173,9 @@ describe("stored due times", () => {
     expect(resumed.status_changed_at.getTime()).toBeGreaterThan(waiting.status_changed_at.getTime());
     const waited = resumed.status_changed_at.getTime() - waiting.status_changed_at.getTime();
     // (JavaScript dates keep milliseconds, the database microseconds.)
-    expect(Math.abs(resumed.resolution_due_at!.getTime() - (created.resolution_due_at!.getTime() + waited))).toBeLessThanOrEqual(1);
+    expect(
+      Math.abs(resumed.resolution_due_at!.getTime() - (created.resolution_due_at!.getTime() + waited)),
+    ).toBeLessThanOrEqual(1);
 
     await commentAs(api, agent, id, "Fixed the MTU");
     await transitionAs(api, agent, id, "resolved");
@@ -190,12 +212,16 @@ describe("stored due times", () => {
       [customer.id],
     );
     // The set-based recomputation (one pass over the calendar) finds the same instants.
-    expect((await one("select app_private.recompute_sla_due_times(array[$1::uuid]) as changed", [berlin])).changed).toBe(0);
+    expect(
+      (await one("select app_private.recompute_sla_due_times(array[$1::uuid]) as changed", [berlin])).changed,
+    ).toBe(0);
     // And it corrects a due time that is wrong.
     await owner.query(
       "update app_public.tickets set resolution_due_at = resolution_due_at + interval '1 second' where subject = 'Around the clock change 7'",
     );
-    expect((await one("select app_private.recompute_sla_due_times(array[$1::uuid]) as changed", [berlin])).changed).toBe(1);
+    expect(
+      (await one("select app_private.recompute_sla_due_times(array[$1::uuid]) as changed", [berlin])).changed,
+    ).toBe(1);
   });
 
   it("move with a calendar edit, for unfinished tickets only, in one statement", async () => {
@@ -206,22 +232,31 @@ describe("stored due times", () => {
     await assignAs(api, admin, done, agent.id);
     await transitionAs(api, agent, done, "in_progress");
     await transitionAs(api, agent, done, "resolved");
-    const before = await owner.query("select id, resolution_due_at from app_public.tickets where id = any ($1) order by id", [[open, done]]);
+    const before = await owner.query(
+      "select id, resolution_due_at from app_public.tickets where id = any ($1) order by id",
+      [[open, done]],
+    );
     const due = before.rows.find((row) => row.id === open).resolution_due_at as Date;
     // Close the office on the day the open ticket is due: it moves to a later day.
-    const { rows: day } = await owner.query("select ($1::timestamptz at time zone 'Europe/Berlin')::date::text as day", [due]);
+    const { rows: day } = await owner.query(
+      "select ($1::timestamptz at time zone 'Europe/Berlin')::date::text as day",
+      [due],
+    );
     // An admin may (rolled back here); the owner writes it for good.
     await actAs(api, actorOf(admin), (client) =>
-      client.query("insert into app_public.business_calendar_holidays (calendar_id, holiday_date, name) values ($1, $2, 'Closed')", [
-        berlin,
-        day[0].day,
-      ]),
+      client.query(
+        "insert into app_public.business_calendar_holidays (calendar_id, holiday_date, name) values ($1, $2, 'Closed')",
+        [berlin, day[0].day],
+      ),
     );
-    await owner.query("insert into app_public.business_calendar_holidays (calendar_id, holiday_date, name) values ($1, $2, 'Closed')", [
-      berlin,
-      day[0].day,
-    ]);
-    const after = await owner.query("select id, resolution_due_at from app_public.tickets where id = any ($1) order by id", [[open, done]]);
+    await owner.query(
+      "insert into app_public.business_calendar_holidays (calendar_id, holiday_date, name) values ($1, $2, 'Closed')",
+      [berlin, day[0].day],
+    );
+    const after = await owner.query(
+      "select id, resolution_due_at from app_public.tickets where id = any ($1) order by id",
+      [[open, done]],
+    );
     const moved = after.rows.find((row) => row.id === open).resolution_due_at as Date;
     expect(moved.getTime()).toBeGreaterThan(due.getTime());
     expect(after.rows.find((row) => row.id === done).resolution_due_at).toEqual(
@@ -309,7 +344,11 @@ describe("a calendar closed from a date on", () => {
    */
   it("answers null at once for a target past the closure, and the same due time before it", async () => {
     const owner = database.current.owner;
-    const closing = (await one<{ id: string }>("insert into app_public.business_calendars (name, time_zone) values ('Closing office', 'Europe/Berlin') returning id")).id;
+    const closing = (
+      await one<{ id: string }>(
+        "insert into app_public.business_calendars (name, time_zone) values ('Closing office', 'Europe/Berlin') returning id",
+      )
+    ).id;
     const open = await one<{ id: string }>(
       "insert into app_public.business_calendar_versions (calendar_id, effective_from) values ($1, '2026-01-01') returning id",
       [closing],
@@ -318,8 +357,15 @@ describe("a calendar closed from a date on", () => {
       "insert into app_public.business_calendar_hours (version_id, weekday, starts_at, ends_at) select $1, d, '09:00', '17:00' from generate_series(1, 5) as d",
       [open.id],
     );
-    await owner.query("insert into app_public.business_calendar_versions (calendar_id, effective_from) values ($1, '2026-08-20')", [closing]);
-    const never = (await one<{ id: string }>("insert into app_public.business_calendars (name, time_zone) values ('Never open', 'UTC') returning id")).id;
+    await owner.query(
+      "insert into app_public.business_calendar_versions (calendar_id, effective_from) values ($1, '2026-08-20')",
+      [closing],
+    );
+    const never = (
+      await one<{ id: string }>(
+        "insert into app_public.business_calendars (name, time_zone) values ('Never open', 'UTC') returning id",
+      )
+    ).id;
 
     const client = await database.current.root.connect();
     try {
@@ -333,7 +379,12 @@ describe("a calendar closed from a date on", () => {
         [closing, never],
       );
       // Monday 10 August 09:00 in Berlin: 8 hours that day, 2 the next. Eight working days before the closure hold 3 840 minutes.
-      expect(rows[0]).toEqual({ reached: new Date("2026-08-11T09:00:00Z"), past_closure: null, after_closure: null, no_version: null });
+      expect(rows[0]).toEqual({
+        reached: new Date("2026-08-11T09:00:00Z"),
+        past_closure: null,
+        after_closure: null,
+        no_version: null,
+      });
       const { rows: calls } = await client.query(
         "select coalesce(pg_stat_get_xact_function_calls('app_private.business_spans(uuid, timestamptz, timestamptz)'::regprocedure), 0)::int as n",
       );
@@ -349,9 +400,9 @@ describe("a calendar closed from a date on", () => {
 describe("the SLA's own business-time questions", () => {
   it("are not bounded like a caller's: elapsed business time over 12 years of a ticket's life", async () => {
     // A caller's businessMinutesBetween refuses more than 10 years; the SLA's computations must not fail on old data.
-    await expect(one("select app_public.business_minutes_between($1, '2014-01-01', '2026-01-01')", [berlin])).rejects.toThrow(
-      "Business minutes are counted over at most 10 years",
-    );
+    await expect(
+      one("select app_public.business_minutes_between($1, '2014-01-01', '2026-01-01')", [berlin]),
+    ).rejects.toThrow("Business minutes are counted over at most 10 years");
     const { minutes } = await one<{ minutes: string }>(
       "select app_private.sla_elapsed_minutes($1, tstzmultirange(tstzrange('2014-01-01', '2026-01-01')), '2026-01-01')::text as minutes",
       [berlin],

@@ -123,36 +123,39 @@ describe("an agent leaving while a ticket is handed to them", () => {
     return rows;
   }
 
-  it.each(CASES)("%s agent, claim first: the claim stands until the change commits, then the ticket is released", async (how, claimKind) => {
-    const owner = database.current.owner;
-    const leaving = await makeUser(owner, `Leaving ${how}`, "agent");
-    const ticket = await makeTicket(owner, people.customer, "open", null, { priority: "urgent" });
-    const claim = CLAIMS[claimKind];
+  it.each(CASES)(
+    "%s agent, claim first: the claim stands until the change commits, then the ticket is released",
+    async (how, claimKind) => {
+      const owner = database.current.owner;
+      const leaving = await makeUser(owner, `Leaving ${how}`, "agent");
+      const ticket = await makeTicket(owner, people.customer, "open", null, { priority: "urgent" });
+      const claim = CLAIMS[claimKind];
 
-    const claimer = await openSession(database.current.authenticator, claim.role, claim.actor(leaving));
-    const remover = await openSession(owner, null, people.admin);
-    try {
-      const claimed = await claimer.run(claim.sql, claim.params(ticket.id, leaving));
-      expect(claimed).toMatchObject({ ok: true, rows: [{ agent_id: leaving }] });
-      // The change of the agent's row waits for the claim's lock on it...
-      const removal = remover.run(LEAVING[how], [leaving]);
-      await blockedOnLock(remover.pid);
-      await claimer.finish("commit");
-      // ...and, once it goes through, its release sees the committed claim.
-      expect(codeOf(await removal)).toBe("ok");
-      await remover.finish("commit");
-    } finally {
-      await claimer.finish("rollback").catch(() => undefined);
-      await remover.finish("rollback").catch(() => undefined);
-    }
+      const claimer = await openSession(database.current.authenticator, claim.role, claim.actor(leaving));
+      const remover = await openSession(owner, null, people.admin);
+      try {
+        const claimed = await claimer.run(claim.sql, claim.params(ticket.id, leaving));
+        expect(claimed).toMatchObject({ ok: true, rows: [{ agent_id: leaving }] });
+        // The change of the agent's row waits for the claim's lock on it...
+        const removal = remover.run(LEAVING[how], [leaving]);
+        await blockedOnLock(remover.pid);
+        await claimer.finish("commit");
+        // ...and, once it goes through, its release sees the committed claim.
+        expect(codeOf(await removal)).toBe("ok");
+        await remover.finish("commit");
+      } finally {
+        await claimer.finish("rollback").catch(() => undefined);
+        await remover.finish("rollback").catch(() => undefined);
+      }
 
-    const { rows } = await owner.query("select status, agent_id from app_public.tickets where id = $1", [ticket.id]);
-    expect(rows[0]).toEqual({ status: "open", agent_id: null });
-    expect(await assignments(ticket.id)).toEqual([
-      { from_agent_id: null, to_agent_id: leaving, changed_by: claim.actor(leaving) },
-      { from_agent_id: leaving, to_agent_id: null, changed_by: people.admin },
-    ]);
-  });
+      const { rows } = await owner.query("select status, agent_id from app_public.tickets where id = $1", [ticket.id]);
+      expect(rows[0]).toEqual({ status: "open", agent_id: null });
+      expect(await assignments(ticket.id)).toEqual([
+        { from_agent_id: null, to_agent_id: leaving, changed_by: claim.actor(leaving) },
+        { from_agent_id: leaving, to_agent_id: null, changed_by: people.admin },
+      ]);
+    },
+  );
 
   it.each(CASES)("%s agent, change first: the claim waits for it and is then refused", async (how, claimKind) => {
     const owner = database.current.owner;
@@ -189,7 +192,9 @@ describe("two callers moving one ticket at once", () => {
     const agent = await openSession(database.current.authenticator, ROLE.agent, people.agent);
     const customer = await openSession(database.current.authenticator, ROLE.customer, people.customer);
     try {
-      expect(codeOf(await agent.run("select app_public.transition_ticket($1, 'resolved', 'fixed')", [ticket.id]))).toBe("ok");
+      expect(codeOf(await agent.run("select app_public.transition_ticket($1, 'resolved', 'fixed')", [ticket.id]))).toBe(
+        "ok",
+      );
       const closing = customer.run("select app_public.transition_ticket($1, 'closed', 'thanks')", [ticket.id]);
       await blockedOnLock(customer.pid);
       await agent.finish("commit");
@@ -207,7 +212,9 @@ describe("two callers moving one ticket at once", () => {
       { from_status: "in_progress", to_status: "resolved", note: "fixed" },
       { from_status: "resolved", to_status: "closed", note: "thanks" },
     ]);
-    const after = (await owner.query("select resolved_at, closed_at from app_public.tickets where id = $1", [ticket.id])).rows[0];
+    const after = (
+      await owner.query("select resolved_at, closed_at from app_public.tickets where id = $1", [ticket.id])
+    ).rows[0];
     expect(after.resolved_at).not.toBeNull();
     expect(after.closed_at).not.toBeNull();
   });
@@ -243,7 +250,11 @@ describe("a mix of operations on many connections", () => {
     const tickets: { id: string; customer: string }[] = [];
     for (let n = 0; n < 24; n += 1) {
       const customer = customers[n % customers.length]!;
-      tickets.push({ id: (await makeTicket(owner, customer, "open", null, { priority: pick(["low", "normal", "high", "urgent"]) })).id, customer });
+      tickets.push({
+        id: (await makeTicket(owner, customer, "open", null, { priority: pick(["low", "normal", "high", "urgent"]) }))
+          .id,
+        customer,
+      });
     }
     const STATUSES = ["open", "in_progress", "waiting_on_customer", "resolved", "closed"];
 
@@ -259,11 +270,35 @@ describe("a mix of operations on many connections", () => {
           const agent = pick(agents);
           return [ROLE.agent, agent, "select app_public.transition_ticket($1, $2, 'mix')", [ticket.id, pick(STATUSES)]];
         }
-        if (roll < 0.6) return [ROLE.customer, ticket.customer, "select app_public.transition_ticket($1, $2)", [ticket.id, pick(STATUSES)]];
-        if (roll < 0.72) return [ROLE.admin, people.admin, "select app_public.assign_ticket($1, $2)", [ticket.id, pick([...agents, null])]];
-        if (roll < 0.84) return [ROLE.customer, ticket.customer, "select app_public.add_comment($1, 'customer says')", [ticket.id]];
-        if (roll < 0.92) return [ROLE.agent, pick(agents), "select app_public.add_comment($1, 'agent says', $2)", [ticket.id, next() < 0.5]];
-        return [ROLE.admin, people.admin, "update app_public.tickets set priority = $2 where id = $1", [ticket.id, pick(["low", "urgent"])]];
+        if (roll < 0.6)
+          return [
+            ROLE.customer,
+            ticket.customer,
+            "select app_public.transition_ticket($1, $2)",
+            [ticket.id, pick(STATUSES)],
+          ];
+        if (roll < 0.72)
+          return [
+            ROLE.admin,
+            people.admin,
+            "select app_public.assign_ticket($1, $2)",
+            [ticket.id, pick([...agents, null])],
+          ];
+        if (roll < 0.84)
+          return [ROLE.customer, ticket.customer, "select app_public.add_comment($1, 'customer says')", [ticket.id]];
+        if (roll < 0.92)
+          return [
+            ROLE.agent,
+            pick(agents),
+            "select app_public.add_comment($1, 'agent says', $2)",
+            [ticket.id, next() < 0.5],
+          ];
+        return [
+          ROLE.admin,
+          people.admin,
+          "update app_public.tickets set priority = $2 where id = $1",
+          [ticket.id, pick(["low", "urgent"])],
+        ];
       }),
     );
 

@@ -39,46 +39,65 @@ describe("conversation", () => {
     ["demoted", "customer", "ownOpen", false, "TKNTF"],
   ] as const;
 
-  it.each(WHO_MAY_COMMENT)("%s (as %s) on the %s ticket, internal %s: %s", async (who, role, which, internal, expected) => {
-    const owner = database.current.owner;
-    const tickets = {
-      own: () => makeTicket(owner, people.customer, "in_progress", people.agent),
-      ownOpen: () => makeTicket(owner, people.customer, "open"),
-      resolvedUnassigned: () => makeTicket(owner, people.customer, "resolved"),
-      deactivatedOwn: async () => {
-        await owner.query("update app_public.users set is_active = true where id = $1", [people.deactivated]);
-        const ticket = await makeTicket(owner, people.deactivated, "open");
-        await owner.query("update app_public.users set is_active = false where id = $1", [people.deactivated]);
-        return ticket;
-      },
-    };
-    const ticket = await tickets[which]();
-    const count = async () =>
-      (await owner.query("select count(*)::int as n from app_public.ticket_comments where ticket_id = $1", [ticket.id])).rows[0].n;
-    const outcome = await as(ROLE[role], people[who], "select * from app_public.add_comment($1, 'Hello', $2)", [ticket.id, internal]);
-    expect(codeOf(outcome)).toBe(expected);
-    if (expected === "ok") {
-      expect(rowsOf(outcome)[0]).toMatchObject({ author_id: people[who], is_internal: internal, body: "Hello" });
-      expect(await count()).toBe(1);
-    } else {
-      expect(await count()).toBe(0);
-    }
-  });
+  it.each(WHO_MAY_COMMENT)(
+    "%s (as %s) on the %s ticket, internal %s: %s",
+    async (who, role, which, internal, expected) => {
+      const owner = database.current.owner;
+      const tickets = {
+        own: () => makeTicket(owner, people.customer, "in_progress", people.agent),
+        ownOpen: () => makeTicket(owner, people.customer, "open"),
+        resolvedUnassigned: () => makeTicket(owner, people.customer, "resolved"),
+        deactivatedOwn: async () => {
+          await owner.query("update app_public.users set is_active = true where id = $1", [people.deactivated]);
+          const ticket = await makeTicket(owner, people.deactivated, "open");
+          await owner.query("update app_public.users set is_active = false where id = $1", [people.deactivated]);
+          return ticket;
+        },
+      };
+      const ticket = await tickets[which]();
+      const count = async () =>
+        (
+          await owner.query("select count(*)::int as n from app_public.ticket_comments where ticket_id = $1", [
+            ticket.id,
+          ])
+        ).rows[0].n;
+      const outcome = await as(ROLE[role], people[who], "select * from app_public.add_comment($1, 'Hello', $2)", [
+        ticket.id,
+        internal,
+      ]);
+      expect(codeOf(outcome)).toBe(expected);
+      if (expected === "ok") {
+        expect(rowsOf(outcome)[0]).toMatchObject({ author_id: people[who], is_internal: internal, body: "Hello" });
+        expect(await count()).toBe(1);
+      } else {
+        expect(await count()).toBe(0);
+      }
+    },
+  );
 
   it("refuses empty, blank and oversized comments", async () => {
     const ticket = await makeTicket(database.current.owner, people.customer, "in_progress", people.agent);
     // The body's rule is stated once, by its column: not null, and ticket_comments_body_length.
-    expect(codeOf(await as(ROLE.agent, people.agent, "select app_public.add_comment($1, $2)", [ticket.id, null]))).toBe("23502");
+    expect(codeOf(await as(ROLE.agent, people.agent, "select app_public.add_comment($1, $2)", [ticket.id, null]))).toBe(
+      "23502",
+    );
     for (const body of ["", "   ", "x".repeat(20_001)]) {
       const outcome = await as(ROLE.agent, people.agent, "select app_public.add_comment($1, $2)", [ticket.id, body]);
       expect(codeOf(outcome)).toBe("23514");
     }
-    expect(codeOf(await as(ROLE.agent, people.agent, "select app_public.add_comment($1, $2)", [ticket.id, "x".repeat(20_000)]))).toBe("ok");
+    expect(
+      codeOf(
+        await as(ROLE.agent, people.agent, "select app_public.add_comment($1, $2)", [ticket.id, "x".repeat(20_000)]),
+      ),
+    ).toBe("ok");
   });
 
   it("refuses a comment made only of line breaks and tabs", async () => {
     const ticket = await makeTicket(database.current.owner, people.customer, "in_progress", people.agent);
-    const outcome = await as(ROLE.agent, people.agent, "select app_public.add_comment($1, $2)", [ticket.id, "\n\t\r\n"]);
+    const outcome = await as(ROLE.agent, people.agent, "select app_public.add_comment($1, $2)", [
+      ticket.id,
+      "\n\t\r\n",
+    ]);
     expect(codeOf(outcome)).toBe("23514");
     const subject = "insert into app_public.tickets (subject) values ($1)";
     expect(codeOf(await as(ROLE.customer, people.customer, subject, ["\n\t\r\n"]))).toBe("23514");
@@ -102,7 +121,9 @@ describe("conversation", () => {
     const ticket = await makeTicket(database.current.owner, people.customer, "waiting_on_customer", people.agent);
     rowsOf(await as(ROLE.agent, people.agent, "select app_public.add_comment($1, 'ping', true)", [ticket.id]));
     expect((await ticketRow(ticket.id)).status).toBe("waiting_on_customer");
-    rowsOf(await as(ROLE.customer, people.customer, "select app_public.add_comment($1, 'Here is the log')", [ticket.id]));
+    rowsOf(
+      await as(ROLE.customer, people.customer, "select app_public.add_comment($1, 'Here is the log')", [ticket.id]),
+    );
     expect((await ticketRow(ticket.id)).status).toBe("in_progress");
     const { rows } = await database.current.owner.query(
       "select from_status, to_status, changed_by, note from app_public.ticket_status_history where ticket_id = $1 order by changed_at desc, id desc limit 1",
@@ -118,7 +139,8 @@ describe("conversation", () => {
 
   it("accepts comments on closed tickets from admins only", async () => {
     const ticket = await makeTicket(database.current.owner, people.customer, "closed", people.agent);
-    const add = (role: string, actor: string) => as(role, actor, "select app_public.add_comment($1, 'late')", [ticket.id]);
+    const add = (role: string, actor: string) =>
+      as(role, actor, "select app_public.add_comment($1, 'late')", [ticket.id]);
     expect(codeOf(await add(ROLE.customer, people.customer))).toBe("TKFBD");
     expect(codeOf(await add(ROLE.agent, people.agent))).toBe("TKFBD");
     expect(codeOf(await add(ROLE.admin, people.admin))).toBe("ok");
@@ -128,17 +150,26 @@ describe("conversation", () => {
 describe("SLA", () => {
   it("sets due times from the policy at creation and on priority change", async () => {
     const [ticket] = rowsOf(
-      await as(ROLE.customer, people.customer, "insert into app_public.tickets (subject, priority) values ('Down', 'normal') returning *"),
+      await as(
+        ROLE.customer,
+        people.customer,
+        "insert into app_public.tickets (subject, priority) values ('Down', 'normal') returning *",
+      ),
     );
     const minutes = (due: Date) => (new Date(due).getTime() - new Date(ticket!.created_at).getTime()) / 60_000;
     expect(minutes(ticket!.first_response_due_at)).toBe(480);
     expect(minutes(ticket!.resolution_due_at)).toBe(4320);
-    await database.current.owner.query("update app_public.tickets set agent_id = $1, status = 'in_progress' where id = $2", [
-      people.agent,
-      ticket!.id,
-    ]);
+    await database.current.owner.query(
+      "update app_public.tickets set agent_id = $1, status = 'in_progress' where id = $2",
+      [people.agent, ticket!.id],
+    );
     const [urgent] = rowsOf(
-      await as(ROLE.agent, people.agent, "update app_public.tickets set priority = 'urgent' where id = $1 returning *", [ticket!.id]),
+      await as(
+        ROLE.agent,
+        people.agent,
+        "update app_public.tickets set priority = 'urgent' where id = $1 returning *",
+        [ticket!.id],
+      ),
     );
     expect(minutes(urgent!.first_response_due_at)).toBe(30);
     expect(minutes(urgent!.resolution_due_at)).toBe(240);
@@ -156,19 +187,50 @@ describe("SLA", () => {
           where id = $1`,
         [ticket.id, createdMinutesAgo, firstDueIn, resolutionDueIn],
       );
-      const { rows } = await runAs(database.current.authenticator, ROLE.agent, people.agent, `
+      const { rows } = await runAs(
+        database.current.authenticator,
+        ROLE.agent,
+        people.agent,
+        `
         select app_public.tickets_first_response_at_risk(t) as first_at_risk,
                app_public.tickets_first_response_breached(t) as first_breached,
                app_public.tickets_resolution_at_risk(t) as resolution_at_risk,
                app_public.tickets_resolution_breached(t) as resolution_breached
-          from app_public.tickets as t where id = $1`, [ticket.id]).then((outcome) => ({ rows: rowsOf(outcome) }));
+          from app_public.tickets as t where id = $1`,
+        [ticket.id],
+      ).then((outcome) => ({ rows: rowsOf(outcome) }));
       return rows[0];
     };
-    expect(await arrange(10, 20, 230)).toEqual({ first_at_risk: false, first_breached: false, resolution_at_risk: false, resolution_breached: false });
-    expect(await arrange(25, 5, 215)).toEqual({ first_at_risk: true, first_breached: false, resolution_at_risk: false, resolution_breached: false });
-    expect(await arrange(40, -10, 200)).toEqual({ first_at_risk: false, first_breached: true, resolution_at_risk: false, resolution_breached: false });
-    expect(await arrange(220, -190, 20)).toEqual({ first_at_risk: false, first_breached: true, resolution_at_risk: true, resolution_breached: false });
-    expect(await arrange(300, -270, -60)).toEqual({ first_at_risk: false, first_breached: true, resolution_at_risk: false, resolution_breached: true });
+    expect(await arrange(10, 20, 230)).toEqual({
+      first_at_risk: false,
+      first_breached: false,
+      resolution_at_risk: false,
+      resolution_breached: false,
+    });
+    expect(await arrange(25, 5, 215)).toEqual({
+      first_at_risk: true,
+      first_breached: false,
+      resolution_at_risk: false,
+      resolution_breached: false,
+    });
+    expect(await arrange(40, -10, 200)).toEqual({
+      first_at_risk: false,
+      first_breached: true,
+      resolution_at_risk: false,
+      resolution_breached: false,
+    });
+    expect(await arrange(220, -190, 20)).toEqual({
+      first_at_risk: false,
+      first_breached: true,
+      resolution_at_risk: true,
+      resolution_breached: false,
+    });
+    expect(await arrange(300, -270, -60)).toEqual({
+      first_at_risk: false,
+      first_breached: true,
+      resolution_at_risk: false,
+      resolution_breached: true,
+    });
   });
 });
 
@@ -178,10 +240,31 @@ describe("search", () => {
 
   beforeAll(async () => {
     const owner = database.current.owner;
-    printer = (await makeTicket(owner, people.customer, "in_progress", people.agent, { subject: "Laserwriter jams on tray two", description: "Paper crumples every morning" })).id;
-    vpn = (await makeTicket(owner, people.otherCustomer, "in_progress", people.agent, { subject: "VPN drops", description: "Kerberos ticket expires" })).id;
-    rowsOf(await as(ROLE.agent, people.agent, "select app_public.add_comment($1, 'Replaced the toner cartridge')", [printer]));
-    rowsOf(await as(ROLE.agent, people.agent, "select app_public.add_comment($1, 'Escalate to hardware vendor zebracorp', true)", [printer]));
+    printer = (
+      await makeTicket(owner, people.customer, "in_progress", people.agent, {
+        subject: "Laserwriter jams on tray two",
+        description: "Paper crumples every morning",
+      })
+    ).id;
+    vpn = (
+      await makeTicket(owner, people.otherCustomer, "in_progress", people.agent, {
+        subject: "VPN drops",
+        description: "Kerberos ticket expires",
+      })
+    ).id;
+    rowsOf(
+      await as(ROLE.agent, people.agent, "select app_public.add_comment($1, 'Replaced the toner cartridge')", [
+        printer,
+      ]),
+    );
+    rowsOf(
+      await as(
+        ROLE.agent,
+        people.agent,
+        "select app_public.add_comment($1, 'Escalate to hardware vendor zebracorp', true)",
+        [printer],
+      ),
+    );
   });
 
   const search = async (role: string, actor: string, query: string) =>
@@ -217,7 +300,11 @@ describe("search", () => {
   });
 
   it("finds an open ticket for every agent, and loses it once another agent claims it", async () => {
-    const open = (await makeTicket(database.current.owner, people.customer, "open", null, { subject: "Quokka badge reader offline" })).id;
+    const open = (
+      await makeTicket(database.current.owner, people.customer, "open", null, {
+        subject: "Quokka badge reader offline",
+      })
+    ).id;
     expect(await search(ROLE.agent, people.otherAgent, "quokka")).toEqual([open]);
     rowsOf(await as(ROLE.agent, people.agent, "select app_public.assign_ticket($1, $2)", [open, people.agent]));
     rowsOf(await as(ROLE.agent, people.agent, "select app_public.transition_ticket($1, 'in_progress')", [open]));
@@ -227,8 +314,12 @@ describe("search", () => {
 
   it("searches text that looks like SQL, operators or other scripts as plain words", async () => {
     const owner = database.current.owner;
-    const sqlish = (await makeTicket(owner, people.customer, "open", null, { subject: "Report says drop table failed" })).id;
-    const accented = (await makeTicket(owner, people.customer, "open", null, { subject: "Café machine shows 故障 and ☕" })).id;
+    const sqlish = (
+      await makeTicket(owner, people.customer, "open", null, { subject: "Report says drop table failed" })
+    ).id;
+    const accented = (
+      await makeTicket(owner, people.customer, "open", null, { subject: "Café machine shows 故障 and ☕" })
+    ).id;
     expect(await search(ROLE.customer, people.customer, "'); drop table")).toEqual([sqlish]);
     expect(await search(ROLE.customer, people.customer, "café")).toEqual([accented]);
     expect(await search(ROLE.customer, people.customer, "故障")).toEqual([accented]);
@@ -237,12 +328,21 @@ describe("search", () => {
     expect(rows[0].n).toBeGreaterThan(0);
   });
 
-  it.each([`'); drop table app_public.tickets; --`, `"unterminated`, "a & | ! <-> :*", "", "the", "-", "OR OR", "ünïcødé 🎫 票", "x".repeat(500)])(
-    "treats hostile input %j as text",
-    async (query) => {
-      expect(codeOf(await as(ROLE.customer, people.customer, "select * from app_public.search_tickets($1)", [query]))).toBe("ok");
-    },
-  );
+  it.each([
+    `'); drop table app_public.tickets; --`,
+    `"unterminated`,
+    "a & | ! <-> :*",
+    "",
+    "the",
+    "-",
+    "OR OR",
+    "ünïcødé 🎫 票",
+    "x".repeat(500),
+  ])("treats hostile input %j as text", async (query) => {
+    expect(
+      codeOf(await as(ROLE.customer, people.customer, "select * from app_public.search_tickets($1)", [query])),
+    ).toBe("ok");
+  });
 
   it.each([
     ["500 words", "a ".repeat(300)],

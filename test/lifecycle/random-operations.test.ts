@@ -1,6 +1,13 @@
 import { describe, expect, it } from "vitest";
 import { useTestDatabase } from "../support/test-database.ts";
-import { expectAssignmentInvariant, expectHistoryInvariant, makeTicket, makeUser, ROLE, runAs } from "../support/fixtures.ts";
+import {
+  expectAssignmentInvariant,
+  expectHistoryInvariant,
+  makeTicket,
+  makeUser,
+  ROLE,
+  runAs,
+} from "../support/fixtures.ts";
 import { seededRandom } from "../support/seeded-random.ts";
 
 /**
@@ -54,7 +61,10 @@ describe("a long random sequence of operations", () => {
       const roll = next();
       const [sql, params]: [string, unknown[]] =
         roll < 0.08
-          ? ["insert into app_public.tickets (subject, customer_id, priority) values ('Random', $1, $2) returning id", [pick(customers), pick(PRIORITIES)]]
+          ? [
+              "insert into app_public.tickets (subject, customer_id, priority) values ('Random', $1, $2) returning id",
+              [pick(customers), pick(PRIORITIES)],
+            ]
           : roll < 0.45
             ? ["select app_public.transition_ticket($1, $2, 'random')", [ticket, pick(STATUSES)]]
             : roll < 0.6
@@ -65,9 +75,13 @@ describe("a long random sequence of operations", () => {
                   ? ["update app_public.tickets set priority = $2 where id = $1", [ticket, pick(PRIORITIES)]]
                   : ["select app_public.add_comment($1, 'random reply', $2)", [ticket, next() < 0.3]];
       // Customers file tickets without naming a customer.
-      const statement = role === ROLE.customer && sql.startsWith("insert")
-        ? ["insert into app_public.tickets (subject, priority) values ('Random', $1) returning id", [params[1]]] as const
-        : ([sql, params] as const);
+      const statement =
+        role === ROLE.customer && sql.startsWith("insert")
+          ? ([
+              "insert into app_public.tickets (subject, priority) values ('Random', $1) returning id",
+              [params[1]],
+            ] as const)
+          : ([sql, params] as const);
       const before = await snapshot(ticket);
       const outcome = await runAs(database.current.authenticator, role, actor, statement[0], [...statement[1]]);
       if (outcome.ok) {

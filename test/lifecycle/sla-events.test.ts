@@ -1,6 +1,15 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { recordSlaEvents } from "../../src/worker/job-worker.ts";
-import { activeUser, actorOf, assignAs, commentAs, type FixtureUser, fileTicketAs, ROLE, transitionAs } from "../support/fixtures.ts";
+import {
+  activeUser,
+  actorOf,
+  assignAs,
+  commentAs,
+  type FixtureUser,
+  fileTicketAs,
+  ROLE,
+  transitionAs,
+} from "../support/fixtures.ts";
 import { actAs, sqlState, useTestDatabase } from "../support/test-database.ts";
 
 /**
@@ -87,7 +96,9 @@ describe("SLA events", () => {
     expect(await read(otherAgent)).toBe(0);
     expect(await sqlState(() => read(customer))).toBe("42501");
     // Append-only, for the owner too (it holds no UPDATE; the trigger stands behind).
-    expect(await sqlState(() => owner.query("update app_public.sla_events set kind = 'met' where ticket_id = $1", [id]))).toBe("42501");
+    expect(
+      await sqlState(() => owner.query("update app_public.sla_events set kind = 'met' where ticket_id = $1", [id])),
+    ).toBe("42501");
 
     // A late reply is not met.
     await commentAs(api, agent, id, "Sorry for the wait");
@@ -102,7 +113,14 @@ describe("SLA events", () => {
       );
       return result.rows;
     });
-    const row = (clock: string, priority: string, met: number, breached: number, atRisk: number, compliance: string | null) => ({
+    const row = (
+      clock: string,
+      priority: string,
+      met: number,
+      breached: number,
+      atRisk: number,
+      compliance: string | null,
+    ) => ({
       clock,
       priority,
       agent_id: agent.id,
@@ -123,7 +141,9 @@ describe("SLA events", () => {
   it("lets webhooks subscribe to the SLA event types", async () => {
     const state = await sqlState(() =>
       actAs(database.current.authenticator, actorOf(admin), (client) =>
-        client.query("select app_public.create_webhook_endpoint('https://hooks.example.com/sla', array['ticket.sla_breached'])"),
+        client.query(
+          "select app_public.create_webhook_endpoint('https://hooks.example.com/sla', array['ticket.sla_breached'])",
+        ),
       ),
     );
     expect(state).toBe("ok");
@@ -153,7 +173,9 @@ describe("SLA events", () => {
       await recordSlaEvents(client);
       expect(await events(id)).toEqual(["first_response:met"]);
       // Thirty-four days pass: due in six days, at risk since four days ago.
-      await owner.query("update app_public.tickets set resolution_due_at = now() + interval '6 days' where id = $1", [id]);
+      await owner.query("update app_public.tickets set resolution_due_at = now() + interval '6 days' where id = $1", [
+        id,
+      ]);
       expect((await stored()).before_due).toBe(10 * 86_400);
       await recordSlaEvents(client);
       expect(await events(id)).toEqual(["first_response:met", "resolution:at_risk"]);

@@ -1,6 +1,16 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { useTestDatabase } from "../support/test-database.ts";
-import { type Cast, codeOf, expectHistoryInvariant, makeTicket, makeUser, ROLE, rowsOf, runAs, standardCast } from "../support/fixtures.ts";
+import {
+  type Cast,
+  codeOf,
+  expectHistoryInvariant,
+  makeTicket,
+  makeUser,
+  ROLE,
+  rowsOf,
+  runAs,
+  standardCast,
+} from "../support/fixtures.ts";
 
 /**
  * transition_ticket against the seeded workflow: every (from, to, role)
@@ -51,7 +61,9 @@ describe("the seeded workflow, every (from, to, role)", () => {
     ]);
     if (!allowed(from, to, role)) {
       expect(codeOf(outcome)).toBe("TKINV");
-      const { rows } = await database.current.owner.query("select status from app_public.tickets where id = $1", [ticket.id]);
+      const { rows } = await database.current.owner.query("select status from app_public.tickets where id = $1", [
+        ticket.id,
+      ]);
       expect(rows[0].status).toBe(from);
       return;
     }
@@ -71,25 +83,32 @@ describe("the seeded workflow, every (from, to, role)", () => {
 describe("callers without rights on the ticket", () => {
   const MOVES = STATUSES.flatMap((from) => STATUSES.filter((to) => to !== from).map((to) => [from, to] as const));
 
-  it.each(MOVES)("%s -> %s: other customer, other agent, deactivated and demoted users are refused", async (from, to) => {
-    const ticket = await makeTicket(database.current.owner, people.customer, from, people.agent);
-    const call = (role: string, userId: string) =>
-      as(role, userId, "select app_public.transition_ticket($1, $2)", [ticket.id, to]).then(codeOf);
-    expect(await call(ROLE.customer, people.otherCustomer)).toBe("TKNTF");
-    // An open ticket is visible to every agent, so the refusal says FORBIDDEN there.
-    expect(await call(ROLE.agent, people.otherAgent)).toBe(from === "open" ? "TKFBD" : "TKNTF");
-    expect(await call(ROLE.customer, people.deactivated)).toBe("TKFBD");
-    expect(["TKFBD", "TKNTF"]).toContain(await call(ROLE.agent, people.demoted));
-    const { rows } = await database.current.owner.query("select status from app_public.tickets where id = $1", [ticket.id]);
-    expect(rows[0].status).toBe(from);
-  });
+  it.each(MOVES)(
+    "%s -> %s: other customer, other agent, deactivated and demoted users are refused",
+    async (from, to) => {
+      const ticket = await makeTicket(database.current.owner, people.customer, from, people.agent);
+      const call = (role: string, userId: string) =>
+        as(role, userId, "select app_public.transition_ticket($1, $2)", [ticket.id, to]).then(codeOf);
+      expect(await call(ROLE.customer, people.otherCustomer)).toBe("TKNTF");
+      // An open ticket is visible to every agent, so the refusal says FORBIDDEN there.
+      expect(await call(ROLE.agent, people.otherAgent)).toBe(from === "open" ? "TKFBD" : "TKNTF");
+      expect(await call(ROLE.customer, people.deactivated)).toBe("TKFBD");
+      expect(["TKFBD", "TKNTF"]).toContain(await call(ROLE.agent, people.demoted));
+      const { rows } = await database.current.owner.query("select status from app_public.tickets where id = $1", [
+        ticket.id,
+      ]);
+      expect(rows[0].status).toBe(from);
+    },
+  );
 });
 
 describe("rules beyond the table", () => {
   it("refuses unknown tickets, missing arguments and long notes", async () => {
     const unknown = "select app_public.transition_ticket(gen_random_uuid(), 'closed')";
     expect(codeOf(await as(ROLE.customer, people.customer, unknown))).toBe("TKNTF");
-    expect(codeOf(await as(ROLE.customer, people.customer, "select app_public.transition_ticket(null, 'closed')"))).toBe("TKVAL");
+    expect(
+      codeOf(await as(ROLE.customer, people.customer, "select app_public.transition_ticket(null, 'closed')")),
+    ).toBe("TKVAL");
     const ticket = await makeTicket(database.current.owner, people.customer, "in_progress", people.agent);
     // The note's length is its history column's constraint, the one statement of that rule.
     const long = "select app_public.transition_ticket($1, 'resolved', repeat('x', 2001))";
@@ -108,7 +127,9 @@ describe("rules beyond the table", () => {
     const gone = await makeUser(database.current.owner, "Leaving Agent", "agent");
     const ticket = await makeTicket(database.current.owner, people.customer, "closed", gone);
     await database.current.owner.query("update app_public.users set is_active = false where id = $1", [gone]);
-    const [reopened] = rowsOf(await as(ROLE.admin, people.admin, "select * from app_public.transition_ticket($1, 'open')", [ticket.id]));
+    const [reopened] = rowsOf(
+      await as(ROLE.admin, people.admin, "select * from app_public.transition_ticket($1, 'open')", [ticket.id]),
+    );
     expect(reopened).toMatchObject({ status: "open", agent_id: null, closed_at: null });
   });
 
@@ -119,7 +140,8 @@ describe("rules beyond the table", () => {
     const add = "insert into app_public.ticket_transitions values ('resolved', 'waiting_on_customer', '{agent}')";
     expect(codeOf(await as(ROLE.admin, people.admin, add))).toBe("ok");
     expect(codeOf(await as(ROLE.agent, people.agent, move, [ticket.id]))).toBe("ok");
-    const remove = "delete from app_public.ticket_transitions where from_status = 'resolved' and to_status = 'waiting_on_customer'";
+    const remove =
+      "delete from app_public.ticket_transitions where from_status = 'resolved' and to_status = 'waiting_on_customer'";
     expect(codeOf(await as(ROLE.admin, people.admin, remove))).toBe("ok");
     await database.current.owner.query("update app_public.tickets set status = 'resolved' where id = $1", [ticket.id]);
     expect(codeOf(await as(ROLE.agent, people.agent, move, [ticket.id]))).toBe("TKINV");
@@ -176,7 +198,8 @@ describe("rules beyond the table", () => {
         )
       ).rows[0];
     const before = await counts();
-    const both = "select app_public.transition_ticket($1, 'resolved'), app_public.transition_ticket(gen_random_uuid(), 'closed')";
+    const both =
+      "select app_public.transition_ticket($1, 'resolved'), app_public.transition_ticket(gen_random_uuid(), 'closed')";
     expect(codeOf(await as(ROLE.agent, people.agent, both, [ticket.id]))).toBe("TKNTF");
     expect(await counts()).toEqual(before);
   });

@@ -72,9 +72,19 @@ describe("changing the email", () => {
   it("needs the current password, verifies the new address from its mail, and tells the old one", async () => {
     const session = await login(testApi.current.request, "vera@example.com");
     const auth = `Bearer ${session.body.data.login.accessToken}`;
-    const wrong = await graphql(testApi.current.request, CHANGE, { newEmail: "vera.new@example.com", currentPassword: "not-the-password-at-all" }, auth);
+    const wrong = await graphql(
+      testApi.current.request,
+      CHANGE,
+      { newEmail: "vera.new@example.com", currentPassword: "not-the-password-at-all" },
+      auth,
+    );
     expect(errorCode(wrong)).toBe("INVALID_CREDENTIALS");
-    const asked = await graphql(testApi.current.request, CHANGE, { newEmail: "vera.new@example.com", currentPassword: PASSWORD }, auth);
+    const asked = await graphql(
+      testApi.current.request,
+      CHANGE,
+      { newEmail: "vera.new@example.com", currentPassword: PASSWORD },
+      auth,
+    );
     expect(asked.body).toEqual({ data: { requestEmailChange: { success: true } } });
 
     const [link] = await mailsTo(sink, "vera.new@example.com");
@@ -84,7 +94,9 @@ describe("changing the email", () => {
     // Nothing changes before the link is followed.
     expect((await login(testApi.current.request, "vera@example.com")).body.errors).toBeUndefined();
 
-    const verified = await graphql(testApi.current.request, VERIFY_EMAIL, { input: { token: linkToken(link!, "/verify-email") } });
+    const verified = await graphql(testApi.current.request, VERIFY_EMAIL, {
+      input: { token: linkToken(link!, "/verify-email") },
+    });
     expect(verified.body.errors).toBeUndefined();
     expect((await login(testApi.current.request, "vera.new@example.com")).body.errors).toBeUndefined();
     expect(errorCode(await login(testApi.current.request, "vera@example.com"))).toBe("INVALID_CREDENTIALS");
@@ -94,7 +106,12 @@ describe("changing the email", () => {
     await createAccount(database.current.owner, { email: "taken.address@example.com", role: "customer" });
     const session = await login(testApi.current.request, "vera.new@example.com");
     const auth = `Bearer ${session.body.data.login.accessToken}`;
-    const asked = await graphql(testApi.current.request, CHANGE, { newEmail: "Taken.Address@example.com", currentPassword: PASSWORD }, auth);
+    const asked = await graphql(
+      testApi.current.request,
+      CHANGE,
+      { newEmail: "Taken.Address@example.com", currentPassword: PASSWORD },
+      auth,
+    );
     expect(asked.body).toEqual({ data: { requestEmailChange: { success: true } } });
     const { rows } = await database.current.owner.query(
       "select count(*)::integer as n from app_private.outbound_mails where to_address = 'taken.address@example.com'",
@@ -102,4 +119,3 @@ describe("changing the email", () => {
     expect(rows[0].n).toBe(0);
   });
 });
-

@@ -33,7 +33,10 @@ interface MimeFile {
   bytes: Buffer;
 }
 
-export function inboundAttachmentSuite(database: { readonly current: TestDatabase }, storageConfig: () => StorageConfig): void {
+export function inboundAttachmentSuite(
+  database: { readonly current: TestDatabase },
+  storageConfig: () => StorageConfig,
+): void {
   let api: TestApi;
   let customer: FixtureUser;
   let agent: FixtureUser;
@@ -112,10 +115,15 @@ export function inboundAttachmentSuite(database: { readonly current: TestDatabas
     const owner = database.current.owner;
     customer = await activeUser(owner, "Mailing Customer", "customer");
     agent = await activeUser(owner, "Mailing Agent", "agent");
-    customerEmail = (await owner.query("select email from app_private.user_accounts where user_id = $1", [customer.id])).rows[0].email;
+    customerEmail = (await owner.query("select email from app_private.user_accounts where user_id = $1", [customer.id]))
+      .rows[0].email;
     ticketId = await fileTicketAs(database.current.authenticator, customer, "Scanner makes stripes");
-    number = (await owner.query("select number::text from app_public.tickets where id = $1", [ticketId])).rows[0].number;
-    await owner.query("update app_public.tickets set agent_id = $1, status = 'in_progress' where id = $2", [agent.id, ticketId]);
+    number = (await owner.query("select number::text from app_public.tickets where id = $1", [ticketId])).rows[0]
+      .number;
+    await owner.query("update app_public.tickets set agent_id = $1, status = 'in_progress' where id = $2", [
+      agent.id,
+      ticketId,
+    ]);
   });
   afterAll(async () => {
     await api?.api.close();
@@ -135,11 +143,30 @@ export function inboundAttachmentSuite(database: { readonly current: TestDatabas
       expect(response.body.attachmentIds).toHaveLength(2);
       const commentId = response.body.commentId as string;
       expect(await attachmentRows(commentId)).toEqual([
-        { file_name: "report.pdf", content_type: "application/pdf", size: PDF.length, state: "ready", rejection_reason: null, uploader_id: customer.id },
-        { file_name: "scan.png", content_type: "image/png", size: PNG.length, state: "ready", rejection_reason: null, uploader_id: customer.id },
+        {
+          file_name: "report.pdf",
+          content_type: "application/pdf",
+          size: PDF.length,
+          state: "ready",
+          rejection_reason: null,
+          uploader_id: customer.id,
+        },
+        {
+          file_name: "scan.png",
+          content_type: "image/png",
+          size: PNG.length,
+          state: "ready",
+          rejection_reason: null,
+          uploader_id: customer.id,
+        },
       ]);
 
-      const read = await graphql(testApi.current.request, COMMENT, { id: commentId }, bearer(customer.id, customer.tokenRole));
+      const read = await graphql(
+        testApi.current.request,
+        COMMENT,
+        { id: commentId },
+        bearer(customer.id, customer.tokenRole),
+      );
       expect(read.body.errors).toBeUndefined();
       const files = read.body.data.ticketComment.attachments.nodes as { fileName: string; downloadUrl: string }[];
       for (const [name, bytes] of [
@@ -180,13 +207,30 @@ export function inboundAttachmentSuite(database: { readonly current: TestDatabas
       expect(response.body).toMatchObject({ decision: "comment", ticketId });
       expect(response.body.attachmentIds).toHaveLength(1);
       expect(response.body.refusedAttachments).toEqual([
-        { fileName: "huge.png", contentType: "image/png", size: PNG.length + 2_000, reason: "The file is too large: at most 1000 bytes" },
-        { fileName: "setup.exe", contentType: "application/x-msdownload", size: EXE.length, reason: "Programs (executables, installers, scripts) cannot be attached" },
-        { fileName: "tool.bin", contentType: "application/x-msdownload", size: EXE.length, reason: "Programs (executables, installers, scripts) cannot be attached" },
+        {
+          fileName: "huge.png",
+          contentType: "image/png",
+          size: PNG.length + 2_000,
+          reason: "The file is too large: at most 1000 bytes",
+        },
+        {
+          fileName: "setup.exe",
+          contentType: "application/x-msdownload",
+          size: EXE.length,
+          reason: "Programs (executables, installers, scripts) cannot be attached",
+        },
+        {
+          fileName: "tool.bin",
+          contentType: "application/x-msdownload",
+          size: EXE.length,
+          reason: "Programs (executables, installers, scripts) cannot be attached",
+        },
         { fileName: "notes.png", contentType: "image/png", size: 36, reason: "The content is not image/png" },
       ]);
       const commentId = response.body.commentId as string;
-      const { rows: comments } = await owner.query("select body from app_public.ticket_comments where id = $1", [commentId]);
+      const { rows: comments } = await owner.query("select body from app_public.ticket_comments where id = $1", [
+        commentId,
+      ]);
       expect(comments).toEqual([{ body: "Three more files." }]);
       // The mislabelled file is a rejected attachment, like a failed upload; the others never got a row.
       expect((await attachmentRows(commentId)).map((row) => [row.file_name, row.state])).toEqual([
@@ -197,10 +241,20 @@ export function inboundAttachmentSuite(database: { readonly current: TestDatabas
       expect((await storedFiles()).filter((name) => !before.includes(name))).toHaveLength(1);
 
       // Staff see what was refused on the comment; the customer does not.
-      const asAgent = await graphql(testApi.current.request, COMMENT, { id: commentId }, bearer(agent.id, agent.tokenRole));
+      const asAgent = await graphql(
+        testApi.current.request,
+        COMMENT,
+        { id: commentId },
+        bearer(agent.id, agent.tokenRole),
+      );
       expect(asAgent.body.errors).toBeUndefined();
       expect(asAgent.body.data.ticketComment.refusedAttachments).toEqual(response.body.refusedAttachments);
-      const asCustomer = await graphql(testApi.current.request, COMMENT, { id: commentId }, bearer(customer.id, customer.tokenRole));
+      const asCustomer = await graphql(
+        testApi.current.request,
+        COMMENT,
+        { id: commentId },
+        bearer(customer.id, customer.tokenRole),
+      );
       expect(asCustomer.body.data.ticketComment.refusedAttachments).toBeNull();
     });
 
@@ -223,15 +277,32 @@ export function inboundAttachmentSuite(database: { readonly current: TestDatabas
         [opened],
       );
       expect(rows).toEqual([{ file_name: "printer.png", state: "ready", comment_id: null, uploader_id: customer.id }]);
-      const TICKET = "query ($id: UUID!) { ticket(rowId: $id) { refusedAttachments attachments { nodes { fileName } } } }";
-      await database.current.owner.query("update app_public.tickets set agent_id = $1 where id = $2", [agent.id, opened]);
+      const TICKET =
+        "query ($id: UUID!) { ticket(rowId: $id) { refusedAttachments attachments { nodes { fileName } } } }";
+      await database.current.owner.query("update app_public.tickets set agent_id = $1 where id = $2", [
+        agent.id,
+        opened,
+      ]);
       const asAgent = await graphql(testApi.current.request, TICKET, { id: opened }, bearer(agent.id, agent.tokenRole));
       expect(asAgent.body.errors).toBeUndefined();
       expect(asAgent.body.data.ticket.refusedAttachments).toEqual([
-        { fileName: "driver.exe", contentType: "application/x-msdownload", size: EXE.length, reason: "Programs (executables, installers, scripts) cannot be attached" },
+        {
+          fileName: "driver.exe",
+          contentType: "application/x-msdownload",
+          size: EXE.length,
+          reason: "Programs (executables, installers, scripts) cannot be attached",
+        },
       ]);
-      const asCustomer = await graphql(testApi.current.request, TICKET, { id: opened }, bearer(customer.id, customer.tokenRole));
-      expect(asCustomer.body.data.ticket).toEqual({ refusedAttachments: null, attachments: { nodes: [{ fileName: "printer.png" }] } });
+      const asCustomer = await graphql(
+        testApi.current.request,
+        TICKET,
+        { id: opened },
+        bearer(customer.id, customer.tokenRole),
+      );
+      expect(asCustomer.body.data.ticket).toEqual({
+        refusedAttachments: null,
+        attachments: { nodes: [{ fileName: "printer.png" }] },
+      });
     });
 
     it(`takes at most ${MAX_INBOUND_ATTACHMENTS} files of one message`, async () => {
@@ -242,9 +313,20 @@ export function inboundAttachmentSuite(database: { readonly current: TestDatabas
       }));
       const response = await post(reply(customerEmail, "All the logs.", files));
       expect(response.body.attachmentIds).toHaveLength(MAX_INBOUND_ATTACHMENTS);
-      expect(response.body.refusedAttachments.map((file: { fileName: string; reason: string }) => [file.fileName, file.reason])).toEqual([
-        [`line-${MAX_INBOUND_ATTACHMENTS + 1}.txt`, `At most ${MAX_INBOUND_ATTACHMENTS} files of one message are attached`],
-        [`line-${MAX_INBOUND_ATTACHMENTS + 2}.txt`, `At most ${MAX_INBOUND_ATTACHMENTS} files of one message are attached`],
+      expect(
+        response.body.refusedAttachments.map((file: { fileName: string; reason: string }) => [
+          file.fileName,
+          file.reason,
+        ]),
+      ).toEqual([
+        [
+          `line-${MAX_INBOUND_ATTACHMENTS + 1}.txt`,
+          `At most ${MAX_INBOUND_ATTACHMENTS} files of one message are attached`,
+        ],
+        [
+          `line-${MAX_INBOUND_ATTACHMENTS + 2}.txt`,
+          `At most ${MAX_INBOUND_ATTACHMENTS} files of one message are attached`,
+        ],
       ]);
     });
 
@@ -271,7 +353,12 @@ export function inboundAttachmentSuite(database: { readonly current: TestDatabas
       expect(response.body).toMatchObject({ decision: "comment" });
       expect(response.body.attachmentIds).toHaveLength(1);
       expect(response.body.refusedAttachments).toEqual([
-        { fileName: "second.txt", contentType: "text/plain", size: 7, reason: "The sender's attachment quota is used up" },
+        {
+          fileName: "second.txt",
+          contentType: "text/plain",
+          size: 7,
+          reason: "The sender's attachment quota is used up",
+        },
       ]);
     });
 
@@ -279,7 +366,11 @@ export function inboundAttachmentSuite(database: { readonly current: TestDatabas
       const owner = database.current.owner;
       const before = await storedFiles();
       const { rows: counted } = await owner.query("select count(*)::integer as n from app_public.attachments");
-      const response = await post(reply("stranger@elsewhere.example.com", "Have a look at this.", [{ name: "look.png", type: "image/png", bytes: PNG }]));
+      const response = await post(
+        reply("stranger@elsewhere.example.com", "Have a look at this.", [
+          { name: "look.png", type: "image/png", bytes: PNG },
+        ]),
+      );
       expect(response.body).toMatchObject({ decision: "refused" });
       expect(response.body.attachmentIds).toBeUndefined();
       const { rows: after } = await owner.query("select count(*)::integer as n from app_public.attachments");
@@ -297,7 +388,9 @@ export function inboundAttachmentSuite(database: { readonly current: TestDatabas
         returns void language plpgsql security definer set search_path = pg_catalog, public, pg_temp
         as $$ begin raise exception 'disk full'; end $$`);
       try {
-        const response = await post(reply(customerEmail, "One more scan.", [{ name: "again.png", type: "image/png", bytes: PNG }]));
+        const response = await post(
+          reply(customerEmail, "One more scan.", [{ name: "again.png", type: "image/png", bytes: PNG }]),
+        );
         expect(response.status).toBe(500);
       } finally {
         await owner.query(`
@@ -312,7 +405,9 @@ export function inboundAttachmentSuite(database: { readonly current: TestDatabas
       const { rows: after } = await owner.query("select count(*)::integer as n from app_public.attachments");
       expect(after[0].n).toBe(counted[0].n);
       expect(await storedFiles()).toEqual(before);
-      const { rows: comments } = await owner.query("select 1 from app_public.ticket_comments where body = 'One more scan.'");
+      const { rows: comments } = await owner.query(
+        "select 1 from app_public.ticket_comments where body = 'One more scan.'",
+      );
       expect(comments).toEqual([]);
     });
   });

@@ -4,7 +4,14 @@ import { startJobWorker, type JobWorker } from "../../src/worker/job-worker.ts";
 import { activeUser, commentAs, fileTicketAs, type FixtureUser } from "../support/fixtures.ts";
 import { useTestApi } from "../support/test-api.ts";
 import { useTestDatabase } from "../support/test-database.ts";
-import { mailsTo, startSmtpSink, testMailConfig, useFastMailPolicy, waitForOutboxSettled, type SmtpSink } from "./mail-helpers.ts";
+import {
+  mailsTo,
+  startSmtpSink,
+  testMailConfig,
+  useFastMailPolicy,
+  waitForOutboxSettled,
+  type SmtpSink,
+} from "./mail-helpers.ts";
 
 /**
  * Replies by mail, end to end: an agent's reply is mailed by the real worker
@@ -71,7 +78,10 @@ beforeAll(async () => {
   ticketId = await fileTicketAs(database.current.authenticator, customer, "VPN drops every hour");
   const ticket = await owner.query("select number::text from app_public.tickets where id = $1", [ticketId]);
   number = ticket.rows[0].number;
-  await owner.query("update app_public.tickets set agent_id = $1, status = 'in_progress' where id = $2", [agent.id, ticketId]);
+  await owner.query("update app_public.tickets set agent_id = $1, status = 'in_progress' where id = $2", [
+    agent.id,
+    ticketId,
+  ]);
 });
 
 afterAll(async () => {
@@ -118,7 +128,9 @@ describe("POST /inbound/email", () => {
       is_internal: false,
     });
     // The agent is told of the customer's reply.
-    const agentEmail = (await database.current.owner.query("select email from app_private.user_accounts where user_id = $1", [agent.id])).rows[0].email;
+    const agentEmail = (
+      await database.current.owner.query("select email from app_private.user_accounts where user_id = $1", [agent.id])
+    ).rows[0].email;
     await waitForOutboxSettled(database.current.owner);
     const toAgent = sink.received.filter((mail) => mail.envelopeTo.includes(agentEmail));
     expect(toAgent.filter((mail) => mail.parsed.text?.includes("held for two hours"))).toHaveLength(1);
@@ -127,7 +139,12 @@ describe("POST /inbound/email", () => {
   it("the same message delivered twice is added once", async () => {
     const before = (await commentsOf(ticketId)).length;
     const raw = rawMessage(
-      { From: customerEmail, To: `reply+${number}@support.example.test`, Subject: `Re: [#${number}] VPN`, "Message-ID": "<answer-1@customer.example.com>" },
+      {
+        From: customerEmail,
+        To: `reply+${number}@support.example.test`,
+        Subject: `Re: [#${number}] VPN`,
+        "Message-ID": "<answer-1@customer.example.com>",
+      },
       "Updated, and it has held for two hours now.",
     );
     const response = await post(raw);
@@ -139,24 +156,34 @@ describe("POST /inbound/email", () => {
     await waitForOutboxSettled(database.current.owner);
     const mailsBefore = sink.received.length;
     const commentsBefore = (await commentsOf(ticketId)).length;
-    const { rows: ticketsBefore } = await database.current.owner.query("select count(*)::integer as n from app_public.tickets");
+    const { rows: ticketsBefore } = await database.current.owner.query(
+      "select count(*)::integer as n from app_public.tickets",
+    );
     const automatic: Record<string, string>[] = [
       { "Auto-Submitted": "auto-replied", Subject: `Out of office: [#${number}] VPN` },
       { Precedence: "auto_reply", Subject: "Automatic reply" },
       { From: "MAILER-DAEMON@mx.customer.example.com", Subject: "Undelivered Mail Returned to Sender" },
-      { "Content-Type": 'multipart/report; report-type=delivery-status; boundary="b"', Subject: "Delivery Status Notification" },
+      {
+        "Content-Type": 'multipart/report; report-type=delivery-status; boundary="b"',
+        Subject: "Delivery Status Notification",
+      },
       { From: "help@support.example.test", Subject: "We received your request" },
     ];
     for (const headers of automatic) {
       const response = await post(
-        rawMessage({ From: customerEmail, To: `reply+${number}@support.example.test`, ...headers }, "I am away until Monday."),
+        rawMessage(
+          { From: customerEmail, To: `reply+${number}@support.example.test`, ...headers },
+          "I am away until Monday.",
+        ),
       );
       expect(response.status).toBe(200);
       expect(response.body.decision, JSON.stringify(headers)).toBe("ignored");
     }
     await waitForOutboxSettled(database.current.owner);
     expect(await commentsOf(ticketId)).toHaveLength(commentsBefore);
-    const { rows: ticketsAfter } = await database.current.owner.query("select count(*)::integer as n from app_public.tickets");
+    const { rows: ticketsAfter } = await database.current.owner.query(
+      "select count(*)::integer as n from app_public.tickets",
+    );
     expect(ticketsAfter[0].n).toBe(ticketsBefore[0].n);
     expect(sink.received.length).toBe(mailsBefore);
     const { rows: logged } = await database.current.owner.query(
@@ -167,26 +194,49 @@ describe("POST /inbound/email", () => {
 
   it("a new message from a known customer opens a ticket with a receipt; an unknown sender is refused", async () => {
     const response = await post(
-      rawMessage({ From: customerEmail, To: "support@support.example.test", Subject: "Printer jams", "Message-ID": "<new-1@customer.example.com>" }, "Paper jams on tray 2."),
+      rawMessage(
+        {
+          From: customerEmail,
+          To: "support@support.example.test",
+          Subject: "Printer jams",
+          "Message-ID": "<new-1@customer.example.com>",
+        },
+        "Paper jams on tray 2.",
+      ),
     );
     expect(response.body).toMatchObject({ decision: "ticket" });
-    const { rows } = await database.current.owner.query("select subject, description, customer_id, number::text from app_public.tickets where id = $1", [
-      response.body.ticketId,
-    ]);
-    expect(rows[0]).toMatchObject({ subject: "Printer jams", description: "Paper jams on tray 2.", customer_id: customer.id });
+    const { rows } = await database.current.owner.query(
+      "select subject, description, customer_id, number::text from app_public.tickets where id = $1",
+      [response.body.ticketId],
+    );
+    expect(rows[0]).toMatchObject({
+      subject: "Printer jams",
+      description: "Paper jams on tray 2.",
+      customer_id: customer.id,
+    });
     const mails = await mailsTo(sink, customerEmail, 3);
-    expect(mails.some((mail) => mail.parsed.subject === `[#${rows[0].number}] We received your request: Printer jams`)).toBe(true);
+    expect(
+      mails.some((mail) => mail.parsed.subject === `[#${rows[0].number}] We received your request: Printer jams`),
+    ).toBe(true);
 
-    const stranger = await post(rawMessage({ From: "stranger@elsewhere.example.com", Subject: "Hello" }, "Who are you?"));
+    const stranger = await post(
+      rawMessage({ From: "stranger@elsewhere.example.com", Subject: "Hello" }, "Who are you?"),
+    );
     expect(stranger.body).toMatchObject({ decision: "refused" });
   });
 
   it("a reply from someone who may not comment on that ticket is refused and logged", async () => {
     const other = await activeUser(database.current.owner, "Other Customer", "customer");
-    const { rows } = await database.current.owner.query("select email from app_private.user_accounts where user_id = $1", [other.id]);
+    const { rows } = await database.current.owner.query(
+      "select email from app_private.user_accounts where user_id = $1",
+      [other.id],
+    );
     const before = (await commentsOf(ticketId)).length;
     const response = await post(
-      rawMessage({ From: rows[0].email, To: `reply+${number}@support.example.test`, Subject: `Re: [#${number}] VPN` }, "Let me in."),
+      rawMessage(
+        { From: rows[0].email, To: `reply+${number}@support.example.test`, Subject: `Re: [#${number}] VPN` },
+        "Let me in.",
+      ),
     );
     expect(response.body).toMatchObject({ decision: "refused" });
     expect(await commentsOf(ticketId)).toHaveLength(before);
@@ -202,7 +252,9 @@ describe("POST /inbound/email", () => {
       `select action, user_role, reason from app_private.route_inbound_email(
          'new.person@elsewhere.example.com', 'New Person', '<n-1@elsewhere>', 'Hello', '{}', '{}', '{}', null, 'create')`,
     );
-    expect(rows).toEqual([{ action: "ticket", user_role: "customer", reason: expect.stringMatching(/unverified customer created/) }]);
+    expect(rows).toEqual([
+      { action: "ticket", user_role: "customer", reason: expect.stringMatching(/unverified customer created/) },
+    ]);
     const { rows: account } = await database.current.owner.query(
       `select u.display_name, a.password_hash, a.email_verified_at from app_private.user_accounts as a
        join app_public.users as u on u.id = a.user_id where a.email = 'new.person@elsewhere.example.com'`,
@@ -210,4 +262,3 @@ describe("POST /inbound/email", () => {
     expect(account).toEqual([{ display_name: "New Person", password_hash: null, email_verified_at: null }]);
   });
 });
-

@@ -7,12 +7,18 @@ import { escapeHtml, renderMail } from "../../src/mail/mail-render.ts";
 describe("templates", () => {
   it("escape values in HTML, keep them in text, and keep the subject on one line", () => {
     const rendered = renderMail(
-      { subject: "Re: {{subject}}", text: "{{name}} said: {{body}}", html: "<p>{{name}} said: {{body}}</p><a href=\"{{url}}\">x</a>" },
-      { subject: "Hi\r\nBcc: victim@example.com", name: "<b>Eve</b>", body: "a & b\nc", url: "javascript:\"alert(1)\"" },
+      {
+        subject: "Re: {{subject}}",
+        text: "{{name}} said: {{body}}",
+        html: '<p>{{name}} said: {{body}}</p><a href="{{url}}">x</a>',
+      },
+      { subject: "Hi\r\nBcc: victim@example.com", name: "<b>Eve</b>", body: "a & b\nc", url: 'javascript:"alert(1)"' },
     );
     expect(rendered.subject).toBe("Re: Hi Bcc: victim@example.com");
     expect(rendered.text).toBe("<b>Eve</b> said: a & b\nc");
-    expect(rendered.html).toBe('<p>&lt;b&gt;Eve&lt;/b&gt; said: a &amp; b<br>\nc</p><a href="javascript:&quot;alert(1)&quot;">x</a>');
+    expect(rendered.html).toBe(
+      '<p>&lt;b&gt;Eve&lt;/b&gt; said: a &amp; b<br>\nc</p><a href="javascript:&quot;alert(1)&quot;">x</a>',
+    );
     expect(escapeHtml(`'"<>&`)).toBe("&#39;&quot;&lt;&gt;&amp;");
   });
 
@@ -63,13 +69,15 @@ describe("reading an inbound message", () => {
   });
 
   it("ignores references to other domains and treats Auto-Submitted: no as a person", async () => {
-    const raw = "From: b@example.com\r\nSubject: hello\r\nAuto-Submitted: no\r\nIn-Reply-To: <mail.01900000-0000-7000-8000-000000000001@evil.test>\r\n\r\nHi";
+    const raw =
+      "From: b@example.com\r\nSubject: hello\r\nAuto-Submitted: no\r\nIn-Reply-To: <mail.01900000-0000-7000-8000-000000000001@evil.test>\r\n\r\nHi";
     const facts = inboundFacts(await simpleParser(raw), "support.example.test");
     expect(facts).toMatchObject({ mailIds: [], ticketNumbers: [], autoReason: undefined, body: "Hi" });
   });
 
   it("reads the text of an HTML-only message", async () => {
-    const raw = "From: h@example.com\r\nSubject: html\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<p>It works <b>now</b>.</p><blockquote>old</blockquote>";
+    const raw =
+      "From: h@example.com\r\nSubject: html\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<p>It works <b>now</b>.</p><blockquote>old</blockquote>";
     const facts = inboundFacts(await simpleParser(raw), "support.example.test");
     expect(facts.body).toContain("It works now.");
   });

@@ -4,7 +4,15 @@ import { startJobWorker, type JobWorker } from "../../src/worker/job-worker.ts";
 import { activeUser, assignAs, commentAs, fileTicketAs, transitionAs, type FixtureUser } from "../support/fixtures.ts";
 import { bearer, graphql, useTestApi } from "../support/test-api.ts";
 import { useTestDatabase } from "../support/test-database.ts";
-import { mailsTo, startSmtpSink, testMailConfig, useFastMailPolicy, waitForOutboxSettled, type ReceivedMail, type SmtpSink } from "./mail-helpers.ts";
+import {
+  mailsTo,
+  startSmtpSink,
+  testMailConfig,
+  useFastMailPolicy,
+  waitForOutboxSettled,
+  type ReceivedMail,
+  type SmtpSink,
+} from "./mail-helpers.ts";
 
 /**
  * Notification mails from real changes, queued in their transaction by the
@@ -20,7 +28,10 @@ let admin: FixtureUser;
 const address: Record<string, string> = {};
 
 async function emailOf(user: FixtureUser): Promise<string> {
-  const { rows } = await database.current.owner.query("select email from app_private.user_accounts where user_id = $1", [user.id]);
+  const { rows } = await database.current.owner.query(
+    "select email from app_private.user_accounts where user_id = $1",
+    [user.id],
+  );
   return rows[0].email as string;
 }
 
@@ -57,12 +68,18 @@ describe("notification mails", () => {
 
   it("a new ticket gets its customer a receipt with the number, threaded on the ticket", async () => {
     const owner = database.current.owner;
-    ticketId = await fileTicketAs(database.current.authenticator, customer, "Printer <script>alert(1)</script> on fire");
+    ticketId = await fileTicketAs(
+      database.current.authenticator,
+      customer,
+      "Printer <script>alert(1)</script> on fire",
+    );
     const { rows } = await owner.query("select number::text from app_public.tickets where id = $1", [ticketId]);
     number = rows[0].number;
     const [receipt] = await mailsTo(sink, address.customer!);
     expect(kindOf(receipt!)).toBe("ticket_created");
-    expect(receipt!.parsed.subject).toBe(`[#${number}] We received your request: Printer <script>alert(1)</script> on fire`);
+    expect(receipt!.parsed.subject).toBe(
+      `[#${number}] We received your request: Printer <script>alert(1)</script> on fire`,
+    );
     expect(receipt!.parsed.html).toContain("Printer &lt;script&gt;alert(1)&lt;/script&gt; on fire");
     expect(receipt!.parsed.html).not.toContain("<script>");
     expect(receipt!.parsed.inReplyTo).toBe(`<ticket.${ticketId}@support.example.test>`);
@@ -94,7 +111,10 @@ describe("notification mails", () => {
     expect(reply.parsed.inReplyTo).toBe(`<ticket.${ticketId}@support.example.test>`);
     for (const mail of toCustomer) expect(mail.raw.toString()).not.toContain("watch list");
     // Nobody else was mailed about the internal note either.
-    const { rows } = await owner.query("select count(*)::integer as n from app_private.outbound_mails where ticket_id = $1 and kind in ('ticket_reply', 'customer_reply')", [ticketId]);
+    const { rows } = await owner.query(
+      "select count(*)::integer as n from app_private.outbound_mails where ticket_id = $1 and kind in ('ticket_reply', 'customer_reply')",
+      [ticketId],
+    );
     expect(rows[0].n).toBe(1);
   });
 
@@ -126,7 +146,10 @@ describe("notification mails", () => {
       bearer(customer.id, "ticketing_customer"),
     );
     expect(set.body.errors).toBeUndefined();
-    expect(set.body.data.setNotificationPreference.notificationPreference).toEqual({ kind: "ticket_reply", enabled: false });
+    expect(set.body.data.setNotificationPreference.notificationPreference).toEqual({
+      kind: "ticket_reply",
+      enabled: false,
+    });
     const mine = await graphql(
       testApi.current.request,
       "{ myNotificationPreferences { nodes { kind enabled } } }",
@@ -141,18 +164,26 @@ describe("notification mails", () => {
       {},
       bearer(customer.id, "ticketing_customer"),
     );
-    expect(bad.body.errors[0]).toMatchObject({ message: expect.stringMatching(/^The kind must be one of/), extensions: { code: "INVALID_INPUT" } });
+    expect(bad.body.errors[0]).toMatchObject({
+      message: expect.stringMatching(/^The kind must be one of/),
+      extensions: { code: "INVALID_INPUT" },
+    });
 
     await commentAs(database.current.authenticator, agent, ticketId, "Any news?");
     await waitForOutboxSettled(database.current.owner);
-    const replies = sink.received.filter((mail) => mail.envelopeTo.includes(address.customer!) && kindOf(mail) === "ticket_reply");
+    const replies = sink.received.filter(
+      (mail) => mail.envelopeTo.includes(address.customer!) && kindOf(mail) === "ticket_reply",
+    );
     expect(replies).toHaveLength(1);
   });
 
   it("a breached SLA clock tells the assigned agent once per breach; being at risk mails nobody", async () => {
     const owner = database.current.owner;
     const late = await fileTicketAs(database.current.authenticator, customer, "Payroll export fails");
-    await owner.query("update app_public.tickets set agent_id = $2, status = 'in_progress' where id = $1", [late, agent.id]);
+    await owner.query("update app_public.tickets set agent_id = $2, status = 'in_progress' where id = $1", [
+      late,
+      agent.id,
+    ]);
     // As the sla_clock job records them (docs/business-hours.md): once per clock, kind and due time.
     const record = (clock: string, kind: string) =>
       owner.query(
@@ -166,7 +197,9 @@ describe("notification mails", () => {
     await record("resolution", "breached");
     await record("resolution", "breached");
     await waitForOutboxSettled(owner);
-    const breaches = sink.received.filter((mail) => mail.envelopeTo.includes(address.agent!) && kindOf(mail) === "sla_breach");
+    const breaches = sink.received.filter(
+      (mail) => mail.envelopeTo.includes(address.agent!) && kindOf(mail) === "sla_breach",
+    );
     expect(breaches.map((mail) => mail.parsed.subject).sort()).toEqual([
       expect.stringMatching(/SLA missed \(first response\): Payroll export fails$/),
       expect.stringMatching(/SLA missed \(resolution\): Payroll export fails$/),

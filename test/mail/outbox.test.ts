@@ -22,7 +22,15 @@ it("makes only the outbox private, not the data directory above it", async () =>
   const outbox = path.join(dataDir, "mail");
   const sender = createMailSender({ kind: "outbox", directory: outbox });
   try {
-    expect(await sender.send({ messageId: "<hello@localhost>", from: "helpdesk@localhost", to: "casey@example.com", subject: "Hello", text: "Hi" } as Parameters<typeof sender.send>[0])).toBe("sent");
+    expect(
+      await sender.send({
+        messageId: "<hello@localhost>",
+        from: "helpdesk@localhost",
+        to: "casey@example.com",
+        subject: "Hello",
+        text: "Hi",
+      } as Parameters<typeof sender.send>[0]),
+    ).toBe("sent");
   } finally {
     sender.close();
   }

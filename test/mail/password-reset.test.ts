@@ -47,7 +47,11 @@ function request(email: string) {
 
 describe("requestPasswordReset and resetPassword", () => {
   it("answers the same for an unknown email and a known one; only the known one gets a mail", async () => {
-    await createAccount(database.current.owner, { email: "reset.me@example.com", role: "customer", displayName: "Rita <b>Reset</b>" });
+    await createAccount(database.current.owner, {
+      email: "reset.me@example.com",
+      role: "customer",
+      displayName: "Rita <b>Reset</b>",
+    });
     const unknown = await request("nobody.here@example.com");
     const known = await request("Reset.Me@example.com");
     expect(unknown.body).toEqual(known.body);
@@ -114,7 +118,10 @@ describe("requestPasswordReset and resetPassword", () => {
       "select new_data from app_private.audit_log where table_name = 'app_private.user_accounts' and new_data ->> 'password' = 'reset by mail link'",
     );
     expect(rows).toHaveLength(1);
-    const { rows: verified } = await owner.query("select email_verified_at is not null as verified from app_private.user_accounts where email = $1", [email]);
+    const { rows: verified } = await owner.query(
+      "select email_verified_at is not null as verified from app_private.user_accounts where email = $1",
+      [email],
+    );
     expect(verified[0].verified).toBe(true);
   });
 
@@ -129,7 +136,10 @@ describe("requestPasswordReset and resetPassword", () => {
     const owner = database.current.owner;
     await createAccount(owner, { email: "many.links@example.com", role: "customer" });
     for (let i = 0; i < 5; i += 1) {
-      const response = await graphql(testApi.current.request, REQUEST, { email: "many.links@example.com" }).set("X-Test", String(i));
+      const response = await graphql(testApi.current.request, REQUEST, { email: "many.links@example.com" }).set(
+        "X-Test",
+        String(i),
+      );
       expect(response.body).toEqual({ data: { requestPasswordReset: { success: true } } });
     }
     const { rows } = await owner.query<{ n: number }>(

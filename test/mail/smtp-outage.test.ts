@@ -43,7 +43,10 @@ it("retries through an outage and delivers exactly once afterwards", async () =>
   // At least three refused attempts, each recorded, the mail still pending.
   await vi.waitFor(
     async () => {
-      const { rows: state } = await owner.query("select status, attempts, last_error from app_private.outbound_mails where id = $1", [mailId]);
+      const { rows: state } = await owner.query(
+        "select status, attempts, last_error from app_private.outbound_mails where id = $1",
+        [mailId],
+      );
       if (state[0].attempts < 3) throw new Error(`attempts so far: ${state[0].attempts}`);
       expect(state[0].status).toBe("pending");
       expect(state[0].last_error).toMatch(/451|unavailable/i);
@@ -61,9 +64,14 @@ it("retries through an outage and delivers exactly once afterwards", async () =>
   // removes the finished job just after, so both are awaited.
   await vi.waitFor(
     async () => {
-      const { rows: state } = await owner.query("select status, params from app_private.outbound_mails where id = $1", [mailId]);
+      const { rows: state } = await owner.query("select status, params from app_private.outbound_mails where id = $1", [
+        mailId,
+      ]);
       expect(state[0]).toEqual({ status: "sent", params: {} });
-      const { rows: jobs } = await owner.query("select count(*)::integer as n from graphile_worker.jobs where key = $1", [`mail:${mailId}`]);
+      const { rows: jobs } = await owner.query(
+        "select count(*)::integer as n from graphile_worker.jobs where key = $1",
+        [`mail:${mailId}`],
+      );
       expect(jobs[0].n).toBe(0);
     },
     { timeout: 30_000, interval: 100 },

@@ -70,7 +70,12 @@ describe("ATTACHMENT_ADDED", () => {
     await attach(customer, "customer", ticketId, "corrupt.png", null, "rejected");
     const ticketFile = await attach(agent, "agent", ticketId, "invoice.png", null);
 
-    await Promise.all([agentTicket.untilCount(4), agentQueue.untilCount(4), customerTicket.untilCount(3), customerTickets.untilCount(3)]);
+    await Promise.all([
+      agentTicket.untilCount(4),
+      agentQueue.untilCount(4),
+      customerTicket.untilCount(3),
+      customerTickets.untilCount(3),
+    ]);
     await sleep(QUIET_MS);
 
     for (const recorder of [agentTicket, agentQueue]) {
@@ -97,7 +102,10 @@ describe("ATTACHMENT_ADDED", () => {
     await sockets.disposeAll();
     const customerAgain = sockets.subscribe(customer, "customer", MY_TICKETS, { after: before.customer });
     const agentAgain = sockets.subscribe(agent, "agent", MY_QUEUE, { after: before.agent });
-    const strangerAgain = sockets.subscribe(stranger, "customer", TICKET_CHANGED, { id: ticketId, after: before.customer });
+    const strangerAgain = sockets.subscribe(stranger, "customer", TICKET_CHANGED, {
+      id: ticketId,
+      after: before.customer,
+    });
     await Promise.all([customerAgain.live(), agentAgain.live(), strangerAgain.live()]);
     expect(customerAgain.kinds()).toEqual(["ATTACHMENT_ADDED", "ATTACHMENT_ADDED", "SUBSCRIBED"]);
     expect(added(customerAgain).map((event) => event.attachment?.rowId)).toEqual([publicFile, ticketFile]);

@@ -58,7 +58,11 @@ describe("fan-out", () => {
     expect(await apiConnections()).toBeLessThanOrEqual(4);
 
     const started = performance.now();
-    rowsOf(await runAs(db.authenticator, ROLE.customer, customer, "select app_public.add_comment($1, 'Hello, everyone')", [ticketId]));
+    rowsOf(
+      await runAs(db.authenticator, ROLE.customer, customer, "select app_public.add_comment($1, 'Hello, everyone')", [
+        ticketId,
+      ]),
+    );
     await Promise.all(recorders.map((recorder) => recorder.untilCount(2, 10_000)));
     const slowest = Math.max(...recorders.map((recorder) => recorder.arrivals[1]! - started));
 

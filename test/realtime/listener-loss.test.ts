@@ -27,7 +27,9 @@ describe("the listening connection", () => {
         where datname = current_database() and query ilike 'listen ticketing_events%'`,
     );
     expect(rows).toEqual([{ terminated: true }]);
-    await Promise.all([first, second].map((recorder) => recorder.until(() => recorder.errors.length > 0, 5_000, "an error")));
+    await Promise.all(
+      [first, second].map((recorder) => recorder.until(() => recorder.errors.length > 0, 5_000, "an error")),
+    );
     expect([first.errors, second.errors]).toMatchObject([
       [{ extensions: { code: "SUBSCRIPTION_INTERRUPTED" } }],
       [{ extensions: { code: "SUBSCRIPTION_INTERRUPTED" } }],

@@ -2,7 +2,15 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { bearer, useTestApi } from "../support/test-api.ts";
 import { addMember, makeOrganization, makeUser, ROLE, rowsOf, runAs, ticketIn } from "../support/fixtures.ts";
 import { useTestDatabase } from "../support/test-database.ts";
-import { createTicket, MY_QUEUE, MY_TICKETS, MY_TICKETS_AFTER, Recorder, TICKET_CHANGED, useSockets } from "./realtime-helpers.ts";
+import {
+  createTicket,
+  MY_QUEUE,
+  MY_TICKETS,
+  MY_TICKETS_AFTER,
+  Recorder,
+  TICKET_CHANGED,
+  useSockets,
+} from "./realtime-helpers.ts";
 
 /**
  * Subscriptions follow the organization visibility: a manager's and a sharing
@@ -30,7 +38,8 @@ async function subscribeAs(userId: string, query: string, variables = {}) {
   return recorder;
 }
 
-const asAdmin = async (sql: string, params: unknown[]) => rowsOf(await runAs(database.current.authenticator, ROLE.admin, admin, sql, params));
+const asAdmin = async (sql: string, params: unknown[]) =>
+  rowsOf(await runAs(database.current.authenticator, ROLE.admin, admin, sql, params));
 
 /**
  * A staff member's first public reply also meets the ticket's first-response
@@ -57,10 +66,22 @@ describe("myTicketsChanged and organizations", () => {
     await addMember(db.owner, acme, people.cc);
     await addMember(db.owner, globex, people.outsider, "manager", true);
     const shared = await createTicket(db, people.requester, "Shared printer");
-    rowsOf(await runAs(db.authenticator, ROLE.customer, people.requester, "select app_public.add_ticket_participant($1, $2)", [shared, people.cc]));
+    rowsOf(
+      await runAs(
+        db.authenticator,
+        ROLE.customer,
+        people.requester,
+        "select app_public.add_ticket_participant($1, $2)",
+        [shared, people.cc],
+      ),
+    );
     const listeners = ["manager", "member", "cc", "outsider"] as const;
-    const own = Object.fromEntries(await Promise.all(listeners.map(async (who) => [who, await ticketIn(db.owner, people[who], "open")] as const)));
-    const recorders = Object.fromEntries(await Promise.all(listeners.map(async (who) => [who, await subscribeAs(people[who], MY_TICKETS)] as const)));
+    const own = Object.fromEntries(
+      await Promise.all(listeners.map(async (who) => [who, await ticketIn(db.owner, people[who], "open")] as const)),
+    );
+    const recorders = Object.fromEntries(
+      await Promise.all(listeners.map(async (who) => [who, await subscribeAs(people[who], MY_TICKETS)] as const)),
+    );
 
     /**
      * Comments on the shared ticket, then on each listener's own ticket; waits for every control
@@ -71,11 +92,14 @@ describe("myTicketsChanged and organizations", () => {
     async function commentRound(): Promise<void> {
       round += 1;
       await asAdmin("select app_public.add_comment($1, $2)", [shared, `Shared update ${round}`]);
-      for (const who of listeners) await asAdmin("select app_public.add_comment($1, $2)", [own[who], `Control ${round}`]);
+      for (const who of listeners)
+        await asAdmin("select app_public.add_comment($1, $2)", [own[who], `Control ${round}`]);
       await Promise.all(
         listeners.map((who) =>
           recorders[who]!.until(
-            () => recorders[who]!.events.filter((event) => event.ticketId === own[who] && !isSla(event.kind)).length >= round,
+            () =>
+              recorders[who]!.events.filter((event) => event.ticketId === own[who] && !isSla(event.kind)).length >=
+              round,
             5_000,
             `control ${round} for ${who}`,
           ),
@@ -86,12 +110,25 @@ describe("myTicketsChanged and organizations", () => {
       recorders[who]!.events.filter((event) => event.ticketId === shared && !isSla(event.kind)).length;
 
     await commentRound();
-    expect(Object.fromEntries(listeners.map((who) => [who, heardShared(who)]))).toEqual({ manager: 1, member: 1, cc: 1, outsider: 0 });
+    expect(Object.fromEntries(listeners.map((who) => [who, heardShared(who)]))).toEqual({
+      manager: 1,
+      member: 1,
+      cc: 1,
+      outsider: 0,
+    });
     expect(recorders.manager!.events.find((event) => event.ticketId === shared)?.comment?.body).toBe("Shared update 1");
 
     // The member leaves the organization, the cc is taken off: the next change reaches the manager only.
     await asAdmin("select app_public.remove_organization_member($1, $2)", [acme, people.member]);
-    rowsOf(await runAs(db.authenticator, ROLE.customer, people.requester, "select app_public.remove_ticket_participant($1, $2)", [shared, people.cc]));
+    rowsOf(
+      await runAs(
+        db.authenticator,
+        ROLE.customer,
+        people.requester,
+        "select app_public.remove_ticket_participant($1, $2)",
+        [shared, people.cc],
+      ),
+    );
     const before = Object.fromEntries(listeners.map((who) => [who, heardShared(who)]));
     await commentRound();
     const after = Object.fromEntries(listeners.map((who) => [who, heardShared(who) - before[who]!]));
@@ -113,9 +150,13 @@ describe("myTicketsChanged and organizations", () => {
     await addMember(db.owner, acme, people.member);
     const shared = await createTicket(db, people.requester, "Seen later");
     const listeners = ["cc", "member"] as const;
-    const own = Object.fromEntries(await Promise.all(listeners.map(async (who) => [who, await ticketIn(db.owner, people[who], "open")] as const)));
+    const own = Object.fromEntries(
+      await Promise.all(listeners.map(async (who) => [who, await ticketIn(db.owner, people[who], "open")] as const)),
+    );
     // Subscribed before any sight of the shared ticket.
-    const recorders = Object.fromEntries(await Promise.all(listeners.map(async (who) => [who, await subscribeAs(people[who], MY_TICKETS)] as const)));
+    const recorders = Object.fromEntries(
+      await Promise.all(listeners.map(async (who) => [who, await subscribeAs(people[who], MY_TICKETS)] as const)),
+    );
 
     let round = 0;
     /**
@@ -126,11 +167,14 @@ describe("myTicketsChanged and organizations", () => {
       round += 1;
       const before = Object.fromEntries(listeners.map((who) => [who, heardShared(who)]));
       await asAdmin("select app_public.add_comment($1, $2)", [shared, `Later update ${round}`]);
-      for (const who of listeners) await asAdmin("select app_public.add_comment($1, $2)", [own[who], `Later control ${round}`]);
+      for (const who of listeners)
+        await asAdmin("select app_public.add_comment($1, $2)", [own[who], `Later control ${round}`]);
       await Promise.all(
         listeners.map((who) =>
           recorders[who]!.until(
-            () => recorders[who]!.events.filter((event) => event.ticketId === own[who] && event.kind === "COMMENTED").length >= round,
+            () =>
+              recorders[who]!.events.filter((event) => event.ticketId === own[who] && event.kind === "COMMENTED")
+                .length >= round,
             5_000,
             `control ${round} for ${who}`,
           ),
@@ -144,18 +188,41 @@ describe("myTicketsChanged and organizations", () => {
     expect(await commentRound()).toEqual({ cc: 0, member: 0 });
 
     // Sight gained while subscribed: copied in by the requester; the membership given shared sight by an admin.
-    rowsOf(await runAs(db.authenticator, ROLE.customer, people.requester, "select app_public.add_ticket_participant($1, $2)", [shared, people.cc]));
+    rowsOf(
+      await runAs(
+        db.authenticator,
+        ROLE.customer,
+        people.requester,
+        "select app_public.add_ticket_participant($1, $2)",
+        [shared, people.cc],
+      ),
+    );
     await asAdmin("select app_public.add_organization_member($1, $2, 'member', true)", [acme, people.member]);
     expect(await commentRound()).toEqual({ cc: 1, member: 1 });
-    expect(recorders.cc!.events.find((event) => event.ticketId === shared)?.comment?.body).toBe(`Later update ${round}`);
+    expect(recorders.cc!.events.find((event) => event.ticketId === shared)?.comment?.body).toBe(
+      `Later update ${round}`,
+    );
 
     // Sight lost: the cc leaves on their own, the membership stops sharing sight.
-    rowsOf(await runAs(db.authenticator, ROLE.customer, people.cc, "select app_public.remove_ticket_participant($1, $2)", [shared, people.cc]));
+    rowsOf(
+      await runAs(db.authenticator, ROLE.customer, people.cc, "select app_public.remove_ticket_participant($1, $2)", [
+        shared,
+        people.cc,
+      ]),
+    );
     await asAdmin("select app_public.add_organization_member($1, $2, 'member', false)", [acme, people.member]);
     expect(await commentRound()).toEqual({ cc: 0, member: 0 });
 
     // And gained again, on the same subscriptions.
-    rowsOf(await runAs(db.authenticator, ROLE.customer, people.requester, "select app_public.add_ticket_participant($1, $2)", [shared, people.cc]));
+    rowsOf(
+      await runAs(
+        db.authenticator,
+        ROLE.customer,
+        people.requester,
+        "select app_public.add_ticket_participant($1, $2)",
+        [shared, people.cc],
+      ),
+    );
     await asAdmin("select app_public.add_organization_member($1, $2, 'manager', false)", [acme, people.member]);
     expect(await commentRound()).toEqual({ cc: 1, member: 1 });
     for (const who of listeners) expect(recorders[who]!.errors).toEqual([]);
@@ -180,7 +247,11 @@ describe("myTicketsChanged and organizations", () => {
       const before = queue.events.filter((event) => event.ticketId === followed && event.kind === "COMMENTED").length;
       await asAdmin("select app_public.add_comment($1, $2, true)", [followed, `Followed ${round}`]);
       await asAdmin("select app_public.add_comment($1, $2, true)", [own, `Own ${round}`]);
-      await queue.until(() => queue.events.filter((event) => event.ticketId === own && event.kind === "COMMENTED").length >= round, 5_000, `control ${round}`);
+      await queue.until(
+        () => queue.events.filter((event) => event.ticketId === own && event.kind === "COMMENTED").length >= round,
+        5_000,
+        `control ${round}`,
+      );
       return queue.events.filter((event) => event.ticketId === followed && event.kind === "COMMENTED").length - before;
     }
 

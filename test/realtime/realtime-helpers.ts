@@ -70,7 +70,12 @@ export interface Sockets {
   /** A graphql-ws connection, closed after the test. */
   connect(authorization?: string, address?: string): Connection;
   /** `query` subscribed on a connection of its own, as the user with a token of `role`; what it receives is recorded. */
-  subscribe(userId: string, role: "customer" | "agent" | "admin", query: string, variables?: Record<string, unknown>): Recorder;
+  subscribe(
+    userId: string,
+    role: "customer" | "agent" | "admin",
+    query: string,
+    variables?: Record<string, unknown>,
+  ): Recorder;
   /** Closes every connection opened so far. */
   disposeAll(): Promise<void>;
 }
@@ -155,7 +160,11 @@ export class Recorder {
    * replayed events), or it ended (an error, or completion).
    */
   live(ms = 10_000): Promise<void> {
-    return this.until(() => this.kinds().includes("SUBSCRIBED") || this.errors.length > 0 || this.completed, ms, "SUBSCRIBED");
+    return this.until(
+      () => this.kinds().includes("SUBSCRIBED") || this.errors.length > 0 || this.completed,
+      ms,
+      "SUBSCRIBED",
+    );
   }
 
   /** Waits until `done()` holds, failing after `ms`. */
@@ -164,7 +173,11 @@ export class Recorder {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.listeners = this.listeners.filter((l) => l !== check);
-        reject(new Error(`timed out after ${ms} ms waiting for ${what}; got ${JSON.stringify(this.kinds())}, errors ${JSON.stringify(this.errors)}`));
+        reject(
+          new Error(
+            `timed out after ${ms} ms waiting for ${what}; got ${JSON.stringify(this.kinds())}, errors ${JSON.stringify(this.errors)}`,
+          ),
+        );
       }, ms);
       const check = () => {
         if (!done()) return;

@@ -5,7 +5,15 @@ import { useAnalystSession } from "../reporting/analyst-session.ts";
 import { makeUser, ROLE, rowsOf, runAs } from "../support/fixtures.ts";
 import { useTestApi } from "../support/test-api.ts";
 import { useTestDatabase } from "../support/test-database.ts";
-import { createTicket, MY_QUEUE_AFTER, MY_TICKETS, MY_TICKETS_AFTER, sleep, TICKET_CHANGED_AFTER, useSockets } from "./realtime-helpers.ts";
+import {
+  createTicket,
+  MY_QUEUE_AFTER,
+  MY_TICKETS,
+  MY_TICKETS_AFTER,
+  sleep,
+  TICKET_CHANGED_AFTER,
+  useSockets,
+} from "./realtime-helpers.ts";
 
 /**
  * Resuming a subscription with `after: <cursor>`: the events missed while
@@ -16,7 +24,9 @@ import { createTicket, MY_QUEUE_AFTER, MY_TICKETS, MY_TICKETS_AFTER, sleep, TICK
 const MAX_SUBSCRIPTIONS_PER_USER = 3;
 const database = useTestDatabase();
 const analyst = useAnalystSession(database);
-const api = useTestApi(database, { websocketLimits: { ...DEFAULT_WEBSOCKET_LIMITS, maxSubscriptionsPerUser: MAX_SUBSCRIPTIONS_PER_USER } });
+const api = useTestApi(database, {
+  websocketLimits: { ...DEFAULT_WEBSOCKET_LIMITS, maxSubscriptionsPerUser: MAX_SUBSCRIPTIONS_PER_USER },
+});
 const QUIET_MS = 1_500;
 
 let admin: string;
@@ -26,8 +36,20 @@ beforeAll(async () => {
   admin = await makeUser(database.current.owner, "Resume Admin", "admin");
 });
 
-async function comment(role: keyof typeof ROLE, userId: string, ticketId: string, body: string, internal = false): Promise<void> {
-  rowsOf(await runAs(database.current.authenticator, ROLE[role], userId, "select app_public.add_comment($1, $2, $3)", [ticketId, body, internal]));
+async function comment(
+  role: keyof typeof ROLE,
+  userId: string,
+  ticketId: string,
+  body: string,
+  internal = false,
+): Promise<void> {
+  rowsOf(
+    await runAs(database.current.authenticator, ROLE[role], userId, "select app_public.add_comment($1, $2, $3)", [
+      ticketId,
+      body,
+      internal,
+    ]),
+  );
 }
 
 describe("resuming with after", () => {
@@ -76,7 +98,10 @@ describe("resuming with after", () => {
     // Resuming from a replayed event's cursor delivers only what followed it.
     const middle = sockets.subscribe(customer, "customer", MY_TICKETS_AFTER, { after: back.events[39]!.cursor });
     await middle.live();
-    expect(middle.events.slice(0, -1).map((event) => event.comment?.body)).toEqual([...expected.slice(40), "live again"]);
+    expect(middle.events.slice(0, -1).map((event) => event.comment?.body)).toEqual([
+      ...expected.slice(40),
+      "live again",
+    ]);
   });
 
   it("replays nothing of a ticket the subscriber may not see", async () => {
@@ -109,7 +134,9 @@ describe("resuming with after", () => {
     start.unsubscribe();
 
     const ticketId = await createTicket(db, customer, "Cannot log in");
-    rowsOf(await runAs(db.authenticator, ROLE.admin, admin, "select app_public.assign_ticket($1, $2)", [ticketId, agent]));
+    rowsOf(
+      await runAs(db.authenticator, ROLE.admin, admin, "select app_public.assign_ticket($1, $2)", [ticketId, agent]),
+    );
     await comment("agent", agent, ticketId, "Looking into it", true);
 
     const resumed = sockets.subscribe(agent, "agent", MY_QUEUE_AFTER, { after: cursor });
@@ -129,8 +156,16 @@ describe("cursors that cannot be resumed from", () => {
 
   it("refuses garbage, unknown and forged cursors with CURSOR_EXPIRED", async () => {
     const customer = await makeUser(database.current.owner, "Garbage Customer", "customer");
-    const { rows } = await database.current.owner.query<{ id: string }>("select coalesce(max(id), 0)::text as id from app_private.realtime_events");
-    for (const after of ["garbage", "", "ZXZlbnQ6LTE=", Buffer.from("event:1e3").toString("base64"), cursorOf(String(BigInt(rows[0]!.id) + 1_000n))]) {
+    const { rows } = await database.current.owner.query<{ id: string }>(
+      "select coalesce(max(id), 0)::text as id from app_private.realtime_events",
+    );
+    for (const after of [
+      "garbage",
+      "",
+      "ZXZlbnQ6LTE=",
+      Buffer.from("event:1e3").toString("base64"),
+      cursorOf(String(BigInt(rows[0]!.id) + 1_000n)),
+    ]) {
       expect(await refusal(customer, after), after).toMatchObject([{ extensions: { code: "CURSOR_EXPIRED" } }]);
     }
   });
@@ -188,7 +223,9 @@ describe("limits that still apply", () => {
     await start.ready();
     const cursor = start.events[0]!.cursor;
 
-    const resumed = Array.from({ length: MAX_SUBSCRIPTIONS_PER_USER - 1 }, () => sockets.subscribe(customer, "customer", MY_TICKETS_AFTER, { after: cursor }));
+    const resumed = Array.from({ length: MAX_SUBSCRIPTIONS_PER_USER - 1 }, () =>
+      sockets.subscribe(customer, "customer", MY_TICKETS_AFTER, { after: cursor }),
+    );
     await Promise.all(resumed.map((recorder) => recorder.live()));
     expect(resumed.map((recorder) => recorder.errors)).toEqual(resumed.map(() => []));
     const extra = sockets.subscribe(customer, "customer", MY_TICKETS_AFTER, { after: cursor });

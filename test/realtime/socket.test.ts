@@ -3,7 +3,16 @@ import WebSocket from "ws";
 import { bearer, startTestApi, useTestApi } from "../support/test-api.ts";
 import { makeUser, ROLE, rowsOf, runAs } from "../support/fixtures.ts";
 import { useTestDatabase } from "../support/test-database.ts";
-import { connect, createTicket, MY_QUEUE, MY_TICKETS, Recorder, TICKET_CHANGED, tokenExpiringIn, useSockets } from "./realtime-helpers.ts";
+import {
+  connect,
+  createTicket,
+  MY_QUEUE,
+  MY_TICKETS,
+  Recorder,
+  TICKET_CHANGED,
+  tokenExpiringIn,
+  useSockets,
+} from "./realtime-helpers.ts";
 
 /** The websocket itself: tokens, expiry, deactivation, limits, metrics and shutdown. */
 const database = useTestDatabase();
@@ -22,7 +31,10 @@ beforeAll(async () => {
 
 describe("tokens on the socket", () => {
   it.each([
-    ["a forged signature", () => `Bearer ${tokenExpiringIn(customer, "ticketing_customer", 600, "another-secret-that-is-32-bytes-long!!")}`],
+    [
+      "a forged signature",
+      () => `Bearer ${tokenExpiringIn(customer, "ticketing_customer", 600, "another-secret-that-is-32-bytes-long!!")}`,
+    ],
     ["an expired token", () => `Bearer ${tokenExpiringIn(customer, "ticketing_customer", -10)}`],
     ["a non-bearer value", () => "Basic dXNlcjpwYXNz"],
     ["garbage", () => "Bearer not.a.jwt"],
@@ -37,7 +49,9 @@ describe("tokens on the socket", () => {
 
   it("closes the socket with 4401 when the token expires during a subscription", async () => {
     // A first subscription waits for the API's schema; this one must not spend its token on that.
-    const warm = new Recorder(sockets.connect(bearer(customer, "ticketing_customer")), TICKET_CHANGED, { id: ticketId });
+    const warm = new Recorder(sockets.connect(bearer(customer, "ticketing_customer")), TICKET_CHANGED, {
+      id: ticketId,
+    });
     await warm.ready();
     const connection = sockets.connect(`Bearer ${tokenExpiringIn(customer, "ticketing_customer", 4)}`);
     const recorder = new Recorder(connection, TICKET_CHANGED, { id: ticketId });
@@ -70,7 +84,9 @@ describe("tokens on the socket", () => {
     const mine = new Recorder(sockets.connect(bearer(promoted, "ticketing_customer")), MY_TICKETS);
     await mine.ready();
 
-    rowsOf(await runAs(db.authenticator, ROLE.admin, admin, "select app_public.set_user_role($1, 'agent')", [promoted]));
+    rowsOf(
+      await runAs(db.authenticator, ROLE.admin, admin, "select app_public.set_user_role($1, 'agent')", [promoted]),
+    );
     await mine.until(() => mine.completed, 1_000, "completion");
   });
 });
@@ -102,7 +118,10 @@ describe("limits and metrics", () => {
     await expect.poll(gauge, { timeout: 2_000 }).toBe(0);
     const before = 0;
     const connection = sockets.connect(bearer(customer, "ticketing_customer"));
-    const recorders = [new Recorder(connection, TICKET_CHANGED, { id: ticketId }), new Recorder(connection, MY_TICKETS)];
+    const recorders = [
+      new Recorder(connection, TICKET_CHANGED, { id: ticketId }),
+      new Recorder(connection, MY_TICKETS),
+    ];
     await Promise.all(recorders.map((recorder) => recorder.ready()));
     expect(await gauge()).toBe(before + 2);
 

@@ -36,14 +36,30 @@ describe("ticketChanged", () => {
     const forCustomer = await subscribeAs(customer, "customer", TICKET_CHANGED, { id: ticketId });
     const forAgent = await subscribeAs(agent, "agent", TICKET_CHANGED, { id: ticketId });
 
-    rowsOf(await runAs(db.authenticator, ROLE.agent, agent, "select app_public.assign_ticket($1, $2)", [ticketId, agent]));
+    rowsOf(
+      await runAs(db.authenticator, ROLE.agent, agent, "select app_public.assign_ticket($1, $2)", [ticketId, agent]),
+    );
     await Promise.all([forCustomer.untilCount(2), forAgent.untilCount(2)]);
-    rowsOf(await runAs(db.authenticator, ROLE.agent, agent, "select app_public.add_comment($1, 'Customer seems angry', true)", [ticketId]));
+    rowsOf(
+      await runAs(
+        db.authenticator,
+        ROLE.agent,
+        agent,
+        "select app_public.add_comment($1, 'Customer seems angry', true)",
+        [ticketId],
+      ),
+    );
     await forAgent.untilCount(3);
     // The first public reply also meets the first-response target (SLA_MET).
-    rowsOf(await runAs(db.authenticator, ROLE.agent, agent, "select app_public.add_comment($1, 'On my way')", [ticketId]));
+    rowsOf(
+      await runAs(db.authenticator, ROLE.agent, agent, "select app_public.add_comment($1, 'On my way')", [ticketId]),
+    );
     await Promise.all([forCustomer.untilCount(4), forAgent.untilCount(5)]);
-    rowsOf(await runAs(db.authenticator, ROLE.agent, agent, "select app_public.transition_ticket($1, 'in_progress')", [ticketId]));
+    rowsOf(
+      await runAs(db.authenticator, ROLE.agent, agent, "select app_public.transition_ticket($1, 'in_progress')", [
+        ticketId,
+      ]),
+    );
     await Promise.all([forCustomer.untilCount(5), forAgent.untilCount(6)]);
     await sleep(QUIET_MS);
 
@@ -65,7 +81,9 @@ describe("ticketChanged", () => {
     const forOwner = await subscribeAs(owner, "customer", TICKET_CHANGED, { id: ticketId });
     const forSnoop = await subscribeAs(snoop, "customer", TICKET_CHANGED, { id: ticketId });
 
-    rowsOf(await runAs(db.authenticator, ROLE.customer, owner, "select app_public.add_comment($1, 'Any news?')", [ticketId]));
+    rowsOf(
+      await runAs(db.authenticator, ROLE.customer, owner, "select app_public.add_comment($1, 'Any news?')", [ticketId]),
+    );
     await forOwner.untilCount(2);
     await sleep(QUIET_MS);
 
@@ -84,9 +102,15 @@ describe("myTicketsChanged", () => {
 
     const aliceTicket = await createTicket(db, alice, "Alice's laptop");
     await forAlice.untilCount(2);
-    rowsOf(await runAs(db.authenticator, ROLE.customer, alice, "update app_public.tickets set subject = 'Alice''s old laptop' where id = $1", [
-      aliceTicket,
-    ]));
+    rowsOf(
+      await runAs(
+        db.authenticator,
+        ROLE.customer,
+        alice,
+        "update app_public.tickets set subject = 'Alice''s old laptop' where id = $1",
+        [aliceTicket],
+      ),
+    );
     await forAlice.untilCount(3);
     const bobTicket = await createTicket(db, bob, "Bob's phone");
     await forBob.untilCount(2);
@@ -113,16 +137,28 @@ describe("myQueueChanged", () => {
     const ticketId = await createTicket(db, customer, "Cannot log in");
     await Promise.all([forFirst.untilCount(2), forSecond.untilCount(2)]);
     // The first agent claims it: still open, so the second agent still sees it.
-    rowsOf(await runAs(db.authenticator, ROLE.agent, first, "select app_public.assign_ticket($1, $2)", [ticketId, first]));
+    rowsOf(
+      await runAs(db.authenticator, ROLE.agent, first, "select app_public.assign_ticket($1, $2)", [ticketId, first]),
+    );
     await Promise.all([forFirst.untilCount(3), forSecond.untilCount(3)]);
     // In progress with the first agent: the second agent no longer may see it.
-    rowsOf(await runAs(db.authenticator, ROLE.agent, first, "select app_public.transition_ticket($1, 'in_progress')", [ticketId]));
+    rowsOf(
+      await runAs(db.authenticator, ROLE.agent, first, "select app_public.transition_ticket($1, 'in_progress')", [
+        ticketId,
+      ]),
+    );
     await forFirst.untilCount(4);
     // Reassigned to the second agent: now only they hear about it.
-    rowsOf(await runAs(db.authenticator, ROLE.admin, admin, "select app_public.assign_ticket($1, $2)", [ticketId, second]));
+    rowsOf(
+      await runAs(db.authenticator, ROLE.admin, admin, "select app_public.assign_ticket($1, $2)", [ticketId, second]),
+    );
     await forSecond.untilCount(4);
     // The reply meets the first-response target too (SLA_MET).
-    rowsOf(await runAs(db.authenticator, ROLE.agent, second, "select app_public.add_comment($1, 'Reset your password')", [ticketId]));
+    rowsOf(
+      await runAs(db.authenticator, ROLE.agent, second, "select app_public.add_comment($1, 'Reset your password')", [
+        ticketId,
+      ]),
+    );
     await forSecond.untilCount(6);
     await sleep(QUIET_MS);
 
@@ -142,6 +178,8 @@ describe("myQueueChanged", () => {
 
     expect(customerQueue.events).toEqual([]);
     expect(customerQueue.errors).toMatchObject([{ extensions: { code: "FORBIDDEN" } }]);
-    expect(anonymousTicket.errors).toMatchObject([{ message: "Sign in to subscribe", extensions: { code: "FORBIDDEN" } }]);
+    expect(anonymousTicket.errors).toMatchObject([
+      { message: "Sign in to subscribe", extensions: { code: "FORBIDDEN" } },
+    ]);
   });
 });

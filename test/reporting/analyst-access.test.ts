@@ -127,7 +127,13 @@ describe("analyst login", () => {
               current_setting('lock_timeout') as lock_timeout,
               (select count(*)::integer from backlog) as backlog_rows`,
     );
-    expect(rows[0]).toEqual({ read_only: "on", statement_timeout: "30s", idle_timeout: "1min", lock_timeout: "5s", backlog_rows: 12 });
+    expect(rows[0]).toEqual({
+      read_only: "on",
+      statement_timeout: "30s",
+      idle_timeout: "1min",
+      lock_timeout: "5s",
+      backlog_rows: 12,
+    });
   });
 
   it("stores the password only as a SCRAM verifier, and the printed connection string works", async () => {
@@ -270,7 +276,9 @@ describe("analyst privileges in the catalog", () => {
       [ANALYST_GROUP],
     );
     // app_reporting.tickets calls it, and a view's functions run with the reader's rights.
-    expect(rows).toEqual([{ function: "app_private.sla_breached(timestamp with time zone,timestamp with time zone)", volatility: "i" }]);
+    expect(rows).toEqual([
+      { function: "app_private.sla_breached(timestamp with time zone,timestamp with time zone)", volatility: "i" },
+    ]);
   });
 
   it("give USAGE only on app_reporting among the application's schemas, CREATE nowhere, no TEMP", async () => {

@@ -65,7 +65,9 @@ describe("advisory locks", () => {
     const { rows } = await database.current.owner.query(`select pg_try_advisory_lock(${MIGRATION_LOCK}) as locked`);
     expect(rows[0].locked).toBe(true);
     await database.current.owner.query(`select pg_advisory_unlock_all()`);
-    await runCommittedMigrations(migrationSettings({ ownerUrl: database.current.urls.owner, logger: createLogger("silent") }));
+    await runCommittedMigrations(
+      migrationSettings({ ownerUrl: database.current.urls.owner, logger: createLogger("silent") }),
+    );
   });
 });
 
@@ -82,7 +84,12 @@ describe("session limits", () => {
     // 25P03: idle_in_transaction_session_timeout (when the message arrives before the socket closes).
     expect([undefined, "25P03"]).toContain(code);
     const sessions = async () =>
-      (await database.current.root.query("select count(*)::int as n from pg_catalog.pg_stat_activity where usename = $1", [login.role])).rows[0].n;
+      (
+        await database.current.root.query(
+          "select count(*)::int as n from pg_catalog.pg_stat_activity where usename = $1",
+          [login.role],
+        )
+      ).rows[0].n;
     await vi.waitFor(async () => expect(await sessions()).toBe(0), { timeout: 5_000, interval: 200 });
     await analyst.end().catch(() => undefined);
   });

@@ -37,7 +37,16 @@ function runCommand(script: string, args: string[]) {
 describe("analyst role names", () => {
   it("are analyst_<name> for short lower-case identifiers only", () => {
     expect(analystRoleName("jane_doe")).toBe("analyst_jane_doe");
-    for (const bad of ["", "ab", "Jane", "1jane", "jane-doe", "jane doe", 'x"; drop role postgres; --', "a".repeat(42)]) {
+    for (const bad of [
+      "",
+      "ab",
+      "Jane",
+      "1jane",
+      "jane-doe",
+      "jane doe",
+      'x"; drop role postgres; --',
+      "a".repeat(42),
+    ]) {
       expect(() => analystRoleName(bad), bad).toThrow(AnalystNameError);
     }
   });
@@ -135,7 +144,14 @@ describe("npm run analyst:create / analyst:drop", () => {
 
   it("points the connection string at another host with --host/--port", () => {
     const name = uniqueAnalystName();
-    const created = runCommand("src/cli/analyst-create.ts", ["--name", name, "--host", "replica.internal", "--port", "5433"]);
+    const created = runCommand("src/cli/analyst-create.ts", [
+      "--name",
+      name,
+      "--host",
+      "replica.internal",
+      "--port",
+      "5433",
+    ]);
     expect(created.status).toBe(0);
     const url = new URL(created.stdout.trim());
     expect([url.hostname, url.port, url.pathname]).toEqual(["replica.internal", "5433", `/${database.current.name}`]);

@@ -47,10 +47,11 @@ async function insertUser(client: pg.ClientBase, name: string, role: string, ema
     [name, role],
   );
   const id = rows[0]!.id;
-  await client.query(
-    "insert into app_private.user_accounts (user_id, email, password_hash) values ($1, $2, $3)",
-    [id, email, `$argon2id$${SECRET}`],
-  );
+  await client.query("insert into app_private.user_accounts (user_id, email, password_hash) values ($1, $2, $3)", [
+    id,
+    email,
+    `$argon2id$${SECRET}`,
+  ]);
   return id;
 }
 
@@ -94,29 +95,110 @@ export async function arrangeFixture(owner: pg.Pool): Promise<Fixture> {
     const { rows: organizations } = await client.query<{ id: string }>(
       "insert into app_public.organizations (name, domains) values ('Northwind Traders', '{northwind.example}') returning id",
     );
-    await client.query("insert into app_public.organization_memberships (organization_id, user_id, role) values ($1, $2, 'manager')", [
-      organizations[0]!.id,
-      cara,
-    ]);
+    await client.query(
+      "insert into app_public.organization_memberships (organization_id, user_id, role) values ($1, $2, 'manager')",
+      [organizations[0]!.id, cara],
+    );
     const ticket = (spec: TicketSpec) => insertTicket(client, spec);
     const tickets = {
       // ISO week 2026-W10 (Monday 2 March)
-      t1: await ticket({ status: "closed", priority: "urgent", customer: cara, agent: ada, createdAt: at("2026-03-02T09:00:00Z"), respondedAfter: 10, resolvedAfter: 60, closedAfter: 1440 }),
-      t2: await ticket({ status: "resolved", priority: "urgent", customer: dan, agent: ada, createdAt: at("2026-03-02T10:00:00Z"), respondedAfter: 60, resolvedAfter: 360 }),
-      t3: await ticket({ status: "resolved", priority: "high", customer: cara, agent: bo, createdAt: at("2026-03-03T08:00:00Z"), respondedAfter: 30, resolvedAfter: 720 }),
+      t1: await ticket({
+        status: "closed",
+        priority: "urgent",
+        customer: cara,
+        agent: ada,
+        createdAt: at("2026-03-02T09:00:00Z"),
+        respondedAfter: 10,
+        resolvedAfter: 60,
+        closedAfter: 1440,
+      }),
+      t2: await ticket({
+        status: "resolved",
+        priority: "urgent",
+        customer: dan,
+        agent: ada,
+        createdAt: at("2026-03-02T10:00:00Z"),
+        respondedAfter: 60,
+        resolvedAfter: 360,
+      }),
+      t3: await ticket({
+        status: "resolved",
+        priority: "high",
+        customer: cara,
+        agent: bo,
+        createdAt: at("2026-03-03T08:00:00Z"),
+        respondedAfter: 30,
+        resolvedAfter: 720,
+      }),
       t4: await ticket({ status: "open", priority: "high", customer: dan, createdAt: at("2026-03-03T09:00:00Z") }),
       // Created open; moved to in_progress below through the real trigger path.
-      t5: await ticket({ status: "open", priority: "normal", customer: cara, createdAt: at("2026-03-04T12:00:00Z"), respondedAfter: 20 }),
+      t5: await ticket({
+        status: "open",
+        priority: "normal",
+        customer: cara,
+        createdAt: at("2026-03-04T12:00:00Z"),
+        respondedAfter: 20,
+      }),
       // ISO week 2026-W11 (Monday 9 March)
-      t6: await ticket({ status: "closed", priority: "low", customer: dan, createdAt: at("2026-03-09T10:00:00Z"), closedAfter: 60 }),
+      t6: await ticket({
+        status: "closed",
+        priority: "low",
+        customer: dan,
+        createdAt: at("2026-03-09T10:00:00Z"),
+        closedAfter: 60,
+      }),
       // Replied exactly at the first-response due time: met, not breached.
-      t7: await ticket({ status: "waiting_on_customer", priority: "normal", customer: cara, agent: ada, createdAt: at("2026-03-10T09:00:00Z"), respondedAfter: 480 }),
-      t8: await ticket({ status: "open", priority: "high", customer: dan, agent: bo, createdAt: at("2026-03-10T10:00:00Z") }),
+      t7: await ticket({
+        status: "waiting_on_customer",
+        priority: "normal",
+        customer: cara,
+        agent: ada,
+        createdAt: at("2026-03-10T09:00:00Z"),
+        respondedAfter: 480,
+      }),
+      t8: await ticket({
+        status: "open",
+        priority: "high",
+        customer: dan,
+        agent: bo,
+        createdAt: at("2026-03-10T10:00:00Z"),
+      }),
       // Recent
-      r1: await ticket({ status: "resolved", priority: "normal", customer: cara, agent: ada, createdAt: new Date(now.getTime() - 3 * DAY), respondedAfter: 60, resolvedAfter: 1440 }),
-      r2: await ticket({ status: "closed", priority: "high", customer: dan, agent: ada, createdAt: new Date(now.getTime() - 20 * DAY), respondedAfter: 15, resolvedAfter: 120, closedAfter: 1440 }),
-      r3: await ticket({ status: "closed", priority: "low", customer: cara, agent: bo, createdAt: new Date(now.getTime() - 40 * DAY), respondedAfter: 600, resolvedAfter: 7200, closedAfter: 8640 }),
-      r4: await ticket({ status: "open", priority: "low", customer: dan, createdAt: new Date(now.getTime() - 60 * MINUTE) }),
+      r1: await ticket({
+        status: "resolved",
+        priority: "normal",
+        customer: cara,
+        agent: ada,
+        createdAt: new Date(now.getTime() - 3 * DAY),
+        respondedAfter: 60,
+        resolvedAfter: 1440,
+      }),
+      r2: await ticket({
+        status: "closed",
+        priority: "high",
+        customer: dan,
+        agent: ada,
+        createdAt: new Date(now.getTime() - 20 * DAY),
+        respondedAfter: 15,
+        resolvedAfter: 120,
+        closedAfter: 1440,
+      }),
+      r3: await ticket({
+        status: "closed",
+        priority: "low",
+        customer: cara,
+        agent: bo,
+        createdAt: new Date(now.getTime() - 40 * DAY),
+        respondedAfter: 600,
+        resolvedAfter: 7200,
+        closedAfter: 8640,
+      }),
+      r4: await ticket({
+        status: "open",
+        priority: "low",
+        customer: dan,
+        createdAt: new Date(now.getTime() - 60 * MINUTE),
+      }),
     };
     // A real status change by agent Bo, with a note that must stay private.
     await client.query("select set_config('jwt.claims.user_id', $1, true), set_config('app.status_note', $2, true)", [

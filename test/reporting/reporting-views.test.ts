@@ -65,7 +65,14 @@ describe("app_reporting views, as an analyst", () => {
   it("attachments: ticket, state and size only", async () => {
     const all = await rows("select * from attachments");
     expect(all).toEqual([
-      { id: expect.any(String), ticket_id: fixture.tickets.t1, on_comment: false, state: "ready", size: "2048", created_at: expect.any(Date) },
+      {
+        id: expect.any(String),
+        ticket_id: fixture.tickets.t1,
+        on_comment: false,
+        state: "ready",
+        size: "2048",
+        created_at: expect.any(Date),
+      },
     ]);
   });
 
@@ -108,7 +115,10 @@ describe("app_reporting views, as an analyst", () => {
       resolution_breached: true,
     });
     // Cara's tickets are filed for her organization, Dan's for none.
-    expect(byId.get(fixture.tickets.t1)).toMatchObject({ organization_id: expect.any(String), organization_name: "Northwind Traders" });
+    expect(byId.get(fixture.tickets.t1)).toMatchObject({
+      organization_id: expect.any(String),
+      organization_name: "Northwind Traders",
+    });
     expect(byId.get(fixture.tickets.t2)).toMatchObject({ organization_id: null, organization_name: null });
     const [company] = await rows("select * from organizations");
     expect(company).toEqual({
@@ -213,10 +223,38 @@ describe("app_reporting views, as an analyst", () => {
     expect(all).toHaveLength(12);
     const nonEmpty = all.filter((row) => (row.tickets as number) > 0);
     expect(nonEmpty).toEqual([
-      { status: "open", priority: "low", tickets: 1, unassigned: 1, resolution_overdue: 0, oldest_created_at: expect.any(Date) },
-      { status: "open", priority: "high", tickets: 2, unassigned: 1, resolution_overdue: 2, oldest_created_at: new Date("2026-03-03T09:00:00Z") },
-      { status: "in_progress", priority: "normal", tickets: 1, unassigned: 0, resolution_overdue: 1, oldest_created_at: new Date("2026-03-04T12:00:00Z") },
-      { status: "waiting_on_customer", priority: "normal", tickets: 1, unassigned: 0, resolution_overdue: 1, oldest_created_at: new Date("2026-03-10T09:00:00Z") },
+      {
+        status: "open",
+        priority: "low",
+        tickets: 1,
+        unassigned: 1,
+        resolution_overdue: 0,
+        oldest_created_at: expect.any(Date),
+      },
+      {
+        status: "open",
+        priority: "high",
+        tickets: 2,
+        unassigned: 1,
+        resolution_overdue: 2,
+        oldest_created_at: new Date("2026-03-03T09:00:00Z"),
+      },
+      {
+        status: "in_progress",
+        priority: "normal",
+        tickets: 1,
+        unassigned: 0,
+        resolution_overdue: 1,
+        oldest_created_at: new Date("2026-03-04T12:00:00Z"),
+      },
+      {
+        status: "waiting_on_customer",
+        priority: "normal",
+        tickets: 1,
+        unassigned: 0,
+        resolution_overdue: 1,
+        oldest_created_at: new Date("2026-03-10T09:00:00Z"),
+      },
     ]);
     for (const row of all.filter((row) => row.tickets === 0)) {
       expect(row).toMatchObject({ unassigned: 0, resolution_overdue: 0, oldest_created_at: null });
@@ -307,7 +345,13 @@ describe("app_reporting views, as an analyst", () => {
       [new Date(fixture.now.getTime() - 60 * 60_000)],
     );
     expect(pending).toEqual([
-      { tickets: 1, first_response_pending: 1, first_response_compliance: null, resolution_pending: 1, resolution_compliance: null },
+      {
+        tickets: 1,
+        first_response_pending: 1,
+        first_response_compliance: null,
+        resolution_pending: 1,
+        resolution_compliance: null,
+      },
     ]);
     const [total] = await rows("select sum(tickets)::integer as tickets from sla_compliance");
     expect(total).toEqual({ tickets: 12 });
@@ -342,7 +386,9 @@ describe("app_reporting views, as an analyst", () => {
 
     const [plain] = await rows("select count(*)::integer as n from tickets where status = 'open'");
     // What Metabase sends for a filter on a text column, schema-qualified.
-    const [cast] = await rows("select count(*)::integer as n from app_reporting.tickets where status = 'open'::pg_catalog.text");
+    const [cast] = await rows(
+      "select count(*)::integer as n from app_reporting.tickets where status = 'open'::pg_catalog.text",
+    );
     const [bound] = await rows("select count(*)::integer as n from app_reporting.tickets where status = $1", ["open"]);
     const [list] = await rows(
       "select count(*)::integer as n from app_reporting.tickets where priority = any('{high,urgent}'::pg_catalog.text[])",
@@ -356,6 +402,8 @@ describe("app_reporting views, as an analyst", () => {
     );
     expect(byRank).toEqual({ priority: "urgent" });
     // The application's own types stay out of reach: nothing in a view needs them.
-    await expect(rows("select 'open'::app_public.ticket_status")).rejects.toThrow(/permission denied for schema app_public/);
+    await expect(rows("select 'open'::app_public.ticket_status")).rejects.toThrow(
+      /permission denied for schema app_public/,
+    );
   });
 });

@@ -27,7 +27,14 @@ it("gives analysts the ticket events after their cursor, in order, ids and kinds
     ["created", ticket],
     ["commented", ticket],
   ]);
-  expect(Object.keys(rows[0]!).sort()).toEqual(["agent_id", "customer_id", "event_id", "kind", "occurred_at", "ticket_id"]);
+  expect(Object.keys(rows[0]!).sort()).toEqual([
+    "agent_id",
+    "customer_id",
+    "event_id",
+    "kind",
+    "occurred_at",
+    "ticket_id",
+  ]);
   expect(JSON.stringify(rows)).not.toContain("SECRET-REPLY-TEXT");
   // The log itself stays out of reach.
   const direct = await client.query("select count(*) from app_private.realtime_events").then(

@@ -107,13 +107,22 @@ export function attachmentSuite(
     const stored = await put(payload, sent);
     const completed = await complete(user, payload.attachment.rowId);
     expect(completed.errors).toBeUndefined();
-    return { id: payload.attachment.rowId as string, stored, attachment: completed.data!.completeAttachmentUpload.attachment };
+    return {
+      id: payload.attachment.rowId as string,
+      stored,
+      attachment: completed.data!.completeAttachmentUpload.attachment,
+    };
   }
 
   async function readAttachment(user: FixtureUser, id: string) {
     const response = await graphql(api.request, ONE, { id }, tokenOf(user));
     expect(response.body.errors).toBeUndefined();
-    return response.body.data.attachment as { rowId: string; state: string; fileName: string; downloadUrl: string | null } | null;
+    return response.body.data.attachment as {
+      rowId: string;
+      state: string;
+      fileName: string;
+      downloadUrl: string | null;
+    } | null;
   }
 
   describe("the whole flow through the HTTP API", () => {
@@ -127,7 +136,12 @@ export function attachmentSuite(
       });
       expect(created.errors).toBeUndefined();
       const payload = created.data!.createAttachmentUpload;
-      expect(payload.attachment).toMatchObject({ state: "pending", fileName: "screen_shot.png", contentType: "image/png", downloadUrl: null });
+      expect(payload.attachment).toMatchObject({
+        state: "pending",
+        fileName: "screen_shot.png",
+        contentType: "image/png",
+        downloadUrl: null,
+      });
       expect(payload.uploadHeaders["content-type"]).toBe("image/png");
       expect(new Date(payload.uploadExpiresAt).getTime()).toBeGreaterThan(Date.now());
 
@@ -168,8 +182,20 @@ export function attachmentSuite(
 
     beforeAll(async () => {
       ticketFile = (await upload(cast.customer, PNG)).id;
-      commentFile = (await upload(cast.customer, TEXT, { fileName: "steps.txt", contentType: "text/plain", commentId: cast.publicComment })).id;
-      noteFile = (await upload(cast.agent, TEXT, { fileName: "server.log", contentType: "text/plain", commentId: cast.internalNote })).id;
+      commentFile = (
+        await upload(cast.customer, TEXT, {
+          fileName: "steps.txt",
+          contentType: "text/plain",
+          commentId: cast.publicComment,
+        })
+      ).id;
+      noteFile = (
+        await upload(cast.agent, TEXT, {
+          fileName: "server.log",
+          contentType: "text/plain",
+          commentId: cast.internalNote,
+        })
+      ).id;
     });
 
     it("the customer reads their ticket's and public comment's files with URLs, never an internal note's", async () => {
@@ -184,12 +210,19 @@ export function attachmentSuite(
         ticketComment(rowId: $note) { attachments { nodes { rowId } } }
       }`;
       const listed = async (user: FixtureUser) => {
-        const response = await graphql(api.request, query, { ticket: cast.ticket, note: cast.internalNote }, tokenOf(user));
+        const response = await graphql(
+          api.request,
+          query,
+          { ticket: cast.ticket, note: cast.internalNote },
+          tokenOf(user),
+        );
         expect(response.body.errors).toBeUndefined();
         const data = response.body.data;
         return {
           ticket: (data.ticket.attachments.nodes as { rowId: string }[]).map((node) => node.rowId),
-          note: data.ticketComment ? (data.ticketComment.attachments.nodes as { rowId: string }[]).map((node) => node.rowId) : null,
+          note: data.ticketComment
+            ? (data.ticketComment.attachments.nodes as { rowId: string }[]).map((node) => node.rowId)
+            : null,
         };
       };
       const customer = await listed(cast.customer);
@@ -202,25 +235,41 @@ export function attachmentSuite(
     });
 
     it("another customer sees none of them and gets no URL", async () => {
-      for (const id of [ticketFile, commentFile, noteFile]) expect(await readAttachment(cast.otherCustomer, id)).toBeNull();
+      for (const id of [ticketFile, commentFile, noteFile])
+        expect(await readAttachment(cast.otherCustomer, id)).toBeNull();
     });
 
     it("the ticket's agent and an admin read all three, internal note included", async () => {
       for (const user of [cast.agent, cast.admin]) {
-        for (const id of [ticketFile, commentFile, noteFile]) expect((await readAttachment(user, id))?.downloadUrl).toBeTruthy();
+        for (const id of [ticketFile, commentFile, noteFile])
+          expect((await readAttachment(user, id))?.downloadUrl).toBeTruthy();
       }
     });
 
     it("nobody uploads to a ticket they cannot read, or to someone else's comment", async () => {
-      const input = { ticketId: cast.ticket, fileName: "x.txt", contentType: "text/plain", size: 1, sha256: sha256(Buffer.from("x")) };
+      const input = {
+        ticketId: cast.ticket,
+        fileName: "x.txt",
+        contentType: "text/plain",
+        size: 1,
+        sha256: sha256(Buffer.from("x")),
+      };
       expect((await create(cast.otherCustomer, input)).errors?.[0]?.extensions?.code).toBe("FORBIDDEN");
-      expect((await create(cast.customer, { ...input, commentId: cast.internalNote })).errors?.[0]?.extensions?.code).toBe("FORBIDDEN");
-      expect((await create(cast.agent, { ...input, commentId: cast.publicComment })).errors?.[0]?.extensions?.code).toBe("FORBIDDEN");
+      expect(
+        (await create(cast.customer, { ...input, commentId: cast.internalNote })).errors?.[0]?.extensions?.code,
+      ).toBe("FORBIDDEN");
+      expect(
+        (await create(cast.agent, { ...input, commentId: cast.publicComment })).errors?.[0]?.extensions?.code,
+      ).toBe("FORBIDDEN");
     });
 
     it("only the uploader completes an upload", async () => {
       const created = await create(cast.customer, {
-        ticketId: cast.ticket, fileName: "x.txt", contentType: "text/plain", size: TEXT.length, sha256: sha256(TEXT),
+        ticketId: cast.ticket,
+        fileName: "x.txt",
+        contentType: "text/plain",
+        size: TEXT.length,
+        sha256: sha256(TEXT),
       });
       const id = created.data!.createAttachmentUpload.attachment.rowId;
       expect((await complete(cast.agent, id)).errors?.[0]?.extensions?.code).toBe("NOT_FOUND");
@@ -242,7 +291,8 @@ export function attachmentSuite(
       expect((await fetch(forged)).status).toBe(403);
       const inline = new URL(url);
       for (const [name, value] of inline.searchParams) {
-        if (/type|disposition/i.test(name)) inline.searchParams.set(name, value.includes("attachment") ? "inline" : "text/html");
+        if (/type|disposition/i.test(name))
+          inline.searchParams.set(name, value.includes("attachment") ? "inline" : "text/html");
       }
       expect((await fetch(inline)).status).toBe(403);
       expect(note?.downloadUrl).toBeTruthy();
@@ -255,13 +305,19 @@ export function attachmentSuite(
       );
       const anHourAgo = () => Date.now() - 3_600_000;
       const past = createAttachmentStorage(storageConfig(), TEST_JWT.secret, anHourAgo);
-      const url = await past.downloadUrl({ key: rows[0]!.storage_key, fileName: "screenshot.png", contentType: "image/png" });
+      const url = await past.downloadUrl({
+        key: rows[0]!.storage_key,
+        fileName: "screenshot.png",
+        contentType: "image/png",
+      });
       expect((await fetch(absolute(url))).status).toBe(403);
     });
   });
 
   describe("uploads that are not what they claim leave no ready row", () => {
-    const rejected = async (result: { attachment: { state: string; rejectionReason: string; downloadUrl: string | null } }) => {
+    const rejected = async (result: {
+      attachment: { state: string; rejectionReason: string; downloadUrl: string | null };
+    }) => {
       expect(result.attachment.state).toBe("rejected");
       expect(result.attachment.downloadUrl).toBeNull();
       return result.attachment.rejectionReason;
@@ -284,13 +340,21 @@ export function attachmentSuite(
     });
 
     it("text declared as an image, and an image declared as text", async () => {
-      expect(await rejected(await upload(cast.customer, TEXT, { contentType: "image/png" }))).toBe("The content is not image/png");
-      expect(await rejected(await upload(cast.customer, PNG, { contentType: "text/plain" }))).toBe("The content is image/png, not text/plain");
+      expect(await rejected(await upload(cast.customer, TEXT, { contentType: "image/png" }))).toBe(
+        "The content is not image/png",
+      );
+      expect(await rejected(await upload(cast.customer, PNG, { contentType: "text/plain" }))).toBe(
+        "The content is image/png, not text/plain",
+      );
     });
 
     it("nothing uploaded at all", async () => {
       const created = await create(cast.customer, {
-        ticketId: cast.ticket, fileName: "x.txt", contentType: "text/plain", size: TEXT.length, sha256: sha256(TEXT),
+        ticketId: cast.ticket,
+        fileName: "x.txt",
+        contentType: "text/plain",
+        size: TEXT.length,
+        sha256: sha256(TEXT),
       });
       const completed = await complete(cast.customer, created.data!.createAttachmentUpload.attachment.rowId);
       expect(await rejected(completed.data!.completeAttachmentUpload)).toBe("Nothing was uploaded");
@@ -298,7 +362,11 @@ export function attachmentSuite(
 
     it("a file over the role's size limit is refused before any upload", async () => {
       const body = await create(cast.customer, {
-        ticketId: cast.ticket, fileName: "big.bin", contentType: "application/octet-stream", size: 26214401, sha256: sha256(TEXT),
+        ticketId: cast.ticket,
+        fileName: "big.bin",
+        contentType: "application/octet-stream",
+        size: 26214401,
+        sha256: sha256(TEXT),
       });
       expect(body.errors?.[0]?.extensions?.code).toBe("INVALID_INPUT");
       expect(body.errors?.[0]?.message).toMatch(/too large/);

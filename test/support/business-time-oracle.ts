@@ -122,10 +122,11 @@ export function isBusinessMinute(calendar: OracleCalendar, at: number): boolean 
   const minuteOfDay = Math.floor((local - dayNumber * 86_400_000) / MINUTE);
   const date = isoDate(dayNumber);
   for (const holiday of calendar.holidays) {
-    if (holiday.date === date && minuteOfDay >= (holiday.start ?? 0) && minuteOfDay < (holiday.end ?? 1440)) return false;
+    if (holiday.date === date && minuteOfDay >= (holiday.start ?? 0) && minuteOfDay < (holiday.end ?? 1440))
+      return false;
   }
   // ISO weekday: 1970-01-01 (day 0) was a Thursday (4).
-  const weekday = ((dayNumber + 3) % 7 + 7) % 7 + 1;
+  const weekday = ((((dayNumber + 3) % 7) + 7) % 7) + 1;
   const today = versionFor(calendar, date);
   for (const h of today?.hours ?? []) {
     if (h.weekday !== weekday) continue;

@@ -128,7 +128,9 @@ async function schemaSection(client: pg.ClientBase, schemas: readonly string[]):
     const privileges = entry.grants.map((grant) => `${grant.grantee}: ${grant.privilege}`).sort();
     sections
       .get(entry.schema as string)
-      ?.push(`-- default privileges of ${entry.role} on new ${entry.kind} in ${entry.schema}: ${privileges.join(", ")}`);
+      ?.push(
+        `-- default privileges of ${entry.role} on new ${entry.kind} in ${entry.schema}: ${privileges.join(", ")}`,
+      );
   }
   return sections;
 }
@@ -294,7 +296,8 @@ async function relationLines(client: pg.ClientBase, schemas: readonly string[]):
       });
       const partition = relation.partition_key ? ` partition by ${relation.partition_key.toLowerCase()}` : "";
       lines.push(`create ${kind} ${relation.name} (`, columns.join(",\n"), `)${partition}${options};`);
-      if (relation.kind === "p") lines.push("-- partitions (the default one, and monthly ones created at run time) are not listed");
+      if (relation.kind === "p")
+        lines.push("-- partitions (the default one, and monthly ones created at run time) are not listed");
     }
     if (relation.owner !== OWNER_ROLE) lines.push(`alter ${kind} ${relation.name} owner to ${relation.owner};`);
     if (relation.rls) lines.push(`alter table ${relation.name} enable row level security;`);
@@ -381,14 +384,19 @@ export function unqualifySingleRelationView(definition: string): string {
   const keyword = /\b(FROM|WHERE|GROUP|HAVING|WINDOW|ORDER|LIMIT|OFFSET|FETCH|UNION|INTERSECT|EXCEPT|JOIN)\b/g;
   const clauses: { word: string; index: number }[] = [];
   for (const match of definition.matchAll(keyword)) {
-    if (depthZero[match.index] && !inside(literals, match.index)) clauses.push({ word: match[1] as string, index: match.index });
+    if (depthZero[match.index] && !inside(literals, match.index))
+      clauses.push({ word: match[1] as string, index: match.index });
   }
   if (clauses.some((clause) => ["UNION", "INTERSECT", "EXCEPT", "JOIN"].includes(clause.word))) return definition;
   const from = clauses.filter((clause) => clause.word === "FROM");
   if (from.length !== 1) return definition;
   const fromIndex = (from[0] as { index: number }).index;
   const next = clauses.find((clause) => clause.index > fromIndex);
-  const fromEnd = next ? next.index : definition.lastIndexOf(";") >= 0 ? definition.lastIndexOf(";") : definition.length;
+  const fromEnd = next
+    ? next.index
+    : definition.lastIndexOf(";") >= 0
+      ? definition.lastIndexOf(";")
+      : definition.length;
   let item = "";
   for (let i = fromIndex + 4; i < fromEnd; i++) {
     if (depthZero[i] && !inside(literals, i)) item += definition[i];

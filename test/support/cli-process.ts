@@ -74,7 +74,9 @@ export function runCli(
     interrupt: () => {
       // A command that is gone already cannot be interrupted: say why, with its output.
       if (child.exitCode !== null || child.signalCode !== null) {
-        throw new Error(`${name} had already exited (${child.exitCode ?? child.signalCode}) before Ctrl-C:\n${output()}`);
+        throw new Error(
+          `${name} had already exited (${child.exitCode ?? child.signalCode}) before Ctrl-C:\n${output()}`,
+        );
       }
       process.kill(-child.pid!, "SIGINT");
     },
@@ -88,9 +90,14 @@ export function runCli(
           else resolve();
         };
         const check = () => found() && done();
-        const timer = setTimeout(() => done(new Error(`${name}: no ${text} after ${seconds} s:\n${output()}`)), seconds * 1000);
+        const timer = setTimeout(
+          () => done(new Error(`${name}: no ${text} after ${seconds} s:\n${output()}`)),
+          seconds * 1000,
+        );
         listeners.add(check);
-        void exited.then((code) => found() || done(new Error(`${name} exited with ${code} before ${text}:\n${output()}`)));
+        void exited.then(
+          (code) => found() || done(new Error(`${name} exited with ${code} before ${text}:\n${output()}`)),
+        );
         check();
       });
     },
@@ -135,6 +142,10 @@ export async function outputOnceReady(child: ChildProcess, marker: string, secon
  */
 export async function expectReadySoon(base: string, seconds = 15): Promise<void> {
   await expect
-    .poll(async () => (await fetch(`${base}/readyz`)).status, { timeout: seconds * 1000, interval: 250, message: `${base}/readyz` })
+    .poll(async () => (await fetch(`${base}/readyz`)).status, {
+      timeout: seconds * 1000,
+      interval: 250,
+      message: `${base}/readyz`,
+    })
     .toBe(200);
 }

@@ -14,5 +14,8 @@ export interface TestCluster {
 export const TEST_CLUSTER_PASSWORD = "ticketing-test-password";
 
 export function clusterUrls(cluster: TestCluster, database: string): DatabaseUrls {
-  return databaseUrls(cluster.rootUrl, database, { owner: TEST_CLUSTER_PASSWORD, authenticator: TEST_CLUSTER_PASSWORD });
+  return databaseUrls(cluster.rootUrl, database, {
+    owner: TEST_CLUSTER_PASSWORD,
+    authenticator: TEST_CLUSTER_PASSWORD,
+  });
 }

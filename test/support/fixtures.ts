@@ -17,7 +17,9 @@ import { actAs, commitAs, type Actor } from "./test-database.ts";
  */
 export const ROLE = { ...WEB_ROLE, analyst: ANALYST_GROUP } as const;
 
-export type Outcome = { ok: true; rows: Record<string, any>[]; count: number } | { ok: false; code: string; message: string; hint?: string };
+export type Outcome =
+  | { ok: true; rows: Record<string, any>[]; count: number }
+  | { ok: false; code: string; message: string; hint?: string };
 
 /**
  * Runs one statement as `role` with `userId` as the JWT claim, in its own
@@ -31,7 +33,9 @@ export async function runAs(
   params: unknown[] = [],
 ): Promise<Outcome> {
   try {
-    const result = await commitAs(pool, { role: role ?? undefined, userId: userId ?? undefined }, (client) => client.query(sql, params));
+    const result = await commitAs(pool, { role: role ?? undefined, userId: userId ?? undefined }, (client) =>
+      client.query(sql, params),
+    );
     return { ok: true, rows: result.rows, count: result.rowCount ?? 0 };
   } catch (error) {
     const { code, message, hint } = error as { code?: string; message: string; hint?: string };
@@ -56,10 +60,10 @@ export async function makeUser(owner: pg.Pool, name: string, role: string, activ
     [name, role, active],
   );
   const id = rows[0]!.id;
-  await owner.query("insert into app_private.user_accounts (user_id, email, password_hash) values ($1, $2, 'unusable')", [
-    id,
-    `${name.replace(/\W+/g, ".").toLowerCase()}.${id.slice(-8)}@example.com`,
-  ]);
+  await owner.query(
+    "insert into app_private.user_accounts (user_id, email, password_hash) values ($1, $2, 'unusable')",
+    [id, `${name.replace(/\W+/g, ".").toLowerCase()}.${id.slice(-8)}@example.com`],
+  );
   return id;
 }
 
@@ -157,7 +161,9 @@ export async function expectHistoryInvariant(owner: pg.Pool): Promise<void> {
  * names its current agent; a ticket without such rows has no agent.
  */
 export async function expectAssignmentInvariant(owner: pg.Pool): Promise<void> {
-  expect(await ticketsDisagreeingWithHistory(owner, "ticket_assignment_history", "agent_id", "to_agent_id")).toEqual([]);
+  expect(await ticketsDisagreeingWithHistory(owner, "ticket_assignment_history", "agent_id", "to_agent_id")).toEqual(
+    [],
+  );
 }
 
 /**
@@ -266,7 +272,13 @@ export async function fileTicketAs(
 }
 
 /** Comments as `user` through app_public.add_comment; committed. Returns the comment id. */
-export async function commentAs(pool: pg.Pool, user: FixtureUser, ticketId: string, body: string, internal = false): Promise<string> {
+export async function commentAs(
+  pool: pg.Pool,
+  user: FixtureUser,
+  ticketId: string,
+  body: string,
+  internal = false,
+): Promise<string> {
   return commitAs(pool, actorOf(user), async (client) => {
     const { rows } = await client.query<{ id: string }>("select (app_public.add_comment($1, $2, $3)).id", [
       ticketId,
@@ -278,15 +290,28 @@ export async function commentAs(pool: pg.Pool, user: FixtureUser, ticketId: stri
 }
 
 /** Moves a ticket as `user` through app_public.transition_ticket; committed. */
-export async function transitionAs(pool: pg.Pool, user: FixtureUser, ticketId: string, to: TicketStatus, note?: string): Promise<void> {
+export async function transitionAs(
+  pool: pg.Pool,
+  user: FixtureUser,
+  ticketId: string,
+  to: TicketStatus,
+  note?: string,
+): Promise<void> {
   await commitAs(pool, actorOf(user), (client) =>
     client.query("select app_public.transition_ticket($1, $2, $3)", [ticketId, to, note ?? null]),
   );
 }
 
 /** Assigns a ticket as `user` through app_public.assign_ticket; committed. */
-export async function assignAs(pool: pg.Pool, user: FixtureUser, ticketId: string, agentId: string | null): Promise<void> {
-  await commitAs(pool, actorOf(user), (client) => client.query("select app_public.assign_ticket($1, $2)", [ticketId, agentId]));
+export async function assignAs(
+  pool: pg.Pool,
+  user: FixtureUser,
+  ticketId: string,
+  agentId: string | null,
+): Promise<void> {
+  await commitAs(pool, actorOf(user), (client) =>
+    client.query("select app_public.assign_ticket($1, $2)", [ticketId, agentId]),
+  );
 }
 
 /** Reads as `user` in a rolled-back transaction. */
@@ -307,7 +332,11 @@ export interface OrganizationOptions {
 }
 
 /** An organization made by the owner; returns its id. */
-export async function makeOrganization(owner: pg.Pool, name: string, options: OrganizationOptions = {}): Promise<string> {
+export async function makeOrganization(
+  owner: pg.Pool,
+  name: string,
+  options: OrganizationOptions = {},
+): Promise<string> {
   const { rows } = await owner.query<{ id: string }>(
     "insert into app_public.organizations (name, domains, auto_join, is_active) values ($1, $2, $3, $4) returning id",
     [name, options.domains ?? [], options.autoJoin ?? false, options.active ?? true],
@@ -341,8 +370,17 @@ export async function removeMember(owner: pg.Pool, organizationId: string, userI
 }
 
 /** Adds a participant to a ticket, as the owner. */
-export async function addParticipant(owner: pg.Pool, ticketId: string, userId: string, kind: "cc" | "follower" = "cc"): Promise<void> {
-  await owner.query("insert into app_public.ticket_participants (ticket_id, user_id, kind) values ($1, $2, $3)", [ticketId, userId, kind]);
+export async function addParticipant(
+  owner: pg.Pool,
+  ticketId: string,
+  userId: string,
+  kind: "cc" | "follower" = "cc",
+): Promise<void> {
+  await owner.query("insert into app_public.ticket_participants (ticket_id, user_id, kind) values ($1, $2, $3)", [
+    ticketId,
+    userId,
+    kind,
+  ]);
 }
 
 /**

@@ -16,7 +16,13 @@ export function useS3Server(bucket: string): () => StorageConfig {
   let server: S3rver | undefined;
   let config: StorageConfig | undefined;
   beforeAll(async () => {
-    server = new S3rver({ port: 0, address: "127.0.0.1", silent: true, directory, configureBuckets: [{ name: bucket }] });
+    server = new S3rver({
+      port: 0,
+      address: "127.0.0.1",
+      silent: true,
+      directory,
+      configureBuckets: [{ name: bucket }],
+    });
     const { port } = await server.run();
     config = {
       driver: "s3",

@@ -2,7 +2,13 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import type { JobWorker } from "../../src/worker/job-worker.ts";
 import { attachmentBy, commentAs, ticketIn, type FixtureUser } from "../support/fixtures.ts";
 import { useTestDatabase } from "../support/test-database.ts";
-import { registerEndpoint, startWebhookStage, stopWebhookStage, verifyStandardWebhook, type Receiver } from "./webhook-helpers.ts";
+import {
+  registerEndpoint,
+  startWebhookStage,
+  stopWebhookStage,
+  verifyStandardWebhook,
+  type Receiver,
+} from "./webhook-helpers.ts";
 
 /**
  * attachment.created end to end: an attachment made ready by the real state
@@ -29,15 +35,39 @@ describe("attachment.created", () => {
   it("is delivered signed, with the file's metadata and no URL; an internal note's file only with includeInternal", async () => {
     const authenticator = database.current.authenticator;
     const plain = await registerEndpoint(authenticator, admin.id, receiver.url("/files"), ["attachment.created"]);
-    const internal = await registerEndpoint(authenticator, admin.id, receiver.url("/files-internal"), ["attachment.created"], true);
+    const internal = await registerEndpoint(
+      authenticator,
+      admin.id,
+      receiver.url("/files-internal"),
+      ["attachment.created"],
+      true,
+    );
     // Another kind only: hears nothing of attachments.
-    const commentsOnly = await registerEndpoint(authenticator, admin.id, receiver.url("/comments-only"), ["ticket.commented"], true);
+    const commentsOnly = await registerEndpoint(
+      authenticator,
+      admin.id,
+      receiver.url("/comments-only"),
+      ["ticket.commented"],
+      true,
+    );
     const ticket = await ticketIn(database.current.owner, customer.id, "in_progress", agent.id);
     const reply = await commentAs(authenticator, customer, ticket, "Photo of the error");
     const note = await commentAs(authenticator, agent, ticket, "Internal diagnosis", true);
 
-    const publicFile = await attachmentBy(authenticator, { id: customer.id, role: "customer" }, ticket, "error.png", reply);
-    const internalFile = await attachmentBy(authenticator, { id: agent.id, role: "agent" }, ticket, "diagnosis.png", note);
+    const publicFile = await attachmentBy(
+      authenticator,
+      { id: customer.id, role: "customer" },
+      ticket,
+      "error.png",
+      reply,
+    );
+    const internalFile = await attachmentBy(
+      authenticator,
+      { id: agent.id, role: "agent" },
+      ticket,
+      "diagnosis.png",
+      note,
+    );
     // Neither pending nor rejected files are announced.
     await attachmentBy(authenticator, { id: customer.id, role: "customer" }, ticket, "unsent.png", null, "pending");
     await attachmentBy(authenticator, { id: customer.id, role: "customer" }, ticket, "broken.png", null, "rejected");

@@ -34,13 +34,27 @@ describe("internal addresses", () => {
 
   it("refuses http in production, credentials in URLs and literal internal addresses unless allowed", () => {
     const none = new Set<string>();
-    expect(() => checkWebhookUrl(new URL("http://hooks.example.com/x"), { httpsOnly: true, allowedHosts: none })).toThrow(/https/);
-    expect(() => checkWebhookUrl(new URL("ftp://hooks.example.com/x"), { httpsOnly: false, allowedHosts: none })).toThrow(/https/);
-    expect(() => checkWebhookUrl(new URL("https://u:p@hooks.example.com/x"), { httpsOnly: true, allowedHosts: none })).toThrow(/credentials/);
-    expect(() => checkWebhookUrl(new URL("https://169.254.169.254/latest"), { httpsOnly: true, allowedHosts: none })).toThrow(/refused/);
-    expect(() => checkWebhookUrl(new URL("https://[::1]/x"), { httpsOnly: true, allowedHosts: none })).toThrow(/refused/);
-    expect(() => checkWebhookUrl(new URL("http://127.0.0.1:9/x"), { httpsOnly: false, allowedHosts: new Set(["127.0.0.1"]) })).not.toThrow();
-    expect(() => checkWebhookUrl(new URL("https://hooks.example.com/x"), { httpsOnly: true, allowedHosts: none })).not.toThrow();
+    expect(() =>
+      checkWebhookUrl(new URL("http://hooks.example.com/x"), { httpsOnly: true, allowedHosts: none }),
+    ).toThrow(/https/);
+    expect(() =>
+      checkWebhookUrl(new URL("ftp://hooks.example.com/x"), { httpsOnly: false, allowedHosts: none }),
+    ).toThrow(/https/);
+    expect(() =>
+      checkWebhookUrl(new URL("https://u:p@hooks.example.com/x"), { httpsOnly: true, allowedHosts: none }),
+    ).toThrow(/credentials/);
+    expect(() =>
+      checkWebhookUrl(new URL("https://169.254.169.254/latest"), { httpsOnly: true, allowedHosts: none }),
+    ).toThrow(/refused/);
+    expect(() => checkWebhookUrl(new URL("https://[::1]/x"), { httpsOnly: true, allowedHosts: none })).toThrow(
+      /refused/,
+    );
+    expect(() =>
+      checkWebhookUrl(new URL("http://127.0.0.1:9/x"), { httpsOnly: false, allowedHosts: new Set(["127.0.0.1"]) }),
+    ).not.toThrow();
+    expect(() =>
+      checkWebhookUrl(new URL("https://hooks.example.com/x"), { httpsOnly: true, allowedHosts: none }),
+    ).not.toThrow();
   });
 
   it("refuses a name that resolves to an internal address at connection time", async () => {
@@ -65,7 +79,11 @@ describe("a worker without allowed hosts", () => {
     await useFastWebhookPolicy(database.current.owner);
     receiver = await startReceiver();
     worker = await startJobWorker(
-      { ownerUrl: database.current.urls.owner, concurrency: 2, webhooks: { httpsOnly: false, allowedHosts: new Set(), timeoutMs: 2_000 } },
+      {
+        ownerUrl: database.current.urls.owner,
+        concurrency: 2,
+        webhooks: { httpsOnly: false, allowedHosts: new Set(), timeoutMs: 2_000 },
+      },
       createLogger("silent"),
     );
   });
@@ -79,7 +97,9 @@ describe("a worker without allowed hosts", () => {
     const owner = database.current.owner;
     const admin = await activeUser(owner, "SSRF Admin", "admin");
     const customer = await activeUser(owner, "SSRF Customer", "customer");
-    const byAddress = await registerEndpoint(database.current.authenticator, admin.id, receiver.url("/literal"), ["ticket.commented"]);
+    const byAddress = await registerEndpoint(database.current.authenticator, admin.id, receiver.url("/literal"), [
+      "ticket.commented",
+    ]);
     const byName = await registerEndpoint(
       database.current.authenticator,
       admin.id,
@@ -88,13 +108,16 @@ describe("a worker without allowed hosts", () => {
     );
     const ticket = await ticketIn(owner, customer.id, "open");
     await commentAs(database.current.authenticator, customer, ticket, "Probe");
-    await vi.waitFor(async () => {
-      const { rows } = await owner.query<{ last_error: string | null }>(
-        "select last_error from app_public.webhook_deliveries where endpoint_id in ($1, $2) and attempts >= 2",
-        [byAddress.id, byName.id],
-      );
-      expect(rows.length === 2 && rows.every((row) => /refused address/.test(row.last_error ?? ""))).toBe(true);
-    }, { timeout: 20_000, interval: 200 });
+    await vi.waitFor(
+      async () => {
+        const { rows } = await owner.query<{ last_error: string | null }>(
+          "select last_error from app_public.webhook_deliveries where endpoint_id in ($1, $2) and attempts >= 2",
+          [byAddress.id, byName.id],
+        );
+        expect(rows.length === 2 && rows.every((row) => /refused address/.test(row.last_error ?? ""))).toBe(true);
+      },
+      { timeout: 20_000, interval: 200 },
+    );
     expect(receiver.received).toEqual([]);
   });
 });
@@ -103,7 +126,10 @@ it("the receiver helper itself answers on 127.0.0.1 (so the refusal above is the
   const receiver = await startReceiver();
   try {
     const status = await new Promise<number>((resolve, reject) =>
-      http.request(receiver.url("/ping"), { method: "POST" }, (res) => resolve(res.statusCode ?? 0)).on("error", reject).end("{}"),
+      http
+        .request(receiver.url("/ping"), { method: "POST" }, (res) => resolve(res.statusCode ?? 0))
+        .on("error", reject)
+        .end("{}"),
     );
     expect(status).toBe(204);
   } finally {

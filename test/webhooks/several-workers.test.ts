@@ -53,7 +53,9 @@ it("three workers share the deliveries at once and send each exactly once", { ti
   });
   const port = await freePort();
   await new Promise<void>((resolve) => server!.listen(port, "127.0.0.1", resolve));
-  const endpoint = await registerEndpoint(database.current.authenticator, admin.id, `http://127.0.0.1:${port}/hook`, ["ticket.commented"]);
+  const endpoint = await registerEndpoint(database.current.authenticator, admin.id, `http://127.0.0.1:${port}/hook`, [
+    "ticket.commented",
+  ]);
 
   await owner.query(
     `insert into app_public.ticket_comments (ticket_id, author_id, body)

@@ -37,7 +37,12 @@ export async function startReceiver(): Promise<Receiver> {
     const chunks: Buffer[] = [];
     req.on("data", (chunk: Buffer) => chunks.push(chunk));
     req.on("end", () => {
-      const entry: Received = { path: req.url ?? "", headers: req.headers, body: Buffer.concat(chunks).toString(), answered: "none" };
+      const entry: Received = {
+        path: req.url ?? "",
+        headers: req.headers,
+        body: Buffer.concat(chunks).toString(),
+        answered: "none",
+      };
       received.push(entry);
       const key = `${entry.path} ${String(req.headers["webhook-id"])}`;
       const seen = (seenById.get(key) ?? 0) + 1;
@@ -110,7 +115,10 @@ export async function registerEndpoint(
   const client = await authenticator.connect();
   try {
     await client.query("begin");
-    await client.query("select set_config('role', 'ticketing_admin', true), set_config('jwt.claims.user_id', $1, true)", [adminId]);
+    await client.query(
+      "select set_config('role', 'ticketing_admin', true), set_config('jwt.claims.user_id', $1, true)",
+      [adminId],
+    );
     const { rows } = await client.query<{ id: string; secret: string }>(
       "select (r).webhook_endpoint_id as id, (r).secret from app_public.create_webhook_endpoint($1, $2, $3) as r",
       [url, eventKinds, includeInternal],

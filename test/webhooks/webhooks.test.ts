@@ -7,7 +7,13 @@ import { actorOf, commentAs, ticketIn, type FixtureUser } from "../support/fixtu
 import { actAs } from "../support/test-database.ts";
 import { bearer, graphql, useTestApi } from "../support/test-api.ts";
 import { useTestDatabase } from "../support/test-database.ts";
-import { registerEndpoint, startWebhookStage, stopWebhookStage, verifyStandardWebhook, type Receiver } from "./webhook-helpers.ts";
+import {
+  registerEndpoint,
+  startWebhookStage,
+  stopWebhookStage,
+  verifyStandardWebhook,
+  type Receiver,
+} from "./webhook-helpers.ts";
 
 /**
  * Webhooks end to end: events written by real changes, queued in their
@@ -60,7 +66,11 @@ describe("registering endpoints", () => {
     expect(created.body.errors).toBeUndefined();
     const result = created.body.data.createWebhookEndpoint.created;
     expect(result.secret).toMatch(/^whsec_[A-Za-z0-9+/=]{40,}$/);
-    expect(result.webhookEndpoint).toMatchObject({ url: receiver.url("/graphql-registered"), eventKinds: ["ticket.created"], isActive: true });
+    expect(result.webhookEndpoint).toMatchObject({
+      url: receiver.url("/graphql-registered"),
+      eventKinds: ["ticket.created"],
+      isActive: true,
+    });
     // The schema has no field that reads it back.
     const again = await graphql(
       testApi.current.request,
@@ -98,7 +108,7 @@ describe("registering endpoints", () => {
     }
     const missing = await graphql(
       testApi.current.request,
-      "mutation { rotateWebhookSecret(input: { webhookEndpointId: \"00000000-0000-7000-8000-000000000000\" }) { rotated { secret } } }",
+      'mutation { rotateWebhookSecret(input: { webhookEndpointId: "00000000-0000-7000-8000-000000000000" }) { rotated { secret } } }',
       {},
       bearer(admin.id, "ticketing_admin"),
     );
@@ -140,14 +150,28 @@ describe("registering endpoints", () => {
 
 describe("delivering", () => {
   it("signs each delivery as Standard Webhooks says, with the payload a staff reader sees (no internal notes)", async () => {
-    const endpoint = await registerEndpoint(database.current.authenticator, admin.id, receiver.url("/signed"), ["ticket.commented"]);
-    const internal = await registerEndpoint(database.current.authenticator, admin.id, receiver.url("/internal"), ["ticket.commented"], true);
+    const endpoint = await registerEndpoint(database.current.authenticator, admin.id, receiver.url("/signed"), [
+      "ticket.commented",
+    ]);
+    const internal = await registerEndpoint(
+      database.current.authenticator,
+      admin.id,
+      receiver.url("/internal"),
+      ["ticket.commented"],
+      true,
+    );
     const ticket = await ticketIn(database.current.owner, customer.id, "in_progress", agent.id);
     await commentAs(database.current.authenticator, customer, ticket, "A public reply");
     await commentAs(database.current.authenticator, agent, ticket, "A private note", true);
 
-    await vi.waitFor(async () => expect(receiver.received.filter((r) => r.path === "/internal").length === 2).toBe(true), { timeout: 20_000, interval: 200 });
-    await vi.waitFor(async () => expect(receiver.received.some((r) => r.path === "/signed")).toBe(true), { timeout: 20_000, interval: 200 });
+    await vi.waitFor(
+      async () => expect(receiver.received.filter((r) => r.path === "/internal").length === 2).toBe(true),
+      { timeout: 20_000, interval: 200 },
+    );
+    await vi.waitFor(async () => expect(receiver.received.some((r) => r.path === "/signed")).toBe(true), {
+      timeout: 20_000,
+      interval: 200,
+    });
     await new Promise((resolve) => setTimeout(resolve, 1_000));
 
     const signed = receiver.received.filter((r) => r.path === "/signed");
@@ -158,10 +182,15 @@ describe("delivering", () => {
     expect(verifyStandardWebhook(endpoint.secret, request.headers, `${request.body} `)).toBe(false);
     expect(verifyStandardWebhook(internal.secret, request.headers, request.body)).toBe(false);
     const body = JSON.parse(request.body);
-    expect(body).toMatchObject({ type: "ticket.commented", data: { ticket: { id: ticket }, comment: { body: "A public reply", isInternal: false } } });
+    expect(body).toMatchObject({
+      type: "ticket.commented",
+      data: { ticket: { id: ticket }, comment: { body: "A public reply", isInternal: false } },
+    });
     expect(request.body).not.toContain("A private note");
 
-    const internalBodies = receiver.received.filter((r) => r.path === "/internal").map((r) => JSON.parse(r.body).data.comment.body);
+    const internalBodies = receiver.received
+      .filter((r) => r.path === "/internal")
+      .map((r) => JSON.parse(r.body).data.comment.body);
     expect(internalBodies.sort()).toEqual(["A private note", "A public reply"]);
     for (const r of receiver.received.filter((r) => r.path === "/internal")) {
       expect(verifyStandardWebhook(internal.secret, r.headers, r.body)).toBe(true);
@@ -170,7 +199,9 @@ describe("delivering", () => {
 
   it("a receiver failing 3 times then succeeding gets exactly one success per event, the attempts logged", async () => {
     receiver.behave("/flaky", (_request, seen) => (seen <= 3 ? 503 : 200));
-    const endpoint = await registerEndpoint(database.current.authenticator, admin.id, receiver.url("/flaky"), ["ticket.commented"]);
+    const endpoint = await registerEndpoint(database.current.authenticator, admin.id, receiver.url("/flaky"), [
+      "ticket.commented",
+    ]);
     const ticket = await ticketIn(database.current.owner, customer.id, "in_progress", agent.id);
     await commentAs(database.current.authenticator, customer, ticket, "First");
     await commentAs(database.current.authenticator, customer, ticket, "Second");
@@ -195,7 +226,11 @@ describe("delivering", () => {
       bearer(admin.id, "ticketing_admin"),
     );
     expect(log.body.data.webhookDeliveries.nodes).toHaveLength(2);
-    expect(log.body.data.webhookDeliveries.nodes[0]).toMatchObject({ status: "succeeded", attempts: 4, responseCode: 200 });
+    expect(log.body.data.webhookDeliveries.nodes[0]).toMatchObject({
+      status: "succeeded",
+      attempts: 4,
+      responseCode: 200,
+    });
   });
 
   it("follows no redirect and reads at most a capped response body", async () => {
@@ -208,12 +243,25 @@ describe("delivering", () => {
     const port = await freePort();
     await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
     try {
-      const redirecting = await registerEndpoint(database.current.authenticator, admin.id, receiver.url("/redirect"), ["ticket.commented"]);
-      const talkative = await registerEndpoint(database.current.authenticator, admin.id, `http://127.0.0.1:${port}/big`, ["ticket.commented"]);
+      const redirecting = await registerEndpoint(database.current.authenticator, admin.id, receiver.url("/redirect"), [
+        "ticket.commented",
+      ]);
+      const talkative = await registerEndpoint(
+        database.current.authenticator,
+        admin.id,
+        `http://127.0.0.1:${port}/big`,
+        ["ticket.commented"],
+      );
       const ticket = await ticketIn(database.current.owner, customer.id, "in_progress", agent.id);
       await commentAs(database.current.authenticator, customer, ticket, "Where to?");
-      await vi.waitFor(async () => expect((await deliveriesOf(talkative.id))[0]?.status === "succeeded").toBe(true), { timeout: 20_000, interval: 200 });
-      await vi.waitFor(async () => expect(((await deliveriesOf(redirecting.id))[0]?.attempts ?? 0) >= 1).toBe(true), { timeout: 20_000, interval: 200 });
+      await vi.waitFor(async () => expect((await deliveriesOf(talkative.id))[0]?.status === "succeeded").toBe(true), {
+        timeout: 20_000,
+        interval: 200,
+      });
+      await vi.waitFor(async () => expect(((await deliveriesOf(redirecting.id))[0]?.attempts ?? 0) >= 1).toBe(true), {
+        timeout: 20_000,
+        interval: 200,
+      });
       const [redirected] = await deliveriesOf(redirecting.id);
       expect(redirected).toMatchObject({ response_code: 302 });
       expect(redirected!.status).not.toBe("succeeded");
@@ -227,10 +275,15 @@ describe("delivering", () => {
   });
 
   it("an admin redelivers a delivery: same webhook-id, one more attempt", async () => {
-    const endpoint = await registerEndpoint(database.current.authenticator, admin.id, receiver.url("/again"), ["ticket.commented"]);
+    const endpoint = await registerEndpoint(database.current.authenticator, admin.id, receiver.url("/again"), [
+      "ticket.commented",
+    ]);
     const ticket = await ticketIn(database.current.owner, customer.id, "in_progress", agent.id);
     await commentAs(database.current.authenticator, customer, ticket, "Once");
-    await vi.waitFor(async () => expect((await deliveriesOf(endpoint.id))[0]?.status === "succeeded").toBe(true), { timeout: 20_000, interval: 200 });
+    await vi.waitFor(async () => expect((await deliveriesOf(endpoint.id))[0]?.status === "succeeded").toBe(true), {
+      timeout: 20_000,
+      interval: 200,
+    });
     const [delivery] = await deliveriesOf(endpoint.id);
     const redelivered = await graphql(
       testApi.current.request,
@@ -240,8 +293,15 @@ describe("delivering", () => {
     );
     expect(redelivered.body.errors).toBeUndefined();
     expect(redelivered.body.data.redeliverWebhook.webhookDelivery.status).toBe("pending");
-    await vi.waitFor(async () => expect(receiver.received.filter((r) => r.headers["webhook-id"] === delivery!.id).length === 2).toBe(true), { timeout: 20_000, interval: 200 });
-    await vi.waitFor(async () => expect((await deliveriesOf(endpoint.id))[0]?.attempts === 2).toBe(true), { timeout: 10_000, interval: 200 });
+    await vi.waitFor(
+      async () =>
+        expect(receiver.received.filter((r) => r.headers["webhook-id"] === delivery!.id).length === 2).toBe(true),
+      { timeout: 20_000, interval: 200 },
+    );
+    await vi.waitFor(async () => expect((await deliveriesOf(endpoint.id))[0]?.attempts === 2).toBe(true), {
+      timeout: 10_000,
+      interval: 200,
+    });
     const refused = await graphql(
       testApi.current.request,
       "mutation($id: UUID!) { redeliverWebhook(input: { deliveryId: $id }) { webhookDelivery { status } } }",
@@ -253,14 +313,22 @@ describe("delivering", () => {
 
   it("a receiver that never answers is disabled after the limit, with an audit entry saying so", async () => {
     receiver.behave("/silent", () => "hang");
-    const endpoint = await registerEndpoint(database.current.authenticator, admin.id, receiver.url("/silent"), ["ticket.commented"]);
+    const endpoint = await registerEndpoint(database.current.authenticator, admin.id, receiver.url("/silent"), [
+      "ticket.commented",
+    ]);
     const ticket = await ticketIn(database.current.owner, customer.id, "in_progress", agent.id);
     await commentAs(database.current.authenticator, customer, ticket, "Anyone there?");
 
-    await vi.waitFor(async () => {
-      const { rows } = await database.current.owner.query("select is_active from app_public.webhook_endpoints where id = $1", [endpoint.id]);
-      expect(rows[0].is_active === false).toBe(true);
-    }, { timeout: 50_000, interval: 200 });
+    await vi.waitFor(
+      async () => {
+        const { rows } = await database.current.owner.query(
+          "select is_active from app_public.webhook_endpoints where id = $1",
+          [endpoint.id],
+        );
+        expect(rows[0].is_active === false).toBe(true);
+      },
+      { timeout: 50_000, interval: 200 },
+    );
     const [delivery] = await deliveriesOf(endpoint.id);
     // The limit is 8 consecutive failures (the test policy): then no more attempts.
     expect(delivery).toMatchObject({ status: "failed", attempts: 8, response_code: null });
@@ -276,7 +344,9 @@ describe("delivering", () => {
   }, 70_000);
 
   it("a rolled-back change queues nothing", async () => {
-    const endpoint = await registerEndpoint(database.current.authenticator, admin.id, receiver.url("/rollback"), ["ticket.commented"]);
+    const endpoint = await registerEndpoint(database.current.authenticator, admin.id, receiver.url("/rollback"), [
+      "ticket.commented",
+    ]);
     const ticket = await ticketIn(database.current.owner, customer.id, "in_progress", agent.id);
     const counts = async (client: Pick<pg.ClientBase, "query">) => {
       const { rows } = await client.query<{ deliveries: number; jobs: number }>(
@@ -290,10 +360,10 @@ describe("delivering", () => {
     const client = await database.current.owner.connect();
     try {
       await client.query("begin");
-      await client.query("insert into app_public.ticket_comments (ticket_id, author_id, body) values ($1, $2, 'Never committed')", [
-        ticket,
-        customer.id,
-      ]);
+      await client.query(
+        "insert into app_public.ticket_comments (ticket_id, author_id, body) values ($1, $2, 'Never committed')",
+        [ticket, customer.id],
+      );
       expect(await counts(client)).toEqual({ deliveries: 1, jobs: 1 });
       await client.query("rollback");
     } finally {

@@ -31,7 +31,9 @@ it("a worker killed mid-delivery loses nothing: the next worker redelivers it", 
   const customer = await activeUser(owner, "Crash Customer", "customer");
   // The first arrival is never answered; later ones are.
   receiver.behave("/crash", (_request, seen) => (seen === 1 ? "hang" : 200));
-  const endpoint = await registerEndpoint(database.current.authenticator, admin.id, receiver.url("/crash"), ["ticket.commented"]);
+  const endpoint = await registerEndpoint(database.current.authenticator, admin.id, receiver.url("/crash"), [
+    "ticket.commented",
+  ]);
 
   const worker = runCli("worker", [], {
     NODE_ENV: "test",
@@ -46,26 +48,39 @@ it("a worker killed mid-delivery loses nothing: the next worker redelivers it", 
     await worker.waitFor("job worker running", 60);
     const ticket = await ticketIn(owner, customer.id, "open");
     await commentAs(database.current.authenticator, customer, ticket, "Sent while the worker dies");
-    await vi.waitFor(async () => expect(receiver.received.some((r) => r.path === "/crash")).toBe(true), { timeout: 20_000, interval: 200 });
+    await vi.waitFor(async () => expect(receiver.received.some((r) => r.path === "/crash")).toBe(true), {
+      timeout: 20_000,
+      interval: 200,
+    });
   } finally {
     process.kill(-worker.child.pid!, "SIGKILL");
     await worker.exited;
   }
-  const { rows: pending } = await owner.query("select id, status, attempts from app_public.webhook_deliveries where endpoint_id = $1", [
-    endpoint.id,
-  ]);
+  const { rows: pending } = await owner.query(
+    "select id, status, attempts from app_public.webhook_deliveries where endpoint_id = $1",
+    [endpoint.id],
+  );
   expect(pending).toMatchObject([{ status: "pending", attempts: 0 }]);
 
   // Past the stall limit (2 s in the test policy), a new worker starts.
   await new Promise((resolve) => setTimeout(resolve, 2_500));
   restarted = await startJobWorker(
-    { ownerUrl: database.current.urls.owner, concurrency: 2, webhooks: { httpsOnly: false, allowedHosts: new Set(["127.0.0.1"]), timeoutMs: 5_000 } },
+    {
+      ownerUrl: database.current.urls.owner,
+      concurrency: 2,
+      webhooks: { httpsOnly: false, allowedHosts: new Set(["127.0.0.1"]), timeoutMs: 5_000 },
+    },
     createLogger("silent"),
   );
-  await vi.waitFor(async () => {
-    const { rows } = await owner.query("select status from app_public.webhook_deliveries where endpoint_id = $1", [endpoint.id]);
-    expect(rows[0]?.status === "succeeded").toBe(true);
-  }, { timeout: 30_000, interval: 200 });
+  await vi.waitFor(
+    async () => {
+      const { rows } = await owner.query("select status from app_public.webhook_deliveries where endpoint_id = $1", [
+        endpoint.id,
+      ]);
+      expect(rows[0]?.status === "succeeded").toBe(true);
+    },
+    { timeout: 30_000, interval: 200 },
+  );
   const arrivals = receiver.received.filter((r) => r.path === "/crash");
   expect(arrivals).toHaveLength(2);
   expect(arrivals[1]!.headers["webhook-id"]).toBe(arrivals[0]!.headers["webhook-id"]);

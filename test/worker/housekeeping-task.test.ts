@@ -13,7 +13,11 @@ let worker: JobWorker;
 
 beforeAll(async () => {
   worker = await startJobWorker(
-    { ownerUrl: database.current.urls.owner, concurrency: 1, webhooks: { httpsOnly: true, allowedHosts: new Set(), timeoutMs: 1_000 } },
+    {
+      ownerUrl: database.current.urls.owner,
+      concurrency: 1,
+      webhooks: { httpsOnly: true, allowedHosts: new Set(), timeoutMs: 1_000 },
+    },
     createLogger("silent"),
   );
 });
@@ -43,11 +47,14 @@ it("prunes expired login attempts and old finished deliveries when run", async (
     [endpoints[0]!.id],
   );
   await owner.query("select graphile_worker.add_job('housekeeping', '{}'::json)");
-  await vi.waitFor(async () => {
-    const { rows } = await owner.query<{ attempts: number; deliveries: number }>(
-      `select (select count(*)::int from app_private.login_attempts where email = 'old@example.com') as attempts,
+  await vi.waitFor(
+    async () => {
+      const { rows } = await owner.query<{ attempts: number; deliveries: number }>(
+        `select (select count(*)::int from app_private.login_attempts where email = 'old@example.com') as attempts,
               (select count(*)::int from app_public.webhook_deliveries) as deliveries`,
-    );
-    expect(rows[0]!.attempts === 0 && rows[0]!.deliveries === 1).toBe(true);
-  }, { timeout: 20_000, interval: 200 });
+      );
+      expect(rows[0]!.attempts === 0 && rows[0]!.deliveries === 1).toBe(true);
+    },
+    { timeout: 20_000, interval: 200 },
+  );
 });
