@@ -5,13 +5,7 @@ import path from "node:path";
 import { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import express from "express";
-import type {
-  AttachmentStorage,
-  DeclaredUpload,
-  DownloadRequest,
-  StoredObject,
-  UploadTarget,
-} from "./attachment-storage.ts";
+import type * as Contract from "./attachment-storage.ts";
 import { DOWNLOAD_URL_SECONDS, STORAGE_KEY, UPLOAD_URL_SECONDS } from "./attachment-storage.ts";
 import { attachmentDisposition, servedContentType } from "./attachment-storage.ts";
 
@@ -59,7 +53,7 @@ function sameSignature(given: string, expected: string): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
-class LocalStorage implements AttachmentStorage {
+class LocalStorage implements Contract.AttachmentStorage {
   readonly driver = "local";
   readonly directory: string;
   readonly #secret: string | undefined;
@@ -95,7 +89,7 @@ class LocalStorage implements AttachmentStorage {
     return { url: `${FILES_PATH}/${key}?${query}`, expiresAt: new Date(Number(expires) * 1000) };
   }
 
-  async uploadTarget(upload: DeclaredUpload): Promise<UploadTarget> {
+  async uploadTarget(upload: Contract.DeclaredUpload): Promise<Contract.UploadTarget> {
     const size = String(upload.size);
     const { url, expiresAt } = this.#signed(
       "PUT",
@@ -108,7 +102,7 @@ class LocalStorage implements AttachmentStorage {
     return { url, headers: { "content-type": upload.contentType }, expiresAt };
   }
 
-  async downloadUrl(download: DownloadRequest): Promise<string> {
+  async downloadUrl(download: Contract.DownloadRequest): Promise<string> {
     const params = { name: download.fileName, type: download.contentType };
     return this.#signed("GET", download.key, DOWNLOAD_URL_SECONDS, params, download.fileName, download.contentType).url;
   }
@@ -153,7 +147,7 @@ class LocalStorage implements AttachmentStorage {
     }
   }
 
-  async *list(): AsyncIterable<StoredObject> {
+  async *list(): AsyncIterable<Contract.StoredObject> {
     let names: string[];
     try {
       names = await readdir(this.directory);
@@ -172,7 +166,7 @@ class LocalStorage implements AttachmentStorage {
   }
 }
 
-export function createLocalStorage(options: LocalStorageOptions): AttachmentStorage {
+export function createLocalStorage(options: LocalStorageOptions): Contract.AttachmentStorage {
   return new LocalStorage(options);
 }
 
@@ -240,7 +234,7 @@ function byteLimit(limit: number): Transform {
 }
 
 /** PUT and GET of `/files/<key>` with signed URLs (the local driver only). */
-export function localFileRoutes(storage: AttachmentStorage): express.Router {
+export function localFileRoutes(storage: Contract.AttachmentStorage): express.Router {
   const router = express.Router();
   if (!(storage instanceof LocalStorage)) return router;
 

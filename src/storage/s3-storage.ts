@@ -7,13 +7,7 @@ import {
   S3Client,
 } from "@aws-sdk/client-s3";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
-import type {
-  AttachmentStorage,
-  DeclaredUpload,
-  DownloadRequest,
-  StoredObject,
-  UploadTarget,
-} from "./attachment-storage.ts";
+import type * as Contract from "./attachment-storage.ts";
 import { DOWNLOAD_URL_SECONDS, STORAGE_KEY, UPLOAD_URL_SECONDS } from "./attachment-storage.ts";
 import { attachmentDisposition, servedContentType } from "./attachment-storage.ts";
 
@@ -75,7 +69,7 @@ export function createS3Client(options: S3StorageOptions): S3Client {
   return client;
 }
 
-class S3Storage implements AttachmentStorage {
+class S3Storage implements Contract.AttachmentStorage {
   readonly driver = "s3";
   readonly #client: S3Client;
   readonly #bucket: string;
@@ -96,7 +90,7 @@ class S3Storage implements AttachmentStorage {
     return new Date(this.#now());
   }
 
-  async uploadTarget(upload: DeclaredUpload): Promise<UploadTarget> {
+  async uploadTarget(upload: Contract.DeclaredUpload): Promise<Contract.UploadTarget> {
     const signingDate = this.#signingDate();
     const command = new PutObjectCommand({
       Bucket: this.#bucket,
@@ -118,7 +112,7 @@ class S3Storage implements AttachmentStorage {
     };
   }
 
-  async downloadUrl(download: DownloadRequest): Promise<string> {
+  async downloadUrl(download: Contract.DownloadRequest): Promise<string> {
     const command = new GetObjectCommand({
       Bucket: this.#bucket,
       Key: this.#objectKey(download.key),
@@ -156,7 +150,7 @@ class S3Storage implements AttachmentStorage {
     await this.#client.send(new DeleteObjectCommand({ Bucket: this.#bucket, Key: this.#objectKey(key) }));
   }
 
-  async *list(): AsyncIterable<StoredObject> {
+  async *list(): AsyncIterable<Contract.StoredObject> {
     let token: string | undefined;
     do {
       const page = await this.#client.send(
@@ -175,6 +169,6 @@ class S3Storage implements AttachmentStorage {
   }
 }
 
-export function createS3Storage(options: S3StorageOptions): AttachmentStorage {
+export function createS3Storage(options: S3StorageOptions): Contract.AttachmentStorage {
   return new S3Storage(options);
 }
