@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { codeOf, makeTicket, makeUser, ROLE, rowsOf, runAs } from "../support/fixtures.ts";
-import { testPool, useTestDatabase } from "../support/test-database.ts";
+import { codeOf, makeOrganization, makeTicket, makeUser, ROLE, rowsOf, runAs } from "../support/fixtures.ts";
+import { actAs, sqlState, testPool, useTestDatabase } from "../support/test-database.ts";
 
 /**
  * Write quotas (migrations/committed/000015-write-quotas-per-user-and-kind-pruning-of-expired-security-r.sql): per user, role and
@@ -203,4 +203,126 @@ describe("quotas are data", () => {
       "23514",
     );
   });
+});
+
+/**
+ * One probe per write-quota trigger in the catalog: a write an admin may make
+ * to that table (directly or through its function), with what it needs made
+ * beforehand by the owner. Probes run rolled back, so each sees the same data.
+ */
+interface QuotaProbe {
+  sql: string;
+  params: () => Promise<unknown[]>;
+}
+
+const DEFAULT_CALENDAR = "00000000-0000-7000-8000-000000002407";
+const owner = () => database.current.owner;
+const customerId = () => makeUser(owner(), "Probe Customer", "customer");
+const ticketId = async () => (await makeTicket(owner(), await customerId(), "open")).id as string;
+const organizationId = () => makeOrganization(owner(), `Probe Org ${Math.random().toString(36).slice(2)}`);
+
+/** Keyed `table.trigger`, as the catalog names them. */
+const QUOTA_PROBES: Record<string, QuotaProbe> = {
+  "tickets._050_write_quota": {
+    sql: "insert into app_public.tickets (subject, customer_id) values ('Quota probe', $1)",
+    params: async () => [await customerId()],
+  },
+  "tickets._050_write_quota_edit": {
+    sql: "update app_public.tickets set subject = subject where id = $1",
+    params: async () => [await ticketId()],
+  },
+  "ticket_comments._050_write_quota": {
+    sql: "select app_public.add_comment($1, 'Quota probe')",
+    params: async () => [await ticketId()],
+  },
+  "users._050_write_quota_edit": {
+    sql: "update app_public.users set display_name = display_name where id = $1",
+    params: async () => [await customerId()],
+  },
+  "ticket_participants._050_write_quota_edit": {
+    sql: "select app_public.add_ticket_participant($1, $2)",
+    params: async () => [await ticketId(), await customerId()],
+  },
+  "organizations._050_write_quota_edit": {
+    sql: "select app_public.create_organization('Quota Probe Ltd')",
+    params: async () => [],
+  },
+  "organization_memberships._050_write_quota_edit": {
+    sql: "select app_public.add_organization_member($1, $2)",
+    params: async () => [await organizationId(), await customerId()],
+  },
+  "organization_sla_policies._050_write_quota": {
+    sql: `insert into app_public.organization_sla_policies (organization_id, priority, first_response_minutes, resolution_minutes)
+          values ($1, 'low', 10, 20)`,
+    params: async () => [await organizationId()],
+  },
+  "business_calendars._050_write_quota": {
+    sql: "insert into app_public.business_calendars (name, time_zone) values ('Quota probe', 'Europe/Berlin')",
+    params: async () => [],
+  },
+  "business_calendar_versions._050_write_quota": {
+    sql: "insert into app_public.business_calendar_versions (calendar_id, effective_from) values ($1, '2040-01-01')",
+    params: async () => [DEFAULT_CALENDAR],
+  },
+  "business_calendar_hours._050_write_quota": {
+    sql: "insert into app_public.business_calendar_hours (version_id, weekday, starts_at, ends_at) values ($1, 1, '09:00', '17:00')",
+    // Hours may only be written into a version not yet in effect.
+    params: async () => {
+      const { rows } = await owner().query<{ id: string }>(
+        "insert into app_public.business_calendar_versions (calendar_id, effective_from) values ($1, '2041-01-01') returning id",
+        [DEFAULT_CALENDAR],
+      );
+      return [rows[0]!.id];
+    },
+  },
+  "business_calendar_holidays._050_write_quota": {
+    sql: "insert into app_public.business_calendar_holidays (calendar_id, holiday_date) values ($1, '2039-01-01')",
+    params: async () => [DEFAULT_CALENDAR],
+  },
+  "sla_pause_statuses._050_write_quota": {
+    sql: "insert into app_public.sla_pause_statuses (status, clock) values ('in_progress', 'first_response')",
+    params: async () => [],
+  },
+};
+
+describe("every write-quota trigger", () => {
+  const catalog = async () => {
+    const { rows } = await owner().query<{ key: string; kind: string }>(
+      `select c.relname || '.' || t.tgname as key, encode(t.tgargs, 'escape') as kind
+         from pg_trigger t
+         join pg_class c on c.oid = t.tgrelid
+         join pg_namespace n on n.oid = c.relnamespace
+        where n.nspname = 'app_public' and t.tgfoid = 'app_private.tg_enforce_write_quota'::regproc`,
+    );
+    // tgargs holds each argument followed by a NUL byte.
+    return new Map(rows.map((row) => [row.key, row.kind.replace(/\\000$/, "")]));
+  };
+
+  it("has a probe here, and every probe here has its trigger", async () => {
+    expect([...(await catalog()).keys()].sort()).toEqual(Object.keys(QUOTA_PROBES).sort());
+  });
+
+  it.each(Object.keys(QUOTA_PROBES))(
+    "%s: an admin's write is accepted below the quota and refused at it",
+    async (key) => {
+      const kind = (await catalog()).get(key);
+      if (kind === undefined) expect.fail(`${key} has no write-quota trigger`);
+      const probe = QUOTA_PROBES[key]!;
+      const params = await probe.params();
+      const writer = await makeUser(owner(), `Quota Prober ${key}`, "admin");
+      const write = () =>
+        sqlState(() =>
+          actAs(database.current.authenticator, { role: ROLE.admin, userId: writer }, (client) =>
+            client.query(probe.sql, params),
+          ),
+        );
+      expect(await write()).toBe("ok");
+      const { rows } = await owner().query<{ max_count: number }>(
+        "select max_count from app_public.write_quotas where role = 'admin' and kind = $1",
+        [kind],
+      );
+      await pastEvents(writer, kind, rows[0]!.max_count, "1 minute");
+      expect(await write()).toBe("TKRAT");
+    },
+  );
 });
