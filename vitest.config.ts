@@ -46,8 +46,9 @@ export default defineConfig({
           include: ["test/**/*.test.ts"],
           // The deployment test starts its own servers: `npm run cluster:test` (vitest.cluster.config.ts).
           exclude: [...configDefaults.exclude, "test/cluster/**", ...TIMING_JUDGED],
-          // Four workers on two cores: most long tests wait on real time
-          // (retries, timeouts, child processes), not on the CPU.
+          // Four workers on two cores: the long tests wait on real time in
+          // part (retries, timeouts, child processes), and it takes four files
+          // at once to keep both cores busy (docs/conventions.md, "Tests").
           maxWorkers: 4,
           sequence: { groupOrder: 0 },
         },

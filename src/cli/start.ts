@@ -2,12 +2,11 @@ import "./graphile-env.ts";
 import { appConfigFrom, type AppConfig } from "../config/app-config.ts";
 import { environmentFor } from "../config/command-inputs.ts";
 import { loadLocalSecrets } from "../config/local-secrets.ts";
-import { DEMO_USERS } from "../database/demo-data.ts";
-import { startLocalDatabase, type LocalDatabase } from "../database/local-database.ts";
-import { createApiServer, type ApiServer } from "../http/api-server.ts";
+import type { LocalDatabase } from "../database/local-database.ts";
+import type { ApiServer } from "../http/api-server.ts";
 import { ConfigurationError, type Environment } from "../config/environment.ts";
 import { createLogger, type Logger } from "../observability/logger.ts";
-import { startJobWorker, type JobWorker } from "../worker/job-worker.ts";
+import type { JobWorker } from "../worker/job-worker.ts";
 import { workerConfigFrom } from "../worker/worker-config.ts";
 import { inboundSettingsFrom, mailConfigFrom } from "../mail/mail-config.ts";
 import { runCli } from "./run-cli.ts";
@@ -32,6 +31,7 @@ function banner(
   metricsPort: number | undefined,
   local: LocalDatabase | undefined,
   mail: string | undefined,
+  logins: string[],
 ): string {
   const host = config.host === "0.0.0.0" || config.host === "::" ? "localhost" : config.host;
   const base = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
@@ -44,7 +44,7 @@ function banner(
     local ? `  Database  embedded PostgreSQL 18, ${new URL(local.urls.owner).host}` : undefined,
     mail ? `  Mail      ${mail}` : undefined,
     "",
-    ...(local ? demoLogins(local.secrets.demoPassword) : []),
+    ...logins,
   ];
   return `${lines.filter((line) => line !== undefined).join("\n")}\n`;
 }
@@ -57,7 +57,9 @@ function mailLine(environment: Environment): string {
   return `SMTP ${new URL(transport.url).host}`;
 }
 
-function demoLogins(password: string): string[] {
+/** The demo users of the embedded database, for the banner. */
+async function demoLogins(password: string): Promise<string[]> {
+  const { DEMO_USERS } = await import("../database/demo-data.ts");
   return [
     `  Demo logins (password "${password}", kept in the data directory's secrets.json):`,
     ...DEMO_USERS.map((user) => `    ${user.role.padEnd(8)}  ${user.email}`),
@@ -123,6 +125,7 @@ await runCli(async () => {
   installShutdown(logger, parts, environment.SHUTDOWN_TIMEOUT_MS);
   let databaseUrl = environment.DATABASE_URL;
   if (!databaseUrl) {
+    const { startLocalDatabase } = await import("../database/local-database.ts");
     parts.local = await startLocalDatabase(environment, logger);
     databaseUrl = parts.local.urls.authenticator;
   }
@@ -135,9 +138,19 @@ await runCli(async () => {
   if (workerUrl) config.housekeepingMinutes = 0;
   // Checked before anything starts: in production the worker needs SMTP_URL or MAIL_DISABLED.
   const workerConfig = workerUrl ? workerConfigFrom(environment, workerUrl) : undefined;
+  // The server's modules (PostGraphile, the drivers, the worker) load only
+  // now that the configuration is complete: a refusal above takes a fraction
+  // of the time.
+  const [{ createApiServer }, { startJobWorker }] = await Promise.all([
+    import("../http/api-server.ts"),
+    import("../worker/job-worker.ts"),
+  ]);
   parts.api = await createApiServer(config, logger);
   if (workerConfig) parts.worker = await startJobWorker(workerConfig, logger);
   const { port, metricsPort } = await parts.api.listen();
   logger.info({ port, metricsPort }, "ticketing API listening");
-  process.stdout.write(banner(config, port, metricsPort, parts.local, workerUrl ? mailLine(environment) : undefined));
+  const logins = parts.local ? await demoLogins(parts.local.secrets.demoPassword) : [];
+  process.stdout.write(
+    banner(config, port, metricsPort, parts.local, workerUrl ? mailLine(environment) : undefined, logins),
+  );
 });

@@ -10,7 +10,8 @@ import { DEFAULT_HOUSEKEEPING_MINUTES, startHousekeeping } from "../database/hou
 import { committedMigrationFiles } from "../database/migration-files.ts";
 import { graphqlPlugins } from "../graphql/plugins.ts";
 import { createPreset } from "../graphql/preset.ts";
-import { createAttachmentStorage, defaultStorageConfig } from "../storage/storage-config.ts";
+import { defaultStorageConfig } from "../storage/storage-config.ts";
+import { createAttachmentStorage } from "../storage/storage-driver.ts";
 import { RealtimeDispatcher } from "../graphql/realtime-dispatcher.ts";
 import { DEFAULT_WEBSOCKET_LIMITS, SocketRegistry } from "../graphql/realtime-socket.ts";
 import { requestDeadlinePlugin } from "../graphql/request-deadline-plugin.ts";

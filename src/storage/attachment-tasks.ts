@@ -2,7 +2,8 @@ import type pg from "pg";
 import type { TaskList } from "graphile-worker";
 import type { Logger } from "../observability/logger.ts";
 import type { AttachmentStorage } from "./attachment-storage.ts";
-import { createAttachmentStorage, type StorageConfig } from "./storage-config.ts";
+import type { StorageConfig } from "./storage-config.ts";
+import { createAttachmentStorage } from "./storage-driver.ts";
 
 /**
  * The attachments' clean-up job (`attachment_cleanup`, every 15 minutes, on

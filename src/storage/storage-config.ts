@@ -1,10 +1,13 @@
 import path from "node:path";
 import type { Environment } from "../config/environment.ts";
-import type { AttachmentStorage } from "./attachment-storage.ts";
-import { createLocalStorage, localSigningSecret } from "./local-storage.ts";
-import { createS3Storage, type S3StorageOptions } from "./s3-storage.ts";
+import type { S3StorageOptions } from "./s3-storage.ts";
 
-/** Where attachments are stored (STORAGE_DRIVER and its variables; docs/attachments.md). */
+/**
+ * Where attachments are stored (STORAGE_DRIVER and its variables;
+ * docs/attachments.md). Settings only: the drivers, and the S3 client with
+ * them, are loaded by storage-driver.ts, so that checking the configuration
+ * (every command's first step) does not load them.
+ */
 export type StorageConfig = { driver: "local"; directory: string } | ({ driver: "s3" } & Omit<S3StorageOptions, "now">);
 
 /** The default when nothing is configured: files under the data directory. */
@@ -34,23 +37,4 @@ export function storageConfigFrom(environment: Environment): StorageConfig {
     // A custom endpoint (MinIO, R2, a local server) usually needs path-style URLs.
     forcePathStyle: environment.S3_FORCE_PATH_STYLE ?? environment.S3_ENDPOINT !== undefined,
   };
-}
-
-/**
- * The driver for a configuration. `jwtSecret` keys the local driver's URL
- * signatures; without it (the worker) the local driver reads and removes only.
- */
-export function createAttachmentStorage(
-  config: StorageConfig,
-  jwtSecret?: string,
-  now?: () => number,
-): AttachmentStorage {
-  if (config.driver === "local") {
-    return createLocalStorage({
-      directory: config.directory,
-      ...(jwtSecret ? { signingSecret: localSigningSecret(jwtSecret) } : {}),
-      ...(now ? { now } : {}),
-    });
-  }
-  return createS3Storage({ ...config, ...(now ? { now } : {}) });
 }

@@ -1,5 +1,8 @@
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { runCli } from "../support/cli-process.ts";
+import { PROJECT_DIR, runCli } from "../support/cli-process.ts";
 import { useTestDatabase } from "../support/test-database.ts";
 
 /**
@@ -92,5 +95,41 @@ describe("each command needs only its own inputs, in production too", () => {
     expect(result.code).toBe(2);
     expect(result.stdout).toBe("");
     expect(result.stderr).toBe(`Invalid configuration: ${message}\n`);
+  });
+});
+
+describe("a refusal is cheap", () => {
+  /** What only a configured server needs: the API, the job worker and the drivers. */
+  const SERVER_PACKAGES = [
+    "postgraphile",
+    "graphile-worker",
+    "express",
+    "pg",
+    "@aws-sdk/client-s3",
+    "nodemailer",
+    "mailparser",
+  ];
+  const PRODUCTION = { DATABASE_URL: "postgres://a@127.0.0.1:9/c", DATABASE_OWNER_URL: "postgres://a@127.0.0.1:9/c" };
+
+  // The last check each command makes before it starts anything: SMTP for the worker it would run.
+  it.each([
+    ["start", { ...PRODUCTION, JWT_SECRET: SECRET }],
+    ["worker", PRODUCTION],
+  ])("%s checks its whole configuration before it loads the server's packages", async (command, env) => {
+    const directory = await mkdtemp(path.join(os.tmpdir(), "imports-"));
+    try {
+      const record = path.join(directory, "specifiers");
+      const result = await run(command, [], {
+        ...env,
+        NODE_OPTIONS: `--import ${path.join(PROJECT_DIR, "test", "support", "import-recorder.ts")}`,
+        IMPORT_RECORD_FILE: record,
+      });
+      expect(result.stderr).toBe("Invalid configuration: SMTP_URL is required in production (or MAIL_DISABLED=true)\n");
+      const loaded = (await readFile(record, "utf8")).split("\n");
+      expect(loaded).toContain("zod");
+      expect(SERVER_PACKAGES.filter((name) => loaded.includes(name))).toEqual([]);
+    } finally {
+      await rm(directory, { recursive: true, force: true });
+    }
   });
 });

@@ -1,7 +1,8 @@
 import { createHash } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MAX_INBOUND_ATTACHMENTS } from "../../src/mail/inbound-attachments.ts";
-import { createAttachmentStorage, type StorageConfig } from "../../src/storage/storage-config.ts";
+import type { StorageConfig } from "../../src/storage/storage-config.ts";
+import { createAttachmentStorage } from "../../src/storage/storage-driver.ts";
 import { activeUser, type FixtureUser, fileTicketAs } from "../support/fixtures.ts";
 import { bearer, graphql, startTestApi, type TestApi } from "../support/test-api.ts";
 import type { TestDatabase } from "../support/test-database.ts";

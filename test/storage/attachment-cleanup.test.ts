@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ATTACHMENT_CRONTAB, cleanUpAttachments } from "../../src/storage/attachment-tasks.ts";
-import { createAttachmentStorage } from "../../src/storage/storage-config.ts";
+import { createAttachmentStorage } from "../../src/storage/storage-driver.ts";
 import { activeUser, makeTicket } from "../support/fixtures.ts";
 import { useTestDatabase } from "../support/test-database.ts";
 

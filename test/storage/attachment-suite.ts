@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { StorageConfig } from "../../src/storage/storage-config.ts";
-import { createAttachmentStorage } from "../../src/storage/storage-config.ts";
+import { createAttachmentStorage } from "../../src/storage/storage-driver.ts";
 import { bearer, graphql, startTestApi, TEST_JWT, type TestApi } from "../support/test-api.ts";
 import type { TestDatabase } from "../support/test-database.ts";
 import { activeUser, commentBy, type FixtureUser, makeTicket } from "../support/fixtures.ts";

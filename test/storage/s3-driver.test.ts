@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { cleanUpAttachments, ORPHAN_GRACE_MS } from "../../src/storage/attachment-tasks.ts";
-import { createAttachmentStorage } from "../../src/storage/storage-config.ts";
+import { createAttachmentStorage } from "../../src/storage/storage-driver.ts";
 import { useS3Server } from "../support/s3-server.ts";
 import { useTestDatabase } from "../support/test-database.ts";
 import { attachmentSuite } from "./attachment-suite.ts";
