@@ -48,7 +48,7 @@ export default defineConfig({
           exclude: [...configDefaults.exclude, "test/cluster/**", ...TIMING_JUDGED],
           // Four workers on two cores: the long tests wait on real time in
           // part (retries, timeouts, child processes), and it takes four files
-          // at once to keep both cores busy (docs/conventions.md, "Tests").
+          // at once to keep both cores busy (docs/test-suite.md).
           maxWorkers: 4,
           sequence: { groupOrder: 0 },
         },
