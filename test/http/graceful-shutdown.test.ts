@@ -40,9 +40,16 @@ describe("graceful shutdown", () => {
       await locker.query("begin");
       await locker.query("lock table app_public.tickets in access exclusive mode");
       // More requests than pooled connections: some wait for the lock, some for a connection.
+      // All ten must have reached the server before close(): a connection still in the
+      // listen backlog when the server stops accepting is reset, which is not a request in flight.
+      let received = 0;
+      api.server.on("request", () => {
+        received += 1;
+      });
       const inFlight = Array.from({ length: 10 }, call);
       await vi.waitFor(
         async () => {
+          expect(received).toBe(10);
           const { rows: waiting } = await database.current.root.query<{ count: number }>(
             "select count(*)::int as count from pg_stat_activity where application_name = 'ticketing-api' and wait_event_type = 'Lock'",
           );
