@@ -262,7 +262,50 @@ describe("a full pool", () => {
 });
 
 describe("readiness under a probe flood", () => {
-  it("answers 2,000 concurrent /readyz truthfully: probes arriving together share one check", async () => {
+  it("shares one check among the probes that arrive while it is in flight: 100 probes, one check", async () => {
+    const { api, url } = await startProductionApi(database.current);
+    const locker = await database.current.root.connect();
+    try {
+      // The first check opens the readiness connection.
+      expect((await timedGet(url, "/readyz")).status).toBe(200);
+      // The migrations table locked: the next check waits until every probe has come in.
+      await locker.query("begin");
+      await locker.query("lock table graphile_migrate.migrations in access exclusive mode");
+      const before = await transactionsCommitted();
+      // Counted after the app's own listener, which has by then handed the probe to the route.
+      let arrived = 0;
+      api.server.on("request", () => {
+        arrived += 1;
+      });
+      const answers = Promise.all(Array.from({ length: 100 }, () => timedGet(url, "/readyz")));
+      await vi.waitFor(() => expect(arrived).toBe(100), { timeout: 10_000, interval: 20 });
+      await locker.query("commit");
+      const statuses = new Set((await answers).map((answer) => answer.status));
+      // A backend reports its statistics when it exits: end the readiness connection.
+      await database.current.root.query(
+        "select pg_terminate_backend(pid) from pg_stat_activity where datname = current_database() and application_name = 'ticketing-api-readiness'",
+      );
+      await vi.waitFor(
+        async () => {
+          const { rows } = await database.current.root.query<{ count: number }>(
+            "select count(*)::int as count from pg_stat_activity where datname = current_database() and application_name = 'ticketing-api-readiness'",
+          );
+          expect(rows[0]!.count).toBe(0);
+        },
+        { timeout: 10_000, interval: 50 },
+      );
+      // One check, the statistics reads and the lock's transaction; a check per probe would be 100 more.
+      const checks = (await transactionsCommitted()) - before;
+      expect(statuses).toEqual(new Set([200]));
+      expect(checks).toBeLessThan(10);
+    } finally {
+      await locker.query("rollback").catch(() => undefined);
+      locker.release();
+      await api.close();
+    }
+  });
+
+  it("answers 2,000 concurrent /readyz truthfully, with fewer checks than probes", async () => {
     const { api, url } = await startProductionApi(database.current, { limits: { maxConnectionsPerAddress: 5_000 } });
     try {
       const before = await transactionsCommitted();
@@ -277,7 +320,10 @@ describe("readiness under a probe flood", () => {
       );
       expect(statuses).toEqual(new Set([200]));
       expect(checks).toBeGreaterThan(0);
-      expect(checks).toBeLessThan(1_500);
+      // How many share a check depends on how the 2,000 spread out in time on
+      // this machine (1 515 checks on a slow one); that sharing happens at all
+      // is shown exactly by the test above.
+      expect(checks).toBeLessThan(2_000);
     } finally {
       await api.close();
     }
