@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from "vitest";
-import { bearer, startTestApi } from "../support/test-api.ts";
+import { bearer, countRequests, startTestApi } from "../support/test-api.ts";
 import { useTestDatabase } from "../support/test-database.ts";
 
 /**
@@ -42,14 +42,11 @@ describe("graceful shutdown", () => {
       // More requests than pooled connections: some wait for the lock, some for a connection.
       // All ten must have reached the server before close(): a connection still in the
       // listen backlog when the server stops accepting is reset, which is not a request in flight.
-      let received = 0;
-      api.server.on("request", () => {
-        received += 1;
-      });
+      const received = countRequests(api.server);
       const inFlight = Array.from({ length: 10 }, call);
       await vi.waitFor(
         async () => {
-          expect(received).toBe(10);
+          expect(received()).toBe(10);
           const { rows: waiting } = await database.current.root.query<{ count: number }>(
             "select count(*)::int as count from pg_stat_activity where application_name = 'ticketing-api' and wait_event_type = 'Lock'",
           );

@@ -1,3 +1,4 @@
+import type http from "node:http";
 import supertest from "supertest";
 import { afterAll, beforeAll } from "vitest";
 import { signAccessToken } from "../../src/auth/access-tokens.ts";
@@ -77,4 +78,19 @@ export function graphql(
   const call = request.post("/graphql").set("Content-Type", "application/json");
   if (authorization) call.set("Authorization", authorization);
   return call.send({ query, variables });
+}
+
+/**
+ * How many requests the server has received from now on. Counted by a
+ * listener added after the app's own, so a request counted has already been
+ * handed to its route (the middleware before the routes runs synchronously).
+ * A test that acts on requests in flight waits for its count first: a
+ * connection still in the listen backlog is not yet a request.
+ */
+export function countRequests(server: http.Server): () => number {
+  let received = 0;
+  server.on("request", () => {
+    received += 1;
+  });
+  return () => received;
 }
