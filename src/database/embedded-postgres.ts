@@ -281,16 +281,18 @@ export async function startEmbeddedPostgres(options: {
 
 /**
  * A server for one run (the test suite, a benchmark): a fresh data directory
- * under the system's temporary folder, a free port, removed with everything
- * in it when stopped.
+ * under the system's temporary folder (or `parent`), a free port, removed
+ * with everything in it when stopped.
  */
 export async function startThrowawayPostgres(options: {
   /** Start of the temporary folder's name, e.g. `ticketing-test-`. */
   prefix: string;
   password: string;
   extraFlags?: string[];
+  /** Where the temporary folder is made; the system's temporary folder by default. */
+  parent?: string;
 }): Promise<EmbeddedPostgresHandle> {
-  const home = await mkdtemp(path.join(tmpdir(), options.prefix));
+  const home = await mkdtemp(path.join(options.parent ?? tmpdir(), options.prefix));
   // As root the server runs as the `postgres` system user, which must reach the folder.
   await chmod(home, 0o755);
   try {

@@ -4,6 +4,7 @@ import { startThrowawayPostgres, type EmbeddedPostgresHandle } from "../../src/d
 import { provision } from "../../src/database/provision.ts";
 import { createLogger } from "../../src/observability/logger.ts";
 import { clusterUrls, TEST_CLUSTER_PASSWORD, type TestCluster } from "./cluster.ts";
+import { makeScratchFolder, removeScratchFolder } from "./scratch-folder.ts";
 
 /**
  * Once per `npm test`: a PostgreSQL server (embedded 18, or TEST_DATABASE_URL),
@@ -13,6 +14,8 @@ import { clusterUrls, TEST_CLUSTER_PASSWORD, type TestCluster } from "./cluster.
 declare module "vitest" {
   export interface ProvidedContext {
     cluster: TestCluster;
+    /** The run's temporary folder (scratch-folder.ts); test-environment.ts makes it each worker's TMPDIR. */
+    scratchFolder: string;
   }
 }
 
@@ -39,38 +42,54 @@ function assertResetsRolesOptIn(): void {
  */
 const THROWAWAY_SERVER_FLAGS = ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"];
 
-async function startServer(): Promise<{ rootUrl: string; embedded?: EmbeddedPostgresHandle }> {
+async function startServer(scratchFolder: string): Promise<{ rootUrl: string; embedded?: EmbeddedPostgresHandle }> {
   const given = process.env.TEST_DATABASE_URL;
-  if (given) {
-    assertResetsRolesOptIn();
-    return { rootUrl: given };
-  }
+  if (given) return { rootUrl: given };
   const embedded = await startThrowawayPostgres({
     prefix: "ticketing-test-",
     password: TEST_CLUSTER_PASSWORD,
     extraFlags: THROWAWAY_SERVER_FLAGS,
+    parent: scratchFolder,
   });
   return { rootUrl: embedded.rootUrl, embedded };
 }
 
 export default async function setup(project: TestProject) {
-  const { rootUrl, embedded } = await startServer();
-  const cluster: TestCluster = { rootUrl, templateDatabase: `ticketing_template_${process.pid}` };
-  const urls = clusterUrls(cluster, cluster.templateDatabase);
-  const logger = createLogger(process.env.LOG_LEVEL ?? "warn");
-  await provision(urls, { logger, current: true });
-  project.provide("cluster", cluster);
-
-  return async () => {
-    await withClient(rootUrl, async (root) => {
-      const { rows } = await root.query<{ datname: string }>(
-        "select datname from pg_catalog.pg_database where datname = $1 or datname like $2",
-        [cluster.templateDatabase, `ticketing_test_${process.pid}_%`],
-      );
-      for (const { datname } of rows) {
-        await root.query(`drop database if exists ${root.escapeIdentifier(datname)} with (force)`);
-      }
-    });
-    await embedded?.stop();
+  if (process.env.TEST_DATABASE_URL) assertResetsRolesOptIn();
+  // In memory when the machine allows (scratch-folder.ts); removed after the run, or now if set-up fails.
+  const scratchFolder = await makeScratchFolder();
+  let server: Awaited<ReturnType<typeof startServer>> | undefined;
+  const tearDown = async () => {
+    await server?.embedded?.stop();
+    await removeScratchFolder(scratchFolder);
   };
+  try {
+    server = await startServer(scratchFolder);
+    const cluster: TestCluster = { rootUrl: server.rootUrl, templateDatabase: `ticketing_template_${process.pid}` };
+    const logger = createLogger(process.env.LOG_LEVEL ?? "warn");
+    await provision(clusterUrls(cluster, cluster.templateDatabase), { logger, current: true });
+    project.provide("cluster", cluster);
+    project.provide("scratchFolder", scratchFolder);
+
+    return async () => {
+      await dropTestDatabases(cluster);
+      await tearDown();
+    };
+  } catch (error) {
+    await tearDown();
+    throw error;
+  }
+}
+
+/** On a server of your own the template and the files' databases would otherwise stay. */
+async function dropTestDatabases(cluster: TestCluster): Promise<void> {
+  await withClient(cluster.rootUrl, async (root) => {
+    const { rows } = await root.query<{ datname: string }>(
+      "select datname from pg_catalog.pg_database where datname = $1 or datname like $2",
+      [cluster.templateDatabase, `ticketing_test_${process.pid}_%`],
+    );
+    for (const { datname } of rows) {
+      await root.query(`drop database if exists ${root.escapeIdentifier(datname)} with (force)`);
+    }
+  });
 }
