@@ -16,6 +16,12 @@ describe("the run's scratch folder", () => {
     expect((await stat(scratch)).isDirectory()).toBe(true);
   });
 
+  it("is in memory only on tmpfs with room: not on another filesystem, not where nothing is", async () => {
+    // procfs on Linux; elsewhere no such folder.
+    expect(await memoryFilesystemWithRoom("/proc")).toBe(false);
+    expect(await memoryFilesystemWithRoom(path.join(tmpdir(), "no-such-folder"))).toBe(false);
+  });
+
   it("is made in memory when the machine has room there, else in the system's temporary folder, open to all like /tmp", async () => {
     const inMemory = await memoryFilesystemWithRoom();
     const folder = await makeScratchFolder();

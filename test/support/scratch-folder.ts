@@ -27,9 +27,10 @@ const TMPFS_MAGIC = 0x01021994;
  */
 const ROOM_NEEDED = 4 * 1024 ** 3;
 
-export async function memoryFilesystemWithRoom(): Promise<boolean> {
+/** Whether `folder` is on tmpfs with ROOM_NEEDED free. */
+export async function memoryFilesystemWithRoom(folder = MEMORY_FILESYSTEM): Promise<boolean> {
   try {
-    const stats = await statfs(MEMORY_FILESYSTEM);
+    const stats = await statfs(folder);
     return stats.type === TMPFS_MAGIC && stats.bavail * stats.bsize >= ROOM_NEEDED;
   } catch {
     return false;
