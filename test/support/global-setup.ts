@@ -42,8 +42,10 @@ function assertResetsRolesOptIn(): void {
  */
 const THROWAWAY_SERVER_FLAGS = ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"];
 
-async function startServer(scratchFolder: string): Promise<{ rootUrl: string; embedded?: EmbeddedPostgresHandle }> {
-  const given = process.env.TEST_DATABASE_URL;
+async function startServer(
+  given: string | undefined,
+  scratchFolder: string,
+): Promise<{ rootUrl: string; embedded?: EmbeddedPostgresHandle }> {
   if (given) return { rootUrl: given };
   const embedded = await startThrowawayPostgres({
     prefix: "ticketing-test-",
@@ -55,7 +57,8 @@ async function startServer(scratchFolder: string): Promise<{ rootUrl: string; em
 }
 
 export default async function setup(project: TestProject) {
-  if (process.env.TEST_DATABASE_URL) assertResetsRolesOptIn();
+  const given = process.env.TEST_DATABASE_URL;
+  if (given) assertResetsRolesOptIn();
   // In memory when the machine allows (scratch-folder.ts); removed after the run, or now if set-up fails.
   const scratchFolder = await makeScratchFolder();
   let server: Awaited<ReturnType<typeof startServer>> | undefined;
@@ -64,7 +67,7 @@ export default async function setup(project: TestProject) {
     await removeScratchFolder(scratchFolder);
   };
   try {
-    server = await startServer(scratchFolder);
+    server = await startServer(given, scratchFolder);
     const cluster: TestCluster = { rootUrl: server.rootUrl, templateDatabase: `ticketing_template_${process.pid}` };
     const logger = createLogger(process.env.LOG_LEVEL ?? "warn");
     await provision(clusterUrls(cluster, cluster.templateDatabase), { logger, current: true });
