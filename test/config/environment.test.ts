@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest";
 import { appConfigFrom } from "../../src/config/app-config.ts";
 import { environmentFor } from "../../src/config/command-inputs.ts";
 import { ConfigurationError, parseEnvironment } from "../../src/config/environment.ts";
+import { runCliSync } from "../support/cli-process.ts";
 
 const SECRET = "0123456789abcdef0123456789abcdef";
 
@@ -239,10 +240,10 @@ describe("attachment storage", () => {
 
 describe("start-up with bad configuration", () => {
   it("exits non-zero with one line naming the variable", () => {
-    const result = spawnSync(process.execPath, ["src/cli/start.ts"], {
-      env: { PATH: process.env.PATH, NODE_ENV: "production", DATABASE_URL: "postgres://a@b/c", JWT_SECRET: "short" },
-      encoding: "utf8",
-      timeout: 20_000,
+    const result = runCliSync("start", [], {
+      NODE_ENV: "production",
+      DATABASE_URL: "postgres://a@b/c",
+      JWT_SECRET: "short",
     });
     expect(result.status).not.toBe(0);
     expect(result.stdout).toBe("");

@@ -1,4 +1,3 @@
-import { spawnSync } from "node:child_process";
 import pg from "pg";
 import { describe, expect, it } from "vitest";
 import {
@@ -8,6 +7,7 @@ import {
   createAnalystLogin,
   dropAnalystLogin,
 } from "../../src/database/analyst-roles.ts";
+import { runCliSync } from "../support/cli-process.ts";
 import { sqlState, useTestDatabase } from "../support/test-database.ts";
 import { createLogin, dropLogin, uniqueAnalystName } from "./analyst-session.ts";
 
@@ -20,17 +20,12 @@ async function connect(connectionString: string): Promise<pg.Client> {
   return client;
 }
 
-function runCommand(script: string, args: string[]) {
-  const rootUrl = new URL(database.current.urls.root);
-  return spawnSync(process.execPath, [script, ...args], {
-    env: {
-      PATH: process.env.PATH,
-      ROOT_DATABASE_URL: rootUrl.toString(),
-      DATABASE_OWNER_URL: database.current.urls.owner,
-      LOG_LEVEL: "warn",
-    },
-    encoding: "utf8",
-    timeout: 30_000,
+/** `npm run analyst:create` or `analyst:drop` against this file's database. */
+function runCommand(command: "analyst-create" | "analyst-drop", args: string[]) {
+  return runCliSync(command, args, {
+    ROOT_DATABASE_URL: database.current.urls.root,
+    DATABASE_OWNER_URL: database.current.urls.owner,
+    LOG_LEVEL: "warn",
   });
 }
 
@@ -124,7 +119,7 @@ describe("createAnalystLogin / dropAnalystLogin", () => {
 describe("npm run analyst:create / analyst:drop", () => {
   it("creates a login, prints a working connection string, then drops it", async () => {
     const name = uniqueAnalystName();
-    const created = runCommand("src/cli/analyst-create.ts", ["--name", name]);
+    const created = runCommand("analyst-create", ["--name", name]);
     expect(created.stderr).toContain(`Created analyst_${name}`);
     expect(created.status).toBe(0);
     const connectionString = created.stdout.trim();
@@ -134,40 +129,33 @@ describe("npm run analyst:create / analyst:drop", () => {
     expect(rows[0].rows).toBe(12);
     await client.end();
 
-    const dropped = runCommand("src/cli/analyst-drop.ts", ["--name", name]);
+    const dropped = runCommand("analyst-drop", ["--name", name]);
     expect(dropped.stderr).toContain(`Dropped analyst_${name}`);
     expect(dropped.status).toBe(0);
-    const again = runCommand("src/cli/analyst-drop.ts", ["--name", name]);
+    const again = runCommand("analyst-drop", ["--name", name]);
     expect(again.status).toBe(1);
     expect(again.stderr).toBe(`Error: No analyst login analyst_${name}\n`);
   });
 
   it("points the connection string at another host with --host/--port", () => {
     const name = uniqueAnalystName();
-    const created = runCommand("src/cli/analyst-create.ts", [
-      "--name",
-      name,
-      "--host",
-      "replica.internal",
-      "--port",
-      "5433",
-    ]);
+    const created = runCommand("analyst-create", ["--name", name, "--host", "replica.internal", "--port", "5433"]);
     expect(created.status).toBe(0);
     const url = new URL(created.stdout.trim());
     expect([url.hostname, url.port, url.pathname]).toEqual(["replica.internal", "5433", `/${database.current.name}`]);
-    expect(runCommand("src/cli/analyst-drop.ts", ["--name", name]).status).toBe(0);
+    expect(runCommand("analyst-drop", ["--name", name]).status).toBe(0);
   });
 
   it("refuses bad input with one line", () => {
-    const cases: [string, string[], RegExp][] = [
-      ["src/cli/analyst-create.ts", [], /^Usage: npm run analyst:create -- --name NAME/],
-      ["src/cli/analyst-create.ts", ["--name", "Bad Name"], /^Invalid analyst name "Bad Name"/],
-      ["src/cli/analyst-create.ts", ["--name", "jane", "--port", "x"], /^Invalid --port "x"/],
-      ["src/cli/analyst-create.ts", ["--nmae", "jane"], /^Error: Unknown option '--nmae'/],
-      ["src/cli/analyst-drop.ts", [], /^Usage: npm run analyst:drop -- --name NAME/],
+    const cases: ["analyst-create" | "analyst-drop", string[], RegExp][] = [
+      ["analyst-create", [], /^Usage: npm run analyst:create -- --name NAME/],
+      ["analyst-create", ["--name", "Bad Name"], /^Invalid analyst name "Bad Name"/],
+      ["analyst-create", ["--name", "jane", "--port", "x"], /^Invalid --port "x"/],
+      ["analyst-create", ["--nmae", "jane"], /^Error: Unknown option '--nmae'/],
+      ["analyst-drop", [], /^Usage: npm run analyst:drop -- --name NAME/],
     ];
-    for (const [script, args, message] of cases) {
-      const result = runCommand(script, args);
+    for (const [command, args, message] of cases) {
+      const result = runCommand(command, args);
       expect(result.status, args.join(" ")).not.toBe(0);
       expect(result.stderr.split("\n").filter(Boolean)).toHaveLength(1);
       expect(result.stderr).toMatch(message);

@@ -1,4 +1,4 @@
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { execFileSync, spawn, spawnSync, type ChildProcess, type SpawnSyncReturns } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { expect } from "vitest";
@@ -102,6 +102,25 @@ export function runCli(
       });
     },
   };
+}
+
+/**
+ * `runCli` for a command that ends by itself (a usage error, a one-shot
+ * command): runs `src/cli/<name>.ts` to completion with exactly this
+ * environment (plus PATH) and gives its exit status and both outputs.
+ */
+export function runCliSync(
+  name: string,
+  args: string[],
+  env: Record<string, string>,
+  timeoutSeconds = 30,
+): SpawnSyncReturns<string> {
+  return spawnSync(process.execPath, [path.join(PROJECT_DIR, "src", "cli", `${name}.ts`), ...args], {
+    cwd: PROJECT_DIR,
+    env: { PATH: process.env.PATH ?? "", ...nodeCompileCache(), ...env },
+    encoding: "utf8",
+    timeout: timeoutSeconds * 1000,
+  });
 }
 
 /** PostgreSQL processes whose command line names this directory (the postmaster's `-D`). */
