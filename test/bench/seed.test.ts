@@ -11,7 +11,7 @@ import {
   expectSearchableCommentsInStep,
 } from "../support/fixtures.ts";
 import { useTestDatabase } from "../support/test-database.ts";
-import { bearer, graphql, useTestApi } from "../support/test-api.ts";
+import { bearer, graphql, startTestApi } from "../support/test-api.ts";
 
 /**
  * The benchmark's seeder at a tiny scale, so the bench cannot rot silently:
@@ -20,7 +20,6 @@ import { bearer, graphql, useTestApi } from "../support/test-api.ts";
  * operation and hand-written SQL must run against it. No timings here.
  */
 const database = useTestDatabase();
-const api = useTestApi(database);
 const TICKETS = 600;
 
 function rootOfDatabase(): string {
@@ -150,33 +149,42 @@ describe("benchmark seeder", () => {
   it("gives the bench users who can log in and scenarios that run", { timeout: 60_000 }, async () => {
     const cast = await castFor(rootOfDatabase());
     expect(cast.movableTickets.length).toBeGreaterThan(0);
-    expect(cast.manager.organizationId).toEqual(expect.any(String));
+    // Started once the seed is in, as `npm run bench` starts it: the seeder
+    // sets secondary indexes aside while loading, and a schema built then
+    // would leave out the relations those indexes serve (PostGraphile hides
+    // a relation without an index).
+    const api = await startTestApi(database.current);
+    try {
+      expect(cast.manager.organizationId).toEqual(expect.any(String));
 
-    const login = await graphql(
-      api.current.request,
-      "mutation Login($email: String!, $password: String!) { login(input: { email: $email, password: $password }) { accessToken user { rowId } } }",
-      { email: cast.customer.email, password: BENCH_PASSWORD },
-    );
-    expect(login.body.errors).toBeUndefined();
-    expect(login.body.data.login.user.rowId).toBe(cast.customer.id);
-
-    // Every read scenario once, through GraphQL with a token of its actor and as the ceiling's SQL.
-    for (const scenario of SCENARIOS.filter((entry) => entry.explain)) {
-      const token = bearer(scenario.actor(cast), scenario.role);
-      const body = scenario.graphql(cast)();
-      const answer = await graphql(api.current.request, body.query, body.variables, token);
-      expect(answer.body.errors, scenario.name).toBeUndefined();
-      if (scenario.name === "organization_tickets") expect(answer.body.data.tickets.nodes.length).toBeGreaterThan(0);
-      if (scenario.name === "ticket_attachments") expect(answer.body.data.ticket.attachments.nodes.length).toBe(2);
-
-      const { rows } = await inRequestTransaction(
-        database.current.authenticator,
-        { role: scenario.role, userId: scenario.actor(cast) },
-        (client) => client.query(CEILING_SQL[scenario.name]!, scenario.ceiling(cast)()),
-        { ending: "rollback" },
+      const login = await graphql(
+        api.request,
+        "mutation Login($email: String!, $password: String!) { login(input: { email: $email, password: $password }) { accessToken user { rowId } } }",
+        { email: cast.customer.email, password: BENCH_PASSWORD },
       );
-      expect(rows[0]?.result, scenario.name).toBeDefined();
-      if (scenario.name === "ticket_attachments") expect(rows[0].result.attachments).toHaveLength(2);
+      expect(login.body.errors).toBeUndefined();
+      expect(login.body.data.login.user.rowId).toBe(cast.customer.id);
+
+      // Every read scenario once, through GraphQL with a token of its actor and as the ceiling's SQL.
+      for (const scenario of SCENARIOS.filter((entry) => entry.explain)) {
+        const token = bearer(scenario.actor(cast), scenario.role);
+        const body = scenario.graphql(cast)();
+        const answer = await graphql(api.request, body.query, body.variables, token);
+        expect(answer.body.errors, scenario.name).toBeUndefined();
+        if (scenario.name === "organization_tickets") expect(answer.body.data.tickets.nodes.length).toBeGreaterThan(0);
+        if (scenario.name === "ticket_attachments") expect(answer.body.data.ticket.attachments.nodes.length).toBe(2);
+
+        const { rows } = await inRequestTransaction(
+          database.current.authenticator,
+          { role: scenario.role, userId: scenario.actor(cast) },
+          (client) => client.query(CEILING_SQL[scenario.name]!, scenario.ceiling(cast)()),
+          { ending: "rollback" },
+        );
+        expect(rows[0]?.result, scenario.name).toBeDefined();
+        if (scenario.name === "ticket_attachments") expect(rows[0].result.attachments).toHaveLength(2);
+      }
+    } finally {
+      await api.api.close();
     }
   });
 });
