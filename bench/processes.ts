@@ -120,6 +120,19 @@ async function waitFor(url: string, child: ChildProcess, seconds: number): Promi
 }
 
 /**
+ * The glibc settings of the production image (the Dockerfile's
+ * `ENV GLIBC_TUNABLES=…`: argon2's 64 MiB in huge pages, docs/performance.md
+ * "Password hashing and page faults"), read from the Dockerfile so that the
+ * API and the ceiling are measured as the image runs them. glibc reads them
+ * when a process starts, so they go into each child's environment.
+ */
+export function imageGlibcTunables(): { GLIBC_TUNABLES?: string } {
+  const dockerfile = readFileSync(new URL("../Dockerfile", import.meta.url), "utf8");
+  const value = /^ENV GLIBC_TUNABLES=(\S+)$/m.exec(dockerfile)?.[1];
+  return value ? { GLIBC_TUNABLES: value } : {};
+}
+
+/**
  * The Node flags `npm start` gives the API (its memory budget, see
  * docs/performance.md "Memory"), read from package.json so the API measured
  * here runs as deployed; the Dockerfile's CMD repeats them.
@@ -155,6 +168,7 @@ export async function startApi(options: {
       env: {
         ...(options.captureFile ? { BENCH_CAPTURE_SQL: options.captureFile } : {}),
         PATH: process.env.PATH,
+        ...imageGlibcTunables(),
         NODE_ENV: "production",
         HOST: "127.0.0.1",
         PORT: String(options.port),
@@ -188,6 +202,7 @@ export async function startCeiling(options: {
   const child = fork("bench/ceiling-server.ts", {
     env: {
       PATH: process.env.PATH,
+      ...imageGlibcTunables(),
       PORT: String(options.port),
       DATABASE_URL: options.databaseUrl,
       JWT_SECRET: options.jwtSecret,
