@@ -35,6 +35,19 @@ export function nodeCompileCache(): { NODE_COMPILE_CACHE?: string } {
 }
 
 /**
+ * How both `runCli` and `runCliSync` start `src/cli/<name>.ts`: this Node,
+ * from the checkout, with exactly this environment plus PATH and the compile
+ * cache.
+ */
+function commandLine(name: string, args: string[], env: Record<string, string>, projectDir: string) {
+  return {
+    file: process.execPath,
+    args: [path.join(projectDir, "src", "cli", `${name}.ts`), ...args],
+    options: { cwd: projectDir, env: { PATH: process.env.PATH ?? "", ...nodeCompileCache(), ...env } },
+  };
+}
+
+/**
  * Starts `src/cli/<name>.ts` with exactly this environment (plus PATH), from
  * this checkout or from `projectDir`, a copy of it.
  */
@@ -45,9 +58,9 @@ export function runCli(
   stdin = "",
   projectDir = PROJECT_DIR,
 ): CliProcess {
-  const child = spawn(process.execPath, [path.join(projectDir, "src", "cli", `${name}.ts`), ...args], {
-    cwd: projectDir,
-    env: { PATH: process.env.PATH ?? "", ...nodeCompileCache(), ...env },
+  const command = commandLine(name, args, env, projectDir);
+  const child = spawn(command.file, command.args, {
+    ...command.options,
     stdio: ["pipe", "pipe", "pipe"],
     detached: true,
   });
@@ -115,9 +128,9 @@ export function runCliSync(
   env: Record<string, string>,
   timeoutSeconds = 30,
 ): SpawnSyncReturns<string> {
-  return spawnSync(process.execPath, [path.join(PROJECT_DIR, "src", "cli", `${name}.ts`), ...args], {
-    cwd: PROJECT_DIR,
-    env: { PATH: process.env.PATH ?? "", ...nodeCompileCache(), ...env },
+  const command = commandLine(name, args, env, PROJECT_DIR);
+  return spawnSync(command.file, command.args, {
+    ...command.options,
     encoding: "utf8",
     timeout: timeoutSeconds * 1000,
   });
