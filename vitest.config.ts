@@ -1,5 +1,6 @@
 import { fileURLToPath } from "node:url";
 import { configDefaults, defineConfig } from "vitest/config";
+import { imageGlibcTunables } from "./bench/processes.ts";
 
 /**
  * Files that judge time under load: floods of one in-process API (2,000
@@ -27,6 +28,14 @@ export default defineConfig({
     env: {
       PASSWORD_HASHING: "fast",
       NODE_COMPILE_CACHE: fileURLToPath(new URL("node_modules/.cache/node-compile-cache", import.meta.url)),
+      // The production image's malloc settings (the Dockerfile's
+      // GLIBC_TUNABLES): the 64 MiB of each real argon2 hash, and the
+      // workers' own heaps, in huge pages instead of one page fault per
+      // 4 KiB. glibc reads them when a process starts: the workers get them
+      // here, the commands the tests start through cli-process.ts. A tenth
+      // of the suite's CPU time on machines where page faults are dear
+      // (docs/test-suite.md).
+      ...imageGlibcTunables(),
     },
     pool: "forks",
     // A worker runs its files one after another in one process instead of a

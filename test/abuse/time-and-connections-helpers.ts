@@ -4,7 +4,7 @@ import net from "node:net";
 import type { AppConfig } from "../../src/config/app-config.ts";
 import type { ApiServer } from "../../src/http/api-server.ts";
 import { freePort } from "../../src/net/free-port.ts";
-import { nodeCompileCache, outputOnceReady } from "../support/cli-process.ts";
+import { runtimeSettings, outputOnceReady } from "../support/cli-process.ts";
 import { startTestApi, TEST_JWT } from "../support/test-api.ts";
 import type { TestDatabase } from "../support/test-database.ts";
 import { sampleMemory } from "../support/memory.ts";
@@ -156,7 +156,7 @@ export async function startApiProcess(environment: Record<string, string>, shell
     env: {
       PATH: process.env.PATH,
       NODE: process.execPath,
-      ...nodeCompileCache(),
+      ...runtimeSettings(),
       NODE_ENV: "production",
       JWT_SECRET: TEST_JWT.secret,
       PORT: String(port),

@@ -25,30 +25,37 @@ export interface CliProcess {
 export const PROJECT_DIR = fileURLToPath(new URL("../..", import.meta.url));
 
 /**
- * Node's on-disk cache of compiled modules (vitest.config.ts sets it for the
- * test run): a Node runtime setting, not an input of the commands, passed on
- * so that each child does not compile PostGraphile and the rest again.
+ * The process settings vitest.config.ts gives the test run, passed on to
+ * the commands the tests start; they are not inputs of the commands:
+ * - NODE_COMPILE_CACHE, Node's on-disk cache of compiled modules, so that
+ *   each child does not compile PostGraphile and the rest again;
+ * - GLIBC_TUNABLES, the production image's malloc settings, which glibc
+ *   reads only when a process starts.
  */
-export function nodeCompileCache(): { NODE_COMPILE_CACHE?: string } {
-  const directory = process.env.NODE_COMPILE_CACHE;
-  return directory ? { NODE_COMPILE_CACHE: directory } : {};
+export function runtimeSettings(): { NODE_COMPILE_CACHE?: string; GLIBC_TUNABLES?: string } {
+  const { NODE_COMPILE_CACHE, GLIBC_TUNABLES } = process.env;
+  return {
+    ...(NODE_COMPILE_CACHE ? { NODE_COMPILE_CACHE } : {}),
+    ...(GLIBC_TUNABLES ? { GLIBC_TUNABLES } : {}),
+  };
 }
 
 /**
  * How both `runCli` and `runCliSync` start `src/cli/<name>.ts`: this Node,
- * from the checkout, with exactly this environment plus PATH and the compile
- * cache.
+ * from the checkout, with exactly this environment plus PATH and the run's
+ * process settings.
  */
 function commandLine(name: string, args: string[], env: Record<string, string>, projectDir: string) {
   return {
     file: process.execPath,
     args: [path.join(projectDir, "src", "cli", `${name}.ts`), ...args],
-    options: { cwd: projectDir, env: { PATH: process.env.PATH ?? "", ...nodeCompileCache(), ...env } },
+    options: { cwd: projectDir, env: { PATH: process.env.PATH ?? "", ...runtimeSettings(), ...env } },
   };
 }
 
 /**
- * Starts `src/cli/<name>.ts` with exactly this environment (plus PATH), from
+ * Starts `src/cli/<name>.ts` with exactly this environment (plus
+ * `commandLine`'s), from
  * this checkout or from `projectDir`, a copy of it.
  */
 export function runCli(
@@ -120,7 +127,8 @@ export function runCli(
 /**
  * `runCli` for a command that ends by itself (a usage error, a one-shot
  * command): runs `src/cli/<name>.ts` to completion with exactly this
- * environment (plus PATH) and gives its exit status and both outputs.
+ * environment (plus `commandLine`'s) and gives its exit status and both
+ * outputs.
  */
 export function runCliSync(
   name: string,
