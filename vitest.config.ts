@@ -32,8 +32,8 @@ export default defineConfig({
       // GLIBC_TUNABLES): the 64 MiB of each real argon2 hash, and the
       // workers' own heaps, in huge pages instead of one page fault per
       // 4 KiB. glibc reads them when a process starts: the workers get them
-      // here, the commands the tests start through cli-process.ts. A tenth
-      // of the suite's CPU time on machines where page faults are dear
+      // here, the commands the tests start through cli-process.ts. About
+      // 8 % of the suite's CPU time on machines where page faults are dear
       // (docs/test-suite.md).
       ...imageGlibcTunables(),
     },

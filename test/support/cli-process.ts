@@ -55,8 +55,7 @@ function commandLine(name: string, args: string[], env: Record<string, string>, 
 
 /**
  * Starts `src/cli/<name>.ts` with exactly this environment (plus
- * `commandLine`'s), from
- * this checkout or from `projectDir`, a copy of it.
+ * `commandLine`'s), from this checkout or from `projectDir`, a copy of it.
  */
 export function runCli(
   name: string,
