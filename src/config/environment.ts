@@ -21,6 +21,9 @@ function commaSeparated(normalise: (item: string) => string) {
     );
 }
 
+/** A whole number given as text, within min and max (inclusive). */
+const wholeNumber = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
 const postgresUrl = z
   .string()
   .url()
@@ -52,7 +55,7 @@ export const DEFAULT_SESSION_MAX_AGE_DAYS = 30;
 
 const environmentSchema = z.object({
   NODE_ENV: z.enum(["development", "test", "production"]).default("development"),
-  PORT: z.coerce.number().int().min(0).max(65535).default(5678),
+  PORT: wholeNumber(0, 65535).default(5678),
   // Unset: loopback outside production, every interface in production (see withDefaults).
   HOST: z.string().min(1).optional(),
   DATABASE_URL: postgresUrl.optional(),
@@ -72,7 +75,7 @@ const environmentSchema = z.object({
     .optional(),
   JWT_ISSUER: z.string().min(1).default("ticketing-api"),
   JWT_AUDIENCE: z.string().min(1).default("ticketing-clients"),
-  JWT_ACCESS_TOKEN_SECONDS: z.coerce.number().int().min(30).max(86_400).default(900),
+  JWT_ACCESS_TOKEN_SECONDS: wholeNumber(30, 86_400).default(900),
   CORS_ORIGINS: commaSeparated((origin) => origin).pipe(z.array(z.string().url())),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   GRAPHIQL: booleanFlag.optional(),
@@ -97,64 +100,49 @@ const environmentSchema = z.object({
       return /^\d+$/.test(value) ? Number(value) : value;
     })
     .optional(),
-  SESSION_MAX_AGE_DAYS: z.coerce.number().int().min(1).max(365).default(DEFAULT_SESSION_MAX_AGE_DAYS),
+  SESSION_MAX_AGE_DAYS: wholeNumber(1, 365).default(DEFAULT_SESSION_MAX_AGE_DAYS),
   // Websocket limits (docs/security.md, Realtime); unset: the defaults of graphql/realtime-socket.ts.
-  WS_CONNECTION_INIT_TIMEOUT_SECONDS: z.coerce.number().int().min(1).max(60).optional(),
-  WS_UNAUTHENTICATED_IDLE_SECONDS: z.coerce.number().int().min(1).max(3600).optional(),
-  WS_MAX_SOCKETS_PER_ADDRESS: z.coerce.number().int().min(1).max(100_000).optional(),
-  WS_MAX_SUBSCRIPTIONS_PER_USER: z.coerce.number().int().min(1).max(10_000).optional(),
-  WS_MESSAGES_PER_SECOND: z.coerce.number().int().min(1).max(10_000).optional(),
-  DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(500).default(20),
+  WS_CONNECTION_INIT_TIMEOUT_SECONDS: wholeNumber(1, 60).optional(),
+  WS_UNAUTHENTICATED_IDLE_SECONDS: wholeNumber(1, 3600).optional(),
+  WS_MAX_SOCKETS_PER_ADDRESS: wholeNumber(1, 100_000).optional(),
+  WS_MAX_SUBSCRIPTIONS_PER_USER: wholeNumber(1, 10_000).optional(),
+  WS_MESSAGES_PER_SECOND: wholeNumber(1, 10_000).optional(),
+  DATABASE_POOL_SIZE: wholeNumber(1, 500).default(20),
   // Time and connection limits (docs/security.md, "Time and connections").
-  STATEMENT_TIMEOUT_ANONYMOUS_MS: z.coerce
-    .number()
-    .int()
-    .min(100)
-    .max(600_000)
-    .default(DEFAULT_TIME_LIMITS.statementTimeoutAnonymousMs),
-  STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(DEFAULT_TIME_LIMITS.statementTimeoutMs),
-  REQUEST_TIMEOUT_MS: z.coerce.number().int().min(500).max(600_000).default(DEFAULT_TIME_LIMITS.requestTimeoutMs),
-  DATABASE_POOL_WAIT_MS: z.coerce.number().int().min(100).max(60_000).default(DEFAULT_TIME_LIMITS.poolWaitMs),
-  MAX_CONNECTIONS: z.coerce.number().int().min(1).max(1_000_000).default(DEFAULT_TIME_LIMITS.maxConnections),
-  MAX_CONNECTIONS_PER_ADDRESS: z.coerce
-    .number()
-    .int()
-    .min(1)
-    .max(1_000_000)
-    .default(DEFAULT_TIME_LIMITS.maxConnectionsPerAddress),
-  HTTP_HEADERS_TIMEOUT_MS: z.coerce
-    .number()
-    .int()
-    .min(1_000)
-    .max(600_000)
-    .default(DEFAULT_TIME_LIMITS.headersTimeoutMs),
-  HTTP_BODY_TIMEOUT_MS: z.coerce.number().int().min(1_000).max(600_000).default(DEFAULT_TIME_LIMITS.bodyTimeoutMs),
-  SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(1_000).max(600_000).default(30_000),
+  STATEMENT_TIMEOUT_ANONYMOUS_MS: wholeNumber(100, 600_000).default(DEFAULT_TIME_LIMITS.statementTimeoutAnonymousMs),
+  STATEMENT_TIMEOUT_MS: wholeNumber(100, 600_000).default(DEFAULT_TIME_LIMITS.statementTimeoutMs),
+  REQUEST_TIMEOUT_MS: wholeNumber(500, 600_000).default(DEFAULT_TIME_LIMITS.requestTimeoutMs),
+  DATABASE_POOL_WAIT_MS: wholeNumber(100, 60_000).default(DEFAULT_TIME_LIMITS.poolWaitMs),
+  MAX_CONNECTIONS: wholeNumber(1, 1_000_000).default(DEFAULT_TIME_LIMITS.maxConnections),
+  MAX_CONNECTIONS_PER_ADDRESS: wholeNumber(1, 1_000_000).default(DEFAULT_TIME_LIMITS.maxConnectionsPerAddress),
+  HTTP_HEADERS_TIMEOUT_MS: wholeNumber(1_000, 600_000).default(DEFAULT_TIME_LIMITS.headersTimeoutMs),
+  HTTP_BODY_TIMEOUT_MS: wholeNumber(1_000, 600_000).default(DEFAULT_TIME_LIMITS.bodyTimeoutMs),
+  SHUTDOWN_TIMEOUT_MS: wholeNumber(1_000, 600_000).default(30_000),
   // Where /metrics is served: its own listener (METRICS_PORT, on METRICS_HOST)
   // and/or behind a Bearer token (METRICS_TOKEN). In production, with neither, the
   // public port does not serve /metrics at all.
-  METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+  METRICS_PORT: wholeNumber(0, 65535).optional(),
   METRICS_HOST: z.string().min(1).default("127.0.0.1"),
   METRICS_TOKEN: z
     .string()
     .refine((value) => Buffer.byteLength(value) >= 16, "must be at least 16 bytes")
     .optional(),
-  EMBEDDED_POSTGRES_PORT: z.coerce.number().int().min(1024).max(65535).default(54329),
+  EMBEDDED_POSTGRES_PORT: wholeNumber(1024, 65535).default(54329),
   DATA_DIR: z.string().min(1).default(".data"),
   // How often the API prunes expired security rows (login attempts, sessions,
   // counted writes); 0 leaves it to `npm run db:maintain` on a schedule.
-  HOUSEKEEPING_INTERVAL_MINUTES: z.coerce.number().int().min(0).max(1440).default(10),
+  HOUSEKEEPING_INTERVAL_MINUTES: wholeNumber(0, 1440).default(10),
   // GraphQL documents and query cost (docs/security.md, "Documents and query cost").
-  GRAPHQL_MAX_DOCUMENT_BYTES: z.coerce.number().int().min(1_024).max(1_000_000).default(32_768),
-  GRAPHQL_MAX_TOKENS: z.coerce.number().int().min(100).max(100_000).default(1_000),
-  GRAPHQL_MAX_DEPTH: z.coerce.number().int().min(2).max(100).default(20),
-  GRAPHQL_MAX_FIELDS: z.coerce.number().int().min(10).max(100_000).default(500),
-  GRAPHQL_MAX_COST: z.coerce.number().int().min(100).max(100_000_000).default(25_000),
-  GRAPHQL_DEFAULT_PAGE_SIZE: z.coerce.number().int().min(1).max(10_000).default(20),
-  GRAPHQL_MAX_PAGE_SIZE: z.coerce.number().int().min(1).max(10_000).default(100),
-  GRAPHQL_MAX_OFFSET: z.coerce.number().int().min(0).max(10_000_000).default(10_000),
-  GRAPHQL_MAX_MUTATIONS: z.coerce.number().int().min(1).max(1_000).default(10),
-  GRAPHQL_DOCUMENT_CACHE_MB: z.coerce.number().int().min(1).max(4_096).default(16),
+  GRAPHQL_MAX_DOCUMENT_BYTES: wholeNumber(1_024, 1_000_000).default(32_768),
+  GRAPHQL_MAX_TOKENS: wholeNumber(100, 100_000).default(1_000),
+  GRAPHQL_MAX_DEPTH: wholeNumber(2, 100).default(20),
+  GRAPHQL_MAX_FIELDS: wholeNumber(10, 100_000).default(500),
+  GRAPHQL_MAX_COST: wholeNumber(100, 100_000_000).default(25_000),
+  GRAPHQL_DEFAULT_PAGE_SIZE: wholeNumber(1, 10_000).default(20),
+  GRAPHQL_MAX_PAGE_SIZE: wholeNumber(1, 10_000).default(100),
+  GRAPHQL_MAX_OFFSET: wholeNumber(0, 10_000_000).default(10_000),
+  GRAPHQL_MAX_MUTATIONS: wholeNumber(1, 1_000).default(10),
+  GRAPHQL_DOCUMENT_CACHE_MB: wholeNumber(1, 4_096).default(16),
   GRAPHQL_INTROSPECTION: booleanFlag.default(true),
   // A JSON manifest { id: document } or a directory of <id>.graphql files.
   TRUSTED_DOCUMENTS: z.string().min(1).optional(),
@@ -162,8 +150,8 @@ const environmentSchema = z.object({
   // runs the worker whenever it knows the owner's URL (DATABASE_OWNER_URL, or the
   // local embedded database).
   WORKER_IN_PROCESS: booleanFlag.optional(),
-  WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(100).default(4),
-  WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(1_000).max(60_000).default(10_000),
+  WORKER_CONCURRENCY: wholeNumber(1, 100).default(4),
+  WEBHOOK_TIMEOUT_MS: wholeNumber(1_000, 60_000).default(10_000),
   // Hosts (names or addresses) webhooks may reach even when they resolve to
   // private, loopback or link-local addresses.
   // Mail (docs/email.md). SMTP_URL unset outside production: mails are written to
@@ -186,7 +174,7 @@ const environmentSchema = z.object({
     .optional(),
   MAIL_DISABLED: booleanFlag.default(false),
   APP_URL: z.string().url().optional(),
-  INBOUND_EMAIL_MAX_BYTES: z.coerce.number().int().min(10_000).max(50_000_000).default(10_000_000),
+  INBOUND_EMAIL_MAX_BYTES: wholeNumber(10_000, 50_000_000).default(10_000_000),
   INBOUND_UNKNOWN_SENDER: z.enum(["reject", "create"]).default("reject"),
   INBOUND_EMAIL_SECRET: z
     .string()
