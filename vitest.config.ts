@@ -1,6 +1,6 @@
 import { fileURLToPath } from "node:url";
 import { configDefaults, defineConfig } from "vitest/config";
-import { imageGlibcTunables } from "./bench/processes.ts";
+import { imageGlibcTunables } from "./bench/deployed-settings.ts";
 
 /**
  * Files that judge time under load: floods of one in-process API (2,000

@@ -1,6 +1,7 @@
 import { fork, spawn, type ChildProcess } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { withClient } from "../src/database/cluster-setup.ts";
+import { imageGlibcTunables, startScriptNodeFlags } from "./deployed-settings.ts";
 
 /**
  * The two servers under test run as child processes of the benchmark, so
@@ -117,32 +118,6 @@ async function waitFor(url: string, child: ChildProcess, seconds: number): Promi
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
   throw new Error(`${url} not ready after ${seconds} s`);
-}
-
-/**
- * The glibc settings of the production image (the Dockerfile's
- * `ENV GLIBC_TUNABLES=…`: argon2's 64 MiB in huge pages, docs/performance.md
- * "Password hashing and page faults"), read from the Dockerfile so that the
- * API and the ceiling are measured as the image runs them. glibc reads them
- * when a process starts, so they go into each child's environment.
- */
-export function imageGlibcTunables(): { GLIBC_TUNABLES?: string } {
-  const dockerfile = readFileSync(new URL("../Dockerfile", import.meta.url), "utf8");
-  const value = /^ENV GLIBC_TUNABLES=(\S+)$/m.exec(dockerfile)?.[1];
-  return value ? { GLIBC_TUNABLES: value } : {};
-}
-
-/**
- * The Node flags `npm start` gives the API (its memory budget, see
- * docs/performance.md "Memory"), read from package.json so the API measured
- * here runs as deployed; the Dockerfile's CMD repeats them.
- */
-export function startScriptNodeFlags(): string[] {
-  const { scripts } = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as {
-    scripts: { start: string };
-  };
-  const words = scripts.start.split(/\s+/);
-  return words.slice(1, words.indexOf("src/cli/start.ts"));
 }
 
 export async function startApi(options: {

@@ -1,7 +1,8 @@
 import { readFileSync } from "node:fs";
 import WebSocket from "ws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startApi, startScriptNodeFlags, type ServerProcess } from "../../bench/processes.ts";
+import { startScriptNodeFlags } from "../../bench/deployed-settings.ts";
+import { startApi, type ServerProcess } from "../../bench/processes.ts";
 import { freePort } from "../../src/net/free-port.ts";
 import { makeUser } from "../support/fixtures.ts";
 import { MIB } from "../support/memory.ts";
